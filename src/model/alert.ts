@@ -1,0 +1,173 @@
+/**
+ * Alert envelope: a superset of Falco's JSON output (DESIGN.md, "Alert envelope"), so that
+ * Falcosidekick, Falco Talon and SIEM parsers read it as is, plus the `vigie` block.
+ * Only this module and the output code know the wire shape.
+ */
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { nsToIso, type VigieEvent } from './event.js';
+
+export const PRIORITIES = [
+  'Emergency',
+  'Alert',
+  'Critical',
+  'Error',
+  'Warning',
+  'Notice',
+  'Informational',
+  'Debug',
+] as const;
+export type Priority = (typeof PRIORITIES)[number];
+
+/** Lower number = more severe (syslog order). */
+export function priorityRank(p: Priority): number {
+  return PRIORITIES.indexOf(p);
+}
+
+/** Falco accepts several spellings in rule files ("INFO", "warning", ...). */
+export function parsePriority(s: string): Priority {
+  const t = s.trim().toLowerCase();
+  const alias: Record<string, Priority> = {
+    emergency: 'Emergency',
+    alert: 'Alert',
+    critical: 'Critical',
+    error: 'Error',
+    warning: 'Warning',
+    warn: 'Warning',
+    notice: 'Notice',
+    informational: 'Informational',
+    info: 'Informational',
+    debug: 'Debug',
+  };
+  const p = alias[t];
+  if (!p) throw new Error(`unknown priority "${s}" (expected one of ${PRIORITIES.join(', ')})`);
+  return p;
+}
+
+export const CATEGORIES = ['attack', 'misconfiguration', 'flaw', 'performance', 'anomaly'] as const;
+export type Category = (typeof CATEGORIES)[number];
+
+export interface MitreRef {
+  tactic: string;
+  technique: string;
+  name?: string;
+}
+
+export interface AlertEntities {
+  host?: string;
+  container?: { id: string; name?: string; image?: string };
+  k8s?: { namespace?: string; pod?: string; workload?: string; node?: string; serviceAccount?: string };
+  workload?: string;
+  process?: { pid?: number; name?: string; cmdline?: string };
+  user?: string;
+}
+
+export interface VigieBlock {
+  category: Category;
+  detector: string;
+  score?: number;
+  threshold?: number;
+  explanation: string;
+  entities: AlertEntities;
+  mitre: MitreRef[];
+  evidence: string[];
+  /** Incident this alert was correlated into, when known. */
+  incident?: string;
+}
+
+export interface Alert {
+  uuid: string;
+  time: string;
+  rule: string;
+  priority: Priority;
+  source: string;
+  hostname: string;
+  output: string;
+  tags: string[];
+  output_fields: Record<string, string | number | boolean | null>;
+  vigie: VigieBlock;
+}
+
+export interface AlertInput {
+  rule: string;
+  priority: Priority;
+  source?: string;
+  output: string;
+  tags?: string[];
+  output_fields?: Record<string, string | number | boolean | null>;
+  category: Category;
+  detector: string;
+  score?: number;
+  threshold?: number;
+  explanation: string;
+  mitre?: MitreRef[];
+  /** The event that triggered it, used for time, entities and evidence. */
+  event?: VigieEvent;
+  evidence?: string[];
+  entities?: AlertEntities;
+  ts?: bigint;
+}
+
+export function entitiesOf(ev: VigieEvent | undefined): AlertEntities {
+  if (!ev) return {};
+  const e: AlertEntities = {};
+  if (ev.host) e.host = ev.host;
+  if (ev.container) e.container = { id: ev.container.id, name: ev.container.name, image: ev.container.image };
+  if (ev.k8s) e.k8s = { ...ev.k8s };
+  if (ev.proc) e.process = { pid: ev.proc.pid, name: ev.proc.name, cmdline: ev.proc.cmdline };
+  return e;
+}
+
+export function makeAlert(input: AlertInput, hostname: string): Alert {
+  const ts = input.ts ?? input.event?.ts ?? BigInt(Date.now()) * 1_000_000n;
+  const entities = { ...entitiesOf(input.event), ...(input.entities ?? {}) };
+  return {
+    uuid: randomUUID(),
+    time: nsToIso(ts),
+    rule: input.rule,
+    priority: input.priority,
+    source: input.source ?? input.event?.kind ?? 'syscall',
+    hostname: input.event?.host ?? hostname,
+    output: input.output,
+    tags: [...(input.tags ?? [])].sort(),
+    output_fields: input.output_fields ?? {},
+    vigie: {
+      category: input.category,
+      detector: input.detector,
+      score: input.score,
+      threshold: input.threshold,
+      explanation: input.explanation,
+      entities,
+      mitre: input.mitre ?? [],
+      evidence: input.evidence ?? (input.event ? [input.event.id] : []),
+    },
+  };
+}
+
+export const alertSchema = z.object({
+  uuid: z.string(),
+  time: z.string(),
+  rule: z.string(),
+  priority: z.enum(PRIORITIES),
+  source: z.string(),
+  hostname: z.string(),
+  output: z.string(),
+  tags: z.array(z.string()),
+  output_fields: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])),
+  vigie: z.object({
+    category: z.enum(CATEGORIES),
+    detector: z.string(),
+    score: z.number().optional(),
+    threshold: z.number().optional(),
+    explanation: z.string(),
+    entities: z.record(z.string(), z.unknown()),
+    mitre: z.array(z.object({ tactic: z.string(), technique: z.string(), name: z.string().optional() })),
+    evidence: z.array(z.string()),
+    incident: z.string().optional(),
+  }),
+});
+
+/** One human line, Falco-style: "time priority rule: output". */
+export function alertToLine(a: Alert): string {
+  return `${a.time} ${a.priority} [${a.vigie.category}] ${a.rule}: ${a.output}`;
+}

@@ -1,0 +1,245 @@
+/**
+ * The one event envelope every source produces (DESIGN.md, "Event envelope").
+ *
+ * Time: `ts` is nanoseconds since the Unix epoch as a `bigint`. A double cannot hold
+ * nanosecond timestamps exactly (2^53 ns is about 104 days), and ordering within one
+ * syscall burst matters to sequence models. On the wire (JSON) it is a decimal string.
+ */
+import { z } from 'zod';
+
+export const EVENT_KINDS = [
+  'syscall',
+  'process',
+  'network',
+  'file',
+  'k8s_audit',
+  'k8s_object',
+  'metric',
+  'container',
+  'internal',
+] as const;
+export type EventKind = (typeof EVENT_KINDS)[number];
+
+export interface ContainerRef {
+  id: string;
+  name?: string;
+  image?: string;
+  /** Image command, part of the workload key in Docker. */
+  command?: string;
+  labels?: Record<string, string>;
+}
+
+export interface K8sRef {
+  namespace?: string;
+  pod?: string;
+  workload?: string;
+  node?: string;
+  serviceAccount?: string;
+  labels?: Record<string, string>;
+}
+
+export interface ProcInfo {
+  pid?: number;
+  tid?: number;
+  ppid?: number;
+  name?: string;
+  exe?: string;
+  cmdline?: string;
+  uid?: number;
+  /** Parent process name, when the source knows it. */
+  pname?: string;
+  /** Ancestor names, nearest first (parent, grandparent, ...). */
+  anames?: string[];
+  /** cwd, when known. */
+  cwd?: string;
+  tty?: number;
+}
+
+export interface SyscallBody {
+  name: string;
+  /** '>' enter, '<' exit (sysdig / LID-DS convention). */
+  dir?: '>' | '<';
+  args?: Record<string, string>;
+  ret?: number;
+  /** Syscall number, when the source gives one (ADFA-LD, raw tracepoints). */
+  nr?: number;
+}
+
+export interface NetworkBody {
+  op: 'connect' | 'accept' | 'listen' | 'send' | 'recv';
+  proto?: 'tcp' | 'udp' | 'unix' | string;
+  srcIp?: string;
+  srcPort?: number;
+  dstIp?: string;
+  dstPort?: number;
+  ret?: number;
+}
+
+export interface FileBody {
+  op: 'open' | 'write' | 'unlink' | 'rename' | 'chmod' | 'mkdir' | string;
+  path: string;
+  flags?: number;
+  /** true when opened for writing (O_WRONLY|O_RDWR|O_CREAT|O_TRUNC). */
+  write?: boolean;
+  ret?: number;
+}
+
+export interface MetricBody {
+  /** CPU in cores (1.0 = one full core). */
+  cpu?: number;
+  /** CPU throttled time fraction or throttled periods delta, see source docs. */
+  cpuThrottled?: number;
+  /** Resident memory in bytes. */
+  memory?: number;
+  memoryLimit?: number;
+  netRx?: number;
+  netTx?: number;
+  blkRead?: number;
+  blkWrite?: number;
+  pids?: number;
+  /** Request latency in milliseconds, for services that report it. */
+  latencyMs?: number;
+  /** Success rate 0..1 */
+  successRate?: number;
+  [extra: string]: number | undefined;
+}
+
+export interface ContainerLifecycleBody {
+  action: string;
+  attributes?: Record<string, string>;
+  exitCode?: number;
+}
+
+export interface InternalBody {
+  type: string;
+  message: string;
+  counts?: Record<string, number>;
+}
+
+export interface K8sObjectBody {
+  verb: 'ADDED' | 'MODIFIED' | 'DELETED' | 'SNAPSHOT';
+  object: Record<string, unknown>;
+}
+
+export interface VigieEvent {
+  /** Unique within a run; sources may reuse their own ids (dataset line numbers). */
+  id: string;
+  kind: EventKind;
+  ts: bigint;
+  /** Which source produced it: 'bpftrace', 'docker', 'k8s', 'falco', 'tetragon', 'lidds', ... */
+  source: string;
+  host?: string;
+  container?: ContainerRef;
+  k8s?: K8sRef;
+  proc?: ProcInfo;
+  syscall?: SyscallBody;
+  network?: NetworkBody;
+  file?: FileBody;
+  audit?: Record<string, unknown>;
+  object?: K8sObjectBody;
+  metric?: MetricBody;
+  lifecycle?: ContainerLifecycleBody;
+  internal?: InternalBody;
+}
+
+let seq = 0;
+const runPrefix = Date.now().toString(36);
+/** Cheap, unique-per-process event id (no crypto on the hot path). */
+export function nextEventId(): string {
+  seq++;
+  return `${runPrefix}-${seq.toString(36)}`;
+}
+
+export function nowNs(): bigint {
+  // Date.now() has ms resolution; hrtime gives sub-ms monotonic offset.
+  return BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n);
+}
+
+export function nsToIso(ns: bigint): string {
+  const ms = Number(ns / 1_000_000n);
+  const rest = (ns % 1_000_000_000n).toString().padStart(9, '0');
+  const iso = new Date(ms).toISOString(); // 2024-01-01T00:00:00.123Z
+  return `${iso.slice(0, 19)}.${rest}Z`;
+}
+
+export function isoToNs(iso: string): bigint {
+  const m = /^(.*?)(?:\.(\d+))?(Z|[+-]\d\d:?\d\d)$/.exec(iso);
+  if (!m) return BigInt(Date.parse(iso)) * 1_000_000n;
+  const base = Date.parse(`${m[1]}${m[3]}`);
+  const frac = (m[2] ?? '').padEnd(9, '0').slice(0, 9);
+  return BigInt(base) * 1_000_000n + BigInt(frac);
+}
+
+/** Workload key of DESIGN.md "Baselines": image + command in Docker, namespace + owner in Kubernetes. */
+export function workloadKey(ev: Pick<VigieEvent, 'container' | 'k8s'>): string | undefined {
+  if (ev.k8s?.namespace && ev.k8s.workload) return `k8s:${ev.k8s.namespace}/${ev.k8s.workload}`;
+  if (ev.container?.image) return `docker:${ev.container.image}|${ev.container.command ?? ''}`;
+  if (ev.container?.id) return `container:${ev.container.id}`;
+  return undefined;
+}
+
+// ---- Boundary validation (zod). Used where events enter from outside (bus, files, HTTP). ----
+
+const tsSchema = z
+  .union([z.bigint(), z.string().regex(/^\d+$/), z.number().int().nonnegative()])
+  .transform((v) => (typeof v === 'bigint' ? v : BigInt(v)));
+
+export const eventSchema = z
+  .object({
+    id: z.string().min(1),
+    kind: z.enum(EVENT_KINDS),
+    ts: tsSchema,
+    source: z.string().min(1),
+    host: z.string().optional(),
+    container: z
+      .object({
+        id: z.string(),
+        name: z.string().optional(),
+        image: z.string().optional(),
+        command: z.string().optional(),
+        labels: z.record(z.string(), z.string()).optional(),
+      })
+      .optional(),
+    k8s: z
+      .object({
+        namespace: z.string().optional(),
+        pod: z.string().optional(),
+        workload: z.string().optional(),
+        node: z.string().optional(),
+        serviceAccount: z.string().optional(),
+        labels: z.record(z.string(), z.string()).optional(),
+      })
+      .optional(),
+    proc: z.record(z.string(), z.unknown()).optional(),
+    syscall: z
+      .object({
+        name: z.string(),
+        dir: z.enum(['>', '<']).optional(),
+        args: z.record(z.string(), z.string()).optional(),
+        ret: z.number().optional(),
+        nr: z.number().optional(),
+      })
+      .optional(),
+    network: z.record(z.string(), z.unknown()).optional(),
+    file: z.record(z.string(), z.unknown()).optional(),
+    audit: z.record(z.string(), z.unknown()).optional(),
+    object: z.record(z.string(), z.unknown()).optional(),
+    metric: z.record(z.string(), z.number().optional()).optional(),
+    lifecycle: z.record(z.string(), z.unknown()).optional(),
+    internal: z.record(z.string(), z.unknown()).optional(),
+  })
+  .loose();
+
+/** Parse an event from untrusted input; throws a ZodError naming the bad fields. */
+export function parseEvent(input: unknown): VigieEvent {
+  return eventSchema.parse(input) as unknown as VigieEvent;
+}
+
+/** JSON.stringify replacer: bigint → decimal string. */
+export function jsonReplacer(_key: string, value: unknown): unknown {
+  return typeof value === 'bigint' ? value.toString() : value;
+}
+
+export function eventToJson(ev: VigieEvent): string {
+  return JSON.stringify(ev, jsonReplacer);
+}

@@ -1,0 +1,110 @@
+import type { Alert } from '../model/alert.js';
+import { registerMigration, type Db } from './db.js';
+
+registerMigration(
+  '001_alerts',
+  `CREATE TABLE IF NOT EXISTS alerts (
+     uuid TEXT PRIMARY KEY,
+     time TEXT NOT NULL,
+     rule TEXT NOT NULL,
+     priority TEXT NOT NULL,
+     category TEXT NOT NULL,
+     detector TEXT NOT NULL,
+     source TEXT NOT NULL,
+     container_id TEXT,
+     workload TEXT,
+     namespace TEXT,
+     incident TEXT,
+     status TEXT NOT NULL DEFAULT 'open',
+     json TEXT NOT NULL
+   );
+   CREATE INDEX IF NOT EXISTS alerts_time ON alerts(time DESC);
+   CREATE INDEX IF NOT EXISTS alerts_rule ON alerts(rule, time DESC);
+   CREATE INDEX IF NOT EXISTS alerts_category ON alerts(category, time DESC);
+   CREATE INDEX IF NOT EXISTS alerts_priority ON alerts(priority, time DESC);
+   CREATE INDEX IF NOT EXISTS alerts_container ON alerts(container_id, time DESC);
+   CREATE INDEX IF NOT EXISTS alerts_incident ON alerts(incident);`,
+);
+
+export interface AlertQuery {
+  rule?: string;
+  category?: string;
+  priority?: string;
+  container?: string;
+  since?: string;
+  limit?: number;
+  offset?: number;
+}
+
+export class AlertStore {
+  private ins;
+  constructor(private readonly db: Db) {
+    this.ins = db.prepare(
+      `INSERT OR IGNORE INTO alerts (uuid, time, rule, priority, category, detector, source, container_id, workload, namespace, incident, json)
+       VALUES (@uuid, @time, @rule, @priority, @category, @detector, @source, @container_id, @workload, @namespace, @incident, @json)`,
+    );
+  }
+
+  /** Idempotent by uuid: replays of at-least-once delivery never duplicate. */
+  add(a: Alert): void {
+    this.ins.run({
+      uuid: a.uuid,
+      time: a.time,
+      rule: a.rule,
+      priority: a.priority,
+      category: a.vigie.category,
+      detector: a.vigie.detector,
+      source: a.source,
+      container_id: a.vigie.entities.container?.id ?? null,
+      workload: a.vigie.entities.workload ?? a.vigie.entities.k8s?.workload ?? null,
+      namespace: a.vigie.entities.k8s?.namespace ?? null,
+      incident: a.vigie.incident ?? null,
+      json: JSON.stringify(a),
+    });
+  }
+
+  get(uuid: string): Alert | undefined {
+    const r = this.db.prepare('SELECT json FROM alerts WHERE uuid = ?').get(uuid) as
+      { json: string } | undefined;
+    return r ? (JSON.parse(r.json) as Alert) : undefined;
+  }
+
+  list(q: AlertQuery = {}): Alert[] {
+    const where: string[] = [];
+    const params: Record<string, unknown> = {};
+    const filters: [keyof AlertQuery, string][] = [
+      ['rule', 'rule = @rule'],
+      ['category', 'category = @category'],
+      ['priority', 'priority = @priority'],
+      ['container', 'container_id = @container'],
+      ['since', 'time >= @since'],
+    ];
+    for (const [key, clause] of filters) {
+      if (q[key] === undefined) continue;
+      where.push(clause);
+      params[key] = q[key];
+    }
+    const sql = `SELECT json FROM alerts ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
+                 ORDER BY time DESC LIMIT @limit OFFSET @offset`;
+    params.limit = q.limit ?? 100;
+    params.offset = q.offset ?? 0;
+    return (this.db.prepare(sql).all(params) as { json: string }[]).map((r) => JSON.parse(r.json) as Alert);
+  }
+
+  count(): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM alerts').get() as { n: number }).n;
+  }
+
+  setStatus(uuid: string, status: string): boolean {
+    return this.db.prepare('UPDATE alerts SET status = ? WHERE uuid = ?').run(status, uuid).changes > 0;
+  }
+
+  setIncident(uuid: string, incident: string): void {
+    const a = this.get(uuid);
+    if (!a) return;
+    a.vigie.incident = incident;
+    this.db
+      .prepare('UPDATE alerts SET incident = ?, json = ? WHERE uuid = ?')
+      .run(incident, JSON.stringify(a), uuid);
+  }
+}

@@ -1,0 +1,29 @@
+/**
+ * Logging goes to stderr so that stdout stays clean for alert output (`--output json`).
+ */
+type Level = 'debug' | 'info' | 'warn' | 'error';
+const order: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+let threshold: Level = (process.env.VIGIE_LOG as Level) ?? 'info';
+
+export function setLogLevel(l: Level): void {
+  threshold = l;
+}
+
+function write(level: Level, component: string, msg: string, extra?: Record<string, unknown>): void {
+  if (order[level] < order[threshold]) return;
+  const tail = extra
+    ? ' ' + JSON.stringify(extra, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))
+    : '';
+  process.stderr.write(
+    `${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} ${component}: ${msg}${tail}\n`,
+  );
+}
+
+export function logger(component: string) {
+  return {
+    debug: (m: string, e?: Record<string, unknown>) => write('debug', component, m, e),
+    info: (m: string, e?: Record<string, unknown>) => write('info', component, m, e),
+    warn: (m: string, e?: Record<string, unknown>) => write('warn', component, m, e),
+    error: (m: string, e?: Record<string, unknown>) => write('error', component, m, e),
+  };
+}
