@@ -22,3 +22,14 @@ export interface Actuator {
   /** Undo using the recorded state; resolves with the state after the rollback. */
   rollback(record: ActionRecord): Promise<unknown>;
 }
+
+/**
+ * The response stage as the engine sees it: alerts (and incidents) in, action records out.
+ * Monitor mode plans and records; enforce mode also executes, within the guards.
+ */
+export interface Responder {
+  onAlert(alert: import('../model/alert.js').Alert, ctx?: { incident?: string }): Promise<ActionRecord[]>;
+  /** Expire TTLs and resume or roll back interrupted actions. */
+  tick(now?: Date): Promise<ActionRecord[]>;
+  close(): Promise<void>;
+}

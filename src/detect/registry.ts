@@ -1,0 +1,31 @@
+/**
+ * Live detectors, one line each. A factory returns undefined when its detector is disabled or cannot
+ * run with the given context (it should log why).
+ */
+import type { Db } from '../store/db.js';
+import type { Detector } from './types.js';
+
+export interface DetectorContext {
+  db: Db;
+  hostname: string;
+  /** Free-form settings from the CLI / config file, by detector name. */
+  config: Record<string, Record<string, unknown> | undefined>;
+}
+
+export type DetectorFactory = (ctx: DetectorContext) => Detector | undefined | Promise<Detector | undefined>;
+
+const factories: [name: string, factory: DetectorFactory][] = [];
+
+export async function createDetectors(ctx: DetectorContext, only?: string[]): Promise<Detector[]> {
+  const out: Detector[] = [];
+  for (const [name, f] of factories) {
+    if (only && !only.includes(name)) continue;
+    const d = await f(ctx);
+    if (d) out.push(d);
+  }
+  return out;
+}
+
+export function detectorNames(): string[] {
+  return factories.map(([n]) => n);
+}

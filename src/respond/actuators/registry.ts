@@ -1,0 +1,19 @@
+/** Actuators, one line each. */
+import type { Actuator } from '../types.js';
+
+export interface ActuatorContext {
+  config: Record<string, Record<string, unknown> | undefined>;
+}
+
+export type ActuatorFactory = (ctx: ActuatorContext) => Actuator | undefined | Promise<Actuator | undefined>;
+
+const factories: [name: string, factory: ActuatorFactory][] = [];
+
+export async function createActuators(ctx: ActuatorContext): Promise<Actuator[]> {
+  const out: Actuator[] = [];
+  for (const [, f] of factories) {
+    const a = await f(ctx);
+    if (a) out.push(a);
+  }
+  return out;
+}

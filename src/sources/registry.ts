@@ -1,0 +1,27 @@
+/**
+ * Live sources, one line each. A factory returns undefined when its source is not configured.
+ */
+import type { Source } from './types.js';
+
+export interface SourceContext {
+  hostname: string;
+  config: Record<string, Record<string, unknown> | undefined>;
+}
+
+export type SourceFactory = (ctx: SourceContext) => Source | undefined | Promise<Source | undefined>;
+
+const factories: [name: string, factory: SourceFactory][] = [];
+
+export async function createSources(ctx: SourceContext, only?: string[]): Promise<Source[]> {
+  const out: Source[] = [];
+  for (const [name, f] of factories) {
+    if (only && !only.includes(name)) continue;
+    const s = await f(ctx);
+    if (s) out.push(s);
+  }
+  return out;
+}
+
+export function sourceNames(): string[] {
+  return factories.map(([n]) => n);
+}
