@@ -1,2 +1,3 @@
 export * from './queue.js';
 export * from './bus.js';
+export * from './metrics.js';

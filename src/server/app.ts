@@ -1,0 +1,404 @@
+/**
+ * The HTTP API (fastify): alerts, incidents, actions, baselines, posture, evaluation reports,
+ * tokens, a WebSocket stream, Prometheus /metrics, the OpenAPI document and the dashboard.
+ * Stages are reached through small provider interfaces so that the server never parses events
+ * and works with whatever stages a deployment runs.
+ */
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import websocket from '@fastify/websocket';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { extname, join, resolve, sep } from 'node:path';
+import { z } from 'zod';
+import type { WebSocket } from 'ws';
+import { CATEGORIES, PRIORITIES, type Alert } from '../model/alert.js';
+import type { ActionRecord } from '../model/action.js';
+import type { AlertStore } from '../store/alerts.js';
+import { TOPICS, type Bus } from '../pipeline/bus.js';
+import { MetricsRegistry } from '../pipeline/metrics.js';
+import { ROLES, roleAllows, type Role, type TokenInfo, type TokenStore } from './auth.js';
+import { openApiDocument } from './openapi.js';
+
+export interface ActionsProvider {
+  list(filter?: { status?: string; limit?: number }): ActionRecord[] | Promise<ActionRecord[]>;
+  get(id: string): ActionRecord | undefined | Promise<ActionRecord | undefined>;
+  approve(id: string): Promise<ActionRecord>;
+  rollback(id: string): Promise<ActionRecord>;
+}
+export interface IncidentsProvider {
+  list(q?: { limit?: number }): unknown[] | Promise<unknown[]>;
+  get(id: string): unknown | Promise<unknown>;
+}
+export interface BaselinesProvider {
+  list(): unknown[] | Promise<unknown[]>;
+  reset(workload: string): boolean | Promise<boolean>;
+}
+export interface PostureProvider {
+  findings(q?: { namespace?: string; control?: string }): unknown | Promise<unknown>;
+}
+export interface WorkloadsProvider {
+  list(): unknown[] | Promise<unknown[]>;
+}
+
+export interface ServerDeps {
+  alerts: AlertStore;
+  tokens: TokenStore;
+  bus?: Bus;
+  metrics?: MetricsRegistry;
+  actions?: ActionsProvider;
+  incidents?: IncidentsProvider;
+  baselines?: BaselinesProvider;
+  posture?: PostureProvider;
+  workloads?: WorkloadsProvider;
+  /** Folder holding evaluation reports, one sub-folder (or .md file) per report. */
+  reportsDir?: string;
+  /** Built dashboard (index.html + assets). */
+  webDir?: string;
+  /** Other stages' routes (k8s audit webhook, ...), registered inside the app. */
+  plugins?: ((app: FastifyInstance) => void | Promise<void>)[];
+  /** Largest accepted request body in bytes. */
+  bodyLimit?: number;
+  stats?: () => unknown;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: TokenInfo;
+  }
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+    readonly reasons?: string[],
+  ) {
+    super(message);
+  }
+}
+
+function zodReasons(err: z.ZodError): string[] {
+  return err.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`);
+}
+
+function parse<T>(schema: z.ZodType<T>, input: unknown, what: string): T {
+  const r = schema.safeParse(input ?? {});
+  if (!r.success) throw new HttpError(400, `invalid ${what}`, zodReasons(r.error));
+  return r.data;
+}
+
+const alertsQuery = z
+  .object({
+    rule: z.string().min(1).optional(),
+    category: z.enum(CATEGORIES).optional(),
+    priority: z.enum(PRIORITIES).optional(),
+    container: z.string().min(1).optional(),
+    since: z.iso.datetime({ offset: true }).optional(),
+    limit: z.coerce.number().int().min(1).max(1000).default(100),
+    offset: z.coerce.number().int().min(0).default(0),
+  })
+  .strict();
+
+const limitQuery = z.object({ limit: z.coerce.number().int().min(1).max(1000).default(100) }).loose();
+const actionsQuery = z
+  .object({
+    status: z.string().optional(),
+    limit: z.coerce.number().int().min(1).max(1000).default(100),
+  })
+  .strict();
+const idParam = z.object({ id: z.string().min(1).max(200) });
+const resetBody = z.object({ workload: z.string().min(1) }).strict();
+const tokenBody = z.object({ name: z.string().min(1).max(100), role: z.enum(ROLES) }).strict();
+const postureQuery = z.object({ namespace: z.string().optional(), control: z.string().optional() }).strict();
+
+const MIME: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.json': 'application/json',
+  '.md': 'text/markdown; charset=utf-8',
+  '.ico': 'image/x-icon',
+};
+
+/** Resolve `rel` under `root`, refusing anything that escapes it. */
+function safeJoin(root: string, rel: string): string | undefined {
+  const p = resolve(root, '.' + sep + rel);
+  return p === resolve(root) || p.startsWith(resolve(root) + sep) ? p : undefined;
+}
+
+export function bearerOf(req: FastifyRequest): string | undefined {
+  const h = req.headers.authorization;
+  if (h && /^Bearer\s+/i.test(h)) return h.replace(/^Bearer\s+/i, '').trim();
+  // Browsers cannot set headers on a WebSocket: the stream accepts the token as a query parameter.
+  const q = (req.query as Record<string, unknown> | undefined)?.access_token;
+  return typeof q === 'string' ? q : undefined;
+}
+
+export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
+  const reg = deps.metrics ?? new MetricsRegistry();
+  const httpRequests = reg.counter('vigie_http_requests_total', 'API requests by route and status', ['route', 'status']);
+  const httpLatency = reg.histogram('vigie_http_request_seconds', 'API request latency by route', ['route']);
+  const wsClients = reg.gauge('vigie_ws_clients', 'Connected WebSocket clients');
+  const wsDropped = reg.counter('vigie_ws_messages_dropped_total', 'Stream messages dropped for slow clients');
+
+  // The logger stays off: request logs would carry bearer tokens and bodies.
+  const app = Fastify({ logger: false, bodyLimit: deps.bodyLimit ?? 1 << 20 });
+  await app.register(websocket, { options: { maxPayload: 1 << 16 } });
+  const routeList: { method: string; url: string }[] = [];
+  app.addHook('onRoute', (r) => {
+    for (const m of [r.method].flat()) if (m !== 'HEAD') routeList.push({ method: m, url: r.url });
+  });
+  app.decorate('routeList', routeList);
+
+  app.setErrorHandler((err: unknown, _req, reply) => {
+    if (err instanceof HttpError) {
+      void reply.code(err.statusCode).send({ error: err.message, reasons: err.reasons });
+      return;
+    }
+    const e = err as { statusCode?: number; message?: string; code?: string };
+    const code = e.statusCode && e.statusCode >= 400 && e.statusCode < 600 ? e.statusCode : 500;
+    void reply.code(code).send({ error: code === 500 ? 'internal error' : (e.message ?? 'error'), code: e.code });
+  });
+
+  app.addHook('onRequest', async (req) => {
+    (req as unknown as { startedAt: bigint }).startedAt = process.hrtime.bigint();
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unknown';
+    httpRequests.inc({ route, status: String(reply.statusCode) });
+    const started = (req as unknown as { startedAt?: bigint }).startedAt;
+    if (started) httpLatency.observe({ route }, Number(process.hrtime.bigint() - started) / 1e9);
+  });
+
+  /** Route guard: 401 without a valid token, 403 when the role is too low. */
+  const need =
+    (role: Role) =>
+    async (req: FastifyRequest): Promise<void> => {
+      const p = deps.tokens.verify(bearerOf(req));
+      if (!p) throw new HttpError(401, 'missing or invalid bearer token');
+      if (!roleAllows(p.role, role)) throw new HttpError(403, `role ${p.role} may not do this (needs ${role})`);
+      req.principal = p;
+    };
+  const viewer = { preHandler: need('viewer') };
+  const responder = { preHandler: need('responder') };
+  const admin = { preHandler: need('admin') };
+
+  const unavailable = (what: string): never => {
+    throw new HttpError(503, `${what} are not available in this deployment`);
+  };
+
+  app.get('/healthz', async () => ({ ok: true }));
+  app.get('/openapi.json', async () => openApiDocument);
+
+  app.get('/metrics', viewer, async (_req, reply) => {
+    void reply.type('text/plain; version=0.0.4; charset=utf-8');
+    return reg.render();
+  });
+
+  app.get('/api/v1/me', viewer, async (req) => ({ id: req.principal!.id, name: req.principal!.name, role: req.principal!.role }));
+
+  app.get('/api/v1/stats', viewer, async () => ({ bus: deps.bus?.stats() ?? null, ...((deps.stats?.() as object) ?? {}) }));
+
+  // ---- alerts
+  app.get('/api/v1/alerts', viewer, async (req) => {
+    const q = parse(alertsQuery, req.query, 'query');
+    const items = deps.alerts.list(q);
+    return { items, total: deps.alerts.count(), limit: q.limit, offset: q.offset };
+  });
+  app.get('/api/v1/alerts/:id', viewer, async (req) => {
+    const { id } = parse(idParam, req.params, 'path');
+    const a = deps.alerts.get(id);
+    if (!a) throw new HttpError(404, `alert ${id} not found`);
+    return a;
+  });
+  app.post('/api/v1/alerts/:id/ack', responder, async (req) => {
+    const { id } = parse(idParam, req.params, 'path');
+    if (!deps.alerts.setStatus(id, 'acknowledged')) throw new HttpError(404, `alert ${id} not found`);
+    return { id, status: 'acknowledged' };
+  });
+
+  // ---- incidents
+  app.get('/api/v1/incidents', viewer, async (req) => {
+    const q = parse(limitQuery, req.query, 'query');
+    if (!deps.incidents) return unavailable('incidents');
+    return { items: await deps.incidents.list(q) };
+  });
+  app.get('/api/v1/incidents/:id', viewer, async (req) => {
+    const { id } = parse(idParam, req.params, 'path');
+    if (!deps.incidents) return unavailable('incidents');
+    const inc = await deps.incidents.get(id);
+    if (!inc) throw new HttpError(404, `incident ${id} not found`);
+    return inc;
+  });
+
+  // ---- actions
+  app.get('/api/v1/actions', viewer, async (req) => {
+    const q = parse(actionsQuery, req.query, 'query');
+    if (!deps.actions) return unavailable('actions');
+    return { items: await deps.actions.list(q) };
+  });
+  app.get('/api/v1/actions/:id', viewer, async (req) => {
+    const { id } = parse(idParam, req.params, 'path');
+    if (!deps.actions) return unavailable('actions');
+    const a = await deps.actions.get(id);
+    if (!a) throw new HttpError(404, `action ${id} not found`);
+    return a;
+  });
+  const actionVerb = (verb: 'approve' | 'rollback') => async (req: FastifyRequest) => {
+    const { id } = parse(idParam, req.params, 'path');
+    if (!deps.actions) return unavailable('actions');
+    const a = await deps.actions.get(id);
+    if (!a) throw new HttpError(404, `action ${id} not found`);
+    try {
+      return await deps.actions[verb](id);
+    } catch (err) {
+      throw new HttpError(409, err instanceof Error ? err.message : String(err));
+    }
+  };
+  app.post('/api/v1/actions/:id/approve', responder, actionVerb('approve'));
+  app.post('/api/v1/actions/:id/rollback', responder, actionVerb('rollback'));
+
+  // ---- baselines, workloads, posture
+  app.get('/api/v1/baselines', viewer, async () => {
+    if (!deps.baselines) return unavailable('baselines');
+    return { items: await deps.baselines.list() };
+  });
+  app.post('/api/v1/baselines/reset', admin, async (req) => {
+    const body = parse(resetBody, req.body, 'body');
+    if (!deps.baselines) return unavailable('baselines');
+    const ok = await deps.baselines.reset(body.workload);
+    if (!ok) throw new HttpError(404, `no baseline for workload ${body.workload}`);
+    return { workload: body.workload, reset: true };
+  });
+  app.get('/api/v1/workloads', viewer, async () => {
+    if (!deps.workloads) return unavailable('workloads');
+    return { items: await deps.workloads.list() };
+  });
+  app.get('/api/v1/posture/findings', viewer, async (req) => {
+    const q = parse(postureQuery, req.query, 'query');
+    if (!deps.posture) return unavailable('posture findings');
+    return await deps.posture.findings(q);
+  });
+
+  // ---- evaluation reports (Markdown + SVG/PNG written by `vigie eval ... --report DIR`)
+  app.get('/api/v1/reports', viewer, async () => {
+    const dir = deps.reportsDir;
+    if (!dir || !existsSync(dir)) return { items: [] };
+    const items = readdirSync(dir)
+      .filter((n) => statSync(join(dir, n)).isDirectory() || n.endsWith('.md'))
+      .map((n) => ({ name: n.replace(/\.md$/, ''), modified: statSync(join(dir, n)).mtime.toISOString() }));
+    return { items };
+  });
+  app.get('/api/v1/reports/:name', viewer, async (req) => {
+    const { name } = parse(z.object({ name: z.string().regex(/^[\w.-]+$/) }), req.params, 'path');
+    const dir = deps.reportsDir;
+    if (!dir) throw new HttpError(404, 'no reports folder configured');
+    const asDir = safeJoin(dir, name);
+    let md: string | undefined;
+    let files: string[] = [];
+    if (asDir && existsSync(asDir) && statSync(asDir).isDirectory()) {
+      files = readdirSync(asDir);
+      const mdFile = files.find((f) => f.endsWith('.md'));
+      if (mdFile) md = readFileSync(join(asDir, mdFile), 'utf8');
+    } else {
+      const f = safeJoin(dir, `${name}.md`);
+      if (f && existsSync(f)) md = readFileSync(f, 'utf8');
+    }
+    if (md === undefined) throw new HttpError(404, `report ${name} not found`);
+    return { name, markdown: md, files };
+  });
+  app.get('/api/v1/reports/:name/files/:file', viewer, async (req, reply) => {
+    const p = parse(
+      z.object({ name: z.string().regex(/^[\w.-]+$/), file: z.string().regex(/^[\w.-]+$/) }),
+      req.params,
+      'path',
+    );
+    const f = deps.reportsDir ? safeJoin(deps.reportsDir, `${p.name}/${p.file}`) : undefined;
+    if (!f || !existsSync(f)) throw new HttpError(404, `file ${p.file} not found`);
+    void reply.type(MIME[extname(f)] ?? 'application/octet-stream');
+    return readFileSync(f);
+  });
+
+  // ---- tokens (admin)
+  app.get('/api/v1/tokens', admin, async () => ({ items: deps.tokens.list() }));
+  app.post('/api/v1/tokens', admin, async (req, reply) => {
+    const body = parse(tokenBody, req.body, 'body');
+    const { token, info } = deps.tokens.create(body.name, body.role);
+    void reply.code(201);
+    return { token, ...info };
+  });
+  app.delete('/api/v1/tokens/:id', admin, async (req) => {
+    const { id } = parse(idParam, req.params, 'path');
+    if (!deps.tokens.revoke(id)) throw new HttpError(404, `token ${id} not found`);
+    return { id, revoked: true };
+  });
+
+  // ---- live stream: alerts, incidents, actions as they happen
+  const clients = new Set<WebSocket>();
+  const broadcast = (type: string, data: unknown) => {
+    const msg = JSON.stringify({ type, data }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
+    for (const c of clients) {
+      // A client that cannot keep up loses messages (counted) instead of growing memory without bound.
+      if (c.bufferedAmount > 4 << 20) {
+        wsDropped.inc();
+        continue;
+      }
+      c.send(msg);
+    }
+  };
+  const unsubs: (() => void)[] = [];
+  if (deps.bus) {
+    unsubs.push(deps.bus.subscribe<Alert>(TOPICS.alerts, (a) => broadcast('alert', a), { name: 'ws-alerts', capacity: 10_000 }));
+    unsubs.push(deps.bus.subscribe(TOPICS.incidents, (i) => broadcast('incident', i), { name: 'ws-incidents', capacity: 1000 }));
+    unsubs.push(deps.bus.subscribe(TOPICS.actions, (a) => broadcast('action', a), { name: 'ws-actions', capacity: 1000 }));
+  }
+  app.get('/api/v1/stream', { websocket: true }, (socket, req) => {
+    const p = deps.tokens.verify(bearerOf(req));
+    if (!p) {
+      socket.close(4401, 'missing or invalid token');
+      return;
+    }
+    clients.add(socket);
+    wsClients.set({}, clients.size);
+    socket.send(JSON.stringify({ type: 'hello', data: { role: p.role } }));
+    socket.on('close', () => {
+      clients.delete(socket);
+      wsClients.set({}, clients.size);
+    });
+  });
+  app.decorate('broadcast', broadcast);
+  app.addHook('onClose', async () => {
+    for (const u of unsubs) u();
+    for (const c of clients) c.close(1001, 'server closing');
+  });
+
+  for (const p of deps.plugins ?? []) await p(app);
+
+  // ---- dashboard (static, single-page: unknown paths fall back to index.html)
+  const webDir = deps.webDir;
+  const serveStatic = async (req: FastifyRequest, reply: FastifyReply) => {
+    if (!webDir || !existsSync(join(webDir, 'index.html'))) {
+      void reply.code(404).type('text/plain');
+      return 'dashboard not built: run "npm run build:web"';
+    }
+    const url = decodeURIComponent((req.url.split('?')[0] ?? '/').replace(/^\/+/, ''));
+    if (url.startsWith('api/')) throw new HttpError(404, `no route ${req.method} /${url}`);
+    let f = url ? safeJoin(webDir, url) : undefined;
+    if (!f || !existsSync(f) || !statSync(f).isFile()) f = join(webDir, 'index.html');
+    void reply.type(MIME[extname(f)] ?? 'application/octet-stream');
+    if (f.includes(`${sep}assets${sep}`)) void reply.header('cache-control', 'public, max-age=31536000, immutable');
+    return readFileSync(f);
+  };
+  app.get('/', serveStatic);
+  app.get('/*', serveStatic);
+
+  return app;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    broadcast(type: string, data: unknown): void;
+    routeList: { method: string; url: string }[];
+  }
+}
