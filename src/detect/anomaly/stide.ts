@@ -1,0 +1,312 @@
+/**
+ * STIDE (Forrest et al. 1996; Hofmeyr et al. 1998): the set of every length-n system-call sequence
+ * seen in normal behaviour. A sequence never seen is a mismatch; the anomaly score is the share of
+ * mismatches among the last L n-grams of a stream (the "locality frame"), as the LID-DS framework does.
+ *
+ * Built for the hot path of a live sensor as much as for offline evaluation:
+ * - system calls are small non-negative integers (the caller maps names to ids);
+ * - one sliding state per stream key (a thread id, a process id, a recording): interleaved threads
+ *   do not produce n-grams that no thread ever executed;
+ * - n-grams live in an open-addressing hash set over typed arrays; learn/score allocate nothing once
+ *   a stream's state exists (the score result object is reused: copy its fields if you keep them).
+ */
+
+export type StreamKey = number | string;
+
+export interface StideOptions {
+  /** n-gram (window) length. */
+  n: number;
+  /** Locality frame: how many of the last n-grams the mismatch ratio is taken over. */
+  L: number;
+  /** Initial hash-set capacity in n-grams (rounded up to a power of two). */
+  initialCapacity?: number;
+}
+
+export interface StideScore {
+  /** The n-gram ending at this call was never learned (false until the stream holds n calls). */
+  unseen: boolean;
+  /** Mismatches among the last L n-grams of this stream, divided by L. */
+  ratio: number;
+  /** Whether an n-gram ends here (the stream has seen at least n calls). */
+  complete: boolean;
+}
+
+export interface StideJSON {
+  type: 'stide';
+  version: 1;
+  n: number;
+  L: number;
+  /** Number of n-grams. */
+  count: number;
+  /** Little-endian Int32 n-grams, n values each, base64. */
+  ngrams: string;
+}
+
+/** Sliding state of one stream: ring of the last n calls and ring of the last L mismatch flags. */
+class StreamState {
+  readonly ring: Int32Array;
+  filled = 0;
+  pos = 0;
+  readonly miss: Uint8Array;
+  missPos = 0;
+  missCount = 0;
+  constructor(n: number, L: number) {
+    this.ring = new Int32Array(n);
+    this.miss = new Uint8Array(L);
+  }
+  push(sys: number): void {
+    this.ring[this.pos] = sys;
+    this.pos = this.pos + 1 === this.ring.length ? 0 : this.pos + 1;
+    if (this.filled < this.ring.length) this.filled++;
+  }
+}
+
+const EMPTY = 0;
+
+/** Open-addressing (linear probing) set of fixed-length int sequences. */
+export class NgramSet {
+  readonly n: number;
+  private cap: number;
+  private mask: number;
+  private keys: Int32Array;
+  /** Stored hash, forced non-zero; 0 marks an empty slot. */
+  private hashes: Uint32Array;
+  private count = 0;
+
+  constructor(n: number, initialCapacity = 1024) {
+    if (!Number.isInteger(n) || n < 1) throw new Error(`n-gram length must be a positive integer, got ${n}`);
+    this.n = n;
+    let cap = 16;
+    while (cap < initialCapacity) cap <<= 1;
+    this.cap = cap;
+    this.mask = cap - 1;
+    this.keys = new Int32Array(cap * n);
+    this.hashes = new Uint32Array(cap);
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  memoryBytes(): number {
+    return this.keys.byteLength + this.hashes.byteLength;
+  }
+
+  /** Hash of the n values of `ring` read in order starting at `start` (circular). */
+  hashRing(ring: Int32Array, start: number): number {
+    const n = this.n;
+    let h = 0x811c9dc5 | 0;
+    let p = start;
+    for (let i = 0; i < n; i++) {
+      h = Math.imul(h ^ ring[p], 0x01000193);
+      h ^= h >>> 15;
+      p = p + 1 === n ? 0 : p + 1;
+    }
+    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+    h ^= h >>> 13;
+    return (h | 1) >>> 0;
+  }
+
+  private equalsRing(slot: number, ring: Int32Array, start: number): boolean {
+    const n = this.n;
+    const base = slot * n;
+    let p = start;
+    for (let i = 0; i < n; i++) {
+      if (this.keys[base + i] !== ring[p]) return false;
+      p = p + 1 === n ? 0 : p + 1;
+    }
+    return true;
+  }
+
+  /** Whether the circular sequence (ring, start) is in the set. */
+  hasRing(ring: Int32Array, start: number): boolean {
+    const h = this.hashRing(ring, start);
+    let slot = h & this.mask;
+    while (true) {
+      const sh = this.hashes[slot];
+      if (sh === EMPTY) return false;
+      if (sh === h && this.equalsRing(slot, ring, start)) return true;
+      slot = (slot + 1) & this.mask;
+    }
+  }
+
+  /** Adds the circular sequence (ring, start); returns true when it was new. */
+  addRing(ring: Int32Array, start: number): boolean {
+    const h = this.hashRing(ring, start);
+    let slot = h & this.mask;
+    while (true) {
+      const sh = this.hashes[slot];
+      if (sh === EMPTY) break;
+      if (sh === h && this.equalsRing(slot, ring, start)) return false;
+      slot = (slot + 1) & this.mask;
+    }
+    const n = this.n;
+    const base = slot * n;
+    let p = start;
+    for (let i = 0; i < n; i++) {
+      this.keys[base + i] = ring[p];
+      p = p + 1 === n ? 0 : p + 1;
+    }
+    this.hashes[slot] = h;
+    this.count++;
+    // Keep the load factor at or under 1/2 so that probe chains stay short.
+    if (this.count * 2 > this.cap) this.grow();
+    return true;
+  }
+
+  private grow(): void {
+    const oldKeys = this.keys;
+    const oldHashes = this.hashes;
+    const n = this.n;
+    this.cap <<= 1;
+    this.mask = this.cap - 1;
+    this.keys = new Int32Array(this.cap * n);
+    this.hashes = new Uint32Array(this.cap);
+    for (let s = 0; s < oldHashes.length; s++) {
+      const h = oldHashes[s];
+      if (h === EMPTY) continue;
+      let slot = h & this.mask;
+      while (this.hashes[slot] !== EMPTY) slot = (slot + 1) & this.mask;
+      this.hashes[slot] = h;
+      this.keys.set(oldKeys.subarray(s * n, s * n + n), slot * n);
+    }
+  }
+
+  /** Every stored n-gram, flat (n values each), in slot order. */
+  flat(): Int32Array {
+    const out = new Int32Array(this.count * this.n);
+    let o = 0;
+    for (let s = 0; s < this.cap; s++) {
+      if (this.hashes[s] === EMPTY) continue;
+      out.set(this.keys.subarray(s * this.n, s * this.n + this.n), o);
+      o += this.n;
+    }
+    return out;
+  }
+}
+
+export class Stide {
+  readonly n: number;
+  readonly L: number;
+  private readonly set: NgramSet;
+  private readonly learnStreams = new Map<StreamKey, StreamState>();
+  private readonly scoreStreams = new Map<StreamKey, StreamState>();
+  private readonly result: StideScore = { unseen: false, ratio: 0, complete: false };
+
+  constructor(opts: StideOptions) {
+    if (!Number.isInteger(opts.L) || opts.L < 1) throw new Error(`locality frame L must be a positive integer, got ${opts.L}`);
+    this.n = opts.n;
+    this.L = opts.L;
+    this.set = new NgramSet(opts.n, opts.initialCapacity);
+  }
+
+  /** Number of distinct n-grams learned. */
+  get size(): number {
+    return this.set.size;
+  }
+
+  private state(map: Map<StreamKey, StreamState>, stream: StreamKey): StreamState {
+    let st = map.get(stream);
+    if (st === undefined) {
+      st = new StreamState(this.n, this.L);
+      map.set(stream, st);
+    }
+    return st;
+  }
+
+  /** Feeds one normal call of `stream`; returns true when it completed an n-gram never seen before. */
+  learn(stream: StreamKey, sys: number): boolean {
+    const st = this.state(this.learnStreams, stream);
+    st.push(sys);
+    if (st.filled < this.n) return false;
+    // After a push, pos points at the oldest call of the ring: the n-gram starts there.
+    return this.set.addRing(st.ring, st.pos);
+  }
+
+  /**
+   * Scores one call of `stream`. The returned object is reused by the next call.
+   * ratio = (mismatches among the last L complete n-grams of the stream) / L.
+   */
+  score(stream: StreamKey, sys: number): StideScore {
+    const st = this.state(this.scoreStreams, stream);
+    st.push(sys);
+    const r = this.result;
+    if (st.filled < this.n) {
+      r.unseen = false;
+      r.complete = false;
+      r.ratio = st.missCount / this.L;
+      return r;
+    }
+    const unseen = !this.set.hasRing(st.ring, st.pos);
+    const bit = unseen ? 1 : 0;
+    st.missCount += bit - st.miss[st.missPos];
+    st.miss[st.missPos] = bit;
+    st.missPos = st.missPos + 1 === this.L ? 0 : st.missPos + 1;
+    r.unseen = unseen;
+    r.complete = true;
+    r.ratio = st.missCount / this.L;
+    return r;
+  }
+
+  /** Whether a given n-gram (exactly n calls) was learned. */
+  has(ngram: ArrayLike<number>): boolean {
+    if (ngram.length !== this.n) throw new Error(`expected an n-gram of length ${this.n}, got ${ngram.length}`);
+    return this.set.hasRing(Int32Array.from(ngram), 0);
+  }
+
+  /** The last n calls scored on `stream`, oldest first (fewer when the stream is shorter). */
+  explain(stream: StreamKey): { ngram: number[]; unseen: boolean; ratio: number } | undefined {
+    const st = this.scoreStreams.get(stream);
+    if (st === undefined) return undefined;
+    const ngram: number[] = [];
+    const start = st.filled < this.n ? 0 : st.pos;
+    for (let i = 0; i < st.filled; i++) ngram.push(st.ring[(start + i) % this.n]);
+    const unseen = st.filled === this.n && !this.set.hasRing(st.ring, st.pos);
+    return { ngram, unseen, ratio: st.missCount / this.L };
+  }
+
+  /** Forgets the sliding state of one stream (a thread exited, a recording ended). */
+  endStream(stream: StreamKey): void {
+    this.learnStreams.delete(stream);
+    this.scoreStreams.delete(stream);
+  }
+
+  /** Forgets every stream's sliding state; the learned n-grams stay. */
+  resetStreams(): void {
+    this.learnStreams.clear();
+    this.scoreStreams.clear();
+  }
+
+  get streamCount(): number {
+    return this.learnStreams.size + this.scoreStreams.size;
+  }
+
+  memoryBytes(): number {
+    // Per stream: the two rings plus a rough Map entry and object overhead.
+    const perStream = this.n * 4 + this.L + 96;
+    return this.set.memoryBytes() + this.streamCount * perStream;
+  }
+
+  toJSON(): StideJSON {
+    const flat = this.set.flat();
+    const buf = Buffer.from(flat.buffer, flat.byteOffset, flat.byteLength);
+    return { type: 'stide', version: 1, n: this.n, L: this.L, count: this.set.size, ngrams: buf.toString('base64') };
+  }
+
+  static fromJSON(j: StideJSON): Stide {
+    if (j.type !== 'stide' || j.version !== 1) throw new Error(`not a STIDE model (type ${String(j.type)}, version ${String(j.version)})`);
+    const buf = Buffer.from(j.ngrams, 'base64');
+    if (buf.byteLength !== j.count * j.n * 4) {
+      throw new Error(`STIDE model corrupt: ${buf.byteLength} bytes for ${j.count} n-grams of length ${j.n}`);
+    }
+    const flat = new Int32Array(j.count * j.n);
+    for (let i = 0; i < flat.length; i++) flat[i] = buf.readInt32LE(i * 4);
+    const s = new Stide({ n: j.n, L: j.L, initialCapacity: j.count * 2 + 16 });
+    const ring = new Int32Array(j.n);
+    for (let k = 0; k < j.count; k++) {
+      ring.set(flat.subarray(k * j.n, k * j.n + j.n));
+      s.set.addRing(ring, 0);
+    }
+    return s;
+  }
+}
