@@ -28,10 +28,9 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 
 # Build when any source is newer than the build output.
-if [ ! -f dist/cli/main.js ] || [ -n "$(find src package.json tsconfig.json tsconfig.build.json -newer dist/cli/main.js -print -quit 2>/dev/null)" ]; then
+if [ ! -f dist/cli/main.js ] || [ -n "$(find src bin package.json tsconfig.json tsconfig.build.json -newer dist/cli/main.js -print -quit 2>/dev/null)" ]; then
   log "building"
   npm run -s build
-  if [ -f src/web/app/vite.config.ts ]; then npm run -s build:web 2>/dev/null || log "dashboard build failed"; fi
 fi
 
 # dockerd

@@ -3,9 +3,14 @@
  * Each module exports `register(program)`.
  */
 import type { Command } from 'commander';
+import { register as tokens } from './tokens.js';
+import { register as serve } from './serve.js';
 
 type Register = (program: Command) => void;
-const modules: Register[] = [];
+const modules: Register[] = [
+  tokens,
+  serve,
+];
 
 export function registerAll(program: Command): void {
   for (const r of modules) r(program);

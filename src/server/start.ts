@@ -1,0 +1,67 @@
+/**
+ * Starts the API and dashboard for a running Vigie (or over an existing database), on 127.0.0.1 by
+ * default. At first start (no admin token yet) it creates one and prints it once, to stderr.
+ */
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+import type { Db } from '../store/db.js';
+import { AlertStore } from '../store/alerts.js';
+import type { Bus } from '../pipeline/bus.js';
+import { metrics as defaultMetrics, type MetricsRegistry } from '../pipeline/metrics.js';
+import { TokenStore } from './auth.js';
+import { createServer, type ServerDeps } from './app.js';
+
+export function defaultWebDir(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const candidates = [resolve(here, '..', 'web'), resolve(here, '..', '..', 'dist', 'web')];
+  return candidates.find((c) => existsSync(resolve(c, 'index.html'))) ?? candidates[0];
+}
+
+export interface StartOptions extends Partial<Omit<ServerDeps, 'alerts' | 'tokens'>> {
+  db: Db;
+  bus?: Bus;
+  host?: string;
+  port?: number;
+  metrics?: MetricsRegistry;
+  /** Where to print the first admin token (stderr by default). */
+  announce?: (line: string) => void;
+}
+
+export interface RunningServer {
+  app: FastifyInstance;
+  url: string;
+  /** Set only when this start created the first admin token. */
+  adminToken?: string;
+  /** Dashboard link carrying the token in the fragment (never sent to the server, never logged). */
+  dashboardUrl: string;
+  close(): Promise<void>;
+}
+
+export async function startApiServer(opts: StartOptions): Promise<RunningServer> {
+  const tokens = new TokenStore(opts.db);
+  let adminToken: string | undefined;
+  if (!tokens.hasAdmin()) adminToken = tokens.create('initial-admin', 'admin').token;
+  const app = await createServer({
+    ...opts,
+    alerts: new AlertStore(opts.db),
+    tokens,
+    metrics: opts.metrics ?? defaultMetrics,
+    webDir: opts.webDir ?? defaultWebDir(),
+    reportsDir: opts.reportsDir ?? resolve('reports'),
+  });
+  const host = opts.host ?? '127.0.0.1';
+  await app.listen({ host, port: opts.port ?? 7070 });
+  const addr = app.server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : opts.port;
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const dashboardUrl = adminToken ? `${url}/#token=${adminToken}` : url;
+  const say = opts.announce ?? ((l: string) => process.stderr.write(l + '\n'));
+  say(`vigie: API and dashboard on ${url}`);
+  if (adminToken) {
+    say(`vigie: first start: admin token (shown once, keep it): ${adminToken}`);
+    say(`vigie: open ${dashboardUrl}`);
+  }
+  return { app, url, adminToken, dashboardUrl, close: () => app.close() };
+}

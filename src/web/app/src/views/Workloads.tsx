@@ -1,0 +1,74 @@
+import { useEffect, useState } from 'react';
+import { api, ApiError } from '../api.js';
+import { Empty, Sparkline, timeAgo } from '../ui.js';
+
+type Row = Record<string, any>;
+
+export function WorkloadsView() {
+  const [rows, setRows] = useState<Row[]>();
+  const [error, setError] = useState<string>();
+  useEffect(() => {
+    const load = () =>
+      api<{ items: Row[] }>('/api/v1/baselines')
+        .then((r) => setRows(r.items))
+        .catch((e) => setError(e instanceof ApiError && e.status === 503 ? 'Baselines are not running in this deployment.' : String(e)));
+    void load();
+    const t = setInterval(load, 5000);
+    return () => clearInterval(t);
+  }, []);
+  if (error) return <Empty>{error}</Empty>;
+  if (!rows) return <Empty>Loading…</Empty>;
+  return (
+    <section>
+      <div className="toolbar">
+        <h1>Workloads</h1>
+      </div>
+      <p className="hint">
+        Each workload (image + command in Docker, namespace + owner in Kubernetes) has a learned baseline: <em>learning</em> until it has seen enough,
+        then <em>ready</em> (deviations alert), <em>stale</em> when it has not seen the workload for a while.
+      </p>
+      {rows.length === 0 ? (
+        <Empty>No workload seen yet.</Empty>
+      ) : (
+        <table className="grid" data-testid="workloads">
+          <thead>
+            <tr>
+              <th>Workload</th>
+              <th>Baseline</th>
+              <th>Learned</th>
+              <th>CPU</th>
+              <th>Memory</th>
+              <th>Updated</th>
+            </tr>
+          </thead>
+          <tbody>
+            {rows.map((r) => {
+              const state = String(r.state ?? r.status ?? '');
+              const counts = r.counts ?? r.sizes ?? {};
+              return (
+                <tr key={String(r.workload ?? r.key)}>
+                  <td className="mono small">{String(r.workload ?? r.key)}</td>
+                  <td>
+                    <span className={`badge state-${state}`}>{state}</span>
+                  </td>
+                  <td className="small muted">
+                    {Object.entries(counts)
+                      .map(([k, v]) => `${k} ${String(v)}`)
+                      .join(' · ') || String(r.events ?? '')}
+                  </td>
+                  <td>
+                    <Sparkline values={(r.cpu ?? r.history?.cpu ?? []) as number[]} />
+                  </td>
+                  <td>
+                    <Sparkline values={(r.memory ?? r.history?.memory ?? []) as number[]} />
+                  </td>
+                  <td className="small muted">{r.updatedAt ? timeAgo(String(r.updatedAt)) : ''}</td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      )}
+    </section>
+  );
+}
