@@ -7,6 +7,13 @@ import { ActionTable } from './ActionRow.js';
 const PRIOS = ['Emergency', 'Alert', 'Critical', 'Error', 'Warning', 'Notice', 'Informational', 'Debug'];
 const CATS = ['attack', 'anomaly', 'misconfiguration', 'performance', 'flaw'];
 
+/** {container: {id: 'x'}} → [['container.id', 'x']], for a readable key/value table. */
+function flatten(o: unknown, prefix = ''): [string, string][] {
+  if (o === null || o === undefined) return [];
+  if (typeof o !== 'object') return [[prefix, String(o)]];
+  return Object.entries(o as Record<string, unknown>).flatMap(([k, v]) => flatten(v, prefix ? `${prefix}.${k}` : k));
+}
+
 function where(a: Alert): string {
   const e = a.vigie.entities;
   if (e.k8s?.pod) return `${e.k8s.namespace}/${e.k8s.pod}`;
@@ -132,7 +139,16 @@ function AlertDetail({ a, shared, onClose }: { a: Alert; shared: Shared; onClose
         </Field>
       )}
       <Field label="Entities">
-        <pre className="kv">{JSON.stringify(a.vigie.entities, null, 2)}</pre>
+        <table className="kv-table">
+          <tbody>
+            {flatten(a.vigie.entities).map(([k, v]) => (
+              <tr key={k}>
+                <td>{k}</td>
+                <td>{v}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
       </Field>
       {Object.keys(a.output_fields).length > 0 && (
         <Field label="Fields">
