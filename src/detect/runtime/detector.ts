@@ -1,0 +1,241 @@
+/**
+ * The 'runtime' detector: runs the built-in rules of runtime/rules.ts over process, file, network and
+ * metric events, keeps the per-container state they need, and aggregates duplicates (same rule and
+ * container within `dedupSec`) into one follow-up alert that carries a count.
+ */
+import { z } from 'zod';
+import type { AlertInput } from '../../model/alert.js';
+import type { EventKind, VigieEvent } from '../../model/event.js';
+import type { AlertEmitter, Detector } from '../types.js';
+import {
+  ContainerState,
+  defaultRuntimeConfig,
+  RUNTIME_RULES,
+  type PortOracle,
+  type RuleHit,
+  type RuntimeConfig,
+  type RuntimeRule,
+} from './rules.js';
+
+const ports = z.array(z.number().int().min(0).max(65535));
+const configSchema = z
+  .object({
+    allowedPorts: ports,
+    dedupSec: z.number().nonnegative(),
+    minerCpuShare: z.number().positive(),
+    defaultCpuLimitCores: z.number().positive(),
+    minerSustainSec: z.number().nonnegative(),
+    minerWindowSec: z.number().positive(),
+    minerPorts: ports,
+    forkPidsJump: z.number().positive(),
+    forkPidsAbs: z.number().positive(),
+    forkPidsLimitShare: z.number().positive(),
+    forkExecCount: z.number().int().positive(),
+    forkExecWindowSec: z.number().positive(),
+    /** Rule ids to leave out. */
+    disabled: z.array(z.string()),
+  })
+  .partial()
+  .strict();
+
+export type RuntimeOptions = Partial<RuntimeConfig> & { disabled?: string[] };
+
+/** Validates the `runtime` block of the configuration; errors name the bad key. */
+export function parseRuntimeConfig(raw: unknown): RuntimeOptions {
+  const r = configSchema.safeParse(raw ?? {});
+  if (!r.success) {
+    const first = r.error.issues[0];
+    throw new Error(`runtime detector config: ${first.path.join('.') || '(root)'}: ${first.message}`);
+  }
+  return r.data;
+}
+
+interface Pending {
+  rule: RuntimeRule;
+  hit: RuleHit;
+  ev: VigieEvent;
+  firstMs: number;
+  lastMs: number;
+  suppressed: number;
+}
+
+const MAX_CONTAINERS = 10_000;
+const CONTAINER_IDLE_MS = 3_600_000;
+
+/** Called for every alert the detector emits (the baseline pauses its learning for that workload). */
+export type AlertObserver = (ev: VigieEvent) => void;
+
+export class RuntimeDetector implements Detector {
+  readonly name = 'runtime';
+  readonly kinds: readonly EventKind[] = ['process', 'file', 'network', 'metric', 'container'];
+  readonly cfg: RuntimeConfig;
+  private readonly byKind = new Map<EventKind, RuntimeRule[]>();
+  private readonly containers = new Map<string, ContainerState>();
+  private readonly pending = new Map<string, Pending>();
+  private counters = { events: 0, malformed: 0, alerts: 0, suppressed: 0, aggregated: 0 };
+  private readonly hits = new Map<string, number>();
+  private lastNowMs = 0;
+
+  constructor(
+    opts: RuntimeOptions = {},
+    private readonly ports?: PortOracle,
+    private readonly observer?: AlertObserver,
+  ) {
+    const { disabled = [], ...rest } = opts;
+    this.cfg = { ...defaultRuntimeConfig, ...rest };
+    const unknown = disabled.filter((d) => !RUNTIME_RULES.some((r) => r.id === d));
+    if (unknown.length) {
+      throw new Error(`runtime detector config: disabled: unknown rule id(s) ${unknown.join(', ')}; known: ${RUNTIME_RULES.map((r) => r.id).join(', ')}`);
+    }
+    for (const rule of RUNTIME_RULES) {
+      if (disabled.includes(rule.id)) continue;
+      for (const k of rule.kinds) {
+        const list = this.byKind.get(k) ?? [];
+        list.push(rule);
+        this.byKind.set(k, list);
+      }
+    }
+  }
+
+  onEvent(ev: VigieEvent, emit: AlertEmitter): void {
+    this.counters.events++;
+    try {
+      if (ev === null || typeof ev !== 'object' || (typeof ev.ts !== 'bigint' && typeof ev.ts !== 'number')) {
+        this.counters.malformed++;
+        return;
+      }
+      const nowMs = Number(ev.ts) / 1e6;
+      if (!Number.isFinite(nowMs)) {
+        this.counters.malformed++;
+        return;
+      }
+      this.lastNowMs = nowMs;
+      const cid = ev.container && typeof ev.container.id === 'string' ? ev.container.id : '';
+      if (ev.kind === 'container') {
+        const action = ev.lifecycle?.action ?? '';
+        if (cid && (action === 'destroy' || action === 'die' || action === 'stop')) this.containers.delete(cid);
+        return;
+      }
+      const rules = this.byKind.get(ev.kind);
+      if (!rules) return;
+      if (!this.bodyOk(ev)) {
+        this.counters.malformed++;
+        return;
+      }
+      const state = this.stateOf(cid, nowMs);
+      const ctx = { cfg: this.cfg, state, nowMs, ports: this.ports };
+      for (const rule of rules) {
+        const hit = rule.match(ev, ctx);
+        if (hit) this.raise(rule, hit, ev, cid, nowMs, emit);
+      }
+    } catch {
+      // A rule tripping over an odd event must not take the pipeline down: count it and go on.
+      this.counters.malformed++;
+    }
+  }
+
+  /** The kind-specific body the rules read must be there and be an object. */
+  private bodyOk(ev: VigieEvent): boolean {
+    switch (ev.kind) {
+      case 'process':
+        return typeof ev.proc === 'object' && ev.proc !== null;
+      case 'file':
+        return typeof ev.file === 'object' && ev.file !== null && typeof ev.file.path === 'string';
+      case 'network':
+        return typeof ev.network === 'object' && ev.network !== null;
+      case 'metric':
+        return typeof ev.metric === 'object' && ev.metric !== null;
+      default:
+        return true;
+    }
+  }
+
+  private stateOf(cid: string, nowMs: number): ContainerState {
+    let st = this.containers.get(cid);
+    if (!st) {
+      if (this.containers.size >= MAX_CONTAINERS) this.evictIdle(nowMs, true);
+      st = new ContainerState(this.cfg.forkExecCount);
+      this.containers.set(cid, st);
+    }
+    st.lastSeenMs = nowMs;
+    return st;
+  }
+
+  private evictIdle(nowMs: number, force: boolean): void {
+    for (const [id, st] of this.containers) {
+      if (nowMs - st.lastSeenMs > CONTAINER_IDLE_MS) this.containers.delete(id);
+    }
+    if (force && this.containers.size >= MAX_CONTAINERS) {
+      const first = this.containers.keys().next().value;
+      if (first !== undefined) this.containers.delete(first);
+    }
+  }
+
+  private raise(rule: RuntimeRule, hit: RuleHit, ev: VigieEvent, cid: string, nowMs: number, emit: AlertEmitter): void {
+    this.hits.set(rule.id, (this.hits.get(rule.id) ?? 0) + 1);
+    const key = `${rule.id}|${cid}`;
+    const p = this.pending.get(key);
+    const win = this.cfg.dedupSec * 1000;
+    if (p && nowMs - p.firstMs < win) {
+      p.suppressed++;
+      p.lastMs = nowMs;
+      p.hit = hit;
+      p.ev = ev;
+      this.counters.suppressed++;
+      return;
+    }
+    if (p) this.flush(key, p, emit);
+    this.pending.set(key, { rule, hit, ev, firstMs: nowMs, lastMs: nowMs, suppressed: 0 });
+    this.emitAlert(rule, hit, ev, emit, 0, 0);
+  }
+
+  /** `repeats` > 0: the follow-up alert of a dedup window, counting the duplicates it swallowed. */
+  private emitAlert(rule: RuntimeRule, hit: RuleHit, ev: VigieEvent, emit: AlertEmitter, repeats: number, spanSec: number): void {
+    const output = repeats > 0 ? `${hit.output} (repeated ${repeats} more times within ${spanSec.toFixed(0)}s)` : hit.output;
+    const mitre = hit.mitre ?? rule.mitre;
+    const a: AlertInput = {
+      rule: rule.rule,
+      priority: hit.priority ?? rule.priority,
+      source: ev.kind,
+      output,
+      tags: [...new Set([...rule.tags, ...mitre.map((m) => m.technique)])],
+      output_fields: { ...hit.fields, 'vigie.count': repeats > 0 ? repeats : 1 },
+      category: 'attack',
+      detector: this.name,
+      explanation: `${rule.description} Matched: ${output}`,
+      mitre,
+      event: ev,
+    };
+    this.counters.alerts++;
+    if (this.observer) this.observer(ev);
+    emit(a);
+  }
+
+  private flush(key: string, p: Pending, emit: AlertEmitter): void {
+    this.pending.delete(key);
+    if (p.suppressed === 0) return;
+    this.counters.aggregated++;
+    this.emitAlert(p.rule, p.hit, p.ev, emit, p.suppressed, (p.lastMs - p.firstMs) / 1000);
+  }
+
+  /** Closes dedup windows: a window that swallowed duplicates ends with one alert carrying their count. */
+  tick(nowNs: bigint, emit: AlertEmitter): void {
+    const nowMs = Number(nowNs) / 1e6;
+    const win = this.cfg.dedupSec * 1000;
+    for (const [key, p] of this.pending) {
+      if (nowMs - p.firstMs >= win) this.flush(key, p, emit);
+    }
+    this.evictIdle(Math.max(nowMs, this.lastNowMs), false);
+  }
+
+  close(): void {
+    this.pending.clear();
+    this.containers.clear();
+  }
+
+  stats(): Record<string, number | string> {
+    const out: Record<string, number | string> = { ...this.counters, containers: this.containers.size };
+    for (const [id, n] of this.hits) out[`hits.${id}`] = n;
+    return out;
+  }
+}
