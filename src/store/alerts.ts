@@ -47,7 +47,7 @@ export class AlertStore {
 
   /** Idempotent by uuid: replays of at-least-once delivery never duplicate. */
   add(a: Alert): void {
-    this.ins.run({
+    const r = this.ins.run({
       uuid: a.uuid,
       time: a.time,
       rule: a.rule,
@@ -61,6 +61,7 @@ export class AlertStore {
       incident: a.vigie.incident ?? null,
       json: JSON.stringify(a),
     });
+    if (this.counted) this.counted.n += r.changes;
   }
 
   get(uuid: string): Alert | undefined {
@@ -91,8 +92,17 @@ export class AlertStore {
     return (this.db.prepare(sql).all(params) as { json: string }[]).map((r) => JSON.parse(r.json) as Alert);
   }
 
-  count(): number {
-    return (this.db.prepare('SELECT COUNT(*) AS n FROM alerts').get() as { n: number }).n;
+  private counted?: { n: number; at: number };
+  /**
+   * Number of stored alerts. COUNT(*) walks an index (tens of ms at a million rows), so the figure
+   * is cached for a second: list endpoints call it on every page.
+   */
+  count(maxAgeMs = 1000): number {
+    const now = Date.now();
+    if (!this.counted || now - this.counted.at > maxAgeMs) {
+      this.counted = { n: (this.db.prepare('SELECT COUNT(*) AS n FROM alerts').get() as { n: number }).n, at: now };
+    }
+    return this.counted.n;
   }
 
   setStatus(uuid: string, status: string): boolean {
