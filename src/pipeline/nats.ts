@@ -1,0 +1,168 @@
+/**
+ * NATS JetStream transport for the `Bus` interface, used when agents (one per node: sources and
+ * local detectors) and the brain (correlation, store, response) run apart (DESIGN.md, "Scale-out").
+ *
+ * - Each topic is a subject `<prefix>.<topic>` in one stream; messages are JSON with bigints as
+ *   decimal strings, and carry a message id (Nats-Msg-Id) so JetStream drops republished duplicates.
+ * - Publishing is non-blocking like the in-process bus: messages go through a bounded outbound queue
+ *   drained by one loop that waits for each PubAck; a full queue drops (counted, reported).
+ * - Each subscriber is a durable pull consumer, acked after its handler returns, so delivery is at
+ *   least once across restarts; handlers must be idempotent (alerts and actions carry ids).
+ */
+import {
+  AckPolicy,
+  connect,
+  DeliverPolicy,
+  JSONCodec,
+  type ConsumerMessages,
+  type JetStreamClient,
+  type JetStreamManager,
+  type NatsConnection,
+} from 'nats';
+import { BoundedQueue } from './queue.js';
+import type { Bus, BusStats, DropNotice, Handler, SubscribeOptions } from './bus.js';
+
+export interface NatsBusOptions {
+  servers: string | string[];
+  /** Stream and subject prefix. */
+  stream?: string;
+  /** Outbound queue capacity. */
+  capacity?: number;
+  /** Retention of the stream, in seconds (default one day). */
+  maxAgeSeconds?: number;
+  onDrop?: (n: DropNotice) => void;
+  onHandlerError?: (topic: string, err: unknown) => void;
+  /** Message id for de-duplication; defaults to msg.uuid ?? msg.id when present. */
+  idOf?: (topic: string, msg: unknown) => string | undefined;
+}
+
+interface Outgoing {
+  subject: string;
+  data: Uint8Array;
+  id?: string;
+}
+
+const codec = JSONCodec<unknown>();
+
+function encode(msg: unknown): Uint8Array {
+  // JSONCodec cannot encode bigint; VigieEvent.ts is a bigint.
+  return new TextEncoder().encode(JSON.stringify(msg, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)));
+}
+
+export class NatsBus implements Bus {
+  private out: BoundedQueue<Outgoing>;
+  private pump: Promise<void>;
+  private consumers: { topic: string; name: string; messages?: ConsumerMessages; done: Promise<void> }[] = [];
+  private published: Record<string, number> = {};
+  private handlerErrors = 0;
+  private publishErrors = 0;
+  private closed = false;
+  private readonly stream: string;
+
+  private constructor(
+    private readonly nc: NatsConnection,
+    private readonly js: JetStreamClient,
+    private readonly jsm: JetStreamManager,
+    private readonly opts: NatsBusOptions,
+  ) {
+    this.stream = opts.stream ?? 'VIGIE';
+    this.out = new BoundedQueue<Outgoing>('nats:out', opts.capacity ?? 50_000, 'drop-newest', (queue, dropped) =>
+      opts.onDrop?.({ queue, topic: '*', dropped }),
+    );
+    this.pump = this.drain();
+  }
+
+  static async connect(opts: NatsBusOptions): Promise<NatsBus> {
+    const nc = await connect({ servers: opts.servers, name: 'vigie', maxReconnectAttempts: -1 });
+    const jsm = await nc.jetstreamManager();
+    const stream = opts.stream ?? 'VIGIE';
+    const subjects = [`${stream.toLowerCase()}.>`];
+    try {
+      await jsm.streams.info(stream);
+    } catch {
+      await jsm.streams.add({ name: stream, subjects, max_age: (opts.maxAgeSeconds ?? 86_400) * 1e9, duplicate_window: 120 * 1e9 });
+    }
+    return new NatsBus(nc, nc.jetstream(), jsm, opts);
+  }
+
+  private subject(topic: string): string {
+    return `${this.stream.toLowerCase()}.${topic}`;
+  }
+
+  publish<T>(topic: string, msg: T): boolean {
+    if (this.closed) return false;
+    this.published[topic] = (this.published[topic] ?? 0) + 1;
+    const m = msg as { uuid?: string; id?: string };
+    const id = this.opts.idOf ? this.opts.idOf(topic, msg) : (m?.uuid ?? m?.id);
+    return this.out.offer({ subject: this.subject(topic), data: encode(msg), id: id ? `${topic}:${id}` : undefined });
+  }
+
+  private async drain(): Promise<void> {
+    for (;;) {
+      const o = await this.out.take();
+      if (!o) return;
+      try {
+        await this.js.publish(o.subject, o.data, o.id ? { msgID: o.id } : undefined);
+      } catch (err) {
+        this.publishErrors++;
+        this.opts.onHandlerError?.(o.subject, err);
+      }
+    }
+  }
+
+  subscribe<T>(topic: string, handler: Handler<T>, opts: SubscribeOptions): () => void {
+    const durable = `${opts.name}-${topic}`.replace(/[^A-Za-z0-9_-]/g, '_');
+    const entry: (typeof this.consumers)[number] = { topic, name: durable, done: Promise.resolve() };
+    entry.done = (async () => {
+      try {
+        await this.jsm.consumers.info(this.stream, durable);
+      } catch {
+        await this.jsm.consumers.add(this.stream, {
+          durable_name: durable,
+          ack_policy: AckPolicy.Explicit,
+          deliver_policy: DeliverPolicy.All,
+          filter_subject: this.subject(topic),
+          max_ack_pending: opts.capacity ?? 10_000,
+        });
+      }
+      const consumer = await this.js.consumers.get(this.stream, durable);
+      const messages = await consumer.consume({ max_messages: Math.min(opts.capacity ?? 1000, 1000) });
+      entry.messages = messages;
+      for await (const m of messages) {
+        try {
+          const r = handler(codec.decode(m.data) as T);
+          if (r && typeof (r as Promise<void>).then === 'function') await r;
+          m.ack();
+        } catch (err) {
+          this.handlerErrors++;
+          this.opts.onHandlerError?.(topic, err);
+          // Redeliver later rather than lose it; JetStream bounds redeliveries by ack_wait/max_deliver.
+          m.nak(1000);
+        }
+      }
+    })();
+    this.consumers.push(entry);
+    return () => {
+      void entry.messages?.close();
+    };
+  }
+
+  stats(): BusStats {
+    return {
+      published: { ...this.published },
+      queues: [this.out.stats()],
+      handlerErrors: this.handlerErrors + this.publishErrors,
+    };
+  }
+
+  /** Publish what is queued, stop consumers, close the connection. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.out.close();
+    await this.pump;
+    for (const c of this.consumers) await c.messages?.close();
+    await Promise.allSettled(this.consumers.map((c) => c.done));
+    await this.nc.drain();
+  }
+}
