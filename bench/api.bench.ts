@@ -63,12 +63,14 @@ export async function run(): Promise<void> {
   ];
   for (let i = 0; i < 20; i++) await app.inject({ url: queries[i % queries.length], headers: { authorization: `Bearer ${tok}` } });
   const lat: number[] = [];
+  const byQuery = new Map<string, number[]>();
   const bare: number[] = [];
   const stmt = db.prepare('SELECT json FROM alerts ORDER BY time DESC LIMIT 100');
   for (let i = 0; i < 500; i++) {
     t = hrms();
     const r = await app.inject({ url: queries[i % queries.length], headers: { authorization: `Bearer ${tok}` } });
     lat.push(hrms() - t);
+    byQuery.set(queries[i % queries.length], [...(byQuery.get(queries[i % queries.length]) ?? []), hrms() - t]);
     if (r.statusCode !== 200) throw new Error(`bench query failed: ${r.statusCode} ${r.body}`);
     t = hrms();
     stmt.all();
@@ -77,6 +79,10 @@ export async function run(): Promise<void> {
   lat.sort((a, b) => a - b);
   bare.sort((a, b) => a - b);
   row('alert list API latency p50 / p99 (ms), 5 filter mixes', `${fmt(percentile(lat, 50), 2)} / ${fmt(percentile(lat, 99), 2)}`);
+  for (const [q, l] of byQuery) {
+    l.sort((a, b) => a - b);
+    row(`  ${q.replace('/api/v1/alerts?', '')} p50 / p99 (ms)`, `${fmt(percentile(l, 50), 2)} / ${fmt(percentile(l, 99), 2)}`);
+  }
   row('baseline: bare SQLite newest-100 query p50 / p99 (ms)', `${fmt(percentile(bare, 50), 2)} / ${fmt(percentile(bare, 99), 2)}`);
   row('API p99 / bare p99', `${fmt(percentile(lat, 99) / percentile(bare, 99), 1)}x`);
 

@@ -1,3 +1,4 @@
+import type Database from 'better-sqlite3';
 import type { Alert } from '../model/alert.js';
 import { registerMigration, type Db } from './db.js';
 
@@ -38,6 +39,7 @@ export interface AlertQuery {
 
 export class AlertStore {
   private ins;
+  private stmts = new Map<string, Database.Statement>();
   constructor(private readonly db: Db) {
     this.ins = db.prepare(
       `INSERT OR IGNORE INTO alerts (uuid, time, rule, priority, category, detector, source, container_id, workload, namespace, incident, json)
@@ -71,6 +73,17 @@ export class AlertStore {
   }
 
   list(q: AlertQuery = {}): Alert[] {
+    return this.rows(q).map((r) => JSON.parse(r.json) as Alert);
+  }
+
+  /** The stored JSON texts as one JSON array, without parsing them (the API's hot path). */
+  listJson(q: AlertQuery = {}): string {
+    return `[${this.rows(q)
+      .map((r) => r.json)
+      .join(',')}]`;
+  }
+
+  private rows(q: AlertQuery): { json: string }[] {
     const where: string[] = [];
     const params: Record<string, unknown> = {};
     const filters: [keyof AlertQuery, string][] = [
@@ -89,7 +102,9 @@ export class AlertStore {
                  ORDER BY time DESC LIMIT @limit OFFSET @offset`;
     params.limit = q.limit ?? 100;
     params.offset = q.offset ?? 0;
-    return (this.db.prepare(sql).all(params) as { json: string }[]).map((r) => JSON.parse(r.json) as Alert);
+    let stmt = this.stmts.get(sql);
+    if (!stmt) this.stmts.set(sql, (stmt = this.db.prepare(sql)));
+    return stmt.all(params) as { json: string }[];
   }
 
   private counted?: { n: number; at: number };
