@@ -6,6 +6,8 @@ export interface ActuatorResult {
   /** True when the platform's real state was read back and matches the intent. */
   verified: boolean;
   evidence?: unknown;
+  /** Why the result differs from the plain intent (e.g. "already paused"). */
+  note?: string;
 }
 
 /**
@@ -16,10 +18,18 @@ export interface Actuator {
   readonly name: string;
   readonly platform: ActionTarget['platform'];
   supports(action: ActionType): boolean;
-  /** Read-only view of the target, for evidence and guards. */
+  /**
+   * Read-only view of the target, for evidence and guards. The engine reads `name`, `labels` and
+   * `namespace` from it when present (protected workloads), and records it as the state before.
+   */
   inspect(target: ActionTarget): Promise<unknown>;
   execute(action: ActionType, target: ActionTarget, params: Record<string, unknown>): Promise<ActuatorResult>;
-  /** Undo using the recorded state; resolves with the state after the rollback. */
+  /**
+   * Undo using the recorded state (`record.stateBefore`); must be idempotent, since it also resolves
+   * actions interrupted by a crash. Resolves with the state after the rollback; when it resolves with
+   * an object carrying `restored: false`, the engine records `rollback_failed`, and `notes: string[]`
+   * say what could not be put back exactly.
+   */
   rollback(record: ActionRecord): Promise<unknown>;
 }
 

@@ -1,0 +1,390 @@
+/**
+ * Response policy: a YAML file that maps alerts (category, rule name, minimum priority, detector,
+ * tags, container, image) to a chain of actions, with a mode, exclusions and guards.
+ * Loading is two stages: YAML → zod validation (errors name file:line:column of the offending node)
+ * → normalization (durations to ms, sizes to bytes, evidence inserted before destructive steps).
+ * Matching is pure (no I/O) so the engine and the tests share it.
+ */
+import { readFileSync } from 'node:fs';
+import { LineCounter, isNode, parseDocument, type Document } from 'yaml';
+import { z } from 'zod';
+import { ACTION_TYPES, type ActionType } from '../model/action.js';
+import { CATEGORIES, PRIORITIES, parsePriority, priorityRank, type Alert, type Category, type Priority } from '../model/alert.js';
+
+export type Mode = 'monitor' | 'enforce';
+
+/** Actions that only read: they run even in monitor mode and never count against guards. */
+export const READ_ONLY_ACTIONS: readonly ActionType[] = ['observe', 'capture_evidence'];
+/** Actions after which the workload's running state is lost: evidence is captured before them. */
+export const DESTRUCTIVE_ACTIONS: readonly ActionType[] = ['stop', 'kill', 'evict', 'delete_pod', 'scale_zero'];
+
+export interface MatchSpec {
+  category?: Category[];
+  /** Rule names, exact or glob (`*`, `?`). */
+  rule?: string[];
+  /** Alerts at this priority or more severe. */
+  minPriority?: Priority;
+  detector?: string[];
+  /** Any of these tags (globs allowed). */
+  tags?: string[];
+  /** Container names, globs. */
+  container?: string[];
+  image?: string[];
+  namespace?: string[];
+}
+
+export interface ActionStep {
+  action: ActionType;
+  params: Record<string, unknown>;
+  ttlMs?: number;
+  approval: boolean;
+  /** True when the loader inserted it (evidence before a destructive step). */
+  implicit?: boolean;
+}
+
+export interface PolicyRule {
+  name: string;
+  match: MatchSpec;
+  mode?: Mode;
+  dryRun?: boolean;
+  actions: ActionStep[];
+}
+
+export interface Guards {
+  protectLabels: Record<string, string>;
+  protectNames: string[];
+  protectNamespaces: string[];
+  rateLimitPerMinute: number;
+  maxActionsPerIncident: number;
+  maxWorkloadsPerIncident: number;
+  /** Window that groups alerts of one container and rule when there is no incident id. */
+  correlationWindowMs: number;
+  requireApproval: ActionType[];
+}
+
+export interface Policy {
+  name: string;
+  mode: Mode;
+  dryRun: boolean;
+  guards: Guards;
+  exclusions: MatchSpec[];
+  rules: PolicyRule[];
+  source?: string;
+}
+
+export class PolicyError extends Error {
+  constructor(
+    message: string,
+    readonly file: string,
+    readonly line?: number,
+    readonly column?: number,
+  ) {
+    super(line !== undefined ? `${file}:${line}:${column ?? 1}: ${message}` : `${file}: ${message}`);
+    this.name = 'PolicyError';
+  }
+}
+
+// ---- schema (raw YAML shape)
+
+const stringList = z.union([z.string().min(1), z.array(z.string().min(1))]);
+const duration = z.union([
+  z.number().positive(),
+  z.string().regex(/^\d+(\.\d+)?\s*(ms|s|m|h|d)$/, 'a duration like 30s, 10m, 1h (or seconds as a number)'),
+]);
+const modeSchema = z.enum(['monitor', 'enforce']);
+
+const matchSchema = z
+  .object({
+    category: z.union([z.enum(CATEGORIES), z.array(z.enum(CATEGORIES)).min(1)]).optional(),
+    rule: stringList.optional(),
+    minPriority: z.string().refine((s) => PRIORITIES.some((p) => p.toLowerCase() === s.toLowerCase()) || ['info', 'warn'].includes(s.toLowerCase()), {
+      message: `a priority (${PRIORITIES.join(', ')})`,
+    }).optional(),
+    detector: stringList.optional(),
+    tags: stringList.optional(),
+    container: stringList.optional(),
+    image: stringList.optional(),
+    namespace: stringList.optional(),
+  })
+  .strict();
+
+const size = z.union([
+  z.number().int().positive(),
+  z.string().regex(/^\d+(\.\d+)?\s*([kmgt]i?b?|b)?$/i, 'a size like 64m, 512MiB, 1g (or bytes as a number)'),
+]);
+
+const paramsByAction: Partial<Record<ActionType, z.ZodType>> = {
+  throttle: z
+    .object({ cpus: z.number().positive().max(1024).optional(), memory: size.optional() })
+    .strict()
+    .refine((p) => p.cpus !== undefined || p.memory !== undefined, { message: 'throttle needs cpus and/or memory' }),
+  stop: z.object({ timeout: z.number().int().min(0).max(300).optional() }).strict(),
+  kill: z.object({ signal: z.string().regex(/^(SIG)?[A-Z0-9]+$/).optional() }).strict(),
+  capture_evidence: z.object({ tail: z.number().int().min(0).max(100000).optional(), since: duration.optional() }).strict(),
+  isolate: z.object({}).strict(),
+  pause: z.object({}).strict(),
+  observe: z.object({}).strict(),
+};
+
+const stepSchema = z
+  .object({
+    action: z.enum(ACTION_TYPES),
+    params: z.record(z.string(), z.unknown()).optional(),
+    ttl: duration.optional(),
+    approval: z.boolean().optional(),
+  })
+  .strict();
+
+const ruleSchema = z
+  .object({
+    name: z.string().min(1),
+    match: matchSchema.optional(),
+    mode: modeSchema.optional(),
+    dryRun: z.boolean().optional(),
+    enabled: z.boolean().optional(),
+    actions: z.array(z.union([z.enum(ACTION_TYPES), stepSchema])).min(1),
+  })
+  .strict();
+
+const policySchema = z
+  .object({
+    version: z.literal(1).optional(),
+    name: z.string().optional(),
+    mode: modeSchema.optional(),
+    dryRun: z.boolean().optional(),
+    guards: z
+      .object({
+        protect: z
+          .object({
+            labels: z.record(z.string(), z.union([z.string(), z.boolean(), z.number()])).optional(),
+            names: stringList.optional(),
+            namespaces: stringList.optional(),
+          })
+          .strict()
+          .optional(),
+        rateLimit: z.object({ perMinute: z.number().int().min(0) }).strict().optional(),
+        maxActionsPerIncident: z.number().int().min(0).optional(),
+        maxWorkloadsPerIncident: z.number().int().min(0).optional(),
+        correlationWindow: duration.optional(),
+        requireApproval: z.array(z.enum(ACTION_TYPES)).optional(),
+      })
+      .strict()
+      .optional(),
+    exclusions: z.array(matchSchema).optional(),
+    rules: z.array(ruleSchema),
+  })
+  .strict();
+
+type RawPolicy = z.infer<typeof policySchema>;
+type RawMatch = z.infer<typeof matchSchema>;
+
+// ---- conversions
+
+export function parseDuration(v: number | string): number {
+  if (typeof v === 'number') return v * 1000;
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/.exec(v.trim());
+  if (!m) throw new Error(`bad duration "${v}"`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
+  return Math.round(Number(m[1]) * unit);
+}
+
+export function parseSize(v: number | string): number {
+  if (typeof v === 'number') return v;
+  const m = /^(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b?)$/i.exec(v.trim());
+  if (!m) throw new Error(`bad size "${v}"`);
+  const exp = { '': 0, k: 1, m: 2, g: 3, t: 4 }[m[2].toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
+  return Math.round(Number(m[1]) * 1024 ** exp);
+}
+
+const list = (v: string | string[] | undefined): string[] | undefined =>
+  v === undefined ? undefined : Array.isArray(v) ? v : [v];
+
+function normMatch(m: RawMatch | undefined): MatchSpec {
+  if (!m) return {};
+  return {
+    category: m.category === undefined ? undefined : ((Array.isArray(m.category) ? m.category : [m.category]) as Category[]),
+    rule: list(m.rule),
+    minPriority: m.minPriority ? parsePriority(m.minPriority) : undefined,
+    detector: list(m.detector),
+    tags: list(m.tags),
+    container: list(m.container),
+    image: list(m.image),
+    namespace: list(m.namespace),
+  };
+}
+
+/** Where in the YAML a zod issue points: the deepest node of its path that exists. */
+function positionOf(doc: Document, lc: LineCounter, path: PropertyKey[], atKey = false): { line: number; col: number } | undefined {
+  for (let n = path.length; n >= 0; n--) {
+    const node = doc.getIn(path.slice(0, n) as (string | number)[], true);
+    if (!(atKey && n === path.length) && isNode(node) && node.range) return lc.linePos(node.range[0]);
+    if (n === path.length && n > 0) {
+      // A key that is not allowed: point at the key itself.
+      const parent = doc.getIn(path.slice(0, n - 1) as (string | number)[], true) as
+        | { items?: { key?: { value?: unknown; range?: [number, number, number] } }[] }
+        | undefined;
+      const pair = parent?.items?.find((p) => p.key?.value === path[n - 1]);
+      if (pair?.key?.range) return lc.linePos(pair.key.range[0]);
+    }
+  }
+  return undefined;
+}
+
+export function parsePolicy(text: string, file = '<policy>'): Policy {
+  const lc = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0];
+    const pos = e.linePos?.[0] ?? lc.linePos(e.pos[0]);
+    throw new PolicyError(e.message.split('\n')[0], file, pos.line, pos.col);
+  }
+  const parsed = policySchema.safeParse(doc.toJS());
+  if (!parsed.success) {
+    let issue = parsed.error.issues[0];
+    let path = issue.path;
+    // A union (e.g. `- pause` or `- { action: ... }`) fails as a whole; the branch that got deepest
+    // says what is actually wrong.
+    while (issue.code === 'invalid_union' && issue.errors.length > 0) {
+      const deepest = issue.errors.flat().sort((a, b) => b.path.length - a.path.length)[0];
+      if (!deepest) break;
+      path = [...path, ...deepest.path];
+      issue = { ...deepest, path } as typeof issue;
+    }
+    // Unknown keys: zod reports them on the parent object; point at the key.
+    if (issue.code === 'unrecognized_keys' && issue.keys.length > 0) path = [...path, issue.keys[0]];
+    const pos = positionOf(doc, lc, path, issue.code === 'unrecognized_keys');
+    const where = path.length ? path.join('.') : '(top level)';
+    const msg =
+      issue.code === 'unrecognized_keys'
+        ? `unknown key "${issue.keys.join('", "')}" at ${issue.path.join('.') || '(top level)'}`
+        : `${where}: ${issue.message}`;
+    throw new PolicyError(msg, file, pos?.line, pos?.col);
+  }
+  const raw: RawPolicy = parsed.data;
+  const requireApproval = raw.guards?.requireApproval ?? [];
+  const rules: PolicyRule[] = [];
+  for (const [ri, r] of raw.rules.entries()) {
+    if (r.enabled === false) continue;
+    const steps: ActionStep[] = [];
+    for (const [si, s] of r.actions.entries()) {
+      const step = typeof s === 'string' ? { action: s } : s;
+      const paramsSchema = paramsByAction[step.action];
+      const params = step.params ?? {};
+      if (paramsSchema) {
+        const p = paramsSchema.safeParse(params);
+        if (!p.success) {
+          const path = ['rules', ri, 'actions', si, 'params', ...p.error.issues[0].path];
+          const pos = positionOf(doc, lc, path);
+          throw new PolicyError(`${path.join('.')}: ${p.error.issues[0].message}`, file, pos?.line, pos?.col);
+        }
+      }
+      const norm: Record<string, unknown> = { ...params };
+      if (step.action === 'throttle' && norm.memory !== undefined) {
+        norm.memory = parseSize(norm.memory as string | number);
+        // Docker refuses memory limits under 6 MiB.
+        if ((norm.memory as number) < 6 * 1024 * 1024) {
+          const pos = positionOf(doc, lc, ['rules', ri, 'actions', si, 'params', 'memory']);
+          throw new PolicyError('throttle memory must be at least 6m (Docker minimum)', file, pos?.line, pos?.col);
+        }
+      }
+      if (step.action === 'capture_evidence' && norm.since !== undefined) {
+        norm.since = parseDuration(norm.since as string | number);
+      }
+      if (DESTRUCTIVE_ACTIONS.includes(step.action) && !steps.some((x) => x.action === 'capture_evidence')) {
+        steps.push({ action: 'capture_evidence', params: {}, approval: false, implicit: true });
+      }
+      steps.push({
+        action: step.action,
+        params: norm,
+        ttlMs: step.ttl !== undefined ? parseDuration(step.ttl) : undefined,
+        approval: step.approval ?? requireApproval.includes(step.action),
+      });
+    }
+    rules.push({ name: r.name, match: normMatch(r.match), mode: r.mode, dryRun: r.dryRun, actions: steps });
+  }
+  const g = raw.guards ?? {};
+  return {
+    name: raw.name ?? file,
+    mode: raw.mode ?? 'monitor',
+    dryRun: raw.dryRun ?? false,
+    guards: {
+      protectLabels: Object.fromEntries(
+        Object.entries(g.protect?.labels ?? { 'vigie.protect': 'true' }).map(([k, v]) => [k, String(v)]),
+      ),
+      protectNames: list(g.protect?.names) ?? [],
+      protectNamespaces: list(g.protect?.namespaces) ?? ['kube-system'],
+      rateLimitPerMinute: g.rateLimit?.perMinute ?? 30,
+      maxActionsPerIncident: g.maxActionsPerIncident ?? 10,
+      maxWorkloadsPerIncident: g.maxWorkloadsPerIncident ?? 3,
+      correlationWindowMs: g.correlationWindow !== undefined ? parseDuration(g.correlationWindow) : 600_000,
+      requireApproval,
+    },
+    exclusions: (raw.exclusions ?? []).map(normMatch),
+    rules,
+    source: file,
+  };
+}
+
+export function loadPolicy(file: string): Policy {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new PolicyError(`cannot read policy: ${(err as Error).message}`, file);
+  }
+  return parsePolicy(text, file);
+}
+
+// ---- matching
+
+const globCache = new Map<string, RegExp>();
+export function globMatch(pattern: string, value: string): boolean {
+  if (!/[*?]/.test(pattern)) return pattern === value;
+  let re = globCache.get(pattern);
+  if (!re) {
+    re = new RegExp('^' + pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$', 's');
+    globCache.set(pattern, re);
+  }
+  return re.test(value);
+}
+
+const anyGlob = (patterns: string[], value: string | undefined): boolean =>
+  value !== undefined && patterns.some((p) => globMatch(p, value));
+
+/** Every field that is set must match (AND); inside a field, any value matches (OR). */
+export function matches(m: MatchSpec, a: Alert): boolean {
+  if (m.category && !m.category.includes(a.vigie.category)) return false;
+  if (m.rule && !anyGlob(m.rule, a.rule)) return false;
+  if (m.minPriority && priorityRank(a.priority) > priorityRank(m.minPriority)) return false;
+  if (m.detector && !anyGlob(m.detector, a.vigie.detector)) return false;
+  if (m.tags && !a.tags.some((t) => anyGlob(m.tags!, t))) return false;
+  const c = a.vigie.entities.container;
+  if (m.container && !anyGlob(m.container, c?.name?.replace(/^\//, ''))) return false;
+  if (m.image && !anyGlob(m.image, c?.image)) return false;
+  if (m.namespace && !anyGlob(m.namespace, a.vigie.entities.k8s?.namespace)) return false;
+  return true;
+}
+
+/** The first rule that matches (rules are ordered, most specific first), or undefined. */
+export function selectRule(p: Policy, a: Alert): { rule?: PolicyRule; excludedBy?: number } {
+  const ex = p.exclusions.findIndex((m) => matches(m, a));
+  if (ex >= 0) return { excludedBy: ex };
+  return { rule: p.rules.find((r) => matches(r.match, a)) };
+}
+
+/** The policy used when none is given: monitor mode, attacks contained, nothing destructive. */
+export const BUILTIN_POLICY_YAML = `
+name: builtin
+mode: monitor
+rules:
+  - name: contain-attacks
+    match: { category: attack, minPriority: Error }
+    actions:
+      - capture_evidence
+      - { action: throttle, params: { cpus: 0.2 }, ttl: 30m }
+      - { action: isolate, ttl: 30m }
+`;
+
+export function builtinPolicy(): Policy {
+  return parsePolicy(BUILTIN_POLICY_YAML, '<builtin policy>');
+}
