@@ -12,7 +12,7 @@ command -v bpftrace >/dev/null 2>&1 || need_apt+=(bpftrace)
 [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx wget || need_apt+=(busybox-static)
 command -v nats-server >/dev/null 2>&1 || need_apt+=(nats-server)
 if [ "${VIGIE_SETUP_BROWSER:-1}" = 1 ]; then command -v chromium >/dev/null 2>&1 || need_apt+=(chromium); fi
-if [ "${VIGIE_SETUP_PYTHON:-0}" = 1 ]; then python3 -c 'import sklearn' >/dev/null 2>&1 || need_apt+=(python3-sklearn); fi
+if [ "${VIGIE_SETUP_PYTHON:-0}" = 1 ]; then /usr/bin/python3 -c 'import sklearn' >/dev/null 2>&1 || need_apt+=(python3-sklearn); fi
 command -v iptables >/dev/null 2>&1 || need_apt+=(iptables)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then log "missing packages ${need_apt[*]}; run as root to install them"; exit 1; fi
