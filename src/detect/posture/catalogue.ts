@@ -1,0 +1,88 @@
+/**
+ * The control catalogue: data files in controls/*.json (one per group), each control naming the
+ * check that implements it. Loaded once, validated, and indexed by the kinds each check reads.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { clusterChecks } from './checks/cluster.js';
+import { podChecks } from './checks/pod.js';
+import type { Check } from './checks/types.js';
+import { SEVERITIES, type ControlDef } from './types.js';
+
+export const CHECKS: Record<string, Check> = { ...podChecks, ...clusterChecks };
+
+const controlSchema = z.object({
+  id: z.string().regex(/^VG-[A-Z]+-\d{3}$/),
+  title: z.string().min(1),
+  description: z.string().min(1),
+  severity: z.enum(SEVERITIES),
+  remediation: z.string().min(1),
+  check: z.string(),
+  params: z.record(z.string(), z.unknown()).optional(),
+  mitre: z.array(z.object({ tactic: z.string(), technique: z.string(), name: z.string().optional() })).optional(),
+  kubescape: z.array(z.string()),
+  rules: z.array(z.string()).optional(),
+  pss: z.enum(['baseline', 'restricted']).optional(),
+});
+
+const fileSchema = z.object({ group: z.string(), description: z.string(), controls: z.array(controlSchema) });
+
+/** controls/ beside this module; when running from dist/, the source tree's copy. */
+export function controlsDir(): string {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const local = join(here, 'controls');
+  if (existsSync(local)) return local;
+  const fromDist = resolve(here, '..', '..', '..', '..', 'src', 'detect', 'posture', 'controls');
+  return fromDist;
+}
+
+let cached: ControlDef[] | undefined;
+
+export function loadCatalogue(dir = controlsDir()): ControlDef[] {
+  if (cached && dir === controlsDir()) return cached;
+  const out: ControlDef[] = [];
+  const seen = new Set<string>();
+  for (const f of readdirSync(dir).filter((x) => x.endsWith('.json')).sort()) {
+    const path = join(dir, f);
+    let raw: unknown;
+    try {
+      raw = JSON.parse(readFileSync(path, 'utf8'));
+    } catch (e) {
+      throw new Error(`${path}: ${(e as Error).message}`);
+    }
+    const parsed = fileSchema.safeParse(raw);
+    if (!parsed.success) throw new Error(`${path}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    for (const c of parsed.data.controls) {
+      if (seen.has(c.id)) throw new Error(`${path}: duplicate control id ${c.id}`);
+      if (!CHECKS[c.check]) throw new Error(`${path}: control ${c.id} names unknown check "${c.check}"`);
+      seen.add(c.id);
+      out.push({ ...c, group: parsed.data.group } as ControlDef);
+    }
+  }
+  if (dir === controlsDir()) cached = out;
+  return out;
+}
+
+export interface ControlIndex {
+  byKind: Map<string, ControlDef[]>;
+  podspec: ControlDef[];
+  all: ControlDef[];
+}
+
+export function indexControls(controls: ControlDef[]): ControlIndex {
+  const byKind = new Map<string, ControlDef[]>();
+  const podspec: ControlDef[] = [];
+  for (const c of controls) {
+    for (const k of CHECKS[c.check].appliesTo) {
+      if (k === 'podspec') podspec.push(c);
+      else {
+        let l = byKind.get(k);
+        if (!l) byKind.set(k, (l = []));
+        l.push(c);
+      }
+    }
+  }
+  return { byKind, podspec, all: controls };
+}

@@ -1,0 +1,511 @@
+/** Checks on pod templates: security context, host namespaces and mounts, images, resources, env. */
+import { containersOf, nameOf, nsOf, parseImage, parseQuantity, podSpecsOf, type ContainerRef, type PodSpecRef } from '../k8s.js';
+import type { ScanContext } from '../context.js';
+import type { Hit, K8sObject } from '../types.js';
+import type { Check } from './types.js';
+
+type PodFn = (p: PodSpecRef, o: K8sObject, ctx: ScanContext, params: Record<string, any>) => Hit[];
+type ContainerFn = (c: ContainerRef, p: PodSpecRef, o: K8sObject, ctx: ScanContext, params: Record<string, any>) => Hit[] | Hit | undefined;
+
+const PODSPEC = ['podspec'] as const;
+
+function podCheck(fn: PodFn): Check {
+  return {
+    appliesTo: PODSPEC,
+    fn: (o, ctx, params) => {
+      const out: Hit[] = [];
+      for (const p of podSpecsOf(o)) out.push(...fn(p, o, ctx, params));
+      return out;
+    },
+  };
+}
+
+function containerCheck(fn: ContainerFn, withEphemeral = true): Check {
+  return podCheck((p, o, ctx, params) => {
+    const out: Hit[] = [];
+    for (const c of containersOf(p, withEphemeral)) {
+      const r = fn(c, p, o, ctx, params);
+      if (Array.isArray(r)) out.push(...r);
+      else if (r) out.push(r);
+    }
+    return out;
+  });
+}
+
+function cname(c: ContainerRef): string {
+  return String(c.c.name ?? `${c.kind}[${c.index}]`);
+}
+
+function hit(c: ContainerRef, rel: string, message: string): Hit {
+  return { path: c.path + rel, message: `container "${cname(c)}": ${message}`, container: cname(c) };
+}
+
+const sc = (c: ContainerRef): Record<string, any> => (c.c.securityContext && typeof c.c.securityContext === 'object' ? c.c.securityContext : {});
+const psc = (p: PodSpecRef): Record<string, any> => (p.spec.securityContext && typeof p.spec.securityContext === 'object' ? p.spec.securityContext : {});
+const list = (v: unknown): any[] => (Array.isArray(v) ? v : []);
+const upper = (s: unknown): string => String(s).toUpperCase().replace(/^CAP_/, '');
+
+const privileged = containerCheck((c) => {
+  const s = sc(c);
+  if (s.privileged === true) return hit(c, 'securityContext.privileged', 'runs privileged');
+  const adds = list(s.capabilities?.add);
+  const i = adds.findIndex((x) => upper(x) === 'SYS_ADMIN' || upper(x) === 'ALL');
+  if (i >= 0) return hit(c, `securityContext.capabilities.add[${i}]`, `adds capability ${adds[i]}, equivalent to privileged`);
+  return undefined;
+});
+
+const allowPrivilegeEscalation = containerCheck((c) => {
+  const s = sc(c);
+  if (s.allowPrivilegeEscalation === false) return undefined;
+  return hit(c, 'securityContext.allowPrivilegeEscalation', s.allowPrivilegeEscalation === true ? 'allows privilege escalation' : 'does not set allowPrivilegeEscalation: false');
+});
+
+const readOnlyRootFilesystem = containerCheck((c) => {
+  if (sc(c).readOnlyRootFilesystem === true) return undefined;
+  return hit(c, 'securityContext.readOnlyRootFilesystem', 'root filesystem is writable');
+});
+
+function positive(v: unknown): boolean {
+  return typeof v === 'number' && v > 0;
+}
+
+const runAsNonRoot = containerCheck((c, p) => {
+  const s = sc(c);
+  const ps = psc(p);
+  const out: Hit[] = [];
+  const userSet = s.runAsNonRoot !== undefined || s.runAsUser !== undefined;
+  const userOk = userSet
+    ? s.runAsNonRoot === true || positive(s.runAsUser) || (s.runAsNonRoot === undefined && positive(s.runAsUser))
+    : ps.runAsNonRoot === true || positive(ps.runAsUser);
+  const userZero = s.runAsUser === 0 || (s.runAsUser === undefined && ps.runAsUser === 0);
+  if (!userOk || userZero) out.push(hit(c, 'securityContext.runAsNonRoot', 'may run as root (runAsNonRoot not true and runAsUser not above 0)'));
+  const groupOk = s.runAsGroup !== undefined ? positive(s.runAsGroup) : positive(ps.runAsGroup);
+  if (!groupOk) out.push(hit(c, 'securityContext.runAsGroup', 'may run with the root group (runAsGroup not above 0)'));
+  return out;
+});
+
+const runAsUserZero = containerCheck((c, p) => {
+  const s = sc(c);
+  if (s.runAsUser === 0) return hit(c, 'securityContext.runAsUser', 'sets runAsUser 0 (root)');
+  if (s.runAsUser === undefined && psc(p).runAsUser === 0) return { path: `${p.prefix}securityContext.runAsUser`, message: 'pod sets runAsUser 0 (root)' };
+  return undefined;
+});
+
+const hostNamespace = podCheck((p, _o, _c, params) => {
+  const out: Hit[] = [];
+  for (const f of (params.fields as string[]) ?? []) {
+    if (p.spec[f] === true) out.push({ path: p.prefix + f, message: `pod shares the host's ${f.replace(/^host/, '').toUpperCase()} namespace (${f}: true)` });
+  }
+  return out;
+});
+
+const hostPort = containerCheck((c) =>
+  list(c.c.ports)
+    .map((pt, i) => (pt && pt.hostPort ? hit(c, `ports[${i}].hostPort`, `binds host port ${pt.hostPort}`) : undefined))
+    .filter((h): h is Hit => h !== undefined),
+);
+
+const capabilitiesAdded = containerCheck((c, _p, _o, ctx, params) => {
+  const deny = new Set(((params.list as string[] | undefined) ?? ctx.settings[params.setting ?? 'insecureCapabilities'] ?? []).map(upper));
+  const allow = params.allow ? new Set((params.allow as string[]).map(upper)) : undefined;
+  const out: Hit[] = [];
+  list(sc(c).capabilities?.add).forEach((cap, i) => {
+    const u = upper(cap);
+    if ((allow && !allow.has(u)) || (!allow && deny.has(u))) out.push(hit(c, `securityContext.capabilities.add[${i}]`, `adds capability ${cap}`));
+  });
+  return out;
+});
+
+const dropCapability = containerCheck((c, _p, _o, _ctx, params) => {
+  const drops = list(sc(c).capabilities?.drop).map(upper);
+  if (drops.includes('ALL')) return undefined;
+  const need = (params.caps as string[]).filter((x) => !drops.includes(upper(x)));
+  if (need.length === 0) return undefined;
+  return hit(c, `securityContext.capabilities.drop`, `does not drop ${need.join(', ')}`);
+});
+
+function hasSeccomp(p: PodSpecRef, c: ContainerRef): boolean {
+  return sc(c).seccompProfile !== undefined || psc(p).seccompProfile !== undefined ||
+    Object.keys(p.annotations).some((k) => k.startsWith('seccomp.security.alpha.kubernetes.io/') || k.startsWith('container.seccomp.security.alpha.kubernetes.io/'));
+}
+
+const linuxHardening = containerCheck((c, p) => {
+  const s = sc(c);
+  const ps = psc(p);
+  if (hasSeccomp(p, c)) return undefined;
+  if (s.seLinuxOptions !== undefined || ps.seLinuxOptions !== undefined) return undefined;
+  if (s.appArmorProfile !== undefined || ps.appArmorProfile !== undefined) return undefined;
+  if (Object.keys(p.annotations).some((k) => k.startsWith('container.apparmor.security.beta.kubernetes.io/'))) return undefined;
+  if (list(s.capabilities?.drop).length > 0) return undefined;
+  return hit(c, 'securityContext.seccompProfile', 'has no seccomp, SELinux or AppArmor profile and drops no capability');
+});
+
+/** PSS: seccomp must be RuntimeDefault/Localhost (restricted) or at least not Unconfined (baseline). */
+const seccomp = containerCheck((c, p, _o, _ctx, params) => {
+  const cs = sc(c).seccompProfile?.type;
+  const ps = psc(p).seccompProfile?.type;
+  const eff = cs ?? ps;
+  if (params.level === 'set') return eff === undefined && !hasSeccomp(p, c) ? hit(c, 'securityContext.seccompProfile', 'no seccomp profile') : undefined;
+  if (eff === 'Unconfined') return hit(c, cs ? 'securityContext.seccompProfile.type' : '', 'seccomp profile is Unconfined');
+  if (params.level === 'restricted' && eff !== 'RuntimeDefault' && eff !== 'Localhost') return hit(c, 'securityContext.seccompProfile.type', 'no RuntimeDefault or Localhost seccomp profile');
+  return undefined;
+});
+
+const SELINUX_TYPES = new Set(['', 'container_t', 'container_init_t', 'container_kvm_t', 'container_engine_t']);
+const seLinux = podCheck((p) => {
+  const out: Hit[] = [];
+  const bad = (o: any): string | undefined => {
+    if (!o || typeof o !== 'object') return undefined;
+    if (o.type !== undefined && !SELINUX_TYPES.has(String(o.type))) return 'type';
+    if (o.user !== undefined) return 'user';
+    if (o.role !== undefined) return 'role';
+    return undefined;
+  };
+  const pf = bad(psc(p).seLinuxOptions);
+  if (pf) out.push({ path: `${p.prefix}securityContext.seLinuxOptions.${pf}`, message: `pod sets SELinux ${pf}` });
+  for (const c of containersOf(p)) {
+    const f = bad(sc(c).seLinuxOptions);
+    if (f) out.push(hit(c, `securityContext.seLinuxOptions.${f}`, `sets SELinux ${f}`));
+  }
+  return out;
+});
+
+const seLinuxSet = containerCheck((c, p) =>
+  sc(c).seLinuxOptions === undefined && psc(p).seLinuxOptions === undefined ? hit(c, 'securityContext.seLinuxOptions', 'no SELinux options') : undefined,
+);
+
+const procMount = containerCheck((c) => {
+  const v = sc(c).procMount;
+  return v !== undefined && v !== 'Default' ? hit(c, 'securityContext.procMount', `procMount is ${v}`) : undefined;
+});
+
+const hostProcess = podCheck((p) => {
+  const out: Hit[] = [];
+  if (psc(p).windowsOptions?.hostProcess === true) out.push({ path: `${p.prefix}securityContext.windowsOptions.hostProcess`, message: 'pod runs as a Windows host process' });
+  for (const c of containersOf(p)) if (sc(c).windowsOptions?.hostProcess === true) out.push(hit(c, 'securityContext.windowsOptions.hostProcess', 'runs as a Windows host process'));
+  return out;
+});
+
+const SAFE_SYSCTLS = new Set(['kernel.shm_rmid_forced', 'net.ipv4.ip_local_port_range', 'net.ipv4.ip_unprivileged_port_start', 'net.ipv4.tcp_syncookies', 'net.ipv4.ping_group_range', 'net.ipv4.ip_local_reserved_ports', 'net.ipv4.tcp_keepalive_time', 'net.ipv4.tcp_fin_timeout', 'net.ipv4.tcp_keepalive_intvl', 'net.ipv4.tcp_keepalive_probes']);
+const sysctls = podCheck((p) =>
+  list(psc(p).sysctls)
+    .map((s, i) => (s && !SAFE_SYSCTLS.has(String(s.name)) ? { path: `${p.prefix}securityContext.sysctls[${i}].name`, message: `sets unsafe sysctl ${s.name}` } : undefined))
+    .filter((h): h is Hit => h !== undefined),
+);
+
+const appArmor = podCheck((p) => {
+  const out: Hit[] = [];
+  for (const [k, v] of Object.entries(p.annotations)) {
+    if (k.startsWith('container.apparmor.security.beta.kubernetes.io/') && v === 'unconfined') out.push({ path: `${p.prefix.replace(/spec\.$/, '')}metadata.annotations[${k}]`, message: `AppArmor unconfined for ${k.split('/')[1]}` });
+  }
+  if (psc(p).appArmorProfile?.type === 'Unconfined') out.push({ path: `${p.prefix}securityContext.appArmorProfile.type`, message: 'pod AppArmor profile is Unconfined' });
+  for (const c of containersOf(p)) if (sc(c).appArmorProfile?.type === 'Unconfined') out.push(hit(c, 'securityContext.appArmorProfile.type', 'AppArmor profile is Unconfined'));
+  return out;
+});
+
+const RESTRICTED_VOLUMES = new Set(['configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'persistentVolumeClaim', 'projected', 'secret']);
+const volumeTypes = podCheck((p) => {
+  const out: Hit[] = [];
+  list(p.spec.volumes).forEach((v, i) => {
+    if (!v || typeof v !== 'object') return;
+    const types = Object.keys(v).filter((k) => k !== 'name');
+    for (const t of types) if (!RESTRICTED_VOLUMES.has(t)) out.push({ path: `${p.prefix}volumes[${i}].${t}`, message: `volume "${v.name}" uses type ${t}` });
+  });
+  return out;
+});
+
+// ---- host paths ----
+
+function hostPathMounts(p: PodSpecRef, match: (path: string) => boolean): { vi: number; vol: any; mounts: { c: ContainerRef; mi: number; m: any }[] }[] {
+  const out: { vi: number; vol: any; mounts: { c: ContainerRef; mi: number; m: any }[] }[] = [];
+  list(p.spec.volumes).forEach((vol, vi) => {
+    const hp = vol?.hostPath?.path;
+    if (typeof hp !== 'string' || !match(hp)) return;
+    const mounts: { c: ContainerRef; mi: number; m: any }[] = [];
+    for (const c of containersOf(p)) list(c.c.volumeMounts).forEach((m, mi) => { if (m?.name === vol.name) mounts.push({ c, mi, m }); });
+    out.push({ vi, vol, mounts });
+  });
+  return out;
+}
+
+function normPath(s: string): string {
+  return s.length > 1 ? s.replace(/\/+$/, '') : s;
+}
+
+const hostPath = podCheck((p, _o, _ctx, params) => {
+  const paths = (params.paths as string[] | undefined)?.map(normPath);
+  const prefixes = (params.prefixes as string[] | undefined)?.map(normPath);
+  const contains = params.contains as string[] | undefined;
+  const match = (hp: string): boolean => {
+    const n = normPath(hp);
+    if (contains) return contains.some((x) => hp.includes(x));
+    if (paths && paths.includes(n)) return true;
+    if (prefixes && prefixes.some((x) => n === x || n.startsWith(`${x}/`) || (x.endsWith('/') && n.startsWith(x)))) return true;
+    return !paths && !prefixes && !contains;
+  };
+  const out: Hit[] = [];
+  for (const { vi, vol, mounts } of hostPathMounts(p, match)) {
+    if (params.writableOnly) {
+      for (const { c, mi, m } of mounts) if (m.readOnly !== true) out.push(hit(c, `volumeMounts[${mi}].readOnly`, `mounts host path ${vol.hostPath.path} writable`));
+      continue;
+    }
+    out.push({ path: `${p.prefix}volumes[${vi}]`, message: `mounts host path ${vol.hostPath.path}${params.what ? ` (${params.what})` : ''}`, container: mounts[0] ? cname(mounts[0].c) : undefined });
+  }
+  return out;
+});
+
+// ---- resources ----
+
+function rangeOf(ctx: ScanContext, key: string): number {
+  const v = ctx.settings[key]?.[0];
+  return v === undefined || v === '' ? NaN : parseQuantity(v);
+}
+
+const resources = containerCheck((c, _p, _o, ctx, params) => {
+  const res: string = params.resource;
+  const out: Hit[] = [];
+  for (const which of params.which as ('limits' | 'requests')[]) {
+    const v = c.c.resources?.[which]?.[res];
+    if (v === undefined || v === null || v === '') {
+      out.push(hit(c, `resources.${which}.${res}`, `no ${res} ${which === 'limits' ? 'limit' : 'request'}`));
+      continue;
+    }
+    const q = parseQuantity(v);
+    const base = `${res}_${which === 'limits' ? 'limit' : 'request'}`;
+    const max = rangeOf(ctx, `${base}_max`);
+    const min = rangeOf(ctx, `${base}_min`);
+    if (Number.isNaN(q)) out.push(hit(c, `resources.${which}.${res}`, `unreadable ${res} ${which}: ${v}`));
+    else if (!Number.isNaN(max) && q > max) out.push(hit(c, `resources.${which}.${res}`, `${res} ${which} ${v} above the allowed maximum`));
+    else if (!Number.isNaN(min) && min > 0 && q < min) out.push(hit(c, `resources.${which}.${res}`, `${res} ${which} ${v} below the allowed minimum`));
+  }
+  return out;
+}, false);
+
+// ---- images ----
+
+const SHA256 = /^sha256:[a-f0-9]{64}$/;
+const OTHER_DIGEST = /^[a-z0-9]+(?:[+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
+
+function repoPath(image: string): string {
+  const r = parseImage(image);
+  return `${r.registry}/${r.repository}`;
+}
+
+function prefixMatch(image: string, prefixes: string[]): boolean {
+  const img = image.trim();
+  const full = repoPath(img);
+  return prefixes.some((x) => {
+    const pre = x.replace(/\/+$/, '');
+    return img === pre || img.startsWith(`${pre}/`) || img.startsWith(`${pre}:`) || img.startsWith(`${pre}@`) || full === pre || full.startsWith(`${pre}/`);
+  });
+}
+
+const imageDigest = containerCheck((c, _p, _o, ctx) => {
+  const image = c.c.image;
+  if (typeof image !== 'string') return undefined;
+  if (prefixMatch(image, ctx.settings.imageDigestExemptRepositories ?? [])) return undefined;
+  const d = parseImage(image).digest;
+  if (d !== undefined) {
+    if (d.startsWith('sha256:') ? SHA256.test(d) : OTHER_DIGEST.test(d)) return undefined;
+  }
+  return hit(c, 'image', `image ${image} is not pinned by digest`);
+});
+
+const imageTag = containerCheck((c, _p, _o, ctx) => {
+  const image = c.c.image;
+  if (typeof image !== 'string') return undefined;
+  const r = parseImage(image);
+  if (r.digest) return undefined;
+  const floating = new Set(ctx.settings.floatingImageTags ?? ['latest']);
+  floating.add('latest');
+  if (r.tag === undefined) return hit(c, 'image', `image ${image} has no tag (implicitly latest)`);
+  if (floating.has(r.tag)) return hit(c, 'image', `image ${image} uses the floating tag ${r.tag}`);
+  return undefined;
+});
+
+function registryOf(image: string): string {
+  return parseImage(image).registry;
+}
+
+const imageAllowlist = containerCheck((c, _p, _o, ctx) => {
+  const allow = ctx.settings.imageRepositoryAllowList ?? [];
+  const image = c.c.image;
+  if (allow.length === 0 || typeof image !== 'string') return undefined;
+  const full = `${registryOf(image)}/${parseImage(image).repository}`;
+  const ok = allow.some((a) => image.startsWith(a) || full.startsWith(a) || registryOf(image) === a || registryOf(image).endsWith(`.${a}`) || registryOf(image).split(':')[0].endsWith(a));
+  return ok ? undefined : hit(c, 'image', `image ${image} comes from a registry outside the allowlist`);
+});
+
+const imageBlocklist = containerCheck((c, _p, _o, ctx) => {
+  const deny = [...(ctx.settings.untrustedRegistries ?? []), ...(ctx.settings.publicRegistries ?? [])];
+  const image = c.c.image;
+  if (deny.length === 0 || typeof image !== 'string') return undefined;
+  const reg = registryOf(image);
+  const bad = deny.find((d) => image.startsWith(d) || reg === d);
+  return bad ? hit(c, 'image', `image ${image} comes from the untrusted registry ${bad}`) : undefined;
+});
+
+const imagePullPolicy = containerCheck((c, _p, _o, ctx) => {
+  const image = c.c.image;
+  if (typeof image !== 'string') return undefined;
+  const r = parseImage(image);
+  const floating = new Set([...(ctx.settings.floatingImageTags ?? []), 'latest']);
+  const isFloating = !r.digest && (r.tag === undefined || floating.has(r.tag));
+  if (c.c.imagePullPolicy === 'Always') return undefined;
+  if (c.c.imagePullPolicy === undefined && isFloating) return undefined; // defaulted to Always
+  if (!isFloating) return undefined;
+  return hit(c, 'imagePullPolicy', `image ${image} uses a floating tag with imagePullPolicy ${c.c.imagePullPolicy ?? 'IfNotPresent'}`);
+});
+
+// ---- env / credentials ----
+
+export function regexes(list: string[]): RegExp[] {
+  const out: RegExp[] = [];
+  for (const s of list) {
+    try {
+      out.push(new RegExp(s, 'i'));
+    } catch {
+      /* a bad pattern in the settings is ignored, not fatal */
+    }
+  }
+  return out;
+}
+
+export function isSensitive(key: string, value: string | undefined, ctx: ScanContext): boolean {
+  const k = key.toLowerCase();
+  const allowedKeys = (ctx.settings.sensitiveKeyNamesAllowed ?? []).map((x) => x.toLowerCase());
+  if (allowedKeys.some((a) => a && k.includes(a))) return false;
+  const allowedValues = regexes(ctx.settings.sensitiveValuesAllowed ?? []);
+  if (value === undefined || value === '') return false;
+  if (allowedValues.some((r) => r.test(value))) return false;
+  // A path to a mounted secret file is the recommended way, not a leak.
+  if (/^\/[\w./-]+$/.test(value)) return false;
+  if (regexes(ctx.settings.sensitiveValues ?? []).some((r) => r.test(value))) return true;
+  return (ctx.settings.sensitiveKeyNames ?? []).some((n) => k.includes(n.toLowerCase()));
+}
+
+const envCredentials = containerCheck((c, _p, _o, ctx, params) => {
+  const out: Hit[] = [];
+  list(c.c.env).forEach((e, i) => {
+    if (!e || typeof e.name !== 'string') return;
+    if (params.secretRefs && e.valueFrom?.secretKeyRef) {
+      out.push(hit(c, `env[${i}].name`, `reads secret ${e.valueFrom.secretKeyRef.name} into env ${e.name}`));
+      return;
+    }
+    if (!params.secretRefs && typeof e.value === 'string' && isSensitive(e.name, e.value, ctx)) out.push(hit(c, `env[${i}].value`, `env ${e.name} holds a literal credential`));
+  });
+  list(c.c.envFrom).forEach((e, i) => {
+    if (e?.secretRef) out.push(hit(c, `envFrom[${i}].secretRef`, `imports secret ${e.secretRef.name} into the environment`));
+  });
+  return out;
+});
+
+const duplicateEnv = containerCheck((c) => {
+  const seen = new Set<string>();
+  const out: Hit[] = [];
+  list(c.c.env).forEach((e, i) => {
+    if (!e || typeof e.name !== 'string') return;
+    if (seen.has(e.name)) out.push(hit(c, `env[${i}].name`, `env ${e.name} defined twice`));
+    seen.add(e.name);
+  });
+  return out;
+});
+
+// ---- service account ----
+
+function saName(p: PodSpecRef): string {
+  return String(p.spec.serviceAccountName ?? p.spec.serviceAccount ?? 'default');
+}
+
+export function tokenMounted(p: PodSpecRef, o: K8sObject, ctx: ScanContext): boolean {
+  if (p.spec.automountServiceAccountToken === false) return false;
+  if (p.spec.automountServiceAccountToken === true) return true;
+  const sa = ctx.serviceAccount(nsOf(o) ?? 'default', saName(p));
+  return !(sa && sa.automountServiceAccountToken === false);
+}
+
+const automountToken = podCheck((p, o, ctx) => {
+  if (!tokenMounted(p, o, ctx)) return [];
+  return [{ path: `${p.prefix}automountServiceAccountToken`, message: `service account token of "${saName(p)}" is mounted into the pod` }];
+});
+
+const deprecatedSaField = podCheck((p) => {
+  const dep = p.spec.serviceAccount;
+  if (dep === undefined) return [];
+  if (p.spec.serviceAccountName !== undefined && p.spec.serviceAccountName === dep) return [];
+  return [{ path: `${p.prefix}serviceAccount`, message: `uses the deprecated serviceAccount field (${dep})` }];
+});
+
+const missingSa = podCheck((p, o, ctx) => {
+  const name = p.spec.serviceAccountName ?? p.spec.serviceAccount;
+  if (name === undefined || name === '' || name === 'default') return [];
+  if (ctx.serviceAccount(nsOf(o) ?? 'default', String(name))) return [];
+  const field = p.spec.serviceAccountName !== undefined ? 'serviceAccountName' : 'serviceAccount';
+  return [{ path: `${p.prefix}${field}`, message: `service account "${name}" does not exist in namespace ${nsOf(o)}` }];
+});
+
+// ---- misc workload hygiene ----
+
+const probe = containerCheck((c, _p, _o, _ctx, params) => {
+  if (c.kind !== 'containers') return undefined;
+  return c.c[params.probe] ? undefined : hit(c, params.probe, `no ${params.probe}`);
+});
+
+const nakedPod = { appliesTo: ['Pod'], fn: (o: K8sObject): Hit[] => (Array.isArray(o.metadata?.ownerReferences) && o.metadata.ownerReferences.length > 0 ? [] : [{ path: 'metadata.ownerReferences', message: `pod ${nameOf(o)} has no controller to recreate it` }]) } satisfies Check;
+
+const defaultNamespace: Check = {
+  appliesTo: ['podspec'],
+  fn: (o) => (nsOf(o) === 'default' ? [{ path: 'metadata.namespace', message: `${o.kind} runs in the default namespace` }] : []),
+};
+
+const sudoEntrypoint = containerCheck((c) => {
+  for (const f of ['command', 'args'] as const) {
+    const i = list(c.c[f]).findIndex((x) => typeof x === 'string' && /(^|[\s/;&|])sudo(\s|$)/.test(x));
+    if (i >= 0) return hit(c, `${f}[${i}]`, 'runs sudo in its entrypoint');
+  }
+  return undefined;
+});
+
+const runtimeClass = podCheck((p, _o, _ctx, params) => {
+  const allowed = (params.classes as string[]) ?? [];
+  const rc = p.spec.runtimeClassName;
+  return typeof rc === 'string' && allowed.includes(rc) ? [] : [{ path: `${p.prefix}runtimeClassName`, message: `runtime class ${rc ?? '(none)'} is not a hardened sandbox` }];
+});
+
+export const podChecks: Record<string, Check> = {
+  privileged,
+  allowPrivilegeEscalation,
+  readOnlyRootFilesystem,
+  runAsNonRoot,
+  runAsUserZero,
+  hostNamespace,
+  hostPort,
+  capabilitiesAdded,
+  dropCapability,
+  linuxHardening,
+  seccomp,
+  seLinux,
+  procMount,
+  seLinuxSet,
+  hostProcess,
+  sysctls,
+  appArmor,
+  volumeTypes,
+  hostPath,
+  resources,
+  imageDigest,
+  imageTag,
+  imageAllowlist,
+  imageBlocklist,
+  imagePullPolicy,
+  envCredentials,
+  duplicateEnv,
+  automountToken,
+  deprecatedSaField,
+  missingSa,
+  probe,
+  nakedPod,
+  defaultNamespace,
+  sudoEntrypoint,
+  runtimeClass,
+};

@@ -1,0 +1,267 @@
+/**
+ * Cross-object view of one scan: service accounts, what RBAC lets each subject do, which Services
+ * and Ingresses expose which pods, which NetworkPolicies select which pods. Built once per scan.
+ */
+import { mapSelectorMatches, nameOf, nsOf, podSpecsOf, selectorMatches, type PodSpecRef } from './k8s.js';
+import type { K8sObject } from './types.js';
+
+export interface PolicyRule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+  resourceNames: string[];
+  nonResourceURLs: string[];
+}
+
+export interface RoleBindingView {
+  binding: K8sObject;
+  role: K8sObject | undefined;
+  roleRefName: string;
+  rules: PolicyRule[];
+}
+
+/** Tunable inputs, named as in Kubescape's postureControlInputs so the same values carry over. */
+export type Settings = Record<string, string[]>;
+
+export const DEFAULT_SETTINGS: Settings = {
+  imageRepositoryAllowList: [],
+  imageDigestExemptRepositories: [],
+  insecureCapabilities: ['SETPCAP', 'NET_ADMIN', 'NET_RAW', 'SYS_MODULE', 'SYS_RAWIO', 'SYS_PTRACE', 'SYS_ADMIN', 'SYS_BOOT', 'MAC_OVERRIDE', 'MAC_ADMIN', 'PERFMON', 'ALL', 'BPF'],
+  publicRegistries: [],
+  untrustedRegistries: [],
+  sensitiveInterfaces: ['nifi', 'argo-server', 'weave-scope-app', 'kubeflow', 'kubernetes-dashboard', 'jenkins', 'prometheus-deployment', 'ollama', 'vllm', 'kserve', 'triton-inference-server', 'ray-dashboard', 'ray-head', 'mlflow', 'jupyterhub', 'seldon', 'bentoml'],
+  sensitiveKeyNames: ['aws_secret_access_key', 'azure_batchai_storage_key', 'azure_batch_key', 'secret', 'key', 'password', 'pwd', 'token', 'jwt', 'bearer', 'credential'],
+  sensitiveValues: ['BEGIN \\w+ PRIVATE KEY', 'PRIVATE KEY', 'eyJhbGciO', 'JWT', 'Bearer', '_key_', '_secret_', 'AKIA[0-9A-Z]{16}', 'ghp_[0-9A-Za-z]{36}', 'AIza[0-9A-Za-z\\-_]{35}', 'xox[baprs]-[0-9A-Za-z]{10,48}'],
+  sensitiveKeyNamesAllowed: [],
+  sensitiveValuesAllowed: [],
+  memory_request_max: [],
+  memory_request_min: ['0'],
+  memory_limit_max: [],
+  memory_limit_min: ['0'],
+  cpu_request_max: [],
+  cpu_request_min: ['0'],
+  cpu_limit_max: [],
+  cpu_limit_min: ['0'],
+  floatingImageTags: ['latest'],
+  cloudProvider: [],
+};
+
+function arr(v: unknown): string[] {
+  return Array.isArray(v) ? v.map(String) : typeof v === 'string' ? [v] : [];
+}
+
+export function toRules(role: K8sObject | undefined): PolicyRule[] {
+  if (!role || !Array.isArray(role.rules)) return [];
+  return role.rules
+    .filter((r: unknown): r is Record<string, unknown> => typeof r === "object" && r !== null)
+    .map((r: Record<string, unknown>) => ({
+      apiGroups: arr(r.apiGroups),
+      resources: arr(r.resources),
+      verbs: arr(r.verbs),
+      resourceNames: arr(r.resourceNames),
+      nonResourceURLs: arr(r.nonResourceURLs),
+    }));
+}
+
+export interface ExposingService {
+  service: K8sObject;
+  /** Ingresses that route to this Service. */
+  ingresses: K8sObject[];
+}
+
+export class ScanContext {
+  readonly all: K8sObject[];
+  readonly byKind = new Map<string, K8sObject[]>();
+  readonly settings: Settings;
+  private readonly sas = new Map<string, K8sObject>();
+  private readonly roles = new Map<string, K8sObject>();
+  private readonly clusterRoles = new Map<string, K8sObject>();
+  private readonly bindingsBySa = new Map<string, RoleBindingView[]>();
+  private bindingViews: RoleBindingView[] | undefined;
+  private readonly netpolsByNs = new Map<string, K8sObject[]>();
+  private readonly servicesByNs = new Map<string, K8sObject[]>();
+  private readonly ingressBackends = new Map<string, K8sObject[]>();
+  readonly namespaces = new Map<string, K8sObject>();
+  /** True when the object set is a whole cluster (scan --cluster): absence of an object means something. */
+  readonly complete: boolean;
+
+  constructor(objects: K8sObject[], settings: Partial<Settings> = {}, complete = false) {
+    this.all = objects;
+    this.complete = complete;
+    this.settings = { ...DEFAULT_SETTINGS };
+    for (const [k, v] of Object.entries(settings)) if (v) this.settings[k] = v;
+    for (const o of objects) {
+      const k = String(o.kind ?? '');
+      let l = this.byKind.get(k);
+      if (!l) this.byKind.set(k, (l = []));
+      l.push(o);
+      const ns = nsOf(o) ?? '';
+      const name = nameOf(o);
+      switch (k) {
+        case 'ServiceAccount': this.sas.set(`${ns}/${name}`, o); break;
+        case 'Role': this.roles.set(`${ns}/${name}`, o); break;
+        case 'ClusterRole': this.clusterRoles.set(name, o); break;
+        case 'NetworkPolicy': case 'CiliumNetworkPolicy': case 'CiliumClusterwideNetworkPolicy': {
+          const key = k === 'CiliumClusterwideNetworkPolicy' ? '*' : ns;
+          let p = this.netpolsByNs.get(key);
+          if (!p) this.netpolsByNs.set(key, (p = []));
+          p.push(o);
+          break;
+        }
+        case 'Service': {
+          let s = this.servicesByNs.get(ns);
+          if (!s) this.servicesByNs.set(ns, (s = []));
+          s.push(o);
+          break;
+        }
+        case 'Namespace': this.namespaces.set(name, o); break;
+        case 'Ingress': {
+          for (const svc of ingressServiceNames(o)) {
+            const key = `${ns}/${svc}`;
+            let l2 = this.ingressBackends.get(key);
+            if (!l2) this.ingressBackends.set(key, (l2 = []));
+            l2.push(o);
+          }
+          break;
+        }
+      }
+    }
+  }
+
+  of(kind: string): K8sObject[] {
+    return this.byKind.get(kind) ?? [];
+  }
+
+  serviceAccount(ns: string, name: string): K8sObject | undefined {
+    return this.sas.get(`${ns}/${name}`);
+  }
+
+  roleFor(binding: K8sObject): K8sObject | undefined {
+    const ref = binding.roleRef ?? {};
+    const name = String(ref.name ?? '');
+    if (ref.kind === 'ClusterRole') return this.clusterRoles.get(name);
+    return this.roles.get(`${nsOf(binding)}/${name}`);
+  }
+
+  bindings(): RoleBindingView[] {
+    if (this.bindingViews) return this.bindingViews;
+    const out: RoleBindingView[] = [];
+    for (const b of [...this.of('RoleBinding'), ...this.of('ClusterRoleBinding')]) {
+      const role = this.roleFor(b);
+      out.push({ binding: b, role, roleRefName: String(b.roleRef?.name ?? ''), rules: toRules(role) });
+      const subjects = Array.isArray(b.subjects) ? b.subjects : [];
+      for (const s of subjects) {
+        if (s?.kind !== 'ServiceAccount') continue;
+        const key = `${s.namespace ?? nsOf(b) ?? 'default'}/${s.name}`;
+        let l = this.bindingsBySa.get(key);
+        if (!l) this.bindingsBySa.set(key, (l = []));
+        l.push(out[out.length - 1]);
+      }
+    }
+    this.bindingViews = out;
+    return out;
+  }
+
+  /** RBAC bindings that grant permissions to a service account. */
+  bindingsOfServiceAccount(ns: string, name: string): RoleBindingView[] {
+    this.bindings();
+    return this.bindingsBySa.get(`${ns}/${name}`) ?? [];
+  }
+
+  networkPoliciesSelecting(ns: string, labels: Record<string, string>): K8sObject[] {
+    const out: K8sObject[] = [];
+    for (const p of this.netpolsByNs.get(ns) ?? []) if (policySelects(p, labels)) out.push(p);
+    for (const p of this.netpolsByNs.get('*') ?? []) if (ciliumSpecs(p).some((s) => ccnpSelects(s, ns, labels))) out.push(p);
+    return out;
+  }
+
+  networkPoliciesIn(ns: string): K8sObject[] {
+    return this.netpolsByNs.get(ns) ?? [];
+  }
+
+  clusterwidePolicies(): K8sObject[] {
+    return this.netpolsByNs.get('*') ?? [];
+  }
+
+  /** Services in the namespace whose selector matches the pod labels, with the Ingresses routing to them. */
+  servicesExposing(ns: string, labels: Record<string, string>): ExposingService[] {
+    const out: ExposingService[] = [];
+    for (const s of this.servicesByNs.get(ns) ?? []) {
+      if (mapSelectorMatches(s.spec?.selector, labels)) out.push({ service: s, ingresses: this.ingressBackends.get(`${ns}/${nameOf(s)}`) ?? [] });
+    }
+    return out;
+  }
+
+  /** Pod specs of every workload, for cross-object checks on Services and bindings. */
+  workloads(): { obj: K8sObject; pod: PodSpecRef }[] {
+    const out: { obj: K8sObject; pod: PodSpecRef }[] = [];
+    for (const o of this.all) for (const p of podSpecsOf(o)) out.push({ obj: o, pod: p });
+    return out;
+  }
+}
+
+export function ingressServiceNames(ing: K8sObject): string[] {
+  const out: string[] = [];
+  const spec = ing.spec ?? {};
+  const push = (b: any): void => {
+    const n = b?.service?.name ?? b?.serviceName;
+    if (typeof n === 'string') out.push(n);
+  };
+  push(spec.defaultBackend ?? spec.backend);
+  for (const r of Array.isArray(spec.rules) ? spec.rules : []) {
+    for (const p of Array.isArray(r?.http?.paths) ? r.http.paths : []) push(p?.backend);
+  }
+  return out;
+}
+
+/** Cilium policies carry either `spec` or `specs: [...]`. */
+export function ciliumSpecs(p: K8sObject): Record<string, any>[] {
+  const out: Record<string, any>[] = [];
+  if (p.spec && typeof p.spec === 'object') out.push(p.spec);
+  if (Array.isArray(p.specs)) for (const s of p.specs) if (s && typeof s === 'object') out.push(s);
+  return out;
+}
+
+function ciliumEndpointSelects(sel: any, labels: Record<string, string>): boolean {
+  if (sel == null || typeof sel !== 'object') return false;
+  // Cilium prefixes labels with their source ("k8s:app"); accept both spellings.
+  const norm = (s: LabelSelector): LabelSelector => ({
+    matchLabels: s.matchLabels ? Object.fromEntries(Object.entries(s.matchLabels).map(([k, v]) => [k.replace(/^(k8s|any):/, ''), String(v)])) : undefined,
+    matchExpressions: s.matchExpressions?.map((e) => ({ ...e, key: e.key.replace(/^(k8s|any):/, '') })),
+  });
+  return selectorMatches(norm(sel), labels);
+}
+
+type LabelSelector = { matchLabels?: Record<string, string>; matchExpressions?: { key: string; operator: string; values?: string[] }[] };
+
+function ccnpSelects(spec: Record<string, any>, ns: string, labels: Record<string, string>): boolean {
+  const sel = spec.endpointSelector;
+  if (!sel) return false;
+  const withNs = { ...labels, 'io.kubernetes.pod.namespace': ns, 'k8s:io.kubernetes.pod.namespace': ns };
+  return ciliumEndpointSelects(sel, withNs);
+}
+
+export function policySelects(p: K8sObject, labels: Record<string, string>): boolean {
+  if (p.kind === 'NetworkPolicy') {
+    const sel = p.spec?.podSelector;
+    // A missing podSelector in a manifest is the empty selector once defaulted by the API server.
+    return selectorMatches(sel ?? {}, labels);
+  }
+  return ciliumSpecs(p).some((s) => ciliumEndpointSelects(s.endpointSelector, labels));
+}
+
+/** Which directions a policy restricts for the pods it selects. */
+export function policyDirections(p: K8sObject): { ingress: boolean; egress: boolean } {
+  if (p.kind === 'NetworkPolicy') {
+    const types = Array.isArray(p.spec?.policyTypes) ? p.spec.policyTypes.map(String) : undefined;
+    if (types) return { ingress: types.includes('Ingress'), egress: types.includes('Egress') };
+    return { ingress: true, egress: Array.isArray(p.spec?.egress) };
+  }
+  let ingress = false;
+  let egress = false;
+  for (const s of ciliumSpecs(p)) {
+    if ('ingress' in s || 'ingressDeny' in s) ingress = true;
+    if ('egress' in s || 'egressDeny' in s) egress = true;
+  }
+  return { ingress, egress };
+}

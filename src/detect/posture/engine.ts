@@ -1,0 +1,131 @@
+/**
+ * The evaluator: objects + catalogue (+ settings, exceptions) → findings, per-resource and overall
+ * scores. A library with no I/O: the CLI, the admission webhook and the live detector share it.
+ */
+import { CHECKS, indexControls, loadCatalogue, type ControlIndex } from './catalogue.js';
+import { ScanContext, type Settings } from './context.js';
+import { matchException, type ExceptionRule } from './exceptions.js';
+import { podSpecsOf, refKey, refOf } from './k8s.js';
+import type { ControlDef, Finding, K8sObject, LoadedObject, ResourceScore, ScanError, ScanResult, Severity } from './types.js';
+
+export interface EvaluateOptions {
+  controls?: ControlDef[];
+  settings?: Partial<Settings>;
+  exceptions?: ExceptionRule[];
+  /** The object set is a whole cluster: missing service accounts etc. are real. */
+  complete?: boolean;
+  now?: Date;
+  /** Only these control ids. */
+  only?: string[];
+  errors?: ScanError[];
+  /** Extra objects that give context (a cluster's RBAC, NetworkPolicies) without being reported on. */
+  contextObjects?: K8sObject[];
+}
+
+export const SEVERITY_WEIGHT: Record<Severity, number> = { critical: 10, high: 7, medium: 4, low: 2, info: 1 };
+
+const indexCache = new WeakMap<ControlDef[], ControlIndex>();
+
+function indexFor(controls: ControlDef[]): ControlIndex {
+  let ix = indexCache.get(controls);
+  if (!ix) indexCache.set(controls, (ix = indexControls(controls)));
+  return ix;
+}
+
+/** Controls that apply to an object (by kind, and pod-template controls when it carries one). */
+export function controlsFor(o: K8sObject, ix: ControlIndex): ControlDef[] {
+  const byKind = ix.byKind.get(String(o.kind ?? '')) ?? [];
+  if (podSpecsOf(o).length === 0) return byKind;
+  return byKind.length === 0 ? ix.podspec : [...byKind, ...ix.podspec];
+}
+
+export function evaluate(loaded: LoadedObject[], opts: EvaluateOptions = {}): ScanResult {
+  let controls = opts.controls ?? loadCatalogue();
+  if (opts.only) {
+    const only = new Set(opts.only);
+    controls = controls.filter((c) => only.has(c.id));
+  }
+  const ix = indexFor(controls);
+  const objects = loaded.map((l) => l.obj);
+  const ctx = new ScanContext(opts.contextObjects ? [...objects, ...opts.contextObjects] : objects, opts.settings, opts.complete ?? false);
+  const now = opts.now ?? new Date();
+  const exceptions = opts.exceptions ?? [];
+  const findings: Finding[] = [];
+  const resources: ResourceScore[] = [];
+  let totalWeight = 0;
+  let passedWeight = 0;
+
+  for (const { obj, source } of loaded) {
+    const applicable = controlsFor(obj, ix);
+    if (applicable.length === 0) continue;
+    const ref = refOf(obj);
+    let weight = 0;
+    let failedWeight = 0;
+    let count = 0;
+    for (const c of applicable) {
+      const w = SEVERITY_WEIGHT[c.severity];
+      weight += w;
+      let hits;
+      try {
+        hits = CHECKS[c.check].fn(obj, ctx, c.params ?? {});
+      } catch (e) {
+        // A check must never take the scan down on a strange object: record it and go on.
+        opts.errors?.push({ file: source?.file ?? refKey(ref), line: source?.line, message: `control ${c.id} failed on ${ref.kind}/${ref.name}: ${(e as Error).message}` });
+        continue;
+      }
+      if (hits.length === 0) continue;
+      let anyActive = false;
+      for (const h of hits) {
+        const f: Finding = {
+          control: c.id,
+          title: c.title,
+          kubescape: c.kubescape,
+          severity: c.severity,
+          resource: ref,
+          path: h.path,
+          message: h.message,
+          fix: c.remediation,
+          excepted: false,
+        };
+        if (h.container !== undefined) f.container = h.container;
+        if (h.subject) f.subject = h.subject;
+        if (h.related) f.related = h.related;
+        if (source) f.source = source;
+        if (c.mitre) f.mitre = c.mitre;
+        const ex = exceptions.length > 0 ? matchException(exceptions, f, now) : undefined;
+        if (ex) {
+          f.excepted = true;
+          f.exception = { reason: ex.reason, expires: ex.expires?.toISOString() };
+        } else anyActive = true;
+        findings.push(f);
+        count++;
+      }
+      if (anyActive) failedWeight += w;
+    }
+    totalWeight += weight;
+    passedWeight += weight - failedWeight;
+    resources.push({ resource: ref, score: weight === 0 ? 100 : Math.round((1000 * (weight - failedWeight)) / weight) / 10, findings: count });
+  }
+
+  const bySeverity: Record<Severity, number> = { critical: 0, high: 0, medium: 0, low: 0, info: 0 };
+  let excepted = 0;
+  for (const f of findings) {
+    if (f.excepted) excepted++;
+    else bySeverity[f.severity]++;
+  }
+  return {
+    findings,
+    resources,
+    errors: opts.errors ?? [],
+    summary: {
+      objects: loaded.length,
+      resources: resources.length,
+      controls: controls.length,
+      findings: findings.length - excepted,
+      excepted,
+      bySeverity,
+      score: totalWeight === 0 ? 100 : Math.round((1000 * passedWeight) / totalWeight) / 10,
+      errors: opts.errors?.length ?? 0,
+    },
+  };
+}

@@ -1,0 +1,236 @@
+/** Kubernetes object helpers: pod templates of any kind, containers, selectors, images, quantities. */
+import type { K8sObject, ResourceRef } from './types.js';
+
+export interface PodSpecRef {
+  spec: Record<string, any>;
+  /** Path of the pod spec inside the object, with a trailing dot ("spec.template.spec."). */
+  prefix: string;
+  /** Labels the pods will carry. */
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+}
+
+export interface ContainerRef {
+  c: Record<string, any>;
+  /** "spec.template.spec.containers[0]." */
+  path: string;
+  kind: 'containers' | 'initContainers' | 'ephemeralContainers';
+  index: number;
+}
+
+/** Kinds whose namespace is not a thing. */
+const CLUSTER_SCOPED = new Set([
+  'Namespace', 'Node', 'ClusterRole', 'ClusterRoleBinding', 'PersistentVolume', 'PodSecurityPolicy',
+  'CustomResourceDefinition', 'StorageClass', 'ValidatingWebhookConfiguration', 'MutatingWebhookConfiguration',
+  'CiliumClusterwideNetworkPolicy', 'KubeletInfo', 'APIService', 'PriorityClass', 'IngressClass', 'CSIDriver',
+]);
+
+export function isClusterScoped(kind: string | undefined): boolean {
+  return kind !== undefined && CLUSTER_SCOPED.has(kind);
+}
+
+export function nsOf(o: K8sObject): string | undefined {
+  if (isClusterScoped(o.kind)) return undefined;
+  const ns = o.metadata?.namespace;
+  return typeof ns === 'string' && ns !== '' ? ns : 'default';
+}
+
+export function nameOf(o: K8sObject): string {
+  const m = o.metadata;
+  if (m && typeof m.name === 'string') return m.name;
+  if (m && typeof m.generateName === 'string') return `${m.generateName}*`;
+  return '';
+}
+
+export function refOf(o: K8sObject): ResourceRef {
+  const r: ResourceRef = { apiVersion: String(o.apiVersion ?? ''), kind: String(o.kind ?? ''), name: nameOf(o) };
+  const ns = nsOf(o);
+  if (ns !== undefined) r.namespace = ns;
+  return r;
+}
+
+export function refKey(r: ResourceRef): string {
+  return `${r.kind}/${r.namespace ?? ''}/${r.name}`;
+}
+
+function isRecord(v: unknown): v is Record<string, any> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function looksLikePodSpec(v: unknown): v is Record<string, any> {
+  return isRecord(v) && Array.isArray(v.containers);
+}
+
+function strMap(v: unknown): Record<string, string> {
+  if (!isRecord(v)) return {};
+  const out: Record<string, string> = {};
+  for (const [k, x] of Object.entries(v)) out[k] = String(x);
+  return out;
+}
+
+/**
+ * Every pod template an object carries: Pod, the workload kinds, CronJob, and any other kind
+ * (CRDs such as Argo Rollouts or Knative Services) with a pod template under a usual place,
+ * else the first `containers` list found within a few levels of `spec`.
+ */
+const podSpecCache = new WeakMap<object, PodSpecRef[]>();
+
+export function podSpecsOf(o: K8sObject): PodSpecRef[] {
+  let r = podSpecCache.get(o);
+  if (!r) {
+    r = findPodSpecs(o);
+    podSpecCache.set(o, r);
+  }
+  return r;
+}
+
+function findPodSpecs(o: K8sObject): PodSpecRef[] {
+  const kind = o.kind;
+  const spec = o.spec;
+  if (!isRecord(spec)) return [];
+  if (kind === 'Pod') {
+    return looksLikePodSpec(spec) ? [{ spec, prefix: 'spec.', labels: strMap(o.metadata?.labels), annotations: strMap(o.metadata?.annotations) }] : [];
+  }
+  if (kind === 'PodTemplate' && isRecord(o.template) && looksLikePodSpec(o.template.spec)) {
+    return [{ spec: o.template.spec, prefix: 'template.spec.', labels: strMap(o.template.metadata?.labels), annotations: strMap(o.template.metadata?.annotations) }];
+  }
+  const jt = spec.jobTemplate;
+  if (isRecord(jt) && isRecord(jt.spec) && isRecord(jt.spec.template) && looksLikePodSpec(jt.spec.template.spec)) {
+    const t = jt.spec.template;
+    return [{ spec: t.spec, prefix: 'spec.jobTemplate.spec.template.spec.', labels: strMap(t.metadata?.labels), annotations: strMap(t.metadata?.annotations) }];
+  }
+  const t = spec.template;
+  if (isRecord(t) && looksLikePodSpec(t.spec)) {
+    return [{ spec: t.spec, prefix: 'spec.template.spec.', labels: strMap(t.metadata?.labels), annotations: strMap(t.metadata?.annotations) }];
+  }
+  if (WORKLOAD_KINDS.has(kind ?? '')) return [];
+  // Unknown kind: bounded search under spec for a pod spec.
+  const found: PodSpecRef[] = [];
+  const walk = (v: unknown, path: string, depth: number, meta: Record<string, any> | undefined): void => {
+    if (found.length >= 4 || depth > 5 || !isRecord(v)) return;
+    if (looksLikePodSpec(v)) {
+      found.push({ spec: v, prefix: path, labels: strMap(meta?.labels), annotations: strMap(meta?.annotations) });
+      return;
+    }
+    for (const [k, x] of Object.entries(v)) {
+      if (isRecord(x)) walk(x, `${path}${k}.`, depth + 1, isRecord(x.metadata) ? x.metadata : k === 'spec' && isRecord((v as Record<string, any>).metadata) ? (v as Record<string, any>).metadata : undefined);
+      else if (Array.isArray(x) && depth < 4) {
+        x.forEach((el, i) => walk(el, `${path}${k}[${i}].`, depth + 1, isRecord(el) && isRecord(el.metadata) ? el.metadata : undefined));
+      }
+    }
+  };
+  walk(spec, 'spec.', 0, undefined);
+  return found;
+}
+
+export const WORKLOAD_KINDS = new Set([
+  'Pod', 'Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'CronJob', 'ReplicationController',
+]);
+
+export function containersOf(p: PodSpecRef, withEphemeral = true): ContainerRef[] {
+  const out: ContainerRef[] = [];
+  const kinds: ContainerRef['kind'][] = withEphemeral ? ['containers', 'initContainers', 'ephemeralContainers'] : ['containers', 'initContainers'];
+  for (const k of kinds) {
+    const list = p.spec[k];
+    if (!Array.isArray(list)) continue;
+    list.forEach((c, i) => {
+      if (isRecord(c)) out.push({ c, path: `${p.prefix}${k}[${i}].`, kind: k, index: i });
+    });
+  }
+  return out;
+}
+
+export interface LabelSelector {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: { key: string; operator: string; values?: string[] }[];
+}
+
+/** Label selector semantics; an empty selector selects everything, a missing one nothing. */
+export function selectorMatches(sel: LabelSelector | undefined | null, labels: Record<string, string>): boolean {
+  if (sel == null || typeof sel !== 'object') return false;
+  const ml = sel.matchLabels;
+  if (ml) for (const [k, v] of Object.entries(ml)) if (labels[k] !== String(v)) return false;
+  const me = sel.matchExpressions;
+  if (Array.isArray(me)) {
+    for (const e of me) {
+      const has = Object.prototype.hasOwnProperty.call(labels, e.key);
+      const vals = (e.values ?? []).map(String);
+      switch (e.operator) {
+        case 'In': if (!has || !vals.includes(labels[e.key])) return false; break;
+        case 'NotIn': if (has && vals.includes(labels[e.key])) return false; break;
+        case 'Exists': if (!has) return false; break;
+        case 'DoesNotExist': if (has) return false; break;
+        default: return false;
+      }
+    }
+  }
+  return true;
+}
+
+/** Plain map selector (Service.spec.selector): empty or missing selects nothing. */
+export function mapSelectorMatches(sel: Record<string, string> | undefined, labels: Record<string, string>): boolean {
+  if (!sel || typeof sel !== 'object') return false;
+  const entries = Object.entries(sel);
+  if (entries.length === 0) return false;
+  for (const [k, v] of entries) if (labels[k] !== String(v)) return false;
+  return true;
+}
+
+export interface ImageRef {
+  registry: string;
+  repository: string;
+  tag?: string;
+  digest?: string;
+}
+
+/** Docker reference parsing: "nginx" → docker.io/library/nginx:latest semantics (tag undefined). */
+export function parseImage(image: string): ImageRef {
+  let rest = image.trim();
+  let digest: string | undefined;
+  const at = rest.indexOf('@');
+  if (at >= 0) {
+    digest = rest.slice(at + 1);
+    rest = rest.slice(0, at);
+  }
+  let registry = 'docker.io';
+  const slash = rest.indexOf('/');
+  if (slash > 0) {
+    const first = rest.slice(0, slash);
+    if (first.includes('.') || first.includes(':') || first === 'localhost') {
+      registry = first;
+      rest = rest.slice(slash + 1);
+    }
+  }
+  let tag: string | undefined;
+  const colon = rest.lastIndexOf(':');
+  if (colon > 0) {
+    tag = rest.slice(colon + 1);
+    rest = rest.slice(0, colon);
+  }
+  return { registry, repository: rest, tag, digest };
+}
+
+const BINARY: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 };
+const DECIMAL: Record<string, number> = { n: 1e-9, u: 1e-6, m: 1e-3, '': 1, k: 1e3, K: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18 };
+
+/** Kubernetes quantity to a number (bytes or cores); NaN when unreadable. */
+export function parseQuantity(q: unknown): number {
+  if (typeof q === 'number') return q;
+  if (typeof q !== 'string') return NaN;
+  const m = /^([+-]?[0-9.]+(?:[eE][+-]?\d+)?)([a-zA-Z]*)$/.exec(q.trim());
+  if (!m) return NaN;
+  const n = Number(m[1]);
+  const unit = m[2];
+  if (unit in BINARY) return n * BINARY[unit];
+  if (unit in DECIMAL) return n * DECIMAL[unit];
+  return NaN;
+}
+
+export function get(o: unknown, path: string[]): unknown {
+  let v: any = o;
+  for (const p of path) {
+    if (v == null || typeof v !== 'object') return undefined;
+    v = v[p];
+  }
+  return v;
+}

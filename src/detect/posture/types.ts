@@ -1,0 +1,121 @@
+/** Shared types of the posture engine: objects, controls, findings. No I/O here. */
+
+export type K8sObject = Record<string, any> & { kind?: string; apiVersion?: string; metadata?: Record<string, any> };
+
+export const SEVERITIES = ['critical', 'high', 'medium', 'low', 'info'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+/** Higher = more severe. */
+export function severityRank(s: Severity): number {
+  return SEVERITIES.length - SEVERITIES.indexOf(s);
+}
+
+export function parseSeverity(s: string): Severity {
+  const t = s.trim().toLowerCase() as Severity;
+  if (!SEVERITIES.includes(t)) throw new Error(`unknown severity "${s}" (expected one of ${SEVERITIES.join(', ')})`);
+  return t;
+}
+
+/** Where an object came from: file and 1-based line of its document, or the cluster. */
+export interface SourceRef {
+  file: string;
+  line?: number;
+  docIndex?: number;
+}
+
+export interface LoadedObject {
+  obj: K8sObject;
+  source?: SourceRef;
+}
+
+export interface ResourceRef {
+  apiVersion: string;
+  kind: string;
+  namespace?: string;
+  name: string;
+}
+
+/** One failing place inside a resource, produced by a check. */
+export interface Hit {
+  path: string;
+  message: string;
+  /** Container name when the hit is about one container (exceptions match on it). */
+  container?: string;
+  /** RBAC: the subject that holds the risky permission. */
+  subject?: { kind: string; name: string; namespace?: string };
+  /** Objects that took part in the reasoning (binding → role, service → workload). */
+  related?: ResourceRef[];
+}
+
+export interface MitreTechnique {
+  tactic: string;
+  technique: string;
+  name?: string;
+}
+
+export interface ControlDef {
+  id: string;
+  title: string;
+  description: string;
+  severity: Severity;
+  remediation: string;
+  /** Which check implements it and with what parameters. */
+  check: string;
+  params?: Record<string, unknown>;
+  mitre?: MitreTechnique[];
+  kubescape: string[];
+  /** The Kubescape rule names (regolibrary) this control implements; used by the agreement eval. */
+  rules?: string[];
+  /** Pod Security Standards level this control belongs to, if any. */
+  pss?: 'baseline' | 'restricted';
+  group: string;
+}
+
+export interface Finding {
+  control: string;
+  title: string;
+  kubescape: string[];
+  severity: Severity;
+  resource: ResourceRef;
+  path: string;
+  message: string;
+  fix: string;
+  container?: string;
+  subject?: Hit['subject'];
+  related?: ResourceRef[];
+  source?: SourceRef;
+  mitre?: MitreTechnique[];
+  excepted: boolean;
+  exception?: { reason: string; expires?: string };
+}
+
+export interface ResourceScore {
+  resource: ResourceRef;
+  score: number;
+  findings: number;
+}
+
+export interface ScanSummary {
+  objects: number;
+  resources: number;
+  controls: number;
+  findings: number;
+  excepted: number;
+  bySeverity: Record<Severity, number>;
+  score: number;
+  errors: number;
+}
+
+export interface ScanError {
+  file: string;
+  line?: number;
+  column?: number;
+  message: string;
+}
+
+export interface ScanResult {
+  findings: Finding[];
+  resources: ResourceScore[];
+  summary: ScanSummary;
+  errors: ScanError[];
+}
