@@ -4,6 +4,9 @@
  */
 import type { Db } from '../store/db.js';
 import type { Detector } from './types.js';
+import { createBaselineDetector } from './anomaly/baseline/detector.js';
+import { createRuntimeDetector } from './runtime/detector.js';
+import { createPerfDetector } from './perf/detector.js';
 
 export interface DetectorContext {
   db: Db;
@@ -14,7 +17,11 @@ export interface DetectorContext {
 
 export type DetectorFactory = (ctx: DetectorContext) => Detector | undefined | Promise<Detector | undefined>;
 
-const factories: [name: string, factory: DetectorFactory][] = [];
+const factories: [name: string, factory: DetectorFactory][] = [
+  ['baseline', createBaselineDetector],
+  ['runtime', createRuntimeDetector],
+  ['perf', createPerfDetector],
+];
 
 export async function createDetectors(ctx: DetectorContext, only?: string[]): Promise<Detector[]> {
   const out: Detector[] = [];

@@ -1,0 +1,337 @@
+/**
+ * `vigie eval metrics --dataset nezha`: replay a Nezha TrainTicket day through the perf engine and
+ * score it with the issue's definitions:
+ *  - a fault's window runs from its inject_time to 10 minutes later or to the next fault, whichever
+ *    comes first;
+ *  - alarmed minutes merge into episodes; a fault is detected when an episode starts in its window
+ *    (delay = episode start − inject time); an episode that starts outside every window is a false
+ *    alarm; precision = episodes starting inside a window ÷ all episodes;
+ *  - top-1/top-3: the fault's service is first / among the first three culprits ranked at the first
+ *    episode start in its window.
+ * Trivial detectors are scored beside: flag every minute, flag nothing, random ranking.
+ */
+import { PerfEngine, entityRefOf, type PerfParams } from '../detect/perf/engine.js';
+import { nezhaEvents, readNezhaDay, serviceOfPod, type NezhaDay, type NezhaFault } from '../sources/metrics/nezha.js';
+
+const MINUTE = 60_000_000_000n;
+const WINDOW = 10n * MINUTE;
+
+export interface TypeScore {
+  faults: number;
+  detected: number;
+  recall: number;
+  top1: number;
+  top3: number;
+  meanDelaySeconds: number | null;
+}
+
+export interface FaultOutcome {
+  injectTime: string;
+  pod: string;
+  service: string;
+  type: string;
+  detected: boolean;
+  delaySeconds?: number;
+  ranked?: string[];
+  /** Largest robust z of the injected pod per metric inside its window, and the same pod's 95th
+   * percentile of 10-minute maxima in fault-free time: where the first is not above the second,
+   * the fault left no trace in that metric. */
+  trace: Record<string, { inWindow: number; faultFreeP95: number }>;
+}
+
+export interface MetricsEvalResult {
+  dataset: string;
+  faults: number;
+  detected: number;
+  recall: number;
+  precision: number;
+  falseAlarmsPerHour: number;
+  top1: number;
+  top3: number;
+  meanDelaySeconds: number | null;
+  byType: Record<string, TypeScore>;
+  episodes: number;
+  falseAlarms: number;
+  faultFreeHours: number;
+  falseAlarmList: { start: string; culprit?: string; why?: string }[];
+  perFault: FaultOutcome[];
+  trivial: Record<string, { recall: number; precision: number; falseAlarmsPerHour: number; top1: number; top3: number }>;
+  params: Partial<PerfParams>;
+  malformed: number;
+}
+
+interface Minute {
+  ts: bigint;
+  alarmed: boolean;
+  ranked?: string[];
+  why?: string;
+}
+
+function windows(faults: NezhaFault[]): { start: bigint; end: bigint }[] {
+  return faults.map((f, i) => {
+    const next = faults[i + 1]?.injectNs;
+    const end = f.injectNs + WINDOW;
+    return { start: f.injectNs, end: next !== undefined && next < end ? next : end };
+  });
+}
+
+interface Scored {
+  detected: number;
+  recall: number;
+  precision: number;
+  falseAlarmsPerHour: number;
+  falseAlarms: number;
+  episodes: number;
+  top1: number;
+  top3: number;
+  meanDelaySeconds: number | null;
+  faultFreeHours: number;
+  outcomes: { detected: boolean; delaySeconds?: number; ranked?: string[] }[];
+  falseStarts: number[];
+}
+
+/** Score a sequence of minutes (alarmed flag + ranking at that minute) against the faults. */
+export function scoreMinutes(minutes: Minute[], faults: NezhaFault[], dataEndNs: bigint): Scored {
+  const win = windows(faults);
+  const starts: number[] = [];
+  for (let i = 0; i < minutes.length; i++) if (minutes[i].alarmed && (i === 0 || !minutes[i - 1].alarmed)) starts.push(i);
+  const inWindow = (ts: bigint): number => win.findIndex((w) => ts >= w.start && ts < w.end);
+  const falseStarts = starts.filter((s) => inWindow(minutes[s].ts) < 0);
+  const outcomes = faults.map((_, k) => {
+    const s = starts.find((i) => minutes[i].ts >= win[k].start && minutes[i].ts < win[k].end);
+    if (s === undefined) return { detected: false };
+    return {
+      detected: true,
+      delaySeconds: Number(minutes[s].ts - faults[k].injectNs) / 1e9,
+      ranked: minutes[s].ranked,
+    };
+  });
+  const detected = outcomes.filter((o) => o.detected).length;
+  let t1 = 0;
+  let t3 = 0;
+  outcomes.forEach((o, k) => {
+    if (!o.detected || !o.ranked) return;
+    const svc = faults[k].service;
+    if (o.ranked[0] === svc) t1++;
+    if (o.ranked.slice(0, 3).includes(svc)) t3++;
+  });
+  const delays = outcomes.filter((o) => o.detected).map((o) => o.delaySeconds!);
+  // Fault-free time: the data span minus the union of fault windows.
+  const first = minutes[0]?.ts ?? 0n;
+  let covered = 0n;
+  let cursor = first;
+  for (const w of win) {
+    const s = w.start > cursor ? w.start : cursor;
+    const e = w.end < dataEndNs ? w.end : dataEndNs;
+    if (e > s) covered += e - s;
+    if (e > cursor) cursor = e;
+  }
+  const faultFreeHours = Number(dataEndNs - first - covered) / 3.6e12;
+  return {
+    detected,
+    recall: faults.length ? detected / faults.length : 0,
+    precision: starts.length ? (starts.length - falseStarts.length) / starts.length : 0,
+    falseAlarmsPerHour: faultFreeHours > 0 ? falseStarts.length / faultFreeHours : 0,
+    falseAlarms: falseStarts.length,
+    episodes: starts.length,
+    top1: detected ? t1 / detected : 0,
+    top3: detected ? t3 / detected : 0,
+    meanDelaySeconds: delays.length ? delays.reduce((a, b) => a + b, 0) / delays.length : null,
+    faultFreeHours,
+    outcomes,
+    falseStarts,
+  };
+}
+
+export interface EvalOptions {
+  params?: Partial<PerfParams>;
+}
+
+/** Replay the day through the engine minute by minute. */
+export function evalNezhaDay(day: NezhaDay, opts: EvalOptions = {}): MetricsEvalResult {
+  const engine = new PerfEngine(opts.params ?? {});
+  const events = nezhaEvents(day);
+  const specs = engine.p.specs;
+  const podNames = day.pods.map((p) => p.pod);
+  const podIndex = new Map(podNames.map((p, i) => [p, i]));
+  const minutes: Minute[] = [];
+  const zHist: Float32Array[] = []; // per minute: pods × specs
+  let i = 0;
+  while (i < events.length) {
+    const bucket = events[i].ts / MINUTE;
+    const z = new Float32Array(podNames.length * specs.length);
+    let firstTs = events[i].ts;
+    for (; i < events.length && events[i].ts / MINUTE === bucket; i++) {
+      const ev = events[i];
+      if (ev.ts < firstTs) firstTs = ev.ts;
+      engine.observe(entityRefOf(ev), ev.ts, ev.metric!);
+    }
+    let alarmed = false;
+    for (const e of engine.allEntities()) {
+      if (e.alarmed) alarmed = true;
+      const pi = podIndex.get(e.ref.name);
+      if (pi === undefined) continue;
+      for (let s = 0; s < specs.length; s++) z[pi * specs.length + s] = e.tracks[s]?.lastZ ?? 0;
+    }
+    const m: Minute = { ts: firstTs, alarmed };
+    if (alarmed) {
+      const r = engine.rank(undefined, 3, (ref) => ref.name !== 'frontend');
+      m.ranked = r.map((x) => serviceOfPod(x.ref.name));
+      m.why = r[0]?.why
+        .slice(0, 2)
+        .map((d) => `${d.metric} z=${d.z.toFixed(1)}`)
+        .join(', ');
+    }
+    minutes.push(m);
+    zHist.push(z);
+  }
+  const endNs = (minutes[minutes.length - 1]?.ts ?? 0n) + MINUTE;
+  const sc = scoreMinutes(minutes, day.faults, endNs);
+  const win = windows(day.faults);
+
+  // Trace evidence per fault: injected pod's max z per metric in its window vs fault-free 10-min maxima.
+  const inAnyWindow = (ts: bigint): boolean => win.some((w) => ts >= w.start && ts < w.end);
+  const perFault: FaultOutcome[] = day.faults.map((f, k) => {
+    const pi = podIndex.get(f.pod);
+    const trace: FaultOutcome['trace'] = {};
+    if (pi !== undefined) {
+      for (let s = 0; s < specs.length; s++) {
+        let inWin = 0;
+        const blocks: number[] = [];
+        let blockMax = 0;
+        let blockLen = 0;
+        let touched = false;
+        for (let t = 0; t < minutes.length; t++) {
+          const v = zHist[t][pi * specs.length + s];
+          if (minutes[t].ts >= win[k].start && minutes[t].ts < win[k].end) inWin = Math.max(inWin, v);
+          if (inAnyWindow(minutes[t].ts)) {
+            blockMax = 0;
+            blockLen = 0;
+            continue;
+          }
+          blockMax = Math.max(blockMax, v);
+          if (v !== 0) touched = true;
+          if (++blockLen === 10) {
+            blocks.push(blockMax);
+            blockMax = 0;
+            blockLen = 0;
+          }
+        }
+        if (!touched && inWin === 0) continue;
+        blocks.sort((a, b) => a - b);
+        const p95 = blocks.length ? blocks[Math.min(blocks.length - 1, Math.floor(0.95 * blocks.length))] : NaN;
+        trace[specs[s].name] = { inWindow: round(inWin, 1), faultFreeP95: round(p95, 1) };
+      }
+    }
+    const o = sc.outcomes[k];
+    return {
+      injectTime: f.injectTime,
+      pod: f.pod,
+      service: f.service,
+      type: f.type,
+      detected: o.detected,
+      delaySeconds: o.delaySeconds,
+      ranked: o.ranked,
+      trace,
+    };
+  });
+
+  const byType: Record<string, TypeScore> = {};
+  for (const type of [...new Set(day.faults.map((f) => f.type))].sort()) {
+    const idx = day.faults.map((f, k) => (f.type === type ? k : -1)).filter((k) => k >= 0);
+    const det = idx.filter((k) => sc.outcomes[k].detected);
+    const delays = det.map((k) => sc.outcomes[k].delaySeconds!);
+    byType[type] = {
+      faults: idx.length,
+      detected: det.length,
+      recall: det.length / idx.length,
+      top1: det.length ? det.filter((k) => sc.outcomes[k].ranked?.[0] === day.faults[k].service).length / det.length : 0,
+      top3: det.length
+        ? det.filter((k) => sc.outcomes[k].ranked?.slice(0, 3).includes(day.faults[k].service)).length / det.length
+        : 0,
+      meanDelaySeconds: delays.length ? round(delays.reduce((a, b) => a + b, 0) / delays.length, 1) : null,
+    };
+  }
+
+  // Trivial detectors, scored by the same function.
+  const all = scoreMinutes(minutes.map((m) => ({ ts: m.ts, alarmed: true })), day.faults, endNs);
+  const none = scoreMinutes(minutes.map((m) => ({ ts: m.ts, alarmed: false })), day.faults, endNs);
+  const nServices = new Set(day.pods.map((p) => p.service)).size;
+  const trivial = {
+    flagEveryMinute: pick(all),
+    flagNothing: pick(none),
+    // A random ranking of the services: expected top-k is k / services, whatever the detection.
+    randomRanking: { recall: NaN, precision: NaN, falseAlarmsPerHour: NaN, top1: round(1 / nServices, 3), top3: round(3 / nServices, 3) },
+  };
+
+  return {
+    dataset: `nezha:${day.dir}`,
+    faults: day.faults.length,
+    detected: sc.detected,
+    recall: round(sc.recall, 3),
+    precision: round(sc.precision, 3),
+    falseAlarmsPerHour: round(sc.falseAlarmsPerHour, 3),
+    top1: round(sc.top1, 3),
+    top3: round(sc.top3, 3),
+    meanDelaySeconds: sc.meanDelaySeconds === null ? null : round(sc.meanDelaySeconds, 1),
+    byType,
+    episodes: sc.episodes,
+    falseAlarms: sc.falseAlarms,
+    faultFreeHours: round(sc.faultFreeHours, 2),
+    falseAlarmList: sc.falseStarts.map((s) => ({
+      start: new Date(Number(minutes[s].ts / 1_000_000n)).toISOString().slice(0, 16).replace('T', ' '),
+      culprit: minutes[s].ranked?.[0],
+      why: minutes[s].why,
+    })),
+    perFault,
+    trivial,
+    params: opts.params ?? {},
+    malformed: day.malformed,
+  };
+}
+
+function pick(s: Scored) {
+  return {
+    recall: round(s.recall, 3),
+    precision: round(s.precision, 3),
+    falseAlarmsPerHour: round(s.falseAlarmsPerHour, 3),
+    top1: round(s.top1, 3),
+    top3: round(s.top3, 3),
+  };
+}
+
+function round(x: number, d: number): number {
+  if (!Number.isFinite(x)) return x;
+  const f = 10 ** d;
+  return Math.round(x * f) / f;
+}
+
+export function evalNezha(dir: string, opts: EvalOptions = {}): MetricsEvalResult {
+  return evalNezhaDay(readNezhaDay(dir), opts);
+}
+
+/** Markdown report: headline, trivial detectors, by type, per fault with its trace evidence. */
+export function nezhaMarkdown(r: MetricsEvalResult): string {
+  const L: string[] = [];
+  const pct = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '—');
+  L.push(`# Perf detector on ${r.dataset}`, '');
+  L.push('| detector | recall | precision | false alarms / fault-free h | top-1 | top-3 | mean delay (s) |');
+  L.push('|---|---|---|---|---|---|---|');
+  L.push(`| vigie perf | ${pct(r.recall)} (${r.detected}/${r.faults}) | ${pct(r.precision)} | ${pct(r.falseAlarmsPerHour)} (${r.falseAlarms} in ${r.faultFreeHours} h) | ${pct(r.top1)} | ${pct(r.top3)} | ${r.meanDelaySeconds ?? '—'} |`);
+  for (const [name, t] of Object.entries(r.trivial))
+    L.push(`| ${name} | ${pct(t.recall)} | ${pct(t.precision)} | ${pct(t.falseAlarmsPerHour)} | ${pct(t.top1)} | ${pct(t.top3)} | — |`);
+  L.push('', '## By fault type', '', '| type | faults | detected | recall | top-1 | top-3 | mean delay (s) |', '|---|---|---|---|---|---|---|');
+  for (const [type, t] of Object.entries(r.byType))
+    L.push(`| ${type} | ${t.faults} | ${t.detected} | ${pct(t.recall)} | ${pct(t.top1)} | ${pct(t.top3)} | ${t.meanDelaySeconds ?? '—'} |`);
+  L.push('', '## Per fault', '', 'trace: largest robust z of the injected pod in its window / its fault-free 95th percentile of 10-minute maxima.', '');
+  L.push('| inject time | service | type | detected | delay (s) | ranked | trace (cpu, memory, latencyMs) |', '|---|---|---|---|---|---|---|');
+  for (const f of r.perFault) {
+    const tr = ['cpu', 'memory', 'latencyMs'].map((m) => (f.trace[m] ? `${f.trace[m].inWindow}/${f.trace[m].faultFreeP95}` : '—')).join(', ');
+    L.push(`| ${f.injectTime} | ${f.service} | ${f.type} | ${f.detected ? 'yes' : 'no'} | ${f.delaySeconds ?? '—'} | ${(f.ranked ?? []).join(', ')} | ${tr} |`);
+  }
+  if (r.falseAlarmList.length) {
+    L.push('', '## Alarms outside every fault window', '', '| start (UTC) | top culprit | why |', '|---|---|---|');
+    for (const f of r.falseAlarmList) L.push(`| ${f.start} | ${f.culprit ?? '—'} | ${f.why ?? ''} |`);
+  }
+  return L.join('\n') + '\n';
+}

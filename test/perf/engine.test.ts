@@ -1,0 +1,139 @@
+import { describe, expect, it } from 'vitest';
+import { Cusum, Ewma, linearTrend, pearson, RollingRobust } from '../../src/detect/perf/baseline.js';
+import { PerfEngine, type EntityRef, type PerfFinding } from '../../src/detect/perf/engine.js';
+import { PerfDetector } from '../../src/detect/perf/detector.js';
+import type { AlertInput } from '../../src/model/alert.js';
+
+const S = 1_000_000_000n;
+
+describe('baselines (hand-worked values)', () => {
+  it('rolling median and MAD', () => {
+    const r = new RollingRobust(4, 1);
+    for (const x of [1, 2, 3, 4, 5]) r.push(x);
+    // ring holds 2,3,4,5: median 3.5; |d| = 1.5, .5, .5, 1.5 → MAD 1
+    expect(r.median).toBe(3.5);
+    expect(r.sigma).toBeCloseTo(1.4826, 6);
+    const out = new Float64Array(4);
+    expect(r.copyOrdered(out)).toBe(4);
+    expect([...out]).toEqual([2, 3, 4, 5]);
+  });
+  it('EWMA mean and variance', () => {
+    const e = new Ewma(0.5);
+    e.push(0);
+    e.push(2); // mean 1, variance (1-.5)*(0 + 2*1) = 1
+    expect(e.mean).toBe(1);
+    expect(e.variance).toBe(1);
+  });
+  it('CUSUM: slack, clip and threshold', () => {
+    const c = new Cusum(3, 10, 10);
+    expect(c.update(5)).toBe(2);
+    expect(c.update(5)).toBe(4);
+    expect(c.update(0)).toBe(1);
+    expect(c.update(-5)).toBe(0);
+    expect(c.update(100)).toBe(7); // clipped at 10, minus k
+    expect(c.alarm).toBe(false);
+    expect(c.update(100)).toBe(14);
+    expect(c.alarm).toBe(true);
+  });
+  it('linear trend and Pearson correlation', () => {
+    const y = Float64Array.from([1, 3, 5, 7, 9]);
+    const t = linearTrend(y, 5);
+    expect(t.slope).toBeCloseTo(2, 12);
+    expect(t.r2).toBeCloseTo(1, 12);
+    expect(pearson([1, 2, 3], [2, 4, 6], 3)).toBeCloseTo(1, 12);
+    expect(pearson([1, 2, 3], [3, 2, 1], 3)).toBeCloseTo(-1, 12);
+    expect(Number.isNaN(pearson([1, 1, 1], [1, 2, 3], 3))).toBe(true);
+  });
+});
+
+function ref(name: string, scope = 'node-a'): EntityRef {
+  return { key: `container:${name}`, container: { id: name, name }, scope, name, host: scope };
+}
+
+/** Deterministic noise in [-1, 1]. */
+function noise(i: number): number {
+  return Math.sin(i * 12.9898) * 0.5 + Math.sin(i * 78.233) * 0.5;
+}
+
+describe('PerfEngine', () => {
+  it('alarms on a sustained CPU step, not on a lone spike, and recovers', () => {
+    const eng = new PerfEngine();
+    const r = ref('web');
+    const found: PerfFinding[] = [];
+    let i = 0;
+    const feed = (cpu: number) => {
+      const f = eng.observe(r, BigInt(++i) * S, { cpu });
+      if (f) found.push(...f);
+    };
+    for (let k = 0; k < 80; k++) feed(0.1 + 0.01 * noise(k));
+    feed(0.9); // lone spike
+    for (let k = 0; k < 5; k++) feed(0.1 + 0.01 * noise(k));
+    expect(found).toEqual([]);
+    for (let k = 0; k < 5; k++) feed(0.9);
+    const an = found.find((f) => f.type === 'anomaly');
+    expect(an).toBeDefined();
+    if (an?.type !== 'anomaly') throw new Error('no anomaly');
+    expect(an.deviations[0].metric).toBe('cpu');
+    expect(an.ranking[0].ref.name).toBe('web');
+    for (let k = 0; k < 5; k++) feed(0.1);
+    expect(found.some((f) => f.type === 'recovered')).toBe(true);
+  });
+
+  it('counts NaN, skips out-of-order samples and resets evidence across a gap', () => {
+    const eng = new PerfEngine();
+    const r = ref('a');
+    for (let k = 1; k <= 40; k++) eng.observe(r, BigInt(k) * S, { cpu: 0.1 });
+    eng.observe(r, 41n * S, { cpu: NaN });
+    expect(eng.stats.skippedNaN).toBe(1);
+    expect(eng.observe(r, 10n * S, { cpu: 5 })).toBeUndefined();
+    eng.observe(r, 42n * S, { cpu: 0.5 });
+    expect(eng.entity(r.key)!.tracks[0]!.cusum.s).toBeGreaterThan(0);
+    eng.observe(r, 1000n * S, { cpu: 0.1 }); // long gap
+    expect(eng.stats.gaps).toBe(1);
+    expect(eng.entity(r.key)!.tracks[0]!.cusum.s).toBe(0);
+  });
+
+  it('reports a steady memory climb as a leak', () => {
+    const eng = new PerfEngine();
+    const r = ref('leaky');
+    const found: PerfFinding[] = [];
+    for (let k = 1; k <= 80; k++) {
+      const f = eng.observe(r, BigInt(k) * S, { memory: 100e6 + k * 2e6 });
+      if (f) found.push(...f);
+    }
+    expect(found.some((f) => f.type === 'leak')).toBe(true);
+  });
+
+  it('names the co-located neighbour whose CPU rose with the victim latency', () => {
+    const det = new PerfDetector();
+    const alerts: AlertInput[] = [];
+    const emit = (a: AlertInput) => alerts.push(a);
+    const send = (name: string, t: number, metric: Record<string, number>, host = 'node-a') =>
+      det.onEvent({ id: `${name}-${t}`, kind: 'metric', ts: BigInt(t) * S, source: 'test', host, container: { id: name, name }, metric }, emit);
+    for (let t = 1; t <= 60; t++) {
+      const hog = t > 50;
+      send('victim', t, { latencyMs: hog ? 1500 + 30 * noise(t) : 20 + 2 * noise(t), cpu: 0.2 + 0.01 * noise(t + 3) });
+      send('hog', t, { cpu: hog ? 1.0 : 0.01 + 0.002 * noise(t + 7) });
+      send('quiet', t, { cpu: 0.05 + 0.005 * noise(t + 11) });
+      send('other-node', t, { cpu: hog ? 1.0 : 0.01 }, 'node-b');
+    }
+    const nn = alerts.find((a) => a.rule === 'Noisy neighbour');
+    expect(nn).toBeDefined();
+    expect(nn!.output_fields!['culprit.name']).toBe('hog');
+    expect(nn!.output_fields!['victim.name']).toBe('victim');
+    expect(nn!.entities!.container!.id).toBe('hog');
+    expect(nn!.category).toBe('performance');
+    expect(nn!.output).toMatch(/hog/);
+  });
+
+  it('evicts the least recently seen entity beyond the cap', () => {
+    const eng = new PerfEngine({ maxEntities: 2 });
+    eng.observe(ref('a'), 1n * S, { cpu: 1 });
+    eng.observe(ref('b'), 1n * S, { cpu: 1 });
+    eng.observe(ref('a'), 2n * S, { cpu: 1 });
+    eng.observe(ref('c'), 2n * S, { cpu: 1 });
+    expect(eng.entity('container:b')).toBeUndefined();
+    expect(eng.entity('container:a')).toBeDefined();
+    expect(eng.stats.evicted).toBe(1);
+  });
+});

@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { requireDataset } from '../../src/util/datasets.js';
+import { evalNezha } from '../../src/eval/nezha.js';
+import { parseNezhaTime, serviceOfPod } from '../../src/sources/metrics/nezha.js';
+
+describe('Nezha reader', () => {
+  it('parses both time formats on the same clock', () => {
+    expect(parseNezhaTime('2023-01-29 08:41:09.043078357 +0000 UTC m=+0.119240217')).toBe(1674981669043078357n);
+    expect(parseNezhaTime('2023-01-29 08:43:04')).toBe(1674981784000000000n);
+    expect(() => parseNezhaTime('yesterday')).toThrow(/bad time/);
+  });
+  it('strips replica-set suffixes', () => {
+    expect(serviceOfPod('ts-contacts-service-866bd68c97-xcqfx')).toBe('ts-contacts-service');
+    expect(serviceOfPod('ts-consign-price-service-df498d7fb-725nt')).toBe('ts-consign-price-service');
+  });
+});
+
+const day = requireDataset('nezha-trainticket', '2023-01-29');
+describe.skipIf(!day)('Nezha TrainTicket 2023-01-29 (metrics only)', () => {
+  it('detects and localizes CPU contention, beats the trivial detectors', () => {
+    const r = evalNezha(day!);
+    expect(r.faults).toBe(28);
+    expect(r.byType.cpu_contention.recall).toBe(1);
+    expect(r.top1).toBeGreaterThanOrEqual(0.87);
+    expect(r.top3).toBeGreaterThanOrEqual(r.top1);
+    expect(r.precision).toBeGreaterThan(r.trivial.flagEveryMinute.precision);
+    expect(r.recall).toBeGreaterThan(r.trivial.flagEveryMinute.recall);
+    expect(r.top1).toBeGreaterThan(r.trivial.randomRanking.top1);
+  }, 60_000);
+  // Not met: return/exception faults leave no trace in this day's metrics (per-fault evidence in
+  // docs/perf.md), and eight CPU-contention injections visible in the data are missing from
+  // fault_list.json, so they count as false alarms under the definitions.
+  it.todo('recall ≥ 0.8 and ≤ 0.5 false alarms per fault-free hour');
+});
