@@ -239,3 +239,13 @@ export class RuntimeDetector implements Detector {
     return out;
   }
 }
+
+/** Registry factory: shares the workload baselines of the same database for the unusual-port rule. */
+export async function createRuntimeDetector(ctx: {
+  db: import('../../store/db.js').Db;
+  config: Record<string, Record<string, unknown> | undefined>;
+}): Promise<RuntimeDetector> {
+  const { baselineManagerFor } = await import('../anomaly/baseline/manager.js');
+  const mgr = baselineManagerFor(ctx.db, ctx.config.baseline);
+  return new RuntimeDetector(parseRuntimeConfig(ctx.config.runtime), mgr, (ev) => mgr.noteAlert(ev));
+}

@@ -1,0 +1,107 @@
+/** Settings of the workload baseline (the `baseline` block of the configuration). */
+import { z } from 'zod';
+
+export interface BaselineConfig {
+  /** Learning lasts at least this long (sum of the learning windows kept) ... */
+  learnSec: number;
+  /** ... and at least this many events were learned. Both must hold for `ready`. */
+  minEvents: number;
+  /** Learning is committed window by window; a window that held an alert is thrown away. */
+  windowSec: number;
+  /** After an alert on a workload, its learning stays paused this long. */
+  pauseSec: number;
+  /** STIDE n-gram length and locality frame. */
+  n: number;
+  L: number;
+  /** A thread whose share of unseen n-grams over the last L reaches this raises an alert. */
+  mismatchRatio: number;
+  /** The syscall dimension alerts only once this many calls were learned. */
+  minSyscalls: number;
+  /** The resource envelope alerts only once this many samples were learned. */
+  minResourceSamples: number;
+  /** Caps that keep a workload's baseline small (memory ≤ 2 MB). */
+  maxNgrams: number;
+  maxItems: number;
+  /** Syscalls held per workload while a learning window is open (8 bytes each). */
+  bufferCalls: number;
+  /** No event for this long: stale; events coming back restart learning on top of what is known. */
+  staleIdleSec: number;
+  /** This many anomaly alerts within driftWindowSec: stale (the baseline no longer fits; reset it). */
+  driftCount: number;
+  driftWindowSec: number;
+  /** The same novelty (binary, peer, file folder, listening port) is not re-alerted for this long. */
+  cooldownSec: number;
+  /** At most one syscall-sequence alert per workload per this many seconds. */
+  syscallCooldownSec: number;
+  /** Listening/accepting ports at or above this are ephemeral and never alerted. */
+  ephemeralPortMin: number;
+  /** Resource bound = max(learned max × factor, p99 × 2) + floor, held for `resourceSustain` samples. */
+  resourceFactor: number;
+  resourceSustain: number;
+  /** How often dirty baselines are written to SQLite. */
+  saveIntervalSec: number;
+}
+
+export const defaultBaselineConfig: BaselineConfig = {
+  learnSec: 600,
+  minEvents: 5000,
+  windowSec: 10,
+  pauseSec: 60,
+  n: 6,
+  L: 32,
+  mismatchRatio: 0.25,
+  minSyscalls: 2000,
+  minResourceSamples: 10,
+  maxNgrams: 16_000,
+  maxItems: 4096,
+  bufferCalls: 32_768,
+  staleIdleSec: 7 * 86_400,
+  driftCount: 30,
+  driftWindowSec: 3600,
+  cooldownSec: 3600,
+  syscallCooldownSec: 60,
+  ephemeralPortMin: 32768,
+  resourceFactor: 1.5,
+  resourceSustain: 3,
+  saveIntervalSec: 30,
+};
+
+const pos = z.number().positive();
+const nonneg = z.number().nonnegative();
+const int = z.number().int().positive();
+const schema = z
+  .object({
+    learnSec: nonneg,
+    minEvents: z.number().int().nonnegative(),
+    windowSec: pos,
+    pauseSec: nonneg,
+    n: int.max(32),
+    L: int.max(4096),
+    mismatchRatio: z.number().gt(0).max(1),
+    minSyscalls: z.number().int().nonnegative(),
+    minResourceSamples: z.number().int().nonnegative(),
+    maxNgrams: int,
+    maxItems: int,
+    bufferCalls: int,
+    staleIdleSec: pos,
+    driftCount: int,
+    driftWindowSec: pos,
+    cooldownSec: nonneg,
+    syscallCooldownSec: nonneg,
+    ephemeralPortMin: z.number().int().min(1).max(65536),
+    resourceFactor: z.number().min(1),
+    resourceSustain: int,
+    saveIntervalSec: pos,
+  })
+  .partial()
+  .strict();
+
+/** Validates the `baseline` block; an error names the bad key. */
+export function parseBaselineConfig(raw: unknown): BaselineConfig {
+  const r = schema.safeParse(raw ?? {});
+  if (!r.success) {
+    const first = r.error.issues[0];
+    throw new Error(`baseline config: ${first.path.join('.') || '(root)'}: ${first.message}`);
+  }
+  return { ...defaultBaselineConfig, ...r.data };
+}

@@ -1,0 +1,117 @@
+/**
+ * The 'baseline' detector: feeds every runtime event of a container to its workload baseline, which
+ * learns, then alerts (category 'anomaly') on what was never seen.
+ */
+import type { EventKind, VigieEvent } from '../../../model/event.js';
+import type { DetectorContext } from '../../registry.js';
+import type { AlertEmitter, Detector } from '../../types.js';
+import { baselineManagerFor, type BaselineManager } from './manager.js';
+import { syscallId } from './vocab.js';
+
+export class BaselineDetector implements Detector {
+  readonly name = 'baseline';
+  readonly kinds: readonly EventKind[] = ['syscall', 'process', 'file', 'network', 'metric', 'container'];
+  private events = 0;
+  private syscalls = 0;
+  private malformed = 0;
+  private unattributed = 0;
+  private alerts = 0;
+  private readonly countingEmit: (emit: AlertEmitter) => AlertEmitter;
+  private lastEmit: AlertEmitter | undefined;
+  private wrapped: AlertEmitter | undefined;
+
+  constructor(readonly manager: BaselineManager) {
+    manager.active = true;
+    this.countingEmit = (emit) => (a) => {
+      this.alerts++;
+      emit(a);
+    };
+  }
+
+  /** Reuses one counting wrapper per emitter so the hot path allocates nothing. */
+  private counted(emit: AlertEmitter): AlertEmitter {
+    if (emit !== this.lastEmit || this.wrapped === undefined) {
+      this.lastEmit = emit;
+      this.wrapped = this.countingEmit(emit);
+    }
+    return this.wrapped;
+  }
+
+  onEvent(ev: VigieEvent, emit: AlertEmitter): void {
+    this.events++;
+    try {
+      const ts = ev.ts;
+      if (typeof ts !== 'bigint') {
+        this.malformed++;
+        return;
+      }
+      const nowMs = Number(ts) / 1e6;
+      if (ev.kind === 'syscall') {
+        const sc = ev.syscall;
+        if (sc === undefined || sc === null || typeof sc.name !== 'string' || sc.name === '') {
+          this.malformed++;
+          return;
+        }
+        // Enter and exit of one call are one element of the sequence.
+        if (sc.dir === '<') return;
+        const wb = this.manager.resolve(ev, nowMs);
+        if (wb === undefined) {
+          this.unattributed++;
+          return;
+        }
+        this.syscalls++;
+        const p = ev.proc;
+        let tid = 0;
+        if (p !== undefined && p !== null) {
+          if (typeof p.tid === 'number') tid = p.tid;
+          else if (typeof p.pid === 'number') tid = p.pid;
+        }
+        wb.onSyscall(tid, syscallId(sc.name), nowMs, ev, this.counted(emit));
+        return;
+      }
+      if (ev.kind === 'container') {
+        const action = ev.lifecycle?.action;
+        if (ev.container && (action === 'destroy' || action === 'die')) this.manager.forgetContainer(ev.container.id);
+        return;
+      }
+      const body = ev.kind === 'process' ? ev.proc : ev.kind === 'file' ? ev.file : ev.kind === 'network' ? ev.network : ev.metric;
+      if (body === undefined || body === null || typeof body !== 'object') {
+        this.malformed++;
+        return;
+      }
+      const wb = this.manager.resolve(ev, nowMs);
+      if (wb === undefined) {
+        this.unattributed++;
+        return;
+      }
+      wb.onEvent(ev, nowMs, this.counted(emit));
+    } catch {
+      this.malformed++;
+    }
+  }
+
+  tick(nowNs: bigint, emit: AlertEmitter): void {
+    this.manager.tick(Number(nowNs) / 1e6, this.counted(emit));
+  }
+
+  close(): void {
+    this.manager.save();
+  }
+
+  stats(): Record<string, number | string> {
+    const out: Record<string, number | string> = {
+      events: this.events,
+      syscalls: this.syscalls,
+      malformed: this.malformed,
+      unattributed: this.unattributed,
+      alerts: this.alerts,
+      workloads: this.manager.workloads.size,
+    };
+    for (const w of this.manager.workloads.values()) out[`state.${w.state}`] = (Number(out[`state.${w.state}`]) || 0) + 1;
+    return out;
+  }
+}
+
+export function createBaselineDetector(ctx: DetectorContext): BaselineDetector {
+  return new BaselineDetector(baselineManagerFor(ctx.db, ctx.config.baseline));
+}

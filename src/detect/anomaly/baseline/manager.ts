@@ -1,0 +1,149 @@
+/**
+ * All workload baselines of one store: resolves an event to its workload (cached by container id, so
+ * the hot path does not build the key string), persists dirty baselines to SQLite, and answers the
+ * runtime rules ("is this outbound port known for this workload?"). One manager per database, shared
+ * by the 'baseline' and 'runtime' detectors.
+ */
+import { workloadKey, type VigieEvent } from '../../../model/event.js';
+import { logger } from '../../../util/log.js';
+import type { PortOracle, PortVerdict } from '../../runtime/rules.js';
+import type { AlertEmitter } from '../../types.js';
+import type { Db } from '../../../store/db.js';
+import { parseBaselineConfig, type BaselineConfig } from './config.js';
+import { BaselineStore, toBaselineFile, type BaselineFile } from './store.js';
+import { WorkloadBaseline, type WorkloadStatus } from './workload.js';
+
+const log = logger('baseline');
+const MAX_CONTAINER_CACHE = 50_000;
+
+export class BaselineManager implements PortOracle {
+  readonly workloads = new Map<string, WorkloadBaseline>();
+  private readonly byContainer = new Map<string, WorkloadBaseline>();
+  /** True once a 'baseline' detector feeds this manager (otherwise nothing is ever learned live). */
+  active = false;
+  private lastSaveWallMs = 0;
+  loadErrors = 0;
+
+  constructor(
+    readonly cfg: BaselineConfig,
+    readonly store?: BaselineStore,
+  ) {
+    if (store) {
+      for (const j of store.loadAll((w, e) => {
+        this.loadErrors++;
+        log.warn(`stored baseline of ${w} skipped: ${e}`);
+      })) {
+        try {
+          this.workloads.set(j.workload, WorkloadBaseline.fromJSON(j, cfg));
+        } catch (err) {
+          this.loadErrors++;
+          log.warn(`stored baseline of ${j.workload} skipped: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      }
+      if (this.workloads.size) log.info(`loaded ${this.workloads.size} workload baseline(s)`);
+    }
+  }
+
+  /** The baseline of the event's workload, created on first sight; undefined for host events. */
+  resolve(ev: VigieEvent, nowMs: number): WorkloadBaseline | undefined {
+    const c = ev.container;
+    const cid = c !== undefined && c !== null && typeof c.id === 'string' ? c.id : undefined;
+    if (cid !== undefined) {
+      const hit = this.byContainer.get(cid);
+      if (hit !== undefined) return hit;
+    }
+    const key = workloadKey(ev);
+    if (key === undefined) return undefined;
+    let wb = this.workloads.get(key);
+    if (!wb) {
+      wb = new WorkloadBaseline(key, this.cfg, nowMs);
+      this.workloads.set(key, wb);
+      log.debug(`learning a new workload baseline: ${key}`);
+    }
+    if (cid !== undefined) {
+      if (this.byContainer.size >= MAX_CONTAINER_CACHE) this.byContainer.clear();
+      this.byContainer.set(cid, wb);
+    }
+    return wb;
+  }
+
+  forgetContainer(id: string): void {
+    this.byContainer.delete(id);
+  }
+
+  /** The workload alerted (any detector): its learning pauses. */
+  noteAlert(ev: VigieEvent): void {
+    const nowMs = typeof ev.ts === 'bigint' ? Number(ev.ts) / 1e6 : Date.now();
+    this.resolve(ev, nowMs)?.noteAlert(nowMs);
+  }
+
+  connectPort(ev: VigieEvent, port: number): PortVerdict {
+    if (!this.active) return 'no-baseline';
+    const wb = this.resolve(ev, Number(ev.ts) / 1e6);
+    if (!wb) return 'no-baseline';
+    if (wb.state === 'learning') return 'learning';
+    if (wb.state === 'stale') return 'no-baseline';
+    return wb.knowsConnectPort(port) ? 'known' : 'unknown';
+  }
+
+  tick(nowMs: number, emit: AlertEmitter): void {
+    for (const wb of this.workloads.values()) {
+      const before = wb.state;
+      wb.tick(nowMs, emit);
+      if (wb.state !== before) log.info(`baseline ${wb.workload}: ${before} → ${wb.state}${wb.staleReason ? ` (${wb.staleReason})` : ''}`);
+    }
+    const wall = Date.now();
+    if (wall - this.lastSaveWallMs >= this.cfg.saveIntervalSec * 1000) this.save();
+  }
+
+  /** Writes every baseline that changed since the last save. */
+  save(): number {
+    this.lastSaveWallMs = Date.now();
+    if (!this.store) return 0;
+    const dirty = [...this.workloads.values()].filter((w) => w.dirty);
+    if (!dirty.length) return 0;
+    this.store.saveAll(dirty.map((w) => w.toJSON()));
+    for (const w of dirty) w.dirty = false;
+    return dirty.length;
+  }
+
+  list(): WorkloadStatus[] {
+    return [...this.workloads.values()].map((w) => w.status());
+  }
+
+  /** Forgets a workload's baseline (memory and store); it relearns from its next event. */
+  reset(workload: string): boolean {
+    const had = this.workloads.delete(workload);
+    for (const [cid, wb] of this.byContainer) if (wb.workload === workload) this.byContainer.delete(cid);
+    const stored = this.store?.delete(workload) ?? false;
+    return had || stored;
+  }
+
+  exportFile(workload?: string): BaselineFile {
+    const list = [...this.workloads.values()].filter((w) => workload === undefined || w.workload === workload);
+    return toBaselineFile(list.map((w) => w.toJSON()));
+  }
+
+  importFile(file: BaselineFile): number {
+    for (const j of file.workloads) {
+      const wb = WorkloadBaseline.fromJSON(j, this.cfg);
+      wb.dirty = true;
+      this.workloads.set(j.workload, wb);
+      for (const [cid, old] of this.byContainer) if (old.workload === j.workload) this.byContainer.delete(cid);
+    }
+    this.save();
+    return file.workloads.length;
+  }
+}
+
+const shared = new WeakMap<Db, BaselineManager>();
+
+/** The manager of a database, shared by the detectors built on it. */
+export function baselineManagerFor(db: Db, rawConfig: unknown): BaselineManager {
+  let m = shared.get(db);
+  if (!m) {
+    m = new BaselineManager(parseBaselineConfig(rawConfig), new BaselineStore(db));
+    shared.set(db, m);
+  }
+  return m;
+}

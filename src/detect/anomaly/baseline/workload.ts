@@ -1,0 +1,616 @@
+/**
+ * The learned baseline of one workload (image + command in Docker; namespace + owner in Kubernetes),
+ * shared by its replicas and kept across restarts.
+ *
+ * Dimensions: executed binaries; system-call n-grams (STIDE, one sliding state per thread); network
+ * peers and ports; folders written; the resource envelope (cpu, memory, pids quantiles).
+ *
+ * Lifecycle: learning → ready (learned for `learnSec` AND `minEvents`) → stale (idle for `staleIdleSec`,
+ * or drift: `driftCount` anomalies within `driftWindowSec`). Learning is committed window by window
+ * (`windowSec`); a window during which the workload alerted, or that started less than `pauseSec`
+ * after an alert, is thrown away, so an attack is never learned as normal.
+ */
+import type { AlertInput, Priority } from '../../../model/alert.js';
+import type { VigieEvent } from '../../../model/event.js';
+import { Stide } from '../stide.js';
+import type { AlertEmitter } from '../../types.js';
+import type { BaselineConfig } from './config.js';
+import { Reservoir } from './reservoir.js';
+import { syscallId, syscallName } from './vocab.js';
+
+export type BaselineState = 'learning' | 'ready' | 'stale';
+export type Dimension = 'binary' | 'syscalls' | 'peer' | 'listen' | 'file' | 'resource';
+const RESOURCES = ['cpu', 'memory', 'pids'] as const;
+type Resource = (typeof RESOURCES)[number];
+/** Absolute margin added to a resource bound, so that a near-idle workload does not alarm on noise. */
+const RESOURCE_FLOOR: Record<Resource, number> = { cpu: 0.1, memory: 32 * 1024 * 1024, pids: 10 };
+
+/** Export/persistence format of one workload's baseline. N-grams are written as system-call names. */
+export interface WorkloadBaselineJSON {
+  workload: string;
+  state: BaselineState;
+  staleReason?: string;
+  createdMs: number;
+  learnStartMs: number;
+  readyMs: number;
+  lastEventMs: number;
+  learnedEvents: number;
+  learnedMs: number;
+  windowsKept: number;
+  windowsDiscarded: number;
+  syscallsLearned: number;
+  binaries: string[];
+  peers: string[];
+  connectPorts: number[];
+  listenPorts: number[];
+  fileDirs: string[];
+  syscalls: { n: number; L: number; ngrams: string[] };
+  resources: Record<Resource, { seen: number; samples: number[] }>;
+}
+
+export interface WorkloadStatus {
+  workload: string;
+  state: BaselineState;
+  staleReason?: string;
+  learnedEvents: number;
+  learnedSec: number;
+  readyAt?: string;
+  lastEventAt?: string;
+  windowsKept: number;
+  windowsDiscarded: number;
+  binaries: number;
+  ngrams: number;
+  peers: number;
+  connectPorts: number;
+  listenPorts: number;
+  fileDirs: number;
+  resourceSamples: number;
+  memoryBytes: number;
+}
+
+/** Folder of a written file, with purely numeric components folded (/proc/123/x → /proc/#). */
+export function folderOf(path: string): string {
+  const i = path.lastIndexOf('/');
+  const dir = i <= 0 ? '/' : path.slice(0, i);
+  return dir.replace(/\/\d+(?=\/|$)/g, '/#');
+}
+
+function iso(ms: number): string | undefined {
+  return ms > 0 ? new Date(ms).toISOString() : undefined;
+}
+
+/** Adds to `target` what `pending` holds, up to `cap` items. */
+function mergeInto<T>(target: Set<T>, pending: Set<T>, cap: number): void {
+  for (const v of pending) {
+    if (target.size >= cap) break;
+    target.add(v);
+  }
+  pending.clear();
+}
+
+export class WorkloadBaseline {
+  state: BaselineState = 'learning';
+  staleReason: string | undefined;
+  createdMs: number;
+  learnStartMs = -1;
+  readyMs = -1;
+  lastEventMs = -1;
+  learnedEvents = 0;
+  learnedMs = 0;
+  windowsKept = 0;
+  windowsDiscarded = 0;
+  syscallsLearned = 0;
+  /** Set when something changed that SQLite does not hold yet. */
+  dirty = true;
+
+  readonly binaries = new Set<string>();
+  readonly peers = new Set<string>();
+  readonly connectPorts = new Set<number>();
+  readonly listenPorts = new Set<number>();
+  readonly fileDirs = new Set<string>();
+  stide: Stide;
+  readonly resources: Record<Resource, Reservoir> = { cpu: new Reservoir(), memory: new Reservoir(), pids: new Reservoir() };
+
+  // ---- the open learning window
+  private windowStartMs = -1;
+  private lastWindowEndMs = -1;
+  private pEvents = 0;
+  private readonly pBinaries = new Set<string>();
+  private readonly pPeers = new Set<string>();
+  private readonly pConnectPorts = new Set<number>();
+  private readonly pListenPorts = new Set<number>();
+  private readonly pDirs = new Set<string>();
+  private readonly pResources: Record<Resource, number[]> = { cpu: [], memory: [], pids: [] };
+  private bufTid: Int32Array | undefined;
+  private bufSys: Int32Array | undefined;
+  private bufLen = 0;
+
+  // ---- alerting
+  lastAlertMs = -1;
+  private lastSyscallAlertMs = -Infinity;
+  private readonly alertedAt = new Map<string, number>();
+  private readonly recentAnomalies: number[] = [];
+  private bounds: Record<Resource, number> | undefined;
+  private readonly overCount: Record<Resource, number> = { cpu: 0, memory: 0, pids: 0 };
+  /** Anomaly alerts this workload raised (all dimensions). */
+  anomalies = 0;
+
+  constructor(
+    readonly workload: string,
+    private readonly cfg: BaselineConfig,
+    nowMs: number,
+  ) {
+    this.createdMs = nowMs;
+    this.stide = new Stide({ n: cfg.n, L: cfg.L, initialCapacity: 256 });
+  }
+
+  // ------------------------------------------------------------------ events
+
+  /** Hot path: one system call of thread `tid`. Allocation-free unless it alerts. */
+  onSyscall(tid: number, sys: number, nowMs: number, ev: VigieEvent, emit: AlertEmitter): void {
+    this.lastEventMs = nowMs;
+    if (this.state === 'ready') {
+      const r = this.stide.score(tid, sys);
+      if (
+        r.unseen &&
+        r.ratio >= this.cfg.mismatchRatio &&
+        this.syscallsLearned >= this.cfg.minSyscalls &&
+        nowMs - this.lastSyscallAlertMs >= this.cfg.syscallCooldownSec * 1000
+      ) {
+        this.lastSyscallAlertMs = nowMs;
+        this.syscallAlert(tid, r.ratio, ev, nowMs, emit);
+      }
+      return;
+    }
+    if (!this.learningEvent(nowMs)) return;
+    if (this.bufSys === undefined || this.bufTid === undefined) {
+      this.bufSys = new Int32Array(this.cfg.bufferCalls);
+      this.bufTid = new Int32Array(this.cfg.bufferCalls);
+    }
+    this.bufTid[this.bufLen] = tid;
+    this.bufSys[this.bufLen] = sys;
+    this.bufLen++;
+    // A full buffer closes the window early: learning never drops calls silently.
+    if (this.bufLen === this.bufSys.length) this.closeWindow(nowMs);
+  }
+
+  /** Any non-syscall runtime event of this workload. */
+  onEvent(ev: VigieEvent, nowMs: number, emit: AlertEmitter): void {
+    this.lastEventMs = nowMs;
+    const ready = this.state === 'ready';
+    if (!ready && !this.learningEvent(nowMs)) return;
+    switch (ev.kind) {
+      case 'process': {
+        const p = ev.proc;
+        const bin = p && typeof p.exe === 'string' && p.exe ? p.exe : p && typeof p.name === 'string' ? p.name : '';
+        if (!bin) return;
+        if (!ready) {
+          if (!this.binaries.has(bin)) this.pBinaries.add(bin);
+        } else if (!this.binaries.has(bin)) {
+          const cmd = typeof p?.cmdline === 'string' ? ` (cmdline: ${p.cmdline})` : '';
+          this.novelty('binary', bin, 'Warning', `Binary never seen in the baseline executed: ${bin}${cmd}`,
+            `executed binary ${bin} was never seen while learning workload ${this.workload} (${this.binaries.size} binaries learned)`,
+            ev, nowMs, emit);
+        }
+        return;
+      }
+      case 'file': {
+        const f = ev.file;
+        if (!f || typeof f.path !== 'string' || !(f.write === true || f.op === 'write' || f.op === 'rename' || f.op === 'unlink')) return;
+        const dir = folderOf(f.path);
+        if (!ready) {
+          if (!this.fileDirs.has(dir)) this.pDirs.add(dir);
+        } else if (!this.fileDirs.has(dir)) {
+          this.novelty('file', dir, 'Notice', `File written in a folder never written before: ${f.path}`,
+            `file ${f.path} was written in folder ${dir}, where workload ${this.workload} never wrote while learning (${this.fileDirs.size} folders learned)`,
+            ev, nowMs, emit);
+        }
+        return;
+      }
+      case 'network': {
+        const n = ev.network;
+        if (!n) return;
+        if (n.op === 'connect') {
+          if (typeof n.dstPort !== 'number' || typeof n.dstIp !== 'string') return;
+          const peer = `${n.dstIp}:${n.dstPort}`;
+          if (!ready) {
+            if (!this.peers.has(peer)) this.pPeers.add(peer);
+            if (!this.connectPorts.has(n.dstPort)) this.pConnectPorts.add(n.dstPort);
+          } else if (!this.peers.has(peer) && !this.connectPorts.has(n.dstPort)) {
+            // A new address on a known port (DNS round robin, a rescheduled backend) is not news.
+            this.novelty('peer', peer, 'Warning', `Connection to a peer never seen in the baseline: ${peer}`,
+              `outbound connection to ${peer}: neither this peer nor port ${n.dstPort} was seen while learning workload ${this.workload} (${this.peers.size} peers, ports ${[...this.connectPorts].slice(0, 10).join(',') || 'none'})`,
+              ev, nowMs, emit);
+          }
+        } else if (n.op === 'accept' || n.op === 'listen') {
+          // For accept the local (listening) side is dst; clients' own ports are never looked at.
+          const port = n.op === 'listen' ? (n.srcPort ?? n.dstPort) : n.dstPort;
+          if (typeof port !== 'number' || port <= 0 || port >= this.cfg.ephemeralPortMin) return;
+          if (!ready) {
+            if (!this.listenPorts.has(port)) this.pListenPorts.add(port);
+          } else if (!this.listenPorts.has(port)) {
+            this.novelty('listen', String(port), 'Notice', `Connection accepted on a port never seen in the baseline: ${port}`,
+              `workload ${this.workload} ${n.op === 'listen' ? 'listens' : 'accepted a connection'} on port ${port}, never seen while learning (ports ${[...this.listenPorts].join(',') || 'none'})`,
+              ev, nowMs, emit);
+          }
+        }
+        return;
+      }
+      case 'metric': {
+        const m = ev.metric;
+        if (!m) return;
+        for (const r of RESOURCES) {
+          const v = m[r];
+          if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) continue;
+          if (!ready) this.pResources[r].push(v);
+          else this.checkResource(r, v, ev, nowMs, emit);
+        }
+        return;
+      }
+      default:
+        return;
+    }
+  }
+
+  /** The workload (or another detector about it) alerted: learning pauses. */
+  noteAlert(nowMs: number): void {
+    if (nowMs > this.lastAlertMs) this.lastAlertMs = nowMs;
+  }
+
+  /**
+   * Learning bookkeeping for one event; returns false when the event must not be learned
+   * (stale by drift: only a reset brings learning back).
+   */
+  private learningEvent(nowMs: number): boolean {
+    if (this.state === 'stale') {
+      if (this.staleReason !== 'idle') return false;
+      // Back after a long silence: relearn on top of what is known.
+      this.state = 'learning';
+      this.staleReason = undefined;
+      this.learnStartMs = -1;
+      this.learnedEvents = 0;
+      this.learnedMs = 0;
+      this.dirty = true;
+    }
+    if (this.learnStartMs < 0) this.learnStartMs = nowMs;
+    if (this.windowStartMs < 0) {
+      this.windowStartMs = nowMs;
+      if (this.lastWindowEndMs < 0) this.lastWindowEndMs = nowMs;
+    } else if (nowMs - this.windowStartMs >= this.cfg.windowSec * 1000) {
+      this.closeWindow(nowMs);
+      this.windowStartMs = nowMs;
+    }
+    this.pEvents++;
+    return true;
+  }
+
+  /** Ends the open learning window: keep it (merge) or throw it away (alert in or near it). */
+  closeWindow(nowMs: number): void {
+    if (this.windowStartMs < 0) return;
+    const start = this.windowStartMs;
+    const end = Math.max(start, Math.min(nowMs, start + this.cfg.windowSec * 1000));
+    this.windowStartMs = -1;
+    const tainted = this.lastAlertMs >= 0 && this.lastAlertMs >= start - this.cfg.pauseSec * 1000;
+    if (tainted) {
+      this.windowsDiscarded++;
+      this.discardPending();
+      // Threads' sliding states now straddle calls that were dropped: start them afresh.
+      this.stide.resetStreams();
+      this.lastWindowEndMs = end;
+      this.dirty = true;
+      return;
+    }
+    const cap = this.cfg.maxItems;
+    mergeInto(this.binaries, this.pBinaries, cap);
+    mergeInto(this.peers, this.pPeers, cap);
+    mergeInto(this.connectPorts, this.pConnectPorts, cap);
+    mergeInto(this.listenPorts, this.pListenPorts, cap);
+    mergeInto(this.fileDirs, this.pDirs, cap);
+    for (const r of RESOURCES) {
+      const list = this.pResources[r];
+      for (let i = 0; i < list.length; i++) this.resources[r].add(list[i]);
+      list.length = 0;
+    }
+    if (this.bufSys && this.bufTid) {
+      const st = this.stide;
+      const max = this.cfg.maxNgrams;
+      for (let i = 0; i < this.bufLen; i++) {
+        if (st.size >= max) break;
+        st.learn(this.bufTid[i], this.bufSys[i]);
+      }
+      this.syscallsLearned += this.bufLen;
+      this.bufLen = 0;
+    }
+    this.learnedEvents += this.pEvents;
+    this.pEvents = 0;
+    this.learnedMs += Math.max(0, end - Math.max(this.lastWindowEndMs, this.learnStartMs));
+    this.lastWindowEndMs = end;
+    this.windowsKept++;
+    this.dirty = true;
+    if (this.state === 'learning' && this.learnedEvents >= this.cfg.minEvents && this.learnedMs >= this.cfg.learnSec * 1000) {
+      this.becomeReady(end);
+    }
+  }
+
+  private discardPending(): void {
+    this.pBinaries.clear();
+    this.pPeers.clear();
+    this.pConnectPorts.clear();
+    this.pListenPorts.clear();
+    this.pDirs.clear();
+    for (const r of RESOURCES) this.pResources[r].length = 0;
+    this.bufLen = 0;
+    this.pEvents = 0;
+  }
+
+  private becomeReady(nowMs: number): void {
+    this.state = 'ready';
+    this.readyMs = nowMs;
+    this.bounds = undefined;
+    // Scoring starts from empty thread states; the learning buffer is no longer needed.
+    this.stide.resetStreams();
+    this.bufSys = undefined;
+    this.bufTid = undefined;
+    this.dirty = true;
+  }
+
+  /** Periodic: closes an expired learning window (readiness progresses without new events), staleness. */
+  tick(nowMs: number, emit: AlertEmitter): void {
+    if (this.state !== 'ready' && this.windowStartMs >= 0 && nowMs - this.windowStartMs >= this.cfg.windowSec * 1000) {
+      this.closeWindow(nowMs);
+    }
+    if (this.state !== 'stale' && this.lastEventMs > 0 && nowMs - this.lastEventMs >= this.cfg.staleIdleSec * 1000) {
+      this.closeWindow(nowMs);
+      this.markStale('idle');
+    }
+    // Threads come and go without telling us: bound the per-thread sliding states.
+    if (this.stide.streamCount > 4096) this.stide.resetStreams();
+    void emit;
+  }
+
+  markStale(reason: string): void {
+    this.state = 'stale';
+    this.staleReason = reason;
+    this.discardPending();
+    this.windowStartMs = -1;
+    this.dirty = true;
+  }
+
+  /** Relearn from now on, keeping what is known (after drift, or on demand). */
+  relearn(): void {
+    this.state = 'learning';
+    this.staleReason = undefined;
+    this.learnStartMs = -1;
+    this.readyMs = -1;
+    this.learnedEvents = 0;
+    this.learnedMs = 0;
+    this.lastWindowEndMs = -1;
+    this.recentAnomalies.length = 0;
+    this.dirty = true;
+  }
+
+  // ------------------------------------------------------------------ alerts
+
+  private resourceBound(r: Resource): number {
+    if (!this.bounds) {
+      const b = {} as Record<Resource, number>;
+      for (const k of RESOURCES) {
+        const res = this.resources[k];
+        b[k] = res.filled < this.cfg.minResourceSamples
+          ? Infinity
+          : Math.max(res.max() * this.cfg.resourceFactor, res.quantile(0.99) * 2) + RESOURCE_FLOOR[k];
+      }
+      this.bounds = b;
+    }
+    return this.bounds[r];
+  }
+
+  private checkResource(r: Resource, v: number, ev: VigieEvent, nowMs: number, emit: AlertEmitter): void {
+    const bound = this.resourceBound(r);
+    if (v <= bound) {
+      this.overCount[r] = 0;
+      return;
+    }
+    this.overCount[r]++;
+    if (this.overCount[r] !== this.cfg.resourceSustain) return;
+    const res = this.resources[r];
+    const f = (x: number) => (r === 'memory' ? `${(x / 1048576).toFixed(1)} MiB` : r === 'cpu' ? `${x.toFixed(2)} cores` : x.toFixed(0));
+    this.novelty('resource', r, 'Warning',
+      `${r} outside the learned envelope: ${f(v)} for ${this.cfg.resourceSustain} samples (bound ${f(bound)})`,
+      `${r} of workload ${this.workload} stayed above its learned envelope for ${this.cfg.resourceSustain} samples: now ${f(v)}, learned p50 ${f(res.quantile(0.5))}, p99 ${f(res.quantile(0.99))}, max ${f(res.max())} over ${res.seen} samples; bound ${f(bound)}`,
+      ev, nowMs, emit, { score: v / bound, threshold: 1, cooldownSec: 300 });
+  }
+
+  private syscallAlert(tid: number, ratio: number, ev: VigieEvent, nowMs: number, emit: AlertEmitter): void {
+    const ex = this.stide.explain(tid);
+    const names = ex ? ex.ngram.map(syscallName).join(' ') : '';
+    const misses = Math.round(ratio * this.cfg.L);
+    this.novelty('syscalls', names, 'Warning',
+      `System-call sequence never seen in the baseline: ${names} (${misses} unseen of the last ${this.cfg.L} sequences of thread ${tid})`,
+      `thread ${tid} of workload ${this.workload} ran the system-call sequence [${names}], never seen while learning (${this.stide.size} sequences of ${this.cfg.n} calls learned); ${misses} of its last ${this.cfg.L} sequences were unseen (ratio ${ratio.toFixed(2)} ≥ ${this.cfg.mismatchRatio})`,
+      ev, nowMs, emit, { score: ratio, threshold: this.cfg.mismatchRatio, cooldownSec: 0 });
+  }
+
+  private novelty(
+    dim: Dimension,
+    item: string,
+    priority: Priority,
+    output: string,
+    explanation: string,
+    ev: VigieEvent,
+    nowMs: number,
+    emit: AlertEmitter,
+    opt: { score?: number; threshold?: number; cooldownSec?: number } = {},
+  ): void {
+    const key = `${dim}|${item}`;
+    const last = this.alertedAt.get(key);
+    const cooldown = (opt.cooldownSec ?? this.cfg.cooldownSec) * 1000;
+    if (last !== undefined && nowMs - last < cooldown) return;
+    if (this.alertedAt.size >= 1024) this.alertedAt.clear();
+    this.alertedAt.set(key, nowMs);
+    this.noteAlert(nowMs);
+    this.anomalies++;
+    const a: AlertInput = {
+      rule: RULE_NAMES[dim],
+      priority,
+      source: ev.kind,
+      output: `${output} in ${containerLabel(ev)}`,
+      tags: ['anomaly', 'baseline', dim],
+      output_fields: {
+        'container.id': ev.container?.id ?? null,
+        'container.name': ev.container?.name ?? null,
+        'container.image': ev.container?.image ?? null,
+        'vigie.workload': this.workload,
+        'vigie.dimension': dim,
+        'vigie.never_seen': item,
+      },
+      category: 'anomaly',
+      detector: 'baseline',
+      score: opt.score ?? 1,
+      threshold: opt.threshold ?? 1,
+      explanation,
+      event: ev,
+      entities: { workload: this.workload },
+    };
+    emit(a);
+    // Drift: the workload changed (a new release) or the baseline was too short. Go quiet, ask for a reset.
+    const win = this.cfg.driftWindowSec * 1000;
+    this.recentAnomalies.push(nowMs);
+    while (this.recentAnomalies.length && nowMs - this.recentAnomalies[0] > win) this.recentAnomalies.shift();
+    if (this.recentAnomalies.length >= this.cfg.driftCount) {
+      this.markStale('drift');
+      emit({
+        rule: 'Baseline drifted',
+        priority: 'Notice',
+        source: 'internal',
+        output: `Baseline of workload ${this.workload} is stale: ${this.recentAnomalies.length} anomalies within ${this.cfg.driftWindowSec}s; it stops alerting until reset (vigie baseline reset)`,
+        tags: ['anomaly', 'baseline', 'drift'],
+        output_fields: { 'vigie.workload': this.workload },
+        category: 'anomaly',
+        detector: 'baseline',
+        explanation: `more than ${this.cfg.driftCount - 1} anomalies in ${this.cfg.driftWindowSec}s: the workload no longer matches what was learned (new release, or too short a learning window)`,
+        event: ev,
+        entities: { workload: this.workload },
+      });
+      this.recentAnomalies.length = 0;
+    }
+  }
+
+  // ------------------------------------------------------------------ persistence
+
+  memoryBytes(): number {
+    const strings =
+      [...this.binaries, ...this.peers, ...this.fileDirs].reduce((s, x) => s + 2 * x.length + 48, 0) +
+      (this.connectPorts.size + this.listenPorts.size) * 24;
+    const buf = (this.bufSys?.byteLength ?? 0) + (this.bufTid?.byteLength ?? 0);
+    return this.stide.memoryBytes() + strings + RESOURCES.reduce((s, r) => s + this.resources[r].samples.byteLength, 0) + buf + 2048;
+  }
+
+  status(): WorkloadStatus {
+    return {
+      workload: this.workload,
+      state: this.state,
+      staleReason: this.staleReason,
+      learnedEvents: this.learnedEvents,
+      learnedSec: Math.round(this.learnedMs / 100) / 10,
+      readyAt: iso(this.readyMs),
+      lastEventAt: iso(this.lastEventMs),
+      windowsKept: this.windowsKept,
+      windowsDiscarded: this.windowsDiscarded,
+      binaries: this.binaries.size,
+      ngrams: this.stide.size,
+      peers: this.peers.size,
+      connectPorts: this.connectPorts.size,
+      listenPorts: this.listenPorts.size,
+      fileDirs: this.fileDirs.size,
+      resourceSamples: this.resources.cpu.seen,
+      memoryBytes: this.memoryBytes(),
+    };
+  }
+
+  toJSON(): WorkloadBaselineJSON {
+    const sj = this.stide.toJSON();
+    const raw = Buffer.from(sj.ngrams, 'base64');
+    const ngrams: string[] = [];
+    for (let k = 0; k < sj.count; k++) {
+      const parts: string[] = [];
+      for (let i = 0; i < sj.n; i++) parts.push(syscallName(raw.readInt32LE((k * sj.n + i) * 4)));
+      ngrams.push(parts.join(' '));
+    }
+    return {
+      workload: this.workload,
+      state: this.state,
+      ...(this.staleReason ? { staleReason: this.staleReason } : {}),
+      createdMs: this.createdMs,
+      learnStartMs: this.learnStartMs,
+      readyMs: this.readyMs,
+      lastEventMs: this.lastEventMs,
+      learnedEvents: this.learnedEvents,
+      learnedMs: this.learnedMs,
+      windowsKept: this.windowsKept,
+      windowsDiscarded: this.windowsDiscarded,
+      syscallsLearned: this.syscallsLearned,
+      binaries: [...this.binaries].sort(),
+      peers: [...this.peers].sort(),
+      connectPorts: [...this.connectPorts].sort((a, b) => a - b),
+      listenPorts: [...this.listenPorts].sort((a, b) => a - b),
+      fileDirs: [...this.fileDirs].sort(),
+      syscalls: { n: sj.n, L: sj.L, ngrams: ngrams.sort() },
+      resources: {
+        cpu: this.resources.cpu.toJSON(),
+        memory: this.resources.memory.toJSON(),
+        pids: this.resources.pids.toJSON(),
+      },
+    };
+  }
+
+  static fromJSON(j: WorkloadBaselineJSON, cfg: BaselineConfig): WorkloadBaseline {
+    const n = j.syscalls.n;
+    const wb = new WorkloadBaseline(j.workload, { ...cfg, n, L: cfg.L }, j.createdMs);
+    const flat = Buffer.alloc(j.syscalls.ngrams.length * n * 4);
+    j.syscalls.ngrams.forEach((g, k) => {
+      const parts = g.split(' ');
+      if (parts.length !== n) throw new Error(`baseline ${j.workload}: n-gram "${g}" has ${parts.length} calls, expected ${n}`);
+      parts.forEach((name, i) => flat.writeInt32LE(syscallId(name), (k * n + i) * 4));
+    });
+    wb.stide = Stide.fromJSON({ type: 'stide', version: 1, n, L: cfg.L, count: j.syscalls.ngrams.length, ngrams: flat.toString('base64') });
+    wb.state = j.state;
+    wb.staleReason = j.staleReason;
+    wb.learnStartMs = j.learnStartMs;
+    wb.readyMs = j.readyMs;
+    wb.lastEventMs = j.lastEventMs;
+    wb.learnedEvents = j.learnedEvents;
+    wb.learnedMs = j.learnedMs;
+    wb.windowsKept = j.windowsKept;
+    wb.windowsDiscarded = j.windowsDiscarded;
+    wb.syscallsLearned = j.syscallsLearned;
+    for (const b of j.binaries) wb.binaries.add(b);
+    for (const p of j.peers) wb.peers.add(p);
+    for (const p of j.connectPorts) wb.connectPorts.add(p);
+    for (const p of j.listenPorts) wb.listenPorts.add(p);
+    for (const d of j.fileDirs) wb.fileDirs.add(d);
+    for (const r of RESOURCES) wb.resources[r] = Reservoir.fromJSON(j.resources[r]);
+    wb.dirty = false;
+    return wb;
+  }
+
+  /** Port oracle for the runtime rule "outbound connection to unusual port". */
+  knowsConnectPort(port: number): boolean {
+    return this.connectPorts.has(port) || this.pConnectPorts.has(port);
+  }
+}
+
+const RULE_NAMES: Record<Dimension, string> = {
+  binary: 'Baseline: binary never seen',
+  syscalls: 'Baseline: system-call sequence never seen',
+  peer: 'Baseline: network peer never seen',
+  listen: 'Baseline: listening port never seen',
+  file: 'Baseline: file written in a folder never seen',
+  resource: 'Baseline: resource usage outside the learned envelope',
+};
+
+function containerLabel(ev: VigieEvent): string {
+  const c = ev.container;
+  if (!c) return 'workload';
+  return `container ${c.name ?? c.id.slice(0, 12)} (${c.image ?? 'unknown image'})`;
+}
