@@ -1,0 +1,184 @@
+/**
+ * LID-DS 2021 reader: `<scenario>/{training,validation,test/normal,test/normal_and_attack}/<name>.zip`,
+ * each zip holding `<name>.sc` (system calls), `<name>.json` (metadata), `<name>.res` (resources) and
+ * `<name>.pcap`. The .sc is inflated and parsed as a stream; nothing holds a whole recording.
+ */
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import yauzl from 'yauzl';
+import { LineSplitter, newEventView, parseScLine } from './sc-parser.js';
+import { DatasetError, type Split, type SyscallEventView, type SyscallRecording } from './types.js';
+
+export interface LidDs2021Meta {
+  exploit: boolean;
+  exploitTimeNs?: number;
+  recordingTime?: number;
+  containers: { name?: string; role?: string; ip?: string }[];
+}
+
+const SPLIT_DIRS: [string, Split][] = [
+  ['training', 'training'],
+  ['validation', 'validation'],
+  [join('test', 'normal'), 'test'],
+  [join('test', 'normal_and_attack'), 'test'],
+];
+
+/** Scenario folders under `dir` (or `dir` itself when it is one). */
+export function findScenarios(dir: string, marker = 'training'): string[] {
+  if (existsSync(join(dir, marker))) return [dir];
+  const out: string[] = [];
+  for (const d of readdirSync(dir).sort()) {
+    const full = join(dir, d);
+    if (statSync(full).isDirectory() && existsSync(join(full, marker))) out.push(full);
+  }
+  if (out.length === 0) throw new Error(`${dir}: no LID-DS scenario here (a scenario folder holds ${marker}/)`);
+  return out;
+}
+
+function openZip(path: string): Promise<yauzl.ZipFile> {
+  return new Promise((res, rej) =>
+    yauzl.open(path, { lazyEntries: true, autoClose: false }, (err, zf) => {
+      if (err || !zf) rej(new DatasetError(path, undefined, `cannot open zip: ${err?.message ?? 'unknown error'}`));
+      else res(zf);
+    }),
+  );
+}
+
+async function listEntries(zf: yauzl.ZipFile, path: string): Promise<yauzl.Entry[]> {
+  return new Promise((res, rej) => {
+    const entries: yauzl.Entry[] = [];
+    zf.on('entry', (e: yauzl.Entry) => {
+      entries.push(e);
+      zf.readEntry();
+    });
+    zf.on('end', () => res(entries));
+    zf.on('error', (err: Error) => rej(new DatasetError(path, undefined, `corrupt zip: ${err.message}`)));
+    zf.readEntry();
+  });
+}
+
+function entryStream(zf: yauzl.ZipFile, e: yauzl.Entry, path: string): Promise<NodeJS.ReadableStream> {
+  return new Promise((res, rej) =>
+    zf.openReadStream(e, (err, s) => {
+      if (err || !s) rej(new DatasetError(`${path}:${e.fileName}`, undefined, `cannot read entry: ${err?.message ?? 'unknown error'}`));
+      else res(s);
+    }),
+  );
+}
+
+async function readEntryText(zf: yauzl.ZipFile, e: yauzl.Entry, path: string): Promise<string> {
+  const s = await entryStream(zf, e, path);
+  const chunks: Buffer[] = [];
+  await new Promise<void>((res, rej) => {
+    s.on('data', (c: Buffer) => chunks.push(c));
+    s.on('end', () => res());
+    s.on('error', (err: Error) => rej(new DatasetError(`${path}:${e.fileName}`, undefined, `truncated or corrupt entry: ${err.message}`)));
+  });
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Parses the recording's .json metadata. */
+export function parseLidDs2021Meta(text: string, file: string): LidDs2021Meta {
+  let j: any;
+  try {
+    j = JSON.parse(text);
+  } catch (e) {
+    throw new DatasetError(file, undefined, `metadata is not JSON: ${(e as Error).message}`);
+  }
+  if (typeof j !== 'object' || j === null || typeof j.exploit !== 'boolean') {
+    throw new DatasetError(file, undefined, 'metadata lacks the boolean "exploit" field');
+  }
+  let exploitTimeNs: number | undefined;
+  if (j.exploit) {
+    const abs = j.time?.exploit?.[0]?.absolute;
+    if (typeof abs !== 'number') throw new DatasetError(file, undefined, 'exploit recording without time.exploit[0].absolute');
+    exploitTimeNs = abs * 1e9;
+  }
+  return {
+    exploit: j.exploit,
+    exploitTimeNs,
+    recordingTime: typeof j.recording_time === 'number' ? j.recording_time : undefined,
+    containers: Array.isArray(j.container) ? j.container : [],
+  };
+}
+
+/**
+ * Opens one recording zip: reads its metadata now (so a missing or bad .json fails early),
+ * and returns a recording whose `read` streams the .sc.
+ */
+export async function openLidDs2021Recording(path: string, scenario: string, split: Split): Promise<SyscallRecording & { meta: LidDs2021Meta }> {
+  const name = basename(path).replace(/\.zip$/, '');
+  const zf = await openZip(path);
+  let meta: LidDs2021Meta;
+  try {
+    const entries = await listEntries(zf, path);
+    const json = entries.find((e) => e.fileName.endsWith('.json'));
+    const sc = entries.find((e) => e.fileName.endsWith('.sc'));
+    if (!json) throw new DatasetError(path, undefined, `no .json metadata in the zip (entries: ${entries.map((e) => e.fileName).join(', ') || 'none'})`);
+    if (!sc) throw new DatasetError(path, undefined, `no .sc system-call file in the zip`);
+    meta = parseLidDs2021Meta(await readEntryText(zf, json, path), `${path}:${json.fileName}`);
+  } finally {
+    zf.close();
+  }
+  return {
+    scenario,
+    name,
+    path,
+    split,
+    exploit: meta.exploit,
+    exploitTimeNs: meta.exploitTimeNs,
+    meta,
+    read: (onEvent) => readScFromZip(path, onEvent),
+  };
+}
+
+/** Streams the .sc of a recording zip through the parser. */
+export async function readScFromZip(path: string, onEvent: (ev: SyscallEventView) => void): Promise<{ lines: number }> {
+  const zf = await openZip(path);
+  try {
+    const entries = await listEntries(zf, path);
+    const sc = entries.find((e) => e.fileName.endsWith('.sc'));
+    if (!sc) throw new DatasetError(path, undefined, 'no .sc system-call file in the zip');
+    const file = `${path}:${sc.fileName}`;
+    const s = await entryStream(zf, sc, path);
+    const ev = newEventView();
+    let line = 0;
+    const splitter = new LineSplitter((buf, a, b) => {
+      line++;
+      if (parseScLine(buf, a, b, file, line, ev)) onEvent(ev);
+    });
+    await new Promise<void>((res, rej) => {
+      s.on('data', (c: Buffer) => {
+        try {
+          splitter.push(c);
+        } catch (e) {
+          (s as any).destroy?.();
+          rej(e);
+        }
+      });
+      s.on('end', () => {
+        try {
+          splitter.end();
+          res();
+        } catch (e) {
+          rej(e);
+        }
+      });
+      s.on('error', (err: Error) => rej(new DatasetError(file, line + 1, `truncated or corrupt data: ${err.message}`)));
+    });
+    return { lines: line };
+  } finally {
+    zf.close();
+  }
+}
+
+/** Every recording zip of a scenario, split by folder, sorted by name. */
+export function listLidDs2021(scenarioDir: string): { path: string; split: Split; folder: string }[] {
+  const out: { path: string; split: Split; folder: string }[] = [];
+  for (const [rel, split] of SPLIT_DIRS) {
+    const d = join(scenarioDir, rel);
+    if (!existsSync(d)) continue;
+    for (const f of readdirSync(d).sort()) if (f.endsWith('.zip')) out.push({ path: join(d, f), split, folder: rel });
+  }
+  return out;
+}

@@ -1,0 +1,68 @@
+/** Shared shapes of the offline data-set readers. */
+
+export type Split = 'training' | 'validation' | 'test';
+
+/**
+ * One system call as the sequence models need it. Passed to a callback and reused by the reader
+ * (copy what you keep): reading stays allocation-light at millions of lines per second.
+ */
+export interface SyscallEventView {
+  /** Nanoseconds since the epoch, as a double (sub-microsecond precision is lost; order is kept). */
+  tsNs: number;
+  tid: number;
+  pid: number;
+  name: string;
+  /** '>' enter or '<' exit. */
+  dir: '>' | '<';
+  /** 1-based line number in the source file (for error messages). */
+  line: number;
+}
+
+export interface SyscallRecording {
+  scenario: string;
+  name: string;
+  /** The file it came from (zip, txt, jsonl). */
+  path: string;
+  split: Split;
+  /** Whether an exploit runs during the recording. */
+  exploit: boolean;
+  /** Exploit start in ns since the epoch (LID-DS 2021: `time.exploit[0].absolute`). */
+  exploitTimeNs?: number;
+  /** Streams every event to `onEvent`; rejects with an error naming file and line on bad input. */
+  read(onEvent: (ev: SyscallEventView) => void): Promise<{ lines: number }>;
+}
+
+/** A reader error that names the input and the place. */
+export class DatasetError extends Error {
+  constructor(
+    readonly file: string,
+    readonly line: number | undefined,
+    message: string,
+  ) {
+    super(`${file}${line !== undefined ? `:${line}` : ''}: ${message}`);
+    this.name = 'DatasetError';
+  }
+}
+
+/** Progress to stderr on long runs (only when stderr is a terminal or VIGIE_PROGRESS=1). */
+export class Progress {
+  private last = 0;
+  private readonly enabled: boolean;
+  constructor(
+    private readonly label: string,
+    private readonly total: number,
+  ) {
+    this.enabled = process.stderr.isTTY === true || process.env.VIGIE_PROGRESS === '1';
+  }
+  tick(done: number, extra = ''): void {
+    if (!this.enabled) return;
+    const now = Date.now();
+    if (now - this.last < 500 && done < this.total) return;
+    this.last = now;
+    const pct = this.total > 0 ? Math.floor((100 * done) / this.total) : 0;
+    const width = 30;
+    const bar = '#'.repeat(Math.floor((pct / 100) * width)).padEnd(width, '.');
+    process.stderr.write(`\r${this.label} [${bar}] ${done}/${this.total} ${extra}`.slice(0, 120));
+    if (done >= this.total) process.stderr.write('\n');
+  }
+}
