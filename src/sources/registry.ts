@@ -2,6 +2,9 @@
  * Live sources, one line each. A factory returns undefined when its source is not configured.
  */
 import type { Source } from './types.js';
+import { createCgroupSource } from './metrics/cgroup.js';
+import { createDockerSource } from './docker.js';
+import { createBpftraceSensor } from './bpftrace/sensor.js';
 
 export interface SourceContext {
   hostname: string;
@@ -10,7 +13,11 @@ export interface SourceContext {
 
 export type SourceFactory = (ctx: SourceContext) => Source | undefined | Promise<Source | undefined>;
 
-const factories: [name: string, factory: SourceFactory][] = [];
+const factories: [name: string, factory: SourceFactory][] = [
+  ['cgroup', createCgroupSource],
+  ['docker', createDockerSource],
+  ['bpftrace', createBpftraceSensor],
+];
 
 export async function createSources(ctx: SourceContext, only?: string[]): Promise<Source[]> {
   const out: Source[] = [];

@@ -1,0 +1,350 @@
+/**
+ * The eBPF sensor: starts and supervises `bpftrace -f json` running program.ts, parses its output,
+ * attributes each record to its container by cgroup id and emits syscall, process, network and file
+ * events. Lost events (kernel buffers full) and malformed lines are counted and reported.
+ * If bpftrace cannot run (missing, not root, no tracefs, verifier refusal), the sensor says so once,
+ * clearly, and Vigie goes on with Docker data alone.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { basename } from 'node:path';
+import { nextEventId, nowNs, type VigieEvent } from '../../model/event.js';
+import { logger } from '../../util/log.js';
+import { containerRef, sharedCatalog, type CatalogEntry, type ContainerCatalog } from '../docker.js';
+import type { SourceContext } from '../registry.js';
+import type { EventSink, Source, SourceStats } from '../types.js';
+import { CgroupMap } from './cgroups.js';
+import { isWriteOpen, SensorParser, type SensorRecord } from './parser.js';
+import { buildProgram, type ProgramOptions } from './program.js';
+
+const log = logger('sensor');
+
+export interface SensorOptions extends ProgramOptions {
+  hostname: string;
+  catalog: ContainerCatalog;
+  cgroups?: CgroupMap;
+  /** bpftrace binary (default "bpftrace"). */
+  bpftrace?: string;
+  /** Replace the generated program (tests). */
+  program?: string;
+  /** How long to wait for the probes to attach, ms. */
+  attachTimeoutMs?: number;
+  /** Restarts allowed per minute before giving up. */
+  maxRestartsPerMinute?: number;
+  /** Period of lost-event reports, ms. */
+  reportEveryMs?: number;
+}
+
+interface Pending {
+  rec: SensorRecord;
+  ts: bigint;
+}
+
+export class BpftraceSensor implements Source {
+  readonly name = 'bpftrace';
+  readonly parser = new SensorParser();
+  readonly cgroups: CgroupMap;
+  private child?: ChildProcess;
+  private sink: EventSink = () => true;
+  private stopped = false;
+  private available = false;
+  private unavailableReason?: string;
+  private restarts: number[] = [];
+  private pending = new Map<string, Pending[]>();
+  private reportTimer?: NodeJS.Timeout;
+  private lastLost = 0;
+  private lastReport = Date.now();
+  private exited: Promise<void> = Promise.resolve();
+  private c = {
+    events: 0,
+    unattributed: 0,
+    runtimeSetup: 0,
+    pendingDropped: 0,
+    restarts: 0,
+    sinkDropped: 0,
+  };
+
+  constructor(private readonly opts: SensorOptions) {
+    this.cgroups = opts.cgroups ?? new CgroupMap();
+    // Refresh the map as soon as Docker reports a start or a stop.
+    opts.catalog.onChange(() => this.cgroups.rescan());
+  }
+
+  /** Whether the sensor's probes are attached. */
+  get running(): boolean {
+    return this.available;
+  }
+
+  get reason(): string | undefined {
+    return this.unavailableReason;
+  }
+
+  async start(sink: EventSink): Promise<void> {
+    this.sink = sink;
+    this.stopped = false;
+    const why = this.preflight();
+    if (why) return this.unavailable(why);
+    this.cgroups.rescan();
+    await this.launch();
+    this.reportTimer = setInterval(() => this.reportLost(), this.opts.reportEveryMs ?? 5000);
+    this.reportTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.reportTimer) clearInterval(this.reportTimer);
+    const ch = this.child;
+    if (ch && ch.exitCode === null && ch.signalCode === null) {
+      ch.kill('SIGTERM');
+      const t = setTimeout(() => ch.kill('SIGKILL'), 3000);
+      await this.exited;
+      clearTimeout(t);
+    }
+    this.reportLost();
+    this.available = false;
+  }
+
+  stats(): SourceStats {
+    const p = this.parser.stats;
+    return {
+      ...this.c,
+      events: this.c.events,
+      malformed: p.malformed,
+      lost: p.lost,
+      lines: p.lines,
+      records: p.records,
+      probes: p.attached,
+      running: this.available,
+      cgroupsKnown: this.cgroups.size,
+      cgroupScans: this.cgroups.stats.scans,
+      procLookups: this.cgroups.stats.procLookups,
+    };
+  }
+
+  private preflight(): string | undefined {
+    if (typeof process.getuid === 'function' && process.getuid() !== 0)
+      return 'bpftrace needs root (run vigie as root)';
+    const v = spawnSync(this.opts.bpftrace ?? 'bpftrace', ['--version'], { encoding: 'utf8', timeout: 10_000 });
+    if (v.error) return `bpftrace not found (${v.error.message}); install the "bpftrace" package`;
+    if (v.status !== 0) return `bpftrace --version failed: ${(v.stderr || v.stdout).trim()}`;
+    return undefined;
+  }
+
+  private unavailable(why: string): void {
+    this.available = false;
+    if (this.unavailableReason) return;
+    this.unavailableReason = why;
+    const msg = `eBPF sensor unavailable: ${why}. Continuing with Docker data only (no syscall, process, network or file events).`;
+    log.warn(msg);
+    this.emitInternal('sensor_unavailable', msg);
+  }
+
+  private emitInternal(type: string, message: string, counts?: Record<string, number>): void {
+    this.sink({
+      id: nextEventId(),
+      kind: 'internal',
+      ts: nowNs(),
+      source: 'bpftrace',
+      host: this.opts.hostname,
+      internal: { type, message, counts },
+    });
+  }
+
+  private launch(): Promise<void> {
+    const program = this.opts.program ?? buildProgram(this.opts);
+    const ch = spawn(this.opts.bpftrace ?? 'bpftrace', ['-f', 'json', '-e', program], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, BPFTRACE_STRLEN: process.env.BPFTRACE_STRLEN ?? '128' },
+    });
+    this.child = ch;
+    const stderrTail: string[] = [];
+    let attached = false;
+    let settle!: () => void;
+    const ready = new Promise<void>((r) => (settle = r));
+    const timer = setTimeout(() => {
+      if (attached) return;
+      this.unavailable(`bpftrace did not attach its probes within ${(this.opts.attachTimeoutMs ?? 60_000) / 1000}s`);
+      ch.kill('SIGKILL');
+      settle();
+    }, this.opts.attachTimeoutMs ?? 60_000);
+    this.exited = new Promise<void>((resolve) => {
+      ch.on('exit', (code, signal) => {
+        clearTimeout(timer);
+        this.available = false;
+        resolve();
+        if (this.stopped) return settle();
+        const tail = stderrTail.filter((l) => !/RLIMIT_MEMLOCK/.test(l)).slice(-5).join(' | ');
+        if (!attached) {
+          this.unavailable(`bpftrace exited before attaching (code ${code ?? signal}): ${tail || 'no message'}`);
+          return settle();
+        }
+        this.restart(`bpftrace exited (code ${code ?? signal}) ${tail}`);
+      });
+    });
+    ch.on('error', (err) => {
+      clearTimeout(timer);
+      this.unavailable(`cannot start bpftrace: ${err.message}`);
+      settle();
+    });
+    createInterface({ input: ch.stdout! }).on('line', (line) => {
+      const rec = this.parser.parseLine(line);
+      if (!attached && this.parser.stats.attached > 0) {
+        attached = true;
+        this.available = true;
+        this.unavailableReason = undefined;
+        clearTimeout(timer);
+        log.info(`eBPF sensor running (${this.parser.stats.attached} probes)`);
+        settle();
+      }
+      if (rec) this.handle(rec);
+    });
+    createInterface({ input: ch.stderr! }).on('line', (line) => {
+      if (this.parser.parseStderr(line)) return;
+      stderrTail.push(line);
+      if (stderrTail.length > 20) stderrTail.shift();
+    });
+    return ready;
+  }
+
+  private restart(why: string): void {
+    const now = Date.now();
+    this.restarts = this.restarts.filter((t) => now - t < 60_000);
+    if (this.restarts.length >= (this.opts.maxRestartsPerMinute ?? 5)) {
+      this.unavailable(`${why}; restarted ${this.restarts.length} times in a minute, giving up`);
+      return;
+    }
+    this.restarts.push(now);
+    this.c.restarts++;
+    log.warn(`${why}; restarting`);
+    this.emitInternal('sensor_restart', why, { restarts: this.c.restarts });
+    setTimeout(() => {
+      if (!this.stopped) void this.launch();
+    }, 500 * this.restarts.length);
+  }
+
+  private reportLost(): void {
+    const lost = this.parser.stats.lost;
+    const now = Date.now();
+    if (lost > this.lastLost) {
+      const delta = lost - this.lastLost;
+      const rate = delta / Math.max(0.001, (now - this.lastReport) / 1000);
+      const msg = `sensor lost ${delta} events (${rate.toFixed(1)}/s, ${lost} in total): kernel buffers overflowed`;
+      log.warn(msg);
+      this.emitInternal('sensor_lost', msg, { lost, lostDelta: delta, lostPerSec: rate });
+    }
+    this.lastLost = lost;
+    this.lastReport = now;
+  }
+
+  /** Attribute one record to its container and emit its events. Public for tests. */
+  handle(rec: SensorRecord): void {
+    // runc's own setup inside the new cgroup, before the container's entrypoint runs.
+    if (rec.comm.startsWith('runc:')) {
+      this.c.runtimeSetup++;
+      return;
+    }
+    const id = this.cgroups.lookup(rec.cgroup, rec.pid);
+    if (!id) {
+      this.c.unattributed++;
+      return;
+    }
+    const ts = nowNs();
+    const entry = this.opts.catalog.get(id);
+    if (entry) return this.emitRecord(rec, entry, ts);
+    let q = this.pending.get(id);
+    if (!q) {
+      q = [];
+      this.pending.set(id, q);
+      const flush = (e: CatalogEntry | undefined) => {
+        const items = this.pending.get(id) ?? [];
+        this.pending.delete(id);
+        const ent = e ?? { id, running: true, changedAt: Date.now() };
+        for (const p of items) this.emitRecord(p.rec, ent, p.ts);
+      };
+      this.opts.catalog.resolve(id).then(flush, () => flush(undefined));
+    }
+    if (q.length < 5000) q.push({ rec, ts });
+    else this.c.pendingDropped++;
+  }
+
+  private emitRecord(rec: SensorRecord, entry: CatalogEntry, ts: bigint): void {
+    const container = containerRef(entry);
+    const host = this.opts.hostname;
+    const base = { source: 'bpftrace', host, container };
+    const out = (ev: Omit<VigieEvent, 'id'>) => {
+      this.c.events++;
+      if (!this.sink({ id: nextEventId(), ...ev } as VigieEvent)) this.c.sinkDropped++;
+    };
+    switch (rec.t) {
+      case 'syscalls':
+        for (let i = 0; i < rec.names.length; i++)
+          out({
+            ...base,
+            kind: 'syscall',
+            ts: ts + BigInt(i),
+            proc: { pid: rec.pid, tid: rec.tid, name: rec.comm },
+            syscall: { name: rec.names[i], nr: rec.nrs[i], dir: '>' },
+          });
+        return;
+      case 'exec': {
+        // busybox runs its applets by re-executing /proc/self/exe with argv[0] = the applet.
+        const name =
+          rec.comm === 'exe' && rec.filename === '/proc/self/exe' && rec.argv0 ? basename(rec.argv0) : rec.comm;
+        out({
+          ...base,
+          kind: 'process',
+          ts,
+          proc: {
+            pid: rec.pid,
+            tid: rec.tid,
+            ppid: rec.ppid,
+            uid: rec.uid,
+            name,
+            exe: rec.filename,
+            cmdline: rec.cmdline ?? name,
+            pname: rec.pcomm,
+          },
+          syscall: { name: 'execve', dir: '<', ret: 0 },
+        });
+        return;
+      }
+      case 'connect':
+      case 'accept': {
+        const network =
+          rec.t === 'connect'
+            ? { op: 'connect' as const, dstIp: rec.ip, dstPort: rec.port }
+            : { op: 'accept' as const, proto: 'tcp', srcIp: rec.ip, srcPort: rec.port };
+        out({
+          ...base,
+          kind: 'network',
+          ts,
+          proc: { pid: rec.pid, tid: rec.tid, name: rec.comm },
+          network,
+          syscall: { name: rec.t, dir: rec.t === 'connect' ? '>' : '<' },
+        });
+        return;
+      }
+      case 'open':
+        out({
+          ...base,
+          kind: 'file',
+          ts,
+          proc: { pid: rec.pid, tid: rec.tid, name: rec.comm },
+          file: { op: 'open', path: rec.path, flags: rec.flags, write: isWriteOpen(rec.flags) },
+          syscall: { name: 'openat', dir: '>' },
+        });
+        return;
+    }
+  }
+}
+
+export function createBpftraceSensor(ctx: SourceContext): Source | undefined {
+  const cfg = ctx.config.bpftrace ?? {};
+  if (cfg.enabled === false) return undefined;
+  return new BpftraceSensor({
+    hostname: ctx.hostname,
+    catalog: sharedCatalog(ctx),
+    syscalls: cfg.syscalls !== false,
+    batch: typeof cfg.batch === 'number' ? cfg.batch : undefined,
+  });
+}
