@@ -7,9 +7,17 @@ import { register as actions } from './actions.js';
 import { register as tokens } from './tokens.js';
 import { register as serve } from './serve.js';
 import { register as evalMetrics } from './eval-metrics.js';
+import { register as baseline } from './baseline.js';
+import { register as scan } from './scan.js';
+import { register as controls } from './controls.js';
+import { register as admission } from './admission.js';
 
 type Register = (program: Command) => void;
 const modules: Register[] = [
+  scan,
+  controls,
+  admission,
+  baseline,
   actions,
   evalMetrics,
   tokens,
