@@ -1,0 +1,150 @@
+/**
+ * The rule engine: compiled rules indexed by source and by an index key (evt.type for syscall events,
+ * ka.verb for audit events), so that an event meets only the rules that can match it. No I/O.
+ */
+import { makeAlert, type Alert, type AlertInput, type MitreRef } from '../../model/alert.js';
+import type { VigieEvent } from '../../model/event.js';
+import { syscallEventType, eventCounter } from './fields/syscall.js';
+import type { CompiledRule, LoadResult } from './loader.js';
+
+export type RuleMatching = 'first' | 'all';
+
+interface SourceIndex {
+  byKey: Map<string, CompiledRule[]>;
+  /** Rules without an index constraint, for keys absent from byKey. */
+  any: CompiledRule[];
+}
+
+/** Which rule source an event belongs to. */
+export function sourceOf(ev: VigieEvent): 'syscall' | 'k8s_audit' | undefined {
+  if (ev.kind === 'k8s_audit') return 'k8s_audit';
+  if (ev.kind === 'syscall' || ev.kind === 'process' || ev.kind === 'file' || ev.kind === 'network') return 'syscall';
+  return undefined;
+}
+
+function indexKey(source: string, ev: VigieEvent): string | undefined {
+  if (source === 'syscall') return syscallEventType(ev);
+  const v = (ev.audit as Record<string, unknown> | undefined)?.verb;
+  return typeof v === 'string' ? v : undefined;
+}
+
+export interface EngineOptions {
+  /** Falco's rule_matching: 'first' (Falco's default) stops at the first matching rule per event. */
+  ruleMatching?: RuleMatching;
+}
+
+export class RuleEngine {
+  readonly rules: CompiledRule[];
+  private readonly index = new Map<string, SourceIndex>();
+  private readonly matching: RuleMatching;
+  private counter = 0;
+  readonly matchCounts = new Map<string, number>();
+
+  constructor(loaded: Pick<LoadResult, 'rules'>, opts: EngineOptions = {}) {
+    this.rules = loaded.rules;
+    this.matching = opts.ruleMatching ?? 'first';
+    const active = this.rules.filter((r) => r.active).sort((a, b) => a.order - b.order);
+    const sources = new Set(active.map((r) => r.source));
+    for (const source of sources) {
+      const rs = active.filter((r) => r.source === source);
+      const keys = new Set<string>();
+      for (const r of rs) if (r.keys) for (const k of r.keys) keys.add(k);
+      const byKey = new Map<string, CompiledRule[]>();
+      // Each key's list keeps load order, mixing keyed rules and unconstrained ones.
+      for (const k of keys) byKey.set(k, rs.filter((r) => r.keys === null || r.keys.has(k)));
+      this.index.set(source, { byKey, any: rs.filter((r) => r.keys === null) });
+    }
+  }
+
+  activeRules(): CompiledRule[] {
+    return this.rules.filter((r) => r.active);
+  }
+
+  /** The rules an event meets after indexing (for tests and stats). */
+  candidates(ev: VigieEvent): readonly CompiledRule[] {
+    const source = sourceOf(ev);
+    if (!source) return [];
+    const idx = this.index.get(source);
+    if (!idx) return [];
+    const k = indexKey(source, ev);
+    return (k !== undefined ? idx.byKey.get(k) : undefined) ?? idx.any;
+  }
+
+  /**
+   * Evaluates an event; calls onMatch for each matching rule (only the first with 'first').
+   * Returns the number of matches.
+   */
+  evaluate(ev: VigieEvent, onMatch?: (rule: CompiledRule, ev: VigieEvent) => void): number {
+    const rs = this.candidates(ev);
+    if (rs.length === 0) return 0;
+    eventCounter.num = ++this.counter;
+    let n = 0;
+    for (let i = 0; i < rs.length; i++) {
+      const r = rs[i];
+      if (r.pred(ev)) {
+        n++;
+        this.matchCounts.set(r.name, (this.matchCounts.get(r.name) ?? 0) + 1);
+        onMatch?.(r, ev);
+        if (this.matching === 'first') break;
+      }
+    }
+    return n;
+  }
+
+  /** Evaluates and builds alerts. */
+  alerts(ev: VigieEvent, hostname: string): Alert[] {
+    const out: Alert[] = [];
+    this.evaluate(ev, (r) => out.push(makeAlert(alertInput(r, ev), hostname)));
+    return out;
+  }
+}
+
+const TACTICS: Record<string, string> = {
+  mitre_initial_access: 'initial-access',
+  mitre_execution: 'execution',
+  mitre_persistence: 'persistence',
+  mitre_privilege_escalation: 'privilege-escalation',
+  mitre_defense_evasion: 'defense-evasion',
+  mitre_credential_access: 'credential-access',
+  mitre_discovery: 'discovery',
+  mitre_lateral_movement: 'lateral-movement',
+  mitre_collection: 'collection',
+  mitre_command_and_control: 'command-and-control',
+  mitre_exfiltration: 'exfiltration',
+  mitre_impact: 'impact',
+  mitre_resource_development: 'resource-development',
+  mitre_reconnaissance: 'reconnaissance',
+};
+
+export function mitreOf(tags: string[]): MitreRef[] {
+  const tactics = tags.map((t) => TACTICS[t]).filter((t): t is string => t !== undefined);
+  const techniques = tags.filter((t) => /^T\d{4}(\.\d{3})?$/.test(t));
+  const out: MitreRef[] = [];
+  for (const technique of techniques) out.push({ tactic: tactics[0] ?? 'unknown', technique });
+  if (out.length === 0) for (const tactic of tactics) out.push({ tactic, technique: '' });
+  return out;
+}
+
+/** Falco prefixes the rendered output with the event time and priority. */
+function timePrefix(ts: bigint): string {
+  const d = new Date(Number(ts / 1_000_000n));
+  const frac = (ts % 1_000_000_000n).toString().padStart(9, '0');
+  return `${d.toISOString().slice(11, 19)}.${frac}`;
+}
+
+export function alertInput(r: CompiledRule, ev: VigieEvent): AlertInput {
+  const { text, fields } = r.output.render(ev);
+  return {
+    rule: r.name,
+    priority: r.priority,
+    source: r.source,
+    output: `${timePrefix(ev.ts)}: ${r.priority} ${text}`,
+    tags: r.tags,
+    output_fields: { 'evt.time': timePrefix(ev.ts), ...fields },
+    category: r.tags.includes('misconfiguration') ? 'misconfiguration' : 'attack',
+    detector: 'rules',
+    explanation: `rule "${r.name}" matched${r.desc ? `: ${r.desc.replace(/\s+/g, ' ').trim()}` : ''}`,
+    mitre: mitreOf(r.tags),
+    event: ev,
+  };
+}

