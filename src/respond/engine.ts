@@ -46,6 +46,11 @@ export interface ResponderOptions {
   now?: () => Date;
   /** Container ids of Vigie itself (default: read from /proc/self). */
   selfIds?: string[];
+  /**
+   * Resolve actions left executing by a crash (default true). Only the long-running owner of the
+   * store (`vigie run`) should: a CLI call beside it must not roll back what it is doing.
+   */
+  recover?: boolean;
 }
 
 export interface VigieResponder extends Responder {
@@ -113,7 +118,7 @@ class Engine implements VigieResponder {
 
   private async start(): Promise<ActionRecord[]> {
     this.actuators = this.opts.actuators ?? (await createActuators({ config: {} }));
-    return this.recover();
+    return this.opts.recover === false ? [] : this.recover();
   }
 
   private put(r: StoredAction): StoredAction {
