@@ -3,7 +3,6 @@
  */
 import type { Source } from './types.js';
 import { createCgroupSource } from './metrics/cgroup.js';
-import { createCgroupSource } from './metrics/cgroup.js';
 import { createDockerSource } from './docker.js';
 import { createBpftraceSensor } from './bpftrace/sensor.js';
 
@@ -15,7 +14,6 @@ export interface SourceContext {
 export type SourceFactory = (ctx: SourceContext) => Source | undefined | Promise<Source | undefined>;
 
 const factories: [name: string, factory: SourceFactory][] = [
-  ['cgroup', createCgroupSource],
   ['cgroup', createCgroupSource],
   ['docker', createDockerSource],
   ['bpftrace', createBpftraceSensor],
