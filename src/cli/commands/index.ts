@@ -8,12 +8,14 @@ import { register as tokens } from './tokens.js';
 import { register as serve } from './serve.js';
 import { register as evalMetrics } from './eval-metrics.js';
 import { register as baseline } from './baseline.js';
+import { register as run } from './run.js';
 import { register as scan } from './scan.js';
 import { register as controls } from './controls.js';
 import { register as admission } from './admission.js';
 
 type Register = (program: Command) => void;
 const modules: Register[] = [
+  run,
   scan,
   controls,
   admission,

@@ -1,0 +1,128 @@
+/**
+ * `vigie run`: the main job. Watches the local Docker (events, stats, eBPF sensor), runs every
+ * registered detector, stores and prints alerts, and hands them to the response stage under a policy
+ * (monitor by default, `--enforce` to act). Stops cleanly on SIGINT/SIGTERM, flushing what it holds.
+ */
+import type { Command } from 'commander';
+import { hostname } from 'node:os';
+import { defaultDbPath, openStore } from '../../store/db.js';
+import { logger } from '../../util/log.js';
+import { Engine, percentileOf } from '../engine.js';
+import { createOutput, type OutputFormat } from '../output.js';
+
+const log = logger('run');
+
+export interface RunFlags {
+  policy?: string;
+  enforce?: boolean;
+  db: string;
+  output: string;
+  sources?: string;
+  detectors?: string;
+  sensor: boolean;
+  duration?: string;
+  listen?: string;
+  serve: boolean;
+}
+
+export function parseOutputFormat(s: string): OutputFormat {
+  if (s === 'json' || s === 'text') return s;
+  throw new Error(`--output must be "json" or "text", not "${s}"`);
+}
+
+export function parseList(s: string | undefined): string[] | undefined {
+  return s
+    ? s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean)
+    : undefined;
+}
+
+/** Start the API and dashboard beside a running engine, when the server module is installed. */
+export async function startServerFor(
+  engine: Engine,
+  db: ReturnType<typeof openStore>,
+  listen: string,
+): Promise<{ url: string; dashboardUrl: string; close(): Promise<void> } | undefined> {
+  const m = /^(.*):(\d+)$/.exec(listen);
+  if (!m) throw new Error(`--listen must be host:port, not "${listen}"`);
+  const path = '../../server/start.js';
+  let mod: { startApiServer?: (o: Record<string, unknown>) => Promise<{ url: string; dashboardUrl: string; close(): Promise<void> }> };
+  try {
+    mod = (await import(path)) as typeof mod;
+  } catch {
+    return undefined;
+  }
+  if (!mod.startApiServer) return undefined;
+  const r = engine.responder;
+  const actions =
+    r && 'list' in r && 'get' in r && r.approve && r.rollback
+      ? (r as unknown as { list: unknown; get: unknown; approve: unknown; rollback: unknown })
+      : undefined;
+  return mod.startApiServer({
+    db,
+    bus: engine.bus,
+    host: m[1].replace(/^\[|\]$/g, ''),
+    port: Number(m[2]),
+    actions,
+    stats: () => engine.stats(),
+  });
+}
+
+export function register(program: Command): void {
+  program
+    .command('run')
+    .description('watch the local Docker: sense, detect, alert and (with --enforce) contain')
+    .option('--policy <file>', 'response policy (YAML); default: the built-in policy')
+    .option('--enforce', 'execute containment actions (default: monitor mode, actions are only planned)')
+    .option('--db <file>', 'SQLite database', defaultDbPath())
+    .option('--output <format>', 'text or json (one JSON object a line)', 'text')
+    .option('--sources <names>', 'only these sources (comma-separated: docker,bpftrace)')
+    .option('--detectors <names>', 'only these detectors (comma-separated)')
+    .option('--no-sensor', 'do not start the eBPF sensor')
+    .option('--duration <seconds>', 'stop after this many seconds (default: run until SIGINT/SIGTERM)')
+    .option('--listen <host:port>', 'API and dashboard address', '127.0.0.1:7070')
+    .option('--no-serve', 'do not start the API and dashboard')
+    .action(async (o: RunFlags) => {
+      const format = parseOutputFormat(o.output);
+      const output = createOutput(format);
+      const db = openStore(o.db);
+      let sourceNames = parseList(o.sources);
+      if (!o.sensor) sourceNames = (sourceNames ?? ['docker', 'bpftrace']).filter((n) => n !== 'bpftrace');
+      const engine = new Engine({
+        db,
+        hostname: hostname(),
+        output,
+        mode: o.enforce ? 'enforce' : 'monitor',
+        policyFile: o.policy,
+        sourceNames,
+        detectorNames: parseList(o.detectors),
+      });
+      await engine.start();
+      const server = o.serve ? await startServerFor(engine, db, o.listen ?? '127.0.0.1:7070').catch((err: unknown) => {
+        log.warn(`API server not started: ${(err as Error).message}`);
+        return undefined;
+      }) : undefined;
+      if (server) output.notice(`dashboard: ${server.dashboardUrl}`);
+      output.notice(
+        `vigie: watching (${engine.mode} mode; sources: ${engine.sources.map((s) => s.name).join(', ') || 'none'}; ` +
+          `detectors: ${engine.detectors.map((d) => d.name).join(', ') || 'none'}; responder: ${engine.responder ? 'yes' : 'none'})`,
+      );
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', () => resolve());
+        process.once('SIGTERM', () => resolve());
+        if (o.duration) setTimeout(resolve, Number(o.duration) * 1000).unref();
+      });
+      output.notice('vigie: stopping (flushing queues)');
+      await server?.close();
+      await engine.stop();
+      const st = engine.stats();
+      output.notice(
+        `vigie: ${st.events} events, ${st.alerts} alerts, ${st.actions} action records; ` +
+          `alert latency p50 ${percentileOf(engine.alertLatencyMs, 50).toFixed(2)} ms p99 ${percentileOf(engine.alertLatencyMs, 99).toFixed(2)} ms; ` +
+          `drops ${JSON.stringify(st.drops)}; sources ${JSON.stringify(st.sources)}`,
+      );
+      db.close();
+    });
+}
