@@ -1,0 +1,410 @@
+/**
+ * Incidents: alerts correlated by entity (workload, pod, container, node, identity) and time.
+ * An alert joins the open incident that shares one of its entity keys and saw an alert within the
+ * correlation window; otherwise it opens a new one. Each incident keeps a timeline, its ATT&CK
+ * techniques, a severity that combines the alerts, the workload's posture findings and the blast
+ * radius, and a short explanation. Stored in SQLite (tables owned here).
+ */
+import { createHash } from 'node:crypto';
+import { priorityRank, type Alert, type MitreRef, type Priority } from '../model/alert.js';
+import { registerMigration, applyMigrations, type Db } from '../store/db.js';
+import type { BlastRadius } from './blast.js';
+import { mitreOf, tacticRank } from './mitre.js';
+
+registerMigration(
+  'incidents_001',
+  `CREATE TABLE IF NOT EXISTS incidents (
+     id TEXT PRIMARY KEY,
+     first_seen TEXT NOT NULL,
+     last_seen TEXT NOT NULL,
+     status TEXT NOT NULL,
+     level TEXT NOT NULL,
+     score INTEGER NOT NULL,
+     title TEXT NOT NULL,
+     json TEXT NOT NULL
+   );
+   CREATE INDEX IF NOT EXISTS incidents_last ON incidents(last_seen DESC);
+   CREATE TABLE IF NOT EXISTS incident_keys (
+     key TEXT NOT NULL,
+     incident_id TEXT NOT NULL,
+     last_seen_ms INTEGER NOT NULL,
+     PRIMARY KEY (key, incident_id)
+   );
+   CREATE INDEX IF NOT EXISTS incident_keys_key ON incident_keys(key, last_seen_ms DESC);
+   CREATE TABLE IF NOT EXISTS incident_alerts (
+     alert_uuid TEXT PRIMARY KEY,
+     incident_id TEXT NOT NULL
+   );`,
+);
+
+export interface TimelineEntry {
+  time: string;
+  alert: string;
+  rule: string;
+  priority: Priority;
+  category: string;
+  output: string;
+  techniques: string[];
+}
+
+export interface PostureFinding {
+  control: string;
+  severity: 'critical' | 'high' | 'medium' | 'low' | 'info';
+  message?: string;
+  title?: string;
+}
+
+export type SeverityLevel = 'critical' | 'high' | 'medium' | 'low';
+
+export interface IncidentSeverity {
+  score: number;
+  level: SeverityLevel;
+  factors: { factor: string; points: number; why: string }[];
+}
+
+export interface Incident {
+  id: string;
+  title: string;
+  status: 'open' | 'closed';
+  firstSeen: string;
+  lastSeen: string;
+  entities: {
+    namespace?: string;
+    workload?: string;
+    pods: string[];
+    containers: string[];
+    nodes: string[];
+    identities: string[];
+    hosts: string[];
+  };
+  alerts: string[];
+  timeline: TimelineEntry[];
+  mitre: MitreRef[];
+  tactics: string[];
+  categories: string[];
+  maxPriority: Priority;
+  posture: PostureFinding[];
+  blastRadius?: BlastRadius;
+  severity: IncidentSeverity;
+  explanation: string;
+}
+
+export interface CorrelatorOptions {
+  /** Alerts further apart than this on the same entity start a new incident (default 30 min). */
+  windowMs?: number;
+  /** Posture findings of a workload (namespace, workload name), when the posture module provides them. */
+  postureOf?: (namespace: string, workload: string) => PostureFinding[] | undefined;
+  /** Timeline entries kept per incident (the oldest are summarized past this). */
+  maxTimeline?: number;
+}
+
+/** Entity keys of an alert. Node and host keys only when nothing narrower is known. */
+export function entityKeys(a: Alert): string[] {
+  const e = a.vigie.entities;
+  const keys: string[] = [];
+  const k = e.k8s;
+  if (k?.namespace && k.workload) keys.push(`wl:${k.namespace}/${k.workload}`);
+  if (k?.namespace && k.pod) keys.push(`pod:${k.namespace}/${k.pod}`);
+  if (e.workload) keys.push(`wl:${e.workload}`);
+  if (e.container?.id && e.container.id !== 'host') keys.push(`ctr:${e.container.id.slice(0, 12)}`);
+  if (k?.serviceAccount) keys.push(`id:${k.namespace ?? 'default'}/${k.serviceAccount}`);
+  if (e.user && keys.length === 0) keys.push(`user:${e.user}`);
+  if (keys.length === 0 && k?.node) keys.push(`node:${k.node}`);
+  if (keys.length === 0 && (e.host ?? a.hostname)) keys.push(`host:${e.host ?? a.hostname}`);
+  return [...new Set(keys)];
+}
+
+const PRIORITY_POINTS: Record<Priority, number> = {
+  Emergency: 60,
+  Alert: 55,
+  Critical: 50,
+  Error: 40,
+  Warning: 30,
+  Notice: 18,
+  Informational: 8,
+  Debug: 2,
+};
+const POSTURE_POINTS: Record<PostureFinding['severity'], number> = { critical: 6, high: 4, medium: 2, low: 1, info: 0 };
+
+export function computeSeverity(inc: Pick<Incident, 'maxPriority' | 'timeline' | 'tactics' | 'posture' | 'blastRadius' | 'categories'>): IncidentSeverity {
+  const factors: IncidentSeverity['factors'] = [];
+  factors.push({ factor: 'alerts', points: PRIORITY_POINTS[inc.maxPriority], why: `most severe alert is ${inc.maxPriority}` });
+  const rules = new Set(inc.timeline.map((t) => t.rule)).size;
+  if (rules > 1) factors.push({ factor: 'distinct detections', points: Math.min(10, (rules - 1) * 4), why: `${rules} different rules fired` });
+  if (inc.tactics.length > 1)
+    factors.push({ factor: 'attack progression', points: Math.min(12, (inc.tactics.length - 1) * 4), why: `${inc.tactics.length} ATT&CK tactics: ${inc.tactics.join(' → ')}` });
+  if (inc.categories.includes('attack')) factors.push({ factor: 'attack', points: 5, why: 'at least one alert is an attack, not only an anomaly' });
+  const posturePts = Math.min(12, inc.posture.reduce((s, f) => s + POSTURE_POINTS[f.severity], 0));
+  if (posturePts > 0) {
+    const worst = inc.posture.filter((f) => f.severity === 'critical' || f.severity === 'high').map((f) => f.control);
+    factors.push({ factor: 'posture', points: posturePts, why: `workload misconfigurations: ${inc.posture.length} findings${worst.length ? ` (${worst.slice(0, 4).join(', ')})` : ''}` });
+  }
+  if (inc.blastRadius) {
+    const pts = Math.round(inc.blastRadius.score * 0.2);
+    if (pts > 0) factors.push({ factor: 'blast radius', points: pts, why: `blast radius score ${inc.blastRadius.score}/100` });
+  }
+  const score = Math.min(100, factors.reduce((s, f) => s + f.points, 0));
+  const level: SeverityLevel = score >= 80 ? 'critical' : score >= 60 ? 'high' : score >= 35 ? 'medium' : 'low';
+  return { score, level, factors };
+}
+
+function fmtDuration(ms: number): string {
+  if (ms < 1000) return `${ms} ms`;
+  const s = Math.round(ms / 1000);
+  if (s < 120) return `${s} s`;
+  const m = Math.round(s / 60);
+  return m < 120 ? `${m} min` : `${Math.round(m / 60)} h`;
+}
+
+export function explain(inc: Incident): string {
+  const where = inc.entities.workload
+    ? `${inc.entities.namespace ? inc.entities.namespace + '/' : ''}${inc.entities.workload}`
+    : (inc.entities.pods[0] ?? inc.entities.containers[0] ?? inc.entities.hosts[0] ?? 'an unknown entity');
+  const span = Date.parse(inc.lastSeen) - Date.parse(inc.firstSeen);
+  const rules: string[] = [];
+  for (const t of inc.timeline) if (!rules.includes(t.rule)) rules.push(t.rule);
+  const parts = [
+    `${inc.alerts.length} alert${inc.alerts.length === 1 ? '' : 's'} on ${where}${inc.entities.nodes.length ? ` (node ${inc.entities.nodes.join(', ')})` : ''} over ${fmtDuration(span)}: ${rules.slice(0, 6).join(' → ')}${rules.length > 6 ? ' → …' : ''}.`,
+  ];
+  if (inc.mitre.length)
+    parts.push(`ATT&CK: ${inc.mitre.map((m) => `${m.tactic} (${m.technique}${m.name ? ' ' + m.name : ''})`).join(', ')}.`);
+  parts.push(`Severity ${inc.severity.level} (${inc.severity.score}/100): ${inc.severity.factors.map((f) => f.why).join('; ')}.`);
+  const b = inc.blastRadius;
+  if (b) {
+    const bits: string[] = [];
+    if (b.coLocated.length) bits.push(`${b.coLocated.length} co-located pod${b.coLocated.length === 1 ? '' : 's'}`);
+    bits.push(`${b.reachable.length} pod${b.reachable.length === 1 ? '' : 's'} reachable over the network`);
+    const risky = b.permissions.filter((p) => p.risky);
+    if (risky.length) bits.push(`risky RBAC via ${[...new Set(risky.map((p) => p.via))].join(', ')}`);
+    if (b.secrets.length) bits.push(`secrets: ${b.secrets.join(', ')}`);
+    if (b.hostPaths.length) bits.push(`host paths: ${b.hostPaths.join(', ')}`);
+    if (b.hostAccess.length) bits.push(b.hostAccess.join(', '));
+    parts.push(`If compromised it can reach: ${bits.join('; ')}.`);
+  }
+  return parts.join(' ');
+}
+
+export class IncidentStore {
+  constructor(readonly db: Db) {
+    applyMigrations(db);
+  }
+
+  save(inc: Incident): void {
+    this.db
+      .prepare(
+        `INSERT INTO incidents (id, first_seen, last_seen, status, level, score, title, json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT(id) DO UPDATE SET last_seen = excluded.last_seen, status = excluded.status, level = excluded.level,
+           score = excluded.score, title = excluded.title, json = excluded.json`,
+      )
+      .run(inc.id, inc.firstSeen, inc.lastSeen, inc.status, inc.severity.level, inc.severity.score, inc.title, JSON.stringify(inc));
+  }
+
+  /** By id, or by a unique id prefix. */
+  get(id: string): Incident | undefined {
+    const exact = this.db.prepare('SELECT json FROM incidents WHERE id = ?').get(id) as { json: string } | undefined;
+    if (exact) return JSON.parse(exact.json) as Incident;
+    const rows = this.db.prepare("SELECT json FROM incidents WHERE id LIKE ? ESCAPE '\\' LIMIT 2").all(`${id.replace(/[%_\\]/g, '\\$&')}%`) as { json: string }[];
+    return rows.length === 1 ? (JSON.parse(rows[0].json) as Incident) : undefined;
+  }
+
+  list(limit = 50, status?: string): Incident[] {
+    const rows = (
+      status
+        ? this.db.prepare('SELECT json FROM incidents WHERE status = ? ORDER BY last_seen DESC LIMIT ?').all(status, limit)
+        : this.db.prepare('SELECT json FROM incidents ORDER BY last_seen DESC LIMIT ?').all(limit)
+    ) as { json: string }[];
+    return rows.map((r) => JSON.parse(r.json) as Incident);
+  }
+
+  incidentOfAlert(uuid: string): string | undefined {
+    return (this.db.prepare('SELECT incident_id FROM incident_alerts WHERE alert_uuid = ?').get(uuid) as { incident_id: string } | undefined)?.incident_id;
+  }
+
+  /**
+   * The open incident sharing one of `keys` whose activity on it is nearest to `atMs`, within
+   * `windowMs` either side (alerts may arrive out of order).
+   */
+  findByKeys(keys: string[], atMs: number, windowMs: number): string | undefined {
+    if (keys.length === 0) return undefined;
+    const q = `SELECT k.incident_id AS id FROM incident_keys k JOIN incidents i ON i.id = k.incident_id
+               WHERE k.key IN (${keys.map(() => '?').join(',')}) AND k.last_seen_ms BETWEEN ? AND ? AND i.status = 'open'
+               ORDER BY ABS(k.last_seen_ms - ?) ASC LIMIT 1`;
+    return (this.db.prepare(q).get(...keys, atMs - windowMs, atMs + windowMs, atMs) as { id: string } | undefined)?.id;
+  }
+
+  touchKeys(id: string, keys: string[], ms: number): void {
+    const st = this.db.prepare(
+      `INSERT INTO incident_keys (key, incident_id, last_seen_ms) VALUES (?, ?, ?)
+       ON CONFLICT(key, incident_id) DO UPDATE SET last_seen_ms = MAX(last_seen_ms, excluded.last_seen_ms)`,
+    );
+    for (const k of keys) st.run(k, id, ms);
+  }
+
+  linkAlert(uuid: string, id: string): void {
+    this.db.prepare('INSERT OR IGNORE INTO incident_alerts (alert_uuid, incident_id) VALUES (?, ?)').run(uuid, id);
+  }
+
+  setStatus(id: string, status: 'open' | 'closed'): boolean {
+    const inc = this.get(id);
+    if (!inc) return false;
+    inc.status = status;
+    this.save(inc);
+    return true;
+  }
+}
+
+export class Correlator {
+  readonly store: IncidentStore;
+  private readonly windowMs: number;
+  private readonly maxTimeline: number;
+
+  constructor(
+    db: Db,
+    private readonly opts: CorrelatorOptions = {},
+  ) {
+    this.store = new IncidentStore(db);
+    this.windowMs = opts.windowMs ?? 30 * 60_000;
+    this.maxTimeline = opts.maxTimeline ?? 500;
+  }
+
+  /**
+   * Correlate one alert; returns its incident (created or updated). Idempotent by alert uuid, so an
+   * alert delivered twice is counted once. Sets `alert.vigie.incident`.
+   */
+  add(alert: Alert): Incident {
+    const known = this.store.incidentOfAlert(alert.uuid);
+    if (known) {
+      alert.vigie.incident = known;
+      return this.store.get(known)!;
+    }
+    const ms = Date.parse(alert.time);
+    const at = Number.isFinite(ms) ? ms : Date.now();
+    const keys = entityKeys(alert);
+    const run = this.store.db.transaction((): Incident => {
+      const existingId = this.store.findByKeys(keys, at, this.windowMs);
+      let inc = existingId ? this.store.get(existingId) : undefined;
+      if (!inc) inc = this.open(alert, keys, at);
+      this.merge(inc, alert);
+      this.store.save(inc);
+      this.store.touchKeys(inc.id, keys, at);
+      this.store.linkAlert(alert.uuid, inc.id);
+      return inc;
+    });
+    const inc = run();
+    alert.vigie.incident = inc.id;
+    return inc;
+  }
+
+  private open(alert: Alert, keys: string[], at: number): Incident {
+    const id = 'inc-' + createHash('sha256').update(`${keys.join('|')}\u0000${alert.uuid}\u0000${at}`).digest('hex').slice(0, 16);
+    const t = new Date(at).toISOString();
+    return {
+      id,
+      title: '',
+      status: 'open',
+      firstSeen: t,
+      lastSeen: t,
+      entities: { pods: [], containers: [], nodes: [], identities: [], hosts: [] },
+      alerts: [],
+      timeline: [],
+      mitre: [],
+      tactics: [],
+      categories: [],
+      maxPriority: alert.priority,
+      posture: [],
+      severity: { score: 0, level: 'low', factors: [] },
+      explanation: '',
+    };
+  }
+
+  private merge(inc: Incident, a: Alert): void {
+    const e = a.vigie.entities;
+    const push = (list: string[], v: string | undefined) => {
+      if (v && !list.includes(v)) list.push(v);
+    };
+    if (e.k8s?.namespace) inc.entities.namespace ??= e.k8s.namespace;
+    if (e.k8s?.workload ?? e.workload) inc.entities.workload ??= e.k8s?.workload ?? e.workload;
+    if (e.k8s?.pod) push(inc.entities.pods, `${e.k8s.namespace ?? 'default'}/${e.k8s.pod}`);
+    if (e.container?.id && e.container.id !== 'host') push(inc.entities.containers, e.container.name ? `${e.container.name} (${e.container.id.slice(0, 12)})` : e.container.id.slice(0, 12));
+    push(inc.entities.nodes, e.k8s?.node);
+    if (e.k8s?.serviceAccount) push(inc.entities.identities, `serviceaccount ${e.k8s.namespace ?? 'default'}/${e.k8s.serviceAccount}`);
+    if (e.user) push(inc.entities.identities, `user ${e.user}`);
+    push(inc.entities.hosts, e.host ?? a.hostname);
+
+    const techniques = mitreOf(a);
+    const entry: TimelineEntry = {
+      time: a.time,
+      alert: a.uuid,
+      rule: a.rule,
+      priority: a.priority,
+      category: a.vigie.category,
+      output: a.output.slice(0, 500),
+      techniques: techniques.map((m) => m.technique),
+    };
+    inc.alerts.push(a.uuid);
+    inc.timeline.push(entry);
+    inc.timeline.sort((x, y) => (x.time < y.time ? -1 : x.time > y.time ? 1 : 0));
+    if (inc.timeline.length > this.maxTimeline) inc.timeline.splice(1, inc.timeline.length - this.maxTimeline);
+    for (const m of techniques) if (!inc.mitre.some((x) => x.technique === m.technique && x.tactic === m.tactic)) inc.mitre.push(m);
+    inc.mitre.sort((x, y) => tacticRank(x.tactic) - tacticRank(y.tactic));
+    inc.tactics = [...new Set(inc.mitre.map((m) => m.tactic))];
+    if (!inc.categories.includes(a.vigie.category)) inc.categories.push(a.vigie.category);
+    if (priorityRank(a.priority) < priorityRank(inc.maxPriority)) inc.maxPriority = a.priority;
+    if (a.time < inc.firstSeen) inc.firstSeen = a.time;
+    if (a.time > inc.lastSeen) inc.lastSeen = a.time;
+    if (this.opts.postureOf && inc.entities.namespace && inc.entities.workload && inc.posture.length === 0) {
+      try {
+        inc.posture = this.opts.postureOf(inc.entities.namespace, inc.entities.workload) ?? [];
+      } catch {
+        inc.posture = [];
+      }
+    }
+    this.refresh(inc);
+  }
+
+  private refresh(inc: Incident): void {
+    inc.severity = computeSeverity(inc);
+    const first = inc.timeline.find((t) => t.priority === inc.maxPriority) ?? inc.timeline[0];
+    const where = inc.entities.workload ?? inc.entities.pods[0] ?? inc.entities.containers[0] ?? inc.entities.hosts[0] ?? '?';
+    inc.title = `${first?.rule ?? 'alert'} on ${where}${inc.alerts.length > 1 ? ` (+${inc.alerts.length - 1} more)` : ''}`;
+    inc.explanation = explain(inc);
+  }
+
+  /** Attach a blast radius (computed asynchronously from the cluster) and recompute severity. */
+  setBlastRadius(id: string, blast: BlastRadius): Incident | undefined {
+    const inc = this.store.get(id);
+    if (!inc) return undefined;
+    inc.blastRadius = blast;
+    this.refresh(inc);
+    this.store.save(inc);
+    return inc;
+  }
+
+  setPosture(id: string, findings: PostureFinding[]): Incident | undefined {
+    const inc = this.store.get(id);
+    if (!inc) return undefined;
+    inc.posture = findings;
+    this.refresh(inc);
+    this.store.save(inc);
+    return inc;
+  }
+}
+
+/**
+ * The posture module's `postureOf(namespace, workload)`, when it is present in this build.
+ * Loaded by path at run time so characterize/ does not fail to build without it.
+ */
+export async function loadPostureOf(): Promise<CorrelatorOptions['postureOf']> {
+  const path = '../detect/posture/index.js';
+  try {
+    const mod = (await import(/* @vite-ignore */ path)) as { postureOf?: (ns: string, wl: string) => unknown };
+    if (typeof mod.postureOf !== 'function') return undefined;
+    const fn = mod.postureOf;
+    return (ns, wl) => {
+      const r = fn(ns, wl) as { findings?: PostureFinding[] } | PostureFinding[] | undefined;
+      return Array.isArray(r) ? r : r?.findings;
+    };
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,117 @@
+import { describe, expect, it } from 'vitest';
+import { blastRadius, canReach } from '../../src/characterize/blast.js';
+import { Correlator, computeSeverity, entityKeys } from '../../src/characterize/incidents.js';
+import { mitreOf } from '../../src/characterize/mitre.js';
+import { makeAlert, type Alert, type Priority } from '../../src/model/alert.js';
+import { openStore } from '../../src/store/db.js';
+import { shopCluster } from '../k8s/fixtures.js';
+
+function alert(rule: string, at: number, e: Partial<{ pod: string; workload: string; ns: string; container: string; priority: Priority }> = {}): Alert {
+  return makeAlert(
+    {
+      rule,
+      priority: e.priority ?? 'Warning',
+      output: rule,
+      category: 'attack',
+      detector: 'test',
+      explanation: rule,
+      entities: e.container
+        ? { container: { id: e.container } }
+        : { k8s: { namespace: e.ns ?? 'shop', pod: e.pod ?? 'web-1', workload: e.workload ?? 'web', node: 'node-1' } },
+      ts: BigInt(at) * 1_000_000n,
+    },
+    'h',
+  );
+}
+
+describe('correlation into incidents', () => {
+  it('groups by shared entity within the window, splits by entity and by time, is idempotent', () => {
+    const db = openStore(':memory:');
+    const c = new Correlator(db, { windowMs: 10 * 60_000 });
+    const t = Date.parse('2026-11-27T10:00:00Z');
+    const i1 = c.add(alert('Terminal shell in container', t));
+    // Another pod of the same workload: same incident (workload key).
+    const i2 = c.add(alert('Package manager run', t + 60_000, { pod: 'web-2' }));
+    // Another workload: new incident.
+    const i3 = c.add(alert('Terminal shell in container', t + 90_000, { pod: 'db-0', workload: 'db' }));
+    // Same workload but after the window: new incident.
+    const i4 = c.add(alert('Terminal shell in container', t + 30 * 60_000));
+    expect(i2.id).toBe(i1.id);
+    expect(i3.id).not.toBe(i1.id);
+    expect(i4.id).not.toBe(i1.id);
+    const again = alert('x', t + 120_000);
+    c.add(again);
+    c.add(again);
+    const inc = c.store.get(i1.id)!;
+    expect(inc.alerts).toHaveLength(3);
+    expect(inc.entities.pods).toEqual(['shop/web-1', 'shop/web-2']);
+    expect(again.vigie.incident).toBe(i1.id);
+    expect(c.store.list().length).toBe(3);
+    // Prefix lookup.
+    expect(c.store.get(i1.id.slice(0, 10))?.id).toBe(i1.id);
+  });
+
+  it('entity keys: node and host only when nothing narrower is known', () => {
+    expect(entityKeys(alert('a', 0))).toEqual(['wl:shop/web', 'pod:shop/web-1']);
+    expect(entityKeys(alert('a', 0, { container: 'abcdef0123456789' }))).toEqual(['ctr:abcdef012345']);
+  });
+
+  it('MITRE techniques from the alert or inferred from the rule', () => {
+    expect(mitreOf(alert('Terminal shell in container', 0)).map((m) => m.technique)).toEqual(['T1059']);
+    expect(mitreOf(alert('Crypto miner behaviour', 0)).map((m) => `${m.tactic}/${m.technique}`)).toEqual(['Impact/T1496']);
+  });
+
+  it('severity adds up alerts, progression, posture and blast radius (hand-worked)', () => {
+    const s = computeSeverity({
+      maxPriority: 'Critical',
+      timeline: [
+        { time: '', alert: 'a', rule: 'r1', priority: 'Critical', category: 'attack', output: '', techniques: [] },
+        { time: '', alert: 'b', rule: 'r2', priority: 'Warning', category: 'attack', output: '', techniques: [] },
+      ],
+      tactics: ['Execution', 'Credential Access'],
+      categories: ['attack'],
+      posture: [{ control: 'VG-PRIV', severity: 'critical' }],
+      blastRadius: { score: 50 } as never,
+    });
+    // 50 (Critical) + 4 (2 rules) + 4 (2 tactics) + 5 (attack) + 6 (critical finding) + 10 (blast 50 * 0.2)
+    expect(s.score).toBe(79);
+    expect(s.level).toBe('high');
+  });
+
+  it('posture findings raise the severity of an incident on that workload', () => {
+    const db = openStore(':memory:');
+    const plain = new Correlator(db).add(alert('Terminal shell in container', 0));
+    const db2 = openStore(':memory:');
+    const withPosture = new Correlator(db2, {
+      postureOf: (ns, wl) => (ns === 'shop' && wl === 'web' ? [{ control: 'VG-001', severity: 'critical', message: 'privileged' }] : []),
+    }).add(alert('Terminal shell in container', 0));
+    expect(withPosture.severity.score).toBe(plain.severity.score + 6);
+    expect(withPosture.explanation).toMatch(/VG-001/);
+  });
+});
+
+describe('blast radius (hand-worked on the shop fixture)', () => {
+  const objs = shopCluster();
+  it('co-located pods, network reach under NetworkPolicies, RBAC, secrets and host paths', () => {
+    const b = blastRadius(objs, 'shop', 'web-7d9f-abcde')!;
+    // node-1 also runs db-0, debug and coredns-1.
+    expect(b.coLocated).toEqual(['kube-system/coredns-1', 'shop/db-0', 'shop/debug']);
+    // cache-0 denies all ingress; db-0 admits app=web (the source is app=web); others have no policy.
+    expect(b.reachable).toEqual(['kube-system/coredns-1', 'shop/db-0', 'shop/debug', 'shop/web-7d9f-fghij']);
+    expect(b.exposedBy).toEqual(['web (NodePort)']);
+    expect(b.secrets).toEqual(['web-db-creds', 'service account token (shop/web)']);
+    expect(b.hostPaths).toEqual(['/var/run/docker.sock']);
+    expect(b.hostAccess).toEqual(['privileged container main']);
+    const risky = b.permissions.filter((p) => p.risky).map((p) => p.via).sort();
+    expect(risky).toEqual(['RoleBinding web-admin → ClusterRole admin', 'RoleBinding web-secrets → Role secret-reader']);
+    expect(b.graph.edges.length).toBe(b.items.length);
+    expect(b.mermaid.split('\n')[0]).toBe('graph LR');
+    expect(b.dot).toMatch(/^digraph blast \{/);
+    // db-0 is not reachable from debug (db admits only app=web).
+    const db = objs.find((o) => o.metadata?.name === 'db-0')!;
+    const debug = objs.find((o) => o.metadata?.name === 'debug')!;
+    expect(canReach(debug, db, objs.filter((o) => o.kind === 'NetworkPolicy'), () => ({}))).toBe(false);
+    // A quiet pod has a smaller blast radius than the privileged one.
+    expect(blastRadius(objs, 'shop', 'cache-0')!.score).toBeLessThan(b.score);
+  });
+});
