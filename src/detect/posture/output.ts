@@ -1,0 +1,204 @@
+/** Report formats of a scan: table (people), JSON (machines), SARIF 2.1.0 (code scanning), JUnit (CI). */
+import { formatError } from './load.js';
+import { SEVERITIES, severityRank, type ControlDef, type Finding, type ScanResult, type Severity } from './types.js';
+
+export const OUTPUT_FORMATS = ['table', 'json', 'sarif', 'junit'] as const;
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
+
+const VERSION = '0.1.0';
+
+function resName(f: Finding): string {
+  const r = f.resource;
+  return `${r.kind}/${r.namespace ? `${r.namespace}/` : ''}${r.name}`;
+}
+
+function sorted(findings: Finding[]): Finding[] {
+  return [...findings].sort(
+    (a, b) => severityRank(b.severity) - severityRank(a.severity) || a.control.localeCompare(b.control) || resName(a).localeCompare(resName(b)) || a.path.localeCompare(b.path),
+  );
+}
+
+export function toJson(res: ScanResult): string {
+  return JSON.stringify(
+    {
+      findings: sorted(res.findings).map((f) => ({
+        control: f.control,
+        title: f.title,
+        kubescape: f.kubescape,
+        severity: f.severity,
+        resource: f.resource,
+        path: f.path,
+        message: f.message,
+        fix: f.fix,
+        container: f.container,
+        subject: f.subject,
+        related: f.related,
+        mitre: f.mitre,
+        source: f.source,
+        excepted: f.excepted,
+        exception: f.exception,
+      })),
+      resources: res.resources,
+      summary: res.summary,
+      errors: res.errors,
+    },
+    null,
+    2,
+  );
+}
+
+function trunc(s: string, n: number): string {
+  return s.length <= n ? s : `${s.slice(0, n - 1)}…`;
+}
+
+export function toTable(res: ScanResult): string {
+  const lines: string[] = [];
+  const rows = sorted(res.findings).map((f) => [
+    f.excepted ? `${f.severity} (excepted)` : f.severity,
+    f.control,
+    trunc(resName(f), 48),
+    trunc(f.path, 60),
+    trunc(f.message, 90),
+  ]);
+  const head = ['SEVERITY', 'CONTROL', 'RESOURCE', 'PATH', 'MESSAGE'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  const fmt = (r: string[]): string => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ');
+  if (rows.length > 0) {
+    lines.push(fmt(head));
+    for (const r of rows) lines.push(fmt(r));
+    lines.push('');
+  }
+  for (const e of res.errors) lines.push(`error: ${formatError(e)}`);
+  const s = res.summary;
+  const sev = SEVERITIES.filter((k) => s.bySeverity[k] > 0).map((k) => `${s.bySeverity[k]} ${k}`).join(', ');
+  lines.push(
+    `${s.objects} objects, ${s.resources} resources checked against ${s.controls} controls: ${s.findings} findings${sev ? ` (${sev})` : ''}, ${s.excepted} excepted, ${s.errors} input errors. Score ${s.score}/100`,
+  );
+  return `${lines.join('\n')}\n`;
+}
+
+function sarifLevel(s: Severity): 'error' | 'warning' | 'note' {
+  return s === 'critical' || s === 'high' ? 'error' : s === 'medium' ? 'warning' : 'note';
+}
+
+const SECURITY_SEVERITY: Record<Severity, string> = { critical: '9.5', high: '8.0', medium: '5.5', low: '3.0', info: '0.5' };
+
+export function toSarif(res: ScanResult, controls: ControlDef[]): Record<string, unknown> {
+  const used = new Set(res.findings.map((f) => f.control));
+  const rules = controls.filter((c) => used.has(c.id));
+  const ruleIndex = new Map(rules.map((c, i) => [c.id, i]));
+  const results = sorted(res.findings).map((f) => {
+    const r: Record<string, unknown> = {
+      ruleId: f.control,
+      ruleIndex: ruleIndex.get(f.control) ?? 0,
+      level: sarifLevel(f.severity),
+      message: { text: `${resName(f)}: ${f.message} (${f.path})` },
+      locations: [
+        {
+          ...(f.source?.file && f.source.file !== '-' && !f.source.file.startsWith('cluster:')
+            ? { physicalLocation: { artifactLocation: { uri: f.source.file.replace(/\\/g, '/') }, ...(f.source.line ? { region: { startLine: f.source.line } } : {}) } }
+            : {}),
+          logicalLocations: [{ fullyQualifiedName: `${resName(f)}#${f.path}`, name: f.resource.name, kind: 'resource' }],
+        },
+      ],
+      partialFingerprints: { vigieFinding: `${f.control}|${resName(f)}|${f.path}` },
+      properties: { severity: f.severity, kubescape: f.kubescape, path: f.path, fix: f.fix },
+    };
+    if (f.excepted) r.suppressions = [{ kind: 'external', status: 'accepted', justification: f.exception?.reason ?? '' }];
+    return r;
+  });
+  return {
+    $schema: 'https://json.schemastore.org/sarif-2.1.0.json',
+    version: '2.1.0',
+    runs: [
+      {
+        tool: {
+          driver: {
+            name: 'vigie',
+            version: VERSION,
+            informationUri: 'https://github.com/vigie/vigie',
+            rules: rules.map((c) => ({
+              id: c.id,
+              name: c.title.replace(/[^A-Za-z0-9]+/g, ' ').trim().split(' ').map((w) => w[0].toUpperCase() + w.slice(1)).join(''),
+              shortDescription: { text: c.title },
+              fullDescription: { text: c.description },
+              help: { text: c.remediation, markdown: `**Fix:** ${c.remediation}` },
+              defaultConfiguration: { level: sarifLevel(c.severity) },
+              properties: {
+                tags: ['security', 'kubernetes', ...c.kubescape, ...(c.mitre ?? []).map((m) => m.technique)],
+                'security-severity': SECURITY_SEVERITY[c.severity],
+              },
+            })),
+          },
+        },
+        invocations: [
+          {
+            executionSuccessful: res.errors.length === 0,
+            toolExecutionNotifications: res.errors.map((e) => ({
+              level: 'error',
+              message: { text: e.message },
+              ...(e.file ? { locations: [{ physicalLocation: { artifactLocation: { uri: e.file }, ...(e.line ? { region: { startLine: e.line, startColumn: e.column ?? 1 } } : {}) } }] } : {}),
+            })),
+          },
+        ],
+        results,
+      },
+    ],
+  };
+}
+
+function xml(s: string): string {
+  return s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c] as string);
+}
+
+export function toJunit(res: ScanResult, controls: ControlDef[]): string {
+  const byControl = new Map<string, Finding[]>();
+  for (const f of res.findings) {
+    let l = byControl.get(f.control);
+    if (!l) byControl.set(f.control, (l = []));
+    l.push(f);
+  }
+  const suites: string[] = [];
+  let tests = 0;
+  let failures = 0;
+  let skipped = 0;
+  for (const c of controls) {
+    const fs = byControl.get(c.id) ?? [];
+    const cases: string[] = [];
+    if (fs.length === 0) cases.push(`    <testcase classname="${xml(c.id)}" name="${xml(c.title)}"/>`);
+    let sf = 0;
+    let ss = 0;
+    for (const f of fs) {
+      const name = xml(`${resName(f)} ${f.path}`);
+      if (f.excepted) {
+        ss++;
+        cases.push(`    <testcase classname="${xml(c.id)}" name="${name}"><skipped message="${xml(`excepted: ${f.exception?.reason ?? ''}`)}"/></testcase>`);
+      } else {
+        sf++;
+        cases.push(`    <testcase classname="${xml(c.id)}" name="${name}"><failure type="${f.severity}" message="${xml(f.message)}">${xml(`${f.message}\nfix: ${f.fix}`)}</failure></testcase>`);
+      }
+    }
+    const n = Math.max(1, fs.length);
+    tests += n;
+    failures += sf;
+    skipped += ss;
+    suites.push(`  <testsuite name="${xml(`${c.id} ${c.title}`)}" tests="${n}" failures="${sf}" errors="0" skipped="${ss}">\n${cases.join('\n')}\n  </testsuite>`);
+  }
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="vigie scan" tests="${tests}" failures="${failures}" errors="${res.errors.length}" skipped="${skipped}">\n${suites.join('\n')}\n</testsuites>\n`;
+}
+
+export function render(res: ScanResult, format: OutputFormat, controls: ControlDef[]): string {
+  switch (format) {
+    case 'json': return `${toJson(res)}\n`;
+    case 'sarif': return `${JSON.stringify(toSarif(res, controls), null, 2)}\n`;
+    case 'junit': return toJunit(res, controls);
+    default: return toTable(res);
+  }
+}
+
+/** Exit status for --fail-on: 1 when a non-excepted finding is at or above the threshold. */
+export function failsAt(res: ScanResult, threshold: Severity | undefined): boolean {
+  if (!threshold) return false;
+  const t = severityRank(threshold);
+  return res.findings.some((f) => !f.excepted && severityRank(f.severity) >= t);
+}

@@ -1,0 +1,132 @@
+/**
+ * Validating admission webhook (AdmissionReview v1) over HTTPS: each admitted object is checked
+ * against the posture controls; findings at or above the deny threshold reject it (403 with the
+ * reasons), the others come back as warnings. Dry-run mode never denies and says what it would have.
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import { loadCatalogue } from '../detect/posture/catalogue.js';
+import { evaluate } from '../detect/posture/engine.js';
+import type { ExceptionRule } from '../detect/posture/exceptions.js';
+import { severityRank, type ControlDef, type Finding, type K8sObject, type Severity } from '../detect/posture/types.js';
+
+export interface AdmissionOptions {
+  tls?: { cert: string | Buffer; key: string | Buffer };
+  denyOn?: Severity;
+  dryRun?: boolean;
+  exceptions?: ExceptionRule[];
+  controls?: ControlDef[];
+  /** Current cluster objects (RBAC, NetworkPolicies, ServiceAccounts) for cross-object controls. */
+  context?: () => K8sObject[];
+  /** Warnings returned per review, at most (the API server truncates long lists anyway). */
+  maxWarnings?: number;
+  logger?: boolean;
+}
+
+/** Checks that only make sense over a whole cluster view: skipped when no context is given. */
+const NEEDS_CLUSTER_VIEW = new Set(['networkPolicy', 'namespaceNetworkPolicy', 'missingSa', 'workloadExposed', 'sshExposed', 'workloadPermission']);
+
+export class BadReview extends Error {}
+
+interface ReviewRequest {
+  uid: string;
+  kind?: { group?: string; version?: string; kind?: string };
+  namespace?: string;
+  name?: string;
+  operation?: string;
+  object?: K8sObject;
+  dryRun?: boolean;
+}
+
+export function parseReview(body: unknown): ReviewRequest {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new BadReview('body is not a JSON object');
+  const b = body as Record<string, any>;
+  if (b.kind !== 'AdmissionReview') throw new BadReview(`kind is ${JSON.stringify(b.kind)}, expected "AdmissionReview"`);
+  if (b.apiVersion !== 'admission.k8s.io/v1') throw new BadReview(`apiVersion is ${JSON.stringify(b.apiVersion)}, expected "admission.k8s.io/v1"`);
+  const r = b.request;
+  if (!r || typeof r !== 'object') throw new BadReview('request is missing');
+  if (typeof r.uid !== 'string' || r.uid === '') throw new BadReview('request.uid is missing');
+  if (r.object !== undefined && r.object !== null && (typeof r.object !== 'object' || Array.isArray(r.object))) throw new BadReview('request.object is not an object');
+  return r as ReviewRequest;
+}
+
+export interface ReviewDecision {
+  allowed: boolean;
+  findings: Finding[];
+  denying: Finding[];
+  warnings: string[];
+  message?: string;
+}
+
+export function review(req: ReviewRequest, opts: AdmissionOptions): ReviewDecision {
+  const obj = req.object;
+  if (!obj || req.operation === 'DELETE' || req.operation === 'CONNECT') return { allowed: true, findings: [], denying: [], warnings: [] };
+  const o: K8sObject = { ...obj, metadata: { ...(obj.metadata ?? {}) } };
+  if (!o.kind && req.kind?.kind) o.kind = req.kind.kind;
+  if (!o.apiVersion && req.kind?.version) o.apiVersion = req.kind.group ? `${req.kind.group}/${req.kind.version}` : req.kind.version;
+  if (!o.metadata!.namespace && req.namespace) o.metadata!.namespace = req.namespace;
+  if (!o.metadata!.name && req.name) o.metadata!.name = req.name;
+  const all = opts.controls ?? loadCatalogue();
+  const ctxObjects = opts.context?.();
+  const controls = ctxObjects ? all : all.filter((c) => !NEEDS_CLUSTER_VIEW.has(c.check));
+  const res = evaluate([{ obj: o }], { controls, exceptions: opts.exceptions, contextObjects: ctxObjects, complete: !!ctxObjects });
+  const threshold = severityRank(opts.denyOn ?? 'high');
+  const active = res.findings.filter((f) => !f.excepted);
+  const denying = active.filter((f) => severityRank(f.severity) >= threshold);
+  const max = opts.maxWarnings ?? 20;
+  const line = (f: Finding): string => `${f.control} (${f.severity}) ${f.path}: ${f.message}`;
+  const warnings: string[] = [];
+  const toWarn = opts.dryRun ? active : active.filter((f) => !denying.includes(f));
+  for (const f of toWarn.sort((a, b) => severityRank(b.severity) - severityRank(a.severity))) {
+    if (warnings.length >= max) {
+      warnings.push(`... and ${toWarn.length - max} more findings`);
+      break;
+    }
+    warnings.push(`${opts.dryRun && denying.includes(f) ? '[would deny] ' : ''}${line(f)}`);
+  }
+  if (denying.length === 0 || opts.dryRun) return { allowed: true, findings: res.findings, denying, warnings };
+  const message = `vigie denied ${o.kind} ${o.metadata?.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata?.name ?? ''}: ${denying.slice(0, 5).map(line).join('; ')}${denying.length > 5 ? `; and ${denying.length - 5} more` : ''}`;
+  return { allowed: false, findings: res.findings, denying, warnings, message };
+}
+
+export function reviewResponse(uid: string, d: ReviewDecision): Record<string, unknown> {
+  const response: Record<string, unknown> = { uid, allowed: d.allowed };
+  if (d.warnings.length > 0) response.warnings = d.warnings;
+  if (!d.allowed) response.status = { code: 403, reason: 'Forbidden', message: d.message };
+  return { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response };
+}
+
+export async function createAdmissionServer(opts: AdmissionOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: opts.logger ?? false,
+    bodyLimit: 8 * 1024 * 1024,
+    ...(opts.tls ? { https: { cert: opts.tls.cert, key: opts.tls.key } } : {}),
+  }) as unknown as FastifyInstance;
+  const counters = { reviews: 0, denied: 0, bad: 0 };
+  app.setErrorHandler((err, _req, reply) => {
+    const status = (err as { statusCode?: number }).statusCode ?? 500;
+    if (status === 400 || status === 415 || status === 413) counters.bad++;
+    void reply.code(status).send({ error: status >= 500 ? 'internal error' : (err as Error).message });
+  });
+  app.get('/healthz', async () => ({ ok: true }));
+  app.get('/metrics', async (_req, reply) => {
+    void reply.type('text/plain');
+    return `vigie_admission_reviews_total ${counters.reviews}\nvigie_admission_denied_total ${counters.denied}\nvigie_admission_bad_requests_total ${counters.bad}\n`;
+  });
+  const handler = async (req: { body: unknown }, reply: { code: (n: number) => unknown }): Promise<unknown> => {
+    let r: ReviewRequest;
+    try {
+      r = parseReview(req.body);
+    } catch (e) {
+      counters.bad++;
+      reply.code(400);
+      return { error: `bad AdmissionReview: ${(e as Error).message}` };
+    }
+    counters.reviews++;
+    const d = review(r, opts);
+    if (!d.allowed) counters.denied++;
+    return reviewResponse(r.uid, d);
+  };
+  app.post('/validate', handler);
+  app.post('/', handler);
+  return app;
+}
