@@ -97,6 +97,18 @@ describe('workload baseline lifecycle', () => {
     expect(alerts.map((a) => a.rule)).toEqual(['Baseline: binary never seen']);
   });
 
+  it('an alert record from another detector (by workload or container id) pauses learning too', () => {
+    const { feed, mgr, wb } = setup({ learnSec: 100, minEvents: 5 });
+    for (let t = 0; t < 12; t++) feed(exec(t, '/bin/app'));
+    mgr.noteAlertRecord({ time: new Date(T0 + 13_000).toISOString(), vigie: { entities: { container: { id: C.id } } } });
+    for (let t = 12; t < 23; t++) feed(exec(t, '/bin/app'));
+    mgr.noteAlertRecord({ time: new Date(T0 + 24_000).toISOString(), vigie: { entities: { workload: 'docker:demo/web:1|httpd -f' } } });
+    for (let t = 23; t < 34; t++) feed(exec(t, '/bin/app'));
+    // [0,10) kept; [10,20) held the first alert; [20,30) held the second → 2 discarded.
+    expect(wb()?.windowsKept).toBe(1);
+    expect(wb()?.windowsDiscarded).toBe(2);
+  });
+
   it('stale after staleIdleSec without events; events coming back restart learning on top of what is known', () => {
     const { feed, det, wb } = setup({ learnSec: 5, minEvents: 3, staleIdleSec: 100 });
     for (let t = 0; t <= 10; t++) feed(exec(t, '/bin/app'));

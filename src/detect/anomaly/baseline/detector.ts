@@ -15,26 +15,9 @@ export class BaselineDetector implements Detector {
   private syscalls = 0;
   private malformed = 0;
   private unattributed = 0;
-  private alerts = 0;
-  private readonly countingEmit: (emit: AlertEmitter) => AlertEmitter;
-  private lastEmit: AlertEmitter | undefined;
-  private wrapped: AlertEmitter | undefined;
 
   constructor(readonly manager: BaselineManager) {
     manager.active = true;
-    this.countingEmit = (emit) => (a) => {
-      this.alerts++;
-      emit(a);
-    };
-  }
-
-  /** Reuses one counting wrapper per emitter so the hot path allocates nothing. */
-  private counted(emit: AlertEmitter): AlertEmitter {
-    if (emit !== this.lastEmit || this.wrapped === undefined) {
-      this.lastEmit = emit;
-      this.wrapped = this.countingEmit(emit);
-    }
-    return this.wrapped;
   }
 
   onEvent(ev: VigieEvent, emit: AlertEmitter): void {
@@ -66,7 +49,7 @@ export class BaselineDetector implements Detector {
           if (typeof p.tid === 'number') tid = p.tid;
           else if (typeof p.pid === 'number') tid = p.pid;
         }
-        wb.onSyscall(tid, syscallId(sc.name), nowMs, ev, this.counted(emit));
+        wb.onSyscall(tid, syscallId(sc.name), nowMs, ev, emit);
         return;
       }
       if (ev.kind === 'container') {
@@ -84,14 +67,14 @@ export class BaselineDetector implements Detector {
         this.unattributed++;
         return;
       }
-      wb.onEvent(ev, nowMs, this.counted(emit));
+      wb.onEvent(ev, nowMs, emit);
     } catch {
       this.malformed++;
     }
   }
 
   tick(nowNs: bigint, emit: AlertEmitter): void {
-    this.manager.tick(Number(nowNs) / 1e6, this.counted(emit));
+    this.manager.tick(Number(nowNs) / 1e6, emit);
   }
 
   close(): void {
@@ -104,7 +87,7 @@ export class BaselineDetector implements Detector {
       syscalls: this.syscalls,
       malformed: this.malformed,
       unattributed: this.unattributed,
-      alerts: this.alerts,
+      anomalies: [...this.manager.workloads.values()].reduce((n, w) => n + w.anomalies, 0),
       workloads: this.manager.workloads.size,
     };
     for (const w of this.manager.workloads.values()) out[`state.${w.state}`] = (Number(out[`state.${w.state}`]) || 0) + 1;

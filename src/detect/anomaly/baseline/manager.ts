@@ -4,6 +4,7 @@
  * runtime rules ("is this outbound port known for this workload?"). One manager per database, shared
  * by the 'baseline' and 'runtime' detectors.
  */
+import type { AlertEntities } from '../../../model/alert.js';
 import { workloadKey, type VigieEvent } from '../../../model/event.js';
 import { logger } from '../../../util/log.js';
 import type { PortOracle, PortVerdict } from '../../runtime/rules.js';
@@ -75,6 +76,20 @@ export class BaselineManager implements PortOracle {
   noteAlert(ev: VigieEvent): void {
     const nowMs = typeof ev.ts === 'bigint' ? Number(ev.ts) / 1e6 : Date.now();
     this.resolve(ev, nowMs)?.noteAlert(nowMs);
+  }
+
+  /**
+   * An alert from any detector (rules, posture, perf, ...) about a workload or container pauses that
+   * workload's learning. The baseline and runtime detectors already do this for their own alerts.
+   */
+  noteAlertRecord(a: { time: string; vigie: { entities: AlertEntities } }): void {
+    const ms = Date.parse(a.time);
+    const at = Number.isFinite(ms) ? ms : Date.now();
+    const e = a.vigie.entities;
+    const wb =
+      (e.workload !== undefined ? this.workloads.get(e.workload) : undefined) ??
+      (e.container?.id !== undefined ? this.byContainer.get(e.container.id) : undefined);
+    wb?.noteAlert(at);
   }
 
   connectPort(ev: VigieEvent, port: number): PortVerdict {
