@@ -1,0 +1,170 @@
+/**
+ * Engine logic with an in-memory actuator (the Docker paths are in docker.test.ts): dry run,
+ * approval, exclusions, replays, evidence before destructive steps, undo of a partial failure,
+ * resumption of an approved action after a restart.
+ */
+import { describe, expect, it } from 'vitest';
+import type { ActionRecord, ActionTarget, ActionType } from '../../src/model/action.js';
+import { makeAlert } from '../../src/model/alert.js';
+import { createResponder } from '../../src/respond/engine.js';
+import { parsePolicy } from '../../src/respond/policy.js';
+import type { Actuator, ActuatorResult } from '../../src/respond/types.js';
+import { ActionStore } from '../../src/store/actions.js';
+import { openStore } from '../../src/store/db.js';
+
+interface FakeState {
+  id: string;
+  name: string;
+  labels: Record<string, string>;
+  paused: boolean;
+  cpus: number;
+}
+
+class FakeActuator implements Actuator {
+  readonly name = 'fake';
+  readonly platform = 'docker' as const;
+  states = new Map<string, FakeState>();
+  calls: string[] = [];
+  failEvidence = false;
+  /** Applies the change, then fails (as a Docker call failing half way would). */
+  failAfterApply = false;
+  supports(a: ActionType): boolean {
+    return ['capture_evidence', 'pause', 'throttle', 'stop'].includes(a);
+  }
+  add(id: string, labels: Record<string, string> = {}): void {
+    this.states.set(id, { id, name: id, labels, paused: false, cpus: 4 });
+  }
+  async inspect(t: ActionTarget): Promise<FakeState> {
+    const s = this.states.get(t.id);
+    if (!s) throw new Error(`container ${t.id} no longer exists`);
+    return { ...s };
+  }
+  async execute(action: ActionType, t: ActionTarget, params: Record<string, unknown>): Promise<ActuatorResult> {
+    const before = await this.inspect(t);
+    this.calls.push(`${action}:${t.id}`);
+    const s = this.states.get(t.id)!;
+    if (action === 'capture_evidence') {
+      if (this.failEvidence) throw new Error('logs unavailable');
+      return { stateBefore: before, stateAfter: before, verified: true, evidence: { logs: 'x' } };
+    }
+    if (action === 'pause') s.paused = true;
+    if (action === 'throttle') s.cpus = params.cpus as number;
+    if (action === 'stop') s.paused = true;
+    if (this.failAfterApply) throw new Error('daemon went away');
+    return { stateBefore: before, stateAfter: { ...s }, verified: true };
+  }
+  async rollback(r: ActionRecord): Promise<unknown> {
+    const b = r.stateBefore as FakeState;
+    this.calls.push(`rollback-${r.action}:${b.id}`);
+    this.states.set(b.id, { ...b });
+    return { state: b, restored: true, notes: [] };
+  }
+}
+
+const alert = (id: string, rule = 'Terminal shell in container') =>
+  makeAlert(
+    { rule, priority: 'Critical', output: 'x', category: 'attack', detector: 'runtime', explanation: 'x', entities: { container: { id, name: id } } },
+    'h',
+  );
+
+function setup(actions: string, extra = '', mode: 'monitor' | 'enforce' = 'enforce') {
+  const fake = new FakeActuator();
+  const db = openStore(':memory:');
+  const policy = parsePolicy(`${extra}\nrules:\n  - name: r\n    match: { category: attack }\n    actions:\n${actions}`, 't.yaml');
+  const r = createResponder({ db, hostname: 'h', mode, policy, actuators: [fake], selfIds: [] });
+  return { fake, db, r };
+}
+
+describe('response engine', () => {
+  it('dry run plans with the state before and touches nothing', async () => {
+    const { fake, r } = setup('      - pause', 'dryRun: true');
+    fake.add('c1');
+    const [rec] = await r.onAlert(alert('c1'));
+    expect(rec.status).toBe('planned');
+    expect(rec.reason).toMatch(/^dry run/);
+    expect((rec.stateBefore as FakeState).paused).toBe(false);
+    expect(fake.calls).toEqual([]);
+  });
+
+  it('actions that require approval wait in enforce mode, then run when approved', async () => {
+    const { fake, r } = setup('      - { action: throttle, params: { cpus: 1 } }\n      - { action: pause, approval: true }');
+    fake.add('c1');
+    const recs = await r.onAlert(alert('c1'));
+    expect(recs.map((x) => x.status)).toEqual(['executed', 'planned']);
+    expect(recs[1].reason).toMatch(/awaiting approval/);
+    expect(fake.states.get('c1')!.paused).toBe(false);
+    const ok = await r.approve(recs[1].id.slice(0, 10));
+    expect(ok.status).toBe('executed');
+    expect(fake.states.get('c1')!.paused).toBe(true);
+    await expect(r.approve(recs[1].id)).rejects.toThrow(/only planned actions/);
+  });
+
+  it('excluded alerts produce nothing; replays produce the same records', async () => {
+    const { fake, r } = setup('      - pause', "exclusions:\n  - rule: 'Benign*'");
+    fake.add('c1');
+    expect(await r.onAlert(alert('c1', 'Benign thing'))).toEqual([]);
+    const a = alert('c1');
+    const first = await r.onAlert(a);
+    const again = await r.onAlert(a);
+    expect(again.map((x) => [x.id, x.status])).toEqual(first.map((x) => [x.id, x.status]));
+    expect(fake.calls).toEqual(['pause:c1']);
+    // Another alert while the pause is in effect does not pause again over its own recorded state.
+    const [dup] = await r.onAlert(alert('c1'));
+    expect(dup.status).toBe('skipped');
+    expect(dup.reason).toMatch(/already in effect/);
+  });
+
+  it('no destructive step without evidence first', async () => {
+    const { fake, r } = setup('      - stop');
+    fake.add('c1');
+    fake.failEvidence = true;
+    const recs = await r.onAlert(alert('c1'));
+    expect(recs.map((x) => [x.action, x.status])).toEqual([
+      ['capture_evidence', 'failed'],
+      ['stop', 'skipped'],
+    ]);
+    expect(recs[1].reason).toMatch(/evidence could not be captured/);
+    expect(fake.states.get('c1')!.paused).toBe(false);
+  });
+
+  it('a failure after a partial change is undone and recorded', async () => {
+    const { fake, r } = setup('      - { action: throttle, params: { cpus: 0.5 } }');
+    fake.add('c1');
+    fake.failAfterApply = true;
+    const [rec] = await r.onAlert(alert('c1'));
+    expect(rec.status).toBe('failed');
+    expect(rec.error).toBe('daemon went away');
+    expect((rec as { rollbackNote?: string }).rollbackNote).toMatch(/partial effect undone/);
+    expect(fake.states.get('c1')!.cpus).toBe(4);
+  });
+
+  it('monitor mode still captures evidence (read-only) and plans the rest', async () => {
+    const { fake, r } = setup('      - capture_evidence\n      - pause', '', 'monitor');
+    fake.add('c1');
+    const recs = await r.onAlert(alert('c1'));
+    expect(recs.map((x) => [x.action, x.status])).toEqual([
+      ['capture_evidence', 'executed'],
+      ['pause', 'planned'],
+    ]);
+    expect(fake.calls).toEqual(['capture_evidence:c1']);
+  });
+
+  it('an action approved but not started before a restart is executed at start-up', async () => {
+    const fake = new FakeActuator();
+    fake.add('c1');
+    const db = openStore(':memory:');
+    new ActionStore(db).put({
+      id: 'act-approved-1',
+      action: 'pause',
+      target: { kind: 'container', id: 'c1', platform: 'docker' },
+      status: 'approved',
+      mode: 'enforce',
+      reason: 'approved',
+      createdAt: new Date().toISOString(),
+    });
+    const r = createResponder({ db, hostname: 'h', mode: 'monitor', policy: parsePolicy('rules: []', 'x'), actuators: [fake], selfIds: [] });
+    const out = await r.ready;
+    expect(out.map((x) => x.status)).toEqual(['executed']);
+    expect(fake.states.get('c1')!.paused).toBe(true);
+  });
+});
