@@ -142,7 +142,10 @@ export class LidDsAccumulator {
   private exploitNs: number | undefined;
   private firstHitNs: number | undefined;
 
+  private snapshot: number[] = [];
+
   beginRecording(exploitTimeNs: number | undefined): void {
+    this.snapshot = [this.exploitRecs, this.detected, this.cfa, this.tp, this.fp, this.tn, this.fn, this.latencies.length];
     this.inFalseRun = false;
     this.exploitNs = exploitTimeNs;
     this.firstHitNs = undefined;
@@ -170,7 +173,16 @@ export class LidDsAccumulator {
     }
   }
 
+  /** Forgets everything counted since beginRecording (a recording that failed to read). */
+  abortRecording(): void {
+    if (this.snapshot.length === 0) return;
+    [this.exploitRecs, this.detected, this.cfa, this.tp, this.fp, this.tn, this.fn] = this.snapshot;
+    this.latencies.length = this.snapshot[7];
+    this.snapshot = [];
+  }
+
   endRecording(): void {
+    this.snapshot = [];
     if (this.exploitNs !== undefined && this.firstHitNs !== undefined) {
       this.detected++;
       this.latencies.push((this.firstHitNs - this.exploitNs) / 1e6);

@@ -51,3 +51,22 @@ describe('kNN novelty score', () => {
     expect(Array.from(k.score(Float64Array.from([3, 0]), 2))).toEqual([3.5]);
   });
 });
+
+import { ScoreEnsemble } from '../../src/detect/anomaly/ensemble.js';
+
+describe('score ensemble', () => {
+  it('robust z: (s − median) / (1.4826·MAD), averaged over members', () => {
+    // Member a validation 1,2,3,4,5: median 3, |dev| 2,1,0,1,2 → MAD 1 → scale 1.4826.
+    // Member b validation 10,20,30: median 20, |dev| 10,0,10 → MAD 10 → scale 14.826.
+    const e = new ScoreEnsemble(['a', 'b'], 'z').fit([[1, 2, 3, 4, 5], [10, 20, 30]]);
+    expect(e.standardise(0, 6)).toBeCloseTo(3 / 1.4826, 12);
+    expect(e.combine([6, 50])).toBeCloseTo((3 / 1.4826 + 30 / 14.826) / 2, 12);
+  });
+  it('rank: empirical CDF with ties counting half, ordered past the maximum', () => {
+    const e = new ScoreEnsemble(['a'], 'rank').fit([[1, 2, 2, 4]]);
+    expect(e.standardise(0, 2)).toBeCloseTo((1 + 1) / 4, 12);
+    expect(e.standardise(0, 0)).toBe(0);
+    expect(e.standardise(0, 5)).toBeGreaterThan(e.standardise(0, 4.5));
+    expect(e.standardise(0, 4.5)).toBeGreaterThan(e.standardise(0, 4));
+  });
+});

@@ -12,6 +12,7 @@ import { register as run } from './run.js';
 import { register as scan } from './scan.js';
 import { register as controls } from './controls.js';
 import { register as admission } from './admission.js';
+import { register as evalSyscalls } from './eval.js';
 
 type Register = (program: Command) => void;
 const modules: Register[] = [
@@ -22,6 +23,7 @@ const modules: Register[] = [
   baseline,
   actions,
   evalMetrics,
+  evalSyscalls,
   tokens,
   serve,
 ];

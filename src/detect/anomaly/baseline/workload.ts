@@ -75,6 +75,18 @@ export function folderOf(path: string): string {
   return dir.replace(/\/\d+(?=\/|$)/g, '/#');
 }
 
+/**
+ * What identifies an executed binary: its path, or its name when the path says nothing (busybox runs
+ * applets by re-executing /proc/self/exe with the applet as argv[0]).
+ */
+export function binaryOf(p: VigieEvent['proc']): string {
+  if (!p) return '';
+  const exe = typeof p.exe === 'string' ? p.exe : '';
+  const name = typeof p.name === 'string' ? p.name : '';
+  if (exe && exe !== '/proc/self/exe' && !exe.startsWith('/proc/self/fd/')) return exe;
+  return name || exe;
+}
+
 function iso(ms: number): string | undefined {
   return ms > 0 ? new Date(ms).toISOString() : undefined;
 }
@@ -182,7 +194,7 @@ export class WorkloadBaseline {
     switch (ev.kind) {
       case 'process': {
         const p = ev.proc;
-        const bin = p && typeof p.exe === 'string' && p.exe ? p.exe : p && typeof p.name === 'string' ? p.name : '';
+        const bin = binaryOf(p);
         if (!bin) return;
         if (!ready) {
           if (!this.binaries.has(bin)) this.pBinaries.add(bin);

@@ -1,0 +1,204 @@
+/**
+ * ADFA-LD protocol: learn on Training_Data_Master (833 normal traces); Validation_Data_Master
+ * (4,372 normal traces), sorted by file name, is split in two: even positions tune (threshold and
+ * ensemble standardisation), odd positions are the normal half of the test set; the 746 attack traces
+ * are the other half. A trace's score aggregates its per-call values (`agg`: mean, median, or
+ * max of a sliding window of L calls); vector models see the trace's system-call frequencies.
+ */
+import { ScoreEnsemble, type EnsembleMode } from '../detect/anomaly/ensemble.js';
+import { IsolationForest } from '../detect/anomaly/iforest.js';
+import { KnnDetector } from '../detect/anomaly/knn.js';
+import { createSequenceModel, SEQUENCE_MODELS } from '../detect/anomaly/sequence.js';
+import { listAdfa, readAdfaTrace, type AdfaTrace } from '../sources/datasets/adfa.js';
+import { DatasetError, Progress } from '../sources/datasets/types.js';
+import { evaluateItems, type ItemScores } from './item-eval.js';
+import { intOf, paramsFor, TRIVIAL, type ParamMap } from './params.js';
+import type { EvalRun, SkippedInput } from './types.js';
+
+/** x86 32-bit system-call numbers stay below this. */
+const ADFA_V = 512;
+
+interface Loaded {
+  train: Int32Array[];
+  tune: Int32Array[];
+  test: Int32Array[];
+  labels: Uint8Array;
+  groups: string[];
+  skipped: SkippedInput[];
+}
+
+export function loadAdfa(dir: string, opts: { limit?: number } = {}): Loaded {
+  const all = listAdfa(dir);
+  const skipped: SkippedInput[] = [];
+  const read = (t: AdfaTrace): Int32Array | undefined => {
+    try {
+      const a = readAdfaTrace(t.path);
+      for (const v of a) if (v >= ADFA_V) throw new DatasetError(t.path, undefined, `system-call number ${v} ≥ ${ADFA_V}`);
+      return a;
+    } catch (e) {
+      skipped.push({ file: t.path, line: null, error: (e as Error).message });
+      return undefined;
+    }
+  };
+  // `limit` keeps every k-th trace of each group: a documented subset for quick tests.
+  const step = opts.limit ?? 1;
+  const pick = <T>(xs: T[]): T[] => xs.filter((_, i) => i % step === 0);
+  const train: Int32Array[] = [];
+  const tune: Int32Array[] = [];
+  const test: Int32Array[] = [];
+  const labels: number[] = [];
+  const groups: string[] = [];
+  for (const t of pick(all.filter((x) => x.group === 'training'))) {
+    const a = read(t);
+    if (a) train.push(a);
+  }
+  pick(all.filter((x) => x.group === 'validation')).forEach((t, i) => {
+    const a = read(t);
+    if (!a) return;
+    if (i % 2 === 0) tune.push(a);
+    else {
+      test.push(a);
+      labels.push(0);
+      groups.push('');
+    }
+  });
+  for (const t of pick(all.filter((x) => x.group === 'attack'))) {
+    const a = read(t);
+    if (!a) continue;
+    test.push(a);
+    labels.push(1);
+    groups.push(t.attackType ?? 'attack');
+  }
+  return { train, tune, test, labels: Uint8Array.from(labels), groups, skipped };
+}
+
+/** Aggregates per-call values of one trace. */
+function aggregate(values: Float64Array, agg: string, L: number): number {
+  const n = values.length;
+  if (n === 0) return 0;
+  if (agg === 'mean') {
+    let s = 0;
+    for (let i = 0; i < n; i++) s += values[i];
+    return s / n;
+  }
+  if (agg === 'median') {
+    const s = Float64Array.from(values).sort();
+    return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+  }
+  if (agg === 'max') {
+    // LID-DS style: highest mean over a sliding window of L calls (the whole trace when shorter).
+    const w = Math.min(L, n);
+    let s = 0;
+    for (let i = 0; i < w; i++) s += values[i];
+    let best = s;
+    for (let i = w; i < n; i++) {
+      s += values[i] - values[i - w];
+      if (s > best) best = s;
+    }
+    return best / w;
+  }
+  throw new Error(`unknown aggregation ${agg} (use mean, median or max)`);
+}
+
+function sqrtHistogram(trace: Int32Array, out: Float64Array, off: number): void {
+  for (let i = 0; i < trace.length; i++) out[off + trace[i]]++;
+  const n = trace.length || 1;
+  for (let j = 0; j < ADFA_V; j++) out[off + j] = Math.sqrt(out[off + j] / n);
+}
+
+function histograms(traces: Int32Array[]): Float64Array {
+  const m = new Float64Array(traces.length * ADFA_V);
+  traces.forEach((t, i) => sqrtHistogram(t, m, i * ADFA_V));
+  return m;
+}
+
+/** Scores of one non-ensemble algorithm on the tuning and test traces. */
+export function scoreAdfa(name: string, p: ParamMap, data: Loaded): { scores: ItemScores; params: Record<string, string | number | boolean> } {
+  if ((SEQUENCE_MODELS as readonly string[]).includes(name)) {
+    const model = createSequenceModel(name, p, ADFA_V);
+    const agg = p.agg ?? 'mean';
+    const L = intOf(p, 'L', 20);
+    data.train.forEach((t) => {
+      for (let i = 0; i < t.length; i++) model.learn(0, t[i]);
+      model.resetStreams();
+    });
+    const score = (traces: Int32Array[]): Float64Array =>
+      Float64Array.from(traces, (t) => {
+        const v = new Float64Array(t.length);
+        for (let i = 0; i < t.length; i++) v[i] = model.instant(0, t[i]);
+        model.resetStreams();
+        return aggregate(v, agg, L);
+      });
+    return { scores: { tune: score(data.tune), test: score(data.test) }, params: { ...model.params, agg, ...(agg === 'max' ? { L } : {}) } };
+  }
+  if (name === 'iforest' || name === 'knn') {
+    const train = histograms(data.train);
+    if (name === 'iforest') {
+      const trees = intOf(p, 'trees', 200);
+      const psi = intOf(p, 'psi', 256);
+      const seed = intOf(p, 'seed', 1);
+      const f = new IsolationForest({ trees, sampleSize: psi, seed }).fit(train, ADFA_V);
+      return { scores: { tune: f.score(histograms(data.tune), ADFA_V), test: f.score(histograms(data.test), ADFA_V) }, params: { trees, psi, seed, features: 'sqrt-frequency' } };
+    }
+    const k = intOf(p, 'k', 5);
+    const m = new KnnDetector(k).fit(train, ADFA_V);
+    return { scores: { tune: m.score(histograms(data.tune), ADFA_V), test: m.score(histograms(data.test), ADFA_V) }, params: { k, features: 'sqrt-frequency' } };
+  }
+  throw new Error(`algorithm ${name} does not apply to ADFA-LD (use stide, ngram-lm, iforest, knn, ensemble)`);
+}
+
+export function evalAdfa(dir: string, algos: string[], params: ParamMap, opts: { limit?: number } = {}): Omit<EvalRun, 'command' | 'seconds'> {
+  const data = loadAdfa(dir, opts);
+  if (data.train.length === 0 || data.tune.length === 0) throw new Error(`${dir}: no readable training or validation trace`);
+  const policy = params.threshold ?? 'q0.95';
+  const run: Omit<EvalRun, 'command' | 'seconds'> = {
+    output: { dataset: 'adfa', algorithms: [], skipped: data.skipped },
+    details: [],
+    timelines: [],
+    notes: [
+      `training: ${data.train.length} traces (Training_Data_Master); tuning: ${data.tune.length} validation traces (even positions by file name); test: ${data.labels.length - data.labels.reduce((a, b) => a + b, 0)} validation traces (odd positions) + ${data.labels.reduce((a, b) => a + b, 0)} attack traces${opts.limit ? ` (subset: every ${opts.limit}th trace)` : ''}`,
+      `threshold policy: ${policy} of the tuning scores; the 'all' row pools every attack type, the mean is over attack types`,
+    ],
+  };
+  const progress = new Progress('adfa', algos.length);
+  const cache = new Map<string, { scores: ItemScores; params: Record<string, string | number | boolean> }>();
+  const get = (name: string): { scores: ItemScores; params: Record<string, string | number | boolean> } => {
+    let r = cache.get(name);
+    if (!r) {
+      r = scoreAdfa(name, paramsFor(params, name), data);
+      cache.set(name, r);
+    }
+    return r;
+  };
+  const set = { labels: data.labels, groups: data.groups };
+  algos.forEach((name, i) => {
+    progress.tick(i, name);
+    let r: { scores: ItemScores; params: Record<string, string | number | boolean> };
+    if (name === 'ensemble') {
+      const p = paramsFor(params, 'ensemble');
+      const members = (p.members ?? 'stide,ngram-lm').split(',').map((s) => s.trim());
+      const mode = (p.mode ?? 'z') as EnsembleMode;
+      const parts = members.map(get);
+      const ens = new ScoreEnsemble(members, mode).fit(parts.map((x) => x.scores.tune));
+      const comb = (which: 'tune' | 'test'): Float64Array => {
+        const n = parts[0].scores[which].length;
+        const out = new Float64Array(n);
+        const row = new Float64Array(members.length);
+        for (let j = 0; j < n; j++) {
+          for (let m = 0; m < members.length; m++) row[m] = parts[m].scores[which][j];
+          out[j] = ens.combine(row);
+        }
+        return out;
+      };
+      r = { scores: { tune: comb('tune'), test: comb('test') }, params: { members: members.join(','), mode } };
+    } else if ((TRIVIAL as readonly string[]).includes(name)) {
+      const v = name === 'flag-everything' ? 1 : 0;
+      r = { scores: { tune: new Float64Array(data.tune.length).fill(v), test: new Float64Array(data.test.length).fill(v) }, params: {} };
+    } else r = get(name);
+    const ev = evaluateItems(name, r.params, r.scores, set, (TRIVIAL as readonly string[]).includes(name) ? 'trivial' : policy, 'all');
+    run.output.algorithms.push(ev.result);
+    run.details.push(...ev.details);
+  });
+  progress.tick(algos.length);
+  return run;
+}

@@ -1,0 +1,269 @@
+/**
+ * The LID-DS protocol over recordings of system calls (LID-DS 2021, LID-DS 2019, Vigie JSONL):
+ * per scenario, learn on the training recordings, take the threshold as the highest windowed score
+ * seen on the validation recordings (`--param threshold=max`, the protocol; or qP), then raise an
+ * alarm on every test call whose windowed score is above it. Reported: DR, CFA, per-call
+ * precision/recall/F1/FPR, per-recording ROC-AUC (a recording's score is its highest windowed
+ * score), and the latency from the exploit start to the first alarm after it.
+ *
+ * Calls are windowed per stream: the stream is the thread (`threadAware=true`, default) or the
+ * whole recording. The windowed score is the mean of the last L per-call values of the stream
+ * (STIDE: the share of unseen n-grams, exactly the LID-DS STIDE score).
+ */
+import { createSequenceModel, SEQUENCE_MODELS, type SequenceModel } from '../detect/anomaly/sequence.js';
+import { DatasetError, Progress, type SyscallEventView, type SyscallRecording } from '../sources/datasets/types.js';
+import { LidDsAccumulator, rocAuc, rocCurve, thresholdFrom, tprAtFpr } from './metrics.js';
+import { boolOf, intOf, paramsFor, TRIVIAL, type ParamMap } from './params.js';
+import { meanOf, thinRoc, type AlgorithmResult, type EvalRun, type ScenarioResult, type SkippedInput, type Timeline } from './types.js';
+
+/** Vocabulary size: system-call names get ids in order of appearance; the last id catches overflow. */
+const VOCAB = 1024;
+
+class Vocabulary {
+  private readonly ids = new Map<string, number>();
+  private readonly names: string[] = [];
+  id(name: string): number {
+    let v = this.ids.get(name);
+    if (v === undefined) {
+      v = this.names.length < VOCAB - 1 ? this.names.length : VOCAB - 1;
+      if (v < VOCAB - 1) this.names.push(name);
+      this.ids.set(name, v);
+    }
+    return v;
+  }
+  name(id: number): string {
+    return this.names[id] ?? '?';
+  }
+}
+
+/** Sliding mean of the last L values per stream. */
+class Windows {
+  private readonly state = new Map<number, { ring: Float64Array; pos: number; sum: number }>();
+  constructor(private readonly L: number) {}
+  push(stream: number, v: number): number {
+    let s = this.state.get(stream);
+    if (!s) {
+      s = { ring: new Float64Array(this.L), pos: 0, sum: 0 };
+      this.state.set(stream, s);
+    }
+    s.sum += v - s.ring[s.pos];
+    s.ring[s.pos] = v;
+    s.pos = s.pos + 1 === this.L ? 0 : s.pos + 1;
+    return s.sum / this.L;
+  }
+  reset(): void {
+    this.state.clear();
+  }
+}
+
+interface Scorer {
+  name: string;
+  params: Record<string, string | number | boolean>;
+  model?: SequenceModel;
+  windows: Windows;
+  /** Constant score for the trivial detectors. */
+  constant?: number;
+  threshold: number;
+  policy: string;
+  validation: number[];
+  validationMax: number;
+}
+
+interface EvalOptions {
+  dataset: string;
+  algos: string[];
+  params: ParamMap;
+  /** Exploit recordings of each scenario whose score timeline goes to the report. */
+  timelines?: number;
+}
+
+export async function evalRecordings(scenarios: Map<string, SyscallRecording[]>, opts: EvalOptions): Promise<Omit<EvalRun, 'command' | 'seconds'>> {
+  const { params } = opts;
+  const threadAware = boolOf(params, 'threadAware', true);
+  const dirFilter = params.dir ?? 'enter';
+  if (!['enter', 'exit', 'both'].includes(dirFilter)) throw new Error(`dir must be enter, exit or both, got ${dirFilter}`);
+  const policy = params.threshold ?? 'max';
+  const skipped: SkippedInput[] = [];
+  const perAlgo = new Map<string, AlgorithmResult>();
+  const run: Omit<EvalRun, 'command' | 'seconds'> = {
+    output: { dataset: opts.dataset, algorithms: [], skipped },
+    details: [],
+    timelines: [],
+    notes: [
+      `streams: ${threadAware ? 'one per thread (tid)' : 'one per recording'}; calls kept: ${dirFilter === 'both' ? 'enter and exit' : dirFilter === 'enter' ? 'enter (>) events' : 'exit (<) events'}; threshold: ${policy} of the validation windowed scores`,
+    ],
+  };
+  for (const a of opts.algos) {
+    const r: AlgorithmResult = { name: a, params: {}, scenarios: [], mean: meanOf([]) };
+    perAlgo.set(a, r);
+    run.output.algorithms.push(r);
+  }
+  const keep = (d: '>' | '<'): boolean => dirFilter === 'both' || (dirFilter === 'enter' ? d === '>' : d === '<');
+
+  for (const [scenario, recs] of scenarios) {
+    const vocab = new Vocabulary();
+    const scorers: Scorer[] = opts.algos.map((name) => {
+      const p = paramsFor(params, name);
+      const L = intOf(p, 'L', 1000);
+      if ((TRIVIAL as readonly string[]).includes(name)) {
+        return { name, params: {}, windows: new Windows(1), constant: name === 'flag-everything' ? 1 : 0, threshold: 0.5, policy: 'trivial', validation: [], validationMax: -Infinity };
+      }
+      if (!(SEQUENCE_MODELS as readonly string[]).includes(name)) {
+        throw new Error(`algorithm ${name} does not apply to system-call recordings (use ${SEQUENCE_MODELS.join(', ')})`);
+      }
+      const model = createSequenceModel(name, p, VOCAB);
+      return { name, params: { ...model.params, L, threadAware }, model, windows: new Windows(L), threshold: 0, policy, validation: [], validationMax: -Infinity };
+    });
+    const models = scorers.filter((s) => s.model);
+    const byPhase = (split: string): SyscallRecording[] => recs.filter((r) => r.split === split);
+    const train = byPhase('training');
+    const val = byPhase('validation');
+    const test = byPhase('test');
+    if (train.length === 0 || val.length === 0 || test.length === 0) {
+      throw new Error(`scenario ${scenario}: needs training, validation and test recordings (found ${train.length}, ${val.length}, ${test.length})`);
+    }
+    const total = train.length + val.length + test.length;
+    const progress = new Progress(`${scenario}`, total);
+    let done = 0;
+    const readSafely = async (rec: SyscallRecording, onEvent: (ev: SyscallEventView) => void): Promise<boolean> => {
+      try {
+        await rec.read(onEvent);
+        return true;
+      } catch (e) {
+        const err = e as Error;
+        skipped.push({ file: err instanceof DatasetError ? err.file : rec.path, line: err instanceof DatasetError ? (err.line ?? null) : null, error: err.message });
+        return false;
+      } finally {
+        progress.tick(++done, rec.name);
+      }
+    };
+
+    // 1. Training.
+    for (const rec of train) {
+      await readSafely(rec, (ev) => {
+        if (!keep(ev.dir)) return;
+        const id = vocab.id(ev.name);
+        const stream = threadAware ? ev.tid : 0;
+        for (const s of models) s.model!.learn(stream, id);
+      });
+      for (const s of models) s.model!.resetStreams();
+    }
+
+    // 2. Validation: threshold.
+    for (const rec of val) {
+      await readSafely(rec, (ev) => {
+        if (!keep(ev.dir)) return;
+        const id = vocab.id(ev.name);
+        const stream = threadAware ? ev.tid : 0;
+        for (const s of models) {
+          const w = s.windows.push(stream, s.model!.instant(stream, id));
+          if (w > s.validationMax) s.validationMax = w;
+          // A bounded sample is enough for quantile thresholds.
+          if (s.policy !== 'max' && (s.validation.length < 200_000 || Math.random() < 0.01)) s.validation.push(w);
+        }
+      });
+      for (const s of models) {
+        s.model!.resetStreams();
+        s.windows.reset();
+      }
+    }
+    for (const s of models) {
+      s.threshold = s.policy === 'max' ? s.validationMax : thresholdFrom(s.validation.length ? s.validation : [0], s.policy);
+    }
+
+    // 3. Test.
+    const acc = scorers.map(() => new LidDsAccumulator());
+    const recScores: number[][] = scorers.map(() => []);
+    const recLabels: number[] = [];
+    let exploitSeen = 0;
+    for (const rec of test) {
+      const maxW = new Float64Array(scorers.length).fill(-Infinity);
+      const wantTimeline = rec.exploit && exploitSeen < (opts.timelines ?? 1);
+      const tl: Timeline[] = wantTimeline
+        ? scorers.filter((s) => s.model).map((s) => ({ algorithm: s.name, scenario, recording: rec.name, t: [], score: [], threshold: s.threshold }))
+        : [];
+      const pool = new Float64Array(scorers.length).fill(-Infinity);
+      let poolN = 0;
+      let t0 = -1;
+      let started = false;
+      const begin = (): void => {
+        started = true;
+        for (const a of acc) a.beginRecording(rec.exploit ? rec.exploitTimeNs : undefined);
+      };
+      const ok = await readSafely(rec, (ev) => {
+        if (!keep(ev.dir)) return;
+        if (!started) begin();
+        if (t0 < 0) t0 = ev.tsNs;
+        const id = vocab.id(ev.name);
+        const stream = threadAware ? ev.tid : 0;
+        for (let i = 0; i < scorers.length; i++) {
+          const s = scorers[i];
+          const w = s.model ? s.windows.push(stream, s.model.instant(stream, id)) : s.constant!;
+          if (w > maxW[i]) maxW[i] = w;
+          if (w > pool[i]) pool[i] = w;
+          acc[i].call(ev.tsNs, w > s.threshold);
+        }
+        if (wantTimeline && ++poolN === 200) {
+          let k = 0;
+          for (let i = 0; i < scorers.length; i++) {
+            if (!scorers[i].model) continue;
+            tl[k].t.push((ev.tsNs - t0) / 1e9);
+            tl[k].score.push(pool[i]);
+            k++;
+          }
+          pool.fill(-Infinity);
+          poolN = 0;
+        }
+      });
+      if (!started && ok) begin();
+      for (const s of models) {
+        s.model!.resetStreams();
+        s.windows.reset();
+      }
+      if (!ok) {
+        for (const a of acc) a.abortRecording();
+        continue;
+      }
+      for (const a of acc) a.endRecording();
+      recLabels.push(rec.exploit ? 1 : 0);
+      scorers.forEach((_, i) => recScores[i].push(Number.isFinite(maxW[i]) ? maxW[i] : 0));
+      if (wantTimeline) {
+        exploitSeen++;
+        for (const x of tl) if (rec.exploitTimeNs !== undefined && t0 >= 0) x.exploitAt = (rec.exploitTimeNs - t0) / 1e9;
+        run.timelines.push(...tl);
+      }
+    }
+
+    scorers.forEach((s, i) => {
+      const r = acc[i].result();
+      const auc = rocAuc(recScores[i], recLabels);
+      const sr: ScenarioResult = {
+        name: scenario,
+        dr: r.dr,
+        cfa: r.cfa,
+        precision: r.precision,
+        recall: r.recall,
+        f1: r.f1,
+        fpr: r.fpr,
+        auc: Number.isFinite(auc) ? auc : null,
+        latencyMs: r.latencyMs,
+      };
+      const ar = perAlgo.get(s.name)!;
+      ar.params = s.params;
+      ar.scenarios.push(sr);
+      run.details.push({
+        algorithm: s.name,
+        scenario,
+        threshold: s.threshold,
+        thresholdPolicy: s.policy,
+        drAtFpr5: tprAtFpr(recScores[i], recLabels, 0.05),
+        drAtFpr2: tprAtFpr(recScores[i], recLabels, 0.02),
+        roc: thinRoc(rocCurve(recScores[i], recLabels)),
+        counts: { negatives: recLabels.filter((y) => y === 0).length, positives: recLabels.filter((y) => y === 1).length },
+      });
+    });
+  }
+  for (const r of run.output.algorithms) r.mean = meanOf(r.scenarios);
+  if (skipped.length) run.notes.push(`${skipped.length} input(s) skipped (see "Skipped inputs")`);
+  return run;
+}
