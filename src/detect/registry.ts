@@ -4,9 +4,12 @@
  */
 import type { Db } from '../store/db.js';
 import type { Detector } from './types.js';
+import { createRulesDetector } from './rules/detector.js';
+import { createAuditAnomalyDetector } from './anomaly/audit/detector.js';
 import { createBaselineDetector } from './anomaly/baseline/detector.js';
 import { createRuntimeDetector } from './runtime/detector.js';
 import { createPerfDetector } from './perf/detector.js';
+import { createPostureDetector } from './posture/detector.js';
 
 export interface DetectorContext {
   db: Db;
@@ -18,9 +21,12 @@ export interface DetectorContext {
 export type DetectorFactory = (ctx: DetectorContext) => Detector | undefined | Promise<Detector | undefined>;
 
 const factories: [name: string, factory: DetectorFactory][] = [
+  ['rules', createRulesDetector],
+  ['audit-anomaly', createAuditAnomalyDetector],
   ['baseline', createBaselineDetector],
   ['runtime', createRuntimeDetector],
   ['perf', createPerfDetector],
+  ['posture', createPostureDetector],
 ];
 
 export async function createDetectors(ctx: DetectorContext, only?: string[]): Promise<Detector[]> {

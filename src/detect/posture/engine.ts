@@ -20,6 +20,8 @@ export interface EvaluateOptions {
   errors?: ScanError[];
   /** Extra objects that give context (a cluster's RBAC, NetworkPolicies) without being reported on. */
   contextObjects?: K8sObject[];
+  /** A prebuilt context (the live detector keeps one across ticks). */
+  scanContext?: ScanContext;
 }
 
 export const SEVERITY_WEIGHT: Record<Severity, number> = { critical: 10, high: 7, medium: 4, low: 2, info: 1 };
@@ -47,7 +49,7 @@ export function evaluate(loaded: LoadedObject[], opts: EvaluateOptions = {}): Sc
   }
   const ix = indexFor(controls);
   const objects = loaded.map((l) => l.obj);
-  const ctx = new ScanContext(opts.contextObjects ? [...objects, ...opts.contextObjects] : objects, opts.settings, opts.complete ?? false);
+  const ctx = opts.scanContext ?? new ScanContext(opts.contextObjects ? [...objects, ...opts.contextObjects] : objects, opts.settings, opts.complete ?? false);
   const now = opts.now ?? new Date();
   const exceptions = opts.exceptions ?? [];
   const findings: Finding[] = [];

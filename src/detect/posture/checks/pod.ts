@@ -132,7 +132,9 @@ function hasSeccomp(p: PodSpecRef, c: ContainerRef): boolean {
 const linuxHardening = containerCheck((c, p) => {
   const s = sc(c);
   const ps = psc(p);
-  if (hasSeccomp(p, c)) return undefined;
+  // An Unconfined seccomp profile is the absence of hardening, not a profile.
+  const eff = s.seccompProfile?.type ?? ps.seccompProfile?.type;
+  if (hasSeccomp(p, c) && eff !== 'Unconfined') return undefined;
   if (s.seLinuxOptions !== undefined || ps.seLinuxOptions !== undefined) return undefined;
   if (s.appArmorProfile !== undefined || ps.appArmorProfile !== undefined) return undefined;
   if (Object.keys(p.annotations).some((k) => k.startsWith('container.apparmor.security.beta.kubernetes.io/'))) return undefined;
