@@ -312,7 +312,7 @@ export function parsePolicy(text: string, file = '<policy>'): Policy {
         Object.entries(g.protect?.labels ?? { 'vigie.protect': 'true' }).map(([k, v]) => [k, String(v)]),
       ),
       protectNames: list(g.protect?.names) ?? [],
-      protectNamespaces: list(g.protect?.namespaces) ?? ['kube-system'],
+      protectNamespaces: list(g.protect?.namespaces) ?? ['kube-system', 'vigie', 'vigie-system'],
       rateLimitPerMinute: g.rateLimit?.perMinute ?? 30,
       maxActionsPerIncident: g.maxActionsPerIncident ?? 10,
       maxWorkloadsPerIncident: g.maxWorkloadsPerIncident ?? 3,

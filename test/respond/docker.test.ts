@@ -226,6 +226,28 @@ describe('docker response', () => {
     await r.close();
   });
 
+  it('kill suspends the restart policy so the container stays down; rollback starts it and restores the policy', async () => {
+    const c = await startContainer(PREFIX + 'kill', { hostConfig: { RestartPolicy: { Name: 'always' } } });
+    const db = openStore(':memory:');
+    const r = responder(db, '      - capture_evidence\n      - kill');
+    const recs = await r.onAlert(await alertFor(c));
+    expect(recs.map((x) => [x.action, x.status])).toEqual([
+      ['capture_evidence', 'executed'],
+      ['kill', 'executed'],
+    ]);
+    await new Promise((res) => setTimeout(res, 1500));
+    let info = await c.inspect();
+    expect(info.State.Running).toBe(false);
+    expect(info.HostConfig.RestartPolicy?.Name).toBe('no');
+    const rb = await r.rollback(recs[1].id);
+    expect(rb.status).toBe('rolled_back');
+    expect((rb as { rollbackNote?: string }).rollbackNote).toMatch(/process state is not restored/);
+    info = await c.inspect();
+    expect(info.State.Running).toBe(true);
+    expect(info.HostConfig.RestartPolicy?.Name).toBe('always');
+    await r.close();
+  });
+
   it('an action left executing by a crash is rolled back at start-up', async () => {
     const c = await startContainer(PREFIX + 'crash');
     const db = openStore(':memory:');

@@ -32,6 +32,7 @@ export interface DockerSnapshot {
   cpuPeriod: number;
   memory: number;
   memorySwap: number;
+  restartPolicy: { Name: string; MaximumRetryCount?: number };
   networks: Record<string, DockerNetworkSnapshot>;
 }
 
@@ -82,6 +83,7 @@ export function snapshotOf(info: Docker.ContainerInspectInfo): DockerSnapshot {
     cpuPeriod: hc.CpuPeriod ?? 0,
     memory: hc.Memory ?? 0,
     memorySwap: hc.MemorySwap ?? 0,
+    restartPolicy: { Name: hc.RestartPolicy?.Name ?? '', MaximumRetryCount: hc.RestartPolicy?.MaximumRetryCount },
     networks: nets,
   };
 }
@@ -188,8 +190,15 @@ export class DockerActuator implements Actuator {
       }
       case 'kill': {
         const signal = typeof params.signal === 'string' ? params.signal : 'SIGKILL';
-        if (before.running) await this.call(target, 'kill', () => c.kill({ signal }));
-        else note = 'already stopped';
+        if (before.running) {
+          // A killed container is restarted by its restart policy (unlike a stopped one): suspend
+          // the policy for as long as the action holds; rollback puts it back.
+          if (before.restartPolicy.Name && before.restartPolicy.Name !== 'no') {
+            await this.call(target, 'update', () => c.update({ RestartPolicy: { Name: 'no' } }));
+            note = `restart policy "${before.restartPolicy.Name}" suspended`;
+          }
+          await this.call(target, 'kill', () => c.kill({ signal }));
+        } else note = 'already stopped';
         break;
       }
       default:
@@ -375,6 +384,12 @@ export class DockerActuator implements Actuator {
         break;
       case 'stop':
       case 'kill':
+        if (before.restartPolicy?.Name && before.restartPolicy.Name !== now.restartPolicy.Name) {
+          const rp = before.restartPolicy;
+          await this.call(t, 'update', () =>
+            c.update({ RestartPolicy: rp.Name === 'on-failure' ? rp : { Name: rp.Name } }),
+          );
+        }
         if (before.running && !now.running) {
           await this.call(t, 'start', () => c.start());
           if (record.action === 'kill') notes.push('container restarted from its entrypoint; process state is not restored');
@@ -431,7 +446,11 @@ export class DockerActuator implements Actuator {
         return after.paused === before.paused;
       case 'stop':
       case 'kill':
-        return after.running === before.running && after.paused === before.paused;
+        return (
+          after.running === before.running &&
+          after.paused === before.paused &&
+          (after.restartPolicy.Name || 'no') === (before.restartPolicy?.Name || 'no')
+        );
       default:
         return true;
     }
