@@ -9,6 +9,7 @@ import {
   BaselineDetector,
   BaselineManager,
   BaselineStore,
+  binaryOf,
   folderOf,
   parseBaselineConfig,
   parseBaselineFile,
@@ -33,7 +34,7 @@ const metric = (s: number, m: Record<string, number>) => at(s, 'metric', { metri
 const nsAt = (sec: number) => BigInt(Math.round((T0 + sec * 1000) * 1000)) * 1000n;
 
 function cfg(over: Partial<BaselineConfig>): BaselineConfig {
-  return parseBaselineConfig({ windowSec: 10, learnSec: 30, minEvents: 20, pauseSec: 0, n: 3, L: 4, mismatchRatio: 0.5, minSyscalls: 0, minResourceSamples: 3, ...over });
+  return parseBaselineConfig({ windowSec: 10, learnSec: 30, minEvents: 20, pauseSec: 0, n: 3, L: 4, mismatchRatio: 0.5, minSyscalls: 0, minResourceSamples: 3, convergeShare: 1, convergeMinCalls: 0, ...over });
 }
 function setup(over: Partial<BaselineConfig> = {}, store?: BaselineStore) {
   const mgr = new BaselineManager(cfg(over), store);
@@ -204,6 +205,24 @@ describe('workload baseline dimensions: alerts name what was never seen', () => 
     expect(q.alerts).toHaveLength(0);
   });
 
+  it('syscall dimension alerts only after its n-gram set converged, learning on after ready until then', () => {
+    const { feed, alerts, wb } = setup({ learnSec: 5, minEvents: 3, convergeShare: 0.1, convergeMinCalls: 8 });
+    const run = (t: number, tid: number, calls: string) => calls.split(' ').forEach((c) => feed(sys(t, tid, c)));
+    // Windows open at their first event: [1,11), [11,21), [21,31).
+    run(1, 1, 'a b c a b c a b c a b c'); // window 1: abc bca cab, 3 new of 3 → not converged
+    run(11, 2, 'x y z x y z x y z'); // window 2 (ready, still learning calls): 3 new of 6 → not converged
+    expect(wb()?.state).toBe('ready');
+    expect(alerts).toHaveLength(0);
+    run(21, 3, 'a b c a b c a b c'); // window 3: 0 new → converged when it closes
+    expect(wb()?.syscallConverged).toBe(false);
+    run(31, 4, 'x y z x y z'); // 31 − 21 ≥ 10 s: closes window 3, then scored: all known
+    expect(wb()?.syscallConverged).toBe(true);
+    expect(alerts).toHaveLength(0);
+    run(32, 5, 'a b c q r s'); // abc ✓, bcq ✗, cqr ✗ → 2/4 ≥ 0.5
+    expect(alerts.map((a) => a.output_fields?.['vigie.never_seen'])).toEqual(['c q r']);
+    expect(wb()?.stide.size).toBe(6);
+  });
+
   it('resource envelope: bound = max(max × 1.5, p99 × 2) + floor, held for resourceSustain samples', () => {
     const { feed, alerts } = learned({ resourceSustain: 3 });
     // cpu learned 0.1 → bound max(0.15, 0.2) + 0.1 = 0.3 cores.
@@ -299,6 +318,12 @@ describe('baseline detector robustness and the runtime port oracle', () => {
     ] as unknown as VigieEvent[];
     for (const b of bad) expect(() => feed(b)).not.toThrow();
     expect(det.stats().malformed).toBe(4);
+  });
+
+  it('names busybox applets re-executed through /proc/self/exe by their applet name', () => {
+    expect(binaryOf({ exe: '/proc/self/exe', name: 'cat' })).toBe('cat');
+    expect(binaryOf({ exe: '/bin/busybox', name: 'sh' })).toBe('/bin/busybox');
+    expect(binaryOf({ name: 'sh' })).toBe('sh');
   });
 
   it('folds numeric folders', () => {

@@ -20,7 +20,7 @@ function statusLine(s: WorkloadStatus): string {
   const state = s.staleReason ? `${s.state}(${s.staleReason})` : s.state;
   return (
     `${s.workload}  ${state.padEnd(12)} events=${s.learnedEvents} learned=${s.learnedSec}s windows=${s.windowsKept}` +
-    `(-${s.windowsDiscarded}) binaries=${s.binaries} ngrams=${s.ngrams} peers=${s.peers} ports=${s.connectPorts}` +
+    `(-${s.windowsDiscarded}) binaries=${s.binaries} ngrams=${s.ngrams}${s.syscallsConverged ? '' : '(converging)'} peers=${s.peers} ports=${s.connectPorts}` +
     ` listen=${s.listenPorts} dirs=${s.fileDirs} samples=${s.resourceSamples} mem=${(s.memoryBytes / 1024).toFixed(0)}KiB` +
     `${s.readyAt ? ` ready=${s.readyAt}` : ''}${s.lastEventAt ? ` last=${s.lastEventAt}` : ''}`
   );

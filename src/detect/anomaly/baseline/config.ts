@@ -17,6 +17,13 @@ export interface BaselineConfig {
   mismatchRatio: number;
   /** The syscall dimension alerts only once this many calls were learned. */
   minSyscalls: number;
+  /**
+   * The syscall dimension alerts only once its n-gram set converged: a learning window of at least
+   * convergeMinCalls calls added at most convergeShare × (set size) new n-grams. Until then it keeps
+   * learning system calls, also after the baseline is ready.
+   */
+  convergeShare: number;
+  convergeMinCalls: number;
   /** The resource envelope alerts only once this many samples were learned. */
   minResourceSamples: number;
   /** Caps that keep a workload's baseline small (memory ≤ 2 MB). */
@@ -51,6 +58,8 @@ export const defaultBaselineConfig: BaselineConfig = {
   L: 32,
   mismatchRatio: 0.25,
   minSyscalls: 2000,
+  convergeShare: 0.01,
+  convergeMinCalls: 500,
   minResourceSamples: 10,
   maxNgrams: 16_000,
   maxItems: 4096,
@@ -79,6 +88,8 @@ const schema = z
     L: int.max(4096),
     mismatchRatio: z.number().gt(0).max(1),
     minSyscalls: z.number().int().nonnegative(),
+    convergeShare: z.number().min(0).max(1),
+    convergeMinCalls: z.number().int().nonnegative(),
     minResourceSamples: z.number().int().nonnegative(),
     maxNgrams: int,
     maxItems: int,

@@ -31,6 +31,7 @@ export const workloadBaselineSchema = z.object({
   windowsKept: z.number().int().nonnegative(),
   windowsDiscarded: z.number().int().nonnegative(),
   syscallsLearned: z.number().int().nonnegative(),
+  syscallConverged: z.boolean().optional(),
   binaries: z.array(z.string()),
   peers: z.array(z.string()),
   connectPorts: z.array(z.number().int().min(0).max(65535)),

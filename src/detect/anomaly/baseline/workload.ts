@@ -39,6 +39,8 @@ export interface WorkloadBaselineJSON {
   windowsKept: number;
   windowsDiscarded: number;
   syscallsLearned: number;
+  /** The last learning window with enough calls added few new n-grams: the syscall dimension alerts. */
+  syscallConverged?: boolean;
   binaries: string[];
   peers: string[];
   connectPorts: number[];
@@ -60,6 +62,7 @@ export interface WorkloadStatus {
   windowsDiscarded: number;
   binaries: number;
   ngrams: number;
+  syscallsConverged: boolean;
   peers: number;
   connectPorts: number;
   listenPorts: number;
@@ -112,6 +115,7 @@ export class WorkloadBaseline {
   windowsKept = 0;
   windowsDiscarded = 0;
   syscallsLearned = 0;
+  syscallConverged = false;
   /** Set when something changed that SQLite does not hold yet. */
   dirty = true;
 
@@ -161,20 +165,18 @@ export class WorkloadBaseline {
   /** Hot path: one system call of thread `tid`. Allocation-free unless it alerts. */
   onSyscall(tid: number, sys: number, nowMs: number, ev: VigieEvent, emit: AlertEmitter): void {
     this.lastEventMs = nowMs;
-    if (this.state === 'ready') {
-      const r = this.stide.score(tid, sys);
-      if (
-        r.unseen &&
-        r.ratio >= this.cfg.mismatchRatio &&
-        this.syscallsLearned >= this.cfg.minSyscalls &&
-        nowMs - this.lastSyscallAlertMs >= this.cfg.syscallCooldownSec * 1000
-      ) {
-        this.lastSyscallAlertMs = nowMs;
-        this.syscallAlert(tid, r.ratio, ev, nowMs, emit);
-      }
+    if (this.state === 'ready' && this.syscallConverged) {
+      this.scoreSyscall(tid, sys, nowMs, ev, emit);
       return;
     }
+    // Learning; or ready but the n-gram set still grows: keep learning system calls (window by window,
+    // never across an alert) until it converges, and do not alert on them meanwhile.
     if (!this.learningEvent(nowMs)) return;
+    // Closing the previous window may just have made the set converge.
+    if (this.state === 'ready' && this.syscallConverged) {
+      this.scoreSyscall(tid, sys, nowMs, ev, emit);
+      return;
+    }
     if (this.bufSys === undefined || this.bufTid === undefined) {
       this.bufSys = new Int32Array(this.cfg.bufferCalls);
       this.bufTid = new Int32Array(this.cfg.bufferCalls);
@@ -184,6 +186,19 @@ export class WorkloadBaseline {
     this.bufLen++;
     // A full buffer closes the window early: learning never drops calls silently.
     if (this.bufLen === this.bufSys.length) this.closeWindow(nowMs);
+  }
+
+  private scoreSyscall(tid: number, sys: number, nowMs: number, ev: VigieEvent, emit: AlertEmitter): void {
+    const r = this.stide.score(tid, sys);
+    if (
+      r.unseen &&
+      r.ratio >= this.cfg.mismatchRatio &&
+      this.syscallsLearned >= this.cfg.minSyscalls &&
+      nowMs - this.lastSyscallAlertMs >= this.cfg.syscallCooldownSec * 1000
+    ) {
+      this.lastSyscallAlertMs = nowMs;
+      this.syscallAlert(tid, r.ratio, ev, nowMs, emit);
+    }
   }
 
   /** Any non-syscall runtime event of this workload. */
@@ -326,9 +341,13 @@ export class WorkloadBaseline {
     if (this.bufSys && this.bufTid) {
       const st = this.stide;
       const max = this.cfg.maxNgrams;
+      const before = st.size;
       for (let i = 0; i < this.bufLen; i++) {
         if (st.size >= max) break;
         st.learn(this.bufTid[i], this.bufSys[i]);
+      }
+      if (this.bufLen >= this.cfg.convergeMinCalls) {
+        this.syscallConverged = st.size >= max || st.size - before <= this.cfg.convergeShare * st.size;
       }
       this.syscallsLearned += this.bufLen;
       this.bufLen = 0;
@@ -341,7 +360,7 @@ export class WorkloadBaseline {
     this.dirty = true;
     if (this.state === 'learning' && this.learnedEvents >= this.cfg.minEvents && this.learnedMs >= this.cfg.learnSec * 1000) {
       this.becomeReady(end);
-    }
+    } else if (this.state === 'ready' && this.syscallConverged && this.bufSys) this.armSyscalls();
   }
 
   private discardPending(): void {
@@ -359,16 +378,21 @@ export class WorkloadBaseline {
     this.state = 'ready';
     this.readyMs = nowMs;
     this.bounds = undefined;
-    // Scoring starts from empty thread states; the learning buffer is no longer needed.
+    if (this.syscallConverged) this.armSyscalls();
+    this.dirty = true;
+  }
+
+  /** Scoring starts from empty thread states; the learning buffer is no longer needed. */
+  private armSyscalls(): void {
     this.stide.resetStreams();
     this.bufSys = undefined;
     this.bufTid = undefined;
-    this.dirty = true;
+    this.bufLen = 0;
   }
 
   /** Periodic: closes an expired learning window (readiness progresses without new events), staleness. */
   tick(nowMs: number, emit: AlertEmitter): void {
-    if (this.state !== 'ready' && this.windowStartMs >= 0 && nowMs - this.windowStartMs >= this.cfg.windowSec * 1000) {
+    if (this.windowStartMs >= 0 && nowMs - this.windowStartMs >= this.cfg.windowSec * 1000) {
       this.closeWindow(nowMs);
     }
     if (this.state !== 'stale' && this.lastEventMs > 0 && nowMs - this.lastEventMs >= this.cfg.staleIdleSec * 1000) {
@@ -531,6 +555,7 @@ export class WorkloadBaseline {
       windowsDiscarded: this.windowsDiscarded,
       binaries: this.binaries.size,
       ngrams: this.stide.size,
+      syscallsConverged: this.syscallConverged,
       peers: this.peers.size,
       connectPorts: this.connectPorts.size,
       listenPorts: this.listenPorts.size,
@@ -562,6 +587,7 @@ export class WorkloadBaseline {
       windowsKept: this.windowsKept,
       windowsDiscarded: this.windowsDiscarded,
       syscallsLearned: this.syscallsLearned,
+      syscallConverged: this.syscallConverged,
       binaries: [...this.binaries].sort(),
       peers: [...this.peers].sort(),
       connectPorts: [...this.connectPorts].sort((a, b) => a - b),
@@ -596,6 +622,7 @@ export class WorkloadBaseline {
     wb.windowsKept = j.windowsKept;
     wb.windowsDiscarded = j.windowsDiscarded;
     wb.syscallsLearned = j.syscallsLearned;
+    wb.syscallConverged = j.syscallConverged ?? false;
     for (const b of j.binaries) wb.binaries.add(b);
     for (const p of j.peers) wb.peers.add(p);
     for (const p of j.connectPorts) wb.connectPorts.add(p);
