@@ -1,0 +1,128 @@
+/**
+ * The learned seccomp profile checked on real dockerd: a busybox httpd runs while bpftrace records
+ * the system calls of its container; a fresh container of the same image then runs under the
+ * generated profile. Its normal requests still succeed, and a call outside the profile (mkdir, which
+ * the web server never made) fails with EPERM.
+ */
+import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { seccompProfile, syscallsFromRecording } from '../../src/characterize/harden.js';
+
+const run = promisify(execFile);
+
+function available(): string | undefined {
+  try {
+    execFileSync('docker', ['info'], { stdio: 'ignore', timeout: 20_000 });
+  } catch {
+    return 'dockerd not reachable';
+  }
+  try {
+    execFileSync('bpftrace', ['--version'], { stdio: 'ignore' });
+  } catch {
+    return 'bpftrace not installed';
+  }
+  if (process.getuid?.() !== 0) return 'needs root for bpftrace';
+  return undefined;
+}
+const missing = available();
+if (missing && process.env.CI === 'true') throw new Error(`seccomp test needs dockerd and bpftrace in CI: ${missing}`);
+
+const tag = `vigie-harden-test:${process.pid}`;
+const names: string[] = [];
+const dir = mkdtempSync(join(tmpdir(), 'vigie-harden-'));
+
+afterAll(async () => {
+  for (const n of names) await run('docker', ['rm', '-f', n]).catch(() => undefined);
+  await run('docker', ['rmi', '-f', tag]).catch(() => undefined);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function startContainer(name: string, extra: string[] = []): Promise<{ id: string; ip: string }> {
+  names.push(name);
+  const { stdout } = await run('docker', ['run', '-d', '--name', name, ...extra, tag, '/bin/busybox', 'httpd', '-f', '-p', '8080', '-h', '/www']);
+  const id = stdout.trim();
+  const { stdout: ip } = await run('docker', ['inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', id]);
+  return { id, ip: ip.trim() };
+}
+
+async function get(url: string): Promise<{ status: number; body: string }> {
+  for (let i = 0; ; i++) {
+    try {
+      const r = await fetch(url, { signal: AbortSignal.timeout(3000) });
+      return { status: r.status, body: await r.text() };
+    } catch (err) {
+      if (i >= 30) throw err;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+async function traffic(ip: string): Promise<void> {
+  for (let i = 0; i < 5; i++) {
+    expect((await get(`http://${ip}:8080/`)).status).toBe(200);
+    expect((await get(`http://${ip}:8080/missing`)).status).toBe(404);
+  }
+}
+
+describe.skipIf(missing !== undefined)('seccomp profile learned from a busybox httpd, on real dockerd', () => {
+  it('allows the service, refuses a syscall it never made with EPERM', async () => {
+    const ctx = join(dir, 'ctx');
+    execFileSync('mkdir', ['-p', ctx]);
+    copyFileSync('/bin/busybox', join(ctx, 'busybox'));
+    writeFileSync(join(ctx, 'index.html'), '<h1>vigie harden</h1>\n');
+    writeFileSync(
+      join(ctx, 'Dockerfile'),
+      'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox","--install","-s","/bin"]\nCOPY index.html /www/index.html\n',
+    );
+    await run('docker', ['build', '-q', '-t', tag, ctx], { env: { ...process.env, DOCKER_BUILDKIT: '0' } });
+
+    // Record, keyed by cgroup, every syscall made by busybox processes, from before the container starts.
+    const trace: ChildProcess = spawn(
+      'bpftrace',
+      ['-f', 'json', '-e', 'tracepoint:raw_syscalls:sys_enter /comm == "busybox"/ { @[cgroup, args->id] = count(); }'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    trace.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<void>((resolve) => trace.on('exit', () => resolve()));
+    const t0 = Date.now();
+    while (!out.includes('attached_probes')) {
+      if (Date.now() - t0 > 30_000) throw new Error('bpftrace did not attach');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const learned = await startContainer(`vigie-harden-learn-${process.pid}`);
+    const cgroup = statSync(`/sys/fs/cgroup/unified/docker/${learned.id}`).ino;
+    await traffic(learned.ip);
+    trace.kill('SIGINT');
+    await exited;
+
+    const seen = syscallsFromRecording(out, 'bpftrace output', cgroup);
+    expect(seen).toEqual(expect.arrayContaining(['socket', 'bind', 'listen', 'accept', 'read', 'write']));
+    expect(seen).not.toContain('mkdir');
+    const profile = seccompProfile(seen);
+    const profilePath = join(dir, 'httpd-seccomp.json');
+    writeFileSync(profilePath, JSON.stringify(profile, null, 2));
+
+    const hardened = await startContainer(`vigie-harden-run-${process.pid}`, ['--security-opt', `seccomp=${profilePath}`]);
+    const ok = await get(`http://${hardened.ip}:8080/`);
+    expect(ok.status).toBe(200);
+    expect(ok.body).toContain('vigie harden');
+    await traffic(hardened.ip);
+
+    // mkdir was never made by the web server: refused with EPERM under the profile...
+    const denied = await run('docker', ['exec', hardened.id, '/bin/busybox', 'mkdir', '/created-by-test']).then(
+      () => ({ code: 0, stderr: '' }),
+      (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
+    );
+    expect(denied.code).not.toBe(0);
+    expect(denied.stderr).toMatch(/Operation not permitted/);
+    // ...while the same command works in the learning container (Docker's default profile).
+    await run('docker', ['exec', learned.id, '/bin/busybox', 'mkdir', '/created-by-test']);
+    // The hardened service is still up after the refusal.
+    expect((await get(`http://${hardened.ip}:8080/`)).status).toBe(200);
+  }, 180_000);
+});
