@@ -57,7 +57,8 @@ function parseUint(buf: Buffer, s: number, e: number): number {
 }
 
 /**
- * LID-DS 2021 `.sc`: `timestamp_ns uid pid process_name tid syscall direction args...`.
+ * LID-DS 2021 `.sc`: (timestamps have 19 digits: seconds and nanoseconds are parsed apart so that
+ * seconds·1e9 is exact and the one rounding of the sum gives the nearest double, as Number() would) `timestamp_ns uid pid process_name tid syscall direction args...`.
  * Returns false for an empty line; throws DatasetError on a malformed one.
  */
 export function parseScLine(buf: Buffer, start: number, end: number, file: string, line: number, out: SyscallEventView): boolean {
@@ -70,7 +71,12 @@ export function parseScLine(buf: Buffer, start: number, end: number, file: strin
   const f5 = nextSpace(buf, f4 + 1, end);
   const f6 = nextSpace(buf, f5 + 1, end);
   if (f5 >= end) throw new DatasetError(file, line, `malformed .sc line (expected "timestamp uid pid process tid syscall direction ..."): ${buf.toString('latin1', start, Math.min(end, start + 120))}`);
-  const ts = parseUint(buf, start, f0);
+  let ts: number;
+  if (f0 - start > 15) {
+    const sec = parseUint(buf, start, f0 - 9);
+    const ns = parseUint(buf, f0 - 9, f0);
+    ts = sec < 0 || ns < 0 ? -1 : sec * 1e9 + ns;
+  } else ts = parseUint(buf, start, f0);
   const pid = parseUint(buf, f1 + 1, f2);
   const tid = parseUint(buf, f3 + 1, f4);
   const d = buf[f5 + 1];

@@ -1,0 +1,156 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { LineSplitter, newEventView, parse2019Line, parseScLine } from '../../src/sources/datasets/sc-parser.js';
+import { openLidDs2021Recording, parseLidDs2021Meta } from '../../src/sources/datasets/lidds2021.js';
+import { parseRunsCsv } from '../../src/sources/datasets/lidds2019.js';
+import { runEvaluation } from '../../src/eval/run.js';
+import { generateRecording, makeZip, writeRecordingZip, writeScenario2019, writeScenario2021 } from './lidds-fixture.js';
+
+const FIX = join(__dirname, '..', 'fixtures', 'lidds');
+const tmp = mkdtempSync(join(tmpdir(), 'vigie-lidds-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function parseAll(text: string, parse: typeof parseScLine): ReturnType<typeof newEventView>[] {
+  const out: ReturnType<typeof newEventView>[] = [];
+  let line = 0;
+  const ev = newEventView();
+  const sp = new LineSplitter((b, s, e) => {
+    line++;
+    if (parse(b, s, e, 'f', line, ev)) out.push({ ...ev });
+  });
+  // Feed in small chunks so that lines straddle chunk boundaries.
+  const buf = Buffer.from(text);
+  for (let i = 0; i < buf.length; i += 7) sp.push(buf.subarray(i, i + 7));
+  sp.end();
+  return out;
+}
+
+describe('LID-DS readers on the exact formats', () => {
+  it('parses real LID-DS 2021 .sc lines', () => {
+    const evs = parseAll(readFileSync(join(FIX, '2021', 'sample.sc'), 'latin1'), parseScLine);
+    expect(evs.length).toBe(4);
+    expect(evs[0]).toMatchObject({ tsNs: 1631078867467701544, pid: 2902774, tid: 2902774, name: 'accept', dir: '<', line: 1 });
+    expect(evs[1]).toMatchObject({ name: 'open', dir: '>' });
+    expect(evs[3]).toMatchObject({ name: 'read', tid: 2902781, line: 4 });
+  });
+
+  it('names file and line for a malformed .sc line', () => {
+    expect(() => parseAll('1631078867467701544 33 2902774 apache2\n', parseScLine)).toThrow(/^f:1: malformed \.sc line/);
+    expect(() => parseAll('163107886746770154x 33 1 a 1 open >\n', parseScLine)).toThrow(/f:1: malformed/);
+    expect(() => parseAll('1 33 1 a 1 open ?\n', parseScLine)).toThrow(/direction/);
+  });
+
+  it('reads the .json metadata (exploit time in seconds) and runs.csv', () => {
+    const m = parseLidDs2021Meta(readFileSync(join(FIX, '2021', 'sample.json'), 'utf8'), 'sample.json');
+    expect(m.exploit).toBe(true);
+    expect(m.exploitTimeNs).toBeCloseTo(1631078867.4677e9, -3);
+    expect(m.containers.map((c) => c.role)).toEqual(['victim', 'normal', 'attacker']);
+    expect(() => parseLidDs2021Meta('{"exploit": true, "time": {}}', 'x.json')).toThrow(/x\.json: exploit recording without time\.exploit/);
+    const runs = parseRunsCsv(readFileSync(join(FIX, '2019', 'runs.csv'), 'utf8'), 'runs.csv');
+    expect(runs).toEqual([
+      { image: 'victim_img', name: 'run_a', exploit: false, warmupTime: 10, recordingTime: 30, exploitStart: undefined },
+      { image: 'victim_img', name: 'run_b', exploit: true, warmupTime: 10, recordingTime: 30, exploitStart: 12 },
+    ]);
+  });
+
+  it('parses LID-DS 2019 lines (time of day, direction before the syscall)', () => {
+    const evs = parseAll(readFileSync(join(FIX, '2019', 'run_a.txt'), 'latin1'), parse2019Line);
+    expect(evs.map((e) => [e.name, e.dir, e.tid])).toEqual([
+      ['accept', '>', 1201],
+      ['accept', '<', 1201],
+      ['read', '>', 1202],
+    ]);
+    expect(evs[0].tsNs).toBe(((23 * 60 + 59) * 60 + 59) * 1e9 + 999000000);
+  });
+
+  it('opens a recording zip with .sc, .json, .res and streams its calls', async () => {
+    const dir = join(tmp, 'one');
+    const sc = readFileSync(join(FIX, '2021', 'sample.sc'));
+    const zip = makeZip([
+      { name: 'sample.sc', data: sc },
+      { name: 'sample.json', data: readFileSync(join(FIX, '2021', 'sample.json')) },
+      { name: 'sample.res', data: readFileSync(join(FIX, '2021', 'sample.res')) },
+    ]);
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'sample.zip'), zip);
+    const rec = await openLidDs2021Recording(join(dir, 'sample.zip'), 'S', 'test');
+    expect(rec.exploit).toBe(true);
+    const names: string[] = [];
+    const res = await rec.read((ev) => names.push(`${ev.name}${ev.dir}`));
+    expect(names).toEqual(['accept<', 'open>', 'open<', 'read>']);
+    expect(res.lines).toBe(5);
+  });
+});
+
+describe('LID-DS protocol end to end on generated scenarios', () => {
+  it('LID-DS 2021: STIDE detects every exploit with no false alarm; trivial detectors bracket it', async () => {
+    const root = join(tmp, '2021');
+    writeScenario2021(root, 'CVE-2017-7529');
+    const run = await runEvaluation({ dataset: 'lidds2021', data: root, algos: ['stide', 'ngram-lm'], params: { n: '3', L: '10', threshold: 'max' } });
+    const out = run.output;
+    expect(out.dataset).toBe('lidds2021');
+    expect(Object.keys(out.algorithms[0])).toEqual(['name', 'params', 'scenarios', 'mean']);
+    expect(Object.keys(out.algorithms[0].scenarios[0]).sort()).toEqual(['auc', 'cfa', 'dr', 'f1', 'fpr', 'latencyMs', 'name', 'precision', 'recall'].sort());
+    expect(Object.keys(out.algorithms[0].mean).sort()).toEqual(['auc', 'cfa', 'dr', 'f1', 'fpr', 'precision', 'recall'].sort());
+    const stide = out.algorithms.find((a) => a.name === 'stide')!;
+    const s = stide.scenarios[0];
+    expect(s.name).toBe('CVE-2017-7529');
+    expect(s.dr).toBe(1);
+    expect(s.cfa).toBe(0);
+    expect(s.auc).toBe(1);
+    expect(s.fpr).toBe(0);
+    expect(s.latencyMs).toBeGreaterThanOrEqual(0);
+    expect(s.latencyMs).toBeLessThan(10);
+    const lm = out.algorithms.find((a) => a.name === 'ngram-lm')!.scenarios[0];
+    expect(lm.dr).toBe(1);
+    const all = out.algorithms.find((a) => a.name === 'flag-everything')!.scenarios[0];
+    expect(all.dr).toBe(1);
+    // One run of false alarms per normal test recording and one before each exploit.
+    expect(all.cfa).toBe(6);
+    const none = out.algorithms.find((a) => a.name === 'flag-nothing')!.scenarios[0];
+    expect(none.dr).toBe(0);
+    expect(none.cfa).toBe(0);
+    expect(out.skipped).toEqual([]);
+    expect(run.timelines.length).toBeGreaterThan(0);
+  });
+
+  it('skips and reports a truncated zip, a zip without .json and a malformed line; the run goes on', async () => {
+    const root = join(tmp, 'bad');
+    const s = writeScenario2021(root, 'S');
+    const good = writeRecordingZip(join(s, 'test', 'normal'), 'cut', generateRecording(50, 40, false));
+    writeFileSync(good, readFileSync(good).subarray(0, 200));
+    writeRecordingZip(join(s, 'test', 'normal'), 'nojson', generateRecording(51, 40, false), { omitJson: true });
+    const r = generateRecording(52, 40, false);
+    const lines = [...r.lines];
+    lines[5] = 'garbage line';
+    writeRecordingZip(join(s, 'test', 'normal'), 'badline', r, { scText: lines.join('\n') + '\n' });
+    const run = await runEvaluation({ dataset: 'lidds2021', data: root, algos: ['stide'], params: { n: '3', L: '10' } });
+    const sk = run.output.skipped;
+    expect(sk.length).toBe(3);
+    expect(sk.find((x) => x.file.endsWith('cut.zip'))?.error).toMatch(/cut\.zip/);
+    expect(sk.find((x) => x.file.endsWith('nojson.zip'))?.error).toMatch(/no \.json metadata/);
+    const bl = sk.find((x) => x.file.includes('badline'))!;
+    expect(bl.line).toBe(6);
+    expect(bl.error).toMatch(/badline\.zip:badline\.sc:6: malformed/);
+    expect(run.output.algorithms[0].scenarios[0].dr).toBe(1);
+    const { writeReport } = await import('../../src/eval/report.js');
+    const md = readFileSync(writeReport(run, join(tmp, 'report')), 'utf8');
+    expect(md).toMatch(/3 input\(s\) could not be read/);
+    expect(md).toMatch(/badline\.sc:6/);
+    expect(readFileSync(join(tmp, 'report', 'roc-S.svg'), 'utf8')).toMatch(/^<svg/);
+  });
+
+  it('LID-DS 2019: runs.csv split, exploit time relative to the first call', async () => {
+    const root = join(tmp, '2019');
+    writeScenario2019(root, 'CVE-2014-0160');
+    const run = await runEvaluation({ dataset: 'lidds2019', data: root, algos: ['stide'], params: { n: '3', L: '10' } });
+    const s = run.output.algorithms[0].scenarios[0];
+    expect(s.name).toBe('CVE-2014-0160');
+    expect(s.dr).toBe(1);
+    expect(s.cfa).toBe(0);
+    expect(s.latencyMs).toBeLessThan(10);
+  });
+});
