@@ -17,7 +17,7 @@ const ruleSchema = z.object({
   reason: z.string().min(1, 'an exception needs a reason'),
   expires: z.union([z.string(), z.date()]).optional(),
 });
-const fileSchema = z.union([z.object({ exceptions: z.array(ruleSchema) }), z.array(ruleSchema)]);
+const fileSchema = z.object({ exceptions: z.array(ruleSchema) });
 
 export interface ExceptionRule {
   control?: string[];
@@ -40,9 +40,9 @@ export function parseExceptions(text: string, file = 'exceptions'): ExceptionRul
   } catch (e) {
     throw new Error(`${file}: ${(e as Error).message}`);
   }
-  const r = fileSchema.safeParse(raw ?? []);
+  const r = fileSchema.safeParse(Array.isArray(raw) || raw == null ? { exceptions: raw ?? [] } : raw);
   if (!r.success) throw new Error(`${file}: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-  const list = Array.isArray(r.data) ? r.data : r.data.exceptions;
+  const list = r.data.exceptions;
   return list.map((e, i) => {
     let expires: Date | undefined;
     if (e.expires !== undefined) {
