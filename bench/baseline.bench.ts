@@ -119,7 +119,7 @@ export async function run(): Promise<void> {
   // One more event past the learning budget closes the window and readies the baseline.
   det.tick(T0 + BigInt(learnCalls + 1) * 1000n + 3_600_000_000_000n, emit);
   row('learning: syscall events per second', fmt(learnCalls / (learnMs / 1000)));
-  row('baseline state / distinct n-grams (n=6)', `${wb.state} / ${fmt(wb.stide.size)}`);
+  row('state / distinct n-grams (n=6) / syscalls converged', `${wb.state} / ${fmt(wb.stide.size)} / ${wb.syscallConverged}`);
 
   const score = events(2, scoreCalls).map((e) => ({ ...e, ts: (e.ts as bigint) + 7_200_000_000_000n }));
   // Warm-up, then the best of 3 passes.
