@@ -105,6 +105,7 @@ class Engine implements VigieResponder {
   private readonly now: () => Date;
   private readonly selfIds: Set<string>;
   private closed = false;
+  private readonly inFlight = new Set<Promise<unknown>>();
 
   constructor(private readonly opts: ResponderOptions) {
     this.policy = opts.policy ?? (opts.policyFile ? loadPolicy(opts.policyFile) : builtinPolicy());
@@ -187,7 +188,11 @@ class Engine implements VigieResponder {
 
   // ---- alerts
 
-  async onAlert(alert: Alert, ctx?: { incident?: string }): Promise<ActionRecord[]> {
+  onAlert(alert: Alert, ctx?: { incident?: string }): Promise<ActionRecord[]> {
+    return this.track(this.handleAlert(alert, ctx));
+  }
+
+  private async handleAlert(alert: Alert, ctx?: { incident?: string }): Promise<ActionRecord[]> {
     await this.ready;
     if (this.closed) return [];
     const target = targetOf(alert);
@@ -217,6 +222,9 @@ class Engine implements VigieResponder {
       }
     }
     const protectedBy = this.protectedReason(target, state);
+    // Alerts may name a container by short id or name: key the records by the full id.
+    const fullId = (state as { id?: unknown } | undefined)?.id;
+    if (target.platform === 'docker' && typeof fullId === 'string' && fullId.startsWith(target.id.slice(0, 12))) target.id = fullId;
 
     const out: StoredAction[] = [];
     let evidenceFailed: string | undefined;
@@ -268,6 +276,14 @@ class Engine implements VigieResponder {
       if (DESTRUCTIVE_ACTIONS.includes(step.action) && evidenceFailed) {
         skip(`evidence could not be captured first (${evidenceFailed}); destructive step not taken`);
         continue;
+      }
+      if (step.action === 'capture_evidence') {
+        // An alert storm on one container must not take the same evidence a hundred times.
+        const had = this.store.latestFor(corrKey, target.id, 'capture_evidence', ['executed', 'approved', 'executing']);
+        if (had) {
+          skip(`evidence already captured as ${had.id}`);
+          continue;
+        }
       }
       if (!readOnly) {
         const why = this.budgetReason(r);
@@ -387,7 +403,11 @@ class Engine implements VigieResponder {
     return r;
   }
 
-  async approve(id: string): Promise<ActionRecord> {
+  approve(id: string): Promise<ActionRecord> {
+    return this.track(this.doApprove(id));
+  }
+
+  private async doApprove(id: string): Promise<ActionRecord> {
     await this.ready;
     const r = this.mustGet(id);
     if (r.status !== 'planned') {
@@ -450,7 +470,11 @@ class Engine implements VigieResponder {
     return this.put(r);
   }
 
-  async rollback(id: string): Promise<ActionRecord> {
+  rollback(id: string): Promise<ActionRecord> {
+    return this.track(this.doRollback(id));
+  }
+
+  private async doRollback(id: string): Promise<ActionRecord> {
     await this.ready;
     const r = this.mustGet(id);
     if (READ_ONLY_ACTIONS.includes(r.action)) {
@@ -462,7 +486,11 @@ class Engine implements VigieResponder {
     return this.undo(r, 'rolled_back', 'rolled back on request');
   }
 
-  async tick(now?: Date): Promise<ActionRecord[]> {
+  tick(now?: Date): Promise<ActionRecord[]> {
+    return this.track(this.doTick(now));
+  }
+
+  private async doTick(now?: Date): Promise<ActionRecord[]> {
     await this.ready;
     const at = now ?? this.now();
     const out: ActionRecord[] = [];
@@ -510,9 +538,18 @@ class Engine implements VigieResponder {
     return this.store.resolve(id);
   }
 
+  /** Keep track of work in progress so that close() lets it finish instead of cutting it half way. */
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.inFlight.add(p);
+    const done = () => this.inFlight.delete(p);
+    p.then(done, done);
+    return p;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     await this.ready.catch(() => undefined);
+    while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
   }
 }
 

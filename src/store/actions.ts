@@ -172,6 +172,18 @@ export class ActionStore {
     return { actions: rows.length, targets: [...new Set(rows.map((r) => r.target_id))] };
   }
 
+  /** The latest action of this type on the target under one correlation key, with one of `statuses`. */
+  latestFor(corrKey: string, targetId: string, action: string, statuses: string[]): StoredAction | undefined {
+    const marks = statuses.map(() => '?').join(',');
+    const row = this.db
+      .prepare(
+        `SELECT json FROM actions WHERE corr_key = ? AND target_id = ? AND action = ? AND status IN (${marks})
+         ORDER BY created_at DESC LIMIT 1`,
+      )
+      .get(corrKey, targetId, action, ...statuses) as { json: string } | undefined;
+    return row ? (JSON.parse(row.json) as StoredAction) : undefined;
+  }
+
   /** An action of this type currently in effect on the target (executed, not yet lifted). */
   activeOn(targetId: string, action: string): StoredAction | undefined {
     const row = this.db

@@ -147,6 +147,12 @@ describe('response engine', () => {
       ['pause', 'planned'],
     ]);
     expect(fake.calls).toEqual(['capture_evidence:c1']);
+    // The same alert again on the same container: evidence is not taken twice, the pause not planned twice.
+    const again = await r.onAlert(alert('c1'));
+    expect(again.map((x) => x.status)).toEqual(['skipped', 'skipped']);
+    expect(again[0].reason).toMatch(/evidence already captured/);
+    expect(again[1].reason).toMatch(/already planned/);
+    expect(fake.calls).toEqual(['capture_evidence:c1']);
   });
 
   it('an action approved but not started before a restart is executed at start-up', async () => {
