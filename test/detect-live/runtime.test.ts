@@ -37,6 +37,8 @@ describe('runtime rules: each fires on a crafted event and not on its near miss'
     const c2 = { ...C, command: 'sh -c "httpd -f -p 8080"' };
     const entry = ev('process', 0, { container: c2, proc: { pid: 1, name: 'sh', cmdline: 'sh -c httpd -f -p 8080', pname: 'containerd-shim' } });
     expect(run([entry]).alerts).toHaveLength(0);
+    const bare = ev('process', 0, { container: c2, proc: { pid: 1, name: 'sh', cmdline: 'sh', pname: 'runc' } });
+    expect(run([bare]).alerts).toHaveLength(0);
     // A docker exec of a different command from the runtime parent fires.
     const exec = ev('process', 0, { container: c2, proc: { pid: 9, name: 'sh', cmdline: 'sh -c cat /etc/shadow', pname: 'runc' } });
     expect(rules(run([exec]).alerts)).toEqual(['Shell spawned in container']);

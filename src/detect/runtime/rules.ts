@@ -181,6 +181,9 @@ const shellRule: RuntimeRule = {
       // The container's own command (entrypoint) is launched the same way as `docker exec`:
       // tell them apart by the command line.
       if (ccmd && (cmd === ccmd || cmd.endsWith(ccmd) || ccmd.endsWith(cmd))) return undefined;
+      // Without its arguments (the sensor missed argv), a shell that the container's command starts
+      // with is taken for the entrypoint.
+      if (ccmd && (cmd === name || cmd === '') && baseName(ccmd.split(' ')[0]) === name) return undefined;
       if (pname === '' && !cmd) return undefined;
       how = pname ? `by the container runtime (${pname}, docker exec)` : 'by an unknown parent';
     } else how = `by ${pname}`;
