@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { register as actions } from './actions.js';
 import { register as tokens } from './tokens.js';
 import { register as serve } from './serve.js';
+import { register as rules } from './rules.js';
 import { register as evalMetrics } from './eval-metrics.js';
 import { register as baseline } from './baseline.js';
 import { register as run } from './run.js';
@@ -26,6 +27,7 @@ const modules: Register[] = [
   evalSyscalls,
   tokens,
   serve,
+  rules,
 ];
 
 export function registerAll(program: Command): void {

@@ -230,6 +230,9 @@ export class Compiler {
       } finally {
         this.macroVisiting.delete(name);
       }
+      // Many rules start with the same macros (kevt, spawned_process, container): evaluate each once
+      // per event.
+      c = { ...c, pred: memoizePred(c.pred) };
       this.macroCache.set(name, c);
     }
     for (const f of c.unknown) acc.unknown.add(f);
@@ -297,7 +300,7 @@ export class Compiler {
     let get = this.getterCache.get(key);
     if (!get) {
       try {
-        get = transform(def.make(f.arg), f.transformers);
+        get = memoize(transform(def.make(f.arg), f.transformers));
       } catch (err) {
         throw new CompileError(`${f.name}: ${(err as Error).message}`, f.pos);
       }
@@ -490,6 +493,32 @@ export class Compiler {
         return () => true;
     }
   }
+}
+
+/**
+ * One-slot cache keyed by event identity: the same field or macro is read by many rules for one event,
+ * and events are evaluated one at a time.
+ */
+function memoize(g: Getter): Getter {
+  let last: VigieEvent | undefined;
+  let val: FieldValue;
+  return (ev) => {
+    if (ev === last) return val;
+    val = g(ev);
+    last = ev;
+    return val;
+  };
+}
+
+function memoizePred(p: Pred): Pred {
+  let last: VigieEvent | undefined;
+  let val = false;
+  return (ev) => {
+    if (ev === last) return val;
+    val = p(ev);
+    last = ev;
+    return val;
+  };
 }
 
 function intersect(a: Set<string> | null, b: Set<string>): Set<string> {

@@ -1,0 +1,106 @@
+/**
+ * Rule engine throughput on one core:
+ *  - k8s audit events through the whole k8s_audit_rules.yaml (the Falco k8saudit rule set);
+ *  - Vigie live events (exec, file open, connect) through falco_rules.yaml.
+ * Baselines measured in the same run: JSON.parse of the same audit events (what ingest costs anyway)
+ * and an empty loop over the same events.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { datasetPath } from '../src/util/datasets.js';
+import { loadRuleFiles } from '../src/detect/rules/loader.js';
+import { RuleEngine, type RuleMatching } from '../src/detect/rules/engine.js';
+import { auditToEvent, parseAuditText } from '../src/sources/k8s-audit-file.js';
+import type { VigieEvent } from '../src/model/event.js';
+import { fmt, hrms, row } from './util.js';
+
+function rate(n: number, ms: number): string {
+  return `${fmt(n / (ms / 1000))} events/s`;
+}
+
+function timeLoop(events: VigieEvent[], rounds: number, f: (ev: VigieEvent) => number): { ms: number; n: number; matches: number } {
+  // Warm-up so that the JIT has compiled the closures.
+  let matches = 0;
+  for (let i = 0; i < Math.min(rounds, 3); i++) for (const ev of events) f(ev);
+  const t = hrms();
+  for (let r = 0; r < rounds; r++) for (let i = 0; i < events.length; i++) matches += f(events[i]);
+  return { ms: hrms() - t, n: rounds * events.length, matches };
+}
+
+function auditEvents(): { events: VigieEvent[]; lines: string[] } {
+  const dir = datasetPath('falco-k8s-audit');
+  const lines: string[] = [];
+  for (const f of readdirSync(dir).filter((x) => x.endsWith('.json'))) {
+    const p = parseAuditText(readFileSync(join(dir, f), 'utf8'), f);
+    for (const e of p.events) lines.push(JSON.stringify(e));
+  }
+  // Distinct objects, several copies of each, so no event stays hot in a cache.
+  const events: VigieEvent[] = [];
+  for (let k = 0; k < 20; k++) for (const l of lines) events.push(auditToEvent(JSON.parse(l) as Record<string, unknown>));
+  return { events, lines };
+}
+
+const EXECS = ['sh', 'bash', 'nginx', 'python3', 'curl', 'ls', 'cat', 'node', 'java', 'ps', 'grep', 'sed'];
+const PATHS = ['/etc/passwd', '/var/log/nginx/access.log', '/tmp/x', '/usr/lib/libc.so.6', '/proc/self/stat', '/etc/shadow', '/app/data.db', '/dev/null'];
+
+function syscallEvents(n: number): VigieEvent[] {
+  const out: VigieEvent[] = [];
+  let seed = 12345;
+  const rnd = (k: number) => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed % k;
+  };
+  for (let i = 0; i < n; i++) {
+    const name = EXECS[rnd(EXECS.length)];
+    const base: VigieEvent = {
+      id: `b${i}`,
+      kind: 'process',
+      ts: 1_700_000_000_000_000_000n + BigInt(i),
+      source: 'bench',
+      host: 'node-1',
+      container: rnd(4) === 0 ? undefined : { id: `c0ffee${rnd(50)}abcdef0123`, name: 'app', image: 'registry.local/app:1.0' },
+      proc: { pid: 1000 + i, ppid: 999, name, exe: `/usr/bin/${name}`, cmdline: `${name} -x ${i}`, pname: 'nginx', anames: ['nginx', 'containerd-shim'], uid: rnd(3) === 0 ? 0 : 1000 },
+    };
+    const kind = rnd(10);
+    if (kind < 2) out.push(base); // exec
+    else if (kind < 8) {
+      const path = PATHS[rnd(PATHS.length)];
+      out.push({ ...base, kind: 'file', file: { op: 'open', path, flags: rnd(3) === 0 ? 0o101 : 0, write: false, ret: 3 } });
+    } else {
+      out.push({ ...base, kind: 'network', network: { op: 'connect', proto: 'tcp', srcIp: '10.0.0.5', srcPort: 40000 + rnd(1000), dstIp: `10.1.${rnd(255)}.${rnd(255)}`, dstPort: [80, 443, 5432, 6379][rnd(4)], ret: 0 } });
+    }
+  }
+  return out;
+}
+
+export async function run(): Promise<void> {
+  const rulesDir = datasetPath('falco-rules');
+  const { events: audit, lines } = auditEvents();
+
+  // Baselines
+  const empty = timeLoop(audit, 200, (ev) => (ev.kind === 'k8s_audit' ? 0 : 1));
+  row('baseline: empty loop over audit events', rate(empty.n, empty.ms));
+  let parsed = 0;
+  const tParse = hrms();
+  for (let r = 0; r < 200; r++) for (const l of lines) parsed += (JSON.parse(l) as object) ? 1 : 0;
+  row('baseline: JSON.parse of the same audit events', rate(parsed, hrms() - tParse));
+
+  for (const matching of ['first', 'all'] as RuleMatching[]) {
+    const k8s = new RuleEngine(loadRuleFiles([join(rulesDir, 'k8s_audit_rules.yaml')]), { ruleMatching: matching });
+    const r = timeLoop(audit, 200, (ev) => k8s.evaluate(ev));
+    row(`k8s_audit_rules.yaml (${k8s.activeRules().length} rules, matching=${matching})`, `${rate(r.n, r.ms)}  (${fmt(r.matches / r.n, 3)} alerts/event)`);
+  }
+
+  const sys = syscallEvents(4096);
+  const emptySys = timeLoop(sys, 500, (ev) => (ev.kind === 'file' ? 1 : 0));
+  row('baseline: empty loop over live events', rate(emptySys.n, emptySys.ms));
+  for (const matching of ['first', 'all'] as RuleMatching[]) {
+    const eng = new RuleEngine(loadRuleFiles([join(rulesDir, 'falco_rules.yaml')]), { ruleMatching: matching });
+    const r = timeLoop(sys, 500, (ev) => eng.evaluate(ev));
+    row(`falco_rules.yaml (${eng.activeRules().length} active rules, matching=${matching})`, `${rate(r.n, r.ms)}  (${fmt(r.matches / r.n, 3)} alerts/event)`);
+    const byKind = new Map<string, number>();
+    for (const ev of sys) byKind.set(ev.kind, Math.max(byKind.get(ev.kind) ?? 0, eng.candidates(ev).length));
+    if (matching === 'first') row('  rules met per event after the index (max, by kind)', [...byKind].map(([k, v]) => `${k}=${v}`).join(' '));
+  }
+  row('mix of live events', 'exec 20% / file open 60% / connect 20%, 4096 distinct events');
+}
