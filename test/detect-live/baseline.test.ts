@@ -166,6 +166,7 @@ describe('workload baseline dimensions: alerts name what was never seen', () => 
     feed(exec(12, '/bin/sh', C2)); // replica: same workload
     feed(connect(12, '203.0.113.7', 4444));
     feed(accept(12, 50000, 2222));
+    feed(write(12, '/dev/null')); // a redirection, not a file
     feed(write(12, '/tmp/x'));
     expect(alerts.map((a) => [a.rule, a.output_fields?.['vigie.never_seen']])).toEqual([
       ['Baseline: binary never seen', '/bin/sh'],

@@ -71,6 +71,9 @@ export interface WorkloadStatus {
   memoryBytes: number;
 }
 
+/** Writes that are not files: redirections to /dev/null, terminals, inherited descriptors. */
+const PSEUDO_FILE = /^(\/dev\/(null|zero|full|u?random|tty\w*|pts\/\d+|stdout|stderr|stdin|console|ptmx)|\/proc\/(self|thread-self|\d+)\/fd\/)/;
+
 /** Folder of a written file, with purely numeric components folded (/proc/123/x → /proc/#). */
 export function folderOf(path: string): string {
   const i = path.lastIndexOf('/');
@@ -224,6 +227,7 @@ export class WorkloadBaseline {
       case 'file': {
         const f = ev.file;
         if (!f || typeof f.path !== 'string' || !(f.write === true || f.op === 'write' || f.op === 'rename' || f.op === 'unlink')) return;
+        if (PSEUDO_FILE.test(f.path)) return;
         const dir = folderOf(f.path);
         if (!ready) {
           if (!this.fileDirs.has(dir)) this.pDirs.add(dir);
