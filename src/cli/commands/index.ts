@@ -14,6 +14,9 @@ import { register as scan } from './scan.js';
 import { register as controls } from './controls.js';
 import { register as admission } from './admission.js';
 import { register as evalSyscalls } from './eval.js';
+import { register as alerts } from './alerts.js';
+import { register as incidents } from './incidents.js';
+import { register as harden } from './harden.js';
 
 type Register = (program: Command) => void;
 const modules: Register[] = [
@@ -28,6 +31,9 @@ const modules: Register[] = [
   tokens,
   serve,
   rules,
+  alerts,
+  incidents,
+  harden,
 ];
 
 export function registerAll(program: Command): void {
