@@ -5,7 +5,8 @@
  * → normalization (durations to ms, sizes to bytes, evidence inserted before destructive steps).
  * Matching is pure (no I/O) so the engine and the tests share it.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { LineCounter, isNode, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
 import { ACTION_TYPES, type ActionType } from '../model/action.js';
@@ -385,6 +386,11 @@ rules:
       - { action: isolate, ttl: 30m }
 `;
 
+/** policies/default.yaml, from src/respond or dist/respond alike. */
+export const DEFAULT_POLICY_FILE = fileURLToPath(new URL('../../policies/default.yaml', import.meta.url));
+
+/** The shipped default policy when it is installed, else the minimal one above. */
 export function builtinPolicy(): Policy {
+  if (existsSync(DEFAULT_POLICY_FILE)) return loadPolicy(DEFAULT_POLICY_FILE);
   return parsePolicy(BUILTIN_POLICY_YAML, '<builtin policy>');
 }

@@ -124,3 +124,13 @@ rules:
     expect(parseSize(4096)).toBe(4096);
   });
 });
+
+describe('built-in policy', () => {
+  it('is the shipped default policy, in monitor mode', async () => {
+    const { builtinPolicy, DEFAULT_POLICY_FILE } = await import('../../src/respond/policy.js');
+    const p = builtinPolicy();
+    expect(p.source).toBe(DEFAULT_POLICY_FILE);
+    expect(p.mode).toBe('monitor');
+    expect(p.guards.requireApproval).toEqual(['stop', 'kill']);
+  });
+});
