@@ -258,7 +258,9 @@ export class Engine {
   }
 
   /** Print each (record, status) once: the responder reports through onRecord and return values. */
-  printAction(r: ActionRecord): void {
+  printAction(rec: ActionRecord): void {
+    // The responder may keep mutating its record: print and hand on a snapshot of this status.
+    const r: ActionRecord = { ...rec };
     const key = `${r.id}|${r.status}`;
     if (this.printed.has(key)) return;
     this.printed.add(key);

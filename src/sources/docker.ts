@@ -22,6 +22,8 @@ const log = logger('docker');
 
 export interface CatalogEntry extends ContainerRef {
   pid?: number;
+  /** CPU limit in cores (NanoCpus, quota/period, or the cpuset size), when the container has one. */
+  cpuLimit?: number;
   running: boolean;
   /** ms since epoch of the last state change, to age out dead entries. */
   changedAt: number;
@@ -99,9 +101,26 @@ export function entryFromInspect(info: Docker.ContainerInspectInfo): CatalogEntr
     command: cmd.join(' '),
     labels: info.Config?.Labels ?? {},
     pid: info.State?.Pid || undefined,
+    cpuLimit: cpuLimitOf(info.HostConfig),
     running: Boolean(info.State?.Running),
     changedAt: Date.now(),
   };
+}
+
+/** Cores a container may use: --cpus, else quota/period, else the size of its cpuset. */
+export function cpuLimitOf(h: Docker.HostConfig | undefined): number | undefined {
+  if (!h) return undefined;
+  if (h.NanoCpus && h.NanoCpus > 0) return h.NanoCpus / 1e9;
+  if (h.CpuQuota && h.CpuQuota > 0) return h.CpuQuota / (h.CpuPeriod && h.CpuPeriod > 0 ? h.CpuPeriod : 100_000);
+  if (h.CpusetCpus) {
+    let n = 0;
+    for (const part of h.CpusetCpus.split(',')) {
+      const [a, b] = part.split('-').map(Number);
+      n += b === undefined ? 1 : b - a + 1;
+    }
+    return n > 0 ? n : undefined;
+  }
+  return undefined;
 }
 
 export function containerRef(e: CatalogEntry): ContainerRef {
@@ -419,6 +438,7 @@ export class DockerSource implements Source {
     const action = colon >= 0 ? rawAction.slice(0, colon) : rawAction;
     const attributes: Record<string, string> = { ...(msg.Actor?.Attributes ?? {}) };
     if (colon >= 0) attributes.detail = rawAction.slice(colon + 1).trim();
+    if (action === 'update') await this.catalog.inspect(id).catch(() => undefined); // new limits
     if (action === 'start' || action === 'unpause') {
       const e = await this.catalog.inspect(id).catch(() => undefined);
       if (e?.running) this.startStats(e);
@@ -466,6 +486,7 @@ export class DockerSource implements Source {
           const r = metricFromStats(sample, prev);
           prev = r.counters;
           const cur = this.catalog.get(e.id) ?? e;
+          if (cur.cpuLimit !== undefined) r.metric.cpuLimit = cur.cpuLimit;
           this.counters.metrics++;
           this.emit({ kind: 'metric', container: containerRef(cur), metric: r.metric });
         });

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
 /** Bump when the image content changes, so an old local image is not reused. */
-export const TESTBED_IMAGE = 'vigie-testbed:3';
+export const TESTBED_IMAGE = 'vigie-testbed:4';
 export const TESTBED_LABEL = 'vigie.testbed';
 
 const FILES: Record<string, string> = {
@@ -25,8 +25,7 @@ const FILES: Record<string, string> = {
   // Vulnerable on purpose: the host parameter is passed to a shell unquoted.
   'www/cgi-bin/diag':
     '#!/bin/sh\n' +
-    'echo "Content-Type: text/plain"\n' +
-    'echo ""\n' +
+    "printf 'Content-Type: text/plain\\r\\n\\r\\n'\n" +
     'host=$(httpd -d "${QUERY_STRING#host=}")\n' +
     'sh -c "ping -c 1 -W 1 $host" 2>&1\n',
 };

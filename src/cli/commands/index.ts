@@ -10,6 +10,7 @@ import { register as rules } from './rules.js';
 import { register as evalMetrics } from './eval-metrics.js';
 import { register as baseline } from './baseline.js';
 import { register as run } from './run.js';
+import { register as demo } from './demo.js';
 import { register as scan } from './scan.js';
 import { register as controls } from './controls.js';
 import { register as admission } from './admission.js';
@@ -21,6 +22,7 @@ import { register as harden } from './harden.js';
 type Register = (program: Command) => void;
 const modules: Register[] = [
   run,
+  demo,
   scan,
   controls,
   admission,
