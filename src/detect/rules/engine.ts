@@ -76,10 +76,11 @@ export class RuleEngine {
    */
   evaluate(ev: VigieEvent, onMatch?: (rule: CompiledRule, ev: VigieEvent) => void): number {
     const rs = this.candidates(ev);
-    if (rs.length === 0) return 0;
+    const len = rs.length;
+    if (len === 0) return 0;
     eventCounter.num = ++this.counter;
     let n = 0;
-    for (let i = 0; i < rs.length; i++) {
+    for (let i = 0; i < len; i++) {
       const r = rs[i];
       if (r.pred(ev)) {
         n++;

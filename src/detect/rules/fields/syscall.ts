@@ -33,8 +33,19 @@ const NET_TYPES: Record<string, string> = {
   recv: 'recvfrom',
 };
 
+let lastTypeEv: VigieEvent | undefined;
+let lastType: string | undefined;
+
 /** The Falco event type an envelope stands for, or undefined when it is not a syscall-source event. */
 export function syscallEventType(ev: VigieEvent): string | undefined {
+  // The index and several fields ask for it on the same event: keep the last answer.
+  if (ev === lastTypeEv) return lastType;
+  lastType = computeEventType(ev);
+  lastTypeEv = ev;
+  return lastType;
+}
+
+function computeEventType(ev: VigieEvent): string | undefined {
   switch (ev.kind) {
     case 'syscall':
       return ev.syscall?.name;
@@ -101,7 +112,14 @@ function flagNames(flags: number): string {
 }
 
 function retOf(ev: VigieEvent): number | undefined {
-  return ev.syscall?.ret ?? ev.file?.ret ?? ev.network?.ret;
+  switch (ev.kind) {
+    case 'file':
+      return ev.file?.ret ?? ev.syscall?.ret;
+    case 'network':
+      return ev.network?.ret ?? ev.syscall?.ret;
+    default:
+      return ev.syscall?.ret;
+  }
 }
 
 function splitArgs(cmdline: string): string[] {
@@ -112,8 +130,11 @@ function splitArgs(cmdline: string): string[] {
 function procArgs(ev: VigieEvent): string | undefined {
   const c = ev.proc?.cmdline;
   if (c === undefined) return undefined;
-  const parts = splitArgs(c);
-  return parts.slice(1).join(' ');
+  const sp = c.indexOf(' ');
+  if (sp < 0) return '';
+  // Sources join argv with single spaces; only collapse runs when there are any.
+  const rest = c.slice(sp + 1);
+  return rest.includes('  ') || rest.startsWith(' ') ? splitArgs(rest).join(' ') : rest;
 }
 
 function dirname(p: string): string {
@@ -248,7 +269,11 @@ function imageTag(image: string | undefined): string | undefined {
 
 const PROVIDED: FieldDef[] = [
   p('evt.type', 'string', 'event type (execve for exec events, openat for opens, connect, ...)', syscallEventType),
-  p('evt.dir', 'string', "direction: '<' exit, '>' enter", (ev) => ev.syscall?.dir ?? (syscallEventType(ev) ? '<' : undefined)),
+  // A process/file/network event stands for a completed call, so it reads as the exit ('<'), whatever
+  // probe the sensor used; raw syscall events keep their own direction.
+  p('evt.dir', 'string', "direction: '<' exit, '>' enter", (ev) =>
+    ev.kind === 'syscall' ? (ev.syscall?.dir ?? '<') : syscallEventType(ev) ? '<' : undefined,
+  ),
   p('evt.num', 'number', 'event number within this engine', () => eventCounter.num),
   p('evt.res', 'string', 'SUCCESS or the errno name', (ev) => {
     if (!syscallEventType(ev)) return undefined;
@@ -287,7 +312,9 @@ const PROVIDED: FieldDef[] = [
   p('proc.name', 'string', 'process name (comm)', (ev) => ev.proc?.name),
   p('proc.exe', 'string', 'argv[0]', (ev) => {
     const c = ev.proc?.cmdline;
-    return c ? splitArgs(c)[0] : ev.proc?.exe;
+    if (!c) return ev.proc?.exe;
+    const sp = c.indexOf(' ');
+    return sp < 0 ? c : c.slice(0, sp);
   }),
   p('proc.exepath', 'string', 'full executable path', (ev) => ev.proc?.exe),
   p('proc.cmdline', 'string', 'name and arguments', (ev) => {
