@@ -530,8 +530,11 @@ class Engine implements VigieResponder {
     return out;
   }
 
+  /** Records without their evidence body (see get()): lists stay small for the API and the CLI. */
   list(filter: ActionQuery = {}): ActionRecord[] {
-    return this.store.list(filter);
+    return this.store.list(filter).map((r) =>
+      r.evidence === undefined ? r : { ...r, evidence: { captured: true, bytes: JSON.stringify(r.evidence).length } },
+    );
   }
 
   get(id: string): ActionRecord | undefined {

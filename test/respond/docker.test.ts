@@ -207,7 +207,7 @@ describe('docker response', () => {
   });
 
   it('evidence is captured before a destructive step', async () => {
-    const c = await startContainer(PREFIX + 'stop');
+    const c = await startContainer(PREFIX + 'stop', { env: ['API_TOKEN=s3cr3t-value'] });
     await new Promise((res) => setTimeout(res, 1200));
     const db = openStore(':memory:');
     const r = responder(db, '      - { action: stop, params: { timeout: 2 } }');
@@ -220,6 +220,9 @@ describe('docker response', () => {
     expect(ev.logs).toMatch(/tick 0/);
     expect(ev.inspect.Id).toBe((await c.inspect()).Id);
     expect(ev.top).toBeDefined();
+    expect(JSON.stringify(recs[0])).not.toMatch(/s3cr3t-value/);
+    expect(JSON.stringify(ev.inspect)).toMatch(/API_TOKEN=<redacted>/);
+    expect(r.list({ action: 'capture_evidence' })[0].evidence).toMatchObject({ captured: true });
     expect((await c.inspect()).State.Running).toBe(false);
     await r.rollback(recs[1].id);
     expect((await c.inspect()).State.Running).toBe(true);

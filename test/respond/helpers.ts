@@ -26,13 +26,14 @@ export function buildImage(): void {
 /** A container that logs a line a second and exits promptly on SIGTERM. */
 export async function startContainer(
   name: string,
-  opts: { labels?: Record<string, string>; hostConfig?: Docker.HostConfig; network?: { name: string; aliases?: string[]; ip?: string } } = {},
+  opts: { labels?: Record<string, string>; env?: string[]; hostConfig?: Docker.HostConfig; network?: { name: string; aliases?: string[]; ip?: string } } = {},
 ): Promise<Docker.Container> {
   const c = await docker.createContainer({
     name,
     Image: IMAGE,
     Cmd: ['sh', '-c', 'trap "exit 0" TERM; i=0; while true; do echo tick $i; i=$((i+1)); sleep 1; done'],
     Labels: opts.labels,
+    Env: opts.env,
     HostConfig: { ...(opts.hostConfig ?? {}), ...(opts.network ? { NetworkMode: opts.network.name } : {}) },
     NetworkingConfig: opts.network
       ? {

@@ -108,6 +108,19 @@ export function demuxLogs(buf: Buffer): string {
   return Buffer.concat(parts).toString('utf8');
 }
 
+/**
+ * Environment values often carry credentials; evidence keeps the variable names only, so that records
+ * shown by the CLI and the API never leak them.
+ */
+export function redactEnv(info: Docker.ContainerInspectInfo): Docker.ContainerInspectInfo {
+  const env = info.Config?.Env;
+  if (!Array.isArray(env)) return info;
+  return {
+    ...info,
+    Config: { ...info.Config, Env: env.map((e) => (e.includes('=') ? `${e.slice(0, e.indexOf('='))}=<redacted>` : e)) },
+  };
+}
+
 export interface DockerActuatorOptions {
   docker?: Docker;
   socketPath?: string;
@@ -274,7 +287,7 @@ export class DockerActuator implements Actuator {
     const c = this.docker.getContainer(s.id);
     const tail = typeof params.tail === 'number' ? params.tail : 200;
     const sinceMs = typeof params.since === 'number' ? params.since : 10 * 60_000;
-    const inspect = await this.call(t, 'inspect', () => c.inspect());
+    const inspect = redactEnv(await this.call(t, 'inspect', () => c.inspect()));
     const errors: string[] = [];
     let top: unknown;
     if (s.running) {
