@@ -274,6 +274,36 @@ describe('docker response', () => {
     expect((await c.inspect()).State.Paused).toBe(false);
     await r.close();
   });
+
+  it('an isolate interrupted half way (one network of two) is reconnected at start-up', async () => {
+    const a = PREFIX + 'net-a';
+    const b = PREFIX + 'net-b';
+    await docker.createNetwork({ Name: a });
+    const netB = await docker.createNetwork({ Name: b });
+    const c = await startContainer(PREFIX + 'half', { network: { name: a, aliases: ['api'] } });
+    await netB.connect({ Container: (await c.inspect()).Id, EndpointConfig: { Aliases: ['api-b'] } });
+    const before = await actuator.inspect({ kind: 'container', id: (await c.inspect()).Id, platform: 'docker' });
+    expect(Object.keys(before.networks).sort()).toEqual([a, b].sort());
+    await netB.disconnect({ Container: before.id, Force: true });
+    const db = openStore(':memory:');
+    new ActionStore(db).put({
+      id: 'act-half-isolate',
+      action: 'isolate',
+      target: { kind: 'container', id: before.id, name: before.name, platform: 'docker' },
+      status: 'executing',
+      mode: 'enforce',
+      reason: 'test',
+      createdAt: new Date().toISOString(),
+      stateBefore: before,
+    });
+    const r = responder(db, '      - isolate');
+    const [rec] = await r.ready;
+    expect(rec.status).toBe('rolled_back');
+    const nets = (await c.inspect()).NetworkSettings.Networks;
+    expect(Object.keys(nets).sort()).toEqual([a, b].sort());
+    expect(nets[b].Aliases).toContain('api-b');
+    await r.close();
+  });
 });
 
 async function alertForSame(uuid: string, c: import('dockerode').Container) {
