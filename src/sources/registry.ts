@@ -5,6 +5,7 @@ import type { Source } from './types.js';
 import { createCgroupSource } from './metrics/cgroup.js';
 import { createDockerSource } from './docker.js';
 import { createBpftraceSensor } from './bpftrace/sensor.js';
+import { createKubernetesSource } from './kubernetes.js';
 
 export interface SourceContext {
   hostname: string;
@@ -17,6 +18,7 @@ const factories: [name: string, factory: SourceFactory][] = [
   ['cgroup', createCgroupSource],
   ['docker', createDockerSource],
   ['bpftrace', createBpftraceSensor],
+  ['kubernetes', createKubernetesSource],
 ];
 
 export async function createSources(ctx: SourceContext, only?: string[]): Promise<Source[]> {

@@ -1,0 +1,234 @@
+/**
+ * Kubernetes watch source (`vigie run --kubeconfig F`): lists, then watches, the kinds Vigie reasons
+ * about and emits `k8s_object` events ({verb, object}). Initial list items come as SNAPSHOT. A dropped
+ * watch reconnects from the last resourceVersion seen; a 410 Gone (history compacted) triggers a
+ * relist, diffed against what was known so that changes missed meanwhile still come out as
+ * ADDED/MODIFIED/DELETED. Secret values are never emitted (keys kept, values redacted).
+ */
+import { KubeConfig, KubernetesObjectApi, Watch } from '@kubernetes/client-node';
+import { nextEventId, nowNs, type VigieEvent } from '../model/event.js';
+import { logger } from '../util/log.js';
+import type { EventSink, Source, SourceStats } from './types.js';
+
+const log = logger('k8s-source');
+
+export interface WatchedKind {
+  apiVersion: string;
+  kind: string;
+  plural: string;
+}
+
+export const WATCHED_KINDS: WatchedKind[] = [
+  ['v1', 'Pod', 'pods'],
+  ['v1', 'Service', 'services'],
+  ['v1', 'Namespace', 'namespaces'],
+  ['v1', 'Node', 'nodes'],
+  ['v1', 'ServiceAccount', 'serviceaccounts'],
+  ['v1', 'ConfigMap', 'configmaps'],
+  ['v1', 'Secret', 'secrets'],
+  ['apps/v1', 'Deployment', 'deployments'],
+  ['apps/v1', 'ReplicaSet', 'replicasets'],
+  ['apps/v1', 'StatefulSet', 'statefulsets'],
+  ['apps/v1', 'DaemonSet', 'daemonsets'],
+  ['batch/v1', 'Job', 'jobs'],
+  ['batch/v1', 'CronJob', 'cronjobs'],
+  ['networking.k8s.io/v1', 'Ingress', 'ingresses'],
+  ['networking.k8s.io/v1', 'NetworkPolicy', 'networkpolicies'],
+  ['rbac.authorization.k8s.io/v1', 'Role', 'roles'],
+  ['rbac.authorization.k8s.io/v1', 'ClusterRole', 'clusterroles'],
+  ['rbac.authorization.k8s.io/v1', 'RoleBinding', 'rolebindings'],
+  ['rbac.authorization.k8s.io/v1', 'ClusterRoleBinding', 'clusterrolebindings'],
+].map(([apiVersion, kind, plural]) => ({ apiVersion, kind, plural }));
+
+export interface KubernetesSourceOptions {
+  kubeconfig?: string;
+  kubeConfig?: KubeConfig;
+  hostname: string;
+  kinds?: string[];
+  /** Delay before reconnecting a dropped watch (doubles up to 30 s on repeated failures). */
+  reconnectMs?: number;
+}
+
+type Obj = Record<string, any>;
+
+function redact(o: Obj): Obj {
+  if (o.kind !== 'Secret') return o;
+  const c: Obj = { ...o };
+  for (const f of ['data', 'stringData']) {
+    if (c[f] && typeof c[f] === 'object') c[f] = Object.fromEntries(Object.keys(c[f] as object).map((k) => [k, '<redacted>']));
+  }
+  if (c.metadata?.annotations?.['kubectl.kubernetes.io/last-applied-configuration']) {
+    c.metadata = { ...c.metadata, annotations: { ...c.metadata.annotations, 'kubectl.kubernetes.io/last-applied-configuration': '<redacted>' } };
+  }
+  return c;
+}
+
+class KindWatcher {
+  rv: string | undefined;
+  known = new Map<string, string>();
+  controller: AbortController | undefined;
+  failures = 0;
+  timer: NodeJS.Timeout | undefined;
+  constructor(readonly k: WatchedKind) {}
+  get path(): string {
+    return this.k.apiVersion === 'v1' ? `/api/v1/${this.k.plural}` : `/apis/${this.k.apiVersion}/${this.k.plural}`;
+  }
+}
+
+export class KubernetesSource implements Source {
+  readonly name = 'kubernetes';
+  private readonly kc: KubeConfig;
+  private readonly objApi: KubernetesObjectApi;
+  private readonly watch: Watch;
+  private readonly watchers: KindWatcher[];
+  private sink: EventSink | undefined;
+  private stopped = false;
+  private readonly st = { events: 0, malformed: 0, lost: 0, dropped: 0, reconnects: 0, relists: 0, gone410: 0, errors: 0 };
+
+  constructor(private readonly opts: KubernetesSourceOptions) {
+    this.kc = opts.kubeConfig ?? new KubeConfig();
+    if (!opts.kubeConfig) {
+      if (opts.kubeconfig) this.kc.loadFromFile(opts.kubeconfig);
+      else this.kc.loadFromDefault();
+    }
+    this.objApi = KubernetesObjectApi.makeApiClient(this.kc);
+    this.watch = new Watch(this.kc);
+    const kinds = opts.kinds ? WATCHED_KINDS.filter((k) => opts.kinds!.includes(k.kind) || opts.kinds!.includes(k.plural)) : WATCHED_KINDS;
+    this.watchers = kinds.map((k) => new KindWatcher(k));
+  }
+
+  async start(sink: EventSink): Promise<void> {
+    this.sink = sink;
+    // Initial lists in parallel; a kind that cannot be listed (403) is logged and retried later.
+    await Promise.all(this.watchers.map((w) => this.cycle(w)));
+  }
+
+  private emit(w: KindWatcher, verb: 'ADDED' | 'MODIFIED' | 'DELETED' | 'SNAPSHOT', raw: unknown): void {
+    if (!raw || typeof raw !== 'object' || !(raw as Obj).metadata?.name) {
+      this.st.malformed++;
+      return;
+    }
+    const obj = redact({ apiVersion: w.k.apiVersion, kind: w.k.kind, ...(raw as Obj) });
+    const md = obj.metadata as Obj;
+    const key = `${md.namespace ?? ''}/${md.name}`;
+    if (verb === 'DELETED') w.known.delete(key);
+    else w.known.set(key, String(md.resourceVersion ?? ''));
+    const owner = (md.ownerReferences as Obj[] | undefined)?.find((o) => o.controller) ?? (md.ownerReferences as Obj[] | undefined)?.[0];
+    const ev: VigieEvent = {
+      id: nextEventId(),
+      kind: 'k8s_object',
+      ts: nowNs(),
+      source: 'k8s',
+      host: this.opts.hostname,
+      k8s: {
+        namespace: md.namespace,
+        pod: w.k.kind === 'Pod' ? md.name : undefined,
+        workload: w.k.kind === 'Pod' ? owner?.name : md.name,
+        node: w.k.kind === 'Pod' ? obj.spec?.nodeName : w.k.kind === 'Node' ? md.name : undefined,
+        serviceAccount: w.k.kind === 'Pod' ? (obj.spec?.serviceAccountName ?? 'default') : undefined,
+        labels: md.labels,
+      },
+      object: { verb, object: obj },
+    };
+    this.st.events++;
+    if (this.sink && !this.sink(ev)) this.st.dropped++;
+  }
+
+  /** List (when no resourceVersion is held), then watch from it. */
+  private async cycle(w: KindWatcher): Promise<void> {
+    if (this.stopped) return;
+    try {
+      if (!w.rv) {
+        const first = w.known.size === 0 && this.st.relists === 0 && w.failures === 0;
+        const list = (await this.objApi.list(w.k.apiVersion, w.k.kind)) as unknown as { items: Obj[]; metadata?: { resourceVersion?: string } };
+        const seen = new Set<string>();
+        for (const it of list.items) {
+          const md = (it.metadata ?? {}) as Obj;
+          const key = `${md.namespace ?? ''}/${md.name}`;
+          seen.add(key);
+          const prev = w.known.get(key);
+          if (first) this.emit(w, 'SNAPSHOT', it);
+          else if (prev === undefined) this.emit(w, 'ADDED', it);
+          else if (prev !== String(md.resourceVersion ?? '')) this.emit(w, 'MODIFIED', it);
+        }
+        for (const key of [...w.known.keys()]) {
+          if (seen.has(key)) continue;
+          const [namespace, name] = key.split('/');
+          this.emit(w, 'DELETED', { metadata: { name, namespace: namespace || undefined } });
+        }
+        w.rv = list.metadata?.resourceVersion;
+      }
+      w.controller = await this.watch.watch(
+        w.path,
+        { resourceVersion: w.rv, allowWatchBookmarks: true },
+        (type: string, obj: Obj) => {
+          if (type === 'ERROR') {
+            if (obj?.code === 410) {
+              this.st.gone410++;
+              w.rv = undefined;
+            } else this.st.errors++;
+            return;
+          }
+          if (type === 'BOOKMARK') {
+            w.rv = obj?.metadata?.resourceVersion ?? w.rv;
+            return;
+          }
+          if (type !== 'ADDED' && type !== 'MODIFIED' && type !== 'DELETED') {
+            this.st.malformed++;
+            return;
+          }
+          w.failures = 0;
+          this.emit(w, type, obj);
+          w.rv = obj?.metadata?.resourceVersion ?? w.rv;
+        },
+        (err: unknown) => this.onDone(w, err),
+      );
+    } catch (err) {
+      this.onDone(w, err);
+    }
+  }
+
+  private onDone(w: KindWatcher, err: unknown): void {
+    if (this.stopped) return;
+    const code = (err as { code?: number; statusCode?: number } | null)?.code ?? (err as { statusCode?: number } | null)?.statusCode;
+    if (code === 410) {
+      this.st.gone410++;
+      w.rv = undefined;
+    }
+    if (!w.rv) this.st.relists++;
+    else this.st.reconnects++;
+    if (err) {
+      w.failures++;
+      this.st.errors++;
+      log.warn('kubernetes watch ended', { kind: w.k.kind, error: (err as Error)?.message ?? String(err), code });
+    }
+    const base = this.opts.reconnectMs ?? 200;
+    const delay = err ? Math.min(30_000, base * 2 ** Math.min(w.failures, 8)) : base;
+    w.timer = setTimeout(() => void this.cycle(w), delay);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const w of this.watchers) {
+      if (w.timer) clearTimeout(w.timer);
+      w.controller?.abort();
+    }
+  }
+
+  stats(): SourceStats {
+    return { ...this.st, kinds: this.watchers.length };
+  }
+}
+
+export function createKubernetesSource(ctx: { hostname: string; config: Record<string, Record<string, unknown> | undefined> }): KubernetesSource | undefined {
+  const cfg = ctx.config.kubernetes;
+  const kubeconfig = typeof cfg?.kubeconfig === 'string' ? cfg.kubeconfig : undefined;
+  const kubeConfig = cfg?.kubeConfig instanceof KubeConfig ? cfg.kubeConfig : undefined;
+  if (!kubeconfig && !kubeConfig) return undefined;
+  return new KubernetesSource({
+    kubeconfig,
+    kubeConfig,
+    hostname: ctx.hostname,
+    kinds: Array.isArray(cfg?.kinds) ? (cfg.kinds as string[]) : undefined,
+  });
+}
