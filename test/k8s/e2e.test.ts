@@ -8,6 +8,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { makeAlert, type Alert } from '../../src/model/alert.js';
 import { blastRadius, loadClusterObjects } from '../../src/characterize/blast.js';
 import { Correlator } from '../../src/characterize/incidents.js';
+import { FeedbackStore } from '../../src/characterize/feedback.js';
+import { createCharacterizer } from '../../src/characterize/live.js';
+import { AlertStore } from '../../src/store/alerts.js';
 import { KubernetesActuator, ISOLATE_LABEL, isolationPolicyName } from '../../src/respond/actuators/kubernetes.js';
 import { createResponder } from '../../src/respond/engine.js';
 import { parsePolicy } from '../../src/respond/policy.js';
@@ -171,5 +174,23 @@ describe('Kubernetes containment end to end (API double)', () => {
     expect(api.find('NetworkPolicy', 'shop', isolationPolicyName('web-7d9f-abcde'))).toBeUndefined();
     expect(api.find('Pod', 'shop', 'web-7d9f-abcde')!.metadata!.labels).toEqual({ app: 'web', tier: 'front' });
     await responder.close();
+  });
+
+  it('the live characterizer: exceptions filter, correlation, blast radius from the cluster', async () => {
+    const ch = await createCharacterizer({ db, kubeConfig: api.kubeConfig, postureOf: () => [{ control: 'VG-PRIV', severity: 'critical' }] });
+    const a = runtimeAlert('Terminal shell in container', new Date());
+    new AlertStore(db).add(a);
+    expect(ch.filter(a)).toBe(true);
+    const inc = ch.correlate(a);
+    await ch.settled();
+    const stored = ch.correlator.store.get(inc.id)!;
+    expect(stored.blastRadius?.target).toMatchObject({ namespace: 'shop', pod: 'web-7d9f-abcde', node: 'node-1' });
+    expect(stored.posture).toHaveLength(1);
+    expect(stored.explanation).toMatch(/host paths: \/var\/run\/docker.sock/);
+    expect(new AlertStore(db).get(a.uuid)!.vigie.incident).toBe(inc.id);
+    new FeedbackStore(db).falsePositive(a.uuid, 'workload');
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(ch.filter(runtimeAlert('Terminal shell in container', new Date()))).toBe(false);
+    expect(ch.stats()).toMatchObject({ suppressed: 1, incidents: 1, enriched: 1 });
   });
 });

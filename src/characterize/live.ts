@@ -1,0 +1,93 @@
+/**
+ * The characterize stage as the live engine uses it, in one object:
+ *   const ch = await createCharacterizer({ db, kubeConfig });
+ *   if (!ch.filter(alert)) return;            // suppressed by an operator exception
+ *   const inc = ch.correlate(alert);          // sets alert.vigie.incident
+ *   responder.onAlert(alert, { incident: inc.id });
+ * With a cluster, each pod incident gets its blast radius asynchronously (cluster objects are
+ * re-read at most every `clusterRefreshMs`); `settled()` waits for pending enrichments (tests, stop).
+ */
+import type { KubeConfig } from '@kubernetes/client-node';
+import type { Alert } from '../model/alert.js';
+import { AlertStore } from '../store/alerts.js';
+import type { Db } from '../store/db.js';
+import { logger } from '../util/log.js';
+import { blastRadius, loadClusterObjects, type Obj } from './blast.js';
+import { createAlertFilter } from './feedback.js';
+import { Correlator, loadPostureOf, type CorrelatorOptions, type Incident } from './incidents.js';
+
+const log = logger('characterize');
+
+export interface CharacterizerOptions extends CorrelatorOptions {
+  db: Db;
+  kubeConfig?: KubeConfig;
+  clusterRefreshMs?: number;
+}
+
+export interface Characterizer {
+  filter(alert: Alert): boolean;
+  correlate(alert: Alert): Incident;
+  readonly correlator: Correlator;
+  settled(): Promise<void>;
+  stats(): { suppressed: number; incidents: number; enriched: number; enrichErrors: number };
+}
+
+export async function createCharacterizer(o: CharacterizerOptions): Promise<Characterizer> {
+  const postureOf = o.postureOf ?? (await loadPostureOf());
+  const correlator = new Correlator(o.db, { ...o, postureOf });
+  const alerts = new AlertStore(o.db);
+  const allow = createAlertFilter(o.db);
+  const st = { suppressed: 0, incidents: 0, enriched: 0, enrichErrors: 0 };
+  const pending = new Set<Promise<void>>();
+  let cluster: { at: number; objects: Promise<Obj[]> } | undefined;
+  const refresh = o.clusterRefreshMs ?? 30_000;
+  const objects = (): Promise<Obj[]> => {
+    if (!o.kubeConfig) return Promise.resolve([]);
+    if (!cluster || Date.now() - cluster.at > refresh) cluster = { at: Date.now(), objects: loadClusterObjects(o.kubeConfig) };
+    return cluster.objects;
+  };
+  const enriched = new Map<string, string>();
+
+  return {
+    correlator,
+    filter(alert) {
+      const ok = allow(alert);
+      if (!ok) st.suppressed++;
+      return ok;
+    },
+    correlate(alert) {
+      const before = correlator.store.incidentOfAlert(alert.uuid);
+      const inc = correlator.add(alert);
+      if (!before && inc.alerts.length === 1) st.incidents++;
+      try {
+        alerts.setIncident(alert.uuid, inc.id);
+      } catch {
+        // The alert may not be stored (e.g. replayed from another node); the incident still holds it.
+      }
+      const pod = inc.entities.pods[0];
+      if (o.kubeConfig && pod && enriched.get(inc.id) !== pod) {
+        enriched.set(inc.id, pod);
+        const [ns, name] = pod.split('/');
+        const p = objects()
+          .then((objs) => {
+            const b = blastRadius(objs, ns, name);
+            if (b) {
+              correlator.setBlastRadius(inc.id, b);
+              st.enriched++;
+            }
+          })
+          .catch((err: unknown) => {
+            st.enrichErrors++;
+            log.warn('blast radius failed', { incident: inc.id, error: String(err) });
+          })
+          .finally(() => pending.delete(p));
+        pending.add(p);
+      }
+      return inc;
+    },
+    async settled() {
+      await Promise.all([...pending]);
+    },
+    stats: () => ({ ...st }),
+  };
+}
