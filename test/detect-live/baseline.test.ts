@@ -276,6 +276,11 @@ describe('baseline persistence, export/import, reset', () => {
     b.feed(exec(20, '/usr/sbin/httpd'));
     b.feed(connect(20, '10.0.0.5', 5432));
     expect(b.alerts).toHaveLength(0);
+    // Nothing learned since: no write; an hour of life later, the liveness is recorded.
+    expect(b.mgr.save()).toBe(0);
+    b.feed(exec(3700, '/usr/sbin/httpd'));
+    expect(b.mgr.save()).toBe(1);
+    expect(b.mgr.save()).toBe(0);
     b.feed(exec(21, '/usr/bin/wget'));
     expect(b.alerts.map((x) => x.output_fields?.['vigie.never_seen'])).toEqual(['/usr/bin/wget']);
     db2.close();

@@ -115,10 +115,15 @@ export class BaselineManager implements PortOracle {
   save(): number {
     this.lastSaveWallMs = Date.now();
     if (!this.store) return 0;
-    const dirty = [...this.workloads.values()].filter((w) => w.dirty);
+    // A ready baseline rarely changes; still record hourly that its workload is alive, or a restart
+    // would find it idle for too long and mark it stale.
+    const dirty = [...this.workloads.values()].filter((w) => w.dirty || w.lastEventMs - w.savedLastEventMs > 3_600_000);
     if (!dirty.length) return 0;
     this.store.saveAll(dirty.map((w) => w.toJSON()));
-    for (const w of dirty) w.dirty = false;
+    for (const w of dirty) {
+      w.dirty = false;
+      w.savedLastEventMs = w.lastEventMs;
+    }
     return dirty.length;
   }
 

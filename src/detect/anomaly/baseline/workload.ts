@@ -121,6 +121,8 @@ export class WorkloadBaseline {
   syscallConverged = false;
   /** Set when something changed that SQLite does not hold yet. */
   dirty = true;
+  /** lastEventMs as last written to SQLite. */
+  savedLastEventMs = -1;
 
   readonly binaries = new Set<string>();
   readonly peers = new Set<string>();
@@ -634,6 +636,7 @@ export class WorkloadBaseline {
     for (const d of j.fileDirs) wb.fileDirs.add(d);
     for (const r of RESOURCES) wb.resources[r] = Reservoir.fromJSON(j.resources[r]);
     wb.dirty = false;
+    wb.savedLastEventMs = j.lastEventMs;
     return wb;
   }
 
