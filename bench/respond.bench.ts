@@ -9,7 +9,7 @@ import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { makeAlert } from '../src/model/alert.js';
-import { DockerActuator } from '../src/respond/actuators/docker.js';
+import { DockerActuator, retryTransient } from '../src/respond/actuators/docker.js';
 import { createResponder } from '../src/respond/engine.js';
 import { parsePolicy } from '../src/respond/policy.js';
 import { openStore } from '../src/store/db.js';
@@ -53,7 +53,7 @@ export async function run(): Promise<void> {
   const actuator = new DockerActuator({ docker });
   try {
     for (const [action, params, bare, undo] of [
-      ['pause', '', () => c.pause(), () => c.unpause()],
+      ['pause', '', () => retryTransient(() => c.pause(), /unable to freeze/), () => c.unpause()],
       ['throttle', ', params: { cpus: 0.2 }', () => c.update({ CpuPeriod: 100000, CpuQuota: 20000 }), () => c.update({ CpuQuota: -1 })],
       [
         'isolate',

@@ -54,6 +54,17 @@ function errMsg(err: unknown): string {
   return e?.json?.message ?? e?.message ?? String(err);
 }
 
+export async function retryTransient<T>(f: () => Promise<T>, transient: RegExp, attempts = 4): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await f();
+    } catch (err) {
+      if (i >= attempts || !transient.test(errMsg(err))) throw err;
+      await new Promise((r) => setTimeout(r, 50 * i));
+    }
+  }
+}
+
 export function snapshotOf(info: Docker.ContainerInspectInfo): DockerSnapshot {
   const nets: Record<string, DockerNetworkSnapshot> = {};
   for (const [name, n] of Object.entries(info.NetworkSettings?.Networks ?? {})) {
@@ -192,7 +203,8 @@ export class DockerActuator implements Actuator {
       }
       case 'pause':
         if (!before.running) throw new Error(`cannot pause ${this.label(target)}: it is not running (${before.status})`);
-        if (!before.paused) await this.call(target, 'pause', () => c.pause());
+        // The cgroup-v1 freezer can fail transiently on a busy host ("unable to freeze"): retry.
+        if (!before.paused) await this.call(target, 'pause', () => retryTransient(() => c.pause(), /unable to freeze/));
         else note = 'already paused';
         break;
       case 'stop': {
