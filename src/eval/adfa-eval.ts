@@ -27,7 +27,7 @@ interface Loaded {
   skipped: SkippedInput[];
 }
 
-export function loadAdfa(dir: string, opts: { limit?: number } = {}): Loaded {
+export function loadAdfa(dir: string, opts: { limit?: number; learnFromTuning?: boolean } = {}): Loaded {
   const all = listAdfa(dir);
   const skipped: SkippedInput[] = [];
   const read = (t: AdfaTrace): Int32Array | undefined => {
@@ -55,7 +55,9 @@ export function loadAdfa(dir: string, opts: { limit?: number } = {}): Loaded {
   pick(all.filter((x) => x.group === 'validation')).forEach((t, i) => {
     const a = read(t);
     if (!a) return;
-    if (i % 2 === 0) tune.push(a);
+    // With learnFromTuning, every other tuning trace (positions ≡ 0 mod 4) joins the training set;
+    // the threshold then comes from the remaining tuning traces (≡ 2 mod 4). The test half is unchanged.
+    if (i % 2 === 0) (opts.learnFromTuning && i % 4 === 0 ? train : tune).push(a);
     else {
       test.push(a);
       labels.push(0);
@@ -148,7 +150,8 @@ export function scoreAdfa(name: string, p: ParamMap, data: Loaded): { scores: It
 }
 
 export function evalAdfa(dir: string, algos: string[], params: ParamMap, opts: { limit?: number } = {}): Omit<EvalRun, 'command' | 'seconds'> {
-  const data = loadAdfa(dir, opts);
+  const learnFromTuning = /^(1|true|yes)$/i.test(params.learnFromTuning ?? '');
+  const data = loadAdfa(dir, { ...opts, learnFromTuning });
   if (data.train.length === 0 || data.tune.length === 0) throw new Error(`${dir}: no readable training or validation trace`);
   const policy = params.threshold ?? 'q0.95';
   const run: Omit<EvalRun, 'command' | 'seconds'> = {
@@ -156,7 +159,7 @@ export function evalAdfa(dir: string, algos: string[], params: ParamMap, opts: {
     details: [],
     timelines: [],
     notes: [
-      `training: ${data.train.length} traces (Training_Data_Master); tuning: ${data.tune.length} validation traces (even positions by file name); test: ${data.labels.length - data.labels.reduce((a, b) => a + b, 0)} validation traces (odd positions) + ${data.labels.reduce((a, b) => a + b, 0)} attack traces${opts.limit ? ` (subset: every ${opts.limit}th trace)` : ''}`,
+      `training: ${data.train.length} traces (Training_Data_Master${learnFromTuning ? ' + validation traces at positions ≡ 0 mod 4' : ''}); tuning: ${data.tune.length} validation traces (${learnFromTuning ? 'positions ≡ 2 mod 4' : 'even positions by file name'}); test: ${data.labels.length - data.labels.reduce((a, b) => a + b, 0)} validation traces (odd positions) + ${data.labels.reduce((a, b) => a + b, 0)} attack traces${opts.limit ? ` (subset: every ${opts.limit}th trace)` : ''}`,
       `threshold policy: ${policy} of the tuning scores; the 'all' row pools every attack type, the mean is over attack types`,
     ],
   };

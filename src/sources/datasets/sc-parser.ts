@@ -40,9 +40,38 @@ export class LineSplitter {
   }
 }
 
+/** Next space at or after `from` (or `end`). A plain loop: fields are short, a native call costs more. */
 function nextSpace(buf: Buffer, from: number, end: number): number {
-  const i = buf.indexOf(SP, from);
-  return i < 0 || i > end ? end : i;
+  let i = from;
+  while (i < end && buf[i] !== SP) i++;
+  return i;
+}
+
+/**
+ * System-call and process names repeat millions of times: intern them by a hash of their bytes
+ * (checked character by character) instead of decoding a new string per line.
+ */
+const interned = new Map<number, string>();
+
+export function internLatin1(buf: Buffer, s: number, e: number): string {
+  let h = 0x811c9dc5;
+  for (let i = s; i < e; i++) h = Math.imul(h ^ buf[i], 0x01000193);
+  h = (h ^ (e - s)) >>> 0;
+  const hit = interned.get(h);
+  if (hit !== undefined && hit.length === e - s) {
+    let same = true;
+    for (let i = 0; i < hit.length; i++) {
+      if (hit.charCodeAt(i) !== buf[s + i]) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return hit;
+    return buf.toString('latin1', s, e);
+  }
+  const str = buf.toString('latin1', s, e);
+  if (interned.size < 65536) interned.set(h, str);
+  return str;
 }
 
 function parseUint(buf: Buffer, s: number, e: number): number {
@@ -69,7 +98,7 @@ export function parseScLine(buf: Buffer, start: number, end: number, file: strin
   const f3 = nextSpace(buf, f2 + 1, end);
   const f4 = nextSpace(buf, f3 + 1, end);
   const f5 = nextSpace(buf, f4 + 1, end);
-  const f6 = nextSpace(buf, f5 + 1, end);
+  const f6 = f5 + 2 <= end && (f5 + 2 === end || buf[f5 + 2] === SP) ? f5 + 2 : nextSpace(buf, f5 + 1, end);
   if (f5 >= end) throw new DatasetError(file, line, `malformed .sc line (expected "timestamp uid pid process tid syscall direction ..."): ${buf.toString('latin1', start, Math.min(end, start + 120))}`);
   let ts: number;
   if (f0 - start > 15) {
@@ -86,7 +115,7 @@ export function parseScLine(buf: Buffer, start: number, end: number, file: strin
   out.tsNs = ts;
   out.pid = pid;
   out.tid = tid;
-  out.name = buf.toString('latin1', f4 + 1, f5);
+  out.name = internLatin1(buf, f4 + 1, f5);
   out.dir = d === 62 ? '>' : '<';
   out.line = line;
   return true;
@@ -125,7 +154,7 @@ export function parse2019Line(buf: Buffer, start: number, end: number, file: str
   out.tsNs = ((hh * 60 + mm) * 60 + ss) * 1e9 + frac;
   out.tid = tid;
   out.pid = tid;
-  out.name = buf.toString('latin1', f6 + 1, f7);
+  out.name = internLatin1(buf, f6 + 1, f7);
   out.dir = d === 62 ? '>' : '<';
   out.line = line;
   return true;
