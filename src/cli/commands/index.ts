@@ -18,6 +18,7 @@ import { register as evalSyscalls } from './eval.js';
 import { register as alerts } from './alerts.js';
 import { register as incidents } from './incidents.js';
 import { register as harden } from './harden.js';
+import { register as cluster } from './cluster.js';
 
 type Register = (program: Command) => void;
 const modules: Register[] = [
@@ -36,6 +37,7 @@ const modules: Register[] = [
   alerts,
   incidents,
   harden,
+  cluster,
 ];
 
 export function registerAll(program: Command): void {
