@@ -3,7 +3,7 @@
  *  - k8s audit events through the whole k8s_audit_rules.yaml (the Falco k8saudit rule set);
  *  - Vigie live events (exec, file open, connect) through falco_rules.yaml.
  * Baselines measured in the same run: JSON.parse of the same audit events (what ingest costs anyway)
- * and an empty loop over the same events.
+ * and an empty loop over the same events. Each figure is the best of ten trials.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -27,12 +27,20 @@ function timeLoop(events: VigieEvent[], rounds: number, f: (ev: VigieEvent) => n
   // Warm-up so that the JIT has compiled the closures.
   let matches = 0;
   for (let i = 0; i < Math.min(rounds, 3); i++) for (const ev of events) f(ev);
-  const c0 = process.cpuUsage();
-  const t = hrms();
-  for (let r = 0; r < rounds; r++) for (let i = 0; i < events.length; i++) matches += f(events[i]);
-  const ms = hrms() - t;
-  const c = process.cpuUsage(c0);
-  return { ms, cpuMs: (c.user + c.system) / 1000, n: rounds * events.length, matches };
+  // Ten trials; keep the fastest, the one least disturbed by other processes on this shared machine.
+  const trials = 10;
+  const per = Math.max(1, Math.floor(rounds / trials));
+  let best = { ms: Infinity, cpuMs: Infinity };
+  for (let t = 0; t < trials; t++) {
+    const c0 = process.cpuUsage();
+    const t0 = hrms();
+    for (let r = 0; r < per; r++) for (let i = 0; i < events.length; i++) matches += f(events[i]);
+    const ms = hrms() - t0;
+    const c = process.cpuUsage(c0);
+    const cpuMs = (c.user + c.system) / 1000;
+    if (cpuMs < best.cpuMs) best = { ms, cpuMs };
+  }
+  return { ms: best.ms, cpuMs: best.cpuMs, n: per * events.length, matches: matches / trials };
 }
 
 function auditEvents(): { events: VigieEvent[]; lines: string[] } {
@@ -88,12 +96,9 @@ export async function run(): Promise<void> {
   // Baselines
   const empty = timeLoop(audit, 200, (ev) => (ev.kind === 'k8s_audit' ? 0 : 1));
   row('baseline: empty loop over audit events', rate(empty.n, empty.ms, empty.cpuMs));
-  let parsed = 0;
-  const c0 = process.cpuUsage();
-  const tParse = hrms();
-  for (let r = 0; r < 200; r++) for (const l of lines) parsed += (JSON.parse(l) as object) ? 1 : 0;
-  const cp = process.cpuUsage(c0);
-  row('baseline: JSON.parse of the same audit events', rate(parsed, hrms() - tParse, (cp.user + cp.system) / 1000));
+  const lineEvents = lines.map((l) => ({ l }) as unknown as VigieEvent);
+  const jp = timeLoop(lineEvents, 200, (x) => ((JSON.parse((x as unknown as { l: string }).l) as object) ? 0 : 1));
+  row('baseline: JSON.parse of the same audit events', rate(jp.n, jp.ms, jp.cpuMs));
 
   for (const matching of ['first', 'all'] as RuleMatching[]) {
     const k8s = new RuleEngine(loadRuleFiles([join(rulesDir, 'k8s_audit_rules.yaml')]), { ruleMatching: matching });

@@ -38,9 +38,10 @@ function load(o: CommonOpts, sources?: string[]): LoadResult {
 /** Reads events of one file: audit logs for k8s_audit, Vigie JSON lines or Tetragon export for syscall. */
 export function readEventsFile(path: string, source: 'k8s_audit' | 'syscall' | undefined): { events: VigieEvent[]; errors: string[] } {
   const text = readFileSync(path, 'utf8');
+  let audit: ReturnType<typeof parseAuditText> | undefined;
   if (source !== 'syscall') {
-    const a = parseAuditText(text, path);
-    if (a.events.length > 0 || source === 'k8s_audit') return { events: a.events.map((x) => auditToEvent(x)), errors: a.errors };
+    audit = parseAuditText(text, path);
+    if (audit.events.length > 0 || source === 'k8s_audit') return { events: audit.events.map((x) => auditToEvent(x)), errors: audit.errors };
   }
   const events: VigieEvent[] = [];
   const errors: string[] = [];
@@ -63,9 +64,13 @@ export function readEventsFile(path: string, source: 'k8s_audit' | 'syscall' | u
     try {
       events.push(parseEvent(obj));
     } catch (e) {
-      errors.push(`${path}:${i + 1}: not a Vigie event: ${(e as Error).message.split('\n')[0].slice(0, 200)}`);
+      const issues = (e as { issues?: { path: (string | number)[]; message: string }[] }).issues;
+      const why = issues ? issues.map((x) => `${x.path.join('.') || '(root)'}: ${x.message}`).join('; ') : (e as Error).message;
+      errors.push(`${path}:${i + 1}: not a Vigie event (${why.slice(0, 200)})`);
     }
   }
+  // Neither format: the audit reader's reasons say more about JSON that looks like an audit event.
+  if (events.length === 0 && audit && audit.errors.length > 0) return { events, errors: audit.errors };
   return { events, errors };
 }
 

@@ -166,8 +166,86 @@ export class Compiler {
 
   compile(ast: Expr): CompiledCondition {
     const acc: CompiledCondition = { pred: FALSE, unknown: new Set(), unprovided: new Set(), fields: new Set() };
-    acc.pred = this.node(ast, acc);
+    // The condition becomes the body of one generated function: and/or/not are plain JS operators and
+    // the common comparisons are inlined, so an evaluation is a few calls to shared extractors.
+    const parts: unknown[] = [];
+    const code = this.gen(ast, acc, parts);
+    acc.pred = new Function('c', `"use strict"; return function condition(ev) { let v; return ${code}; };`)(parts) as Pred;
     return acc;
+  }
+
+  private gen(e: Expr, acc: CompiledCondition, parts: unknown[]): string {
+    const ref = (x: unknown): string => {
+      parts.push(x);
+      return `c[${parts.length - 1}]`;
+    };
+    switch (e.t) {
+      case 'and':
+        return `(${e.items.map((x) => this.gen(x, acc, parts)).join(' && ')})`;
+      case 'or':
+        return `(${e.items.map((x) => this.gen(x, acc, parts)).join(' || ')})`;
+      case 'not':
+        return `!${this.gen(e.e, acc, parts)}`;
+      case 'macro':
+        return `${ref(this.macro(e.name, e.pos, acc))}(ev)`;
+      case 'cmp': {
+        const pred = this.cmp(e, acc);
+        if (pred === FALSE) return 'false';
+        return this.fastCmp(e, acc, ref, ref(pred)) ?? `${ref(pred)}(ev)`;
+      }
+    }
+  }
+
+  /**
+   * Inline code for the frequent shapes (a scalar value of the field's own type compared with literals);
+   * anything else (lists, other types, absent values) falls back to the full predicate P.
+   */
+  private fastCmp(e: Extract<Expr, { t: 'cmp' }>, acc: CompiledCondition, ref: (x: unknown) => string, P: string): string | undefined {
+    const { get, type } = this.field(e.field, acc);
+    if (!get) return undefined;
+    const G = ref(get);
+    if (e.op === 'exists') return `((v = ${G}(ev)) !== undefined && (typeof v !== 'object' || v.length > 0))`;
+    const items = this.expandItems(e.values, e.list);
+    if (items.some((i) => i.t !== 'lit')) return undefined;
+    const lits = items.map((i) => (i as Extract<ValueItem, { t: 'lit' }>).v);
+    const jsType = type === 'number' ? 'number' : type === 'bool' ? 'boolean' : type === 'string' ? 'string' : undefined;
+    if (!jsType) return undefined;
+    const lit = (s: string): string | undefined => {
+      if (type === 'string') return JSON.stringify(s);
+      if (type === 'bool') return s.toLowerCase() === 'true' ? 'true' : 'false';
+      const n = Number(s);
+      return Number.isFinite(n) ? String(n) : undefined;
+    };
+    const guard = (test: string) => `(typeof (v = ${G}(ev)) === '${jsType}' ? ${test} : ${P}(ev))`;
+    const op = e.op;
+    if (op === 'in') {
+      const vals = lits.map((s) => (type === 'number' ? Number(s) : type === 'bool' ? s.toLowerCase() === 'true' : s));
+      if (lits.length === 1) return guard(`v === ${lit(lits[0])}`);
+      return guard(`${ref(new Set(vals))}.has(v)`);
+    }
+    if (lits.length !== 1 || e.list) return undefined;
+    const k = lit(lits[0]);
+    if (k === undefined) return undefined;
+    switch (op) {
+      case '=':
+      case '==':
+        return guard(`v === ${k}`);
+      case '!=':
+        return guard(`v !== ${k}`);
+      case '<':
+      case '<=':
+      case '>':
+      case '>=':
+        return type === 'number' ? guard(`v ${op} ${k}`) : undefined;
+      case 'startswith':
+        return type === 'string' ? guard(`v.startsWith(${k})`) : undefined;
+      case 'endswith':
+        return type === 'string' ? guard(`v.endsWith(${k})`) : undefined;
+      case 'contains':
+        return type === 'string' ? guard(`v.includes(${k})`) : undefined;
+      default:
+        return undefined;
+    }
   }
 
   /** The set of values `field` can take when the condition is true, or null when unconstrained. */
@@ -240,45 +318,6 @@ export class Compiler {
     for (const f of c.fields) acc.fields.add(f);
     // Call through the cached closure: one compiled body per macro, shared by every rule using it.
     return c.pred;
-  }
-
-  private node(e: Expr, acc: CompiledCondition): Pred {
-    switch (e.t) {
-      case 'and': {
-        const ps = e.items.map((x) => this.node(x, acc));
-        if (ps.length === 2) {
-          const [a, b] = ps;
-          return (ev) => a(ev) && b(ev);
-        }
-        if (ps.length === 3) {
-          const [a, b, c] = ps;
-          return (ev) => a(ev) && b(ev) && c(ev);
-        }
-        return (ev) => {
-          for (let i = 0; i < ps.length; i++) if (!ps[i](ev)) return false;
-          return true;
-        };
-      }
-      case 'or': {
-        const ps = e.items.map((x) => this.node(x, acc));
-        if (ps.length === 2) {
-          const [a, b] = ps;
-          return (ev) => a(ev) || b(ev);
-        }
-        return (ev) => {
-          for (let i = 0; i < ps.length; i++) if (ps[i](ev)) return true;
-          return false;
-        };
-      }
-      case 'not': {
-        const p = this.node(e.e, acc);
-        return (ev) => !p(ev);
-      }
-      case 'macro':
-        return this.macro(e.name, e.pos, acc);
-      case 'cmp':
-        return this.cmp(e, acc);
-    }
   }
 
   /** Resolve a field reference to its definition and (when provided) its extractor. */

@@ -9,6 +9,8 @@ import type { CompiledRule, LoadResult } from './loader.js';
 
 export type RuleMatching = 'first' | 'all';
 
+const NONE: readonly CompiledRule[] = [];
+
 interface SourceIndex {
   byKey: Map<string, CompiledRule[]>;
   /** Rules without an index constraint, for keys absent from byKey. */
@@ -54,19 +56,30 @@ export class RuleEngine {
       for (const k of keys) byKey.set(k, rs.filter((r) => r.keys === null || r.keys.has(k)));
       this.index.set(source, { byKey, any: rs.filter((r) => r.keys === null) });
     }
+    this.syscallIdx = this.index.get('syscall');
+    this.auditIdx = this.index.get('k8s_audit');
   }
+
+  private syscallIdx: SourceIndex | undefined;
+  private auditIdx: SourceIndex | undefined;
 
   activeRules(): CompiledRule[] {
     return this.rules.filter((r) => r.active);
   }
 
-  /** The rules an event meets after indexing (for tests and stats). */
+  /** The rules an event meets after indexing. */
   candidates(ev: VigieEvent): readonly CompiledRule[] {
-    const source = sourceOf(ev);
-    if (!source) return [];
-    const idx = this.index.get(source);
-    if (!idx) return [];
-    const k = indexKey(source, ev);
+    let idx: SourceIndex | undefined;
+    let k: string | undefined;
+    if (ev.kind === 'k8s_audit') {
+      idx = this.auditIdx;
+      k = indexKey('k8s_audit', ev);
+    } else {
+      idx = this.syscallIdx;
+      k = syscallEventType(ev);
+      if (k === undefined) return NONE;
+    }
+    if (!idx) return NONE;
     return (k !== undefined ? idx.byKey.get(k) : undefined) ?? idx.any;
   }
 
