@@ -122,7 +122,10 @@ export async function runIntrusion(ctx: ScenarioContext): Promise<ScenarioResult
     const alertsBefore = ctx.alerts.length;
     say(`normal phase: ${o.normalSeconds}s of normal traffic, counting alerts (each one is a false alert)`);
     await ctx.sleep(o.normalSeconds * 1000);
-    const normalAlerts = ctx.alerts.slice(alertsBefore);
+    // Only alerts about the demo's own containers: other workloads on a shared machine are not ours to judge.
+    const ours = new Set([victim.id, neighbour.id]);
+    const normalAlerts = ctx.alerts.slice(alertsBefore).filter((a) => ours.has(a.vigie.entities.container?.id ?? ''));
+    summary.otherAlerts = ctx.alerts.length - alertsBefore - normalAlerts.length;
     const hours = (Date.now() - normalStart) / 3_600_000;
     summary.normalSeconds = Math.round((Date.now() - normalStart) / 1000);
     summary.falseAlerts = normalAlerts.length;

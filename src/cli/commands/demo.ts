@@ -6,6 +6,7 @@
  * Ctrl-C / SIGTERM.
  */
 import type { Command } from 'commander';
+import type { Writable } from 'node:stream';
 import Docker from 'dockerode';
 import { rmSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -21,7 +22,7 @@ import { Engine, percentileOf } from '../engine.js';
 import { createOutput } from '../output.js';
 import { parseOutputFormat, startServerFor } from './run.js';
 
-interface DemoFlags {
+export interface DemoFlags {
   enforce?: boolean;
   output: string;
   db: string;
@@ -47,6 +48,8 @@ function num(name: string, v: string, min = 0): number {
 
 export interface DemoRun {
   result?: ScenarioResult;
+  alertLatencyMs: number[];
+  containmentLatencyMs: number[];
   alerts: Alert[];
   actions: ActionRecord[];
   interrupted: boolean;
@@ -82,9 +85,13 @@ export function register(program: Command): void {
     });
 }
 
-export async function runDemo(scenarioName: string, o: DemoFlags): Promise<DemoRun> {
+export async function runDemo(
+  scenarioName: string,
+  o: DemoFlags,
+  streams: { out?: Writable; err?: Writable } = {},
+): Promise<DemoRun> {
   const scenario = getScenario(scenarioName);
-  const output = createOutput(parseOutputFormat(o.output));
+  const output = createOutput(parseOutputFormat(o.output), streams.out, streams.err);
   const say = (m: string) => output.notice(`demo: ${m}`);
   const options: DemoOptions = {
     enforce: Boolean(o.enforce),
@@ -235,5 +242,12 @@ export async function runDemo(scenarioName: string, o: DemoFlags): Promise<DemoR
     output.notice(lines.map((l) => `demo: ${l}`).join('\n'));
     db.close();
   }
-  return { result, alerts, actions, interrupted };
+  return {
+    result,
+    alerts,
+    actions,
+    interrupted,
+    alertLatencyMs: engine.alertLatencyMs,
+    containmentLatencyMs: engine.containmentLatencyMs,
+  };
 }

@@ -154,7 +154,12 @@ export class BpftraceSensor implements Source {
     const program = this.opts.program ?? buildProgram(this.opts);
     const ch = spawn(this.opts.bpftrace ?? 'bpftrace', ['-f', 'json', '-e', program], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, BPFTRACE_STRLEN: process.env.BPFTRACE_STRLEN ?? '128' },
+      env: {
+        ...process.env,
+        BPFTRACE_STRLEN: process.env.BPFTRACE_STRLEN ?? '128',
+        // Larger per-CPU output buffers (default 64 pages) absorb bursts instead of losing them.
+        BPFTRACE_PERF_RB_PAGES: process.env.BPFTRACE_PERF_RB_PAGES ?? '512',
+      },
     });
     this.child = ch;
     const stderrTail: string[] = [];
