@@ -112,6 +112,25 @@ describe('docker response', () => {
     await r.close();
   });
 
+  it('a memory cap never goes below current usage (throttle must not become an OOM kill)', async () => {
+    const c = await docker.createContainer({
+      name: PREFIX + 'mem',
+      Image: 'vigie-respond-bb:test',
+      Cmd: ['sh', '-c', 'dd if=/dev/zero of=/dev/shm/fill bs=1M count=40 2>/dev/null; while true; do sleep 1; done'],
+    });
+    await c.start();
+    await new Promise((res) => setTimeout(res, 1000));
+    const db = openStore(':memory:');
+    const r = responder(db, "      - { action: throttle, params: { memory: '16m' } }");
+    const [rec] = await r.onAlert(await alertFor(c));
+    expect(rec.status).toBe('executed');
+    expect(rec.reason).toMatch(/memory cap raised to \d+ bytes to stay above current usage/);
+    const info = await c.inspect();
+    expect(info.State.Running).toBe(true);
+    expect(info.HostConfig.Memory).toBeGreaterThan(40 * 1024 * 1024);
+    await r.close();
+  });
+
   it('isolate disconnects from a user-defined network; rollback reconnects with alias and address', async () => {
     const net = PREFIX + 'net';
     await docker.createNetwork({ Name: net, IPAM: { Config: [{ Subnet: '172.31.250.0/24' }] } });

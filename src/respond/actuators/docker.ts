@@ -5,6 +5,7 @@
  * A container that vanished mid-action surfaces as an error with the reason, never a crash.
  */
 import Docker from 'dockerode';
+import { readFileSync } from 'node:fs';
 import type { ActionRecord, ActionTarget, ActionType } from '../../model/action.js';
 import type { Actuator, ActuatorResult } from '../types.js';
 
@@ -63,6 +64,26 @@ export async function retryTransient<T>(f: () => Promise<T>, transient: RegExp, 
       await new Promise((r) => setTimeout(r, 50 * i));
     }
   }
+}
+
+export function cgroupMemoryUsage(id: string): number | undefined {
+  const dirs = [
+    [`/sys/fs/cgroup/memory/docker/${id}`, 'memory.usage_in_bytes', 'total_inactive_file'],
+    [`/sys/fs/cgroup/memory/system.slice/docker-${id}.scope`, 'memory.usage_in_bytes', 'total_inactive_file'],
+    [`/sys/fs/cgroup/docker/${id}`, 'memory.current', 'inactive_file'],
+    [`/sys/fs/cgroup/system.slice/docker-${id}.scope`, 'memory.current', 'inactive_file'],
+  ];
+  for (const [dir, usageFile, inactiveKey] of dirs) {
+    try {
+      const usage = Number(readFileSync(`${dir}/${usageFile}`, 'utf8').trim());
+      const stat = readFileSync(`${dir}/memory.stat`, 'utf8');
+      const m = new RegExp(`^${inactiveKey} (\\d+)$`, 'm').exec(stat);
+      return Math.max(0, usage - (m ? Number(m[1]) : 0));
+    } catch {
+      // Not this layout.
+    }
+  }
+  return undefined;
 }
 
 export function snapshotOf(info: Docker.ContainerInspectInfo): DockerSnapshot {
@@ -174,7 +195,8 @@ export class DockerActuator implements Actuator {
     return this.snapshot(target);
   }
 
-  async execute(action: ActionType, target: ActionTarget, params: Record<string, unknown>): Promise<ActuatorResult> {
+  async execute(action: ActionType, target: ActionTarget, paramsIn: Record<string, unknown>): Promise<ActuatorResult> {
+    let params = paramsIn;
     const before = await this.snapshot(target);
     const c = this.docker.getContainer(before.id);
     let note: string | undefined;
@@ -184,6 +206,16 @@ export class DockerActuator implements Actuator {
         return { stateBefore: before, stateAfter: before, verified: true, evidence };
       }
       case 'throttle': {
+        if (typeof params.memory === 'number' && before.running) {
+          // A cap below what the workload already uses makes the kernel OOM-kill it: throttling
+          // must not turn into a kill. Keep 10% above current usage instead, and say so.
+          const usage = await this.memoryUsage(c);
+          const floor = Math.ceil((usage * 1.1) / 4096) * 4096;
+          if (usage > 0 && params.memory < floor) {
+            params = { ...params, memory: floor };
+            note = `memory cap raised to ${floor} bytes to stay above current usage (${usage} bytes)`;
+          }
+        }
         const upd = this.throttleUpdate(before, params);
         if (Object.keys(upd).length === 0) note = 'already at or below the requested limits';
         else await this.call(target, 'update', () => c.update(upd));
@@ -231,7 +263,7 @@ export class DockerActuator implements Actuator {
     }
     const after = await this.waitFor(target, (s) => this.holds(action, before, s, params), action === 'kill' ? 3000 : 500);
     const verified = this.holds(action, before, after, params);
-    return { stateBefore: before, stateAfter: after, verified, note } as ActuatorResult;
+    return { stateBefore: before, stateAfter: after, verified, note };
   }
 
   /** Does the real state show the intended effect of `action`? */
@@ -351,6 +383,26 @@ export class DockerActuator implements Actuator {
           return l;
         }
       });
+  }
+
+  /**
+   * Current memory usage without inactive page cache (what `docker stats` shows); 0 when unknown.
+   * Read from the cgroup when Vigie sees the host's cgroup tree (instant); Docker's stats call
+   * otherwise (it takes about a second).
+   */
+  private async memoryUsage(c: Docker.Container): Promise<number> {
+    const fromCgroup = cgroupMemoryUsage(c.id);
+    if (fromCgroup !== undefined) return fromCgroup;
+    try {
+      const st = (await c.stats({ stream: false, 'one-shot': true })) as {
+        memory_stats?: { usage?: number; stats?: Record<string, number> };
+      };
+      const m = st.memory_stats ?? {};
+      const cache = m.stats?.total_inactive_file ?? m.stats?.inactive_file ?? m.stats?.cache ?? 0;
+      return Math.max(0, (m.usage ?? 0) - cache);
+    } catch {
+      return 0;
+    }
   }
 
   private async memTotal(): Promise<number> {
