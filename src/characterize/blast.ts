@@ -132,7 +132,24 @@ export function blastRadius(objects: Obj[], namespace: string, podName: string):
   const coLocated = node ? pods.filter((p) => p !== pod && p.spec?.nodeName === node).map(podKey).sort() : [];
   for (const c of coLocated) items.push({ kind: 'pod', name: c, relation: 'co-located', risk: 'medium', detail: `same node ${node}` });
 
-  const reachable = pods.filter((p) => p !== pod && canReach(pod, p, policies, nsLabels)).map(podKey).sort();
+  // Only policies of the two namespaces involved can matter: index them once.
+  const byNs = new Map<string, Obj[]>();
+  for (const p of policies) {
+    const ns = (p.metadata?.namespace ?? 'default') as string;
+    const l = byNs.get(ns) ?? [];
+    l.push(p);
+    byNs.set(ns, l);
+  }
+  const mine = byNs.get(namespace) ?? [];
+  const reachable = pods
+    .filter((p) => {
+      if (p === pod) return false;
+      const dstNs = (p.metadata?.namespace ?? 'default') as string;
+      const rel = dstNs === namespace ? mine : mine.concat(byNs.get(dstNs) ?? []);
+      return canReach(pod, p, rel, nsLabels);
+    })
+    .map(podKey)
+    .sort();
   for (const r of reachable) items.push({ kind: 'pod', name: r, relation: 'reachable', risk: r.startsWith('kube-system/') ? 'high' : 'low' });
 
   const exposedBy = objects

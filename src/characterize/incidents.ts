@@ -77,6 +77,9 @@ export interface Incident {
     identities: string[];
     hosts: string[];
   };
+  /** How many alerts the incident holds (authoritative; `alerts` lists those in the timeline). */
+  alertCount: number;
+  /** Uuids of the alerts in the timeline; `vigie incidents show` lists all from the store. */
   alerts: string[];
   timeline: TimelineEntry[];
   mitre: MitreRef[];
@@ -94,7 +97,7 @@ export interface CorrelatorOptions {
   windowMs?: number;
   /** Posture findings of a workload (namespace, workload name), when the posture module provides them. */
   postureOf?: (namespace: string, workload: string) => PostureFinding[] | undefined;
-  /** Timeline entries kept per incident (the oldest are summarized past this). */
+  /** Timeline entries kept per incident: the first 20 and the most recent (default 200 in all). */
   maxTimeline?: number;
 }
 
@@ -164,7 +167,7 @@ export function explain(inc: Incident): string {
   const rules: string[] = [];
   for (const t of inc.timeline) if (!rules.includes(t.rule)) rules.push(t.rule);
   const parts = [
-    `${inc.alerts.length} alert${inc.alerts.length === 1 ? '' : 's'} on ${where}${inc.entities.nodes.length ? ` (node ${inc.entities.nodes.join(', ')})` : ''} over ${fmtDuration(span)}: ${rules.slice(0, 6).join(' → ')}${rules.length > 6 ? ' → …' : ''}.`,
+    `${inc.alertCount} alert${inc.alertCount === 1 ? '' : 's'} on ${where}${inc.entities.nodes.length ? ` (node ${inc.entities.nodes.join(', ')})` : ''} over ${fmtDuration(span)}: ${rules.slice(0, 6).join(' → ')}${rules.length > 6 ? ' → …' : ''}.`,
   ];
   if (inc.mitre.length)
     parts.push(`ATT&CK: ${inc.mitre.map((m) => `${m.tactic} (${m.technique}${m.name ? ' ' + m.name : ''})`).join(', ')}.`);
@@ -240,6 +243,11 @@ export class IncidentStore {
     for (const k of keys) st.run(k, id, ms);
   }
 
+  /** Every alert uuid of an incident, in the order they were correlated. */
+  alertsOf(id: string): string[] {
+    return (this.db.prepare('SELECT alert_uuid FROM incident_alerts WHERE incident_id = ? ORDER BY rowid').all(id) as { alert_uuid: string }[]).map((r) => r.alert_uuid);
+  }
+
   linkAlert(uuid: string, id: string): void {
     this.db.prepare('INSERT OR IGNORE INTO incident_alerts (alert_uuid, incident_id) VALUES (?, ?)').run(uuid, id);
   }
@@ -257,6 +265,8 @@ export class Correlator {
   readonly store: IncidentStore;
   private readonly windowMs: number;
   private readonly maxTimeline: number;
+  /** Recently touched incidents, so a burst of alerts does not re-parse the same JSON each time. */
+  private readonly cache = new Map<string, Incident>();
 
   constructor(
     db: Db,
@@ -264,7 +274,7 @@ export class Correlator {
   ) {
     this.store = new IncidentStore(db);
     this.windowMs = opts.windowMs ?? 30 * 60_000;
-    this.maxTimeline = opts.maxTimeline ?? 500;
+    this.maxTimeline = Math.max(30, opts.maxTimeline ?? 200);
   }
 
   /**
@@ -282,7 +292,7 @@ export class Correlator {
     const keys = entityKeys(alert);
     const run = this.store.db.transaction((): Incident => {
       const existingId = this.store.findByKeys(keys, at, this.windowMs);
-      let inc = existingId ? this.store.get(existingId) : undefined;
+      let inc = existingId ? (this.cache.get(existingId) ?? this.store.get(existingId)) : undefined;
       if (!inc) inc = this.open(alert, keys, at);
       this.merge(inc, alert);
       this.store.save(inc);
@@ -290,7 +300,16 @@ export class Correlator {
       this.store.linkAlert(alert.uuid, inc.id);
       return inc;
     });
-    const inc = run();
+    let inc: Incident;
+    try {
+      inc = run();
+    } catch (err) {
+      this.cache.clear(); // the transaction rolled back: cached copies may be ahead of the store
+      throw err;
+    }
+    this.cache.delete(inc.id);
+    this.cache.set(inc.id, inc);
+    if (this.cache.size > 256) this.cache.delete(this.cache.keys().next().value as string);
     alert.vigie.incident = inc.id;
     return inc;
   }
@@ -305,6 +324,7 @@ export class Correlator {
       firstSeen: t,
       lastSeen: t,
       entities: { pods: [], containers: [], nodes: [], identities: [], hosts: [] },
+      alertCount: 0,
       alerts: [],
       timeline: [],
       mitre: [],
@@ -341,10 +361,16 @@ export class Correlator {
       output: a.output.slice(0, 500),
       techniques: techniques.map((m) => m.technique),
     };
-    inc.alerts.push(a.uuid);
-    inc.timeline.push(entry);
-    inc.timeline.sort((x, y) => (x.time < y.time ? -1 : x.time > y.time ? 1 : 0));
-    if (inc.timeline.length > this.maxTimeline) inc.timeline.splice(1, inc.timeline.length - this.maxTimeline);
+    inc.alertCount = (inc.alertCount ?? inc.alerts.length) + 1;
+    // Alerts mostly arrive in order: insert from the end.
+    let at = inc.timeline.length;
+    while (at > 0 && inc.timeline[at - 1].time > entry.time) at--;
+    inc.timeline.splice(at, 0, entry);
+    if (inc.timeline.length > this.maxTimeline) {
+      // Keep how it started and what happens now; the middle is in the store (incident_alerts).
+      inc.timeline.splice(20, inc.timeline.length - this.maxTimeline);
+    }
+    inc.alerts = inc.timeline.map((t) => t.alert);
     for (const m of techniques) if (!inc.mitre.some((x) => x.technique === m.technique && x.tactic === m.tactic)) inc.mitre.push(m);
     inc.mitre.sort((x, y) => tacticRank(x.tactic) - tacticRank(y.tactic));
     inc.tactics = [...new Set(inc.mitre.map((m) => m.tactic))];
@@ -366,7 +392,7 @@ export class Correlator {
     inc.severity = computeSeverity(inc);
     const first = inc.timeline.find((t) => t.priority === inc.maxPriority) ?? inc.timeline[0];
     const where = inc.entities.workload ?? inc.entities.pods[0] ?? inc.entities.containers[0] ?? inc.entities.hosts[0] ?? '?';
-    inc.title = `${first?.rule ?? 'alert'} on ${where}${inc.alerts.length > 1 ? ` (+${inc.alerts.length - 1} more)` : ''}`;
+    inc.title = `${first?.rule ?? 'alert'} on ${where}${inc.alertCount > 1 ? ` (+${inc.alertCount - 1} more)` : ''}`;
     inc.explanation = explain(inc);
   }
 
@@ -377,6 +403,7 @@ export class Correlator {
     inc.blastRadius = blast;
     this.refresh(inc);
     this.store.save(inc);
+    this.cache.delete(id);
     return inc;
   }
 
@@ -386,6 +413,7 @@ export class Correlator {
     inc.posture = findings;
     this.refresh(inc);
     this.store.save(inc);
+    this.cache.delete(id);
     return inc;
   }
 }

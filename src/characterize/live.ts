@@ -58,7 +58,7 @@ export async function createCharacterizer(o: CharacterizerOptions): Promise<Char
     correlate(alert) {
       const before = correlator.store.incidentOfAlert(alert.uuid);
       const inc = correlator.add(alert);
-      if (!before && inc.alerts.length === 1) st.incidents++;
+      if (!before && inc.alertCount === 1) st.incidents++;
       try {
         alerts.setIncident(alert.uuid, inc.id);
       } catch {

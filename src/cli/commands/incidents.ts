@@ -14,7 +14,7 @@ const out = (s: string): void => {
 };
 
 function line(i: Incident): string {
-  return `${i.id}  ${i.severity.level.padEnd(8)} ${String(i.severity.score).padStart(3)}  ${i.status.padEnd(6)} ${i.lastSeen}  ${i.alerts.length} alerts  ${i.title}`;
+  return `${i.id}  ${i.severity.level.padEnd(8)} ${String(i.severity.score).padStart(3)}  ${i.status.padEnd(6)} ${i.lastSeen}  ${i.alertCount ?? i.alerts.length} alerts  ${i.title}`;
 }
 
 export function register(program: Command): void {
@@ -48,7 +48,7 @@ export function register(program: Command): void {
       try {
         const inc = new Correlator(db).store.get(id);
         if (!inc) throw new Error(`no incident "${id}" (see \`vigie incidents list\`)`);
-        if (o.output === 'json') return out(JSON.stringify(inc, null, 2));
+        if (o.output === 'json') return out(JSON.stringify({ ...inc, alerts: new Correlator(db).store.alertsOf(inc.id) }, null, 2));
         if (o.output === 'mermaid' || o.output === 'dot') {
           if (!inc.blastRadius) throw new Error(`incident ${inc.id} has no blast radius (build it with --kubeconfig)`);
           return out(o.output === 'mermaid' ? inc.blastRadius.mermaid : inc.blastRadius.dot);
