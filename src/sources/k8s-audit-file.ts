@@ -251,3 +251,10 @@ export class K8sAuditFileSource implements Source {
     return { ...this.s };
   }
 }
+
+/** Registry factory: on when config['k8s-audit-file'].path is set (follow: true to tail it). */
+export function createK8sAuditFileSource(ctx: { config: Record<string, Record<string, unknown> | undefined> }): Source | undefined {
+  const cfg = ctx.config['k8s-audit-file'];
+  if (!cfg || typeof cfg.path !== 'string') return undefined;
+  return new K8sAuditFileSource({ path: cfg.path, follow: cfg.follow === true });
+}

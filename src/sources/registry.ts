@@ -2,6 +2,7 @@
  * Live sources, one line each. A factory returns undefined when its source is not configured.
  */
 import type { Source } from './types.js';
+import { createK8sAuditFileSource } from './k8s-audit-file.js';
 import { createCgroupSource } from './metrics/cgroup.js';
 import { createDockerSource } from './docker.js';
 import { createBpftraceSensor } from './bpftrace/sensor.js';
@@ -15,6 +16,7 @@ export interface SourceContext {
 export type SourceFactory = (ctx: SourceContext) => Source | undefined | Promise<Source | undefined>;
 
 const factories: [name: string, factory: SourceFactory][] = [
+  ['k8s-audit-file', createK8sAuditFileSource],
   ['cgroup', createCgroupSource],
   ['docker', createDockerSource],
   ['bpftrace', createBpftraceSensor],

@@ -188,3 +188,22 @@ describe('vigie rules replay / check', () => {
     expect(ok.err).toMatch(/warning: .*bad\.yaml:1:3: rule "Bad": skipped: unknown field/);
   });
 });
+
+describe('k8s-audit-file source', () => {
+  it('reads the file, then follows appended lines; malformed lines are counted', async () => {
+    const { K8sAuditFileSource } = await import('../../src/sources/k8s-audit-file.js');
+    const { appendFileSync } = await import('node:fs');
+    const d = mkdtempSync(join(tmpdir(), 'vigie-audit-'));
+    const f = join(d, 'audit.log');
+    writeFileSync(f, `${JSON.stringify(EV)}\n`);
+    const src = new K8sAuditFileSource({ path: f, follow: true });
+    const got: VigieEvent[] = [];
+    await src.start((ev) => (got.push(ev), true));
+    expect(got).toHaveLength(1);
+    appendFileSync(f, `${JSON.stringify({ ...EV, auditID: 'id-2' })}\nnot json\n`);
+    for (let i = 0; i < 40 && got.length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+    await src.stop();
+    expect(got.map((e) => e.id)).toEqual(['id-1:ResponseComplete', 'id-2:ResponseComplete']);
+    expect(src.stats()).toMatchObject({ events: 2, malformed: 1, lost: 0 });
+  });
+});
