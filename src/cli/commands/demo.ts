@@ -188,7 +188,6 @@ export async function runDemo(
         say(`dashboard not started: ${(err as Error).message}`);
         return undefined;
       });
-      if (server) say(`dashboard: ${server.dashboardUrl}`);
     }
     say(
       `scenario ${scenarioName} (${options.enforce ? 'enforce' : 'monitor'} mode; detectors: ${engine.detectors.map((d) => d.name).join(', ') || 'none'}; ` +

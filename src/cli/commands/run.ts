@@ -104,7 +104,6 @@ export function register(program: Command): void {
         log.warn(`API server not started: ${(err as Error).message}`);
         return undefined;
       }) : undefined;
-      if (server) output.notice(`dashboard: ${server.dashboardUrl}`);
       output.notice(
         `vigie: watching (${engine.mode} mode; sources: ${engine.sources.map((s) => s.name).join(', ') || 'none'}; ` +
           `detectors: ${engine.detectors.map((d) => d.name).join(', ') || 'none'}; responder: ${engine.responder ? 'yes' : 'none'})`,
