@@ -106,6 +106,7 @@ class Engine implements VigieResponder {
   private readonly selfIds: Set<string>;
   private closed = false;
   private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly busy = new Set<string>();
 
   constructor(private readonly opts: ResponderOptions) {
     this.policy = opts.policy ?? (opts.policyFile ? loadPolicy(opts.policyFile) : builtinPolicy());
@@ -404,7 +405,21 @@ class Engine implements VigieResponder {
   }
 
   approve(id: string): Promise<ActionRecord> {
-    return this.track(this.doApprove(id));
+    return this.track(this.exclusive(id, () => this.doApprove(id)));
+  }
+
+  /** One approve or rollback at a time per action: two clicks must not act twice. */
+  private async exclusive<T>(id: string, f: () => Promise<T>): Promise<T> {
+    const key = this.store.resolve(id)?.id ?? id;
+    if (this.busy.has(key)) {
+      throw Object.assign(new Error(`action ${key} is already being approved or rolled back`), { statusCode: 409 });
+    }
+    this.busy.add(key);
+    try {
+      return await f();
+    } finally {
+      this.busy.delete(key);
+    }
   }
 
   private async doApprove(id: string): Promise<ActionRecord> {
@@ -471,7 +486,7 @@ class Engine implements VigieResponder {
   }
 
   rollback(id: string): Promise<ActionRecord> {
-    return this.track(this.doRollback(id));
+    return this.track(this.exclusive(id, () => this.doRollback(id)));
   }
 
   private async doRollback(id: string): Promise<ActionRecord> {

@@ -97,6 +97,10 @@ describe('response engine', () => {
     expect(ok.status).toBe('executed');
     expect(fake.states.get('c1')!.paused).toBe(true);
     await expect(r.approve(recs[1].id)).rejects.toThrow(/only planned actions/);
+    // Two rollbacks at once (two clicks): one runs, the other is refused.
+    const both = await Promise.allSettled([r.rollback(recs[1].id), r.rollback(recs[1].id)]);
+    expect(both.map((x) => x.status).sort()).toEqual(['fulfilled', 'rejected']);
+    expect(fake.calls.filter((c) => c.startsWith('rollback-pause'))).toHaveLength(1);
   });
 
   it('excluded alerts produce nothing; replays produce the same records', async () => {
