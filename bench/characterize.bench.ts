@@ -61,7 +61,7 @@ export async function run(): Promise<void> {
   );
   let s = hrms();
   for (const a of alerts) c.add(a);
-  let el = hrms() - s;
+  const el = hrms() - s;
   row('alerts correlated into incidents (SQLite file, 200 workloads)', `${fmt(N / (el / 1000))} alerts/s (${fmt(N)} in ${fmt(el)} ms, ${c.store.list(100_000).length} incidents)`);
   db.close();
   rmSync(dir, { recursive: true, force: true });
