@@ -1,6 +1,8 @@
 /**
  * SQLite store (better-sqlite3). Each domain owns its tables through a migration registered with
  * `registerMigration`; `openStore` applies every registered migration once, in registration order.
+ * Modules loaded after a store was opened (stages loaded lazily) register late: their migrations are
+ * applied at once to every store still open, so no caller has to remember to.
  */
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
@@ -13,9 +15,15 @@ interface Migration {
   sql: string;
 }
 const migrations: Migration[] = [];
+const openStores = new Set<Db>();
 
 export function registerMigration(id: string, sql: string): void {
-  if (!migrations.some((m) => m.id === id)) migrations.push({ id, sql });
+  if (migrations.some((m) => m.id === id)) return;
+  migrations.push({ id, sql });
+  for (const db of openStores) {
+    if (db.open) applyMigrations(db);
+    else openStores.delete(db);
+  }
 }
 
 export function openStore(path: string): Db {
@@ -26,6 +34,12 @@ export function openStore(path: string): Db {
   db.pragma('foreign_keys = ON');
   db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT PRIMARY KEY, applied_at TEXT NOT NULL)');
   applyMigrations(db);
+  openStores.add(db);
+  const close = db.close.bind(db);
+  db.close = () => {
+    openStores.delete(db);
+    return close();
+  };
   return db;
 }
 
