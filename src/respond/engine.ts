@@ -498,7 +498,7 @@ class Engine implements VigieResponder {
     if (r.status !== 'executed' && r.status !== 'rollback_failed') {
       throw Object.assign(new Error(`action ${r.id} is ${r.status}; only executed actions can be rolled back`), { statusCode: 409 });
     }
-    return this.undo(r, 'rolled_back', 'rolled back on request');
+    return this.undo(r, 'rolled_back', 'rollback requested');
   }
 
   tick(now?: Date): Promise<ActionRecord[]> {
@@ -510,7 +510,7 @@ class Engine implements VigieResponder {
     const at = now ?? this.now();
     const out: ActionRecord[] = [];
     for (const r of this.store.expired(at.toISOString())) {
-      out.push(await this.undo(r, 'expired', `TTL expired at ${r.expiresAt}; lifted`));
+      out.push(await this.undo(r, 'expired', `TTL expired at ${r.expiresAt}`));
     }
     return out;
   }
@@ -535,7 +535,7 @@ class Engine implements VigieResponder {
         continue;
       }
       log.info('rolling back an action interrupted while executing', { id: r.id, action: r.action });
-      const done = await this.undo(r, 'rolled_back', 'interrupted by a restart while executing; rolled back to the recorded state');
+      const done = await this.undo(r, 'rolled_back', 'interrupted by a restart while executing; restoring the recorded state');
       if (done.status === 'rollback_failed' && /no longer exists/.test(done.error ?? '')) {
         done.status = 'failed';
         this.put(done);
