@@ -206,6 +206,17 @@ describe('workload baseline dimensions: alerts name what was never seen', () => 
     expect(q.alerts).toHaveLength(0);
   });
 
+  it('holds syscall-sequence alerts for lossGraceSec after the sensor reports lost events', () => {
+    const { feed, alerts, det } = learned({ lossGraceSec: 5 });
+    const novel = (t: number, tid: number) => ['accept', 'read', 'write', 'close', 'execve', 'socket'].forEach((c) => feed(sys(t, tid, c)));
+    feed(at(11, 'internal', { container: undefined, internal: { type: 'sensor_lost', message: 'lost 10', counts: { lostDelta: 10 } } }));
+    novel(12, 300); // within 11 + 5 s: held
+    expect(alerts).toHaveLength(0);
+    expect(det.stats().suppressedByLoss).toBe(1);
+    novel(17, 301); // grace over
+    expect(alerts.map((a) => a.rule)).toEqual(['Baseline: system-call sequence never seen']);
+  });
+
   it('syscall dimension alerts only after its n-gram set converged, learning on after ready until then', () => {
     const { feed, alerts, wb } = setup({ learnSec: 5, minEvents: 3, convergeShare: 0.1, convergeMinCalls: 8 });
     const run = (t: number, tid: number, calls: string) => calls.split(' ').forEach((c) => feed(sys(t, tid, c)));

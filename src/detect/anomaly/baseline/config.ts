@@ -45,6 +45,8 @@ export interface BaselineConfig {
   /** Resource bound = max(learned max × factor, p99 × 2) + floor, held for `resourceSustain` samples. */
   resourceFactor: number;
   resourceSustain: number;
+  /** After a report of lost events, system-call sequence alerts hold off this long. */
+  lossGraceSec: number;
   /** How often dirty baselines are written to SQLite. */
   saveIntervalSec: number;
 }
@@ -73,6 +75,7 @@ export const defaultBaselineConfig: BaselineConfig = {
   resourceFactor: 1.5,
   resourceSustain: 3,
   saveIntervalSec: 30,
+  lossGraceSec: 15,
 };
 
 const pos = z.number().positive();
@@ -103,6 +106,7 @@ const schema = z
     resourceFactor: z.number().min(1),
     resourceSustain: int,
     saveIntervalSec: pos,
+    lossGraceSec: nonneg,
   })
   .partial()
   .strict();

@@ -10,7 +10,7 @@ import { syscallId } from './vocab.js';
 
 export class BaselineDetector implements Detector {
   readonly name = 'baseline';
-  readonly kinds: readonly EventKind[] = ['syscall', 'process', 'file', 'network', 'metric', 'container'];
+  readonly kinds: readonly EventKind[] = ['syscall', 'process', 'file', 'network', 'metric', 'container', 'internal'];
   private events = 0;
   private syscalls = 0;
   private malformed = 0;
@@ -52,6 +52,11 @@ export class BaselineDetector implements Detector {
         wb.onSyscall(tid, syscallId(sc.name), nowMs, ev, emit);
         return;
       }
+      if (ev.kind === 'internal') {
+        const type = ev.internal?.type;
+        if (type === 'sensor_lost' || type === 'sensor_restart' || type === 'queue_drop') this.manager.noteLoss(nowMs);
+        return;
+      }
       if (ev.kind === 'container') {
         const action = ev.lifecycle?.action;
         if (ev.container && (action === 'destroy' || action === 'die')) this.manager.forgetContainer(ev.container.id);
@@ -89,6 +94,8 @@ export class BaselineDetector implements Detector {
       unattributed: this.unattributed,
       anomalies: [...this.manager.workloads.values()].reduce((n, w) => n + w.anomalies, 0),
       workloads: this.manager.workloads.size,
+      losses: this.manager.losses,
+      suppressedByLoss: this.manager.loss.suppressed,
     };
     for (const w of this.manager.workloads.values()) out[`state.${w.state}`] = (Number(out[`state.${w.state}`]) || 0) + 1;
     return out;

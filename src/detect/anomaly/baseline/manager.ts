@@ -12,7 +12,7 @@ import type { AlertEmitter } from '../../types.js';
 import type { Db } from '../../../store/db.js';
 import { parseBaselineConfig, type BaselineConfig } from './config.js';
 import { BaselineStore, toBaselineFile, type BaselineFile } from './store.js';
-import { WorkloadBaseline, type WorkloadStatus } from './workload.js';
+import { WorkloadBaseline, type LossClock, type WorkloadStatus } from './workload.js';
 
 const log = logger('baseline');
 const MAX_CONTAINER_CACHE = 50_000;
@@ -22,6 +22,9 @@ export class BaselineManager implements PortOracle {
   private readonly byContainer = new Map<string, WorkloadBaseline>();
   /** True once a 'baseline' detector feeds this manager (otherwise nothing is ever learned live). */
   active = false;
+  /** Event loss seen recently (sensor buffers, pipeline queues): syscall-sequence alerts hold off. */
+  readonly loss: LossClock = { untilMs: -1, suppressed: 0 };
+  losses = 0;
   private lastSaveWallMs = 0;
   loadErrors = 0;
 
@@ -35,7 +38,7 @@ export class BaselineManager implements PortOracle {
         log.warn(`stored baseline of ${w} skipped: ${e}`);
       })) {
         try {
-          this.workloads.set(j.workload, WorkloadBaseline.fromJSON(j, cfg));
+          this.workloads.set(j.workload, WorkloadBaseline.fromJSON(j, cfg, this.loss));
         } catch (err) {
           this.loadErrors++;
           log.warn(`stored baseline of ${j.workload} skipped: ${err instanceof Error ? err.message : String(err)}`);
@@ -57,7 +60,7 @@ export class BaselineManager implements PortOracle {
     if (key === undefined) return undefined;
     let wb = this.workloads.get(key);
     if (!wb) {
-      wb = new WorkloadBaseline(key, this.cfg, nowMs);
+      wb = new WorkloadBaseline(key, this.cfg, nowMs, this.loss);
       this.workloads.set(key, wb);
       log.debug(`learning a new workload baseline: ${key}`);
     }
@@ -66,6 +69,17 @@ export class BaselineManager implements PortOracle {
       this.byContainer.set(cid, wb);
     }
     return wb;
+  }
+
+  /**
+   * Events were lost (reported by the sensor or a queue): sequences now have holes. Threads start
+   * afresh, and system-call alerts hold off for lossGraceSec, which also covers the time the report
+   * took to arrive (the sensor reports losses periodically).
+   */
+  noteLoss(nowMs: number): void {
+    this.losses++;
+    this.loss.untilMs = Math.max(this.loss.untilMs, nowMs + this.cfg.lossGraceSec * 1000);
+    for (const wb of this.workloads.values()) wb.stide.resetStreams();
   }
 
   forgetContainer(id: string): void {
@@ -146,7 +160,7 @@ export class BaselineManager implements PortOracle {
 
   importFile(file: BaselineFile): number {
     for (const j of file.workloads) {
-      const wb = WorkloadBaseline.fromJSON(j, this.cfg);
+      const wb = WorkloadBaseline.fromJSON(j, this.cfg, this.loss);
       wb.dirty = true;
       this.workloads.set(j.workload, wb);
       for (const [cid, old] of this.byContainer) if (old.workload === j.workload) this.byContainer.delete(cid);

@@ -106,6 +106,15 @@ function mergeInto<T>(target: Set<T>, pending: Set<T>, cap: number): void {
   pending.clear();
 }
 
+/**
+ * Shared by every baseline of a manager: until `untilMs` the sensor or the pipeline was losing events,
+ * so threads' call sequences have holes and unseen n-grams prove nothing.
+ */
+export interface LossClock {
+  untilMs: number;
+  suppressed: number;
+}
+
 export class WorkloadBaseline {
   state: BaselineState = 'learning';
   staleReason: string | undefined;
@@ -160,6 +169,7 @@ export class WorkloadBaseline {
     readonly workload: string,
     private readonly cfg: BaselineConfig,
     nowMs: number,
+    private readonly loss: LossClock = { untilMs: -1, suppressed: 0 },
   ) {
     this.createdMs = nowMs;
     this.stide = new Stide({ n: cfg.n, L: cfg.L, initialCapacity: 256 });
@@ -201,6 +211,10 @@ export class WorkloadBaseline {
       this.syscallsLearned >= this.cfg.minSyscalls &&
       nowMs - this.lastSyscallAlertMs >= this.cfg.syscallCooldownSec * 1000
     ) {
+      if (nowMs < this.loss.untilMs) {
+        this.loss.suppressed++;
+        return;
+      }
       this.lastSyscallAlertMs = nowMs;
       this.syscallAlert(tid, r.ratio, ev, nowMs, emit);
     }
@@ -608,9 +622,9 @@ export class WorkloadBaseline {
     };
   }
 
-  static fromJSON(j: WorkloadBaselineJSON, cfg: BaselineConfig): WorkloadBaseline {
+  static fromJSON(j: WorkloadBaselineJSON, cfg: BaselineConfig, loss?: LossClock): WorkloadBaseline {
     const n = j.syscalls.n;
-    const wb = new WorkloadBaseline(j.workload, { ...cfg, n, L: cfg.L }, j.createdMs);
+    const wb = new WorkloadBaseline(j.workload, { ...cfg, n, L: cfg.L }, j.createdMs, loss);
     const flat = Buffer.alloc(j.syscalls.ngrams.length * n * 4);
     j.syscalls.ngrams.forEach((g, k) => {
       const parts = g.split(' ');
