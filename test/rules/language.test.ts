@@ -208,3 +208,10 @@ describe('loader stages', () => {
     expect(() => load('- rule: R\n  desc: d\n  condition: jevt.rawtime > abc\n  output: o\n  priority: INFO\n  source: k8s_audit\n')).toThrow(/not a number/);
   });
 });
+
+describe('error positions inside block scalars', () => {
+  it('points at the line and column of the error in a folded condition', () => {
+    const src = ['- rule: Folded', '  desc: d', '  condition: >', '    ka.verb = create', '    and ka.user.name in (a, b', '    and ka.target.name = x', '  output: o', '  priority: INFO', '  source: k8s_audit', ''].join('\n');
+    expect(() => loadRuleSources([{ name: 'f.yaml', content: src }])).toThrow(/^f\.yaml:6:5: rule "Folded": condition: expected "," or "\)" in list but found "and"/);
+  });
+});

@@ -117,6 +117,9 @@ interface Part {
   /** Offset of the text in the file when the scalar maps 1:1 onto the source (single-line). */
   offset?: number;
   lc?: LineCounter;
+  /** The file text and the scalar's source range, to map offsets inside block scalars. */
+  src?: string;
+  range?: [number, number];
 }
 
 interface ReadItem {
@@ -126,6 +129,7 @@ interface ReadItem {
   map: YAMLMap;
   file: string;
   lc: LineCounter;
+  src: string;
   get(key: string): unknown;
   node(key: string): Node | undefined;
   has(key: string): boolean;
@@ -171,6 +175,7 @@ function readSource(src: RuleSource): ReadItem[] {
       map,
       file: src.name,
       lc,
+      src: src.content,
       get,
       node: (key) => map.get(key, true) as Node | undefined,
       has: (key) => map.has(key),
@@ -189,7 +194,33 @@ function partOf(item: ReadItem, key: string): Part {
     if (node.type === 'PLAIN' && !raw.includes('\n')) offset = node.range[0];
     else if ((node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE') && !text.includes('\n') && !/\\|''/.test(String(raw))) offset = node.range[0] + 1;
   }
-  return { text, where, offset, lc: item.lc };
+  const range = node?.range ? ([node.range[0], node.range[1]] as [number, number]) : undefined;
+  return { text, where, offset, lc: item.lc, src: item.src, range };
+}
+
+/**
+ * Where the character at `offset` of a scalar's value sits in the source: walk value and source
+ * together, matching non-blank characters (folding and indentation only change whitespace).
+ */
+function sourceOffset(p: Part, offset: number): number | undefined {
+  if (!p.src || !p.range) return undefined;
+  const text = p.text;
+  let j = p.range[0];
+  const end = p.range[1];
+  // Skip a block scalar's header (">", "|-", ...) up to the end of its line.
+  if (p.src[j] === '>' || p.src[j] === '|') while (j < end && p.src[j] !== '\n') j++;
+  for (let i = 0; i < text.length && j < end; i++) {
+    const c = text[i];
+    if (/\s/.test(c)) {
+      if (i === offset) return j;
+      continue;
+    }
+    while (j < end && p.src[j] !== c) j++;
+    if (j >= end) return undefined;
+    if (i === offset) return j;
+    j++;
+  }
+  return undefined;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -480,6 +511,11 @@ function joinParts(parts: Part[]): { text: string; locate(offset: number): Posit
       const p = parts[i];
       if (p.offset !== undefined && p.lc) {
         const { line, col } = p.lc.linePos(p.offset + (offset - starts[i]));
+        return { file: p.where.file, line, col };
+      }
+      const at = p.lc ? sourceOffset(p, offset - starts[i]) : undefined;
+      if (at !== undefined) {
+        const { line, col } = p.lc!.linePos(at);
         return { file: p.where.file, line, col };
       }
       return p.where;
