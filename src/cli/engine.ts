@@ -243,6 +243,18 @@ export class Engine {
     this.alertAt.set(a.uuid, now);
     if (this.alertAt.size > 10_000) this.alertAt.delete(this.alertAt.keys().next().value as string);
     this.opts.onAlert?.(a);
+    // Detectors that want to see every alert (a baseline pauses its learning on any alert about its
+    // workload) implement onAlert.
+    for (const d of this.detectors) {
+      const hook = (d as Detector & { onAlert?: (a: Alert) => void }).onAlert;
+      if (typeof hook !== 'function') continue;
+      try {
+        hook.call(d, a);
+      } catch (err) {
+        this.counts.detectorErrors++;
+        log.error(`detector ${d.name} onAlert failed`, { err: String(err) });
+      }
+    }
     this.alertsBus.publish(TOPICS.alerts, a);
   }
 

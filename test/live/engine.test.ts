@@ -121,6 +121,29 @@ describe('engine wiring', () => {
     db.close();
   });
 
+  it('shows every alert to detectors that implement onAlert', async () => {
+    const seen: string[] = [];
+    const watcher = Object.assign(
+      { name: 'watcher', kinds: [] as const, onEvent() {} },
+      { onAlert: (a: Alert) => void seen.push(a.rule) },
+    );
+    const one: Source = {
+      name: 'one',
+      async start(sink) {
+        sink({ id: nextEventId(), kind: 'process', ts: nowNs(), source: 't', proc: { name: 'sh' } });
+      },
+      async stop() {},
+      stats: () => ({ events: 1, malformed: 0, lost: 0 }),
+    };
+    const { output } = captureOutput();
+    const db = openStore(':memory:');
+    const engine = new Engine({ db, hostname: 'h', output, sources: [one], detectors: [execDetector(['sh']), watcher], responder: null });
+    await engine.start();
+    await engine.stop();
+    expect(seen).toEqual(['Test exec']);
+    db.close();
+  });
+
   it('counts a full queue as drops and reports them as internal events', async () => {
     const flood: Source = {
       name: 'flood',
