@@ -162,14 +162,28 @@ export class ScanContext {
     return out;
   }
 
+  private viewByBinding: Map<K8sObject, RoleBindingView> | undefined;
+
+  bindingView(binding: K8sObject): RoleBindingView | undefined {
+    if (!this.viewByBinding) this.viewByBinding = new Map(this.bindings().map((v) => [v.binding, v]));
+    return this.viewByBinding.get(binding);
+  }
+
   /** RBAC bindings that grant permissions to a service account. */
   bindingsOfServiceAccount(ns: string, name: string): RoleBindingView[] {
     this.bindings();
     return this.bindingsBySa.get(`${ns}/${name}`) ?? [];
   }
 
+  private readonly npCache = new WeakMap<Record<string, string>, K8sObject[]>();
+  private readonly svcCache = new WeakMap<Record<string, string>, ExposingService[]>();
+
+  /** Cached per labels object: a pod template's labels object is shared by every check on it. */
   networkPoliciesSelecting(ns: string, labels: Record<string, string>): K8sObject[] {
+    const c = this.npCache.get(labels);
+    if (c) return c;
     const out: K8sObject[] = [];
+    this.npCache.set(labels, out);
     for (const p of this.netpolsByNs.get(ns) ?? []) if (policySelects(p, labels)) out.push(p);
     for (const p of this.netpolsByNs.get('*') ?? []) if (ciliumSpecs(p).some((s) => ccnpSelects(s, ns, labels))) out.push(p);
     return out;
@@ -185,7 +199,10 @@ export class ScanContext {
 
   /** Services in the namespace whose selector matches the pod labels, with the Ingresses routing to them. */
   servicesExposing(ns: string, labels: Record<string, string>): ExposingService[] {
+    const c = this.svcCache.get(labels);
+    if (c) return c;
     const out: ExposingService[] = [];
+    this.svcCache.set(labels, out);
     for (const s of this.servicesByNs.get(ns) ?? []) {
       if (mapSelectorMatches(s.spec?.selector, labels)) out.push({ service: s, ingresses: this.ingressBackends.get(`${ns}/${nameOf(s)}`) ?? [] });
     }

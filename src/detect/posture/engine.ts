@@ -6,7 +6,7 @@ import { CHECKS, indexControls, loadCatalogue, type ControlIndex } from './catal
 import { ScanContext, type Settings } from './context.js';
 import { matchException, type ExceptionRule } from './exceptions.js';
 import { podSpecsOf, refKey, refOf } from './k8s.js';
-import type { ControlDef, Finding, K8sObject, LoadedObject, ResourceScore, ScanError, ScanResult, Severity } from './types.js';
+import type { ControlDef, Finding, Hit, K8sObject, LoadedObject, ResourceRef, ResourceScore, ScanError, ScanResult, Severity, SourceRef } from './types.js';
 
 export interface EvaluateOptions {
   controls?: ControlDef[];
@@ -24,6 +24,39 @@ export interface EvaluateOptions {
   scanContext?: ScanContext;
 }
 
+/**
+ * A finding refers to its control and hit instead of copying their fields: a cluster scan makes
+ * hundreds of thousands of them, and the copies were most of the garbage collector's work.
+ */
+export class PostureFinding implements Finding {
+  excepted = false;
+  exception?: { reason: string; expires?: string };
+  constructor(
+    readonly def: ControlDef,
+    readonly hit: Hit,
+    readonly resource: ResourceRef,
+    readonly source: SourceRef | undefined,
+  ) {}
+  get control(): string { return this.def.id; }
+  get title(): string { return this.def.title; }
+  get kubescape(): string[] { return this.def.kubescape; }
+  get severity(): Severity { return this.def.severity; }
+  get fix(): string { return this.def.remediation; }
+  get mitre(): ControlDef['mitre'] { return this.def.mitre; }
+  get path(): string { return this.hit.path; }
+  get message(): string { return this.hit.message; }
+  get container(): string | undefined { return this.hit.container; }
+  get subject(): Hit['subject'] { return this.hit.subject; }
+  get related(): Hit['related'] { return this.hit.related; }
+  toJSON(): Record<string, unknown> {
+    return {
+      control: this.control, title: this.title, kubescape: this.kubescape, severity: this.severity, resource: this.resource,
+      path: this.path, message: this.message, fix: this.fix, container: this.container, subject: this.subject, related: this.related,
+      mitre: this.mitre, source: this.source, excepted: this.excepted, exception: this.exception,
+    };
+  }
+}
+
 export const SEVERITY_WEIGHT: Record<Severity, number> = { critical: 10, high: 7, medium: 4, low: 2, info: 1 };
 
 const indexCache = new WeakMap<ControlDef[], ControlIndex>();
@@ -35,10 +68,39 @@ function indexFor(controls: ControlDef[]): ControlIndex {
 }
 
 /** Controls that apply to an object (by kind, and pod-template controls when it carries one). */
+const combinedCache = new WeakMap<ControlIndex, Map<string, ControlDef[]>>();
+const NO_CONTROLS: ControlDef[] = [];
+
 export function controlsFor(o: K8sObject, ix: ControlIndex): ControlDef[] {
-  const byKind = ix.byKind.get(String(o.kind ?? '')) ?? [];
+  const kind = String(o.kind ?? '');
+  const byKind = ix.byKind.get(kind) ?? NO_CONTROLS;
   if (podSpecsOf(o).length === 0) return byKind;
-  return byKind.length === 0 ? ix.podspec : [...byKind, ...ix.podspec];
+  if (byKind.length === 0) return ix.podspec;
+  let m = combinedCache.get(ix);
+  if (!m) combinedCache.set(ix, (m = new Map()));
+  let l = m.get(kind);
+  if (!l) m.set(kind, (l = [...byKind, ...ix.podspec]));
+  return l;
+}
+
+const NO_PARAMS: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
+
+interface CompiledControl {
+  def: ControlDef;
+  fn: (typeof CHECKS)[string]['fn'];
+  params: Record<string, any>;
+  weight: number;
+}
+const compiledCache = new WeakMap<ControlDef[], CompiledControl[]>();
+
+/** Control list → check functions resolved once (the scan loop runs them a million times). */
+function compile(list: ControlDef[]): CompiledControl[] {
+  let c = compiledCache.get(list);
+  if (!c) {
+    c = list.map((def) => ({ def, fn: CHECKS[def.check].fn, params: def.params ?? NO_PARAMS, weight: SEVERITY_WEIGHT[def.severity] }));
+    compiledCache.set(list, c);
+  }
+  return c;
 }
 
 export function evaluate(loaded: LoadedObject[], opts: EvaluateOptions = {}): ScanResult {
@@ -64,12 +126,13 @@ export function evaluate(loaded: LoadedObject[], opts: EvaluateOptions = {}): Sc
     let weight = 0;
     let failedWeight = 0;
     let count = 0;
-    for (const c of applicable) {
-      const w = SEVERITY_WEIGHT[c.severity];
+    const compiled = compile(applicable);
+    for (let ci = 0; ci < compiled.length; ci++) {
+      const { def: c, fn, params, weight: w } = compiled[ci];
       weight += w;
       let hits;
       try {
-        hits = CHECKS[c.check].fn(obj, ctx, c.params ?? {});
+        hits = fn(obj, ctx, params);
       } catch (e) {
         // A check must never take the scan down on a strange object: record it and go on.
         opts.errors?.push({ file: source?.file ?? refKey(ref), line: source?.line, message: `control ${c.id} failed on ${ref.kind}/${ref.name}: ${(e as Error).message}` });
@@ -78,22 +141,7 @@ export function evaluate(loaded: LoadedObject[], opts: EvaluateOptions = {}): Sc
       if (hits.length === 0) continue;
       let anyActive = false;
       for (const h of hits) {
-        const f: Finding = {
-          control: c.id,
-          title: c.title,
-          kubescape: c.kubescape,
-          severity: c.severity,
-          resource: ref,
-          path: h.path,
-          message: h.message,
-          fix: c.remediation,
-          excepted: false,
-        };
-        if (h.container !== undefined) f.container = h.container;
-        if (h.subject) f.subject = h.subject;
-        if (h.related) f.related = h.related;
-        if (source) f.source = source;
-        if (c.mitre) f.mitre = c.mitre;
+        const f = new PostureFinding(c, h, ref, source);
         const ex = exceptions.length > 0 ? matchException(exceptions, f, now) : undefined;
         if (ex) {
           f.excepted = true;

@@ -5,6 +5,8 @@ export interface PodSpecRef {
   spec: Record<string, any>;
   /** Path of the pod spec inside the object, with a trailing dot ("spec.template.spec."). */
   prefix: string;
+  /** Path of the template's metadata ("spec.template.metadata."), for label/annotation findings. */
+  metaPrefix: string;
   /** Labels the pods will carry. */
   labels: Record<string, string>;
   annotations: Record<string, string>;
@@ -79,6 +81,7 @@ export function podSpecsOf(o: K8sObject): PodSpecRef[] {
   let r = podSpecCache.get(o);
   if (!r) {
     r = findPodSpecs(o);
+    for (const p of r) p.metaPrefix = p.prefix === 'spec.' ? '' : p.prefix.replace(/spec\.$/, '');
     podSpecCache.set(o, r);
   }
   return r;
@@ -89,19 +92,19 @@ function findPodSpecs(o: K8sObject): PodSpecRef[] {
   const spec = o.spec;
   if (!isRecord(spec)) return [];
   if (kind === 'Pod') {
-    return looksLikePodSpec(spec) ? [{ spec, prefix: 'spec.', labels: strMap(o.metadata?.labels), annotations: strMap(o.metadata?.annotations) }] : [];
+    return looksLikePodSpec(spec) ? [{ spec, prefix: 'spec.', metaPrefix: '', labels: strMap(o.metadata?.labels), annotations: strMap(o.metadata?.annotations) }] : [];
   }
   if (kind === 'PodTemplate' && isRecord(o.template) && looksLikePodSpec(o.template.spec)) {
-    return [{ spec: o.template.spec, prefix: 'template.spec.', labels: strMap(o.template.metadata?.labels), annotations: strMap(o.template.metadata?.annotations) }];
+    return [{ spec: o.template.spec, prefix: 'template.spec.', metaPrefix: '', labels: strMap(o.template.metadata?.labels), annotations: strMap(o.template.metadata?.annotations) }];
   }
   const jt = spec.jobTemplate;
   if (isRecord(jt) && isRecord(jt.spec) && isRecord(jt.spec.template) && looksLikePodSpec(jt.spec.template.spec)) {
     const t = jt.spec.template;
-    return [{ spec: t.spec, prefix: 'spec.jobTemplate.spec.template.spec.', labels: strMap(t.metadata?.labels), annotations: strMap(t.metadata?.annotations) }];
+    return [{ spec: t.spec, prefix: 'spec.jobTemplate.spec.template.spec.', metaPrefix: '', labels: strMap(t.metadata?.labels), annotations: strMap(t.metadata?.annotations) }];
   }
   const t = spec.template;
   if (isRecord(t) && looksLikePodSpec(t.spec)) {
-    return [{ spec: t.spec, prefix: 'spec.template.spec.', labels: strMap(t.metadata?.labels), annotations: strMap(t.metadata?.annotations) }];
+    return [{ spec: t.spec, prefix: 'spec.template.spec.', metaPrefix: '', labels: strMap(t.metadata?.labels), annotations: strMap(t.metadata?.annotations) }];
   }
   if (WORKLOAD_KINDS.has(kind ?? '')) return [];
   // Unknown kind: bounded search under spec for a pod spec.
@@ -109,7 +112,7 @@ function findPodSpecs(o: K8sObject): PodSpecRef[] {
   const walk = (v: unknown, path: string, depth: number, meta: Record<string, any> | undefined): void => {
     if (found.length >= 4 || depth > 5 || !isRecord(v)) return;
     if (looksLikePodSpec(v)) {
-      found.push({ spec: v, prefix: path, labels: strMap(meta?.labels), annotations: strMap(meta?.annotations) });
+      found.push({ spec: v, prefix: path, metaPrefix: '', labels: strMap(meta?.labels), annotations: strMap(meta?.annotations) });
       return;
     }
     for (const [k, x] of Object.entries(v)) {
@@ -127,7 +130,20 @@ export const WORKLOAD_KINDS = new Set([
   'Pod', 'Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'CronJob', 'ReplicationController',
 ]);
 
+const containerCache = new WeakMap<PodSpecRef, [ContainerRef[], ContainerRef[]]>();
+
+/** Containers of a pod template (cached per template; callers must not mutate the list). */
 export function containersOf(p: PodSpecRef, withEphemeral = true): ContainerRef[] {
+  let c = containerCache.get(p);
+  if (!c) {
+    const all = listContainers(p, true);
+    c = [all, all.filter((x) => x.kind !== 'ephemeralContainers')];
+    containerCache.set(p, c);
+  }
+  return withEphemeral ? c[0] : c[1];
+}
+
+function listContainers(p: PodSpecRef, withEphemeral: boolean): ContainerRef[] {
   const out: ContainerRef[] = [];
   const kinds: ContainerRef['kind'][] = withEphemeral ? ['containers', 'initContainers', 'ephemeralContainers'] : ['containers', 'initContainers'];
   for (const k of kinds) {
@@ -170,10 +186,12 @@ export function selectorMatches(sel: LabelSelector | undefined | null, labels: R
 /** Plain map selector (Service.spec.selector): empty or missing selects nothing. */
 export function mapSelectorMatches(sel: Record<string, string> | undefined, labels: Record<string, string>): boolean {
   if (!sel || typeof sel !== 'object') return false;
-  const entries = Object.entries(sel);
-  if (entries.length === 0) return false;
-  for (const [k, v] of entries) if (labels[k] !== String(v)) return false;
-  return true;
+  let any = false;
+  for (const k in sel) {
+    any = true;
+    if (labels[k] !== String(sel[k])) return false;
+  }
+  return any;
 }
 
 export interface ImageRef {

@@ -57,7 +57,8 @@ export function loadText(text: string, file: string): LoadResult {
       const parsed: unknown = JSON.parse(text);
       const flat: K8sObject[] = [];
       flattenObjects(parsed, flat);
-      for (const o of flat) objects.push({ obj: o, source: { file } });
+      const source = { file };
+      for (const o of flat) objects.push({ obj: o, source });
       return { objects, errors };
     } catch {
       /* YAML below gives the position */

@@ -73,7 +73,7 @@ function subjectHits(v: RoleBindingView, what: string): Hit[] {
 }
 
 function viewFor(o: K8sObject, ctx: ScanContext): RoleBindingView | undefined {
-  return ctx.bindings().find((b) => b.binding === o);
+  return ctx.bindingView(o);
 }
 
 /** A binding whose role grants the permission: one hit per subject. */
@@ -143,14 +143,18 @@ const workloadExposed: Check = {
     const out: Hit[] = [];
     const ns = nsOf(o) ?? 'default';
     const names = params.sensitiveOnly ? ctx.settings.sensitiveInterfaces ?? [] : undefined;
-    if (names && !names.some((n) => nameOf(o).includes(n) || podSpecsOf(o).some((p) => list(p.spec.containers).some((c) => String(c?.image ?? '').includes(n))))) return [];
+    if (names) {
+      const name = nameOf(o);
+      const images = podSpecsOf(o).flatMap((p) => list(p.spec.containers).map((c) => String(c?.image ?? '')));
+      if (!names.some((n) => name.includes(n) || images.some((i) => i.includes(n)))) return [];
+    }
     for (const p of podSpecsOf(o)) {
       for (const { service, ingresses } of ctx.servicesExposing(ns, p.labels)) {
         const type = service.spec?.type ?? 'ClusterIP';
         if (type === 'LoadBalancer' || type === 'NodePort') {
-          out.push({ path: `${p.prefix.replace(/spec\.$/, '')}metadata.labels`, message: `exposed outside the cluster by ${type} Service ${nameOf(service)}`, related: [refOf(service)] });
+          out.push({ path: `${p.metaPrefix}metadata.labels`, message: `exposed outside the cluster by ${type} Service ${nameOf(service)}`, related: [refOf(service)] });
         } else if (ingresses.length > 0) {
-          out.push({ path: `${p.prefix.replace(/spec\.$/, '')}metadata.labels`, message: `exposed by Ingress ${nameOf(ingresses[0])} through Service ${nameOf(service)}`, related: [refOf(service), refOf(ingresses[0])] });
+          out.push({ path: `${p.metaPrefix}metadata.labels`, message: `exposed by Ingress ${nameOf(ingresses[0])} through Service ${nameOf(service)}`, related: [refOf(service), refOf(ingresses[0])] });
         }
       }
     }
@@ -177,7 +181,7 @@ const sshExposed: Check = {
     for (const p of podSpecsOf(o)) {
       for (const { service } of ctx.servicesExposing(nsOf(o) ?? 'default', p.labels)) {
         const sp = list(service.spec?.ports).find((x) => ports.includes(x?.port) || ports.includes(typeof x?.targetPort === 'number' ? x.targetPort : Number(x?.targetPort)));
-        if (sp) out.push({ path: `${p.prefix.replace(/spec\.$/, '')}metadata.labels`, message: `SSH port ${sp.port} exposed by Service ${nameOf(service)}`, related: [refOf(service)] });
+        if (sp) out.push({ path: `${p.metaPrefix}metadata.labels`, message: `SSH port ${sp.port} exposed by Service ${nameOf(service)}`, related: [refOf(service)] });
       }
     }
     return out;
@@ -211,7 +215,7 @@ const networkPolicy: Check = {
     const out: Hit[] = [];
     for (const p of podSpecsOf(o)) {
       const pols = ctx.networkPoliciesSelecting(ns, p.labels);
-      const meta = `${p.prefix.replace(/spec\.$/, '')}metadata.labels`;
+      const meta = `${p.metaPrefix}metadata.labels`;
       if (params.both) {
         let ingress = false;
         let egress = false;
@@ -295,6 +299,9 @@ function componentArgs(o: K8sObject, component: string): { args: string[]; paths
   const cs = list(o.spec?.containers);
   for (let i = 0; i < cs.length; i++) {
     const c = cs[i];
+    // cheap reject first: this runs on every Pod of a cluster
+    const first = list(c?.command)[0] ?? list(c?.args)[0];
+    if (!String(c?.name ?? '').includes(component) && !(typeof first === 'string' && first.includes(component)) && !list(c?.command).some((x) => typeof x === 'string' && x.includes(component))) continue;
     const cmd = [...list(c?.command), ...list(c?.args)].map(String);
     if (!cmd.some((x) => x === component || x.endsWith(`/${component}`) || x.startsWith(`${component} `)) && !(nameOf(o).startsWith(component) && c?.name === component) && !String(c?.name ?? '').startsWith(component)) continue;
     const args: string[] = [];
@@ -423,11 +430,14 @@ function lessThan(a: number[], b: number[]): boolean {
   return false;
 }
 
+const patternCache = new WeakMap<object, RegExp>();
+
 /** Containers whose image matches a pattern, optionally only below a fixed version. */
 const imageMatch: Check = {
   appliesTo: ['podspec'],
   fn: (o, _ctx, params) => {
-    const re = new RegExp(params.pattern, 'i');
+    let re = patternCache.get(params);
+    if (!re) patternCache.set(params, (re = new RegExp(params.pattern, 'i')));
     const out: Hit[] = [];
     for (const p of podSpecsOf(o)) {
       list(p.spec.containers).forEach((c, i) => {

@@ -9,26 +9,36 @@ type ContainerFn = (c: ContainerRef, p: PodSpecRef, o: K8sObject, ctx: ScanConte
 
 const PODSPEC = ['podspec'] as const;
 
+/** Shared empty result: most checks pass on most objects, and an array per call adds up. */
+const NONE: Hit[] = [];
+
 function podCheck(fn: PodFn): Check {
   return {
     appliesTo: PODSPEC,
     fn: (o, ctx, params) => {
-      const out: Hit[] = [];
-      for (const p of podSpecsOf(o)) out.push(...fn(p, o, ctx, params));
-      return out;
+      const specs = podSpecsOf(o);
+      if (specs.length === 1) return fn(specs[0], o, ctx, params);
+      let out: Hit[] | undefined;
+      for (const p of specs) {
+        const r = fn(p, o, ctx, params);
+        if (r.length > 0) (out ??= []).push(...r);
+      }
+      return out ?? NONE;
     },
   };
 }
 
 function containerCheck(fn: ContainerFn, withEphemeral = true): Check {
   return podCheck((p, o, ctx, params) => {
-    const out: Hit[] = [];
+    let out: Hit[] | undefined;
     for (const c of containersOf(p, withEphemeral)) {
       const r = fn(c, p, o, ctx, params);
-      if (Array.isArray(r)) out.push(...r);
-      else if (r) out.push(r);
+      if (r === undefined) continue;
+      if (Array.isArray(r)) {
+        if (r.length > 0) (out ??= []).push(...r);
+      } else (out ??= []).push(r);
     }
-    return out;
+    return out ?? NONE;
   });
 }
 
@@ -36,14 +46,38 @@ function cname(c: ContainerRef): string {
   return String(c.c.name ?? `${c.kind}[${c.index}]`);
 }
 
+/** A container hit that builds its strings when read: scans make one per finding, most never printed. */
+class ContainerHit implements Hit {
+  constructor(
+    private readonly c: ContainerRef,
+    private readonly rel: string,
+    private readonly msg: string,
+  ) {}
+  get path(): string {
+    return this.c.path + this.rel;
+  }
+  get message(): string {
+    return `container "${cname(this.c)}": ${this.msg}`;
+  }
+  get container(): string {
+    return cname(this.c);
+  }
+  toJSON(): Hit {
+    return { path: this.path, message: this.message, container: this.container };
+  }
+}
+
 function hit(c: ContainerRef, rel: string, message: string): Hit {
-  return { path: c.path + rel, message: `container "${cname(c)}": ${message}`, container: cname(c) };
+  return new ContainerHit(c, rel, message);
 }
 
 const sc = (c: ContainerRef): Record<string, any> => (c.c.securityContext && typeof c.c.securityContext === 'object' ? c.c.securityContext : {});
 const psc = (p: PodSpecRef): Record<string, any> => (p.spec.securityContext && typeof p.spec.securityContext === 'object' ? p.spec.securityContext : {});
 const list = (v: unknown): any[] => (Array.isArray(v) ? v : []);
-const upper = (s: unknown): string => String(s).toUpperCase().replace(/^CAP_/, '');
+const upper = (s: unknown): string => {
+  const u = String(s).toUpperCase();
+  return u.startsWith('CAP_') ? u.slice(4) : u;
+};
 
 const privileged = containerCheck((c) => {
   const s = sc(c);
@@ -105,11 +139,20 @@ const hostPort = containerCheck((c) =>
     .filter((h): h is Hit => h !== undefined),
 );
 
+const capSetCache = new WeakMap<object, Set<string>>();
+function capSet(list: string[]): Set<string> {
+  let s = capSetCache.get(list);
+  if (!s) capSetCache.set(list, (s = new Set(list.map(upper))));
+  return s;
+}
+
 const capabilitiesAdded = containerCheck((c, _p, _o, ctx, params) => {
-  const deny = new Set(((params.list as string[] | undefined) ?? ctx.settings[params.setting ?? 'insecureCapabilities'] ?? []).map(upper));
-  const allow = params.allow ? new Set((params.allow as string[]).map(upper)) : undefined;
+  const adds = sc(c).capabilities?.add;
+  if (!Array.isArray(adds) || adds.length === 0) return undefined;
+  const deny = capSet((params.list as string[] | undefined) ?? ctx.settings[params.setting ?? 'insecureCapabilities'] ?? []);
+  const allow = params.allow ? capSet(params.allow as string[]) : undefined;
   const out: Hit[] = [];
-  list(sc(c).capabilities?.add).forEach((cap, i) => {
+  adds.forEach((cap, i) => {
     const u = upper(cap);
     if ((allow && !allow.has(u)) || (!allow && deny.has(u))) out.push(hit(c, `securityContext.capabilities.add[${i}]`, `adds capability ${cap}`));
   });
@@ -234,17 +277,28 @@ function normPath(s: string): string {
   return s.length > 1 ? s.replace(/\/+$/, '') : s;
 }
 
-const hostPath = podCheck((p, _o, _ctx, params) => {
+const matcherCache = new WeakMap<object, (hp: string) => boolean>();
+function hostPathMatcher(params: Record<string, any>): (hp: string) => boolean {
+  let m = matcherCache.get(params);
+  if (m) return m;
   const paths = (params.paths as string[] | undefined)?.map(normPath);
   const prefixes = (params.prefixes as string[] | undefined)?.map(normPath);
   const contains = params.contains as string[] | undefined;
-  const match = (hp: string): boolean => {
+  m = (hp: string): boolean => {
     const n = normPath(hp);
     if (contains) return contains.some((x) => hp.includes(x));
     if (paths && paths.includes(n)) return true;
     if (prefixes && prefixes.some((x) => n === x || n.startsWith(`${x}/`) || (x.endsWith('/') && n.startsWith(x)))) return true;
     return !paths && !prefixes && !contains;
   };
+  matcherCache.set(params, m);
+  return m;
+}
+
+const hostPath = podCheck((p, _o, _ctx, params) => {
+  const vols = p.spec.volumes;
+  if (!Array.isArray(vols) || !vols.some((v) => v && v.hostPath)) return NONE;
+  const match = hostPathMatcher(params);
   const out: Hit[] = [];
   for (const { vi, vol, mounts } of hostPathMounts(p, match)) {
     if (params.writableOnly) {
@@ -258,10 +312,29 @@ const hostPath = podCheck((p, _o, _ctx, params) => {
 
 // ---- resources ----
 
+const rangeCache = new WeakMap<object, Map<string, number>>();
+
 function rangeOf(ctx: ScanContext, key: string): number {
-  const v = ctx.settings[key]?.[0];
-  return v === undefined || v === '' ? NaN : parseQuantity(v);
+  let m = rangeCache.get(ctx.settings);
+  if (!m) rangeCache.set(ctx.settings, (m = new Map()));
+  let r = m.get(key);
+  if (r === undefined) {
+    const v = ctx.settings[key]?.[0];
+    r = v === undefined || v === '' ? NaN : parseQuantity(v);
+    m.set(key, r);
+  }
+  return r;
 }
+
+const RESOURCE_STRINGS: Record<string, Record<string, [string, string]>> = {
+  memory: { limits: ['resources.limits.memory', 'no memory limit'], requests: ['resources.requests.memory', 'no memory request'] },
+  cpu: { limits: ['resources.limits.cpu', 'no cpu limit'], requests: ['resources.requests.cpu', 'no cpu request'] },
+};
+
+const RANGE_KEYS: Record<string, Record<string, [string, string]>> = {
+  memory: { limits: ['memory_limit_max', 'memory_limit_min'], requests: ['memory_request_max', 'memory_request_min'] },
+  cpu: { limits: ['cpu_limit_max', 'cpu_limit_min'], requests: ['cpu_request_max', 'cpu_request_min'] },
+};
 
 const resources = containerCheck((c, _p, _o, ctx, params) => {
   const res: string = params.resource;
@@ -269,13 +342,14 @@ const resources = containerCheck((c, _p, _o, ctx, params) => {
   for (const which of params.which as ('limits' | 'requests')[]) {
     const v = c.c.resources?.[which]?.[res];
     if (v === undefined || v === null || v === '') {
-      out.push(hit(c, `resources.${which}.${res}`, `no ${res} ${which === 'limits' ? 'limit' : 'request'}`));
+      const s = RESOURCE_STRINGS[res]?.[which];
+      out.push(s ? hit(c, s[0], s[1]) : hit(c, `resources.${which}.${res}`, `no ${res} ${which}`));
       continue;
     }
     const q = parseQuantity(v);
-    const base = `${res}_${which === 'limits' ? 'limit' : 'request'}`;
-    const max = rangeOf(ctx, `${base}_max`);
-    const min = rangeOf(ctx, `${base}_min`);
+    const base = RANGE_KEYS[res]?.[which];
+    const max = base ? rangeOf(ctx, base[0]) : NaN;
+    const min = base ? rangeOf(ctx, base[1]) : NaN;
     if (Number.isNaN(q)) out.push(hit(c, `resources.${which}.${res}`, `unreadable ${res} ${which}: ${v}`));
     else if (!Number.isNaN(max) && q > max) out.push(hit(c, `resources.${which}.${res}`, `${res} ${which} ${v} above the allowed maximum`));
     else if (!Number.isNaN(min) && min > 0 && q < min) out.push(hit(c, `resources.${which}.${res}`, `${res} ${which} ${v} below the allowed minimum`));
@@ -305,7 +379,8 @@ function prefixMatch(image: string, prefixes: string[]): boolean {
 const imageDigest = containerCheck((c, _p, _o, ctx) => {
   const image = c.c.image;
   if (typeof image !== 'string') return undefined;
-  if (prefixMatch(image, ctx.settings.imageDigestExemptRepositories ?? [])) return undefined;
+  const exempt = ctx.settings.imageDigestExemptRepositories ?? [];
+  if (exempt.length > 0 && prefixMatch(image, exempt)) return undefined;
   const d = parseImage(image).digest;
   if (d !== undefined) {
     if (d.startsWith('sha256:') ? SHA256.test(d) : OTHER_DIGEST.test(d)) return undefined;
@@ -361,8 +436,14 @@ const imagePullPolicy = containerCheck((c, _p, _o, ctx) => {
 
 // ---- env / credentials ----
 
+const regexCache = new WeakMap<string[], RegExp[]>();
+
+/** Compiled once per settings list (settings arrays are not mutated after a context is built). */
 export function regexes(list: string[]): RegExp[] {
+  const cached = regexCache.get(list);
+  if (cached) return cached;
   const out: RegExp[] = [];
+  regexCache.set(list, out);
   for (const s of list) {
     try {
       out.push(new RegExp(s, 'i'));
@@ -373,9 +454,16 @@ export function regexes(list: string[]): RegExp[] {
   return out;
 }
 
+const lowerCache = new WeakMap<string[], string[]>();
+function lowered(list: string[]): string[] {
+  let l = lowerCache.get(list);
+  if (!l) lowerCache.set(list, (l = list.map((x) => x.toLowerCase())));
+  return l;
+}
+
 export function isSensitive(key: string, value: string | undefined, ctx: ScanContext): boolean {
   const k = key.toLowerCase();
-  const allowedKeys = (ctx.settings.sensitiveKeyNamesAllowed ?? []).map((x) => x.toLowerCase());
+  const allowedKeys = lowered(ctx.settings.sensitiveKeyNamesAllowed ?? []);
   if (allowedKeys.some((a) => a && k.includes(a))) return false;
   const allowedValues = regexes(ctx.settings.sensitiveValuesAllowed ?? []);
   if (value === undefined || value === '') return false;
@@ -383,7 +471,7 @@ export function isSensitive(key: string, value: string | undefined, ctx: ScanCon
   // A path to a mounted secret file is the recommended way, not a leak.
   if (/^\/[\w./-]+$/.test(value)) return false;
   if (regexes(ctx.settings.sensitiveValues ?? []).some((r) => r.test(value))) return true;
-  return (ctx.settings.sensitiveKeyNames ?? []).some((n) => k.includes(n.toLowerCase()));
+  return lowered(ctx.settings.sensitiveKeyNames ?? []).some((n) => k.includes(n));
 }
 
 const envCredentials = containerCheck((c, _p, _o, ctx, params) => {
@@ -450,7 +538,7 @@ const missingSa = podCheck((p, o, ctx) => {
 
 const probe = containerCheck((c, _p, _o, _ctx, params) => {
   if (c.kind !== 'containers') return undefined;
-  return c.c[params.probe] ? undefined : hit(c, params.probe, `no ${params.probe}`);
+  return c.c[params.probe] ? undefined : hit(c, params.probe, params.probe === 'livenessProbe' ? 'no livenessProbe' : 'no readinessProbe');
 });
 
 const nakedPod = { appliesTo: ['Pod'], fn: (o: K8sObject): Hit[] => (Array.isArray(o.metadata?.ownerReferences) && o.metadata.ownerReferences.length > 0 ? [] : [{ path: 'metadata.ownerReferences', message: `pod ${nameOf(o)} has no controller to recreate it` }]) } satisfies Check;
