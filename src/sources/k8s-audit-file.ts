@@ -9,8 +9,7 @@
  *   - GKE (Cloud Logging): entries with a `protoPayload` (type AuditLog), mapped onto an Event.
  * Input that is not an audit event is counted and skipped with a reason.
  */
-import { createReadStream, statSync, watchFile, unwatchFile } from 'node:fs';
-import { createInterface } from 'node:readline';
+import { createReadStream, statSync } from 'node:fs';
 import { isoToNs, nextEventId, nowNs, type VigieEvent } from '../model/event.js';
 import type { EventSink, Source, SourceStats } from './types.js';
 
@@ -183,6 +182,7 @@ export interface AuditFileOptions {
   path: string;
   /** Keep reading lines appended to the file (like tail -f). */
   follow?: boolean;
+  pollMs?: number;
 }
 
 /** Reads an audit log file (all formats above) into events; errors are returned, not thrown. */
@@ -200,6 +200,7 @@ export class K8sAuditFileSource implements Source {
   private offset = 0;
   private stopped = false;
   private reading: Promise<void> = Promise.resolve();
+  private timer: NodeJS.Timeout | undefined;
   lastErrors: string[] = [];
 
   constructor(private readonly opts: AuditFileOptions) {}
@@ -209,9 +210,11 @@ export class K8sAuditFileSource implements Source {
     this.offset = statSync(this.opts.path).size;
     this.deliver(first.events, first.errors, sink);
     if (!this.opts.follow) return;
-    watchFile(this.opts.path, { interval: 500 }, () => {
+    // Poll the size against what was read (no missed append between the first read and a watcher's
+    // own first stat).
+    this.timer = setInterval(() => {
       this.reading = this.reading.then(() => this.readMore(sink)).catch(() => undefined);
-    });
+    }, this.opts.pollMs ?? 250);
   }
 
   private deliver(events: VigieEvent[], errors: string[], sink: EventSink): void {
@@ -226,24 +229,29 @@ export class K8sAuditFileSource implements Source {
   private async readMore(sink: EventSink): Promise<void> {
     if (this.stopped) return;
     const size = statSync(this.opts.path).size;
-    if (size < this.offset) this.offset = 0; // rotated/truncated
+    if (size < this.offset) this.offset = 0; // rotated or truncated
     if (size === this.offset) return;
-    const rl = createInterface({ input: createReadStream(this.opts.path, { start: this.offset, end: size - 1 }) });
+    const chunks: Buffer[] = [];
+    for await (const c of createReadStream(this.opts.path, { start: this.offset, end: size - 1 })) chunks.push(c as Buffer);
+    const buf = Buffer.concat(chunks);
+    // Only whole lines: a line still being written is read on the next poll.
+    const lastNl = buf.lastIndexOf(10);
+    if (lastNl < 0) return;
+    this.offset += lastNl + 1;
     const events: VigieEvent[] = [];
     const errors: string[] = [];
-    for await (const line of rl) {
+    for (const line of buf.subarray(0, lastNl).toString('utf8').split('\n')) {
       if (!line.trim()) continue;
       const r = parseAuditText(line, this.opts.path);
       events.push(...r.events.map((a) => auditToEvent(a)));
       errors.push(...r.errors);
     }
-    this.offset = size;
     this.deliver(events, errors, sink);
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    unwatchFile(this.opts.path);
+    if (this.timer) clearInterval(this.timer);
     await this.reading;
   }
 
