@@ -12,6 +12,7 @@ import type { Bus } from '../pipeline/bus.js';
 import { metrics as defaultMetrics, type MetricsRegistry } from '../pipeline/metrics.js';
 import { TokenStore } from './auth.js';
 import { createServer, type ServerDeps } from './app.js';
+import { baselinesProvider, incidentsProvider, postureFindingsProvider, type ResourceHistory } from './providers.js';
 
 export function defaultWebDir(): string {
   const here = dirname(fileURLToPath(import.meta.url));
@@ -25,6 +26,8 @@ export interface StartOptions extends Partial<Omit<ServerDeps, 'alerts' | 'token
   host?: string;
   port?: number;
   metrics?: MetricsRegistry;
+  /** Recent resource samples per workload, for the dashboard's sparklines. */
+  history?: ResourceHistory;
   /** Where to print the first admin token (stderr by default). */
   announce?: (line: string) => void;
 }
@@ -48,6 +51,9 @@ export async function startApiServer(opts: StartOptions): Promise<RunningServer>
     alerts: new AlertStore(opts.db),
     tokens,
     metrics: opts.metrics ?? defaultMetrics,
+    incidents: opts.incidents ?? incidentsProvider(opts.db),
+    baselines: opts.baselines ?? baselinesProvider(opts.db, opts.history),
+    posture: opts.posture ?? postureFindingsProvider(),
     webDir: opts.webDir ?? defaultWebDir(),
     reportsDir: opts.reportsDir ?? resolve('reports'),
   });

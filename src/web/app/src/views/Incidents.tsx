@@ -7,6 +7,14 @@ import { ActionTable } from './ActionRow.js';
 type Incident = Record<string, any>;
 
 const str = (v: unknown) => (v === undefined || v === null ? '' : typeof v === 'string' ? v : JSON.stringify(v));
+/** Severity is {level, score, factors} in stored incidents; older shapes may carry a plain string. */
+const level = (i: Incident) => str(i.severity?.level ?? i.severity);
+const entityOf = (i: Incident) => {
+  const e = i.entities ?? {};
+  return [e.namespace && e.workload ? `${e.namespace}/${e.workload}` : e.workload, ...(e.containers ?? []).map((c: string) => c.slice(0, 12)), ...(e.identities ?? [])]
+    .filter(Boolean)
+    .join(' · ');
+};
 
 export function IncidentsView({ shared }: { shared: Shared }) {
   const [items, setItems] = useState<Incident[]>();
@@ -43,14 +51,14 @@ export function IncidentsView({ shared }: { shared: Shared }) {
               {items.map((i) => (
                 <tr key={str(i.id)} onClick={() => void show(str(i.id))} data-testid="incident-row">
                   <td>
-                    <span className={`badge sev-${str(i.severity).toLowerCase()}`}>{str(i.severity)}</span>
+                    <span className={`badge sev-${level(i).toLowerCase()}`}>{level(i)}</span>
                   </td>
                   <td>
-                    <strong>{str(i.title ?? i.summary ?? i.id)}</strong>
-                    <div className="muted small">{str(i.entity ?? i.key ?? '')}</div>
+                    <strong>{str(i.title ?? i.id)}</strong>
+                    <div className="muted small">{entityOf(i)}</div>
                   </td>
-                  <td>{Array.isArray(i.alerts) ? i.alerts.length : str(i.alertCount ?? '')}</td>
-                  <td className="muted small">{i.updatedAt ? timeAgo(str(i.updatedAt)) : ''}</td>
+                  <td>{str(i.alertCount ?? (Array.isArray(i.alerts) ? i.alerts.length : ''))}</td>
+                  <td className="muted small">{i.lastSeen ? timeAgo(str(i.lastSeen)) : ''}</td>
                 </tr>
               ))}
             </tbody>
@@ -66,21 +74,36 @@ function IncidentDetail({ i, shared, onClose }: { i: Incident; shared: Shared; o
   const timeline: Record<string, unknown>[] = Array.isArray(i.timeline) ? i.timeline : [];
   const mitre: Record<string, unknown>[] = Array.isArray(i.mitre) ? i.mitre : [];
   const br = (i.blastRadius ?? i.blast_radius ?? {}) as Record<string, any>;
-  const graph = (br.graph ?? {}) as { nodes?: GraphNode[]; edges?: GraphEdge[] };
-  const brItems: unknown[] = Array.isArray(br.items) ? br.items : Array.isArray(br.list) ? br.list : [];
+  const g = (br.graph ?? {}) as { nodes?: GraphNode[]; edges?: { from: string; to: string; relation?: string; label?: string }[] };
+  const graph = { nodes: g.nodes ?? [], edges: (g.edges ?? []).map((e): GraphEdge => ({ from: e.from, to: e.to, label: e.label ?? e.relation })) };
+  const brItems: Record<string, unknown>[] = Array.isArray(br.items) ? br.items : [];
   const actions = shared.actions.filter((a) => a.incident === i.id);
   return (
     <aside className="detail" data-testid="incident-detail">
       <div className="detail-head">
         <div>
-          <span className={`badge sev-${str(i.severity).toLowerCase()}`}>{str(i.severity)}</span>
+          <span className={`badge sev-${level(i).toLowerCase()}`}>{level(i)}</span> <span className="muted small">score {str(i.severity?.score ?? '')}</span>
           <h2>{str(i.title ?? i.id)}</h2>
+          <div className="muted small">
+            {str(i.firstSeen)} → {str(i.lastSeen)} · {str(i.alertCount)} alert(s) · {entityOf(i)}
+          </div>
         </div>
         <button className="link" onClick={onClose} aria-label="close">
           ✕
         </button>
       </div>
       {i.explanation && <div className="explanation">{str(i.explanation)}</div>}
+      {Array.isArray(i.severity?.factors) && i.severity.factors.length > 0 && (
+        <Field label="Severity">
+          <ul className="factors">
+            {i.severity.factors.map((f: { factor: string; points: number; why: string }, k: number) => (
+              <li key={k}>
+                +{f.points} {f.factor}: <span className="muted">{f.why}</span>
+              </li>
+            ))}
+          </ul>
+        </Field>
+      )}
       {mitre.length > 0 && (
         <Field label="MITRE ATT&CK">
           <div className="chips">
@@ -96,15 +119,21 @@ function IncidentDetail({ i, shared, onClose }: { i: Incident; shared: Shared; o
       <ol className="timeline">
         {timeline.map((t, k) => (
           <li key={k}>
-            <span className="muted small">{str(t.time)}</span> <strong>{str(t.rule ?? t.title ?? t.kind)}</strong> <span className="small">{str(t.summary ?? t.output ?? '')}</span>
+            <span className="muted small">{str(t.time)}</span> <strong>{str(t.rule ?? t.title ?? t.kind)}</strong>{' '}
+            {Array.isArray(t.techniques) && t.techniques.length > 0 && <span className="chip mitre">{(t.techniques as string[]).join(' ')}</span>}{' '}
+            <span className="small">{str(t.output ?? '')}</span>
           </li>
         ))}
       </ol>
       <h3>Blast radius</h3>
-      <SmallGraph nodes={graph.nodes ?? []} edges={graph.edges ?? []} />
+      {br.score !== undefined && <div className="muted small">reach score {str(br.score)}/100</div>}
+      <SmallGraph nodes={graph.nodes} edges={graph.edges} />
       <ul className="blast-list">
         {brItems.map((b, k) => (
-          <li key={k}>{typeof b === 'string' ? b : str((b as Record<string, unknown>).summary ?? b)}</li>
+          <li key={k}>
+            <span className={`badge risk-${str(b.risk)}`}>{str(b.risk)}</span> {str(b.relation)} <strong>{str(b.kind)}</strong> {str(b.name)}{' '}
+            {b.detail ? <span className="muted small">{str(b.detail)}</span> : null}
+          </li>
         ))}
       </ul>
       <h3>Containment</h3>

@@ -38,13 +38,19 @@ export function WorkloadsView() {
               <th>Learned</th>
               <th>CPU</th>
               <th>Memory</th>
-              <th>Updated</th>
+              <th>Last event</th>
             </tr>
           </thead>
           <tbody>
             {rows.map((r) => {
               const state = String(r.state ?? r.status ?? '');
-              const counts = r.counts ?? r.sizes ?? {};
+              const counts: Record<string, unknown> = {
+                events: r.learnedEvents,
+                binaries: r.binaries,
+                'n-grams': r.ngrams,
+                peers: r.peers,
+                'file dirs': r.fileDirs,
+              };
               return (
                 <tr key={String(r.workload ?? r.key)}>
                   <td className="mono small">{String(r.workload ?? r.key)}</td>
@@ -53,16 +59,18 @@ export function WorkloadsView() {
                   </td>
                   <td className="small muted">
                     {Object.entries(counts)
+                      .filter(([, v]) => v !== undefined)
                       .map(([k, v]) => `${k} ${String(v)}`)
-                      .join(' · ') || String(r.events ?? '')}
+                      .join(' · ')}
+                    {r.staleReason && <div>stale: {String(r.staleReason)}</div>}
                   </td>
                   <td>
-                    <Sparkline values={(r.cpu ?? r.history?.cpu ?? []) as number[]} />
+                    <Sparkline values={(r.cpu ?? []) as number[]} />
                   </td>
                   <td>
-                    <Sparkline values={(r.memory ?? r.history?.memory ?? []) as number[]} />
+                    <Sparkline values={(r.memory ?? []) as number[]} />
                   </td>
-                  <td className="small muted">{r.updatedAt ? timeAgo(String(r.updatedAt)) : ''}</td>
+                  <td className="small muted">{r.lastEventAt ? timeAgo(String(r.lastEventAt)) : ''}</td>
                 </tr>
               );
             })}
