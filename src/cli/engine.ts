@@ -27,6 +27,9 @@ import type { Output } from './output.js';
 
 const log = logger('engine');
 
+/** Actions that change the workload (read-only observe / capture_evidence are not containment). */
+const CONTAINMENT_ACTIONS = new Set<string>(['throttle', 'isolate', 'pause', 'stop', 'kill', 'k8s_isolate', 'scale_zero', 'evict', 'delete_pod', 'k8s_limit', 'cordon']);
+
 /** The responder as the engine can drive it (respond/engine.ts adds approve and rollback). */
 export interface LiveResponder extends Responder {
   approve?(id: string): Promise<ActionRecord>;
@@ -107,7 +110,7 @@ export class Engine {
   responder?: LiveResponder;
   /** Event arrival (sensor delivered, parsed) → alert written, ms. */
   readonly alertLatencyMs: number[] = [];
-  /** Alert written → containment action executed, ms. */
+  /** Alert written → containment action (not read-only evidence) executed, ms. */
   readonly containmentLatencyMs: number[] = [];
   private eventsBus: InProcessBus;
   private alertsBus: InProcessBus;
@@ -277,7 +280,7 @@ export class Engine {
     if (this.printed.has(key)) return;
     this.printed.add(key);
     this.counts.actions++;
-    if (r.status === 'executed' && r.alert) {
+    if (r.status === 'executed' && r.alert && CONTAINMENT_ACTIONS.has(r.action)) {
       const t = this.alertAt.get(r.alert);
       if (t !== undefined) this.containmentLatencyMs.push(performance.now() - t);
     }
