@@ -79,3 +79,23 @@ describe.skipIf(!dir)('syscall rules on Vigie live events', () => {
     expect(engine.alerts(read, 'h').map((a) => a.rule)).not.toContain('Write below binary dir');
   });
 });
+
+describe.skipIf(!dir)('the rules detector', () => {
+  it('loads configured files and emits alert inputs for live events', async () => {
+    const { createRulesDetector } = await import('../../src/detect/rules/detector.js');
+    const d = createRulesDetector({ db: undefined as never, hostname: 'h', config: { rules: { files: [join(dir!, 'falco_rules.yaml')], matching: 'all' } } })!;
+    expect(d.kinds).toEqual(expect.arrayContaining(['process', 'file', 'network', 'k8s_audit']));
+    const got: string[] = [];
+    d.onEvent(shellInContainer(34816), (a) => got.push(`${a.rule}/${a.category}/${a.detector}`));
+    expect(got).toContain('Terminal shell in container/attack/rules');
+    expect(d.stats?.()).toMatchObject({ events: 1, activeRules: 15 });
+  });
+
+  it('is off without rule files', async () => {
+    const { createRulesDetector } = await import('../../src/detect/rules/detector.js');
+    const saved = process.env.VIGIE_RULES;
+    delete process.env.VIGIE_RULES;
+    expect(createRulesDetector({ db: undefined as never, hostname: 'h', config: {} })).toBeUndefined();
+    if (saved !== undefined) process.env.VIGIE_RULES = saved;
+  });
+});

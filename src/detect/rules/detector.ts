@@ -19,9 +19,10 @@ export interface RulesDetectorConfig {
 
 export function createRulesDetector(ctx: DetectorContext): Detector | undefined {
   const cfg = (ctx.config.rules ?? {}) as RulesDetectorConfig;
-  const files = Array.isArray(cfg.files) ? cfg.files : [];
+  // VIGIE_RULES (path list, ':'-separated) lets `vigie run` pick rule files without a config file.
+  const files = Array.isArray(cfg.files) ? cfg.files : (process.env.VIGIE_RULES ?? '').split(':').filter(Boolean);
   if (files.length === 0) {
-    log.info('no rule files configured (config.rules.files); rules detector off');
+    log.info('no rule files configured (config.rules.files or VIGIE_RULES); rules detector off');
     return undefined;
   }
   const loaded = loadRuleFiles(files, { skipUnknown: cfg.skipUnknown, disable: cfg.disable });
