@@ -31,7 +31,8 @@ export interface BlastGraph {
 }
 
 export interface BlastRadius {
-  target: { namespace: string; pod: string; node?: string; serviceAccount: string };
+  /** Kubernetes: namespace/pod/serviceAccount; Docker: namespace 'docker', pod = container name, container id. */
+  target: { platform?: 'kubernetes' | 'docker'; namespace: string; pod: string; node?: string; serviceAccount: string; container?: string };
   coLocated: string[];
   reachable: string[];
   exposedBy: string[];
@@ -227,7 +228,7 @@ export function blastRadius(objects: Obj[], namespace: string, podName: string):
 
   const graph = toGraph(me, items);
   return {
-    target: { namespace, pod: podName, node, serviceAccount: sa },
+    target: { platform: 'kubernetes', namespace, pod: podName, node, serviceAccount: sa },
     coLocated,
     reachable,
     exposedBy,
@@ -243,7 +244,7 @@ export function blastRadius(objects: Obj[], namespace: string, podName: string):
   };
 }
 
-function toGraph(me: string, items: BlastItem[]): BlastGraph {
+export function toGraph(me: string, items: BlastItem[]): BlastGraph {
   const nodes = new Map<string, { id: string; kind: string; label: string }>();
   const add = (kind: string, label: string) => {
     const id = `${kind}:${label}`;

@@ -73,6 +73,8 @@ export interface Incident {
     workload?: string;
     pods: string[];
     containers: string[];
+    /** Full container ids, for Docker blast radius and actions. */
+    containerIds?: string[];
     nodes: string[];
     identities: string[];
     hosts: string[];
@@ -345,6 +347,7 @@ export class Correlator {
     if (e.k8s?.namespace) inc.entities.namespace ??= e.k8s.namespace;
     if (e.k8s?.workload ?? e.workload) inc.entities.workload ??= e.k8s?.workload ?? e.workload;
     if (e.k8s?.pod) push(inc.entities.pods, `${e.k8s.namespace ?? 'default'}/${e.k8s.pod}`);
+    if (e.container?.id && e.container.id !== 'host') push((inc.entities.containerIds ??= []), e.container.id);
     if (e.container?.id && e.container.id !== 'host') push(inc.entities.containers, e.container.name ? `${e.container.name} (${e.container.id.slice(0, 12)})` : e.container.id.slice(0, 12));
     push(inc.entities.nodes, e.k8s?.node);
     if (e.k8s?.serviceAccount) push(inc.entities.identities, `serviceaccount ${e.k8s.namespace ?? 'default'}/${e.k8s.serviceAccount}`);

@@ -9,7 +9,9 @@ import { copyFileSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import Docker from 'dockerode';
+import { dockerBlastRadius, inspectAll } from '../../src/characterize/blast-docker.js';
 import { seccompProfile, syscallsFromRecording } from '../../src/characterize/harden.js';
 
 const run = promisify(execFile);
@@ -36,6 +38,7 @@ const names: string[] = [];
 const dir = mkdtempSync(join(tmpdir(), 'vigie-harden-'));
 
 afterAll(async () => {
+  await run('docker', ['network', 'rm', `vigie-blast-${process.pid}`]).catch(() => undefined);
   for (const n of names) await run('docker', ['rm', '-f', n]).catch(() => undefined);
   await run('docker', ['rmi', '-f', tag]).catch(() => undefined);
   rmSync(dir, { recursive: true, force: true });
@@ -69,7 +72,7 @@ async function traffic(ip: string): Promise<void> {
 }
 
 describe.skipIf(missing !== undefined)('seccomp profile learned from a busybox httpd, on real dockerd', () => {
-  it('allows the service, refuses a syscall it never made with EPERM', async () => {
+  beforeAll(async () => {
     const ctx = join(dir, 'ctx');
     execFileSync('mkdir', ['-p', ctx]);
     copyFileSync('/bin/busybox', join(ctx, 'busybox'));
@@ -80,6 +83,9 @@ describe.skipIf(missing !== undefined)('seccomp profile learned from a busybox h
     );
     await run('docker', ['build', '-q', '-t', tag, ctx], { env: { ...process.env, DOCKER_BUILDKIT: '0' } });
 
+  }, 120_000);
+
+  it('allows the service, refuses a syscall it never made with EPERM', async () => {
     // Record, keyed by cgroup, every syscall made by busybox processes, from before the container starts.
     const trace: ChildProcess = spawn(
       'bpftrace',
@@ -125,4 +131,27 @@ describe.skipIf(missing !== undefined)('seccomp profile learned from a busybox h
     // The hardened service is still up after the refusal.
     expect((await get(`http://${hardened.ip}:8080/`)).status).toBe(200);
   }, 180_000);
+
+  it('Docker blast radius: shared network, published port, docker socket, secret env, added capability', async () => {
+    const net = `vigie-blast-${process.pid}`;
+    await run('docker', ['network', 'create', net]);
+    const victim = await startContainer(`vigie-blast-victim-${process.pid}`, [
+      '--network', net, '-p', '127.0.0.1::8080', '-v', '/var/run/docker.sock:/var/run/docker.sock:ro', '-e', 'DB_PASSWORD=hunter2', '--cap-add', 'SYS_PTRACE',
+    ]);
+    await startContainer(`vigie-blast-peer-${process.pid}`, ['--network', net]);
+    await startContainer(`vigie-blast-apart-${process.pid}`, ['--network', 'none']);
+    const all = await inspectAll(new Docker());
+    const b = dockerBlastRadius(all, victim.id, 'host-1')!;
+    expect(b.reachable).toEqual([`vigie-blast-peer-${process.pid}`]);
+    expect(b.coLocated).toEqual(expect.arrayContaining([`vigie-blast-peer-${process.pid}`, `vigie-blast-apart-${process.pid}`]));
+    expect(b.hostPaths).toEqual(['/var/run/docker.sock']);
+    expect(b.secrets).toEqual(['env DB_PASSWORD']);
+    expect(JSON.stringify(b)).not.toContain('hunter2');
+    expect(b.hostAccess).toEqual(['capability SYS_PTRACE']);
+    expect(b.exposedBy[0]).toMatch(/^127\.0\.0\.1:\d+ → 8080\/tcp$/);
+    expect(b.items.find((i) => i.kind === 'hostPath')!.risk).toBe('high');
+    const apart = dockerBlastRadius(all, `vigie-blast-apart-${process.pid}`)!;
+    expect(apart.reachable).toEqual([]);
+    expect(apart.score).toBeLessThan(b.score);
+  }, 120_000);
 });

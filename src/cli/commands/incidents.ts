@@ -4,7 +4,10 @@
  */
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Command } from 'commander';
+import Docker from 'dockerode';
+import { hostname } from 'node:os';
 import { blastRadius, loadClusterObjects, type Obj } from '../../characterize/blast.js';
+import { dockerBlastRadius, inspectAll } from '../../characterize/blast-docker.js';
 import { Correlator, loadPostureOf, type Incident } from '../../characterize/incidents.js';
 import { AlertStore } from '../../store/alerts.js';
 import { defaultDbPath, openStore } from '../../store/db.js';
@@ -73,9 +76,10 @@ export function register(program: Command): void {
     .description('correlate stored alerts not yet in an incident; with --kubeconfig, add each pod incident\'s blast radius')
     .option('--db <file>', 'SQLite database', defaultDbPath())
     .option('--kubeconfig <file>', 'compute blast radius from this cluster')
+    .option('--no-docker', 'do not compute the blast radius of container incidents from the local Docker')
     .option('--window <minutes>', 'correlation window', '30')
     .option('--limit <n>', 'alerts to read, newest first', '10000')
-    .action(async (o: { db: string; kubeconfig?: string; window: string; limit: string }) => {
+    .action(async (o: { db: string; kubeconfig?: string; docker: boolean; window: string; limit: string }) => {
       const db = openStore(o.db);
       try {
         const c = new Correlator(db, { windowMs: Number(o.window) * 60_000, postureOf: await loadPostureOf() });
@@ -99,6 +103,21 @@ export function register(program: Command): void {
             const [ns, name] = pod.split('/');
             const b = blastRadius(objects, ns, name);
             if (b) c.setBlastRadius(id, b);
+          }
+        }
+        const dockerOnes = [...touched].map((id) => c.store.get(id)!).filter((i) => i.entities.pods.length === 0 && i.entities.containerIds?.length);
+        if (o.docker && dockerOnes.length) {
+          try {
+            const all = await inspectAll(new Docker());
+            for (const inc of dockerOnes) {
+              // The most recent container of the incident that Docker still knows.
+              const id = [...(inc.entities.containerIds ?? [])].reverse().find((x) => all.some((c) => c.Id === x));
+              const b = id ? dockerBlastRadius(all, id, hostname()) : undefined;
+              if (b) c.setBlastRadius(inc.id, b);
+              else process.stderr.write(`${inc.id}: its containers are gone; no blast radius\n`);
+            }
+          } catch (err) {
+            process.stderr.write(`docker not reachable, no blast radius for container incidents: ${(err as Error).message}\n`);
           }
         }
         process.stderr.write(`${list.length} alerts read, ${touched.size} incidents created or updated\n`);
