@@ -143,7 +143,7 @@ class Engine implements VigieResponder {
   // ---- guards
 
   /** Why this target must never be touched, or undefined. */
-  private protectedReason(target: ActionTarget, state: unknown): string | undefined {
+  private protectedReason(target: ActionTarget, state: unknown, allowProtectedNamespace = false): string | undefined {
     const s = (state ?? {}) as { id?: string; name?: string; labels?: Record<string, string>; namespace?: string };
     const id = s.id ?? target.id;
     for (const self of this.selfIds) {
@@ -160,7 +160,8 @@ class Engine implements VigieResponder {
       if (n) return `protected by name (${n} matches "${g}")`;
     }
     const ns = s.namespace ?? target.namespace;
-    if (ns) {
+    // A policy step may explicitly reach into a protected namespace (`allowProtectedNamespace: true`).
+    if (ns && !allowProtectedNamespace) {
       const g = this.policy.guards.protectNamespaces.find((p) => globMatch(p, ns));
       if (g) return `protected namespace ${ns}`;
     }
@@ -258,8 +259,10 @@ class Engine implements VigieResponder {
         r.reason = `${why} (${r.reason})`;
         out.push(this.put(r));
       };
-      if (protectedBy) {
-        skip(protectedBy);
+      const stepProtectedBy =
+        step.params.allowProtectedNamespace === true ? this.protectedReason(target, state, true) : protectedBy;
+      if (stepProtectedBy) {
+        skip(stepProtectedBy);
         continue;
       }
       if (!actuator || (!readOnly && !this.actuatorFor(target, step.action))) {
@@ -435,7 +438,7 @@ class Engine implements VigieResponder {
     } catch {
       // The failure is recorded by execute() below with the actuator's reason.
     }
-    const protectedBy = this.protectedReason(r.target, state);
+    const protectedBy = this.protectedReason(r.target, state, r.params?.allowProtectedNamespace === true);
     r.reason = `approved; ${r.reason.replace(/^(monitor mode|dry run|awaiting approval)[^;]*; /, '')}`;
     r.mode = 'enforce';
     if (protectedBy) {

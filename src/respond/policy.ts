@@ -271,8 +271,14 @@ export function parsePolicy(text: string, file = '<policy>'): Policy {
       const step = typeof s === 'string' ? { action: s } : s;
       const paramsSchema = paramsByAction[step.action];
       const params = step.params ?? {};
+      // Common to every action: reach into a protected namespace on purpose (Kubernetes).
+      const { allowProtectedNamespace, ...own } = params;
+      if (allowProtectedNamespace !== undefined && typeof allowProtectedNamespace !== 'boolean') {
+        const pos = positionOf(doc, lc, ['rules', ri, 'actions', si, 'params', 'allowProtectedNamespace']);
+        throw new PolicyError('allowProtectedNamespace must be true or false', file, pos?.line, pos?.col);
+      }
       if (paramsSchema) {
-        const p = paramsSchema.safeParse(params);
+        const p = paramsSchema.safeParse(own);
         if (!p.success) {
           const path = ['rules', ri, 'actions', si, 'params', ...p.error.issues[0].path];
           const pos = positionOf(doc, lc, path);

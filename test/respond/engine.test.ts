@@ -177,4 +177,34 @@ describe('response engine', () => {
     expect(out.map((x) => x.status)).toEqual(['executed']);
     expect(fake.states.get('c1')!.paused).toBe(true);
   });
+
+  it('protected namespaces are skipped unless a step explicitly allows them', async () => {
+    class FakeK8s extends FakeActuator {
+      override readonly platform = 'kubernetes' as unknown as 'docker';
+      override async inspect(t: ActionTarget): Promise<FakeState & { namespace: string }> {
+        return { ...(await super.inspect(t)), namespace: t.namespace ?? 'default' };
+      }
+    }
+    const fake = new FakeK8s();
+    fake.add('kube-system/coredns-1');
+    const podAlert = makeAlert(
+      { rule: 'Shell in pod', priority: 'Critical', output: 'x', category: 'attack', detector: 'runtime', explanation: 'x', entities: { k8s: { namespace: 'kube-system', pod: 'coredns-1' } } },
+      'h',
+    );
+    const mk = (params: string) =>
+      createResponder({
+        db: openStore(':memory:'),
+        hostname: 'h',
+        mode: 'enforce',
+        policy: parsePolicy(`rules:\n  - name: r\n    actions:\n      - { action: pause${params} }\n`, 'k.yaml'),
+        actuators: [fake],
+        selfIds: [],
+      });
+    const [skipped] = await mk('').onAlert(podAlert);
+    expect(skipped.status).toBe('skipped');
+    expect(skipped.reason).toMatch(/protected namespace kube-system/);
+    expect(skipped.target).toMatchObject({ kind: 'pod', id: 'kube-system/coredns-1', namespace: 'kube-system', platform: 'kubernetes' });
+    const [allowed] = await mk(', params: { allowProtectedNamespace: true }').onAlert(podAlert);
+    expect(allowed.status).toBe('executed');
+  });
 });
