@@ -56,7 +56,7 @@ export function dockerBlastRadius(containers: Inspect[], idOrName: string, hostn
   if (mode === 'host') hostAccess.push('hostNetwork');
   if (hc.PidMode === 'host') hostAccess.push('hostPID');
   if (hc.IpcMode === 'host') hostAccess.push('hostIPC');
-  for (const cap of (hc.CapAdd ?? []).map((c) => c.replace(/^CAP_/, ''))) if (RISKY_CAPS.has(cap)) hostAccess.push(`capability ${cap}`);
+  for (const cap of (hc.CapAdd ?? []).map((c: string) => c.replace(/^CAP_/, ''))) if (RISKY_CAPS.has(cap)) hostAccess.push(`capability ${cap}`);
   for (const h of hostAccess) items.push({ kind: 'host', name: h, relation: 'shares', risk: 'high' });
   if (hostname) items.push({ kind: 'node', name: hostname, relation: 'runs-on', risk: hostAccess.length || hostPaths.some((h) => HOST_PATH_RISK.test(h)) ? 'high' : 'low' });
 
