@@ -25,6 +25,14 @@ export interface AdmissionOptions {
 /** Checks that only make sense over a whole cluster view: skipped when no context is given. */
 const NEEDS_CLUSTER_VIEW = new Set(['networkPolicy', 'namespaceNetworkPolicy', 'missingSa', 'workloadExposed', 'sshExposed', 'workloadPermission']);
 
+const localCache = new WeakMap<ControlDef[], ControlDef[]>();
+/** The same array each time, so the engine's per-list index and compiled checks are reused. */
+function localControls(all: ControlDef[]): ControlDef[] {
+  let l = localCache.get(all);
+  if (!l) localCache.set(all, (l = all.filter((c) => !NEEDS_CLUSTER_VIEW.has(c.check))));
+  return l;
+}
+
 export class BadReview extends Error {}
 
 interface ReviewRequest {
@@ -67,7 +75,7 @@ export function review(req: ReviewRequest, opts: AdmissionOptions): ReviewDecisi
   if (!o.metadata!.name && req.name) o.metadata!.name = req.name;
   const all = opts.controls ?? loadCatalogue();
   const ctxObjects = opts.context?.();
-  const controls = ctxObjects ? all : all.filter((c) => !NEEDS_CLUSTER_VIEW.has(c.check));
+  const controls = ctxObjects ? all : localControls(all);
   const res = evaluate([{ obj: o }], { controls, exceptions: opts.exceptions, contextObjects: ctxObjects, complete: !!ctxObjects });
   const threshold = severityRank(opts.denyOn ?? 'high');
   const active = res.findings.filter((f) => !f.excepted);
