@@ -39,13 +39,17 @@ class Vocabulary {
 /** Sliding mean of the last L values per stream. */
 class Windows {
   private readonly state = new Map<number, { ring: Float64Array; pos: number; sum: number }>();
+  private lastKey = -1;
+  private last: { ring: Float64Array; pos: number; sum: number } | undefined;
   constructor(private readonly L: number) {}
   push(stream: number, v: number): number {
-    let s = this.state.get(stream);
+    let s = stream === this.lastKey ? this.last : this.state.get(stream);
     if (!s) {
       s = { ring: new Float64Array(this.L), pos: 0, sum: 0 };
       this.state.set(stream, s);
     }
+    this.lastKey = stream;
+    this.last = s;
     s.sum += v - s.ring[s.pos];
     s.ring[s.pos] = v;
     s.pos = s.pos + 1 === this.L ? 0 : s.pos + 1;
@@ -53,6 +57,8 @@ class Windows {
   }
   reset(): void {
     this.state.clear();
+    this.lastKey = -1;
+    this.last = undefined;
   }
 }
 

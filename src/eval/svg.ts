@@ -80,13 +80,16 @@ export function lineChart(series: Series[], o: ChartOptions): string {
     parts.push(`<line x1="${px(v.x).toFixed(1)}" y1="${m.t}" x2="${px(v.x).toFixed(1)}" y2="${H - m.b}" stroke="${v.color ?? '#d62728'}" stroke-width="1.5"/>`);
     parts.push(`<text x="${(px(v.x) + 4).toFixed(1)}" y="${m.t + 12}" fill="${v.color ?? '#d62728'}">${esc(v.label)}</text>`);
   }
+  // ROC curves hug the top-left corner: their legend goes bottom-right.
+  const lx = o.diagonal ? W - m.r - 230 : m.l + 10;
+  const ly = o.diagonal ? H - m.b - 12 - series.length * 15 : m.t + 8;
   series.forEach((s, i) => {
     const c = COLORS[i % COLORS.length];
     const pts: string[] = [];
     for (let k = 0; k < s.x.length; k++) if (Number.isFinite(s.x[k]) && Number.isFinite(s.y[k])) pts.push(`${px(s.x[k]).toFixed(1)},${py(s.y[k]).toFixed(1)}`);
     if (pts.length) parts.push(`<polyline fill="none" stroke="${c}" stroke-width="1.5" points="${pts.join(' ')}"/>`);
-    parts.push(`<rect x="${m.l + 10}" y="${m.t + 8 + i * 15}" width="12" height="3" fill="${c}"/>`);
-    parts.push(`<text x="${m.l + 26}" y="${m.t + 13 + i * 15}">${esc(s.label)}</text>`);
+    parts.push(`<rect x="${lx}" y="${ly + i * 15}" width="12" height="3" fill="${c}"/>`);
+    parts.push(`<text x="${lx + 16}" y="${ly + 5 + i * 15}">${esc(s.label)}</text>`);
   });
   parts.push('</svg>');
   return parts.join('\n');

@@ -205,6 +205,12 @@ export class Stide {
     return this.set.size;
   }
 
+  // Consecutive calls mostly come from the same thread: remember the last lookup of each map.
+  private lastLearnKey: StreamKey | undefined;
+  private lastLearn: StreamState | undefined;
+  private lastScoreKey: StreamKey | undefined;
+  private lastScore: StreamState | undefined;
+
   private state(map: Map<StreamKey, StreamState>, stream: StreamKey): StreamState {
     let st = map.get(stream);
     if (st === undefined) {
@@ -214,9 +220,21 @@ export class Stide {
     return st;
   }
 
+  private learnState(stream: StreamKey): StreamState {
+    if (stream === this.lastLearnKey && this.lastLearn !== undefined) return this.lastLearn;
+    this.lastLearnKey = stream;
+    return (this.lastLearn = this.state(this.learnStreams, stream));
+  }
+
+  private scoreState(stream: StreamKey): StreamState {
+    if (stream === this.lastScoreKey && this.lastScore !== undefined) return this.lastScore;
+    this.lastScoreKey = stream;
+    return (this.lastScore = this.state(this.scoreStreams, stream));
+  }
+
   /** Feeds one normal call of `stream`; returns true when it completed an n-gram never seen before. */
   learn(stream: StreamKey, sys: number): boolean {
-    const st = this.state(this.learnStreams, stream);
+    const st = this.learnState(stream);
     st.push(sys);
     if (st.filled < this.n) return false;
     // After a push, pos points at the oldest call of the ring: the n-gram starts there.
@@ -228,7 +246,7 @@ export class Stide {
    * ratio = (mismatches among the last L complete n-grams of the stream) / L.
    */
   score(stream: StreamKey, sys: number): StideScore {
-    const st = this.state(this.scoreStreams, stream);
+    const st = this.scoreState(stream);
     st.push(sys);
     const r = this.result;
     if (st.filled < this.n) {
@@ -269,12 +287,19 @@ export class Stide {
   endStream(stream: StreamKey): void {
     this.learnStreams.delete(stream);
     this.scoreStreams.delete(stream);
+    this.forgetLast();
+  }
+
+  private forgetLast(): void {
+    this.lastLearnKey = this.lastScoreKey = undefined;
+    this.lastLearn = this.lastScore = undefined;
   }
 
   /** Forgets every stream's sliding state; the learned n-grams stay. */
   resetStreams(): void {
     this.learnStreams.clear();
     this.scoreStreams.clear();
+    this.forgetLast();
   }
 
   get streamCount(): number {
