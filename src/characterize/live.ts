@@ -8,6 +8,9 @@
  * re-read at most every `clusterRefreshMs`); `settled()` waits for pending enrichments (tests, stop).
  */
 import type { KubeConfig } from '@kubernetes/client-node';
+import type Docker from 'dockerode';
+import { hostname } from 'node:os';
+import { dockerBlastRadius, inspectAll } from './blast-docker.js';
 import type { Alert } from '../model/alert.js';
 import { AlertStore } from '../store/alerts.js';
 import type { Db } from '../store/db.js';
@@ -21,6 +24,8 @@ const log = logger('characterize');
 export interface CharacterizerOptions extends CorrelatorOptions {
   db: Db;
   kubeConfig?: KubeConfig;
+  /** Local Docker: blast radius of container incidents (containers inspected at most every clusterRefreshMs). */
+  docker?: Docker;
   clusterRefreshMs?: number;
 }
 
@@ -47,6 +52,25 @@ export async function createCharacterizer(o: CharacterizerOptions): Promise<Char
     return cluster.objects;
   };
   const enriched = new Map<string, string>();
+  let dockerView: { at: number; all: ReturnType<typeof inspectAll> } | undefined;
+  const containers = () => {
+    if (!dockerView || Date.now() - dockerView.at > Math.min(refresh, 5000)) dockerView = { at: Date.now(), all: inspectAll(o.docker!) };
+    return dockerView.all;
+  };
+  const track = (inc: Incident, key: string, work: () => Promise<boolean>) => {
+    if (enriched.get(inc.id) === key) return;
+    enriched.set(inc.id, key);
+    const p = work()
+      .then((ok) => {
+        if (ok) st.enriched++;
+      })
+      .catch((err: unknown) => {
+        st.enrichErrors++;
+        log.warn('blast radius failed', { incident: inc.id, error: String(err) });
+      })
+      .finally(() => pending.delete(p));
+    pending.add(p);
+  };
 
   return {
     correlator,
@@ -65,23 +89,20 @@ export async function createCharacterizer(o: CharacterizerOptions): Promise<Char
         // The alert may not be stored (e.g. replayed from another node); the incident still holds it.
       }
       const pod = inc.entities.pods[0];
-      if (o.kubeConfig && pod && enriched.get(inc.id) !== pod) {
-        enriched.set(inc.id, pod);
+      const ctr = inc.entities.containerIds?.[inc.entities.containerIds.length - 1];
+      if (o.kubeConfig && pod) {
         const [ns, name] = pod.split('/');
-        const p = objects()
-          .then((objs) => {
-            const b = blastRadius(objs, ns, name);
-            if (b) {
-              correlator.setBlastRadius(inc.id, b);
-              st.enriched++;
-            }
-          })
-          .catch((err: unknown) => {
-            st.enrichErrors++;
-            log.warn('blast radius failed', { incident: inc.id, error: String(err) });
-          })
-          .finally(() => pending.delete(p));
-        pending.add(p);
+        track(inc, pod, async () => {
+          const b = blastRadius(await objects(), ns, name);
+          if (b) correlator.setBlastRadius(inc.id, b);
+          return !!b;
+        });
+      } else if (o.docker && ctr && !pod) {
+        track(inc, ctr, async () => {
+          const b = dockerBlastRadius(await containers(), ctr, hostname());
+          if (b) correlator.setBlastRadius(inc.id, b);
+          return !!b;
+        });
       }
       return inc;
     },

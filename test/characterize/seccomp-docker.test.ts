@@ -12,6 +12,9 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import Docker from 'dockerode';
 import { dockerBlastRadius, inspectAll } from '../../src/characterize/blast-docker.js';
+import { createCharacterizer } from '../../src/characterize/live.js';
+import { makeAlert } from '../../src/model/alert.js';
+import { openStore } from '../../src/store/db.js';
 import { seccompProfile, syscallsFromRecording } from '../../src/characterize/harden.js';
 
 const run = promisify(execFile);
@@ -153,5 +156,17 @@ describe.skipIf(missing !== undefined)('seccomp profile learned from a busybox h
     const apart = dockerBlastRadius(all, `vigie-blast-apart-${process.pid}`)!;
     expect(apart.reachable).toEqual([]);
     expect(apart.score).toBeLessThan(b.score);
+
+    // The live characterizer attaches it to a container incident.
+    const db = openStore(':memory:');
+    const ch = await createCharacterizer({ db, docker: new Docker() });
+    const alert = makeAlert(
+      { rule: 'Terminal shell in container', priority: 'Warning', output: 'sh', category: 'attack', detector: 't', explanation: 'sh', entities: { container: { id: victim.id, name: 'victim' } } },
+      'host-1',
+    );
+    const inc = ch.correlate(alert);
+    await ch.settled();
+    expect(ch.correlator.store.get(inc.id)!.blastRadius?.hostPaths).toEqual(['/var/run/docker.sock']);
+    db.close();
   }, 120_000);
 });
