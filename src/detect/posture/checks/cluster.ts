@@ -5,7 +5,8 @@ import type { Hit, K8sObject } from '../types.js';
 import { isSensitive, regexes, tokenMounted } from './pod.js';
 import type { Check } from './types.js';
 
-const list = (v: unknown): any[] => (Array.isArray(v) ? v : []);
+const EMPTY: any[] = Object.freeze([]) as unknown as any[];
+const list = (v: unknown): any[] => (Array.isArray(v) ? v : EMPTY);
 
 // ---- RBAC ----
 

@@ -73,7 +73,8 @@ function hit(c: ContainerRef, rel: string, message: string): Hit {
 
 const sc = (c: ContainerRef): Record<string, any> => (c.c.securityContext && typeof c.c.securityContext === 'object' ? c.c.securityContext : {});
 const psc = (p: PodSpecRef): Record<string, any> => (p.spec.securityContext && typeof p.spec.securityContext === 'object' ? p.spec.securityContext : {});
-const list = (v: unknown): any[] => (Array.isArray(v) ? v : []);
+const EMPTY: any[] = Object.freeze([]) as unknown as any[];
+const list = (v: unknown): any[] => (Array.isArray(v) ? v : EMPTY);
 const upper = (s: unknown): string => {
   const u = String(s).toUpperCase();
   return u.startsWith('CAP_') ? u.slice(4) : u;
@@ -160,16 +161,30 @@ const capabilitiesAdded = containerCheck((c, _p, _o, ctx, params) => {
 });
 
 const dropCapability = containerCheck((c, _p, _o, _ctx, params) => {
-  const drops = list(sc(c).capabilities?.drop).map(upper);
+  const raw = list(sc(c).capabilities?.drop);
+  const drops = raw.length === 0 ? raw : raw.map(upper);
   if (drops.includes('ALL')) return undefined;
-  const need = (params.caps as string[]).filter((x) => !drops.includes(upper(x)));
-  if (need.length === 0) return undefined;
-  return hit(c, `securityContext.capabilities.drop`, `does not drop ${need.join(', ')}`);
+  const caps = params.caps as string[];
+  if (caps.every((x) => drops.includes(x))) return undefined;
+  return hit(c, 'securityContext.capabilities.drop', caps.length === 1 ? `does not drop ${caps[0]}` : `does not drop ${caps.join(', ')}`);
 });
 
+const annotationFlags = new WeakMap<PodSpecRef, { seccomp: boolean; apparmor: boolean }>();
+function flagsOf(p: PodSpecRef): { seccomp: boolean; apparmor: boolean } {
+  let f = annotationFlags.get(p);
+  if (!f) {
+    const keys = Object.keys(p.annotations);
+    f = {
+      seccomp: keys.some((k) => k.startsWith('seccomp.security.alpha.kubernetes.io/') || k.startsWith('container.seccomp.security.alpha.kubernetes.io/')),
+      apparmor: keys.some((k) => k.startsWith('container.apparmor.security.beta.kubernetes.io/')),
+    };
+    annotationFlags.set(p, f);
+  }
+  return f;
+}
+
 function hasSeccomp(p: PodSpecRef, c: ContainerRef): boolean {
-  return sc(c).seccompProfile !== undefined || psc(p).seccompProfile !== undefined ||
-    Object.keys(p.annotations).some((k) => k.startsWith('seccomp.security.alpha.kubernetes.io/') || k.startsWith('container.seccomp.security.alpha.kubernetes.io/'));
+  return sc(c).seccompProfile !== undefined || psc(p).seccompProfile !== undefined || flagsOf(p).seccomp;
 }
 
 const linuxHardening = containerCheck((c, p) => {
@@ -180,7 +195,7 @@ const linuxHardening = containerCheck((c, p) => {
   if (hasSeccomp(p, c) && eff !== 'Unconfined') return undefined;
   if (s.seLinuxOptions !== undefined || ps.seLinuxOptions !== undefined) return undefined;
   if (s.appArmorProfile !== undefined || ps.appArmorProfile !== undefined) return undefined;
-  if (Object.keys(p.annotations).some((k) => k.startsWith('container.apparmor.security.beta.kubernetes.io/'))) return undefined;
+  if (flagsOf(p).apparmor) return undefined;
   if (list(s.capabilities?.drop).length > 0) return undefined;
   return hit(c, 'securityContext.seccompProfile', 'has no seccomp, SELinux or AppArmor profile and drops no capability');
 });
@@ -240,7 +255,7 @@ const sysctls = podCheck((p) =>
 
 const appArmor = podCheck((p) => {
   const out: Hit[] = [];
-  for (const [k, v] of Object.entries(p.annotations)) {
+  if (flagsOf(p).apparmor) for (const [k, v] of Object.entries(p.annotations)) {
     if (k.startsWith('container.apparmor.security.beta.kubernetes.io/') && v === 'unconfined') out.push({ path: `${p.prefix.replace(/spec\.$/, '')}metadata.annotations[${k}]`, message: `AppArmor unconfined for ${k.split('/')[1]}` });
   }
   if (psc(p).appArmorProfile?.type === 'Unconfined') out.push({ path: `${p.prefix}securityContext.appArmorProfile.type`, message: 'pod AppArmor profile is Unconfined' });
