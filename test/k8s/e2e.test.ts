@@ -84,12 +84,32 @@ describe('Kubernetes containment end to end (API double)', () => {
     expect(inc.id).toBe(inc1.id);
     expect(inc.timeline.map((t) => t.rule)).toEqual(['Terminal shell in container', 'Read of /etc/shadow']);
     expect(inc.tactics).toEqual(['Execution', 'Credential Access']);
+    // An audit alert about the same pod (someone exec'd into it) joins the incident.
+    const audit = makeAlert(
+      {
+        rule: 'Attach/Exec Pod',
+        priority: 'Notice',
+        source: 'k8s_audit',
+        output: 'kubectl exec into shop/web-7d9f-abcde by user mallory',
+        category: 'attack',
+        detector: 'k8s_audit',
+        explanation: 'pods/exec create',
+        mitre: [{ tactic: 'Execution', technique: 'T1609' }],
+        entities: { k8s: { namespace: 'shop', pod: 'web-7d9f-abcde' }, user: 'mallory' },
+        ts: BigInt(t0.getTime() - 30_000) * 1_000_000n,
+      },
+      'api',
+    );
+    expect(correlator.add(audit).id).toBe(inc.id);
+    expect(correlator.store.get(inc.id)!.timeline[0].rule).toBe('Attach/Exec Pod');
+    expect(correlator.store.get(inc.id)!.entities.identities).toContain('user mallory');
 
     const objects = await loadClusterObjects(api.kubeConfig);
     const blast = blastRadius(objects, 'shop', 'web-7d9f-abcde')!;
+    const scoreBefore = correlator.store.get(inc.id)!.severity.score;
     const enriched = correlator.setBlastRadius(inc.id, blast)!;
     expect(enriched.blastRadius!.hostPaths).toEqual(['/var/run/docker.sock']);
-    expect(enriched.severity.score).toBeGreaterThan(inc.severity.score);
+    expect(enriched.severity.score).toBeGreaterThan(scoreBefore);
 
     const records = await responder.onAlert(a2, { incident: inc.id });
     expect(records.map((r) => [r.action, r.status])).toEqual([
