@@ -34,7 +34,7 @@ const metric = (s: number, m: Record<string, number>) => at(s, 'metric', { metri
 const nsAt = (sec: number) => BigInt(Math.round((T0 + sec * 1000) * 1000)) * 1000n;
 
 function cfg(over: Partial<BaselineConfig>): BaselineConfig {
-  return parseBaselineConfig({ windowSec: 10, learnSec: 30, minEvents: 20, pauseSec: 0, n: 3, L: 4, mismatchRatio: 0.5, minSyscalls: 0, minResourceSamples: 3, convergeShare: 1, convergeMinCalls: 0, ...over });
+  return parseBaselineConfig({ windowSec: 10, learnSec: 30, minEvents: 20, pauseSec: 0, n: 3, L: 4, mismatchRatio: 0.5, minSyscalls: 0, minResourceSamples: 3, convergeShare: 1, convergeMinCalls: 0, syscallHoldSec: 0, ...over });
 }
 function setup(over: Partial<BaselineConfig> = {}, store?: BaselineStore) {
   const mgr = new BaselineManager(cfg(over), store);
@@ -215,6 +215,26 @@ describe('workload baseline dimensions: alerts name what was never seen', () => 
     expect(det.stats().suppressedByLoss).toBe(1);
     novel(17, 301); // grace over
     expect(alerts.map((a) => a.rule)).toEqual(['Baseline: system-call sequence never seen']);
+  });
+
+  it('holds a syscall-sequence alert syscallHoldSec and drops it when lost events are reported meanwhile', () => {
+    const { feed, alerts, det } = learned({ syscallHoldSec: 6, lossGraceSec: 5 });
+    const novel = (t: number, tid: number) => ['accept', 'read', 'write', 'close', 'execve', 'socket'].forEach((c) => feed(sys(t, tid, c)));
+    novel(20, 300);
+    det.tick(nsAt(25), () => undefined);
+    expect(alerts).toHaveLength(0);
+    // The sensor's periodic report arrives after the fact: the held alert is dropped.
+    feed(at(25.5, 'internal', { container: undefined, internal: { type: 'sensor_lost', message: 'lost', counts: {} } }));
+    det.tick(nsAt(27), (a) => alerts.push(a));
+    expect(alerts).toHaveLength(0);
+    expect(det.stats().suppressedByLoss).toBe(1);
+    // No loss around this one: out after 6 s, with the time and n-gram of the crossing.
+    novel(40, 301);
+    det.tick(nsAt(45), (a) => alerts.push(a));
+    expect(alerts).toHaveLength(0);
+    det.tick(nsAt(46), (a) => alerts.push(a));
+    expect(alerts.map((a) => a.output_fields?.['vigie.never_seen'])).toEqual(['close execve socket']);
+    expect(alerts[0].event?.ts).toBe(nsAt(40));
   });
 
   it('syscall dimension alerts only after its n-gram set converged, learning on after ready until then', () => {

@@ -45,6 +45,11 @@ export interface BaselineConfig {
   /** Resource bound = max(learned max × factor, p99 × 2) + floor, held for `resourceSustain` samples. */
   resourceFactor: number;
   resourceSustain: number;
+  /**
+   * A syscall-sequence alert waits this long and is dropped if lost events are reported meanwhile
+   * (the sensor reports losses every few seconds, after the fact). 0 sends it at once.
+   */
+  syscallHoldSec: number;
   /** After a report of lost events, system-call sequence alerts hold off this long. */
   lossGraceSec: number;
   /** How often dirty baselines are written to SQLite. */
@@ -76,6 +81,7 @@ export const defaultBaselineConfig: BaselineConfig = {
   resourceSustain: 3,
   saveIntervalSec: 30,
   lossGraceSec: 15,
+  syscallHoldSec: 6,
 };
 
 const pos = z.number().positive();
@@ -107,6 +113,7 @@ const schema = z
     resourceSustain: int,
     saveIntervalSec: pos,
     lossGraceSec: nonneg,
+    syscallHoldSec: nonneg,
   })
   .partial()
   .strict();

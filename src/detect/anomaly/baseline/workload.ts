@@ -115,6 +115,15 @@ export interface LossClock {
   suppressed: number;
 }
 
+interface HeldSyscallAlert {
+  tid: number;
+  ratio: number;
+  ev: VigieEvent;
+  atMs: number;
+  /** The unseen n-gram, as system-call names, taken when the threshold was crossed. */
+  names: string;
+}
+
 export class WorkloadBaseline {
   state: BaselineState = 'learning';
   staleReason: string | undefined;
@@ -158,6 +167,7 @@ export class WorkloadBaseline {
   // ---- alerting
   lastAlertMs = -1;
   private lastSyscallAlertMs = -Infinity;
+  private pendingSyscall: HeldSyscallAlert | undefined;
   private readonly alertedAt = new Map<string, number>();
   private readonly recentAnomalies: number[] = [];
   private bounds: Record<Resource, number> | undefined;
@@ -215,9 +225,29 @@ export class WorkloadBaseline {
         this.loss.suppressed++;
         return;
       }
-      this.lastSyscallAlertMs = nowMs;
-      this.syscallAlert(tid, r.ratio, ev, nowMs, emit);
+      if (this.pendingSyscall !== undefined) return;
+      const ex = this.stide.explain(tid);
+      const held: HeldSyscallAlert = { tid, ratio: r.ratio, ev, atMs: nowMs, names: ex ? ex.ngram.map(syscallName).join(' ') : '' };
+      if (this.cfg.syscallHoldSec > 0) this.pendingSyscall = held;
+      else this.syscallAlert(held, emit);
     }
+  }
+
+  /**
+   * A held syscall-sequence alert goes out once syscallHoldSec passed without a report of lost events
+   * (the sensor reports losses after the fact: a sequence with holes looks like a new one).
+   */
+  private flushHeldSyscall(nowMs: number, emit: AlertEmitter): void {
+    const h = this.pendingSyscall;
+    if (h === undefined) return;
+    if (this.loss.untilMs > h.atMs) {
+      this.pendingSyscall = undefined;
+      this.loss.suppressed++;
+      return;
+    }
+    if (nowMs - h.atMs < this.cfg.syscallHoldSec * 1000) return;
+    this.pendingSyscall = undefined;
+    this.syscallAlert(h, emit);
   }
 
   /** Any non-syscall runtime event of this workload. */
@@ -421,7 +451,7 @@ export class WorkloadBaseline {
     }
     // Threads come and go without telling us: bound the per-thread sliding states.
     if (this.stide.streamCount > 4096) this.stide.resetStreams();
-    void emit;
+    this.flushHeldSyscall(nowMs, emit);
   }
 
   markStale(reason: string): void {
@@ -477,9 +507,9 @@ export class WorkloadBaseline {
       ev, nowMs, emit, { score: v / bound, threshold: 1, cooldownSec: 300 });
   }
 
-  private syscallAlert(tid: number, ratio: number, ev: VigieEvent, nowMs: number, emit: AlertEmitter): void {
-    const ex = this.stide.explain(tid);
-    const names = ex ? ex.ngram.map(syscallName).join(' ') : '';
+  private syscallAlert(h: HeldSyscallAlert, emit: AlertEmitter): void {
+    const { tid, ratio, ev, names, atMs: nowMs } = h;
+    this.lastSyscallAlertMs = nowMs;
     const misses = Math.round(ratio * this.cfg.L);
     this.novelty('syscalls', names, 'Warning',
       `System-call sequence never seen in the baseline: ${names} (${misses} unseen of the last ${this.cfg.L} sequences of thread ${tid})`,
