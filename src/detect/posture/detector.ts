@@ -44,7 +44,13 @@ let allFindings: Finding[] = [];
 
 /** Active (not excepted) posture findings of a workload, most severe first; [] when none or unknown. */
 export function postureOf(namespace: string, workloadName: string): Finding[] {
-  return workloadIndex.get(`${namespace}/${workloadName}`) ?? [];
+  const direct = workloadIndex.get(`${namespace}/${workloadName}`);
+  // Runtime events may name a pod's ReplicaSet ("web-7d9c8b6f5") rather than its Deployment.
+  const stripped = workloadName.replace(/-[a-z0-9]{6,10}$/, '');
+  const parent = stripped !== workloadName ? workloadIndex.get(`${namespace}/${stripped}`) : undefined;
+  if (!parent) return direct ?? [];
+  if (!direct) return parent;
+  return [...new Set([...direct, ...parent])].sort((a, b) => severityRank(b.severity) - severityRank(a.severity));
 }
 
 /** The most severe active finding's severity for a workload, to raise a runtime alert's priority. */
