@@ -6,7 +6,8 @@
  * Needs root, dockerd and bpftrace (scripts/setup.sh).
  */
 import Docker from 'dockerode';
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { Writable } from 'node:stream';
 import { Engine } from '../src/cli/engine.js';
 import { createOutput } from '../src/cli/output.js';
@@ -18,9 +19,11 @@ const BYTES = Number(process.env.VIGIE_BENCH_DD_BYTES ?? 300_000);
 const ROUNDS = Number(process.env.VIGIE_BENCH_ROUNDS ?? 3);
 
 /** Seconds the container takes to copy BYTES one byte at a time (its own clock, /proc/uptime). */
-function ddSeconds(id: string): number {
+// Asynchronous on purpose: a synchronous spawn would stall Vigie's event loop for the whole run, so
+// the sensor would not be read and the workload would run as if Vigie were absent.
+async function ddSeconds(id: string): Promise<number> {
   const script = `cat /proc/uptime; dd if=/dev/zero of=/dev/null bs=1 count=${BYTES} 2>/dev/null; cat /proc/uptime`;
-  const r = spawnSync('docker', ['exec', id, 'sh', '-c', script], { encoding: 'utf8' });
+  const r = await promisify(execFile)('docker', ['exec', id, 'sh', '-c', script], { encoding: 'utf8' });
   const t = r.stdout
     .trim()
     .split('\n')
@@ -48,14 +51,14 @@ export async function run(): Promise<void> {
   const on: number[] = [];
   let sensorStats: Record<string, unknown> = {};
   try {
-    ddSeconds(c.id); // warm-up
+    await ddSeconds(c.id); // warm-up
     for (let i = 0; i < ROUNDS; i++) {
-      off.push(ddSeconds(c.id));
+      off.push(await ddSeconds(c.id));
       const db = openStore(':memory:');
       const sink = new Writable({ write: (_c, _e, cb) => cb() });
       const engine = new Engine({ db, hostname: 'bench', output: createOutput('json', sink, sink), responder: null });
       await engine.start();
-      on.push(ddSeconds(c.id));
+      on.push(await ddSeconds(c.id));
       await new Promise((r) => setTimeout(r, 1000)); // let the sensor drain
       await engine.stop();
       sensorStats = engine.stats().sources.bpftrace ?? {};

@@ -10,10 +10,17 @@ describe('sensor output parser', () => {
   it('unpacks 10-bit syscall ids, oldest first', () => {
     // read(0) write(1) openat(257) close(3): ((((0<<10)|1)<<10|257)<<10)|3 = 1311747
     expect(((((0 << 10) | 1) << 10) | 257) * 1024 + 3).toBe(1311747);
-    expect(unpackSyscalls(1311747n, 4)).toEqual([0, 1, 257, 3]);
+    expect(unpackSyscalls(0, 1311747, 4)).toEqual([0, 1, 257, 3]);
+    // Six ids 5..10: the newest three in lo (10 | 9<<10 | 8<<20), the oldest three in hi (7 | 6<<10 | 5<<20).
+    expect(10 + (9 << 10) + (8 << 20)).toBe(8397834);
+    expect(7 + (6 << 10) + (5 << 20)).toBe(5249031);
+    expect(unpackSyscalls(5249031, 8397834, 6)).toEqual([5, 6, 7, 8, 9, 10]);
     const p = new SensorParser();
-    const r = p.parseLine(j('S\t42\t10\t11\thttpd\t4\t1311747\n'));
-    expect(r).toMatchObject({ t: 'syscalls', cgroup: 42n, pid: 10, tid: 11, names: ['read', 'write', 'openat', 'close'] });
+    const r = p.parseLine(j('S\t42\t10\t11\thttpd\t4\t0\t1311747\n'));
+    expect(r).toMatchObject({ t: 'syscalls', cgroup: 42, pid: 10, tid: 11, names: ['read', 'write', 'openat', 'close'] });
+    // A comm with characters JSON escapes takes the general path and gives the same result.
+    const q = p.parseLine(j('S\t42\t10\t11\tweird"name\t1\t0\t3\n'));
+    expect(q).toMatchObject({ t: 'syscalls', comm: 'weird"name', names: ['close'] });
   });
 
   it('joins argv to the exec that follows it and maps fields', () => {
@@ -39,7 +46,7 @@ describe('sensor output parser', () => {
     const p = new SensorParser();
     p.parseLine('not json');
     p.parseLine(j('S\t1\t2\n'));
-    p.parseLine(j('S\t1\t2\t3\tc\t9\t1\n')); // 9 ids cannot fit
+    p.parseLine(j('S\t1\t2\t3\tc\t9\t0\t1\n')); // 9 ids cannot fit
     p.parseLine(j('Z\t1\t2\t3\tc\n'));
     p.parseLine(JSON.stringify({ type: 'lost_events', data: { events: 12 } }));
     p.parseStderr('Lost 30 events');

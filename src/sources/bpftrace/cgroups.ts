@@ -37,9 +37,9 @@ export interface CgroupMapStats {
 }
 
 export class CgroupMap {
-  private byCgroup = new Map<bigint, string>();
+  private byCgroup = new Map<number, string>();
   /** cgroup ids known not to be containers, with the time they were checked. */
-  private negative = new Map<bigint, number>();
+  private negative = new Map<number, number>();
   private lastScan = 0;
   readonly stats: CgroupMapStats = { scans: 0, procLookups: 0, hits: 0, misses: 0 };
 
@@ -53,7 +53,7 @@ export class CgroupMap {
     return this.byCgroup.size;
   }
 
-  set(cgroup: bigint, containerId: string): void {
+  set(cgroup: number, containerId: string): void {
     this.byCgroup.set(cgroup, containerId);
     this.negative.delete(cgroup);
   }
@@ -62,7 +62,7 @@ export class CgroupMap {
   rescan(): void {
     this.stats.scans++;
     this.lastScan = Date.now();
-    const next = new Map<bigint, string>();
+    const next = new Map<number, string>();
     for (const root of this.roots) {
       let names: string[];
       try {
@@ -74,7 +74,7 @@ export class CgroupMap {
         const m = ID.exec(n);
         if (!m) continue;
         try {
-          const st = statSync(join(root, n), { bigint: true });
+          const st = statSync(join(root, n));
           if (st.isDirectory()) next.set(st.ino, m[1]);
         } catch {
           // removed between readdir and stat: the container is gone
@@ -88,7 +88,7 @@ export class CgroupMap {
   }
 
   /** Container id for a task's cgroup id; `pid` is used for the /proc fallback. */
-  lookup(cgroup: bigint, pid?: number): string | undefined {
+  lookup(cgroup: number, pid?: number): string | undefined {
     const hit = this.byCgroup.get(cgroup);
     if (hit) {
       this.stats.hits++;

@@ -7,7 +7,8 @@ import { SYSCALL_BITS } from './program.js';
 import { syscallName } from './syscalls.js';
 
 interface Base {
-  cgroup: bigint;
+  /** cgroup-v2 id (an inode number: well below 2^53). */
+  cgroup: number;
   pid: number;
   tid: number;
   comm: string;
@@ -47,14 +48,15 @@ export function isWriteOpen(flags: number): boolean {
   return (flags & O_ACCMODE) !== 0 || (flags & (O_CREAT | O_TRUNC | O_APPEND)) !== 0;
 }
 
-/** Unpack `n` syscall ids packed oldest-first in the high bits of `packed`. */
-export function unpackSyscalls(packed: bigint, n: number): number[] {
-  const out = new Array<number>(n);
-  let v = packed;
-  const mask = (1n << BigInt(SYSCALL_BITS)) - 1n;
-  for (let i = n - 1; i >= 0; i--) {
-    out[i] = Number(v & mask);
-    v >>= BigInt(SYSCALL_BITS);
+/**
+ * Unpack `n` syscall ids of 10 bits each from (hi << 30 | lo), the newest in the lowest bits;
+ * returned oldest first. `out` is reused when given (allocation-free hot path).
+ */
+export function unpackSyscalls(hi: number, lo: number, n: number, out: number[] = new Array<number>(n)): number[] {
+  out.length = n;
+  for (let k = 0; k < n; k++) {
+    const v = k < 3 ? lo >>> (SYSCALL_BITS * k) : hi >>> (SYSCALL_BITS * (k - 3));
+    out[n - 1 - k] = v & 0x3ff;
   }
   return out;
 }
@@ -64,6 +66,8 @@ function normIp(ip: string): string {
 }
 
 const DEC = /^\d+$/;
+const PRINTF_PREFIX = '{"type": "printf", "data": "';
+const SYSCALL_PREFIX = PRINTF_PREFIX + 'S\\t';
 const INT = /^-?\d+$/;
 
 export class SensorParser {
@@ -78,6 +82,11 @@ export class SensorParser {
   parseLine(line: string): SensorRecord | undefined {
     if (line.length === 0) return undefined;
     this.stats.lines++;
+    // Fast path for the bulk (syscall batches): numbers and a comm without JSON escapes other than \t.
+    if (line.startsWith(SYSCALL_PREFIX) && line.endsWith('\\n"}') && !/\\[^t]/.test(line.slice(SYSCALL_PREFIX.length, -4))) {
+      const f = line.slice(PRINTF_PREFIX.length, -4).split('\\t');
+      return this.parseFields(f, line);
+    }
     let msg: { type?: unknown; data?: unknown };
     try {
       msg = JSON.parse(line) as { type?: unknown; data?: unknown };
@@ -127,7 +136,10 @@ export class SensorParser {
 
   private parsePrintf(data: string, line: string): SensorRecord | undefined {
     const s = data.endsWith('\n') ? data.slice(0, -1) : data;
-    const f = s.split('\t');
+    return this.parseFields(s.split('\t'), line);
+  }
+
+  private parseFields(f: string[], line: string): SensorRecord | undefined {
     const tag = f[0];
     if (tag === 'A') {
       if (f.length !== 2 || !DEC.test(f[1])) return this.bad(line);
@@ -135,14 +147,14 @@ export class SensorParser {
       return undefined;
     }
     if (f.length < 5 || !DEC.test(f[1]) || !DEC.test(f[2]) || !DEC.test(f[3])) return this.bad(line);
-    const base: Base = { cgroup: BigInt(f[1]), pid: Number(f[2]), tid: Number(f[3]), comm: f[4] };
+    const base: Base = { cgroup: Number(f[1]), pid: Number(f[2]), tid: Number(f[3]), comm: f[4] };
     let rec: SensorRecord | undefined;
     switch (tag) {
       case 'S': {
-        if (f.length !== 7 || !DEC.test(f[5]) || !DEC.test(f[6])) return this.bad(line);
+        if (f.length !== 8 || !DEC.test(f[5]) || !DEC.test(f[6]) || !DEC.test(f[7])) return this.bad(line);
         const n = Number(f[5]);
         if (n < 1 || n > 6) return this.bad(line);
-        const nrs = unpackSyscalls(BigInt(f[6]), n);
+        const nrs = unpackSyscalls(Number(f[6]), Number(f[7]), n);
         rec = { ...base, t: 'syscalls', nrs, names: nrs.map(syscallName) };
         break;
       }

@@ -4,7 +4,9 @@
  * Vigie itself and bpftrace never reach user space.
  *
  * Output lines (printf, tab-separated; bpftrace -f json wraps each in {"type":"printf","data":...}):
- *   S cg pid tid comm n packed      n syscall ids (10 bits each, oldest in the high bits) of one thread
+ *   S cg pid tid comm n hi lo       n syscall ids of one thread, 10 bits each, newest in the lowest
+ *                                   bits of (hi << 30 | lo); split in two so user space reads them
+ *                                   as plain numbers
  *   A tid                           followed by a {"type":"join"} record: argv of the execve
  *   E cg pid tid comm ppid uid pcomm filename        sched_process_exec (a successful exec)
  *   C cg pid tid comm family ip port                connect() attempt
@@ -37,13 +39,13 @@ export function buildProgram(opts: ProgramOptions = {}): string {
   @sq[tid] = (@sq[tid] << ${SYSCALL_BITS}) | (args->id & 0x3ff);
   @sn[tid] = @sn[tid] + 1;
   if (@sn[tid] >= ${batch}) {
-    printf("S\\t%llu\\t%d\\t%d\\t%s\\t%d\\t%llu\\n", cgroup, pid, tid, comm, ${batch}, @sq[tid]);
+    printf("S\\t%llu\\t%d\\t%d\\t%s\\t%d\\t%llu\\t%llu\\n", cgroup, pid, tid, comm, ${batch}, @sq[tid] >> 30, @sq[tid] & 0x3fffffff);
     delete(@sq[tid]);
     delete(@sn[tid]);
   }
 }
 tracepoint:sched:sched_process_exit /${f} && @sn[tid] != 0/ {
-  printf("S\\t%llu\\t%d\\t%d\\t%s\\t%d\\t%llu\\n", cgroup, pid, tid, comm, @sn[tid], @sq[tid]);
+  printf("S\\t%llu\\t%d\\t%d\\t%s\\t%d\\t%llu\\t%llu\\n", cgroup, pid, tid, comm, @sn[tid], @sq[tid] >> 30, @sq[tid] & 0x3fffffff);
   delete(@sq[tid]);
   delete(@sn[tid]);
 }`);
