@@ -15,6 +15,7 @@ import { register as registerIncidents } from '../../src/cli/commands/incidents.
 import { makeAlert, type Alert } from '../../src/model/alert.js';
 import { AlertStore } from '../../src/store/alerts.js';
 import { openStore } from '../../src/store/db.js';
+import { BaselineStore, type WorkloadBaselineJSON } from '../../src/detect/anomaly/baseline/index.js';
 
 let dir: string;
 let dbPath: string;
@@ -149,6 +150,19 @@ describe('vigie alerts / incidents / harden', () => {
     expect(pol.spec.podSelector.matchLabels).toEqual({ app: 'web' });
     expect(pol.spec.ingress).toEqual([{ ports: [{ protocol: 'TCP', port: 8080 }] }]);
     expect(pol.spec.egress[0]).toEqual({ to: [{ ipBlock: { cidr: '10.0.0.5/32' } }], ports: [{ protocol: 'TCP', port: 5432 }, { protocol: 'TCP', port: 6379 }] });
+    // From the database, as `vigie baseline` stores it.
+    const db = openStore(dbPath);
+    new BaselineStore(db).save({
+      ...(baseline as never as WorkloadBaselineJSON),
+      workload: 'docker:registry.local/shop/web:1.2|/bin/httpd -f',
+      state: 'ready',
+      createdMs: 0, learnStartMs: 0, readyMs: 0, lastEventMs: 0, learnedEvents: 10, learnedMs: 1, windowsKept: 1, windowsDiscarded: 0, syscallsLearned: 10,
+      binaries: [], fileDirs: [], resources: { cpu: { seen: 0, samples: [] }, memory: { seen: 0, samples: [] }, pids: { seen: 0, samples: [] } },
+    });
+    db.close();
+    await cli('harden', 'httpd', '--seccomp', out, '--networkpolicy', np, '--db', dbPath);
+    expect(JSON.parse(readFileSync(out, 'utf8')).syscalls[0].names).toEqual(['accept4', 'close', 'read', 'write']);
+    expect(parse(readFileSync(np, 'utf8')).metadata.name).toBe('web-learned');
     writeFileSync(rec, '{"syscalls": ["read", "not_a_syscall"]}');
     await expect(cli('harden', 'web', '--seccomp', out, '--from', rec)).rejects.toThrow(/unknown x86_64 system call name\(s\): not_a_syscall/);
   });

@@ -78,7 +78,10 @@ export function register(program: Command): void {
       if (o.networkpolicy) {
         if (!baseline) throw new Error('--networkpolicy needs a baseline (peers and ports), not a syscall recording');
         const m = /^k8s:([^/]+)\/(.+)$/.exec(baseline.workload);
-        const name = (m?.[2] ?? workload).replace(/[^a-z0-9-]/gi, '-').toLowerCase().slice(0, 50);
+        // Docker workload keys are image|command: name the policy after the image's repository.
+        const image = /^docker:([^|]+)/.exec(baseline.workload)?.[1];
+        const base = m?.[2] ?? (image ? image.replace(/[:@].*$/, '').split('/').pop()! : workload);
+        const name = base.replace(/[^a-z0-9-]/gi, '-').replace(/^-+|-+$/g, '').toLowerCase().slice(0, 50) || 'workload';
         const selector: Record<string, string> = {};
         for (const kv of (o.selector ?? `app=${name}`).split(',')) {
           const [k, v] = kv.split('=');
@@ -87,6 +90,8 @@ export function register(program: Command): void {
         }
         const np = networkPolicyFromBaseline(baseline, { namespace: o.namespace ?? m?.[1] ?? 'default', name, podSelector: selector });
         writeFileSync(o.networkpolicy, stringify(np));
+        if (baseline.listenPorts.length === 0)
+          process.stderr.write(`warning: no listening port was observed for ${baseline.workload}: this policy denies all ingress; check it before applying\n`);
         process.stderr.write(`wrote ${o.networkpolicy}: ${baseline.peers.length} peers, listen ports ${baseline.listenPorts.join(',') || 'none'}\n`);
       }
     });
