@@ -54,7 +54,7 @@ export function syntheticCluster(total = 10_000): K8sObject[] {
         out.push({ apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: `job-${n}`, namespace }, spec: { schedule: '0 * * * *', jobTemplate: { spec: { template: { spec: podSpec(n) } } } } });
         break;
       case 12: case 13:
-        out.push({ apiVersion: 'v1', kind: 'Service', metadata: { name: `svc-${n}`, namespace }, spec: { type: n % 10 === 2 ? 'LoadBalancer' : 'ClusterIP', selector: { app: `app-${n - 6}` }, ports: [{ port: 80, targetPort: 8080 }] } });
+        out.push({ apiVersion: 'v1', kind: 'Service', metadata: { name: `svc-${n}`, namespace: ns(n - 6) }, spec: { type: n % 10 === 2 ? 'LoadBalancer' : 'ClusterIP', selector: { app: `app-${n - 6}` }, ports: [{ port: 80, targetPort: 8080 }] } });
         break;
       case 14: case 15:
         out.push({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `cfg-${n}`, namespace }, data: { LOG_LEVEL: 'info', URL: 'http://x', ...(n % 6 === 0 ? { api_token: 'eyJhbGciOiJIUzI1NiJ9.payload.sig' } : {}) } });
@@ -66,12 +66,12 @@ export function syntheticCluster(total = 10_000): K8sObject[] {
         out.push({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: `role-${n}`, namespace }, rules: [{ apiGroups: [''], resources: ['pods', n % 3 ? 'configmaps' : 'secrets'], verbs: ['get', 'list', n % 5 ? 'watch' : 'create'] }] });
         break;
       case 18:
-        out.push({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: `rb-${n}`, namespace }, roleRef: { kind: 'Role', name: `role-${n - 1}`, apiGroup: 'rbac.authorization.k8s.io' }, subjects: [{ kind: 'ServiceAccount', name: `sa-${n % 10}`, namespace }] });
+        out.push({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: `rb-${n}`, namespace: ns(n - 1) }, roleRef: { kind: 'Role', name: `role-${n - 1}`, apiGroup: 'rbac.authorization.k8s.io' }, subjects: [{ kind: 'ServiceAccount', name: `sa-${(n - 1) % 10}`, namespace: ns(n - 1) }] });
         break;
       default:
         out.push(n % 3 === 0
           ? { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: `np-${n}`, namespace }, spec: { podSelector: { matchLabels: { tier: 'api' } }, policyTypes: ['Ingress'] } }
-          : { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name: `ing-${n}`, namespace }, spec: { rules: [{ http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: `svc-${n - 7}`, port: { number: 80 } } } }] } }] } });
+          : { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name: `ing-${n}`, namespace: ns(n - 13) }, spec: { rules: [{ http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: `svc-${n - 7}`, port: { number: 80 } } } }] } }] } });
     }
   }
   return out.slice(0, total);
