@@ -601,12 +601,26 @@ function expandLists(lists: Map<string, ListDef>): Map<string, string[]> {
   return out;
 }
 
+// Reading (YAML parsing) dominates load time; the same file is often loaded again (replays, tests,
+// reloads). Items are read-only after reading (collect copies what it keeps), so they can be shared.
+const readCache = new Map<string, ReadItem[]>();
+function readCached(src: RuleSource): ReadItem[] {
+  const key = `${src.name}\u0000${src.content}`;
+  let items = readCache.get(key);
+  if (!items) {
+    items = readSource(src);
+    if (readCache.size >= 16) readCache.delete(readCache.keys().next().value!);
+    readCache.set(key, items);
+  }
+  return items;
+}
+
 /** The field an index is built on, per source. */
 export const INDEX_FIELD: Record<string, string> = { syscall: 'evt.type', k8s_audit: 'ka.verb' };
 
 export function loadRuleSources(sources: RuleSource[], opts: LoadOptions = {}): LoadResult {
   const collector = new Collector();
-  for (const src of sources) for (const item of readSource(src)) collector.add(item);
+  for (const src of sources) for (const item of readCached(src)) collector.add(item);
 
   const lists = expandLists(collector.lists);
   const macroAsts = new Map<string, { ast: Expr }>();
