@@ -1,7 +1,8 @@
 /**
  * The eBPF sensor's overhead on a syscall-heavy workload, in one run: a container copies bytes one at
  * a time (`dd bs=1`: one read and one write syscall per byte) without Vigie, then with the whole live
- * loop (Docker source, sensor, every registered detector), alternating rounds; the workload's
+ * loop (Docker source, sensor, every registered detector), then with the sensor's syscall sequences
+ * turned off (exec, network and file events only), alternating rounds; the workload's
  * syscall throughput is compared. Also prints what the sensor delivered and lost.
  * Needs root, dockerd and bpftrace (scripts/setup.sh).
  */
@@ -49,20 +50,29 @@ export async function run(): Promise<void> {
   await c.start();
   const off: number[] = [];
   const on: number[] = [];
+  const noSys: number[] = [];
   let sensorStats: Record<string, unknown> = {};
   try {
     await ddSeconds(c.id); // warm-up
     for (let i = 0; i < ROUNDS; i++) {
       off.push(await ddSeconds(c.id));
-      const db = openStore(':memory:');
-      const sink = new Writable({ write: (_c, _e, cb) => cb() });
-      const engine = new Engine({ db, hostname: 'bench', output: createOutput('json', sink, sink), responder: null });
-      await engine.start();
-      on.push(await ddSeconds(c.id));
-      await new Promise((r) => setTimeout(r, 1000)); // let the sensor drain
-      await engine.stop();
-      sensorStats = engine.stats().sources.bpftrace ?? {};
-      db.close();
+      for (const syscalls of [true, false]) {
+        const db = openStore(':memory:');
+        const sink = new Writable({ write: (_c, _e, cb) => cb() });
+        const engine = new Engine({
+          db,
+          hostname: 'bench',
+          output: createOutput('json', sink, sink),
+          responder: null,
+          config: { bpftrace: { syscalls } },
+        });
+        await engine.start();
+        (syscalls ? on : noSys).push(await ddSeconds(c.id));
+        await new Promise((r) => setTimeout(r, 1000)); // let the sensor drain
+        await engine.stop();
+        if (syscalls) sensorStats = engine.stats().sources.bpftrace ?? {};
+        db.close();
+      }
     }
   } finally {
     await c.remove({ force: true });
@@ -74,7 +84,11 @@ export async function run(): Promise<void> {
   row('syscalls/s without Vigie', fmt(syscalls / tOff));
   row('syscalls/s with Vigie (sensor + detectors)', fmt(syscalls / tOn));
   row('throughput lost to Vigie', `${fmt((1 - tOff / tOn) * 100, 1)} %`);
-  row('rounds without / with (s)', `${off.map((x) => x.toFixed(2)).join(' ')} / ${on.map((x) => x.toFixed(2)).join(' ')}`);
+  const tNoSys = median(noSys);
+  row('syscalls/s with Vigie, syscall sequences off', fmt(syscalls / tNoSys));
+  row('throughput lost, syscall sequences off', `${fmt((1 - tOff / tNoSys) * 100, 1)} %`);
+  const secs = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(' ');
+  row('rounds without / with / sequences off (s)', `${secs(off)} / ${secs(on)} / ${secs(noSys)}`);
   row('sensor, last round: events delivered', fmt(Number(sensorStats.events ?? 0)));
   row('sensor, last round: lost (kernel buffers)', fmt(Number(sensorStats.lost ?? 0)));
   row('sensor, last round: malformed lines', fmt(Number(sensorStats.malformed ?? 0)));
