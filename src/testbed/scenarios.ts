@@ -9,6 +9,7 @@ import type { Alert } from '../model/alert.js';
 import type { ActionRecord } from '../model/action.js';
 import type { VigieEvent } from '../model/event.js';
 import { runIntrusion } from './intrusion.js';
+import { noisyNeighbourScenario } from './noisy-neighbour.js';
 
 export interface DemoOptions {
   enforce: boolean;
@@ -62,6 +63,7 @@ interface Entry {
 }
 
 const builtins: [name: string, run: ScenarioRun, description: string][] = [
+  ['noisy-neighbour', noisyNeighbourScenario, 'CPU hog pinned beside a web service: detect, name the neighbour, cap it, victim recovers'],
   ['intrusion', runIntrusion, 'web service attacked through a CGI injection: shell, /etc/shadow, dropped miner, pool port'],
 ];
 

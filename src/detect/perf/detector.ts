@@ -154,5 +154,6 @@ export function createPerfDetector(ctx: Pick<DetectorContext, 'config'>): PerfDe
   const params: Partial<PerfParams> = {};
   for (const k of ['window', 'k', 'h', 'clip', 'relFloor', 'warmup', 'quiet', 'maxAlarm'] as const)
     if (typeof cfg[k] === 'number') params[k] = cfg[k];
+  if (cfg.floors && typeof cfg.floors === 'object') params.floors = cfg.floors;
   return new PerfDetector(params);
 }

@@ -67,6 +67,10 @@ export interface PerfParams {
   /** Cap on monitored entities; the least recently seen is evicted beyond it. */
   maxEntities: number;
   specs: readonly MetricSpec[];
+  /** Per-deployment floor overrides by metric name (e.g. a 10-ms service wants a lower latency floor). */
+  floors?: Record<string, { abs?: number; rel?: number }>;
+  /** Samples after a victim's degradation during which attribution is retried. */
+  attributionTries: number;
 }
 
 export const DEFAULT_PARAMS: PerfParams = {
@@ -84,6 +88,7 @@ export const DEFAULT_PARAMS: PerfParams = {
   neighbourMinScore: 0.3,
   maxEntities: 100_000,
   specs: METRIC_SPECS,
+  attributionTries: 5,
 };
 
 export interface EntityRef {
@@ -137,6 +142,9 @@ export class EntityState {
   alarmed = false;
   alarmStartNs = 0n;
   samples = 0;
+  /** A noisy neighbour was named for the current episode. */
+  attributed = false;
+  attributionTries = 0;
   constructor(
     readonly ref: EntityRef,
     nSpecs: number,
@@ -230,7 +238,12 @@ export class PerfEngine {
   readonly stats: EngineStats = { samples: 0, entities: 0, skippedNaN: 0, gaps: 0, evicted: 0, alarms: 0 };
 
   constructor(params: Partial<PerfParams> = {}) {
-    this.p = { ...DEFAULT_PARAMS, ...params };
+    const merged = { ...DEFAULT_PARAMS, ...params };
+    const floors = merged.floors ?? {};
+    merged.specs = merged.specs.map((sp) =>
+      floors[sp.name] ? { ...sp, absFloor: floors[sp.name].abs ?? sp.absFloor, relFloor: floors[sp.name].rel ?? sp.relFloor } : sp,
+    );
+    this.p = merged;
     if (this.p.clip - this.p.k >= this.p.h)
       console.warn(`perf: clip − k (${this.p.clip - this.p.k}) ≥ h (${this.p.h}): a single spike can alarm`);
     this.scratchA = new Float64Array(this.p.neighbourHistory);
@@ -355,27 +368,36 @@ export class PerfEngine {
     if (started && !e.alarmed) {
       e.alarmed = true;
       e.alarmStartNs = ts;
+      e.attributed = false;
+      e.attributionTries = 0;
       this.stats.alarms++;
-      const deviations = this.deviations(e);
       (out ??= []).push({
         type: 'anomaly',
         entity: e.ref,
         ts,
         score: e.score(p.h),
-        deviations,
+        deviations: this.deviations(e),
         ranking: this.rank(undefined, 5),
       });
-      const victimDevs = deviations.filter((d) => specOf(specs, d.metric)?.victimSignal);
-      for (const d of victimDevs) {
-        const f = this.attributeNeighbour(e, d.metric);
-        if (f) {
-          out.push({ type: 'neighbour', ts, finding: f });
-          break;
-        }
-      }
     } else if (e.alarmed && !anyAlarm) {
       e.alarmed = false;
       (out ??= []).push({ type: 'recovered', entity: e.ref, ts });
+    }
+    // Noisy neighbour: while a victim-side signal is in alarm and nobody has been named yet, look for
+    // the culprit (for a few samples: the culprit's own samples may arrive just after the victim's).
+    if (e.alarmed && !e.attributed && e.attributionTries < p.attributionTries) {
+      let tried = false;
+      for (let i = 0; i < specs.length && !e.attributed; i++) {
+        const t = e.tracks[i];
+        if (!specs[i].victimSignal || !t?.alarmed) continue;
+        tried = true;
+        const f = this.attributeNeighbour(e, specs[i].name);
+        if (f) {
+          e.attributed = true;
+          (out ??= []).push({ type: 'neighbour', ts, finding: f });
+        }
+      }
+      if (tried) e.attributionTries++;
     }
     return out;
   }
@@ -514,10 +536,6 @@ export class PerfEngine {
     const track = new RollingRobust(p.window).bytes + p.neighbourHistory * 8 + 160;
     return 200 + p.specs.length * (8 + track);
   }
-}
-
-function specOf(specs: readonly MetricSpec[], name: string): MetricSpec | undefined {
-  return specs.find((s) => s.name === name);
 }
 
 /** Index of the first sample of the final run above `level` (the onset of the current excursion). */
