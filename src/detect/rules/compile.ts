@@ -39,7 +39,6 @@ export interface MacroSource {
 }
 
 const FALSE: Pred = () => false;
-const TRUE: Pred = () => true;
 
 // ---------------------------------------------------------------------------------------------
 // Value helpers
@@ -595,5 +594,5 @@ function dynamicTest(op: Operator, pos: number): (a: string | number | boolean, 
   }
 }
 
-export { TRUE, FALSE };
+export { FALSE };
 export type { FieldValue };

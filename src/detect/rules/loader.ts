@@ -544,7 +544,7 @@ function fieldRefOf(text: string, where: Position, label: string): FieldRef {
 }
 
 /** Exceptions become `and not (...)` clauses, as Falco builds them. */
-function exceptionsExpr(rule: RuleDef, lists: Map<string, string[]>): Expr | undefined {
+function exceptionsExpr(rule: RuleDef): Expr | undefined {
   const label = `rule "${rule.name}"`;
   const alts: Expr[] = [];
   const lit = (v: unknown) => ({ t: 'lit' as const, v: unquoteListItem(v), quoted: false, pos: 0 });
@@ -575,7 +575,6 @@ function exceptionsExpr(rule: RuleDef, lists: Map<string, string[]>): Expr | und
       else for (const v of vals) alts.push({ t: 'cmp', field: f, op, values: [lit(v)], list: false, pos: 0 });
     }
   }
-  void lists;
   if (alts.length === 0) return undefined;
   return { t: 'not', e: alts.length === 1 ? alts[0] : { t: 'or', items: alts } };
 }
@@ -694,7 +693,7 @@ export function loadRuleSources(sources: RuleSource[], opts: LoadOptions = {}): 
     };
     try {
       let ast = parseParts(def.condition, label);
-      const ex = exceptionsExpr(def, lists);
+      const ex = exceptionsExpr(def);
       if (ex) ast = { t: 'and', items: [ast, ex] };
       const cc = compiler.compile(ast);
       const out = compileOutput(def.output, compiler);
