@@ -154,7 +154,7 @@ export function alertInput(r: CompiledRule, ev: VigieEvent): AlertInput {
     source: r.source,
     output: `${timePrefix(ev.ts)}: ${r.priority} ${text}`,
     tags: r.tags,
-    output_fields: { 'evt.time': timePrefix(ev.ts), ...fields },
+    output_fields: fields,
     category: r.tags.includes('misconfiguration') ? 'misconfiguration' : 'attack',
     detector: 'rules',
     explanation: `rule "${r.name}" matched${r.desc ? `: ${r.desc.replace(/\s+/g, ' ').trim()}` : ''}`,
