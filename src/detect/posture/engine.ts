@@ -5,8 +5,9 @@
 import { CHECKS, indexControls, loadCatalogue, type ControlIndex } from './catalogue.js';
 import { ScanContext, type Settings } from './context.js';
 import { matchException, type ExceptionRule } from './exceptions.js';
+import { FindingBase, PostureFinding } from './finding.js';
 import { podSpecsOf, refKey, refOf } from './k8s.js';
-import type { ControlDef, Finding, Hit, K8sObject, LoadedObject, ResourceRef, ResourceScore, ScanError, ScanResult, Severity, SourceRef } from './types.js';
+import type { ControlDef, Finding, K8sObject, LoadedObject, ResourceScore, ScanError, ScanResult, Severity } from './types.js';
 
 export interface EvaluateOptions {
   controls?: ControlDef[];
@@ -22,39 +23,6 @@ export interface EvaluateOptions {
   contextObjects?: K8sObject[];
   /** A prebuilt context (the live detector keeps one across ticks). */
   scanContext?: ScanContext;
-}
-
-/**
- * A finding refers to its control and hit instead of copying their fields: a cluster scan makes
- * hundreds of thousands of them, and the copies were most of the garbage collector's work.
- */
-export class PostureFinding implements Finding {
-  excepted = false;
-  exception?: { reason: string; expires?: string };
-  constructor(
-    readonly def: ControlDef,
-    readonly hit: Hit,
-    readonly resource: ResourceRef,
-    readonly source: SourceRef | undefined,
-  ) {}
-  get control(): string { return this.def.id; }
-  get title(): string { return this.def.title; }
-  get kubescape(): string[] { return this.def.kubescape; }
-  get severity(): Severity { return this.def.severity; }
-  get fix(): string { return this.def.remediation; }
-  get mitre(): ControlDef['mitre'] { return this.def.mitre; }
-  get path(): string { return this.hit.path; }
-  get message(): string { return this.hit.message; }
-  get container(): string | undefined { return this.hit.container; }
-  get subject(): Hit['subject'] { return this.hit.subject; }
-  get related(): Hit['related'] { return this.hit.related; }
-  toJSON(): Record<string, unknown> {
-    return {
-      control: this.control, title: this.title, kubescape: this.kubescape, severity: this.severity, resource: this.resource,
-      path: this.path, message: this.message, fix: this.fix, container: this.container, subject: this.subject, related: this.related,
-      mitre: this.mitre, source: this.source, excepted: this.excepted, exception: this.exception,
-    };
-  }
 }
 
 export const SEVERITY_WEIGHT: Record<Severity, number> = { critical: 10, high: 7, medium: 4, low: 2, info: 1 };
@@ -141,7 +109,10 @@ export function evaluate(loaded: LoadedObject[], opts: EvaluateOptions = {}): Sc
       if (hits.length === 0) continue;
       let anyActive = false;
       for (const h of hits) {
-        const f = new PostureFinding(c, h, ref, source);
+        const f = h instanceof FindingBase && h.unbound ? h : new PostureFinding(h);
+        f.def = c;
+        f.resource = ref;
+        f.source = source;
         const ex = exceptions.length > 0 ? matchException(exceptions, f, now) : undefined;
         if (ex) {
           f.excepted = true;

@@ -3,6 +3,7 @@ import { containersOf, nameOf, nsOf, parseImage, parseQuantity, podSpecsOf, type
 import type { ScanContext } from '../context.js';
 import type { Hit, K8sObject } from '../types.js';
 import type { Check } from './types.js';
+import { FindingBase } from '../finding.js';
 
 type PodFn = (p: PodSpecRef, o: K8sObject, ctx: ScanContext, params: Record<string, any>) => Hit[];
 type ContainerFn = (c: ContainerRef, p: PodSpecRef, o: K8sObject, ctx: ScanContext, params: Record<string, any>) => Hit[] | Hit | undefined;
@@ -47,23 +48,22 @@ function cname(c: ContainerRef): string {
 }
 
 /** A container hit that builds its strings when read: scans make one per finding, most never printed. */
-class ContainerHit implements Hit {
+class ContainerHit extends FindingBase implements Hit {
   constructor(
     private readonly c: ContainerRef,
     private readonly rel: string,
     private readonly msg: string,
-  ) {}
+  ) {
+    super();
+  }
   get path(): string {
     return this.c.path + this.rel;
   }
   get message(): string {
     return `container "${cname(this.c)}": ${this.msg}`;
   }
-  get container(): string {
+  override get container(): string {
     return cname(this.c);
-  }
-  toJSON(): Hit {
-    return { path: this.path, message: this.message, container: this.container };
   }
 }
 
