@@ -86,6 +86,8 @@ export function register(program: Command): void {
     .option('--no-serve', 'do not start the API and dashboard')
     .action(async (o: RunFlags) => {
       const format = parseOutputFormat(o.output);
+      const duration = o.duration === undefined ? undefined : Number(o.duration);
+      if (duration !== undefined && !(duration > 0)) throw new Error(`--duration must be a number of seconds > 0, not "${o.duration}"`);
       const output = createOutput(format);
       const db = openStore(o.db);
       let sourceNames = parseList(o.sources);
@@ -111,7 +113,7 @@ export function register(program: Command): void {
       await new Promise<void>((resolve) => {
         process.once('SIGINT', () => resolve());
         process.once('SIGTERM', () => resolve());
-        if (o.duration) setTimeout(resolve, Number(o.duration) * 1000).unref();
+        if (duration) setTimeout(resolve, duration * 1000).unref();
       });
       output.notice('vigie: stopping (flushing queues)');
       await server?.close();
