@@ -37,7 +37,8 @@ function load(o: CommonOpts, sources?: string[]): LoadResult {
 
 /** Reads events of one file: audit logs for k8s_audit, Vigie JSON lines or Tetragon export for syscall. */
 export function readEventsFile(path: string, source: 'k8s_audit' | 'syscall' | undefined): { events: VigieEvent[]; errors: string[] } {
-  const text = readFileSync(path, 'utf8');
+  // '-' is standard input (kubectl logs ... | vigie rules replay ... -).
+  const text = readFileSync(path === '-' ? 0 : path, 'utf8');
   let audit: ReturnType<typeof parseAuditText> | undefined;
   if (source !== 'syscall') {
     audit = parseAuditText(text, path);
@@ -115,7 +116,7 @@ export function register(program: Command): void {
     .option('--skip-unknown', 'skip rules with unknown fields or errors instead of stopping')
     .option('--matching <mode>', "rule matching: 'first' (Falco's default) or 'all'", 'first')
     .option('-D, --disable <rule>', 'disable a rule by name (repeatable)', collect)
-    .argument('<files...>', 'event files')
+    .argument('<files...>', "event files ('-' for standard input)")
     .action((files: string[], o: CommonOpts & { source?: string }) => {
       if (o.source && o.source !== 'k8s_audit' && o.source !== 'syscall') throw new Error(`--source must be k8s_audit or syscall, not "${o.source}"`);
       const engine = new RuleEngine(load(o, o.source ? [o.source] : undefined), { ruleMatching: o.matching });
