@@ -137,3 +137,24 @@ describe('PerfEngine', () => {
     expect(eng.stats.evicted).toBe(1);
   });
 });
+
+describe('quickselect median', () => {
+  it('matches a sorted median on odd, even and tied inputs', async () => {
+    const { medianInPlace } = await import('../../src/detect/perf/baseline.js');
+    const cases = [[5, 1, 3], [4, 1, 3, 2], [2, 2, 2, 1], [7], [1, 9, 9, 9, 1, 1]];
+    for (const c of cases) {
+      const sorted = [...c].sort((a, b) => a - b);
+      const n = c.length;
+      const want = n & 1 ? sorted[n >> 1] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+      expect(medianInPlace(Float64Array.from(c), n)).toBe(want);
+    }
+    let seed = 7;
+    for (let t = 0; t < 200; t++) {
+      const n = 1 + (t % 61);
+      const a = Float64Array.from({ length: n }, () => ((seed = (seed * 1103515245 + 12345) % 2147483648) % 10));
+      const sorted = [...a].sort((x, y) => x - y);
+      const want = n & 1 ? sorted[n >> 1] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+      expect(medianInPlace(a, n)).toBe(want);
+    }
+  });
+});

@@ -42,7 +42,7 @@ export class RollingRobust {
     if (++this.sinceRefresh >= this.refresh || this.filled < this.window) this.recompute();
   }
 
-  /** Recompute median and MAD from the ring now. */
+  /** Recompute median and MAD from the ring now (quickselect: linear time, no allocation). */
   recompute(): void {
     this.sinceRefresh = 0;
     const n = this.filled;
@@ -51,15 +51,12 @@ export class RollingRobust {
       this.sigma = NaN;
       return;
     }
-    const s = this.scratch.subarray(0, n);
-    s.set(this.ring.subarray(0, n));
-    s.sort();
-    const med = n & 1 ? s[n >> 1] : 0.5 * (s[(n >> 1) - 1] + s[n >> 1]);
-    for (let i = 0; i < n; i++) s[i] = Math.abs(s[i] - med);
-    s.sort();
-    const mad = n & 1 ? s[n >> 1] : 0.5 * (s[(n >> 1) - 1] + s[n >> 1]);
+    const s = this.scratch;
+    for (let i = 0; i < n; i++) s[i] = this.ring[i];
+    const med = medianInPlace(s, n);
+    for (let i = 0; i < n; i++) s[i] = Math.abs(this.ring[i] - med);
     this.median = med;
-    this.sigma = MAD_TO_SIGMA * mad;
+    this.sigma = MAD_TO_SIGMA * medianInPlace(s, n);
   }
 
   /** Samples in chronological order (oldest first), copied into `out` (length ≥ count). */
@@ -82,6 +79,42 @@ export class RollingRobust {
   get bytes(): number {
     return this.ring.byteLength + this.scratch.byteLength + 64;
   }
+}
+
+/** k-th smallest of a[0..n) (Hoare's quickselect; reorders a). */
+export function selectKth(a: Float64Array, n: number, k: number): number {
+  let lo = 0;
+  let hi = n - 1;
+  while (lo < hi) {
+    const pivot = a[(lo + hi) >> 1];
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i] < pivot) i++;
+      while (a[j] > pivot) j--;
+      if (i <= j) {
+        const t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return a[k];
+  }
+  return a[k];
+}
+
+/** Median of a[0..n) (reorders a). */
+export function medianInPlace(a: Float64Array, n: number): number {
+  const hiMid = selectKth(a, n, n >> 1);
+  if (n & 1) return hiMid;
+  // Even n: the lower middle is the largest value left of the upper middle after selection.
+  let loMid = -Infinity;
+  for (let i = 0; i < n >> 1; i++) if (a[i] > loMid) loMid = a[i];
+  return 0.5 * (loMid + hiMid);
 }
 
 /** Exponentially weighted mean and variance (West's update). `alpha` = weight of the newest sample. */

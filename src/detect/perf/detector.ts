@@ -116,6 +116,20 @@ export class PerfDetector implements Detector {
   readonly engine: PerfEngine;
   private malformed = 0;
   private alerts = 0;
+  /** Entity identity by container id: saves building the ref on every sample of a known container. */
+  private readonly refs = new Map<string, EntityRef>();
+
+  private refOf(ev: VigieEvent): EntityRef {
+    const id = ev.container?.id;
+    if (!id || ev.k8s?.pod) return entityRefOf(ev);
+    let r = this.refs.get(id);
+    if (!r || r.host !== ev.host) {
+      r = entityRefOf(ev);
+      if (this.refs.size > 4 * this.engine.p.maxEntities) this.refs.clear();
+      this.refs.set(id, r);
+    }
+    return r;
+  }
 
   constructor(params: Partial<PerfParams> = {}) {
     this.engine = new PerfEngine(params);
@@ -125,7 +139,10 @@ export class PerfDetector implements Detector {
     if (ev.kind === 'container') {
       const key = entityRefOf(ev).key;
       const action = ev.lifecycle?.action;
-      if (action === 'destroy') this.engine.forget(key);
+      if (action === 'destroy') {
+        this.engine.forget(key);
+        if (ev.container?.id) this.refs.delete(ev.container.id);
+      }
       else if (action === 'start' || action === 'restart') this.engine.restarted(key);
       return;
     }
@@ -133,7 +150,7 @@ export class PerfDetector implements Detector {
       this.malformed++;
       return;
     }
-    const found = this.engine.observe(entityRefOf(ev), ev.ts, ev.metric);
+    const found = this.engine.observe(this.refOf(ev), ev.ts, ev.metric);
     if (!found) return;
     for (const f of found) {
       const a = findingToAlert(f, [ev.id]);

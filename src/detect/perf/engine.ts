@@ -137,6 +137,7 @@ class Track {
 export class EntityState {
   readonly tracks: (Track | undefined)[];
   lastTs = 0n;
+  lastTsN = 0;
   /** Typical sample interval (ns, EWMA) for gap detection. */
   intervalNs = 0;
   alarmed = false;
@@ -145,6 +146,8 @@ export class EntityState {
   /** A noisy neighbour was named for the current episode. */
   attributed = false;
   attributionTries = 0;
+  /** Logical clock of the last sample, for least-recently-seen eviction. */
+  seen = 0;
   constructor(
     readonly ref: EntityRef,
     nSpecs: number,
@@ -284,14 +287,13 @@ export class PerfEngine {
       e = new EntityState(ref, this.p.specs.length);
       this.entities.set(ref.key, e);
       this.stats.entities = this.entities.size;
-    } else {
-      // Refresh insertion order so that eviction drops the least recently seen.
-      this.entities.delete(ref.key);
-      this.entities.set(ref.key, e);
     }
+    e.seen = ++this.clock;
     // Gap: more than five typical intervals without data; accumulated evidence is stale.
+    // Intervals in double nanoseconds: ~256 ns of rounding at today's epoch, no bigint arithmetic.
+    const tsn = Number(ts);
     if (e.lastTs !== 0n) {
-      const dt = Number(ts - e.lastTs);
+      const dt = tsn - e.lastTsN;
       if (dt <= 0) return undefined; // out of order or duplicate: skip
       if (e.intervalNs > 0 && dt > 5 * e.intervalNs) {
         this.stats.gaps++;
@@ -300,6 +302,7 @@ export class PerfEngine {
       e.intervalNs = e.intervalNs === 0 ? dt : 0.8 * e.intervalNs + 0.2 * Math.min(dt, 5 * e.intervalNs);
     }
     e.lastTs = ts;
+    e.lastTsN = tsn;
     e.samples++;
     const p = this.p;
     const specs = p.specs;
@@ -404,10 +407,19 @@ export class PerfEngine {
 
   private pending: PerfFinding[] | undefined;
 
+  private clock = 0;
+
+  /** Drop the least recently seen entity (a linear scan, paid only when the cap is reached). */
   private evictOldest(): void {
-    const first = this.entities.keys().next();
-    if (!first.done) {
-      this.entities.delete(first.value);
+    let oldest: string | undefined;
+    let min = Infinity;
+    for (const [k, e] of this.entities)
+      if (e.seen < min) {
+        min = e.seen;
+        oldest = k;
+      }
+    if (oldest !== undefined) {
+      this.entities.delete(oldest);
       this.stats.evicted++;
     }
   }
