@@ -1,4 +1,5 @@
 /** Report formats of a scan: table (people), JSON (machines), SARIF 2.1.0 (code scanning), JUnit (CI). */
+import { isAbsolute, relative, sep } from 'node:path';
 import { formatError } from './load.js';
 import { SEVERITIES, severityRank, type ControlDef, type Finding, type ScanResult, type Severity } from './types.js';
 
@@ -77,6 +78,16 @@ export function toTable(res: ScanResult): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** Code-scanning tools resolve artifact URIs against the repository: relative, forward slashes. */
+function artifactUri(file: string): string {
+  let f = file;
+  if (isAbsolute(f)) {
+    const rel = relative(process.cwd(), f);
+    if (!rel.startsWith('..') && !isAbsolute(rel)) f = rel;
+  }
+  return f.split(sep).join('/');
+}
+
 function sarifLevel(s: Severity): 'error' | 'warning' | 'note' {
   return s === 'critical' || s === 'high' ? 'error' : s === 'medium' ? 'warning' : 'note';
 }
@@ -96,7 +107,7 @@ export function toSarif(res: ScanResult, controls: ControlDef[]): Record<string,
       locations: [
         {
           ...(f.source?.file && f.source.file !== '-' && !f.source.file.startsWith('cluster:')
-            ? { physicalLocation: { artifactLocation: { uri: f.source.file.replace(/\\/g, '/') }, ...(f.source.line ? { region: { startLine: f.source.line } } : {}) } }
+            ? { physicalLocation: { artifactLocation: { uri: artifactUri(f.source.file) }, ...(f.source.line ? { region: { startLine: f.source.line } } : {}) } }
             : {}),
           logicalLocations: [{ fullyQualifiedName: `${resName(f)}#${f.path}`, name: f.resource.name, kind: 'resource' }],
         },
@@ -137,7 +148,7 @@ export function toSarif(res: ScanResult, controls: ControlDef[]): Record<string,
             toolExecutionNotifications: res.errors.map((e) => ({
               level: 'error',
               message: { text: e.message },
-              ...(e.file ? { locations: [{ physicalLocation: { artifactLocation: { uri: e.file }, ...(e.line ? { region: { startLine: e.line, startColumn: e.column ?? 1 } } : {}) } }] } : {}),
+              ...(e.file ? { locations: [{ physicalLocation: { artifactLocation: { uri: artifactUri(e.file) }, ...(e.line ? { region: { startLine: e.line, startColumn: e.column ?? 1 } } : {}) } }] } : {}),
             })),
           },
         ],
