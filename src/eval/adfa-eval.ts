@@ -115,7 +115,28 @@ function histograms(traces: Int32Array[]): Float64Array {
 }
 
 /** Scores of one non-ensemble algorithm on the tuning and test traces. */
-export function scoreAdfa(name: string, p: ParamMap, data: Loaded): { scores: ItemScores; params: Record<string, string | number | boolean> } {
+type Scored = { scores: ItemScores; params: Record<string, string | number | boolean> };
+
+export async function scoreAdfa(name: string, p: ParamMap, data: Loaded): Promise<Scored> {
+  if (name === 'neural-lm') {
+    // Loaded on demand: tfjs and its wasm backend cost a second to load and are needed only here.
+    const { NeuralLm } = await import('../detect/anomaly/neural-lm.js');
+    const m = new NeuralLm({
+      V: ADFA_V,
+      k: intOf(p, 'k', 10),
+      hidden: intOf(p, 'hidden', 96),
+      embed: intOf(p, 'embed', 16),
+      epochs: intOf(p, 'epochs', 2),
+      seed: intOf(p, 'seed', 1),
+    });
+    const agg = p.agg ?? 'mean';
+    const L = intOf(p, 'L', 20);
+    await m.train(data.train, (msg) => process.stderr.write(`${msg}\n`));
+    const score = async (traces: Int32Array[]): Promise<Float64Array> => Float64Array.from(await m.nll(traces), (v) => aggregate(v, agg, L));
+    const out = { scores: { tune: await score(data.tune), test: await score(data.test) }, params: { ...m.opts, agg } };
+    m.dispose();
+    return out;
+  }
   if ((SEQUENCE_MODELS as readonly string[]).includes(name)) {
     const model = createSequenceModel(name, p, ADFA_V);
     const agg = p.agg ?? 'mean';
@@ -146,10 +167,10 @@ export function scoreAdfa(name: string, p: ParamMap, data: Loaded): { scores: It
     const m = new KnnDetector(k).fit(train, ADFA_V);
     return { scores: { tune: m.score(histograms(data.tune), ADFA_V), test: m.score(histograms(data.test), ADFA_V) }, params: { k, features: 'sqrt-frequency' } };
   }
-  throw new Error(`algorithm ${name} does not apply to ADFA-LD (use stide, ngram-lm, iforest, knn, ensemble)`);
+  throw new Error(`algorithm ${name} does not apply to ADFA-LD (use stide, ngram-lm, neural-lm, iforest, knn, ensemble)`);
 }
 
-export function evalAdfa(dir: string, algos: string[], params: ParamMap, opts: { limit?: number } = {}): Omit<EvalRun, 'command' | 'seconds'> {
+export async function evalAdfa(dir: string, algos: string[], params: ParamMap, opts: { limit?: number } = {}): Promise<Omit<EvalRun, 'command' | 'seconds'>> {
   const learnFromTuning = /^(1|true|yes)$/i.test(params.learnFromTuning ?? '');
   const data = loadAdfa(dir, { ...opts, learnFromTuning });
   if (data.train.length === 0 || data.tune.length === 0) throw new Error(`${dir}: no readable training or validation trace`);
@@ -164,24 +185,25 @@ export function evalAdfa(dir: string, algos: string[], params: ParamMap, opts: {
     ],
   };
   const progress = new Progress('adfa', algos.length);
-  const cache = new Map<string, { scores: ItemScores; params: Record<string, string | number | boolean> }>();
-  const get = (name: string): { scores: ItemScores; params: Record<string, string | number | boolean> } => {
+  const cache = new Map<string, Scored>();
+  const get = async (name: string): Promise<Scored> => {
     let r = cache.get(name);
     if (!r) {
-      r = scoreAdfa(name, paramsFor(params, name), data);
+      r = await scoreAdfa(name, paramsFor(params, name), data);
       cache.set(name, r);
     }
     return r;
   };
   const set = { labels: data.labels, groups: data.groups };
-  algos.forEach((name, i) => {
+  for (const [i, name] of algos.entries()) {
     progress.tick(i, name);
-    let r: { scores: ItemScores; params: Record<string, string | number | boolean> };
+    let r: Scored;
     if (name === 'ensemble') {
       const p = paramsFor(params, 'ensemble');
       const members = (p.members ?? 'stide,ngram-lm').split(',').map((s) => s.trim());
       const mode = (p.mode ?? 'z') as EnsembleMode;
-      const parts = members.map(get);
+      const parts: Scored[] = [];
+      for (const m of members) parts.push(await get(m));
       const ens = new ScoreEnsemble(members, mode).fit(parts.map((x) => x.scores.tune));
       const comb = (which: 'tune' | 'test'): Float64Array => {
         const n = parts[0].scores[which].length;
@@ -197,11 +219,11 @@ export function evalAdfa(dir: string, algos: string[], params: ParamMap, opts: {
     } else if ((TRIVIAL as readonly string[]).includes(name)) {
       const v = name === 'flag-everything' ? 1 : 0;
       r = { scores: { tune: new Float64Array(data.tune.length).fill(v), test: new Float64Array(data.test.length).fill(v) }, params: {} };
-    } else r = get(name);
+    } else r = await get(name);
     const ev = evaluateItems(name, r.params, r.scores, set, (TRIVIAL as readonly string[]).includes(name) ? 'trivial' : policy, 'all');
     run.output.algorithms.push(ev.result);
     run.details.push(...ev.details);
-  });
+  }
   progress.tick(algos.length);
   return run;
 }

@@ -25,7 +25,7 @@ export async function runEvaluation(o: RunOptions): Promise<EvalRun> {
   let run: Omit<EvalRun, 'command' | 'seconds'>;
   switch (o.dataset) {
     case 'adfa':
-      run = evalAdfa(o.data, algos, o.params, { limit: o.params.subset ? Number(o.params.subset) : undefined });
+      run = await evalAdfa(o.data, algos, o.params, { limit: o.params.subset ? Number(o.params.subset) : undefined });
       break;
     case 'kubanomaly':
       run = evalKubAnomaly(o.data, algos, o.params);

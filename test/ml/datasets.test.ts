@@ -22,8 +22,8 @@ describe.skipIf(!adfa)('ADFA-LD', () => {
     expect(new Set(attacks.map((a) => a.attackType)).size).toBe(6);
   });
 
-  it('n-gram LM beats the trivial detectors by a wide margin on the documented split', () => {
-    const run = evalAdfa(adfa!, ['ngram-lm', 'flag-everything', 'flag-nothing'], {});
+  it('n-gram LM beats the trivial detectors by a wide margin on the documented split', async () => {
+    const run = await evalAdfa(adfa!, ['ngram-lm', 'flag-everything', 'flag-nothing'], {});
     const lm = run.output.algorithms[0].scenarios[0];
     expect(lm.name).toBe('all');
     // Measured 0.836 (docs/evaluation.md); the test guards against regressions.
