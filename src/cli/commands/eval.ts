@@ -10,7 +10,7 @@ import { DATASETS, runEvaluation } from '../../eval/run.js';
 export function register(program: Command): void {
   const ev = program.commands.find((c) => c.name() === 'eval') ?? program.command('eval').description('replay data sets through detectors and score them');
   ev.command('syscalls')
-    .description('evaluate system-call and behaviour-window anomaly models on a data set')
+    .description('Evaluate the system-call and behaviour-window anomaly models on a data set')
     .requiredOption('--dataset <name>', `one of ${DATASETS.join(', ')}`)
     .requiredOption('--data <dir>', 'data folder (LID-DS: the folder of scenario folders, or one scenario)')
     .option('--algo <names>', 'comma-separated: stide, ngram-lm, iforest, knn, ensemble', 'stide')
