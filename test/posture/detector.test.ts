@@ -59,4 +59,23 @@ describe('posture detector', () => {
     expect(d.stats().malformed).toBe(1);
     d.close();
   });
+
+  it("summarizes the cluster's initial listing per control instead of one alert per finding", () => {
+    const d = new PostureDetector({ minSeverity: 'critical' });
+    const alerts: AlertInput[] = [];
+    const emit = (a: AlertInput) => alerts.push(a);
+    for (let i = 0; i < 20; i++) d.onEvent(ev('SNAPSHOT', { ...deploy(true), metadata: { name: `w${i}`, namespace: 'big' } }), emit);
+    d.tick(1n, emit);
+    const priv = alerts.filter((a) => a.rule.startsWith('VG-POD-001'));
+    expect(priv).toHaveLength(1);
+    expect(priv[0].output).toMatch(/20 findings on 20 resources/);
+    expect(priv[0].tags).toContain('initial-state');
+    expect(postureOf('big', 'w7')[0].control).toBe('VG-POD-001');
+    // a change after the listing alerts on its own
+    d.onEvent(ev('ADDED', { ...deploy(true), metadata: { name: 'late', namespace: 'big' } }), emit);
+    d.tick(2n, emit);
+    expect(alerts.filter((a) => a.rule.startsWith('VG-POD-001'))).toHaveLength(2);
+    expect(alerts[alerts.length - 1].output).toMatch(/Deployment big\/late/);
+    d.close();
+  });
 });

@@ -86,6 +86,8 @@ export class PostureDetector implements Detector {
   private readonly dirty = new Set<string>();
   private readonly removed = new Set<string>();
   private fullDirty = false;
+  /** Objects whose latest event was the initial listing: their findings are summarized per control. */
+  private readonly fromSnapshot = new Set<string>();
   private ctx: ScanContext | undefined;
   private readonly controls: ControlDef[];
   private counters = { events: 0, malformed: 0, evaluations: 0, alerts: 0, fullPasses: 0 };
@@ -103,6 +105,8 @@ export class PostureDetector implements Detector {
       return;
     }
     const key = refKey(refOf(o));
+    if (body.verb === 'SNAPSHOT') this.fromSnapshot.add(key);
+    else this.fromSnapshot.delete(key);
     if (body.verb === 'DELETED') {
       this.objects.delete(key);
       this.dirty.delete(key);
@@ -139,21 +143,36 @@ export class PostureDetector implements Detector {
     for (const k of keys) byRes.set(k, []);
     for (const f of res.findings) byRes.get(refKey(f.resource))?.push(f);
     const min = severityRank(this.opts.minSeverity ?? 'medium');
+    // A cluster's initial state would otherwise raise one alert per finding (hundreds of thousands
+    // on a large cluster): summarize it per control; later changes alert one by one.
+    const initial = new Map<string, Finding[]>();
     for (const [k, fs] of byRes) {
+      const snap = this.fromSnapshot.has(k);
       const prev = new Set((this.findings.get(k) ?? []).map(findingKey));
       const now = new Set<string>();
       for (const f of fs) {
         const fk = findingKey(f);
         now.add(fk);
         if (!prev.has(fk) && !this.known.has(fk) && !f.excepted && severityRank(f.severity) >= min) {
-          emit(this.toAlert(f));
-          this.counters.alerts++;
+          if (snap) {
+            let l = initial.get(f.control);
+            if (!l) initial.set(f.control, (l = []));
+            l.push(f);
+          } else {
+            emit(this.toAlert(f));
+            this.counters.alerts++;
+          }
         }
         this.known.add(fk);
       }
       for (const fk of prev) if (!now.has(fk)) this.known.delete(fk);
       if (fs.length > 0) this.findings.set(k, fs);
       else this.findings.delete(k);
+      if (snap) this.fromSnapshot.delete(k);
+    }
+    for (const fs of initial.values()) {
+      emit(fs.length === 1 ? this.toAlert(fs[0]) : this.summaryAlert(fs));
+      this.counters.alerts++;
     }
     this.publish();
   }
@@ -207,6 +226,26 @@ export class PostureDetector implements Detector {
       explanation: `${f.message}. Fix: ${f.fix}`,
       mitre: f.mitre?.map((m) => ({ tactic: m.tactic, technique: m.technique, name: m.name })),
       entities: { k8s: { namespace: r.namespace, workload, ...(r.kind === 'Pod' ? { pod: r.name } : {}) }, workload },
+      evidence: [],
+    };
+  }
+
+  private summaryAlert(fs: Finding[]): AlertInput {
+    const f = fs[0];
+    const resources = [...new Set(fs.map((x) => `${x.resource.kind} ${x.resource.namespace ? `${x.resource.namespace}/` : ''}${x.resource.name}`))];
+    const shown = resources.slice(0, 5).join(', ');
+    return {
+      rule: `${f.control} ${f.title}`,
+      priority: SEVERITY_PRIORITY[f.severity],
+      source: 'k8s_object',
+      output: `${f.title}: ${fs.length} findings on ${resources.length} resources in the cluster's current state (${shown}${resources.length > 5 ? ', ...' : ''})`,
+      tags: ['posture', 'misconfiguration', 'initial-state', f.control, ...f.kubescape],
+      output_fields: { 'vigie.control': f.control, 'vigie.severity': f.severity, 'vigie.findings': fs.length, 'vigie.resources': resources.length },
+      category: 'misconfiguration',
+      detector: 'posture',
+      explanation: `Found when the cluster was first listed. Fix: ${f.fix}`,
+      mitre: f.mitre?.map((m) => ({ tactic: m.tactic, technique: m.technique, name: m.name })),
+      entities: {},
       evidence: [],
     };
   }
