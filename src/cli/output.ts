@@ -46,7 +46,10 @@ export function createOutput(
       write(format === 'json' ? JSON.stringify(a, jsonReplacer) + '\n' : alertToLine(a) + '\n');
     },
     action(r) {
-      write(format === 'json' ? JSON.stringify(r, jsonReplacer) + '\n' : actionToLine(r) + '\n');
+      if (format === 'json') return write(JSON.stringify(r, jsonReplacer) + '\n');
+      // A human needs the outcome, not every step towards it (JSON keeps every status change).
+      if (r.status === 'approved' || r.status === 'executing') return;
+      write(actionToLine(r) + '\n');
     },
     notice(msg) {
       err.write(`${msg}\n`);
