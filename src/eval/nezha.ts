@@ -11,9 +11,16 @@
  * Trivial detectors are scored beside: flag every minute, flag nothing, random ranking.
  */
 import { PerfEngine, entityRefOf, type PerfParams } from '../detect/perf/engine.js';
+import { RollingRobust } from '../detect/perf/baseline.js';
 import { nezhaEvents, readNezhaDay, serviceOfPod, type NezhaDay, type NezhaFault } from '../sources/metrics/nezha.js';
 
 const MINUTE = 60_000_000_000n;
+
+/**
+ * Columns the detector does not alarm on (traffic-driven, noisy), traced only to show whether a fault
+ * left any mark in them: two-sided robust z against the pod's own rolling median/MAD.
+ */
+const TRACE_ONLY = ['requestsPerSec', 'netRx', 'netTx', 'clientLatencyMs', 'syscallRead'] as const;
 const WINDOW = 10n * MINUTE;
 
 export interface TypeScore {
@@ -155,23 +162,40 @@ export function evalNezhaDay(day: NezhaDay, opts: EvalOptions = {}): MetricsEval
   const podNames = day.pods.map((p) => p.pod);
   const podIndex = new Map(podNames.map((p, i) => [p, i]));
   const minutes: Minute[] = [];
-  const zHist: Float32Array[] = []; // per minute: pods × specs
+  const traceNames = [...specs.map((s) => s.name), ...TRACE_ONLY];
+  const nT = traceNames.length;
+  const zHist: Float32Array[] = []; // per minute: pods × traced metrics
+  const extraBase = podNames.map(() => TRACE_ONLY.map(() => new RollingRobust(engine.p.window)));
+  const extraZ = new Float32Array(podNames.length * TRACE_ONLY.length);
   let i = 0;
   while (i < events.length) {
     const bucket = events[i].ts / MINUTE;
-    const z = new Float32Array(podNames.length * specs.length);
+    const z = new Float32Array(podNames.length * nT);
     let firstTs = events[i].ts;
     for (; i < events.length && events[i].ts / MINUTE === bucket; i++) {
       const ev = events[i];
       if (ev.ts < firstTs) firstTs = ev.ts;
       engine.observe(entityRefOf(ev), ev.ts, ev.metric!);
+      const pi = podIndex.get(ev.k8s?.pod ?? '');
+      if (pi === undefined) continue;
+      TRACE_ONLY.forEach((name, j) => {
+        const x = ev.metric![name];
+        const b = extraBase[pi][j];
+        if (x === undefined || !Number.isFinite(x)) return;
+        if (b.count >= engine.p.warmup) {
+          const sigma = Math.max(b.sigma, engine.p.relFloor * Math.abs(b.median), 1e-6);
+          extraZ[pi * TRACE_ONLY.length + j] = Math.abs(x - b.median) / sigma;
+        }
+        b.push(x);
+      });
     }
     let alarmed = false;
     for (const e of engine.allEntities()) {
       if (e.alarmed) alarmed = true;
       const pi = podIndex.get(e.ref.name);
       if (pi === undefined) continue;
-      for (let s = 0; s < specs.length; s++) z[pi * specs.length + s] = e.tracks[s]?.lastZ ?? 0;
+      for (let s = 0; s < specs.length; s++) z[pi * nT + s] = e.tracks[s]?.lastZ ?? 0;
+      for (let j = 0; j < TRACE_ONLY.length; j++) z[pi * nT + specs.length + j] = extraZ[pi * TRACE_ONLY.length + j];
     }
     const m: Minute = { ts: firstTs, alarmed };
     if (alarmed) {
@@ -179,7 +203,7 @@ export function evalNezhaDay(day: NezhaDay, opts: EvalOptions = {}): MetricsEval
       m.ranked = r.map((x) => serviceOfPod(x.ref.name));
       m.why = r[0]?.why
         .slice(0, 2)
-        .map((d) => `${d.metric} z=${d.z.toFixed(1)}`)
+        .map((d) => `${d.metric} ${fmtMetric(d.metric, d.value)} vs baseline ${fmtMetric(d.metric, d.median)} (z=${d.z.toFixed(1)})`)
         .join(', ');
     }
     minutes.push(m);
@@ -195,14 +219,14 @@ export function evalNezhaDay(day: NezhaDay, opts: EvalOptions = {}): MetricsEval
     const pi = podIndex.get(f.pod);
     const trace: FaultOutcome['trace'] = {};
     if (pi !== undefined) {
-      for (let s = 0; s < specs.length; s++) {
+      for (let s = 0; s < nT; s++) {
         let inWin = 0;
         const blocks: number[] = [];
         let blockMax = 0;
         let blockLen = 0;
         let touched = false;
         for (let t = 0; t < minutes.length; t++) {
-          const v = zHist[t][pi * specs.length + s];
+          const v = zHist[t][pi * nT + s];
           if (minutes[t].ts >= win[k].start && minutes[t].ts < win[k].end) inWin = Math.max(inWin, v);
           if (inAnyWindow(minutes[t].ts)) {
             blockMax = 0;
@@ -220,7 +244,7 @@ export function evalNezhaDay(day: NezhaDay, opts: EvalOptions = {}): MetricsEval
         if (!touched && inWin === 0) continue;
         blocks.sort((a, b) => a - b);
         const p95 = blocks.length ? blocks[Math.min(blocks.length - 1, Math.floor(0.95 * blocks.length))] : NaN;
-        trace[specs[s].name] = { inWindow: round(inWin, 1), faultFreeP95: round(p95, 1) };
+        trace[traceNames[s]] = { inWindow: round(inWin, 1), faultFreeP95: round(p95, 1) };
       }
     }
     const o = sc.outcomes[k];
@@ -230,7 +254,7 @@ export function evalNezhaDay(day: NezhaDay, opts: EvalOptions = {}): MetricsEval
       service: f.service,
       type: f.type,
       detected: o.detected,
-      delaySeconds: o.delaySeconds,
+      delaySeconds: o.delaySeconds === undefined ? undefined : round(o.delaySeconds, 1),
       ranked: o.ranked,
       trace,
     };
@@ -290,6 +314,13 @@ export function evalNezhaDay(day: NezhaDay, opts: EvalOptions = {}): MetricsEval
   };
 }
 
+function fmtMetric(metric: string, v: number): string {
+  if (metric === 'cpu') return `${(v * 1000).toFixed(0)}m`;
+  if (metric === 'memory') return `${(v / 1048576).toFixed(0)}Mi`;
+  if (metric === 'latencyMs') return `${v.toFixed(0)}ms`;
+  return v.toFixed(3);
+}
+
 function pick(s: Scored) {
   return {
     recall: round(s.recall, 3),
@@ -324,11 +355,15 @@ export function nezhaMarkdown(r: MetricsEvalResult): string {
   for (const [type, t] of Object.entries(r.byType))
     L.push(`| ${type} | ${t.faults} | ${t.detected} | ${pct(t.recall)} | ${pct(t.top1)} | ${pct(t.top3)} | ${t.meanDelaySeconds ?? '—'} |`);
   L.push('', '## Per fault', '', 'trace: largest robust z of the injected pod in its window / its fault-free 95th percentile of 10-minute maxima.', '');
-  L.push('| inject time | service | type | detected | delay (s) | ranked | trace (cpu, memory, latencyMs) |', '|---|---|---|---|---|---|---|');
-  for (const f of r.perFault) {
-    const tr = ['cpu', 'memory', 'latencyMs'].map((m) => (f.trace[m] ? `${f.trace[m].inWindow}/${f.trace[m].faultFreeP95}` : '—')).join(', ');
-    L.push(`| ${f.injectTime} | ${f.service} | ${f.type} | ${f.detected ? 'yes' : 'no'} | ${f.delaySeconds ?? '—'} | ${(f.ranked ?? []).join(', ')} | ${tr} |`);
-  }
+  L.push(
+    '| inject time | service | type | detected | delay (s) | ranked | trace: cpu, memory, latencyMs | trace: requests/s, netRx, netTx, client latency, syscalls |',
+    '|---|---|---|---|---|---|---|---|',
+  );
+  const tr = (f: FaultOutcome, ms: readonly string[]) => ms.map((m) => (f.trace[m] ? `${f.trace[m].inWindow}/${f.trace[m].faultFreeP95}` : '—')).join(', ');
+  for (const f of r.perFault)
+    L.push(
+      `| ${f.injectTime} | ${f.service} | ${f.type} | ${f.detected ? 'yes' : 'no'} | ${f.delaySeconds ?? '—'} | ${(f.ranked ?? []).join(', ')} | ${tr(f, ['cpu', 'memory', 'latencyMs'])} | ${tr(f, TRACE_ONLY)} |`,
+    );
   if (r.falseAlarmList.length) {
     L.push('', '## Alarms outside every fault window', '', '| start (UTC) | top culprit | why |', '|---|---|---|');
     for (const f of r.falseAlarmList) L.push(`| ${f.start} | ${f.culprit ?? '—'} | ${f.why ?? ''} |`);
