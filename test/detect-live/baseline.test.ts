@@ -181,9 +181,11 @@ describe('workload baseline dimensions: alerts name what was never seen', () => 
     expect(alerts[0].explanation).toContain('/bin/sh');
     expect(alerts[1].explanation).toContain('203.0.113.7:4444');
     expect(alerts[3].output).toContain('/tmp/x');
-    // The same novelty is not re-alerted within cooldownSec.
-    feed(exec(13, '/bin/sh'));
+    // The same novelty in the same container is not re-alerted within cooldownSec; in another replica it is.
+    feed(exec(13, '/bin/sh', C2));
     expect(alerts).toHaveLength(4);
+    feed(exec(13, '/bin/sh'));
+    expect(alerts).toHaveLength(5);
   });
 
   it('system-call n-grams per thread, worked by hand (n 3, L 4, ratio 0.5)', () => {

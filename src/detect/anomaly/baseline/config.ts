@@ -36,7 +36,7 @@ export interface BaselineConfig {
   /** This many anomaly alerts within driftWindowSec: stale (the baseline no longer fits; reset it). */
   driftCount: number;
   driftWindowSec: number;
-  /** The same novelty (binary, peer, file folder, listening port) is not re-alerted for this long. */
+  /** The same novelty (binary, peer, file folder, listening port) in one container is not re-alerted for this long. */
   cooldownSec: number;
   /** At most one syscall-sequence alert per workload per this many seconds. */
   syscallCooldownSec: number;

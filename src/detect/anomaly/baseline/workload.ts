@@ -528,7 +528,8 @@ export class WorkloadBaseline {
     emit: AlertEmitter,
     opt: { score?: number; threshold?: number; cooldownSec?: number } = {},
   ): void {
-    const key = `${dim}|${item}`;
+    // Per replica: the same novelty in another container of the workload is another incident.
+    const key = `${dim}|${item}|${ev.container?.id ?? ''}`;
     const last = this.alertedAt.get(key);
     const cooldown = (opt.cooldownSec ?? this.cfg.cooldownSec) * 1000;
     if (last !== undefined && nowMs - last < cooldown) return;
