@@ -17,7 +17,11 @@ import { makeAlert } from '../../src/model/alert.js';
 import { openStore } from '../../src/store/db.js';
 import { seccompProfile, syscallsFromRecording } from '../../src/characterize/harden.js';
 
-const run = promisify(execFile);
+const execFileP = promisify(execFile);
+/** docker CLI calls are bounded: a stuck call fails the test with its command line, not a timeout. */
+const run = (cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv } = {}) =>
+  execFileP(cmd, args, { timeout: 90_000, ...opts });
+let trace: ChildProcess | undefined;
 
 function available(): string | undefined {
   try {
@@ -41,6 +45,7 @@ const names: string[] = [];
 const dir = mkdtempSync(join(tmpdir(), 'vigie-harden-'));
 
 afterAll(async () => {
+  trace?.kill('SIGKILL');
   await run('docker', ['network', 'rm', `vigie-blast-${process.pid}`]).catch(() => undefined);
   for (const n of names) await run('docker', ['rm', '-f', n]).catch(() => undefined);
   await run('docker', ['rmi', '-f', tag]).catch(() => undefined);
@@ -56,21 +61,32 @@ async function startContainer(name: string, extra: string[] = []): Promise<{ id:
 }
 
 async function get(url: string): Promise<{ status: number; body: string }> {
-  for (let i = 0; ; i++) {
+  const deadline = Date.now() + 20_000;
+  for (;;) {
     try {
       const r = await fetch(url, { signal: AbortSignal.timeout(3000) });
       return { status: r.status, body: await r.text() };
     } catch (err) {
-      if (i >= 30) throw err;
+      if (Date.now() > deadline) throw new Error(`GET ${url} failed for 20 s: ${(err as Error).message}`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
 }
 
-async function traffic(ip: string): Promise<void> {
-  for (let i = 0; i < 5; i++) {
-    expect((await get(`http://${ip}:8080/`)).status).toBe(200);
-    expect((await get(`http://${ip}:8080/missing`)).status).toBe(404);
+async function traffic(c: { id: string; ip: string }): Promise<void> {
+  try {
+    for (let i = 0; i < 5; i++) {
+      expect((await get(`http://${c.ip}:8080/`)).status).toBe(200);
+      expect((await get(`http://${c.ip}:8080/missing`)).status).toBe(404);
+    }
+  } catch (err) {
+    // Say what the container was doing, so a failure here is diagnosable.
+    const state = await run('docker', ['inspect', '-f', '{{.State.Status}} exit={{.State.ExitCode}} ip={{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', c.id]).then(
+      (r) => r.stdout.trim(),
+      (e: Error) => e.message,
+    );
+    const logs = await run('docker', ['logs', '--tail', '20', c.id]).then((r) => r.stdout + r.stderr, () => '');
+    throw new Error(`${(err as Error).message}; container ${c.id.slice(0, 12)}: ${state}; logs: ${logs.slice(0, 500)}`);
   }
 }
 
@@ -90,14 +106,15 @@ describe.skipIf(missing !== undefined)('seccomp profile learned from a busybox h
 
   it('allows the service, refuses a syscall it never made with EPERM', async () => {
     // Record, keyed by cgroup, every syscall made by busybox processes, from before the container starts.
-    const trace: ChildProcess = spawn(
+    trace = spawn(
       'bpftrace',
       ['-f', 'json', '-e', 'tracepoint:raw_syscalls:sys_enter /comm == "busybox"/ { @[cgroup, args->id] = count(); }'],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let out = '';
-    trace.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    const exited = new Promise<void>((resolve) => trace.on('exit', () => resolve()));
+    const proc = trace;
+    proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<void>((resolve) => proc.on('exit', () => resolve()));
     const t0 = Date.now();
     while (!out.includes('attached_probes')) {
       if (Date.now() - t0 > 30_000) throw new Error('bpftrace did not attach');
@@ -105,9 +122,13 @@ describe.skipIf(missing !== undefined)('seccomp profile learned from a busybox h
     }
     const learned = await startContainer(`vigie-harden-learn-${process.pid}`);
     const cgroup = statSync(`/sys/fs/cgroup/unified/docker/${learned.id}`).ino;
-    await traffic(learned.ip);
-    trace.kill('SIGINT');
+    await traffic(learned);
+    proc.kill('SIGINT');
+    // bpftrace prints its map on SIGINT and exits; never wait for it forever.
+    const killer = setTimeout(() => proc.kill('SIGKILL'), 20_000);
     await exited;
+    clearTimeout(killer);
+    if (!out.includes('"type": "map"')) throw new Error(`bpftrace exited without printing its map (output: ${out.slice(0, 300)})`);
 
     const seen = syscallsFromRecording(out, 'bpftrace output', cgroup);
     expect(seen).toEqual(expect.arrayContaining(['socket', 'bind', 'listen', 'accept', 'read', 'write']));
@@ -120,7 +141,7 @@ describe.skipIf(missing !== undefined)('seccomp profile learned from a busybox h
     const ok = await get(`http://${hardened.ip}:8080/`);
     expect(ok.status).toBe(200);
     expect(ok.body).toContain('vigie harden');
-    await traffic(hardened.ip);
+    await traffic(hardened);
 
     // mkdir was never made by the web server: refused with EPERM under the profile...
     const denied = await run('docker', ['exec', hardened.id, '/bin/busybox', 'mkdir', '/created-by-test']).then(
