@@ -34,7 +34,8 @@ export function controlsDir(): string {
   const here = dirname(fileURLToPath(import.meta.url));
   const local = join(here, 'controls');
   if (existsSync(local)) return local;
-  const fromDist = resolve(here, '..', '..', '..', '..', 'src', 'detect', 'posture', 'controls');
+  // dist/detect/posture → repository root is three levels up; tsc does not copy the JSON files.
+  const fromDist = resolve(here, '..', '..', '..', 'src', 'detect', 'posture', 'controls');
   return fromDist;
 }
 
