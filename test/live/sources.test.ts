@@ -67,6 +67,33 @@ describe.skipIf(!hasDocker)('docker source', () => {
     }
   }, 60_000);
 
+  it('handles a container removed while its stats stream runs', async () => {
+    const col = new Collector();
+    const src = new DockerSource({ hostname: 'test' });
+    await src.start(col.sink);
+    let id: string | undefined;
+    try {
+      id = await runContainer('vigie-live-vanish', ['sleep', '60']);
+      await waitFor(() => col.find((e) => e.kind === 'metric' && e.container?.id === id), 15_000, 'stats');
+      expect(src.stats().statsStreams).toBeGreaterThanOrEqual(1);
+      const streamsBefore = src.stats().statsStreams as number;
+      await docker.getContainer(id).remove({ force: true });
+      await waitFor(
+        () => col.find((e) => e.kind === 'container' && e.container?.id === id && e.lifecycle?.action === 'destroy'),
+        15_000,
+        'destroy event',
+      );
+      await waitFor(() => (src.stats().statsStreams as number) < streamsBefore || undefined, 5000, 'the stream to close');
+      const metricsAfter = col.events.filter((e) => e.kind === 'metric' && e.container?.id === id).length;
+      await new Promise((r) => setTimeout(r, 1500));
+      expect(col.events.filter((e) => e.kind === 'metric' && e.container?.id === id).length).toBe(metricsAfter);
+      expect(src.stats().connected).toBe(true);
+    } finally {
+      await src.stop();
+      await removeContainer(id);
+    }
+  }, 60_000);
+
   it('reports a closed socket once, keeps retrying, and stops cleanly', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'vigie-sock-'));
     const col = new Collector();
