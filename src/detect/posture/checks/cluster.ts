@@ -2,7 +2,7 @@
 import { ciliumSpecs, policyDirections, type PolicyRule, type RoleBindingView, type ScanContext } from '../context.js';
 import { nameOf, nsOf, podSpecsOf, refOf, selectorMatches } from '../k8s.js';
 import type { Hit, K8sObject } from '../types.js';
-import { isSensitive, regexes, tokenMounted } from './pod.js';
+import { isSensitive, tokenMounted } from './pod.js';
 import type { Check } from './types.js';
 
 const EMPTY: any[] = Object.freeze([]) as unknown as any[];
@@ -237,7 +237,6 @@ const namespaceNetworkPolicy: Check = {
   fn: (o, ctx) => {
     const ns = nameOf(o);
     if (ctx.networkPoliciesIn(ns).length > 0) return [];
-    const nsLabels: Record<string, string> = { ...(o.metadata?.labels ?? {}), 'kubernetes.io/metadata.name': ns };
     for (const p of ctx.clusterwidePolicies()) {
       for (const s of ciliumSpecs(p)) {
         const sel = s.endpointSelector;
@@ -250,7 +249,6 @@ const namespaceNetworkPolicy: Check = {
         const exprs = list(sel.matchExpressions).filter((e) => String(e.key).includes('io.kubernetes.pod.namespace'));
         if (exprs.length > 0 && keys.length === 0 && exprs.length === list(sel.matchExpressions).length &&
           selectorMatches({ matchExpressions: exprs.map((e) => ({ ...e, key: 'ns' })) }, { ns })) return [];
-        void nsLabels;
       }
     }
     return [{ path: 'metadata.name', message: `namespace ${ns} has no NetworkPolicy` }];
@@ -406,12 +404,10 @@ const pspAllows: Check = {
   },
 };
 
-const webhookNames: Check = {
+const longLivedTokenSecret: Check = {
   appliesTo: ['Secret'],
-  fn: (o, ctx) => {
+  fn: (o) => {
     const out: Hit[] = [];
-    const vals = regexes(ctx.settings.sensitiveValues ?? []);
-    void vals;
     if (o.type === 'kubernetes.io/service-account-token' && o.metadata?.annotations?.['kubernetes.io/service-account.name']) {
       out.push({ path: 'type', message: `long-lived token secret for service account ${o.metadata.annotations['kubernetes.io/service-account.name']}` });
     }
@@ -503,7 +499,7 @@ export const clusterChecks: Record<string, Check> = {
   componentFlag,
   kubeletSetting,
   pspAllows,
-  longLivedTokenSecret: webhookNames,
+  longLivedTokenSecret,
   imageMatch,
   subPathSymlink,
 };
