@@ -121,6 +121,11 @@ describe('runtime rules: each fires on a crafted event and not on its near miss'
     // Half a core of a 0.5-core limit is saturation.
     const lim = run([metric(0, { cpu: 0.45, cpuLimit: 0.5 }), metric(11, { cpu: 0.45, cpuLimit: 0.5 }), connect(12, '10.0.0.7', 14444)]).alerts;
     expect(rules(lim)).toContain('Crypto-miner behaviour');
+    // Throttled in most periods (the limit was lowered since): saturated too.
+    const thr = run([metric(0, { cpu: 0.2, cpuThrottled: 0.9 }), metric(11, { cpu: 0.2, cpuThrottled: 0.8 }), connect(12, '10.0.0.7', 3333)]).alerts;
+    expect(rules(thr)).toContain('Crypto-miner behaviour');
+    const light = run([metric(0, { cpu: 0.2, cpuThrottled: 0.1 }), metric(11, { cpu: 0.2, cpuThrottled: 0.1 }), connect(12, '10.0.0.7', 3333)]).alerts;
+    expect(rules(light)).not.toContain('Crypto-miner behaviour');
     // A stratum URL alone.
     expect(rules(run([proc(0, 'worker', { cmdline: 'worker -o stratum+tcp://pool:3333' })]).alerts)).toContain('Crypto-miner behaviour');
   });

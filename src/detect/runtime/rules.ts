@@ -442,7 +442,9 @@ const minerRule: RuntimeRule = {
       const m = ev.metric;
       if (!m || typeof m.cpu !== 'number' || !Number.isFinite(m.cpu)) return undefined;
       const limit = typeof m.cpuLimit === 'number' && m.cpuLimit > 0 ? m.cpuLimit : cfg.defaultCpuLimitCores;
-      if (m.cpu >= cfg.minerCpuShare * limit) {
+      // Throttled most of its periods: it sits at its CPU limit, whatever limit we know of.
+      const throttled = typeof m.cpuThrottled === 'number' && m.cpuThrottled >= 0.5 && m.cpuThrottled <= 1 && m.cpu > 0.05;
+      if (m.cpu >= cfg.minerCpuShare * limit || throttled) {
         if (st.cpuHighSinceMs < 0) st.cpuHighSinceMs = ctx.nowMs;
         if (ctx.nowMs - st.cpuHighSinceMs >= cfg.minerSustainSec * 1000) st.lastSaturatedMs = ctx.nowMs;
       } else st.cpuHighSinceMs = -1;
