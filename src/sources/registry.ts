@@ -4,6 +4,8 @@
 import type { Source } from './types.js';
 import { createK8sAuditFileSource } from './k8s-audit-file.js';
 import { createCgroupSource } from './metrics/cgroup.js';
+import { createPrometheusSource } from './metrics/prometheus.js';
+import { createK8sMetricsSource } from './metrics/k8s-metrics.js';
 import { createDockerSource } from './docker.js';
 import { createBpftraceSensor } from './bpftrace/sensor.js';
 import { createKubernetesSource } from './kubernetes.js';
@@ -18,6 +20,8 @@ export type SourceFactory = (ctx: SourceContext) => Source | undefined | Promise
 const factories: [name: string, factory: SourceFactory][] = [
   ['k8s-audit-file', createK8sAuditFileSource],
   ['cgroup', createCgroupSource],
+  ['prometheus', createPrometheusSource],
+  ['k8s-metrics', createK8sMetricsSource],
   ['docker', createDockerSource],
   ['bpftrace', createBpftraceSensor],
   ['kubernetes', createKubernetesSource],

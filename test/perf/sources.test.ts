@@ -255,3 +255,15 @@ describe('Kubernetes metrics API and LID-DS .res', () => {
     expect(res.events[2].ts).toBe(1631078869000000000n);
   });
 });
+
+describe('metric source factories', () => {
+  it('stay off unless configured and reject a bad target', async () => {
+    const { createPrometheusSource } = await import('../../src/sources/metrics/prometheus.js');
+    const { createK8sMetricsSource } = await import('../../src/sources/metrics/k8s-metrics.js');
+    expect(createPrometheusSource({ config: {} })).toBeUndefined();
+    expect(createK8sMetricsSource({ config: {} })).toBeUndefined();
+    expect(createPrometheusSource({ config: { prometheus: { targets: [{ url: 'http://x:9100/metrics', kind: 'node-exporter' }] } } })?.name).toBe('prometheus');
+    expect(() => createPrometheusSource({ config: { prometheus: { targets: [{ url: 'http://x' }] } } })).toThrow(/targets\[0\]/);
+    expect(createK8sMetricsSource({ config: { k8sMetrics: { enabled: true } } })?.name).toBe('k8s-metrics');
+  });
+});

@@ -122,3 +122,14 @@ export class K8sMetricsSource implements Source {
     return { ...this.st };
   }
 }
+
+/** Registered factory: off unless configured, e.g. `k8sMetrics: { enabled: true, namespace: "shop" }`. */
+export function createK8sMetricsSource(ctx: { config: Record<string, Record<string, unknown> | undefined> }): Source | undefined {
+  const cfg = ctx.config.k8sMetrics;
+  if (!cfg || cfg.enabled !== true) return undefined;
+  return new K8sMetricsSource({
+    kubeconfig: typeof cfg.kubeconfig === 'string' ? cfg.kubeconfig : undefined,
+    namespace: typeof cfg.namespace === 'string' ? cfg.namespace : undefined,
+    intervalMs: typeof cfg.intervalMs === 'number' ? cfg.intervalMs : undefined,
+  });
+}

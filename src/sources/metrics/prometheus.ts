@@ -293,3 +293,19 @@ export class PrometheusSource implements Source {
     return { ...this.st };
   }
 }
+
+/**
+ * Registered factory: off unless configured, e.g.
+ * `prometheus: { targets: [{ url: "http://node:9100/metrics", kind: "node-exporter" }], intervalMs: 10000 }`.
+ */
+export function createPrometheusSource(ctx: { config: Record<string, Record<string, unknown> | undefined> }): Source | undefined {
+  const cfg = ctx.config.prometheus;
+  if (!cfg || !Array.isArray(cfg.targets) || cfg.targets.length === 0) return undefined;
+  const targets: ScrapeTarget[] = cfg.targets.map((t: unknown, i: number) => {
+    const o = t as Partial<ScrapeTarget>;
+    if (typeof o?.url !== 'string' || (o.kind !== 'cadvisor' && o.kind !== 'node-exporter'))
+      throw new Error(`config prometheus.targets[${i}]: needs url and kind (cadvisor | node-exporter)`);
+    return { url: o.url, kind: o.kind, token: o.token, host: o.host };
+  });
+  return new PrometheusSource(targets, typeof cfg.intervalMs === 'number' ? cfg.intervalMs : 10_000);
+}
