@@ -5,6 +5,7 @@
  * techniques, a severity that combines the alerts, the workload's posture findings and the blast
  * radius, and a short explanation. Stored in SQLite (tables owned here).
  */
+import type { Statement } from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import { priorityRank, type Alert, type MitreRef, type Priority } from '../model/alert.js';
 import { registerMigration, applyMigrations, type Db } from '../store/db.js';
@@ -190,13 +191,23 @@ export function explain(inc: Incident): string {
 }
 
 export class IncidentStore {
+  private readonly stmts = new Map<string, Statement>();
   constructor(readonly db: Db) {
     applyMigrations(db);
   }
 
+  /** Prepared once per SQL text: correlation runs these for every alert. */
+  private st(sql: string): Statement {
+    let s = this.stmts.get(sql);
+    if (!s) {
+      s = this.db.prepare<unknown[]>(sql);
+      this.stmts.set(sql, s);
+    }
+    return s;
+  }
+
   save(inc: Incident): void {
-    this.db
-      .prepare(
+    this.st(
         `INSERT INTO incidents (id, first_seen, last_seen, status, level, score, title, json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT(id) DO UPDATE SET last_seen = excluded.last_seen, status = excluded.status, level = excluded.level,
            score = excluded.score, title = excluded.title, json = excluded.json`,
@@ -206,23 +217,23 @@ export class IncidentStore {
 
   /** By id, or by a unique id prefix. */
   get(id: string): Incident | undefined {
-    const exact = this.db.prepare('SELECT json FROM incidents WHERE id = ?').get(id) as { json: string } | undefined;
+    const exact = this.st('SELECT json FROM incidents WHERE id = ?').get(id) as { json: string } | undefined;
     if (exact) return JSON.parse(exact.json) as Incident;
-    const rows = this.db.prepare("SELECT json FROM incidents WHERE id LIKE ? ESCAPE '\\' LIMIT 2").all(`${id.replace(/[%_\\]/g, '\\$&')}%`) as { json: string }[];
+    const rows = this.st("SELECT json FROM incidents WHERE id LIKE ? ESCAPE '\\' LIMIT 2").all(`${id.replace(/[%_\\]/g, '\\$&')}%`) as { json: string }[];
     return rows.length === 1 ? (JSON.parse(rows[0].json) as Incident) : undefined;
   }
 
   list(limit = 50, status?: string): Incident[] {
     const rows = (
       status
-        ? this.db.prepare('SELECT json FROM incidents WHERE status = ? ORDER BY last_seen DESC LIMIT ?').all(status, limit)
-        : this.db.prepare('SELECT json FROM incidents ORDER BY last_seen DESC LIMIT ?').all(limit)
+        ? this.st('SELECT json FROM incidents WHERE status = ? ORDER BY last_seen DESC LIMIT ?').all(status, limit)
+        : this.st('SELECT json FROM incidents ORDER BY last_seen DESC LIMIT ?').all(limit)
     ) as { json: string }[];
     return rows.map((r) => JSON.parse(r.json) as Incident);
   }
 
   incidentOfAlert(uuid: string): string | undefined {
-    return (this.db.prepare('SELECT incident_id FROM incident_alerts WHERE alert_uuid = ?').get(uuid) as { incident_id: string } | undefined)?.incident_id;
+    return (this.st('SELECT incident_id FROM incident_alerts WHERE alert_uuid = ?').get(uuid) as { incident_id: string } | undefined)?.incident_id;
   }
 
   /**
@@ -234,11 +245,11 @@ export class IncidentStore {
     const q = `SELECT k.incident_id AS id FROM incident_keys k JOIN incidents i ON i.id = k.incident_id
                WHERE k.key IN (${keys.map(() => '?').join(',')}) AND k.last_seen_ms BETWEEN ? AND ? AND i.status = 'open'
                ORDER BY ABS(k.last_seen_ms - ?) ASC LIMIT 1`;
-    return (this.db.prepare(q).get(...keys, atMs - windowMs, atMs + windowMs, atMs) as { id: string } | undefined)?.id;
+    return (this.st(q).get(...keys, atMs - windowMs, atMs + windowMs, atMs) as { id: string } | undefined)?.id;
   }
 
   touchKeys(id: string, keys: string[], ms: number): void {
-    const st = this.db.prepare(
+    const st = this.st(
       `INSERT INTO incident_keys (key, incident_id, last_seen_ms) VALUES (?, ?, ?)
        ON CONFLICT(key, incident_id) DO UPDATE SET last_seen_ms = MAX(last_seen_ms, excluded.last_seen_ms)`,
     );
@@ -247,11 +258,11 @@ export class IncidentStore {
 
   /** Every alert uuid of an incident, in the order they were correlated. */
   alertsOf(id: string): string[] {
-    return (this.db.prepare('SELECT alert_uuid FROM incident_alerts WHERE incident_id = ? ORDER BY rowid').all(id) as { alert_uuid: string }[]).map((r) => r.alert_uuid);
+    return (this.st('SELECT alert_uuid FROM incident_alerts WHERE incident_id = ? ORDER BY rowid').all(id) as { alert_uuid: string }[]).map((r) => r.alert_uuid);
   }
 
   linkAlert(uuid: string, id: string): void {
-    this.db.prepare('INSERT OR IGNORE INTO incident_alerts (alert_uuid, incident_id) VALUES (?, ?)').run(uuid, id);
+    this.st('INSERT OR IGNORE INTO incident_alerts (alert_uuid, incident_id) VALUES (?, ?)').run(uuid, id);
   }
 
   setStatus(id: string, status: 'open' | 'closed'): boolean {
