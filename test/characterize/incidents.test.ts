@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { blastRadius, canReach } from '../../src/characterize/blast.js';
-import { Correlator, computeSeverity, entityKeys } from '../../src/characterize/incidents.js';
+import { Correlator, computeSeverity, entityKeys, loadPostureOf } from '../../src/characterize/incidents.js';
 import { mitreOf } from '../../src/characterize/mitre.js';
 import { makeAlert, type Alert, type Priority } from '../../src/model/alert.js';
 import { openStore } from '../../src/store/db.js';
@@ -76,6 +76,12 @@ describe('correlation into incidents', () => {
     // 50 (Critical) + 4 (2 rules) + 4 (2 tactics) + 5 (attack) + 6 (critical finding) + 10 (blast 50 * 0.2)
     expect(s.score).toBe(79);
     expect(s.level).toBe('high');
+  });
+
+  it("the posture module's postureOf is found and used (empty for an unknown workload)", async () => {
+    const postureOf = await loadPostureOf();
+    expect(typeof postureOf).toBe('function');
+    expect(postureOf!('shop', 'never-seen-workload')).toEqual([]);
   });
 
   it('posture findings raise the severity of an incident on that workload', () => {
