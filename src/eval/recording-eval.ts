@@ -188,8 +188,11 @@ export async function evalRecordings(scenarios: Map<string, SyscallRecording[]>,
       const tl: Timeline[] = wantTimeline
         ? scorers.filter((s) => s.model).map((s) => ({ algorithm: s.name, scenario, recording: rec.name, t: [], score: [], threshold: s.threshold }))
         : [];
+      // Timeline points are maxima over pools of `poolSize` calls; the pool doubles (and the points
+      // merge pairwise) whenever 2,000 points are reached, so any recording length fits the plot.
       const pool = new Float64Array(scorers.length).fill(-Infinity);
       let poolN = 0;
+      let poolSize = 1;
       let t0 = -1;
       let started = false;
       const begin = (): void => {
@@ -209,7 +212,7 @@ export async function evalRecordings(scenarios: Map<string, SyscallRecording[]>,
           if (w > pool[i]) pool[i] = w;
           acc[i].call(ev.tsNs, w > s.threshold);
         }
-        if (wantTimeline && ++poolN === 200) {
+        if (wantTimeline && ++poolN === poolSize) {
           let k = 0;
           for (let i = 0; i < scorers.length; i++) {
             if (!scorers[i].model) continue;
@@ -219,6 +222,19 @@ export async function evalRecordings(scenarios: Map<string, SyscallRecording[]>,
           }
           pool.fill(-Infinity);
           poolN = 0;
+          if (tl.length && tl[0].t.length >= 2000) {
+            for (const x of tl) {
+              const t: number[] = [];
+              const sc: number[] = [];
+              for (let j = 0; j + 1 < x.t.length; j += 2) {
+                t.push(x.t[j + 1]);
+                sc.push(Math.max(x.score[j], x.score[j + 1]));
+              }
+              x.t = t;
+              x.score = sc;
+            }
+            poolSize *= 2;
+          }
         }
       });
       if (!started && ok) begin();

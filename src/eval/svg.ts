@@ -45,7 +45,7 @@ export function lineChart(series: Series[], o: ChartOptions): string {
   const ys = series.flatMap((s) => s.y).filter(Number.isFinite);
   for (const h of o.hlines ?? []) if (Number.isFinite(h.y)) ys.push(h.y);
   for (const v of o.vlines ?? []) if (Number.isFinite(v.x)) xs.push(v.x);
-  let [x0, x1] = o.xRange ?? [Math.min(...xs, 0), Math.max(...xs, 1)];
+  let [x0, x1] = o.xRange ?? (xs.length ? [Math.min(...xs), Math.max(...xs)] : [0, 1]);
   const [y0, y1init] = o.yRange ?? [Math.min(...ys, 0), Math.max(...ys, 1e-9)];
   let y1 = y1init;
   if (x1 <= x0) x1 = x0 + 1;
@@ -78,7 +78,7 @@ export function lineChart(series: Series[], o: ChartOptions): string {
   for (const v of o.vlines ?? []) {
     if (!Number.isFinite(v.x)) continue;
     parts.push(`<line x1="${px(v.x).toFixed(1)}" y1="${m.t}" x2="${px(v.x).toFixed(1)}" y2="${H - m.b}" stroke="${v.color ?? '#d62728'}" stroke-width="1.5"/>`);
-    parts.push(`<text x="${(px(v.x) + 4).toFixed(1)}" y="${m.t + 12}" fill="${v.color ?? '#d62728'}">${esc(v.label)}</text>`);
+    parts.push(`<text x="${(px(v.x) + 4).toFixed(1)}" y="${m.t + 16 + series.length * 15}" fill="${v.color ?? '#d62728'}">${esc(v.label)}</text>`);
   }
   // ROC curves hug the top-left corner: their legend goes bottom-right.
   const lx = o.diagonal ? W - m.r - 230 : m.l + 10;
