@@ -1,6 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { VigieEvent } from '../../src/model/event.js';
 import { KubernetesSource } from '../../src/sources/kubernetes.js';
+import { PostureDetector, postureOf } from '../../src/detect/posture/index.js';
+import { Correlator } from '../../src/characterize/incidents.js';
+import { makeAlert, type AlertInput } from '../../src/model/alert.js';
+import { openStore } from '../../src/store/db.js';
 import { startApiDouble, type ApiDouble } from '../utils/k8s-api-double.js';
 import { pod, shopCluster } from './fixtures.js';
 
@@ -68,5 +72,33 @@ describe('Kubernetes watch source against the API double', () => {
     await waitFor(() => evs.some((e) => e.object!.object.kind === 'Secret'));
     expect(evs.some((e) => e.object!.object.kind === 'Pod')).toBe(true);
     expect(src.stats().errors).toBeGreaterThanOrEqual(2);
+  });
+
+  it('feeds live posture: a privileged workload seen through the watch raises its incident severity', async () => {
+    api = await startApiDouble(shopCluster());
+    src = new KubernetesSource({ kubeConfig: api.kubeConfig, hostname: 'h' });
+    const posture = new PostureDetector();
+    const raised: AlertInput[] = [];
+    let n = 0;
+    await src.start((e) => {
+      posture.onEvent(e, (a) => raised.push(a));
+      n++;
+      return true;
+    });
+    await waitFor(() => api!.openWatches() >= 19 && n >= 20);
+    posture.flush((a) => raised.push(a));
+    const findings = postureOf('shop', 'web');
+    expect(findings.length).toBeGreaterThan(0);
+    expect(findings.some((f) => f.severity === 'critical' || f.severity === 'high')).toBe(true);
+    const db = openStore(':memory:');
+    const alert = () =>
+      makeAlert(
+        { rule: 'Terminal shell in container', priority: 'Warning', output: 'sh', category: 'attack', detector: 't', explanation: 'sh', entities: { k8s: { namespace: 'shop', pod: 'web-7d9f-abcde', workload: 'web' } } },
+        'h',
+      );
+    const withPosture = new Correlator(db, { postureOf }).add(alert());
+    const without = new Correlator(openStore(':memory:')).add(alert());
+    expect(withPosture.severity.score).toBeGreaterThan(without.severity.score);
+    expect(withPosture.severity.factors.map((f) => f.factor)).toContain('posture');
   });
 });
