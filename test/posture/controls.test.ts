@@ -13,7 +13,7 @@ describe('control catalogue', () => {
   const controls = loadCatalogue();
 
   it('has unique ids and complete entries', () => {
-    expect(controls.length).toBeGreaterThanOrEqual(90);
+    expect(controls.length).toBeGreaterThanOrEqual(100);
     expect(new Set(controls.map((c) => c.id)).size).toBe(controls.length);
     for (const c of controls) {
       expect(c.title.length, c.id).toBeGreaterThan(3);

@@ -2,7 +2,7 @@
  * Cross-object view of one scan: service accounts, what RBAC lets each subject do, which Services
  * and Ingresses expose which pods, which NetworkPolicies select which pods. Built once per scan.
  */
-import { mapSelectorMatches, nameOf, nsOf, podSpecsOf, selectorMatches, type PodSpecRef } from './k8s.js';
+import { isClusterScoped, mapSelectorMatches, nameOf, nsOf, podSpecsOf, selectorMatches, type PodSpecRef } from './k8s.js';
 import type { K8sObject } from './types.js';
 
 export interface PolicyRule {
@@ -115,9 +115,9 @@ export class ScanContext {
           break;
         }
         case 'Namespace': this.namespaces.set(name, o); break;
-        case 'Ingress': {
-          for (const svc of ingressServiceNames(o)) {
-            const key = `${ns}/${svc}`;
+        case 'Ingress': case 'HTTPRoute': case 'GRPCRoute': case 'TLSRoute': case 'TCPRoute': case 'VirtualService': {
+          for (const [svcNs, svc] of routeTargets(o, ns)) {
+            const key = `${svcNs}/${svc}`;
             let l2 = this.ingressBackends.get(key);
             if (!l2) this.ingressBackends.set(key, (l2 = []));
             l2.push(o);
@@ -209,12 +209,77 @@ export class ScanContext {
     return out;
   }
 
+  private workloadList: { obj: K8sObject; pod: PodSpecRef }[] | undefined;
+  private readonly templatesByNs = new Map<string, { obj: K8sObject; pod: PodSpecRef }[]>();
+
   /** Pod specs of every workload, for cross-object checks on Services and bindings. */
   workloads(): { obj: K8sObject; pod: PodSpecRef }[] {
+    if (this.workloadList) return this.workloadList;
     const out: { obj: K8sObject; pod: PodSpecRef }[] = [];
-    for (const o of this.all) for (const p of podSpecsOf(o)) out.push({ obj: o, pod: p });
+    for (const o of this.all) {
+      for (const p of podSpecsOf(o)) {
+        const w = { obj: o, pod: p };
+        out.push(w);
+        const ns = nsOf(o) ?? 'default';
+        let l = this.templatesByNs.get(ns);
+        if (!l) this.templatesByNs.set(ns, (l = []));
+        l.push(w);
+      }
+    }
+    this.workloadList = out;
     return out;
   }
+
+  /** Pod templates (of any kind) in a namespace. */
+  podTemplatesIn(ns: string): { obj: K8sObject; pod: PodSpecRef }[] {
+    this.workloads();
+    return this.templatesByNs.get(ns) ?? [];
+  }
+
+  /** An object of a kind by namespace and name (cluster-scoped kinds: namespace ''). */
+  private readonly byKey = new Map<string, Map<string, K8sObject>>();
+
+  find(kind: string, ns: string, name: string): K8sObject | undefined {
+    let m = this.byKey.get(kind);
+    if (!m) {
+      m = new Map();
+      for (const o of this.of(kind)) m.set(`${nsOf(o) ?? ''}/${nameOf(o)}`, o);
+      this.byKey.set(kind, m);
+    }
+    return m.get(`${isClusterScoped(kind) ? '' : ns}/${name}`);
+  }
+}
+
+/**
+ * Services a routing object sends outside traffic to, as [namespace, name]: Ingress backends,
+ * Gateway API routes' backendRefs, Istio VirtualServices bound to a gateway.
+ */
+export function routeTargets(o: K8sObject, ns: string): [string, string][] {
+  if (o.kind === 'Ingress') return ingressServiceNames(o).map((n) => [ns, n]);
+  const spec = o.spec ?? {};
+  const out: [string, string][] = [];
+  if (o.kind === 'VirtualService') {
+    const gws = Array.isArray(spec.gateways) ? spec.gateways.filter((g: unknown) => g !== 'mesh') : [];
+    if (gws.length === 0) return out;
+    for (const proto of ['http', 'tls', 'tcp']) {
+      for (const r of Array.isArray(spec[proto]) ? spec[proto] : []) {
+        for (const d of Array.isArray(r?.route) ? r.route : []) {
+          const host = d?.destination?.host;
+          if (typeof host !== 'string') continue;
+          const parts = host.split('.');
+          out.push([parts.length > 1 && parts[1] !== 'svc' ? parts[1] : ns, parts[0]]);
+        }
+      }
+    }
+    return out;
+  }
+  for (const r of Array.isArray(spec.rules) ? spec.rules : []) {
+    for (const b of Array.isArray(r?.backendRefs) ? r.backendRefs : []) {
+      if (typeof b?.name !== 'string' || (b.kind && b.kind !== 'Service')) continue;
+      out.push([typeof b.namespace === 'string' ? b.namespace : ns, b.name]);
+    }
+  }
+  return out;
 }
 
 export function ingressServiceNames(ing: K8sObject): string[] {
