@@ -12,6 +12,7 @@
  */
 import { PerfEngine, entityRefOf, type PerfParams } from '../detect/perf/engine.js';
 import { RollingRobust } from '../detect/perf/baseline.js';
+import { IsolationForest } from '../detect/anomaly/iforest.js';
 import { nezhaEvents, readNezhaDay, serviceOfPod, type NezhaDay, type NezhaFault } from '../sources/metrics/nezha.js';
 
 const MINUTE = 60_000_000_000n;
@@ -65,6 +66,8 @@ export interface MetricsEvalResult {
   trivial: Record<string, { recall: number; precision: number; falseAlarmsPerHour: number; top1: number; top3: number }>;
   params: Partial<PerfParams>;
   malformed: number;
+  /** Multivariate check: isolation forest over each pod's vector of robust z-scores (all columns). */
+  multivariate?: { injectTime: string; type: string; service: string; inWindow: number; faultFreeP95: number; rank: number; pods: number }[];
 }
 
 interface Minute {
@@ -152,6 +155,8 @@ export function scoreMinutes(minutes: Minute[], faults: NezhaFault[], dataEndNs:
 
 export interface EvalOptions {
   params?: Partial<PerfParams>;
+  /** Also run the isolation-forest check (default true). */
+  multivariate?: boolean;
 }
 
 /** Replay the day through the engine minute by minute. */
@@ -338,7 +343,79 @@ function round(x: number, d: number): number {
 }
 
 export function evalNezha(dir: string, opts: EvalOptions = {}): MetricsEvalResult {
-  return evalNezhaDay(readNezhaDay(dir), opts);
+  const day = readNezhaDay(dir);
+  const r = evalNezhaDay(day, opts);
+  if (opts.multivariate !== false) r.multivariate = iforestTrace(day, opts.params?.window ?? 60);
+  return r;
+}
+
+/**
+ * Multivariate check: an isolation forest (detect/anomaly/iforest.ts, 100 trees, ψ = 256, seed 1)
+ * fitted on every pod-minute's vector of robust z-scores (|x − rolling median| / sigma, capped at 10,
+ * over all columns), then, per fault, the injected pod's highest score in its window, the same pod's
+ * 95th percentile of 10-minute maxima in fault-free time, and its rank among all pods in the window.
+ */
+export function iforestTrace(day: NezhaDay, window = 60): NonNullable<MetricsEvalResult['multivariate']> {
+  const cols = ['cpu', 'memory', 'latencyMs', 'requestsPerSec', 'netRx', 'netTx', 'clientLatencyMs', 'syscallRead'];
+  const D = cols.length;
+  const T = Math.min(...day.pods.map((p) => p.rows.length));
+  const Z = day.pods.map((p) => {
+    const z = new Float64Array(T * D);
+    const bases = cols.map(() => new RollingRobust(window));
+    for (let t = 0; t < T; t++)
+      for (let j = 0; j < D; j++) {
+        const x = p.rows[t].metric[cols[j]];
+        const b = bases[j];
+        if (x === undefined || !Number.isFinite(x)) continue;
+        if (b.count >= 10) z[t * D + j] = Math.min(10, Math.abs(x - b.median) / Math.max(b.sigma, 0.1 * Math.abs(b.median), 1e-6));
+        b.push(x);
+      }
+    return z;
+  });
+  const all = new Float64Array(day.pods.length * T * D);
+  Z.forEach((z, i) => all.set(z, i * T * D));
+  const forest = new IsolationForest({ trees: 100, sampleSize: 256, seed: 1 }).fit(all, D);
+  const S = Z.map((z) => forest.score(z, D));
+  const ts = day.pods[0].rows.map((r) => r.ts);
+  const win = windows(day.faults);
+  const inAny = (t: bigint) => win.some((w) => t >= w.start && t < w.end);
+  return day.faults.map((f, k) => {
+    const pi = day.pods.findIndex((p) => p.pod === f.pod);
+    const maxIn = (s: Float64Array) => {
+      let m = 0;
+      for (let t = 0; t < T; t++) if (ts[t] >= win[k].start && ts[t] < win[k].end && s[t] > m) m = s[t];
+      return m;
+    };
+    const blocks: number[] = [];
+    let bm = 0;
+    let bl = 0;
+    const s = pi >= 0 ? S[pi] : new Float64Array(T);
+    for (let t = 0; t < T; t++) {
+      if (inAny(ts[t])) {
+        bm = 0;
+        bl = 0;
+        continue;
+      }
+      bm = Math.max(bm, s[t]);
+      if (++bl === 10) {
+        blocks.push(bm);
+        bm = 0;
+        bl = 0;
+      }
+    }
+    blocks.sort((a, b) => a - b);
+    const maxes = S.map(maxIn);
+    const mine = pi >= 0 ? maxes[pi] : 0;
+    return {
+      injectTime: f.injectTime,
+      type: f.type,
+      service: f.service,
+      inWindow: round(mine, 3),
+      faultFreeP95: round(blocks[Math.floor(0.95 * blocks.length)] ?? NaN, 3),
+      rank: 1 + maxes.filter((m) => m > mine).length,
+      pods: day.pods.length,
+    };
+  });
 }
 
 /** Markdown report: headline, trivial detectors, by type, per fault with its trace evidence. */
@@ -364,6 +441,18 @@ export function nezhaMarkdown(r: MetricsEvalResult): string {
     L.push(
       `| ${f.injectTime} | ${f.service} | ${f.type} | ${f.detected ? 'yes' : 'no'} | ${f.delaySeconds ?? '—'} | ${(f.ranked ?? []).join(', ')} | ${tr(f, ['cpu', 'memory', 'latencyMs'])} | ${tr(f, TRACE_ONLY)} |`,
     );
+  if (r.multivariate?.length) {
+    L.push(
+      '',
+      '## Multivariate check (isolation forest over robust z-vectors)',
+      '',
+      "Injected pod's highest score in its window / its fault-free 95th percentile of 10-minute maxima; rank of the pod among all pods in the window.",
+      '',
+      '| inject time | service | type | score in window / fault-free p95 | rank |',
+      '|---|---|---|---|---|',
+    );
+    for (const m of r.multivariate) L.push(`| ${m.injectTime} | ${m.service} | ${m.type} | ${m.inWindow} / ${m.faultFreeP95} | ${m.rank} of ${m.pods} |`);
+  }
   if (r.falseAlarmList.length) {
     L.push('', '## Alarms outside every fault window', '', '| start (UTC) | top culprit | why |', '|---|---|---|');
     for (const f of r.falseAlarmList) L.push(`| ${f.start} | ${f.culprit ?? '—'} | ${f.why ?? ''} |`);

@@ -18,7 +18,7 @@ describe('Nezha reader', () => {
 const day = requireDataset('nezha-trainticket', '2023-01-29');
 describe.skipIf(!day)('Nezha TrainTicket 2023-01-29 (metrics only)', () => {
   it('detects and localizes CPU contention, beats the trivial detectors', () => {
-    const r = evalNezha(day!);
+    const r = evalNezha(day!, { multivariate: false });
     expect(r.faults).toBe(28);
     expect(r.byType.cpu_contention.recall).toBe(1);
     expect(r.top1).toBeGreaterThanOrEqual(0.87);
