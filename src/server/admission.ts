@@ -23,7 +23,7 @@ export interface AdmissionOptions {
 }
 
 /** Checks that only make sense over a whole cluster view: skipped when no context is given. */
-const NEEDS_CLUSTER_VIEW = new Set(['networkPolicy', 'namespaceNetworkPolicy', 'missingSa', 'workloadExposed', 'sshExposed', 'workloadPermission']);
+const NEEDS_CLUSTER_VIEW = new Set(['networkPolicy', 'namespaceNetworkPolicy', 'missingSa', 'workloadExposed', 'sshExposed', 'workloadPermission', 'danglingIngressBackend', 'serviceWithoutWorkload', 'danglingNetworkPolicy', 'hpaTarget']);
 
 const localCache = new WeakMap<ControlDef[], ControlDef[]>();
 /** The same array each time, so the engine's per-list index and compiled checks are reused. */
