@@ -220,7 +220,7 @@ export async function evalAdfa(dir: string, algos: string[], params: ParamMap, o
       const v = name === 'flag-everything' ? 1 : 0;
       r = { scores: { tune: new Float64Array(data.tune.length).fill(v), test: new Float64Array(data.test.length).fill(v) }, params: {} };
     } else r = await get(name);
-    const ev = evaluateItems(name, r.params, r.scores, set, (TRIVIAL as readonly string[]).includes(name) ? 'trivial' : policy, 'all');
+    const ev = evaluateItems(name, r.params, r.scores, set, (TRIVIAL as readonly string[]).includes(name) ? 'trivial' : (paramsFor(params, name).threshold ?? policy), 'all');
     run.output.algorithms.push(ev.result);
     run.details.push(...ev.details);
   }

@@ -152,7 +152,7 @@ export function evalKubAnomaly(dir: string, algos: string[], params: ParamMap): 
       const v = name === 'flag-everything' ? 1 : 0;
       r = { scores: { tune: new Float64Array(d.tune.length / d.dim).fill(v), test: new Float64Array(d.labels.length).fill(v) }, params: {} };
     } else r = get(name);
-    const ev = evaluateItems(name, r.params, r.scores, { labels: d.labels, groups: d.groups }, (TRIVIAL as readonly string[]).includes(name) ? 'trivial' : policy, 'all');
+    const ev = evaluateItems(name, r.params, r.scores, { labels: d.labels, groups: d.groups }, (TRIVIAL as readonly string[]).includes(name) ? 'trivial' : (paramsFor(params, name).threshold ?? policy), 'all');
     run.output.algorithms.push(ev.result);
     run.details.push(...ev.details);
     if (!(TRIVIAL as readonly string[]).includes(name)) {

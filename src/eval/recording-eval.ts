@@ -73,6 +73,8 @@ interface Scorer {
   policy: string;
   validation: number[];
   validationMax: number;
+  /** Validation calls seen (the quantile sample keeps the first 200,000, then one in 100). */
+  seen: number;
 }
 
 interface EvalOptions {
@@ -112,13 +114,14 @@ export async function evalRecordings(scenarios: Map<string, SyscallRecording[]>,
       const p = paramsFor(params, name);
       const L = intOf(p, 'L', 1000);
       if ((TRIVIAL as readonly string[]).includes(name)) {
-        return { name, params: {}, windows: new Windows(1), constant: name === 'flag-everything' ? 1 : 0, threshold: 0.5, policy: 'trivial', validation: [], validationMax: -Infinity };
+        return { name, params: {}, windows: new Windows(1), constant: name === 'flag-everything' ? 1 : 0, threshold: 0.5, policy: 'trivial', validation: [], validationMax: -Infinity, seen: 0 };
       }
       if (!(SEQUENCE_MODELS as readonly string[]).includes(name)) {
         throw new Error(`algorithm ${name} does not apply to system-call recordings (use ${SEQUENCE_MODELS.join(', ')})`);
       }
       const model = createSequenceModel(name, p, VOCAB);
-      return { name, params: { ...model.params, L, threadAware }, model, windows: new Windows(L), threshold: 0, policy, validation: [], validationMax: -Infinity };
+      const own = p.threshold ?? policy;
+      return { name, params: { ...model.params, L, threadAware }, model, windows: new Windows(L), threshold: 0, policy: own, validation: [], validationMax: -Infinity, seen: 0 };
     });
     const models = scorers.filter((s) => s.model);
     const byPhase = (split: string): SyscallRecording[] => recs.filter((r) => r.split === split);
@@ -165,7 +168,7 @@ export async function evalRecordings(scenarios: Map<string, SyscallRecording[]>,
           const w = s.windows.push(stream, s.model!.instant(stream, id));
           if (w > s.validationMax) s.validationMax = w;
           // A bounded sample is enough for quantile thresholds.
-          if (s.policy !== 'max' && (s.validation.length < 200_000 || Math.random() < 0.01)) s.validation.push(w);
+          if (s.policy !== 'max' && (++s.seen <= 200_000 || s.seen % 100 === 0)) s.validation.push(w);
         }
       });
       for (const s of models) {
