@@ -296,6 +296,20 @@ describe('k8s API double with @kubernetes/client-node', () => {
     expect(errs[0]).toEqual({ type: 'ERROR', code: 410 });
   });
 
+  it('a label-filtered watch sees an object leaving the selector as DELETED and entering it as ADDED', async () => {
+    api = await startApiDouble([ns('shop'), pod('web-1')]);
+    const core = api.kubeConfig.makeApiClient(CoreV1Api);
+    const seen: string[] = [];
+    await new Watch(api.kubeConfig).watch('/api/v1/namespaces/shop/pods', { labelSelector: 'app=web' }, (t, o) => seen.push(`${t} ${o.metadata.name}`), () => {});
+    const relabel = (app: string) =>
+      core.patchNamespacedPod({ name: 'web-1', namespace: 'shop', body: { metadata: { labels: { app } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    await relabel('db');
+    await relabel('db2');
+    await relabel('web');
+    await waitFor(() => seen.length >= 3);
+    expect(seen).toEqual(['ADDED web-1', 'DELETED web-1', 'ADDED web-1']);
+  });
+
   it('an informer lists, watches and relists after a 410', async () => {
     api = await startApiDouble([ns('shop'), pod('web-1')]);
     const core = api.kubeConfig.makeApiClient(CoreV1Api);

@@ -477,7 +477,7 @@ export async function startApiDouble(seed: K8sObject[] = [], opts: ApiDoubleOpti
 
   const keyOf = (plural: string, ns: string | undefined, name: string) => `${plural}/${ns ?? ''}/${name}`;
 
-  const record = (type: ChangeRecord['type'], r: ResourceDef, obj: K8sObject): void => {
+  const record = (type: ChangeRecord['type'], r: ResourceDef, obj: K8sObject, prev?: K8sObject): void => {
     const rec: ChangeRecord = { rv, type, plural: r.plural, namespace: obj.metadata?.namespace, object: clone(obj) };
     history.push(rec);
     if (history.length > historyLimit) {
@@ -487,8 +487,17 @@ export async function startApiDouble(seed: K8sObject[] = [], opts: ApiDoubleOpti
     for (const w of watchers) {
       if (w.plural !== r.plural) continue;
       if (w.namespace && w.namespace !== rec.namespace) continue;
-      if (!matchesSelector(obj.metadata?.labels, w.selector)) continue;
-      w.res.write(JSON.stringify({ type, object: rec.object }) + '\n');
+      // As the real API server does for a filtered watch: an object leaving the selector is seen as
+      // DELETED, one entering it as ADDED.
+      const now = matchesSelector(obj.metadata?.labels, w.selector);
+      const before = prev ? matchesSelector(prev.metadata?.labels, w.selector) : false;
+      let t = type;
+      if (type === 'MODIFIED') {
+        if (!now && !before) continue;
+        if (!now && before) t = 'DELETED';
+        else if (now && !before) t = 'ADDED';
+      } else if (!now) continue;
+      w.res.write(JSON.stringify({ type: t, object: rec.object }) + '\n');
     }
   };
 
@@ -520,7 +529,7 @@ export async function startApiDouble(seed: K8sObject[] = [], opts: ApiDoubleOpti
     o.metadata.resourceVersion = String(rv);
     if (!r.namespaced) delete o.metadata.namespace;
     store.set(keyOf(r.plural, o.metadata.namespace, o.metadata.name), o);
-    record(prev ? 'MODIFIED' : 'ADDED', r, o);
+    record(prev ? 'MODIFIED' : 'ADDED', r, o, prev);
     return clone(o);
   };
 
