@@ -170,7 +170,7 @@ export function explain(inc: Incident): string {
   const rules: string[] = [];
   for (const t of inc.timeline) if (!rules.includes(t.rule)) rules.push(t.rule);
   const parts = [
-    `${inc.alertCount} alert${inc.alertCount === 1 ? '' : 's'} on ${where}${inc.entities.nodes.length ? ` (node ${inc.entities.nodes.join(', ')})` : ''} over ${fmtDuration(span)}: ${rules.slice(0, 6).join(' → ')}${rules.length > 6 ? ' → …' : ''}.`,
+    `${inc.alertCount} alert${inc.alertCount === 1 ? '' : 's'} on ${where}${inc.entities.nodes.length ? ` (node ${inc.entities.nodes.join(', ')})` : ''} over ${fmtDuration(span)}: ${rules.slice(0, 6).join(' → ')}${rules.length > 6 ? ` (+${rules.length - 6} other rules)` : ''}.`,
   ];
   if (inc.mitre.length)
     parts.push(`ATT&CK: ${inc.mitre.map((m) => `${m.tactic} (${m.technique}${m.name ? ' ' + m.name : ''})`).join(', ')}.`);
