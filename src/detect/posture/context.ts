@@ -230,6 +230,26 @@ export class ScanContext {
     return out;
   }
 
+  private readonly labelIndex = new Map<string, Map<string, { obj: K8sObject; pod: PodSpecRef }[]>>();
+
+  /** Pod templates in a namespace that carry label k=v (index built on first use). */
+  podTemplatesWithLabel(ns: string, k: string, v: string): { obj: K8sObject; pod: PodSpecRef }[] {
+    let idx = this.labelIndex.get(ns);
+    if (!idx) {
+      idx = new Map();
+      for (const w of this.podTemplatesIn(ns)) {
+        for (const lk in w.pod.labels) {
+          const key = `${lk}=${w.pod.labels[lk]}`;
+          let l = idx.get(key);
+          if (!l) idx.set(key, (l = []));
+          l.push(w);
+        }
+      }
+      this.labelIndex.set(ns, idx);
+    }
+    return idx.get(`${k}=${v}`) ?? [];
+  }
+
   /** Pod templates (of any kind) in a namespace. */
   podTemplatesIn(ns: string): { obj: K8sObject; pod: PodSpecRef }[] {
     this.workloads();

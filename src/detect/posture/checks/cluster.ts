@@ -507,7 +507,8 @@ const serviceWithoutWorkload: Check = {
     const sel = o.spec?.selector;
     if (!sel || typeof sel !== 'object' || Object.keys(sel).length === 0) return [];
     const ns = nsOf(o) ?? 'default';
-    if (ctx.podTemplatesIn(ns).some((w) => mapSelectorMatches(sel, w.pod.labels))) return [];
+    const [k0] = Object.keys(sel);
+    if (ctx.podTemplatesWithLabel(ns, k0, String(sel[k0])).some((w) => mapSelectorMatches(sel, w.pod.labels))) return [];
     return [{ path: 'spec.selector', message: `selector ${JSON.stringify(sel)} matches no workload in ${ns}` }];
   },
 };
@@ -518,7 +519,9 @@ const danglingNetworkPolicy: Check = {
     const sel = o.spec?.podSelector;
     if (!sel || (Object.keys(sel.matchLabels ?? {}).length === 0 && list(sel.matchExpressions).length === 0)) return [];
     const ns = nsOf(o) ?? 'default';
-    if (ctx.podTemplatesIn(ns).some((w) => selectorMatches(sel, w.pod.labels))) return [];
+    const ml = Object.entries(sel.matchLabels ?? {});
+    const candidates = ml.length > 0 ? ctx.podTemplatesWithLabel(ns, ml[0][0], String(ml[0][1])) : ctx.podTemplatesIn(ns);
+    if (candidates.some((w) => selectorMatches(sel, w.pod.labels))) return [];
     return [{ path: 'spec.podSelector', message: `podSelector matches no pod in ${ns}: the policy protects nothing` }];
   },
 };
