@@ -10,7 +10,10 @@ import type { Db } from '../store/db.js';
 import { AlertStore } from '../store/alerts.js';
 import type { Bus } from '../pipeline/bus.js';
 import { metrics as defaultMetrics, type MetricsRegistry } from '../pipeline/metrics.js';
-import { TokenStore } from './auth.js';
+import { roleAllows, TokenStore } from './auth.js';
+import { bearerOf } from './app.js';
+import { registerK8sAuditRoute } from './routes/k8s-audit.js';
+import type { PushSource } from '../sources/push.js';
 import { createServer, type ServerDeps } from './app.js';
 import { baselinesProvider, incidentsProvider, postureFindingsProvider, type ResourceHistory } from './providers.js';
 
@@ -28,6 +31,8 @@ export interface StartOptions extends Partial<Omit<ServerDeps, 'alerts' | 'token
   metrics?: MetricsRegistry;
   /** Recent resource samples per workload, for the dashboard's sparklines. */
   history?: ResourceHistory;
+  /** When set, POST /k8s-audit feeds Kubernetes audit events into this source (responder token). */
+  auditWebhook?: PushSource;
   /** Where to print the first admin token (stderr by default). */
   announce?: (line: string) => void;
 }
@@ -56,6 +61,22 @@ export async function startApiServer(opts: StartOptions): Promise<RunningServer>
     posture: opts.posture ?? postureFindingsProvider(),
     webDir: opts.webDir ?? defaultWebDir(),
     reportsDir: opts.reportsDir ?? resolve('reports'),
+    plugins: [
+      ...(opts.plugins ?? []),
+      async (app) => {
+        const src = opts.auditWebhook;
+        if (!src) return;
+        // The API server's audit webhook authenticates with a token of Vigie's (responder or above):
+        // a viewer must not be able to inject events.
+        app.addHook('onRequest', async (req, reply) => {
+          if (!req.url.startsWith('/k8s-audit')) return;
+          const p = tokens.verify(bearerOf(req));
+          if (!p) return reply.code(401).send({ error: 'missing or invalid bearer token' });
+          if (!roleAllows(p.role, 'responder')) return reply.code(403).send({ error: `role ${p.role} may not post audit events` });
+        });
+        await registerK8sAuditRoute(app, { onEvents: (events) => src.push(events) });
+      },
+    ],
   });
   const host = opts.host ?? '127.0.0.1';
   await app.listen({ host, port: opts.port ?? 7070 });

@@ -9,6 +9,7 @@ import { createK8sMetricsSource } from './metrics/k8s-metrics.js';
 import { createDockerSource } from './docker.js';
 import { createBpftraceSensor } from './bpftrace/sensor.js';
 import { createKubernetesSource } from './kubernetes.js';
+import { createAuditWebhookSource } from './push.js';
 
 export interface SourceContext {
   hostname: string;
@@ -25,6 +26,7 @@ const factories: [name: string, factory: SourceFactory][] = [
   ['docker', createDockerSource],
   ['bpftrace', createBpftraceSensor],
   ['kubernetes', createKubernetesSource],
+  ['k8s-audit-webhook', createAuditWebhookSource],
 ];
 
 export async function createSources(ctx: SourceContext, only?: string[]): Promise<Source[]> {
