@@ -115,6 +115,28 @@ describe('Kubernetes actuator against the API double', () => {
     expect(back.spec.nodeName).toBe('node-1');
   });
 
+  it('k8s_limit: limits on the workload by strategic merge (containers by name), exact previous resources on rollback', async () => {
+    const rec = await run('k8s_limit', web, { cpu: '200m', memory: '128Mi' });
+    expect(rec.verified).toBe(true);
+    const d = api.find('Deployment', 'shop', 'web')!;
+    expect(d.spec.template.spec.containers).toHaveLength(1);
+    expect(d.spec.template.spec.containers[0]).toMatchObject({ name: 'web', image: 'shop/web:1.0', resources: { limits: { cpu: '200m', memory: '128Mi' } } });
+    expect(api.requests.some((r) => r.verb === 'patch' && r.contentType === 'application/strategic-merge-patch+json')).toBe(true);
+    await act.rollback(rec);
+    expect(api.find('Deployment', 'shop', 'web')!.spec.template.spec.containers[0].resources).toBeUndefined();
+
+    // With resources already set: the previous ones come back exactly (no leftover cpu limit).
+    const dep = api.find('Deployment', 'shop', 'web')!;
+    dep.spec.template.spec.containers[0].resources = { limits: { memory: '256Mi' }, requests: { cpu: '100m' } };
+    api.put(dep);
+    const rec2 = await run('k8s_limit', web, { cpu: '50m', memory: '64Mi' });
+    expect(api.find('Deployment', 'shop', 'web')!.spec.template.spec.containers[0].resources).toEqual({ limits: { cpu: '50m', memory: '64Mi' }, requests: { cpu: '100m' } });
+    const rb = (await act.rollback(rec2)) as { restored: boolean };
+    expect(rb.restored).toBe(true);
+    expect(api.find('Deployment', 'shop', 'web')!.spec.template.spec.containers[0].resources).toEqual({ limits: { memory: '256Mi' }, requests: { cpu: '100m' } });
+    await expect(act.execute('k8s_limit', bare, { cpu: '1' })).rejects.toThrow(/no controller/);
+  });
+
   it('cordon the node, uncordon on rollback', async () => {
     const rec = await run('cordon', web);
     expect(api.find('Node', undefined, 'node-1')!.spec.unschedulable).toBe(true);
