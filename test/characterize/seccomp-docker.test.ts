@@ -5,7 +5,7 @@
  * the web server never made) fails with EPERM.
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -121,7 +121,15 @@ describe.skipIf(missing !== undefined)('seccomp profile learned from a busybox h
       await new Promise((r) => setTimeout(r, 50));
     }
     const learned = await startContainer(`vigie-harden-learn-${process.pid}`);
-    const cgroup = statSync(`/sys/fs/cgroup/unified/docker/${learned.id}`).ino;
+    // bpftrace's `cgroup` is the cgroup-v2 inode: hybrid hierarchy with cgroupfs (this machine), or pure v2.
+    const candidates = [
+      `/sys/fs/cgroup/unified/docker/${learned.id}`,
+      `/sys/fs/cgroup/system.slice/docker-${learned.id}.scope`,
+      `/sys/fs/cgroup/docker/${learned.id}`,
+    ];
+    const cgPath = candidates.find((p) => existsSync(p));
+    if (!cgPath) throw new Error(`cgroup v2 directory of container ${learned.id.slice(0, 12)} not found (tried ${candidates.join(', ')})`);
+    const cgroup = statSync(cgPath).ino;
     await traffic(learned);
     proc.kill('SIGINT');
     // bpftrace prints its map on SIGINT and exits; never wait for it forever.
