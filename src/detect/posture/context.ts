@@ -230,24 +230,23 @@ export class ScanContext {
     return out;
   }
 
-  private readonly labelIndex = new Map<string, Map<string, { obj: K8sObject; pod: PodSpecRef }[]>>();
+  private selected: { services: Set<K8sObject>; policies: Set<K8sObject> } | undefined;
 
-  /** Pod templates in a namespace that carry label k=v (index built on first use). */
-  podTemplatesWithLabel(ns: string, k: string, v: string): { obj: K8sObject; pod: PodSpecRef }[] {
-    let idx = this.labelIndex.get(ns);
-    if (!idx) {
-      idx = new Map();
-      for (const w of this.podTemplatesIn(ns)) {
-        for (const lk in w.pod.labels) {
-          const key = `${lk}=${w.pod.labels[lk]}`;
-          let l = idx.get(key);
-          if (!l) idx.set(key, (l = []));
-          l.push(w);
-        }
-      }
-      this.labelIndex.set(ns, idx);
+  /**
+   * Services and NetworkPolicies that select at least one pod template. Built from the same cached
+   * per-template lookups the exposure and NetworkPolicy checks use, so it costs little extra.
+   */
+  selectedByTemplates(): { services: Set<K8sObject>; policies: Set<K8sObject> } {
+    if (this.selected) return this.selected;
+    const services = new Set<K8sObject>();
+    const policies = new Set<K8sObject>();
+    for (const w of this.workloads()) {
+      const ns = nsOf(w.obj) ?? 'default';
+      for (const s of this.servicesExposing(ns, w.pod.labels)) services.add(s.service);
+      for (const p of this.networkPoliciesSelecting(ns, w.pod.labels)) policies.add(p);
     }
-    return idx.get(`${k}=${v}`) ?? [];
+    this.selected = { services, policies };
+    return this.selected;
   }
 
   /** Pod templates (of any kind) in a namespace. */

@@ -1,6 +1,6 @@
 /** Cross-object and non-workload checks: RBAC, exposure, network policies, namespaces, config data, control plane. */
 import { ciliumSpecs, policyDirections, type PolicyRule, type RoleBindingView, type ScanContext } from '../context.js';
-import { mapSelectorMatches, nameOf, nsOf, podSpecsOf, refOf, selectorMatches } from '../k8s.js';
+import { nameOf, nsOf, podSpecsOf, refOf, selectorMatches } from '../k8s.js';
 import type { Hit, K8sObject } from '../types.js';
 import { isSensitive, tokenMounted } from './pod.js';
 import type { Check } from './types.js';
@@ -507,8 +507,7 @@ const serviceWithoutWorkload: Check = {
     const sel = o.spec?.selector;
     if (!sel || typeof sel !== 'object' || Object.keys(sel).length === 0) return [];
     const ns = nsOf(o) ?? 'default';
-    const [k0] = Object.keys(sel);
-    if (ctx.podTemplatesWithLabel(ns, k0, String(sel[k0])).some((w) => mapSelectorMatches(sel, w.pod.labels))) return [];
+    if (ctx.selectedByTemplates().services.has(o)) return [];
     return [{ path: 'spec.selector', message: `selector ${JSON.stringify(sel)} matches no workload in ${ns}` }];
   },
 };
@@ -519,9 +518,7 @@ const danglingNetworkPolicy: Check = {
     const sel = o.spec?.podSelector;
     if (!sel || (Object.keys(sel.matchLabels ?? {}).length === 0 && list(sel.matchExpressions).length === 0)) return [];
     const ns = nsOf(o) ?? 'default';
-    const ml = Object.entries(sel.matchLabels ?? {});
-    const candidates = ml.length > 0 ? ctx.podTemplatesWithLabel(ns, ml[0][0], String(ml[0][1])) : ctx.podTemplatesIn(ns);
-    if (candidates.some((w) => selectorMatches(sel, w.pod.labels))) return [];
+    if (ctx.selectedByTemplates().policies.has(o)) return [];
     return [{ path: 'spec.podSelector', message: `podSelector matches no pod in ${ns}: the policy protects nothing` }];
   },
 };
