@@ -196,6 +196,19 @@ describe('Kubernetes containment end to end (API double)', () => {
     await responder.close();
   });
 
+  it('an isolation approved but not started before a restart is resumed at start-up', async () => {
+    const actuator = new KubernetesActuator({ kubeConfig: api.kubeConfig, retryDelayMs: 5 });
+    const target = { kind: 'pod' as const, id: 'shop/web-7d9f-abcde', name: 'web-7d9f-abcde', namespace: 'shop', platform: 'kubernetes' as const };
+    new ActionStore(db).put({ id: 'act-approved', action: 'k8s_isolate', target, status: 'approved', mode: 'enforce', reason: 'test', createdAt: new Date().toISOString(), params: {} });
+    const responder = createResponder({ db, hostname: 'node-1', mode: 'enforce', policy: parsePolicy(POLICY), actuators: [actuator], selfIds: [] });
+    const recovered = await responder.ready;
+    expect(recovered.map((r) => [r.id, r.status, r.verified])).toEqual([['act-approved', 'executed', true]]);
+    expect(api.find('NetworkPolicy', 'shop', isolationPolicyName('web-7d9f-abcde'))).toBeDefined();
+    await responder.rollback('act-approved');
+    expect(api.find('NetworkPolicy', 'shop', isolationPolicyName('web-7d9f-abcde'))).toBeUndefined();
+    await responder.close();
+  });
+
   it('the live characterizer: exceptions filter, correlation, blast radius from the cluster', async () => {
     const ch = await createCharacterizer({ db, kubeConfig: api.kubeConfig, postureOf: () => [{ control: 'VG-PRIV', severity: 'critical' }] });
     const a = runtimeAlert('Terminal shell in container', new Date());
