@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { isWriteOpen, SensorParser, unpackSyscalls } from '../../src/sources/bpftrace/parser.js';
-import { containerIdFromProcCgroup } from '../../src/sources/bpftrace/cgroups.js';
+import { containerIdFromProcCgroup, ownCgroupId } from '../../src/sources/bpftrace/cgroups.js';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { buildProgram } from '../../src/sources/bpftrace/program.js';
 import { metricFromStats } from '../../src/sources/docker.js';
 
@@ -65,6 +68,24 @@ describe('cgroup attribution helpers', () => {
     expect(containerIdFromProcCgroup(`12:pids:/docker/${id}\n0::/docker/${id}\n`)).toBe(id);
     expect(containerIdFromProcCgroup(`0::/system.slice/docker-${id}.scope\n`)).toBe(id);
     expect(containerIdFromProcCgroup('0::/\n1:name=systemd:/\n')).toBeUndefined();
+  });
+
+  it("finds its own cgroup id to exclude, and nothing at the root", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'vigie-cg-'));
+    try {
+      const f = join(dir, 'cgroup');
+      writeFileSync(f, '4:memory:/x\n0::/\n');
+      expect(ownCgroupId(f)).toBeUndefined();
+      writeFileSync(f, '0::/no/such/group\n');
+      expect(ownCgroupId(f)).toBeUndefined();
+      const unified = '/sys/fs/cgroup/unified/docker';
+      if (existsSync(unified)) {
+        writeFileSync(f, '0::/docker\n');
+        expect(ownCgroupId(f)).toBe(statSync(unified).ino);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('builds a program filtered in the kernel to non-root cgroups', () => {

@@ -126,3 +126,29 @@ export class CgroupMap {
     return undefined;
   }
 }
+
+/**
+ * cgroup-v2 id of this process (the inode of its unified-hierarchy folder), when it is not the root:
+ * Vigie running in a container excludes its own cgroup in the kernel, so it never traces itself.
+ */
+export function ownCgroupId(procSelfCgroup = '/proc/self/cgroup'): number | undefined {
+  let path: string | undefined;
+  try {
+    const line = readFileSync(procSelfCgroup, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('0::'));
+    path = line?.slice(3).trim();
+  } catch {
+    return undefined;
+  }
+  if (!path || path === '/') return undefined;
+  for (const root of ['/sys/fs/cgroup/unified', '/sys/fs/cgroup']) {
+    try {
+      const ino = statSync(join(root, path)).ino;
+      if (ino > 1) return ino;
+    } catch {
+      // not this layout
+    }
+  }
+  return undefined;
+}

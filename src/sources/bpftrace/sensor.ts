@@ -13,7 +13,7 @@ import { logger } from '../../util/log.js';
 import { containerRef, sharedCatalog, type CatalogEntry, type ContainerCatalog } from '../docker.js';
 import type { SourceContext } from '../registry.js';
 import type { EventSink, Source, SourceStats } from '../types.js';
-import { CgroupMap } from './cgroups.js';
+import { CgroupMap, ownCgroupId } from './cgroups.js';
 import { isWriteOpen, SensorParser, type SensorRecord } from './parser.js';
 import { buildProgram, type ProgramOptions } from './program.js';
 
@@ -153,7 +153,13 @@ export class BpftraceSensor implements Source {
   }
 
   private launch(): Promise<void> {
-    const program = this.opts.program ?? buildProgram(this.opts);
+    const self = ownCgroupId();
+    const program =
+      this.opts.program ??
+      buildProgram({
+        ...this.opts,
+        excludeCgroups: [...(this.opts.excludeCgroups ?? []), ...(self !== undefined ? [BigInt(self)] : [])],
+      });
     const ch = spawn(this.opts.bpftrace ?? 'bpftrace', ['-f', 'json', '-e', program], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: {
