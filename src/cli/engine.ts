@@ -11,6 +11,9 @@
  * respond/engine.ts when that module is present. A stage that is not there is simply not used.
  */
 import { performance } from 'node:perf_hooks';
+import Docker from 'dockerode';
+import { KubeConfig } from '@kubernetes/client-node';
+import { createCharacterizer, type Characterizer } from '../characterize/live.js';
 import { makeAlert, type Alert, type AlertInput } from '../model/alert.js';
 import type { ActionRecord } from '../model/action.js';
 import { nextEventId, nowNs, workloadKey, type EventKind, type VigieEvent } from '../model/event.js';
@@ -82,6 +85,11 @@ export interface EngineOptions {
   config?: Record<string, Record<string, unknown> | undefined>;
   /** Responder; default: respond/engine.ts when present. `null` disables the response stage. */
   responder?: LiveResponder | null;
+  /**
+   * Characterize stage: operator exceptions, correlation into incidents, blast radius. Default: one
+   * built over the store (with the cluster when `config.kubernetes.kubeConfig` is set). `null`: none.
+   */
+  characterizer?: Characterizer | null;
   /** Observers (the demo uses these). */
   onEvent?: (ev: VigieEvent) => void;
   onAlert?: (a: Alert) => void;
@@ -96,6 +104,8 @@ export interface EngineStats {
   alerts: number;
   actions: number;
   detectorErrors: number;
+  /** Alerts suppressed by operator exceptions (confirmed false positives). */
+  suppressed: number;
   responderErrors: number;
   drops: Record<string, number>;
   sources: Record<string, Record<string, unknown>>;
@@ -120,7 +130,9 @@ export class Engine {
   private printed = new Set<string>();
   private timer?: NodeJS.Timeout;
   private stopping?: Promise<void>;
-  private counts = { events: 0, alerts: 0, actions: 0, detectorErrors: 0, responderErrors: 0 };
+  private counts = { events: 0, alerts: 0, suppressed: 0, actions: 0, detectorErrors: 0, responderErrors: 0 };
+  characterizer?: Characterizer;
+  private eventObservers: ((ev: VigieEvent) => void)[] = [];
   private eventsByKind: Record<string, number> = {};
   private drops: Record<string, number> = {};
 
@@ -157,6 +169,17 @@ export class Engine {
     if (this.detectors.length === 0) log.warn('no detector available: events are watched but nothing is scored');
     else log.info(`detectors: ${this.detectors.map((d) => d.name).join(', ')}`);
 
+    if (o.characterizer !== null) {
+      const kc = config.kubernetes?.kubeConfig;
+      this.characterizer =
+        o.characterizer ??
+        (await createCharacterizer({
+          db: o.db,
+          kubeConfig: kc instanceof KubeConfig ? kc : undefined,
+          // Docker blast radius (co-located containers, shared networks) only when watching Docker.
+          docker: !o.sourceNames || o.sourceNames.includes('docker') ? new Docker() : undefined,
+        }));
+    }
     if (o.responder !== null) {
       this.responder =
         o.responder ??
@@ -212,6 +235,7 @@ export class Engine {
     this.counts.events++;
     this.eventsByKind[ev.kind] = (this.eventsByKind[ev.kind] ?? 0) + 1;
     this.opts.onEvent?.(ev);
+    for (const f of this.eventObservers) f(ev);
     const ds = this.byKind.get(ev.kind);
     if (!ds) return;
     const t0 = this.arrival.get(ev);
@@ -234,12 +258,26 @@ export class Engine {
       const w = workloadKey(input.event);
       if (w) a.vigie.entities.workload = w;
     }
+    // Operator feedback: an alert matching an exception (a confirmed false positive) stops here.
+    if (this.characterizer && !this.characterizer.filter(a)) {
+      this.counts.suppressed++;
+      return;
+    }
     try {
       this.alerts.add(a);
     } catch (err) {
       log.error('alert store write failed', { err: String(err) });
     }
     this.counts.alerts++;
+    if (this.characterizer) {
+      try {
+        const inc = this.characterizer.correlate(a);
+        a.vigie.incident = inc.id;
+        this.alertsBus.publish(TOPICS.incidents, inc);
+      } catch (err) {
+        log.error('correlation failed', { alert: a.uuid, err: String(err) });
+      }
+    }
     this.opts.output.alert(a);
     const now = performance.now();
     if (arrivedAt !== undefined) this.alertLatencyMs.push(now - arrivedAt);
@@ -264,7 +302,7 @@ export class Engine {
   private async respond(a: Alert): Promise<void> {
     if (!this.responder) return;
     try {
-      const recs = await this.responder.onAlert(a);
+      const recs = await this.responder.onAlert(a, a.vigie.incident ? { incident: a.vigie.incident } : undefined);
       for (const r of recs) this.printAction(r);
     } catch (err) {
       this.counts.responderErrors++;
@@ -308,6 +346,11 @@ export class Engine {
         log.error('responder tick failed', { err: String(err) });
       }
     }
+  }
+
+  /** See every event the detectors see (the API's resource history uses this). */
+  addEventObserver(f: (ev: VigieEvent) => void): void {
+    this.eventObservers.push(f);
   }
 
   /** Roll back an executed action (the responder must support it). */
@@ -361,6 +404,7 @@ export class Engine {
       }
     }
     await this.alertsBus.close();
+    await this.characterizer?.settled();
     if (this.responder) {
       try {
         await this.responder.close();
