@@ -26,6 +26,12 @@ describe.skipIf(!day)('Nezha TrainTicket 2023-01-29 (metrics only)', () => {
     expect(r.precision).toBeGreaterThan(r.trivial.flagEveryMinute.precision);
     expect(r.recall).toBeGreaterThan(r.trivial.flagEveryMinute.recall);
     expect(r.top1).toBeGreaterThan(r.trivial.randomRanking.top1);
+    // Relative-shift screen: every fault scored; per column, close to 5 % of fault-free windows
+    // flagged (two 2.5 % tails), the chance rate the fault counts are read against.
+    const sh = r.shift!;
+    expect(Object.values(sh.byType).reduce((a, t) => a + t.faults, 0)).toBe(28);
+    for (const c of sh.columns) expect(sh.faultFreeRate[c]).toBeLessThanOrEqual(0.08);
+    expect(sh.allPods.blocks).toBeGreaterThan(50);
   }, 60_000);
   // Not met: return/exception faults leave no trace in this day's metrics (per-fault evidence in
   // docs/perf.md), and eight CPU-contention injections visible in the data are missing from
