@@ -46,6 +46,7 @@ export interface ResponderFactoryOptions {
   mode: 'monitor' | 'enforce';
   policyFile?: string;
   onRecord?: (r: ActionRecord) => void;
+  config?: Record<string, Record<string, unknown> | undefined>;
 }
 
 /**
@@ -189,6 +190,7 @@ export class Engine {
           mode: this.mode,
           policyFile: o.policyFile,
           onRecord: (r) => this.printAction(r),
+          config,
         }));
       if (this.responder?.ready) await this.responder.ready;
     }

@@ -39,8 +39,9 @@ export interface ResponderOptions {
   mode: Mode;
   policyFile?: string;
   policy?: Policy;
-  /** Defaults to the registered actuators. */
+  /** Defaults to the registered actuators, built with `config` (e.g. `config.kubernetes.kubeConfig`). */
   actuators?: Actuator[];
+  config?: Record<string, Record<string, unknown> | undefined>;
   onRecord?: (r: ActionRecord) => void;
   /** Clock, for tests of TTLs and windows. */
   now?: () => Date;
@@ -119,7 +120,7 @@ class Engine implements VigieResponder {
   }
 
   private async start(): Promise<ActionRecord[]> {
-    this.actuators = this.opts.actuators ?? (await createActuators({ config: {} }));
+    this.actuators = this.opts.actuators ?? (await createActuators({ config: this.opts.config ?? {} }));
     return this.opts.recover === false ? [] : this.recover();
   }
 

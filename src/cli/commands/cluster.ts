@@ -1,10 +1,9 @@
 /** `vigie agent` and `vigie brain`: the two halves of `vigie run` when nodes and the brain run apart. */
 import type { Command } from 'commander';
-import { KubeConfig } from '@kubernetes/client-node';
 import { defaultDbPath, openStore } from '../../store/db.js';
 import { createOutput } from '../output.js';
 import { startAgent, startBrain } from '../scaleout.js';
-import { parseList, parseOutputFormat, startServerFor } from './run.js';
+import { parseList, parseOutputFormat, stageConfig, startServerFor } from './run.js';
 
 function untilSignal(): Promise<void> {
   return new Promise((resolve) => {
@@ -66,21 +65,9 @@ export function register(program: Command): void {
       }) => {
         const db = openStore(o.db);
         const output = createOutput(parseOutputFormat(o.output));
-        const config: Record<string, Record<string, unknown>> = {};
-        const sourceNames: string[] = [];
-        const detectorNames: string[] = [];
-        if (o.kubeconfig || o.inCluster) {
-          const kc = new KubeConfig();
-          if (o.kubeconfig) kc.loadFromFile(o.kubeconfig);
-          else kc.loadFromCluster();
-          config.kubernetes = { kubeConfig: kc };
-          sourceNames.push('kubernetes');
-          detectorNames.push('posture');
-        }
-        if (o.rules) {
-          config.rules = { files: parseList(o.rules) };
-          detectorNames.push('rules', 'audit-anomaly');
-        }
+        const config = stageConfig({ kubeconfig: o.kubeconfig, inCluster: o.inCluster, rules: o.rules ? [o.rules] : undefined });
+        const sourceNames = config.kubernetes ? ['kubernetes'] : [];
+        const detectorNames = [...(config.kubernetes ? ['posture'] : []), ...(config.rules ? ['rules', 'audit-anomaly'] : [])];
         const brain = await startBrain({
           nats: o.nats,
           db,

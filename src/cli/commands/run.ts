@@ -7,7 +7,11 @@ import type { Command } from 'commander';
 import { hostname } from 'node:os';
 import { defaultDbPath, openStore } from '../../store/db.js';
 import { logger } from '../../util/log.js';
+import { KubeConfig } from '@kubernetes/client-node';
 import { Engine, percentileOf } from '../engine.js';
+import { sourceNames as registeredSources } from '../../sources/registry.js';
+import { PushSource } from '../../sources/push.js';
+import { ResourceHistory } from '../../server/providers.js';
 import { createOutput, type OutputFormat } from '../output.js';
 
 const log = logger('run');
@@ -23,6 +27,25 @@ export interface RunFlags {
   duration?: string;
   listen?: string;
   serve: boolean;
+  kubeconfig?: string;
+  inCluster?: boolean;
+  rules?: string[];
+  auditWebhook?: boolean;
+}
+
+/** Settings for the sources, detectors and actuators that need them (cluster, rule files, webhook). */
+export function stageConfig(o: Pick<RunFlags, 'kubeconfig' | 'inCluster' | 'rules' | 'auditWebhook'>): Record<string, Record<string, unknown>> {
+  const config: Record<string, Record<string, unknown>> = {};
+  if (o.kubeconfig || o.inCluster) {
+    const kc = new KubeConfig();
+    if (o.kubeconfig) kc.loadFromFile(o.kubeconfig);
+    else kc.loadFromCluster();
+    config.kubernetes = { kubeConfig: kc };
+  }
+  const rules = (o.rules ?? []).flatMap((r) => parseList(r) ?? []);
+  if (rules.length) config.rules = { files: rules };
+  if (o.auditWebhook) config['k8s-audit-webhook'] = { enabled: true };
+  return config;
 }
 
 export function parseOutputFormat(s: string): OutputFormat {
@@ -56,6 +79,9 @@ export async function startServerFor(
   }
   if (!mod.startApiServer) return undefined;
   const r = engine.responder;
+  const history = new ResourceHistory();
+  engine.addEventObserver((ev) => history.observe(ev));
+  const auditWebhook = engine.sources.find((s): s is PushSource => s instanceof PushSource);
   const actions =
     r && 'list' in r && 'get' in r && r.approve && r.rollback
       ? (r as unknown as { list: unknown; get: unknown; approve: unknown; rollback: unknown })
@@ -66,6 +92,8 @@ export async function startServerFor(
     host: m[1].replace(/^\[|\]$/g, ''),
     port: Number(m[2]),
     actions,
+    history,
+    auditWebhook,
     stats: () => engine.stats(),
   });
 }
@@ -84,6 +112,10 @@ export function register(program: Command): void {
     .option('--duration <seconds>', 'stop after this many seconds (default: run until SIGINT/SIGTERM)')
     .option('--listen <host:port>', 'API and dashboard address', '127.0.0.1:7070')
     .option('--no-serve', 'do not start the API and dashboard')
+    .option('--kubeconfig <file>', 'also watch this cluster: posture, blast radius, Kubernetes containment')
+    .option('--in-cluster', "use the pod's service account to reach the API server")
+    .option('--rules <files>', 'Falco rule files (comma-separated, repeatable) for syscall and audit events', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--audit-webhook', 'accept Kubernetes audit events on POST /k8s-audit (responder token)')
     .action(async (o: RunFlags) => {
       const format = parseOutputFormat(o.output);
       const duration = o.duration === undefined ? undefined : Number(o.duration);
@@ -91,7 +123,7 @@ export function register(program: Command): void {
       const output = createOutput(format);
       const db = openStore(o.db);
       let sourceNames = parseList(o.sources);
-      if (!o.sensor) sourceNames = (sourceNames ?? ['docker', 'bpftrace']).filter((n) => n !== 'bpftrace');
+      if (!o.sensor) sourceNames = (sourceNames ?? registeredSources()).filter((n) => n !== 'bpftrace');
       const engine = new Engine({
         db,
         hostname: hostname(),
@@ -100,6 +132,7 @@ export function register(program: Command): void {
         policyFile: o.policy,
         sourceNames,
         detectorNames: parseList(o.detectors),
+        config: stageConfig(o),
       });
       await engine.start();
       const server = o.serve ? await startServerFor(engine, db, o.listen ?? '127.0.0.1:7070').catch((err: unknown) => {
