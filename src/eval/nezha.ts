@@ -498,7 +498,21 @@ export interface ShiftScreen {
   allPods: { blocks: number; flaggedBlocks: number; falseAlarmsPerHour: number };
   /** Front service (P50, P95 latency): faults flagged per type, against its own fault-free spread. */
   front: Record<string, { faults: number; flaggedP50: number; flaggedP95: number }>;
-  perFault: { injectTime: string; service: string; type: string; s: Record<string, number>; flagged: string[] }[];
+  perFault: { injectTime: string; service: string; type: string; s: Record<string, number>; flagged: string[]; rank: number; pods: number }[];
+  /** Per fault type: mean rank of the injected pod among all pods by exceedance (a random order averages (pods + 1) / 2), and how often it is first. */
+  rankByType: Record<string, { meanRank: number; first: number; faults: number }>;
+}
+
+/**
+ * How far s lies outside its fault-free spread [lo, hi], in widths of the spread (0 inside): the
+ * score that ranks pods against each other when each pod has its own scale.
+ */
+export function exceedance(s: number, lo: number, hi: number): number {
+  if (!Number.isFinite(s) || !Number.isFinite(lo) || !Number.isFinite(hi)) return 0;
+  const width = Math.max(hi - lo, 1e-9);
+  if (s > hi) return (s - hi) / width;
+  if (s < lo) return (lo - s) / width;
+  return 0;
 }
 
 /** Median of the finite values of xs[from, to) (clamped to the array); NaN when there is none. */
@@ -604,7 +618,21 @@ export function shiftScreen(day: NezhaDay): ShiftScreen {
         }
       });
     if (flagged.length) bt.anyColumn++;
-    perFault.push({ injectTime: f.injectTime, service: f.service, type: f.type, s, flagged });
+    // Localization: the injected pod's largest exceedance against every pod's, in this window.
+    const score = day.pods.map((_, qi) => {
+      let m = 0;
+      cols.forEach((_, j) => {
+        const sp = spreads[qi][j];
+        m = Math.max(m, exceedance(logMedianRatio(series[qi][j], wi[k].start, wi[k].end, P.baseline, P.skip, scratch, P.minBaseline), sp.lo, sp.hi));
+      });
+      return m;
+    });
+    const mine = pi >= 0 ? score[pi] : 0;
+    // Mid-rank for ties (many pods sit at 0, inside their spread): a random order averages (pods + 1) / 2.
+    const higher = score.filter((x) => x > mine).length;
+    const tied = score.filter((x) => x === mine).length - 1;
+    const rank = 1 + higher + tied / 2;
+    perFault.push({ injectTime: f.injectTime, service: f.service, type: f.type, s, flagged, rank, pods: day.pods.length });
   });
 
   // Chance rate over the injected pods' fault-free windows.
@@ -660,10 +688,19 @@ export function shiftScreen(day: NezhaDay): ShiftScreen {
       if (out(logMedianRatio(p95, wi[k].start, wi[k].end, P.baseline, P.skip, scratch, P.minBaseline), sp95)) e.flaggedP95++;
     });
   }
+  const rankByType: ShiftScreen['rankByType'] = {};
+  for (const f of perFault) {
+    const e = (rankByType[f.type] ??= { meanRank: 0, first: 0, faults: 0 });
+    e.faults++;
+    e.meanRank += f.rank;
+    if (f.rank === 1) e.first++; // alone at the top
+  }
+  for (const e of Object.values(rankByType)) e.meanRank = round(e.meanRank / e.faults, 1);
   return {
     params: P,
     columns: cols,
     byType,
+    rankByType,
     faultFreeRate,
     allPods: { blocks, flaggedBlocks, falseAlarmsPerHour: round(blocks ? flaggedBlocks / ((blocks * P.span) / 60) : NaN, 3) },
     front,
@@ -688,6 +725,12 @@ function shiftMarkdown(sh: ShiftScreen): string[] {
   L.push(
     '',
     `As an alarm over every pod: ${sh.allPods.flaggedBlocks} of ${sh.allPods.blocks} fault-free 10-minute blocks have some pod flagged in some column (${sh.allPods.falseAlarmsPerHour} false alarms per fault-free hour).`,
+  );
+  L.push(
+    '',
+    `Localization by the same statistic (largest exceedance of the pod's fault-free spread, in spread widths; mid-rank for ties, a random order averages ${((sh.perFault[0]?.pods ?? 0) + 1) / 2}): ${Object.entries(sh.rankByType)
+      .map(([t, e]) => `${t} mean rank ${e.meanRank} of ${sh.perFault[0]?.pods ?? 0}, first ${e.first}/${e.faults}`)
+      .join('; ')}.`,
   );
   const fr = Object.entries(sh.front);
   if (fr.length) L.push('', `Front service latency, faults flagged: ${fr.map(([t, e]) => `${t} P50 ${e.flaggedP50}/${e.faults}, P95 ${e.flaggedP95}/${e.faults}`).join('; ')}.`);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { finiteMedian, logMedianRatio, quantileSorted, shiftScreen } from '../../src/eval/nezha.js';
+import { exceedance, finiteMedian, logMedianRatio, quantileSorted, shiftScreen } from '../../src/eval/nezha.js';
 import type { NezhaDay } from '../../src/sources/metrics/nezha.js';
 
 const scratch = new Float64Array(256);
@@ -56,11 +56,22 @@ describe('shiftScreen', () => {
     expect(r.perFault[0].s.netTx).toBeCloseTo(Math.log(0.5), 2);
     expect(r.perFault[0].flagged).toEqual(['netTx']);
     expect(r.byType.return).toMatchObject({ faults: 1, anyColumn: 1 });
+    expect(r.perFault[0].rank).toBe(1); // the only pod, and it exceeds its spread
     expect(r.byType.return.defined.requestsPerSec ?? 0).toBe(0); // no such column: never defined
     // Two 2.5 % tails: about 5 % of fault-free windows fall outside by construction (with ~180
     // windows, about five order statistics on each side, ties included).
     expect(r.faultFreeRate.netTx).toBeGreaterThan(0.02);
     expect(r.faultFreeRate.netTx).toBeLessThanOrEqual(0.08);
     expect(r.allPods.flaggedBlocks).toBeLessThanOrEqual(r.allPods.blocks);
+  });
+});
+
+describe('exceedance', () => {
+  it('is the distance outside the spread in spread widths, 0 inside', () => {
+    // Spread [−0.2, 0.2] (width 0.4): s = −0.6931 lies 0.4931 below, 1.2328 widths.
+    expect(exceedance(Math.log(0.5), -0.2, 0.2)).toBeCloseTo(0.49315 / 0.4, 4);
+    expect(exceedance(0.6, -0.2, 0.2)).toBeCloseTo(1, 12);
+    expect(exceedance(0.1, -0.2, 0.2)).toBe(0);
+    expect(exceedance(NaN, -0.2, 0.2)).toBe(0);
   });
 });
