@@ -30,8 +30,11 @@ describe('sensor output parser', () => {
     const p = new SensorParser();
     expect(p.parseLine(j('A\t77\n'))).toBeUndefined();
     expect(p.parseLine(JSON.stringify({ type: 'join', data: 'cat /etc/shadow' }))).toBeUndefined();
-    const r = p.parseLine(j('E\t9\t77\t77\texe\t70\t0\tsh\t/proc/self/exe\n'));
-    expect(r).toMatchObject({ t: 'exec', pid: 77, ppid: 70, pcomm: 'sh', filename: '/proc/self/exe', cmdline: 'cat /etc/shadow', argv0: 'cat' });
+    const r = p.parseLine(j('E\t9\t77\t77\texe\t70\t0\tsh\t1\t/proc/self/exe\n'));
+    expect(r).toMatchObject({ t: 'exec', pid: 77, ppid: 70, pcomm: 'sh', tty: 1, filename: '/proc/self/exe', cmdline: 'cat /etc/shadow', argv0: 'cat' });
+    // The pre-tty layout (one field short) is malformed, counted, not misread.
+    expect(p.parseLine(j('E\t9\t77\t77\texe\t70\t0\tsh\t/proc/self/exe\n'))).toBeUndefined();
+    expect(p.stats.malformed).toBeGreaterThan(0);
   });
 
   it('normalises v4-mapped peers and reads connect/accept/open lines', () => {

@@ -18,6 +18,7 @@ const hasDocker = dir ? await dockerAvailable() : false;
 const hasBpf = hasDocker && bpftraceAvailable();
 
 describe.skipIf(!hasBpf)('falco_rules.yaml on live sensor events', () => {
+  // Both rules must fire on the live sensor's events: a key search, and a shell with a terminal.
   it('a key search run in a container fires "Search Private Keys or Passwords"', async () => {
     const engine = new RuleEngine(loadRuleFiles([join(dir!, 'falco_rules.yaml')]), { ruleMatching: 'all' });
     const image = await ensureTestbedImage(docker);
@@ -48,6 +49,23 @@ describe.skipIf(!hasBpf)('falco_rules.yaml on live sensor events', () => {
       expect(hit.output_fields['proc.name']).toBe('grep');
       expect(String(hit.output_fields['proc.cmdline'])).toContain('BEGIN RSA PRIVATE');
       expect(execs).toBeGreaterThan(0);
+
+      // An interactive shell (`docker exec -t`): the sensor reports its controlling terminal, and the
+      // stock "Terminal shell in container" rule fires on it, unchanged.
+      const sh = await c.exec({ Cmd: ['sh', '-c', 'true'], Tty: true, AttachStdout: true });
+      await sh.start({ Detach: true, Tty: true });
+      const shell = await waitFor(
+        () => alerts.find((a) => a.rule === 'Terminal shell in container' && a.vigie.entities.container?.id === id),
+        30_000,
+        '"Terminal shell in container" on a docker exec -t shell',
+      );
+      expect(shell.output_fields['proc.name']).toBe('sh');
+      // A shell without a terminal does not fire it.
+      const before = alerts.filter((a) => a.rule === 'Terminal shell in container').length;
+      const quiet = await c.exec({ Cmd: ['sh', '-c', 'true'] });
+      await quiet.start({ Detach: true });
+      await new Promise((r) => setTimeout(r, 3000));
+      expect(alerts.filter((a) => a.rule === 'Terminal shell in container').length).toBe(before);
     } finally {
       for (const s of sources) await s.stop().catch(() => undefined);
       await removeContainer(id);

@@ -21,6 +21,8 @@ export type SensorRecord =
       ppid: number;
       uid: number;
       pcomm: string;
+      /** Controlling terminal: its index + 1, 0 when none (an interactive `docker exec -t` has one). */
+      tty: number;
       filename: string;
       /** argv joined by spaces, when the execve probe delivered it. */
       cmdline?: string;
@@ -160,12 +162,12 @@ export class SensorParser {
       }
       case 'E': {
         // The filename is last and may itself contain tabs: join the rest.
-        if (f.length < 9 || !DEC.test(f[5]) || !DEC.test(f[6])) return this.bad(line);
-        const filename = f.slice(8).join('\t');
+        if (f.length < 10 || !DEC.test(f[5]) || !DEC.test(f[6]) || !DEC.test(f[8])) return this.bad(line);
+        const filename = f.slice(9).join('\t');
         const cmdline = this.argvByTid.get(base.tid);
         if (cmdline !== undefined) this.argvByTid.delete(base.tid);
         const argv0 = cmdline?.split(' ')[0];
-        rec = { ...base, t: 'exec', ppid: Number(f[5]), uid: Number(f[6]), pcomm: f[7], filename, cmdline, argv0 };
+        rec = { ...base, t: 'exec', ppid: Number(f[5]), uid: Number(f[6]), pcomm: f[7], tty: Number(f[8]), filename, cmdline, argv0 };
         break;
       }
       case 'C':

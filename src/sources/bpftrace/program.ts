@@ -8,7 +8,8 @@
  *                                   bits of (hi << 30 | lo); split in two so user space reads them
  *                                   as plain numbers
  *   A tid                           followed by a {"type":"join"} record: argv of the execve
- *   E cg pid tid comm ppid uid pcomm filename        sched_process_exec (a successful exec)
+ *   E cg pid tid comm ppid uid pcomm tty filename    sched_process_exec (a successful exec); tty is
+ *                                                   the controlling terminal's index + 1, 0 for none
  *   C cg pid tid comm family ip port                connect() attempt
  *   P cg pid tid comm family ip port                accepted connection with its peer
  *   O cg pid tid comm flags path                    open()/openat()
@@ -55,7 +56,8 @@ tracepoint:sched:sched_process_exit /${f} && @sn[tid] != 0/ {
   join(args->argv);
 }
 tracepoint:sched:sched_process_exec /${f}/ {
-  printf("E\\t%llu\\t%d\\t%d\\t%s\\t%d\\t%d\\t%s\\t%s\\n", cgroup, pid, tid, comm, curtask->real_parent->tgid, uid, curtask->real_parent->comm, str(args->filename));
+  $tty = curtask->signal->tty;
+  printf("E\\t%llu\\t%d\\t%d\\t%s\\t%d\\t%d\\t%s\\t%d\\t%s\\n", cgroup, pid, tid, comm, curtask->real_parent->tgid, uid, curtask->real_parent->comm, $tty != 0 ? $tty->index + 1 : 0, str(args->filename));
 }
 tracepoint:syscalls:sys_enter_connect /${f}/ {
   $sa = (struct sockaddr_in *)args->uservaddr;

@@ -327,6 +327,7 @@ export class BpftraceSensor implements Source {
             exe: rec.filename,
             cmdline: rec.cmdline ?? name,
             pname: rec.pcomm,
+            tty: rec.tty,
           },
           syscall: { name: 'execve', dir: '<', ret: 0 },
         });
