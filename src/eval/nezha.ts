@@ -490,7 +490,18 @@ export interface ShiftScreen {
   params: typeof SHIFT_PARAMS;
   columns: readonly string[];
   /** Per fault type: faults, faults with a defined statistic per column, flagged per column, flagged in any column. */
-  byType: Record<string, { faults: number; defined: Record<string, number>; flagged: Record<string, number>; anyColumn: number }>;
+  byType: Record<
+    string,
+    {
+      faults: number;
+      defined: Record<string, number>;
+      flagged: Record<string, number>;
+      anyColumn: number;
+      /** Faults whose s is below the pod's fault-free median of s: the direction of the shift, however small
+       * (a fault that makes the pod do less work would put most faults below; chance is half). */
+      below: Record<string, number>;
+    }
+  >;
   /** Share of the injected pods' fault-free windows flagged, per column and in any column (the chance rate). */
   faultFreeRate: Record<string, number>;
   /** If this were an alarm over all pods: share of non-overlapping fault-free 10-minute blocks in which
@@ -551,7 +562,7 @@ export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
 }
 
 /** Fault-free spread of s for one series: [tail, 1 − tail] quantiles over every fault-free window start. */
-function spreadOf(xs: Float64Array, freeStart: Uint8Array, scratch: Float64Array): { lo: number; hi: number; all: Float64Array } {
+function spreadOf(xs: Float64Array, freeStart: Uint8Array, scratch: Float64Array): { lo: number; mid: number; hi: number; all: Float64Array } {
   const P = SHIFT_PARAMS;
   const vals: number[] = [];
   const all = new Float64Array(xs.length).fill(NaN);
@@ -562,7 +573,7 @@ function spreadOf(xs: Float64Array, freeStart: Uint8Array, scratch: Float64Array
     if (Number.isFinite(s)) vals.push(s);
   }
   vals.sort((a, b) => a - b);
-  return { lo: quantileSorted(vals, P.tail), hi: quantileSorted(vals, 1 - P.tail), all };
+  return { lo: quantileSorted(vals, P.tail), mid: quantileSorted(vals, 0.5), hi: quantileSorted(vals, 1 - P.tail), all };
 }
 
 export function shiftScreen(day: NezhaDay): ShiftScreen {
@@ -603,7 +614,7 @@ export function shiftScreen(day: NezhaDay): ShiftScreen {
   const perFault: ShiftScreen['perFault'] = [];
   day.faults.forEach((f, k) => {
     const pi = day.pods.findIndex((p) => p.pod === f.pod);
-    const bt = (byType[f.type] ??= { faults: 0, defined: {}, flagged: {}, anyColumn: 0 });
+    const bt = (byType[f.type] ??= { faults: 0, defined: {}, flagged: {}, anyColumn: 0, below: {} });
     bt.faults++;
     const s: Record<string, number> = {};
     const flagged: string[] = [];
@@ -612,6 +623,7 @@ export function shiftScreen(day: NezhaDay): ShiftScreen {
         const v = logMedianRatio(series[pi][j], wi[k].start, wi[k].end, P.baseline, P.skip, scratch, P.minBaseline);
         s[c] = round(v, 3);
         if (Number.isFinite(v)) bt.defined[c] = (bt.defined[c] ?? 0) + 1;
+        if (Number.isFinite(v) && v < spreads[pi][j].mid) bt.below[c] = (bt.below[c] ?? 0) + 1;
         if (out(v, spreads[pi][j])) {
           flagged.push(c);
           bt.flagged[c] = (bt.flagged[c] ?? 0) + 1;
@@ -721,6 +733,8 @@ function shiftMarkdown(sh: ShiftScreen): string[] {
   ];
   for (const [type, t] of Object.entries(sh.byType))
     L.push(`| ${type} | ${t.faults} | ${sh.columns.map((c) => `${t.flagged[c] ?? 0}/${t.defined[c] ?? 0}`).join(' | ')} | ${t.anyColumn}/${t.faults} |`);
+  for (const [type, t] of Object.entries(sh.byType))
+    L.push(`| ${type}: s below the pod's fault-free median | ${t.faults} | ${sh.columns.map((c) => `${t.below[c] ?? 0}/${t.defined[c] ?? 0}`).join(' | ')} | — |`);
   L.push(`| fault-free rate (injected pods) | — | ${sh.columns.map((c) => sh.faultFreeRate[c].toFixed(3)).join(' | ')} | ${sh.faultFreeRate.anyColumn.toFixed(3)} |`);
   L.push(
     '',

@@ -57,6 +57,7 @@ describe('shiftScreen', () => {
     expect(r.perFault[0].flagged).toEqual(['netTx']);
     expect(r.byType.return).toMatchObject({ faults: 1, anyColumn: 1 });
     expect(r.perFault[0].rank).toBe(1); // the only pod, and it exceeds its spread
+    expect(r.byType.return.below).toEqual({ netTx: 1 });
     expect(r.byType.return.defined.requestsPerSec ?? 0).toBe(0); // no such column: never defined
     // Two 2.5 % tails: about 5 % of fault-free windows fall outside by construction (with ~180
     // windows, about five order statistics on each side, ties included).
