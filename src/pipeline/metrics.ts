@@ -26,13 +26,10 @@ abstract class Metric {
   abstract render(): string;
 }
 
-export class Counter extends Metric {
-  private series = new Map<string, number>();
-  inc(labels: Labels = {}, by = 1): void {
-    const k = labelKey(this.labelNames, labels);
-    this.series.set(k, (this.series.get(k) ?? 0) + by);
-  }
-  /** Set a cumulative value read from elsewhere (queue stats). */
+/** A metric with one number per label set: counters and gauges differ only in how they change. */
+abstract class ScalarMetric extends Metric {
+  protected series = new Map<string, number>();
+  protected abstract readonly type: 'counter' | 'gauge';
   set(labels: Labels, value: number): void {
     this.series.set(labelKey(this.labelNames, labels), value);
   }
@@ -40,25 +37,22 @@ export class Counter extends Metric {
     return this.series.get(labelKey(this.labelNames, labels)) ?? 0;
   }
   render(): string {
-    let s = `# HELP ${this.name} ${this.help}\n# TYPE ${this.name} counter\n`;
+    let s = `# HELP ${this.name} ${this.help}\n# TYPE ${this.name} ${this.type}\n`;
     for (const [k, v] of this.series) s += `${this.name}${k ? `{${k}}` : ''} ${v}\n`;
     return s;
   }
 }
 
-export class Gauge extends Metric {
-  private series = new Map<string, number>();
-  set(labels: Labels, value: number): void {
-    this.series.set(labelKey(this.labelNames, labels), value);
+export class Counter extends ScalarMetric {
+  protected readonly type = 'counter';
+  inc(labels: Labels = {}, by = 1): void {
+    const k = labelKey(this.labelNames, labels);
+    this.series.set(k, (this.series.get(k) ?? 0) + by);
   }
-  get(labels: Labels = {}): number {
-    return this.series.get(labelKey(this.labelNames, labels)) ?? 0;
-  }
-  render(): string {
-    let s = `# HELP ${this.name} ${this.help}\n# TYPE ${this.name} gauge\n`;
-    for (const [k, v] of this.series) s += `${this.name}${k ? `{${k}}` : ''} ${v}\n`;
-    return s;
-  }
+}
+
+export class Gauge extends ScalarMetric {
+  protected readonly type = 'gauge';
 }
 
 interface HistSeries {
