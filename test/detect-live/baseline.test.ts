@@ -1,3 +1,4 @@
+import { makeAlert } from '../../src/model/alert.js';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -108,6 +109,20 @@ describe('workload baseline lifecycle', () => {
     // [0,10) kept; [10,20) held the first alert; [20,30) held the second → 2 discarded.
     expect(wb()?.windowsKept).toBe(1);
     expect(wb()?.windowsDiscarded).toBe(2);
+  });
+
+  it("the engine's alert hook (onAlert, any detector's alert) pauses learning the same way", () => {
+    const { feed, det, wb } = setup({ learnSec: 100, minEvents: 5 });
+    for (let t = 0; t < 12; t++) feed(exec(t, '/bin/app'));
+    det.onAlert(
+      makeAlert(
+        { rule: 'Performance anomaly', priority: 'Warning', output: 'x', category: 'performance', detector: 'perf', explanation: 'x', ts: BigInt(T0 + 13_000) * 1_000_000n, entities: { container: { id: C.id } } },
+        'h',
+      ),
+    );
+    for (let t = 12; t < 23; t++) feed(exec(t, '/bin/app'));
+    expect(wb()?.windowsKept).toBe(1);
+    expect(wb()?.windowsDiscarded).toBe(1);
   });
 
   it('stale after staleIdleSec without events; events coming back restart learning on top of what is known', () => {

@@ -2,6 +2,7 @@
  * The 'baseline' detector: feeds every runtime event of a container to its workload baseline, which
  * learns, then alerts (category 'anomaly') on what was never seen.
  */
+import type { Alert } from '../../../model/alert.js';
 import type { EventKind, VigieEvent } from '../../../model/event.js';
 import type { DetectorContext } from '../../registry.js';
 import type { AlertEmitter, Detector } from '../../types.js';
@@ -18,6 +19,14 @@ export class BaselineDetector implements Detector {
 
   constructor(readonly manager: BaselineManager) {
     manager.active = true;
+  }
+
+  /**
+   * Every alert the engine raises, from any detector: a window that held an alert about a workload
+   * is never learned (DESIGN.md, "Baselines").
+   */
+  onAlert(a: Alert): void {
+    this.manager.noteAlertRecord(a);
   }
 
   onEvent(ev: VigieEvent, emit: AlertEmitter): void {
