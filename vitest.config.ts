@@ -5,9 +5,11 @@ export default defineConfig({
     include: ['test/**/*.test.ts', 'src/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
-    // Two cores: keep integration tests that share dockerd from trampling each other.
     pool: 'forks',
-    poolOptions: { forks: { maxForks: 2, minForks: 1 } },
+    // One test file at a time: the live tests pin CPU-bound containers to the same core and time
+    // what they see (learning, contention, containment); run side by side on two cores they starve
+    // each other and measure each other's load instead of their own.
+    fileParallelism: false,
     reporters: ['default'],
   },
 });
