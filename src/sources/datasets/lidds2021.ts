@@ -147,25 +147,7 @@ export async function readScFromZip(path: string, onEvent: (ev: SyscallEventView
       line++;
       if (parseScLine(buf, a, b, file, line, ev)) onEvent(ev);
     });
-    await new Promise<void>((res, rej) => {
-      s.on('data', (c: Buffer) => {
-        try {
-          splitter.push(c);
-        } catch (e) {
-          (s as any).destroy?.();
-          rej(e);
-        }
-      });
-      s.on('end', () => {
-        try {
-          splitter.end();
-          res();
-        } catch (e) {
-          rej(e);
-        }
-      });
-      s.on('error', (err: Error) => rej(new DatasetError(file, line + 1, `truncated or corrupt data: ${err.message}`)));
-    });
+    await splitter.drain(s, (err) => new DatasetError(file, line + 1, `truncated or corrupt data: ${err.message}`));
     return { lines: line };
   } finally {
     zf.close();

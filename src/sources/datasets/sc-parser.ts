@@ -30,6 +30,32 @@ export class LineSplitter {
     }
     if (start < buf.length) this.rest = Buffer.from(buf.subarray(start));
   }
+  /**
+   * Feeds a whole byte stream through the splitter. A throw from `onLine` (a malformed line) stops
+   * the stream and rejects with it; a stream error is turned into the caller's error by `onError`.
+   */
+  drain(stream: NodeJS.ReadableStream & { destroy?: () => void }, onError: (err: Error) => Error): Promise<void> {
+    return new Promise<void>((res, rej) => {
+      stream.on('data', (c: Buffer) => {
+        try {
+          this.push(c);
+        } catch (e) {
+          stream.destroy?.();
+          rej(e);
+        }
+      });
+      stream.on('end', () => {
+        try {
+          this.end();
+          res();
+        } catch (e) {
+          rej(e);
+        }
+      });
+      stream.on('error', (err: Error) => rej(onError(err)));
+    });
+  }
+
   end(): void {
     if (this.rest && this.rest.length > 0) {
       let end = this.rest.length;

@@ -66,24 +66,6 @@ async function readJsonl(path: string, onEvent: Parameters<SyscallRecording['rea
     onEvent(ev);
   });
   const s = createReadStream(path, { highWaterMark: 1 << 20 });
-  await new Promise<void>((res, rej) => {
-    s.on('data', (c) => {
-      try {
-        splitter.push(c as Buffer);
-      } catch (e) {
-        s.destroy();
-        rej(e);
-      }
-    });
-    s.on('end', () => {
-      try {
-        splitter.end();
-        res();
-      } catch (e) {
-        rej(e);
-      }
-    });
-    s.on('error', (err) => rej(new DatasetError(path, line + 1, err.message)));
-  });
+  await splitter.drain(s, (err) => new DatasetError(path, line + 1, err.message));
   return { lines: line };
 }
