@@ -86,11 +86,31 @@ describe('PerfEngine', () => {
     eng.observe(r, 41n * S, { cpu: NaN });
     expect(eng.stats.skippedNaN).toBe(1);
     expect(eng.observe(r, 10n * S, { cpu: 5 })).toBeUndefined();
+    expect(eng.stats.outOfOrder).toBe(1);
     eng.observe(r, 42n * S, { cpu: 0.5 });
     expect(eng.entity(r.key)!.tracks[0]!.cusum.s).toBeGreaterThan(0);
     eng.observe(r, 1000n * S, { cpu: 0.1 }); // long gap
     expect(eng.stats.gaps).toBe(1);
     expect(eng.entity(r.key)!.tracks[0]!.cusum.s).toBe(0);
+  });
+
+  it('takes two sources feeding one entity at the same instant (cgroup metrics and a latency probe)', () => {
+    const eng = new PerfEngine({ floors: { latencyMs: { abs: 2 } } });
+    const r = ref('svc');
+    const found: PerfFinding[] = [];
+    for (let k = 1; k <= 40; k++) {
+      const hog = k > 30;
+      const a = eng.observe(r, BigInt(k) * S, { cpu: 0.1, cpuPressure: 2 });
+      const b = eng.observe(r, BigInt(k) * S, { latencyMs: hog ? 30 : 5 + (k % 3) * 0.2 });
+      found.push(...(a ?? []), ...(b ?? []));
+    }
+    const an = found.find((f) => f.type === 'anomaly');
+    if (an?.type !== 'anomaly') throw new Error('the latency rise seen by the second source was lost');
+    expect(an.deviations[0].metric).toBe('latencyMs');
+    expect(eng.entity(r.key)!.samples).toBe(40);
+    // The same metric twice at one instant is still a duplicate.
+    eng.observe(r, 40n * S, { latencyMs: 500 });
+    expect(eng.stats.outOfOrder).toBe(1);
   });
 
   it('reports a steady memory climb as a leak', () => {

@@ -114,6 +114,8 @@ class Track {
   quietRun = 0;
   lastZ = 0;
   lastValue = NaN;
+  /** Timestamp (double ns) of this metric's last sample: several sources may feed one entity. */
+  lastTsN = -Infinity;
   leakReported = false;
   constructor(p: PerfParams) {
     this.base = new RollingRobust(p.window);
@@ -205,6 +207,8 @@ export interface EngineStats {
   gaps: number;
   evicted: number;
   alarms: number;
+  /** Metric samples skipped because they were not newer than that metric's last sample. */
+  outOfOrder: number;
 }
 
 export function entityRefOf(ev: VigieEvent): EntityRef {
@@ -238,7 +242,7 @@ export class PerfEngine {
   private readonly scratchA: Float64Array;
   private readonly scratchB: Float64Array;
   private readonly ordered: Float64Array;
-  readonly stats: EngineStats = { samples: 0, entities: 0, skippedNaN: 0, gaps: 0, evicted: 0, alarms: 0 };
+  readonly stats: EngineStats = { samples: 0, entities: 0, skippedNaN: 0, gaps: 0, evicted: 0, alarms: 0, outOfOrder: 0 };
 
   constructor(params: Partial<PerfParams> = {}) {
     const merged = { ...DEFAULT_PARAMS, ...params };
@@ -292,18 +296,22 @@ export class PerfEngine {
     // Gap: more than five typical intervals without data; accumulated evidence is stale.
     // Intervals in double nanoseconds: ~256 ns of rounding at today's epoch, no bigint arithmetic.
     const tsn = Number(ts);
-    if (e.lastTs !== 0n) {
-      const dt = tsn - e.lastTsN;
-      if (dt <= 0) return undefined; // out of order or duplicate: skip
-      if (e.intervalNs > 0 && dt > 5 * e.intervalNs) {
-        this.stats.gaps++;
-        for (const t of e.tracks) if (t) t.cusum.reset();
+    // Several sources can feed one entity (cgroup files, a latency probe, a Prometheus scrape), often
+    // at the same instant: the entity clock (gaps, sample interval) advances on newer samples only,
+    // and each metric skips its own duplicates and out-of-order samples.
+    if (e.lastTs === 0n || tsn > e.lastTsN) {
+      if (e.lastTs !== 0n) {
+        const dt = tsn - e.lastTsN;
+        if (e.intervalNs > 0 && dt > 5 * e.intervalNs) {
+          this.stats.gaps++;
+          for (const t of e.tracks) if (t) t.cusum.reset();
+        }
+        e.intervalNs = e.intervalNs === 0 ? dt : 0.8 * e.intervalNs + 0.2 * Math.min(dt, 5 * e.intervalNs);
       }
-      e.intervalNs = e.intervalNs === 0 ? dt : 0.8 * e.intervalNs + 0.2 * Math.min(dt, 5 * e.intervalNs);
+      e.lastTs = ts;
+      e.lastTsN = tsn;
+      e.samples++;
     }
-    e.lastTs = ts;
-    e.lastTsN = tsn;
-    e.samples++;
     const p = this.p;
     const specs = p.specs;
     let started = false;
@@ -323,6 +331,13 @@ export class PerfEngine {
       }
       let t = e.tracks[i];
       if (!t) t = e.tracks[i] = new Track(p);
+      if (tsn <= t.lastTsN) {
+        // Out of order or duplicate for this metric: skip it.
+        this.stats.outOfOrder++;
+        if (t.alarmed) anyAlarm = true;
+        continue;
+      }
+      t.lastTsN = tsn;
       t.lastValue = x;
       t.pushHist(x);
       const b = t.base;
