@@ -16,7 +16,13 @@ import { MetricsRegistry } from '../src/pipeline/metrics.js';
 import { makeAlert, type Alert } from '../src/model/alert.js';
 import { fmt, hrms, percentile, row } from './util.js';
 
-const RULES = ['Terminal shell in container', 'Read sensitive file', 'Unusual port', 'Baseline: new binary', 'Package manager'];
+const RULES = [
+  'Terminal shell in container',
+  'Read sensitive file',
+  'Unusual port',
+  'Baseline: new binary',
+  'Package manager',
+];
 const CATS = ['attack', 'attack', 'attack', 'anomaly', 'attack'] as const;
 
 function sample(i: number): Alert {
@@ -61,16 +67,23 @@ export async function run(): Promise<void> {
     '/api/v1/alerts?limit=100&container=c42',
     '/api/v1/alerts?limit=100&priority=Critical&offset=1000',
   ];
-  for (let i = 0; i < 20; i++) await app.inject({ url: queries[i % queries.length], headers: { authorization: `Bearer ${tok}` } });
+  for (let i = 0; i < 20; i++)
+    await app.inject({ url: queries[i % queries.length], headers: { authorization: `Bearer ${tok}` } });
   const lat: number[] = [];
   const byQuery = new Map<string, number[]>();
   const bare: number[] = [];
   const stmt = db.prepare('SELECT json FROM alerts ORDER BY time DESC LIMIT 100');
   for (let i = 0; i < 500; i++) {
     t = hrms();
-    const r = await app.inject({ url: queries[i % queries.length], headers: { authorization: `Bearer ${tok}` } });
+    const r = await app.inject({
+      url: queries[i % queries.length],
+      headers: { authorization: `Bearer ${tok}` },
+    });
     lat.push(hrms() - t);
-    byQuery.set(queries[i % queries.length], [...(byQuery.get(queries[i % queries.length]) ?? []), hrms() - t]);
+    byQuery.set(queries[i % queries.length], [
+      ...(byQuery.get(queries[i % queries.length]) ?? []),
+      hrms() - t,
+    ]);
     if (r.statusCode !== 200) throw new Error(`bench query failed: ${r.statusCode} ${r.body}`);
     t = hrms();
     stmt.all();
@@ -78,12 +91,21 @@ export async function run(): Promise<void> {
   }
   lat.sort((a, b) => a - b);
   bare.sort((a, b) => a - b);
-  row('alert list API latency p50 / p99 (ms), 5 filter mixes', `${fmt(percentile(lat, 50), 2)} / ${fmt(percentile(lat, 99), 2)}`);
+  row(
+    'alert list API latency p50 / p99 (ms), 5 filter mixes',
+    `${fmt(percentile(lat, 50), 2)} / ${fmt(percentile(lat, 99), 2)}`,
+  );
   for (const [q, l] of byQuery) {
     l.sort((a, b) => a - b);
-    row(`  ${q.replace('/api/v1/alerts?', '')} p50 / p99 (ms)`, `${fmt(percentile(l, 50), 2)} / ${fmt(percentile(l, 99), 2)}`);
+    row(
+      `  ${q.replace('/api/v1/alerts?', '')} p50 / p99 (ms)`,
+      `${fmt(percentile(l, 50), 2)} / ${fmt(percentile(l, 99), 2)}`,
+    );
   }
-  row('baseline: bare SQLite newest-100 query p50 / p99 (ms)', `${fmt(percentile(bare, 50), 2)} / ${fmt(percentile(bare, 99), 2)}`);
+  row(
+    'baseline: bare SQLite newest-100 query p50 / p99 (ms)',
+    `${fmt(percentile(bare, 50), 2)} / ${fmt(percentile(bare, 99), 2)}`,
+  );
   row('API p99 / bare p99', `${fmt(percentile(lat, 99) / percentile(bare, 99), 1)}x`);
 
   // WebSocket fan-out
@@ -113,7 +135,10 @@ export async function run(): Promise<void> {
     const deadline = Date.now() + 120_000;
     while (received < want && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     const secs = (hrms() - t) / 1000;
-    row(`alerts/s pushed to ${clients} WebSocket client(s)`, `${fmt(M / secs)} alerts/s (${fmt(received / secs)} messages/s, ${fmt(want - received)} not delivered)`);
+    row(
+      `alerts/s pushed to ${clients} WebSocket client(s)`,
+      `${fmt(M / secs)} alerts/s (${fmt(received / secs)} messages/s, ${fmt(want - received)} not delivered)`,
+    );
     for (const s of sockets) s.close();
   }
   await app.close();

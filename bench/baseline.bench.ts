@@ -11,14 +11,47 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { AlertInput } from '../src/model/alert.js';
 import type { VigieEvent } from '../src/model/event.js';
-import { BaselineDetector, BaselineManager, parseBaselineConfig, syscallId } from '../src/detect/anomaly/baseline/index.js';
+import {
+  BaselineDetector,
+  BaselineManager,
+  parseBaselineConfig,
+  syscallId,
+} from '../src/detect/anomaly/baseline/index.js';
 import { fmt, hrms, row } from './util.js';
 
 const NAMES = [
-  'accept4', 'read', 'write', 'close', 'epoll_wait', 'epoll_ctl', 'openat', 'fstat', 'mmap', 'munmap',
-  'recvfrom', 'sendto', 'writev', 'futex', 'clock_gettime', 'getpid', 'lseek', 'pread64', 'sendfile', 'setsockopt',
-  'getsockname', 'fcntl', 'newfstatat', 'brk', 'madvise', 'nanosleep', 'rt_sigprocmask', 'poll', 'shutdown', 'ioctl',
-  'stat', 'access',
+  'accept4',
+  'read',
+  'write',
+  'close',
+  'epoll_wait',
+  'epoll_ctl',
+  'openat',
+  'fstat',
+  'mmap',
+  'munmap',
+  'recvfrom',
+  'sendto',
+  'writev',
+  'futex',
+  'clock_gettime',
+  'getpid',
+  'lseek',
+  'pread64',
+  'sendfile',
+  'setsockopt',
+  'getsockname',
+  'fcntl',
+  'newfstatat',
+  'brk',
+  'madvise',
+  'nanosleep',
+  'rt_sigprocmask',
+  'poll',
+  'shutdown',
+  'ioctl',
+  'stat',
+  'access',
 ];
 
 function rng(seed: number): () => number {
@@ -32,7 +65,12 @@ function rng(seed: number): () => number {
 }
 
 /** Interleaved per-thread request patterns: (tid, name) pairs. */
-function traffic(seed: number, calls: number, threads = 8, patterns = 30): { tids: Int32Array; names: string[] } {
+function traffic(
+  seed: number,
+  calls: number,
+  threads = 8,
+  patterns = 30,
+): { tids: Int32Array; names: string[] } {
   const r = rng(seed);
   const pats: string[][] = [];
   const pr = rng(12345); // the same service code for every run of one workload
@@ -106,7 +144,13 @@ function gcFn(): () => void {
 export async function run(): Promise<void> {
   const learnCalls = 400_000;
   const scoreCalls = 1_000_000;
-  const cfg = parseBaselineConfig({ learnSec: 0, minEvents: learnCalls, windowSec: 3600, minSyscalls: 1000, bufferCalls: 65_536 });
+  const cfg = parseBaselineConfig({
+    learnSec: 0,
+    minEvents: learnCalls,
+    windowSec: 3600,
+    minSyscalls: 1000,
+    bufferCalls: 65_536,
+  });
   const mgr = new BaselineManager(cfg);
   const det = new BaselineDetector(mgr);
   const alerts: AlertInput[] = [];
@@ -119,7 +163,10 @@ export async function run(): Promise<void> {
   // One more event past the learning budget closes the window and readies the baseline.
   det.tick(T0 + BigInt(learnCalls + 1) * 1000n + 3_600_000_000_000n, emit);
   row('learning: syscall events per second', fmt(learnCalls / (learnMs / 1000)));
-  row('state / distinct n-grams (n=6) / syscalls converged', `${wb.state} / ${fmt(wb.stide.size)} / ${wb.syscallConverged}`);
+  row(
+    'state / distinct n-grams (n=6) / syscalls converged',
+    `${wb.state} / ${fmt(wb.stide.size)} / ${wb.syscallConverged}`,
+  );
 
   const score = events(2, scoreCalls).map((e) => ({ ...e, ts: (e.ts as bigint) + 7_200_000_000_000n }));
   // Warm-up, then the best of 3 passes.
@@ -176,7 +223,12 @@ export async function run(): Promise<void> {
   const gc = gcFn();
   const K = 200;
   const perWorkloadCalls = 60_000;
-  const cfgK = parseBaselineConfig({ learnSec: 0, minEvents: perWorkloadCalls, windowSec: 3600, bufferCalls: 65_536 });
+  const cfgK = parseBaselineConfig({
+    learnSec: 0,
+    minEvents: perWorkloadCalls,
+    windowSec: 3600,
+    bufferCalls: 65_536,
+  });
   const mgrK = new BaselineManager(cfgK);
   const detK = new BaselineDetector(mgrK);
   const traces = events(3, perWorkloadCalls);
@@ -207,7 +259,18 @@ export async function run(): Promise<void> {
   const bc = { ...container, id: 'big', image: 'demo/big:1' };
   for (let i = 0; i < 600_000; i++) {
     const name = NAMES[Math.floor(r() * NAMES.length)];
-    bigDet.onEvent({ id: 'b', kind: 'syscall', ts: T0 + BigInt(i) * 1000n, source: 'bench', container: bc, proc: { tid: 1 }, syscall: { name } }, emit);
+    bigDet.onEvent(
+      {
+        id: 'b',
+        kind: 'syscall',
+        ts: T0 + BigInt(i) * 1000n,
+        source: 'bench',
+        container: bc,
+        proc: { tid: 1 },
+        syscall: { name },
+      },
+      emit,
+    );
   }
   bigDet.tick(T0 + 7_200_000_000_000n, emit);
   const bs = big.list()[0];

@@ -14,7 +14,12 @@ export async function run(): Promise<void> {
   const lines: string[] = [];
   const err = new Writable({
     write(c: Buffer, _e, cb) {
-      lines.push(...c.toString().split('\n').filter((l) => /summary|false alerts|neighbour CPU|NOT AS/.test(l)));
+      lines.push(
+        ...c
+          .toString()
+          .split('\n')
+          .filter((l) => /summary|false alerts|neighbour CPU|NOT AS/.test(l)),
+      );
       cb();
     },
   });

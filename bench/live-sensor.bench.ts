@@ -29,7 +29,8 @@ async function ddSeconds(id: string): Promise<number> {
     .trim()
     .split('\n')
     .map((l) => Number(l.split(' ')[0]));
-  if (t.length !== 2 || !t.every(Number.isFinite)) throw new Error(`unexpected output: ${r.stdout} ${r.stderr}`);
+  if (t.length !== 2 || !t.every(Number.isFinite))
+    throw new Error(`unexpected output: ${r.stdout} ${r.stderr}`);
   return t[1] - t[0];
 }
 

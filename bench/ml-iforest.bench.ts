@@ -24,7 +24,8 @@ function python(): string | undefined {
 
 function toCsv(data: Float64Array, dim: number): string {
   const rows: string[] = [];
-  for (let r = 0; r < data.length / dim; r++) rows.push(Array.from(data.subarray(r * dim, r * dim + dim)).join(','));
+  for (let r = 0; r < data.length / dim; r++)
+    rows.push(Array.from(data.subarray(r * dim, r * dim + dim)).join(','));
   return rows.join('\n') + '\n';
 }
 
@@ -37,13 +38,19 @@ export async function run(): Promise<void> {
   if (existsSync(kub)) {
     const d = loadKubAnomaly(kub, 'normal');
     ({ train, test, labels, dim } = d);
-    row('data', `KubAnomaly: ${fmt(train.length / dim)} training windows, ${fmt(labels.length)} test windows, ${dim} features`);
+    row(
+      'data',
+      `KubAnomaly: ${fmt(train.length / dim)} training windows, ${fmt(labels.length)} test windows, ${dim} features`,
+    );
   } else {
     dim = 8;
     const rnd = (): number => Math.random() * 2 - 1;
     train = Float64Array.from({ length: 5000 * dim }, rnd);
     labels = Uint8Array.from({ length: 4000 }, (_, i) => (i < 2000 ? 0 : 1));
-    test = Float64Array.from({ length: 4000 * dim }, (_, i) => rnd() + (labels[Math.floor(i / dim)] ? 1.5 : 0));
+    test = Float64Array.from(
+      { length: 4000 * dim },
+      (_, i) => rnd() + (labels[Math.floor(i / dim)] ? 1.5 : 0),
+    );
     row('data', 'KubAnomaly not found: generated clusters (set VIGIE_DATA)');
   }
   let t0 = hrms();
@@ -81,7 +88,10 @@ print(roc_auc_score(y, s), ms)
     const r = spawnSync(py, ['-c', script, dir], { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`scikit-learn run failed: ${r.stderr}`);
     const [auc, ms] = r.stdout.trim().split(/\s+/).map(Number);
-    row('scikit-learn IsolationForest (fit + score, in-process time)', `AUC ${auc.toFixed(4)}, ${fmt(ms)} ms`);
+    row(
+      'scikit-learn IsolationForest (fit + score, in-process time)',
+      `AUC ${auc.toFixed(4)}, ${fmt(ms)} ms`,
+    );
     row('AUC difference (target ≤ 0.01)', `${Math.abs(auc - tsAuc).toFixed(4)}`);
     row('time ratio scikit-learn / Vigie', `${(ms / tsMs).toFixed(2)}×`);
   } finally {

@@ -65,7 +65,13 @@ print(total / (time.perf_counter() - t0))
 `;
 
 export async function run(): Promise<void> {
-  row('load average (2 cores, shared)', (await import('node:os')).loadavg().map((l) => l.toFixed(1)).join(' '));
+  row(
+    'load average (2 cores, shared)',
+    (await import('node:os'))
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' '),
+  );
   const dir = mkdtempSync(join(tmpdir(), 'vigie-bench-'));
   try {
     const s = join(dir, 'scenario');
@@ -84,10 +90,19 @@ export async function run(): Promise<void> {
     let stideRate = 0;
     for (const algo of ['stide', 'ngram-lm']) {
       const t0 = hrms();
-      await runEvaluation({ dataset: 'lidds2021', data: s, algos: [algo], params: { dir: 'both' }, noTrivial: true });
+      await runEvaluation({
+        dataset: 'lidds2021',
+        data: s,
+        algos: [algo],
+        params: { dir: 'both' },
+        noTrivial: true,
+      });
       const ms = hrms() - t0;
       const rate = lines / (ms / 1000);
-      row(`${algo}: LID-DS protocol end to end (read+train+score)`, `${fmt(rate)} calls/s = ${fmt(rate / PY_STIDE_HIGH, 1)}× Python STIDE's 430k`);
+      row(
+        `${algo}: LID-DS protocol end to end (read+train+score)`,
+        `${fmt(rate)} calls/s = ${fmt(rate / PY_STIDE_HIGH, 1)}× Python STIDE's 430k`,
+      );
       if (algo === 'stide') stideRate = rate;
     }
     // The same protocol in plain Python (zipfile, str.split, a set of tuples, per-thread deques),
@@ -95,7 +110,10 @@ export async function run(): Promise<void> {
     const py = spawnSync('python3', ['-c', PY_STIDE, s], { encoding: 'utf8' });
     if (py.status === 0) {
       const pyRate = Number(py.stdout.trim().split(/\s+/)[0]);
-      row('Python STIDE, same protocol, same zips, this run', `${fmt(pyRate)} calls/s; Vigie STIDE is ${(stideRate / pyRate).toFixed(1)}× faster`);
+      row(
+        'Python STIDE, same protocol, same zips, this run',
+        `${fmt(pyRate)} calls/s; Vigie STIDE is ${(stideRate / pyRate).toFixed(1)}× faster`,
+      );
     } else row('Python STIDE reference', `failed: ${py.stderr.slice(0, 200)}`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -130,7 +148,10 @@ export async function run(): Promise<void> {
   let t0 = hrms();
   for (let i = 0; i < N; i++) stide.learn(0, calls[i]);
   let ms = hrms() - t0;
-  row('STIDE n=7 learn', `${fmt(N / (ms / 1000))} calls/s (${fmt(stide.size)} n-grams, ${fmt(stide.memoryBytes() / 1024)} KiB)`);
+  row(
+    'STIDE n=7 learn',
+    `${fmt(N / (ms / 1000))} calls/s (${fmt(stide.size)} n-grams, ${fmt(stide.memoryBytes() / 1024)} KiB)`,
+  );
   t0 = hrms();
   let acc = 0;
   for (let i = 0; i < N; i++) acc += stide.score(0, calls[i]).ratio;

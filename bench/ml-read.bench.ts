@@ -46,7 +46,10 @@ export async function run(): Promise<void> {
       if (n !== lines) throw new Error(`read ${n} of ${lines}`);
     }
     const rate = lines / (best / 1000);
-    row('read .sc from a recording zip (inflate + parse)', `${fmt(rate)} lines/s (target ≥ 1,000,000: ${rate >= 1e6 ? 'met' : 'NOT met'})`);
+    row(
+      'read .sc from a recording zip (inflate + parse)',
+      `${fmt(rate)} lines/s (target ≥ 1,000,000: ${rate >= 1e6 ? 'met' : 'NOT met'})`,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

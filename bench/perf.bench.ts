@@ -85,7 +85,17 @@ export async function run(): Promise<void> {
   gc?.();
   const before = process.memoryUsage().heapUsed;
   const big = new PerfEngine();
-  const full = { cpu: 0.1, cpuThrottled: 0, cpuPressure: 1, memory: 1e8, memPressure: 0, ioPressure: 0, blkIo: 0, latencyMs: 20, successRate: 1 };
+  const full = {
+    cpu: 0.1,
+    cpuThrottled: 0,
+    cpuPressure: 1,
+    memory: 1e8,
+    memPressure: 0,
+    ioPressure: 0,
+    blkIo: 0,
+    latencyMs: 20,
+    successRate: 1,
+  };
   const many = 20_000;
   for (let i = 0; i < many; i++) big.observe({ key: `k${i}`, scope: 'n', name: `k${i}` }, 1n, full);
   gc?.();

@@ -18,60 +18,186 @@ export function syntheticCluster(total = 10_000): K8sObject[] {
   const nsCount = 50;
   let i = 0;
   const ns = (k: number): string => `team-${k % nsCount}`;
-  for (let k = 0; k < nsCount; k++) out.push({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns(k), labels: k % 3 === 0 ? { 'pod-security.kubernetes.io/enforce': 'baseline' } : {} } });
+  for (let k = 0; k < nsCount; k++)
+    out.push({
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: {
+        name: ns(k),
+        labels: k % 3 === 0 ? { 'pod-security.kubernetes.io/enforce': 'baseline' } : {},
+      },
+    });
   const container = (n: number): K8sObject => ({
     name: `c${n}`,
     image: n % 4 === 0 ? `nginx:latest` : `registry.example.com/app-${n % 97}:1.${n % 10}.0`,
     ports: [{ containerPort: 8080 + (n % 3) }],
-    env: [{ name: 'MODE', value: 'prod' }, { name: n % 7 === 0 ? 'DB_PASSWORD' : 'LOG_LEVEL', value: n % 7 === 0 ? 'hunter2hunter2' : 'info' }],
-    resources: n % 2 === 0 ? { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '500m', memory: '256Mi' } } : {},
-    securityContext: n % 5 === 0 ? { privileged: true } : { allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, runAsNonRoot: true, capabilities: { drop: ['ALL'] } },
+    env: [
+      { name: 'MODE', value: 'prod' },
+      { name: n % 7 === 0 ? 'DB_PASSWORD' : 'LOG_LEVEL', value: n % 7 === 0 ? 'hunter2hunter2' : 'info' },
+    ],
+    resources:
+      n % 2 === 0
+        ? { requests: { cpu: '100m', memory: '128Mi' }, limits: { cpu: '500m', memory: '256Mi' } }
+        : {},
+    securityContext:
+      n % 5 === 0
+        ? { privileged: true }
+        : {
+            allowPrivilegeEscalation: false,
+            readOnlyRootFilesystem: true,
+            runAsNonRoot: true,
+            capabilities: { drop: ['ALL'] },
+          },
     volumeMounts: [{ name: 'data', mountPath: '/data' }],
   });
   const podSpec = (n: number): K8sObject => ({
     serviceAccountName: `sa-${n % 10}`,
     containers: [container(n), container(n + 1)],
-    volumes: [n % 11 === 0 ? { name: 'data', hostPath: { path: '/var/run/docker.sock' } } : { name: 'data', emptyDir: {} }],
+    volumes: [
+      n % 11 === 0
+        ? { name: 'data', hostPath: { path: '/var/run/docker.sock' } }
+        : { name: 'data', emptyDir: {} },
+    ],
   });
   while (out.length < total) {
     const n = i++;
     const namespace = ns(n);
     const labels = { app: `app-${n}`, tier: n % 2 ? 'api' : 'web' };
     switch (n % 20) {
-      case 0: case 1: case 2: case 3: case 4: case 5:
-        out.push({ apiVersion: 'v1', kind: 'Pod', metadata: { name: `app-${n}-abc12`, namespace, labels, ownerReferences: [{ kind: 'ReplicaSet', name: `app-${n}-6d5f7`, controller: true }] }, spec: podSpec(n) });
+      case 0:
+      case 1:
+      case 2:
+      case 3:
+      case 4:
+      case 5:
+        out.push({
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: {
+            name: `app-${n}-abc12`,
+            namespace,
+            labels,
+            ownerReferences: [{ kind: 'ReplicaSet', name: `app-${n}-6d5f7`, controller: true }],
+          },
+          spec: podSpec(n),
+        });
         break;
-      case 6: case 7:
-        out.push({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: `app-${n}`, namespace }, spec: { selector: { matchLabels: labels }, template: { metadata: { labels }, spec: podSpec(n) } } });
+      case 6:
+      case 7:
+        out.push({
+          apiVersion: 'apps/v1',
+          kind: 'Deployment',
+          metadata: { name: `app-${n}`, namespace },
+          spec: { selector: { matchLabels: labels }, template: { metadata: { labels }, spec: podSpec(n) } },
+        });
         break;
-      case 8: case 9:
-        out.push({ apiVersion: 'apps/v1', kind: 'ReplicaSet', metadata: { name: `app-${n}-6d5f7`, namespace }, spec: { selector: { matchLabels: labels }, template: { metadata: { labels }, spec: podSpec(n) } } });
+      case 8:
+      case 9:
+        out.push({
+          apiVersion: 'apps/v1',
+          kind: 'ReplicaSet',
+          metadata: { name: `app-${n}-6d5f7`, namespace },
+          spec: { selector: { matchLabels: labels }, template: { metadata: { labels }, spec: podSpec(n) } },
+        });
         break;
       case 10:
-        out.push({ apiVersion: 'apps/v1', kind: n % 40 === 10 ? 'StatefulSet' : 'DaemonSet', metadata: { name: `set-${n}`, namespace }, spec: { selector: { matchLabels: labels }, template: { metadata: { labels }, spec: podSpec(n) } } });
+        out.push({
+          apiVersion: 'apps/v1',
+          kind: n % 40 === 10 ? 'StatefulSet' : 'DaemonSet',
+          metadata: { name: `set-${n}`, namespace },
+          spec: { selector: { matchLabels: labels }, template: { metadata: { labels }, spec: podSpec(n) } },
+        });
         break;
       case 11:
-        out.push({ apiVersion: 'batch/v1', kind: 'CronJob', metadata: { name: `job-${n}`, namespace }, spec: { schedule: '0 * * * *', jobTemplate: { spec: { template: { spec: podSpec(n) } } } } });
+        out.push({
+          apiVersion: 'batch/v1',
+          kind: 'CronJob',
+          metadata: { name: `job-${n}`, namespace },
+          spec: { schedule: '0 * * * *', jobTemplate: { spec: { template: { spec: podSpec(n) } } } },
+        });
         break;
-      case 12: case 13:
-        out.push({ apiVersion: 'v1', kind: 'Service', metadata: { name: `svc-${n}`, namespace: ns(n - 6) }, spec: { type: n % 10 === 2 ? 'LoadBalancer' : 'ClusterIP', selector: { app: `app-${n - 6}` }, ports: [{ port: 80, targetPort: 8080 }] } });
+      case 12:
+      case 13:
+        out.push({
+          apiVersion: 'v1',
+          kind: 'Service',
+          metadata: { name: `svc-${n}`, namespace: ns(n - 6) },
+          spec: {
+            type: n % 10 === 2 ? 'LoadBalancer' : 'ClusterIP',
+            selector: { app: `app-${n - 6}` },
+            ports: [{ port: 80, targetPort: 8080 }],
+          },
+        });
         break;
-      case 14: case 15:
-        out.push({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `cfg-${n}`, namespace }, data: { LOG_LEVEL: 'info', URL: 'http://x', ...(n % 6 === 0 ? { api_token: 'eyJhbGciOiJIUzI1NiJ9.payload.sig' } : {}) } });
+      case 14:
+      case 15:
+        out.push({
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          metadata: { name: `cfg-${n}`, namespace },
+          data: {
+            LOG_LEVEL: 'info',
+            URL: 'http://x',
+            ...(n % 6 === 0 ? { api_token: 'eyJhbGciOiJIUzI1NiJ9.payload.sig' } : {}),
+          },
+        });
         break;
       case 16:
         out.push({ apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: `sa-${n % 10}`, namespace } });
         break;
       case 17:
-        out.push({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name: `role-${n}`, namespace }, rules: [{ apiGroups: [''], resources: ['pods', n % 3 ? 'configmaps' : 'secrets'], verbs: ['get', 'list', n % 5 ? 'watch' : 'create'] }] });
+        out.push({
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'Role',
+          metadata: { name: `role-${n}`, namespace },
+          rules: [
+            {
+              apiGroups: [''],
+              resources: ['pods', n % 3 ? 'configmaps' : 'secrets'],
+              verbs: ['get', 'list', n % 5 ? 'watch' : 'create'],
+            },
+          ],
+        });
         break;
       case 18:
-        out.push({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: `rb-${n}`, namespace: ns(n - 1) }, roleRef: { kind: 'Role', name: `role-${n - 1}`, apiGroup: 'rbac.authorization.k8s.io' }, subjects: [{ kind: 'ServiceAccount', name: `sa-${(n - 1) % 10}`, namespace: ns(n - 1) }] });
+        out.push({
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'RoleBinding',
+          metadata: { name: `rb-${n}`, namespace: ns(n - 1) },
+          roleRef: { kind: 'Role', name: `role-${n - 1}`, apiGroup: 'rbac.authorization.k8s.io' },
+          subjects: [{ kind: 'ServiceAccount', name: `sa-${(n - 1) % 10}`, namespace: ns(n - 1) }],
+        });
         break;
       default:
-        out.push(n % 3 === 0
-          ? { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: `np-${n}`, namespace }, spec: { podSelector: { matchLabels: { tier: 'api' } }, policyTypes: ['Ingress'] } }
-          : { apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name: `ing-${n}`, namespace: ns(n - 13) }, spec: { rules: [{ http: { paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: `svc-${n - 7}`, port: { number: 80 } } } }] } }] } });
+        out.push(
+          n % 3 === 0
+            ? {
+                apiVersion: 'networking.k8s.io/v1',
+                kind: 'NetworkPolicy',
+                metadata: { name: `np-${n}`, namespace },
+                spec: { podSelector: { matchLabels: { tier: 'api' } }, policyTypes: ['Ingress'] },
+              }
+            : {
+                apiVersion: 'networking.k8s.io/v1',
+                kind: 'Ingress',
+                metadata: { name: `ing-${n}`, namespace: ns(n - 13) },
+                spec: {
+                  rules: [
+                    {
+                      http: {
+                        paths: [
+                          {
+                            path: '/',
+                            pathType: 'Prefix',
+                            backend: { service: { name: `svc-${n - 7}`, port: { number: 80 } } },
+                          },
+                        ],
+                      },
+                    },
+                  ],
+                },
+              },
+        );
     }
   }
   return out.slice(0, total);
@@ -105,14 +231,26 @@ async function scanThroughput(): Promise<void> {
   const total = med(parseTimes.map((p, k) => p + evalTimes[k]));
   // CPU time of the process (user + system) measures one core's work even when the machine is
   // shared; the wall-clock figure is what a user waits on this machine at this moment.
-  row('CPU time per scan, parse + evaluate (best / median of 5)', `${fmt(Math.min(...cpuTimes), 1)} / ${fmt(med(cpuTimes), 1)} ms`);
-  row('objects scanned per CPU-second (best run; target >= 20,000)', fmt((objects.length / Math.min(...cpuTimes)) * 1000));
+  row(
+    'CPU time per scan, parse + evaluate (best / median of 5)',
+    `${fmt(Math.min(...cpuTimes), 1)} / ${fmt(med(cpuTimes), 1)} ms`,
+  );
+  row(
+    'objects scanned per CPU-second (best run; target >= 20,000)',
+    fmt((objects.length / Math.min(...cpuTimes)) * 1000),
+  );
   row('objects scanned per CPU-second (median run)', fmt((objects.length / med(cpuTimes)) * 1000));
-  row('synthetic cluster dump', `${fmt(objects.length)} objects, ${fmt(dump.length / 1e6, 1)} MB JSON, ${controls.length} controls`);
+  row(
+    'synthetic cluster dump',
+    `${fmt(objects.length)} objects, ${fmt(dump.length / 1e6, 1)} MB JSON, ${controls.length} controls`,
+  );
   row('findings per scan', fmt(findings));
   row('parse (median of 5)', `${fmt(med(parseTimes), 1)} ms`);
   row('evaluate (median of 5)', `${fmt(med(evalTimes), 1)} ms`);
-  row('objects scanned per wall-clock second, parse + evaluate (median)', fmt((objects.length / total) * 1000));
+  row(
+    'objects scanned per wall-clock second, parse + evaluate (median)',
+    fmt((objects.length / total) * 1000),
+  );
   row('objects scanned per second, evaluate only', fmt((objects.length / med(evalTimes)) * 1000));
 }
 
@@ -121,15 +259,41 @@ async function admissionLatency(): Promise<void> {
   const app = await createAdmissionServer({ tls, denyOn: 'high' });
   const url = new URL((await app.listen({ port: 0, host: '127.0.0.1' })).replace('127.0.0.1', 'localhost'));
   const agent = new Agent({ keepAlive: true, maxSockets: 1, ca: tls.cert });
-  const objects = syntheticCluster(400).filter((o) => ['Pod', 'Deployment', 'CronJob', 'Service', 'ConfigMap'].includes(String(o.kind)));
-  const bodies = objects.map((o, i) => JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { uid: `u${i}`, operation: 'CREATE', namespace: o.metadata?.namespace, kind: { group: '', version: 'v1', kind: o.kind }, object: o } }));
+  const objects = syntheticCluster(400).filter((o) =>
+    ['Pod', 'Deployment', 'CronJob', 'Service', 'ConfigMap'].includes(String(o.kind)),
+  );
+  const bodies = objects.map((o, i) =>
+    JSON.stringify({
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      request: {
+        uid: `u${i}`,
+        operation: 'CREATE',
+        namespace: o.metadata?.namespace,
+        kind: { group: '', version: 'v1', kind: o.kind },
+        object: o,
+      },
+    }),
+  );
   const send = (body: string): Promise<number> =>
     new Promise((resolve, reject) => {
       const t0 = hrms();
-      const req = request({ host: 'localhost', port: Number(url.port), path: '/validate', method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-        res.resume();
-        res.on('end', () => (res.statusCode === 200 ? resolve(hrms() - t0) : reject(new Error(`status ${res.statusCode}`))));
-      });
+      const req = request(
+        {
+          host: 'localhost',
+          port: Number(url.port),
+          path: '/validate',
+          method: 'POST',
+          agent,
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+        },
+        (res) => {
+          res.resume();
+          res.on('end', () =>
+            res.statusCode === 200 ? resolve(hrms() - t0) : reject(new Error(`status ${res.statusCode}`)),
+          );
+        },
+      );
       req.on('error', reject);
       req.end(body);
     });
@@ -138,7 +302,10 @@ async function admissionLatency(): Promise<void> {
   const n = 3000;
   for (let i = 0; i < n; i++) lat.push(await send(bodies[i % bodies.length]));
   lat.sort((a, b) => a - b);
-  row('admission reviews (HTTPS, keep-alive, loopback, sequential)', `${fmt(n)} over ${objects.length} distinct objects`);
+  row(
+    'admission reviews (HTTPS, keep-alive, loopback, sequential)',
+    `${fmt(n)} over ${objects.length} distinct objects`,
+  );
   row('admission latency p50', `${fmt(percentile(lat, 50), 2)} ms`);
   row('admission latency p99 (target <= 10 ms)', `${fmt(percentile(lat, 99), 2)} ms`);
   row('admission latency max', `${fmt(lat[lat.length - 1], 2)} ms`);
@@ -153,12 +320,20 @@ async function admissionLatency(): Promise<void> {
     inproc.push(hrms() - t0);
   }
   inproc.sort((a, b) => a - b);
-  row('review decision in process p50 / p99', `${fmt(percentile(inproc, 50), 3)} / ${fmt(percentile(inproc, 99), 3)} ms`);
+  row(
+    'review decision in process p50 / p99',
+    `${fmt(percentile(inproc, 50), 3)} / ${fmt(percentile(inproc, 99), 3)} ms`,
+  );
 }
 
 export async function run(): Promise<void> {
   // Figures on a shared machine move with its load: print it beside them.
-  row('machine', `${cpus().length} cores, load average ${loadavg().map((x) => x.toFixed(1)).join(' / ')}`);
+  row(
+    'machine',
+    `${cpus().length} cores, load average ${loadavg()
+      .map((x) => x.toFixed(1))
+      .join(' / ')}`,
+  );
   await scanThroughput();
   await admissionLatency();
 }

@@ -21,7 +21,10 @@ const N = Number(process.env.VIGIE_BENCH_N ?? 30);
 function buildImage(): void {
   const ctx = mkdtempSync(join(tmpdir(), 'vigie-bench-img-'));
   copyFileSync('/bin/busybox', join(ctx, 'busybox'));
-  writeFileSync(join(ctx, 'Dockerfile'), 'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox","--install","-s","/bin"]\n');
+  writeFileSync(
+    join(ctx, 'Dockerfile'),
+    'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox","--install","-s","/bin"]\n',
+  );
   execFileSync('docker', ['build', '-q', '-t', IMAGE, ctx], { stdio: 'ignore' });
   rmSync(ctx, { recursive: true, force: true });
 }
@@ -54,7 +57,12 @@ export async function run(): Promise<void> {
   try {
     for (const [action, params, bare, undo] of [
       ['pause', '', () => retryTransient(() => c.pause(), /unable to freeze/), () => c.unpause()],
-      ['throttle', ', params: { cpus: 0.2 }', () => c.update({ CpuPeriod: 100000, CpuQuota: 20000 }), () => c.update({ CpuQuota: -1 })],
+      [
+        'throttle',
+        ', params: { cpus: 0.2 }',
+        () => c.update({ CpuPeriod: 100000, CpuQuota: 20000 }),
+        () => c.update({ CpuQuota: -1 }),
+      ],
       [
         'isolate',
         '',
@@ -66,7 +74,14 @@ export async function run(): Promise<void> {
         `name: bench\nguards: { rateLimit: { perMinute: 100000 }, maxActionsPerIncident: 100000 }\nrules:\n  - name: r\n    match: { category: attack }\n    actions:\n      - { action: ${action}${params} }\n`,
         'bench.yaml',
       );
-      const r = createResponder({ db: openStore(':memory:'), hostname: 'bench', mode: 'enforce', policy, actuators: [actuator], selfIds: [] });
+      const r = createResponder({
+        db: openStore(':memory:'),
+        hostname: 'bench',
+        mode: 'enforce',
+        policy,
+        actuators: [actuator],
+        selfIds: [],
+      });
       await r.ready;
       const engine: number[] = [];
       const raw: number[] = [];
@@ -86,7 +101,8 @@ export async function run(): Promise<void> {
         const t0 = hrms();
         const [rec] = await r.onAlert(alert);
         engine.push(hrms() - t0);
-        if (rec.status !== 'executed' || !rec.verified) throw new Error(`${action}: ${rec.status} ${rec.error ?? rec.reason}`);
+        if (rec.status !== 'executed' || !rec.verified)
+          throw new Error(`${action}: ${rec.status} ${rec.error ?? rec.reason}`);
         await r.rollback(rec.id);
         const t1 = hrms();
         await bare();

@@ -23,7 +23,11 @@ function rate(n: number, ms: number, cpuMs?: number): string {
   return cpuMs === undefined ? wall : `${fmt(n / (cpuMs / 1000))} events/CPU-s (wall ${wall})`;
 }
 
-function timeLoop(events: VigieEvent[], rounds: number, f: (ev: VigieEvent) => number): { ms: number; cpuMs: number; n: number; matches: number } {
+function timeLoop(
+  events: VigieEvent[],
+  rounds: number,
+  f: (ev: VigieEvent) => number,
+): { ms: number; cpuMs: number; n: number; matches: number } {
   // Warm-up so that the JIT has compiled the closures.
   let matches = 0;
   for (let i = 0; i < Math.min(rounds, 3); i++) for (const ev of events) f(ev);
@@ -52,12 +56,22 @@ function auditEvents(): { events: VigieEvent[]; lines: string[] } {
   }
   // Distinct objects, several copies of each, so no event stays hot in a cache.
   const events: VigieEvent[] = [];
-  for (let k = 0; k < 20; k++) for (const l of lines) events.push(auditToEvent(JSON.parse(l) as Record<string, unknown>));
+  for (let k = 0; k < 20; k++)
+    for (const l of lines) events.push(auditToEvent(JSON.parse(l) as Record<string, unknown>));
   return { events, lines };
 }
 
 const EXECS = ['sh', 'bash', 'nginx', 'python3', 'curl', 'ls', 'cat', 'node', 'java', 'ps', 'grep', 'sed'];
-const PATHS = ['/etc/passwd', '/var/log/nginx/access.log', '/tmp/x', '/usr/lib/libc.so.6', '/proc/self/stat', '/etc/shadow', '/app/data.db', '/dev/null'];
+const PATHS = [
+  '/etc/passwd',
+  '/var/log/nginx/access.log',
+  '/tmp/x',
+  '/usr/lib/libc.so.6',
+  '/proc/self/stat',
+  '/etc/shadow',
+  '/app/data.db',
+  '/dev/null',
+];
 
 function syscallEvents(n: number): VigieEvent[] {
   const out: VigieEvent[] = [];
@@ -74,16 +88,45 @@ function syscallEvents(n: number): VigieEvent[] {
       ts: 1_700_000_000_000_000_000n + BigInt(i),
       source: 'bench',
       host: 'node-1',
-      container: rnd(4) === 0 ? undefined : { id: `c0ffee${rnd(50)}abcdef0123`, name: 'app', image: 'registry.local/app:1.0' },
-      proc: { pid: 1000 + i, ppid: 999, name, exe: `/usr/bin/${name}`, cmdline: `${name} -x ${i}`, pname: 'nginx', anames: ['nginx', 'containerd-shim'], uid: rnd(3) === 0 ? 0 : 1000 },
+      container:
+        rnd(4) === 0
+          ? undefined
+          : { id: `c0ffee${rnd(50)}abcdef0123`, name: 'app', image: 'registry.local/app:1.0' },
+      proc: {
+        pid: 1000 + i,
+        ppid: 999,
+        name,
+        exe: `/usr/bin/${name}`,
+        cmdline: `${name} -x ${i}`,
+        pname: 'nginx',
+        anames: ['nginx', 'containerd-shim'],
+        uid: rnd(3) === 0 ? 0 : 1000,
+      },
     };
     const kind = rnd(10);
-    if (kind < 2) out.push(base); // exec
+    if (kind < 2)
+      out.push(base); // exec
     else if (kind < 8) {
       const path = PATHS[rnd(PATHS.length)];
-      out.push({ ...base, kind: 'file', file: { op: 'open', path, flags: rnd(3) === 0 ? 0o101 : 0, write: false, ret: 3 } });
+      out.push({
+        ...base,
+        kind: 'file',
+        file: { op: 'open', path, flags: rnd(3) === 0 ? 0o101 : 0, write: false, ret: 3 },
+      });
     } else {
-      out.push({ ...base, kind: 'network', network: { op: 'connect', proto: 'tcp', srcIp: '10.0.0.5', srcPort: 40000 + rnd(1000), dstIp: `10.1.${rnd(255)}.${rnd(255)}`, dstPort: [80, 443, 5432, 6379][rnd(4)], ret: 0 } });
+      out.push({
+        ...base,
+        kind: 'network',
+        network: {
+          op: 'connect',
+          proto: 'tcp',
+          srcIp: '10.0.0.5',
+          srcPort: 40000 + rnd(1000),
+          dstIp: `10.1.${rnd(255)}.${rnd(255)}`,
+          dstPort: [80, 443, 5432, 6379][rnd(4)],
+          ret: 0,
+        },
+      });
     }
   }
   return out;
@@ -97,28 +140,53 @@ export async function run(): Promise<void> {
   const empty = timeLoop(audit, 200, (ev) => (ev.kind === 'k8s_audit' ? 0 : 1));
   row('baseline: empty loop over audit events', rate(empty.n, empty.ms, empty.cpuMs));
   const lineEvents = lines.map((l) => ({ l }) as unknown as VigieEvent);
-  const jp = timeLoop(lineEvents, 200, (x) => ((JSON.parse((x as unknown as { l: string }).l) as object) ? 0 : 1));
+  const jp = timeLoop(lineEvents, 200, (x) =>
+    (JSON.parse((x as unknown as { l: string }).l) as object) ? 0 : 1,
+  );
   row('baseline: JSON.parse of the same audit events', rate(jp.n, jp.ms, jp.cpuMs));
 
   for (const matching of ['first', 'all'] as RuleMatching[]) {
-    const k8s = new RuleEngine(loadRuleFiles([join(rulesDir, 'k8s_audit_rules.yaml')]), { ruleMatching: matching });
+    const k8s = new RuleEngine(loadRuleFiles([join(rulesDir, 'k8s_audit_rules.yaml')]), {
+      ruleMatching: matching,
+    });
     const r = timeLoop(audit, 200, (ev) => k8s.evaluate(ev));
-    row(`k8s_audit_rules.yaml (${k8s.activeRules().length} rules, matching=${matching})`, `${rate(r.n, r.ms, r.cpuMs)}  (${fmt(r.matches / r.n, 3)} alerts/event)`);
+    row(
+      `k8s_audit_rules.yaml (${k8s.activeRules().length} rules, matching=${matching})`,
+      `${rate(r.n, r.ms, r.cpuMs)}  (${fmt(r.matches / r.n, 3)} alerts/event)`,
+    );
   }
 
   const sys = syscallEvents(4096);
   const emptySys = timeLoop(sys, 500, (ev) => (ev.kind === 'file' ? 1 : 0));
   row('baseline: empty loop over live events', rate(emptySys.n, emptySys.ms, emptySys.cpuMs));
   for (const matching of ['first', 'all'] as RuleMatching[]) {
-    const eng = new RuleEngine(loadRuleFiles([join(rulesDir, 'falco_rules.yaml')]), { ruleMatching: matching });
+    const eng = new RuleEngine(loadRuleFiles([join(rulesDir, 'falco_rules.yaml')]), {
+      ruleMatching: matching,
+    });
     const r = timeLoop(sys, 500, (ev) => eng.evaluate(ev));
-    row(`falco_rules.yaml (${eng.activeRules().length} active rules, matching=${matching})`, `${rate(r.n, r.ms, r.cpuMs)}  (${fmt(r.matches / r.n, 3)} alerts/event)`);
+    row(
+      `falco_rules.yaml (${eng.activeRules().length} active rules, matching=${matching})`,
+      `${rate(r.n, r.ms, r.cpuMs)}  (${fmt(r.matches / r.n, 3)} alerts/event)`,
+    );
     const byKind = new Map<string, number>();
     for (const ev of sys) byKind.set(ev.kind, Math.max(byKind.get(ev.kind) ?? 0, eng.candidates(ev).length));
-    if (matching === 'first') row('  rules met per event after the index (max, by kind)', [...byKind].map(([k, v]) => `${k}=${v}`).join(' '));
+    if (matching === 'first')
+      row(
+        '  rules met per event after the index (max, by kind)',
+        [...byKind].map(([k, v]) => `${k}=${v}`).join(' '),
+      );
   }
-  const three = new RuleEngine(loadRuleFiles(['falco_rules.yaml', 'falco-incubating_rules.yaml', 'falco-sandbox_rules.yaml'].map((f) => join(rulesDir, f))));
+  const three = new RuleEngine(
+    loadRuleFiles(
+      ['falco_rules.yaml', 'falco-incubating_rules.yaml', 'falco-sandbox_rules.yaml'].map((f) =>
+        join(rulesDir, f),
+      ),
+    ),
+  );
   const r3 = timeLoop(sys, 500, (ev) => three.evaluate(ev));
-  row(`stable+incubating+sandbox (${three.activeRules().length} active rules, matching=first)`, `${rate(r3.n, r3.ms, r3.cpuMs)}  (${fmt(r3.matches / r3.n, 3)} alerts/event)`);
+  row(
+    `stable+incubating+sandbox (${three.activeRules().length} active rules, matching=first)`,
+    `${rate(r3.n, r3.ms, r3.cpuMs)}  (${fmt(r3.matches / r3.n, 3)} alerts/event)`,
+  );
   row('mix of live events', 'exec 20% / file open 60% / connect 20%, 4096 distinct events');
 }

@@ -6,4 +6,5 @@ cd "$(dirname "$0")/.."
 VIGIE_SETUP_PYTHON=1 scripts/setup.sh
 npm run -s typecheck
 npm run -s lint
+npm run -s format:check >/dev/null
 npx vitest run "$@"

@@ -24,7 +24,8 @@ describe.runIf(run)('NATS JetStream bus (real nats-server)', () => {
     const brain = await NatsBus.connect({ servers: nats.url, stream: 'T1' });
     const got: { id: string; ts: string }[] = [];
     brain.subscribe<{ id: string; ts: string }>('events', (m) => void got.push(m), { name: 'brain' });
-    for (let i = 0; i < 50; i++) agent.publish('events', { id: `e${i}`, ts: 1_700_000_000_000_000_000n + BigInt(i) });
+    for (let i = 0; i < 50; i++)
+      agent.publish('events', { id: `e${i}`, ts: 1_700_000_000_000_000_000n + BigInt(i) });
     expect(await until(() => got.length === 50)).toBe(true);
     expect(got[0]).toEqual({ id: 'e0', ts: '1700000000000000000' });
     await agent.close();
@@ -60,11 +61,15 @@ describe.runIf(run)('NATS JetStream bus (real nats-server)', () => {
     const bus = await NatsBus.connect({ servers: nats.url, stream: 'T3' });
     let calls = 0;
     const ok: string[] = [];
-    bus.subscribe<{ id: string }>('actions', (m) => {
-      calls++;
-      if (calls === 1) throw new Error('transient');
-      ok.push(m.id);
-    }, { name: 'responder' });
+    bus.subscribe<{ id: string }>(
+      'actions',
+      (m) => {
+        calls++;
+        if (calls === 1) throw new Error('transient');
+        ok.push(m.id);
+      },
+      { name: 'responder' },
+    );
     bus.publish('actions', { id: 'x1' });
     expect(await until(() => ok.length === 1, 15_000)).toBe(true);
     expect(calls).toBe(2);
@@ -74,7 +79,12 @@ describe.runIf(run)('NATS JetStream bus (real nats-server)', () => {
 
   it('counts drops when the outbound queue is full', async () => {
     const drops: number[] = [];
-    const bus = await NatsBus.connect({ servers: nats.url, stream: 'T4', capacity: 5, onDrop: (n) => drops.push(n.dropped) });
+    const bus = await NatsBus.connect({
+      servers: nats.url,
+      stream: 'T4',
+      capacity: 5,
+      onDrop: (n) => drops.push(n.dropped),
+    });
     let accepted = 0;
     for (let i = 0; i < 100; i++) if (bus.publish('events', { id: `e${i}` })) accepted++;
     expect(accepted).toBeLessThan(100);

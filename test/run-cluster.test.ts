@@ -22,15 +22,45 @@ describe('vigie run --kubeconfig', () => {
     const dir = mkdtempSync(join(tmpdir(), 'vigie-run-k8s-'));
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', 'src/cli/main.ts', 'run', '--kubeconfig', api.kubeconfigPath, '--no-sensor', '--sources', 'kubernetes',
-        '--detectors', 'posture', '--no-serve', '--output', 'json', '--db', join(dir, 'v.db'), '--duration', '25'],
+      [
+        '--import',
+        'tsx',
+        'src/cli/main.ts',
+        'run',
+        '--kubeconfig',
+        api.kubeconfigPath,
+        '--no-sensor',
+        '--sources',
+        'kubernetes',
+        '--detectors',
+        'posture',
+        '--no-serve',
+        '--output',
+        'json',
+        '--db',
+        join(dir, 'v.db'),
+        '--duration',
+        '25',
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let out = '';
     let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d));
     child.stderr.on('data', (d: Buffer) => (err += d));
-    const lines = () => out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { rule: string; vigie: { category: string }; output: string; output_fields: Record<string, unknown> });
+    const lines = () =>
+      out
+        .split('\n')
+        .filter(Boolean)
+        .map(
+          (l) =>
+            JSON.parse(l) as {
+              rule: string;
+              vigie: { category: string };
+              output: string;
+              output_fields: Record<string, unknown>;
+            },
+        );
     const deadline = Date.now() + 20_000;
     while (!err.includes('watching') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     await new Promise((r) => setTimeout(r, 1500));

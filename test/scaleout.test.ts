@@ -35,7 +35,15 @@ const shellDetector: Detector = {
   kinds: ['process'],
   onEvent(ev, emit) {
     if (ev.proc?.name === 'sh')
-      emit({ rule: 'Shell', priority: 'Warning', output: 'sh ran', category: 'attack', detector: 'shell', explanation: 'sh', event: ev });
+      emit({
+        rule: 'Shell',
+        priority: 'Warning',
+        output: 'sh ran',
+        category: 'attack',
+        detector: 'shell',
+        explanation: 'sh',
+        event: ev,
+      });
   },
 };
 
@@ -57,9 +65,31 @@ describe.runIf(natsAvailable())('agent and brain over NATS JetStream', () => {
   it('an agent alert reaches the brain once, is stored, and survives a brain restart', async () => {
     const brainDb = openStore(':memory:');
     const src = new HandSource();
-    const agent = await startAgent({ nats: nats.url, db: openStore(':memory:'), node: 'node-a', output: quiet(), sources: [src], detectors: [shellDetector], stream: 'S1' });
-    let brain = await startBrain({ nats: nats.url, db: brainDb, output: quiet(), mode: 'monitor', responder: null, stream: 'S1' });
-    const ev = (name: string): VigieEvent => ({ id: `e-${name}`, kind: 'process', ts: nowNs(), source: 'hand', proc: { name }, container: { id: 'c1', image: 'web' } });
+    const agent = await startAgent({
+      nats: nats.url,
+      db: openStore(':memory:'),
+      node: 'node-a',
+      output: quiet(),
+      sources: [src],
+      detectors: [shellDetector],
+      stream: 'S1',
+    });
+    let brain = await startBrain({
+      nats: nats.url,
+      db: brainDb,
+      output: quiet(),
+      mode: 'monitor',
+      responder: null,
+      stream: 'S1',
+    });
+    const ev = (name: string): VigieEvent => ({
+      id: `e-${name}`,
+      kind: 'process',
+      ts: nowNs(),
+      source: 'hand',
+      proc: { name },
+      container: { id: 'c1', image: 'web' },
+    });
     src.sink!(ev('sh'));
     src.sink!(ev('httpd'));
     const store = new AlertStore(brainDb);
@@ -76,7 +106,14 @@ describe.runIf(natsAvailable())('agent and brain over NATS JetStream', () => {
     // The brain restarts; alerts published meanwhile wait in the stream for its durable consumer.
     await brain.stop();
     src.sink!(ev('sh'));
-    brain = await startBrain({ nats: nats.url, db: brainDb, output: quiet(), mode: 'monitor', responder: null, stream: 'S1' });
+    brain = await startBrain({
+      nats: nats.url,
+      db: brainDb,
+      output: quiet(),
+      mode: 'monitor',
+      responder: null,
+      stream: 'S1',
+    });
     expect(await until(() => store.count(0) === 2)).toBe(true);
     await new Promise((r) => setTimeout(r, 300));
     expect(store.count(0)).toBe(2);

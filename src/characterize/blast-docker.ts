@@ -10,19 +10,43 @@ import { toDot, toGraph, toMermaid, type BlastItem, type BlastRadius } from './b
 
 type Inspect = Docker.ContainerInspectInfo;
 
-const RISKY_CAPS = new Set(['SYS_ADMIN', 'SYS_PTRACE', 'SYS_MODULE', 'NET_ADMIN', 'DAC_READ_SEARCH', 'SYS_RAWIO', 'BPF', 'PERFMON', 'ALL']);
+const RISKY_CAPS = new Set([
+  'SYS_ADMIN',
+  'SYS_PTRACE',
+  'SYS_MODULE',
+  'NET_ADMIN',
+  'DAC_READ_SEARCH',
+  'SYS_RAWIO',
+  'BPF',
+  'PERFMON',
+  'ALL',
+]);
 const SECRET_ENV = /(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_KEY|CREDENTIAL|ACCESS_KEY)/i;
-const HOST_PATH_RISK = /^\/($|var\/run\/docker\.sock|run\/docker\.sock|run\/containerd|etc|root|proc|sys|var\/lib\/docker|home|dev|boot)/;
+const HOST_PATH_RISK =
+  /^\/($|var\/run\/docker\.sock|run\/docker\.sock|run\/containerd|etc|root|proc|sys|var\/lib\/docker|home|dev|boot)/;
 
 const nameOf = (c: Inspect) => c.Name.replace(/^\//, '');
 
-export function dockerBlastRadius(containers: Inspect[], idOrName: string, hostname?: string): BlastRadius | undefined {
-  const me = containers.find((c) => c.Id === idOrName || c.Id.startsWith(idOrName) || nameOf(c) === idOrName.replace(/^\//, ''));
+export function dockerBlastRadius(
+  containers: Inspect[],
+  idOrName: string,
+  hostname?: string,
+): BlastRadius | undefined {
+  const me = containers.find(
+    (c) => c.Id === idOrName || c.Id.startsWith(idOrName) || nameOf(c) === idOrName.replace(/^\//, ''),
+  );
   if (!me) return undefined;
   const others = containers.filter((c) => c !== me && c.State?.Running);
   const items: BlastItem[] = [];
   const coLocated = others.map(nameOf).sort();
-  for (const c of coLocated) items.push({ kind: 'pod', name: c, relation: 'co-located', risk: 'medium', detail: `same host${hostname ? ' ' + hostname : ''}` });
+  for (const c of coLocated)
+    items.push({
+      kind: 'pod',
+      name: c,
+      relation: 'co-located',
+      risk: 'medium',
+      detail: `same host${hostname ? ' ' + hostname : ''}`,
+    });
 
   const mode = me.HostConfig?.NetworkMode ?? 'default';
   const myNets = new Set(Object.keys(me.NetworkSettings?.Networks ?? {}));
@@ -32,21 +56,51 @@ export function dockerBlastRadius(containers: Inspect[], idOrName: string, hostn
   else if (mode.startsWith('container:')) {
     const peer = containers.find((c) => c.Id.startsWith(mode.slice(10)) || nameOf(c) === mode.slice(10));
     reachable = peer ? [nameOf(peer)] : [];
-  } else reachable = others.filter((c) => Object.keys(c.NetworkSettings?.Networks ?? {}).some((n) => myNets.has(n))).map(nameOf);
+  } else
+    reachable = others
+      .filter((c) => Object.keys(c.NetworkSettings?.Networks ?? {}).some((n) => myNets.has(n)))
+      .map(nameOf);
   reachable.sort();
-  for (const r of reachable) items.push({ kind: 'pod', name: r, relation: 'reachable', risk: 'low', detail: mode === 'host' ? 'host network' : 'shared Docker network' });
+  for (const r of reachable)
+    items.push({
+      kind: 'pod',
+      name: r,
+      relation: 'reachable',
+      risk: 'low',
+      detail: mode === 'host' ? 'host network' : 'shared Docker network',
+    });
 
   const exposedBy: string[] = [];
   for (const [port, binds] of Object.entries(me.NetworkSettings?.Ports ?? {})) {
     for (const b of binds ?? []) exposedBy.push(`${b.HostIp || '0.0.0.0'}:${b.HostPort} → ${port}`);
   }
-  for (const e of exposedBy) items.push({ kind: 'service', name: e, relation: 'exposed-by', risk: /^(0\.0\.0\.0|::)/.test(e) ? 'high' : 'low' });
+  for (const e of exposedBy)
+    items.push({
+      kind: 'service',
+      name: e,
+      relation: 'exposed-by',
+      risk: /^(0\.0\.0\.0|::)/.test(e) ? 'high' : 'low',
+    });
 
-  const hostPaths = (me.Mounts ?? []).filter((m) => m.Type === 'bind').map((m) => m.Source).sort();
-  for (const h of hostPaths) items.push({ kind: 'hostPath', name: h, relation: 'mounts', risk: HOST_PATH_RISK.test(h) ? 'high' : 'medium' });
+  const hostPaths = (me.Mounts ?? [])
+    .filter((m) => m.Type === 'bind')
+    .map((m) => m.Source)
+    .sort();
+  for (const h of hostPaths)
+    items.push({
+      kind: 'hostPath',
+      name: h,
+      relation: 'mounts',
+      risk: HOST_PATH_RISK.test(h) ? 'high' : 'medium',
+    });
   const secrets = [
-    ...(me.Config?.Env ?? []).map((e) => e.split('=')[0]).filter((k) => SECRET_ENV.test(k)).map((k) => `env ${k}`),
-    ...(me.Mounts ?? []).filter((m) => m.Destination.startsWith('/run/secrets')).map((m) => `secret mount ${m.Destination}`),
+    ...(me.Config?.Env ?? [])
+      .map((e) => e.split('=')[0])
+      .filter((k) => SECRET_ENV.test(k))
+      .map((k) => `env ${k}`),
+    ...(me.Mounts ?? [])
+      .filter((m) => m.Destination.startsWith('/run/secrets'))
+      .map((m) => `secret mount ${m.Destination}`),
   ];
   for (const s of secrets) items.push({ kind: 'secret', name: s, relation: 'mounts', risk: 'high' });
 
@@ -56,9 +110,16 @@ export function dockerBlastRadius(containers: Inspect[], idOrName: string, hostn
   if (mode === 'host') hostAccess.push('hostNetwork');
   if (hc.PidMode === 'host') hostAccess.push('hostPID');
   if (hc.IpcMode === 'host') hostAccess.push('hostIPC');
-  for (const cap of (hc.CapAdd ?? []).map((c: string) => c.replace(/^CAP_/, ''))) if (RISKY_CAPS.has(cap)) hostAccess.push(`capability ${cap}`);
+  for (const cap of (hc.CapAdd ?? []).map((c: string) => c.replace(/^CAP_/, '')))
+    if (RISKY_CAPS.has(cap)) hostAccess.push(`capability ${cap}`);
   for (const h of hostAccess) items.push({ kind: 'host', name: h, relation: 'shares', risk: 'high' });
-  if (hostname) items.push({ kind: 'node', name: hostname, relation: 'runs-on', risk: hostAccess.length || hostPaths.some((h) => HOST_PATH_RISK.test(h)) ? 'high' : 'low' });
+  if (hostname)
+    items.push({
+      kind: 'node',
+      name: hostname,
+      relation: 'runs-on',
+      risk: hostAccess.length || hostPaths.some((h) => HOST_PATH_RISK.test(h)) ? 'high' : 'low',
+    });
 
   const sat = (n: number, k: number) => 1 - Math.exp(-n / k);
   const score = Math.round(
@@ -70,7 +131,14 @@ export function dockerBlastRadius(containers: Inspect[], idOrName: string, hostn
   );
   const graph = toGraph(`container ${nameOf(me)}`, items);
   return {
-    target: { platform: 'docker', namespace: 'docker', pod: nameOf(me), container: me.Id, node: hostname, serviceAccount: '' },
+    target: {
+      platform: 'docker',
+      namespace: 'docker',
+      pod: nameOf(me),
+      container: me.Id,
+      node: hostname,
+      serviceAccount: '',
+    },
     coLocated,
     reachable,
     exposedBy,

@@ -8,12 +8,7 @@
  * - what its service account may do through Roles/ClusterRoles bound to it;
  * - the secrets and host paths it mounts, and host namespaces it shares.
  */
-import {
-  CoreV1Api,
-  NetworkingV1Api,
-  RbacAuthorizationV1Api,
-  type KubeConfig,
-} from '@kubernetes/client-node';
+import { CoreV1Api, NetworkingV1Api, RbacAuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
 
 export type Obj = Record<string, any>;
 
@@ -32,11 +27,25 @@ export interface BlastGraph {
 
 export interface BlastRadius {
   /** Kubernetes: namespace/pod/serviceAccount; Docker: namespace 'docker', pod = container name, container id. */
-  target: { platform?: 'kubernetes' | 'docker'; namespace: string; pod: string; node?: string; serviceAccount: string; container?: string };
+  target: {
+    platform?: 'kubernetes' | 'docker';
+    namespace: string;
+    pod: string;
+    node?: string;
+    serviceAccount: string;
+    container?: string;
+  };
   coLocated: string[];
   reachable: string[];
   exposedBy: string[];
-  permissions: { verbs: string[]; resources: string[]; apiGroups: string[]; scope: string; via: string; risky: boolean }[];
+  permissions: {
+    verbs: string[];
+    resources: string[];
+    apiGroups: string[];
+    scope: string;
+    via: string;
+    risky: boolean;
+  }[];
   secrets: string[];
   hostPaths: string[];
   hostAccess: string[];
@@ -50,9 +59,13 @@ export interface BlastRadius {
 
 const podKey = (p: Obj) => `${p.metadata?.namespace ?? 'default'}/${p.metadata?.name}`;
 
-export function labelSelectorMatches(sel: Obj | undefined | null, labels: Record<string, string> = {}): boolean {
+export function labelSelectorMatches(
+  sel: Obj | undefined | null,
+  labels: Record<string, string> = {},
+): boolean {
   if (!sel) return false;
-  for (const [k, v] of Object.entries((sel.matchLabels ?? {}) as Record<string, string>)) if (labels[k] !== v) return false;
+  for (const [k, v] of Object.entries((sel.matchLabels ?? {}) as Record<string, string>))
+    if (labels[k] !== v) return false;
   for (const e of (sel.matchExpressions ?? []) as Obj[]) {
     const has = e.key in labels;
     const vals = (e.values ?? []) as string[];
@@ -70,39 +83,75 @@ function policyTypes(p: Obj): string[] {
 }
 
 /** Whether a NetworkPolicy peer (podSelector / namespaceSelector) matches a pod. */
-function peerMatches(peer: Obj, policyNs: string, pod: Obj, nsLabels: (ns: string) => Record<string, string>): boolean {
+function peerMatches(
+  peer: Obj,
+  policyNs: string,
+  pod: Obj,
+  nsLabels: (ns: string) => Record<string, string>,
+): boolean {
   if (peer.ipBlock) return false;
   const podNs = pod.metadata?.namespace ?? 'default';
-  const nsOk = peer.namespaceSelector ? labelSelectorMatches(peer.namespaceSelector, nsLabels(podNs)) : podNs === policyNs;
+  const nsOk = peer.namespaceSelector
+    ? labelSelectorMatches(peer.namespaceSelector, nsLabels(podNs))
+    : podNs === policyNs;
   if (!nsOk) return false;
   return peer.podSelector ? labelSelectorMatches(peer.podSelector, pod.metadata?.labels ?? {}) : true;
 }
 
 /** Can `src` open a connection to `dst` on some port, given every NetworkPolicy? */
-export function canReach(src: Obj, dst: Obj, policies: Obj[], nsLabels: (ns: string) => Record<string, string>): boolean {
+export function canReach(
+  src: Obj,
+  dst: Obj,
+  policies: Obj[],
+  nsLabels: (ns: string) => Record<string, string>,
+): boolean {
   const srcNs = src.metadata?.namespace ?? 'default';
   const dstNs = dst.metadata?.namespace ?? 'default';
   const egress = policies.filter(
-    (p) => (p.metadata?.namespace ?? 'default') === srcNs && policyTypes(p).includes('Egress') && labelSelectorMatches(p.spec?.podSelector ?? {}, src.metadata?.labels),
+    (p) =>
+      (p.metadata?.namespace ?? 'default') === srcNs &&
+      policyTypes(p).includes('Egress') &&
+      labelSelectorMatches(p.spec?.podSelector ?? {}, src.metadata?.labels),
   );
   if (egress.length > 0) {
     const ok = egress.some((p) =>
-      ((p.spec?.egress ?? []) as Obj[]).some((rule) => !rule.to || rule.to.length === 0 || (rule.to as Obj[]).some((peer) => peerMatches(peer, srcNs, dst, nsLabels))),
+      ((p.spec?.egress ?? []) as Obj[]).some(
+        (rule) =>
+          !rule.to ||
+          rule.to.length === 0 ||
+          (rule.to as Obj[]).some((peer) => peerMatches(peer, srcNs, dst, nsLabels)),
+      ),
     );
     if (!ok) return false;
   }
   const ingress = policies.filter(
-    (p) => (p.metadata?.namespace ?? 'default') === dstNs && policyTypes(p).includes('Ingress') && labelSelectorMatches(p.spec?.podSelector ?? {}, dst.metadata?.labels),
+    (p) =>
+      (p.metadata?.namespace ?? 'default') === dstNs &&
+      policyTypes(p).includes('Ingress') &&
+      labelSelectorMatches(p.spec?.podSelector ?? {}, dst.metadata?.labels),
   );
   if (ingress.length > 0) {
     return ingress.some((p) =>
-      ((p.spec?.ingress ?? []) as Obj[]).some((rule) => !rule.from || rule.from.length === 0 || (rule.from as Obj[]).some((peer) => peerMatches(peer, dstNs, src, nsLabels))),
+      ((p.spec?.ingress ?? []) as Obj[]).some(
+        (rule) =>
+          !rule.from ||
+          rule.from.length === 0 ||
+          (rule.from as Obj[]).some((peer) => peerMatches(peer, dstNs, src, nsLabels)),
+      ),
     );
   }
   return true;
 }
 
-const RISKY_RESOURCES = new Set(['secrets', 'pods/exec', 'pods/attach', 'clusterrolebindings', 'rolebindings', 'nodes/proxy', 'serviceaccounts/token']);
+const RISKY_RESOURCES = new Set([
+  'secrets',
+  'pods/exec',
+  'pods/attach',
+  'clusterrolebindings',
+  'rolebindings',
+  'nodes/proxy',
+  'serviceaccounts/token',
+]);
 const RISKY_VERBS = new Set(['*', 'escalate', 'bind', 'impersonate']);
 
 function riskyRule(r: Obj): boolean {
@@ -110,19 +159,31 @@ function riskyRule(r: Obj): boolean {
   const res = (r.resources ?? []) as string[];
   if (verbs.some((v) => RISKY_VERBS.has(v))) return true;
   if (res.includes('*')) return true;
-  if (res.some((x) => RISKY_RESOURCES.has(x)) && verbs.some((v) => ['get', 'list', 'watch', 'create', 'update', 'patch'].includes(v))) return true;
+  if (
+    res.some((x) => RISKY_RESOURCES.has(x)) &&
+    verbs.some((v) => ['get', 'list', 'watch', 'create', 'update', 'patch'].includes(v))
+  )
+    return true;
   if (res.includes('pods') && verbs.includes('create')) return true;
   return false;
 }
 
-const HOST_PATH_RISK = /^\/($|var\/run\/docker\.sock|run\/containerd|var\/run\/crio|etc|root|proc|sys|var\/lib\/kubelet|home|dev)/;
+const HOST_PATH_RISK =
+  /^\/($|var\/run\/docker\.sock|run\/containerd|var\/run\/crio|etc|root|proc|sys|var\/lib\/kubelet|home|dev)/;
 
 export function blastRadius(objects: Obj[], namespace: string, podName: string): BlastRadius | undefined {
   const pods = objects.filter((o) => o.kind === 'Pod');
-  const pod = pods.find((p) => (p.metadata?.namespace ?? 'default') === namespace && p.metadata?.name === podName);
+  const pod = pods.find(
+    (p) => (p.metadata?.namespace ?? 'default') === namespace && p.metadata?.name === podName,
+  );
   if (!pod) return undefined;
-  const nsObjs = new Map(objects.filter((o) => o.kind === 'Namespace').map((n) => [n.metadata?.name as string, n]));
-  const nsLabels = (ns: string): Record<string, string> => ({ 'kubernetes.io/metadata.name': ns, ...(nsObjs.get(ns)?.metadata?.labels ?? {}) });
+  const nsObjs = new Map(
+    objects.filter((o) => o.kind === 'Namespace').map((n) => [n.metadata?.name as string, n]),
+  );
+  const nsLabels = (ns: string): Record<string, string> => ({
+    'kubernetes.io/metadata.name': ns,
+    ...(nsObjs.get(ns)?.metadata?.labels ?? {}),
+  });
   const policies = objects.filter((o) => o.kind === 'NetworkPolicy');
   const spec = (pod.spec ?? {}) as Obj;
   const node = spec.nodeName as string | undefined;
@@ -130,8 +191,14 @@ export function blastRadius(objects: Obj[], namespace: string, podName: string):
   const me = podKey(pod);
   const items: BlastItem[] = [];
 
-  const coLocated = node ? pods.filter((p) => p !== pod && p.spec?.nodeName === node).map(podKey).sort() : [];
-  for (const c of coLocated) items.push({ kind: 'pod', name: c, relation: 'co-located', risk: 'medium', detail: `same node ${node}` });
+  const coLocated = node
+    ? pods
+        .filter((p) => p !== pod && p.spec?.nodeName === node)
+        .map(podKey)
+        .sort()
+    : [];
+  for (const c of coLocated)
+    items.push({ kind: 'pod', name: c, relation: 'co-located', risk: 'medium', detail: `same node ${node}` });
 
   // Only policies of the two namespaces involved can matter: index them once.
   const byNs = new Map<string, Obj[]>();
@@ -151,40 +218,95 @@ export function blastRadius(objects: Obj[], namespace: string, podName: string):
     })
     .map(podKey)
     .sort();
-  for (const r of reachable) items.push({ kind: 'pod', name: r, relation: 'reachable', risk: r.startsWith('kube-system/') ? 'high' : 'low' });
+  for (const r of reachable)
+    items.push({
+      kind: 'pod',
+      name: r,
+      relation: 'reachable',
+      risk: r.startsWith('kube-system/') ? 'high' : 'low',
+    });
 
   const exposedBy = objects
-    .filter((o) => o.kind === 'Service' && (o.metadata?.namespace ?? 'default') === namespace && o.spec?.selector)
-    .filter((s) => Object.entries(s.spec.selector as Record<string, string>).every(([k, v]) => pod.metadata?.labels?.[k] === v))
+    .filter(
+      (o) => o.kind === 'Service' && (o.metadata?.namespace ?? 'default') === namespace && o.spec?.selector,
+    )
+    .filter((s) =>
+      Object.entries(s.spec.selector as Record<string, string>).every(
+        ([k, v]) => pod.metadata?.labels?.[k] === v,
+      ),
+    )
     .map((s) => `${s.metadata.name} (${s.spec.type ?? 'ClusterIP'})`);
-  for (const s of exposedBy) items.push({ kind: 'service', name: s, relation: 'exposed-by', risk: /NodePort|LoadBalancer/.test(s) ? 'high' : 'low' });
+  for (const s of exposedBy)
+    items.push({
+      kind: 'service',
+      name: s,
+      relation: 'exposed-by',
+      risk: /NodePort|LoadBalancer/.test(s) ? 'high' : 'low',
+    });
 
   // RBAC: bindings whose subjects include the service account (directly or through its groups).
-  const groups = new Set(['system:serviceaccounts', `system:serviceaccounts:${namespace}`, 'system:authenticated']);
+  const groups = new Set([
+    'system:serviceaccounts',
+    `system:serviceaccounts:${namespace}`,
+    'system:authenticated',
+  ]);
   const boundTo = (b: Obj) =>
     ((b.subjects ?? []) as Obj[]).some(
-      (s) => (s.kind === 'ServiceAccount' && s.name === sa && (s.namespace ?? b.metadata?.namespace) === namespace) || (s.kind === 'Group' && groups.has(s.name)),
+      (s) =>
+        (s.kind === 'ServiceAccount' &&
+          s.name === sa &&
+          (s.namespace ?? b.metadata?.namespace) === namespace) ||
+        (s.kind === 'Group' && groups.has(s.name)),
     );
   const permissions: BlastRadius['permissions'] = [];
-  for (const b of objects.filter((o) => (o.kind === 'RoleBinding' && (o.metadata?.namespace ?? 'default') === namespace) || o.kind === 'ClusterRoleBinding')) {
+  for (const b of objects.filter(
+    (o) =>
+      (o.kind === 'RoleBinding' && (o.metadata?.namespace ?? 'default') === namespace) ||
+      o.kind === 'ClusterRoleBinding',
+  )) {
     if (!boundTo(b)) continue;
     const ref = b.roleRef ?? {};
     const role =
       ref.kind === 'ClusterRole'
         ? objects.find((o) => o.kind === 'ClusterRole' && o.metadata?.name === ref.name)
-        : objects.find((o) => o.kind === 'Role' && o.metadata?.name === ref.name && (o.metadata?.namespace ?? 'default') === namespace);
+        : objects.find(
+            (o) =>
+              o.kind === 'Role' &&
+              o.metadata?.name === ref.name &&
+              (o.metadata?.namespace ?? 'default') === namespace,
+          );
     const scope = b.kind === 'ClusterRoleBinding' ? 'cluster' : `namespace ${namespace}`;
     const via = `${b.kind} ${b.metadata?.name} → ${ref.kind} ${ref.name}`;
     if (!role) {
-      permissions.push({ verbs: ['?'], resources: ['?'], apiGroups: [], scope, via: `${via} (role not found)`, risky: ref.name === 'cluster-admin' });
+      permissions.push({
+        verbs: ['?'],
+        resources: ['?'],
+        apiGroups: [],
+        scope,
+        via: `${via} (role not found)`,
+        risky: ref.name === 'cluster-admin',
+      });
       continue;
     }
     for (const r of (role.rules ?? []) as Obj[]) {
-      permissions.push({ verbs: r.verbs ?? [], resources: r.resources ?? r.nonResourceURLs ?? [], apiGroups: r.apiGroups ?? [], scope, via, risky: riskyRule(r) });
+      permissions.push({
+        verbs: r.verbs ?? [],
+        resources: r.resources ?? r.nonResourceURLs ?? [],
+        apiGroups: r.apiGroups ?? [],
+        scope,
+        via,
+        risky: riskyRule(r),
+      });
     }
   }
   for (const p of permissions)
-    items.push({ kind: 'permission', name: `${p.verbs.join(',')} ${p.resources.join(',')} (${p.scope})`, relation: 'may', risk: p.risky ? 'high' : 'low', detail: p.via });
+    items.push({
+      kind: 'permission',
+      name: `${p.verbs.join(',')} ${p.resources.join(',')} (${p.scope})`,
+      relation: 'may',
+      risk: p.risky ? 'high' : 'low',
+      detail: p.via,
+    });
 
   const secrets = new Set<string>();
   const hostPaths: string[] = [];
@@ -197,23 +319,48 @@ export function blastRadius(objects: Obj[], namespace: string, podName: string):
   }
   const containers = [...((spec.containers ?? []) as Obj[]), ...((spec.initContainers ?? []) as Obj[])];
   for (const c of containers) {
-    for (const e of (c.env ?? []) as Obj[]) if (e.valueFrom?.secretKeyRef?.name) secrets.add(e.valueFrom.secretKeyRef.name);
+    for (const e of (c.env ?? []) as Obj[])
+      if (e.valueFrom?.secretKeyRef?.name) secrets.add(e.valueFrom.secretKeyRef.name);
     for (const e of (c.envFrom ?? []) as Obj[]) if (e.secretRef?.name) secrets.add(e.secretRef.name);
   }
-  const saObj = objects.find((o) => o.kind === 'ServiceAccount' && o.metadata?.name === sa && (o.metadata?.namespace ?? 'default') === namespace);
+  const saObj = objects.find(
+    (o) =>
+      o.kind === 'ServiceAccount' &&
+      o.metadata?.name === sa &&
+      (o.metadata?.namespace ?? 'default') === namespace,
+  );
   const automount = spec.automountServiceAccountToken ?? saObj?.automountServiceAccountToken ?? true;
   const secretList = [...secrets].sort();
   if (automount !== false) secretList.push(`service account token (${namespace}/${sa})`);
-  for (const s of secretList) items.push({ kind: 'secret', name: s, relation: 'mounts', risk: s.startsWith('service account token') && !permissions.length ? 'low' : 'high' });
-  for (const h of hostPaths) items.push({ kind: 'hostPath', name: h, relation: 'mounts', risk: HOST_PATH_RISK.test(h) ? 'high' : 'medium' });
+  for (const s of secretList)
+    items.push({
+      kind: 'secret',
+      name: s,
+      relation: 'mounts',
+      risk: s.startsWith('service account token') && !permissions.length ? 'low' : 'high',
+    });
+  for (const h of hostPaths)
+    items.push({
+      kind: 'hostPath',
+      name: h,
+      relation: 'mounts',
+      risk: HOST_PATH_RISK.test(h) ? 'high' : 'medium',
+    });
 
   const hostAccess: string[] = [];
   if (spec.hostNetwork) hostAccess.push('hostNetwork');
   if (spec.hostPID) hostAccess.push('hostPID');
   if (spec.hostIPC) hostAccess.push('hostIPC');
-  for (const c of containers) if (c.securityContext?.privileged) hostAccess.push(`privileged container ${c.name}`);
+  for (const c of containers)
+    if (c.securityContext?.privileged) hostAccess.push(`privileged container ${c.name}`);
   for (const h of hostAccess) items.push({ kind: 'host', name: h, relation: 'shares', risk: 'high' });
-  if (node) items.push({ kind: 'node', name: node, relation: 'runs-on', risk: hostAccess.length || hostPaths.some((h) => HOST_PATH_RISK.test(h)) ? 'high' : 'low' });
+  if (node)
+    items.push({
+      kind: 'node',
+      name: node,
+      relation: 'runs-on',
+      risk: hostAccess.length || hostPaths.some((h) => HOST_PATH_RISK.test(h)) ? 'high' : 'low',
+    });
 
   // Score: saturating contributions, so one huge flat namespace does not dwarf a privileged escape.
   const sat = (n: number, k: number) => 1 - Math.exp(-n / k);
@@ -255,7 +402,11 @@ export function toGraph(me: string, items: BlastItem[]): BlastGraph {
   const edges: BlastGraph['edges'] = [];
   for (const it of items) {
     const id = add(it.kind, it.name);
-    edges.push(it.relation === 'exposed-by' ? { from: id, to: root, relation: 'exposes' } : { from: root, to: id, relation: it.relation });
+    edges.push(
+      it.relation === 'exposed-by'
+        ? { from: id, to: root, relation: 'exposes' }
+        : { from: root, to: id, relation: it.relation },
+    );
   }
   return { nodes: [...nodes.values()], edges };
 }

@@ -61,7 +61,15 @@ export function alertWorkload(a: Alert): string {
 /** What a baseline alert reported as new; the exception accepts exactly that. */
 export function noveltyOf(a: Alert): string {
   const f = a.output_fields;
-  for (const k of ['vigie.never_seen', 'vigie.novelty', 'value', 'proc.exepath', 'fd.name', 'peer', 'ngram']) {
+  for (const k of [
+    'vigie.never_seen',
+    'vigie.novelty',
+    'value',
+    'proc.exepath',
+    'fd.name',
+    'peer',
+    'ngram',
+  ]) {
     const v = f[k];
     if (v !== undefined && v !== null && v !== '') return `${k}=${String(v)}`;
   }
@@ -105,12 +113,16 @@ export class FeedbackStore {
   resolveAlert(id: string): Alert | undefined {
     const exact = this.alerts.get(id);
     if (exact) return exact;
-    const rows = this.db.prepare('SELECT uuid FROM alerts WHERE uuid LIKE ? LIMIT 2').all(`${id.replace(/[%_]/g, '')}%`) as { uuid: string }[];
+    const rows = this.db
+      .prepare('SELECT uuid FROM alerts WHERE uuid LIKE ? LIMIT 2')
+      .all(`${id.replace(/[%_]/g, '')}%`) as { uuid: string }[];
     return rows.length === 1 ? this.alerts.get(rows[0].uuid) : undefined;
   }
 
   status(uuid: string): string | undefined {
-    return (this.db.prepare('SELECT status FROM alerts WHERE uuid = ?').get(uuid) as { status: string } | undefined)?.status;
+    return (
+      this.db.prepare('SELECT status FROM alerts WHERE uuid = ?').get(uuid) as { status: string } | undefined
+    )?.status;
   }
 
   ack(id: string): Alert {
@@ -123,7 +135,12 @@ export class FeedbackStore {
     const a = this.mustAlert(id);
     const workload = alertWorkload(a);
     const detail = scope === 'baseline' ? noveltyOf(a) : undefined;
-    const exId = 'exc-' + createHash('sha256').update(`${a.rule}\u0000${workload}\u0000${scope}\u0000${detail ?? ''}`).digest('hex').slice(0, 12);
+    const exId =
+      'exc-' +
+      createHash('sha256')
+        .update(`${a.rule}\u0000${workload}\u0000${scope}\u0000${detail ?? ''}`)
+        .digest('hex')
+        .slice(0, 12);
     const now = new Date().toISOString();
     this.db.transaction(() => {
       this.db
@@ -141,9 +158,12 @@ export class FeedbackStore {
   /** Undo: by exception id, or by the alert it was made from. The alert returns to `open`. */
   unexcept(id: string): AlertException[] {
     const rows = this.db
-      .prepare('SELECT * FROM alert_exceptions WHERE active = 1 AND (id = ? OR alert_uuid = ? OR alert_uuid LIKE ?)')
+      .prepare(
+        'SELECT * FROM alert_exceptions WHERE active = 1 AND (id = ? OR alert_uuid = ? OR alert_uuid LIKE ?)',
+      )
       .all(id, id, `${id.replace(/[%_]/g, '')}%`) as Row[];
-    if (rows.length === 0) throw new Error(`no active exception for "${id}" (an exception id or the alert it was made from)`);
+    if (rows.length === 0)
+      throw new Error(`no active exception for "${id}" (an exception id or the alert it was made from)`);
     const now = new Date().toISOString();
     for (const r of rows) {
       this.db.prepare('UPDATE alert_exceptions SET active = 0, removed_at = ? WHERE id = ?').run(now, r.id);
@@ -158,7 +178,11 @@ export class FeedbackStore {
   }
 
   exceptions(all = false): AlertException[] {
-    return (this.db.prepare(`SELECT * FROM alert_exceptions ${all ? '' : 'WHERE active = 1'} ORDER BY created_at DESC`).all() as Row[]).map(fromRow);
+    return (
+      this.db
+        .prepare(`SELECT * FROM alert_exceptions ${all ? '' : 'WHERE active = 1'} ORDER BY created_at DESC`)
+        .all() as Row[]
+    ).map(fromRow);
   }
 
   private mustAlert(id: string): Alert {

@@ -112,10 +112,18 @@ export function seccompProfile(observed: Iterable<string>, opts: ProfileOptions 
     if (KNOWN.has(n)) seen.add(n);
     else unknown.push(n);
   }
-  if (unknown.length) throw new Error(`unknown x86_64 system call name(s): ${[...new Set(unknown)].slice(0, 10).join(', ')}`);
+  if (unknown.length)
+    throw new Error(`unknown x86_64 system call name(s): ${[...new Set(unknown)].slice(0, 10).join(', ')}`);
   const runtime = opts.noRuntimeSet ? [] : RUNTIME_MINIMAL_SYSCALLS.filter((n) => !seen.has(n));
-  const syscalls: SeccompProfile['syscalls'] = [{ names: [...seen].sort(), action: 'SCMP_ACT_ALLOW', comment: 'observed while the workload ran' }];
-  if (runtime.length) syscalls.push({ names: [...runtime].sort(), action: 'SCMP_ACT_ALLOW', comment: 'needed by the container runtime to start the process' });
+  const syscalls: SeccompProfile['syscalls'] = [
+    { names: [...seen].sort(), action: 'SCMP_ACT_ALLOW', comment: 'observed while the workload ran' },
+  ];
+  if (runtime.length)
+    syscalls.push({
+      names: [...runtime].sort(),
+      action: 'SCMP_ACT_ALLOW',
+      comment: 'needed by the container runtime to start the process',
+    });
   return {
     defaultAction: 'SCMP_ACT_ERRNO',
     // 1 = EPERM: a refused call fails visibly instead of looking like a missing feature (ENOSYS).
@@ -128,7 +136,8 @@ export function seccompProfile(observed: Iterable<string>, opts: ProfileOptions 
 /** System calls named in a baseline export's n-grams. */
 export function syscallsFromBaseline(b: { syscalls?: { ngrams?: string[] } }): string[] {
   const out = new Set<string>();
-  for (const g of b.syscalls?.ngrams ?? []) for (const n of g.split(' ')) if (n && !n.startsWith('#')) out.add(n);
+  for (const g of b.syscalls?.ngrams ?? [])
+    for (const n of g.split(' ')) if (n && !n.startsWith('#')) out.add(n);
   return [...out].sort();
 }
 
@@ -178,8 +187,10 @@ export function syscallsFromRecording(text: string, where: string, cgroup?: numb
   else if (raw && typeof raw === 'object') {
     const o = raw as Record<string, unknown>;
     if (Array.isArray(o.syscalls)) (o.syscalls as unknown[]).forEach((v) => add(String(v)));
-    else if (o.syscalls && typeof o.syscalls === 'object' && 'ngrams' in (o.syscalls as object)) syscallsFromBaseline(o as never).forEach((n) => out.add(n));
-    else if (Array.isArray(o.workloads)) for (const w of o.workloads as object[]) syscallsFromBaseline(w as never).forEach((n) => out.add(n));
+    else if (o.syscalls && typeof o.syscalls === 'object' && 'ngrams' in (o.syscalls as object))
+      syscallsFromBaseline(o as never).forEach((n) => out.add(n));
+    else if (Array.isArray(o.workloads))
+      for (const w of o.workloads as object[]) syscallsFromBaseline(w as never).forEach((n) => out.add(n));
     else for (const k of Object.keys(o)) addKey(k);
   } else throw new Error(`${where}: expected a list of system calls, an object, or bpftrace JSON output`);
   return [...out].sort();
@@ -213,7 +224,12 @@ export function networkPolicyFromBaseline(
       to: [{ ipBlock: { cidr: ip.includes(':') ? `${ip}/128` : `${ip}/32` } }],
       ports: [...ports].sort((x, y) => x - y).map((port) => ({ protocol: 'TCP', port })),
     }));
-  egress.push({ ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }] });
+  egress.push({
+    ports: [
+      { protocol: 'UDP', port: 53 },
+      { protocol: 'TCP', port: 53 },
+    ],
+  });
   const listen = [...new Set(b.listenPorts ?? [])].sort((x, y) => x - y);
   return {
     apiVersion: 'networking.k8s.io/v1',
@@ -222,7 +238,10 @@ export function networkPolicyFromBaseline(
       name: `${o.name}-learned`,
       namespace: o.namespace,
       labels: { 'app.kubernetes.io/managed-by': 'vigie' },
-      annotations: { 'vigie.io/generated-from': 'baseline', 'vigie.io/generated-at': new Date().toISOString() },
+      annotations: {
+        'vigie.io/generated-from': 'baseline',
+        'vigie.io/generated-at': new Date().toISOString(),
+      },
     },
     spec: {
       podSelector: { matchLabels: o.podSelector },

@@ -130,27 +130,71 @@ const PRIORITY_POINTS: Record<Priority, number> = {
   Informational: 8,
   Debug: 2,
 };
-const POSTURE_POINTS: Record<PostureFinding['severity'], number> = { critical: 6, high: 4, medium: 2, low: 1, info: 0 };
+const POSTURE_POINTS: Record<PostureFinding['severity'], number> = {
+  critical: 6,
+  high: 4,
+  medium: 2,
+  low: 1,
+  info: 0,
+};
 
-export function computeSeverity(inc: Pick<Incident, 'maxPriority' | 'timeline' | 'tactics' | 'posture' | 'blastRadius' | 'categories'>): IncidentSeverity {
+export function computeSeverity(
+  inc: Pick<Incident, 'maxPriority' | 'timeline' | 'tactics' | 'posture' | 'blastRadius' | 'categories'>,
+): IncidentSeverity {
   const factors: IncidentSeverity['factors'] = [];
-  factors.push({ factor: 'alerts', points: PRIORITY_POINTS[inc.maxPriority], why: `most severe alert is ${inc.maxPriority}` });
+  factors.push({
+    factor: 'alerts',
+    points: PRIORITY_POINTS[inc.maxPriority],
+    why: `most severe alert is ${inc.maxPriority}`,
+  });
   const rules = new Set(inc.timeline.map((t) => t.rule)).size;
-  if (rules > 1) factors.push({ factor: 'distinct detections', points: Math.min(10, (rules - 1) * 4), why: `${rules} different rules fired` });
+  if (rules > 1)
+    factors.push({
+      factor: 'distinct detections',
+      points: Math.min(10, (rules - 1) * 4),
+      why: `${rules} different rules fired`,
+    });
   if (inc.tactics.length > 1)
-    factors.push({ factor: 'attack progression', points: Math.min(12, (inc.tactics.length - 1) * 4), why: `${inc.tactics.length} ATT&CK tactics: ${inc.tactics.join(' → ')}` });
-  if (inc.categories.includes('attack')) factors.push({ factor: 'attack', points: 5, why: 'at least one alert is an attack, not only an anomaly' });
-  const posturePts = Math.min(12, inc.posture.reduce((s, f) => s + POSTURE_POINTS[f.severity], 0));
+    factors.push({
+      factor: 'attack progression',
+      points: Math.min(12, (inc.tactics.length - 1) * 4),
+      why: `${inc.tactics.length} ATT&CK tactics: ${inc.tactics.join(' → ')}`,
+    });
+  if (inc.categories.includes('attack'))
+    factors.push({
+      factor: 'attack',
+      points: 5,
+      why: 'at least one alert is an attack, not only an anomaly',
+    });
+  const posturePts = Math.min(
+    12,
+    inc.posture.reduce((s, f) => s + POSTURE_POINTS[f.severity], 0),
+  );
   if (posturePts > 0) {
-    const worst = inc.posture.filter((f) => f.severity === 'critical' || f.severity === 'high').map((f) => f.control);
-    factors.push({ factor: 'posture', points: posturePts, why: `workload misconfigurations: ${inc.posture.length} findings${worst.length ? ` (${worst.slice(0, 4).join(', ')})` : ''}` });
+    const worst = inc.posture
+      .filter((f) => f.severity === 'critical' || f.severity === 'high')
+      .map((f) => f.control);
+    factors.push({
+      factor: 'posture',
+      points: posturePts,
+      why: `workload misconfigurations: ${inc.posture.length} findings${worst.length ? ` (${worst.slice(0, 4).join(', ')})` : ''}`,
+    });
   }
   if (inc.blastRadius) {
     const pts = Math.round(inc.blastRadius.score * 0.2);
-    if (pts > 0) factors.push({ factor: 'blast radius', points: pts, why: `blast radius score ${inc.blastRadius.score}/100` });
+    if (pts > 0)
+      factors.push({
+        factor: 'blast radius',
+        points: pts,
+        why: `blast radius score ${inc.blastRadius.score}/100`,
+      });
   }
-  const score = Math.min(100, factors.reduce((s, f) => s + f.points, 0));
-  const level: SeverityLevel = score >= 80 ? 'critical' : score >= 60 ? 'high' : score >= 35 ? 'medium' : 'low';
+  const score = Math.min(
+    100,
+    factors.reduce((s, f) => s + f.points, 0),
+  );
+  const level: SeverityLevel =
+    score >= 80 ? 'critical' : score >= 60 ? 'high' : score >= 35 ? 'medium' : 'low';
   return { score, level, factors };
 }
 
@@ -173,12 +217,17 @@ export function explain(inc: Incident): string {
     `${inc.alertCount} alert${inc.alertCount === 1 ? '' : 's'} on ${where}${inc.entities.nodes.length ? ` (node ${inc.entities.nodes.join(', ')})` : ''} over ${fmtDuration(span)}: ${rules.slice(0, 6).join(' → ')}${rules.length > 6 ? ` (+${rules.length - 6} other rules)` : ''}.`,
   ];
   if (inc.mitre.length)
-    parts.push(`ATT&CK: ${inc.mitre.map((m) => `${m.tactic} (${m.technique}${m.name ? ' ' + m.name : ''})`).join(', ')}.`);
-  parts.push(`Severity ${inc.severity.level} (${inc.severity.score}/100): ${inc.severity.factors.map((f) => f.why).join('; ')}.`);
+    parts.push(
+      `ATT&CK: ${inc.mitre.map((m) => `${m.tactic} (${m.technique}${m.name ? ' ' + m.name : ''})`).join(', ')}.`,
+    );
+  parts.push(
+    `Severity ${inc.severity.level} (${inc.severity.score}/100): ${inc.severity.factors.map((f) => f.why).join('; ')}.`,
+  );
   const b = inc.blastRadius;
   if (b) {
     const bits: string[] = [];
-    if (b.coLocated.length) bits.push(`${b.coLocated.length} co-located pod${b.coLocated.length === 1 ? '' : 's'}`);
+    if (b.coLocated.length)
+      bits.push(`${b.coLocated.length} co-located pod${b.coLocated.length === 1 ? '' : 's'}`);
     bits.push(`${b.reachable.length} pod${b.reachable.length === 1 ? '' : 's'} reachable over the network`);
     const risky = b.permissions.filter((p) => p.risky);
     if (risky.length) bits.push(`risky RBAC via ${[...new Set(risky.map((p) => p.via))].join(', ')}`);
@@ -208,32 +257,48 @@ export class IncidentStore {
 
   save(inc: Incident): void {
     this.st(
-        `INSERT INTO incidents (id, first_seen, last_seen, status, level, score, title, json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO incidents (id, first_seen, last_seen, status, level, score, title, json) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT(id) DO UPDATE SET last_seen = excluded.last_seen, status = excluded.status, level = excluded.level,
            score = excluded.score, title = excluded.title, json = excluded.json`,
-      )
-      .run(inc.id, inc.firstSeen, inc.lastSeen, inc.status, inc.severity.level, inc.severity.score, inc.title, JSON.stringify(inc));
+    ).run(
+      inc.id,
+      inc.firstSeen,
+      inc.lastSeen,
+      inc.status,
+      inc.severity.level,
+      inc.severity.score,
+      inc.title,
+      JSON.stringify(inc),
+    );
   }
 
   /** By id, or by a unique id prefix. */
   get(id: string): Incident | undefined {
     const exact = this.st('SELECT json FROM incidents WHERE id = ?').get(id) as { json: string } | undefined;
     if (exact) return JSON.parse(exact.json) as Incident;
-    const rows = this.st("SELECT json FROM incidents WHERE id LIKE ? ESCAPE '\\' LIMIT 2").all(`${id.replace(/[%_\\]/g, '\\$&')}%`) as { json: string }[];
+    const rows = this.st("SELECT json FROM incidents WHERE id LIKE ? ESCAPE '\\' LIMIT 2").all(
+      `${id.replace(/[%_\\]/g, '\\$&')}%`,
+    ) as { json: string }[];
     return rows.length === 1 ? (JSON.parse(rows[0].json) as Incident) : undefined;
   }
 
   list(limit = 50, status?: string): Incident[] {
     const rows = (
       status
-        ? this.st('SELECT json FROM incidents WHERE status = ? ORDER BY last_seen DESC LIMIT ?').all(status, limit)
+        ? this.st('SELECT json FROM incidents WHERE status = ? ORDER BY last_seen DESC LIMIT ?').all(
+            status,
+            limit,
+          )
         : this.st('SELECT json FROM incidents ORDER BY last_seen DESC LIMIT ?').all(limit)
     ) as { json: string }[];
     return rows.map((r) => JSON.parse(r.json) as Incident);
   }
 
   incidentOfAlert(uuid: string): string | undefined {
-    return (this.st('SELECT incident_id FROM incident_alerts WHERE alert_uuid = ?').get(uuid) as { incident_id: string } | undefined)?.incident_id;
+    return (
+      this.st('SELECT incident_id FROM incident_alerts WHERE alert_uuid = ?').get(uuid) as
+        { incident_id: string } | undefined
+    )?.incident_id;
   }
 
   /**
@@ -245,7 +310,8 @@ export class IncidentStore {
     const q = `SELECT k.incident_id AS id FROM incident_keys k JOIN incidents i ON i.id = k.incident_id
                WHERE k.key IN (${keys.map(() => '?').join(',')}) AND k.last_seen_ms BETWEEN ? AND ? AND i.status = 'open'
                ORDER BY ABS(k.last_seen_ms - ?) ASC LIMIT 1`;
-    return (this.st(q).get(...keys, atMs - windowMs, atMs + windowMs, atMs) as { id: string } | undefined)?.id;
+    return (this.st(q).get(...keys, atMs - windowMs, atMs + windowMs, atMs) as { id: string } | undefined)
+      ?.id;
   }
 
   touchKeys(id: string, keys: string[], ms: number): void {
@@ -258,7 +324,11 @@ export class IncidentStore {
 
   /** Every alert uuid of an incident, in the order they were correlated. */
   alertsOf(id: string): string[] {
-    return (this.st('SELECT alert_uuid FROM incident_alerts WHERE incident_id = ? ORDER BY rowid').all(id) as { alert_uuid: string }[]).map((r) => r.alert_uuid);
+    return (
+      this.st('SELECT alert_uuid FROM incident_alerts WHERE incident_id = ? ORDER BY rowid').all(id) as {
+        alert_uuid: string;
+      }[]
+    ).map((r) => r.alert_uuid);
   }
 
   linkAlert(uuid: string, id: string): void {
@@ -328,7 +398,12 @@ export class Correlator {
   }
 
   private open(alert: Alert, keys: string[], at: number): Incident {
-    const id = 'inc-' + createHash('sha256').update(`${keys.join('|')}\u0000${alert.uuid}\u0000${at}`).digest('hex').slice(0, 16);
+    const id =
+      'inc-' +
+      createHash('sha256')
+        .update(`${keys.join('|')}\u0000${alert.uuid}\u0000${at}`)
+        .digest('hex')
+        .slice(0, 16);
     const t = new Date(at).toISOString();
     return {
       id,
@@ -358,10 +433,18 @@ export class Correlator {
     if (e.k8s?.namespace) inc.entities.namespace ??= e.k8s.namespace;
     if (e.k8s?.workload ?? e.workload) inc.entities.workload ??= e.k8s?.workload ?? e.workload;
     if (e.k8s?.pod) push(inc.entities.pods, `${e.k8s.namespace ?? 'default'}/${e.k8s.pod}`);
-    if (e.container?.id && e.container.id !== 'host') push((inc.entities.containerIds ??= []), e.container.id);
-    if (e.container?.id && e.container.id !== 'host') push(inc.entities.containers, e.container.name ? `${e.container.name} (${e.container.id.slice(0, 12)})` : e.container.id.slice(0, 12));
+    if (e.container?.id && e.container.id !== 'host')
+      push((inc.entities.containerIds ??= []), e.container.id);
+    if (e.container?.id && e.container.id !== 'host')
+      push(
+        inc.entities.containers,
+        e.container.name
+          ? `${e.container.name} (${e.container.id.slice(0, 12)})`
+          : e.container.id.slice(0, 12),
+      );
     push(inc.entities.nodes, e.k8s?.node);
-    if (e.k8s?.serviceAccount) push(inc.entities.identities, `serviceaccount ${e.k8s.namespace ?? 'default'}/${e.k8s.serviceAccount}`);
+    if (e.k8s?.serviceAccount)
+      push(inc.entities.identities, `serviceaccount ${e.k8s.namespace ?? 'default'}/${e.k8s.serviceAccount}`);
     if (e.user) push(inc.entities.identities, `user ${e.user}`);
     push(inc.entities.hosts, e.host ?? a.hostname);
 
@@ -385,7 +468,8 @@ export class Correlator {
       inc.timeline.splice(20, inc.timeline.length - this.maxTimeline);
     }
     inc.alerts = inc.timeline.map((t) => t.alert);
-    for (const m of techniques) if (!inc.mitre.some((x) => x.technique === m.technique && x.tactic === m.tactic)) inc.mitre.push(m);
+    for (const m of techniques)
+      if (!inc.mitre.some((x) => x.technique === m.technique && x.tactic === m.tactic)) inc.mitre.push(m);
     inc.mitre.sort((x, y) => tacticRank(x.tactic) - tacticRank(y.tactic));
     inc.tactics = [...new Set(inc.mitre.map((m) => m.tactic))];
     if (!inc.categories.includes(a.vigie.category)) inc.categories.push(a.vigie.category);
@@ -405,7 +489,12 @@ export class Correlator {
   private refresh(inc: Incident): void {
     inc.severity = computeSeverity(inc);
     const first = inc.timeline.find((t) => t.priority === inc.maxPriority) ?? inc.timeline[0];
-    const where = inc.entities.workload ?? inc.entities.pods[0] ?? inc.entities.containers[0] ?? inc.entities.hosts[0] ?? '?';
+    const where =
+      inc.entities.workload ??
+      inc.entities.pods[0] ??
+      inc.entities.containers[0] ??
+      inc.entities.hosts[0] ??
+      '?';
     inc.title = `${first?.rule ?? 'alert'} on ${where}${inc.alertCount > 1 ? ` (+${inc.alertCount - 1} more)` : ''}`;
     inc.explanation = explain(inc);
   }
@@ -439,7 +528,9 @@ export class Correlator {
 export async function loadPostureOf(): Promise<CorrelatorOptions['postureOf']> {
   const path = '../detect/posture/index.js';
   try {
-    const mod = (await import(/* @vite-ignore */ path)) as { postureOf?: (ns: string, wl: string) => unknown };
+    const mod = (await import(/* @vite-ignore */ path)) as {
+      postureOf?: (ns: string, wl: string) => unknown;
+    };
     if (typeof mod.postureOf !== 'function') return undefined;
     const fn = mod.postureOf;
     return (ns, wl) => {

@@ -48,13 +48,15 @@ export async function createCharacterizer(o: CharacterizerOptions): Promise<Char
   const refresh = o.clusterRefreshMs ?? 30_000;
   const objects = (): Promise<Obj[]> => {
     if (!o.kubeConfig) return Promise.resolve([]);
-    if (!cluster || Date.now() - cluster.at > refresh) cluster = { at: Date.now(), objects: loadClusterObjects(o.kubeConfig) };
+    if (!cluster || Date.now() - cluster.at > refresh)
+      cluster = { at: Date.now(), objects: loadClusterObjects(o.kubeConfig) };
     return cluster.objects;
   };
   const enriched = new Map<string, string>();
   let dockerView: { at: number; all: ReturnType<typeof inspectAll> } | undefined;
   const containers = () => {
-    if (!dockerView || Date.now() - dockerView.at > Math.min(refresh, 5000)) dockerView = { at: Date.now(), all: inspectAll(o.docker!) };
+    if (!dockerView || Date.now() - dockerView.at > Math.min(refresh, 5000))
+      dockerView = { at: Date.now(), all: inspectAll(o.docker!) };
     return dockerView.all;
   };
   const track = (inc: Incident, key: string, work: () => Promise<boolean>) => {

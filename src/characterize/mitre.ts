@@ -93,7 +93,11 @@ export function mitreOf(alert: Alert): MitreRef[] {
   if (own.length > 0) {
     return own.map((m) => {
       const ref = techniqueRef(m.technique);
-      return { tactic: m.tactic || ref?.tactic || 'Unknown', technique: m.technique, name: m.name ?? ref?.name };
+      return {
+        tactic: m.tactic || ref?.tactic || 'Unknown',
+        technique: m.technique,
+        name: m.name ?? ref?.name,
+      };
     });
   }
   const text = `${alert.rule} ${alert.tags.join(' ')} ${alert.output}`;

@@ -31,7 +31,19 @@ import type { Output } from './output.js';
 const log = logger('engine');
 
 /** Actions that change the workload (read-only observe / capture_evidence are not containment). */
-const CONTAINMENT_ACTIONS = new Set<string>(['throttle', 'isolate', 'pause', 'stop', 'kill', 'k8s_isolate', 'scale_zero', 'evict', 'delete_pod', 'k8s_limit', 'cordon']);
+const CONTAINMENT_ACTIONS = new Set<string>([
+  'throttle',
+  'isolate',
+  'pause',
+  'stop',
+  'kill',
+  'k8s_isolate',
+  'scale_zero',
+  'evict',
+  'delete_pod',
+  'k8s_limit',
+  'cordon',
+]);
 
 /** The responder as the engine can drive it (respond/engine.ts adds approve and rollback). */
 export interface LiveResponder extends Responder {
@@ -141,7 +153,8 @@ export class Engine {
     applyMigrations(opts.db);
     this.alerts = new AlertStore(opts.db);
     const onDrop = (n: DropNotice) => this.onDrop(n);
-    const onErr = (topic: string, err: unknown) => log.error(`handler failed on ${topic}`, { err: String(err) });
+    const onErr = (topic: string, err: unknown) =>
+      log.error(`handler failed on ${topic}`, { err: String(err) });
     this.eventsBus = new InProcessBus(onDrop, 1000, onErr);
     this.alertsBus = new InProcessBus(onDrop, 1000, onErr);
   }
@@ -167,7 +180,8 @@ export class Engine {
         l.push(d);
         this.byKind.set(k, l);
       }
-    if (this.detectors.length === 0) log.warn('no detector available: events are watched but nothing is scored');
+    if (this.detectors.length === 0)
+      log.warn('no detector available: events are watched but nothing is scored');
     else log.info(`detectors: ${this.detectors.map((d) => d.name).join(', ')}`);
 
     if (o.characterizer !== null) {
@@ -199,7 +213,10 @@ export class Engine {
       name: 'detect',
       capacity: o.eventQueueCapacity ?? 65_536,
     });
-    this.alertsBus.subscribe<Alert>(TOPICS.alerts, (a) => this.respond(a), { name: 'respond', capacity: 10_000 });
+    this.alertsBus.subscribe<Alert>(TOPICS.alerts, (a) => this.respond(a), {
+      name: 'respond',
+      capacity: 10_000,
+    });
 
     this.sources = o.sources ?? (await createSources({ hostname: o.hostname, config }, o.sourceNames));
     const sink = (ev: VigieEvent) => {
@@ -304,7 +321,10 @@ export class Engine {
   private async respond(a: Alert): Promise<void> {
     if (!this.responder) return;
     try {
-      const recs = await this.responder.onAlert(a, a.vigie.incident ? { incident: a.vigie.incident } : undefined);
+      const recs = await this.responder.onAlert(
+        a,
+        a.vigie.incident ? { incident: a.vigie.incident } : undefined,
+      );
       for (const r of recs) this.printAction(r);
     } catch (err) {
       this.counts.responderErrors++;

@@ -33,7 +33,8 @@ export function loadAdfa(dir: string, opts: { limit?: number; learnFromTuning?: 
   const read = (t: AdfaTrace): Int32Array | undefined => {
     try {
       const a = readAdfaTrace(t.path);
-      for (const v of a) if (v >= ADFA_V) throw new DatasetError(t.path, undefined, `system-call number ${v} ≥ ${ADFA_V}`);
+      for (const v of a)
+        if (v >= ADFA_V) throw new DatasetError(t.path, undefined, `system-call number ${v} ≥ ${ADFA_V}`);
       return a;
     } catch (e) {
       skipped.push({ file: t.path, line: null, error: (e as Error).message });
@@ -132,8 +133,12 @@ export async function scoreAdfa(name: string, p: ParamMap, data: Loaded): Promis
     const agg = p.agg ?? 'mean';
     const L = intOf(p, 'L', 20);
     await m.train(data.train, (msg) => process.stderr.write(`${msg}\n`));
-    const score = async (traces: Int32Array[]): Promise<Float64Array> => Float64Array.from(await m.nll(traces), (v) => aggregate(v, agg, L));
-    const out = { scores: { tune: await score(data.tune), test: await score(data.test) }, params: { ...m.opts, agg } };
+    const score = async (traces: Int32Array[]): Promise<Float64Array> =>
+      Float64Array.from(await m.nll(traces), (v) => aggregate(v, agg, L));
+    const out = {
+      scores: { tune: await score(data.tune), test: await score(data.test) },
+      params: { ...m.opts, agg },
+    };
     m.dispose();
     return out;
   }
@@ -152,7 +157,10 @@ export async function scoreAdfa(name: string, p: ParamMap, data: Loaded): Promis
         model.resetStreams();
         return aggregate(v, agg, L);
       });
-    return { scores: { tune: score(data.tune), test: score(data.test) }, params: { ...model.params, agg, ...(agg === 'max' ? { L } : {}) } };
+    return {
+      scores: { tune: score(data.tune), test: score(data.test) },
+      params: { ...model.params, agg, ...(agg === 'max' ? { L } : {}) },
+    };
   }
   if (name === 'iforest' || name === 'knn') {
     const train = histograms(data.train);
@@ -161,19 +169,36 @@ export async function scoreAdfa(name: string, p: ParamMap, data: Loaded): Promis
       const psi = intOf(p, 'psi', 256);
       const seed = intOf(p, 'seed', 1);
       const f = new IsolationForest({ trees, sampleSize: psi, seed }).fit(train, ADFA_V);
-      return { scores: { tune: f.score(histograms(data.tune), ADFA_V), test: f.score(histograms(data.test), ADFA_V) }, params: { trees, psi, seed, features: 'sqrt-frequency' } };
+      return {
+        scores: {
+          tune: f.score(histograms(data.tune), ADFA_V),
+          test: f.score(histograms(data.test), ADFA_V),
+        },
+        params: { trees, psi, seed, features: 'sqrt-frequency' },
+      };
     }
     const k = intOf(p, 'k', 5);
     const m = new KnnDetector(k).fit(train, ADFA_V);
-    return { scores: { tune: m.score(histograms(data.tune), ADFA_V), test: m.score(histograms(data.test), ADFA_V) }, params: { k, features: 'sqrt-frequency' } };
+    return {
+      scores: { tune: m.score(histograms(data.tune), ADFA_V), test: m.score(histograms(data.test), ADFA_V) },
+      params: { k, features: 'sqrt-frequency' },
+    };
   }
-  throw new Error(`algorithm ${name} does not apply to ADFA-LD (use stide, ngram-lm, neural-lm, iforest, knn, ensemble)`);
+  throw new Error(
+    `algorithm ${name} does not apply to ADFA-LD (use stide, ngram-lm, neural-lm, iforest, knn, ensemble)`,
+  );
 }
 
-export async function evalAdfa(dir: string, algos: string[], params: ParamMap, opts: { limit?: number } = {}): Promise<Omit<EvalRun, 'command' | 'seconds'>> {
+export async function evalAdfa(
+  dir: string,
+  algos: string[],
+  params: ParamMap,
+  opts: { limit?: number } = {},
+): Promise<Omit<EvalRun, 'command' | 'seconds'>> {
   const learnFromTuning = /^(1|true|yes)$/i.test(params.learnFromTuning ?? '');
   const data = loadAdfa(dir, { ...opts, learnFromTuning });
-  if (data.train.length === 0 || data.tune.length === 0) throw new Error(`${dir}: no readable training or validation trace`);
+  if (data.train.length === 0 || data.tune.length === 0)
+    throw new Error(`${dir}: no readable training or validation trace`);
   const policy = params.threshold ?? 'q0.95';
   const run: Omit<EvalRun, 'command' | 'seconds'> = {
     output: { dataset: 'adfa', algorithms: [], skipped: data.skipped },
@@ -215,12 +240,30 @@ export async function evalAdfa(dir: string, algos: string[], params: ParamMap, o
         }
         return out;
       };
-      r = { scores: { tune: comb('tune'), test: comb('test') }, params: { members: members.join(','), mode } };
+      r = {
+        scores: { tune: comb('tune'), test: comb('test') },
+        params: { members: members.join(','), mode },
+      };
     } else if ((TRIVIAL as readonly string[]).includes(name)) {
       const v = name === 'flag-everything' ? 1 : 0;
-      r = { scores: { tune: new Float64Array(data.tune.length).fill(v), test: new Float64Array(data.test.length).fill(v) }, params: {} };
+      r = {
+        scores: {
+          tune: new Float64Array(data.tune.length).fill(v),
+          test: new Float64Array(data.test.length).fill(v),
+        },
+        params: {},
+      };
     } else r = await get(name);
-    const ev = evaluateItems(name, r.params, r.scores, set, (TRIVIAL as readonly string[]).includes(name) ? 'trivial' : (paramsFor(params, name).threshold ?? policy), 'all');
+    const ev = evaluateItems(
+      name,
+      r.params,
+      r.scores,
+      set,
+      (TRIVIAL as readonly string[]).includes(name)
+        ? 'trivial'
+        : (paramsFor(params, name).threshold ?? policy),
+      'all',
+    );
     run.output.algorithms.push(ev.result);
     run.details.push(...ev.details);
   }

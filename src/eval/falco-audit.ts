@@ -27,10 +27,14 @@ export const FIXTURES: Record<string, string> = {
   'allow_user_some-user.yaml': '- list: allowed_k8s_users\n  items: ["some-user"]\n  append: true\n',
   // Turns off the activity rules (K8s Deployment Created, ...).
   'disallow_kactivity.yaml': '- macro: consider_activity_events\n  condition: (k8s_audit_never_true)\n',
-  'allow_nginx_container.yaml': '- macro: allowed_k8s_containers\n  condition: ka.req.pod.containers.image.repository in (nginx)\n',
-  'allow_only_apache_container.yaml': '- macro: allowed_k8s_containers\n  condition: ka.req.pod.containers.image.repository in (httpd, apache)\n',
-  'engine_v4/allow_nginx_container.yaml': '- macro: allowed_k8s_containers\n  condition: (ka.req.container.image.repository = nginx)\n',
-  'engine_v4/allow_only_apache_container.yaml': '- macro: allowed_k8s_containers\n  condition: (ka.req.container.image = apache)\n',
+  'allow_nginx_container.yaml':
+    '- macro: allowed_k8s_containers\n  condition: ka.req.pod.containers.image.repository in (nginx)\n',
+  'allow_only_apache_container.yaml':
+    '- macro: allowed_k8s_containers\n  condition: ka.req.pod.containers.image.repository in (httpd, apache)\n',
+  'engine_v4/allow_nginx_container.yaml':
+    '- macro: allowed_k8s_containers\n  condition: (ka.req.container.image.repository = nginx)\n',
+  'engine_v4/allow_only_apache_container.yaml':
+    '- macro: allowed_k8s_containers\n  condition: (ka.req.container.image = apache)\n',
   'trust_nginx_container.yaml': [
     'k8s_audit_sensitive_mount_images',
     'k8s_audit_privileged_images',
@@ -109,7 +113,11 @@ export function loadAuditTests(root = datasetPath('falco-k8s-audit')): AuditTest
 /** Maps a path of Falco's test tree onto the data set or Vigie's fixtures. */
 export function resolveRulesFile(p: string, rulesDir = datasetPath('falco-rules')): RuleSource {
   const base = p.split('/').pop()!;
-  if (base === 'falco_rules.yaml' || base === 'k8s_audit_rules.yaml' || base === 'engine_v4_k8s_audit_rules.yaml') {
+  if (
+    base === 'falco_rules.yaml' ||
+    base === 'k8s_audit_rules.yaml' ||
+    base === 'engine_v4_k8s_audit_rules.yaml'
+  ) {
     const file = join(rulesDir, base === 'falco_rules.yaml' ? base : 'k8s_audit_rules.yaml');
     return { name: file, content: readFileSync(file, 'utf8') };
   }
@@ -120,7 +128,11 @@ export function resolveRulesFile(p: string, rulesDir = datasetPath('falco-rules'
   return { name: `fixture:${key}`, content: fx };
 }
 
-export function runAuditTest(t: AuditTestCase, root: string, matching: RuleMatching = 'first'): AuditTestResult {
+export function runAuditTest(
+  t: AuditTestCase,
+  root: string,
+  matching: RuleMatching = 'first',
+): AuditTestResult {
   const sources = t.rulesFiles.map((p) => resolveRulesFile(p));
   // Falco runs with only the k8s_audit source enabled for these tests.
   const loaded = loadRuleSources(sources, { sources: ['k8s_audit'] });
@@ -151,7 +163,8 @@ export function runAuditTest(t: AuditTestCase, root: string, matching: RuleMatch
       if (!seen) problems.push(`no alert at priority ${t.level}`);
     }
   }
-  if (t.expectParseError && parsed.errors.length === 0) problems.push('expected the input to be rejected as not an audit event');
+  if (t.expectParseError && parsed.errors.length === 0)
+    problems.push('expected the input to be rejected as not an audit event');
   return {
     test: t,
     pass: problems.length === 0,
@@ -177,11 +190,19 @@ function trivialPasses(tests: AuditTestCase[], root: string, mode: 'everything' 
   return pass;
 }
 
-export function runFalcoAuditEval(matching: RuleMatching = 'first'): { results: AuditTestResult[]; flagEverything: number; flagNothing: number } {
+export function runFalcoAuditEval(matching: RuleMatching = 'first'): {
+  results: AuditTestResult[];
+  flagEverything: number;
+  flagNothing: number;
+} {
   const root = datasetPath('falco-k8s-audit');
   const tests = loadAuditTests(root);
   const results = tests.map((t) => runAuditTest(t, root, matching));
-  return { results, flagEverything: trivialPasses(tests, root, 'everything'), flagNothing: trivialPasses(tests, root, 'nothing') };
+  return {
+    results,
+    flagEverything: trivialPasses(tests, root, 'everything'),
+    flagNothing: trivialPasses(tests, root, 'nothing'),
+  };
 }
 
 function fmtCounts(c: Record<string, number>): string {
@@ -190,7 +211,9 @@ function fmtCounts(c: Record<string, number>): string {
 }
 
 async function main(): Promise<void> {
-  const matching = (process.argv.includes('--matching') ? process.argv[process.argv.indexOf('--matching') + 1] : 'first') as RuleMatching;
+  const matching = (
+    process.argv.includes('--matching') ? process.argv[process.argv.indexOf('--matching') + 1] : 'first'
+  ) as RuleMatching;
   const { results, flagEverything, flagNothing } = runFalcoAuditEval(matching);
   const rows = results.map((r) => [
     r.pass ? 'PASS' : 'FAIL',
@@ -203,7 +226,9 @@ async function main(): Promise<void> {
   const head = ['result', 'test', 'detect', 'expected', 'fired (Vigie)', 'problem'];
   const widths = head.map((h, i) => Math.min(60, Math.max(h.length, ...rows.map((r) => r[i].length))));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join(' | ');
-  console.log(`Falco k8s_audit regression tests (data set: ${datasetPath('falco-k8s-audit')}), rule_matching=${matching}`);
+  console.log(
+    `Falco k8s_audit regression tests (data set: ${datasetPath('falco-k8s-audit')}), rule_matching=${matching}`,
+  );
   console.log(line(head));
   console.log(widths.map((w) => '-'.repeat(w)).join('-|-'));
   for (const r of rows) console.log(line(r));
@@ -214,7 +239,11 @@ async function main(): Promise<void> {
   console.log(`trivial: flag nothing     ${flagNothing}/${n} tests pass`);
   console.log(`trivial: flag everything  ${flagEverything}/${n} tests pass (every rule once per event)`);
   console.log(`Fixtures written by Vigie for Falco's test overrides: ${Object.keys(FIXTURES).join(', ')}`);
-  console.log(`Renamed rules counted together: ${Object.entries(RENAMED).map(([k, v]) => `${k} = ${v.join(' + ')}`).join('; ')}`);
+  console.log(
+    `Renamed rules counted together: ${Object.entries(RENAMED)
+      .map(([k, v]) => `${k} = ${v.join(' + ')}`)
+      .join('; ')}`,
+  );
   if (passed !== n) process.exitCode = 1;
 }
 

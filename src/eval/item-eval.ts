@@ -67,5 +67,8 @@ export function evaluateItems(
   for (const g of groupNames) run(g, (i) => set.labels[i] === 0 || set.groups[i] === g);
   // The mean is over the attack groups (the pooled row would count every item twice).
   const perGroup = scenarios.slice(1);
-  return { result: { name: algorithm, params, scenarios, mean: meanOf(perGroup.length ? perGroup : scenarios) }, details };
+  return {
+    result: { name: algorithm, params, scenarios, mean: meanOf(perGroup.length ? perGroup : scenarios) },
+    details,
+  };
 }

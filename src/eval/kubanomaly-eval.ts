@@ -26,7 +26,12 @@ interface KubData {
   files: string[];
 }
 
-export function loadKubAnomaly(dir: string, attackv11: string, split: 'time' | 'random' = 'time', seed = 1): KubData {
+export function loadKubAnomaly(
+  dir: string,
+  attackv11: string,
+  split: 'time' | 'random' = 'time',
+  seed = 1,
+): KubData {
   const files = listKubAnomaly(dir);
   const train: number[] = [];
   const tune: number[] = [];
@@ -94,25 +99,42 @@ export function loadKubAnomaly(dir: string, attackv11: string, split: 'time' | '
   };
 }
 
-function scoreKub(name: string, p: ParamMap, d: KubData): { scores: ItemScores; params: Record<string, string | number | boolean> } {
+function scoreKub(
+  name: string,
+  p: ParamMap,
+  d: KubData,
+): { scores: ItemScores; params: Record<string, string | number | boolean> } {
   if (name === 'iforest') {
     const trees = intOf(p, 'trees', 200);
     const psi = intOf(p, 'psi', 256);
     const seed = intOf(p, 'seed', 1);
     const f = new IsolationForest({ trees, sampleSize: psi, seed }).fit(d.train, d.dim);
-    return { scores: { tune: f.score(d.tune, d.dim), test: f.score(d.test, d.dim) }, params: { trees, psi, seed, features: 'log1p-counts' } };
+    return {
+      scores: { tune: f.score(d.tune, d.dim), test: f.score(d.test, d.dim) },
+      params: { trees, psi, seed, features: 'log1p-counts' },
+    };
   }
   if (name === 'knn') {
     const k = intOf(p, 'k', 5);
     const m = new KnnDetector(k).fit(d.train, d.dim);
-    return { scores: { tune: m.score(d.tune, d.dim), test: m.score(d.test, d.dim) }, params: { k, features: 'log1p-counts' } };
+    return {
+      scores: { tune: m.score(d.tune, d.dim), test: m.score(d.test, d.dim) },
+      params: { k, features: 'log1p-counts' },
+    };
   }
-  throw new Error(`algorithm ${name} does not apply to KubAnomaly count windows (use iforest, knn, ensemble)`);
+  throw new Error(
+    `algorithm ${name} does not apply to KubAnomaly count windows (use iforest, knn, ensemble)`,
+  );
 }
 
-export function evalKubAnomaly(dir: string, algos: string[], params: ParamMap): Omit<EvalRun, 'command' | 'seconds'> {
+export function evalKubAnomaly(
+  dir: string,
+  algos: string[],
+  params: ParamMap,
+): Omit<EvalRun, 'command' | 'seconds'> {
   const attackv11 = params.attackv11 ?? 'normal';
-  if (!['normal', 'exclude', 'attack'].includes(attackv11)) throw new Error(`attackv11 must be normal, exclude or attack, got ${attackv11}`);
+  if (!['normal', 'exclude', 'attack'].includes(attackv11))
+    throw new Error(`attackv11 must be normal, exclude or attack, got ${attackv11}`);
   const split = params.split ?? 'time';
   if (split !== 'time' && split !== 'random') throw new Error(`split must be time or random, got ${split}`);
   const d = loadKubAnomaly(dir, attackv11, split, intOf(params, 'seed', 1));
@@ -146,18 +168,46 @@ export function evalKubAnomaly(dir: string, algos: string[], params: ParamMap): 
       const parts = members.map(get);
       const ens = new ScoreEnsemble(members, mode).fit(parts.map((x) => x.scores.tune));
       const comb = (which: 'tune' | 'test'): Float64Array =>
-        Float64Array.from(parts[0].scores[which], (_, j) => ens.combine(parts.map((x) => x.scores[which][j])));
-      r = { scores: { tune: comb('tune'), test: comb('test') }, params: { members: members.join(','), mode } };
+        Float64Array.from(parts[0].scores[which], (_, j) =>
+          ens.combine(parts.map((x) => x.scores[which][j])),
+        );
+      r = {
+        scores: { tune: comb('tune'), test: comb('test') },
+        params: { members: members.join(','), mode },
+      };
     } else if ((TRIVIAL as readonly string[]).includes(name)) {
       const v = name === 'flag-everything' ? 1 : 0;
-      r = { scores: { tune: new Float64Array(d.tune.length / d.dim).fill(v), test: new Float64Array(d.labels.length).fill(v) }, params: {} };
+      r = {
+        scores: {
+          tune: new Float64Array(d.tune.length / d.dim).fill(v),
+          test: new Float64Array(d.labels.length).fill(v),
+        },
+        params: {},
+      };
     } else r = get(name);
-    const ev = evaluateItems(name, r.params, r.scores, { labels: d.labels, groups: d.groups }, (TRIVIAL as readonly string[]).includes(name) ? 'trivial' : (paramsFor(params, name).threshold ?? policy), 'all');
+    const ev = evaluateItems(
+      name,
+      r.params,
+      r.scores,
+      { labels: d.labels, groups: d.groups },
+      (TRIVIAL as readonly string[]).includes(name)
+        ? 'trivial'
+        : (paramsFor(params, name).threshold ?? policy),
+      'all',
+    );
     run.output.algorithms.push(ev.result);
     run.details.push(...ev.details);
     if (!(TRIVIAL as readonly string[]).includes(name)) {
       // Score along the test windows (normal test windows first, then each attack file in order).
-      const tl: Timeline = { algorithm: name, scenario: 'all', recording: 'test windows in file order', t: [], score: [], threshold: ev.details[0].threshold, xLabel: 'test window' };
+      const tl: Timeline = {
+        algorithm: name,
+        scenario: 'all',
+        recording: 'test windows in file order',
+        t: [],
+        score: [],
+        threshold: ev.details[0].threshold,
+        xLabel: 'test window',
+      };
       const step = Math.max(1, Math.ceil(d.labels.length / 1500));
       const order = [...d.labels.keys()].sort((a, b) => d.labels[a] - d.labels[b] || a - b);
       for (let i = 0; i < order.length; i += step) {

@@ -35,7 +35,14 @@ export interface EvalReport {
   rules: RuleResult[];
   /** Rules reachable through a control's kubescape ids that no Vigie control implements. */
   notImplemented: { rule: string; via: string[]; cases: number }[];
-  totals: { rules: number; cases: number; agree: number; agreement: number; flagAll: number; flagNone: number };
+  totals: {
+    rules: number;
+    cases: number;
+    agree: number;
+    agreement: number;
+    flagAll: number;
+    flagNone: number;
+  };
 }
 
 function readJson(path: string): any {
@@ -121,25 +128,33 @@ function caseSettings(dir: string): Record<string, string[]> {
   return out;
 }
 
-export function runKubescapeEval(root = datasetPath('kubescape-regolibrary'), controls: ControlDef[] = loadCatalogue()): EvalReport {
+export function runKubescapeEval(
+  root = datasetPath('kubescape-regolibrary'),
+  controls: ControlDef[] = loadCatalogue(),
+): EvalReport {
   const folders = ruleFolders(root);
   const byControl = controlRules(root);
   const implementedBy = new Map<string, ControlDef[]>();
   for (const c of controls) {
     for (const r of c.rules ?? []) {
       const viaIds = c.kubescape.filter((id) => byControl.get(id)?.has(r));
-      if (viaIds.length === 0) throw new Error(`control ${c.id} claims rule ${r}, which none of its kubescape ids (${c.kubescape.join(', ')}) maps to`);
+      if (viaIds.length === 0)
+        throw new Error(
+          `control ${c.id} claims rule ${r}, which none of its kubescape ids (${c.kubescape.join(', ')}) maps to`,
+        );
       let l = implementedBy.get(r);
       if (!l) implementedBy.set(r, (l = []));
       l.push(c);
     }
   }
   const reachable = new Map<string, Set<string>>();
-  for (const c of controls) for (const id of c.kubescape) for (const r of byControl.get(id) ?? []) {
-    let s = reachable.get(r);
-    if (!s) reachable.set(r, (s = new Set()));
-    s.add(id);
-  }
+  for (const c of controls)
+    for (const id of c.kubescape)
+      for (const r of byControl.get(id) ?? []) {
+        let s = reachable.get(r);
+        if (!s) reachable.set(r, (s = new Set()));
+        s.add(id);
+      }
   const countCases = (rule: string): number => {
     const f = folders.get(rule);
     const t = f ? join(root, 'rules', f, 'test') : '';
@@ -163,10 +178,25 @@ export function runKubescapeEval(root = datasetPath('kubescape-regolibrary'), co
         const objects = loadCaseInputs(inputDir);
         const expected = expectedSet(readJson(join(cdir, 'expected.json')));
         const res = evaluate(objects, { controls: cs, settings: caseSettings(cdir) });
-        const actual = [...new Set(res.findings.map((f) => (f.subject ? key(f.subject.kind, f.subject.name) : key(f.resource.kind, f.resource.name))))].sort();
+        const actual = [
+          ...new Set(
+            res.findings.map((f) =>
+              f.subject ? key(f.subject.kind, f.subject.name) : key(f.resource.kind, f.resource.name),
+            ),
+          ),
+        ].sort();
         const all = [...new Set(objects.map((o) => key(o.obj.kind, o.obj.metadata?.name)))].sort();
-        const eq = (a: string[], b: string[]): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
-        rr.cases.push({ rule, case: cname, expected, actual, agree: eq(expected, actual), flagAllAgrees: eq(expected, all), flagNoneAgrees: expected.length === 0 });
+        const eq = (a: string[], b: string[]): boolean =>
+          a.length === b.length && a.every((x, i) => x === b[i]);
+        rr.cases.push({
+          rule,
+          case: cname,
+          expected,
+          actual,
+          agree: eq(expected, actual),
+          flagAllAgrees: eq(expected, all),
+          flagNoneAgrees: expected.length === 0,
+        });
       }
     }
     rules.push(rr);
@@ -195,19 +225,33 @@ export function printReport(rep: EvalReport, verbose: boolean): void {
   console.log(`${'rule'.padEnd(58)} ${'controls'.padEnd(24)} cases agree`);
   for (const r of rep.rules) {
     const a = r.cases.filter((c) => c.agree).length;
-    console.log(`${r.rule.padEnd(58)} ${r.controls.join(',').padEnd(24)} ${String(r.cases.length).padStart(5)} ${String(a).padStart(5)}${a < r.cases.length ? '  <-' : ''}`);
+    console.log(
+      `${r.rule.padEnd(58)} ${r.controls.join(',').padEnd(24)} ${String(r.cases.length).padStart(5)} ${String(a).padStart(5)}${a < r.cases.length ? '  <-' : ''}`,
+    );
     for (const c of r.cases) {
-      if (!c.agree || verbose) console.log(`    ${c.agree ? 'ok  ' : 'DIFF'} ${c.case}: expected [${c.expected.join(', ')}] got [${c.actual.join(', ')}]`);
+      if (!c.agree || verbose)
+        console.log(
+          `    ${c.agree ? 'ok  ' : 'DIFF'} ${c.case}: expected [${c.expected.join(', ')}] got [${c.actual.join(', ')}]`,
+        );
     }
   }
   if (rep.notImplemented.length > 0) {
-    console.log(`\nrules reachable through mapped Kubescape controls but not implemented (${rep.notImplemented.length}):`);
-    for (const n of rep.notImplemented) console.log(`    ${n.rule} (via ${n.via.join(', ')}; ${n.cases} test cases)`);
+    console.log(
+      `\nrules reachable through mapped Kubescape controls but not implemented (${rep.notImplemented.length}):`,
+    );
+    for (const n of rep.notImplemented)
+      console.log(`    ${n.rule} (via ${n.via.join(', ')}; ${n.cases} test cases)`);
   }
   const t = rep.totals;
-  console.log(`\ntotal: ${t.rules} rules with test cases, ${t.cases} cases, ${t.agree} agree = ${pct(t.agree, t.cases)}`);
-  console.log(`trivial baselines on the same cases: flag every input object ${t.flagAll}/${t.cases} = ${pct(t.flagAll, t.cases)}; flag nothing ${t.flagNone}/${t.cases} = ${pct(t.flagNone, t.cases)}`);
-  console.log(`targets: agreement >= 95% (${t.agreement >= 0.95 ? 'met' : 'NOT met'}), cases >= 150 (${t.cases >= 150 ? 'met' : 'NOT met'}), rules >= 60 (${t.rules >= 60 ? 'met' : 'NOT met'})`);
+  console.log(
+    `\ntotal: ${t.rules} rules with test cases, ${t.cases} cases, ${t.agree} agree = ${pct(t.agree, t.cases)}`,
+  );
+  console.log(
+    `trivial baselines on the same cases: flag every input object ${t.flagAll}/${t.cases} = ${pct(t.flagAll, t.cases)}; flag nothing ${t.flagNone}/${t.cases} = ${pct(t.flagNone, t.cases)}`,
+  );
+  console.log(
+    `targets: agreement >= 95% (${t.agreement >= 0.95 ? 'met' : 'NOT met'}), cases >= 150 (${t.cases >= 150 ? 'met' : 'NOT met'}), rules >= 60 (${t.rules >= 60 ? 'met' : 'NOT met'})`,
+  );
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

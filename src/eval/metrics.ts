@@ -46,7 +46,7 @@ export function rocCurve(scores: ArrayLike<number>, labels: ArrayLike<number>): 
   const pts: RocPoint[] = [{ fpr: 0, tpr: 0, threshold: Infinity }];
   let tp = 0;
   let fp = 0;
-  for (let i = 0; i < n; ) {
+  for (let i = 0; i < n;) {
     const s = scores[idx[i]];
     while (i < n && scores[idx[i]] === s) {
       if (labels[idx[i]] === 1) tp++;
@@ -79,13 +79,22 @@ export interface BinaryMetrics {
 export function binaryMetrics(tp: number, fp: number, tn: number, fn: number): BinaryMetrics {
   const precision = tp + fp > 0 ? tp / (tp + fp) : null;
   const recall = tp + fn > 0 ? tp / (tp + fn) : null;
-  const f1 = precision !== null && recall !== null && precision + recall > 0 ? (2 * precision * recall) / (precision + recall) : precision === null && recall === null ? null : 0;
+  const f1 =
+    precision !== null && recall !== null && precision + recall > 0
+      ? (2 * precision * recall) / (precision + recall)
+      : precision === null && recall === null
+        ? null
+        : 0;
   const fpr = fp + tn > 0 ? fp / (fp + tn) : null;
   return { tp, fp, tn, fn, precision, recall, f1, fpr };
 }
 
 /** Confusion counts of `score > threshold` against labels. */
-export function confusionAt(scores: ArrayLike<number>, labels: ArrayLike<number>, threshold: number): BinaryMetrics {
+export function confusionAt(
+  scores: ArrayLike<number>,
+  labels: ArrayLike<number>,
+  threshold: number,
+): BinaryMetrics {
   let tp = 0;
   let fp = 0;
   let tn = 0;
@@ -145,7 +154,16 @@ export class LidDsAccumulator {
   private snapshot: number[] = [];
 
   beginRecording(exploitTimeNs: number | undefined): void {
-    this.snapshot = [this.exploitRecs, this.detected, this.cfa, this.tp, this.fp, this.tn, this.fn, this.latencies.length];
+    this.snapshot = [
+      this.exploitRecs,
+      this.detected,
+      this.cfa,
+      this.tp,
+      this.fp,
+      this.tn,
+      this.fn,
+      this.latencies.length,
+    ];
     this.inFalseRun = false;
     this.exploitNs = exploitTimeNs;
     this.firstHitNs = undefined;
@@ -193,7 +211,9 @@ export class LidDsAccumulator {
     return {
       dr: this.exploitRecs > 0 ? this.detected / this.exploitRecs : null,
       cfa: this.cfa,
-      latencyMs: this.latencies.length ? this.latencies.reduce((a, b) => a + b, 0) / this.latencies.length : null,
+      latencyMs: this.latencies.length
+        ? this.latencies.reduce((a, b) => a + b, 0) / this.latencies.length
+        : null,
       ...binaryMetrics(this.tp, this.fp, this.tn, this.fn),
     };
   }

@@ -13,7 +13,14 @@
 import { PerfEngine, entityRefOf, type PerfParams } from '../detect/perf/engine.js';
 import { RollingRobust, medianInPlace } from '../detect/perf/baseline.js';
 import { IsolationForest } from '../detect/anomaly/iforest.js';
-import { nezhaEvents, readNezhaDay, serviceOfPod, type NezhaDay, type NezhaFault, type NezhaRow } from '../sources/metrics/nezha.js';
+import {
+  nezhaEvents,
+  readNezhaDay,
+  serviceOfPod,
+  type NezhaDay,
+  type NezhaFault,
+  type NezhaRow,
+} from '../sources/metrics/nezha.js';
 
 const MINUTE = 60_000_000_000n;
 
@@ -63,13 +70,24 @@ export interface MetricsEvalResult {
   faultFreeHours: number;
   falseAlarmList: { start: string; culprit?: string; why?: string }[];
   perFault: FaultOutcome[];
-  trivial: Record<string, { recall: number; precision: number; falseAlarmsPerHour: number; top1: number; top3: number }>;
+  trivial: Record<
+    string,
+    { recall: number; precision: number; falseAlarmsPerHour: number; top1: number; top3: number }
+  >;
   params: Partial<PerfParams>;
   malformed: number;
   /** Relative-shift screen: does the injected pod's level move against its own recent median? */
   shift?: ShiftScreen;
   /** Multivariate check: isolation forest over each pod's vector of robust z-scores (all columns). */
-  multivariate?: { injectTime: string; type: string; service: string; inWindow: number; faultFreeP95: number; rank: number; pods: number }[];
+  multivariate?: {
+    injectTime: string;
+    type: string;
+    service: string;
+    inWindow: number;
+    faultFreeP95: number;
+    rank: number;
+    pods: number;
+  }[];
 }
 
 interface Minute {
@@ -106,7 +124,8 @@ interface Scored {
 export function scoreMinutes(minutes: Minute[], faults: NezhaFault[], dataEndNs: bigint): Scored {
   const win = windows(faults);
   const starts: number[] = [];
-  for (let i = 0; i < minutes.length; i++) if (minutes[i].alarmed && (i === 0 || !minutes[i - 1].alarmed)) starts.push(i);
+  for (let i = 0; i < minutes.length; i++)
+    if (minutes[i].alarmed && (i === 0 || !minutes[i - 1].alarmed)) starts.push(i);
   const inWindow = (ts: bigint): number => win.findIndex((w) => ts >= w.start && ts < w.end);
   const falseStarts = starts.filter((s) => inWindow(minutes[s].ts) < 0);
   const outcomes = faults.map((_, k) => {
@@ -204,7 +223,8 @@ export function evalNezhaDay(day: NezhaDay, opts: EvalOptions = {}): MetricsEval
       const pi = podIndex.get(e.ref.name);
       if (pi === undefined) continue;
       for (let s = 0; s < specs.length; s++) z[pi * nT + s] = e.tracks[s]?.lastZ ?? 0;
-      for (let j = 0; j < TRACE_ONLY.length; j++) z[pi * nT + specs.length + j] = extraZ[pi * TRACE_ONLY.length + j];
+      for (let j = 0; j < TRACE_ONLY.length; j++)
+        z[pi * nT + specs.length + j] = extraZ[pi * TRACE_ONLY.length + j];
     }
     const m: Minute = { ts: firstTs, alarmed };
     if (alarmed) {
@@ -212,7 +232,10 @@ export function evalNezhaDay(day: NezhaDay, opts: EvalOptions = {}): MetricsEval
       m.ranked = r.map((x) => serviceOfPod(x.ref.name));
       m.why = r[0]?.why
         .slice(0, 2)
-        .map((d) => `${d.metric} ${fmtMetric(d.metric, d.value)} vs baseline ${fmtMetric(d.metric, d.median)} (z=${d.z.toFixed(1)})`)
+        .map(
+          (d) =>
+            `${d.metric} ${fmtMetric(d.metric, d.value)} vs baseline ${fmtMetric(d.metric, d.median)} (z=${d.z.toFixed(1)})`,
+        )
         .join(', ');
     }
     minutes.push(m);
@@ -252,7 +275,9 @@ export function evalNezhaDay(day: NezhaDay, opts: EvalOptions = {}): MetricsEval
         }
         if (!touched && inWin === 0) continue;
         blocks.sort((a, b) => a - b);
-        const p95 = blocks.length ? blocks[Math.min(blocks.length - 1, Math.floor(0.95 * blocks.length))] : NaN;
+        const p95 = blocks.length
+          ? blocks[Math.min(blocks.length - 1, Math.floor(0.95 * blocks.length))]
+          : NaN;
         trace[traceNames[s]] = { inWindow: round(inWin, 1), faultFreeP95: round(p95, 1) };
       }
     }
@@ -278,23 +303,40 @@ export function evalNezhaDay(day: NezhaDay, opts: EvalOptions = {}): MetricsEval
       faults: idx.length,
       detected: det.length,
       recall: det.length / idx.length,
-      top1: det.length ? det.filter((k) => sc.outcomes[k].ranked?.[0] === day.faults[k].service).length / det.length : 0,
+      top1: det.length
+        ? det.filter((k) => sc.outcomes[k].ranked?.[0] === day.faults[k].service).length / det.length
+        : 0,
       top3: det.length
-        ? det.filter((k) => sc.outcomes[k].ranked?.slice(0, 3).includes(day.faults[k].service)).length / det.length
+        ? det.filter((k) => sc.outcomes[k].ranked?.slice(0, 3).includes(day.faults[k].service)).length /
+          det.length
         : 0,
       meanDelaySeconds: delays.length ? round(delays.reduce((a, b) => a + b, 0) / delays.length, 1) : null,
     };
   }
 
   // Trivial detectors, scored by the same function.
-  const all = scoreMinutes(minutes.map((m) => ({ ts: m.ts, alarmed: true })), day.faults, endNs);
-  const none = scoreMinutes(minutes.map((m) => ({ ts: m.ts, alarmed: false })), day.faults, endNs);
+  const all = scoreMinutes(
+    minutes.map((m) => ({ ts: m.ts, alarmed: true })),
+    day.faults,
+    endNs,
+  );
+  const none = scoreMinutes(
+    minutes.map((m) => ({ ts: m.ts, alarmed: false })),
+    day.faults,
+    endNs,
+  );
   const nServices = new Set(day.pods.map((p) => p.service)).size;
   const trivial = {
     flagEveryMinute: pick(all),
     flagNothing: pick(none),
     // A random ranking of the services: expected top-k is k / services, whatever the detection.
-    randomRanking: { recall: NaN, precision: NaN, falseAlarmsPerHour: NaN, top1: round(1 / nServices, 3), top3: round(3 / nServices, 3) },
+    randomRanking: {
+      recall: NaN,
+      precision: NaN,
+      falseAlarmsPerHour: NaN,
+      top1: round(1 / nServices, 3),
+      top3: round(3 / nServices, 3),
+    },
   };
 
   return {
@@ -361,7 +403,16 @@ export function evalNezha(dir: string, opts: EvalOptions = {}): MetricsEvalResul
  * 95th percentile of 10-minute maxima in fault-free time, and its rank among all pods in the window.
  */
 export function iforestTrace(day: NezhaDay, window = 60): NonNullable<MetricsEvalResult['multivariate']> {
-  const cols = ['cpu', 'memory', 'latencyMs', 'requestsPerSec', 'netRx', 'netTx', 'clientLatencyMs', 'syscallRead'];
+  const cols = [
+    'cpu',
+    'memory',
+    'latencyMs',
+    'requestsPerSec',
+    'netRx',
+    'netTx',
+    'clientLatencyMs',
+    'syscallRead',
+  ];
   const D = cols.length;
   const T = Math.min(...day.pods.map((p) => p.rows.length));
   const Z = day.pods.map((p) => {
@@ -372,7 +423,11 @@ export function iforestTrace(day: NezhaDay, window = 60): NonNullable<MetricsEva
         const x = p.rows[t].metric[cols[j]];
         const b = bases[j];
         if (x === undefined || !Number.isFinite(x)) continue;
-        if (b.count >= 10) z[t * D + j] = Math.min(10, Math.abs(x - b.median) / Math.max(b.sigma, 0.1 * Math.abs(b.median), 1e-6));
+        if (b.count >= 10)
+          z[t * D + j] = Math.min(
+            10,
+            Math.abs(x - b.median) / Math.max(b.sigma, 0.1 * Math.abs(b.median), 1e-6),
+          );
         b.push(x);
       }
     return z;
@@ -430,18 +485,37 @@ export function nezhaMarkdown(r: MetricsEvalResult): string {
   L.push(`# Perf detector on ${r.dataset}`, '');
   L.push('| detector | recall | precision | false alarms / fault-free h | top-1 | top-3 | mean delay (s) |');
   L.push('|---|---|---|---|---|---|---|');
-  L.push(`| vigie perf | ${pct(r.recall)} (${r.detected}/${r.faults}) | ${pct(r.precision)} | ${pct(r.falseAlarmsPerHour)} (${r.falseAlarms} in ${r.faultFreeHours} h) | ${pct(r.top1)} | ${pct(r.top3)} | ${r.meanDelaySeconds ?? '—'} |`);
+  L.push(
+    `| vigie perf | ${pct(r.recall)} (${r.detected}/${r.faults}) | ${pct(r.precision)} | ${pct(r.falseAlarmsPerHour)} (${r.falseAlarms} in ${r.faultFreeHours} h) | ${pct(r.top1)} | ${pct(r.top3)} | ${r.meanDelaySeconds ?? '—'} |`,
+  );
   for (const [name, t] of Object.entries(r.trivial))
-    L.push(`| ${name} | ${pct(t.recall)} | ${pct(t.precision)} | ${pct(t.falseAlarmsPerHour)} | ${pct(t.top1)} | ${pct(t.top3)} | — |`);
-  L.push('', '## By fault type', '', '| type | faults | detected | recall | top-1 | top-3 | mean delay (s) |', '|---|---|---|---|---|---|---|');
+    L.push(
+      `| ${name} | ${pct(t.recall)} | ${pct(t.precision)} | ${pct(t.falseAlarmsPerHour)} | ${pct(t.top1)} | ${pct(t.top3)} | — |`,
+    );
+  L.push(
+    '',
+    '## By fault type',
+    '',
+    '| type | faults | detected | recall | top-1 | top-3 | mean delay (s) |',
+    '|---|---|---|---|---|---|---|',
+  );
   for (const [type, t] of Object.entries(r.byType))
-    L.push(`| ${type} | ${t.faults} | ${t.detected} | ${pct(t.recall)} | ${pct(t.top1)} | ${pct(t.top3)} | ${t.meanDelaySeconds ?? '—'} |`);
-  L.push('', '## Per fault', '', 'trace: largest robust z of the injected pod in its window / its fault-free 95th percentile of 10-minute maxima.', '');
+    L.push(
+      `| ${type} | ${t.faults} | ${t.detected} | ${pct(t.recall)} | ${pct(t.top1)} | ${pct(t.top3)} | ${t.meanDelaySeconds ?? '—'} |`,
+    );
+  L.push(
+    '',
+    '## Per fault',
+    '',
+    'trace: largest robust z of the injected pod in its window / its fault-free 95th percentile of 10-minute maxima.',
+    '',
+  );
   L.push(
     '| inject time | service | type | detected | delay (s) | ranked | trace: cpu, memory, latencyMs | trace: requests/s, netRx, netTx, client latency, syscalls |',
     '|---|---|---|---|---|---|---|---|',
   );
-  const tr = (f: FaultOutcome, ms: readonly string[]) => ms.map((m) => (f.trace[m] ? `${f.trace[m].inWindow}/${f.trace[m].faultFreeP95}` : '—')).join(', ');
+  const tr = (f: FaultOutcome, ms: readonly string[]) =>
+    ms.map((m) => (f.trace[m] ? `${f.trace[m].inWindow}/${f.trace[m].faultFreeP95}` : '—')).join(', ');
   for (const f of r.perFault)
     L.push(
       `| ${f.injectTime} | ${f.service} | ${f.type} | ${f.detected ? 'yes' : 'no'} | ${f.delaySeconds ?? '—'} | ${(f.ranked ?? []).join(', ')} | ${tr(f, ['cpu', 'memory', 'latencyMs'])} | ${tr(f, TRACE_ONLY)} |`,
@@ -456,11 +530,20 @@ export function nezhaMarkdown(r: MetricsEvalResult): string {
       '| inject time | service | type | score in window / fault-free p95 | rank |',
       '|---|---|---|---|---|',
     );
-    for (const m of r.multivariate) L.push(`| ${m.injectTime} | ${m.service} | ${m.type} | ${m.inWindow} / ${m.faultFreeP95} | ${m.rank} of ${m.pods} |`);
+    for (const m of r.multivariate)
+      L.push(
+        `| ${m.injectTime} | ${m.service} | ${m.type} | ${m.inWindow} / ${m.faultFreeP95} | ${m.rank} of ${m.pods} |`,
+      );
   }
   if (r.shift) L.push(...shiftMarkdown(r.shift));
   if (r.falseAlarmList.length) {
-    L.push('', '## Alarms outside every fault window', '', '| start (UTC) | top culprit | why |', '|---|---|---|');
+    L.push(
+      '',
+      '## Alarms outside every fault window',
+      '',
+      '| start (UTC) | top culprit | why |',
+      '|---|---|---|',
+    );
     for (const f of r.falseAlarmList) L.push(`| ${f.start} | ${f.culprit ?? '—'} | ${f.why ?? ''} |`);
   }
   return L.join('\n') + '\n';
@@ -483,7 +566,15 @@ export function nezhaMarkdown(r: MetricsEvalResult): string {
  * far more than 5 % of the faults; "any column" is compared with its own fault-free rate. Four
  * parameters (baseline, minBaseline, skip, tail), none chosen per fault or per type.
  */
-export const SHIFT_COLUMNS = ['requestsPerSec', 'netTx', 'netRx', 'latencyMs', 'cpu', 'syscallRead', 'clientLatencyMs'] as const;
+export const SHIFT_COLUMNS = [
+  'requestsPerSec',
+  'netTx',
+  'netRx',
+  'latencyMs',
+  'cpu',
+  'syscallRead',
+  'clientLatencyMs',
+] as const;
 export const SHIFT_PARAMS = { baseline: 60, minBaseline: 10, skip: 2, span: 10, tail: 0.025 } as const;
 
 export interface ShiftScreen {
@@ -509,7 +600,15 @@ export interface ShiftScreen {
   allPods: { blocks: number; flaggedBlocks: number; falseAlarmsPerHour: number };
   /** Front service (P50, P95 latency): faults flagged per type, against its own fault-free spread. */
   front: Record<string, { faults: number; flaggedP50: number; flaggedP95: number }>;
-  perFault: { injectTime: string; service: string; type: string; s: Record<string, number>; flagged: string[]; rank: number; pods: number }[];
+  perFault: {
+    injectTime: string;
+    service: string;
+    type: string;
+    s: Record<string, number>;
+    flagged: string[];
+    rank: number;
+    pods: number;
+  }[];
   /** Per fault type: mean rank of the injected pod among all pods by exceedance (a random order averages (pods + 1) / 2), and how often it is first. */
   rankByType: Record<string, { meanRank: number; first: number; faults: number }>;
 }
@@ -529,7 +628,8 @@ export function exceedance(s: number, lo: number, hi: number): number {
 /** Median of the finite values of xs[from, to) (clamped to the array); NaN when there is none. */
 export function finiteMedian(xs: Float64Array, from: number, to: number, scratch: Float64Array): number {
   let n = 0;
-  for (let i = Math.max(0, from); i < Math.min(xs.length, to); i++) if (Number.isFinite(xs[i])) scratch[n++] = xs[i];
+  for (let i = Math.max(0, from); i < Math.min(xs.length, to); i++)
+    if (Number.isFinite(xs[i])) scratch[n++] = xs[i];
   return n ? medianInPlace(scratch, n) : NaN;
 }
 
@@ -562,7 +662,11 @@ export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
 }
 
 /** Fault-free spread of s for one series: [tail, 1 − tail] quantiles over every fault-free window start. */
-function spreadOf(xs: Float64Array, freeStart: Uint8Array, scratch: Float64Array): { lo: number; mid: number; hi: number; all: Float64Array } {
+function spreadOf(
+  xs: Float64Array,
+  freeStart: Uint8Array,
+  scratch: Float64Array,
+): { lo: number; mid: number; hi: number; all: Float64Array } {
   const P = SHIFT_PARAMS;
   const vals: number[] = [];
   const all = new Float64Array(xs.length).fill(NaN);
@@ -573,7 +677,12 @@ function spreadOf(xs: Float64Array, freeStart: Uint8Array, scratch: Float64Array
     if (Number.isFinite(s)) vals.push(s);
   }
   vals.sort((a, b) => a - b);
-  return { lo: quantileSorted(vals, P.tail), mid: quantileSorted(vals, 0.5), hi: quantileSorted(vals, 1 - P.tail), all };
+  return {
+    lo: quantileSorted(vals, P.tail),
+    mid: quantileSorted(vals, 0.5),
+    hi: quantileSorted(vals, 1 - P.tail),
+    all,
+  };
 }
 
 export function shiftScreen(day: NezhaDay): ShiftScreen {
@@ -608,7 +717,8 @@ export function shiftScreen(day: NezhaDay): ShiftScreen {
   // Per pod and column: series and fault-free spread.
   const spreads = day.pods.map((p) => cols.map((c) => spreadOf(seriesOf(p.rows, c), freeStart, scratch)));
   const series = day.pods.map((p) => cols.map((c) => seriesOf(p.rows, c)));
-  const out = (s: number, sp: { lo: number; hi: number }): boolean => Number.isFinite(s) && Number.isFinite(sp.lo) && (s < sp.lo || s > sp.hi);
+  const out = (s: number, sp: { lo: number; hi: number }): boolean =>
+    Number.isFinite(s) && Number.isFinite(sp.lo) && (s < sp.lo || s > sp.hi);
 
   const byType: ShiftScreen['byType'] = {};
   const perFault: ShiftScreen['perFault'] = [];
@@ -620,7 +730,15 @@ export function shiftScreen(day: NezhaDay): ShiftScreen {
     const flagged: string[] = [];
     if (pi >= 0)
       cols.forEach((c, j) => {
-        const v = logMedianRatio(series[pi][j], wi[k].start, wi[k].end, P.baseline, P.skip, scratch, P.minBaseline);
+        const v = logMedianRatio(
+          series[pi][j],
+          wi[k].start,
+          wi[k].end,
+          P.baseline,
+          P.skip,
+          scratch,
+          P.minBaseline,
+        );
         s[c] = round(v, 3);
         if (Number.isFinite(v)) bt.defined[c] = (bt.defined[c] ?? 0) + 1;
         if (Number.isFinite(v) && v < spreads[pi][j].mid) bt.below[c] = (bt.below[c] ?? 0) + 1;
@@ -635,7 +753,14 @@ export function shiftScreen(day: NezhaDay): ShiftScreen {
       let m = 0;
       cols.forEach((_, j) => {
         const sp = spreads[qi][j];
-        m = Math.max(m, exceedance(logMedianRatio(series[qi][j], wi[k].start, wi[k].end, P.baseline, P.skip, scratch, P.minBaseline), sp.lo, sp.hi));
+        m = Math.max(
+          m,
+          exceedance(
+            logMedianRatio(series[qi][j], wi[k].start, wi[k].end, P.baseline, P.skip, scratch, P.minBaseline),
+            sp.lo,
+            sp.hi,
+          ),
+        );
       });
       return m;
     });
@@ -644,11 +769,21 @@ export function shiftScreen(day: NezhaDay): ShiftScreen {
     const higher = score.filter((x) => x > mine).length;
     const tied = score.filter((x) => x === mine).length - 1;
     const rank = 1 + higher + tied / 2;
-    perFault.push({ injectTime: f.injectTime, service: f.service, type: f.type, s, flagged, rank, pods: day.pods.length });
+    perFault.push({
+      injectTime: f.injectTime,
+      service: f.service,
+      type: f.type,
+      s,
+      flagged,
+      rank,
+      pods: day.pods.length,
+    });
   });
 
   // Chance rate over the injected pods' fault-free windows.
-  const injected = [...new Set(day.faults.map((f) => day.pods.findIndex((p) => p.pod === f.pod)).filter((i) => i >= 0))];
+  const injected = [
+    ...new Set(day.faults.map((f) => day.pods.findIndex((p) => p.pod === f.pod)).filter((i) => i >= 0)),
+  ];
   const faultFreeRate: Record<string, number> = {};
   let nAny = 0;
   let hitAny = 0;
@@ -678,13 +813,14 @@ export function shiftScreen(day: NezhaDay): ShiftScreen {
   // As an alarm over every pod: non-overlapping fault-free 10-minute blocks.
   let blocks = 0;
   let flaggedBlocks = 0;
-  for (let t = P.minBaseline; t + P.span <= T; ) {
+  for (let t = P.minBaseline; t + P.span <= T;) {
     if (!freeStart[t]) {
       t++;
       continue;
     }
     blocks++;
-    if (day.pods.some((_, pi) => cols.some((_, j) => out(spreads[pi][j].all[t], spreads[pi][j])))) flaggedBlocks++;
+    if (day.pods.some((_, pi) => cols.some((_, j) => out(spreads[pi][j].all[t], spreads[pi][j]))))
+      flaggedBlocks++;
     t += P.span;
   }
   const front: ShiftScreen['front'] = {};
@@ -696,8 +832,10 @@ export function shiftScreen(day: NezhaDay): ShiftScreen {
     day.faults.forEach((f, k) => {
       const e = (front[f.type] ??= { faults: 0, flaggedP50: 0, flaggedP95: 0 });
       e.faults++;
-      if (out(logMedianRatio(p50, wi[k].start, wi[k].end, P.baseline, P.skip, scratch, P.minBaseline), sp50)) e.flaggedP50++;
-      if (out(logMedianRatio(p95, wi[k].start, wi[k].end, P.baseline, P.skip, scratch, P.minBaseline), sp95)) e.flaggedP95++;
+      if (out(logMedianRatio(p50, wi[k].start, wi[k].end, P.baseline, P.skip, scratch, P.minBaseline), sp50))
+        e.flaggedP50++;
+      if (out(logMedianRatio(p95, wi[k].start, wi[k].end, P.baseline, P.skip, scratch, P.minBaseline), sp95))
+        e.flaggedP95++;
     });
   }
   const rankByType: ShiftScreen['rankByType'] = {};
@@ -714,7 +852,11 @@ export function shiftScreen(day: NezhaDay): ShiftScreen {
     byType,
     rankByType,
     faultFreeRate,
-    allPods: { blocks, flaggedBlocks, falseAlarmsPerHour: round(blocks ? flaggedBlocks / ((blocks * P.span) / 60) : NaN, 3) },
+    allPods: {
+      blocks,
+      flaggedBlocks,
+      falseAlarmsPerHour: round(blocks ? flaggedBlocks / ((blocks * P.span) / 60) : NaN, 3),
+    },
     front,
     perFault,
   };
@@ -732,21 +874,36 @@ function shiftMarkdown(sh: ShiftScreen): string[] {
     `|---|---|${sh.columns.map(() => '---|').join('')}---|`,
   ];
   for (const [type, t] of Object.entries(sh.byType))
-    L.push(`| ${type} | ${t.faults} | ${sh.columns.map((c) => `${t.flagged[c] ?? 0}/${t.defined[c] ?? 0}`).join(' | ')} | ${t.anyColumn}/${t.faults} |`);
+    L.push(
+      `| ${type} | ${t.faults} | ${sh.columns.map((c) => `${t.flagged[c] ?? 0}/${t.defined[c] ?? 0}`).join(' | ')} | ${t.anyColumn}/${t.faults} |`,
+    );
   for (const [type, t] of Object.entries(sh.byType))
-    L.push(`| ${type}: s below the pod's fault-free median | ${t.faults} | ${sh.columns.map((c) => `${t.below[c] ?? 0}/${t.defined[c] ?? 0}`).join(' | ')} | — |`);
-  L.push(`| fault-free rate (injected pods) | — | ${sh.columns.map((c) => sh.faultFreeRate[c].toFixed(3)).join(' | ')} | ${sh.faultFreeRate.anyColumn.toFixed(3)} |`);
+    L.push(
+      `| ${type}: s below the pod's fault-free median | ${t.faults} | ${sh.columns.map((c) => `${t.below[c] ?? 0}/${t.defined[c] ?? 0}`).join(' | ')} | — |`,
+    );
+  L.push(
+    `| fault-free rate (injected pods) | — | ${sh.columns.map((c) => sh.faultFreeRate[c].toFixed(3)).join(' | ')} | ${sh.faultFreeRate.anyColumn.toFixed(3)} |`,
+  );
   L.push(
     '',
     `As an alarm over every pod: ${sh.allPods.flaggedBlocks} of ${sh.allPods.blocks} fault-free 10-minute blocks have some pod flagged in some column (${sh.allPods.falseAlarmsPerHour} false alarms per fault-free hour).`,
   );
   L.push(
     '',
-    `Localization by the same statistic (largest exceedance of the pod's fault-free spread, in spread widths; mid-rank for ties, a random order averages ${((sh.perFault[0]?.pods ?? 0) + 1) / 2}): ${Object.entries(sh.rankByType)
-      .map(([t, e]) => `${t} mean rank ${e.meanRank} of ${sh.perFault[0]?.pods ?? 0}, first ${e.first}/${e.faults}`)
+    `Localization by the same statistic (largest exceedance of the pod's fault-free spread, in spread widths; mid-rank for ties, a random order averages ${((sh.perFault[0]?.pods ?? 0) + 1) / 2}): ${Object.entries(
+      sh.rankByType,
+    )
+      .map(
+        ([t, e]) =>
+          `${t} mean rank ${e.meanRank} of ${sh.perFault[0]?.pods ?? 0}, first ${e.first}/${e.faults}`,
+      )
       .join('; ')}.`,
   );
   const fr = Object.entries(sh.front);
-  if (fr.length) L.push('', `Front service latency, faults flagged: ${fr.map(([t, e]) => `${t} P50 ${e.flaggedP50}/${e.faults}, P95 ${e.flaggedP95}/${e.faults}`).join('; ')}.`);
+  if (fr.length)
+    L.push(
+      '',
+      `Front service latency, faults flagged: ${fr.map(([t, e]) => `${t} P50 ${e.flaggedP50}/${e.faults}, P95 ${e.flaggedP95}/${e.faults}`).join('; ')}.`,
+    );
   return L;
 }

@@ -11,10 +11,23 @@
  * (STIDE: the share of unseen n-grams, exactly the LID-DS STIDE score).
  */
 import { createSequenceModel, SEQUENCE_MODELS, type SequenceModel } from '../detect/anomaly/sequence.js';
-import { DatasetError, Progress, type SyscallEventView, type SyscallRecording } from '../sources/datasets/types.js';
+import {
+  DatasetError,
+  Progress,
+  type SyscallEventView,
+  type SyscallRecording,
+} from '../sources/datasets/types.js';
 import { LidDsAccumulator, rocAuc, rocCurve, thresholdFrom, tprAtFpr } from './metrics.js';
 import { boolOf, intOf, paramsFor, TRIVIAL, type ParamMap } from './params.js';
-import { meanOf, thinRoc, type AlgorithmResult, type EvalRun, type ScenarioResult, type SkippedInput, type Timeline } from './types.js';
+import {
+  meanOf,
+  thinRoc,
+  type AlgorithmResult,
+  type EvalRun,
+  type ScenarioResult,
+  type SkippedInput,
+  type Timeline,
+} from './types.js';
 
 /** Vocabulary size: system-call names get ids in order of appearance; the last id catches overflow. */
 const VOCAB = 1024;
@@ -85,11 +98,15 @@ interface EvalOptions {
   timelines?: number;
 }
 
-export async function evalRecordings(scenarios: Map<string, SyscallRecording[]>, opts: EvalOptions): Promise<Omit<EvalRun, 'command' | 'seconds'>> {
+export async function evalRecordings(
+  scenarios: Map<string, SyscallRecording[]>,
+  opts: EvalOptions,
+): Promise<Omit<EvalRun, 'command' | 'seconds'>> {
   const { params } = opts;
   const threadAware = boolOf(params, 'threadAware', true);
   const dirFilter = params.dir ?? 'enter';
-  if (!['enter', 'exit', 'both'].includes(dirFilter)) throw new Error(`dir must be enter, exit or both, got ${dirFilter}`);
+  if (!['enter', 'exit', 'both'].includes(dirFilter))
+    throw new Error(`dir must be enter, exit or both, got ${dirFilter}`);
   const policy = params.threshold ?? 'max';
   const skipped: SkippedInput[] = [];
   const perAlgo = new Map<string, AlgorithmResult>();
@@ -106,7 +123,8 @@ export async function evalRecordings(scenarios: Map<string, SyscallRecording[]>,
     perAlgo.set(a, r);
     run.output.algorithms.push(r);
   }
-  const keep = (d: '>' | '<'): boolean => dirFilter === 'both' || (dirFilter === 'enter' ? d === '>' : d === '<');
+  const keep = (d: '>' | '<'): boolean =>
+    dirFilter === 'both' || (dirFilter === 'enter' ? d === '>' : d === '<');
 
   for (const [scenario, recs] of scenarios) {
     const vocab = new Vocabulary();
@@ -114,14 +132,36 @@ export async function evalRecordings(scenarios: Map<string, SyscallRecording[]>,
       const p = paramsFor(params, name);
       const L = intOf(p, 'L', 1000);
       if ((TRIVIAL as readonly string[]).includes(name)) {
-        return { name, params: {}, windows: new Windows(1), constant: name === 'flag-everything' ? 1 : 0, threshold: 0.5, policy: 'trivial', validation: [], validationMax: -Infinity, seen: 0 };
+        return {
+          name,
+          params: {},
+          windows: new Windows(1),
+          constant: name === 'flag-everything' ? 1 : 0,
+          threshold: 0.5,
+          policy: 'trivial',
+          validation: [],
+          validationMax: -Infinity,
+          seen: 0,
+        };
       }
       if (!(SEQUENCE_MODELS as readonly string[]).includes(name)) {
-        throw new Error(`algorithm ${name} does not apply to system-call recordings (use ${SEQUENCE_MODELS.join(', ')})`);
+        throw new Error(
+          `algorithm ${name} does not apply to system-call recordings (use ${SEQUENCE_MODELS.join(', ')})`,
+        );
       }
       const model = createSequenceModel(name, p, VOCAB);
       const own = p.threshold ?? policy;
-      return { name, params: { ...model.params, L, threadAware }, model, windows: new Windows(L), threshold: 0, policy: own, validation: [], validationMax: -Infinity, seen: 0 };
+      return {
+        name,
+        params: { ...model.params, L, threadAware },
+        model,
+        windows: new Windows(L),
+        threshold: 0,
+        policy: own,
+        validation: [],
+        validationMax: -Infinity,
+        seen: 0,
+      };
     });
     const models = scorers.filter((s) => s.model);
     const byPhase = (split: string): SyscallRecording[] => recs.filter((r) => r.split === split);
@@ -129,18 +169,27 @@ export async function evalRecordings(scenarios: Map<string, SyscallRecording[]>,
     const val = byPhase('validation');
     const test = byPhase('test');
     if (train.length === 0 || val.length === 0 || test.length === 0) {
-      throw new Error(`scenario ${scenario}: needs training, validation and test recordings (found ${train.length}, ${val.length}, ${test.length})`);
+      throw new Error(
+        `scenario ${scenario}: needs training, validation and test recordings (found ${train.length}, ${val.length}, ${test.length})`,
+      );
     }
     const total = train.length + val.length + test.length;
     const progress = new Progress(`${scenario}`, total);
     let done = 0;
-    const readSafely = async (rec: SyscallRecording, onEvent: (ev: SyscallEventView) => void): Promise<boolean> => {
+    const readSafely = async (
+      rec: SyscallRecording,
+      onEvent: (ev: SyscallEventView) => void,
+    ): Promise<boolean> => {
       try {
         await rec.read(onEvent);
         return true;
       } catch (e) {
         const err = e as Error;
-        skipped.push({ file: err instanceof DatasetError ? err.file : rec.path, line: err instanceof DatasetError ? (err.line ?? null) : null, error: err.message });
+        skipped.push({
+          file: err instanceof DatasetError ? err.file : rec.path,
+          line: err instanceof DatasetError ? (err.line ?? null) : null,
+          error: err.message,
+        });
         return false;
       } finally {
         progress.tick(++done, rec.name);
@@ -177,7 +226,10 @@ export async function evalRecordings(scenarios: Map<string, SyscallRecording[]>,
       }
     }
     for (const s of models) {
-      s.threshold = s.policy === 'max' ? s.validationMax : thresholdFrom(s.validation.length ? s.validation : [0], s.policy);
+      s.threshold =
+        s.policy === 'max'
+          ? s.validationMax
+          : thresholdFrom(s.validation.length ? s.validation : [0], s.policy);
     }
 
     // 3. Test.
@@ -189,7 +241,16 @@ export async function evalRecordings(scenarios: Map<string, SyscallRecording[]>,
       const maxW = new Float64Array(scorers.length).fill(-Infinity);
       const wantTimeline = rec.exploit && exploitSeen < (opts.timelines ?? 1);
       const tl: Timeline[] = wantTimeline
-        ? scorers.filter((s) => s.model).map((s) => ({ algorithm: s.name, scenario, recording: rec.name, t: [], score: [], threshold: s.threshold }))
+        ? scorers
+            .filter((s) => s.model)
+            .map((s) => ({
+              algorithm: s.name,
+              scenario,
+              recording: rec.name,
+              t: [],
+              score: [],
+              threshold: s.threshold,
+            }))
         : [];
       // Timeline points are maxima over pools of `poolSize` calls; the pool doubles (and the points
       // merge pairwise) whenever 2,000 points are reached, so any recording length fits the plot.
@@ -254,7 +315,8 @@ export async function evalRecordings(scenarios: Map<string, SyscallRecording[]>,
       scorers.forEach((_, i) => recScores[i].push(Number.isFinite(maxW[i]) ? maxW[i] : 0));
       if (wantTimeline) {
         exploitSeen++;
-        for (const x of tl) if (rec.exploitTimeNs !== undefined && t0 >= 0) x.exploitAt = (rec.exploitTimeNs - t0) / 1e9;
+        for (const x of tl)
+          if (rec.exploitTimeNs !== undefined && t0 >= 0) x.exploitAt = (rec.exploitTimeNs - t0) / 1e9;
         run.timelines.push(...tl);
       }
     }
@@ -284,7 +346,10 @@ export async function evalRecordings(scenarios: Map<string, SyscallRecording[]>,
         drAtFpr5: tprAtFpr(recScores[i], recLabels, 0.05),
         drAtFpr2: tprAtFpr(recScores[i], recLabels, 0.02),
         roc: thinRoc(rocCurve(recScores[i], recLabels)),
-        counts: { negatives: recLabels.filter((y) => y === 0).length, positives: recLabels.filter((y) => y === 1).length },
+        counts: {
+          negatives: recLabels.filter((y) => y === 0).length,
+          positives: recLabels.filter((y) => y === 1).length,
+        },
       });
     });
   }

@@ -7,11 +7,20 @@ import { DatasetError, type SyscallRecording } from '../sources/datasets/types.j
 import type { ParamMap } from './params.js';
 import type { SkippedInput } from './types.js';
 
-export async function loadRecordings(dataset: string, dir: string, params: ParamMap, skipped: SkippedInput[]): Promise<Map<string, SyscallRecording[]>> {
+export async function loadRecordings(
+  dataset: string,
+  dir: string,
+  params: ParamMap,
+  skipped: SkippedInput[],
+): Promise<Map<string, SyscallRecording[]>> {
   const out = new Map<string, SyscallRecording[]>();
   const skip = (file: string, e: unknown): void => {
     const err = e as Error;
-    skipped.push({ file: err instanceof DatasetError ? err.file : file, line: err instanceof DatasetError ? (err.line ?? null) : null, error: err.message });
+    skipped.push({
+      file: err instanceof DatasetError ? err.file : file,
+      line: err instanceof DatasetError ? (err.line ?? null) : null,
+      error: err.message,
+    });
   };
   if (dataset === 'lidds2021') {
     for (const sdir of findScenarios(dir, 'training')) {

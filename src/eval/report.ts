@@ -19,7 +19,9 @@ export function markdownTables(run: EvalRun): string {
   const scenarios = [...new Set(run.output.algorithms.flatMap((a) => a.scenarios.map((s) => s.name)))];
   for (const sc of scenarios) {
     out.push(`### ${sc}`, '');
-    out.push('| algorithm | params | AUC | DR | DR @ FPR ≤ 5% | DR @ FPR ≤ 2% | FPR | CFA | precision | recall | F1 | latency ms | threshold |');
+    out.push(
+      '| algorithm | params | AUC | DR | DR @ FPR ≤ 5% | DR @ FPR ≤ 2% | FPR | CFA | precision | recall | F1 | latency ms | threshold |',
+    );
     out.push('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
     for (const a of run.output.algorithms) {
       const s = a.scenarios.find((x) => x.name === sc);
@@ -39,7 +41,9 @@ export function markdownTables(run: EvalRun): string {
   out.push('|---|---|---|---|---|---|---|---|');
   for (const a of run.output.algorithms) {
     const m = a.mean;
-    out.push(`| ${a.name} | ${fmt(m.auc)} | ${fmt(m.dr)} | ${fmt(m.fpr)} | ${fmt(m.cfa, 1)} | ${fmt(m.precision)} | ${fmt(m.recall)} | ${fmt(m.f1)} |`);
+    out.push(
+      `| ${a.name} | ${fmt(m.auc)} | ${fmt(m.dr)} | ${fmt(m.fpr)} | ${fmt(m.cfa, 1)} | ${fmt(m.precision)} | ${fmt(m.recall)} | ${fmt(m.f1)} |`,
+    );
   }
   out.push('');
   return out.join('\n');
@@ -63,8 +67,19 @@ export function writeReport(run: EvalRun, dir: string): string {
     writeFileSync(
       join(dir, file),
       lineChart(
-        ds.map((d) => ({ label: `${d.algorithm} (AUC ${fmt(run.output.algorithms.find((a) => a.name === d.algorithm)?.scenarios.find((s) => s.name === sc)?.auc)})`, x: d.roc.map((p) => p.fpr), y: d.roc.map((p) => p.tpr) })),
-        { title: `ROC, ${run.output.dataset} ${sc} (${ds[0].counts.negatives} normal, ${ds[0].counts.positives} attack)`, xLabel: 'false-positive rate', yLabel: 'true-positive rate', xRange: [0, 1], yRange: [0, 1], diagonal: true },
+        ds.map((d) => ({
+          label: `${d.algorithm} (AUC ${fmt(run.output.algorithms.find((a) => a.name === d.algorithm)?.scenarios.find((s) => s.name === sc)?.auc)})`,
+          x: d.roc.map((p) => p.fpr),
+          y: d.roc.map((p) => p.tpr),
+        })),
+        {
+          title: `ROC, ${run.output.dataset} ${sc} (${ds[0].counts.negatives} normal, ${ds[0].counts.positives} attack)`,
+          xLabel: 'false-positive rate',
+          yLabel: 'true-positive rate',
+          xRange: [0, 1],
+          yRange: [0, 1],
+          diagonal: true,
+        },
       ),
     );
     md.push(`![ROC ${sc}](${file})`, '');
@@ -81,7 +96,10 @@ export function writeReport(run: EvalRun, dir: string): string {
           xLabel: t.xLabel ?? 'seconds since the first call',
           yLabel: 'anomaly score',
           hlines: [{ y: t.threshold, label: 'threshold' }],
-          vlines: t.exploitAt !== undefined ? [{ x: t.exploitAt, label: t.xLabel ? 'attack windows start' : 'exploit start' }] : [],
+          vlines:
+            t.exploitAt !== undefined
+              ? [{ x: t.exploitAt, label: t.xLabel ? 'attack windows start' : 'exploit start' }]
+              : [],
         }),
       );
       md.push(`![timeline ${t.algorithm} ${t.recording}](${file})`, '');
@@ -91,8 +109,12 @@ export function writeReport(run: EvalRun, dir: string): string {
   md.push('## Skipped inputs', '');
   if (run.output.skipped.length === 0) md.push('None.', '');
   else {
-    md.push(`${run.output.skipped.length} input(s) could not be read; they were skipped and the run went on.`, '');
-    for (const s of run.output.skipped) md.push(`- \`${s.file}${s.line !== null ? `:${s.line}` : ''}\`: ${s.error.replace(/\n/g, ' ')}`);
+    md.push(
+      `${run.output.skipped.length} input(s) could not be read; they were skipped and the run went on.`,
+      '',
+    );
+    for (const s of run.output.skipped)
+      md.push(`- \`${s.file}${s.line !== null ? `:${s.line}` : ''}\`: ${s.error.replace(/\n/g, ' ')}`);
     md.push('');
   }
   md.push('## Reading the table', '');

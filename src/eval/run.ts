@@ -25,7 +25,9 @@ export async function runEvaluation(o: RunOptions): Promise<EvalRun> {
   let run: Omit<EvalRun, 'command' | 'seconds'>;
   switch (o.dataset) {
     case 'adfa':
-      run = await evalAdfa(o.data, algos, o.params, { limit: o.params.subset ? Number(o.params.subset) : undefined });
+      run = await evalAdfa(o.data, algos, o.params, {
+        limit: o.params.subset ? Number(o.params.subset) : undefined,
+      });
       break;
     case 'kubanomaly':
       run = evalKubAnomaly(o.data, algos, o.params);
@@ -35,7 +37,12 @@ export async function runEvaluation(o: RunOptions): Promise<EvalRun> {
     case 'vigie': {
       const skipped: SkippedInput[] = [];
       const scenarios = await loadRecordings(o.dataset, o.data, o.params, skipped);
-      run = await evalRecordings(scenarios, { dataset: o.dataset, algos, params: o.params, timelines: o.params.timelines ? Number(o.params.timelines) : 1 });
+      run = await evalRecordings(scenarios, {
+        dataset: o.dataset,
+        algos,
+        params: o.params,
+        timelines: o.params.timelines ? Number(o.params.timelines) : 1,
+      });
       run.output.skipped.unshift(...skipped);
       break;
     }

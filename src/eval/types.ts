@@ -84,7 +84,9 @@ export function meanOf(scenarios: ScenarioResult[]): MeanResult {
   const keys = ['dr', 'cfa', 'precision', 'recall', 'f1', 'fpr', 'auc'] as const;
   const out = {} as MeanResult;
   for (const k of keys) {
-    const vals = scenarios.map((s) => s[k]).filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
+    const vals = scenarios
+      .map((s) => s[k])
+      .filter((v): v is number => typeof v === 'number' && Number.isFinite(v));
     out[k] = vals.length ? vals.reduce((a, b) => a + b, 0) / vals.length : null;
   }
   return out;

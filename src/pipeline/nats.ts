@@ -66,8 +66,11 @@ export class NatsBus implements Bus {
     private readonly opts: NatsBusOptions,
   ) {
     this.stream = opts.stream ?? 'VIGIE';
-    this.out = new BoundedQueue<Outgoing>('nats:out', opts.capacity ?? 50_000, 'drop-newest', (queue, dropped) =>
-      opts.onDrop?.({ queue, topic: '*', dropped }),
+    this.out = new BoundedQueue<Outgoing>(
+      'nats:out',
+      opts.capacity ?? 50_000,
+      'drop-newest',
+      (queue, dropped) => opts.onDrop?.({ queue, topic: '*', dropped }),
     );
     this.pump = this.drain();
   }
@@ -80,7 +83,12 @@ export class NatsBus implements Bus {
     try {
       await jsm.streams.info(stream);
     } catch {
-      await jsm.streams.add({ name: stream, subjects, max_age: (opts.maxAgeSeconds ?? 86_400) * 1e9, duplicate_window: 120 * 1e9 });
+      await jsm.streams.add({
+        name: stream,
+        subjects,
+        max_age: (opts.maxAgeSeconds ?? 86_400) * 1e9,
+        duplicate_window: 120 * 1e9,
+      });
     }
     return new NatsBus(nc, nc.jetstream(), jsm, opts);
   }
@@ -94,7 +102,11 @@ export class NatsBus implements Bus {
     this.published[topic] = (this.published[topic] ?? 0) + 1;
     const m = msg as { uuid?: string; id?: string };
     const id = this.opts.idOf ? this.opts.idOf(topic, msg) : (m?.uuid ?? m?.id);
-    return this.out.offer({ subject: this.subject(topic), data: encode(msg), id: id ? `${topic}:${id}` : undefined });
+    return this.out.offer({
+      subject: this.subject(topic),
+      data: encode(msg),
+      id: id ? `${topic}:${id}` : undefined,
+    });
   }
 
   private async drain(): Promise<void> {

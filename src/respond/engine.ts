@@ -80,9 +80,17 @@ export function selfContainerIds(): string[] {
 
 export function targetOf(a: Alert): ActionTarget | undefined {
   const c = a.vigie.entities.container;
-  if (c?.id && c.id !== 'host') return { kind: 'container', id: c.id, name: c.name?.replace(/^\//, ''), platform: 'docker' };
+  if (c?.id && c.id !== 'host')
+    return { kind: 'container', id: c.id, name: c.name?.replace(/^\//, ''), platform: 'docker' };
   const k = a.vigie.entities.k8s;
-  if (k?.pod) return { kind: 'pod', id: `${k.namespace ?? 'default'}/${k.pod}`, name: k.pod, namespace: k.namespace, platform: 'kubernetes' };
+  if (k?.pod)
+    return {
+      kind: 'pod',
+      id: `${k.namespace ?? 'default'}/${k.pod}`,
+      name: k.pod,
+      namespace: k.namespace,
+      platform: 'kubernetes',
+    };
   return undefined;
 }
 
@@ -144,16 +152,27 @@ class Engine implements VigieResponder {
   // ---- guards
 
   /** Why this target must never be touched, or undefined. */
-  private protectedReason(target: ActionTarget, state: unknown, allowProtectedNamespace = false): string | undefined {
-    const s = (state ?? {}) as { id?: string; name?: string; labels?: Record<string, string>; namespace?: string };
+  private protectedReason(
+    target: ActionTarget,
+    state: unknown,
+    allowProtectedNamespace = false,
+  ): string | undefined {
+    const s = (state ?? {}) as {
+      id?: string;
+      name?: string;
+      labels?: Record<string, string>;
+      namespace?: string;
+    };
     const id = s.id ?? target.id;
     for (const self of this.selfIds) {
       if (id === self || (id.length >= 12 && self.startsWith(id))) return 'target is Vigie itself';
     }
     const labels = s.labels ?? {};
-    if (labels['vigie.component'] !== undefined) return `target is a Vigie component (label vigie.component=${labels['vigie.component']})`;
+    if (labels['vigie.component'] !== undefined)
+      return `target is a Vigie component (label vigie.component=${labels['vigie.component']})`;
     for (const [k, v] of Object.entries(this.policy.guards.protectLabels)) {
-      if (labels[k] !== undefined && (v === '*' || labels[k] === v)) return `protected by label ${k}=${labels[k]}`;
+      if (labels[k] !== undefined && (v === '*' || labels[k] === v))
+        return `protected by label ${k}=${labels[k]}`;
     }
     const names = [target.name, s.name].filter((n): n is string => !!n);
     for (const g of this.policy.guards.protectNames) {
@@ -174,11 +193,17 @@ class Engine implements VigieResponder {
     const g = this.policy.guards;
     const nowMs = this.now().getTime();
     const active = this.store.activeOn(r.target.id, r.action);
-    if (active && (active.status !== 'planned' || Date.parse(active.createdAt) >= nowMs - g.correlationWindowMs)) {
+    if (
+      active &&
+      (active.status !== 'planned' || Date.parse(active.createdAt) >= nowMs - g.correlationWindowMs)
+    ) {
       return `already ${active.status === 'planned' ? 'planned' : 'in effect'} as ${active.id}`;
     }
-    const recent = this.store.countActingSince(new Date(nowMs - 60_000).toISOString(), [...READ_ONLY_ACTIONS]);
-    if (recent >= g.rateLimitPerMinute) return `rate limit: ${recent} actions in the last minute (max ${g.rateLimitPerMinute})`;
+    const recent = this.store.countActingSince(new Date(nowMs - 60_000).toISOString(), [
+      ...READ_ONLY_ACTIONS,
+    ]);
+    if (recent >= g.rateLimitPerMinute)
+      return `rate limit: ${recent} actions in the last minute (max ${g.rateLimitPerMinute})`;
     if (r.corrKey) {
       const spent = this.store.spentFor(r.corrKey, [...READ_ONLY_ACTIONS]);
       if (spent.actions >= g.maxActionsPerIncident)
@@ -210,7 +235,9 @@ class Engine implements VigieResponder {
     const dryRun = rule.dryRun ?? this.policy.dryRun;
     const incident = ctx?.incident ?? alert.vigie.incident;
     const alertMs = Date.parse(alert.time);
-    const bucket = Math.floor((Number.isFinite(alertMs) ? alertMs : this.now().getTime()) / this.policy.guards.correlationWindowMs);
+    const bucket = Math.floor(
+      (Number.isFinite(alertMs) ? alertMs : this.now().getTime()) / this.policy.guards.correlationWindowMs,
+    );
     const corrKey = incident ? `incident:${incident}` : `${target.id}|${alert.rule}|${bucket}`;
 
     // One read of the target serves the protection guard and the monitor-mode "state before".
@@ -227,7 +254,12 @@ class Engine implements VigieResponder {
     const protectedBy = this.protectedReason(target, state);
     // Alerts may name a container by short id or name: key the records by the full id.
     const fullId = (state as { id?: unknown } | undefined)?.id;
-    if (target.platform === 'docker' && typeof fullId === 'string' && fullId.startsWith(target.id.slice(0, 12))) target.id = fullId;
+    if (
+      target.platform === 'docker' &&
+      typeof fullId === 'string' &&
+      fullId.startsWith(target.id.slice(0, 12))
+    )
+      target.id = fullId;
 
     const out: StoredAction[] = [];
     let evidenceFailed: string | undefined;
@@ -261,7 +293,9 @@ class Engine implements VigieResponder {
         out.push(this.put(r));
       };
       const stepProtectedBy =
-        step.params.allowProtectedNamespace === true ? this.protectedReason(target, state, true) : protectedBy;
+        step.params.allowProtectedNamespace === true
+          ? this.protectedReason(target, state, true)
+          : protectedBy;
       if (stepProtectedBy) {
         skip(stepProtectedBy);
         continue;
@@ -284,7 +318,11 @@ class Engine implements VigieResponder {
       }
       if (step.action === 'capture_evidence') {
         // An alert storm on one container must not take the same evidence a hundred times.
-        const had = this.store.latestFor(corrKey, target.id, 'capture_evidence', ['executed', 'approved', 'executing']);
+        const had = this.store.latestFor(corrKey, target.id, 'capture_evidence', [
+          'executed',
+          'approved',
+          'executing',
+        ]);
         if (had) {
           skip(`evidence already captured as ${had.id}`);
           continue;
@@ -320,7 +358,8 @@ class Engine implements VigieResponder {
       r.status = 'approved';
       this.put(r);
       const done = await this.execute(r);
-      if (step.action === 'capture_evidence' && done.status !== 'executed') evidenceFailed = done.error ?? done.status;
+      if (step.action === 'capture_evidence' && done.status !== 'executed')
+        evidenceFailed = done.error ?? done.status;
       out.push(done);
     }
     return out;
@@ -328,7 +367,9 @@ class Engine implements VigieResponder {
 
   /** Inspect → record `executing` with the state before → act → read back and verify. */
   private async execute(r: StoredAction): Promise<StoredAction> {
-    const actuator = this.actuatorFor(r.target, r.action) ?? (r.action === 'capture_evidence' ? this.anyActuator(r.target) : undefined);
+    const actuator =
+      this.actuatorFor(r.target, r.action) ??
+      (r.action === 'capture_evidence' ? this.anyActuator(r.target) : undefined);
     if (!actuator) {
       r.status = 'failed';
       r.error = `no ${r.target.platform} actuator supports ${r.action}`;
@@ -338,7 +379,13 @@ class Engine implements VigieResponder {
       if (r.action === 'capture_evidence' && !actuator.supports('capture_evidence')) {
         // An actuator without its own evidence capture still gives its read-only view.
         const state = await actuator.inspect(r.target);
-        Object.assign(r, { status: 'executed', stateBefore: state, stateAfter: state, evidence: { inspect: state }, verified: true });
+        Object.assign(r, {
+          status: 'executed',
+          stateBefore: state,
+          stateAfter: state,
+          evidence: { inspect: state },
+          verified: true,
+        });
         r.executedAt = this.now().toISOString();
         return this.put(r);
       }
@@ -363,9 +410,16 @@ class Engine implements VigieResponder {
     } catch (err) {
       r.status = 'failed';
       r.error = errText(err);
-      if (r.stateBefore !== undefined && !/no longer exists/.test(r.error)) await this.undoPartial(actuator, r);
+      if (r.stateBefore !== undefined && !/no longer exists/.test(r.error))
+        await this.undoPartial(actuator, r);
     }
-    if (r.status === 'failed') log.warn('action failed', { id: r.id, action: r.action, target: r.target.name ?? r.target.id, error: r.error });
+    if (r.status === 'failed')
+      log.warn('action failed', {
+        id: r.id,
+        action: r.action,
+        target: r.target.name ?? r.target.id,
+        error: r.error,
+      });
     return this.put(r);
   }
 
@@ -416,7 +470,9 @@ class Engine implements VigieResponder {
   private async exclusive<T>(id: string, f: () => Promise<T>): Promise<T> {
     const key = this.store.resolve(id)?.id ?? id;
     if (this.busy.has(key)) {
-      throw Object.assign(new Error(`action ${key} is already being approved or rolled back`), { statusCode: 409 });
+      throw Object.assign(new Error(`action ${key} is already being approved or rolled back`), {
+        statusCode: 409,
+      });
     }
     this.busy.add(key);
     try {
@@ -430,7 +486,9 @@ class Engine implements VigieResponder {
     await this.ready;
     const r = this.mustGet(id);
     if (r.status !== 'planned') {
-      throw Object.assign(new Error(`action ${r.id} is ${r.status}; only planned actions can be approved`), { statusCode: 409 });
+      throw Object.assign(new Error(`action ${r.id} is ${r.status}; only planned actions can be approved`), {
+        statusCode: 409,
+      });
     }
     const actuator = this.anyActuator(r.target);
     let state: unknown;
@@ -464,7 +522,11 @@ class Engine implements VigieResponder {
     return this.execute(r);
   }
 
-  private async undo(r: StoredAction, success: 'rolled_back' | 'expired', why: string): Promise<StoredAction> {
+  private async undo(
+    r: StoredAction,
+    success: 'rolled_back' | 'expired',
+    why: string,
+  ): Promise<StoredAction> {
     const actuator = this.actuatorFor(r.target, r.action) ?? this.anyActuator(r.target);
     if (!actuator) {
       r.status = 'rollback_failed';
@@ -497,10 +559,15 @@ class Engine implements VigieResponder {
     await this.ready;
     const r = this.mustGet(id);
     if (READ_ONLY_ACTIONS.includes(r.action)) {
-      throw Object.assign(new Error(`action ${r.id} (${r.action}) changed nothing; nothing to roll back`), { statusCode: 409 });
+      throw Object.assign(new Error(`action ${r.id} (${r.action}) changed nothing; nothing to roll back`), {
+        statusCode: 409,
+      });
     }
     if (r.status !== 'executed' && r.status !== 'rollback_failed') {
-      throw Object.assign(new Error(`action ${r.id} is ${r.status}; only executed actions can be rolled back`), { statusCode: 409 });
+      throw Object.assign(
+        new Error(`action ${r.id} is ${r.status}; only executed actions can be rolled back`),
+        { statusCode: 409 },
+      );
     }
     return this.undo(r, 'rolled_back', 'rollback requested');
   }
@@ -539,7 +606,11 @@ class Engine implements VigieResponder {
         continue;
       }
       log.info('rolling back an action interrupted while executing', { id: r.id, action: r.action });
-      const done = await this.undo(r, 'rolled_back', 'interrupted by a restart while executing; restoring the recorded state');
+      const done = await this.undo(
+        r,
+        'rolled_back',
+        'interrupted by a restart while executing; restoring the recorded state',
+      );
       if (done.status === 'rollback_failed' && /no longer exists/.test(done.error ?? '')) {
         done.status = 'failed';
         this.put(done);
@@ -551,9 +622,13 @@ class Engine implements VigieResponder {
 
   /** Records without their evidence body (see get()): lists stay small for the API and the CLI. */
   list(filter: ActionQuery = {}): ActionRecord[] {
-    return this.store.list(filter).map((r) =>
-      r.evidence === undefined ? r : { ...r, evidence: { captured: true, bytes: JSON.stringify(r.evidence).length } },
-    );
+    return this.store
+      .list(filter)
+      .map((r) =>
+        r.evidence === undefined
+          ? r
+          : { ...r, evidence: { captured: true, bytes: JSON.stringify(r.evidence).length } },
+      );
   }
 
   get(id: string): ActionRecord | undefined {

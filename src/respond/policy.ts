@@ -10,14 +10,28 @@ import { fileURLToPath } from 'node:url';
 import { LineCounter, isNode, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
 import { ACTION_TYPES, type ActionType } from '../model/action.js';
-import { CATEGORIES, PRIORITIES, parsePriority, priorityRank, type Alert, type Category, type Priority } from '../model/alert.js';
+import {
+  CATEGORIES,
+  PRIORITIES,
+  parsePriority,
+  priorityRank,
+  type Alert,
+  type Category,
+  type Priority,
+} from '../model/alert.js';
 
 export type Mode = 'monitor' | 'enforce';
 
 /** Actions that only read: they run even in monitor mode and never count against guards. */
 export const READ_ONLY_ACTIONS: readonly ActionType[] = ['observe', 'capture_evidence'];
 /** Actions after which the workload's running state is lost: evidence is captured before them. */
-export const DESTRUCTIVE_ACTIONS: readonly ActionType[] = ['stop', 'kill', 'evict', 'delete_pod', 'scale_zero'];
+export const DESTRUCTIVE_ACTIONS: readonly ActionType[] = [
+  'stop',
+  'kill',
+  'evict',
+  'delete_pod',
+  'scale_zero',
+];
 
 export interface MatchSpec {
   category?: Category[];
@@ -98,9 +112,17 @@ const matchSchema = z
   .object({
     category: z.union([z.enum(CATEGORIES), z.array(z.enum(CATEGORIES)).min(1)]).optional(),
     rule: stringList.optional(),
-    minPriority: z.string().refine((s) => PRIORITIES.some((p) => p.toLowerCase() === s.toLowerCase()) || ['info', 'warn'].includes(s.toLowerCase()), {
-      message: `a priority (${PRIORITIES.join(', ')})`,
-    }).optional(),
+    minPriority: z
+      .string()
+      .refine(
+        (s) =>
+          PRIORITIES.some((p) => p.toLowerCase() === s.toLowerCase()) ||
+          ['info', 'warn'].includes(s.toLowerCase()),
+        {
+          message: `a priority (${PRIORITIES.join(', ')})`,
+        },
+      )
+      .optional(),
     detector: stringList.optional(),
     tags: stringList.optional(),
     container: stringList.optional(),
@@ -118,10 +140,21 @@ const paramsByAction: Partial<Record<ActionType, z.ZodType>> = {
   throttle: z
     .object({ cpus: z.number().positive().max(1024).optional(), memory: size.optional() })
     .strict()
-    .refine((p) => p.cpus !== undefined || p.memory !== undefined, { message: 'throttle needs cpus and/or memory' }),
+    .refine((p) => p.cpus !== undefined || p.memory !== undefined, {
+      message: 'throttle needs cpus and/or memory',
+    }),
   stop: z.object({ timeout: z.number().int().min(0).max(300).optional() }).strict(),
-  kill: z.object({ signal: z.string().regex(/^(SIG)?[A-Z0-9]+$/).optional() }).strict(),
-  capture_evidence: z.object({ tail: z.number().int().min(0).max(100000).optional(), since: duration.optional() }).strict(),
+  kill: z
+    .object({
+      signal: z
+        .string()
+        .regex(/^(SIG)?[A-Z0-9]+$/)
+        .optional(),
+    })
+    .strict(),
+  capture_evidence: z
+    .object({ tail: z.number().int().min(0).max(100000).optional(), since: duration.optional() })
+    .strict(),
   isolate: z.object({}).strict(),
   pause: z.object({}).strict(),
   observe: z.object({}).strict(),
@@ -163,7 +196,10 @@ const policySchema = z
           })
           .strict()
           .optional(),
-        rateLimit: z.object({ perMinute: z.number().int().min(0) }).strict().optional(),
+        rateLimit: z
+          .object({ perMinute: z.number().int().min(0) })
+          .strict()
+          .optional(),
         maxActionsPerIncident: z.number().int().min(0).optional(),
         maxWorkloadsPerIncident: z.number().int().min(0).optional(),
         correlationWindow: duration.optional(),
@@ -185,7 +221,9 @@ export function parseDuration(v: number | string): number {
   if (typeof v === 'number') return v * 1000;
   const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/.exec(v.trim());
   if (!m) throw new Error(`bad duration "${v}"`);
-  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[
+    m[2] as 'ms' | 's' | 'm' | 'h' | 'd'
+  ];
   return Math.round(Number(m[1]) * unit);
 }
 
@@ -203,7 +241,10 @@ const list = (v: string | string[] | undefined): string[] | undefined =>
 function normMatch(m: RawMatch | undefined): MatchSpec {
   if (!m) return {};
   return {
-    category: m.category === undefined ? undefined : ((Array.isArray(m.category) ? m.category : [m.category]) as Category[]),
+    category:
+      m.category === undefined
+        ? undefined
+        : ((Array.isArray(m.category) ? m.category : [m.category]) as Category[]),
     rule: list(m.rule),
     minPriority: m.minPriority ? parsePriority(m.minPriority) : undefined,
     detector: list(m.detector),
@@ -215,15 +256,19 @@ function normMatch(m: RawMatch | undefined): MatchSpec {
 }
 
 /** Where in the YAML a zod issue points: the deepest node of its path that exists. */
-function positionOf(doc: Document, lc: LineCounter, path: PropertyKey[], atKey = false): { line: number; col: number } | undefined {
+function positionOf(
+  doc: Document,
+  lc: LineCounter,
+  path: PropertyKey[],
+  atKey = false,
+): { line: number; col: number } | undefined {
   for (let n = path.length; n >= 0; n--) {
     const node = doc.getIn(path.slice(0, n) as (string | number)[], true);
     if (!(atKey && n === path.length) && isNode(node) && node.range) return lc.linePos(node.range[0]);
     if (n === path.length && n > 0) {
       // A key that is not allowed: point at the key itself.
       const parent = doc.getIn(path.slice(0, n - 1) as (string | number)[], true) as
-        | { items?: { key?: { value?: unknown; range?: [number, number, number] } }[] }
-        | undefined;
+        { items?: { key?: { value?: unknown; range?: [number, number, number] } }[] } | undefined;
       const pair = parent?.items?.find((p) => p.key?.value === path[n - 1]);
       if (pair?.key?.range) return lc.linePos(pair.key.range[0]);
     }
@@ -291,7 +336,12 @@ export function parsePolicy(text: string, file = '<policy>'): Policy {
         // Docker refuses memory limits under 6 MiB.
         if ((norm.memory as number) < 6 * 1024 * 1024) {
           const pos = positionOf(doc, lc, ['rules', ri, 'actions', si, 'params', 'memory']);
-          throw new PolicyError('throttle memory must be at least 6m (Docker minimum)', file, pos?.line, pos?.col);
+          throw new PolicyError(
+            'throttle memory must be at least 6m (Docker minimum)',
+            file,
+            pos?.line,
+            pos?.col,
+          );
         }
       }
       if (step.action === 'capture_evidence' && norm.since !== undefined) {
@@ -349,7 +399,15 @@ export function globMatch(pattern: string, value: string): boolean {
   if (!/[*?]/.test(pattern)) return pattern === value;
   let re = globCache.get(pattern);
   if (!re) {
-    re = new RegExp('^' + pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$', 's');
+    re = new RegExp(
+      '^' +
+        pattern
+          .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+          .replace(/\*/g, '.*')
+          .replace(/\?/g, '.') +
+        '$',
+      's',
+    );
     globCache.set(pattern, re);
   }
   return re.test(value);

@@ -7,7 +7,13 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { loadCatalogue } from '../detect/posture/catalogue.js';
 import { evaluate } from '../detect/posture/engine.js';
 import type { ExceptionRule } from '../detect/posture/exceptions.js';
-import { severityRank, type ControlDef, type Finding, type K8sObject, type Severity } from '../detect/posture/types.js';
+import {
+  severityRank,
+  type ControlDef,
+  type Finding,
+  type K8sObject,
+  type Severity,
+} from '../detect/posture/types.js';
 
 export interface AdmissionOptions {
   tls?: { cert: string | Buffer; key: string | Buffer };
@@ -23,7 +29,18 @@ export interface AdmissionOptions {
 }
 
 /** Checks that only make sense over a whole cluster view: skipped when no context is given. */
-const NEEDS_CLUSTER_VIEW = new Set(['networkPolicy', 'namespaceNetworkPolicy', 'missingSa', 'workloadExposed', 'sshExposed', 'workloadPermission', 'danglingIngressBackend', 'serviceWithoutWorkload', 'danglingNetworkPolicy', 'hpaTarget']);
+const NEEDS_CLUSTER_VIEW = new Set([
+  'networkPolicy',
+  'namespaceNetworkPolicy',
+  'missingSa',
+  'workloadExposed',
+  'sshExposed',
+  'workloadPermission',
+  'danglingIngressBackend',
+  'serviceWithoutWorkload',
+  'danglingNetworkPolicy',
+  'hpaTarget',
+]);
 
 const localCache = new WeakMap<ControlDef[], ControlDef[]>();
 /** The same array each time, so the engine's per-list index and compiled checks are reused. */
@@ -46,14 +63,22 @@ interface ReviewRequest {
 }
 
 export function parseReview(body: unknown): ReviewRequest {
-  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new BadReview('body is not a JSON object');
+  if (!body || typeof body !== 'object' || Array.isArray(body))
+    throw new BadReview('body is not a JSON object');
   const b = body as Record<string, any>;
-  if (b.kind !== 'AdmissionReview') throw new BadReview(`kind is ${JSON.stringify(b.kind)}, expected "AdmissionReview"`);
-  if (b.apiVersion !== 'admission.k8s.io/v1') throw new BadReview(`apiVersion is ${JSON.stringify(b.apiVersion)}, expected "admission.k8s.io/v1"`);
+  if (b.kind !== 'AdmissionReview')
+    throw new BadReview(`kind is ${JSON.stringify(b.kind)}, expected "AdmissionReview"`);
+  if (b.apiVersion !== 'admission.k8s.io/v1')
+    throw new BadReview(`apiVersion is ${JSON.stringify(b.apiVersion)}, expected "admission.k8s.io/v1"`);
   const r = b.request;
   if (!r || typeof r !== 'object') throw new BadReview('request is missing');
   if (typeof r.uid !== 'string' || r.uid === '') throw new BadReview('request.uid is missing');
-  if (r.object !== undefined && r.object !== null && (typeof r.object !== 'object' || Array.isArray(r.object))) throw new BadReview('request.object is not an object');
+  if (
+    r.object !== undefined &&
+    r.object !== null &&
+    (typeof r.object !== 'object' || Array.isArray(r.object))
+  )
+    throw new BadReview('request.object is not an object');
   return r as ReviewRequest;
 }
 
@@ -67,16 +92,23 @@ export interface ReviewDecision {
 
 export function review(req: ReviewRequest, opts: AdmissionOptions): ReviewDecision {
   const obj = req.object;
-  if (!obj || req.operation === 'DELETE' || req.operation === 'CONNECT') return { allowed: true, findings: [], denying: [], warnings: [] };
+  if (!obj || req.operation === 'DELETE' || req.operation === 'CONNECT')
+    return { allowed: true, findings: [], denying: [], warnings: [] };
   const o: K8sObject = { ...obj, metadata: { ...(obj.metadata ?? {}) } };
   if (!o.kind && req.kind?.kind) o.kind = req.kind.kind;
-  if (!o.apiVersion && req.kind?.version) o.apiVersion = req.kind.group ? `${req.kind.group}/${req.kind.version}` : req.kind.version;
+  if (!o.apiVersion && req.kind?.version)
+    o.apiVersion = req.kind.group ? `${req.kind.group}/${req.kind.version}` : req.kind.version;
   if (!o.metadata!.namespace && req.namespace) o.metadata!.namespace = req.namespace;
   if (!o.metadata!.name && req.name) o.metadata!.name = req.name;
   const all = opts.controls ?? loadCatalogue();
   const ctxObjects = opts.context?.();
   const controls = ctxObjects ? all : localControls(all);
-  const res = evaluate([{ obj: o }], { controls, exceptions: opts.exceptions, contextObjects: ctxObjects, complete: !!ctxObjects });
+  const res = evaluate([{ obj: o }], {
+    controls,
+    exceptions: opts.exceptions,
+    contextObjects: ctxObjects,
+    complete: !!ctxObjects,
+  });
   const threshold = severityRank(opts.denyOn ?? 'high');
   const active = res.findings.filter((f) => !f.excepted);
   const denying = active.filter((f) => severityRank(f.severity) >= threshold);
@@ -91,7 +123,8 @@ export function review(req: ReviewRequest, opts: AdmissionOptions): ReviewDecisi
     }
     warnings.push(`${opts.dryRun && denying.includes(f) ? '[would deny] ' : ''}${line(f)}`);
   }
-  if (denying.length === 0 || opts.dryRun) return { allowed: true, findings: res.findings, denying, warnings };
+  if (denying.length === 0 || opts.dryRun)
+    return { allowed: true, findings: res.findings, denying, warnings };
   const message = `vigie denied ${o.kind} ${o.metadata?.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata?.name ?? ''}: ${denying.slice(0, 5).map(line).join('; ')}${denying.length > 5 ? `; and ${denying.length - 5} more` : ''}`;
   return { allowed: false, findings: res.findings, denying, warnings, message };
 }
@@ -120,7 +153,10 @@ export async function createAdmissionServer(opts: AdmissionOptions): Promise<Fas
     void reply.type('text/plain');
     return `vigie_admission_reviews_total ${counters.reviews}\nvigie_admission_denied_total ${counters.denied}\nvigie_admission_bad_requests_total ${counters.bad}\n`;
   });
-  const handler = async (req: { body: unknown }, reply: { code: (n: number) => unknown }): Promise<unknown> => {
+  const handler = async (
+    req: { body: unknown },
+    reply: { code: (n: number) => unknown },
+  ): Promise<unknown> => {
     let r: ReviewRequest;
     try {
       r = parseReview(req.body);

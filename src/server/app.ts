@@ -137,10 +137,16 @@ export function bearerOf(req: FastifyRequest): string | undefined {
 
 export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
   const reg = deps.metrics ?? new MetricsRegistry();
-  const httpRequests = reg.counter('vigie_http_requests_total', 'API requests by route and status', ['route', 'status']);
+  const httpRequests = reg.counter('vigie_http_requests_total', 'API requests by route and status', [
+    'route',
+    'status',
+  ]);
   const httpLatency = reg.histogram('vigie_http_request_seconds', 'API request latency by route', ['route']);
   const wsClients = reg.gauge('vigie_ws_clients', 'Connected WebSocket clients');
-  const wsDropped = reg.counter('vigie_ws_messages_dropped_total', 'Stream messages dropped for slow clients');
+  const wsDropped = reg.counter(
+    'vigie_ws_messages_dropped_total',
+    'Stream messages dropped for slow clients',
+  );
 
   // The logger stays off: request logs would carry bearer tokens and bodies.
   const app = Fastify({ logger: false, bodyLimit: deps.bodyLimit ?? 1 << 20 });
@@ -158,7 +164,9 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
     }
     const e = err as { statusCode?: number; message?: string; code?: string };
     const code = e.statusCode && e.statusCode >= 400 && e.statusCode < 600 ? e.statusCode : 500;
-    void reply.code(code).send({ error: code === 500 ? 'internal error' : (e.message ?? 'error'), code: e.code });
+    void reply
+      .code(code)
+      .send({ error: code === 500 ? 'internal error' : (e.message ?? 'error'), code: e.code });
   });
 
   app.addHook('onRequest', async (req) => {
@@ -177,7 +185,8 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
     async (req: FastifyRequest): Promise<void> => {
       const p = deps.tokens.verify(bearerOf(req));
       if (!p) throw new HttpError(401, 'missing or invalid bearer token');
-      if (!roleAllows(p.role, role)) throw new HttpError(403, `role ${p.role} may not do this (needs ${role})`);
+      if (!roleAllows(p.role, role))
+        throw new HttpError(403, `role ${p.role} may not do this (needs ${role})`);
       req.principal = p;
     };
   const viewer = { preHandler: need('viewer') };
@@ -196,9 +205,16 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
     return reg.render();
   });
 
-  app.get('/api/v1/me', viewer, async (req) => ({ id: req.principal!.id, name: req.principal!.name, role: req.principal!.role }));
+  app.get('/api/v1/me', viewer, async (req) => ({
+    id: req.principal!.id,
+    name: req.principal!.name,
+    role: req.principal!.role,
+  }));
 
-  app.get('/api/v1/stats', viewer, async () => ({ bus: deps.bus?.stats() ?? null, ...((deps.stats?.() as object) ?? {}) }));
+  app.get('/api/v1/stats', viewer, async () => ({
+    bus: deps.bus?.stats() ?? null,
+    ...((deps.stats?.() as object) ?? {}),
+  }));
 
   // ---- alerts
   app.get('/api/v1/alerts', viewer, async (req, reply) => {
@@ -350,9 +366,24 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
   };
   const unsubs: (() => void)[] = [];
   if (deps.bus) {
-    unsubs.push(deps.bus.subscribe<Alert>(TOPICS.alerts, (a) => broadcast('alert', a), { name: 'ws-alerts', capacity: 10_000 }));
-    unsubs.push(deps.bus.subscribe(TOPICS.incidents, (i) => broadcast('incident', i), { name: 'ws-incidents', capacity: 1000 }));
-    unsubs.push(deps.bus.subscribe(TOPICS.actions, (a) => broadcast('action', a), { name: 'ws-actions', capacity: 1000 }));
+    unsubs.push(
+      deps.bus.subscribe<Alert>(TOPICS.alerts, (a) => broadcast('alert', a), {
+        name: 'ws-alerts',
+        capacity: 10_000,
+      }),
+    );
+    unsubs.push(
+      deps.bus.subscribe(TOPICS.incidents, (i) => broadcast('incident', i), {
+        name: 'ws-incidents',
+        capacity: 1000,
+      }),
+    );
+    unsubs.push(
+      deps.bus.subscribe(TOPICS.actions, (a) => broadcast('action', a), {
+        name: 'ws-actions',
+        capacity: 1000,
+      }),
+    );
   }
   app.get('/api/v1/stream', { websocket: true }, (socket, req) => {
     const p = deps.tokens.verify(bearerOf(req));
@@ -388,7 +419,8 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
     let f = url ? safeJoin(webDir, url) : undefined;
     if (!f || !existsSync(f) || !statSync(f).isFile()) f = join(webDir, 'index.html');
     void reply.type(MIME[extname(f)] ?? 'application/octet-stream');
-    if (f.includes(`${sep}assets${sep}`)) void reply.header('cache-control', 'public, max-age=31536000, immutable');
+    if (f.includes(`${sep}assets${sep}`))
+      void reply.header('cache-control', 'public, max-age=31536000, immutable');
     return readFileSync(f);
   };
   app.get('/', serveStatic);

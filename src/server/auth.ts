@@ -58,13 +58,22 @@ export class TokenStore {
     const m = /^vg_([0-9a-f]{12})_[A-Za-z0-9_-]+$/.exec(token);
     if (!m) return undefined;
     const row = this.db.prepare('SELECT * FROM api_tokens WHERE id = ? AND revoked = 0').get(m[1]) as
-      | { id: string; name: string; role: Role; hash: string; created_at: string; last_used_at: string | null }
+      | {
+          id: string;
+          name: string;
+          role: Role;
+          hash: string;
+          created_at: string;
+          last_used_at: string | null;
+        }
       | undefined;
     if (!row) return undefined;
     const want = Buffer.from(row.hash, 'hex');
     const got = sha256(token);
     if (want.length !== got.length || !timingSafeEqual(want, got)) return undefined;
-    this.db.prepare('UPDATE api_tokens SET last_used_at = ? WHERE id = ?').run(new Date().toISOString(), row.id);
+    this.db
+      .prepare('UPDATE api_tokens SET last_used_at = ? WHERE id = ?')
+      .run(new Date().toISOString(), row.id);
     return { id: row.id, name: row.name, role: row.role, createdAt: row.created_at, revoked: false };
   }
 

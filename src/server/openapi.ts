@@ -12,7 +12,13 @@ function op(summary: string, role: string, okSchema: object, extra: Record<strin
     summary,
     description: `Requires role ${role} or higher.`,
     security: bearer,
-    responses: { '200': { description: 'ok', ...json(okSchema) }, '400': err, ...authErrors, '404': err, '503': err },
+    responses: {
+      '200': { description: 'ok', ...json(okSchema) },
+      '400': err,
+      ...authErrors,
+      '404': err,
+      '503': err,
+    },
     ...extra,
   };
 }
@@ -53,7 +59,10 @@ export const openApiDocument = {
           vigie: {
             type: 'object',
             properties: {
-              category: { type: 'string', enum: ['attack', 'misconfiguration', 'flaw', 'performance', 'anomaly'] },
+              category: {
+                type: 'string',
+                enum: ['attack', 'misconfiguration', 'flaw', 'performance', 'anomaly'],
+              },
               detector: { type: 'string' },
               score: { type: 'number' },
               threshold: { type: 'number' },
@@ -106,7 +115,9 @@ export const openApiDocument = {
       },
     },
     '/api/v1/me': { get: op('The calling token', 'viewer', ref('Token')) },
-    '/api/v1/stats': { get: op('Pipeline statistics: published, queues, drops', 'viewer', { type: 'object' }) },
+    '/api/v1/stats': {
+      get: op('Pipeline statistics: published, queues, drops', 'viewer', { type: 'object' }),
+    },
     '/api/v1/alerts': {
       get: op('List alerts, newest first', 'viewer', list(ref('Alert')), {
         parameters: ['rule', 'category', 'priority', 'container', 'since', 'limit', 'offset'].map((name) => ({
@@ -117,10 +128,17 @@ export const openApiDocument = {
       }),
     },
     '/api/v1/alerts/{id}': { get: op('One alert', 'viewer', ref('Alert'), { parameters: [idParam] }) },
-    '/api/v1/alerts/{id}/ack': { post: op('Acknowledge an alert', 'responder', { type: 'object' }, { parameters: [idParam] }) },
+    '/api/v1/alerts/{id}/ack': {
+      post: op('Acknowledge an alert', 'responder', { type: 'object' }, { parameters: [idParam] }),
+    },
     '/api/v1/incidents': { get: op('List incidents', 'viewer', list({ type: 'object' })) },
     '/api/v1/incidents/{id}': {
-      get: op('One incident with timeline, MITRE, severity, blast radius', 'viewer', { type: 'object' }, { parameters: [idParam] }),
+      get: op(
+        'One incident with timeline, MITRE, severity, blast radius',
+        'viewer',
+        { type: 'object' },
+        { parameters: [idParam] },
+      ),
     },
     '/api/v1/actions': {
       get: op('List response actions', 'viewer', list(ref('Action')), {
@@ -130,33 +148,58 @@ export const openApiDocument = {
         ],
       }),
     },
-    '/api/v1/actions/{id}': { get: op('One action record', 'viewer', ref('Action'), { parameters: [idParam] }) },
+    '/api/v1/actions/{id}': {
+      get: op('One action record', 'viewer', ref('Action'), { parameters: [idParam] }),
+    },
     '/api/v1/actions/{id}/approve': {
       post: op('Approve and execute a planned action', 'responder', ref('Action'), { parameters: [idParam] }),
     },
     '/api/v1/actions/{id}/rollback': {
       post: op('Roll back an executed action', 'responder', ref('Action'), { parameters: [idParam] }),
     },
-    '/api/v1/baselines': { get: op('Baselines per workload and their state', 'viewer', list({ type: 'object' })) },
-    '/api/v1/baselines/reset': {
-      post: op('Reset one workload baseline', 'admin', { type: 'object' }, {
-        requestBody: json({ type: 'object', required: ['workload'], properties: { workload: { type: 'string' } } }),
-      }),
+    '/api/v1/baselines': {
+      get: op('Baselines per workload and their state', 'viewer', list({ type: 'object' })),
     },
-    '/api/v1/workloads': { get: op('Workloads with baseline state and resource history', 'viewer', list({ type: 'object' })) },
+    '/api/v1/baselines/reset': {
+      post: op(
+        'Reset one workload baseline',
+        'admin',
+        { type: 'object' },
+        {
+          requestBody: json({
+            type: 'object',
+            required: ['workload'],
+            properties: { workload: { type: 'string' } },
+          }),
+        },
+      ),
+    },
+    '/api/v1/workloads': {
+      get: op('Workloads with baseline state and resource history', 'viewer', list({ type: 'object' })),
+    },
     '/api/v1/posture/findings': {
-      get: op('Posture findings', 'viewer', { type: 'object' }, {
-        parameters: [
-          { name: 'namespace', in: 'query', schema: { type: 'string' } },
-          { name: 'control', in: 'query', schema: { type: 'string' } },
-        ],
-      }),
+      get: op(
+        'Posture findings',
+        'viewer',
+        { type: 'object' },
+        {
+          parameters: [
+            { name: 'namespace', in: 'query', schema: { type: 'string' } },
+            { name: 'control', in: 'query', schema: { type: 'string' } },
+          ],
+        },
+      ),
     },
     '/api/v1/reports': { get: op('Evaluation reports', 'viewer', list({ type: 'object' })) },
     '/api/v1/reports/{name}': {
-      get: op('One evaluation report (Markdown and its files)', 'viewer', { type: 'object' }, {
-        parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }],
-      }),
+      get: op(
+        'One evaluation report (Markdown and its files)',
+        'viewer',
+        { type: 'object' },
+        {
+          parameters: [{ name: 'name', in: 'path', required: true, schema: { type: 'string' } }],
+        },
+      ),
     },
     '/api/v1/reports/{name}/files/{file}': {
       get: {
@@ -176,15 +219,21 @@ export const openApiDocument = {
         requestBody: json({
           type: 'object',
           required: ['name', 'role'],
-          properties: { name: { type: 'string' }, role: { type: 'string', enum: ['viewer', 'responder', 'admin'] } },
+          properties: {
+            name: { type: 'string' },
+            role: { type: 'string', enum: ['viewer', 'responder', 'admin'] },
+          },
         }),
       },
     },
-    '/api/v1/tokens/{id}': { delete: op('Revoke a token', 'admin', { type: 'object' }, { parameters: [idParam] }) },
+    '/api/v1/tokens/{id}': {
+      delete: op('Revoke a token', 'admin', { type: 'object' }, { parameters: [idParam] }),
+    },
     '/api/v1/stream': {
       get: {
         summary: 'WebSocket: {type: alert|incident|action, data} messages as they happen',
-        description: 'Token as Authorization header or ?access_token= (browsers cannot set WebSocket headers).',
+        description:
+          'Token as Authorization header or ?access_token= (browsers cannot set WebSocket headers).',
         responses: { '101': { description: 'switching protocols' } },
       },
     },

@@ -15,7 +15,12 @@ import { bearerOf } from './app.js';
 import { registerK8sAuditRoute } from './routes/k8s-audit.js';
 import type { PushSource } from '../sources/push.js';
 import { createServer, type ServerDeps } from './app.js';
-import { baselinesProvider, incidentsProvider, postureFindingsProvider, type ResourceHistory } from './providers.js';
+import {
+  baselinesProvider,
+  incidentsProvider,
+  postureFindingsProvider,
+  type ResourceHistory,
+} from './providers.js';
 
 export function defaultWebDir(): string {
   const here = dirname(fileURLToPath(import.meta.url));
@@ -72,7 +77,8 @@ export async function startApiServer(opts: StartOptions): Promise<RunningServer>
           if (!req.url.startsWith('/k8s-audit')) return;
           const p = tokens.verify(bearerOf(req));
           if (!p) return reply.code(401).send({ error: 'missing or invalid bearer token' });
-          if (!roleAllows(p.role, 'responder')) return reply.code(403).send({ error: `role ${p.role} may not post audit events` });
+          if (!roleAllows(p.role, 'responder'))
+            return reply.code(403).send({ error: `role ${p.role} may not post audit events` });
         });
         await registerK8sAuditRoute(app, { onEvents: (events) => src.push(events) });
       },

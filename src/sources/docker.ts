@@ -93,7 +93,10 @@ export class ContainerCatalog {
 }
 
 export function entryFromInspect(info: Docker.ContainerInspectInfo): CatalogEntry {
-  const cmd = [...(info.Config?.Entrypoint ? [info.Config.Entrypoint].flat() : []), ...(info.Config?.Cmd ?? [])];
+  const cmd = [
+    ...(info.Config?.Entrypoint ? [info.Config.Entrypoint].flat() : []),
+    ...(info.Config?.Cmd ?? []),
+  ];
   return {
     id: info.Id,
     name: info.Name?.replace(/^\//, ''),
@@ -111,7 +114,8 @@ export function entryFromInspect(info: Docker.ContainerInspectInfo): CatalogEntr
 export function cpuLimitOf(h: Docker.HostConfig | undefined): number | undefined {
   if (!h) return undefined;
   if (h.NanoCpus && h.NanoCpus > 0) return h.NanoCpus / 1e9;
-  if (h.CpuQuota && h.CpuQuota > 0) return h.CpuQuota / (h.CpuPeriod && h.CpuPeriod > 0 ? h.CpuPeriod : 100_000);
+  if (h.CpuQuota && h.CpuQuota > 0)
+    return h.CpuQuota / (h.CpuPeriod && h.CpuPeriod > 0 ? h.CpuPeriod : 100_000);
   if (h.CpusetCpus) {
     let n = 0;
     for (const part of h.CpusetCpus.split(',')) {
@@ -185,7 +189,10 @@ interface StatsSample {
 export function metricFromStats(
   s: StatsSample,
   prev: { t: number; netRx: number; netTx: number; blkRead: number; blkWrite: number } | undefined,
-): { metric: MetricBody; counters: { t: number; netRx: number; netTx: number; blkRead: number; blkWrite: number } } {
+): {
+  metric: MetricBody;
+  counters: { t: number; netRx: number; netTx: number; blkRead: number; blkWrite: number };
+} {
   const m: MetricBody = {};
   const cpu = s.cpu_stats;
   const pre = s.precpu_stats;
@@ -198,7 +205,8 @@ export function metricFromStats(
   const periods = (cpu?.throttling_data?.periods ?? 0) - (pre?.throttling_data?.periods ?? 0);
   if (periods > 0)
     m.cpuThrottled =
-      ((cpu?.throttling_data?.throttled_periods ?? 0) - (pre?.throttling_data?.throttled_periods ?? 0)) / periods;
+      ((cpu?.throttling_data?.throttled_periods ?? 0) - (pre?.throttling_data?.throttled_periods ?? 0)) /
+      periods;
   const mem = s.memory_stats;
   if (mem?.usage !== undefined) {
     // Same as `docker stats`: page cache that can be reclaimed is not the workload's memory.
@@ -294,12 +302,22 @@ export class DockerSource implements Source {
   }
 
   stats(): SourceStats {
-    return { ...this.counters, connected: this.counters.connected === 1, statsStreams: this.statsStreams.size };
+    return {
+      ...this.counters,
+      connected: this.counters.connected === 1,
+      statsStreams: this.statsStreams.size,
+    };
   }
 
   private emit(ev: Omit<VigieEvent, 'id' | 'ts' | 'source' | 'host'> & { ts?: bigint }): void {
     this.counters.events++;
-    this.sink({ id: nextEventId(), ts: ev.ts ?? nowNs(), source: 'docker', host: this.opts.hostname, ...ev } as VigieEvent);
+    this.sink({
+      id: nextEventId(),
+      ts: ev.ts ?? nowNs(),
+      source: 'docker',
+      host: this.opts.hostname,
+      ...ev,
+    } as VigieEvent);
   }
 
   private internal(type: string, message: string, counts?: Record<string, number>): void {
@@ -316,7 +334,9 @@ export class DockerSource implements Source {
         if (reportedDown) {
           this.counters.reconnects++;
           log.info('reconnected to dockerd');
-          this.internal('docker_reconnected', 'reconnected to dockerd', { reconnects: this.counters.reconnects });
+          this.internal('docker_reconnected', 'reconnected to dockerd', {
+            reconnects: this.counters.reconnects,
+          });
         }
         reportedDown = false;
         this.counters.connected = 1;
@@ -330,7 +350,7 @@ export class DockerSource implements Source {
         await this.snapshot(wasConnected);
         wasConnected = true;
         firstDone();
-        await (await subscribed);
+        await await subscribed;
       } catch (err) {
         firstDone();
         if (this.stopped) break;
@@ -402,7 +422,10 @@ export class DockerSource implements Source {
         this.emit({
           kind: 'container',
           container: containerRef(e),
-          lifecycle: { action: 'gone', attributes: { synthetic: 'true', reason: 'not running after reconnect' } },
+          lifecycle: {
+            action: 'gone',
+            attributes: { synthetic: 'true', reason: 'not running after reconnect' },
+          },
         });
       }
     }

@@ -21,11 +21,19 @@ export interface FalcoAlert {
 
 export function isFalcoAlert(o: unknown): o is FalcoAlert {
   const a = o as Obj;
-  return !!a && typeof a === 'object' && typeof a.rule === 'string' && typeof a.output === 'string' && typeof a.priority === 'string' && typeof a.time === 'string';
+  return (
+    !!a &&
+    typeof a === 'object' &&
+    typeof a.rule === 'string' &&
+    typeof a.output === 'string' &&
+    typeof a.priority === 'string' &&
+    typeof a.time === 'string'
+  );
 }
 
 const str = (v: unknown) => (typeof v === 'string' && v !== '<NA>' ? v : undefined);
-const num = (v: unknown) => (typeof v === 'number' ? v : typeof v === 'string' && /^-?\d+$/.test(v) ? Number(v) : undefined);
+const num = (v: unknown) =>
+  typeof v === 'number' ? v : typeof v === 'string' && /^-?\d+$/.test(v) ? Number(v) : undefined;
 
 export function falcoAlertToEvent(a: FalcoAlert): VigieEvent {
   const f = (a.output_fields ?? {}) as Obj;
@@ -45,13 +53,25 @@ export function falcoAlertToEvent(a: FalcoAlert): VigieEvent {
   };
   (ev as VigieEvent & { falco?: FalcoAlert }).falco = a;
   const cid = str(f['container.id']);
-  if (cid && cid !== 'host') ev.container = { id: cid, name: str(f['container.name']), image: str(f['container.image.repository']) ?? str(f['container.image']) };
+  if (cid && cid !== 'host')
+    ev.container = {
+      id: cid,
+      name: str(f['container.name']),
+      image: str(f['container.image.repository']) ?? str(f['container.image']),
+    };
   const ns = str(f['k8s.ns.name']) ?? str(f['ka.target.namespace']);
   const pod = str(f['k8s.pod.name']);
   if (ns || pod) ev.k8s = { namespace: ns, pod };
   const name = str(f['proc.name']);
   if (name || f['proc.pid'] !== undefined) {
-    ev.proc = { name, pid: num(f['proc.pid']), cmdline: str(f['proc.cmdline']), exe: str(f['proc.exepath']), pname: str(f['proc.pname']), uid: num(f['user.uid']) };
+    ev.proc = {
+      name,
+      pid: num(f['proc.pid']),
+      cmdline: str(f['proc.cmdline']),
+      exe: str(f['proc.exepath']),
+      pname: str(f['proc.pname']),
+      uid: num(f['user.uid']),
+    };
   }
   return ev;
 }

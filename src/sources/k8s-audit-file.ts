@@ -66,7 +66,9 @@ function fromGke(entry: AuditObject): AuditObject | undefined {
     userAgent: meta.callerSuppliedUserAgent,
     objectRef,
     // gRPC OK → HTTP 200, PERMISSION_DENIED → 403, NOT_FOUND → 404, others → 500.
-    responseStatus: { code: grpc === 0 ? 200 : grpc === 7 ? 403 : grpc === 5 ? 404 : grpc === 16 ? 401 : 500 },
+    responseStatus: {
+      code: grpc === 0 ? 200 : grpc === 7 ? 403 : grpc === 5 ? 404 : grpc === 16 ? 401 : 500,
+    },
     requestObject: p.request,
     responseObject: p.response,
     annotations: {
@@ -107,7 +109,8 @@ export function collectAudit(v: unknown, out: AuditParse, where = 'input'): void
     v.records.forEach((x, i) => collectAudit(x, out, `${where}.records[${i}]`));
     return;
   }
-  if (isObj(v.properties) && typeof v.properties.log === 'string') return decodeEmbedded(v.properties.log, out, `${where}.properties.log`);
+  if (isObj(v.properties) && typeof v.properties.log === 'string')
+    return decodeEmbedded(v.properties.log, out, `${where}.properties.log`);
   if (isObj(v.protoPayload)) {
     const e = fromGke(v);
     if (e) out.events.push(e);
@@ -160,7 +163,9 @@ export function auditToEvent(a: AuditObject, source = 'k8s-audit'): VigieEvent {
   const ref = isObj(a.objectRef) ? a.objectRef : {};
   const user = isObj(a.user) ? a.user : {};
   const username = typeof user.username === 'string' ? user.username : undefined;
-  const sa = username?.startsWith('system:serviceaccount:') ? username.split(':').slice(2).join('/') : undefined;
+  const sa = username?.startsWith('system:serviceaccount:')
+    ? username.split(':').slice(2).join('/')
+    : undefined;
   const ev: VigieEvent = {
     id: typeof a.auditID === 'string' && a.auditID ? `${a.auditID}:${String(a.stage ?? '')}` : nextEventId(),
     kind: 'k8s_audit',
@@ -232,7 +237,8 @@ export class K8sAuditFileSource implements Source {
     if (size < this.offset) this.offset = 0; // rotated or truncated
     if (size === this.offset) return;
     const chunks: Buffer[] = [];
-    for await (const c of createReadStream(this.opts.path, { start: this.offset, end: size - 1 })) chunks.push(c as Buffer);
+    for await (const c of createReadStream(this.opts.path, { start: this.offset, end: size - 1 }))
+      chunks.push(c as Buffer);
     const buf = Buffer.concat(chunks);
     // Only whole lines: a line still being written is read on the next poll.
     const lastNl = buf.lastIndexOf(10);
@@ -261,7 +267,9 @@ export class K8sAuditFileSource implements Source {
 }
 
 /** Registry factory: on when config['k8s-audit-file'].path is set (follow: true to tail it). */
-export function createK8sAuditFileSource(ctx: { config: Record<string, Record<string, unknown> | undefined> }): Source | undefined {
+export function createK8sAuditFileSource(ctx: {
+  config: Record<string, Record<string, unknown> | undefined>;
+}): Source | undefined {
   const cfg = ctx.config['k8s-audit-file'];
   if (!cfg || typeof cfg.path !== 'string') return undefined;
   return new K8sAuditFileSource({ path: cfg.path, follow: cfg.follow === true });

@@ -55,10 +55,17 @@ function redact(o: Obj): Obj {
   if (o.kind !== 'Secret') return o;
   const c: Obj = { ...o };
   for (const f of ['data', 'stringData']) {
-    if (c[f] && typeof c[f] === 'object') c[f] = Object.fromEntries(Object.keys(c[f] as object).map((k) => [k, '<redacted>']));
+    if (c[f] && typeof c[f] === 'object')
+      c[f] = Object.fromEntries(Object.keys(c[f] as object).map((k) => [k, '<redacted>']));
   }
   if (c.metadata?.annotations?.['kubectl.kubernetes.io/last-applied-configuration']) {
-    c.metadata = { ...c.metadata, annotations: { ...c.metadata.annotations, 'kubectl.kubernetes.io/last-applied-configuration': '<redacted>' } };
+    c.metadata = {
+      ...c.metadata,
+      annotations: {
+        ...c.metadata.annotations,
+        'kubectl.kubernetes.io/last-applied-configuration': '<redacted>',
+      },
+    };
   }
   return c;
 }
@@ -71,7 +78,9 @@ class KindWatcher {
   timer: NodeJS.Timeout | undefined;
   constructor(readonly k: WatchedKind) {}
   get path(): string {
-    return this.k.apiVersion === 'v1' ? `/api/v1/${this.k.plural}` : `/apis/${this.k.apiVersion}/${this.k.plural}`;
+    return this.k.apiVersion === 'v1'
+      ? `/api/v1/${this.k.plural}`
+      : `/apis/${this.k.apiVersion}/${this.k.plural}`;
   }
 }
 
@@ -83,7 +92,16 @@ export class KubernetesSource implements Source {
   private readonly watchers: KindWatcher[];
   private sink: EventSink | undefined;
   private stopped = false;
-  private readonly st = { events: 0, malformed: 0, lost: 0, dropped: 0, reconnects: 0, relists: 0, gone410: 0, errors: 0 };
+  private readonly st = {
+    events: 0,
+    malformed: 0,
+    lost: 0,
+    dropped: 0,
+    reconnects: 0,
+    relists: 0,
+    gone410: 0,
+    errors: 0,
+  };
 
   constructor(private readonly opts: KubernetesSourceOptions) {
     this.kc = opts.kubeConfig ?? new KubeConfig();
@@ -93,7 +111,9 @@ export class KubernetesSource implements Source {
     }
     this.objApi = KubernetesObjectApi.makeApiClient(this.kc);
     this.watch = new Watch(this.kc);
-    const kinds = opts.kinds ? WATCHED_KINDS.filter((k) => opts.kinds!.includes(k.kind) || opts.kinds!.includes(k.plural)) : WATCHED_KINDS;
+    const kinds = opts.kinds
+      ? WATCHED_KINDS.filter((k) => opts.kinds!.includes(k.kind) || opts.kinds!.includes(k.plural))
+      : WATCHED_KINDS;
     this.watchers = kinds.map((k) => new KindWatcher(k));
   }
 
@@ -113,7 +133,9 @@ export class KubernetesSource implements Source {
     const key = `${md.namespace ?? ''}/${md.name}`;
     if (verb === 'DELETED') w.known.delete(key);
     else w.known.set(key, String(md.resourceVersion ?? ''));
-    const owner = (md.ownerReferences as Obj[] | undefined)?.find((o) => o.controller) ?? (md.ownerReferences as Obj[] | undefined)?.[0];
+    const owner =
+      (md.ownerReferences as Obj[] | undefined)?.find((o) => o.controller) ??
+      (md.ownerReferences as Obj[] | undefined)?.[0];
     const ev: VigieEvent = {
       id: nextEventId(),
       kind: 'k8s_object',
@@ -140,7 +162,10 @@ export class KubernetesSource implements Source {
     try {
       if (!w.rv) {
         const first = w.known.size === 0 && this.st.relists === 0 && w.failures === 0;
-        const list = (await this.objApi.list(w.k.apiVersion, w.k.kind)) as unknown as { items: Obj[]; metadata?: { resourceVersion?: string } };
+        const list = (await this.objApi.list(w.k.apiVersion, w.k.kind)) as unknown as {
+          items: Obj[];
+          metadata?: { resourceVersion?: string };
+        };
         const seen = new Set<string>();
         for (const it of list.items) {
           const md = (it.metadata ?? {}) as Obj;
@@ -190,7 +215,9 @@ export class KubernetesSource implements Source {
 
   private onDone(w: KindWatcher, err: unknown): void {
     if (this.stopped) return;
-    const code = (err as { code?: number; statusCode?: number } | null)?.code ?? (err as { statusCode?: number } | null)?.statusCode;
+    const code =
+      (err as { code?: number; statusCode?: number } | null)?.code ??
+      (err as { statusCode?: number } | null)?.statusCode;
     if (code === 410) {
       this.st.gone410++;
       w.rv = undefined;
@@ -200,7 +227,11 @@ export class KubernetesSource implements Source {
     if (err) {
       w.failures++;
       this.st.errors++;
-      log.warn('kubernetes watch ended', { kind: w.k.kind, error: (err as Error)?.message ?? String(err), code });
+      log.warn('kubernetes watch ended', {
+        kind: w.k.kind,
+        error: (err as Error)?.message ?? String(err),
+        code,
+      });
     }
     const base = this.opts.reconnectMs ?? 200;
     const delay = err ? Math.min(30_000, base * 2 ** Math.min(w.failures, 8)) : base;
@@ -220,7 +251,10 @@ export class KubernetesSource implements Source {
   }
 }
 
-export function createKubernetesSource(ctx: { hostname: string; config: Record<string, Record<string, unknown> | undefined> }): KubernetesSource | undefined {
+export function createKubernetesSource(ctx: {
+  hostname: string;
+  config: Record<string, Record<string, unknown> | undefined>;
+}): KubernetesSource | undefined {
   const cfg = ctx.config.kubernetes;
   const kubeconfig = typeof cfg?.kubeconfig === 'string' ? cfg.kubeconfig : undefined;
   const kubeConfig = cfg?.kubeConfig instanceof KubeConfig ? cfg.kubeConfig : undefined;

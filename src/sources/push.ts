@@ -37,6 +37,8 @@ export class PushSource implements Source {
 }
 
 /** Registered as 'k8s-audit-webhook': present when `config['k8s-audit-webhook'].enabled` is set. */
-export function createAuditWebhookSource(ctx: { config: Record<string, Record<string, unknown> | undefined> }): PushSource | undefined {
+export function createAuditWebhookSource(ctx: {
+  config: Record<string, Record<string, unknown> | undefined>;
+}): PushSource | undefined {
   return ctx.config['k8s-audit-webhook']?.enabled ? new PushSource('k8s-audit-webhook') : undefined;
 }

@@ -5,7 +5,15 @@
  * on file hooks become 'file' opens, other kprobes and tracepoints 'syscall' events.
  */
 import { readFileSync } from 'node:fs';
-import { isoToNs, nextEventId, nowNs, type ContainerRef, type K8sRef, type ProcInfo, type VigieEvent } from '../model/event.js';
+import {
+  isoToNs,
+  nextEventId,
+  nowNs,
+  type ContainerRef,
+  type K8sRef,
+  type ProcInfo,
+  type VigieEvent,
+} from '../model/event.js';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -87,7 +95,13 @@ export function tetragonToEvents(e: Obj): VigieEvent[] {
   if (!ev.k8s) delete ev.k8s;
   if (type === 'process_exec') return [ev];
   if (type === 'process_exit') {
-    return [{ ...ev, kind: 'syscall', syscall: { name: 'procexit', dir: '<', ret: typeof body.status === 'number' ? body.status : 0 } }];
+    return [
+      {
+        ...ev,
+        kind: 'syscall',
+        syscall: { name: 'procexit', dir: '<', ret: typeof body.status === 'number' ? body.status : 0 },
+      },
+    ];
   }
   const fn = String(body.function_name ?? (isObj(body) ? (body.event ?? '') : ''));
   const args = Array.isArray(body.args) ? (body.args as Obj[]) : [];
@@ -100,7 +114,9 @@ export function tetragonToEvents(e: Obj): VigieEvent[] {
           kind: 'network',
           network: {
             op: 'connect',
-            proto: String(sock.protocol ?? 'IPPROTO_TCP').replace(/^IPPROTO_/, '').toLowerCase(),
+            proto: String(sock.protocol ?? 'IPPROTO_TCP')
+              .replace(/^IPPROTO_/, '')
+              .toLowerCase(),
             srcIp: sock.saddr as string | undefined,
             srcPort: sock.sport as number | undefined,
             dstIp: sock.daddr as string | undefined,
@@ -113,14 +129,22 @@ export function tetragonToEvents(e: Obj): VigieEvent[] {
   const file = args.map((a) => a.file_arg ?? a.path_arg).find(isObj);
   if (type === 'process_kprobe' && file && typeof file.path === 'string') {
     const write = /write|truncate/.test(fn) || /W/.test(String(file.permission ?? ''));
-    return [{ ...ev, kind: 'file', file: { op: /unlink/.test(fn) ? 'unlink' : 'open', path: file.path, write } }];
+    return [
+      { ...ev, kind: 'file', file: { op: /unlink/.test(fn) ? 'unlink' : 'open', path: file.path, write } },
+    ];
   }
   const named: Record<string, string> = {};
   args.forEach((a, i) => {
     const v = Object.values(a)[0];
     named[`arg${i}`] = typeof v === 'object' ? JSON.stringify(v) : String(v);
   });
-  return [{ ...ev, kind: 'syscall', syscall: { name: fn.replace(/^__x64_sys_|^sys_|^security_/, '') || type, dir: '<', args: named } }];
+  return [
+    {
+      ...ev,
+      kind: 'syscall',
+      syscall: { name: fn.replace(/^__x64_sys_|^sys_|^security_/, '') || type, dir: '<', args: named },
+    },
+  ];
 }
 
 /** Reads a Tetragon JSON export (JSON lines). */

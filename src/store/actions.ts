@@ -126,13 +126,17 @@ export class ActionStore {
     params.offset = q.offset ?? 0;
     const sql = `SELECT json FROM actions ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
                  ORDER BY created_at DESC, id LIMIT @limit OFFSET @offset`;
-    return (this.db.prepare(sql).all(params) as { json: string }[]).map((r) => JSON.parse(r.json) as StoredAction);
+    return (this.db.prepare(sql).all(params) as { json: string }[]).map(
+      (r) => JSON.parse(r.json) as StoredAction,
+    );
   }
 
   byStatus(statuses: ActionStatus[]): StoredAction[] {
     const marks = statuses.map(() => '?').join(',');
     return (
-      this.db.prepare(`SELECT json FROM actions WHERE status IN (${marks}) ORDER BY created_at`).all(...statuses) as {
+      this.db
+        .prepare(`SELECT json FROM actions WHERE status IN (${marks}) ORDER BY created_at`)
+        .all(...statuses) as {
         json: string;
       }[]
     ).map((r) => JSON.parse(r.json) as StoredAction);
@@ -142,7 +146,9 @@ export class ActionStore {
   expired(nowIso: string): StoredAction[] {
     return (
       this.db
-        .prepare("SELECT json FROM actions WHERE status = 'executed' AND expires_at IS NOT NULL AND expires_at <= ?")
+        .prepare(
+          "SELECT json FROM actions WHERE status = 'executed' AND expires_at IS NOT NULL AND expires_at <= ?",
+        )
         .all(nowIso) as { json: string }[]
     ).map((r) => JSON.parse(r.json) as StoredAction);
   }

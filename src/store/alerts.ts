@@ -115,7 +115,10 @@ export class AlertStore {
   count(maxAgeMs = 1000): number {
     const now = Date.now();
     if (!this.counted || now - this.counted.at > maxAgeMs) {
-      this.counted = { n: (this.db.prepare('SELECT COUNT(*) AS n FROM alerts').get() as { n: number }).n, at: now };
+      this.counted = {
+        n: (this.db.prepare('SELECT COUNT(*) AS n FROM alerts').get() as { n: number }).n,
+        at: now,
+      };
     }
     return this.counted.n;
   }

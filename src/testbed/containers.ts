@@ -97,7 +97,11 @@ export async function limitsOf(docker: Docker, id: string): Promise<LimitsView |
   try {
     const i = await docker.getContainer(id).inspect();
     const h = i.HostConfig;
-    const cpus = h.NanoCpus ? h.NanoCpus / 1e9 : h.CpuQuota && h.CpuQuota > 0 ? h.CpuQuota / (h.CpuPeriod || 100_000) : undefined;
+    const cpus = h.NanoCpus
+      ? h.NanoCpus / 1e9
+      : h.CpuQuota && h.CpuQuota > 0
+        ? h.CpuQuota / (h.CpuPeriod || 100_000)
+        : undefined;
     return {
       cpus,
       networks: Object.keys(i.NetworkSettings.Networks ?? {}),

@@ -14,7 +14,8 @@ export const TESTBED_IMAGE = 'vigie-testbed:4';
 export const TESTBED_LABEL = 'vigie.testbed';
 
 const FILES: Record<string, string> = {
-  'etc/passwd': 'root:x:0:0:root:/root:/bin/sh\nwww:x:33:33:www:/www:/bin/false\nnobody:x:65534:65534:nobody:/:/bin/false\n',
+  'etc/passwd':
+    'root:x:0:0:root:/root:/bin/sh\nwww:x:33:33:www:/www:/bin/false\nnobody:x:65534:65534:nobody:/:/bin/false\n',
   'etc/group': 'root:x:0:\nwww:x:33:\nnogroup:x:65534:\n',
   // Fake hashes: the point is that reading this file is noticed, not what it holds.
   'etc/shadow': 'root:$6$vigie$Zm9vYmFyZm9vYmFyZm9vYmFy:19700:0:99999:7:::\nwww:!:19700::::::\n',
@@ -75,10 +76,11 @@ export async function ensureTestbedImage(
     writeFileSync(join(ctx, 'Dockerfile'), DOCKERFILE);
     const src = ['Dockerfile', 'busybox', ...Object.keys(FILES)];
     const stream = await docker.buildImage({ context: ctx, src }, { t: tag, rm: true, forcerm: true });
-    const results = await new Promise<{ error?: string; errorDetail?: { message?: string } }[]>((resolve, reject) =>
-      docker.modem.followProgress(stream, (err: Error | null, res: unknown[]) =>
-        err ? reject(err) : resolve(res as { error?: string }[]),
-      ),
+    const results = await new Promise<{ error?: string; errorDetail?: { message?: string } }[]>(
+      (resolve, reject) =>
+        docker.modem.followProgress(stream, (err: Error | null, res: unknown[]) =>
+          err ? reject(err) : resolve(res as { error?: string }[]),
+        ),
     );
     const failed = results.find((r) => r.error || r.errorDetail);
     if (failed) throw new Error(`building ${tag} failed: ${failed.error ?? failed.errorDetail?.message}`);

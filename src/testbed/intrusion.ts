@@ -32,7 +32,13 @@ function cpuSamples(ctx: ScenarioContext, id: string, fromMs: number, toMs = Inf
  * The neighbour's share of the CPU time the pair used over [from, to]: robust to other load on the
  * machine, which lowers both absolute figures alike.
  */
-function neighbourShare(ctx: ScenarioContext, neighbour: string, victim: string, fromMs: number, toMs = Infinity): number {
+function neighbourShare(
+  ctx: ScenarioContext,
+  neighbour: string,
+  victim: string,
+  fromMs: number,
+  toMs = Infinity,
+): number {
   const n = mean(cpuSamples(ctx, neighbour, fromMs, toMs));
   const v = mean(cpuSamples(ctx, victim, fromMs, toMs));
   return n + v > 0 ? n / (n + v) : NaN;
@@ -47,13 +53,16 @@ interface BaselineView {
 function baselineOf(ctx: ScenarioContext, ref: ContainerRef | undefined): BaselineView | undefined {
   if (!ref) return undefined;
   const d = ctx.engine.detectors.find((x) => x.name === 'baseline') as
-    | { manager?: { workloads?: Map<string, BaselineView> } }
-    | undefined;
+    { manager?: { workloads?: Map<string, BaselineView> } } | undefined;
   const key = workloadKey({ container: ref });
   return key ? d?.manager?.workloads?.get(key) : undefined;
 }
 
-async function until<T>(ctx: ScenarioContext, fn: () => T | undefined, timeoutMs: number): Promise<T | undefined> {
+async function until<T>(
+  ctx: ScenarioContext,
+  fn: () => T | undefined,
+  timeoutMs: number,
+): Promise<T | undefined> {
   const end = Date.now() + timeoutMs;
   for (;;) {
     const v = fn();
@@ -86,7 +95,9 @@ export async function runIntrusion(ctx: ScenarioContext): Promise<ScenarioResult
     cpuset: o.cpuset,
   });
   ctx.track(neighbour.id);
-  say(`started ${victim.name} (web service, ${victim.ip}:${PORT}, ${o.victimCpus} CPU) and ${neighbour.name} (batch worker) on cpu ${o.cpuset}`);
+  say(
+    `started ${victim.name} (web service, ${victim.ip}:${PORT}, ${o.victimCpus} CPU) and ${neighbour.name} (batch worker) on cpu ${o.cpuset}`,
+  );
   await waitHttp(victim.ip, PORT);
 
   const traffic = new TrafficDriver(victim.ip, PORT, o.rate);
@@ -94,7 +105,9 @@ export async function runIntrusion(ctx: ScenarioContext): Promise<ScenarioResult
   try {
     // ---- learning ----
     const learnStart = Date.now();
-    say(`normal traffic (${o.rate} req/s) while the baseline learns (≥ ${o.learnSeconds}s and ≥ ${o.learnEvents} events)`);
+    say(
+      `normal traffic (${o.rate} req/s) while the baseline learns (≥ ${o.learnSeconds}s and ≥ ${o.learnEvents} events)`,
+    );
     const victimRef = () => ctx.metrics.get(victim.id)?.at(-1)?.ev.container;
     const hasBaseline = ctx.engine.detectors.some((d) => d.name === 'baseline');
     let lastReport = 0;
@@ -105,7 +118,9 @@ export async function runIntrusion(ctx: ScenarioContext): Promise<ScenarioResult
             const b = baselineOf(ctx, victimRef());
             if (Date.now() - lastReport > 10_000) {
               lastReport = Date.now();
-              say(`  baseline of the web service: ${b ? `${b.state}, ${b.learnedEvents} events learnt` : 'no events yet'}`);
+              say(
+                `  baseline of the web service: ${b ? `${b.state}, ${b.learnedEvents} events learnt` : 'no events yet'}`,
+              );
             }
             return b?.state === 'ready' ? b : undefined;
           },
@@ -124,7 +139,9 @@ export async function runIntrusion(ctx: ScenarioContext): Promise<ScenarioResult
     await ctx.sleep(o.normalSeconds * 1000);
     // Only alerts about the demo's own containers: other workloads on a shared machine are not ours to judge.
     const ours = new Set([victim.id, neighbour.id]);
-    const normalAlerts = ctx.alerts.slice(alertsBefore).filter((a) => ours.has(a.vigie.entities.container?.id ?? ''));
+    const normalAlerts = ctx.alerts
+      .slice(alertsBefore)
+      .filter((a) => ours.has(a.vigie.entities.container?.id ?? ''));
     summary.otherAlerts = ctx.alerts.length - alertsBefore - normalAlerts.length;
     const hours = (Date.now() - normalStart) / 3_600_000;
     summary.normalSeconds = Math.round((Date.now() - normalStart) / 1000);
@@ -145,12 +162,18 @@ export async function runIntrusion(ctx: ScenarioContext): Promise<ScenarioResult
     const shareBefore = neighbourShare(ctx, neighbour.id, victim.id, Date.now() - 8000);
     summary.neighbourCpuBefore = round2(neighbourBefore);
     summary.neighbourShareBefore = round2(shareBefore);
-    say(`neighbour CPU before the attack: ${fmtCores(neighbourBefore)} (${pct(shareBefore)} of what the pair used)`);
+    say(
+      `neighbour CPU before the attack: ${fmtCores(neighbourBefore)} (${pct(shareBefore)} of what the pair used)`,
+    );
     const attackStart = Date.now();
     const alertsAtAttack = ctx.alerts.length;
     const inject = (cmd: string) => `/cgi-bin/diag?host=${encodeURIComponent(`127.0.0.1; ${cmd}`)}`;
-    say('attack 1/2: command injection through /cgi-bin/diag: `id; uname -a` (a shell spawned from the service)');
-    await httpGet(victim.ip, PORT, inject('id; uname -a')).catch((e: unknown) => say(`  request failed: ${(e as Error).message}`));
+    say(
+      'attack 1/2: command injection through /cgi-bin/diag: `id; uname -a` (a shell spawned from the service)',
+    );
+    await httpGet(victim.ip, PORT, inject('id; uname -a')).catch((e: unknown) =>
+      say(`  request failed: ${(e as Error).message}`),
+    );
     await ctx.sleep(1500);
     // The rest runs inside the container on its own clock (a background job started by the injected
     // command), so it goes on even once the container is cut off from the network.
@@ -164,15 +187,29 @@ export async function runIntrusion(ctx: ScenarioContext): Promise<ScenarioResult
       // until the rollback.
       `(cat /etc/shadow; sha256sum /dev/zero & nc -w 2 ${gw} 3333 </dev/null; sleep 6; ` +
       'cp /bin/busybox /tmp/sha256sum; /tmp/sha256sum /dev/zero) >/dev/null 2>&1 &';
-    await httpGet(victim.ip, PORT, inject(job)).catch((e: unknown) => say(`  request failed: ${(e as Error).message}`));
+    await httpGet(victim.ip, PORT, inject(job)).catch((e: unknown) =>
+      say(`  request failed: ${(e as Error).message}`),
+    );
 
     // ---- what was seen ----
     const attackAlerts = () => ctx.alerts.slice(alertsAtAttack);
     const find = (pred: (a: Alert) => boolean) => () => attackAlerts().find(pred);
     const isVictim = (a: Alert) => a.vigie.entities.container?.id === victim.id;
-    const shell = await until(ctx, find((a) => isVictim(a) && a.vigie.category === 'attack' && /shell/i.test(a.rule)), 15_000);
-    const sensitive = await until(ctx, find((a) => isVictim(a) && /sensitive|shadow/i.test(a.rule + a.output)), 10_000);
-    const anomaly = await until(ctx, find((a) => isVictim(a) && a.vigie.detector === 'baseline'), 10_000);
+    const shell = await until(
+      ctx,
+      find((a) => isVictim(a) && a.vigie.category === 'attack' && /shell/i.test(a.rule)),
+      15_000,
+    );
+    const sensitive = await until(
+      ctx,
+      find((a) => isVictim(a) && /sensitive|shadow/i.test(a.rule + a.output)),
+      10_000,
+    );
+    const anomaly = await until(
+      ctx,
+      find((a) => isVictim(a) && a.vigie.detector === 'baseline'),
+      10_000,
+    );
     if (!shell) problems.push('no attack alert for the shell spawned from the service');
     if (!sensitive) problems.push('no alert for the /etc/shadow read');
     if (!anomaly) problems.push('no baseline anomaly alert');
@@ -183,7 +220,8 @@ export async function runIntrusion(ctx: ScenarioContext): Promise<ScenarioResult
     const executedFor = () => {
       const byId = new Map<string, ActionRecord>();
       for (const r of ctx.actions)
-        if (r.target.id === victim.id && r.status === 'executed' && CONTAINMENT.has(r.action)) byId.set(r.id, r);
+        if (r.target.id === victim.id && r.status === 'executed' && CONTAINMENT.has(r.action))
+          byId.set(r.id, r);
       return [...byId.values()];
     };
     if (!ctx.engine.responder) {
@@ -194,14 +232,19 @@ export async function runIntrusion(ctx: ScenarioContext): Promise<ScenarioResult
       if (!firstExec) problems.push('no containment action executed');
       else {
         const containedAt = Date.now();
-        say(`containment: ${executedFor().map((r) => `${r.action}${r.params ? ' ' + JSON.stringify(r.params) : ''}`).join(', ')} executed on ${victim.name}`);
+        say(
+          `containment: ${executedFor()
+            .map((r) => `${r.action}${r.params ? ' ' + JSON.stringify(r.params) : ''}`)
+            .join(', ')} executed on ${victim.name}`,
+        );
         const lim = await limitsOf(ctx.docker, victim.id);
         const checks: string[] = [];
         let verified = true;
         for (const r of executedFor()) {
           if (r.action === 'throttle') {
             const want = Number((r.params as { cpus?: number } | undefined)?.cpus);
-            const ok = lim?.cpus !== undefined && (!Number.isFinite(want) || Math.abs(lim.cpus - want) < 1e-6);
+            const ok =
+              lim?.cpus !== undefined && (!Number.isFinite(want) || Math.abs(lim.cpus - want) < 1e-6);
             verified &&= ok;
             checks.push(`CPU limit ${lim?.cpus ?? 'none'} cores${ok ? '' : ` (expected ${want})`}`);
           } else if (r.action === 'isolate') {
@@ -222,8 +265,12 @@ export async function runIntrusion(ctx: ScenarioContext): Promise<ScenarioResult
         const after = cpuSamples(ctx, neighbour.id, containedAt + 3000);
         summary.neighbourCpuDuringAttack = round2(during.length ? Math.min(...during) : NaN);
         summary.neighbourCpuAfterContainment = round2(mean(after));
-        summary.neighbourShareDuringAttack = round2(neighbourShare(ctx, neighbour.id, victim.id, attackStart, containedAt + 1500));
-        summary.neighbourShareAfterContainment = round2(neighbourShare(ctx, neighbour.id, victim.id, containedAt + 3000));
+        summary.neighbourShareDuringAttack = round2(
+          neighbourShare(ctx, neighbour.id, victim.id, attackStart, containedAt + 1500),
+        );
+        summary.neighbourShareAfterContainment = round2(
+          neighbourShare(ctx, neighbour.id, victim.id, containedAt + 3000),
+        );
         say(
           `neighbour CPU: before ${fmtCores(neighbourBefore)} (${pct(shareBefore)} of the pair's use), ` +
             `during the attack ${fmtCores(Number(summary.neighbourCpuDuringAttack))} (${pct(Number(summary.neighbourShareDuringAttack))}), ` +
@@ -250,7 +297,9 @@ export async function runIntrusion(ctx: ScenarioContext): Promise<ScenarioResult
       const planned = ctx.actions.filter((r) => r.target.id === victim.id && CONTAINMENT.has(r.action));
       const during = cpuSamples(ctx, neighbour.id, attackStart + 3000);
       summary.neighbourCpuDuringAttack = round2(mean(during));
-      summary.neighbourShareDuringAttack = round2(neighbourShare(ctx, neighbour.id, victim.id, attackStart + 3000));
+      summary.neighbourShareDuringAttack = round2(
+        neighbourShare(ctx, neighbour.id, victim.id, attackStart + 3000),
+      );
       say(
         `monitor mode: ${new Set(planned.map((r) => r.id)).size} containment action(s) planned, none executed; neighbour CPU during the attack ` +
           `${fmtCores(mean(during))} (${pct(Number(summary.neighbourShareDuringAttack))} of the pair's use; before ${fmtCores(neighbourBefore)}, ` +

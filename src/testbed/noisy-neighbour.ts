@@ -90,7 +90,10 @@ rules:
 `;
 
 function stats(lat: { ms: number; ok: boolean }[]): LatencyStats {
-  const ok = lat.filter((l) => l.ok).map((l) => l.ms).sort((a, b) => a - b);
+  const ok = lat
+    .filter((l) => l.ok)
+    .map((l) => l.ms)
+    .sort((a, b) => a - b);
   const q = (p: number) => (ok.length ? ok[Math.min(ok.length - 1, Math.floor(p * ok.length))] : NaN);
   return {
     requests: lat.length,
@@ -119,7 +122,8 @@ const HOG_CMD: Record<NonNullable<NoisyNeighbourOptions['hog']>, string> = {
   // Four busy loops: more runnable threads than the victim on the shared CPU.
   cpu: 'for i in 1 2 3 4; do (while :; do :; done) & done; wait',
   // Grows a 400 MiB file in tmpfs-backed memory and keeps rewriting it (memory plus CPU).
-  memory: 'mkdir -p /dev/shm/h; while :; do dd if=/dev/zero of=/dev/shm/h/f bs=1M count=400 2>/dev/null; done',
+  memory:
+    'mkdir -p /dev/shm/h; while :; do dd if=/dev/zero of=/dev/shm/h/f bs=1M count=400 2>/dev/null; done',
   io: 'while :; do dd if=/dev/zero of=/tmp/io bs=1M count=256 conv=fsync 2>/dev/null; rm -f /tmp/io; done',
 };
 
@@ -254,7 +258,10 @@ export async function runNoisyNeighbour(opts: NoisyNeighbourOptions = {}): Promi
         named = String(a.output_fields['culprit.name']);
         const recs = await responder.onAlert(a);
         actions.push(...recs);
-        for (const r of recs) log(`ACTION ${r.action} ${r.target.name ?? r.target.id} → ${r.status}${r.error ? ` (${r.error})` : ''}`);
+        for (const r of recs)
+          log(
+            `ACTION ${r.action} ${r.target.name ?? r.target.id} → ${r.status}${r.error ? ` (${r.error})` : ''}`,
+          );
         if (recs.some((r) => r.status === 'executed')) containedAt = performance.now();
       }
     };
@@ -263,7 +270,10 @@ export async function runNoisyNeighbour(opts: NoisyNeighbourOptions = {}): Promi
       const evs = await source.poll(nowNs);
       // Client-side latency of the last second: p95 of completions, or the age of the oldest request
       // still waiting when that is worse (a saturated service completes few requests).
-      const recent = done.slice(lastProbeIdx).map((d) => d.ms).sort((a, b) => a - b);
+      const recent = done
+        .slice(lastProbeIdx)
+        .map((d) => d.ms)
+        .sort((a, b) => a - b);
       lastProbeIdx = done.length;
       let lat = recent.length ? recent[Math.min(recent.length - 1, Math.floor(0.95 * recent.length))] : 0;
       const now = performance.now();
@@ -293,7 +303,11 @@ export async function runNoisyNeighbour(opts: NoisyNeighbourOptions = {}): Promi
     log(`baseline: ${JSON.stringify(stats(done.filter((d) => d.start > t0 + 5000)))}`);
     hogStart = performance.now();
     log(`neighbour starts a ${hogKind} hog`);
-    const exec = await hog.exec({ Cmd: ['/bin/sh', '-c', HOG_CMD[hogKind]], AttachStdout: false, AttachStderr: false });
+    const exec = await hog.exec({
+      Cmd: ['/bin/sh', '-c', HOG_CMD[hogKind]],
+      AttachStdout: false,
+      AttachStderr: false,
+    });
     const started: unknown = await exec.start({ Detach: true });
     // Detached exec still hands back the HTTP response; left open it keeps the process alive.
     (started as { destroy?: () => void } | undefined)?.destroy?.();
@@ -311,7 +325,9 @@ export async function runNoisyNeighbour(opts: NoisyNeighbourOptions = {}): Promi
     const during = stats(done.filter((d) => d.start >= hogStart && d.start < (containedAt || afterStart)));
     const after = stats(done.filter((d) => d.start >= afterStart));
     const hogAlert = alerts.find((a) => a.rule === 'Noisy neighbour');
-    log(`latency ms (p50/p95/mean): before ${baseline.p50}/${baseline.p95}/${baseline.mean}, during ${during.p50}/${during.p95}/${during.mean}, after ${after.p50}/${after.p95}/${after.mean}`);
+    log(
+      `latency ms (p50/p95/mean): before ${baseline.p50}/${baseline.p95}/${baseline.mean}, during ${during.p50}/${during.p95}/${during.mean}, after ${after.p50}/${after.p95}/${after.mean}`,
+    );
     return {
       victim: victimName,
       neighbour: hogName,
@@ -352,7 +368,8 @@ export const noisyNeighbourScenario: ScenarioRun = async (ctx) => {
   for (const a of r.alerts) ctx.out.alert(a);
   for (const a of r.actions) ctx.out.action(a);
   const problems: string[] = [];
-  if (!(r.during.p50 > 1.5 * r.baseline.p50)) problems.push('the victim barely degraded (is the machine idle enough?)');
+  if (!(r.during.p50 > 1.5 * r.baseline.p50))
+    problems.push('the victim barely degraded (is the machine idle enough?)');
   if (r.named !== r.neighbour) problems.push(`the neighbour was not named (named: ${r.named ?? 'nobody'})`);
   if (ctx.options.enforce && !r.contained) problems.push('the neighbour was not capped');
   if (ctx.options.enforce && !(r.after.p50 <= Math.max(2 * r.baseline.p50, r.baseline.p50 + 15)))

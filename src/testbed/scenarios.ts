@@ -63,8 +63,16 @@ interface Entry {
 }
 
 const builtins: [name: string, run: ScenarioRun, description: string][] = [
-  ['noisy-neighbour', noisyNeighbourScenario, 'CPU hog pinned beside a web service: detect, name the neighbour, cap it, victim recovers'],
-  ['intrusion', runIntrusion, 'web service attacked through a CGI injection: shell, /etc/shadow, dropped miner, pool port'],
+  [
+    'noisy-neighbour',
+    noisyNeighbourScenario,
+    'CPU hog pinned beside a web service: detect, name the neighbour, cap it, victim recovers',
+  ],
+  [
+    'intrusion',
+    runIntrusion,
+    'web service attacked through a CGI injection: shell, /etc/shadow, dropped miner, pool port',
+  ],
 ];
 
 const registry = new Map<string, Entry>(builtins.map(([n, run, description]) => [n, { run, description }]));

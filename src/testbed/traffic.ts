@@ -11,7 +11,15 @@ export interface TrafficStats {
   latencyMs: number[];
 }
 
-const PATHS = ['/', '/index.html', '/products.json', '/health', '/about.html', '/products.json', '/missing.html'];
+const PATHS = [
+  '/',
+  '/index.html',
+  '/products.json',
+  '/health',
+  '/about.html',
+  '/products.json',
+  '/missing.html',
+];
 
 export class TrafficDriver {
   readonly stats: TrafficStats = { requests: 0, ok: 0, errors: 0, latencyMs: [] };
@@ -40,21 +48,29 @@ export class TrafficDriver {
     const path = PATHS[this.i++ % PATHS.length];
     this.stats.requests++;
     const t0 = performance.now();
-    const req = http.get({ host: this.host, port: this.port, path, agent: this.agent, timeout: 2000 }, (res) => {
-      res.resume();
-      res.on('end', () => {
-        if ((res.statusCode ?? 500) < 500) this.stats.ok++;
-        else this.stats.errors++;
-        if (this.stats.latencyMs.length < 100_000) this.stats.latencyMs.push(performance.now() - t0);
-      });
-    });
+    const req = http.get(
+      { host: this.host, port: this.port, path, agent: this.agent, timeout: 2000 },
+      (res) => {
+        res.resume();
+        res.on('end', () => {
+          if ((res.statusCode ?? 500) < 500) this.stats.ok++;
+          else this.stats.errors++;
+          if (this.stats.latencyMs.length < 100_000) this.stats.latencyMs.push(performance.now() - t0);
+        });
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', () => this.stats.errors++);
   }
 }
 
 /** One GET, resolving with status and body (the scripted intrusion uses it). */
-export function httpGet(host: string, port: number, path: string, timeoutMs = 10_000): Promise<{ status: number; body: string }> {
+export function httpGet(
+  host: string,
+  port: number,
+  path: string,
+  timeoutMs = 10_000,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const req = http.get({ host, port, path, timeout: timeoutMs }, (res) => {
       let body = '';
@@ -77,7 +93,8 @@ export async function waitHttp(host: string, port: number, timeoutMs = 15_000): 
     } catch {
       // not up yet
     }
-    if (Date.now() > end) throw new Error(`the demo service at ${host}:${port} did not answer within ${timeoutMs} ms`);
+    if (Date.now() > end)
+      throw new Error(`the demo service at ${host}:${port} did not answer within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }

@@ -45,7 +45,13 @@ async function cli(...args: string[]): Promise<string> {
   return out;
 }
 
-function mk(rule: string, pod: string, workload: string, ms: number, fields: Record<string, string> = {}): Alert {
+function mk(
+  rule: string,
+  pod: string,
+  workload: string,
+  ms: number,
+  fields: Record<string, string> = {},
+): Alert {
   return makeAlert(
     {
       rule,
@@ -73,13 +79,20 @@ describe('vigie alerts / incidents / harden', () => {
     for (const a of [a1, a2, b1]) store.add(a);
     const filter = createAlertFilter(db, 0);
 
-    const listed = (await cli('alerts', 'list', '--db', dbPath, '--output', 'json', '--limit', '2')).trim().split('\n').map((l) => JSON.parse(l));
+    const listed = (await cli('alerts', 'list', '--db', dbPath, '--output', 'json', '--limit', '2'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(listed.map((a) => a.uuid)).toEqual([b1.uuid, a2.uuid]);
-    expect(JSON.parse(await cli('alerts', 'show', a1.uuid.slice(0, 8), '--db', dbPath)).rule).toBe('Terminal shell in container');
+    expect(JSON.parse(await cli('alerts', 'show', a1.uuid.slice(0, 8), '--db', dbPath)).rule).toBe(
+      'Terminal shell in container',
+    );
     await cli('alerts', 'ack', a2.uuid, '--db', dbPath);
     expect(JSON.parse(await cli('alerts', 'show', a2.uuid, '--db', dbPath)).status).toBe('acked');
 
-    const exc = JSON.parse(await cli('alerts', 'false-positive', a1.uuid, '--db', dbPath, '--reason', 'admin debugging'));
+    const exc = JSON.parse(
+      await cli('alerts', 'false-positive', a1.uuid, '--db', dbPath, '--reason', 'admin debugging'),
+    );
     expect(exc).toMatchObject({ scope: 'workload', workload: 'k8s:shop/web', active: true });
     // The same rule on the same workload is suppressed; on another workload it is not.
     expect(filter(mk('Terminal shell in container', 'web-2', 'web', t + 5000))).toBe(false);
@@ -87,8 +100,12 @@ describe('vigie alerts / incidents / harden', () => {
 
     // Baseline scope: only that novelty becomes normal.
     await cli('alerts', 'false-positive', b1.uuid, '--scope', 'baseline', '--db', dbPath);
-    expect(filter(mk('Binary never seen', 'web-2', 'web', t + 6000, { 'vigie.never_seen': '/usr/bin/curl' }))).toBe(false);
-    expect(filter(mk('Binary never seen', 'web-2', 'web', t + 6000, { 'vigie.never_seen': '/tmp/xmrig' }))).toBe(true);
+    expect(
+      filter(mk('Binary never seen', 'web-2', 'web', t + 6000, { 'vigie.never_seen': '/usr/bin/curl' })),
+    ).toBe(false);
+    expect(
+      filter(mk('Binary never seen', 'web-2', 'web', t + 6000, { 'vigie.never_seen': '/tmp/xmrig' })),
+    ).toBe(true);
 
     // Reversible: the alert comes back and is open again.
     await cli('alerts', 'unexcept', exc.id, '--db', dbPath);
@@ -107,17 +124,25 @@ describe('vigie alerts / incidents / harden', () => {
     store.add(mk('Terminal shell in container', 'db-0', 'db', t + 60_000));
     db.close();
     await cli('incidents', 'build', '--db', dbPath);
-    const incs = (await cli('incidents', 'list', '--db', dbPath, '--output', 'json')).trim().split('\n').map((l) => JSON.parse(l));
+    const incs = (await cli('incidents', 'list', '--db', dbPath, '--output', 'json'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(incs).toHaveLength(2);
     const web = incs.find((i) => i.entities.workload === 'web');
     const shown = JSON.parse(await cli('incidents', 'show', web.id, '--db', dbPath, '--output', 'json'));
-    expect(shown.timeline.map((e: { rule: string }) => e.rule)).toEqual(['Terminal shell in container', 'Read of sensitive file /etc/shadow']);
+    expect(shown.timeline.map((e: { rule: string }) => e.rule)).toEqual([
+      'Terminal shell in container',
+      'Read of sensitive file /etc/shadow',
+    ]);
     expect(shown.mitre.map((m: { technique: string }) => m.technique)).toEqual(['T1059', 'T1552']);
     expect(shown.severity.level).toMatch(/medium|high|critical/);
     expect(shown.explanation).toMatch(/2 alerts on shop\/web/);
     // Building again adds nothing.
     await cli('incidents', 'build', '--db', dbPath);
-    expect((await cli('incidents', 'list', '--db', dbPath, '--output', 'json')).trim().split('\n')).toHaveLength(2);
+    expect(
+      (await cli('incidents', 'list', '--db', dbPath, '--output', 'json')).trim().split('\n'),
+    ).toHaveLength(2);
   });
 
   it('harden from a recording and from a baseline export; refuses a baseline still learning', async () => {
@@ -141,29 +166,64 @@ describe('vigie alerts / incidents / harden', () => {
     const bf = join(dir, 'b.json');
     writeFileSync(bf, JSON.stringify({ format: 'vigie-baselines', version: 1, workloads: [baseline] }));
     await expect(cli('harden', 'web', '--seccomp', out, '--from', bf)).rejects.toThrow(/learning, not ready/);
-    writeFileSync(bf, JSON.stringify({ format: 'vigie-baselines', version: 1, workloads: [{ ...baseline, state: 'ready' }] }));
+    writeFileSync(
+      bf,
+      JSON.stringify({ format: 'vigie-baselines', version: 1, workloads: [{ ...baseline, state: 'ready' }] }),
+    );
     const np = join(dir, 'np.yaml');
     await cli('harden', 'web', '--seccomp', out, '--networkpolicy', np, '--from', bf);
-    expect(JSON.parse(readFileSync(out, 'utf8')).syscalls[0].names).toEqual(['accept4', 'close', 'read', 'write']);
+    expect(JSON.parse(readFileSync(out, 'utf8')).syscalls[0].names).toEqual([
+      'accept4',
+      'close',
+      'read',
+      'write',
+    ]);
     const pol = parse(readFileSync(np, 'utf8'));
     expect(pol.metadata.namespace).toBe('shop');
     expect(pol.spec.podSelector.matchLabels).toEqual({ app: 'web' });
     expect(pol.spec.ingress).toEqual([{ ports: [{ protocol: 'TCP', port: 8080 }] }]);
-    expect(pol.spec.egress[0]).toEqual({ to: [{ ipBlock: { cidr: '10.0.0.5/32' } }], ports: [{ protocol: 'TCP', port: 5432 }, { protocol: 'TCP', port: 6379 }] });
+    expect(pol.spec.egress[0]).toEqual({
+      to: [{ ipBlock: { cidr: '10.0.0.5/32' } }],
+      ports: [
+        { protocol: 'TCP', port: 5432 },
+        { protocol: 'TCP', port: 6379 },
+      ],
+    });
     // From the database, as `vigie baseline` stores it.
     const db = openStore(dbPath);
     new BaselineStore(db).save({
       ...(baseline as never as WorkloadBaselineJSON),
       workload: 'docker:registry.local/shop/web:1.2|/bin/httpd -f',
       state: 'ready',
-      createdMs: 0, learnStartMs: 0, readyMs: 0, lastEventMs: 0, learnedEvents: 10, learnedMs: 1, windowsKept: 1, windowsDiscarded: 0, syscallsLearned: 10,
-      binaries: [], fileDirs: [], resources: { cpu: { seen: 0, samples: [] }, memory: { seen: 0, samples: [] }, pids: { seen: 0, samples: [] } },
+      createdMs: 0,
+      learnStartMs: 0,
+      readyMs: 0,
+      lastEventMs: 0,
+      learnedEvents: 10,
+      learnedMs: 1,
+      windowsKept: 1,
+      windowsDiscarded: 0,
+      syscallsLearned: 10,
+      binaries: [],
+      fileDirs: [],
+      resources: {
+        cpu: { seen: 0, samples: [] },
+        memory: { seen: 0, samples: [] },
+        pids: { seen: 0, samples: [] },
+      },
     });
     db.close();
     await cli('harden', 'httpd', '--seccomp', out, '--networkpolicy', np, '--db', dbPath);
-    expect(JSON.parse(readFileSync(out, 'utf8')).syscalls[0].names).toEqual(['accept4', 'close', 'read', 'write']);
+    expect(JSON.parse(readFileSync(out, 'utf8')).syscalls[0].names).toEqual([
+      'accept4',
+      'close',
+      'read',
+      'write',
+    ]);
     expect(parse(readFileSync(np, 'utf8')).metadata.name).toBe('web-learned');
     writeFileSync(rec, '{"syscalls": ["read", "not_a_syscall"]}');
-    await expect(cli('harden', 'web', '--seccomp', out, '--from', rec)).rejects.toThrow(/unknown x86_64 system call name\(s\): not_a_syscall/);
+    await expect(cli('harden', 'web', '--seccomp', out, '--from', rec)).rejects.toThrow(
+      /unknown x86_64 system call name\(s\): not_a_syscall/,
+    );
   });
 });

@@ -6,7 +6,11 @@ import { makeAlert, type Alert, type Priority } from '../../src/model/alert.js';
 import { openStore } from '../../src/store/db.js';
 import { shopCluster } from '../k8s/fixtures.js';
 
-function alert(rule: string, at: number, e: Partial<{ pod: string; workload: string; ns: string; container: string; priority: Priority }> = {}): Alert {
+function alert(
+  rule: string,
+  at: number,
+  e: Partial<{ pod: string; workload: string; ns: string; container: string; priority: Priority }> = {},
+): Alert {
   return makeAlert(
     {
       rule,
@@ -17,7 +21,14 @@ function alert(rule: string, at: number, e: Partial<{ pod: string; workload: str
       explanation: rule,
       entities: e.container
         ? { container: { id: e.container } }
-        : { k8s: { namespace: e.ns ?? 'shop', pod: e.pod ?? 'web-1', workload: e.workload ?? 'web', node: 'node-1' } },
+        : {
+            k8s: {
+              namespace: e.ns ?? 'shop',
+              pod: e.pod ?? 'web-1',
+              workload: e.workload ?? 'web',
+              node: 'node-1',
+            },
+          },
       ts: BigInt(at) * 1_000_000n,
     },
     'h',
@@ -58,15 +69,33 @@ describe('correlation into incidents', () => {
 
   it('MITRE techniques from the alert or inferred from the rule', () => {
     expect(mitreOf(alert('Terminal shell in container', 0)).map((m) => m.technique)).toEqual(['T1059']);
-    expect(mitreOf(alert('Crypto miner behaviour', 0)).map((m) => `${m.tactic}/${m.technique}`)).toEqual(['Impact/T1496']);
+    expect(mitreOf(alert('Crypto miner behaviour', 0)).map((m) => `${m.tactic}/${m.technique}`)).toEqual([
+      'Impact/T1496',
+    ]);
   });
 
   it('severity adds up alerts, progression, posture and blast radius (hand-worked)', () => {
     const s = computeSeverity({
       maxPriority: 'Critical',
       timeline: [
-        { time: '', alert: 'a', rule: 'r1', priority: 'Critical', category: 'attack', output: '', techniques: [] },
-        { time: '', alert: 'b', rule: 'r2', priority: 'Warning', category: 'attack', output: '', techniques: [] },
+        {
+          time: '',
+          alert: 'a',
+          rule: 'r1',
+          priority: 'Critical',
+          category: 'attack',
+          output: '',
+          techniques: [],
+        },
+        {
+          time: '',
+          alert: 'b',
+          rule: 'r2',
+          priority: 'Warning',
+          category: 'attack',
+          output: '',
+          techniques: [],
+        },
       ],
       tactics: ['Execution', 'Credential Access'],
       categories: ['attack'],
@@ -89,7 +118,10 @@ describe('correlation into incidents', () => {
     const plain = new Correlator(db).add(alert('Terminal shell in container', 0));
     const db2 = openStore(':memory:');
     const withPosture = new Correlator(db2, {
-      postureOf: (ns, wl) => (ns === 'shop' && wl === 'web' ? [{ control: 'VG-001', severity: 'critical', message: 'privileged' }] : []),
+      postureOf: (ns, wl) =>
+        ns === 'shop' && wl === 'web'
+          ? [{ control: 'VG-001', severity: 'critical', message: 'privileged' }]
+          : [],
     }).add(alert('Terminal shell in container', 0));
     expect(withPosture.severity.score).toBe(plain.severity.score + 6);
     expect(withPosture.explanation).toMatch(/VG-001/);
@@ -108,15 +140,28 @@ describe('blast radius (hand-worked on the shop fixture)', () => {
     expect(b.secrets).toEqual(['web-db-creds', 'service account token (shop/web)']);
     expect(b.hostPaths).toEqual(['/var/run/docker.sock']);
     expect(b.hostAccess).toEqual(['privileged container main']);
-    const risky = b.permissions.filter((p) => p.risky).map((p) => p.via).sort();
-    expect(risky).toEqual(['RoleBinding web-admin → ClusterRole admin', 'RoleBinding web-secrets → Role secret-reader']);
+    const risky = b.permissions
+      .filter((p) => p.risky)
+      .map((p) => p.via)
+      .sort();
+    expect(risky).toEqual([
+      'RoleBinding web-admin → ClusterRole admin',
+      'RoleBinding web-secrets → Role secret-reader',
+    ]);
     expect(b.graph.edges.length).toBe(b.items.length);
     expect(b.mermaid.split('\n')[0]).toBe('graph LR');
     expect(b.dot).toMatch(/^digraph blast \{/);
     // db-0 is not reachable from debug (db admits only app=web).
     const db = objs.find((o) => o.metadata?.name === 'db-0')!;
     const debug = objs.find((o) => o.metadata?.name === 'debug')!;
-    expect(canReach(debug, db, objs.filter((o) => o.kind === 'NetworkPolicy'), () => ({}))).toBe(false);
+    expect(
+      canReach(
+        debug,
+        db,
+        objs.filter((o) => o.kind === 'NetworkPolicy'),
+        () => ({}),
+      ),
+    ).toBe(false);
     // A quiet pod has a smaller blast radius than the privileged one.
     expect(blastRadius(objs, 'shop', 'cache-0')!.score).toBeLessThan(b.score);
   });

@@ -5,7 +5,11 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { VigieEvent } from '../../src/model/event.js';
 import { openStore } from '../../src/store/db.js';
-import { BaselineManager, BaselineStore, parseBaselineConfig } from '../../src/detect/anomaly/baseline/index.js';
+import {
+  BaselineManager,
+  BaselineStore,
+  parseBaselineConfig,
+} from '../../src/detect/anomaly/baseline/index.js';
 import { register } from '../../src/cli/commands/baseline.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'vigie-baseline-cli-'));
@@ -33,10 +37,20 @@ describe('vigie baseline status|export|import|reset', () => {
   it('shows, exports, imports and resets baselines of a store', async () => {
     const dbFile = join(tmp, 'a.db');
     const db = openStore(dbFile);
-    const mgr = new BaselineManager(parseBaselineConfig({ learnSec: 1, minEvents: 1, windowSec: 1 }), new BaselineStore(db));
+    const mgr = new BaselineManager(
+      parseBaselineConfig({ learnSec: 1, minEvents: 1, windowSec: 1 }),
+      new BaselineStore(db),
+    );
     const container = { id: 'c1', image: 'demo/web:1', command: 'httpd' };
     for (let s = 0; s <= 2; s++) {
-      const ev: VigieEvent = { id: `e${s}`, kind: 'process', ts: BigInt(1_700_000_000 + s) * 1_000_000_000n, source: 't', container, proc: { name: 'httpd', exe: '/bin/httpd' } };
+      const ev: VigieEvent = {
+        id: `e${s}`,
+        kind: 'process',
+        ts: BigInt(1_700_000_000 + s) * 1_000_000_000n,
+        source: 't',
+        container,
+        proc: { name: 'httpd', exe: '/bin/httpd' },
+      };
       mgr.resolve(ev, Number(ev.ts) / 1e6)?.onEvent(ev, Number(ev.ts) / 1e6, () => undefined);
     }
     mgr.save();
@@ -54,8 +68,12 @@ describe('vigie baseline status|export|import|reset', () => {
     const other = join(tmp, 'b.db');
     expect(await vigie('baseline', 'import', out, '--db', other)).toContain('imported 1 baseline(s)');
     expect(await vigie('baseline', 'status', '--db', other)).toContain('docker:demo/web:1|httpd  ready');
-    expect(await vigie('baseline', 'reset', 'docker:demo/web:1|httpd', '--db', other)).toContain('reset docker:demo/web:1|httpd');
+    expect(await vigie('baseline', 'reset', 'docker:demo/web:1|httpd', '--db', other)).toContain(
+      'reset docker:demo/web:1|httpd',
+    );
     expect(await vigie('baseline', 'status', '--db', other)).toContain('no workload baseline');
-    await expect(vigie('baseline', 'reset', 'nope', '--db', other)).rejects.toThrow(/no baseline for workload nope/);
+    await expect(vigie('baseline', 'reset', 'nope', '--db', other)).rejects.toThrow(
+      /no baseline for workload nope/,
+    );
   });
 });

@@ -23,19 +23,51 @@ const C2 = { ...C, id: 'aaaa00000002', name: 'web-2' };
 const T0 = 1_700_000_000_000; // ms
 let seq = 0;
 function at(sec: number, kind: VigieEvent['kind'], body: Partial<VigieEvent>, container = C): VigieEvent {
-  return { id: `e${++seq}`, kind, ts: BigInt(Math.round((T0 + sec * 1000) * 1000)) * 1000n, source: 'test', container, ...body };
+  return {
+    id: `e${++seq}`,
+    kind,
+    ts: BigInt(Math.round((T0 + sec * 1000) * 1000)) * 1000n,
+    source: 'test',
+    container,
+    ...body,
+  };
 }
-const exec = (s: number, exe: string, c = C) => at(s, 'process', { proc: { pid: 7, name: exe.split('/').pop(), exe, cmdline: exe } }, c);
-const sys = (s: number, tid: number, name: string) => at(s, 'syscall', { proc: { pid: tid, tid }, syscall: { name } });
-const connect = (s: number, ip: string, port: number) => at(s, 'network', { network: { op: 'connect', dstIp: ip, dstPort: port } });
+const exec = (s: number, exe: string, c = C) =>
+  at(s, 'process', { proc: { pid: 7, name: exe.split('/').pop(), exe, cmdline: exe } }, c);
+const sys = (s: number, tid: number, name: string) =>
+  at(s, 'syscall', { proc: { pid: tid, tid }, syscall: { name } });
+const connect = (s: number, ip: string, port: number) =>
+  at(s, 'network', { network: { op: 'connect', dstIp: ip, dstPort: port } });
 const accept = (s: number, clientPort: number, localPort: number) =>
-  at(s, 'network', { network: { op: 'accept', srcIp: '172.17.0.9', srcPort: clientPort, dstIp: '172.17.0.2', dstPort: localPort } });
+  at(s, 'network', {
+    network: {
+      op: 'accept',
+      srcIp: '172.17.0.9',
+      srcPort: clientPort,
+      dstIp: '172.17.0.2',
+      dstPort: localPort,
+    },
+  });
 const write = (s: number, path: string) => at(s, 'file', { file: { op: 'open', path, write: true } });
 const metric = (s: number, m: Record<string, number>) => at(s, 'metric', { metric: m });
 const nsAt = (sec: number) => BigInt(Math.round((T0 + sec * 1000) * 1000)) * 1000n;
 
 function cfg(over: Partial<BaselineConfig>): BaselineConfig {
-  return parseBaselineConfig({ windowSec: 10, learnSec: 30, minEvents: 20, pauseSec: 0, n: 3, L: 4, mismatchRatio: 0.5, minSyscalls: 0, minResourceSamples: 3, convergeShare: 1, convergeMinCalls: 0, syscallHoldSec: 0, ...over });
+  return parseBaselineConfig({
+    windowSec: 10,
+    learnSec: 30,
+    minEvents: 20,
+    pauseSec: 0,
+    n: 3,
+    L: 4,
+    mismatchRatio: 0.5,
+    minSyscalls: 0,
+    minResourceSamples: 3,
+    convergeShare: 1,
+    convergeMinCalls: 0,
+    syscallHoldSec: 0,
+    ...over,
+  });
 }
 function setup(over: Partial<BaselineConfig> = {}, store?: BaselineStore) {
   const mgr = new BaselineManager(cfg(over), store);
@@ -102,9 +134,15 @@ describe('workload baseline lifecycle', () => {
   it('an alert record from another detector (by workload or container id) pauses learning too', () => {
     const { feed, mgr, wb } = setup({ learnSec: 100, minEvents: 5 });
     for (let t = 0; t < 12; t++) feed(exec(t, '/bin/app'));
-    mgr.noteAlertRecord({ time: new Date(T0 + 13_000).toISOString(), vigie: { entities: { container: { id: C.id } } } });
+    mgr.noteAlertRecord({
+      time: new Date(T0 + 13_000).toISOString(),
+      vigie: { entities: { container: { id: C.id } } },
+    });
     for (let t = 12; t < 23; t++) feed(exec(t, '/bin/app'));
-    mgr.noteAlertRecord({ time: new Date(T0 + 24_000).toISOString(), vigie: { entities: { workload: 'docker:demo/web:1|httpd -f' } } });
+    mgr.noteAlertRecord({
+      time: new Date(T0 + 24_000).toISOString(),
+      vigie: { entities: { workload: 'docker:demo/web:1|httpd -f' } },
+    });
     for (let t = 23; t < 34; t++) feed(exec(t, '/bin/app'));
     // [0,10) kept; [10,20) held the first alert; [20,30) held the second → 2 discarded.
     expect(wb()?.windowsKept).toBe(1);
@@ -116,7 +154,16 @@ describe('workload baseline lifecycle', () => {
     for (let t = 0; t < 12; t++) feed(exec(t, '/bin/app'));
     det.onAlert(
       makeAlert(
-        { rule: 'Performance anomaly', priority: 'Warning', output: 'x', category: 'performance', detector: 'perf', explanation: 'x', ts: BigInt(T0 + 13_000) * 1_000_000n, entities: { container: { id: C.id } } },
+        {
+          rule: 'Performance anomaly',
+          priority: 'Warning',
+          output: 'x',
+          category: 'performance',
+          detector: 'perf',
+          explanation: 'x',
+          ts: BigInt(T0 + 13_000) * 1_000_000n,
+          entities: { container: { id: C.id } },
+        },
         'h',
       ),
     );
@@ -225,8 +272,14 @@ describe('workload baseline dimensions: alerts name what was never seen', () => 
 
   it('holds syscall-sequence alerts for lossGraceSec after the sensor reports lost events', () => {
     const { feed, alerts, det } = learned({ lossGraceSec: 5 });
-    const novel = (t: number, tid: number) => ['accept', 'read', 'write', 'close', 'execve', 'socket'].forEach((c) => feed(sys(t, tid, c)));
-    feed(at(11, 'internal', { container: undefined, internal: { type: 'sensor_lost', message: 'lost 10', counts: { lostDelta: 10 } } }));
+    const novel = (t: number, tid: number) =>
+      ['accept', 'read', 'write', 'close', 'execve', 'socket'].forEach((c) => feed(sys(t, tid, c)));
+    feed(
+      at(11, 'internal', {
+        container: undefined,
+        internal: { type: 'sensor_lost', message: 'lost 10', counts: { lostDelta: 10 } },
+      }),
+    );
     novel(12, 300); // within 11 + 5 s: held
     expect(alerts).toHaveLength(0);
     expect(det.stats().suppressedByLoss).toBe(1);
@@ -236,12 +289,18 @@ describe('workload baseline dimensions: alerts name what was never seen', () => 
 
   it('holds a syscall-sequence alert syscallHoldSec and drops it when lost events are reported meanwhile', () => {
     const { feed, alerts, det } = learned({ syscallHoldSec: 6, lossGraceSec: 5 });
-    const novel = (t: number, tid: number) => ['accept', 'read', 'write', 'close', 'execve', 'socket'].forEach((c) => feed(sys(t, tid, c)));
+    const novel = (t: number, tid: number) =>
+      ['accept', 'read', 'write', 'close', 'execve', 'socket'].forEach((c) => feed(sys(t, tid, c)));
     novel(20, 300);
     det.tick(nsAt(25), () => undefined);
     expect(alerts).toHaveLength(0);
     // The sensor's periodic report arrives after the fact: the held alert is dropped.
-    feed(at(25.5, 'internal', { container: undefined, internal: { type: 'sensor_lost', message: 'lost', counts: {} } }));
+    feed(
+      at(25.5, 'internal', {
+        container: undefined,
+        internal: { type: 'sensor_lost', message: 'lost', counts: {} },
+      }),
+    );
     det.tick(nsAt(27), (a) => alerts.push(a));
     expect(alerts).toHaveLength(0);
     expect(det.stats().suppressedByLoss).toBe(1);
@@ -255,8 +314,14 @@ describe('workload baseline dimensions: alerts name what was never seen', () => 
   });
 
   it('syscall dimension alerts only after its n-gram set converged, learning on after ready until then', () => {
-    const { feed, alerts, wb } = setup({ learnSec: 5, minEvents: 3, convergeShare: 0.1, convergeMinCalls: 8 });
-    const run = (t: number, tid: number, calls: string) => calls.split(' ').forEach((c) => feed(sys(t, tid, c)));
+    const { feed, alerts, wb } = setup({
+      learnSec: 5,
+      minEvents: 3,
+      convergeShare: 0.1,
+      convergeMinCalls: 8,
+    });
+    const run = (t: number, tid: number, calls: string) =>
+      calls.split(' ').forEach((c) => feed(sys(t, tid, c)));
     // Windows open at their first event: [1,11), [11,21), [21,31).
     run(1, 1, 'a b c a b c a b c a b c'); // window 1: abc bca cab, 3 new of 3 → not converged
     run(11, 2, 'x y z x y z x y z'); // window 2 (ready, still learning calls): 3 new of 6 → not converged
@@ -319,7 +384,11 @@ describe('baseline persistence, export/import, reset', () => {
     const b = setup({ learnSec: 5, minEvents: 3 }, new BaselineStore(db2));
     const after = b.wb()!.status();
     expect(after.state).toBe('ready');
-    expect({ ...after, lastEventAt: undefined, memoryBytes: 0 }).toEqual({ ...before, lastEventAt: undefined, memoryBytes: 0 });
+    expect({ ...after, lastEventAt: undefined, memoryBytes: 0 }).toEqual({
+      ...before,
+      lastEventAt: undefined,
+      memoryBytes: 0,
+    });
     expect(b.wb()!.stide.has([0, 0, 0])).toBe(false);
     b.feed(exec(20, '/usr/sbin/httpd'));
     b.feed(connect(20, '10.0.0.5', 5432));
@@ -341,12 +410,18 @@ describe('baseline persistence, export/import, reset', () => {
     const text = JSON.stringify(src.mgr.exportFile());
     const file = parseBaselineFile(text, 'export.json');
     expect(file.workloads).toHaveLength(1);
-    expect(file.workloads[0].syscalls.ngrams).toEqual(['close open read', 'open read close', 'read close open']);
+    expect(file.workloads[0].syscalls.ngrams).toEqual([
+      'close open read',
+      'open read close',
+      'read close open',
+    ]);
 
     const dstDb = openStore(join(tmp, 'im.db'));
     const dst = setup({}, new BaselineStore(dstDb));
     expect(dst.mgr.importFile(file)).toBe(1);
-    expect(new BaselineStore(dstDb).rows().map((r) => [r.workload, r.state])).toEqual([['docker:demo/web:1|httpd -f', 'ready']]);
+    expect(new BaselineStore(dstDb).rows().map((r) => [r.workload, r.state])).toEqual([
+      ['docker:demo/web:1|httpd -f', 'ready'],
+    ]);
     expect(dst.wb()?.stide.size).toBe(3);
 
     expect(dst.mgr.reset('docker:demo/web:1|httpd -f')).toBe(true);
@@ -354,7 +429,9 @@ describe('baseline persistence, export/import, reset', () => {
     expect(dst.mgr.reset('docker:demo/web:1|httpd -f')).toBe(false);
     dst.feed(exec(100, '/bin/app'));
     expect(dst.wb()?.state).toBe('learning');
-    expect(() => parseBaselineFile('{"format":"vigie-baselines","version":1,"workloads":[{"workload":""}]}', 'bad.json')).toThrow(/bad\.json: workloads\.0/);
+    expect(() =>
+      parseBaselineFile('{"format":"vigie-baselines","version":1,"workloads":[{"workload":""}]}', 'bad.json'),
+    ).toThrow(/bad\.json: workloads\.0/);
     expect(() => parseBaselineFile('nope', 'x.json')).toThrow(/x\.json: not JSON/);
   });
 });

@@ -28,9 +28,20 @@ describe.skipIf(!hasBpf)('baseline and runtime detectors on real Docker and bpft
     const db = openStore(join(tmp, 'vigie.db'));
     const image = await ensureTestbedImage(docker);
     const catalog = new ContainerCatalog(docker);
-    const sources = [new DockerSource({ hostname: 'h', catalog, stats: false }), new BpftraceSensor({ hostname: 'h', catalog })];
+    const sources = [
+      new DockerSource({ hostname: 'h', catalog, stats: false }),
+      new BpftraceSensor({ hostname: 'h', catalog }),
+    ];
     const config = {
-      baseline: { learnSec: 8, minEvents: 50, windowSec: 2, pauseSec: 2, minSyscalls: 100, convergeMinCalls: 50, convergeShare: 0.05 },
+      baseline: {
+        learnSec: 8,
+        minEvents: 50,
+        windowSec: 2,
+        pauseSec: 2,
+        minSyscalls: 100,
+        convergeMinCalls: 50,
+        convergeShare: 0.05,
+      },
       runtime: {},
     };
     const detectors = await createDetectors({ db, hostname: 'h', config }, ['baseline', 'runtime']);
@@ -48,41 +59,78 @@ describe.skipIf(!hasBpf)('baseline and runtime detectors on real Docker and bpft
     });
     const baseline = detectors.find((d) => d.name === 'baseline') as BaselineDetector;
     // A unique command makes a workload of its own (the baseline is per image + command).
-    const cmd = ['sh', '-c', `while :; do cat /www/index.html >/dev/null; sleep 0.2; done # ${process.pid}-${Date.now()}`];
+    const cmd = [
+      'sh',
+      '-c',
+      `while :; do cat /www/index.html >/dev/null; sleep 0.2; done # ${process.pid}-${Date.now()}`,
+    ];
     let id: string | undefined;
     try {
       await engine.start();
-      const c = await docker.createContainer({ Image: image, name: `vigie-live-baseline-${process.pid}`, Cmd: cmd, Labels: { 'vigie.test': 'live' } });
+      const c = await docker.createContainer({
+        Image: image,
+        name: `vigie-live-baseline-${process.pid}`,
+        Cmd: cmd,
+        Labels: { 'vigie.test': 'live' },
+      });
       id = c.id;
       await c.start();
       const key = workloadKey({ container: { id: c.id, image, command: cmd.join(' ') } })!;
-      const wb = await waitFor(() => {
-        const w = baseline.manager.workloads.get(key);
-        return w?.state === 'ready' && w.syscallConverged ? w : undefined;
-      }, 60_000, `the baseline of ${key} to be ready`);
+      const wb = await waitFor(
+        () => {
+          const w = baseline.manager.workloads.get(key);
+          return w?.state === 'ready' && w.syscallConverged ? w : undefined;
+        },
+        60_000,
+        `the baseline of ${key} to be ready`,
+      );
       expect(wb.binaries.has('cat')).toBe(true);
       expect(wb.stide.size).toBeGreaterThan(10);
       const quiet = alerts.filter((a) => a.vigie.entities.container?.id === id);
       expect(quiet.map((a) => a.rule)).toEqual([]);
 
-      const ex = await c.exec({ Cmd: ['sh', '-c', 'head -c 64 /etc/shadow >/dev/null; nc -w 1 192.0.2.10 4444 </dev/null; true'] });
+      const ex = await c.exec({
+        Cmd: ['sh', '-c', 'head -c 64 /etc/shadow >/dev/null; nc -w 1 192.0.2.10 4444 </dev/null; true'],
+      });
       await ex.start({ Detach: true });
       const mine = () => alerts.filter((a) => a.vigie.entities.container?.id === id);
       const has = (pred: (a: Alert) => boolean) => () => mine().find(pred);
-      const shell = await waitFor(has((a) => a.rule === 'Shell spawned in container'), 20_000, 'the shell alert');
+      const shell = await waitFor(
+        has((a) => a.rule === 'Shell spawned in container'),
+        20_000,
+        'the shell alert',
+      );
       expect(shell.vigie.mitre[0].technique).toBe('T1059.004');
-      const shadow = await waitFor(has((a) => a.rule === 'Read sensitive file untrusted'), 10_000, 'the shadow read alert');
+      const shadow = await waitFor(
+        has((a) => a.rule === 'Read sensitive file untrusted'),
+        10_000,
+        'the shadow read alert',
+      );
       expect(shadow.output_fields['fd.name']).toBe('/etc/shadow');
       // busybox runs some applets (head) in a forked child without exec; nc is exec'd.
-      const bin = await waitFor(has((a) => a.rule === 'Baseline: binary never seen' && a.output_fields['vigie.never_seen'] === 'nc'), 10_000, 'the baseline binary alert');
+      const bin = await waitFor(
+        has((a) => a.rule === 'Baseline: binary never seen' && a.output_fields['vigie.never_seen'] === 'nc'),
+        10_000,
+        'the baseline binary alert',
+      );
       expect(bin.vigie.category).toBe('anomaly');
       expect(bin.vigie.explanation).toContain('executed binary nc was never seen');
-      const peer = await waitFor(has((a) => a.rule === 'Baseline: network peer never seen'), 10_000, 'the baseline peer alert');
+      const peer = await waitFor(
+        has((a) => a.rule === 'Baseline: network peer never seen'),
+        10_000,
+        'the baseline peer alert',
+      );
       expect(peer.output_fields['vigie.never_seen']).toBe('192.0.2.10:4444');
-      await waitFor(has((a) => a.rule === 'Outbound connection to unusual port'), 10_000, 'the unusual port alert');
+      await waitFor(
+        has((a) => a.rule === 'Outbound connection to unusual port'),
+        10_000,
+        'the unusual port alert',
+      );
       // Persisted: the learned workload is in SQLite.
       baseline.manager.save();
-      const row = db.prepare('SELECT state FROM baseline_workloads WHERE workload = ?').get(key) as { state: string };
+      const row = db.prepare('SELECT state FROM baseline_workloads WHERE workload = ?').get(key) as {
+        state: string;
+      };
       expect(row.state).toBe('ready');
     } finally {
       await engine.stop();

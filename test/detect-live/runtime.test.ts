@@ -8,14 +8,24 @@ const C = { id: 'c0ffee000001', name: 'web', image: 'demo/web:1', command: 'http
 let n = 0;
 const S = 1_000_000_000n;
 function ev(kind: VigieEvent['kind'], sec: number, body: Partial<VigieEvent>): VigieEvent {
-  return { id: `e${++n}`, kind, ts: 1_700_000_000n * S + BigInt(Math.round(sec * 1000)) * 1_000_000n, source: 'test', container: C, ...body };
+  return {
+    id: `e${++n}`,
+    kind,
+    ts: 1_700_000_000n * S + BigInt(Math.round(sec * 1000)) * 1_000_000n,
+    source: 'test',
+    container: C,
+    ...body,
+  };
 }
 const proc = (sec: number, name: string, extra: Record<string, unknown> = {}) =>
   ev('process', sec, { proc: { pid: 100, name, cmdline: name, pname: 'httpd', ...extra } });
 const file = (sec: number, path: string, write: boolean, op = 'open', pname = 'cat') =>
   ev('file', sec, { proc: { pid: 101, name: pname }, file: { op, path, write } });
 const connect = (sec: number, ip: string, port: number) =>
-  ev('network', sec, { proc: { pid: 102, name: 'nc' }, network: { op: 'connect', proto: 'tcp', dstIp: ip, dstPort: port } });
+  ev('network', sec, {
+    proc: { pid: 102, name: 'nc' },
+    network: { op: 'connect', proto: 'tcp', dstIp: ip, dstPort: port },
+  });
 const metric = (sec: number, m: Record<string, number>) => ev('metric', sec, { proc: undefined, metric: m });
 
 function run(events: VigieEvent[], d = new RuntimeDetector()): { alerts: AlertInput[]; d: RuntimeDetector } {
@@ -35,12 +45,21 @@ describe('runtime rules: each fires on a crafted event and not on its near miss'
     expect(run([proc(0, 'sh', { cmdline: 'sh -c ls', pname: 'sh' })]).alerts).toHaveLength(0);
     // The container's own command launched by the runtime.
     const c2 = { ...C, command: 'sh -c "httpd -f -p 8080"' };
-    const entry = ev('process', 0, { container: c2, proc: { pid: 1, name: 'sh', cmdline: 'sh -c httpd -f -p 8080', pname: 'containerd-shim' } });
+    const entry = ev('process', 0, {
+      container: c2,
+      proc: { pid: 1, name: 'sh', cmdline: 'sh -c httpd -f -p 8080', pname: 'containerd-shim' },
+    });
     expect(run([entry]).alerts).toHaveLength(0);
-    const bare = ev('process', 0, { container: c2, proc: { pid: 1, name: 'sh', cmdline: 'sh', pname: 'runc' } });
+    const bare = ev('process', 0, {
+      container: c2,
+      proc: { pid: 1, name: 'sh', cmdline: 'sh', pname: 'runc' },
+    });
     expect(run([bare]).alerts).toHaveLength(0);
     // A docker exec of a different command from the runtime parent fires.
-    const exec = ev('process', 0, { container: c2, proc: { pid: 9, name: 'sh', cmdline: 'sh -c cat /etc/shadow', pname: 'runc' } });
+    const exec = ev('process', 0, {
+      container: c2,
+      proc: { pid: 9, name: 'sh', cmdline: 'sh -c cat /etc/shadow', pname: 'runc' },
+    });
     expect(rules(run([exec]).alerts)).toEqual(['Shell spawned in container']);
     // Not a shell.
     expect(run([proc(0, 'shellcheck')]).alerts).toHaveLength(0);
@@ -70,14 +89,21 @@ describe('runtime rules: each fires on a crafted event and not on its near miss'
   });
 
   it('package managers fire; npm start does not, npm install does', () => {
-    expect(rules(run([proc(0, 'apk', { cmdline: 'apk add curl' })]).alerts)).toEqual(['Launch package management process in container']);
-    expect(rules(run([proc(0, 'npm', { cmdline: 'npm install left-pad' })]).alerts)).toEqual(['Launch package management process in container']);
+    expect(rules(run([proc(0, 'apk', { cmdline: 'apk add curl' })]).alerts)).toEqual([
+      'Launch package management process in container',
+    ]);
+    expect(rules(run([proc(0, 'npm', { cmdline: 'npm install left-pad' })]).alerts)).toEqual([
+      'Launch package management process in container',
+    ]);
     expect(run([proc(0, 'npm', { cmdline: 'npm start' })]).alerts).toHaveLength(0);
     expect(run([proc(0, 'pip', { cmdline: 'pip --version' })]).alerts).toHaveLength(0);
   });
 
   it('drop and execute: written then exec, or exec from /tmp; /usr/bin exec does not', () => {
-    const dropped = run([file(0, '/opt/app/payload', true), proc(1, 'payload', { exe: '/opt/app/payload', cmdline: '/opt/app/payload' })]).alerts;
+    const dropped = run([
+      file(0, '/opt/app/payload', true),
+      proc(1, 'payload', { exe: '/opt/app/payload', cmdline: '/opt/app/payload' }),
+    ]).alerts;
     expect(rules(dropped)).toEqual(['Drop and execute binary in writable folder']);
     expect(dropped[0].output_fields?.['vigie.written_before']).toBe(true);
     expect(dropped[0].priority).toBe('Critical');
@@ -85,24 +111,37 @@ describe('runtime rules: each fires on a crafted event and not on its near miss'
     expect(rules(fromTmp)).toEqual(['Drop and execute binary in writable folder']);
     expect(fromTmp[0].output_fields?.['vigie.written_before']).toBe(false);
     // Relative exec resolved against cwd.
-    expect(rules(run([proc(0, 'x', { cmdline: './x', cwd: '/tmp' })]).alerts)).toEqual(['Drop and execute binary in writable folder']);
+    expect(rules(run([proc(0, 'x', { cmdline: './x', cwd: '/tmp' })]).alerts)).toEqual([
+      'Drop and execute binary in writable folder',
+    ]);
     expect(run([proc(0, 'ls', { exe: '/usr/bin/ls', cmdline: 'ls' })]).alerts).toHaveLength(0);
     expect(run([proc(0, 'x', { exe: '/tmpx/x' })]).alerts).toHaveLength(0);
     // Written, then removed, then a program of that path runs from a non-writable folder: no alert.
-    expect(run([file(0, '/opt/a', true), file(1, '/opt/a', false, 'unlink'), proc(2, 'a', { exe: '/opt/a' })]).alerts).toHaveLength(0);
+    expect(
+      run([file(0, '/opt/a', true), file(1, '/opt/a', false, 'unlink'), proc(2, 'a', { exe: '/opt/a' })])
+        .alerts,
+    ).toHaveLength(0);
   });
 
   it('unusual outbound port: fires outside the allowlist when the baseline does not know it', () => {
     const oracle = (v: PortVerdict) => ({ connectPort: () => v });
-    expect(rules(run([connect(0, '10.0.0.9', 6667)]).alerts)).toEqual(['Outbound connection to unusual port']);
+    expect(rules(run([connect(0, '10.0.0.9', 6667)]).alerts)).toEqual([
+      'Outbound connection to unusual port',
+    ]);
     expect(run([connect(0, '10.0.0.9', 443)]).alerts).toHaveLength(0);
     expect(run([connect(0, '127.0.0.1', 6667)]).alerts).toHaveLength(0);
-    expect(run([connect(0, '10.0.0.9', 6667)], new RuntimeDetector({}, oracle('known'))).alerts).toHaveLength(0);
-    expect(run([connect(0, '10.0.0.9', 6667)], new RuntimeDetector({}, oracle('learning'))).alerts).toHaveLength(0);
+    expect(run([connect(0, '10.0.0.9', 6667)], new RuntimeDetector({}, oracle('known'))).alerts).toHaveLength(
+      0,
+    );
+    expect(
+      run([connect(0, '10.0.0.9', 6667)], new RuntimeDetector({}, oracle('learning'))).alerts,
+    ).toHaveLength(0);
     const a = run([connect(0, '10.0.0.9', 6667)], new RuntimeDetector({}, oracle('unknown'))).alerts;
     expect(a[0].output).toContain('never seen in the workload baseline');
     expect(a[0].mitre?.[0].technique).toBe('T1571');
-    expect(run([connect(0, '10.0.0.9', 6667)], new RuntimeDetector({ allowedPorts: [6667] })).alerts).toHaveLength(0);
+    expect(
+      run([connect(0, '10.0.0.9', 6667)], new RuntimeDetector({ allowedPorts: [6667] })).alerts,
+    ).toHaveLength(0);
   });
 
   it('crypto-miner: sustained CPU near the limit plus a pool port; either alone does not', () => {
@@ -119,20 +158,39 @@ describe('runtime rules: each fires on a crafted event and not on its near miss'
     const dip = run([cpu(0, 0.95), cpu(5, 0.2), connect(6, '10.0.0.7', 3333), cpu(10, 0.95)]).alerts;
     expect(rules(dip)).not.toContain('Crypto-miner behaviour');
     // Half a core of a 0.5-core limit is saturation.
-    const lim = run([metric(0, { cpu: 0.45, cpuLimit: 0.5 }), metric(11, { cpu: 0.45, cpuLimit: 0.5 }), connect(12, '10.0.0.7', 14444)]).alerts;
+    const lim = run([
+      metric(0, { cpu: 0.45, cpuLimit: 0.5 }),
+      metric(11, { cpu: 0.45, cpuLimit: 0.5 }),
+      connect(12, '10.0.0.7', 14444),
+    ]).alerts;
     expect(rules(lim)).toContain('Crypto-miner behaviour');
     // Throttled in most periods (the limit was lowered since): saturated too.
-    const thr = run([metric(0, { cpu: 0.2, cpuThrottled: 0.9 }), metric(11, { cpu: 0.2, cpuThrottled: 0.8 }), connect(12, '10.0.0.7', 3333)]).alerts;
+    const thr = run([
+      metric(0, { cpu: 0.2, cpuThrottled: 0.9 }),
+      metric(11, { cpu: 0.2, cpuThrottled: 0.8 }),
+      connect(12, '10.0.0.7', 3333),
+    ]).alerts;
     expect(rules(thr)).toContain('Crypto-miner behaviour');
-    const light = run([metric(0, { cpu: 0.2, cpuThrottled: 0.1 }), metric(11, { cpu: 0.2, cpuThrottled: 0.1 }), connect(12, '10.0.0.7', 3333)]).alerts;
+    const light = run([
+      metric(0, { cpu: 0.2, cpuThrottled: 0.1 }),
+      metric(11, { cpu: 0.2, cpuThrottled: 0.1 }),
+      connect(12, '10.0.0.7', 3333),
+    ]).alerts;
     expect(rules(light)).not.toContain('Crypto-miner behaviour');
     // A stratum URL alone.
-    expect(rules(run([proc(0, 'worker', { cmdline: 'worker -o stratum+tcp://pool:3333' })]).alerts)).toContain('Crypto-miner behaviour');
+    expect(
+      rules(run([proc(0, 'worker', { cmdline: 'worker -o stratum+tcp://pool:3333' })]).alerts),
+    ).toContain('Crypto-miner behaviour');
   });
 
   it('fork bomb: pids jump by 200 over the last samples, or exec rate; steady pids do not', () => {
     // Samples 20, 25, 30, 240: low = 20, 240 - 20 = 220 ≥ 200.
-    const jump = run([metric(0, { pids: 20 }), metric(1, { pids: 25 }), metric(2, { pids: 30 }), metric(3, { pids: 240 })]).alerts;
+    const jump = run([
+      metric(0, { pids: 20 }),
+      metric(1, { pids: 25 }),
+      metric(2, { pids: 30 }),
+      metric(3, { pids: 240 }),
+    ]).alerts;
     expect(rules(jump)).toEqual(['Fork bomb']);
     expect(jump[0].output_fields?.['vigie.pids_before']).toBe(20);
     expect(run([metric(0, { pids: 20 }), metric(1, { pids: 200 })]).alerts).toHaveLength(0); // +180
@@ -179,7 +237,14 @@ describe('runtime detector', () => {
       { id: 'x', kind: 'file', ts: 1n, source: 't' },
       { id: 'y', kind: 'file', ts: 1n, source: 't', file: { op: 'open' } },
       { id: 'z', kind: 'process', source: 't', proc: { name: 'sh' } },
-      { id: 'w', kind: 'network', ts: 1n, source: 't', container: C, network: { op: 'connect', dstPort: 'x' } },
+      {
+        id: 'w',
+        kind: 'network',
+        ts: 1n,
+        source: 't',
+        container: C,
+        network: { op: 'connect', dstPort: 'x' },
+      },
       { id: 'v', kind: 'process', ts: 1n, source: 't', container: C, proc: { name: 5, cmdline: {} } },
       null,
     ] as unknown as VigieEvent[];

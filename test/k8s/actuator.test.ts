@@ -1,13 +1,30 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ActionRecord, ActionTarget, ActionType } from '../../src/model/action.js';
-import { KubernetesActuator, ISOLATE_LABEL, QUARANTINE_LABEL, isolationPolicyName } from '../../src/respond/actuators/kubernetes.js';
+import {
+  KubernetesActuator,
+  ISOLATE_LABEL,
+  QUARANTINE_LABEL,
+  isolationPolicyName,
+} from '../../src/respond/actuators/kubernetes.js';
 import { startApiDouble, type ApiDouble } from '../utils/k8s-api-double.js';
 import { shopCluster } from './fixtures.js';
 
 let api: ApiDouble;
 let act: KubernetesActuator;
-const web: ActionTarget = { kind: 'pod', id: 'shop/web-7d9f-abcde', name: 'web-7d9f-abcde', namespace: 'shop', platform: 'kubernetes' };
-const bare: ActionTarget = { kind: 'pod', id: 'shop/debug', name: 'debug', namespace: 'shop', platform: 'kubernetes' };
+const web: ActionTarget = {
+  kind: 'pod',
+  id: 'shop/web-7d9f-abcde',
+  name: 'web-7d9f-abcde',
+  namespace: 'shop',
+  platform: 'kubernetes',
+};
+const bare: ActionTarget = {
+  kind: 'pod',
+  id: 'shop/debug',
+  name: 'debug',
+  namespace: 'shop',
+  platform: 'kubernetes',
+};
 
 beforeEach(async () => {
   api = await startApiDouble(shopCluster());
@@ -17,7 +34,11 @@ afterEach(async () => {
   await api.close();
 });
 
-async function run(action: ActionType, target: ActionTarget, params: Record<string, unknown> = {}): Promise<ActionRecord> {
+async function run(
+  action: ActionType,
+  target: ActionTarget,
+  params: Record<string, unknown> = {},
+): Promise<ActionRecord> {
   const res = await act.execute(action, target, params);
   return {
     id: `t-${action}`,
@@ -120,20 +141,37 @@ describe('Kubernetes actuator against the API double', () => {
     expect(rec.verified).toBe(true);
     const d = api.find('Deployment', 'shop', 'web')!;
     expect(d.spec.template.spec.containers).toHaveLength(1);
-    expect(d.spec.template.spec.containers[0]).toMatchObject({ name: 'web', image: 'shop/web:1.0', resources: { limits: { cpu: '200m', memory: '128Mi' } } });
-    expect(api.requests.some((r) => r.verb === 'patch' && r.contentType === 'application/strategic-merge-patch+json')).toBe(true);
+    expect(d.spec.template.spec.containers[0]).toMatchObject({
+      name: 'web',
+      image: 'shop/web:1.0',
+      resources: { limits: { cpu: '200m', memory: '128Mi' } },
+    });
+    expect(
+      api.requests.some(
+        (r) => r.verb === 'patch' && r.contentType === 'application/strategic-merge-patch+json',
+      ),
+    ).toBe(true);
     await act.rollback(rec);
     expect(api.find('Deployment', 'shop', 'web')!.spec.template.spec.containers[0].resources).toBeUndefined();
 
     // With resources already set: the previous ones come back exactly (no leftover cpu limit).
     const dep = api.find('Deployment', 'shop', 'web')!;
-    dep.spec.template.spec.containers[0].resources = { limits: { memory: '256Mi' }, requests: { cpu: '100m' } };
+    dep.spec.template.spec.containers[0].resources = {
+      limits: { memory: '256Mi' },
+      requests: { cpu: '100m' },
+    };
     api.put(dep);
     const rec2 = await run('k8s_limit', web, { cpu: '50m', memory: '64Mi' });
-    expect(api.find('Deployment', 'shop', 'web')!.spec.template.spec.containers[0].resources).toEqual({ limits: { cpu: '50m', memory: '64Mi' }, requests: { cpu: '100m' } });
+    expect(api.find('Deployment', 'shop', 'web')!.spec.template.spec.containers[0].resources).toEqual({
+      limits: { cpu: '50m', memory: '64Mi' },
+      requests: { cpu: '100m' },
+    });
     const rb = (await act.rollback(rec2)) as { restored: boolean };
     expect(rb.restored).toBe(true);
-    expect(api.find('Deployment', 'shop', 'web')!.spec.template.spec.containers[0].resources).toEqual({ limits: { memory: '256Mi' }, requests: { cpu: '100m' } });
+    expect(api.find('Deployment', 'shop', 'web')!.spec.template.spec.containers[0].resources).toEqual({
+      limits: { memory: '256Mi' },
+      requests: { cpu: '100m' },
+    });
     await expect(act.execute('k8s_limit', bare, { cpu: '1' })).rejects.toThrow(/no controller/);
   });
 
@@ -164,14 +202,22 @@ describe('Kubernetes actuator against the API double', () => {
     expect(act.errors.filter((e) => e.code === 409)).toHaveLength(2);
 
     api.fault({ verb: 'create', resource: 'networkpolicies', status: 403, times: Infinity });
-    await expect(act.execute('k8s_isolate', web, {})).rejects.toThrow(/forbidden \(403: .*cannot create resource "networkpolicies"/);
+    await expect(act.execute('k8s_isolate', web, {})).rejects.toThrow(
+      /forbidden \(403: .*cannot create resource "networkpolicies"/,
+    );
 
     api.remove('Pod', 'shop', 'debug');
     await expect(act.execute('label', bare, {})).rejects.toThrow(/no longer exists \(404/);
   });
 
   it('refuses kube-system and its own namespace unless the policy allows it', async () => {
-    const dns: ActionTarget = { kind: 'pod', id: 'kube-system/coredns-1', name: 'coredns-1', namespace: 'kube-system', platform: 'kubernetes' };
+    const dns: ActionTarget = {
+      kind: 'pod',
+      id: 'kube-system/coredns-1',
+      name: 'coredns-1',
+      namespace: 'kube-system',
+      platform: 'kubernetes',
+    };
     await expect(act.execute('k8s_isolate', dns, {})).rejects.toThrow(/namespace kube-system is protected/);
     expect(api.find('NetworkPolicy', 'kube-system', isolationPolicyName('coredns-1'))).toBeUndefined();
     const ok = await act.execute('label', dns, { allowProtectedNamespace: true });

@@ -14,14 +14,30 @@ import {
   type V1Pod,
 } from '@kubernetes/client-node';
 import { afterEach, describe, expect, it } from 'vitest';
-import { jsonPatch, mergePatch, parseLabelSelector, matchesSelector, startApiDouble, strategicMergePatch, type ApiDouble } from '../utils/k8s-api-double.js';
+import {
+  jsonPatch,
+  mergePatch,
+  parseLabelSelector,
+  matchesSelector,
+  startApiDouble,
+  strategicMergePatch,
+  type ApiDouble,
+} from '../utils/k8s-api-double.js';
 
 const ns = (name: string) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
-const pod = (name: string, namespace = 'shop', labels: Record<string, string> = { app: 'web' }, node = 'node-1') => ({
+const pod = (
+  name: string,
+  namespace = 'shop',
+  labels: Record<string, string> = { app: 'web' },
+  node = 'node-1',
+) => ({
   apiVersion: 'v1',
   kind: 'Pod',
   metadata: { name, namespace, labels },
-  spec: { nodeName: node, containers: [{ name: 'web', image: 'nginx:1.27', env: [{ name: 'A', value: '1' }] }] },
+  spec: {
+    nodeName: node,
+    containers: [{ name: 'web', image: 'nginx:1.27', env: [{ name: 'A', value: '1' }] }],
+  },
   status: { phase: 'Running' },
 });
 
@@ -41,16 +57,45 @@ afterEach(async () => {
 
 describe('patch helpers (hand-worked cases)', () => {
   it('merge patch follows RFC 7386', () => {
-    expect(mergePatch({ a: 'b', c: { d: 'e', f: 'g' } }, { a: 'z', c: { f: null } })).toEqual({ a: 'z', c: { d: 'e' } });
+    expect(mergePatch({ a: 'b', c: { d: 'e', f: 'g' } }, { a: 'z', c: { f: null } })).toEqual({
+      a: 'z',
+      c: { d: 'e' },
+    });
     expect(mergePatch({ a: [1, 2] }, { a: [3] })).toEqual({ a: [3] });
   });
   it('strategic merge merges containers by name and env by name, replaces other lists', () => {
-    const base = { spec: { containers: [{ name: 'a', image: 'x', env: [{ name: 'K', value: '1' }] }, { name: 'b', image: 'y' }], args: ['1'] } };
+    const base = {
+      spec: {
+        containers: [
+          { name: 'a', image: 'x', env: [{ name: 'K', value: '1' }] },
+          { name: 'b', image: 'y' },
+        ],
+        args: ['1'],
+      },
+    };
     const out = strategicMergePatch(base, {
-      spec: { containers: [{ name: 'a', image: 'x2', env: [{ name: 'L', value: '2' }] }, { name: 'b', $patch: 'delete' }], args: ['2'] },
+      spec: {
+        containers: [
+          { name: 'a', image: 'x2', env: [{ name: 'L', value: '2' }] },
+          { name: 'b', $patch: 'delete' },
+        ],
+        args: ['2'],
+      },
     });
     expect(out).toEqual({
-      spec: { containers: [{ name: 'a', image: 'x2', env: [{ name: 'K', value: '1' }, { name: 'L', value: '2' }] }], args: ['2'] },
+      spec: {
+        containers: [
+          {
+            name: 'a',
+            image: 'x2',
+            env: [
+              { name: 'K', value: '1' },
+              { name: 'L', value: '2' },
+            ],
+          },
+        ],
+        args: ['2'],
+      },
     });
   });
   it('json patch add/remove/replace/test/move/copy with escaped pointers', () => {
@@ -88,16 +133,22 @@ describe('k8s API double with @kubernetes/client-node', () => {
     expect(code(err404)).toBe(404);
     expect(body(err404)).toMatchObject({ kind: 'Status', reason: 'NotFound', code: 404 });
 
-    const err409 = await core.createNamespacedPod({ namespace: 'shop', body: pod('web-1') as V1Pod }).catch((e) => e);
+    const err409 = await core
+      .createNamespacedPod({ namespace: 'shop', body: pod('web-1') as V1Pod })
+      .catch((e) => e);
     expect(code(err409)).toBe(409);
     expect(body(err409).reason).toBe('AlreadyExists');
 
-    const noNs = await core.createNamespacedPod({ namespace: 'ghost', body: pod('x', 'ghost') as V1Pod }).catch((e) => e);
+    const noNs = await core
+      .createNamespacedPod({ namespace: 'ghost', body: pod('x', 'ghost') as V1Pod })
+      .catch((e) => e);
     expect(code(noNs)).toBe(404);
 
     // Update with a stale resourceVersion conflicts; with the current one it succeeds.
     const stale = { ...got, metadata: { ...got.metadata, resourceVersion: '1' } };
-    const conflict = await core.replaceNamespacedPod({ name: 'web-1', namespace: 'shop', body: stale }).catch((e) => e);
+    const conflict = await core
+      .replaceNamespacedPod({ name: 'web-1', namespace: 'shop', body: stale })
+      .catch((e) => e);
     expect(code(conflict)).toBe(409);
     expect(body(conflict).reason).toBe('Conflict');
     got.spec!.containers[0].image = 'nginx:1.28';
@@ -121,20 +172,32 @@ describe('k8s API double with @kubernetes/client-node', () => {
     expect(p1.metadata?.labels).toEqual({ app: 'web', 'vigie.io/quarantine': 'true' });
     expect(p1.metadata?.generation).toBe(1);
     const p2 = await core.patchNamespacedPod(
-      { name: 'web-1', namespace: 'shop', body: { spec: { containers: [{ name: 'web', env: [{ name: 'B', value: '2' }] }] } } },
+      {
+        name: 'web-1',
+        namespace: 'shop',
+        body: { spec: { containers: [{ name: 'web', env: [{ name: 'B', value: '2' }] }] } },
+      },
       setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
     );
     expect(p2.spec?.containers).toHaveLength(1);
     expect(p2.spec?.containers[0].image).toBe('nginx:1.27');
     expect(p2.spec?.containers[0].env?.map((e) => e.name)).toEqual(['A', 'B']);
     const p3 = await core.patchNamespacedPod(
-      { name: 'web-1', namespace: 'shop', body: [{ op: 'remove', path: '/metadata/labels/vigie.io~1quarantine' }] },
+      {
+        name: 'web-1',
+        namespace: 'shop',
+        body: [{ op: 'remove', path: '/metadata/labels/vigie.io~1quarantine' }],
+      },
       setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
     );
     expect(p3.metadata?.labels).toEqual({ app: 'web' });
     const bad = await core
       .patchNamespacedPod(
-        { name: 'web-1', namespace: 'shop', body: [{ op: 'test', path: '/metadata/labels/app', value: 'db' }] },
+        {
+          name: 'web-1',
+          namespace: 'shop',
+          body: [{ op: 'test', path: '/metadata/labels/app', value: 'db' }],
+        },
         setHeaderOptions('Content-Type', PatchStrategy.JsonPatch),
       )
       .catch((e) => e);
@@ -157,7 +220,14 @@ describe('k8s API double with @kubernetes/client-node', () => {
         apiVersion: 'apps/v1',
         kind: 'Deployment',
         metadata: { name: 'web', namespace: 'shop' },
-        spec: { replicas: 3, selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'nginx' }] } } },
+        spec: {
+          replicas: 3,
+          selector: { matchLabels: { app: 'web' } },
+          template: {
+            metadata: { labels: { app: 'web' } },
+            spec: { containers: [{ name: 'web', image: 'nginx' }] },
+          },
+        },
       },
     ]);
     const core = api.kubeConfig.makeApiClient(CoreV1Api);
@@ -180,7 +250,10 @@ describe('k8s API double with @kubernetes/client-node', () => {
     const net = api.kubeConfig.makeApiClient(NetworkingV1Api);
     await net.createNamespacedNetworkPolicy({
       namespace: 'shop',
-      body: { metadata: { name: 'deny' }, spec: { podSelector: { matchLabels: { app: 'web' } }, policyTypes: ['Ingress', 'Egress'] } },
+      body: {
+        metadata: { name: 'deny' },
+        spec: { podSelector: { matchLabels: { app: 'web' } }, policyTypes: ['Ingress', 'Egress'] },
+      },
     });
     const pols = await net.listNamespacedNetworkPolicy({ namespace: 'shop' });
     expect(pols.items.map((p) => p.metadata?.name)).toEqual(['deny']);
@@ -208,11 +281,19 @@ describe('k8s API double with @kubernetes/client-node', () => {
     });
     expect(api.find('Pod', 'shop', 'web-1')).toBeUndefined();
     const blocked = await core
-      .createNamespacedPodEviction({ name: 'db-1', namespace: 'shop', body: { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: 'db-1' } } })
+      .createNamespacedPodEviction({
+        name: 'db-1',
+        namespace: 'shop',
+        body: { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: 'db-1' } },
+      })
       .catch((e) => e);
     expect(code(blocked)).toBe(429);
     const missing = await core
-      .createNamespacedPodEviction({ name: 'web-1', namespace: 'shop', body: { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: 'web-1' } } })
+      .createNamespacedPodEviction({
+        name: 'web-1',
+        namespace: 'shop',
+        body: { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: 'web-1' } },
+      })
       .catch((e) => e);
     expect(code(missing)).toBe(404);
   });
@@ -230,7 +311,11 @@ describe('k8s API double with @kubernetes/client-node', () => {
     const rbac = api.kubeConfig.makeApiClient(RbacAuthorizationV1Api);
     const rb = await rbac.readNamespacedRoleBinding({ name: 'rb', namespace: 'shop' });
     expect(rb.roleRef.name).toBe('admin');
-    const read = await objApi.read({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: 'rb', namespace: 'shop' } });
+    const read = await objApi.read({
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: 'rb', namespace: 'shop' },
+    });
     expect(read.metadata?.uid).toBe(rb.metadata?.uid);
     await rbac.deleteNamespacedRoleBinding({ name: 'rb', namespace: 'shop' });
     expect(api.find('RoleBinding', 'shop', 'rb')).toBeUndefined();
@@ -241,14 +326,20 @@ describe('k8s API double with @kubernetes/client-node', () => {
     const core = api.kubeConfig.makeApiClient(CoreV1Api);
     const off = api.fault({ verb: 'patch', resource: 'pods', status: 403, times: Infinity });
     const denied = await core
-      .patchNamespacedPod({ name: 'web-1', namespace: 'shop', body: { metadata: { labels: { a: 'b' } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch))
+      .patchNamespacedPod(
+        { name: 'web-1', namespace: 'shop', body: { metadata: { labels: { a: 'b' } } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      )
       .catch((e) => e);
     expect(code(denied)).toBe(403);
     expect(body(denied).message).toMatch(/forbidden/);
     off();
     api.fault({ verb: 'patch', resource: 'pods', status: 409 });
     const once = await core
-      .patchNamespacedPod({ name: 'web-1', namespace: 'shop', body: { metadata: { labels: { a: 'b' } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch))
+      .patchNamespacedPod(
+        { name: 'web-1', namespace: 'shop', body: { metadata: { labels: { a: 'b' } } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      )
       .catch((e) => e);
     expect(code(once)).toBe(409);
     const ok = await core.patchNamespacedPod(
@@ -284,14 +375,24 @@ describe('k8s API double with @kubernetes/client-node', () => {
 
     // Resume from an old resourceVersion replays what was missed.
     const replay: string[] = [];
-    await watch.watch('/api/v1/namespaces/shop/pods', { resourceVersion: list.metadata?.resourceVersion }, (t, o) => replay.push(`${t} ${o.metadata.name}`), () => {});
+    await watch.watch(
+      '/api/v1/namespaces/shop/pods',
+      { resourceVersion: list.metadata?.resourceVersion },
+      (t, o) => replay.push(`${t} ${o.metadata.name}`),
+      () => {},
+    );
     await waitFor(() => replay.length >= 3);
     expect(replay).toEqual(seen);
     api.dropWatches();
 
     api.compact();
     const errs: { type: string; code?: number }[] = [];
-    await watch.watch('/api/v1/namespaces/shop/pods', { resourceVersion: list.metadata?.resourceVersion }, (t, o) => errs.push({ type: t, code: o.code }), () => {});
+    await watch.watch(
+      '/api/v1/namespaces/shop/pods',
+      { resourceVersion: list.metadata?.resourceVersion },
+      (t, o) => errs.push({ type: t, code: o.code }),
+      () => {},
+    );
     await waitFor(() => errs.length >= 1);
     expect(errs[0]).toEqual({ type: 'ERROR', code: 410 });
   });
@@ -300,9 +401,17 @@ describe('k8s API double with @kubernetes/client-node', () => {
     api = await startApiDouble([ns('shop'), pod('web-1')]);
     const core = api.kubeConfig.makeApiClient(CoreV1Api);
     const seen: string[] = [];
-    await new Watch(api.kubeConfig).watch('/api/v1/namespaces/shop/pods', { labelSelector: 'app=web' }, (t, o) => seen.push(`${t} ${o.metadata.name}`), () => {});
+    await new Watch(api.kubeConfig).watch(
+      '/api/v1/namespaces/shop/pods',
+      { labelSelector: 'app=web' },
+      (t, o) => seen.push(`${t} ${o.metadata.name}`),
+      () => {},
+    );
     const relabel = (app: string) =>
-      core.patchNamespacedPod({ name: 'web-1', namespace: 'shop', body: { metadata: { labels: { app } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+      core.patchNamespacedPod(
+        { name: 'web-1', namespace: 'shop', body: { metadata: { labels: { app } } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
     await relabel('db');
     await relabel('db2');
     await relabel('web');
@@ -313,7 +422,9 @@ describe('k8s API double with @kubernetes/client-node', () => {
   it('an informer lists, watches and relists after a 410', async () => {
     api = await startApiDouble([ns('shop'), pod('web-1')]);
     const core = api.kubeConfig.makeApiClient(CoreV1Api);
-    const informer = makeInformer(api.kubeConfig, '/api/v1/namespaces/shop/pods', () => core.listNamespacedPod({ namespace: 'shop' }));
+    const informer = makeInformer(api.kubeConfig, '/api/v1/namespaces/shop/pods', () =>
+      core.listNamespacedPod({ namespace: 'shop' }),
+    );
     const added: string[] = [];
     informer.on('add', (p: V1Pod) => added.push(p.metadata!.name!));
     informer.on('error', () => setTimeout(() => void informer.start(), 50));
@@ -321,7 +432,12 @@ describe('k8s API double with @kubernetes/client-node', () => {
     await waitFor(() => added.includes('web-1'));
     await core.createNamespacedPod({ namespace: 'shop', body: pod('web-2') as V1Pod });
     await waitFor(() => added.includes('web-2'));
-    expect(informer.list().map((p) => p.metadata?.name).sort()).toEqual(['web-1', 'web-2']);
+    expect(
+      informer
+        .list()
+        .map((p) => p.metadata?.name)
+        .sort(),
+    ).toEqual(['web-1', 'web-2']);
     // Connection lost while the history the informer would resume from is compacted away:
     // it gets 410 Gone, relists, and learns about the change it missed.
     const deleted: string[] = [];
@@ -334,7 +450,12 @@ describe('k8s API double with @kubernetes/client-node', () => {
     await waitFor(() => deleted.includes('web-1') && added.includes('web-3'));
     expect(api.requests.filter((r) => r.verb === 'list').length).toBeGreaterThan(listsBefore);
     expect(api.requests.some((r) => r.verb === 'watch' && r.status === 200)).toBe(true);
-    expect(informer.list().map((p) => p.metadata?.name).sort()).toEqual(['web-2', 'web-3']);
+    expect(
+      informer
+        .list()
+        .map((p) => p.metadata?.name)
+        .sort(),
+    ).toEqual(['web-2', 'web-3']);
     await informer.stop();
   });
 });

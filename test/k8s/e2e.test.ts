@@ -11,7 +11,11 @@ import { Correlator } from '../../src/characterize/incidents.js';
 import { FeedbackStore } from '../../src/characterize/feedback.js';
 import { createCharacterizer } from '../../src/characterize/live.js';
 import { AlertStore } from '../../src/store/alerts.js';
-import { KubernetesActuator, ISOLATE_LABEL, isolationPolicyName } from '../../src/respond/actuators/kubernetes.js';
+import {
+  KubernetesActuator,
+  ISOLATE_LABEL,
+  isolationPolicyName,
+} from '../../src/respond/actuators/kubernetes.js';
 import { createResponder } from '../../src/respond/engine.js';
 import { parsePolicy } from '../../src/respond/policy.js';
 import { ActionStore } from '../../src/store/actions.js';
@@ -72,7 +76,15 @@ describe('Kubernetes containment end to end (API double)', () => {
     const t0 = new Date('2026-11-27T10:00:00Z');
     let clock = t0;
     const actuator = new KubernetesActuator({ kubeConfig: api.kubeConfig, retryDelayMs: 5 });
-    const responder = createResponder({ db, hostname: 'node-1', mode: 'monitor', policy: parsePolicy(POLICY), actuators: [actuator], now: () => clock, selfIds: [] });
+    const responder = createResponder({
+      db,
+      hostname: 'node-1',
+      mode: 'monitor',
+      policy: parsePolicy(POLICY),
+      actuators: [actuator],
+      now: () => clock,
+      selfIds: [],
+    });
     const correlator = new Correlator(db);
     const labelsBefore = api.find('Pod', 'shop', 'web-7d9f-abcde')!.metadata!.labels;
 
@@ -140,7 +152,14 @@ describe('Kubernetes containment end to end (API double)', () => {
 
   it('rollback on request, with 409 conflicts and a vanished pod recorded', async () => {
     const actuator = new KubernetesActuator({ kubeConfig: api.kubeConfig, retryDelayMs: 5 });
-    const responder = createResponder({ db, hostname: 'node-1', mode: 'enforce', policy: parsePolicy(POLICY), actuators: [actuator], selfIds: [] });
+    const responder = createResponder({
+      db,
+      hostname: 'node-1',
+      mode: 'enforce',
+      policy: parsePolicy(POLICY),
+      actuators: [actuator],
+      selfIds: [],
+    });
     api.fault({ verb: 'patch', resource: 'pods', status: 409, times: 1 });
     const recs = await responder.onAlert(runtimeAlert('Terminal shell in container', new Date()));
     const iso = recs.find((r) => r.action === 'k8s_isolate')!;
@@ -159,21 +178,31 @@ describe('Kubernetes containment end to end (API double)', () => {
 
     // Forbidden: recorded with the reason.
     api.fault({ verb: 'create', resource: 'networkpolicies', status: 403, times: Infinity });
-    const denied = await responder.onAlert(runtimeAlert('Terminal shell in container', new Date(), 'cache-0'));
+    const denied = await responder.onAlert(
+      runtimeAlert('Terminal shell in container', new Date(), 'cache-0'),
+    );
     const d = denied.find((r) => r.action === 'k8s_isolate')!;
     expect(d.status).toBe('failed');
     expect(d.error).toMatch(/forbidden \(403/);
     // The label step before it succeeded and stays; the failed isolation left no label behind.
     expect(api.find('Pod', 'shop', 'cache-0')!.metadata!.labels[ISOLATE_LABEL]).toBeUndefined();
     // Protected namespace: skipped by the guard, nothing created.
-    const sys = await responder.onAlert(runtimeAlert('Terminal shell in container', new Date(), 'coredns-1', 'kube-system'));
+    const sys = await responder.onAlert(
+      runtimeAlert('Terminal shell in container', new Date(), 'coredns-1', 'kube-system'),
+    );
     expect(sys.every((r) => r.status === 'skipped' && /protected namespace/.test(r.reason))).toBe(true);
     await responder.close();
   });
 
   it('an isolation interrupted by a restart is rolled back at start-up', async () => {
     const actuator = new KubernetesActuator({ kubeConfig: api.kubeConfig, retryDelayMs: 5 });
-    const target = { kind: 'pod' as const, id: 'shop/web-7d9f-abcde', name: 'web-7d9f-abcde', namespace: 'shop', platform: 'kubernetes' as const };
+    const target = {
+      kind: 'pod' as const,
+      id: 'shop/web-7d9f-abcde',
+      name: 'web-7d9f-abcde',
+      namespace: 'shop',
+      platform: 'kubernetes' as const,
+    };
     const before = await actuator.inspect(target);
     // The process got as far as applying the isolation, then died before recording the outcome.
     await actuator.execute('k8s_isolate', target, {});
@@ -188,19 +217,51 @@ describe('Kubernetes containment end to end (API double)', () => {
       stateBefore: before,
     });
     expect(api.find('NetworkPolicy', 'shop', isolationPolicyName('web-7d9f-abcde'))).toBeDefined();
-    const responder = createResponder({ db, hostname: 'node-1', mode: 'enforce', policy: parsePolicy(POLICY), actuators: [actuator], selfIds: [] });
+    const responder = createResponder({
+      db,
+      hostname: 'node-1',
+      mode: 'enforce',
+      policy: parsePolicy(POLICY),
+      actuators: [actuator],
+      selfIds: [],
+    });
     const recovered = await responder.ready;
     expect(recovered.map((r) => [r.id, r.status])).toEqual([['act-interrupted', 'rolled_back']]);
     expect(api.find('NetworkPolicy', 'shop', isolationPolicyName('web-7d9f-abcde'))).toBeUndefined();
-    expect(api.find('Pod', 'shop', 'web-7d9f-abcde')!.metadata!.labels).toEqual({ app: 'web', tier: 'front' });
+    expect(api.find('Pod', 'shop', 'web-7d9f-abcde')!.metadata!.labels).toEqual({
+      app: 'web',
+      tier: 'front',
+    });
     await responder.close();
   });
 
   it('an isolation approved but not started before a restart is resumed at start-up', async () => {
     const actuator = new KubernetesActuator({ kubeConfig: api.kubeConfig, retryDelayMs: 5 });
-    const target = { kind: 'pod' as const, id: 'shop/web-7d9f-abcde', name: 'web-7d9f-abcde', namespace: 'shop', platform: 'kubernetes' as const };
-    new ActionStore(db).put({ id: 'act-approved', action: 'k8s_isolate', target, status: 'approved', mode: 'enforce', reason: 'test', createdAt: new Date().toISOString(), params: {} });
-    const responder = createResponder({ db, hostname: 'node-1', mode: 'enforce', policy: parsePolicy(POLICY), actuators: [actuator], selfIds: [] });
+    const target = {
+      kind: 'pod' as const,
+      id: 'shop/web-7d9f-abcde',
+      name: 'web-7d9f-abcde',
+      namespace: 'shop',
+      platform: 'kubernetes' as const,
+    };
+    new ActionStore(db).put({
+      id: 'act-approved',
+      action: 'k8s_isolate',
+      target,
+      status: 'approved',
+      mode: 'enforce',
+      reason: 'test',
+      createdAt: new Date().toISOString(),
+      params: {},
+    });
+    const responder = createResponder({
+      db,
+      hostname: 'node-1',
+      mode: 'enforce',
+      policy: parsePolicy(POLICY),
+      actuators: [actuator],
+      selfIds: [],
+    });
     const recovered = await responder.ready;
     expect(recovered.map((r) => [r.id, r.status, r.verified])).toEqual([['act-approved', 'executed', true]]);
     expect(api.find('NetworkPolicy', 'shop', isolationPolicyName('web-7d9f-abcde'))).toBeDefined();
@@ -210,14 +271,22 @@ describe('Kubernetes containment end to end (API double)', () => {
   });
 
   it('the live characterizer: exceptions filter, correlation, blast radius from the cluster', async () => {
-    const ch = await createCharacterizer({ db, kubeConfig: api.kubeConfig, postureOf: () => [{ control: 'VG-PRIV', severity: 'critical' }] });
+    const ch = await createCharacterizer({
+      db,
+      kubeConfig: api.kubeConfig,
+      postureOf: () => [{ control: 'VG-PRIV', severity: 'critical' }],
+    });
     const a = runtimeAlert('Terminal shell in container', new Date());
     new AlertStore(db).add(a);
     expect(ch.filter(a)).toBe(true);
     const inc = ch.correlate(a);
     await ch.settled();
     const stored = ch.correlator.store.get(inc.id)!;
-    expect(stored.blastRadius?.target).toMatchObject({ namespace: 'shop', pod: 'web-7d9f-abcde', node: 'node-1' });
+    expect(stored.blastRadius?.target).toMatchObject({
+      namespace: 'shop',
+      pod: 'web-7d9f-abcde',
+      node: 'node-1',
+    });
     expect(stored.posture).toHaveLength(1);
     expect(stored.explanation).toMatch(/host paths: \/var\/run\/docker.sock/);
     expect(new AlertStore(db).get(a.uuid)!.vigie.incident).toBe(inc.id);

@@ -6,7 +6,12 @@ export function shopCluster(): K8sObject[] {
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } },
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'kube-system' } },
     { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'vigie' } },
-    { apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-1', labels: { 'kubernetes.io/hostname': 'node-1' } }, spec: {} },
+    {
+      apiVersion: 'v1',
+      kind: 'Node',
+      metadata: { name: 'node-1', labels: { 'kubernetes.io/hostname': 'node-1' } },
+      spec: {},
+    },
     { apiVersion: 'v1', kind: 'Node', metadata: { name: 'node-2' }, spec: {} },
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'web', namespace: 'shop' } },
     {
@@ -16,13 +21,23 @@ export function shopCluster(): K8sObject[] {
       spec: {
         replicas: 3,
         selector: { matchLabels: { app: 'web' } },
-        template: { metadata: { labels: { app: 'web' } }, spec: { serviceAccountName: 'web', containers: [{ name: 'web', image: 'shop/web:1.0' }] } },
+        template: {
+          metadata: { labels: { app: 'web' } },
+          spec: { serviceAccountName: 'web', containers: [{ name: 'web', image: 'shop/web:1.0' }] },
+        },
       },
     },
     {
       apiVersion: 'apps/v1',
       kind: 'ReplicaSet',
-      metadata: { name: 'web-7d9f', namespace: 'shop', uid: 'rs-web', ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', uid: 'dep-web', controller: true }] },
+      metadata: {
+        name: 'web-7d9f',
+        namespace: 'shop',
+        uid: 'rs-web',
+        ownerReferences: [
+          { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web', uid: 'dep-web', controller: true },
+        ],
+      },
       spec: { replicas: 3, selector: { matchLabels: { app: 'web' } } },
     },
     pod('web-7d9f-abcde', 'shop', { app: 'web', tier: 'front' }, 'node-1', {
@@ -117,7 +132,13 @@ export function pod(
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { name, namespace, labels, annotations: o.annotations, ownerReferences: o.owner ? [o.owner] : undefined },
+    metadata: {
+      name,
+      namespace,
+      labels,
+      annotations: o.annotations,
+      ownerReferences: o.owner ? [o.owner] : undefined,
+    },
     spec: {
       nodeName: node,
       serviceAccountName: o.serviceAccountName,

@@ -26,20 +26,44 @@ async function waitFor(cond: () => boolean, ms = 8000): Promise<void> {
 describe('Kubernetes watch source against the API double', () => {
   it('lists (SNAPSHOT), watches, reconnects from the last resourceVersion, relists after 410 Gone', async () => {
     api = await startApiDouble(shopCluster());
-    src = new KubernetesSource({ kubeConfig: api.kubeConfig, hostname: 'h', kinds: ['Pod', 'Secret', 'NetworkPolicy'], reconnectMs: 20 });
+    src = new KubernetesSource({
+      kubeConfig: api.kubeConfig,
+      hostname: 'h',
+      kinds: ['Pod', 'Secret', 'NetworkPolicy'],
+      reconnectMs: 20,
+    });
     const evs: VigieEvent[] = [];
     await src.start((e) => (evs.push(e), true));
-    const names = (verb: string) => evs.filter((e) => e.object!.verb === verb).map((e) => `${e.object!.object.kind}/${(e.object!.object.metadata as { name: string }).name}`);
+    const names = (verb: string) =>
+      evs
+        .filter((e) => e.object!.verb === verb)
+        .map((e) => `${e.object!.object.kind}/${(e.object!.object.metadata as { name: string }).name}`);
     await waitFor(() => api!.openWatches() === 3);
-    expect(names('SNAPSHOT').filter((n) => n.startsWith('Pod/')).sort()).toEqual(
-      ['Pod/cache-0', 'Pod/coredns-1', 'Pod/db-0', 'Pod/debug', 'Pod/web-7d9f-abcde', 'Pod/web-7d9f-fghij'].sort(),
+    expect(
+      names('SNAPSHOT')
+        .filter((n) => n.startsWith('Pod/'))
+        .sort(),
+    ).toEqual(
+      [
+        'Pod/cache-0',
+        'Pod/coredns-1',
+        'Pod/db-0',
+        'Pod/debug',
+        'Pod/web-7d9f-abcde',
+        'Pod/web-7d9f-fghij',
+      ].sort(),
     );
     // Secret values are never emitted.
     const secret = evs.find((e) => e.object!.object.kind === 'Secret')!;
     expect(secret.object!.object.data).toEqual({ password: '<redacted>' });
     // Pod events carry their Kubernetes entities.
     const web = evs.find((e) => e.k8s?.pod === 'web-7d9f-abcde')!;
-    expect(web.k8s).toMatchObject({ namespace: 'shop', workload: 'web-7d9f', node: 'node-1', serviceAccount: 'web' });
+    expect(web.k8s).toMatchObject({
+      namespace: 'shop',
+      workload: 'web-7d9f',
+      node: 'node-1',
+      serviceAccount: 'web',
+    });
 
     api.put(pod('new-1', 'shop', { app: 'new' }, 'node-2', {}));
     await waitFor(() => names('ADDED').includes('Pod/new-1'));
@@ -66,7 +90,12 @@ describe('Kubernetes watch source against the API double', () => {
   it('a forbidden kind is retried without stopping the others', async () => {
     api = await startApiDouble(shopCluster());
     api.fault({ verb: 'list', resource: 'secrets', status: 403, times: 2 });
-    src = new KubernetesSource({ kubeConfig: api.kubeConfig, hostname: 'h', kinds: ['Pod', 'Secret'], reconnectMs: 10 });
+    src = new KubernetesSource({
+      kubeConfig: api.kubeConfig,
+      hostname: 'h',
+      kinds: ['Pod', 'Secret'],
+      reconnectMs: 10,
+    });
     const evs: VigieEvent[] = [];
     await src.start((e) => (evs.push(e), true));
     await waitFor(() => evs.some((e) => e.object!.object.kind === 'Secret'));
@@ -93,7 +122,15 @@ describe('Kubernetes watch source against the API double', () => {
     const db = openStore(':memory:');
     const alert = () =>
       makeAlert(
-        { rule: 'Terminal shell in container', priority: 'Warning', output: 'sh', category: 'attack', detector: 't', explanation: 'sh', entities: { k8s: { namespace: 'shop', pod: 'web-7d9f-abcde', workload: 'web' } } },
+        {
+          rule: 'Terminal shell in container',
+          priority: 'Warning',
+          output: 'sh',
+          category: 'attack',
+          detector: 't',
+          explanation: 'sh',
+          entities: { k8s: { namespace: 'shop', pod: 'web-7d9f-abcde', workload: 'web' } },
+        },
         'h',
       );
     const withPosture = new Correlator(db, { postureOf }).add(alert());

@@ -56,7 +56,15 @@ describe.skipIf(!hasBpf)('vigie demo', () => {
   it('--enforce --output json: attack alerts, a baseline anomaly, verified containment and its rollback', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'vigie-demo-'));
     try {
-      const r = await demo(['--fast', '--enforce', '--output', 'json', '--no-serve', '--db', join(dir, 'demo.db')]);
+      const r = await demo([
+        '--fast',
+        '--enforce',
+        '--output',
+        'json',
+        '--no-serve',
+        '--db',
+        join(dir, 'demo.db'),
+      ]);
       expect(r.stderr).toMatch(/false alerts in the normal phase: \d+ in \d+ s = [\d.]+ per hour/);
       const objs = r.stdout
         .trim()
@@ -75,9 +83,16 @@ describe.skipIf(!hasBpf)('vigie demo', () => {
       }
       const web = (a: Alert) => a.vigie.entities.container?.name?.startsWith('vigie-demo-web-');
       expect(alerts.some((a) => web(a) && a.vigie.category === 'attack' && /shell/i.test(a.rule))).toBe(true);
-      expect(alerts.some((a) => web(a) && a.vigie.category === 'attack' && /\/etc\/shadow/.test(a.output))).toBe(true);
-      const anomaly = alerts.find((a) => web(a) && a.vigie.detector === 'baseline' && /never/.test(a.vigie.explanation));
-      expect(anomaly, `a baseline anomaly alert naming what was never seen; demo said:\n${r.stderr.slice(-3000)}`).toBeDefined();
+      expect(
+        alerts.some((a) => web(a) && a.vigie.category === 'attack' && /\/etc\/shadow/.test(a.output)),
+      ).toBe(true);
+      const anomaly = alerts.find(
+        (a) => web(a) && a.vigie.detector === 'baseline' && /never/.test(a.vigie.explanation),
+      );
+      expect(
+        anomaly,
+        `a baseline anomaly alert naming what was never seen; demo said:\n${r.stderr.slice(-3000)}`,
+      ).toBeDefined();
       for (const rec of records) {
         expect(typeof rec.id).toBe('string');
         expect(typeof rec.action).toBe('string');

@@ -103,7 +103,14 @@ describe('engine wiring', () => {
     const { output, lines } = captureOutput();
     const responder = fakeResponder();
     const db = openStore(':memory:');
-    const engine = new Engine({ db, hostname: 'h', output, sources: [burst], detectors: [execDetector(['sh'])], responder });
+    const engine = new Engine({
+      db,
+      hostname: 'h',
+      output,
+      sources: [burst],
+      detectors: [execDetector(['sh'])],
+      responder,
+    });
     await engine.start();
     await engine.stop(); // immediately: everything queued must still go through
     const st = engine.stats();
@@ -137,7 +144,14 @@ describe('engine wiring', () => {
     };
     const { output } = captureOutput();
     const db = openStore(':memory:');
-    const engine = new Engine({ db, hostname: 'h', output, sources: [one], detectors: [execDetector(['sh']), watcher], responder: null });
+    const engine = new Engine({
+      db,
+      hostname: 'h',
+      output,
+      sources: [one],
+      detectors: [execDetector(['sh']), watcher],
+      responder: null,
+    });
     await engine.start();
     await engine.stop();
     expect(seen).toEqual(['Test exec']);
@@ -156,7 +170,15 @@ describe('engine wiring', () => {
     };
     const { output } = captureOutput();
     const db = openStore(':memory:');
-    const engine = new Engine({ db, hostname: 'h', output, sources: [flood], detectors: [], responder: null, eventQueueCapacity: 100 });
+    const engine = new Engine({
+      db,
+      hostname: 'h',
+      output,
+      sources: [flood],
+      detectors: [],
+      responder: null,
+      eventQueueCapacity: 100,
+    });
     await engine.start();
     await engine.stop();
     const st = engine.stats();
@@ -181,7 +203,14 @@ describe.skipIf(!hasBpf)('engine on real Docker and bpftrace', () => {
     const { output, lines } = captureOutput();
     const responder = fakeResponder();
     const db = openStore(':memory:');
-    const engine = new Engine({ db, hostname: 'h', output, sources, detectors: [execDetector(['sleep'])], responder });
+    const engine = new Engine({
+      db,
+      hostname: 'h',
+      output,
+      sources,
+      detectors: [execDetector(['sleep'])],
+      responder,
+    });
     let id: string | undefined;
     try {
       await engine.start();

@@ -10,7 +10,8 @@ export async function dockerAvailable(): Promise<boolean> {
     await docker.ping();
     return true;
   } catch {
-    if (process.env.CI === 'true') throw new Error('dockerd is not answering in CI (scripts/setup.sh starts it)');
+    if (process.env.CI === 'true')
+      throw new Error('dockerd is not answering in CI (scripts/setup.sh starts it)');
     console.warn('skipping: dockerd is not answering (run scripts/setup.sh)');
     return false;
   }
@@ -19,7 +20,8 @@ export async function dockerAvailable(): Promise<boolean> {
 export function bpftraceAvailable(): boolean {
   const ok =
     process.getuid?.() === 0 && spawnSync('bpftrace', ['--version'], { timeout: 10_000 }).status === 0;
-  if (!ok && process.env.CI === 'true') throw new Error('bpftrace cannot run in CI (needs root and bpftrace)');
+  if (!ok && process.env.CI === 'true')
+    throw new Error('bpftrace cannot run in CI (needs root and bpftrace)');
   if (!ok) console.warn('skipping: bpftrace cannot run here (needs root and the bpftrace package)');
   return ok;
 }

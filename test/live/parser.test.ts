@@ -20,7 +20,13 @@ describe('sensor output parser', () => {
     expect(unpackSyscalls(5249031, 8397834, 6)).toEqual([5, 6, 7, 8, 9, 10]);
     const p = new SensorParser();
     const r = p.parseLine(j('S\t42\t10\t11\thttpd\t4\t0\t1311747\n'));
-    expect(r).toMatchObject({ t: 'syscalls', cgroup: 42, pid: 10, tid: 11, names: ['read', 'write', 'openat', 'close'] });
+    expect(r).toMatchObject({
+      t: 'syscalls',
+      cgroup: 42,
+      pid: 10,
+      tid: 11,
+      names: ['read', 'write', 'openat', 'close'],
+    });
     // A comm with characters JSON escapes takes the general path and gives the same result.
     const q = p.parseLine(j('S\t42\t10\t11\tweird"name\t1\t0\t3\n'));
     expect(q).toMatchObject({ t: 'syscalls', comm: 'weird"name', names: ['close'] });
@@ -31,7 +37,16 @@ describe('sensor output parser', () => {
     expect(p.parseLine(j('A\t77\n'))).toBeUndefined();
     expect(p.parseLine(JSON.stringify({ type: 'join', data: 'cat /etc/shadow' }))).toBeUndefined();
     const r = p.parseLine(j('E\t9\t77\t77\texe\t70\t0\tsh\t1\t/proc/self/exe\n'));
-    expect(r).toMatchObject({ t: 'exec', pid: 77, ppid: 70, pcomm: 'sh', tty: 1, filename: '/proc/self/exe', cmdline: 'cat /etc/shadow', argv0: 'cat' });
+    expect(r).toMatchObject({
+      t: 'exec',
+      pid: 77,
+      ppid: 70,
+      pcomm: 'sh',
+      tty: 1,
+      filename: '/proc/self/exe',
+      cmdline: 'cat /etc/shadow',
+      argv0: 'cat',
+    });
     // The pre-tty layout (one field short) is malformed, counted, not misread.
     expect(p.parseLine(j('E\t9\t77\t77\texe\t70\t0\tsh\t/proc/self/exe\n'))).toBeUndefined();
     expect(p.stats.malformed).toBeGreaterThan(0);
@@ -39,9 +54,21 @@ describe('sensor output parser', () => {
 
   it('normalises v4-mapped peers and reads connect/accept/open lines', () => {
     const p = new SensorParser();
-    expect(p.parseLine(j('P\t9\t1\t1\thttpd\t10\t::ffff:172.17.0.1\t40000\n'))).toMatchObject({ t: 'accept', ip: '172.17.0.1', port: 40000 });
-    expect(p.parseLine(j('C\t9\t1\t1\tnc\t2\t10.0.0.1\t3333\n'))).toMatchObject({ t: 'connect', ip: '10.0.0.1', port: 3333 });
-    expect(p.parseLine(j('O\t9\t1\t1\tcat\t0\t/etc/shadow\n'))).toMatchObject({ t: 'open', flags: 0, path: '/etc/shadow' });
+    expect(p.parseLine(j('P\t9\t1\t1\thttpd\t10\t::ffff:172.17.0.1\t40000\n'))).toMatchObject({
+      t: 'accept',
+      ip: '172.17.0.1',
+      port: 40000,
+    });
+    expect(p.parseLine(j('C\t9\t1\t1\tnc\t2\t10.0.0.1\t3333\n'))).toMatchObject({
+      t: 'connect',
+      ip: '10.0.0.1',
+      port: 3333,
+    });
+    expect(p.parseLine(j('O\t9\t1\t1\tcat\t0\t/etc/shadow\n'))).toMatchObject({
+      t: 'open',
+      flags: 0,
+      path: '/etc/shadow',
+    });
     expect(isWriteOpen(0)).toBe(false);
     expect(isWriteOpen(1)).toBe(true); // O_WRONLY
     expect(isWriteOpen(0o100)).toBe(true); // O_CREAT
@@ -73,7 +100,7 @@ describe('cgroup attribution helpers', () => {
     expect(containerIdFromProcCgroup('0::/\n1:name=systemd:/\n')).toBeUndefined();
   });
 
-  it("finds its own cgroup id to exclude, and nothing at the root", () => {
+  it('finds its own cgroup id to exclude, and nothing at the root', () => {
     const dir = mkdtempSync(join(tmpdir(), 'vigie-cg-'));
     try {
       const f = join(dir, 'cgroup');
@@ -103,14 +130,35 @@ describe('docker stats → metric', () => {
   it('computes cores, memory without inactive cache, and rates', () => {
     const sample = {
       read: '2026-01-01T00:00:02.000Z',
-      cpu_stats: { cpu_usage: { total_usage: 3_000_000_000 }, system_cpu_usage: 20_000_000_000, online_cpus: 2, throttling_data: { periods: 20, throttled_periods: 5 } },
-      precpu_stats: { cpu_usage: { total_usage: 2_000_000_000 }, system_cpu_usage: 18_000_000_000, online_cpus: 2, throttling_data: { periods: 10, throttled_periods: 0 } },
+      cpu_stats: {
+        cpu_usage: { total_usage: 3_000_000_000 },
+        system_cpu_usage: 20_000_000_000,
+        online_cpus: 2,
+        throttling_data: { periods: 20, throttled_periods: 5 },
+      },
+      precpu_stats: {
+        cpu_usage: { total_usage: 2_000_000_000 },
+        system_cpu_usage: 18_000_000_000,
+        online_cpus: 2,
+        throttling_data: { periods: 10, throttled_periods: 0 },
+      },
       memory_stats: { usage: 10_000_000, limit: 1e9, stats: { total_inactive_file: 4_000_000 } },
       networks: { eth0: { rx_bytes: 3000, tx_bytes: 500 } },
-      blkio_stats: { io_service_bytes_recursive: [{ op: 'Read', value: 8192 }, { op: 'Write', value: 4096 }] },
+      blkio_stats: {
+        io_service_bytes_recursive: [
+          { op: 'Read', value: 8192 },
+          { op: 'Write', value: 4096 },
+        ],
+      },
       pids_stats: { current: 3 },
     };
-    const { metric } = metricFromStats(sample, { t: Date.parse('2026-01-01T00:00:00.000Z'), netRx: 1000, netTx: 500, blkRead: 0, blkWrite: 0 });
+    const { metric } = metricFromStats(sample, {
+      t: Date.parse('2026-01-01T00:00:00.000Z'),
+      netRx: 1000,
+      netTx: 500,
+      blkRead: 0,
+      blkWrite: 0,
+    });
     // 1e9 ns of cpu over 2e9 ns of system time (both cpus) × 2 cpus = 1 core
     expect(metric.cpu).toBeCloseTo(1, 9);
     expect(metric.cpuThrottled).toBeCloseTo(0.5, 9);

@@ -10,7 +10,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ContainerCatalog, DockerSource } from '../../src/sources/docker.js';
 import { BpftraceSensor } from '../../src/sources/bpftrace/sensor.js';
 import { ensureTestbedImage } from '../../src/testbed/image.js';
-import { bpftraceAvailable, Collector, docker, dockerAvailable, removeContainer, waitFor } from './helpers.js';
+import {
+  bpftraceAvailable,
+  Collector,
+  docker,
+  dockerAvailable,
+  removeContainer,
+  waitFor,
+} from './helpers.js';
 
 const hasDocker = await dockerAvailable();
 const hasBpf = hasDocker && bpftraceAvailable();
@@ -38,9 +45,16 @@ describe.skipIf(!hasDocker)('docker source', () => {
     await src.start(col.sink);
     let id: string | undefined;
     try {
-      id = await runContainer('vigie-live-docker', ['sh', '-c', 'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; sleep 2']);
+      id = await runContainer('vigie-live-docker', [
+        'sh',
+        '-c',
+        'i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; sleep 2',
+      ]);
       const started = await waitFor(
-        () => col.find((e) => e.kind === 'container' && e.container?.id === id && e.lifecycle?.action === 'start'),
+        () =>
+          col.find(
+            (e) => e.kind === 'container' && e.container?.id === id && e.lifecycle?.action === 'start',
+          ),
         10_000,
         'start event',
       );
@@ -55,7 +69,8 @@ describe.skipIf(!hasDocker)('docker source', () => {
       expect(metric.metric!.memory!).toBeGreaterThan(0);
       expect(metric.metric!.pids!).toBeGreaterThanOrEqual(1);
       const died = await waitFor(
-        () => col.find((e) => e.kind === 'container' && e.container?.id === id && e.lifecycle?.action === 'die'),
+        () =>
+          col.find((e) => e.kind === 'container' && e.container?.id === id && e.lifecycle?.action === 'die'),
         20_000,
         'die event',
       );
@@ -79,14 +94,23 @@ describe.skipIf(!hasDocker)('docker source', () => {
       const streamsBefore = src.stats().statsStreams as number;
       await docker.getContainer(id).remove({ force: true });
       await waitFor(
-        () => col.find((e) => e.kind === 'container' && e.container?.id === id && e.lifecycle?.action === 'destroy'),
+        () =>
+          col.find(
+            (e) => e.kind === 'container' && e.container?.id === id && e.lifecycle?.action === 'destroy',
+          ),
         15_000,
         'destroy event',
       );
-      await waitFor(() => (src.stats().statsStreams as number) < streamsBefore || undefined, 5000, 'the stream to close');
+      await waitFor(
+        () => (src.stats().statsStreams as number) < streamsBefore || undefined,
+        5000,
+        'the stream to close',
+      );
       const metricsAfter = col.events.filter((e) => e.kind === 'metric' && e.container?.id === id).length;
       await new Promise((r) => setTimeout(r, 1500));
-      expect(col.events.filter((e) => e.kind === 'metric' && e.container?.id === id).length).toBe(metricsAfter);
+      expect(col.events.filter((e) => e.kind === 'metric' && e.container?.id === id).length).toBe(
+        metricsAfter,
+      );
       expect(src.stats().connected).toBe(true);
     } finally {
       await src.stop();
@@ -97,11 +121,18 @@ describe.skipIf(!hasDocker)('docker source', () => {
   it('reports a closed socket once, keeps retrying, and stops cleanly', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'vigie-sock-'));
     const col = new Collector();
-    const src = new DockerSource({ hostname: 'test', socketPath: join(dir, 'absent.sock'), minBackoffMs: 50, maxBackoffMs: 100 });
+    const src = new DockerSource({
+      hostname: 'test',
+      socketPath: join(dir, 'absent.sock'),
+      minBackoffMs: 50,
+      maxBackoffMs: 100,
+    });
     try {
       await src.start(col.sink);
       await new Promise((r) => setTimeout(r, 600));
-      const down = col.events.filter((e) => e.kind === 'internal' && e.internal?.type === 'docker_disconnected');
+      const down = col.events.filter(
+        (e) => e.kind === 'internal' && e.internal?.type === 'docker_disconnected',
+      );
       expect(down).toHaveLength(1);
       expect(down[0].internal?.message).toMatch(/dockerd unavailable/);
       expect(src.stats().connected).toBe(false);
@@ -145,7 +176,13 @@ describe.skipIf(!hasDocker)('docker source', () => {
     await listen();
     const col = new Collector();
     const catalog = new ContainerCatalog(new Docker({ socketPath: sock }));
-    const src = new DockerSource({ hostname: 'test', catalog, stats: false, minBackoffMs: 100, maxBackoffMs: 200 });
+    const src = new DockerSource({
+      hostname: 'test',
+      catalog,
+      stats: false,
+      minBackoffMs: 100,
+      maxBackoffMs: 200,
+    });
     let id: string | undefined;
     try {
       await src.start(col.sink);
@@ -159,7 +196,11 @@ describe.skipIf(!hasDocker)('docker source', () => {
       // Started while Vigie was cut off: seen after the reconnect (snapshot and replayed events).
       id = await runContainer('vigie-live-reconnect', ['sleep', '30']);
       await listen();
-      await waitFor(() => col.find((e) => e.internal?.type === 'docker_reconnected'), 10_000, 'reconnect notice');
+      await waitFor(
+        () => col.find((e) => e.internal?.type === 'docker_reconnected'),
+        10_000,
+        'reconnect notice',
+      );
       await waitFor(
         () => col.find((e) => e.kind === 'container' && e.container?.id === id),
         10_000,
@@ -260,7 +301,11 @@ describe.skipIf(!hasBpf)('eBPF sensor', () => {
 
   it('says once, clearly, when bpftrace cannot run, and emits nothing else', async () => {
     const col = new Collector();
-    const sensor = new BpftraceSensor({ hostname: 'test', catalog: new ContainerCatalog(docker), bpftrace: '/nonexistent/bpftrace' });
+    const sensor = new BpftraceSensor({
+      hostname: 'test',
+      catalog: new ContainerCatalog(docker),
+      bpftrace: '/nonexistent/bpftrace',
+    });
     await sensor.start(col.sink);
     await sensor.stop();
     expect(sensor.running).toBe(false);

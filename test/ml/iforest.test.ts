@@ -19,7 +19,10 @@ describe('isolation forest', () => {
   });
 
   it('identical points cannot be split: depth 0, leaf of n, score 2^(-c(n)/c(n)) = 0.5', () => {
-    const f = new IsolationForest({ trees: 5, sampleSize: 4 }).fit(Float64Array.from([1, 1, 1, 1, 1, 1, 1, 1]), 2);
+    const f = new IsolationForest({ trees: 5, sampleSize: 4 }).fit(
+      Float64Array.from([1, 1, 1, 1, 1, 1, 1, 1]),
+      2,
+    );
     expect(f.scoreOne([1, 1])).toBeCloseTo(0.5, 12);
   });
 
@@ -58,7 +61,10 @@ describe('score ensemble', () => {
   it('robust z: (s − median) / (1.4826·MAD), averaged over members', () => {
     // Member a validation 1,2,3,4,5: median 3, |dev| 2,1,0,1,2 → MAD 1 → scale 1.4826.
     // Member b validation 10,20,30: median 20, |dev| 10,0,10 → MAD 10 → scale 14.826.
-    const e = new ScoreEnsemble(['a', 'b'], 'z').fit([[1, 2, 3, 4, 5], [10, 20, 30]]);
+    const e = new ScoreEnsemble(['a', 'b'], 'z').fit([
+      [1, 2, 3, 4, 5],
+      [10, 20, 30],
+    ]);
     expect(e.standardise(0, 6)).toBeCloseTo(3 / 1.4826, 12);
     expect(e.combine([6, 50])).toBeCloseTo((3 / 1.4826 + 30 / 14.826) / 2, 12);
   });

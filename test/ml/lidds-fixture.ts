@@ -152,7 +152,8 @@ export function metaJson(r: GeneratedRecording, name: string): string {
     time: {
       container_ready: { absolute: r.startNs / 1e9 - 5, source: 'T1' },
       warmup_end: { absolute: r.startNs / 1e9 - 1, source: 'T1' },
-      exploit: r.exploitNs !== undefined ? [{ absolute: r.exploitNs / 1e9, name: 'exploit', source: 'T2' }] : [],
+      exploit:
+        r.exploitNs !== undefined ? [{ absolute: r.exploitNs / 1e9, name: 'exploit', source: 'T2' }] : [],
     },
     name,
   });
@@ -164,9 +165,16 @@ export function resCsv(r: GeneratedRecording): string {
 }
 
 /** Writes one zip in LID-DS 2021 layout. */
-export function writeRecordingZip(dir: string, name: string, r: GeneratedRecording, opts: { omitJson?: boolean; scText?: string } = {}): string {
+export function writeRecordingZip(
+  dir: string,
+  name: string,
+  r: GeneratedRecording,
+  opts: { omitJson?: boolean; scText?: string } = {},
+): string {
   mkdirSync(dir, { recursive: true });
-  const files: { name: string; data: string }[] = [{ name: `${name}.sc`, data: opts.scText ?? r.lines.join('\n') + '\n' }];
+  const files: { name: string; data: string }[] = [
+    { name: `${name}.sc`, data: opts.scText ?? r.lines.join('\n') + '\n' },
+  ];
   if (!opts.omitJson) files.push({ name: `${name}.json`, data: metaJson(r, name) });
   files.push({ name: `${name}.res`, data: resCsv(r) });
   const path = join(dir, `${name}.zip`);
@@ -178,10 +186,18 @@ export function writeRecordingZip(dir: string, name: string, r: GeneratedRecordi
 export function writeScenario2021(root: string, scenario: string): string {
   const s = join(root, scenario);
   let seed = 1;
-  for (let i = 0; i < 4; i++) writeRecordingZip(join(s, 'training'), `train_${i}`, generateRecording(seed++, 60, false));
-  for (let i = 0; i < 2; i++) writeRecordingZip(join(s, 'validation'), `val_${i}`, generateRecording(seed++, 40, false));
-  for (let i = 0; i < 3; i++) writeRecordingZip(join(s, 'test', 'normal'), `normal_${i}`, generateRecording(seed++, 40, false));
-  for (let i = 0; i < 3; i++) writeRecordingZip(join(s, 'test', 'normal_and_attack'), `attack_${i}`, generateRecording(seed++, 40, true));
+  for (let i = 0; i < 4; i++)
+    writeRecordingZip(join(s, 'training'), `train_${i}`, generateRecording(seed++, 60, false));
+  for (let i = 0; i < 2; i++)
+    writeRecordingZip(join(s, 'validation'), `val_${i}`, generateRecording(seed++, 40, false));
+  for (let i = 0; i < 3; i++)
+    writeRecordingZip(join(s, 'test', 'normal'), `normal_${i}`, generateRecording(seed++, 40, false));
+  for (let i = 0; i < 3; i++)
+    writeRecordingZip(
+      join(s, 'test', 'normal_and_attack'),
+      `attack_${i}`,
+      generateRecording(seed++, 40, true),
+    );
   return s;
 }
 
@@ -189,7 +205,9 @@ export function writeScenario2021(root: string, scenario: string): string {
 export function writeScenario2019(root: string, scenario: string): string {
   const s = join(root, scenario);
   mkdirSync(s, { recursive: true });
-  const rows = ['image_name, scenario_name, is_executing_exploit, warmup_time, recording_time, exploit_start_time'];
+  const rows = [
+    'image_name, scenario_name, is_executing_exploit, warmup_time, recording_time, exploit_start_time',
+  ];
   for (let i = 0; i < 10; i++) {
     const exploit = i >= 8;
     const r = generateRecording(100 + i, 40, exploit);

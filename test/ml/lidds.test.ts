@@ -2,11 +2,22 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LineSplitter, newEventView, parse2019Line, parseScLine } from '../../src/sources/datasets/sc-parser.js';
+import {
+  LineSplitter,
+  newEventView,
+  parse2019Line,
+  parseScLine,
+} from '../../src/sources/datasets/sc-parser.js';
 import { openLidDs2021Recording, parseLidDs2021Meta } from '../../src/sources/datasets/lidds2021.js';
 import { parseRunsCsv } from '../../src/sources/datasets/lidds2019.js';
 import { runEvaluation } from '../../src/eval/run.js';
-import { generateRecording, makeZip, writeRecordingZip, writeScenario2019, writeScenario2021 } from './lidds-fixture.js';
+import {
+  generateRecording,
+  makeZip,
+  writeRecordingZip,
+  writeScenario2019,
+  writeScenario2021,
+} from './lidds-fixture.js';
 
 const FIX = join(__dirname, '..', 'fixtures', 'lidds');
 const tmp = mkdtempSync(join(tmpdir(), 'vigie-lidds-'));
@@ -38,7 +49,9 @@ describe('LID-DS readers on the exact formats', () => {
   });
 
   it('names file and line for a malformed .sc line', () => {
-    expect(() => parseAll('1631078867467701544 33 2902774 apache2\n', parseScLine)).toThrow(/^f:1: malformed \.sc line/);
+    expect(() => parseAll('1631078867467701544 33 2902774 apache2\n', parseScLine)).toThrow(
+      /^f:1: malformed \.sc line/,
+    );
     expect(() => parseAll('163107886746770154x 33 1 a 1 open >\n', parseScLine)).toThrow(/f:1: malformed/);
     expect(() => parseAll('1 33 1 a 1 open ?\n', parseScLine)).toThrow(/direction/);
   });
@@ -48,11 +61,27 @@ describe('LID-DS readers on the exact formats', () => {
     expect(m.exploit).toBe(true);
     expect(m.exploitTimeNs).toBeCloseTo(1631078867.4677e9, -3);
     expect(m.containers.map((c) => c.role)).toEqual(['victim', 'normal', 'attacker']);
-    expect(() => parseLidDs2021Meta('{"exploit": true, "time": {}}', 'x.json')).toThrow(/x\.json: exploit recording without time\.exploit/);
+    expect(() => parseLidDs2021Meta('{"exploit": true, "time": {}}', 'x.json')).toThrow(
+      /x\.json: exploit recording without time\.exploit/,
+    );
     const runs = parseRunsCsv(readFileSync(join(FIX, '2019', 'runs.csv'), 'utf8'), 'runs.csv');
     expect(runs).toEqual([
-      { image: 'victim_img', name: 'run_a', exploit: false, warmupTime: 10, recordingTime: 30, exploitStart: undefined },
-      { image: 'victim_img', name: 'run_b', exploit: true, warmupTime: 10, recordingTime: 30, exploitStart: 12 },
+      {
+        image: 'victim_img',
+        name: 'run_a',
+        exploit: false,
+        warmupTime: 10,
+        recordingTime: 30,
+        exploitStart: undefined,
+      },
+      {
+        image: 'victim_img',
+        name: 'run_b',
+        exploit: true,
+        warmupTime: 10,
+        recordingTime: 30,
+        exploitStart: 12,
+      },
     ]);
   });
 
@@ -90,12 +119,21 @@ describe('LID-DS protocol end to end on generated scenarios', () => {
   it('LID-DS 2021: STIDE detects every exploit with no false alarm; trivial detectors bracket it', async () => {
     const root = join(tmp, '2021');
     writeScenario2021(root, 'CVE-2017-7529');
-    const run = await runEvaluation({ dataset: 'lidds2021', data: root, algos: ['stide', 'ngram-lm'], params: { n: '3', L: '10', threshold: 'max' } });
+    const run = await runEvaluation({
+      dataset: 'lidds2021',
+      data: root,
+      algos: ['stide', 'ngram-lm'],
+      params: { n: '3', L: '10', threshold: 'max' },
+    });
     const out = run.output;
     expect(out.dataset).toBe('lidds2021');
     expect(Object.keys(out.algorithms[0])).toEqual(['name', 'params', 'scenarios', 'mean']);
-    expect(Object.keys(out.algorithms[0].scenarios[0]).sort()).toEqual(['auc', 'cfa', 'dr', 'f1', 'fpr', 'latencyMs', 'name', 'precision', 'recall'].sort());
-    expect(Object.keys(out.algorithms[0].mean).sort()).toEqual(['auc', 'cfa', 'dr', 'f1', 'fpr', 'precision', 'recall'].sort());
+    expect(Object.keys(out.algorithms[0].scenarios[0]).sort()).toEqual(
+      ['auc', 'cfa', 'dr', 'f1', 'fpr', 'latencyMs', 'name', 'precision', 'recall'].sort(),
+    );
+    expect(Object.keys(out.algorithms[0].mean).sort()).toEqual(
+      ['auc', 'cfa', 'dr', 'f1', 'fpr', 'precision', 'recall'].sort(),
+    );
     const stide = out.algorithms.find((a) => a.name === 'stide')!;
     const s = stide.scenarios[0];
     expect(s.name).toBe('CVE-2017-7529');
@@ -123,12 +161,19 @@ describe('LID-DS protocol end to end on generated scenarios', () => {
     const s = writeScenario2021(root, 'S');
     const good = writeRecordingZip(join(s, 'test', 'normal'), 'cut', generateRecording(50, 40, false));
     writeFileSync(good, readFileSync(good).subarray(0, 200));
-    writeRecordingZip(join(s, 'test', 'normal'), 'nojson', generateRecording(51, 40, false), { omitJson: true });
+    writeRecordingZip(join(s, 'test', 'normal'), 'nojson', generateRecording(51, 40, false), {
+      omitJson: true,
+    });
     const r = generateRecording(52, 40, false);
     const lines = [...r.lines];
     lines[5] = 'garbage line';
     writeRecordingZip(join(s, 'test', 'normal'), 'badline', r, { scText: lines.join('\n') + '\n' });
-    const run = await runEvaluation({ dataset: 'lidds2021', data: root, algos: ['stide'], params: { n: '3', L: '10' } });
+    const run = await runEvaluation({
+      dataset: 'lidds2021',
+      data: root,
+      algos: ['stide'],
+      params: { n: '3', L: '10' },
+    });
     const sk = run.output.skipped;
     expect(sk.length).toBe(3);
     expect(sk.find((x) => x.file.endsWith('cut.zip'))?.error).toMatch(/cut\.zip/);
@@ -147,7 +192,12 @@ describe('LID-DS protocol end to end on generated scenarios', () => {
   it('LID-DS 2019: runs.csv split, exploit time relative to the first call', async () => {
     const root = join(tmp, '2019');
     writeScenario2019(root, 'CVE-2014-0160');
-    const run = await runEvaluation({ dataset: 'lidds2019', data: root, algos: ['stide'], params: { n: '3', L: '10' } });
+    const run = await runEvaluation({
+      dataset: 'lidds2019',
+      data: root,
+      algos: ['stide'],
+      params: { n: '3', L: '10' },
+    });
     const s = run.output.algorithms[0].scenarios[0];
     expect(s.name).toBe('CVE-2014-0160');
     expect(s.dr).toBe(1);

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { LidDsAccumulator, confusionAt, quantileSorted, rocAuc, thresholdFrom, tprAtFpr } from '../../src/eval/metrics.js';
+import {
+  LidDsAccumulator,
+  confusionAt,
+  quantileSorted,
+  rocAuc,
+  thresholdFrom,
+  tprAtFpr,
+} from '../../src/eval/metrics.js';
 
 describe('metrics', () => {
   it('ROC-AUC equals the share of (positive, negative) pairs ranked right, ties counting half', () => {

@@ -5,7 +5,16 @@ describe('neural LM (feed-forward, tfjs wasm)', () => {
   it('learns a deterministic cycle: the next call becomes near certain, a break in the cycle improbable', async () => {
     // Cycle 0 1 2 3 repeated: with a context of 2 calls the next call is fully determined.
     const trace = Int32Array.from({ length: 4096 }, (_, i) => i % 4);
-    const m = new NeuralLm({ V: 4, k: 2, embed: 4, hidden: 16, epochs: 40, batch: 256, learningRate: 0.02, seed: 3 });
+    const m = new NeuralLm({
+      V: 4,
+      k: 2,
+      embed: 4,
+      hidden: 16,
+      epochs: 40,
+      batch: 256,
+      learningRate: 0.02,
+      seed: 3,
+    });
     await m.train([trace]);
     const [nll] = await m.nll([Int32Array.from([0, 1, 2, 3, 0, 1, 3])]);
     expect(nll.length).toBe(7);

@@ -129,10 +129,24 @@ describe('PerfEngine', () => {
     const alerts: AlertInput[] = [];
     const emit = (a: AlertInput) => alerts.push(a);
     const send = (name: string, t: number, metric: Record<string, number>, host = 'node-a') =>
-      det.onEvent({ id: `${name}-${t}`, kind: 'metric', ts: BigInt(t) * S, source: 'test', host, container: { id: name, name }, metric }, emit);
+      det.onEvent(
+        {
+          id: `${name}-${t}`,
+          kind: 'metric',
+          ts: BigInt(t) * S,
+          source: 'test',
+          host,
+          container: { id: name, name },
+          metric,
+        },
+        emit,
+      );
     for (let t = 1; t <= 60; t++) {
       const hog = t > 50;
-      send('victim', t, { latencyMs: hog ? 1500 + 30 * noise(t) : 20 + 2 * noise(t), cpu: 0.2 + 0.01 * noise(t + 3) });
+      send('victim', t, {
+        latencyMs: hog ? 1500 + 30 * noise(t) : 20 + 2 * noise(t),
+        cpu: 0.2 + 0.01 * noise(t + 3),
+      });
       send('hog', t, { cpu: hog ? 1.0 : 0.01 + 0.002 * noise(t + 7) });
       send('quiet', t, { cpu: 0.05 + 0.005 * noise(t + 11) });
       send('other-node', t, { cpu: hog ? 1.0 : 0.01 }, 'node-b');
@@ -171,7 +185,10 @@ describe('quickselect median', () => {
     let seed = 7;
     for (let t = 0; t < 200; t++) {
       const n = 1 + (t % 61);
-      const a = Float64Array.from({ length: n }, () => ((seed = (seed * 1103515245 + 12345) % 2147483648) % 10));
+      const a = Float64Array.from(
+        { length: n },
+        () => (seed = (seed * 1103515245 + 12345) % 2147483648) % 10,
+      );
       const sorted = [...a].sort((x, y) => x - y);
       const want = n & 1 ? sorted[n >> 1] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
       expect(medianInPlace(a, n)).toBe(want);

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { exceedance, finiteMedian, logMedianRatio, quantileSorted, shiftScreen } from '../../src/eval/nezha.js';
+import {
+  exceedance,
+  finiteMedian,
+  logMedianRatio,
+  quantileSorted,
+  shiftScreen,
+} from '../../src/eval/nezha.js';
 import type { NezhaDay } from '../../src/sources/metrics/nezha.js';
 
 const scratch = new Float64Array(256);
@@ -48,7 +54,15 @@ describe('shiftScreen', () => {
     const day: NezhaDay = {
       dir: 'synthetic',
       pods: [{ pod: 'ts-x-service-5dc8d4f9fd-46997', service: 'ts-x-service', rows }],
-      faults: [{ injectNs: base + 150n * minute, injectTime: 't150', pod: 'ts-x-service-5dc8d4f9fd-46997', service: 'ts-x-service', type: 'return' }],
+      faults: [
+        {
+          injectNs: base + 150n * minute,
+          injectTime: 't150',
+          pod: 'ts-x-service-5dc8d4f9fd-46997',
+          service: 'ts-x-service',
+          type: 'return',
+        },
+      ],
       malformed: 0,
       errors: [],
     };

@@ -5,7 +5,9 @@ import { parseNezhaTime, serviceOfPod } from '../../src/sources/metrics/nezha.js
 
 describe('Nezha reader', () => {
   it('parses both time formats on the same clock', () => {
-    expect(parseNezhaTime('2023-01-29 08:41:09.043078357 +0000 UTC m=+0.119240217')).toBe(1674981669043078357n);
+    expect(parseNezhaTime('2023-01-29 08:41:09.043078357 +0000 UTC m=+0.119240217')).toBe(
+      1674981669043078357n,
+    );
     expect(parseNezhaTime('2023-01-29 08:43:04')).toBe(1674981784000000000n);
     expect(() => parseNezhaTime('yesterday')).toThrow(/bad time/);
   });

@@ -13,7 +13,11 @@ import {
   parsePressure,
   readCgroup,
 } from '../../src/sources/metrics/cgroup.js';
-import { cadvisorToEvents, nodeExporterToEvent, parsePrometheusText } from '../../src/sources/metrics/prometheus.js';
+import {
+  cadvisorToEvents,
+  nodeExporterToEvent,
+  parsePrometheusText,
+} from '../../src/sources/metrics/prometheus.js';
 import { parseQuantity, podMetricsToEvents } from '../../src/sources/metrics/k8s-metrics.js';
 import { parseLidRes } from '../../src/sources/metrics/lidds-res.js';
 
@@ -34,14 +38,24 @@ describe('cgroup parsers', () => {
       nr_throttled: 3,
       throttled_time: 500,
     });
-    expect(parsePressure('some avg10=0.66 avg60=1.47 avg300=0.74 total=3555127\nfull avg10=0.50 avg60=1.42 avg300=0.69 total=3297767\n')).toEqual({
+    expect(
+      parsePressure(
+        'some avg10=0.66 avg60=1.47 avg300=0.74 total=3555127\nfull avg10=0.50 avg60=1.42 avg300=0.69 total=3297767\n',
+      ),
+    ).toEqual({
       someAvg10: 0.66,
       someTotalUs: 3555127,
       fullAvg10: 0.5,
       fullTotalUs: 3297767,
     });
-    expect(parseIoStat('8:0 rbytes=100 wbytes=200 rios=1 wios=2 dbytes=0 dios=0\n8:16 rbytes=1 wbytes=2 rios=1 wios=1\n')).toEqual({ rbytes: 101, wbytes: 202 });
-    expect(parseBlkioServiceBytes('8:0 Read 4096\n8:0 Write 8192\n8:0 Sync 0\n8:0 Total 12288\nTotal 12288\n')).toEqual({ rbytes: 4096, wbytes: 8192 });
+    expect(
+      parseIoStat(
+        '8:0 rbytes=100 wbytes=200 rios=1 wios=2 dbytes=0 dios=0\n8:16 rbytes=1 wbytes=2 rios=1 wios=1\n',
+      ),
+    ).toEqual({ rbytes: 101, wbytes: 202 });
+    expect(
+      parseBlkioServiceBytes('8:0 Read 4096\n8:0 Write 8192\n8:0 Sync 0\n8:0 Total 12288\nTotal 12288\n'),
+    ).toEqual({ rbytes: 4096, wbytes: 8192 });
     expect(parseLimit('max\n')).toBeUndefined();
     expect(parseLimit('9223372036854771712\n')).toBeUndefined();
     expect(parseLimit('268435456\n')).toBe(268435456);
@@ -52,8 +66,14 @@ describe('cgroup parsers', () => {
     const d = (c: string) => join(root, c, 'docker', ID);
     const setCounters = (usageNs: number, periods: number, throttled: number, psiUs: number) => {
       write(join(d('cpuacct'), 'cpuacct.usage'), `${usageNs}\n`);
-      write(join(d('cpu'), 'cpu.stat'), `nr_periods ${periods}\nnr_throttled ${throttled}\nthrottled_time 0\n`);
-      write(join(d('unified'), 'cpu.pressure'), `some avg10=0.00 avg60=0.00 avg300=0.00 total=${psiUs}\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n`);
+      write(
+        join(d('cpu'), 'cpu.stat'),
+        `nr_periods ${periods}\nnr_throttled ${throttled}\nthrottled_time 0\n`,
+      );
+      write(
+        join(d('unified'), 'cpu.pressure'),
+        `some avg10=0.00 avg60=0.00 avg300=0.00 total=${psiUs}\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n`,
+      );
     };
     setCounters(1_000_000_000, 100, 0, 0);
     write(join(d('memory'), 'memory.usage_in_bytes'), '104857600\n');
@@ -65,7 +85,12 @@ describe('cgroup parsers', () => {
     const paths = containerCgroupPaths(ID, root)!;
     expect(paths.version).toBe(1);
     expect(paths.v2).toBe(d('unified'));
-    expect(readCgroup(paths)).toMatchObject({ cpuUsageNs: 1e9, memory: 100_000_000, pids: 7, cpuPressureUs: 0 });
+    expect(readCgroup(paths)).toMatchObject({
+      cpuUsageNs: 1e9,
+      memory: 100_000_000,
+      pids: 7,
+      cpuPressureUs: 0,
+    });
 
     const src = new CgroupSource({ root, list: async () => [{ id: ID, name: 'web' }], hostname: 'h' });
     expect((await src.poll(10n * 1_000_000_000n))[0].metric).toMatchObject({ memory: 100_000_000, pids: 7 });
@@ -87,7 +112,10 @@ describe('cgroup parsers', () => {
     const root = join(tmp, 'v2');
     const d = join(root, 'system.slice', `docker-${ID}.scope`);
     write(join(d, 'cgroup.procs'), '1\n');
-    write(join(d, 'cpu.stat'), 'usage_usec 2000000\nuser_usec 1\nsystem_usec 1\nnr_periods 4\nnr_throttled 1\nthrottled_usec 10\n');
+    write(
+      join(d, 'cpu.stat'),
+      'usage_usec 2000000\nuser_usec 1\nsystem_usec 1\nnr_periods 4\nnr_throttled 1\nthrottled_usec 10\n',
+    );
     write(join(d, 'memory.current'), '5000\n');
     write(join(d, 'memory.stat'), 'inactive_file 1000\n');
     write(join(d, 'memory.max'), '8000\n');
@@ -119,7 +147,11 @@ describe('cgroup parsers', () => {
 });
 
 // Written in the exact format cAdvisor and the kubelet's /metrics/cadvisor expose.
-const CADVISOR = (cpuA: number, cpuB: number, thr: number) => `# HELP container_cpu_usage_seconds_total Cumulative cpu time consumed in seconds.
+const CADVISOR = (
+  cpuA: number,
+  cpuB: number,
+  thr: number,
+) => `# HELP container_cpu_usage_seconds_total Cumulative cpu time consumed in seconds.
 # TYPE container_cpu_usage_seconds_total counter
 container_cpu_usage_seconds_total{container="",cpu="total",id="/kubepods/burstable/pod1",image="",name="",namespace="shop",pod="web-7d4f9c-abcde"} 100 1700000000000
 container_cpu_usage_seconds_total{container="POD",cpu="total",id="/kubepods/burstable/pod1/1111",image="registry.k8s.io/pause:3.9",name="k8s_POD_web",namespace="shop",pod="web-7d4f9c-abcde"} 0.01 1700000000000
@@ -153,8 +185,16 @@ describe('Prometheus text format', () => {
       'fixture.prom',
     );
     expect(r.types.http_requests_total).toBe('counter');
-    expect(r.samples[0]).toEqual({ name: 'http_requests_total', labels: { method: 'post', code: '200' }, value: 1027, timestampMs: 1395066363000 });
-    expect(r.samples[1].labels).toEqual({ path: 'C:\\DIR\\FILE.TXT', error: 'Cannot find file:\n"FILE.TXT"' });
+    expect(r.samples[0]).toEqual({
+      name: 'http_requests_total',
+      labels: { method: 'post', code: '200' },
+      value: 1027,
+      timestampMs: 1395066363000,
+    });
+    expect(r.samples[1].labels).toEqual({
+      path: 'C:\\DIR\\FILE.TXT',
+      error: 'Cannot find file:\n"FILE.TXT"',
+    });
     expect(r.samples[2]).toEqual({ name: 'metric_without_timestamp_and_labels', labels: {}, value: 12.47 });
     expect(r.samples[3].value).toBe(Infinity);
     expect(r.samples[3].timestampMs).toBe(-3982045);
@@ -193,7 +233,12 @@ node_memory_MemAvailable_bytes 1.2e+10
 node_pressure_cpu_waiting_seconds_total ${psi}
 `;
     nodeExporterToEvent(parsePrometheusText(text(100, 50, 1)).samples, 1_000_000_000n, rates, 'n1');
-    const ev = nodeExporterToEvent(parsePrometheusText(text(101, 58, 2)).samples, 11_000_000_000n, rates, 'n1')!;
+    const ev = nodeExporterToEvent(
+      parsePrometheusText(text(101, 58, 2)).samples,
+      11_000_000_000n,
+      rates,
+      'n1',
+    )!;
     expect(ev.metric!.cpu).toBeCloseTo(0.8, 9);
     expect(ev.metric!.memory).toBe(4e9);
     expect(ev.metric!.cpuPressure).toBeCloseTo(10, 9);
@@ -262,8 +307,14 @@ describe('metric source factories', () => {
     const { createK8sMetricsSource } = await import('../../src/sources/metrics/k8s-metrics.js');
     expect(createPrometheusSource({ config: {} })).toBeUndefined();
     expect(createK8sMetricsSource({ config: {} })).toBeUndefined();
-    expect(createPrometheusSource({ config: { prometheus: { targets: [{ url: 'http://x:9100/metrics', kind: 'node-exporter' }] } } })?.name).toBe('prometheus');
-    expect(() => createPrometheusSource({ config: { prometheus: { targets: [{ url: 'http://x' }] } } })).toThrow(/targets\[0\]/);
+    expect(
+      createPrometheusSource({
+        config: { prometheus: { targets: [{ url: 'http://x:9100/metrics', kind: 'node-exporter' }] } },
+      })?.name,
+    ).toBe('prometheus');
+    expect(() =>
+      createPrometheusSource({ config: { prometheus: { targets: [{ url: 'http://x' }] } } }),
+    ).toThrow(/targets\[0\]/);
     expect(createK8sMetricsSource({ config: { k8sMetrics: { enabled: true } } })?.name).toBe('k8s-metrics');
   });
 });

@@ -7,7 +7,10 @@ import { loadText } from '../../src/detect/posture/load.js';
 import { refKey, refOf } from '../../src/detect/posture/k8s.js';
 import { requireDataset } from '../../src/util/datasets.js';
 
-const SETTINGS = { imageRepositoryAllowList: ['registry.example.com', 'registry.k8s.io', 'k8s.gcr.io'], untrustedRegistries: ['quay.io'] };
+const SETTINGS = {
+  imageRepositoryAllowList: ['registry.example.com', 'registry.k8s.io', 'k8s.gcr.io'],
+  untrustedRegistries: ['quay.io'],
+};
 
 describe('control catalogue', () => {
   const controls = loadCatalogue();
@@ -41,7 +44,9 @@ describe('control catalogue', () => {
   const dir = controlsDir();
   const fixtureFiles = readdirSync(dir).filter((f) => f.endsWith('.fixtures.yaml'));
   it('has a fixture file beside each control group', () => {
-    const groups = readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => f.replace(/\.json$/, ''));
+    const groups = readdirSync(dir)
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => f.replace(/\.json$/, ''));
     expect(fixtureFiles.map((f) => f.replace(/\.fixtures\.yaml$/, '')).sort()).toEqual(groups.sort());
   });
 
@@ -62,11 +67,15 @@ describe('control catalogue', () => {
       for (const { obj } of objects) {
         const ann = obj.metadata?.annotations ?? {};
         const got = byRes.get(refKey(refOf(obj))) ?? new Set();
-        for (const id of String(ann['vigie.dev/expect'] ?? '').split(',').filter(Boolean)) {
+        for (const id of String(ann['vigie.dev/expect'] ?? '')
+          .split(',')
+          .filter(Boolean)) {
           expect(got.has(id), `${file}: ${obj.kind}/${obj.metadata?.name} should fire ${id}`).toBe(true);
           checked++;
         }
-        for (const id of String(ann['vigie.dev/expect-not'] ?? '').split(',').filter(Boolean)) {
+        for (const id of String(ann['vigie.dev/expect-not'] ?? '')
+          .split(',')
+          .filter(Boolean)) {
           expect(got.has(id), `${file}: ${obj.kind}/${obj.metadata?.name} should not fire ${id}`).toBe(false);
           checked++;
         }

@@ -1,16 +1,29 @@
 import { describe, expect, it } from 'vitest';
 import type { AlertInput } from '../../src/model/alert.js';
 import type { VigieEvent } from '../../src/model/event.js';
-import { PostureDetector, postureOf, postureSeverity, workloadNameOf } from '../../src/detect/posture/detector.js';
+import {
+  PostureDetector,
+  postureOf,
+  postureSeverity,
+  workloadNameOf,
+} from '../../src/detect/posture/detector.js';
 
 let n = 0;
-const ev = (verb: 'ADDED' | 'MODIFIED' | 'DELETED' | 'SNAPSHOT', object: Record<string, unknown>): VigieEvent => ({ id: `e${++n}`, kind: 'k8s_object', ts: 1n, source: 'k8s', object: { verb, object } });
+const ev = (
+  verb: 'ADDED' | 'MODIFIED' | 'DELETED' | 'SNAPSHOT',
+  object: Record<string, unknown>,
+): VigieEvent => ({ id: `e${++n}`, kind: 'k8s_object', ts: 1n, source: 'k8s', object: { verb, object } });
 
 const deploy = (privileged: boolean) => ({
   apiVersion: 'apps/v1',
   kind: 'Deployment',
   metadata: { name: 'web', namespace: 'shop' },
-  spec: { template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'c', image: 'web:1.0', securityContext: { privileged } }] } } },
+  spec: {
+    template: {
+      metadata: { labels: { app: 'web' } },
+      spec: { containers: [{ name: 'c', image: 'web:1.0', securityContext: { privileged } }] },
+    },
+  },
 });
 
 describe('posture detector', () => {
@@ -43,17 +56,54 @@ describe('posture detector', () => {
     expect(postureSeverity('shop', 'web')).toBe('critical');
     expect(postureOf('shop', 'web').some((f) => f.control === 'VG-POD-001')).toBe(true);
     expect(postureOf('shop', 'nothing')).toEqual([]);
-    expect(workloadNameOf({ kind: 'Pod', metadata: { name: 'web-7d9c8b6f5-x2x9q', labels: { 'pod-template-hash': '7d9c8b6f5' }, ownerReferences: [{ kind: 'ReplicaSet', name: 'web-7d9c8b6f5', controller: true }] } })).toBe('web');
+    expect(
+      workloadNameOf({
+        kind: 'Pod',
+        metadata: {
+          name: 'web-7d9c8b6f5-x2x9q',
+          labels: { 'pod-template-hash': '7d9c8b6f5' },
+          ownerReferences: [{ kind: 'ReplicaSet', name: 'web-7d9c8b6f5', controller: true }],
+        },
+      }),
+    ).toBe('web');
 
     // a cross-object change re-evaluates: a binding that gives the default SA secret access
-    d.onEvent(ev('ADDED', { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'r' }, rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['list'] }] }), emit);
-    d.onEvent(ev('ADDED', { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'b' }, roleRef: { kind: 'ClusterRole', name: 'r' }, subjects: [{ kind: 'ServiceAccount', name: 'default', namespace: 'shop' }] }), emit);
+    d.onEvent(
+      ev('ADDED', {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRole',
+        metadata: { name: 'r' },
+        rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['list'] }],
+      }),
+      emit,
+    );
+    d.onEvent(
+      ev('ADDED', {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRoleBinding',
+        metadata: { name: 'b' },
+        roleRef: { kind: 'ClusterRole', name: 'r' },
+        subjects: [{ kind: 'ServiceAccount', name: 'default', namespace: 'shop' }],
+      }),
+      emit,
+    );
     d.tick(4n, emit);
-    expect(alerts.some((a) => a.rule.startsWith('VG-RBAC-013') && a.entities?.k8s?.workload === 'web')).toBe(true);
+    expect(alerts.some((a) => a.rule.startsWith('VG-RBAC-013') && a.entities?.k8s?.workload === 'web')).toBe(
+      true,
+    );
 
     // deletion clears the lookup; a malformed event is counted, not fatal
     d.onEvent(ev('DELETED', deploy(true)), emit);
-    d.onEvent({ id: 'bad', kind: 'k8s_object', ts: 1n, source: 'k8s', object: { verb: 'ADDED', object: { kind: 5 } } } as unknown as VigieEvent, emit);
+    d.onEvent(
+      {
+        id: 'bad',
+        kind: 'k8s_object',
+        ts: 1n,
+        source: 'k8s',
+        object: { verb: 'ADDED', object: { kind: 5 } },
+      } as unknown as VigieEvent,
+      emit,
+    );
     d.tick(5n, emit);
     expect(postureOf('shop', 'web')).toEqual([]);
     expect(d.stats().malformed).toBe(1);
@@ -64,7 +114,8 @@ describe('posture detector', () => {
     const d = new PostureDetector({ minSeverity: 'critical' });
     const alerts: AlertInput[] = [];
     const emit = (a: AlertInput) => alerts.push(a);
-    for (let i = 0; i < 20; i++) d.onEvent(ev('SNAPSHOT', { ...deploy(true), metadata: { name: `w${i}`, namespace: 'big' } }), emit);
+    for (let i = 0; i < 20; i++)
+      d.onEvent(ev('SNAPSHOT', { ...deploy(true), metadata: { name: `w${i}`, namespace: 'big' } }), emit);
     d.tick(1n, emit);
     const priv = alerts.filter((a) => a.rule.startsWith('VG-POD-001'));
     expect(priv).toHaveLength(1);

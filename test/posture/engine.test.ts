@@ -13,7 +13,8 @@ const load = (text: string) => loadText(text, 'inline.yaml').objects;
 
 describe('posture engine', () => {
   it('reports the failing path, fix and Kubescape ids', () => {
-    const res = evaluate(load(`
+    const res = evaluate(
+      load(`
 apiVersion: apps/v1
 kind: Deployment
 metadata: {name: web, namespace: shop}
@@ -23,12 +24,18 @@ spec:
       containers:
         - {name: a, image: x:1, securityContext: {privileged: false}}
         - {name: b, image: x:1, securityContext: {privileged: true}}
-`));
+`),
+    );
     const f = res.findings.filter((x) => x.control === 'VG-POD-001');
     expect(f).toHaveLength(1);
     expect(f[0].path).toBe('spec.template.spec.containers[1].securityContext.privileged');
     expect(f[0].kubescape).toEqual(['C-0057']);
-    expect(f[0].resource).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', namespace: 'shop', name: 'web' });
+    expect(f[0].resource).toEqual({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      namespace: 'shop',
+      name: 'web',
+    });
     expect(f[0].fix).toMatch(/privileged/);
     expect(f[0].container).toBe('b');
   });
@@ -98,7 +105,11 @@ metadata: {name: worker, namespace: a}
 spec: {podSelector: {matchLabels: {app: worker}}, policyTypes: [Ingress, Egress]}
 `;
     const res = evaluate(load(text));
-    const names = (id: string) => res.findings.filter((f) => f.control === id).map((f) => f.resource.name).sort();
+    const names = (id: string) =>
+      res.findings
+        .filter((f) => f.control === id)
+        .map((f) => f.resource.name)
+        .sort();
     expect(names('VG-NET-004')).toEqual(['api']);
     expect(names('VG-NET-001')).toEqual(['api']);
     expect(names('VG-NET-002')).toEqual(['api']);
@@ -139,7 +150,8 @@ exceptions:
   });
 
   it('scores resources and the whole set; --fail-on thresholds', () => {
-    const res = evaluate(load(`
+    const res = evaluate(
+      load(`
 apiVersion: v1
 kind: ConfigMap
 metadata: {name: clean, namespace: a}
@@ -149,7 +161,8 @@ apiVersion: v1
 kind: ConfigMap
 metadata: {name: leaky, namespace: a}
 data: {password: hunter2hunter2}
-`));
+`),
+    );
     const clean = res.resources.find((r) => r.resource.name === 'clean')!;
     const leaky = res.resources.find((r) => r.resource.name === 'leaky')!;
     expect(clean.score).toBe(100);
@@ -169,7 +182,8 @@ data: {password: hunter2hunter2}
     it('loads every object and finds the planted problems', () => {
       expect(errors).toEqual([]);
       expect(objects.length).toBeGreaterThanOrEqual(30);
-      const has = (id: string, name: string) => res.findings.some((f) => f.control === id && f.resource.name === name && !f.excepted);
+      const has = (id: string, name: string) =>
+        res.findings.some((f) => f.control === id && f.resource.name === name && !f.excepted);
       expect(has('VG-POD-001', 'log-shipper')).toBe(true);
       expect(has('VG-POD-024', 'log-shipper')).toBe(true);
       expect(has('VG-IMG-001', 'cart')).toBe(true);
@@ -181,9 +195,24 @@ data: {password: hunter2hunter2}
       expect(has('VG-RBAC-003', 'ops-bot')).toBe(true);
       expect(has('VG-RBAC-013', 'log-shipper')).toBe(true);
       // frontend is the hardened one
-      const frontend = res.findings.filter((f) => f.resource.name === 'frontend' && f.resource.kind === 'Deployment').map((f) => f.control);
-      for (const id of ['VG-POD-001', 'VG-POD-002', 'VG-POD-003', 'VG-POD-004', 'VG-WL-001', 'VG-WL-002', 'VG-SA-001', 'VG-IMG-002', 'VG-NET-001']) expect(frontend).not.toContain(id);
-      const fscore = res.resources.find((r) => r.resource.kind === 'Deployment' && r.resource.name === 'frontend')!.score;
+      const frontend = res.findings
+        .filter((f) => f.resource.name === 'frontend' && f.resource.kind === 'Deployment')
+        .map((f) => f.control);
+      for (const id of [
+        'VG-POD-001',
+        'VG-POD-002',
+        'VG-POD-003',
+        'VG-POD-004',
+        'VG-WL-001',
+        'VG-WL-002',
+        'VG-SA-001',
+        'VG-IMG-002',
+        'VG-NET-001',
+      ])
+        expect(frontend).not.toContain(id);
+      const fscore = res.resources.find(
+        (r) => r.resource.kind === 'Deployment' && r.resource.name === 'frontend',
+      )!.score;
       const lscore = res.resources.find((r) => r.resource.name === 'log-shipper')!.score;
       expect(fscore).toBeGreaterThan(lscore);
     });
@@ -197,14 +226,25 @@ data: {password: hunter2hunter2}
       expect(run.results[0].locations[0].physicalLocation.region.startLine).toBeGreaterThan(1);
       // the checker does reject broken logs
       expect(checkSarif({ version: '2.0', runs: [{ tool: {} }] }).length).toBeGreaterThan(0);
-      expect(checkSarif({ version: '2.1.0', runs: [{ tool: { driver: { name: 'x', rules: [{ id: 'A' }] } }, results: [{ ruleId: 'B', ruleIndex: 0 }] }] }).length).toBeGreaterThanOrEqual(2);
+      expect(
+        checkSarif({
+          version: '2.1.0',
+          runs: [
+            {
+              tool: { driver: { name: 'x', rules: [{ id: 'A' }] } },
+              results: [{ ruleId: 'B', ruleIndex: 0 }],
+            },
+          ],
+        }).length,
+      ).toBeGreaterThanOrEqual(2);
     });
 
     it('emits JSON with the documented shape, JUnit and a table', () => {
       const j = JSON.parse(toJson(res));
       expect(j.summary.findings).toBe(res.summary.findings);
       const f = j.findings[0];
-      for (const k of ['control', 'kubescape', 'severity', 'resource', 'path', 'message', 'excepted']) expect(f).toHaveProperty(k);
+      for (const k of ['control', 'kubescape', 'severity', 'resource', 'path', 'message', 'excepted'])
+        expect(f).toHaveProperty(k);
       expect(j.findings[0].severity).toBe('critical');
       const xml = toJunit(res, controls);
       expect(xml).toMatch(/^<\?xml/);

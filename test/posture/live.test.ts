@@ -24,7 +24,18 @@ describe('live posture over the Kubernetes watch source', () => {
   it('alerts on a workload that becomes privileged, once, and serves postureOf by ReplicaSet name', async () => {
     api = await startApiDouble([
       { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'live' } },
-      { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'live' }, spec: { selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { containers: [{ name: 'web', image: 'web:1.0' }] } } } },
+      {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'web', namespace: 'live' },
+        spec: {
+          selector: { matchLabels: { app: 'web' } },
+          template: {
+            metadata: { labels: { app: 'web' } },
+            spec: { containers: [{ name: 'web', image: 'web:1.0' }] },
+          },
+        },
+      },
     ]);
     const det = new PostureDetector({ minSeverity: 'critical' });
     const alerts: AlertInput[] = [];

@@ -39,13 +39,15 @@ export function checkSarif(log: unknown): string[] {
     if (v === undefined) return;
     if (!isObj(v)) return at(p, 'property bag must be an object');
     if (v.tags !== undefined) {
-      if (!Array.isArray(v.tags) || v.tags.some((t) => typeof t !== 'string')) at(`${p}.tags`, 'must be an array of strings');
+      if (!Array.isArray(v.tags) || v.tags.some((t) => typeof t !== 'string'))
+        at(`${p}.tags`, 'must be an array of strings');
       else if (new Set(v.tags).size !== v.tags.length) at(`${p}.tags`, 'items must be unique');
     }
   };
   const physical = (v: unknown, p: string): void => {
     if (!isObj(v)) return at(p, 'must be an object');
-    if (v.artifactLocation === undefined && v.address === undefined) at(p, 'needs artifactLocation or address');
+    if (v.artifactLocation === undefined && v.address === undefined)
+      at(p, 'needs artifactLocation or address');
     if (v.artifactLocation !== undefined) {
       if (!isObj(v.artifactLocation)) at(`${p}.artifactLocation`, 'must be an object');
       else str(v.artifactLocation.uri, `${p}.artifactLocation.uri`);
@@ -63,10 +65,12 @@ export function checkSarif(log: unknown): string[] {
     if (v.physicalLocation !== undefined) physical(v.physicalLocation, `${p}.physicalLocation`);
     if (v.logicalLocations !== undefined) {
       if (!Array.isArray(v.logicalLocations)) at(`${p}.logicalLocations`, 'must be an array');
-      else v.logicalLocations.forEach((l, i) => {
-        if (!isObj(l)) return at(`${p}.logicalLocations[${i}]`, 'must be an object');
-        for (const k of ['name', 'fullyQualifiedName', 'decoratedName', 'kind']) str(l[k], `${p}.logicalLocations[${i}].${k}`);
-      });
+      else
+        v.logicalLocations.forEach((l, i) => {
+          if (!isObj(l)) return at(`${p}.logicalLocations[${i}]`, 'must be an object');
+          for (const k of ['name', 'fullyQualifiedName', 'decoratedName', 'kind'])
+            str(l[k], `${p}.logicalLocations[${i}].${k}`);
+        });
     }
   };
 
@@ -97,26 +101,33 @@ export function checkSarif(log: unknown): string[] {
       mfms(r.help, `${p}.help`);
       if (r.defaultConfiguration !== undefined) {
         if (!isObj(r.defaultConfiguration)) at(`${p}.defaultConfiguration`, 'must be an object');
-        else if (r.defaultConfiguration.level !== undefined && !LEVELS.includes(String(r.defaultConfiguration.level))) at(`${p}.defaultConfiguration.level`, 'bad level');
+        else if (
+          r.defaultConfiguration.level !== undefined &&
+          !LEVELS.includes(String(r.defaultConfiguration.level))
+        )
+          at(`${p}.defaultConfiguration.level`, 'bad level');
       }
       props(r.properties, `${p}.properties`);
     });
     if (run.invocations !== undefined) {
       if (!Array.isArray(run.invocations)) at(`${rp}.invocations`, 'must be an array');
-      else run.invocations.forEach((inv, i) => {
-        const p = `${rp}.invocations[${i}]`;
-        if (!isObj(inv)) return at(p, 'must be an object');
-        if (typeof inv.executionSuccessful !== 'boolean') at(`${p}.executionSuccessful`, 'required boolean missing');
-        const notes = inv.toolExecutionNotifications ?? [];
-        if (!Array.isArray(notes)) return at(`${p}.toolExecutionNotifications`, 'must be an array');
-        notes.forEach((n, j) => {
-          const np = `${p}.toolExecutionNotifications[${j}]`;
-          if (!isObj(n)) return at(np, 'must be an object');
-          message(n.message, `${np}.message`);
-          if (n.level !== undefined && !LEVELS.includes(String(n.level))) at(`${np}.level`, 'bad level');
-          if (n.locations !== undefined) (n.locations as unknown[]).forEach((l, k) => location(l, `${np}.locations[${k}]`));
+      else
+        run.invocations.forEach((inv, i) => {
+          const p = `${rp}.invocations[${i}]`;
+          if (!isObj(inv)) return at(p, 'must be an object');
+          if (typeof inv.executionSuccessful !== 'boolean')
+            at(`${p}.executionSuccessful`, 'required boolean missing');
+          const notes = inv.toolExecutionNotifications ?? [];
+          if (!Array.isArray(notes)) return at(`${p}.toolExecutionNotifications`, 'must be an array');
+          notes.forEach((n, j) => {
+            const np = `${p}.toolExecutionNotifications[${j}]`;
+            if (!isObj(n)) return at(np, 'must be an object');
+            message(n.message, `${np}.message`);
+            if (n.level !== undefined && !LEVELS.includes(String(n.level))) at(`${np}.level`, 'bad level');
+            if (n.locations !== undefined)
+              (n.locations as unknown[]).forEach((l, k) => location(l, `${np}.locations[${k}]`));
+          });
         });
-      });
     }
     const results = run.results;
     if (results === undefined) return;
@@ -127,25 +138,38 @@ export function checkSarif(log: unknown): string[] {
       message(r.message, `${p}.message`);
       str(r.ruleId, `${p}.ruleId`);
       int(r.ruleIndex, `${p}.ruleIndex`, -1);
-      if (typeof r.ruleIndex === 'number' && Array.isArray(rules) && (rules[r.ruleIndex] as J | undefined)?.id !== r.ruleId) at(`${p}.ruleIndex`, 'does not point at the rule named by ruleId');
-      if (typeof r.ruleId === 'string' && !ids.has(r.ruleId)) at(`${p}.ruleId`, 'names no rule of the driver');
+      if (
+        typeof r.ruleIndex === 'number' &&
+        Array.isArray(rules) &&
+        (rules[r.ruleIndex] as J | undefined)?.id !== r.ruleId
+      )
+        at(`${p}.ruleIndex`, 'does not point at the rule named by ruleId');
+      if (typeof r.ruleId === 'string' && !ids.has(r.ruleId))
+        at(`${p}.ruleId`, 'names no rule of the driver');
       if (r.level !== undefined && !LEVELS.includes(String(r.level))) at(`${p}.level`, 'bad level');
       if (r.locations !== undefined) {
         if (!Array.isArray(r.locations)) at(`${p}.locations`, 'must be an array');
         else r.locations.forEach((l, j) => location(l, `${p}.locations[${j}]`));
       }
       if (r.partialFingerprints !== undefined) {
-        if (!isObj(r.partialFingerprints) || Object.values(r.partialFingerprints).some((v) => typeof v !== 'string')) at(`${p}.partialFingerprints`, 'must map to strings');
+        if (
+          !isObj(r.partialFingerprints) ||
+          Object.values(r.partialFingerprints).some((v) => typeof v !== 'string')
+        )
+          at(`${p}.partialFingerprints`, 'must map to strings');
       }
       if (r.suppressions !== undefined) {
         if (!Array.isArray(r.suppressions)) at(`${p}.suppressions`, 'must be an array');
-        else r.suppressions.forEach((s, j) => {
-          const sp = `${p}.suppressions[${j}]`;
-          if (!isObj(s)) return at(sp, 'must be an object');
-          if (!['inSource', 'external'].includes(String(s.kind))) at(`${sp}.kind`, 'required, inSource or external');
-          if (s.status !== undefined && !['accepted', 'underReview', 'rejected'].includes(String(s.status))) at(`${sp}.status`, 'bad status');
-          str(s.justification, `${sp}.justification`);
-        });
+        else
+          r.suppressions.forEach((s, j) => {
+            const sp = `${p}.suppressions[${j}]`;
+            if (!isObj(s)) return at(sp, 'must be an object');
+            if (!['inSource', 'external'].includes(String(s.kind)))
+              at(`${sp}.kind`, 'required, inSource or external');
+            if (s.status !== undefined && !['accepted', 'underReview', 'rejected'].includes(String(s.status)))
+              at(`${sp}.status`, 'bad status');
+            str(s.justification, `${sp}.justification`);
+          });
       }
       props(r.properties, `${p}.properties`);
     });

@@ -19,7 +19,11 @@ const dbFile = join(dir, 'v.db');
 
 /** The real executable, once: the command group is registered and prints JSON lines. */
 async function vigieProcess(...args: string[]): Promise<string> {
-  const r = await run(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'actions', ...args, '--db', dbFile], { cwd: process.cwd() });
+  const r = await run(
+    process.execPath,
+    ['--import', 'tsx', 'src/cli/main.ts', 'actions', ...args, '--db', dbFile],
+    { cwd: process.cwd() },
+  );
   return r.stdout;
 }
 
@@ -52,14 +56,22 @@ afterAll(async () => {
 it('lists planned actions as JSON, approves one, rolls it back', async () => {
   const c = await startContainer(PREFIX + 'web');
   const db = openStore(dbFile);
-  const r = createResponder({ db, hostname: 'h', mode: 'monitor', policyFile: 'policies/default.yaml', selfIds: [] });
+  const r = createResponder({
+    db,
+    hostname: 'h',
+    mode: 'monitor',
+    policyFile: 'policies/default.yaml',
+    selfIds: [],
+  });
   const recs = await r.onAlert(await alertFor(c));
   expect(recs.map((x) => x.action)).toEqual(['capture_evidence', 'throttle', 'isolate', 'pause']);
   await r.close();
   db.close();
 
   const rows = (await vigieProcess('list', '--output', 'json'))
-    .trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
   expect(rows).toHaveLength(4);
   for (const row of rows) for (const k of ['action', 'target', 'status', 'id']) expect(row).toHaveProperty(k);
   const pause = rows.find((x) => x.action === 'pause')!;
@@ -72,7 +84,10 @@ it('lists planned actions as JSON, approves one, rolls it back', async () => {
   expect((await c.inspect()).State.Paused).toBe(true);
 
   const show = await vigie('show', String(pause.id).slice(0, 12), '--output', 'json');
-  const full = JSON.parse(show.stdout) as { stateBefore: { paused: boolean }; stateAfter: { paused: boolean } };
+  const full = JSON.parse(show.stdout) as {
+    stateBefore: { paused: boolean };
+    stateAfter: { paused: boolean };
+  };
   expect([full.stateBefore.paused, full.stateAfter.paused]).toEqual([false, true]);
 
   const rb = await vigie('rollback', String(pause.id), '--output', 'json');

@@ -23,8 +23,22 @@ function policy(actions: string, extra = ''): ReturnType<typeof parsePolicy> {
   );
 }
 
-function responder(db: Db, actions: string, extra = '', mode: 'monitor' | 'enforce' = 'enforce', onRecord?: (r: ActionRecord) => void) {
-  return createResponder({ db, hostname: 'test-host', mode, policy: policy(actions, extra), actuators: [actuator], selfIds: [], onRecord });
+function responder(
+  db: Db,
+  actions: string,
+  extra = '',
+  mode: 'monitor' | 'enforce' = 'enforce',
+  onRecord?: (r: ActionRecord) => void,
+) {
+  return createResponder({
+    db,
+    hostname: 'test-host',
+    mode,
+    policy: policy(actions, extra),
+    actuators: [actuator],
+    selfIds: [],
+    onRecord,
+  });
 }
 
 beforeAll(async () => {
@@ -39,7 +53,12 @@ describe('docker response', () => {
     const c = await startContainer(PREFIX + 'mon');
     const before = await c.inspect();
     const db = openStore(':memory:');
-    const r = responder(db, '      - pause\n      - { action: throttle, params: { cpus: 0.2 } }', '', 'monitor');
+    const r = responder(
+      db,
+      '      - pause\n      - { action: throttle, params: { cpus: 0.2 } }',
+      '',
+      'monitor',
+    );
     const recs = await r.onAlert(await alertFor(c));
     expect(recs.map((x) => [x.action, x.status])).toEqual([
       ['pause', 'planned'],
@@ -49,7 +68,9 @@ describe('docker response', () => {
     const after = await c.inspect();
     expect(after.State.Paused).toBe(false);
     expect(after.HostConfig.CpuQuota).toBe(before.HostConfig.CpuQuota);
-    expect((after.HostConfig as { NanoCpus?: number }).NanoCpus).toBe((before.HostConfig as { NanoCpus?: number }).NanoCpus);
+    expect((after.HostConfig as { NanoCpus?: number }).NanoCpus).toBe(
+      (before.HostConfig as { NanoCpus?: number }).NanoCpus,
+    );
     // Replaying the same alert finds the same records.
     const again = await r.onAlert(await alertForSame(recs[0].alert!, c));
     expect(again.map((x) => x.id).sort()).toEqual(recs.map((x) => x.id).sort());
@@ -84,7 +105,11 @@ describe('docker response', () => {
 
   it('throttle sets NanoCpus and Memory; rollback restores the exact previous values', async () => {
     const c = await startContainer(PREFIX + 'thr', {
-      hostConfig: { NanoCpus: 1_500_000_000, Memory: 256 * 1024 * 1024, MemorySwap: 512 * 1024 * 1024 } as never,
+      hostConfig: {
+        NanoCpus: 1_500_000_000,
+        Memory: 256 * 1024 * 1024,
+        MemorySwap: 512 * 1024 * 1024,
+      } as never,
     });
     const free = await startContainer(PREFIX + 'thr-free');
     const db = openStore(':memory:');
@@ -97,7 +122,11 @@ describe('docker response', () => {
     expect(hc.Memory).toBe(64 * 1024 * 1024);
     await r.rollback(rec.id);
     hc = (await c.inspect()).HostConfig as { NanoCpus: number; Memory: number; MemorySwap: number };
-    expect([hc.NanoCpus, hc.Memory, hc.MemorySwap]).toEqual([1_500_000_000, 256 * 1024 * 1024, 512 * 1024 * 1024]);
+    expect([hc.NanoCpus, hc.Memory, hc.MemorySwap]).toEqual([
+      1_500_000_000,
+      256 * 1024 * 1024,
+      512 * 1024 * 1024,
+    ]);
 
     // Without a previous CPU limit the quota is used, so that rollback can make it unlimited again.
     const [rec2] = await r.onAlert(await alertFor(free));
@@ -116,7 +145,11 @@ describe('docker response', () => {
     const c = await docker.createContainer({
       name: PREFIX + 'mem',
       Image: 'vigie-respond-bb:test',
-      Cmd: ['sh', '-c', 'dd if=/dev/zero of=/dev/shm/fill bs=1M count=40 2>/dev/null; while true; do sleep 1; done'],
+      Cmd: [
+        'sh',
+        '-c',
+        'dd if=/dev/zero of=/dev/shm/fill bs=1M count=40 2>/dev/null; while true; do sleep 1; done',
+      ],
     });
     await c.start();
     await new Promise((res) => setTimeout(res, 1000));
@@ -134,7 +167,9 @@ describe('docker response', () => {
   it('isolate disconnects from a user-defined network; rollback reconnects with alias and address', async () => {
     const net = PREFIX + 'net';
     await docker.createNetwork({ Name: net, IPAM: { Config: [{ Subnet: '172.31.250.0/24' }] } });
-    const c = await startContainer(PREFIX + 'iso', { network: { name: net, aliases: ['web'], ip: '172.31.250.10' } });
+    const c = await startContainer(PREFIX + 'iso', {
+      network: { name: net, aliases: ['web'], ip: '172.31.250.10' },
+    });
     const db = openStore(':memory:');
     const r = responder(db, '      - isolate');
     const [rec] = await r.onAlert(await alertFor(c));
@@ -162,7 +197,14 @@ describe('docker response', () => {
     expect(rec2.reason).toMatch(/protected by name/);
     expect((await c.inspect()).State.Paused).toBe(false);
     // Vigie's own container is never touched, whatever the policy.
-    const self = createResponder({ db, hostname: 'h', mode: 'enforce', policy: policy('      - pause'), actuators: [actuator], selfIds: [(await byName.inspect()).Id] });
+    const self = createResponder({
+      db,
+      hostname: 'h',
+      mode: 'enforce',
+      policy: policy('      - pause'),
+      actuators: [actuator],
+      selfIds: [(await byName.inspect()).Id],
+    });
     const [rec3] = await self.onAlert(await alertFor(byName, { rule: 'other' }));
     expect(rec3.reason).toMatch(/Vigie itself/);
     await r.close();
@@ -171,7 +213,11 @@ describe('docker response', () => {
   it('rate limit and per-incident cap are enforced and recorded', async () => {
     const cs = await Promise.all([0, 1, 2].map((i) => startContainer(`${PREFIX}rl${i}`)));
     const db = openStore(':memory:');
-    const r = responder(db, '      - pause', 'guards:\n  rateLimit: { perMinute: 2 }\n  maxWorkloadsPerIncident: 5');
+    const r = responder(
+      db,
+      '      - pause',
+      'guards:\n  rateLimit: { perMinute: 2 }\n  maxWorkloadsPerIncident: 5',
+    );
     const out = [];
     for (const c of cs) out.push(...(await r.onAlert(await alertFor(c))));
     expect(out.map((x) => x.status)).toEqual(['executed', 'executed', 'skipped']);
@@ -180,7 +226,11 @@ describe('docker response', () => {
     for (const x of out.slice(0, 2)) await r.rollback(x.id);
 
     const db2 = openStore(':memory:');
-    const r2 = responder(db2, '      - pause\n      - { action: throttle, params: { cpus: 0.5 } }', 'guards:\n  maxWorkloadsPerIncident: 1\n  maxActionsPerIncident: 1');
+    const r2 = responder(
+      db2,
+      '      - pause\n      - { action: throttle, params: { cpus: 0.5 } }',
+      'guards:\n  maxWorkloadsPerIncident: 1\n  maxActionsPerIncident: 1',
+    );
     const a0 = await r2.onAlert(await alertFor(cs[0], { incident: 'inc-1' }));
     expect(a0.map((x) => x.status)).toEqual(['executed', 'skipped']);
     expect(a0[1].reason).toMatch(/incident cap: 1 actions already taken for incident:inc-1/);
@@ -274,7 +324,11 @@ describe('docker response', () => {
     const c = await startContainer(PREFIX + 'crash');
     const db = openStore(':memory:');
     // What a crash between "pause sent" and "verified" leaves: the container paused, the record executing.
-    const before = await actuator.inspect({ kind: 'container', id: (await c.inspect()).Id, platform: 'docker' });
+    const before = await actuator.inspect({
+      kind: 'container',
+      id: (await c.inspect()).Id,
+      platform: 'docker',
+    });
     await c.pause();
     new ActionStore(db).put({
       id: 'act-crashed-1',
@@ -301,7 +355,11 @@ describe('docker response', () => {
     const netB = await docker.createNetwork({ Name: b });
     const c = await startContainer(PREFIX + 'half', { network: { name: a, aliases: ['api'] } });
     await netB.connect({ Container: (await c.inspect()).Id, EndpointConfig: { Aliases: ['api-b'] } });
-    const before = await actuator.inspect({ kind: 'container', id: (await c.inspect()).Id, platform: 'docker' });
+    const before = await actuator.inspect({
+      kind: 'container',
+      id: (await c.inspect()).Id,
+      platform: 'docker',
+    });
     expect(Object.keys(before.networks).sort()).toEqual([a, b].sort());
     await netB.disconnect({ Container: before.id, Force: true });
     const db = openStore(':memory:');

@@ -39,7 +39,11 @@ class FakeActuator implements Actuator {
     if (!s) throw new Error(`container ${t.id} no longer exists`);
     return { ...s };
   }
-  async execute(action: ActionType, t: ActionTarget, params: Record<string, unknown>): Promise<ActuatorResult> {
+  async execute(
+    action: ActionType,
+    t: ActionTarget,
+    params: Record<string, unknown>,
+  ): Promise<ActuatorResult> {
     const before = await this.inspect(t);
     this.calls.push(`${action}:${t.id}`);
     const s = this.states.get(t.id)!;
@@ -63,14 +67,25 @@ class FakeActuator implements Actuator {
 
 const alert = (id: string, rule = 'Terminal shell in container') =>
   makeAlert(
-    { rule, priority: 'Critical', output: 'x', category: 'attack', detector: 'runtime', explanation: 'x', entities: { container: { id, name: id } } },
+    {
+      rule,
+      priority: 'Critical',
+      output: 'x',
+      category: 'attack',
+      detector: 'runtime',
+      explanation: 'x',
+      entities: { container: { id, name: id } },
+    },
     'h',
   );
 
 function setup(actions: string, extra = '', mode: 'monitor' | 'enforce' = 'enforce') {
   const fake = new FakeActuator();
   const db = openStore(':memory:');
-  const policy = parsePolicy(`${extra}\nrules:\n  - name: r\n    match: { category: attack }\n    actions:\n${actions}`, 't.yaml');
+  const policy = parsePolicy(
+    `${extra}\nrules:\n  - name: r\n    match: { category: attack }\n    actions:\n${actions}`,
+    't.yaml',
+  );
   const r = createResponder({ db, hostname: 'h', mode, policy, actuators: [fake], selfIds: [] });
   return { fake, db, r };
 }
@@ -87,7 +102,9 @@ describe('response engine', () => {
   });
 
   it('actions that require approval wait in enforce mode, then run when approved', async () => {
-    const { fake, r } = setup('      - { action: throttle, params: { cpus: 1 } }\n      - { action: pause, approval: true }');
+    const { fake, r } = setup(
+      '      - { action: throttle, params: { cpus: 1 } }\n      - { action: pause, approval: true }',
+    );
     fake.add('c1');
     const recs = await r.onAlert(alert('c1'));
     expect(recs.map((x) => x.status)).toEqual(['executed', 'planned']);
@@ -172,7 +189,14 @@ describe('response engine', () => {
       reason: 'approved',
       createdAt: new Date().toISOString(),
     });
-    const r = createResponder({ db, hostname: 'h', mode: 'monitor', policy: parsePolicy('rules: []', 'x'), actuators: [fake], selfIds: [] });
+    const r = createResponder({
+      db,
+      hostname: 'h',
+      mode: 'monitor',
+      policy: parsePolicy('rules: []', 'x'),
+      actuators: [fake],
+      selfIds: [],
+    });
     const out = await r.ready;
     expect(out.map((x) => x.status)).toEqual(['executed']);
     expect(fake.states.get('c1')!.paused).toBe(true);
@@ -188,7 +212,15 @@ describe('response engine', () => {
     const fake = new FakeK8s();
     fake.add('kube-system/coredns-1');
     const podAlert = makeAlert(
-      { rule: 'Shell in pod', priority: 'Critical', output: 'x', category: 'attack', detector: 'runtime', explanation: 'x', entities: { k8s: { namespace: 'kube-system', pod: 'coredns-1' } } },
+      {
+        rule: 'Shell in pod',
+        priority: 'Critical',
+        output: 'x',
+        category: 'attack',
+        detector: 'runtime',
+        explanation: 'x',
+        entities: { k8s: { namespace: 'kube-system', pod: 'coredns-1' } },
+      },
       'h',
     );
     const mk = (params: string) =>
@@ -196,14 +228,22 @@ describe('response engine', () => {
         db: openStore(':memory:'),
         hostname: 'h',
         mode: 'enforce',
-        policy: parsePolicy(`rules:\n  - name: r\n    actions:\n      - { action: pause${params} }\n`, 'k.yaml'),
+        policy: parsePolicy(
+          `rules:\n  - name: r\n    actions:\n      - { action: pause${params} }\n`,
+          'k.yaml',
+        ),
         actuators: [fake],
         selfIds: [],
       });
     const [skipped] = await mk('').onAlert(podAlert);
     expect(skipped.status).toBe('skipped');
     expect(skipped.reason).toMatch(/protected namespace kube-system/);
-    expect(skipped.target).toMatchObject({ kind: 'pod', id: 'kube-system/coredns-1', namespace: 'kube-system', platform: 'kubernetes' });
+    expect(skipped.target).toMatchObject({
+      kind: 'pod',
+      id: 'kube-system/coredns-1',
+      namespace: 'kube-system',
+      platform: 'kubernetes',
+    });
     const [allowed] = await mk(', params: { allowProtectedNamespace: true }').onAlert(podAlert);
     expect(allowed.status).toBe('executed');
   });

@@ -26,7 +26,12 @@ export function buildImage(): void {
 /** A container that logs a line a second and exits promptly on SIGTERM. */
 export async function startContainer(
   name: string,
-  opts: { labels?: Record<string, string>; env?: string[]; hostConfig?: Docker.HostConfig; network?: { name: string; aliases?: string[]; ip?: string } } = {},
+  opts: {
+    labels?: Record<string, string>;
+    env?: string[];
+    hostConfig?: Docker.HostConfig;
+    network?: { name: string; aliases?: string[]; ip?: string };
+  } = {},
 ): Promise<Docker.Container> {
   const c = await docker.createContainer({
     name,
@@ -52,9 +57,23 @@ export async function startContainer(
 
 export async function removeByPrefix(prefix: string): Promise<void> {
   const all = await docker.listContainers({ all: true, filters: { name: [prefix] } });
-  await Promise.all(all.map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+  await Promise.all(
+    all.map((c) =>
+      docker
+        .getContainer(c.Id)
+        .remove({ force: true })
+        .catch(() => undefined),
+    ),
+  );
   const nets = await docker.listNetworks({ filters: { name: [prefix] } });
-  await Promise.all(nets.map((n) => docker.getNetwork(n.Id).remove().catch(() => undefined)));
+  await Promise.all(
+    nets.map((n) =>
+      docker
+        .getNetwork(n.Id)
+        .remove()
+        .catch(() => undefined),
+    ),
+  );
 }
 
 export async function alertFor(

@@ -1,7 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { makeAlert } from '../../src/model/alert.js';
-import { PolicyError, globMatch, loadPolicy, parseDuration, parsePolicy, parseSize, selectRule } from '../../src/respond/policy.js';
+import {
+  PolicyError,
+  globMatch,
+  loadPolicy,
+  parseDuration,
+  parsePolicy,
+  parseSize,
+  selectRule,
+} from '../../src/respond/policy.js';
 
 const alert = (over: Partial<Parameters<typeof makeAlert>[0]> = {}) =>
   makeAlert(
@@ -72,7 +80,9 @@ rules:
     const u = errorOf('rules:\n  - name: a\n    mach: { category: attack }\n    actions: [pause]\n');
     expect([u.line, u.column]).toEqual([3, 5]);
     expect(u.message).toMatch(/unknown key "mach"/);
-    const m = errorOf("rules:\n  - name: a\n    actions:\n      - { action: throttle, params: { memory: '1k' } }\n");
+    const m = errorOf(
+      "rules:\n  - name: a\n    actions:\n      - { action: throttle, params: { memory: '1k' } }\n",
+    );
     expect(m.line).toBe(4);
     expect(m.message).toMatch(/at least 6m/);
     const p = errorOf('rules:\n  - name: a\n    match:\n      minPriority: severe\n    actions: [pause]\n');
@@ -83,7 +93,9 @@ rules:
     const p = loadPolicy(new URL('../../policies/default.yaml', import.meta.url).pathname);
     expect(p.mode).toBe('monitor');
     expect(p.rules.length).toBeGreaterThan(0);
-    expect(readFileSync(new URL('../../policies/default.yaml', import.meta.url), 'utf8')).toMatch(/vigie.protect/);
+    expect(readFileSync(new URL('../../policies/default.yaml', import.meta.url), 'utf8')).toMatch(
+      /vigie.protect/,
+    );
   });
 });
 
@@ -106,12 +118,16 @@ rules:
   );
   it('the first matching rule wins; fields AND, values OR', () => {
     expect(selectRule(p, alert()).rule?.name).toBe('shells');
-    expect(selectRule(p, alert({ rule: 'Possible crypto miner', priority: 'Warning' })).rule?.name).toBe('miners');
+    expect(selectRule(p, alert({ rule: 'Possible crypto miner', priority: 'Warning' })).rule?.name).toBe(
+      'miners',
+    );
     expect(selectRule(p, alert({ tags: ['other'] })).rule?.name).toBe('anything-critical');
     expect(selectRule(p, alert({ priority: 'Notice' })).rule).toBeUndefined();
   });
   it('exclusions come first', () => {
-    expect(selectRule(p, alert({ entities: { container: { id: 'x', name: 'build-7' } } })).excludedBy).toBe(0);
+    expect(selectRule(p, alert({ entities: { container: { id: 'x', name: 'build-7' } } })).excludedBy).toBe(
+      0,
+    );
   });
   it('globs, durations and sizes', () => {
     expect(globMatch('web-*', 'web-1')).toBe(true);

@@ -31,7 +31,10 @@ describe('audit log formats', () => {
     expect(parseAuditText(JSON.stringify(EV)).events).toHaveLength(1);
     expect(parseAuditText(JSON.stringify([EV, EV])).events).toHaveLength(2);
     expect(parseAuditText(JSON.stringify({ kind: 'EventList', items: [EV, EV, EV] })).events).toHaveLength(3);
-    const r = parseAuditText(`${JSON.stringify(EV)}\n{bad json\n${JSON.stringify(EV)}\n{"kind": 0}\n`, 'f.log');
+    const r = parseAuditText(
+      `${JSON.stringify(EV)}\n{bad json\n${JSON.stringify(EV)}\n{"kind": 0}\n`,
+      'f.log',
+    );
     expect(r.events).toHaveLength(2);
     expect(r.errors).toHaveLength(2);
     expect(r.errors[0]).toMatch(/^f\.log:2: invalid JSON/);
@@ -39,9 +42,16 @@ describe('audit log formats', () => {
   });
 
   it('unwraps EKS, AKS and GKE envelopes', () => {
-    expect(parseAuditText(JSON.stringify({ logEvents: [{ id: '1', timestamp: 1, message: JSON.stringify(EV) }] })).events[0].auditID).toBe('id-1');
+    expect(
+      parseAuditText(JSON.stringify({ logEvents: [{ id: '1', timestamp: 1, message: JSON.stringify(EV) }] }))
+        .events[0].auditID,
+    ).toBe('id-1');
     expect(parseAuditText(JSON.stringify({ message: JSON.stringify(EV) })).events).toHaveLength(1);
-    expect(parseAuditText(JSON.stringify({ records: [{ category: 'kube-audit', properties: { log: JSON.stringify(EV) } }] })).events).toHaveLength(1);
+    expect(
+      parseAuditText(
+        JSON.stringify({ records: [{ category: 'kube-audit', properties: { log: JSON.stringify(EV) } }] }),
+      ).events,
+    ).toHaveLength(1);
     const gke = {
       protoPayload: {
         '@type': 'type.googleapis.com/google.cloud.audit.AuditLog',
@@ -56,7 +66,13 @@ describe('audit log formats', () => {
       labels: { 'authorization.k8s.io/decision': 'forbid' },
     };
     const [g] = parseAuditText(JSON.stringify(gke)).events;
-    expect(g).toMatchObject({ verb: 'get', user: { username: 'dev@example.com' }, objectRef: { namespace: 'prod', resource: 'secrets', name: 'db' }, responseStatus: { code: 403 }, sourceIPs: ['203.0.113.9'] });
+    expect(g).toMatchObject({
+      verb: 'get',
+      user: { username: 'dev@example.com' },
+      objectRef: { namespace: 'prod', resource: 'secrets', name: 'db' },
+      responseStatus: { code: 403 },
+      sourceIPs: ['203.0.113.9'],
+    });
   });
 
   it('maps an audit event onto the envelope', () => {
@@ -71,7 +87,10 @@ describe('POST /k8s-audit', () => {
   async function app(limit = 10_000) {
     const got: VigieEvent[] = [];
     const a = Fastify();
-    const stats = await registerK8sAuditRoute(a, { onEvents: (evs) => void got.push(...evs), bodyLimit: limit });
+    const stats = await registerK8sAuditRoute(a, {
+      onEvents: (evs) => void got.push(...evs),
+      bodyLimit: limit,
+    });
     return { a, got, stats };
   }
 
@@ -79,7 +98,11 @@ describe('POST /k8s-audit', () => {
     const { a, got, stats } = await app();
     let r = await a.inject({ method: 'POST', url: '/k8s-audit', payload: EV });
     expect(r.statusCode).toBe(200);
-    r = await a.inject({ method: 'POST', url: '/k8s-audit', payload: { kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items: [EV, EV] } });
+    r = await a.inject({
+      method: 'POST',
+      url: '/k8s-audit',
+      payload: { kind: 'EventList', apiVersion: 'audit.k8s.io/v1', items: [EV, EV] },
+    });
     expect(r.json()).toMatchObject({ accepted: 2 });
     expect(got).toHaveLength(3);
     expect(stats.events).toBe(3);
@@ -87,7 +110,12 @@ describe('POST /k8s-audit', () => {
 
   it('answers 400 with the reason on malformed JSON (counted) and 413 on an oversized body', async () => {
     const { a, stats } = await app(2000);
-    let r = await a.inject({ method: 'POST', url: '/k8s-audit', headers: { 'content-type': 'application/json' }, payload: '{"kind": "Event",' });
+    let r = await a.inject({
+      method: 'POST',
+      url: '/k8s-audit',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"kind": "Event",',
+    });
     expect(r.statusCode).toBe(400);
     expect(r.json().error).toBe('malformed JSON');
     expect(r.json().reason).toMatch(/JSON/);
@@ -95,7 +123,12 @@ describe('POST /k8s-audit', () => {
     r = await a.inject({ method: 'POST', url: '/k8s-audit', payload: { kind: 'Pod' } });
     expect(r.statusCode).toBe(400);
     expect(stats.rejected).toBe(1);
-    r = await a.inject({ method: 'POST', url: '/k8s-audit', headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ ...EV, pad: 'x'.repeat(5000) }) });
+    r = await a.inject({
+      method: 'POST',
+      url: '/k8s-audit',
+      headers: { 'content-type': 'application/json' },
+      payload: JSON.stringify({ ...EV, pad: 'x'.repeat(5000) }),
+    });
     expect(r.statusCode).toBe(413);
     expect(stats.oversized).toBe(1);
   });
@@ -111,17 +144,57 @@ describe('adapters', () => {
       kind: 'process',
       source: 'tetragon',
       host: 'my-node',
-      proc: { pid: 68790, name: 'netserver', exe: '/usr/bin/netserver', cmdline: '/usr/bin/netserver -D', pname: 'containerd-shim', uid: 0 },
-      container: { id: '19a02291e106ce6227b684197be232ea57c4e1a5ab2604a12608c325d701c7f4', name: 'spaceship', image: 'docker.io/tgraf/netperf:latest' },
+      proc: {
+        pid: 68790,
+        name: 'netserver',
+        exe: '/usr/bin/netserver',
+        cmdline: '/usr/bin/netserver -D',
+        pname: 'containerd-shim',
+        uid: 0,
+      },
+      container: {
+        id: '19a02291e106ce6227b684197be232ea57c4e1a5ab2604a12608c325d701c7f4',
+        name: 'spaceship',
+        image: 'docker.io/tgraf/netperf:latest',
+      },
       k8s: { namespace: 'default', pod: 'tiefighter' },
     });
   });
 
   it('Tetragon kprobes: tcp_connect → network, file hooks → file', () => {
-    const p = { process: { pid: 5, binary: '/usr/bin/curl', arguments: 'x' }, parent: { pid: 4, binary: '/bin/sh' } };
-    const [n] = tetragonToEvents({ process_kprobe: { ...p, function_name: 'tcp_connect', args: [{ sock_arg: { saddr: '10.0.0.1', daddr: '1.2.3.4', sport: 5000, dport: 443, protocol: 'IPPROTO_TCP' } }] }, time: '2024-01-01T00:00:00Z' });
-    expect(n).toMatchObject({ kind: 'network', network: { op: 'connect', proto: 'tcp', dstIp: '1.2.3.4', dstPort: 443 } });
-    const [f] = tetragonToEvents({ process_kprobe: { ...p, function_name: 'security_file_permission', args: [{ file_arg: { path: '/etc/shadow', permission: 'r' } }] } });
+    const p = {
+      process: { pid: 5, binary: '/usr/bin/curl', arguments: 'x' },
+      parent: { pid: 4, binary: '/bin/sh' },
+    };
+    const [n] = tetragonToEvents({
+      process_kprobe: {
+        ...p,
+        function_name: 'tcp_connect',
+        args: [
+          {
+            sock_arg: {
+              saddr: '10.0.0.1',
+              daddr: '1.2.3.4',
+              sport: 5000,
+              dport: 443,
+              protocol: 'IPPROTO_TCP',
+            },
+          },
+        ],
+      },
+      time: '2024-01-01T00:00:00Z',
+    });
+    expect(n).toMatchObject({
+      kind: 'network',
+      network: { op: 'connect', proto: 'tcp', dstIp: '1.2.3.4', dstPort: 443 },
+    });
+    const [f] = tetragonToEvents({
+      process_kprobe: {
+        ...p,
+        function_name: 'security_file_permission',
+        args: [{ file_arg: { path: '/etc/shadow', permission: 'r' } }],
+      },
+    });
     expect(f).toMatchObject({ kind: 'file', file: { op: 'open', path: '/etc/shadow', write: false } });
   });
 
@@ -134,12 +207,25 @@ describe('adapters', () => {
       source: 'syscall',
       hostname: 'n1',
       tags: ['shell'],
-      output_fields: { 'container.id': 'abc123', 'proc.name': 'bash', 'proc.pid': 77, 'k8s.ns.name': 'default', 'user.uid': 0 },
+      output_fields: {
+        'container.id': 'abc123',
+        'proc.name': 'bash',
+        'proc.pid': 77,
+        'k8s.ns.name': 'default',
+        'user.uid': 0,
+      },
     };
     expect(isFalcoAlert(alert)).toBe(true);
     expect(isFalcoAlert({ rule: 'x' })).toBe(false);
     const ev = falcoAlertToEvent(alert);
-    expect(ev).toMatchObject({ kind: 'internal', source: 'falco', host: 'n1', container: { id: 'abc123' }, proc: { name: 'bash', pid: 77, uid: 0 }, k8s: { namespace: 'default' } });
+    expect(ev).toMatchObject({
+      kind: 'internal',
+      source: 'falco',
+      host: 'n1',
+      container: { id: 'abc123' },
+      proc: { name: 'bash', pid: 77, uid: 0 },
+      k8s: { namespace: 'default' },
+    });
     expect(ev.internal?.message).toMatch(/Terminal shell in container/);
     expect(ev.ts).toBe(1714557600000000001n);
   });
@@ -148,7 +234,10 @@ describe('adapters', () => {
 describe('vigie rules replay / check', () => {
   const dir = mkdtempSync(join(tmpdir(), 'vigie-rules-'));
   const rules = join(dir, 'r.yaml');
-  writeFileSync(rules, '- rule: New namespace\n  desc: d\n  condition: ka.verb=create and ka.target.resource=namespaces\n  output: ns=%ka.target.name by %ka.user.name\n  priority: NOTICE\n  source: k8s_audit\n  tags: [k8s]\n');
+  writeFileSync(
+    rules,
+    '- rule: New namespace\n  desc: d\n  condition: ka.verb=create and ka.target.resource=namespaces\n  output: ns=%ka.target.name by %ka.user.name\n  priority: NOTICE\n  source: k8s_audit\n  tags: [k8s]\n',
+  );
   const log = join(dir, 'audit.log');
   writeFileSync(log, `${JSON.stringify(EV)}\n${JSON.stringify({ ...EV, verb: 'get' })}\nnot json\n`);
 
@@ -170,9 +259,17 @@ describe('vigie rules replay / check', () => {
 
   it('replay prints alerts as JSON lines and counts malformed input', async () => {
     const { out, err } = await cli(['rules', 'replay', '--rules', rules, log]);
-    const lines = out.trim().split('\n').map((l) => JSON.parse(l));
+    const lines = out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatchObject({ rule: 'New namespace', priority: 'Notice', source: 'k8s_audit', output_fields: { 'ka.target.name': 'evil' } });
+    expect(lines[0]).toMatchObject({
+      rule: 'New namespace',
+      priority: 'Notice',
+      source: 'k8s_audit',
+      output_fields: { 'ka.target.name': 'evil' },
+    });
     expect(lines[0].output).toMatch(/ns=evil by mallory$/);
     expect(err).toMatch(/2 events, 1 alerts, 1 malformed inputs skipped/);
   });
@@ -181,8 +278,13 @@ describe('vigie rules replay / check', () => {
     const { out } = await cli(['rules', 'check', '--rules', rules]);
     expect(out).toMatch(/active\s+k8s_audit New namespace/);
     const bad = join(dir, 'bad.yaml');
-    writeFileSync(bad, '- rule: Bad\n  desc: d\n  condition: ka.nope = 1\n  output: o\n  priority: INFO\n  source: k8s_audit\n');
-    await expect(cli(['rules', 'check', '--rules', rules, '--rules', bad])).rejects.toThrow(/bad\.yaml:1:3: rule "Bad": unknown field/);
+    writeFileSync(
+      bad,
+      '- rule: Bad\n  desc: d\n  condition: ka.nope = 1\n  output: o\n  priority: INFO\n  source: k8s_audit\n',
+    );
+    await expect(cli(['rules', 'check', '--rules', rules, '--rules', bad])).rejects.toThrow(
+      /bad\.yaml:1:3: rule "Bad": unknown field/,
+    );
     const ok = await cli(['rules', 'check', '--rules', rules, '--rules', bad, '--skip-unknown']);
     expect(ok.out).toMatch(/skipped\s+k8s_audit Bad/);
     expect(ok.err).toMatch(/warning: .*bad\.yaml:1:3: rule "Bad": skipped: unknown field/);

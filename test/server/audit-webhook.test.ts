@@ -12,7 +12,9 @@ const dir = requireDataset('falco-k8s-audit');
 
 describe.runIf(dir)('POST /k8s-audit on the main API server', () => {
   it('feeds real audit events into the events queue for responder tokens only', async () => {
-    const file = readdirSync(dir!).find((f) => f.endsWith('.json') && /create.*pod|exec/i.test(f)) ?? readdirSync(dir!).find((f) => f.endsWith('.json'))!;
+    const file =
+      readdirSync(dir!).find((f) => f.endsWith('.json') && /create.*pod|exec/i.test(f)) ??
+      readdirSync(dir!).find((f) => f.endsWith('.json'))!;
     const body = readFileSync(join(dir!, file), 'utf8');
     const db = openStore(':memory:');
     const tokens = new TokenStore(db);
@@ -24,11 +26,20 @@ describe.runIf(dir)('POST /k8s-audit on the main API server', () => {
       got.push(ev);
       return true;
     });
-    const srv = await startApiServer({ db, port: 0, auditWebhook: src, announce: () => {}, reportsDir: '/nonexistent' });
+    const srv = await startApiServer({
+      db,
+      port: 0,
+      auditWebhook: src,
+      announce: () => {},
+      reportsDir: '/nonexistent',
+    });
     const post = (token?: string, payload = body) =>
       fetch(`${srv.url}/k8s-audit`, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+        headers: {
+          'content-type': 'application/json',
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+        },
         body: payload,
       });
     expect((await post()).status).toBe(401);

@@ -49,12 +49,20 @@ describe('API providers over the stages', () => {
       correlator.add(a);
     }
     const m = baselineManagerFor(db, undefined);
-    m.resolve({ ...metric('web', 1, 1), kind: 'process', proc: { name: 'httpd', exe: '/bin/httpd' } }, Date.now());
+    m.resolve(
+      { ...metric('web', 1, 1), kind: 'process', proc: { name: 'httpd', exe: '/bin/httpd' } },
+      Date.now(),
+    );
     const tokens = new TokenStore(db);
     const admin = tokens.create('a', 'admin').token;
     const history = new ResourceHistory();
     history.observe(metric('web', 0.5, 1e6));
-    const app = await createServer({ alerts, tokens, incidents: incidentsProvider(db), baselines: baselinesProvider(db, history) });
+    const app = await createServer({
+      alerts,
+      tokens,
+      incidents: incidentsProvider(db),
+      baselines: baselinesProvider(db, history),
+    });
     const h = { authorization: `Bearer ${admin}` };
     const inc = (await app.inject({ url: '/api/v1/incidents', headers: h })).json().items;
     expect(inc).toHaveLength(1);
@@ -65,10 +73,20 @@ describe('API providers over the stages', () => {
     expect(bl.map((b: { workload: string }) => b.workload)).toEqual(['docker:web|httpd']);
     expect(bl[0].state).toBe('learning');
     expect(bl[0].cpu).toEqual([0.5]);
-    const reset = await app.inject({ method: 'POST', url: '/api/v1/baselines/reset', headers: { ...h, 'content-type': 'application/json' }, payload: '{"workload":"docker:web|httpd"}' });
+    const reset = await app.inject({
+      method: 'POST',
+      url: '/api/v1/baselines/reset',
+      headers: { ...h, 'content-type': 'application/json' },
+      payload: '{"workload":"docker:web|httpd"}',
+    });
     expect(reset.statusCode).toBe(200);
     expect((await app.inject({ url: '/api/v1/baselines', headers: h })).json().items).toHaveLength(0);
-    const again = await app.inject({ method: 'POST', url: '/api/v1/baselines/reset', headers: { ...h, 'content-type': 'application/json' }, payload: '{"workload":"docker:web|httpd"}' });
+    const again = await app.inject({
+      method: 'POST',
+      url: '/api/v1/baselines/reset',
+      headers: { ...h, 'content-type': 'application/json' },
+      payload: '{"workload":"docker:web|httpd"}',
+    });
     expect(again.statusCode).toBe(404);
     await app.close();
   });

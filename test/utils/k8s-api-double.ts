@@ -41,27 +41,137 @@ interface ResourceDef {
 }
 
 const RESOURCES: ResourceDef[] = [
-  { plural: 'pods', kind: 'Pod', group: '', version: 'v1', namespaced: true, shortNames: ['po'], subresources: ['eviction', 'log', 'status'] },
+  {
+    plural: 'pods',
+    kind: 'Pod',
+    group: '',
+    version: 'v1',
+    namespaced: true,
+    shortNames: ['po'],
+    subresources: ['eviction', 'log', 'status'],
+  },
   { plural: 'services', kind: 'Service', group: '', version: 'v1', namespaced: true, shortNames: ['svc'] },
-  { plural: 'namespaces', kind: 'Namespace', group: '', version: 'v1', namespaced: false, shortNames: ['ns'] },
-  { plural: 'nodes', kind: 'Node', group: '', version: 'v1', namespaced: false, shortNames: ['no'], subresources: ['status'] },
-  { plural: 'serviceaccounts', kind: 'ServiceAccount', group: '', version: 'v1', namespaced: true, shortNames: ['sa'] },
+  {
+    plural: 'namespaces',
+    kind: 'Namespace',
+    group: '',
+    version: 'v1',
+    namespaced: false,
+    shortNames: ['ns'],
+  },
+  {
+    plural: 'nodes',
+    kind: 'Node',
+    group: '',
+    version: 'v1',
+    namespaced: false,
+    shortNames: ['no'],
+    subresources: ['status'],
+  },
+  {
+    plural: 'serviceaccounts',
+    kind: 'ServiceAccount',
+    group: '',
+    version: 'v1',
+    namespaced: true,
+    shortNames: ['sa'],
+  },
   { plural: 'configmaps', kind: 'ConfigMap', group: '', version: 'v1', namespaced: true, shortNames: ['cm'] },
   { plural: 'secrets', kind: 'Secret', group: '', version: 'v1', namespaced: true },
   { plural: 'events', kind: 'Event', group: '', version: 'v1', namespaced: true, shortNames: ['ev'] },
-  { plural: 'deployments', kind: 'Deployment', group: 'apps', version: 'v1', namespaced: true, shortNames: ['deploy'], subresources: ['scale', 'status'] },
-  { plural: 'replicasets', kind: 'ReplicaSet', group: 'apps', version: 'v1', namespaced: true, shortNames: ['rs'], subresources: ['scale', 'status'] },
-  { plural: 'statefulsets', kind: 'StatefulSet', group: 'apps', version: 'v1', namespaced: true, shortNames: ['sts'], subresources: ['scale', 'status'] },
-  { plural: 'daemonsets', kind: 'DaemonSet', group: 'apps', version: 'v1', namespaced: true, shortNames: ['ds'], subresources: ['status'] },
+  {
+    plural: 'deployments',
+    kind: 'Deployment',
+    group: 'apps',
+    version: 'v1',
+    namespaced: true,
+    shortNames: ['deploy'],
+    subresources: ['scale', 'status'],
+  },
+  {
+    plural: 'replicasets',
+    kind: 'ReplicaSet',
+    group: 'apps',
+    version: 'v1',
+    namespaced: true,
+    shortNames: ['rs'],
+    subresources: ['scale', 'status'],
+  },
+  {
+    plural: 'statefulsets',
+    kind: 'StatefulSet',
+    group: 'apps',
+    version: 'v1',
+    namespaced: true,
+    shortNames: ['sts'],
+    subresources: ['scale', 'status'],
+  },
+  {
+    plural: 'daemonsets',
+    kind: 'DaemonSet',
+    group: 'apps',
+    version: 'v1',
+    namespaced: true,
+    shortNames: ['ds'],
+    subresources: ['status'],
+  },
   { plural: 'jobs', kind: 'Job', group: 'batch', version: 'v1', namespaced: true, subresources: ['status'] },
-  { plural: 'cronjobs', kind: 'CronJob', group: 'batch', version: 'v1', namespaced: true, shortNames: ['cj'], subresources: ['status'] },
-  { plural: 'ingresses', kind: 'Ingress', group: 'networking.k8s.io', version: 'v1', namespaced: true, shortNames: ['ing'], subresources: ['status'] },
-  { plural: 'networkpolicies', kind: 'NetworkPolicy', group: 'networking.k8s.io', version: 'v1', namespaced: true, shortNames: ['netpol'] },
+  {
+    plural: 'cronjobs',
+    kind: 'CronJob',
+    group: 'batch',
+    version: 'v1',
+    namespaced: true,
+    shortNames: ['cj'],
+    subresources: ['status'],
+  },
+  {
+    plural: 'ingresses',
+    kind: 'Ingress',
+    group: 'networking.k8s.io',
+    version: 'v1',
+    namespaced: true,
+    shortNames: ['ing'],
+    subresources: ['status'],
+  },
+  {
+    plural: 'networkpolicies',
+    kind: 'NetworkPolicy',
+    group: 'networking.k8s.io',
+    version: 'v1',
+    namespaced: true,
+    shortNames: ['netpol'],
+  },
   { plural: 'roles', kind: 'Role', group: 'rbac.authorization.k8s.io', version: 'v1', namespaced: true },
-  { plural: 'clusterroles', kind: 'ClusterRole', group: 'rbac.authorization.k8s.io', version: 'v1', namespaced: false },
-  { plural: 'rolebindings', kind: 'RoleBinding', group: 'rbac.authorization.k8s.io', version: 'v1', namespaced: true },
-  { plural: 'clusterrolebindings', kind: 'ClusterRoleBinding', group: 'rbac.authorization.k8s.io', version: 'v1', namespaced: false },
-  { plural: 'poddisruptionbudgets', kind: 'PodDisruptionBudget', group: 'policy', version: 'v1', namespaced: true, shortNames: ['pdb'] },
+  {
+    plural: 'clusterroles',
+    kind: 'ClusterRole',
+    group: 'rbac.authorization.k8s.io',
+    version: 'v1',
+    namespaced: false,
+  },
+  {
+    plural: 'rolebindings',
+    kind: 'RoleBinding',
+    group: 'rbac.authorization.k8s.io',
+    version: 'v1',
+    namespaced: true,
+  },
+  {
+    plural: 'clusterrolebindings',
+    kind: 'ClusterRoleBinding',
+    group: 'rbac.authorization.k8s.io',
+    version: 'v1',
+    namespaced: false,
+  },
+  {
+    plural: 'poddisruptionbudgets',
+    kind: 'PodDisruptionBudget',
+    group: 'policy',
+    version: 'v1',
+    namespaced: true,
+    shortNames: ['pdb'],
+  },
 ];
 
 function apiVersionOf(r: ResourceDef): string {
@@ -241,7 +351,8 @@ function fieldFilter(s: string | null): ((o: K8sObject) => boolean) | string {
 // ---------------------------------------------------------------- patches
 
 const clone = <T>(v: T): T => (v === undefined ? v : (JSON.parse(JSON.stringify(v)) as T));
-const isObj = (v: unknown): v is Record<string, any> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObj = (v: unknown): v is Record<string, any> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** RFC 7386 JSON merge patch. */
 export function mergePatch(target: unknown, patch: unknown): unknown {
@@ -279,7 +390,8 @@ const MERGE_KEYS: Record<string, string> = {
 export function strategicMergePatch(target: unknown, patch: unknown, field?: string): unknown {
   if (Array.isArray(patch)) {
     const key = field !== undefined ? MERGE_KEYS[field] : undefined;
-    if (key === undefined || !Array.isArray(target)) return clone(patch.filter((p) => !(isObj(p) && p.$patch)));
+    if (key === undefined || !Array.isArray(target))
+      return clone(patch.filter((p) => !(isObj(p) && p.$patch)));
     if (key === '') {
       // Primitive list with merge strategy (finalizers): union, keeping order.
       const out = [...target];
@@ -410,7 +522,10 @@ export function jsonPatch(doc: unknown, ops: unknown): unknown {
         break;
       case 'test':
         if (JSON.stringify(get(path)) !== JSON.stringify(op.value))
-          throw new PatchError(`the server rejected our request due to an error in our request: test failed at ${op.path}`, 422);
+          throw new PatchError(
+            `the server rejected our request due to an error in our request: test failed at ${op.path}`,
+            422,
+          );
         break;
       default:
         throw new PatchError(`unknown json patch operation "${String(op.op)}"`, 400);
@@ -463,7 +578,10 @@ function groupOf(r: ResourceDef): string {
   return r.group;
 }
 
-export async function startApiDouble(seed: K8sObject[] = [], opts: ApiDoubleOptions = {}): Promise<ApiDouble> {
+export async function startApiDouble(
+  seed: K8sObject[] = [],
+  opts: ApiDoubleOptions = {},
+): Promise<ApiDouble> {
   const historyLimit = opts.historyLimit ?? 10_000;
   const store = new Map<string, K8sObject>();
   const history: ChangeRecord[] = [];
@@ -478,7 +596,13 @@ export async function startApiDouble(seed: K8sObject[] = [], opts: ApiDoubleOpti
   const keyOf = (plural: string, ns: string | undefined, name: string) => `${plural}/${ns ?? ''}/${name}`;
 
   const record = (type: ChangeRecord['type'], r: ResourceDef, obj: K8sObject, prev?: K8sObject): void => {
-    const rec: ChangeRecord = { rv, type, plural: r.plural, namespace: obj.metadata?.namespace, object: clone(obj) };
+    const rec: ChangeRecord = {
+      rv,
+      type,
+      plural: r.plural,
+      namespace: obj.metadata?.namespace,
+      object: clone(obj),
+    };
     history.push(rec);
     if (history.length > historyLimit) {
       const dropped = history.shift()!;
@@ -523,7 +647,8 @@ export async function startApiDouble(seed: K8sObject[] = [], opts: ApiDoubleOpti
       o.metadata.generation = (prev.metadata!.generation ?? 1) + (specOf(prev) !== specOf(o) ? 1 : 0);
     } else {
       o.metadata.uid = o.metadata.uid ?? randomUUID();
-      o.metadata.creationTimestamp = o.metadata.creationTimestamp ?? new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+      o.metadata.creationTimestamp =
+        o.metadata.creationTimestamp ?? new Date().toISOString().replace(/\.\d+Z$/, 'Z');
       o.metadata.generation = 1;
     }
     o.metadata.resourceVersion = String(rv);
@@ -611,8 +736,14 @@ export async function startApiDouble(seed: K8sObject[] = [], opts: ApiDoubleOpti
     // Discovery
     if (method === 'GET') {
       if (path === '/version')
-        return send(res, 200, { major: '1', minor: '31', gitVersion: 'v1.31.0-vigie-double', platform: 'linux/amd64' });
-      if (path === '/api') return send(res, 200, { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [] });
+        return send(res, 200, {
+          major: '1',
+          minor: '31',
+          gitVersion: 'v1.31.0-vigie-double',
+          platform: 'linux/amd64',
+        });
+      if (path === '/api')
+        return send(res, 200, { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [] });
       if (path === '/apis')
         return send(res, 200, {
           kind: 'APIGroupList',
@@ -651,7 +782,8 @@ export async function startApiDouble(seed: K8sObject[] = [], opts: ApiDoubleOpti
     let plural: string;
     let name: string | undefined;
     let sub: string | undefined;
-    const isRes = (p: string | undefined) => !!p && RESOURCES.some((r) => r.group === group && r.version === version && r.plural === p);
+    const isRes = (p: string | undefined) =>
+      !!p && RESOURCES.some((r) => r.group === group && r.version === version && r.plural === p);
     if (segs[0] === 'namespaces' && segs.length >= 3 && isRes(segs[2])) {
       ns = segs[1];
       [plural, name, sub] = segs.slice(2);
@@ -667,7 +799,8 @@ export async function startApiDouble(seed: K8sObject[] = [], opts: ApiDoubleOpti
 
     const watch = url.searchParams.get('watch');
     let verb: Verb;
-    if (method === 'GET') verb = name ? (sub === 'log' ? 'log' : 'get') : watch === 'true' || watch === '1' ? 'watch' : 'list';
+    if (method === 'GET')
+      verb = name ? (sub === 'log' ? 'log' : 'get') : watch === 'true' || watch === '1' ? 'watch' : 'list';
     else if (method === 'POST') verb = sub === 'eviction' ? 'evict' : 'create';
     else if (method === 'PUT') verb = 'update';
     else if (method === 'PATCH') verb = 'patch';
@@ -677,7 +810,12 @@ export async function startApiDouble(seed: K8sObject[] = [], opts: ApiDoubleOpti
 
     const f = takeFault(verb, r.plural, ns, name);
     if (f) {
-      const reasons: Record<number, string> = { 403: 'Forbidden', 404: 'NotFound', 409: 'Conflict', 429: 'TooManyRequests' };
+      const reasons: Record<number, string> = {
+        403: 'Forbidden',
+        404: 'NotFound',
+        409: 'Conflict',
+        429: 'TooManyRequests',
+      };
       const msg =
         f.message ??
         (f.status === 403
@@ -694,7 +832,8 @@ export async function startApiDouble(seed: K8sObject[] = [], opts: ApiDoubleOpti
     const dryRun = url.searchParams.get('dryRun') === 'All';
     const key = name ? keyOf(r.plural, ns, name) : '';
     const existing = name ? store.get(key) : undefined;
-    const notFound: () => never = () => fail(404, `${r.plural}${r.group ? '.' + r.group : ''} "${name}" not found`, details);
+    const notFound: () => never = () =>
+      fail(404, `${r.plural}${r.group ? '.' + r.group : ''} "${name}" not found`, details);
 
     if (verb === 'list' || verb === 'watch') {
       let selector: Selector;
@@ -711,7 +850,11 @@ export async function startApiDouble(seed: K8sObject[] = [], opts: ApiDoubleOpti
         .filter(([k]) => k.startsWith(r.plural + '/'))
         .map(([, o]) => o)
         .filter(matches)
-        .sort((a, b) => `${a.metadata?.namespace}/${a.metadata?.name}`.localeCompare(`${b.metadata?.namespace}/${b.metadata?.name}`));
+        .sort((a, b) =>
+          `${a.metadata?.namespace}/${a.metadata?.name}`.localeCompare(
+            `${b.metadata?.namespace}/${b.metadata?.name}`,
+          ),
+        );
       if (verb === 'list') {
         return send(res, 200, {
           kind: `${r.kind}List`,
@@ -790,20 +933,32 @@ export async function startApiDouble(seed: K8sObject[] = [], opts: ApiDoubleOpti
       const objNs = r.namespaced ? (body.metadata?.namespace ?? ns) : undefined;
       if (r.namespaced && ns && body.metadata?.namespace && body.metadata.namespace !== ns)
         fail(400, 'the namespace of the provided object does not match the namespace sent on the request');
-      if (body.kind && body.kind !== r.kind) fail(400, `the kind of the body (${body.kind}) does not match ${r.kind}`);
+      if (body.kind && body.kind !== r.kind)
+        fail(400, `the kind of the body (${body.kind}) does not match ${r.kind}`);
       const meta = { ...(body.metadata ?? {}) };
-      if (!meta.name && meta.generateName) meta.name = meta.generateName + Math.random().toString(36).slice(2, 7);
-      if (!meta.name) fail(422, `${r.kind} "" is invalid: metadata.name: Required value: name or generateName is required`);
+      if (!meta.name && meta.generateName)
+        meta.name = meta.generateName + Math.random().toString(36).slice(2, 7);
+      if (!meta.name)
+        fail(422, `${r.kind} "" is invalid: metadata.name: Required value: name or generateName is required`);
       if (r.namespaced) {
         if (!objNs) fail(400, 'a namespace is required');
-        if (r.plural !== 'namespaces' && !store.has(keyOf('namespaces', undefined, objNs)) && objNs !== 'default')
+        if (
+          r.plural !== 'namespaces' &&
+          !store.has(keyOf('namespaces', undefined, objNs)) &&
+          objNs !== 'default'
+        )
           fail(404, `namespaces "${objNs}" not found`, { name: objNs, kind: 'namespaces' });
         meta.namespace = objNs;
       }
       delete meta.resourceVersion;
       const k = keyOf(r.plural, meta.namespace, meta.name);
       if (store.has(k))
-        fail(409, `${r.plural}${r.group ? '.' + r.group : ''} "${meta.name}" already exists`, { ...details, name: meta.name }, 'AlreadyExists');
+        fail(
+          409,
+          `${r.plural}${r.group ? '.' + r.group : ''} "${meta.name}" already exists`,
+          { ...details, name: meta.name },
+          'AlreadyExists',
+        );
       const toStore = { ...body, metadata: meta };
       if (dryRun) return send(res, 201, { ...toStore, apiVersion: apiVersionOf(r), kind: r.kind });
       return send(res, 201, write(r, toStore, undefined));
@@ -813,14 +968,20 @@ export async function startApiDouble(seed: K8sObject[] = [], opts: ApiDoubleOpti
       if (r.plural !== 'pods') fail(404, 'the server could not find the requested resource');
       if (!existing) notFound();
       if (!isObj(body) || body.kind !== 'Eviction') fail(400, 'body must be a policy/v1 Eviction');
-      if (body.metadata?.name && body.metadata.name !== name) fail(400, 'name in URL does not match name in Eviction object');
+      if (body.metadata?.name && body.metadata.name !== name)
+        fail(400, 'name in URL does not match name in Eviction object');
       // PodDisruptionBudgets: refuse when a PDB selecting the pod has no disruption left.
       for (const [k, pdb] of store) {
         if (!k.startsWith(`poddisruptionbudgets/${ns}/`)) continue;
         const sel = pdb.spec?.selector?.matchLabels as Record<string, string> | undefined;
         if (!sel || !Object.entries(sel).every(([a, b]) => existing.metadata?.labels?.[a] === b)) continue;
         if ((pdb.status?.disruptionsAllowed ?? 0) <= 0)
-          fail(429, 'Cannot evict pod as it would violate the pod\'s disruption budget.', details, 'TooManyRequests');
+          fail(
+            429,
+            "Cannot evict pod as it would violate the pod's disruption budget.",
+            details,
+            'TooManyRequests',
+          );
       }
       if (!dryRun) del(r, existing);
       return send(res, 201, status(201, '', '', { ...details }));
@@ -831,12 +992,23 @@ export async function startApiDouble(seed: K8sObject[] = [], opts: ApiDoubleOpti
       if (!isObj(body)) fail(400, 'request body must be an object');
       const wantRv = body.metadata?.resourceVersion;
       if (wantRv && wantRv !== existing.metadata?.resourceVersion)
-        fail(409, `Operation cannot be fulfilled on ${r.plural}${r.group ? '.' + r.group : ''} "${name}": the object has been modified; please apply your changes to the latest version and try again`, details);
-      if (body.metadata?.name && body.metadata.name !== name) fail(400, 'the name of the object does not match the name on the URL');
+        fail(
+          409,
+          `Operation cannot be fulfilled on ${r.plural}${r.group ? '.' + r.group : ''} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+          details,
+        );
+      if (body.metadata?.name && body.metadata.name !== name)
+        fail(400, 'the name of the object does not match the name on the URL');
       let next: K8sObject;
       if (sub === 'status') next = { ...existing, status: body.status };
-      else if (sub === 'scale') next = { ...existing, spec: { ...existing.spec, replicas: body.spec?.replicas } };
-      else next = { ...body, status: body.status ?? existing.status, metadata: { ...body.metadata, namespace: existing.metadata?.namespace } };
+      else if (sub === 'scale')
+        next = { ...existing, spec: { ...existing.spec, replicas: body.spec?.replicas } };
+      else
+        next = {
+          ...body,
+          status: body.status ?? existing.status,
+          metadata: { ...body.metadata, namespace: existing.metadata?.namespace },
+        };
       if (dryRun) return send(res, 200, next);
       const stored = write(r, next, existing);
       return send(res, 200, sub === 'scale' ? scaleOf(r, stored) : stored);
@@ -852,8 +1024,13 @@ export async function startApiDouble(seed: K8sObject[] = [], opts: ApiDoubleOpti
         if (ct === 'application/merge-patch+json') next = mergePatch(base, body);
         else if (ct === 'application/strategic-merge-patch+json') next = strategicMergePatch(base, body);
         else if (ct === 'application/json-patch+json') next = jsonPatch(base, body);
-        else if (ct === 'application/apply-patch+yaml') fail(415, 'server-side apply is not supported by this double');
-        else fail(415, `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json`);
+        else if (ct === 'application/apply-patch+yaml')
+          fail(415, 'server-side apply is not supported by this double');
+        else
+          fail(
+            415,
+            `the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/strategic-merge-patch+json`,
+          );
       } catch (e) {
         if (e instanceof PatchError) fail(e.code, e.message);
         throw e;
@@ -861,7 +1038,11 @@ export async function startApiDouble(seed: K8sObject[] = [], opts: ApiDoubleOpti
       if (!isObj(next)) fail(422, 'patch result is not an object');
       const wantRv = next.metadata?.resourceVersion;
       if (wantRv && wantRv !== existing.metadata?.resourceVersion)
-        fail(409, `Operation cannot be fulfilled on ${r.plural} "${name}": the object has been modified; please apply your changes to the latest version and try again`, details);
+        fail(
+          409,
+          `Operation cannot be fulfilled on ${r.plural} "${name}": the object has been modified; please apply your changes to the latest version and try again`,
+          details,
+        );
       if (next.metadata?.name !== name || (r.namespaced && next.metadata?.namespace !== ns))
         fail(422, 'metadata.name and metadata.namespace cannot be changed by a patch');
       if (sub === 'scale') next = { ...existing, spec: { ...existing.spec, replicas: next.spec?.replicas } };
@@ -875,7 +1056,11 @@ export async function startApiDouble(seed: K8sObject[] = [], opts: ApiDoubleOpti
       if (!existing) notFound();
       const pre = isObj(body) ? body.preconditions : undefined;
       if (pre?.uid && pre.uid !== existing.metadata?.uid)
-        fail(409, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${existing.metadata?.uid}`, details);
+        fail(
+          409,
+          `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${existing.metadata?.uid}`,
+          details,
+        );
       if (pre?.resourceVersion && pre.resourceVersion !== existing.metadata?.resourceVersion)
         fail(409, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}`, details);
       if (dryRun) return send(res, 200, existing);
@@ -889,18 +1074,30 @@ export async function startApiDouble(seed: K8sObject[] = [], opts: ApiDoubleOpti
   };
 
   function scaleOf(r: ResourceDef, o: K8sObject): K8sObject {
-    if (!['deployments', 'replicasets', 'statefulsets'].includes(r.plural)) fail(404, 'the server could not find the requested resource');
+    if (!['deployments', 'replicasets', 'statefulsets'].includes(r.plural))
+      fail(404, 'the server could not find the requested resource');
     return {
       kind: 'Scale',
       apiVersion: 'autoscaling/v1',
-      metadata: { name: o.metadata?.name, namespace: o.metadata?.namespace, uid: o.metadata?.uid, resourceVersion: o.metadata?.resourceVersion, creationTimestamp: o.metadata?.creationTimestamp },
+      metadata: {
+        name: o.metadata?.name,
+        namespace: o.metadata?.namespace,
+        uid: o.metadata?.uid,
+        resourceVersion: o.metadata?.resourceVersion,
+        creationTimestamp: o.metadata?.creationTimestamp,
+      },
       spec: { replicas: o.spec?.replicas ?? 1 },
       status: { replicas: o.status?.replicas ?? 0 },
     };
   }
 
   const server = createServer((req, res) => {
-    const log: RequestLogEntry = { method: req.method ?? 'GET', path: req.url ?? '/', verb: 'get', status: 200 };
+    const log: RequestLogEntry = {
+      method: req.method ?? 'GET',
+      path: req.url ?? '/',
+      verb: 'get',
+      status: 200,
+    };
     requests.push(log);
     if (requests.length > 10_000) requests.shift();
     handle(req, res, log)
@@ -908,7 +1105,8 @@ export async function startApiDouble(seed: K8sObject[] = [], opts: ApiDoubleOpti
         log.status = res.statusCode;
       })
       .catch((e: unknown) => {
-        const body = e instanceof HttpError ? e.body : status(500, 'InternalError', String((e as Error)?.stack ?? e));
+        const body =
+          e instanceof HttpError ? e.body : status(500, 'InternalError', String((e as Error)?.stack ?? e));
         log.status = Number(body.code);
         if (!res.headersSent) send(res, Number(body.code), body);
         else res.end();

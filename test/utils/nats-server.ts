@@ -9,7 +9,8 @@ export const NATS_SERVER = process.env.VIGIE_NATS_SERVER ?? '/usr/sbin/nats-serv
 
 export function natsAvailable(): boolean {
   if (existsSync(NATS_SERVER)) return true;
-  if (process.env.CI === 'true') throw new Error(`${NATS_SERVER} missing in CI (scripts/setup.sh installs nats-server)`);
+  if (process.env.CI === 'true')
+    throw new Error(`${NATS_SERVER} missing in CI (scripts/setup.sh installs nats-server)`);
   console.warn(`skipping NATS tests: ${NATS_SERVER} not found`);
   return false;
 }
@@ -36,7 +37,9 @@ export async function startNats(): Promise<NatsHandle> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'vigie-nats-'));
   const start = async (): Promise<ChildProcess> => {
-    const proc = spawn(NATS_SERVER, ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = spawn(NATS_SERVER, ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error('nats-server did not start in 10 s')), 10_000);
       proc.stderr!.on('data', (d: Buffer) => {

@@ -7,7 +7,8 @@ export const CHROMIUM = process.env.VIGIE_CHROMIUM ?? '/usr/bin/chromium';
 
 export function chromiumAvailable(): boolean {
   if (existsSync(CHROMIUM)) return true;
-  if (process.env.CI === 'true') throw new Error(`${CHROMIUM} missing in CI (scripts/setup.sh installs Debian's chromium)`);
+  if (process.env.CI === 'true')
+    throw new Error(`${CHROMIUM} missing in CI (scripts/setup.sh installs Debian's chromium)`);
   console.warn(`skipping browser tests: ${CHROMIUM} not found`);
   return false;
 }

@@ -17,7 +17,12 @@ interface CommonOpts {
 
 /** What a list shows: the record without its bulky states and evidence (see `show`). */
 function brief(r: ActionRecord): Record<string, unknown> {
-  const { stateBefore: _b, stateAfter: _a, evidence, ...rest } = r as ActionRecord & { stateRolledBack?: unknown };
+  const {
+    stateBefore: _b,
+    stateAfter: _a,
+    evidence,
+    ...rest
+  } = r as ActionRecord & { stateRolledBack?: unknown };
   delete (rest as { stateRolledBack?: unknown }).stateRolledBack;
   return { ...rest, ...(evidence !== undefined ? { evidence: '(captured; see `vigie actions show`)' } : {}) };
 }
@@ -43,7 +48,13 @@ function print(r: ActionRecord | ActionRecord[], o: CommonOpts, full = false): v
 function open(o: CommonOpts, enforce = false): VigieResponder {
   const db = openStore(o.db);
   // A CLI call may run beside `vigie run`, which owns start-up recovery: never recover from here.
-  return createResponder({ db, hostname: hostname(), mode: enforce ? 'enforce' : 'monitor', policyFile: o.policy, recover: false });
+  return createResponder({
+    db,
+    hostname: hostname(),
+    mode: enforce ? 'enforce' : 'monitor',
+    policyFile: o.policy,
+    recover: false,
+  });
 }
 
 function fail(msg: string, exitCode = 1): never {
@@ -69,63 +80,84 @@ export function register(program: Command): void {
       .option('--target <id|name>', 'container id or name')
       .option('--incident <id>', 'incident id')
       .option('--limit <n>', 'at most this many', '50'),
-  ).action(async (o: CommonOpts & { status?: string; action?: string; target?: string; incident?: string; limit: string }) => {
+  ).action(
+    async (
+      o: CommonOpts & { status?: string; action?: string; target?: string; incident?: string; limit: string },
+    ) => {
+      const r = open(o);
+      await r.ready;
+      const rows = r.list({
+        status: o.status,
+        action: o.action,
+        target: o.target,
+        incident: o.incident,
+        limit: Number(o.limit) || 50,
+      });
+      if (rows.length === 0 && o.output !== 'json') process.stderr.write('no actions recorded\n');
+      print(rows, o);
+      await r.close();
+    },
+  );
+
+  common(
+    actions.command('show <id>').description('one action with its states before/after and evidence'),
+  ).action(async (id: string, o: CommonOpts) => {
     const r = open(o);
     await r.ready;
-    const rows = r.list({ status: o.status, action: o.action, target: o.target, incident: o.incident, limit: Number(o.limit) || 50 });
-    if (rows.length === 0 && o.output !== 'json') process.stderr.write('no actions recorded\n');
-    print(rows, o);
+    const rec = r.get(id);
+    if (!rec) fail(`action ${id} not found in ${o.db}`, 2);
+    print(rec, o, true);
     await r.close();
   });
 
-  common(actions.command('show <id>').description('one action with its states before/after and evidence')).action(
-    async (id: string, o: CommonOpts) => {
-      const r = open(o);
-      await r.ready;
-      const rec = r.get(id);
-      if (!rec) fail(`action ${id} not found in ${o.db}`, 2);
-      print(rec, o, true);
-      await r.close();
-    },
-  );
+  common(
+    actions.command('approve <id>').description('execute a planned action now (guards still apply)'),
+  ).action(async (id: string, o: CommonOpts) => {
+    const r = open(o, true);
+    const rec = await r.approve(id).catch((err: Error) => fail(err.message, 2));
+    print(rec, o);
+    await r.close();
+    if (rec.status !== 'executed') fail(`action ${rec.id} ${rec.status}${rec.error ? ': ' + rec.error : ''}`);
+  });
 
-  common(actions.command('approve <id>').description('execute a planned action now (guards still apply)')).action(
-    async (id: string, o: CommonOpts) => {
-      const r = open(o, true);
-      const rec = await r.approve(id).catch((err: Error) => fail(err.message, 2));
-      print(rec, o);
-      await r.close();
-      if (rec.status !== 'executed') fail(`action ${rec.id} ${rec.status}${rec.error ? ': ' + rec.error : ''}`);
-    },
-  );
+  common(
+    actions
+      .command('rollback <id>')
+      .description('undo an executed action (unpause, reconnect, restore limits)'),
+  ).action(async (id: string, o: CommonOpts) => {
+    const r = open(o);
+    const rec = await r.rollback(id).catch((err: Error) => fail(err.message, 2));
+    print(rec, o);
+    await r.close();
+    if (rec.status !== 'rolled_back')
+      fail(`action ${rec.id} ${rec.status}${rec.error ? ': ' + rec.error : ''}`);
+  });
 
-  common(actions.command('rollback <id>').description('undo an executed action (unpause, reconnect, restore limits)')).action(
-    async (id: string, o: CommonOpts) => {
-      const r = open(o);
-      const rec = await r.rollback(id).catch((err: Error) => fail(err.message, 2));
-      print(rec, o);
-      await r.close();
-      if (rec.status !== 'rolled_back') fail(`action ${rec.id} ${rec.status}${rec.error ? ': ' + rec.error : ''}`);
-    },
-  );
-
-  common(actions.command('expire').description('lift actions whose TTL has passed (vigie run does it continuously)')).action(
-    async (o: CommonOpts) => {
-      const r = open(o);
-      const lifted = await r.tick();
-      print(lifted, o);
-      await r.close();
-    },
-  );
+  common(
+    actions
+      .command('expire')
+      .description('lift actions whose TTL has passed (vigie run does it continuously)'),
+  ).action(async (o: CommonOpts) => {
+    const r = open(o);
+    const lifted = await r.tick();
+    print(lifted, o);
+    await r.close();
+  });
 
   actions
     .command('check-policy <file>')
     .description('validate a response policy file and show its rules')
     .action((file: string) => {
       const p = loadPolicy(file);
-      process.stdout.write(`${file}: ok (${p.rules.length} rules, mode ${p.mode}${p.dryRun ? ', dry run' : ''})\n`);
+      process.stdout.write(
+        `${file}: ok (${p.rules.length} rules, mode ${p.mode}${p.dryRun ? ', dry run' : ''})\n`,
+      );
       for (const rule of p.rules) {
-        const chain = rule.actions.map((s) => s.action + (s.ttlMs ? `(ttl ${s.ttlMs / 1000}s)` : '') + (s.approval ? '[approval]' : '')).join(' → ');
+        const chain = rule.actions
+          .map(
+            (s) => s.action + (s.ttlMs ? `(ttl ${s.ttlMs / 1000}s)` : '') + (s.approval ? '[approval]' : ''),
+          )
+          .join(' → ');
         process.stdout.write(`  ${rule.name}: ${JSON.stringify(rule.match)} → ${chain}\n`);
       }
     });

@@ -11,7 +11,14 @@ function fail(msg: string): never {
   throw e;
 }
 
-export function admissionManifest(o: { namespace: string; service: string; port: number; caBundle?: string; failurePolicy: string; denyOn: string }): string {
+export function admissionManifest(o: {
+  namespace: string;
+  service: string;
+  port: number;
+  caBundle?: string;
+  failurePolicy: string;
+  denyOn: string;
+}): string {
   const ca = o.caBundle ? `\n      caBundle: ${o.caBundle}` : '';
   return `apiVersion: admissionregistration.k8s.io/v1
 kind: ValidatingWebhookConfiguration
@@ -69,7 +76,9 @@ spec:
 }
 
 export function register(program: Command): void {
-  const adm = program.command('admission').description('validating admission webhook that blocks or warns on misconfigurations');
+  const adm = program
+    .command('admission')
+    .description('validating admission webhook that blocks or warns on misconfigurations');
   adm
     .command('serve')
     .description('serve AdmissionReview v1 over HTTPS (POST /validate)')
@@ -80,31 +89,48 @@ export function register(program: Command): void {
     .option('--dry-run', 'never deny; report what would be denied as warnings')
     .option('--deny-on <severity>', 'deny findings at or above this severity', 'high')
     .option('--exceptions <file>', 'exceptions file')
-    .action(async (opts: { tlsCert: string; tlsKey: string; port: string; host: string; dryRun?: boolean; denyOn: string; exceptions?: string }) => {
-      let cert: Buffer;
-      let key: Buffer;
-      try {
-        cert = readFileSync(opts.tlsCert);
-        key = readFileSync(opts.tlsKey);
-      } catch (e) {
-        fail(`cannot read TLS material: ${(e as Error).message}`);
-      }
-      let denyOn;
-      try {
-        denyOn = parseSeverity(opts.denyOn);
-      } catch (e) {
-        fail((e as Error).message);
-      }
-      const exceptions = opts.exceptions ? loadExceptions(opts.exceptions) : [];
-      const app = await createAdmissionServer({ tls: { cert, key }, denyOn, dryRun: !!opts.dryRun, exceptions });
-      const addr = await app.listen({ port: Number(opts.port), host: opts.host });
-      process.stderr.write(`vigie admission: listening on ${addr} (deny on ${denyOn}${opts.dryRun ? ', dry run' : ''})\n`);
-      const stop = (): void => {
-        void app.close().then(() => process.exit(0));
-      };
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-    });
+    .action(
+      async (opts: {
+        tlsCert: string;
+        tlsKey: string;
+        port: string;
+        host: string;
+        dryRun?: boolean;
+        denyOn: string;
+        exceptions?: string;
+      }) => {
+        let cert: Buffer;
+        let key: Buffer;
+        try {
+          cert = readFileSync(opts.tlsCert);
+          key = readFileSync(opts.tlsKey);
+        } catch (e) {
+          fail(`cannot read TLS material: ${(e as Error).message}`);
+        }
+        let denyOn;
+        try {
+          denyOn = parseSeverity(opts.denyOn);
+        } catch (e) {
+          fail((e as Error).message);
+        }
+        const exceptions = opts.exceptions ? loadExceptions(opts.exceptions) : [];
+        const app = await createAdmissionServer({
+          tls: { cert, key },
+          denyOn,
+          dryRun: !!opts.dryRun,
+          exceptions,
+        });
+        const addr = await app.listen({ port: Number(opts.port), host: opts.host });
+        process.stderr.write(
+          `vigie admission: listening on ${addr} (deny on ${denyOn}${opts.dryRun ? ', dry run' : ''})\n`,
+        );
+        const stop = (): void => {
+          void app.close().then(() => process.exit(0));
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      },
+    );
   adm
     .command('manifest')
     .description('print a ValidatingWebhookConfiguration and Service that register the webhook')
@@ -114,9 +140,28 @@ export function register(program: Command): void {
     .option('--ca-bundle-file <file>', 'PEM CA that signed the serving certificate (embedded base64)')
     .option('--failure-policy <p>', 'Fail or Ignore', 'Ignore')
     .option('--deny-on <severity>', 'severity noted in the manifest', 'high')
-    .action((opts: { namespace: string; service: string; port: string; caBundleFile?: string; failurePolicy: string; denyOn: string }) => {
-      if (opts.failurePolicy !== 'Fail' && opts.failurePolicy !== 'Ignore') fail('--failure-policy must be Fail or Ignore');
-      const caBundle = opts.caBundleFile ? readFileSync(opts.caBundleFile).toString('base64') : undefined;
-      process.stdout.write(admissionManifest({ namespace: opts.namespace, service: opts.service, port: Number(opts.port), caBundle, failurePolicy: opts.failurePolicy, denyOn: opts.denyOn }));
-    });
+    .action(
+      (opts: {
+        namespace: string;
+        service: string;
+        port: string;
+        caBundleFile?: string;
+        failurePolicy: string;
+        denyOn: string;
+      }) => {
+        if (opts.failurePolicy !== 'Fail' && opts.failurePolicy !== 'Ignore')
+          fail('--failure-policy must be Fail or Ignore');
+        const caBundle = opts.caBundleFile ? readFileSync(opts.caBundleFile).toString('base64') : undefined;
+        process.stdout.write(
+          admissionManifest({
+            namespace: opts.namespace,
+            service: opts.service,
+            port: Number(opts.port),
+            caBundle,
+            failurePolicy: opts.failurePolicy,
+            denyOn: opts.denyOn,
+          }),
+        );
+      },
+    );
 }

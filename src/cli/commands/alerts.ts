@@ -23,11 +23,14 @@ const out = (s: string): void => {
 };
 
 export function register(program: Command): void {
-  const g = program.command('alerts').description('stored alerts: list, show, ack, false-positive (exception), unexcept');
+  const g = program
+    .command('alerts')
+    .description('stored alerts: list, show, ack, false-positive (exception), unexcept');
   const list = (o: { db: string; output?: string; limit: string; rule?: string; category?: string }) =>
     withStore(o.db, (s) => {
       const limit = Number(o.limit);
-      if (!Number.isInteger(limit) || limit <= 0) throw new Error(`--limit must be a positive integer, not "${o.limit}"`);
+      if (!Number.isInteger(limit) || limit <= 0)
+        throw new Error(`--limit must be a positive integer, not "${o.limit}"`);
       const alerts = s.alerts.list({ limit, rule: o.rule, category: o.category });
       for (const a of alerts) {
         if (o.output === 'json') out(JSON.stringify({ ...a, status: s.status(a.uuid) }));
@@ -68,15 +71,22 @@ export function register(program: Command): void {
 
   g.command('false-positive <id>')
     .description('mark as a false positive: the same alert on the same workload is suppressed from now on')
-    .option('--scope <scope>', 'workload (this rule on this workload) or baseline (only this novelty becomes normal)', 'workload')
+    .option(
+      '--scope <scope>',
+      'workload (this rule on this workload) or baseline (only this novelty becomes normal)',
+      'workload',
+    )
     .option('--reason <text>', 'why, recorded with the exception')
     .option('--db <file>', 'SQLite database', defaultDbPath())
     .action((id: string, o: { db: string; scope: string; reason?: string }) =>
       withStore(o.db, (s) => {
-        if (o.scope !== 'workload' && o.scope !== 'baseline') throw new Error(`--scope must be workload or baseline, not "${o.scope}"`);
+        if (o.scope !== 'workload' && o.scope !== 'baseline')
+          throw new Error(`--scope must be workload or baseline, not "${o.scope}"`);
         const e = s.falsePositive(id, o.scope as ExceptionScope, o.reason);
         out(JSON.stringify(e));
-        process.stderr.write(`exception ${e.id}: rule "${e.rule}" suppressed on ${e.workload}${e.detail ? ` for ${e.detail}` : ''}; undo with \`vigie alerts unexcept ${e.id}\`\n`);
+        process.stderr.write(
+          `exception ${e.id}: rule "${e.rule}" suppressed on ${e.workload}${e.detail ? ` for ${e.detail}` : ''}; undo with \`vigie alerts unexcept ${e.id}\`\n`,
+        );
       }),
     );
 
@@ -85,7 +95,8 @@ export function register(program: Command): void {
     .option('--db <file>', 'SQLite database', defaultDbPath())
     .action((id: string, o: { db: string }) =>
       withStore(o.db, (s) => {
-        for (const e of s.unexcept(id)) process.stderr.write(`exception ${e.id} removed (rule "${e.rule}" on ${e.workload})\n`);
+        for (const e of s.unexcept(id))
+          process.stderr.write(`exception ${e.id} removed (rule "${e.rule}" on ${e.workload})\n`);
       }),
     );
 

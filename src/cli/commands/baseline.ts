@@ -13,7 +13,10 @@ import { defaultDbPath, openStore } from '../../store/db.js';
 
 function open(db: string): { mgr: BaselineManager; close: () => void } {
   const handle = openStore(db);
-  return { mgr: new BaselineManager(defaultBaselineConfig, new BaselineStore(handle)), close: () => handle.close() };
+  return {
+    mgr: new BaselineManager(defaultBaselineConfig, new BaselineStore(handle)),
+    close: () => handle.close(),
+  };
 }
 
 function statusLine(s: WorkloadStatus): string {
@@ -27,7 +30,9 @@ function statusLine(s: WorkloadStatus): string {
 }
 
 export function register(program: Command): void {
-  const bl = program.command('baseline').description('Learned workload baselines: status, export, import, reset');
+  const bl = program
+    .command('baseline')
+    .description('Learned workload baselines: status, export, import, reset');
 
   bl.command('status')
     .argument('[workload]', 'one workload key (docker:IMAGE|COMMAND or k8s:NS/WORKLOAD)')
@@ -38,9 +43,12 @@ export function register(program: Command): void {
       const { mgr, close } = open(o.db);
       try {
         const list = mgr.list().filter((s) => workload === undefined || s.workload === workload);
-        if (workload !== undefined && list.length === 0) throw new Error(`no baseline for workload ${workload} in ${o.db}`);
-        for (const s of list) process.stdout.write((o.output === 'json' ? JSON.stringify(s) : statusLine(s)) + '\n');
-        if (list.length === 0 && o.output !== 'json') process.stdout.write(`no workload baseline in ${o.db}\n`);
+        if (workload !== undefined && list.length === 0)
+          throw new Error(`no baseline for workload ${workload} in ${o.db}`);
+        for (const s of list)
+          process.stdout.write((o.output === 'json' ? JSON.stringify(s) : statusLine(s)) + '\n');
+        if (list.length === 0 && o.output !== 'json')
+          process.stdout.write(`no workload baseline in ${o.db}\n`);
       } finally {
         close();
       }
@@ -55,7 +63,8 @@ export function register(program: Command): void {
       const { mgr, close } = open(o.db);
       try {
         const file = mgr.exportFile(workload);
-        if (workload !== undefined && file.workloads.length === 0) throw new Error(`no baseline for workload ${workload} in ${o.db}`);
+        if (workload !== undefined && file.workloads.length === 0)
+          throw new Error(`no baseline for workload ${workload} in ${o.db}`);
         const text = JSON.stringify(file, null, 1) + '\n';
         if (o.out) {
           writeFileSync(o.out, text);
@@ -75,7 +84,9 @@ export function register(program: Command): void {
       const { mgr, close } = open(o.db);
       try {
         const n = mgr.importFile(file);
-        process.stdout.write(`imported ${n} baseline(s) into ${o.db}: ${file.workloads.map((w) => `${w.workload} (${w.state})`).join(', ')}\n`);
+        process.stdout.write(
+          `imported ${n} baseline(s) into ${o.db}: ${file.workloads.map((w) => `${w.workload} (${w.state})`).join(', ')}\n`,
+        );
       } finally {
         close();
       }

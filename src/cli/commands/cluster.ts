@@ -22,22 +22,31 @@ export function register(program: Command): void {
     .option('--sources <names>', 'only these sources (comma-separated)')
     .option('--detectors <names>', 'only these detectors (comma-separated)')
     .option('--output <format>', 'text or json', 'text')
-    .action(async (o: { nats: string; node?: string; db: string; sources?: string; detectors?: string; output: string }) => {
-      const db = openStore(o.db);
-      const output = createOutput(parseOutputFormat(o.output));
-      const agent = await startAgent({
-        nats: o.nats,
-        db,
-        node: o.node,
-        output,
-        sourceNames: parseList(o.sources),
-        detectorNames: parseList(o.detectors),
-      });
-      output.notice(`vigie agent: publishing to ${o.nats}`);
-      await untilSignal();
-      await agent.stop();
-      db.close();
-    });
+    .action(
+      async (o: {
+        nats: string;
+        node?: string;
+        db: string;
+        sources?: string;
+        detectors?: string;
+        output: string;
+      }) => {
+        const db = openStore(o.db);
+        const output = createOutput(parseOutputFormat(o.output));
+        const agent = await startAgent({
+          nats: o.nats,
+          db,
+          node: o.node,
+          output,
+          sourceNames: parseList(o.sources),
+          detectorNames: parseList(o.detectors),
+        });
+        output.notice(`vigie agent: publishing to ${o.nats}`);
+        await untilSignal();
+        await agent.stop();
+        db.close();
+      },
+    );
 
   program
     .command('brain')
@@ -65,9 +74,16 @@ export function register(program: Command): void {
       }) => {
         const db = openStore(o.db);
         const output = createOutput(parseOutputFormat(o.output));
-        const config = stageConfig({ kubeconfig: o.kubeconfig, inCluster: o.inCluster, rules: o.rules ? [o.rules] : undefined });
+        const config = stageConfig({
+          kubeconfig: o.kubeconfig,
+          inCluster: o.inCluster,
+          rules: o.rules ? [o.rules] : undefined,
+        });
         const sourceNames = config.kubernetes ? ['kubernetes'] : [];
-        const detectorNames = [...(config.kubernetes ? ['posture'] : []), ...(config.rules ? ['rules', 'audit-anomaly'] : [])];
+        const detectorNames = [
+          ...(config.kubernetes ? ['posture'] : []),
+          ...(config.rules ? ['rules', 'audit-anomaly'] : []),
+        ];
         const brain = await startBrain({
           nats: o.nats,
           db,
@@ -79,7 +95,9 @@ export function register(program: Command): void {
           config,
         });
         const server = await startServerFor(brain.engine, db, o.listen);
-        output.notice(`vigie brain: consuming from ${o.nats}${server ? `; dashboard ${server.dashboardUrl}` : ''}`);
+        output.notice(
+          `vigie brain: consuming from ${o.nats}${server ? `; dashboard ${server.dashboardUrl}` : ''}`,
+        );
         await untilSignal();
         await server?.close();
         await brain.stop();

@@ -17,7 +17,12 @@ import { openStore } from '../../store/db.js';
 import { dockerOptions } from '../../sources/docker.js';
 import { removeContainers, removeOrphans } from '../../testbed/containers.js';
 import { ensureTestbedImage } from '../../testbed/image.js';
-import { getScenario, scenarioNames, type DemoOptions, type ScenarioResult } from '../../testbed/scenarios.js';
+import {
+  getScenario,
+  scenarioNames,
+  type DemoOptions,
+  type ScenarioResult,
+} from '../../testbed/scenarios.js';
 import { Engine, percentileOf } from '../engine.js';
 import { createOutput } from '../output.js';
 import { parseOutputFormat, startServerFor } from './run.js';
@@ -58,7 +63,9 @@ export interface DemoRun {
 export function register(program: Command): void {
   program
     .command('demo [scenario]')
-    .description('run a scripted scenario on local Docker: normal traffic, baseline, intrusion, alerts, containment')
+    .description(
+      'run a scripted scenario on local Docker: normal traffic, baseline, intrusion, alerts, containment',
+    )
     .option('--enforce', 'execute containment (default: monitor mode, actions are only planned)')
     .option('--output <format>', 'text or json (alerts and action records, one JSON object a line)', 'text')
     .option('--db <file>', 'SQLite database for the demo (recreated at each run)', '.vigie/demo.db')
@@ -97,7 +104,11 @@ export async function runDemo(
     enforce: Boolean(o.enforce),
     learnSeconds: o.fast ? 15 : num('learn-seconds', o.learnSeconds),
     learnEvents: o.fast ? 1500 : num('learn-events', o.learnEvents),
-    normalSeconds: o.minutes ? num('minutes', o.minutes) * 60 : o.fast ? 10 : num('normal-seconds', o.normalSeconds),
+    normalSeconds: o.minutes
+      ? num('minutes', o.minutes) * 60
+      : o.fast
+        ? 10
+        : num('normal-seconds', o.normalSeconds),
     normalOnly: Boolean(o.normalOnly),
     rate: num('rate', o.rate, 1),
     cpuset: o.cpuset ?? String(Math.max(0, (await import('node:os')).cpus().length - 1)),
@@ -107,7 +118,9 @@ export async function runDemo(
   try {
     await docker.ping();
   } catch (err) {
-    throw new Error(`dockerd is not answering (${(err as Error).message}); run scripts/setup.sh or ./vigie demo`);
+    throw new Error(
+      `dockerd is not answering (${(err as Error).message}); run scripts/setup.sh or ./vigie demo`,
+    );
   }
   const orphans = await removeOrphans(docker);
   if (orphans) say(`removed ${orphans} container(s) left by an earlier demo`);
@@ -182,7 +195,9 @@ export async function runDemo(
     await engine.start();
     const sensor = engine.sources.find((s) => s.name === 'bpftrace');
     if (!sensor || !sensor.stats().running)
-      say('the eBPF sensor is not running: only Docker events and stats are watched (runtime alerts need it)');
+      say(
+        'the eBPF sensor is not running: only Docker events and stats are watched (runtime alerts need it)',
+      );
     if (o.serve) {
       server = await startServerFor(engine, db, o.listen).catch((err: unknown) => {
         say(`dashboard not started: ${(err as Error).message}`);
@@ -235,7 +250,9 @@ export async function runDemo(
       );
     if (result) {
       lines.push(
-        result.problems.length ? `  NOT AS EXPECTED: ${result.problems.join('; ')}` : '  every expected alert and action was seen',
+        result.problems.length
+          ? `  NOT AS EXPECTED: ${result.problems.join('; ')}`
+          : '  every expected alert and action was seen',
       );
     }
     output.notice(lines.map((l) => `demo: ${l}`).join('\n'));

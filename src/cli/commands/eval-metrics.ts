@@ -10,14 +10,17 @@ export function register(program: Command): void {
     program.commands.find((c) => c.name() === 'eval') ??
     program.command('eval').description('Replay data sets through the detectors and score them');
   ev.command('metrics')
-    .description('Score the perf detector (detection, false alarms, root-cause ranking) on a metrics data set')
+    .description(
+      'Score the perf detector (detection, false alarms, root-cause ranking) on a metrics data set',
+    )
     .option('--dataset <name>', 'data set kind (nezha)', 'nezha')
     .option('--data <dir>', 'day folder (default: <datasets>/nezha-trainticket/2023-01-29)')
     .option('--output <fmt>', 'json | md', 'md')
     .option('--report <dir>', 'also write nezha-metrics.json and nezha-metrics.md there')
     .action((opts: { dataset: string; data?: string; output: string; report?: string }) => {
       if (opts.dataset !== 'nezha') throw new Error(`--dataset ${opts.dataset}: only "nezha" is supported`);
-      if (opts.output !== 'json' && opts.output !== 'md') throw new Error(`--output ${opts.output}: expected json or md`);
+      if (opts.output !== 'json' && opts.output !== 'md')
+        throw new Error(`--output ${opts.output}: expected json or md`);
       const dir = opts.data ?? datasetPath('nezha-trainticket', '2023-01-29');
       const r = evalNezha(dir);
       const json = JSON.stringify(r, null, 2);

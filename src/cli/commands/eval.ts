@@ -8,30 +8,54 @@ import { parseParams } from '../../eval/params.js';
 import { DATASETS, runEvaluation } from '../../eval/run.js';
 
 export function register(program: Command): void {
-  const ev = program.commands.find((c) => c.name() === 'eval') ?? program.command('eval').description('replay data sets through detectors and score them');
+  const ev =
+    program.commands.find((c) => c.name() === 'eval') ??
+    program.command('eval').description('replay data sets through detectors and score them');
   ev.command('syscalls')
     .description('Evaluate the system-call and behaviour-window anomaly models on a data set')
     .requiredOption('--dataset <name>', `one of ${DATASETS.join(', ')}`)
     .requiredOption('--data <dir>', 'data folder (LID-DS: the folder of scenario folders, or one scenario)')
     .option('--algo <names>', 'comma-separated: stide, ngram-lm, iforest, knn, ensemble', 'stide')
-    .option('--param <k=v>', 'model or protocol parameter, repeatable; prefix with algo. to target one algorithm (stide.n=6)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option(
+      '--param <k=v>',
+      'model or protocol parameter, repeatable; prefix with algo. to target one algorithm (stide.n=6)',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
     .option('--output <format>', 'json or md', 'json')
     .option('--report <dir>', 'write a Markdown report with SVG plots to this folder')
     .option('--no-trivial', 'leave out the flag-everything / flag-nothing rows')
-    .action(async (o: { dataset: string; data: string; algo: string; param: string[]; output: string; report?: string; trivial: boolean }) => {
-      if (o.output !== 'json' && o.output !== 'md') throw new Error(`--output must be json or md, got ${o.output}`);
-      const command = `vigie eval syscalls --dataset ${o.dataset} --data ${o.data} --algo ${o.algo}${o.param.map((p) => ` --param ${p}`).join('')}`;
-      const run = await runEvaluation({
-        dataset: o.dataset,
-        data: o.data,
-        algos: o.algo.split(',').map((s) => s.trim()).filter(Boolean),
-        params: parseParams(o.param),
-        noTrivial: !o.trivial,
-        command,
-      });
-      if (o.output === 'json') process.stdout.write(JSON.stringify(run.output, null, 2) + '\n');
-      else process.stdout.write(markdownTables(run) + '\n');
-      if (run.output.skipped.length) process.stderr.write(`${run.output.skipped.length} input(s) skipped:\n${run.output.skipped.map((s) => `  ${s.error}`).join('\n')}\n`);
-      if (o.report) process.stderr.write(`report: ${writeReport(run, o.report)}\n`);
-    });
+    .action(
+      async (o: {
+        dataset: string;
+        data: string;
+        algo: string;
+        param: string[];
+        output: string;
+        report?: string;
+        trivial: boolean;
+      }) => {
+        if (o.output !== 'json' && o.output !== 'md')
+          throw new Error(`--output must be json or md, got ${o.output}`);
+        const command = `vigie eval syscalls --dataset ${o.dataset} --data ${o.data} --algo ${o.algo}${o.param.map((p) => ` --param ${p}`).join('')}`;
+        const run = await runEvaluation({
+          dataset: o.dataset,
+          data: o.data,
+          algos: o.algo
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+          params: parseParams(o.param),
+          noTrivial: !o.trivial,
+          command,
+        });
+        if (o.output === 'json') process.stdout.write(JSON.stringify(run.output, null, 2) + '\n');
+        else process.stdout.write(markdownTables(run) + '\n');
+        if (run.output.skipped.length)
+          process.stderr.write(
+            `${run.output.skipped.length} input(s) skipped:\n${run.output.skipped.map((s) => `  ${s.error}`).join('\n')}\n`,
+          );
+        if (o.report) process.stderr.write(`report: ${writeReport(run, o.report)}\n`);
+      },
+    );
 }

@@ -21,14 +21,17 @@ function line(i: Incident): string {
 }
 
 export function register(program: Command): void {
-  const g = program.command('incidents').description('alerts correlated into incidents: timeline, ATT&CK, severity, blast radius');
+  const g = program
+    .command('incidents')
+    .description('alerts correlated into incidents: timeline, ATT&CK, severity, blast radius');
   const list = (o: { db: string; output: string; limit: string; status?: string }) => {
     const db = openStore(o.db);
     try {
       const c = new Correlator(db);
       const items = c.store.list(Number(o.limit) || 50, o.status);
       for (const i of items) out(o.output === 'json' ? JSON.stringify(i) : line(i));
-      if (o.output !== 'json' && items.length === 0) process.stderr.write('no incidents (run `vigie incidents build` to correlate stored alerts)\n');
+      if (o.output !== 'json' && items.length === 0)
+        process.stderr.write('no incidents (run `vigie incidents build` to correlate stored alerts)\n');
     } finally {
       db.close();
     }
@@ -51,9 +54,11 @@ export function register(program: Command): void {
       try {
         const inc = new Correlator(db).store.get(id);
         if (!inc) throw new Error(`no incident "${id}" (see \`vigie incidents list\`)`);
-        if (o.output === 'json') return out(JSON.stringify({ ...inc, alerts: new Correlator(db).store.alertsOf(inc.id) }, null, 2));
+        if (o.output === 'json')
+          return out(JSON.stringify({ ...inc, alerts: new Correlator(db).store.alertsOf(inc.id) }, null, 2));
         if (o.output === 'mermaid' || o.output === 'dot') {
-          if (!inc.blastRadius) throw new Error(`incident ${inc.id} has no blast radius (build it with --kubeconfig)`);
+          if (!inc.blastRadius)
+            throw new Error(`incident ${inc.id} has no blast radius (build it with --kubeconfig)`);
           return out(o.output === 'mermaid' ? inc.blastRadius.mermaid : inc.blastRadius.dot);
         }
         out(line(inc));
@@ -61,11 +66,17 @@ export function register(program: Command): void {
         out(inc.explanation);
         out('');
         out('Timeline:');
-        for (const t of inc.timeline) out(`  ${t.time}  ${t.priority.padEnd(9)} ${t.rule}${t.techniques.length ? ` [${t.techniques.join(',')}]` : ''}  ${t.output}`);
+        for (const t of inc.timeline)
+          out(
+            `  ${t.time}  ${t.priority.padEnd(9)} ${t.rule}${t.techniques.length ? ` [${t.techniques.join(',')}]` : ''}  ${t.output}`,
+          );
         if (inc.blastRadius) {
           out('');
           out('Blast radius:');
-          for (const it of inc.blastRadius.items) out(`  ${it.risk.padEnd(6)} ${it.relation.padEnd(11)} ${it.kind}: ${it.name}${it.detail ? ` (${it.detail})` : ''}`);
+          for (const it of inc.blastRadius.items)
+            out(
+              `  ${it.risk.padEnd(6)} ${it.relation.padEnd(11)} ${it.kind}: ${it.name}${it.detail ? ` (${it.detail})` : ''}`,
+            );
         }
       } finally {
         db.close();
@@ -73,57 +84,70 @@ export function register(program: Command): void {
     });
 
   g.command('build')
-    .description('correlate stored alerts not yet in an incident; with --kubeconfig, add each pod incident\'s blast radius')
+    .description(
+      "correlate stored alerts not yet in an incident; with --kubeconfig, add each pod incident's blast radius",
+    )
     .option('--db <file>', 'SQLite database', defaultDbPath())
     .option('--kubeconfig <file>', 'compute blast radius from this cluster')
     .option('--no-docker', 'do not compute the blast radius of container incidents from the local Docker')
     .option('--window <minutes>', 'correlation window', '30')
     .option('--limit <n>', 'alerts to read, newest first', '10000')
-    .action(async (o: { db: string; kubeconfig?: string; docker: boolean; window: string; limit: string }) => {
-      const db = openStore(o.db);
-      try {
-        const c = new Correlator(db, { windowMs: Number(o.window) * 60_000, postureOf: await loadPostureOf() });
-        const alerts = new AlertStore(db);
-        const list = alerts.list({ limit: Number(o.limit) }).reverse();
-        const touched = new Set<string>();
-        for (const a of list) {
-          if (c.store.incidentOfAlert(a.uuid)) continue;
-          const inc = c.add(a);
-          alerts.setIncident(a.uuid, inc.id);
-          touched.add(inc.id);
-        }
-        if (o.kubeconfig) {
-          const kc = new KubeConfig();
-          kc.loadFromFile(o.kubeconfig);
-          const objects: Obj[] = await loadClusterObjects(kc);
-          for (const id of touched) {
-            const inc = c.store.get(id)!;
-            const pod = inc.entities.pods[0];
-            if (!pod) continue;
-            const [ns, name] = pod.split('/');
-            const b = blastRadius(objects, ns, name);
-            if (b) c.setBlastRadius(id, b);
+    .action(
+      async (o: { db: string; kubeconfig?: string; docker: boolean; window: string; limit: string }) => {
+        const db = openStore(o.db);
+        try {
+          const c = new Correlator(db, {
+            windowMs: Number(o.window) * 60_000,
+            postureOf: await loadPostureOf(),
+          });
+          const alerts = new AlertStore(db);
+          const list = alerts.list({ limit: Number(o.limit) }).reverse();
+          const touched = new Set<string>();
+          for (const a of list) {
+            if (c.store.incidentOfAlert(a.uuid)) continue;
+            const inc = c.add(a);
+            alerts.setIncident(a.uuid, inc.id);
+            touched.add(inc.id);
           }
-        }
-        const dockerOnes = [...touched].map((id) => c.store.get(id)!).filter((i) => i.entities.pods.length === 0 && i.entities.containerIds?.length);
-        if (o.docker && dockerOnes.length) {
-          try {
-            const all = await inspectAll(new Docker());
-            for (const inc of dockerOnes) {
-              // The most recent container of the incident that Docker still knows.
-              const id = [...(inc.entities.containerIds ?? [])].reverse().find((x) => all.some((c) => c.Id === x));
-              const b = id ? dockerBlastRadius(all, id, hostname()) : undefined;
-              if (b) c.setBlastRadius(inc.id, b);
-              else process.stderr.write(`${inc.id}: its containers are gone; no blast radius\n`);
+          if (o.kubeconfig) {
+            const kc = new KubeConfig();
+            kc.loadFromFile(o.kubeconfig);
+            const objects: Obj[] = await loadClusterObjects(kc);
+            for (const id of touched) {
+              const inc = c.store.get(id)!;
+              const pod = inc.entities.pods[0];
+              if (!pod) continue;
+              const [ns, name] = pod.split('/');
+              const b = blastRadius(objects, ns, name);
+              if (b) c.setBlastRadius(id, b);
             }
-          } catch (err) {
-            process.stderr.write(`docker not reachable, no blast radius for container incidents: ${(err as Error).message}\n`);
           }
+          const dockerOnes = [...touched]
+            .map((id) => c.store.get(id)!)
+            .filter((i) => i.entities.pods.length === 0 && i.entities.containerIds?.length);
+          if (o.docker && dockerOnes.length) {
+            try {
+              const all = await inspectAll(new Docker());
+              for (const inc of dockerOnes) {
+                // The most recent container of the incident that Docker still knows.
+                const id = [...(inc.entities.containerIds ?? [])]
+                  .reverse()
+                  .find((x) => all.some((c) => c.Id === x));
+                const b = id ? dockerBlastRadius(all, id, hostname()) : undefined;
+                if (b) c.setBlastRadius(inc.id, b);
+                else process.stderr.write(`${inc.id}: its containers are gone; no blast radius\n`);
+              }
+            } catch (err) {
+              process.stderr.write(
+                `docker not reachable, no blast radius for container incidents: ${(err as Error).message}\n`,
+              );
+            }
+          }
+          process.stderr.write(`${list.length} alerts read, ${touched.size} incidents created or updated\n`);
+          for (const id of touched) out(line(c.store.get(id)!));
+        } finally {
+          db.close();
         }
-        process.stderr.write(`${list.length} alerts read, ${touched.size} incidents created or updated\n`);
-        for (const id of touched) out(line(c.store.get(id)!));
-      } finally {
-        db.close();
-      }
-    });
+      },
+    );
 }

@@ -23,11 +23,16 @@ interface CommonOpts {
 function load(o: CommonOpts, sources?: string[]): LoadResult {
   try {
     const r = loadRuleFiles(o.rules, { skipUnknown: o.skipUnknown, sources, disable: o.disable });
-    for (const w of r.warnings) process.stderr.write(`warning: ${w.where.file}:${w.where.line}:${w.where.col}: ${w.item ? `${w.item}: ` : ''}${w.message}\n`);
+    for (const w of r.warnings)
+      process.stderr.write(
+        `warning: ${w.where.file}:${w.where.line}:${w.where.col}: ${w.item ? `${w.item}: ` : ''}${w.message}\n`,
+      );
     return r;
   } catch (e) {
     if (e instanceof RuleLoadError) {
-      const err = new Error(`${e.message}${o.skipUnknown ? '' : '\n(use --skip-unknown to load the other rules)'}`) as Error & { exitCode: number };
+      const err = new Error(
+        `${e.message}${o.skipUnknown ? '' : '\n(use --skip-unknown to load the other rules)'}`,
+      ) as Error & { exitCode: number };
       err.exitCode = 2;
       throw err;
     }
@@ -36,13 +41,17 @@ function load(o: CommonOpts, sources?: string[]): LoadResult {
 }
 
 /** Reads events of one file: audit logs for k8s_audit, Vigie JSON lines or Tetragon export for syscall. */
-export function readEventsFile(path: string, source: 'k8s_audit' | 'syscall' | undefined): { events: VigieEvent[]; errors: string[] } {
+export function readEventsFile(
+  path: string,
+  source: 'k8s_audit' | 'syscall' | undefined,
+): { events: VigieEvent[]; errors: string[] } {
   // '-' is standard input (kubectl logs ... | vigie rules replay ... -).
   const text = readFileSync(path === '-' ? 0 : path, 'utf8');
   let audit: ReturnType<typeof parseAuditText> | undefined;
   if (source !== 'syscall') {
     audit = parseAuditText(text, path);
-    if (audit.events.length > 0 || source === 'k8s_audit') return { events: audit.events.map((x) => auditToEvent(x)), errors: audit.errors };
+    if (audit.events.length > 0 || source === 'k8s_audit')
+      return { events: audit.events.map((x) => auditToEvent(x)), errors: audit.errors };
   }
   const events: VigieEvent[] = [];
   const errors: string[] = [];
@@ -58,7 +67,11 @@ export function readEventsFile(path: string, source: 'k8s_audit' | 'syscall' | u
       continue;
     }
     const o = obj as Record<string, unknown>;
-    if (o && typeof o === 'object' && ('process_exec' in o || 'process_kprobe' in o || 'process_exit' in o || 'process_tracepoint' in o)) {
+    if (
+      o &&
+      typeof o === 'object' &&
+      ('process_exec' in o || 'process_kprobe' in o || 'process_exit' in o || 'process_tracepoint' in o)
+    ) {
       events.push(...tetragonToEvents(o));
       continue;
     }
@@ -66,7 +79,9 @@ export function readEventsFile(path: string, source: 'k8s_audit' | 'syscall' | u
       events.push(parseEvent(obj));
     } catch (e) {
       const issues = (e as { issues?: { path: (string | number)[]; message: string }[] }).issues;
-      const why = issues ? issues.map((x) => `${x.path.join('.') || '(root)'}: ${x.message}`).join('; ') : (e as Error).message;
+      const why = issues
+        ? issues.map((x) => `${x.path.join('.') || '(root)'}: ${x.message}`).join('; ')
+        : (e as Error).message;
       errors.push(`${path}:${i + 1}: not a Vigie event (${why.slice(0, 200)})`);
     }
   }
@@ -78,11 +93,15 @@ export function readEventsFile(path: string, source: 'k8s_audit' | 'syscall' | u
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 export function register(program: Command): void {
-  const rules = program.command('rules').description('Falco-compatible rules: check rule files, replay events, serve the audit webhook');
+  const rules = program
+    .command('rules')
+    .description('Falco-compatible rules: check rule files, replay events, serve the audit webhook');
 
   rules
     .command('check')
-    .description('load rule files and list loaded, inactive and skipped rules with the fields Vigie cannot provide')
+    .description(
+      'load rule files and list loaded, inactive and skipped rules with the fields Vigie cannot provide',
+    )
     .requiredOption('--rules <file>', 'rules file (repeatable; later files override earlier ones)', collect)
     .option('--skip-unknown', 'skip rules with unknown fields or errors instead of stopping')
     .option('--json', 'print the report as JSON')
@@ -91,7 +110,13 @@ export function register(program: Command): void {
       const rows = r.rules.map((x) => ({
         rule: x.name,
         source: x.source,
-        status: x.active ? 'active' : x.reason?.startsWith('skipped') ? 'skipped' : x.enabled ? 'inactive' : 'disabled',
+        status: x.active
+          ? 'active'
+          : x.reason?.startsWith('skipped')
+            ? 'skipped'
+            : x.enabled
+              ? 'inactive'
+              : 'disabled',
         reason: x.reason,
         where: `${x.where.file}:${x.where.line}:${x.where.col}`,
         unprovided: x.unprovided,
@@ -100,17 +125,28 @@ export function register(program: Command): void {
         process.stdout.write(JSON.stringify({ rules: rows, skipped: r.skipped }, null, 2) + '\n');
         return;
       }
-      for (const x of rows) process.stdout.write(`${x.status.padEnd(8)} ${x.source.padEnd(9)} ${x.rule}${x.reason && x.status !== 'active' ? `  (${x.reason})` : ''}\n`);
+      for (const x of rows)
+        process.stdout.write(
+          `${x.status.padEnd(8)} ${x.source.padEnd(9)} ${x.rule}${x.reason && x.status !== 'active' ? `  (${x.reason})` : ''}\n`,
+        );
       const count = (s: string) => rows.filter((x) => x.status === s).length;
       const fields = new Map<string, number>();
-      for (const x of r.rules) if (x.enabled) for (const f of x.unprovided) fields.set(f, (fields.get(f) ?? 0) + 1);
-      process.stdout.write(`\n${rows.length} rules: ${count('active')} active, ${count('inactive')} inactive, ${count('disabled')} disabled, ${count('skipped')} skipped\n`);
-      if (fields.size) process.stdout.write(`fields Vigie cannot provide (rules needing them): ${[...fields].map(([f, n]) => `${f} (${n})`).join(', ')}\n`);
+      for (const x of r.rules)
+        if (x.enabled) for (const f of x.unprovided) fields.set(f, (fields.get(f) ?? 0) + 1);
+      process.stdout.write(
+        `\n${rows.length} rules: ${count('active')} active, ${count('inactive')} inactive, ${count('disabled')} disabled, ${count('skipped')} skipped\n`,
+      );
+      if (fields.size)
+        process.stdout.write(
+          `fields Vigie cannot provide (rules needing them): ${[...fields].map(([f, n]) => `${f} (${n})`).join(', ')}\n`,
+        );
     });
 
   rules
     .command('replay')
-    .description('evaluate recorded events (audit logs, Vigie JSON lines, Tetragon export) and print alerts as JSON lines')
+    .description(
+      'evaluate recorded events (audit logs, Vigie JSON lines, Tetragon export) and print alerts as JSON lines',
+    )
     .requiredOption('--rules <file>', 'rules file (repeatable)', collect)
     .option('--source <source>', 'k8s_audit or syscall (default: guessed per file)')
     .option('--skip-unknown', 'skip rules with unknown fields or errors instead of stopping')
@@ -118,7 +154,8 @@ export function register(program: Command): void {
     .option('-D, --disable <rule>', 'disable a rule by name (repeatable)', collect)
     .argument('<files...>', "event files ('-' for standard input)")
     .action((files: string[], o: CommonOpts & { source?: string }) => {
-      if (o.source && o.source !== 'k8s_audit' && o.source !== 'syscall') throw new Error(`--source must be k8s_audit or syscall, not "${o.source}"`);
+      if (o.source && o.source !== 'k8s_audit' && o.source !== 'syscall')
+        throw new Error(`--source must be k8s_audit or syscall, not "${o.source}"`);
       const engine = new RuleEngine(load(o, o.source ? [o.source] : undefined), { ruleMatching: o.matching });
       const host = hostname();
       let events = 0;
@@ -158,7 +195,11 @@ export function register(program: Command): void {
         token: o.token,
         onEvents: (events) => {
           for (const ev of events) {
-            engine.evaluate(ev, (rule) => process.stdout.write(JSON.stringify(makeAlert(alertInput(rule, ev), host), jsonReplacer) + '\n'));
+            engine.evaluate(ev, (rule) =>
+              process.stdout.write(
+                JSON.stringify(makeAlert(alertInput(rule, ev), host), jsonReplacer) + '\n',
+              ),
+            );
           }
         },
       });

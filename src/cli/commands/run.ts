@@ -34,7 +34,9 @@ export interface RunFlags {
 }
 
 /** Settings for the sources, detectors and actuators that need them (cluster, rule files, webhook). */
-export function stageConfig(o: Pick<RunFlags, 'kubeconfig' | 'inCluster' | 'rules' | 'auditWebhook'>): Record<string, Record<string, unknown>> {
+export function stageConfig(
+  o: Pick<RunFlags, 'kubeconfig' | 'inCluster' | 'rules' | 'auditWebhook'>,
+): Record<string, Record<string, unknown>> {
   const config: Record<string, Record<string, unknown>> = {};
   if (o.kubeconfig || o.inCluster) {
     const kc = new KubeConfig();
@@ -71,7 +73,11 @@ export async function startServerFor(
   const m = /^(.*):(\d+)$/.exec(listen);
   if (!m) throw new Error(`--listen must be host:port, not "${listen}"`);
   const path = '../../server/start.js';
-  let mod: { startApiServer?: (o: Record<string, unknown>) => Promise<{ url: string; dashboardUrl: string; close(): Promise<void> }> };
+  let mod: {
+    startApiServer?: (
+      o: Record<string, unknown>,
+    ) => Promise<{ url: string; dashboardUrl: string; close(): Promise<void> }>;
+  };
   try {
     mod = (await import(path)) as typeof mod;
   } catch {
@@ -114,12 +120,17 @@ export function register(program: Command): void {
     .option('--no-serve', 'do not start the API and dashboard')
     .option('--kubeconfig <file>', 'also watch this cluster: posture, blast radius, Kubernetes containment')
     .option('--in-cluster', "use the pod's service account to reach the API server")
-    .option('--rules <files>', 'Falco rule files (comma-separated, repeatable) for syscall and audit events', (v: string, prev: string[] = []) => [...prev, v])
+    .option(
+      '--rules <files>',
+      'Falco rule files (comma-separated, repeatable) for syscall and audit events',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
     .option('--audit-webhook', 'accept Kubernetes audit events on POST /k8s-audit (responder token)')
     .action(async (o: RunFlags) => {
       const format = parseOutputFormat(o.output);
       const duration = o.duration === undefined ? undefined : Number(o.duration);
-      if (duration !== undefined && !(duration > 0)) throw new Error(`--duration must be a number of seconds > 0, not "${o.duration}"`);
+      if (duration !== undefined && !(duration > 0))
+        throw new Error(`--duration must be a number of seconds > 0, not "${o.duration}"`);
       const output = createOutput(format);
       const db = openStore(o.db);
       let sourceNames = parseList(o.sources);
@@ -135,10 +146,12 @@ export function register(program: Command): void {
         config: stageConfig(o),
       });
       await engine.start();
-      const server = o.serve ? await startServerFor(engine, db, o.listen ?? '127.0.0.1:7070').catch((err: unknown) => {
-        log.warn(`API server not started: ${(err as Error).message}`);
-        return undefined;
-      }) : undefined;
+      const server = o.serve
+        ? await startServerFor(engine, db, o.listen ?? '127.0.0.1:7070').catch((err: unknown) => {
+            log.warn(`API server not started: ${(err as Error).message}`);
+            return undefined;
+          })
+        : undefined;
       output.notice(
         `vigie: watching (${engine.mode} mode; sources: ${engine.sources.map((s) => s.name).join(', ') || 'none'}; ` +
           `detectors: ${engine.detectors.map((d) => d.name).join(', ') || 'none'}; responder: ${engine.responder ? 'yes' : 'none'})`,

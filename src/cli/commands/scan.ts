@@ -33,18 +33,39 @@ function fail(msg: string): never {
 export function register(program: Command): void {
   program
     .command('scan')
-    .description('scan Kubernetes manifests (files, folders, - for stdin) or a live cluster for misconfigurations')
+    .description(
+      'scan Kubernetes manifests (files, folders, - for stdin) or a live cluster for misconfigurations',
+    )
     .argument('[paths...]', 'manifest files or folders (YAML, JSON, List); - reads stdin')
     .option('--cluster', 'scan the cluster of the kubeconfig instead of files')
     .option('--kubeconfig <file>', 'kubeconfig file (default: $KUBECONFIG or ~/.kube/config)')
     .option('--context <name>', 'kubeconfig context')
-    .addOption(new Option('-o, --output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'))
-    .option('--fail-on <severity>', 'exit 1 when a non-excepted finding is at or above this severity (critical|high|medium|low|info)')
-    .option('--exceptions <file>', 'exceptions file (YAML): control/namespace/kind/name/container, reason, expires')
-    .option('--settings <file>', 'JSON/YAML map of control inputs (imageRepositoryAllowList, sensitiveKeyNames, ...)')
+    .addOption(
+      new Option('-o, --output <format>', 'output format').choices([...OUTPUT_FORMATS]).default('table'),
+    )
+    .option(
+      '--fail-on <severity>',
+      'exit 1 when a non-excepted finding is at or above this severity (critical|high|medium|low|info)',
+    )
+    .option(
+      '--exceptions <file>',
+      'exceptions file (YAML): control/namespace/kind/name/container, reason, expires',
+    )
+    .option(
+      '--settings <file>',
+      'JSON/YAML map of control inputs (imageRepositoryAllowList, sensitiveKeyNames, ...)',
+    )
     .option('--control <id...>', 'only these controls')
     .action(async (paths: string[], opts: ScanOpts) => {
-      const threshold = opts.failOn ? (() => { try { return parseSeverity(opts.failOn); } catch (e) { return fail((e as Error).message); } })() : undefined;
+      const threshold = opts.failOn
+        ? (() => {
+            try {
+              return parseSeverity(opts.failOn);
+            } catch (e) {
+              return fail((e as Error).message);
+            }
+          })()
+        : undefined;
       if (!opts.cluster && paths.length === 0) fail('scan: give manifest paths, - for stdin, or --cluster');
       let exceptions;
       try {
@@ -56,9 +77,14 @@ export function register(program: Command): void {
       if (opts.settings) {
         try {
           const { parse } = await import('yaml');
-          const raw = parse(readFileSync(opts.settings, 'utf8'), { maxAliasCount: 100 }) as Record<string, unknown>;
+          const raw = parse(readFileSync(opts.settings, 'utf8'), { maxAliasCount: 100 }) as Record<
+            string,
+            unknown
+          >;
           const inner = (raw?.postureControlInputs ?? raw) as Record<string, unknown>;
-          settings = Object.fromEntries(Object.entries(inner).map(([k, v]) => [k, Array.isArray(v) ? v.map(String) : [String(v)]]));
+          settings = Object.fromEntries(
+            Object.entries(inner).map(([k, v]) => [k, Array.isArray(v) ? v.map(String) : [String(v)]]),
+          );
         } catch (e) {
           fail(`settings ${opts.settings}: ${(e as Error).message}`);
         }
@@ -80,9 +106,23 @@ export function register(program: Command): void {
         errors.push(...r.errors);
       }
       const controls = loadCatalogue();
-      const res = evaluate(objects, { controls, exceptions, settings, complete: !!opts.cluster && paths.length === 0, only: opts.control, errors });
-      process.stdout.write(render(res, opts.output, opts.control ? controls.filter((c) => opts.control?.includes(c.id)) : controls));
-      if (opts.output !== 'table') for (const e of errors) process.stderr.write(`vigie scan: ${formatError(e)}\n`);
+      const res = evaluate(objects, {
+        controls,
+        exceptions,
+        settings,
+        complete: !!opts.cluster && paths.length === 0,
+        only: opts.control,
+        errors,
+      });
+      process.stdout.write(
+        render(
+          res,
+          opts.output,
+          opts.control ? controls.filter((c) => opts.control?.includes(c.id)) : controls,
+        ),
+      );
+      if (opts.output !== 'table')
+        for (const e of errors) process.stderr.write(`vigie scan: ${formatError(e)}\n`);
       if (objects.length === 0 && errors.length > 0) process.exitCode = 2;
       else if (failsAt(res, threshold)) process.exitCode = 1;
     });

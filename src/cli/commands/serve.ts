@@ -14,7 +14,12 @@ export function register(program: Command): void {
       const m = /^(.*):(\d+)$/.exec(o.listen);
       if (!m) throw new Error(`--listen must be host:port, not "${o.listen}"`);
       const db = openStore(o.db);
-      const srv = await startApiServer({ db, host: m[1].replace(/^\[|\]$/g, ''), port: Number(m[2]), reportsDir: o.reports });
+      const srv = await startApiServer({
+        db,
+        host: m[1].replace(/^\[|\]$/g, ''),
+        port: Number(m[2]),
+        reportsDir: o.reports,
+      });
       const stop = async () => {
         await srv.close();
         db.close();

@@ -24,7 +24,8 @@ export class ScoreEnsemble {
 
   /** validation[m] = scores of member m on normal validation data. */
   fit(validation: ArrayLike<number>[]): this {
-    if (validation.length !== this.members.length) throw new Error(`ensemble: ${validation.length} score sets for ${this.members.length} members`);
+    if (validation.length !== this.members.length)
+      throw new Error(`ensemble: ${validation.length} score sets for ${this.members.length} members`);
     validation.forEach((v, m) => {
       const s = Float64Array.from(v).sort();
       if (s.length === 0) throw new Error(`ensemble: no validation score for ${this.members[m]}`);

@@ -67,7 +67,8 @@ export class IsolationForest {
   /** Fits on `rows` vectors of `dim` values, row-major in `data`. */
   fit(data: Float64Array, dim: number): this {
     const rows = data.length / dim;
-    if (!Number.isInteger(rows) || rows < 1) throw new Error(`isolation forest: ${data.length} values is not a whole number of rows of ${dim}`);
+    if (!Number.isInteger(rows) || rows < 1)
+      throw new Error(`isolation forest: ${data.length} values is not a whole number of rows of ${dim}`);
     this.dim = dim;
     this.psi = Math.min(this.sampleSize, rows);
     const maxDepth = Math.ceil(Math.log2(Math.max(2, this.psi)));

@@ -18,7 +18,8 @@ export class KnnDetector {
 
   fit(data: Float64Array, dim: number): this {
     this.rows = data.length / dim;
-    if (!Number.isInteger(this.rows) || this.rows < 1) throw new Error(`kNN: ${data.length} values is not a whole number of rows of ${dim}`);
+    if (!Number.isInteger(this.rows) || this.rows < 1)
+      throw new Error(`kNN: ${data.length} values is not a whole number of rows of ${dim}`);
     this.train = data;
     this.dim = dim;
     return this;

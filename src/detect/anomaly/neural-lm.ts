@@ -61,12 +61,19 @@ export class NeuralLm {
 
   private build(): tf.LayersModel {
     const W = this.V + 1;
-    const init = (s: number): ReturnType<typeof tf.initializers.glorotUniform> => tf.initializers.glorotUniform({ seed: this.opts.seed + s });
+    const init = (s: number): ReturnType<typeof tf.initializers.glorotUniform> =>
+      tf.initializers.glorotUniform({ seed: this.opts.seed + s });
     const input = tf.input({ shape: [this.k, W] });
-    const emb = tf.layers.dense({ units: this.opts.embed, useBias: false, kernelInitializer: init(1) }).apply(input) as tf.SymbolicTensor;
+    const emb = tf.layers
+      .dense({ units: this.opts.embed, useBias: false, kernelInitializer: init(1) })
+      .apply(input) as tf.SymbolicTensor;
     const flat = tf.layers.flatten().apply(emb) as tf.SymbolicTensor;
-    const hid = tf.layers.dense({ units: this.opts.hidden, activation: 'tanh', kernelInitializer: init(2) }).apply(flat) as tf.SymbolicTensor;
-    const out = tf.layers.dense({ units: this.V, activation: 'softmax', kernelInitializer: init(3) }).apply(hid) as tf.SymbolicTensor;
+    const hid = tf.layers
+      .dense({ units: this.opts.hidden, activation: 'tanh', kernelInitializer: init(2) })
+      .apply(flat) as tf.SymbolicTensor;
+    const out = tf.layers
+      .dense({ units: this.V, activation: 'softmax', kernelInitializer: init(3) })
+      .apply(hid) as tf.SymbolicTensor;
     const m = tf.model({ inputs: input, outputs: out });
     m.compile({ optimizer: tf.train.adam(this.opts.learningRate), loss: 'sparseCategoricalCrossentropy' });
     return m;
@@ -126,7 +133,9 @@ export class NeuralLm {
         lossSum += Array.isArray(h) ? h[0] : h;
         batches++;
       }
-      log?.(`neural-lm epoch ${ep + 1}/${this.opts.epochs}: mean loss ${(lossSum / Math.max(1, batches)).toFixed(4)}`);
+      log?.(
+        `neural-lm epoch ${ep + 1}/${this.opts.epochs}: mean loss ${(lossSum / Math.max(1, batches)).toFixed(4)}`,
+      );
     }
   }
 
@@ -140,10 +149,15 @@ export class NeuralLm {
     for (let b0 = 0; b0 < n; b0 += B) {
       const m = Math.min(B, n - b0);
       const probs = tf.tidy(() => {
-        const x = tf.oneHot(tf.tensor2d(ctx.subarray(b0 * this.k, (b0 + m) * this.k), [m, this.k], 'int32'), this.V + 1).toFloat();
+        const x = tf
+          .oneHot(tf.tensor2d(ctx.subarray(b0 * this.k, (b0 + m) * this.k), [m, this.k], 'int32'), this.V + 1)
+          .toFloat();
         const p = this.model!.predict(x) as tf.Tensor2D;
         // Probability of the call that came: p[i, target[i]].
-        return tf.sum(tf.mul(p, tf.oneHot(tf.tensor1d(target.subarray(b0, b0 + m), 'int32'), this.V).toFloat()), 1);
+        return tf.sum(
+          tf.mul(p, tf.oneHot(tf.tensor1d(target.subarray(b0, b0 + m), 'int32'), this.V).toFloat()),
+          1,
+        );
       });
       const pv = await probs.data();
       probs.dispose();

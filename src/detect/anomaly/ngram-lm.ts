@@ -56,8 +56,10 @@ export class NgramLm {
   private readonly scoreStreams = new Map<StreamKey, LmStream>();
 
   constructor(opts: NgramLmOptions) {
-    if (!Number.isInteger(opts.n) || opts.n < 1) throw new Error(`order n must be a positive integer, got ${opts.n}`);
-    if (!Number.isInteger(opts.V) || opts.V < 1) throw new Error(`vocabulary size V must be a positive integer, got ${opts.V}`);
+    if (!Number.isInteger(opts.n) || opts.n < 1)
+      throw new Error(`order n must be a positive integer, got ${opts.n}`);
+    if (!Number.isInteger(opts.V) || opts.V < 1)
+      throw new Error(`vocabulary size V must be a positive integer, got ${opts.V}`);
     this.n = opts.n;
     this.V = opts.V;
     this.alpha = opts.alpha ?? 0.01;
@@ -78,7 +80,8 @@ export class NgramLm {
   }
 
   private check(sys: number): void {
-    if (!(sys >= 0 && sys < this.V && Number.isInteger(sys))) throw new Error(`system-call id ${sys} outside 0..${this.V - 1}`);
+    if (!(sys >= 0 && sys < this.V && Number.isInteger(sys)))
+      throw new Error(`system-call id ${sys} outside 0..${this.V - 1}`);
   }
 
   /** Feeds one normal call of `stream`. */
@@ -178,8 +181,10 @@ export class NgramLm {
   }
 
   static fromJSON(j: NgramLmJSON): NgramLm {
-    if (j.type !== 'ngram-lm' || j.version !== 1) throw new Error(`not an n-gram LM model (type ${String(j.type)})`);
-    if (j.tables.length !== 2 * (j.n - 1)) throw new Error(`n-gram LM model corrupt: ${j.tables.length} tables for order ${j.n}`);
+    if (j.type !== 'ngram-lm' || j.version !== 1)
+      throw new Error(`not an n-gram LM model (type ${String(j.type)})`);
+    if (j.tables.length !== 2 * (j.n - 1))
+      throw new Error(`n-gram LM model corrupt: ${j.tables.length} tables for order ${j.n}`);
     const m = new NgramLm({ n: j.n, V: j.V, alpha: j.alpha });
     m.unigram = base64ToFloat64(j.unigram);
     m.total = j.total;

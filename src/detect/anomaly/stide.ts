@@ -194,7 +194,8 @@ export class Stide {
   private readonly result: StideScore = { unseen: false, ratio: 0, complete: false };
 
   constructor(opts: StideOptions) {
-    if (!Number.isInteger(opts.L) || opts.L < 1) throw new Error(`locality frame L must be a positive integer, got ${opts.L}`);
+    if (!Number.isInteger(opts.L) || opts.L < 1)
+      throw new Error(`locality frame L must be a positive integer, got ${opts.L}`);
     this.n = opts.n;
     this.L = opts.L;
     this.set = new NgramSet(opts.n, opts.initialCapacity);
@@ -268,7 +269,8 @@ export class Stide {
 
   /** Whether a given n-gram (exactly n calls) was learned. */
   has(ngram: ArrayLike<number>): boolean {
-    if (ngram.length !== this.n) throw new Error(`expected an n-gram of length ${this.n}, got ${ngram.length}`);
+    if (ngram.length !== this.n)
+      throw new Error(`expected an n-gram of length ${this.n}, got ${ngram.length}`);
     return this.set.hasRing(Int32Array.from(ngram), 0);
   }
 
@@ -315,11 +317,19 @@ export class Stide {
   toJSON(): StideJSON {
     const flat = this.set.flat();
     const buf = Buffer.from(flat.buffer, flat.byteOffset, flat.byteLength);
-    return { type: 'stide', version: 1, n: this.n, L: this.L, count: this.set.size, ngrams: buf.toString('base64') };
+    return {
+      type: 'stide',
+      version: 1,
+      n: this.n,
+      L: this.L,
+      count: this.set.size,
+      ngrams: buf.toString('base64'),
+    };
   }
 
   static fromJSON(j: StideJSON): Stide {
-    if (j.type !== 'stide' || j.version !== 1) throw new Error(`not a STIDE model (type ${String(j.type)}, version ${String(j.version)})`);
+    if (j.type !== 'stide' || j.version !== 1)
+      throw new Error(`not a STIDE model (type ${String(j.type)}, version ${String(j.version)})`);
     const buf = Buffer.from(j.ngrams, 'base64');
     if (buf.byteLength !== j.count * j.n * 4) {
       throw new Error(`STIDE model corrupt: ${buf.byteLength} bytes for ${j.count} n-grams of length ${j.n}`);

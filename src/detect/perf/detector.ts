@@ -7,7 +7,14 @@ import type { AlertInput } from '../../model/alert.js';
 import type { VigieEvent } from '../../model/event.js';
 import type { AlertEmitter, Detector } from '../types.js';
 import type { DetectorContext } from '../registry.js';
-import { PerfEngine, entityRefOf, type Deviation, type EntityRef, type PerfFinding, type PerfParams } from './engine.js';
+import {
+  PerfEngine,
+  entityRefOf,
+  type Deviation,
+  type EntityRef,
+  type PerfFinding,
+  type PerfParams,
+} from './engine.js';
 
 function fmtValue(v: number, unit: string): string {
   if (unit === 'bytes') return `${(v / 1048576).toFixed(1)} MiB`;
@@ -24,7 +31,9 @@ export function describeDeviation(d: Deviation): string {
 function entitiesOf(ref: EntityRef): AlertInput['entities'] {
   return {
     host: ref.host,
-    container: ref.container ? { id: ref.container.id, name: ref.container.name, image: ref.container.image } : undefined,
+    container: ref.container
+      ? { id: ref.container.id, name: ref.container.name, image: ref.container.image }
+      : undefined,
     k8s: ref.k8s ? { ...ref.k8s } : undefined,
   };
 }
@@ -32,7 +41,10 @@ function entitiesOf(ref: EntityRef): AlertInput['entities'] {
 export function findingToAlert(f: PerfFinding, evidence: string[] = []): AlertInput | undefined {
   if (f.type === 'anomaly') {
     const devs = f.deviations.map(describeDeviation);
-    const ranking = f.ranking.map((r, i) => `${i + 1}. ${r.ref.name} (score ${r.score.toFixed(2)}${r.why[0] ? `, ${r.why[0].metric} z=${r.why[0].z.toFixed(1)}` : ''})`);
+    const ranking = f.ranking.map(
+      (r, i) =>
+        `${i + 1}. ${r.ref.name} (score ${r.score.toFixed(2)}${r.why[0] ? `, ${r.why[0].metric} z=${r.why[0].z.toFixed(1)}` : ''})`,
+    );
     return {
       rule: 'Performance anomaly',
       priority: f.score >= 3 ? 'Error' : 'Warning',
@@ -59,14 +71,23 @@ export function findingToAlert(f: PerfFinding, evidence: string[] = []): AlertIn
   }
   if (f.type === 'leak') {
     const mib = (v: number) => `${(v / 1048576).toFixed(1)} MiB`;
-    const eta = f.limit && f.slopePerSample > 0 ? ` ; at this rate the limit ${mib(f.limit)} is reached in ${Math.round((f.limit - f.to) / f.slopePerSample)} samples` : '';
+    const eta =
+      f.limit && f.slopePerSample > 0
+        ? ` ; at this rate the limit ${mib(f.limit)} is reached in ${Math.round((f.limit - f.to) / f.slopePerSample)} samples`
+        : '';
     return {
       rule: 'Memory leak trend',
       priority: 'Warning',
       source: 'metric',
       output: `Memory of ${f.entity.name} climbs steadily: ${mib(f.from)} → ${mib(f.to)} over the baseline window (R²=${f.r2.toFixed(2)})${eta}`,
       tags: ['performance', 'perf', 'memory'],
-      output_fields: { 'entity.name': f.entity.name, 'perf.metric': f.metric, 'perf.from': f.from, 'perf.to': f.to, 'perf.r2': f.r2 },
+      output_fields: {
+        'entity.name': f.entity.name,
+        'perf.metric': f.metric,
+        'perf.from': f.from,
+        'perf.to': f.to,
+        'perf.r2': f.r2,
+      },
       category: 'performance',
       detector: 'perf',
       score: f.r2,
@@ -79,7 +100,12 @@ export function findingToAlert(f: PerfFinding, evidence: string[] = []): AlertIn
   }
   if (f.type === 'neighbour') {
     const n = f.finding;
-    const lead = n.leadSamples > 0 ? `${n.leadSamples} samples before` : n.leadSamples === 0 ? 'at the same time as' : `${-n.leadSamples} samples after`;
+    const lead =
+      n.leadSamples > 0
+        ? `${n.leadSamples} samples before`
+        : n.leadSamples === 0
+          ? 'at the same time as'
+          : `${-n.leadSamples} samples after`;
     return {
       rule: 'Noisy neighbour',
       priority: 'Error',
@@ -142,8 +168,7 @@ export class PerfDetector implements Detector {
       if (action === 'destroy') {
         this.engine.forget(key);
         if (ev.container?.id) this.refs.delete(ev.container.id);
-      }
-      else if (action === 'start' || action === 'restart') this.engine.restarted(key);
+      } else if (action === 'start' || action === 'restart') this.engine.restarted(key);
       return;
     }
     if (!ev.metric || typeof ev.ts !== 'bigint') {

@@ -195,8 +195,25 @@ export interface NeighbourFinding {
 }
 
 export type PerfFinding =
-  | { type: 'anomaly'; entity: EntityRef; ts: bigint; score: number; deviations: Deviation[]; ranking: RankedEntity[] }
-  | { type: 'leak'; entity: EntityRef; ts: bigint; metric: string; slopePerSample: number; r2: number; from: number; to: number; limit?: number }
+  | {
+      type: 'anomaly';
+      entity: EntityRef;
+      ts: bigint;
+      score: number;
+      deviations: Deviation[];
+      ranking: RankedEntity[];
+    }
+  | {
+      type: 'leak';
+      entity: EntityRef;
+      ts: bigint;
+      metric: string;
+      slopePerSample: number;
+      r2: number;
+      from: number;
+      to: number;
+      limit?: number;
+    }
   | { type: 'neighbour'; ts: bigint; finding: NeighbourFinding }
   | { type: 'recovered'; entity: EntityRef; ts: bigint };
 
@@ -242,13 +259,27 @@ export class PerfEngine {
   private readonly scratchA: Float64Array;
   private readonly scratchB: Float64Array;
   private readonly ordered: Float64Array;
-  readonly stats: EngineStats = { samples: 0, entities: 0, skippedNaN: 0, gaps: 0, evicted: 0, alarms: 0, outOfOrder: 0 };
+  readonly stats: EngineStats = {
+    samples: 0,
+    entities: 0,
+    skippedNaN: 0,
+    gaps: 0,
+    evicted: 0,
+    alarms: 0,
+    outOfOrder: 0,
+  };
 
   constructor(params: Partial<PerfParams> = {}) {
     const merged = { ...DEFAULT_PARAMS, ...params };
     const floors = merged.floors ?? {};
     merged.specs = merged.specs.map((sp) =>
-      floors[sp.name] ? { ...sp, absFloor: floors[sp.name].abs ?? sp.absFloor, relFloor: floors[sp.name].rel ?? sp.relFloor } : sp,
+      floors[sp.name]
+        ? {
+            ...sp,
+            absFloor: floors[sp.name].abs ?? sp.absFloor,
+            relFloor: floors[sp.name].rel ?? sp.relFloor,
+          }
+        : sp,
     );
     this.p = merged;
     if (this.p.clip - this.p.k >= this.p.h)
@@ -439,16 +470,37 @@ export class PerfEngine {
     }
   }
 
-  private checkLeak(e: EntityState, t: Track, spec: MetricSpec, ts: bigint, limit?: number): PerfFinding | undefined {
+  private checkLeak(
+    e: EntityState,
+    t: Track,
+    spec: MetricSpec,
+    ts: bigint,
+    limit?: number,
+  ): PerfFinding | undefined {
     if (t.leakReported) return undefined;
     const n = t.base.copyOrdered(this.ordered);
     const { slope, r2 } = linearTrend(this.ordered, n);
     const from = this.ordered[0];
     const to = this.ordered[n - 1];
     const rise = to - from;
-    if (slope > 0 && r2 >= this.p.leakR2 && rise > this.p.leakRise * Math.abs(from) && rise > spec.absFloor * 4) {
+    if (
+      slope > 0 &&
+      r2 >= this.p.leakR2 &&
+      rise > this.p.leakRise * Math.abs(from) &&
+      rise > spec.absFloor * 4
+    ) {
       t.leakReported = true;
-      return { type: 'leak', entity: e.ref, ts, metric: spec.name, slopePerSample: slope, r2, from, to, limit };
+      return {
+        type: 'leak',
+        entity: e.ref,
+        ts,
+        metric: spec.name,
+        slopePerSample: slope,
+        r2,
+        from,
+        to,
+        limit,
+      };
     }
     return undefined;
   }
@@ -459,8 +511,19 @@ export class PerfEngine {
     for (let i = 0; i < specs.length; i++) {
       const t = e.tracks[i];
       if (!t || !(t.lastZ >= this.p.k)) continue;
-      const sigma = Math.max(t.base.sigma, (specs[i].relFloor ?? this.p.relFloor) * Math.abs(t.base.median), specs[i].absFloor);
-      out.push({ metric: specs[i].name, value: t.lastValue, median: t.base.median, sigma, z: t.lastZ, unit: specs[i].unit });
+      const sigma = Math.max(
+        t.base.sigma,
+        (specs[i].relFloor ?? this.p.relFloor) * Math.abs(t.base.median),
+        specs[i].absFloor,
+      );
+      out.push({
+        metric: specs[i].name,
+        value: t.lastValue,
+        median: t.base.median,
+        sigma,
+        z: t.lastZ,
+        unit: specs[i].unit,
+      });
     }
     return out.sort((a, b) => b.z - a.z);
   }
@@ -511,7 +574,13 @@ export class PerfEngine {
     if (n < 4) return undefined;
     const vspec = specs[vi];
     const victimLevel =
-      vt.base.median + this.p.k * Math.max(vt.base.sigma, (vspec.relFloor ?? this.p.relFloor) * Math.abs(vt.base.median), vspec.absFloor);
+      vt.base.median +
+      this.p.k *
+        Math.max(
+          vt.base.sigma,
+          (vspec.relFloor ?? this.p.relFloor) * Math.abs(vt.base.median),
+          vspec.absFloor,
+        );
     let best: NeighbourFinding | undefined;
     for (const e of this.entities.values()) {
       if (e === victim || e.ref.scope !== victim.ref.scope) continue;
@@ -528,12 +597,17 @@ export class PerfEngine {
         if (len < 4) continue;
         const corr = pearson(this.scratchA.subarray(vn - len, vn), this.scratchB.subarray(m - len, m), len);
         if (!(corr > 0)) continue;
-        const sigma = Math.max(t.base.sigma, (specs[i].relFloor ?? this.p.relFloor) * Math.abs(t.base.median), specs[i].absFloor);
+        const sigma = Math.max(
+          t.base.sigma,
+          (specs[i].relFloor ?? this.p.relFloor) * Math.abs(t.base.median),
+          specs[i].absFloor,
+        );
         const rise = (t.lastValue - t.base.median) / sigma;
         if (rise < this.p.k) continue;
         // Lead in samples: how long before the victim's onset the culprit's rise began.
         const victimOnsetAgo = n - 1 - onsetIndex(this.scratchA, n, victimLevel);
-        const culpritOnsetAgo = m - 1 - onsetIndex(this.scratchB, m, t.base.median + this.p.k * sigma) + shift;
+        const culpritOnsetAgo =
+          m - 1 - onsetIndex(this.scratchB, m, t.base.median + this.p.k * sigma) + shift;
         const lead = culpritOnsetAgo - victimOnsetAgo;
         // Consumption that rose after the victim degraded is an effect more than a cause: halve it.
         const timing = lead >= -1 ? 1 : 0.5;

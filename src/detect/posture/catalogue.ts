@@ -21,7 +21,9 @@ const controlSchema = z.object({
   remediation: z.string().min(1),
   check: z.string(),
   params: z.record(z.string(), z.unknown()).optional(),
-  mitre: z.array(z.object({ tactic: z.string(), technique: z.string(), name: z.string().optional() })).optional(),
+  mitre: z
+    .array(z.object({ tactic: z.string(), technique: z.string(), name: z.string().optional() }))
+    .optional(),
   kubescape: z.array(z.string()),
   rules: z.array(z.string()).optional(),
   pss: z.enum(['baseline', 'restricted']).optional(),
@@ -45,7 +47,9 @@ export function loadCatalogue(dir = controlsDir()): ControlDef[] {
   if (cached && dir === controlsDir()) return cached;
   const out: ControlDef[] = [];
   const seen = new Set<string>();
-  for (const f of readdirSync(dir).filter((x) => x.endsWith('.json')).sort()) {
+  for (const f of readdirSync(dir)
+    .filter((x) => x.endsWith('.json'))
+    .sort()) {
     const path = join(dir, f);
     let raw: unknown;
     try {
@@ -54,7 +58,10 @@ export function loadCatalogue(dir = controlsDir()): ControlDef[] {
       throw new Error(`${path}: ${(e as Error).message}`);
     }
     const parsed = fileSchema.safeParse(raw);
-    if (!parsed.success) throw new Error(`${path}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    if (!parsed.success)
+      throw new Error(
+        `${path}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      );
     for (const c of parsed.data.controls) {
       if (seen.has(c.id)) throw new Error(`${path}: duplicate control id ${c.id}`);
       if (!CHECKS[c.check]) throw new Error(`${path}: control ${c.id} names unknown check "${c.check}"`);

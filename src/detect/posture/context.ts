@@ -2,7 +2,15 @@
  * Cross-object view of one scan: service accounts, what RBAC lets each subject do, which Services
  * and Ingresses expose which pods, which NetworkPolicies select which pods. Built once per scan.
  */
-import { isClusterScoped, mapSelectorMatches, nameOf, nsOf, podSpecsOf, selectorMatches, type PodSpecRef } from './k8s.js';
+import {
+  isClusterScoped,
+  mapSelectorMatches,
+  nameOf,
+  nsOf,
+  podSpecsOf,
+  selectorMatches,
+  type PodSpecRef,
+} from './k8s.js';
 import type { K8sObject } from './types.js';
 
 export interface PolicyRule {
@@ -26,12 +34,68 @@ export type Settings = Record<string, string[]>;
 export const DEFAULT_SETTINGS: Settings = {
   imageRepositoryAllowList: [],
   imageDigestExemptRepositories: [],
-  insecureCapabilities: ['SETPCAP', 'NET_ADMIN', 'NET_RAW', 'SYS_MODULE', 'SYS_RAWIO', 'SYS_PTRACE', 'SYS_ADMIN', 'SYS_BOOT', 'MAC_OVERRIDE', 'MAC_ADMIN', 'PERFMON', 'ALL', 'BPF'],
+  insecureCapabilities: [
+    'SETPCAP',
+    'NET_ADMIN',
+    'NET_RAW',
+    'SYS_MODULE',
+    'SYS_RAWIO',
+    'SYS_PTRACE',
+    'SYS_ADMIN',
+    'SYS_BOOT',
+    'MAC_OVERRIDE',
+    'MAC_ADMIN',
+    'PERFMON',
+    'ALL',
+    'BPF',
+  ],
   publicRegistries: [],
   untrustedRegistries: [],
-  sensitiveInterfaces: ['nifi', 'argo-server', 'weave-scope-app', 'kubeflow', 'kubernetes-dashboard', 'jenkins', 'prometheus-deployment', 'ollama', 'vllm', 'kserve', 'triton-inference-server', 'ray-dashboard', 'ray-head', 'mlflow', 'jupyterhub', 'seldon', 'bentoml'],
-  sensitiveKeyNames: ['aws_secret_access_key', 'azure_batchai_storage_key', 'azure_batch_key', 'secret', 'key', 'password', 'pwd', 'token', 'jwt', 'bearer', 'credential'],
-  sensitiveValues: ['BEGIN \\w+ PRIVATE KEY', 'PRIVATE KEY', 'eyJhbGciO', 'JWT', 'Bearer', '_key_', '_secret_', 'AKIA[0-9A-Z]{16}', 'ghp_[0-9A-Za-z]{36}', 'AIza[0-9A-Za-z\\-_]{35}', 'xox[baprs]-[0-9A-Za-z]{10,48}'],
+  sensitiveInterfaces: [
+    'nifi',
+    'argo-server',
+    'weave-scope-app',
+    'kubeflow',
+    'kubernetes-dashboard',
+    'jenkins',
+    'prometheus-deployment',
+    'ollama',
+    'vllm',
+    'kserve',
+    'triton-inference-server',
+    'ray-dashboard',
+    'ray-head',
+    'mlflow',
+    'jupyterhub',
+    'seldon',
+    'bentoml',
+  ],
+  sensitiveKeyNames: [
+    'aws_secret_access_key',
+    'azure_batchai_storage_key',
+    'azure_batch_key',
+    'secret',
+    'key',
+    'password',
+    'pwd',
+    'token',
+    'jwt',
+    'bearer',
+    'credential',
+  ],
+  sensitiveValues: [
+    'BEGIN \\w+ PRIVATE KEY',
+    'PRIVATE KEY',
+    'eyJhbGciO',
+    'JWT',
+    'Bearer',
+    '_key_',
+    '_secret_',
+    'AKIA[0-9A-Z]{16}',
+    'ghp_[0-9A-Za-z]{36}',
+    'AIza[0-9A-Za-z\\-_]{35}',
+    'xox[baprs]-[0-9A-Za-z]{10,48}',
+  ],
   sensitiveKeyNamesAllowed: [],
   sensitiveValuesAllowed: [],
   memory_request_max: [],
@@ -53,7 +117,7 @@ function arr(v: unknown): string[] {
 export function toRules(role: K8sObject | undefined): PolicyRule[] {
   if (!role || !Array.isArray(role.rules)) return [];
   return role.rules
-    .filter((r: unknown): r is Record<string, unknown> => typeof r === "object" && r !== null)
+    .filter((r: unknown): r is Record<string, unknown> => typeof r === 'object' && r !== null)
     .map((r: Record<string, unknown>) => ({
       apiGroups: arr(r.apiGroups),
       resources: arr(r.resources),
@@ -98,10 +162,18 @@ export class ScanContext {
       const ns = nsOf(o) ?? '';
       const name = nameOf(o);
       switch (k) {
-        case 'ServiceAccount': this.sas.set(`${ns}/${name}`, o); break;
-        case 'Role': this.roles.set(`${ns}/${name}`, o); break;
-        case 'ClusterRole': this.clusterRoles.set(name, o); break;
-        case 'NetworkPolicy': case 'CiliumNetworkPolicy': case 'CiliumClusterwideNetworkPolicy': {
+        case 'ServiceAccount':
+          this.sas.set(`${ns}/${name}`, o);
+          break;
+        case 'Role':
+          this.roles.set(`${ns}/${name}`, o);
+          break;
+        case 'ClusterRole':
+          this.clusterRoles.set(name, o);
+          break;
+        case 'NetworkPolicy':
+        case 'CiliumNetworkPolicy':
+        case 'CiliumClusterwideNetworkPolicy': {
           const key = k === 'CiliumClusterwideNetworkPolicy' ? '*' : ns;
           let p = this.netpolsByNs.get(key);
           if (!p) this.netpolsByNs.set(key, (p = []));
@@ -114,8 +186,15 @@ export class ScanContext {
           s.push(o);
           break;
         }
-        case 'Namespace': this.namespaces.set(name, o); break;
-        case 'Ingress': case 'HTTPRoute': case 'GRPCRoute': case 'TLSRoute': case 'TCPRoute': case 'VirtualService': {
+        case 'Namespace':
+          this.namespaces.set(name, o);
+          break;
+        case 'Ingress':
+        case 'HTTPRoute':
+        case 'GRPCRoute':
+        case 'TLSRoute':
+        case 'TCPRoute':
+        case 'VirtualService': {
           for (const [svcNs, svc] of routeTargets(o, ns)) {
             const key = `${svcNs}/${svc}`;
             let l2 = this.ingressBackends.get(key);
@@ -185,7 +264,8 @@ export class ScanContext {
     const out: K8sObject[] = [];
     this.npCache.set(labels, out);
     for (const p of this.netpolsByNs.get(ns) ?? []) if (policySelects(p, labels)) out.push(p);
-    for (const p of this.netpolsByNs.get('*') ?? []) if (ciliumSpecs(p).some((s) => ccnpSelects(s, ns, labels))) out.push(p);
+    for (const p of this.netpolsByNs.get('*') ?? [])
+      if (ciliumSpecs(p).some((s) => ccnpSelects(s, ns, labels))) out.push(p);
     return out;
   }
 
@@ -204,7 +284,8 @@ export class ScanContext {
     const out: ExposingService[] = [];
     this.svcCache.set(labels, out);
     for (const s of this.servicesByNs.get(ns) ?? []) {
-      if (mapSelectorMatches(s.spec?.selector, labels)) out.push({ service: s, ingresses: this.ingressBackends.get(`${ns}/${nameOf(s)}`) ?? [] });
+      if (mapSelectorMatches(s.spec?.selector, labels))
+        out.push({ service: s, ingresses: this.ingressBackends.get(`${ns}/${nameOf(s)}`) ?? [] });
     }
     return out;
   }
@@ -327,13 +408,20 @@ function ciliumEndpointSelects(sel: any, labels: Record<string, string>): boolea
   if (sel == null || typeof sel !== 'object') return false;
   // Cilium prefixes labels with their source ("k8s:app"); accept both spellings.
   const norm = (s: LabelSelector): LabelSelector => ({
-    matchLabels: s.matchLabels ? Object.fromEntries(Object.entries(s.matchLabels).map(([k, v]) => [k.replace(/^(k8s|any):/, ''), String(v)])) : undefined,
+    matchLabels: s.matchLabels
+      ? Object.fromEntries(
+          Object.entries(s.matchLabels).map(([k, v]) => [k.replace(/^(k8s|any):/, ''), String(v)]),
+        )
+      : undefined,
     matchExpressions: s.matchExpressions?.map((e) => ({ ...e, key: e.key.replace(/^(k8s|any):/, '') })),
   });
   return selectorMatches(norm(sel), labels);
 }
 
-type LabelSelector = { matchLabels?: Record<string, string>; matchExpressions?: { key: string; operator: string; values?: string[] }[] };
+type LabelSelector = {
+  matchLabels?: Record<string, string>;
+  matchExpressions?: { key: string; operator: string; values?: string[] }[];
+};
 
 function ccnpSelects(spec: Record<string, any>, ns: string, labels: Record<string, string>): boolean {
   const sel = spec.endpointSelector;

@@ -13,14 +13,37 @@ import { ScanContext } from './context.js';
 import { evaluate } from './engine.js';
 import { loadExceptions, type ExceptionRule } from './exceptions.js';
 import { nameOf, nsOf, refKey, refOf } from './k8s.js';
-import { parseSeverity, severityRank, type ControlDef, type Finding, type K8sObject, type Severity } from './types.js';
+import {
+  parseSeverity,
+  severityRank,
+  type ControlDef,
+  type Finding,
+  type K8sObject,
+  type Severity,
+} from './types.js';
 
 const CONTEXT_KINDS = new Set([
-  'ServiceAccount', 'Role', 'ClusterRole', 'RoleBinding', 'ClusterRoleBinding', 'NetworkPolicy', 'CiliumNetworkPolicy',
-  'CiliumClusterwideNetworkPolicy', 'Service', 'Ingress', 'Namespace', 'Node',
+  'ServiceAccount',
+  'Role',
+  'ClusterRole',
+  'RoleBinding',
+  'ClusterRoleBinding',
+  'NetworkPolicy',
+  'CiliumNetworkPolicy',
+  'CiliumClusterwideNetworkPolicy',
+  'Service',
+  'Ingress',
+  'Namespace',
+  'Node',
 ]);
 
-export const SEVERITY_PRIORITY: Record<Severity, Priority> = { critical: 'Critical', high: 'Error', medium: 'Warning', low: 'Notice', info: 'Informational' };
+export const SEVERITY_PRIORITY: Record<Severity, Priority> = {
+  critical: 'Critical',
+  high: 'Error',
+  medium: 'Warning',
+  low: 'Notice',
+  info: 'Informational',
+};
 
 /** The workload a resource belongs to, as runtime events name it: Deployment for its ReplicaSets and pods, CronJob for its Jobs. */
 export function workloadNameOf(o: K8sObject): string {
@@ -50,7 +73,9 @@ export function postureOf(namespace: string, workloadName: string): Finding[] {
   const parent = stripped !== workloadName ? workloadIndex.get(`${namespace}/${stripped}`) : undefined;
   if (!parent) return direct ?? [];
   if (!direct) return parent;
-  return [...new Set([...direct, ...parent])].sort((a, b) => severityRank(b.severity) - severityRank(a.severity));
+  return [...new Set([...direct, ...parent])].sort(
+    (a, b) => severityRank(b.severity) - severityRank(a.severity),
+  );
 }
 
 /** The most severe active finding's severity for a workload, to raise a runtime alert's priority. */
@@ -61,7 +86,10 @@ export function postureSeverity(namespace: string, workloadName: string): Severi
 /** Current findings for the HTTP API. */
 export const postureProvider = {
   findings(q: { namespace?: string; control?: string } = {}): Finding[] {
-    return allFindings.filter((f) => (!q.namespace || f.resource.namespace === q.namespace) && (!q.control || f.control === q.control));
+    return allFindings.filter(
+      (f) =>
+        (!q.namespace || f.resource.namespace === q.namespace) && (!q.control || f.control === q.control),
+    );
   },
 };
 
@@ -100,7 +128,13 @@ export class PostureDetector implements Detector {
     this.counters.events++;
     const body = ev.object;
     const o = body?.object as K8sObject | undefined;
-    if (!body || !o || typeof o !== 'object' || typeof o.kind !== 'string' || typeof o.metadata?.name !== 'string') {
+    if (
+      !body ||
+      !o ||
+      typeof o !== 'object' ||
+      typeof o.kind !== 'string' ||
+      typeof o.metadata?.name !== 'string'
+    ) {
       this.counters.malformed++;
       return;
     }
@@ -135,9 +169,18 @@ export class PostureDetector implements Detector {
     const keys = this.fullDirty ? [...this.objects.keys()] : [...this.dirty];
     this.fullDirty = false;
     this.dirty.clear();
-    const loaded = keys.map((k) => this.objects.get(k)).filter((o): o is K8sObject => o !== undefined).map((obj) => ({ obj }));
+    const loaded = keys
+      .map((k) => this.objects.get(k))
+      .filter((o): o is K8sObject => o !== undefined)
+      .map((obj) => ({ obj }));
     // Context objects are already in the ScanContext; evaluate only the changed ones against it.
-    const res = evaluate(loaded, { controls: this.controls, exceptions: this.opts.exceptions, complete: true, contextObjects: [], scanContext: this.ctx });
+    const res = evaluate(loaded, {
+      controls: this.controls,
+      exceptions: this.opts.exceptions,
+      complete: true,
+      contextObjects: [],
+      scanContext: this.ctx,
+    });
     this.counters.evaluations += loaded.length;
     const byRes = new Map<string, Finding[]>();
     for (const k of keys) byRes.set(k, []);
@@ -225,14 +268,24 @@ export class PostureDetector implements Detector {
       detector: 'posture',
       explanation: `${f.message}. Fix: ${f.fix}`,
       mitre: f.mitre?.map((m) => ({ tactic: m.tactic, technique: m.technique, name: m.name })),
-      entities: { k8s: { namespace: r.namespace, workload, ...(r.kind === 'Pod' ? { pod: r.name } : {}) }, workload },
+      entities: {
+        k8s: { namespace: r.namespace, workload, ...(r.kind === 'Pod' ? { pod: r.name } : {}) },
+        workload,
+      },
       evidence: [],
     };
   }
 
   private summaryAlert(fs: Finding[]): AlertInput {
     const f = fs[0];
-    const resources = [...new Set(fs.map((x) => `${x.resource.kind} ${x.resource.namespace ? `${x.resource.namespace}/` : ''}${x.resource.name}`))];
+    const resources = [
+      ...new Set(
+        fs.map(
+          (x) =>
+            `${x.resource.kind} ${x.resource.namespace ? `${x.resource.namespace}/` : ''}${x.resource.name}`,
+        ),
+      ),
+    ];
     const shown = resources.slice(0, 5).join(', ');
     return {
       rule: `${f.control} ${f.title}`,
@@ -240,7 +293,12 @@ export class PostureDetector implements Detector {
       source: 'k8s_object',
       output: `${f.title}: ${fs.length} findings on ${resources.length} resources in the cluster's current state (${shown}${resources.length > 5 ? ', ...' : ''})`,
       tags: ['posture', 'misconfiguration', 'initial-state', f.control, ...f.kubescape],
-      output_fields: { 'vigie.control': f.control, 'vigie.severity': f.severity, 'vigie.findings': fs.length, 'vigie.resources': resources.length },
+      output_fields: {
+        'vigie.control': f.control,
+        'vigie.severity': f.severity,
+        'vigie.findings': fs.length,
+        'vigie.resources': resources.length,
+      },
       category: 'misconfiguration',
       detector: 'posture',
       explanation: `Found when the cluster was first listed. Fix: ${f.fix}`,
@@ -251,7 +309,11 @@ export class PostureDetector implements Detector {
   }
 
   stats(): Record<string, number> {
-    return { ...this.counters, objects: this.objects.size, findings: [...this.findings.values()].reduce((n, l) => n + l.length, 0) };
+    return {
+      ...this.counters,
+      objects: this.objects.size,
+      findings: [...this.findings.values()].reduce((n, l) => n + l.length, 0),
+    };
   }
 
   close(): void {

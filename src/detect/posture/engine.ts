@@ -7,7 +7,16 @@ import { ScanContext, type Settings } from './context.js';
 import { matchException, type ExceptionRule } from './exceptions.js';
 import { FindingBase, PostureFinding } from './finding.js';
 import { podSpecsOf, refKey, refOf } from './k8s.js';
-import type { ControlDef, Finding, K8sObject, LoadedObject, ResourceScore, ScanError, ScanResult, Severity } from './types.js';
+import type {
+  ControlDef,
+  Finding,
+  K8sObject,
+  LoadedObject,
+  ResourceScore,
+  ScanError,
+  ScanResult,
+  Severity,
+} from './types.js';
 
 export interface EvaluateOptions {
   controls?: ControlDef[];
@@ -25,7 +34,13 @@ export interface EvaluateOptions {
   scanContext?: ScanContext;
 }
 
-export const SEVERITY_WEIGHT: Record<Severity, number> = { critical: 10, high: 7, medium: 4, low: 2, info: 1 };
+export const SEVERITY_WEIGHT: Record<Severity, number> = {
+  critical: 10,
+  high: 7,
+  medium: 4,
+  low: 2,
+  info: 1,
+};
 
 const indexCache = new WeakMap<ControlDef[], ControlIndex>();
 
@@ -65,7 +80,12 @@ const compiledCache = new WeakMap<ControlDef[], CompiledControl[]>();
 function compile(list: ControlDef[]): CompiledControl[] {
   let c = compiledCache.get(list);
   if (!c) {
-    c = list.map((def) => ({ def, fn: CHECKS[def.check].fn, params: def.params ?? NO_PARAMS, weight: SEVERITY_WEIGHT[def.severity] }));
+    c = list.map((def) => ({
+      def,
+      fn: CHECKS[def.check].fn,
+      params: def.params ?? NO_PARAMS,
+      weight: SEVERITY_WEIGHT[def.severity],
+    }));
     compiledCache.set(list, c);
   }
   return c;
@@ -79,7 +99,13 @@ export function evaluate(loaded: LoadedObject[], opts: EvaluateOptions = {}): Sc
   }
   const ix = indexFor(controls);
   const objects = loaded.map((l) => l.obj);
-  const ctx = opts.scanContext ?? new ScanContext(opts.contextObjects ? [...objects, ...opts.contextObjects] : objects, opts.settings, opts.complete ?? false);
+  const ctx =
+    opts.scanContext ??
+    new ScanContext(
+      opts.contextObjects ? [...objects, ...opts.contextObjects] : objects,
+      opts.settings,
+      opts.complete ?? false,
+    );
   const now = opts.now ?? new Date();
   const exceptions = opts.exceptions ?? [];
   const findings: Finding[] = [];
@@ -103,7 +129,11 @@ export function evaluate(loaded: LoadedObject[], opts: EvaluateOptions = {}): Sc
         hits = fn(obj, ctx, params);
       } catch (e) {
         // A check must never take the scan down on a strange object: record it and go on.
-        opts.errors?.push({ file: source?.file ?? refKey(ref), line: source?.line, message: `control ${c.id} failed on ${ref.kind}/${ref.name}: ${(e as Error).message}` });
+        opts.errors?.push({
+          file: source?.file ?? refKey(ref),
+          line: source?.line,
+          message: `control ${c.id} failed on ${ref.kind}/${ref.name}: ${(e as Error).message}`,
+        });
         continue;
       }
       if (hits.length === 0) continue;
@@ -125,7 +155,11 @@ export function evaluate(loaded: LoadedObject[], opts: EvaluateOptions = {}): Sc
     }
     totalWeight += weight;
     passedWeight += weight - failedWeight;
-    resources.push({ resource: ref, score: weight === 0 ? 100 : Math.round((1000 * (weight - failedWeight)) / weight) / 10, findings: count });
+    resources.push({
+      resource: ref,
+      score: weight === 0 ? 100 : Math.round((1000 * (weight - failedWeight)) / weight) / 10,
+      findings: count,
+    });
   }
 
   const bySeverity: Record<Severity, number> = { critical: 0, high: 0, medium: 0, low: 0, info: 0 };

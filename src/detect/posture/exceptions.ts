@@ -41,15 +41,25 @@ export function parseExceptions(text: string, file = 'exceptions'): ExceptionRul
     throw new Error(`${file}: ${(e as Error).message}`);
   }
   const r = fileSchema.safeParse(Array.isArray(raw) || raw == null ? { exceptions: raw ?? [] } : raw);
-  if (!r.success) throw new Error(`${file}: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  if (!r.success)
+    throw new Error(`${file}: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
   const list = r.data.exceptions;
   return list.map((e, i) => {
     let expires: Date | undefined;
     if (e.expires !== undefined) {
       expires = e.expires instanceof Date ? e.expires : new Date(e.expires);
-      if (Number.isNaN(expires.getTime())) throw new Error(`${file}: exceptions[${i}].expires: not a date: ${String(e.expires)}`);
+      if (Number.isNaN(expires.getTime()))
+        throw new Error(`${file}: exceptions[${i}].expires: not a date: ${String(e.expires)}`);
     }
-    return { control: arr(e.control), namespace: arr(e.namespace), kind: arr(e.kind), name: arr(e.name), container: arr(e.container), reason: e.reason, expires };
+    return {
+      control: arr(e.control),
+      namespace: arr(e.namespace),
+      kind: arr(e.kind),
+      name: arr(e.name),
+      container: arr(e.container),
+      reason: e.reason,
+      expires,
+    };
   });
 }
 
@@ -61,7 +71,12 @@ const globCache = new Map<string, RegExp>();
 export function globMatch(pattern: string, value: string): boolean {
   let re = globCache.get(pattern);
   if (!re) {
-    re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
+    re = new RegExp(
+      `^${pattern
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.')}$`,
+    );
     globCache.set(pattern, re);
   }
   return re.test(value);

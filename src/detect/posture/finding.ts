@@ -46,9 +46,21 @@ export abstract class FindingBase implements Finding {
   }
   toJSON(): Record<string, unknown> {
     return {
-      control: this.control, title: this.title, kubescape: this.kubescape, severity: this.severity, resource: this.resource,
-      path: this.path, message: this.message, fix: this.fix, container: this.container, subject: this.subject, related: this.related,
-      mitre: this.mitre, source: this.source, excepted: this.excepted, exception: this.exception,
+      control: this.control,
+      title: this.title,
+      kubescape: this.kubescape,
+      severity: this.severity,
+      resource: this.resource,
+      path: this.path,
+      message: this.message,
+      fix: this.fix,
+      container: this.container,
+      subject: this.subject,
+      related: this.related,
+      mitre: this.mitre,
+      source: this.source,
+      excepted: this.excepted,
+      exception: this.exception,
     };
   }
 }

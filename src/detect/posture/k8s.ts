@@ -22,9 +22,22 @@ export interface ContainerRef {
 
 /** Kinds whose namespace is not a thing. */
 const CLUSTER_SCOPED = new Set([
-  'Namespace', 'Node', 'ClusterRole', 'ClusterRoleBinding', 'PersistentVolume', 'PodSecurityPolicy',
-  'CustomResourceDefinition', 'StorageClass', 'ValidatingWebhookConfiguration', 'MutatingWebhookConfiguration',
-  'CiliumClusterwideNetworkPolicy', 'KubeletInfo', 'APIService', 'PriorityClass', 'IngressClass', 'CSIDriver',
+  'Namespace',
+  'Node',
+  'ClusterRole',
+  'ClusterRoleBinding',
+  'PersistentVolume',
+  'PodSecurityPolicy',
+  'CustomResourceDefinition',
+  'StorageClass',
+  'ValidatingWebhookConfiguration',
+  'MutatingWebhookConfiguration',
+  'CiliumClusterwideNetworkPolicy',
+  'KubeletInfo',
+  'APIService',
+  'PriorityClass',
+  'IngressClass',
+  'CSIDriver',
 ]);
 
 export function isClusterScoped(kind: string | undefined): boolean {
@@ -45,7 +58,11 @@ export function nameOf(o: K8sObject): string {
 }
 
 export function refOf(o: K8sObject): ResourceRef {
-  const r: ResourceRef = { apiVersion: String(o.apiVersion ?? ''), kind: String(o.kind ?? ''), name: nameOf(o) };
+  const r: ResourceRef = {
+    apiVersion: String(o.apiVersion ?? ''),
+    kind: String(o.kind ?? ''),
+    name: nameOf(o),
+  };
   const ns = nsOf(o);
   if (ns !== undefined) r.namespace = ns;
   return r;
@@ -92,19 +109,58 @@ function findPodSpecs(o: K8sObject): PodSpecRef[] {
   const spec = o.spec;
   if (!isRecord(spec)) return [];
   if (kind === 'Pod') {
-    return looksLikePodSpec(spec) ? [{ spec, prefix: 'spec.', metaPrefix: '', labels: strMap(o.metadata?.labels), annotations: strMap(o.metadata?.annotations) }] : [];
+    return looksLikePodSpec(spec)
+      ? [
+          {
+            spec,
+            prefix: 'spec.',
+            metaPrefix: '',
+            labels: strMap(o.metadata?.labels),
+            annotations: strMap(o.metadata?.annotations),
+          },
+        ]
+      : [];
   }
   if (kind === 'PodTemplate' && isRecord(o.template) && looksLikePodSpec(o.template.spec)) {
-    return [{ spec: o.template.spec, prefix: 'template.spec.', metaPrefix: '', labels: strMap(o.template.metadata?.labels), annotations: strMap(o.template.metadata?.annotations) }];
+    return [
+      {
+        spec: o.template.spec,
+        prefix: 'template.spec.',
+        metaPrefix: '',
+        labels: strMap(o.template.metadata?.labels),
+        annotations: strMap(o.template.metadata?.annotations),
+      },
+    ];
   }
   const jt = spec.jobTemplate;
-  if (isRecord(jt) && isRecord(jt.spec) && isRecord(jt.spec.template) && looksLikePodSpec(jt.spec.template.spec)) {
+  if (
+    isRecord(jt) &&
+    isRecord(jt.spec) &&
+    isRecord(jt.spec.template) &&
+    looksLikePodSpec(jt.spec.template.spec)
+  ) {
     const t = jt.spec.template;
-    return [{ spec: t.spec, prefix: 'spec.jobTemplate.spec.template.spec.', metaPrefix: '', labels: strMap(t.metadata?.labels), annotations: strMap(t.metadata?.annotations) }];
+    return [
+      {
+        spec: t.spec,
+        prefix: 'spec.jobTemplate.spec.template.spec.',
+        metaPrefix: '',
+        labels: strMap(t.metadata?.labels),
+        annotations: strMap(t.metadata?.annotations),
+      },
+    ];
   }
   const t = spec.template;
   if (isRecord(t) && looksLikePodSpec(t.spec)) {
-    return [{ spec: t.spec, prefix: 'spec.template.spec.', metaPrefix: '', labels: strMap(t.metadata?.labels), annotations: strMap(t.metadata?.annotations) }];
+    return [
+      {
+        spec: t.spec,
+        prefix: 'spec.template.spec.',
+        metaPrefix: '',
+        labels: strMap(t.metadata?.labels),
+        annotations: strMap(t.metadata?.annotations),
+      },
+    ];
   }
   if (WORKLOAD_KINDS.has(kind ?? '')) return [];
   // Unknown kind: bounded search under spec for a pod spec.
@@ -112,13 +168,36 @@ function findPodSpecs(o: K8sObject): PodSpecRef[] {
   const walk = (v: unknown, path: string, depth: number, meta: Record<string, any> | undefined): void => {
     if (found.length >= 4 || depth > 5 || !isRecord(v)) return;
     if (looksLikePodSpec(v)) {
-      found.push({ spec: v, prefix: path, metaPrefix: '', labels: strMap(meta?.labels), annotations: strMap(meta?.annotations) });
+      found.push({
+        spec: v,
+        prefix: path,
+        metaPrefix: '',
+        labels: strMap(meta?.labels),
+        annotations: strMap(meta?.annotations),
+      });
       return;
     }
     for (const [k, x] of Object.entries(v)) {
-      if (isRecord(x)) walk(x, `${path}${k}.`, depth + 1, isRecord(x.metadata) ? x.metadata : k === 'spec' && isRecord((v as Record<string, any>).metadata) ? (v as Record<string, any>).metadata : undefined);
+      if (isRecord(x))
+        walk(
+          x,
+          `${path}${k}.`,
+          depth + 1,
+          isRecord(x.metadata)
+            ? x.metadata
+            : k === 'spec' && isRecord((v as Record<string, any>).metadata)
+              ? (v as Record<string, any>).metadata
+              : undefined,
+        );
       else if (Array.isArray(x) && depth < 4) {
-        x.forEach((el, i) => walk(el, `${path}${k}[${i}].`, depth + 1, isRecord(el) && isRecord(el.metadata) ? el.metadata : undefined));
+        x.forEach((el, i) =>
+          walk(
+            el,
+            `${path}${k}[${i}].`,
+            depth + 1,
+            isRecord(el) && isRecord(el.metadata) ? el.metadata : undefined,
+          ),
+        );
       }
     }
   };
@@ -127,7 +206,14 @@ function findPodSpecs(o: K8sObject): PodSpecRef[] {
 }
 
 export const WORKLOAD_KINDS = new Set([
-  'Pod', 'Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'CronJob', 'ReplicationController',
+  'Pod',
+  'Deployment',
+  'StatefulSet',
+  'DaemonSet',
+  'ReplicaSet',
+  'Job',
+  'CronJob',
+  'ReplicationController',
 ]);
 
 const containerCache = new WeakMap<PodSpecRef, [ContainerRef[], ContainerRef[]]>();
@@ -145,7 +231,9 @@ export function containersOf(p: PodSpecRef, withEphemeral = true): ContainerRef[
 
 function listContainers(p: PodSpecRef, withEphemeral: boolean): ContainerRef[] {
   const out: ContainerRef[] = [];
-  const kinds: ContainerRef['kind'][] = withEphemeral ? ['containers', 'initContainers', 'ephemeralContainers'] : ['containers', 'initContainers'];
+  const kinds: ContainerRef['kind'][] = withEphemeral
+    ? ['containers', 'initContainers', 'ephemeralContainers']
+    : ['containers', 'initContainers'];
   for (const k of kinds) {
     const list = p.spec[k];
     if (!Array.isArray(list)) continue;
@@ -162,7 +250,10 @@ export interface LabelSelector {
 }
 
 /** Label selector semantics; an empty selector selects everything, a missing one nothing. */
-export function selectorMatches(sel: LabelSelector | undefined | null, labels: Record<string, string>): boolean {
+export function selectorMatches(
+  sel: LabelSelector | undefined | null,
+  labels: Record<string, string>,
+): boolean {
   if (sel == null || typeof sel !== 'object') return false;
   const ml = sel.matchLabels;
   if (ml) for (const [k, v] of Object.entries(ml)) if (labels[k] !== String(v)) return false;
@@ -172,11 +263,20 @@ export function selectorMatches(sel: LabelSelector | undefined | null, labels: R
       const has = Object.prototype.hasOwnProperty.call(labels, e.key);
       const vals = (e.values ?? []).map(String);
       switch (e.operator) {
-        case 'In': if (!has || !vals.includes(labels[e.key])) return false; break;
-        case 'NotIn': if (has && vals.includes(labels[e.key])) return false; break;
-        case 'Exists': if (!has) return false; break;
-        case 'DoesNotExist': if (has) return false; break;
-        default: return false;
+        case 'In':
+          if (!has || !vals.includes(labels[e.key])) return false;
+          break;
+        case 'NotIn':
+          if (has && vals.includes(labels[e.key])) return false;
+          break;
+        case 'Exists':
+          if (!has) return false;
+          break;
+        case 'DoesNotExist':
+          if (has) return false;
+          break;
+        default:
+          return false;
       }
     }
   }
@@ -184,7 +284,10 @@ export function selectorMatches(sel: LabelSelector | undefined | null, labels: R
 }
 
 /** Plain map selector (Service.spec.selector): empty or missing selects nothing. */
-export function mapSelectorMatches(sel: Record<string, string> | undefined, labels: Record<string, string>): boolean {
+export function mapSelectorMatches(
+  sel: Record<string, string> | undefined,
+  labels: Record<string, string>,
+): boolean {
   if (!sel || typeof sel !== 'object') return false;
   let any = false;
   for (const k in sel) {
@@ -228,8 +331,27 @@ export function parseImage(image: string): ImageRef {
   return { registry, repository: rest, tag, digest };
 }
 
-const BINARY: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, Pi: 2 ** 50, Ei: 2 ** 60 };
-const DECIMAL: Record<string, number> = { n: 1e-9, u: 1e-6, m: 1e-3, '': 1, k: 1e3, K: 1e3, M: 1e6, G: 1e9, T: 1e12, P: 1e15, E: 1e18 };
+const BINARY: Record<string, number> = {
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  Pi: 2 ** 50,
+  Ei: 2 ** 60,
+};
+const DECIMAL: Record<string, number> = {
+  n: 1e-9,
+  u: 1e-6,
+  m: 1e-3,
+  '': 1,
+  k: 1e3,
+  K: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  P: 1e15,
+  E: 1e18,
+};
 
 /** Kubernetes quantity to a number (bytes or cores); NaN when unreadable. */
 export function parseQuantity(q: unknown): number {

@@ -28,7 +28,10 @@ export function flattenObjects(value: unknown, out: K8sObject[], depth = 0): voi
     return;
   }
   if (!isObj(value)) return;
-  if (Array.isArray(value.items) && (value.kind === 'List' || (typeof value.kind === 'string' && value.kind.endsWith('List')))) {
+  if (
+    Array.isArray(value.items) &&
+    (value.kind === 'List' || (typeof value.kind === 'string' && value.kind.endsWith('List')))
+  ) {
     for (const it of value.items) {
       if (isObj(it) && !it.kind && typeof value.kind === 'string' && value.kind !== 'List') {
         // `kubectl get deploy -o json` gives DeploymentList with items that lack kind.
@@ -86,7 +89,12 @@ export function loadText(text: string, file: string): LoadResult {
     try {
       value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
     } catch (e) {
-      errors.push({ file, line: start.line, column: start.col, message: `document refused: ${(e as Error).message}` });
+      errors.push({
+        file,
+        line: start.line,
+        column: start.col,
+        message: `document refused: ${(e as Error).message}`,
+      });
       return;
     }
     if (value == null) return;

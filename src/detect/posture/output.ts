@@ -1,7 +1,14 @@
 /** Report formats of a scan: table (people), JSON (machines), SARIF 2.1.0 (code scanning), JUnit (CI). */
 import { isAbsolute, relative, sep } from 'node:path';
 import { formatError } from './load.js';
-import { SEVERITIES, severityRank, type ControlDef, type Finding, type ScanResult, type Severity } from './types.js';
+import {
+  SEVERITIES,
+  severityRank,
+  type ControlDef,
+  type Finding,
+  type ScanResult,
+  type Severity,
+} from './types.js';
 
 export const OUTPUT_FORMATS = ['table', 'json', 'sarif', 'junit'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
@@ -15,7 +22,11 @@ function resName(f: Finding): string {
 
 function sorted(findings: Finding[]): Finding[] {
   return [...findings].sort(
-    (a, b) => severityRank(b.severity) - severityRank(a.severity) || a.control.localeCompare(b.control) || resName(a).localeCompare(resName(b)) || a.path.localeCompare(b.path),
+    (a, b) =>
+      severityRank(b.severity) - severityRank(a.severity) ||
+      a.control.localeCompare(b.control) ||
+      resName(a).localeCompare(resName(b)) ||
+      a.path.localeCompare(b.path),
   );
 }
 
@@ -63,7 +74,8 @@ export function toTable(res: ScanResult): string {
   ]);
   const head = ['SEVERITY', 'CONTROL', 'RESOURCE', 'PATH', 'MESSAGE'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const fmt = (r: string[]): string => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ');
+  const fmt = (r: string[]): string =>
+    r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ');
   if (rows.length > 0) {
     lines.push(fmt(head));
     for (const r of rows) lines.push(fmt(r));
@@ -71,7 +83,9 @@ export function toTable(res: ScanResult): string {
   }
   for (const e of res.errors) lines.push(`error: ${formatError(e)}`);
   const s = res.summary;
-  const sev = SEVERITIES.filter((k) => s.bySeverity[k] > 0).map((k) => `${s.bySeverity[k]} ${k}`).join(', ');
+  const sev = SEVERITIES.filter((k) => s.bySeverity[k] > 0)
+    .map((k) => `${s.bySeverity[k]} ${k}`)
+    .join(', ');
   lines.push(
     `${s.objects} objects, ${s.resources} resources checked against ${s.controls} controls: ${s.findings} findings${sev ? ` (${sev})` : ''}, ${s.excepted} excepted, ${s.errors} input errors. Score ${s.score}/100`,
   );
@@ -92,7 +106,13 @@ function sarifLevel(s: Severity): 'error' | 'warning' | 'note' {
   return s === 'critical' || s === 'high' ? 'error' : s === 'medium' ? 'warning' : 'note';
 }
 
-const SECURITY_SEVERITY: Record<Severity, string> = { critical: '9.5', high: '8.0', medium: '5.5', low: '3.0', info: '0.5' };
+const SECURITY_SEVERITY: Record<Severity, string> = {
+  critical: '9.5',
+  high: '8.0',
+  medium: '5.5',
+  low: '3.0',
+  info: '0.5',
+};
 
 export function toSarif(res: ScanResult, controls: ControlDef[]): Record<string, unknown> {
   const used = new Set(res.findings.map((f) => f.control));
@@ -107,15 +127,23 @@ export function toSarif(res: ScanResult, controls: ControlDef[]): Record<string,
       locations: [
         {
           ...(f.source?.file && f.source.file !== '-' && !f.source.file.startsWith('cluster:')
-            ? { physicalLocation: { artifactLocation: { uri: artifactUri(f.source.file) }, ...(f.source.line ? { region: { startLine: f.source.line } } : {}) } }
+            ? {
+                physicalLocation: {
+                  artifactLocation: { uri: artifactUri(f.source.file) },
+                  ...(f.source.line ? { region: { startLine: f.source.line } } : {}),
+                },
+              }
             : {}),
-          logicalLocations: [{ fullyQualifiedName: `${resName(f)}#${f.path}`, name: f.resource.name, kind: 'resource' }],
+          logicalLocations: [
+            { fullyQualifiedName: `${resName(f)}#${f.path}`, name: f.resource.name, kind: 'resource' },
+          ],
         },
       ],
       partialFingerprints: { vigieFinding: `${f.control}|${resName(f)}|${f.path}` },
       properties: { severity: f.severity, kubescape: f.kubescape, path: f.path, fix: f.fix },
     };
-    if (f.excepted) r.suppressions = [{ kind: 'external', status: 'accepted', justification: f.exception?.reason ?? '' }];
+    if (f.excepted)
+      r.suppressions = [{ kind: 'external', status: 'accepted', justification: f.exception?.reason ?? '' }];
     return r;
   });
   return {
@@ -130,7 +158,12 @@ export function toSarif(res: ScanResult, controls: ControlDef[]): Record<string,
             informationUri: 'https://github.com/vigie/vigie',
             rules: rules.map((c) => ({
               id: c.id,
-              name: c.title.replace(/[^A-Za-z0-9]+/g, ' ').trim().split(' ').map((w) => w[0].toUpperCase() + w.slice(1)).join(''),
+              name: c.title
+                .replace(/[^A-Za-z0-9]+/g, ' ')
+                .trim()
+                .split(' ')
+                .map((w) => w[0].toUpperCase() + w.slice(1))
+                .join(''),
               shortDescription: { text: c.title },
               fullDescription: { text: c.description },
               help: { text: c.remediation, markdown: `**Fix:** ${c.remediation}` },
@@ -148,7 +181,18 @@ export function toSarif(res: ScanResult, controls: ControlDef[]): Record<string,
             toolExecutionNotifications: res.errors.map((e) => ({
               level: 'error',
               message: { text: e.message },
-              ...(e.file ? { locations: [{ physicalLocation: { artifactLocation: { uri: artifactUri(e.file) }, ...(e.line ? { region: { startLine: e.line, startColumn: e.column ?? 1 } } : {}) } }] } : {}),
+              ...(e.file
+                ? {
+                    locations: [
+                      {
+                        physicalLocation: {
+                          artifactLocation: { uri: artifactUri(e.file) },
+                          ...(e.line ? { region: { startLine: e.line, startColumn: e.column ?? 1 } } : {}),
+                        },
+                      },
+                    ],
+                  }
+                : {}),
             })),
           },
         ],
@@ -159,7 +203,10 @@ export function toSarif(res: ScanResult, controls: ControlDef[]): Record<string,
 }
 
 function xml(s: string): string {
-  return s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c] as string);
+  return s.replace(
+    /[<>&"']/g,
+    (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c] as string,
+  );
 }
 
 export function toJunit(res: ScanResult, controls: ControlDef[]): string {
@@ -183,27 +230,37 @@ export function toJunit(res: ScanResult, controls: ControlDef[]): string {
       const name = xml(`${resName(f)} ${f.path}`);
       if (f.excepted) {
         ss++;
-        cases.push(`    <testcase classname="${xml(c.id)}" name="${name}"><skipped message="${xml(`excepted: ${f.exception?.reason ?? ''}`)}"/></testcase>`);
+        cases.push(
+          `    <testcase classname="${xml(c.id)}" name="${name}"><skipped message="${xml(`excepted: ${f.exception?.reason ?? ''}`)}"/></testcase>`,
+        );
       } else {
         sf++;
-        cases.push(`    <testcase classname="${xml(c.id)}" name="${name}"><failure type="${f.severity}" message="${xml(f.message)}">${xml(`${f.message}\nfix: ${f.fix}`)}</failure></testcase>`);
+        cases.push(
+          `    <testcase classname="${xml(c.id)}" name="${name}"><failure type="${f.severity}" message="${xml(f.message)}">${xml(`${f.message}\nfix: ${f.fix}`)}</failure></testcase>`,
+        );
       }
     }
     const n = Math.max(1, fs.length);
     tests += n;
     failures += sf;
     skipped += ss;
-    suites.push(`  <testsuite name="${xml(`${c.id} ${c.title}`)}" tests="${n}" failures="${sf}" errors="0" skipped="${ss}">\n${cases.join('\n')}\n  </testsuite>`);
+    suites.push(
+      `  <testsuite name="${xml(`${c.id} ${c.title}`)}" tests="${n}" failures="${sf}" errors="0" skipped="${ss}">\n${cases.join('\n')}\n  </testsuite>`,
+    );
   }
   return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="vigie scan" tests="${tests}" failures="${failures}" errors="${res.errors.length}" skipped="${skipped}">\n${suites.join('\n')}\n</testsuites>\n`;
 }
 
 export function render(res: ScanResult, format: OutputFormat, controls: ControlDef[]): string {
   switch (format) {
-    case 'json': return `${toJson(res)}\n`;
-    case 'sarif': return `${JSON.stringify(toSarif(res, controls), null, 2)}\n`;
-    case 'junit': return toJunit(res, controls);
-    default: return toTable(res);
+    case 'json':
+      return `${toJson(res)}\n`;
+    case 'sarif':
+      return `${JSON.stringify(toSarif(res, controls), null, 2)}\n`;
+    case 'junit':
+      return toJunit(res, controls);
+    default:
+      return toTable(res);
   }
 }
 

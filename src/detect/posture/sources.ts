@@ -21,7 +21,10 @@ function walk(path: string, out: string[], errors: ScanError[], depth = 0): void
   try {
     st = statSync(path);
   } catch (e) {
-    errors.push({ file: path, message: `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
+    errors.push({
+      file: path,
+      message: `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    });
     return;
   }
   if (st.isDirectory()) {
@@ -124,7 +127,9 @@ export function makeKubeConfig(opts: { kubeconfig?: string; context?: string }):
 }
 
 /** Lists every relevant kind across all namespaces, page by page. A kind the server lacks is reported, not fatal. */
-export async function readCluster(opts: ClusterOptions): Promise<{ objects: LoadedObject[]; errors: ScanError[] }> {
+export async function readCluster(
+  opts: ClusterOptions,
+): Promise<{ objects: LoadedObject[]; errors: ScanError[] }> {
   const kc = makeKubeConfig(opts);
   const api = KubernetesObjectApi.makeApiClient(kc);
   const objects: LoadedObject[] = [];
@@ -134,18 +139,35 @@ export async function readCluster(opts: ClusterOptions): Promise<{ objects: Load
     let cont: string | undefined;
     try {
       do {
-        const list = await api.list(apiVersion, kind, undefined, undefined, undefined, undefined, undefined, undefined, opts.pageSize ?? 500, cont);
+        const list = await api.list(
+          apiVersion,
+          kind,
+          undefined,
+          undefined,
+          undefined,
+          undefined,
+          undefined,
+          undefined,
+          opts.pageSize ?? 500,
+          cont,
+        );
         for (const it of list.items ?? []) {
           const o = toWire(it) as K8sObject;
           o.apiVersion = apiVersion;
           o.kind = kind;
           objects.push({ obj: o, source: { file: where } });
         }
-        cont = list.metadata?._continue ?? (list.metadata as { continue?: string } | undefined)?.continue ?? undefined;
+        cont =
+          list.metadata?._continue ??
+          (list.metadata as { continue?: string } | undefined)?.continue ??
+          undefined;
       } while (cont);
     } catch (e) {
       const code = (e as { code?: number }).code;
-      errors.push({ file: where, message: `listing ${kind} (${apiVersion}) failed${code ? ` with HTTP ${code}` : ''}: ${(e as Error).message.split('\n')[0]}` });
+      errors.push({
+        file: where,
+        message: `listing ${kind} (${apiVersion}) failed${code ? ` with HTTP ${code}` : ''}: ${(e as Error).message.split('\n')[0]}`,
+      });
     }
   }
   return { objects, errors };

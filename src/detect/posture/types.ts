@@ -1,6 +1,10 @@
 /** Shared types of the posture engine: objects, controls, findings. No I/O here. */
 
-export type K8sObject = Record<string, any> & { kind?: string; apiVersion?: string; metadata?: Record<string, any> };
+export type K8sObject = Record<string, any> & {
+  kind?: string;
+  apiVersion?: string;
+  metadata?: Record<string, any>;
+};
 
 export const SEVERITIES = ['critical', 'high', 'medium', 'low', 'info'] as const;
 export type Severity = (typeof SEVERITIES)[number];
@@ -12,7 +16,8 @@ export function severityRank(s: Severity): number {
 
 export function parseSeverity(s: string): Severity {
   const t = s.trim().toLowerCase() as Severity;
-  if (!SEVERITIES.includes(t)) throw new Error(`unknown severity "${s}" (expected one of ${SEVERITIES.join(', ')})`);
+  if (!SEVERITIES.includes(t))
+    throw new Error(`unknown severity "${s}" (expected one of ${SEVERITIES.join(', ')})`);
   return t;
 }
 

@@ -45,8 +45,7 @@ export interface FieldRef {
 
 /** A right-hand-side item: a literal, a list name (expanded at compile time), or a field (val(...)). */
 export type ValueItem =
-  | { t: 'lit'; v: string; quoted: boolean; pos: number }
-  | { t: 'field'; f: FieldRef; pos: number };
+  { t: 'lit'; v: string; quoted: boolean; pos: number } | { t: 'field'; f: FieldRef; pos: number };
 
 export type Expr =
   | { t: 'and'; items: Expr[] }

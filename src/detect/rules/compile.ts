@@ -62,7 +62,7 @@ function ipMatcher(v: string): IpTest {
       const net = (base & mask) >>> 0;
       return (x) => {
         const n = ipv4ToInt(x);
-        return n !== undefined && ((n & mask) >>> 0) === net;
+        return n !== undefined && (n & mask) >>> 0 === net;
       };
     }
     // IPv6 networks: compare the textual prefix of the address groups.
@@ -104,7 +104,8 @@ function pmatchTest(prefixes: string[]): (x: string) => boolean {
   const plain: string[] = [];
   const globs: RegExp[] = [];
   for (const p of prefixes) {
-    if (/[*?[]/.test(p)) globs.push(new RegExp(globToRegExp(p.replace(/\/+$/, '')).source.replace(/\$$/, '(/.*)?$')));
+    if (/[*?[]/.test(p))
+      globs.push(new RegExp(globToRegExp(p.replace(/\/+$/, '')).source.replace(/\$$/, '(/.*)?$')));
     else plain.push(p.length > 1 ? p.replace(/\/+$/, '') : p);
   }
   return (x) => {
@@ -164,12 +165,19 @@ export class Compiler {
   ) {}
 
   compile(ast: Expr): CompiledCondition {
-    const acc: CompiledCondition = { pred: FALSE, unknown: new Set(), unprovided: new Set(), fields: new Set() };
+    const acc: CompiledCondition = {
+      pred: FALSE,
+      unknown: new Set(),
+      unprovided: new Set(),
+      fields: new Set(),
+    };
     // The condition becomes the body of one generated function: and/or/not are plain JS operators and
     // the common comparisons are inlined, so an evaluation is a few calls to shared extractors.
     const parts: unknown[] = [];
     const code = this.gen(ast, acc, parts);
-    acc.pred = new Function('c', `"use strict"; return function condition(ev) { let v; return ${code}; };`)(parts) as Pred;
+    acc.pred = new Function('c', `"use strict"; return function condition(ev) { let v; return ${code}; };`)(
+      parts,
+    ) as Pred;
     return acc;
   }
 
@@ -199,7 +207,12 @@ export class Compiler {
    * Inline code for the frequent shapes (a scalar value of the field's own type compared with literals);
    * anything else (lists, other types, absent values) falls back to the full predicate P.
    */
-  private fastCmp(e: Extract<Expr, { t: 'cmp' }>, acc: CompiledCondition, ref: (x: unknown) => string, P: string): string | undefined {
+  private fastCmp(
+    e: Extract<Expr, { t: 'cmp' }>,
+    acc: CompiledCondition,
+    ref: (x: unknown) => string,
+    P: string,
+  ): string | undefined {
     const { get, type } = this.field(e.field, acc);
     if (!get) return undefined;
     const G = ref(get);
@@ -207,7 +220,8 @@ export class Compiler {
     const items = this.expandItems(e.values, e.list);
     if (items.some((i) => i.t !== 'lit')) return undefined;
     const lits = items.map((i) => (i as Extract<ValueItem, { t: 'lit' }>).v);
-    const jsType = type === 'number' ? 'number' : type === 'bool' ? 'boolean' : type === 'string' ? 'string' : undefined;
+    const jsType =
+      type === 'number' ? 'number' : type === 'bool' ? 'boolean' : type === 'string' ? 'string' : undefined;
     if (!jsType) return undefined;
     const lit = (s: string): string | undefined => {
       if (type === 'string') return JSON.stringify(s);
@@ -218,7 +232,9 @@ export class Compiler {
     const guard = (test: string) => `(typeof (v = ${G}(ev)) === '${jsType}' ? ${test} : ${P}(ev))`;
     const op = e.op;
     if (op === 'in') {
-      const vals = lits.map((s) => (type === 'number' ? Number(s) : type === 'bool' ? s.toLowerCase() === 'true' : s));
+      const vals = lits.map((s) =>
+        type === 'number' ? Number(s) : type === 'bool' ? s.toLowerCase() === 'true' : s,
+      );
       if (lits.length === 1) return guard(`v === ${lit(lits[0])}`);
       return guard(`${ref(new Set(vals))}.has(v)`);
     }
@@ -327,8 +343,10 @@ export class Compiler {
       acc.unknown.add(f.name);
       return { type: 'string' };
     }
-    if (def.arg === 'required' && (f.arg === undefined || f.arg === '')) throw new CompileError(`field ${f.name} needs an argument: ${f.name}[...]`, f.pos);
-    if (def.arg === 'none' && f.arg !== undefined) throw new CompileError(`field ${f.name} takes no argument`, f.pos);
+    if (def.arg === 'required' && (f.arg === undefined || f.arg === ''))
+      throw new CompileError(`field ${f.name} needs an argument: ${f.name}[...]`, f.pos);
+    if (def.arg === 'none' && f.arg !== undefined)
+      throw new CompileError(`field ${f.name} takes no argument`, f.pos);
     const type: FieldType = f.transformers.includes('len') ? 'number' : def.type;
     if (!def.provided || !def.make) {
       acc.unprovided.add(f.name);
@@ -435,7 +453,12 @@ export class Compiler {
    * Builds the per-value test. For `!=` it returns the equality test (the caller negates); for `in`,
    * `intersects` and `pmatch` it tests membership in the whole list.
    */
-  private scalarTest(op: Operator, type: FieldType, lits: string[], pos: number): (x: string | number | boolean) => boolean {
+  private scalarTest(
+    op: Operator,
+    type: FieldType,
+    lits: string[],
+    pos: number,
+  ): (x: string | number | boolean) => boolean {
     const num = (s: string): number => {
       const n = Number(s);
       if (s.trim() === '' || Number.isNaN(n)) throw new CompileError(`"${s}" is not a number`, pos);
@@ -566,7 +589,10 @@ function intersect(a: Set<string> | null, b: Set<string>): Set<string> {
   return out;
 }
 
-function dynamicTest(op: Operator, pos: number): (a: string | number | boolean, b: string | number | boolean) => boolean {
+function dynamicTest(
+  op: Operator,
+  pos: number,
+): (a: string | number | boolean, b: string | number | boolean) => boolean {
   switch (op) {
     case '=':
     case '==':

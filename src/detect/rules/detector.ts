@@ -20,17 +20,22 @@ export interface RulesDetectorConfig {
 export function createRulesDetector(ctx: DetectorContext): Detector | undefined {
   const cfg = (ctx.config.rules ?? {}) as RulesDetectorConfig;
   // VIGIE_RULES (path list, ':'-separated) lets `vigie run` pick rule files without a config file.
-  const files = Array.isArray(cfg.files) ? cfg.files : (process.env.VIGIE_RULES ?? '').split(':').filter(Boolean);
+  const files = Array.isArray(cfg.files)
+    ? cfg.files
+    : (process.env.VIGIE_RULES ?? '').split(':').filter(Boolean);
   if (files.length === 0) {
     log.info('no rule files configured (config.rules.files or VIGIE_RULES); rules detector off');
     return undefined;
   }
   const loaded = loadRuleFiles(files, { skipUnknown: cfg.skipUnknown, disable: cfg.disable });
-  for (const w of loaded.warnings) log.warn(`${w.where.file}:${w.where.line}:${w.where.col}: ${w.item ? `${w.item}: ` : ''}${w.message}`);
+  for (const w of loaded.warnings)
+    log.warn(`${w.where.file}:${w.where.line}:${w.where.col}: ${w.item ? `${w.item}: ` : ''}${w.message}`);
   const engine = new RuleEngine(loaded, { ruleMatching: cfg.matching });
   const active = engine.activeRules().length;
   const inactive = loaded.rules.filter((r) => r.enabled && !r.active).length;
-  log.info(`loaded ${loaded.rules.length} rules from ${files.length} file(s): ${active} active, ${inactive} inactive (see vigie rules check)`);
+  log.info(
+    `loaded ${loaded.rules.length} rules from ${files.length} file(s): ${active} active, ${inactive} inactive (see vigie rules check)`,
+  );
   let events = 0;
   let alerts = 0;
   return {

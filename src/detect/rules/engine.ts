@@ -20,7 +20,8 @@ interface SourceIndex {
 /** Which rule source an event belongs to. */
 export function sourceOf(ev: VigieEvent): 'syscall' | 'k8s_audit' | undefined {
   if (ev.kind === 'k8s_audit') return 'k8s_audit';
-  if (ev.kind === 'syscall' || ev.kind === 'process' || ev.kind === 'file' || ev.kind === 'network') return 'syscall';
+  if (ev.kind === 'syscall' || ev.kind === 'process' || ev.kind === 'file' || ev.kind === 'network')
+    return 'syscall';
   return undefined;
 }
 
@@ -53,7 +54,11 @@ export class RuleEngine {
       for (const r of rs) if (r.keys) for (const k of r.keys) keys.add(k);
       const byKey = new Map<string, CompiledRule[]>();
       // Each key's list keeps load order, mixing keyed rules and unconstrained ones.
-      for (const k of keys) byKey.set(k, rs.filter((r) => r.keys === null || r.keys.has(k)));
+      for (const k of keys)
+        byKey.set(
+          k,
+          rs.filter((r) => r.keys === null || r.keys.has(k)),
+        );
       this.index.set(source, { byKey, any: rs.filter((r) => r.keys === null) });
     }
     this.syscallIdx = this.index.get('syscall');

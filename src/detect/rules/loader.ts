@@ -9,7 +9,17 @@
  * The only I/O is reading the files (loadRuleFiles); loadRuleSources works on strings.
  */
 import { readFileSync } from 'node:fs';
-import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node, type Pair, type Scalar, type YAMLMap } from 'yaml';
+import {
+  LineCounter,
+  isMap,
+  isScalar,
+  isSeq,
+  parseDocument,
+  type Node,
+  type Pair,
+  type Scalar,
+  type YAMLMap,
+} from 'yaml';
 import { parsePriority, type Priority } from '../../model/alert.js';
 import type { Expr, FieldRef } from './ast.js';
 import { Compiler, CompileError, type Pred } from './compile.js';
@@ -151,7 +161,8 @@ function readSource(src: RuleSource): ReadItem[] {
   }
   const root = doc.contents;
   if (root === null || root === undefined) return [];
-  if (!isSeq(root)) throw new RuleLoadError(posOf(src.name, lc, root as Node), 'a rules file must be a YAML list of items');
+  if (!isSeq(root))
+    throw new RuleLoadError(posOf(src.name, lc, root as Node), 'a rules file must be a YAML list of items');
   const out: ReadItem[] = [];
   for (const it of root.items) {
     const where = posOf(src.name, lc, it as Node);
@@ -159,15 +170,26 @@ function readSource(src: RuleSource): ReadItem[] {
     const map = it as YAMLMap;
     const pairs = map.items as Pair<Scalar, Node>[];
     const keyNames = pairs.map((p) => String(isScalar(p.key) ? p.key.value : p.key));
-    const kind = (['rule', 'macro', 'list', 'required_engine_version', 'required_plugin_versions'] as const).find((k) => keyNames.includes(k));
-    if (!kind) throw new RuleLoadError(where, `unknown item: expected one of rule, macro, list, required_engine_version, required_plugin_versions (keys: ${keyNames.join(', ')})`);
+    const kind = (
+      ['rule', 'macro', 'list', 'required_engine_version', 'required_plugin_versions'] as const
+    ).find((k) => keyNames.includes(k));
+    if (!kind)
+      throw new RuleLoadError(
+        where,
+        `unknown item: expected one of rule, macro, list, required_engine_version, required_plugin_versions (keys: ${keyNames.join(', ')})`,
+      );
     const get = (key: string) => {
       const v = map.get(key, true) as Node | undefined;
-      return v === undefined ? undefined : (v as { toJSON?: () => unknown }).toJSON ? (v as unknown as { toJSON(): unknown }).toJSON() : (v as Scalar).value;
+      return v === undefined
+        ? undefined
+        : (v as { toJSON?: () => unknown }).toJSON
+          ? (v as unknown as { toJSON(): unknown }).toJSON()
+          : (v as Scalar).value;
     };
     const nameVal = get(kind);
     const name = kind === 'rule' || kind === 'macro' || kind === 'list' ? String(nameVal ?? '') : kind;
-    if ((kind === 'rule' || kind === 'macro' || kind === 'list') && !name) throw new RuleLoadError(where, `${kind} without a name`);
+    if ((kind === 'rule' || kind === 'macro' || kind === 'list') && !name)
+      throw new RuleLoadError(where, `${kind} without a name`);
     out.push({
       kind,
       name,
@@ -192,7 +214,12 @@ function partOf(item: ReadItem, key: string): Part {
   if (node && isScalar(node) && node.range) {
     const raw = node.source ?? '';
     if (node.type === 'PLAIN' && !raw.includes('\n')) offset = node.range[0];
-    else if ((node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE') && !text.includes('\n') && !/\\|''/.test(String(raw))) offset = node.range[0] + 1;
+    else if (
+      (node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE') &&
+      !text.includes('\n') &&
+      !/\\|''/.test(String(raw))
+    )
+      offset = node.range[0] + 1;
   }
   const range = node?.range ? ([node.range[0], node.range[1]] as [number, number]) : undefined;
   return { text, where, offset, lc: item.lc, src: item.src, range };
@@ -280,7 +307,21 @@ function asStringList(v: unknown): string[] {
   return v.map((x) => unquoteListItem(x));
 }
 
-const OVERRIDABLE = new Set(['condition', 'output', 'desc', 'priority', 'tags', 'enabled', 'exceptions', 'items', 'source', 'warn_evttypes', 'skip-if-unknown-filter', 'capture', 'capture_duration']);
+const OVERRIDABLE = new Set([
+  'condition',
+  'output',
+  'desc',
+  'priority',
+  'tags',
+  'enabled',
+  'exceptions',
+  'items',
+  'source',
+  'warn_evttypes',
+  'skip-if-unknown-filter',
+  'capture',
+  'capture_duration',
+]);
 const APPENDABLE = new Set(['condition', 'exceptions', 'items', 'tags', 'output', 'desc']);
 
 class Collector {
@@ -307,24 +348,39 @@ class Collector {
 
   private engineVersion(item: ReadItem): void {
     const want = semver(item.get('required_engine_version'));
-    if (!want) throw new RuleLoadError(item.where, `invalid required_engine_version "${String(item.get('required_engine_version'))}"`);
+    if (!want)
+      throw new RuleLoadError(
+        item.where,
+        `invalid required_engine_version "${String(item.get('required_engine_version'))}"`,
+      );
     const have = semver(ENGINE_VERSION)!;
     if (cmpVer(want, have) > 0) {
-      throw new RuleLoadError(item.where, `rules require engine version ${want.join('.')}, Vigie implements ${ENGINE_VERSION}`);
+      throw new RuleLoadError(
+        item.where,
+        `rules require engine version ${want.join('.')}, Vigie implements ${ENGINE_VERSION}`,
+      );
     }
   }
 
   private pluginVersions(item: ReadItem): void {
     const v = item.get('required_plugin_versions');
-    if (!Array.isArray(v)) throw new RuleLoadError(item.where, 'required_plugin_versions must be a list of {name, version}');
-    for (const req of v as { name?: string; version?: string; alternatives?: { name?: string; version?: string }[] }[]) {
+    if (!Array.isArray(v))
+      throw new RuleLoadError(item.where, 'required_plugin_versions must be a list of {name, version}');
+    for (const req of v as {
+      name?: string;
+      version?: string;
+      alternatives?: { name?: string; version?: string }[];
+    }[]) {
       if (!req || typeof req.name !== 'string' || req.version === undefined) {
         throw new RuleLoadError(item.where, 'each required plugin needs a name and a version');
       }
       const candidates = [req, ...(req.alternatives ?? [])];
       const known = candidates.filter((c) => c.name !== undefined && PROVIDED_PLUGINS[c.name] !== undefined);
       if (known.length === 0) {
-        this.warnings.push({ where: item.where, message: `plugin ${req.name} is not provided by Vigie; rules of its source stay inactive` });
+        this.warnings.push({
+          where: item.where,
+          message: `plugin ${req.name} is not provided by Vigie; rules of its source stay inactive`,
+        });
         continue;
       }
       const ok = known.some((c) => {
@@ -333,7 +389,9 @@ class Collector {
         return want && have && want[0] === have[0] && cmpVer(want, have) <= 0;
       });
       if (!ok) {
-        const what = known.map((c) => `${c.name} ${String(c.version)} (Vigie provides ${PROVIDED_PLUGINS[c.name!]})`).join(' or ');
+        const what = known
+          .map((c) => `${c.name} ${String(c.version)} (Vigie provides ${PROVIDED_PLUGINS[c.name!]})`)
+          .join(' or ');
         throw new RuleLoadError(item.where, `required plugin version not satisfied: ${what}`);
       }
     }
@@ -343,13 +401,38 @@ class Collector {
   private overrides(item: ReadItem): Map<string, 'append' | 'replace'> | undefined {
     if (!item.has('override')) return undefined;
     const ov = item.get('override');
-    if (!ov || typeof ov !== 'object' || Array.isArray(ov)) throw new RuleLoadError(posOf(item.file, item.lc, item.node('override')), 'override must be a mapping of key: append|replace', item.name);
+    if (!ov || typeof ov !== 'object' || Array.isArray(ov))
+      throw new RuleLoadError(
+        posOf(item.file, item.lc, item.node('override')),
+        'override must be a mapping of key: append|replace',
+        item.name,
+      );
     const m = new Map<string, 'append' | 'replace'>();
     for (const [k, mode] of Object.entries(ov as Record<string, unknown>)) {
-      if (mode !== 'append' && mode !== 'replace') throw new RuleLoadError(posOf(item.file, item.lc, item.node('override')), `override of "${k}" must be append or replace`, item.name);
-      if (!OVERRIDABLE.has(k)) throw new RuleLoadError(posOf(item.file, item.lc, item.node('override')), `"${k}" cannot be overridden`, item.name);
-      if (mode === 'append' && !APPENDABLE.has(k)) throw new RuleLoadError(posOf(item.file, item.lc, item.node('override')), `"${k}" cannot be appended`, item.name);
-      if (!item.has(k)) throw new RuleLoadError(posOf(item.file, item.lc, item.node('override')), `override names "${k}" but the item has no "${k}"`, item.name);
+      if (mode !== 'append' && mode !== 'replace')
+        throw new RuleLoadError(
+          posOf(item.file, item.lc, item.node('override')),
+          `override of "${k}" must be append or replace`,
+          item.name,
+        );
+      if (!OVERRIDABLE.has(k))
+        throw new RuleLoadError(
+          posOf(item.file, item.lc, item.node('override')),
+          `"${k}" cannot be overridden`,
+          item.name,
+        );
+      if (mode === 'append' && !APPENDABLE.has(k))
+        throw new RuleLoadError(
+          posOf(item.file, item.lc, item.node('override')),
+          `"${k}" cannot be appended`,
+          item.name,
+        );
+      if (!item.has(k))
+        throw new RuleLoadError(
+          posOf(item.file, item.lc, item.node('override')),
+          `override names "${k}" but the item has no "${k}"`,
+          item.name,
+        );
       m.set(k, mode);
     }
     return m;
@@ -362,7 +445,12 @@ class Collector {
     const append = item.get('append') === true || ov?.get('items') === 'append';
     const prev = this.lists.get(item.name);
     if (append || ov) {
-      if (!prev) throw new RuleLoadError(item.where, `${append ? 'append' : 'override'} to a list that is not defined`, `list "${item.name}"`);
+      if (!prev)
+        throw new RuleLoadError(
+          item.where,
+          `${append ? 'append' : 'override'} to a list that is not defined`,
+          `list "${item.name}"`,
+        );
       if (append) prev.items.push(...items);
       else prev.items = items;
       return;
@@ -371,13 +459,19 @@ class Collector {
   }
 
   private macro(item: ReadItem): void {
-    if (!item.has('condition')) throw new RuleLoadError(item.where, 'macro without condition', `macro "${item.name}"`);
+    if (!item.has('condition'))
+      throw new RuleLoadError(item.where, 'macro without condition', `macro "${item.name}"`);
     const part = partOf(item, 'condition');
     const ov = this.overrides(item);
     const append = item.get('append') === true || ov?.get('condition') === 'append';
     const prev = this.macros.get(item.name);
     if (append || ov) {
-      if (!prev) throw new RuleLoadError(item.where, `${append ? 'append' : 'override'} to a macro that is not defined`, `macro "${item.name}"`);
+      if (!prev)
+        throw new RuleLoadError(
+          item.where,
+          `${append ? 'append' : 'override'} to a macro that is not defined`,
+          `macro "${item.name}"`,
+        );
       if (append) prev.condition.push(part);
       else prev.condition = [part];
       return;
@@ -391,7 +485,8 @@ class Collector {
     const where = posOf(item.file, item.lc, item.node('exceptions'));
     if (!Array.isArray(v)) throw new RuleLoadError(where, 'exceptions must be a list', `rule "${item.name}"`);
     return v.map((e: Record<string, unknown>) => {
-      if (!e || typeof e.name !== 'string') throw new RuleLoadError(where, 'each exception needs a name', `rule "${item.name}"`);
+      if (!e || typeof e.name !== 'string')
+        throw new RuleLoadError(where, 'each exception needs a name', `rule "${item.name}"`);
       return {
         name: e.name,
         fields: (e.fields as string | string[]) ?? [],
@@ -418,7 +513,12 @@ class Collector {
     const keys = [...item.map.items].map((p) => String(isScalar(p.key) ? p.key.value : p.key));
     const onlyEnabled = keys.every((k) => k === 'rule' || k === 'enabled') && item.has('enabled');
     if (legacyAppend || ov || onlyEnabled) {
-      if (!prev) throw new RuleLoadError(item.where, `${legacyAppend ? 'append' : ov ? 'override' : 'enabled'} for a rule that is not defined`, label);
+      if (!prev)
+        throw new RuleLoadError(
+          item.where,
+          `${legacyAppend ? 'append' : ov ? 'override' : 'enabled'} for a rule that is not defined`,
+          label,
+        );
       if (onlyEnabled && !ov) {
         prev.enabled = item.get('enabled') !== false;
         return;
@@ -439,16 +539,21 @@ class Collector {
             else prev.exceptions = this.exceptionsOf(item);
             break;
           case 'output':
-            prev.output = mode === 'append' ? `${prev.output} ${String(item.get('output'))}` : String(item.get('output'));
+            prev.output =
+              mode === 'append' ? `${prev.output} ${String(item.get('output'))}` : String(item.get('output'));
             break;
           case 'desc':
-            prev.desc = mode === 'append' ? `${prev.desc} ${String(item.get('desc'))}` : String(item.get('desc'));
+            prev.desc =
+              mode === 'append' ? `${prev.desc} ${String(item.get('desc'))}` : String(item.get('desc'));
             break;
           case 'priority':
             prev.priority = this.priority(item);
             break;
           case 'tags':
-            prev.tags = mode === 'append' ? [...prev.tags, ...asStringList(item.get('tags'))] : asStringList(item.get('tags'));
+            prev.tags =
+              mode === 'append'
+                ? [...prev.tags, ...asStringList(item.get('tags'))]
+                : asStringList(item.get('tags'));
             break;
           case 'enabled':
             prev.enabled = item.get('enabled') !== false;
@@ -487,7 +592,11 @@ class Collector {
     try {
       return parsePriority(String(item.get('priority')));
     } catch (e) {
-      throw new RuleLoadError(posOf(item.file, item.lc, item.node('priority')), (e as Error).message, `rule "${item.name}"`);
+      throw new RuleLoadError(
+        posOf(item.file, item.lc, item.node('priority')),
+        (e as Error).message,
+        `rule "${item.name}"`,
+      );
     }
   }
 }
@@ -528,7 +637,8 @@ function parseParts(parts: Part[], label: string): Expr {
   try {
     return parseCondition(j.text);
   } catch (e) {
-    if (e instanceof ConditionSyntaxError) throw new RuleLoadError(j.locate(e.pos), `condition: ${e.message}`, label);
+    if (e instanceof ConditionSyntaxError)
+      throw new RuleLoadError(j.locate(e.pos), `condition: ${e.message}`, label);
     throw e;
   }
 }
@@ -552,10 +662,15 @@ function exceptionsExpr(rule: RuleDef): Expr | undefined {
     if (Array.isArray(ex.fields)) {
       const fields = ex.fields.map((f) => fieldRefOf(String(f), ex.where, label));
       const comps = Array.isArray(ex.comps) ? ex.comps : fields.map(() => '=');
-      if (comps.length !== fields.length) throw new RuleLoadError(ex.where, `exception "${ex.name}": fields and comps differ in length`, label);
+      if (comps.length !== fields.length)
+        throw new RuleLoadError(ex.where, `exception "${ex.name}": fields and comps differ in length`, label);
       for (const tuple of ex.values) {
         if (!Array.isArray(tuple) || tuple.length !== fields.length) {
-          throw new RuleLoadError(ex.where, `exception "${ex.name}": each value must list ${fields.length} item(s)`, label);
+          throw new RuleLoadError(
+            ex.where,
+            `exception "${ex.name}": each value must list ${fields.length} item(s)`,
+            label,
+          );
         }
         const conj: Expr[] = fields.map((f, i) => {
           const op = String(comps[i]) as Extract<Expr, { t: 'cmp' }>['op'];
@@ -571,7 +686,8 @@ function exceptionsExpr(rule: RuleDef): Expr | undefined {
       const op = String(ex.comps ?? 'in') as Extract<Expr, { t: 'cmp' }>['op'];
       const vals = ex.values.flatMap((v) => (Array.isArray(v) ? v : [v]));
       if (vals.length === 0) continue;
-      if (op === 'in' || op === 'intersects' || op === 'pmatch') alts.push({ t: 'cmp', field: f, op, values: vals.map(lit), list: true, pos: 0 });
+      if (op === 'in' || op === 'intersects' || op === 'pmatch')
+        alts.push({ t: 'cmp', field: f, op, values: vals.map(lit), list: true, pos: 0 });
       else for (const v of vals) alts.push({ t: 'cmp', field: f, op, values: [lit(v)], list: false, pos: 0 });
     }
   }
@@ -585,7 +701,8 @@ function expandLists(lists: Map<string, ListDef>): Map<string, string[]> {
   const expand = (name: string): string[] => {
     const done = out.get(name);
     if (done) return done;
-    if (visiting.has(name)) throw new RuleLoadError(lists.get(name)!.where, 'list refers to itself', `list "${name}"`);
+    if (visiting.has(name))
+      throw new RuleLoadError(lists.get(name)!.where, 'list refers to itself', `list "${name}"`);
     visiting.add(name);
     const res: string[] = [];
     for (const it of lists.get(name)!.items) {
@@ -672,7 +789,9 @@ export function loadRuleSources(sources: RuleSource[], opts: LoadOptions = {}): 
     };
     const compiler = compilerFor(def.source);
     if (!compiler || (opts.sources && !opts.sources.includes(def.source))) {
-      base.reason = compiler ? `source ${def.source} not selected` : `source ${def.source} is not provided by Vigie`;
+      base.reason = compiler
+        ? `source ${def.source} not selected`
+        : `source ${def.source} is not provided by Vigie`;
       rules.push(base);
       continue;
     }
@@ -699,7 +818,13 @@ export function loadRuleSources(sources: RuleSource[], opts: LoadOptions = {}): 
       const out = compileOutput(def.output, compiler);
       const unknown = [...cc.unknown, ...out.unknown];
       if (unknown.length) {
-        fail(new RuleLoadError(def.where, `unknown field(s) for source ${def.source}: ${[...new Set(unknown)].join(', ')}`, label));
+        fail(
+          new RuleLoadError(
+            def.where,
+            `unknown field(s) for source ${def.source}: ${[...new Set(unknown)].join(', ')}`,
+            label,
+          ),
+        );
         continue;
       }
       base.output = out.template;
@@ -708,7 +833,8 @@ export function loadRuleSources(sources: RuleSource[], opts: LoadOptions = {}): 
       base.pred = cc.pred;
       base.keys = INDEX_FIELD[def.source] ? compiler.possibleValues(ast, INDEX_FIELD[def.source]) : null;
       if (!enabled) base.reason = 'disabled';
-      else if (base.unprovided.length) base.reason = `needs field(s) Vigie cannot provide: ${base.unprovided.join(', ')}`;
+      else if (base.unprovided.length)
+        base.reason = `needs field(s) Vigie cannot provide: ${base.unprovided.join(', ')}`;
       else base.active = true;
       rules.push(base);
     } catch (e) {

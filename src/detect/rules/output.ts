@@ -36,7 +36,12 @@ export function compileOutput(
   const text = template.replace(/\s*\n\s*/g, ' ').trim();
   const pieces: string[] = [];
   const getters: { key: string; get?: Getter }[] = [];
-  const acc: CompiledCondition = { pred: () => false, unknown: new Set(), unprovided: new Set(), fields: new Set() };
+  const acc: CompiledCondition = {
+    pred: () => false,
+    unknown: new Set(),
+    unprovided: new Set(),
+    fields: new Set(),
+  };
   let last = 0;
   for (const m of text.matchAll(TOKEN)) {
     pieces.push(text.slice(last, m.index));

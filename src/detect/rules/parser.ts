@@ -14,7 +14,16 @@
  * strings up to whitespace, a comma, a parenthesis or a quote, exactly as Falco reads them, so that
  * `runc:[0:PARENT]` and `/healthz?` need no quoting.
  */
-import { LIST_OPERATORS, OPERATORS, TRANSFORMERS, type Expr, type FieldRef, type Operator, type Transformer, type ValueItem } from './ast.js';
+import {
+  LIST_OPERATORS,
+  OPERATORS,
+  TRANSFORMERS,
+  type Expr,
+  type FieldRef,
+  type Operator,
+  type Transformer,
+  type ValueItem,
+} from './ast.js';
 
 export class ConditionSyntaxError extends Error {
   constructor(

@@ -85,7 +85,9 @@ export class RuntimeDetector implements Detector {
     this.cfg = { ...defaultRuntimeConfig, ...rest };
     const unknown = disabled.filter((d) => !RUNTIME_RULES.some((r) => r.id === d));
     if (unknown.length) {
-      throw new Error(`runtime detector config: disabled: unknown rule id(s) ${unknown.join(', ')}; known: ${RUNTIME_RULES.map((r) => r.id).join(', ')}`);
+      throw new Error(
+        `runtime detector config: disabled: unknown rule id(s) ${unknown.join(', ')}; known: ${RUNTIME_RULES.map((r) => r.id).join(', ')}`,
+      );
     }
     for (const rule of RUNTIME_RULES) {
       if (disabled.includes(rule.id)) continue;
@@ -113,7 +115,8 @@ export class RuntimeDetector implements Detector {
       const cid = ev.container && typeof ev.container.id === 'string' ? ev.container.id : '';
       if (ev.kind === 'container') {
         const action = ev.lifecycle?.action ?? '';
-        if (cid && (action === 'destroy' || action === 'die' || action === 'stop')) this.containers.delete(cid);
+        if (cid && (action === 'destroy' || action === 'die' || action === 'stop'))
+          this.containers.delete(cid);
         return;
       }
       const rules = this.byKind.get(ev.kind);
@@ -171,7 +174,14 @@ export class RuntimeDetector implements Detector {
     }
   }
 
-  private raise(rule: RuntimeRule, hit: RuleHit, ev: VigieEvent, cid: string, nowMs: number, emit: AlertEmitter): void {
+  private raise(
+    rule: RuntimeRule,
+    hit: RuleHit,
+    ev: VigieEvent,
+    cid: string,
+    nowMs: number,
+    emit: AlertEmitter,
+  ): void {
     this.hits.set(rule.id, (this.hits.get(rule.id) ?? 0) + 1);
     const key = `${rule.id}|${cid}`;
     const p = this.pending.get(key);
@@ -190,8 +200,18 @@ export class RuntimeDetector implements Detector {
   }
 
   /** `repeats` > 0: the follow-up alert of a dedup window, counting the duplicates it swallowed. */
-  private emitAlert(rule: RuntimeRule, hit: RuleHit, ev: VigieEvent, emit: AlertEmitter, repeats: number, spanSec: number): void {
-    const output = repeats > 0 ? `${hit.output} (repeated ${repeats} more times within ${spanSec.toFixed(0)}s)` : hit.output;
+  private emitAlert(
+    rule: RuntimeRule,
+    hit: RuleHit,
+    ev: VigieEvent,
+    emit: AlertEmitter,
+    repeats: number,
+    spanSec: number,
+  ): void {
+    const output =
+      repeats > 0
+        ? `${hit.output} (repeated ${repeats} more times within ${spanSec.toFixed(0)}s)`
+        : hit.output;
     const mitre = hit.mitre ?? rule.mitre;
     const a: AlertInput = {
       rule: rule.rule,

@@ -103,9 +103,22 @@ export interface RuntimeRule {
   match(ev: VigieEvent, ctx: RuleContext): RuleHit | undefined;
 }
 
-const SHELLS = new Set(['sh', 'bash', 'ash', 'dash', 'zsh', 'ksh', 'mksh', 'csh', 'tcsh', 'fish', 'busybox-sh']);
+const SHELLS = new Set([
+  'sh',
+  'bash',
+  'ash',
+  'dash',
+  'zsh',
+  'ksh',
+  'mksh',
+  'csh',
+  'tcsh',
+  'fish',
+  'busybox-sh',
+]);
 /** Parents that launch a container's own command or a `docker exec`. */
-const RUNTIME_PARENT = /^(runc|runc:\[.*|containerd-shim.*|containerd|dockerd|docker-init|tini|dumb-init|conmon|crun)$/;
+const RUNTIME_PARENT =
+  /^(runc|runc:\[.*|containerd-shim.*|containerd|dockerd|docker-init|tini|dumb-init|conmon|crun)$/;
 
 export function baseName(p: string): string {
   const i = p.lastIndexOf('/');
@@ -163,7 +176,9 @@ const shellRule: RuntimeRule = {
     "container's own command, or by a shell (scripts); an interactive shell (tty) always counts.",
   priority: 'Warning',
   tags: ['container', 'shell', 'process', 'mitre_execution', 'T1059.004'],
-  mitre: [{ tactic: 'Execution', technique: 'T1059.004', name: 'Command and Scripting Interpreter: Unix Shell' }],
+  mitre: [
+    { tactic: 'Execution', technique: 'T1059.004', name: 'Command and Scripting Interpreter: Unix Shell' },
+  ],
   kinds: ['process'],
   match(ev) {
     if (!ev.container) return undefined;
@@ -176,7 +191,8 @@ const shellRule: RuntimeRule = {
     const ccmd = typeof ev.container.command === 'string' ? normSpaces(ev.container.command) : '';
     let how: string;
     if (tty) how = 'interactive (tty)';
-    else if (SHELLS.has(pname)) return undefined; // a script's own sub-shell
+    else if (SHELLS.has(pname))
+      return undefined; // a script's own sub-shell
     else if (RUNTIME_PARENT.test(pname) || pname === '') {
       // The container's own command (entrypoint) is launched the same way as `docker exec`:
       // tell them apart by the command line.
@@ -202,8 +218,22 @@ function isWrite(ev: VigieEvent): boolean {
   return f.op === 'write' || f.op === 'unlink' || f.op === 'rename' || f.op === 'chmod' || f.op === 'mkdir';
 }
 
-const ETC_WRITE_EXCLUDED = new Set(['/etc/resolv.conf', '/etc/hosts', '/etc/hostname', '/etc/mtab', '/etc/ld.so.cache']);
-const BIN_DIRS = ['/bin/', '/sbin/', '/usr/bin/', '/usr/sbin/', '/usr/local/bin/', '/usr/local/sbin/', '/usr/libexec/'];
+const ETC_WRITE_EXCLUDED = new Set([
+  '/etc/resolv.conf',
+  '/etc/hosts',
+  '/etc/hostname',
+  '/etc/mtab',
+  '/etc/ld.so.cache',
+]);
+const BIN_DIRS = [
+  '/bin/',
+  '/sbin/',
+  '/usr/bin/',
+  '/usr/sbin/',
+  '/usr/local/bin/',
+  '/usr/local/sbin/',
+  '/usr/libexec/',
+];
 
 const writeEtcRule: RuntimeRule = {
   id: 'write_below_etc',
@@ -227,7 +257,8 @@ const writeEtcRule: RuntimeRule = {
 const writeBinRule: RuntimeRule = {
   id: 'write_below_binary_dir',
   rule: 'Write below binary dir',
-  description: 'A file below a binary folder (/bin, /sbin, /usr/bin, /usr/sbin, /usr/local/bin, ...) is written.',
+  description:
+    'A file below a binary folder (/bin, /sbin, /usr/bin, /usr/sbin, /usr/local/bin, ...) is written.',
   priority: 'Error',
   tags: ['container', 'filesystem', 'mitre_persistence', 'T1543'],
   mitre: [{ tactic: 'Persistence', technique: 'T1543', name: 'Create or Modify System Process' }],
@@ -252,12 +283,20 @@ const SENSITIVE: Sensitive[] = [
   {
     test: (p) => p === '/etc/shadow' || p === '/etc/gshadow' || p === '/etc/shadow-' || p === '/etc/gshadow-',
     what: 'password hashes',
-    mitre: { tactic: 'Credential Access', technique: 'T1003.008', name: 'OS Credential Dumping: /etc/passwd and /etc/shadow' },
+    mitre: {
+      tactic: 'Credential Access',
+      technique: 'T1003.008',
+      name: 'OS Credential Dumping: /etc/passwd and /etc/shadow',
+    },
   },
   {
     test: (p) => p === '/etc/sudoers' || p.startsWith('/etc/sudoers.d/'),
     what: 'sudo policy',
-    mitre: { tactic: 'Discovery', technique: 'T1548.003', name: 'Abuse Elevation Control Mechanism: Sudo and Sudo Caching' },
+    mitre: {
+      tactic: 'Discovery',
+      technique: 'T1548.003',
+      name: 'Abuse Elevation Control Mechanism: Sudo and Sudo Caching',
+    },
   },
   {
     test: (p) => /^(\/var)?\/run\/secrets\/kubernetes\.io\/serviceaccount\/(\.\.[^/]+\/)?token$/.test(p),
@@ -266,15 +305,37 @@ const SENSITIVE: Sensitive[] = [
   },
   {
     test: (p) =>
-      /\/\.ssh\/(id_[a-z0-9_]+|authorized_keys|identity)$/.test(p) || /^\/etc\/ssh\/ssh_host_[a-z0-9_]+_key$/.test(p),
+      /\/\.ssh\/(id_[a-z0-9_]+|authorized_keys|identity)$/.test(p) ||
+      /^\/etc\/ssh\/ssh_host_[a-z0-9_]+_key$/.test(p),
     what: 'SSH key',
-    mitre: { tactic: 'Credential Access', technique: 'T1552.004', name: 'Unsecured Credentials: Private Keys' },
+    mitre: {
+      tactic: 'Credential Access',
+      technique: 'T1552.004',
+      name: 'Unsecured Credentials: Private Keys',
+    },
   },
 ];
 /** Programs whose job is to read these files. */
 const SENSITIVE_READERS = new Set([
-  'sshd', 'sudo', 'su', 'login', 'passwd', 'chpasswd', 'unix_chkpwd', 'useradd', 'usermod', 'groupadd',
-  'vipw', 'pwck', 'chage', 'ssh', 'ssh-agent', 'ssh-add', 'systemd-logind', 'cron', 'crond',
+  'sshd',
+  'sudo',
+  'su',
+  'login',
+  'passwd',
+  'chpasswd',
+  'unix_chkpwd',
+  'useradd',
+  'usermod',
+  'groupadd',
+  'vipw',
+  'pwck',
+  'chage',
+  'ssh',
+  'ssh-agent',
+  'ssh-add',
+  'systemd-logind',
+  'cron',
+  'crond',
 ]);
 
 const sensitiveReadRule: RuntimeRule = {
@@ -303,8 +364,33 @@ const sensitiveReadRule: RuntimeRule = {
   },
 };
 
-const PKG_ALWAYS = new Set(['apt', 'apt-get', 'aptitude', 'dpkg', 'apk', 'yum', 'dnf', 'microdnf', 'rpm', 'zypper', 'pacman', 'emerge']);
-const PKG_INSTALL_VERB = new Set(['pip', 'pip3', 'pipx', 'npm', 'yarn', 'pnpm', 'gem', 'composer', 'conda', 'cargo', 'easy_install']);
+const PKG_ALWAYS = new Set([
+  'apt',
+  'apt-get',
+  'aptitude',
+  'dpkg',
+  'apk',
+  'yum',
+  'dnf',
+  'microdnf',
+  'rpm',
+  'zypper',
+  'pacman',
+  'emerge',
+]);
+const PKG_INSTALL_VERB = new Set([
+  'pip',
+  'pip3',
+  'pipx',
+  'npm',
+  'yarn',
+  'pnpm',
+  'gem',
+  'composer',
+  'conda',
+  'cargo',
+  'easy_install',
+]);
 const INSTALL_VERBS = /\s(install|i|add|ci|update|upgrade|global)(\s|$)/;
 
 const packageRule: RuntimeRule = {
@@ -407,7 +493,8 @@ const unusualPortRule: RuntimeRule = {
   },
 };
 
-const MINER_NAMES = /^(xmrig|xmr-stak|minerd|cpuminer|cgminer|bfgminer|ethminer|t-rex|nbminer|lolminer|ccminer|kdevtmpfsi|kinsing)/;
+const MINER_NAMES =
+  /^(xmrig|xmr-stak|minerd|cpuminer|cgminer|bfgminer|ethminer|t-rex|nbminer|lolminer|ccminer|kdevtmpfsi|kinsing)/;
 
 const minerRule: RuntimeRule = {
   id: 'crypto_miner',
@@ -435,7 +522,8 @@ const minerRule: RuntimeRule = {
     }
     if (ev.kind === 'network') {
       const n = ev.network;
-      if (!n || n.op !== 'connect' || typeof n.dstPort !== 'number' || !cfg.minerPorts.includes(n.dstPort)) return undefined;
+      if (!n || n.op !== 'connect' || typeof n.dstPort !== 'number' || !cfg.minerPorts.includes(n.dstPort))
+        return undefined;
       st.lastPoolConnectMs = ctx.nowMs;
       st.lastPoolPeer = `${n.dstIp ?? '?'}:${n.dstPort}`;
     } else {
@@ -443,7 +531,8 @@ const minerRule: RuntimeRule = {
       if (!m || typeof m.cpu !== 'number' || !Number.isFinite(m.cpu)) return undefined;
       const limit = typeof m.cpuLimit === 'number' && m.cpuLimit > 0 ? m.cpuLimit : cfg.defaultCpuLimitCores;
       // Throttled most of its periods: it sits at its CPU limit, whatever limit we know of.
-      const throttled = typeof m.cpuThrottled === 'number' && m.cpuThrottled >= 0.5 && m.cpuThrottled <= 1 && m.cpu > 0.05;
+      const throttled =
+        typeof m.cpuThrottled === 'number' && m.cpuThrottled >= 0.5 && m.cpuThrottled <= 1 && m.cpu > 0.05;
       if (m.cpu >= cfg.minerCpuShare * limit || throttled) {
         if (st.cpuHighSinceMs < 0) st.cpuHighSinceMs = ctx.nowMs;
         if (ctx.nowMs - st.cpuHighSinceMs >= cfg.minerSustainSec * 1000) st.lastSaturatedMs = ctx.nowMs;
@@ -455,7 +544,11 @@ const minerRule: RuntimeRule = {
     const sustained = (st.lastSaturatedMs - st.cpuHighSinceMs) / 1000;
     return {
       output: `Crypto-miner behaviour in ${where(ev)}: CPU near its limit for ${sustained.toFixed(0)}s and a connection to mining-pool port ${st.lastPoolPeer}`,
-      fields: { ...common(ev), 'vigie.pool_peer': st.lastPoolPeer, 'vigie.cpu_saturated_sec': Math.round(sustained) },
+      fields: {
+        ...common(ev),
+        'vigie.pool_peer': st.lastPoolPeer,
+        'vigie.cpu_saturated_sec': Math.round(sustained),
+      },
     };
   },
 };
@@ -484,7 +577,11 @@ const forkBombRule: RuntimeRule = {
       if (span > cfg.forkExecWindowSec * 1000) return undefined;
       return {
         output: `Fork bomb in ${where(ev)}: ${ring.length} programs executed in ${(span / 1000).toFixed(1)}s`,
-        fields: { ...common(ev), 'vigie.exec_count': ring.length, 'vigie.window_sec': Math.round(span / 100) / 10 },
+        fields: {
+          ...common(ev),
+          'vigie.exec_count': ring.length,
+          'vigie.window_sec': Math.round(span / 100) / 10,
+        },
       };
     }
     const m = ev.metric;
@@ -499,11 +596,17 @@ const forkBombRule: RuntimeRule = {
     let why: string | undefined;
     if (pids - low >= cfg.forkPidsJump) why = `pids rose from ${low} to ${pids}`;
     else if (pids >= cfg.forkPidsAbs) why = `${pids} processes`;
-    else if (limit > 0 && pids >= cfg.forkPidsLimitShare * limit) why = `${pids} processes of a limit of ${limit}`;
+    else if (limit > 0 && pids >= cfg.forkPidsLimitShare * limit)
+      why = `${pids} processes of a limit of ${limit}`;
     if (!why) return undefined;
     return {
       output: `Fork bomb in ${where(ev)}: ${why}`,
-      fields: { ...common(ev), 'vigie.pids': pids, 'vigie.pids_before': low, 'vigie.pids_limit': limit || null },
+      fields: {
+        ...common(ev),
+        'vigie.pids': pids,
+        'vigie.pids_before': low,
+        'vigie.pids_limit': limit || null,
+      },
     };
   },
 };

@@ -115,7 +115,10 @@ export function snapshotOf(info: Docker.ContainerInspectInfo): DockerSnapshot {
     cpuPeriod: hc.CpuPeriod ?? 0,
     memory: hc.Memory ?? 0,
     memorySwap: hc.MemorySwap ?? 0,
-    restartPolicy: { Name: hc.RestartPolicy?.Name ?? '', MaximumRetryCount: hc.RestartPolicy?.MaximumRetryCount },
+    restartPolicy: {
+      Name: hc.RestartPolicy?.Name ?? '',
+      MaximumRetryCount: hc.RestartPolicy?.MaximumRetryCount,
+    },
     networks: nets,
   };
 }
@@ -129,7 +132,8 @@ export function effectiveCpus(s: DockerSnapshot): number {
 
 /** Split Docker's multiplexed log stream (8-byte frame headers) into text. */
 export function demuxLogs(buf: Buffer): string {
-  if (buf.length < 8 || buf[1] !== 0 || buf[2] !== 0 || buf[3] !== 0 || buf[0] > 2) return buf.toString('utf8');
+  if (buf.length < 8 || buf[1] !== 0 || buf[2] !== 0 || buf[3] !== 0 || buf[0] > 2)
+    return buf.toString('utf8');
   const parts: Buffer[] = [];
   let off = 0;
   while (off + 8 <= buf.length) {
@@ -149,7 +153,10 @@ export function redactEnv(info: Docker.ContainerInspectInfo): Docker.ContainerIn
   if (!Array.isArray(env)) return info;
   return {
     ...info,
-    Config: { ...info.Config, Env: env.map((e) => (e.includes('=') ? `${e.slice(0, e.indexOf('='))}=<redacted>` : e)) },
+    Config: {
+      ...info.Config,
+      Env: env.map((e) => (e.includes('=') ? `${e.slice(0, e.indexOf('='))}=<redacted>` : e)),
+    },
   };
 }
 
@@ -181,7 +188,8 @@ export class DockerActuator implements Actuator {
     try {
       return await f();
     } catch (err) {
-      if (statusCode(err) === 404 && /container/i.test(errMsg(err))) throw new ContainerGoneError(this.label(t), errMsg(err));
+      if (statusCode(err) === 404 && /container/i.test(errMsg(err)))
+        throw new ContainerGoneError(this.label(t), errMsg(err));
       throw new Error(`${what} on ${this.label(t)} failed: ${errMsg(err)}`);
     }
   }
@@ -195,7 +203,11 @@ export class DockerActuator implements Actuator {
     return this.snapshot(target);
   }
 
-  async execute(action: ActionType, target: ActionTarget, paramsIn: Record<string, unknown>): Promise<ActuatorResult> {
+  async execute(
+    action: ActionType,
+    target: ActionTarget,
+    paramsIn: Record<string, unknown>,
+  ): Promise<ActuatorResult> {
     let params = paramsIn;
     const before = await this.snapshot(target);
     const c = this.docker.getContainer(before.id);
@@ -224,19 +236,25 @@ export class DockerActuator implements Actuator {
       case 'isolate': {
         if (['host', 'none'].includes(before.networkMode) || before.networkMode.startsWith('container:')) {
           if (before.networkMode !== 'none')
-            throw new Error(`cannot isolate ${this.label(target)}: network mode "${before.networkMode}" cannot be disconnected`);
+            throw new Error(
+              `cannot isolate ${this.label(target)}: network mode "${before.networkMode}" cannot be disconnected`,
+            );
         }
         for (const name of Object.keys(before.networks)) {
           await this.call(target, `disconnect from ${name}`, () =>
-            this.docker.getNetwork(before.networks[name].networkId || name).disconnect({ Container: before.id, Force: true }),
+            this.docker
+              .getNetwork(before.networks[name].networkId || name)
+              .disconnect({ Container: before.id, Force: true }),
           );
         }
         break;
       }
       case 'pause':
-        if (!before.running) throw new Error(`cannot pause ${this.label(target)}: it is not running (${before.status})`);
+        if (!before.running)
+          throw new Error(`cannot pause ${this.label(target)}: it is not running (${before.status})`);
         // The cgroup-v1 freezer can fail transiently on a busy host ("unable to freeze"): retry.
-        if (!before.paused) await this.call(target, 'pause', () => retryTransient(() => c.pause(), /unable to freeze/));
+        if (!before.paused)
+          await this.call(target, 'pause', () => retryTransient(() => c.pause(), /unable to freeze/));
         else note = 'already paused';
         break;
       case 'stop': {
@@ -261,13 +279,22 @@ export class DockerActuator implements Actuator {
       default:
         throw new Error(`docker actuator does not support ${action}`);
     }
-    const after = await this.waitFor(target, (s) => this.holds(action, before, s, params), action === 'kill' ? 3000 : 500);
+    const after = await this.waitFor(
+      target,
+      (s) => this.holds(action, before, s, params),
+      action === 'kill' ? 3000 : 500,
+    );
     const verified = this.holds(action, before, after, params);
     return { stateBefore: before, stateAfter: after, verified, note };
   }
 
   /** Does the real state show the intended effect of `action`? */
-  holds(action: ActionType, before: DockerSnapshot, s: DockerSnapshot, params: Record<string, unknown>): boolean {
+  holds(
+    action: ActionType,
+    before: DockerSnapshot,
+    s: DockerSnapshot,
+    params: Record<string, unknown>,
+  ): boolean {
     switch (action) {
       case 'throttle': {
         const want = this.throttleTargets(before, params);
@@ -287,7 +314,11 @@ export class DockerActuator implements Actuator {
     }
   }
 
-  private async waitFor(t: ActionTarget, ok: (s: DockerSnapshot) => boolean, ms: number): Promise<DockerSnapshot> {
+  private async waitFor(
+    t: ActionTarget,
+    ok: (s: DockerSnapshot) => boolean,
+    ms: number,
+  ): Promise<DockerSnapshot> {
     const deadline = Date.now() + ms;
     let s = await this.snapshot(t);
     while (!ok(s) && Date.now() < deadline) {
@@ -298,10 +329,14 @@ export class DockerActuator implements Actuator {
   }
 
   /** Limits to apply: never loosen a limit that is already stricter than the policy's. */
-  private throttleTargets(before: DockerSnapshot, params: Record<string, unknown>): { cpus?: number; memory?: number } {
+  private throttleTargets(
+    before: DockerSnapshot,
+    params: Record<string, unknown>,
+  ): { cpus?: number; memory?: number } {
     const out: { cpus?: number; memory?: number } = {};
     if (typeof params.cpus === 'number') out.cpus = Math.min(params.cpus, effectiveCpus(before));
-    if (typeof params.memory === 'number') out.memory = before.memory > 0 ? Math.min(params.memory, before.memory) : params.memory;
+    if (typeof params.memory === 'number')
+      out.memory = before.memory > 0 ? Math.min(params.memory, before.memory) : params.memory;
     return out;
   }
 
@@ -327,7 +362,11 @@ export class DockerActuator implements Actuator {
     return upd;
   }
 
-  private async evidence(t: ActionTarget, s: DockerSnapshot, params: Record<string, unknown>): Promise<unknown> {
+  private async evidence(
+    t: ActionTarget,
+    s: DockerSnapshot,
+    params: Record<string, unknown>,
+  ): Promise<unknown> {
     const c = this.docker.getContainer(s.id);
     const tail = typeof params.tail === 'number' ? params.tail : 200;
     const sinceMs = typeof params.since === 'number' ? params.since : 10 * 60_000;
@@ -406,7 +445,8 @@ export class DockerActuator implements Actuator {
   }
 
   private async memTotal(): Promise<number> {
-    if (this.hostMemory === undefined) this.hostMemory = ((await this.docker.info()) as { MemTotal: number }).MemTotal;
+    if (this.hostMemory === undefined)
+      this.hostMemory = ((await this.docker.info()) as { MemTotal: number }).MemTotal;
     return this.hostMemory;
   }
 
@@ -423,7 +463,10 @@ export class DockerActuator implements Actuator {
         const upd: Record<string, number> = {};
         let swapUnlimited = false;
         if (now.nanoCpus !== before.nanoCpus && before.nanoCpus > 0) upd.NanoCpus = before.nanoCpus;
-        if (before.nanoCpus === 0 && (now.cpuQuota !== before.cpuQuota || now.cpuPeriod !== before.cpuPeriod)) {
+        if (
+          before.nanoCpus === 0 &&
+          (now.cpuQuota !== before.cpuQuota || now.cpuPeriod !== before.cpuPeriod)
+        ) {
           if (before.cpuQuota > 0) {
             upd.CpuQuota = before.cpuQuota;
             if (before.cpuPeriod > 0) upd.CpuPeriod = before.cpuPeriod;
@@ -443,7 +486,9 @@ export class DockerActuator implements Actuator {
             // Docker's update API cannot remove a memory limit; the closest is the host's memory.
             upd.Memory = await this.memTotal();
             upd.MemorySwap = upd.Memory * 2;
-            notes.push(`memory limit cannot be removed through Docker; raised to the host total (${upd.Memory} bytes)`);
+            notes.push(
+              `memory limit cannot be removed through Docker; raised to the host total (${upd.Memory} bytes)`,
+            );
           }
         }
         if (Object.keys(upd).length) await this.call(t, 'update', () => c.update(upd));
@@ -469,7 +514,8 @@ export class DockerActuator implements Actuator {
         }
         if (before.running && !now.running) {
           await this.call(t, 'start', () => c.start());
-          if (record.action === 'kill') notes.push('container restarted from its entrypoint; process state is not restored');
+          if (record.action === 'kill')
+            notes.push('container restarted from its entrypoint; process state is not restored');
           if (before.paused) await this.call(t, 'pause', () => c.pause());
         }
         break;
@@ -502,10 +548,14 @@ export class DockerActuator implements Actuator {
     try {
       await net.connect({ Container: before.id, EndpointConfig: endpoint(true) });
     } catch (err) {
-      if (statusCode(err) === 404 && /container/i.test(errMsg(err))) throw new ContainerGoneError(this.label(t), errMsg(err));
-      if (!ipam || n.ipamConfig) throw new Error(`reconnect ${this.label(t)} to ${name} failed: ${errMsg(err)}`);
+      if (statusCode(err) === 404 && /container/i.test(errMsg(err)))
+        throw new ContainerGoneError(this.label(t), errMsg(err));
+      if (!ipam || n.ipamConfig)
+        throw new Error(`reconnect ${this.label(t)} to ${name} failed: ${errMsg(err)}`);
       // Only networks with a configured subnet accept a requested address; take any address instead.
-      await this.call(t, `reconnect to ${name}`, () => net.connect({ Container: before.id, EndpointConfig: endpoint(false) }));
+      await this.call(t, `reconnect to ${name}`, () =>
+        net.connect({ Container: before.id, EndpointConfig: endpoint(false) }),
+      );
       notes.push(`reconnected to ${name} with a new address (was ${n.ipv4})`);
     }
   }
@@ -535,5 +585,7 @@ export class DockerActuator implements Actuator {
 }
 
 export function createDockerActuator(config?: Record<string, unknown>): DockerActuator {
-  return new DockerActuator({ socketPath: typeof config?.socketPath === 'string' ? config.socketPath : undefined });
+  return new DockerActuator({
+    socketPath: typeof config?.socketPath === 'string' ? config.socketPath : undefined,
+  });
 }

@@ -131,7 +131,16 @@ function isolationLabelValue(ns: string, pod: string): string {
 function recreatable<T extends { metadata?: Record<string, any> }>(o: T): T {
   const c = JSON.parse(JSON.stringify(o)) as T & { status?: unknown };
   if (c.metadata) {
-    for (const k of ['uid', 'resourceVersion', 'creationTimestamp', 'generation', 'managedFields', 'selfLink', 'deletionTimestamp', 'deletionGracePeriodSeconds'])
+    for (const k of [
+      'uid',
+      'resourceVersion',
+      'creationTimestamp',
+      'generation',
+      'managedFields',
+      'selfLink',
+      'deletionTimestamp',
+      'deletionGracePeriodSeconds',
+    ])
       delete c.metadata[k];
   }
   delete c.status;
@@ -182,43 +191,73 @@ export class KubernetesActuator implements Actuator {
       } catch (err) {
         const info = apiError(err);
         this.errors.push(info);
-        const retriable = info.code === 409 || info.code === 429 || (info.code !== undefined && info.code >= 500);
+        const retriable =
+          info.code === 409 || info.code === 429 || (info.code !== undefined && info.code >= 500);
         if (retriable && info.reason !== 'AlreadyExists' && attempt < this.retries) {
           if (info.code === 409 && onConflict) await onConflict();
           await sleep(this.retryDelayMs * 2 ** attempt);
           continue;
         }
-        if (info.code === 404) throw new KubeApiError(`${what}: no longer exists (404 ${info.reason ?? 'NotFound'}: ${info.message})`, 404, info.reason);
-        if (info.code === 403) throw new KubeApiError(`${what}: forbidden (403: ${info.message})`, 403, info.reason);
-        throw new KubeApiError(`${what}: ${info.code ?? 'error'} ${info.reason ?? ''} ${info.message}`.replace(/\s+/g, ' '), info.code, info.reason);
+        if (info.code === 404)
+          throw new KubeApiError(
+            `${what}: no longer exists (404 ${info.reason ?? 'NotFound'}: ${info.message})`,
+            404,
+            info.reason,
+          );
+        if (info.code === 403)
+          throw new KubeApiError(`${what}: forbidden (403: ${info.message})`, 403, info.reason);
+        throw new KubeApiError(
+          `${what}: ${info.code ?? 'error'} ${info.reason ?? ''} ${info.message}`.replace(/\s+/g, ' '),
+          info.code,
+          info.reason,
+        );
       }
     }
   }
 
   private podRef(target: ActionTarget): { namespace: string; name: string } {
-    if (target.kind !== 'pod') throw new Error(`kubernetes actuator: target kind ${target.kind} is not a pod`);
+    if (target.kind !== 'pod')
+      throw new Error(`kubernetes actuator: target kind ${target.kind} is not a pod`);
     const [nsFromId, nameFromId] = target.id.includes('/') ? target.id.split('/', 2) : [undefined, target.id];
     return { namespace: target.namespace ?? nsFromId ?? 'default', name: target.name ?? nameFromId };
   }
 
   async inspect(target: ActionTarget): Promise<PodSnapshot | Record<string, unknown>> {
     if (target.kind === 'node') {
-      const node = await this.call(`node ${target.id}`, () => this.core.readNode({ name: target.name ?? target.id }));
-      return { kind: 'node', name: node.metadata?.name, labels: node.metadata?.labels ?? {}, unschedulable: node.spec?.unschedulable === true };
+      const node = await this.call(`node ${target.id}`, () =>
+        this.core.readNode({ name: target.name ?? target.id }),
+      );
+      return {
+        kind: 'node',
+        name: node.metadata?.name,
+        labels: node.metadata?.labels ?? {},
+        unschedulable: node.spec?.unschedulable === true,
+      };
     }
     if (target.kind === 'rolebinding') {
       const [namespace, name] = target.id.split('/', 2);
-      const rb = await this.call(`rolebinding ${target.id}`, () => this.rbac.readNamespacedRoleBinding({ name, namespace }));
-      return { kind: 'rolebinding', name, namespace, labels: rb.metadata?.labels ?? {}, binding: recreatable(rb) };
+      const rb = await this.call(`rolebinding ${target.id}`, () =>
+        this.rbac.readNamespacedRoleBinding({ name, namespace }),
+      );
+      return {
+        kind: 'rolebinding',
+        name,
+        namespace,
+        labels: rb.metadata?.labels ?? {},
+        binding: recreatable(rb),
+      };
     }
     const { namespace, name } = this.podRef(target);
-    const pod = await this.call(`pod ${namespace}/${name}`, () => this.core.readNamespacedPod({ name, namespace }));
+    const pod = await this.call(`pod ${namespace}/${name}`, () =>
+      this.core.readNamespacedPod({ name, namespace }),
+    );
     return this.snapshot(pod);
   }
 
   private async snapshot(pod: V1Pod): Promise<PodSnapshot> {
     const namespace = pod.metadata!.namespace ?? 'default';
-    const owner = pod.metadata?.ownerReferences?.find((o) => o.controller) ?? pod.metadata?.ownerReferences?.[0];
+    const owner =
+      pod.metadata?.ownerReferences?.find((o) => o.controller) ?? pod.metadata?.ownerReferences?.[0];
     const snap: PodSnapshot = {
       kind: 'pod',
       name: pod.metadata!.name!,
@@ -240,11 +279,27 @@ export class KubernetesActuator implements Actuator {
         const dep = rs.metadata?.ownerReferences?.find((o) => o.kind === 'Deployment');
         if (dep) {
           const d = await this.apps.readNamespacedDeployment({ name: dep.name, namespace });
-          snap.workload = { kind: 'Deployment', name: dep.name, replicas: d.spec?.replicas ?? 1, annotations: { ...(d.metadata?.annotations ?? {}) } };
-        } else snap.workload = { kind: 'ReplicaSet', name: owner.name, replicas: rs.spec?.replicas ?? 1, annotations: { ...(rs.metadata?.annotations ?? {}) } };
+          snap.workload = {
+            kind: 'Deployment',
+            name: dep.name,
+            replicas: d.spec?.replicas ?? 1,
+            annotations: { ...(d.metadata?.annotations ?? {}) },
+          };
+        } else
+          snap.workload = {
+            kind: 'ReplicaSet',
+            name: owner.name,
+            replicas: rs.spec?.replicas ?? 1,
+            annotations: { ...(rs.metadata?.annotations ?? {}) },
+          };
       } else if (owner?.kind === 'StatefulSet') {
         const s = await this.apps.readNamespacedStatefulSet({ name: owner.name, namespace });
-        snap.workload = { kind: 'StatefulSet', name: owner.name, replicas: s.spec?.replicas ?? 1, annotations: { ...(s.metadata?.annotations ?? {}) } };
+        snap.workload = {
+          kind: 'StatefulSet',
+          name: owner.name,
+          replicas: s.spec?.replicas ?? 1,
+          annotations: { ...(s.metadata?.annotations ?? {}) },
+        };
       } else if (owner) snap.workload = { kind: owner.kind, name: owner.name, annotations: {} };
     } catch (err) {
       this.errors.push(apiError(err));
@@ -260,8 +315,22 @@ export class KubernetesActuator implements Actuator {
     try {
       const rbs = await this.rbac.listNamespacedRoleBinding({ namespace });
       snap.bindings = rbs.items
-        .filter((rb) => rb.subjects?.some((s) => s.kind === 'ServiceAccount' && s.name === snap.serviceAccount && (s.namespace ?? namespace) === namespace))
-        .map((rb) => recreatable({ ...rb, apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding' }) as unknown as Record<string, unknown>);
+        .filter((rb) =>
+          rb.subjects?.some(
+            (s) =>
+              s.kind === 'ServiceAccount' &&
+              s.name === snap.serviceAccount &&
+              (s.namespace ?? namespace) === namespace,
+          ),
+        )
+        .map(
+          (rb) =>
+            recreatable({
+              ...rb,
+              apiVersion: 'rbac.authorization.k8s.io/v1',
+              kind: 'RoleBinding',
+            }) as unknown as Record<string, unknown>,
+        );
     } catch (err) {
       this.errors.push(apiError(err));
     }
@@ -270,10 +339,18 @@ export class KubernetesActuator implements Actuator {
 
   private guard(namespace: string | undefined, params: Record<string, unknown>): void {
     if (namespace && this.protectedNs.includes(namespace) && params.allowProtectedNamespace !== true)
-      throw new KubeApiError(`refused: namespace ${namespace} is protected (Kubernetes system or Vigie's own); a policy must set allowProtectedNamespace: true`, undefined, 'Protected');
+      throw new KubeApiError(
+        `refused: namespace ${namespace} is protected (Kubernetes system or Vigie's own); a policy must set allowProtectedNamespace: true`,
+        undefined,
+        'Protected',
+      );
   }
 
-  async execute(action: ActionType, target: ActionTarget, params: Record<string, unknown>): Promise<ActuatorResult> {
+  async execute(
+    action: ActionType,
+    target: ActionTarget,
+    params: Record<string, unknown>,
+  ): Promise<ActuatorResult> {
     if (!this.supports(action)) throw new Error(`kubernetes actuator does not support ${action}`);
     if (target.kind === 'node') {
       if (action !== 'cordon') throw new Error(`${action} needs a pod target, got a node`);
@@ -313,17 +390,28 @@ export class KubernetesActuator implements Actuator {
         } else {
           const grace = typeof params.gracePeriodSeconds === 'number' ? params.gracePeriodSeconds : undefined;
           await this.call(`delete pod ${namespace}/${name}`, () =>
-            this.core.deleteNamespacedPod({ name, namespace, gracePeriodSeconds: grace, body: { preconditions: { uid: before.uid } } }),
+            this.core.deleteNamespacedPod({
+              name,
+              namespace,
+              gracePeriodSeconds: grace,
+              body: { preconditions: { uid: before.uid } },
+            }),
           );
         }
         const gone = await this.core.readNamespacedPod({ name, namespace }).then(
           (p) => p.metadata?.uid !== before.uid,
           (err) => apiError(err).code === 404,
         );
-        return { stateBefore: before, stateAfter: { kind: 'pod', name, namespace, deleted: gone }, verified: gone, evidence };
+        return {
+          stateBefore: before,
+          stateAfter: { kind: 'pod', name, namespace, deleted: gone },
+          verified: gone,
+          evidence,
+        };
       }
       case 'cordon': {
-        if (!before.nodeName) throw new Error(`pod ${namespace}/${name} is not scheduled on a node; nothing to cordon`);
+        if (!before.nodeName)
+          throw new Error(`pod ${namespace}/${name} is not scheduled on a node; nothing to cordon`);
         const res = await this.cordonNode(before.nodeName);
         return { ...res, stateBefore: { ...before, node: res.stateBefore } };
       }
@@ -339,7 +427,8 @@ export class KubernetesActuator implements Actuator {
                   return params.all === true || RISKY_ROLES.has(ref?.name ?? '');
                 })
                 .map((b) => (b as { metadata: { name: string } }).metadata.name);
-        if (names.length === 0) throw new Error(`no risky RoleBinding binds service account ${namespace}/${before.serviceAccount}`);
+        if (names.length === 0)
+          throw new Error(`no risky RoleBinding binds service account ${namespace}/${before.serviceAccount}`);
         return this.removeBindings(namespace, names, before as unknown as Record<string, unknown>);
       }
       default:
@@ -350,11 +439,19 @@ export class KubernetesActuator implements Actuator {
   /** Pod object, recent logs of each container and the events about it. */
   private async forensics(snap: PodSnapshot): Promise<Record<string, unknown>> {
     const { namespace, name } = snap;
-    const pod = await this.call(`pod ${namespace}/${name}`, () => this.core.readNamespacedPod({ name, namespace }));
+    const pod = await this.call(`pod ${namespace}/${name}`, () =>
+      this.core.readNamespacedPod({ name, namespace }),
+    );
     const logs: Record<string, string> = {};
     for (const c of pod.spec?.containers ?? []) {
       try {
-        const text = await this.core.readNamespacedPodLog({ name, namespace, container: c.name, limitBytes: LOG_BYTES, tailLines: 1000 });
+        const text = await this.core.readNamespacedPodLog({
+          name,
+          namespace,
+          container: c.name,
+          limitBytes: LOG_BYTES,
+          tailLines: 1000,
+        });
         logs[c.name] = String(text ?? '');
       } catch (err) {
         logs[c.name] = `(logs unavailable: ${apiError(err).message})`;
@@ -362,7 +459,10 @@ export class KubernetesActuator implements Actuator {
     }
     let events: unknown[] = [];
     try {
-      const ev = await this.core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${name}` });
+      const ev = await this.core.listNamespacedEvent({
+        namespace,
+        fieldSelector: `involvedObject.name=${name}`,
+      });
       events = ev.items;
     } catch {
       // Some servers do not index involvedObject; fall back to filtering a plain list.
@@ -381,16 +481,32 @@ export class KubernetesActuator implements Actuator {
     };
   }
 
-  private async patchPodMeta(ns: string, name: string, labels: Record<string, string | null>, annotations: Record<string, string | null>): Promise<V1Pod> {
+  private async patchPodMeta(
+    ns: string,
+    name: string,
+    labels: Record<string, string | null>,
+    annotations: Record<string, string | null>,
+  ): Promise<V1Pod> {
     const body: Record<string, unknown> = { metadata: { labels, annotations } };
-    return this.call(`patch pod ${ns}/${name}`, () => this.core.patchNamespacedPod({ name, namespace: ns, body }, merge()));
+    return this.call(`patch pod ${ns}/${name}`, () =>
+      this.core.patchNamespacedPod({ name, namespace: ns, body }, merge()),
+    );
   }
 
   private async quarantine(before: PodSnapshot, params: Record<string, unknown>): Promise<ActuatorResult> {
     const reason = String(params.reason ?? 'quarantined by Vigie').slice(0, 1000);
-    const after = await this.patchPodMeta(before.namespace, before.name, { [QUARANTINE_LABEL]: 'true' }, { [QUARANTINE_REASON]: reason, [QUARANTINE_AT]: new Date().toISOString() });
+    const after = await this.patchPodMeta(
+      before.namespace,
+      before.name,
+      { [QUARANTINE_LABEL]: 'true' },
+      { [QUARANTINE_REASON]: reason, [QUARANTINE_AT]: new Date().toISOString() },
+    );
     const verified = after.metadata?.labels?.[QUARANTINE_LABEL] === 'true';
-    return { stateBefore: before, stateAfter: { labels: after.metadata?.labels, annotations: after.metadata?.annotations }, verified };
+    return {
+      stateBefore: before,
+      stateAfter: { labels: after.metadata?.labels, annotations: after.metadata?.annotations },
+      verified,
+    };
   }
 
   private isolationPolicy(before: PodSnapshot, params: Record<string, unknown>): V1NetworkPolicy {
@@ -401,7 +517,10 @@ export class KubernetesActuator implements Actuator {
       metadata: {
         name: isolationPolicyName(before.name),
         namespace: before.namespace,
-        labels: { 'app.kubernetes.io/managed-by': 'vigie', [ISOLATE_LABEL]: isolationLabelValue(before.namespace, before.name) },
+        labels: {
+          'app.kubernetes.io/managed-by': 'vigie',
+          [ISOLATE_LABEL]: isolationLabelValue(before.namespace, before.name),
+        },
         annotations: { 'vigie.io/isolated-pod': before.name },
       },
       spec: {
@@ -430,36 +549,80 @@ export class KubernetesActuator implements Actuator {
     // Policy first, then the label that makes it select the pod: a crash in between leaves a policy
     // selecting nothing, which rollback removes.
     try {
-      await this.call(`create networkpolicy ${namespace}/${policy.metadata!.name}`, () => this.net.createNamespacedNetworkPolicy({ namespace, body: policy }));
+      await this.call(`create networkpolicy ${namespace}/${policy.metadata!.name}`, () =>
+        this.net.createNamespacedNetworkPolicy({ namespace, body: policy }),
+      );
     } catch (err) {
       if (!(err instanceof KubeApiError && err.reason === 'AlreadyExists')) throw err;
     }
-    const pod = await this.patchPodMeta(namespace, name, { [ISOLATE_LABEL]: value }, { 'vigie.io/isolated-by': policy.metadata!.name! });
+    const pod = await this.patchPodMeta(
+      namespace,
+      name,
+      { [ISOLATE_LABEL]: value },
+      { 'vigie.io/isolated-by': policy.metadata!.name! },
+    );
     // NetworkPolicies add up: other policies selecting the pod still allow what they allow.
-    const others = (await this.call(`list networkpolicies in ${namespace}`, () => this.net.listNamespacedNetworkPolicy({ namespace }))).items.filter(
+    const others = (
+      await this.call(`list networkpolicies in ${namespace}`, () =>
+        this.net.listNamespacedNetworkPolicy({ namespace }),
+      )
+    ).items.filter(
       (p) => p.metadata?.name !== policy.metadata!.name && selects(p, pod.metadata?.labels ?? {}),
     );
     const readBack = await this.call(`read networkpolicy ${namespace}/${policy.metadata!.name}`, () =>
       this.net.readNamespacedNetworkPolicy({ name: policy.metadata!.name!, namespace }),
     );
-    const verified = pod.metadata?.labels?.[ISOLATE_LABEL] === value && selects(readBack, pod.metadata?.labels ?? {});
+    const verified =
+      pod.metadata?.labels?.[ISOLATE_LABEL] === value && selects(readBack, pod.metadata?.labels ?? {});
     return {
       stateBefore: before,
-      stateAfter: { policy: policy.metadata!.name, labels: pod.metadata?.labels, otherPoliciesSelectingPod: others.map((p) => p.metadata?.name) },
+      stateAfter: {
+        policy: policy.metadata!.name,
+        labels: pod.metadata?.labels,
+        otherPoliciesSelectingPod: others.map((p) => p.metadata?.name),
+      },
       verified,
-      note: others.length ? `other NetworkPolicies still select the pod and may allow traffic: ${others.map((p) => p.metadata?.name).join(', ')}` : undefined,
+      note: others.length
+        ? `other NetworkPolicies still select the pod and may allow traffic: ${others.map((p) => p.metadata?.name).join(', ')}`
+        : undefined,
     };
   }
 
   private workloadApi(kind: string) {
-    const m: Record<string, { read: (a: { name: string; namespace: string }) => Promise<{ spec?: { template?: { spec?: { containers?: { name: string; resources?: unknown }[] } } } }>; patch: (a: { name: string; namespace: string; body: unknown }, o: ReturnType<typeof merge>) => Promise<unknown> }> = {
-      Deployment: { read: (a) => this.apps.readNamespacedDeployment(a), patch: (a, o) => this.apps.patchNamespacedDeployment(a, o) },
-      StatefulSet: { read: (a) => this.apps.readNamespacedStatefulSet(a), patch: (a, o) => this.apps.patchNamespacedStatefulSet(a, o) },
-      DaemonSet: { read: (a) => this.apps.readNamespacedDaemonSet(a), patch: (a, o) => this.apps.patchNamespacedDaemonSet(a, o) },
-      ReplicaSet: { read: (a) => this.apps.readNamespacedReplicaSet(a), patch: (a, o) => this.apps.patchNamespacedReplicaSet(a, o) },
+    const m: Record<
+      string,
+      {
+        read: (a: { name: string; namespace: string }) => Promise<{
+          spec?: { template?: { spec?: { containers?: { name: string; resources?: unknown }[] } } };
+        }>;
+        patch: (
+          a: { name: string; namespace: string; body: unknown },
+          o: ReturnType<typeof merge>,
+        ) => Promise<unknown>;
+      }
+    > = {
+      Deployment: {
+        read: (a) => this.apps.readNamespacedDeployment(a),
+        patch: (a, o) => this.apps.patchNamespacedDeployment(a, o),
+      },
+      StatefulSet: {
+        read: (a) => this.apps.readNamespacedStatefulSet(a),
+        patch: (a, o) => this.apps.patchNamespacedStatefulSet(a, o),
+      },
+      DaemonSet: {
+        read: (a) => this.apps.readNamespacedDaemonSet(a),
+        patch: (a, o) => this.apps.patchNamespacedDaemonSet(a, o),
+      },
+      ReplicaSet: {
+        read: (a) => this.apps.readNamespacedReplicaSet(a),
+        patch: (a, o) => this.apps.patchNamespacedReplicaSet(a, o),
+      },
     };
     const api = m[kind];
-    if (!api) throw new Error(`resource limits can only be set on a Deployment, StatefulSet, DaemonSet or ReplicaSet, not a ${kind}`);
+    if (!api)
+      throw new Error(
+        `resource limits can only be set on a Deployment, StatefulSet, DaemonSet or ReplicaSet, not a ${kind}`,
+      );
     return api;
   }
 
@@ -470,22 +633,39 @@ export class KubernetesActuator implements Actuator {
    */
   private async limit(before: PodSnapshot, params: Record<string, unknown>): Promise<ActuatorResult> {
     const w = before.workload;
-    if (!w) throw new Error(`pod ${before.namespace}/${before.name} has no controller; a running pod's limits cannot be changed in place here`);
+    if (!w)
+      throw new Error(
+        `pod ${before.namespace}/${before.name} has no controller; a running pod's limits cannot be changed in place here`,
+      );
     const limits: Record<string, string> = {};
     if (typeof params.cpu === 'string' || typeof params.cpu === 'number') limits.cpu = String(params.cpu);
-    if (typeof params.memory === 'string' || typeof params.memory === 'number') limits.memory = String(params.memory);
-    if (!Object.keys(limits).length) throw new Error('k8s_limit needs params.cpu and/or params.memory (e.g. cpu: "200m", memory: "128Mi")');
+    if (typeof params.memory === 'string' || typeof params.memory === 'number')
+      limits.memory = String(params.memory);
+    if (!Object.keys(limits).length)
+      throw new Error('k8s_limit needs params.cpu and/or params.memory (e.g. cpu: "200m", memory: "128Mi")');
     const api = this.workloadApi(w.kind);
     const ref = { name: w.name, namespace: before.namespace };
     const cur = await this.call(`${w.kind} ${before.namespace}/${w.name}`, () => api.read(ref));
-    const containers = (cur.spec?.template?.spec?.containers ?? []).filter((c) => !params.container || c.name === params.container);
-    if (!containers.length) throw new Error(`no container${params.container ? ` named ${String(params.container)}` : ''} in ${w.kind} ${w.name}`);
+    const containers = (cur.spec?.template?.spec?.containers ?? []).filter(
+      (c) => !params.container || c.name === params.container,
+    );
+    if (!containers.length)
+      throw new Error(
+        `no container${params.container ? ` named ${String(params.container)}` : ''} in ${w.kind} ${w.name}`,
+      );
     const previous = containers.map((c) => ({ name: c.name, resources: c.resources ?? null }));
-    const body = { spec: { template: { spec: { containers: containers.map((c) => ({ name: c.name, resources: { limits } })) } } } };
-    await this.call(`limit ${w.kind} ${before.namespace}/${w.name}`, () => api.patch({ ...ref, body }, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch)));
+    const body = {
+      spec: {
+        template: { spec: { containers: containers.map((c) => ({ name: c.name, resources: { limits } })) } },
+      },
+    };
+    await this.call(`limit ${w.kind} ${before.namespace}/${w.name}`, () =>
+      api.patch({ ...ref, body }, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch)),
+    );
     const after = await api.read(ref);
     const verified = containers.every((c) => {
-      const got = (after.spec?.template?.spec?.containers ?? []).find((x) => x.name === c.name)?.resources as { limits?: Record<string, string> } | undefined;
+      const got = (after.spec?.template?.spec?.containers ?? []).find((x) => x.name === c.name)?.resources as
+        { limits?: Record<string, string> } | undefined;
       return Object.entries(limits).every(([k, v]) => got?.limits?.[k] === v);
     });
     return {
@@ -496,25 +676,44 @@ export class KubernetesActuator implements Actuator {
   }
 
   private async readScale(kind: string, name: string, namespace: string): Promise<number | undefined> {
-    if (kind === 'Deployment') return (await this.apps.readNamespacedDeployment({ name, namespace })).spec?.replicas;
-    if (kind === 'StatefulSet') return (await this.apps.readNamespacedStatefulSet({ name, namespace })).spec?.replicas;
-    if (kind === 'ReplicaSet') return (await this.apps.readNamespacedReplicaSet({ name, namespace })).spec?.replicas;
+    if (kind === 'Deployment')
+      return (await this.apps.readNamespacedDeployment({ name, namespace })).spec?.replicas;
+    if (kind === 'StatefulSet')
+      return (await this.apps.readNamespacedStatefulSet({ name, namespace })).spec?.replicas;
+    if (kind === 'ReplicaSet')
+      return (await this.apps.readNamespacedReplicaSet({ name, namespace })).spec?.replicas;
     throw new Error(`a ${kind} cannot be scaled`);
   }
 
-  private async setReplicas(kind: string, name: string, namespace: string, replicas: number, annotations: Record<string, string | null>): Promise<void> {
+  private async setReplicas(
+    kind: string,
+    name: string,
+    namespace: string,
+    replicas: number,
+    annotations: Record<string, string | null>,
+  ): Promise<void> {
     const body = { metadata: { annotations }, spec: { replicas } };
     const what = `scale ${kind} ${namespace}/${name} to ${replicas}`;
-    if (kind === 'Deployment') await this.call(what, () => this.apps.patchNamespacedDeployment({ name, namespace, body }, merge()));
-    else if (kind === 'StatefulSet') await this.call(what, () => this.apps.patchNamespacedStatefulSet({ name, namespace, body }, merge()));
-    else if (kind === 'ReplicaSet') await this.call(what, () => this.apps.patchNamespacedReplicaSet({ name, namespace, body }, merge()));
-    else throw new Error(`a ${kind} cannot be scaled to zero (only Deployments, StatefulSets and ReplicaSets)`);
+    if (kind === 'Deployment')
+      await this.call(what, () => this.apps.patchNamespacedDeployment({ name, namespace, body }, merge()));
+    else if (kind === 'StatefulSet')
+      await this.call(what, () => this.apps.patchNamespacedStatefulSet({ name, namespace, body }, merge()));
+    else if (kind === 'ReplicaSet')
+      await this.call(what, () => this.apps.patchNamespacedReplicaSet({ name, namespace, body }, merge()));
+    else
+      throw new Error(`a ${kind} cannot be scaled to zero (only Deployments, StatefulSets and ReplicaSets)`);
   }
 
   private async scaleZero(before: PodSnapshot): Promise<ActuatorResult> {
     const w = before.workload;
-    if (!w) throw new Error(`pod ${before.namespace}/${before.name} has no controller to scale; use delete_pod or evict`);
-    if (w.replicas === undefined) throw new Error(`a ${w.kind} cannot be scaled to zero (only Deployments, StatefulSets and ReplicaSets)`);
+    if (!w)
+      throw new Error(
+        `pod ${before.namespace}/${before.name} has no controller to scale; use delete_pod or evict`,
+      );
+    if (w.replicas === undefined)
+      throw new Error(
+        `a ${w.kind} cannot be scaled to zero (only Deployments, StatefulSets and ReplicaSets)`,
+      );
     await this.setReplicas(w.kind, w.name, before.namespace, 0, { [SCALED_FROM]: String(w.replicas) });
     const now = await this.readScale(w.kind, w.name, before.namespace);
     return { stateBefore: before, stateAfter: { workload: { ...w, replicas: now } }, verified: now === 0 };
@@ -522,19 +721,46 @@ export class KubernetesActuator implements Actuator {
 
   private async cordonNode(name: string): Promise<ActuatorResult> {
     const node = await this.call(`node ${name}`, () => this.core.readNode({ name }));
-    const before = { kind: 'node', name, labels: node.metadata?.labels ?? {}, unschedulable: node.spec?.unschedulable === true };
-    const after = await this.call(`cordon node ${name}`, () => this.core.patchNode({ name, body: { spec: { unschedulable: true } } }, merge()));
-    return { stateBefore: before, stateAfter: { name, unschedulable: after.spec?.unschedulable === true }, verified: after.spec?.unschedulable === true };
+    const before = {
+      kind: 'node',
+      name,
+      labels: node.metadata?.labels ?? {},
+      unschedulable: node.spec?.unschedulable === true,
+    };
+    const after = await this.call(`cordon node ${name}`, () =>
+      this.core.patchNode({ name, body: { spec: { unschedulable: true } } }, merge()),
+    );
+    return {
+      stateBefore: before,
+      stateAfter: { name, unschedulable: after.spec?.unschedulable === true },
+      verified: after.spec?.unschedulable === true,
+    };
   }
 
-  private async removeBindings(namespace: string, names: string[], before: Record<string, unknown>): Promise<ActuatorResult> {
+  private async removeBindings(
+    namespace: string,
+    names: string[],
+    before: Record<string, unknown>,
+  ): Promise<ActuatorResult> {
     const removed: Record<string, unknown>[] = [];
     for (const name of names) {
-      const rb = await this.call(`rolebinding ${namespace}/${name}`, () => this.rbac.readNamespacedRoleBinding({ name, namespace }));
-      removed.push(recreatable({ ...rb, apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding' }) as unknown as Record<string, unknown>);
-      await this.call(`delete rolebinding ${namespace}/${name}`, () => this.rbac.deleteNamespacedRoleBinding({ name, namespace }));
+      const rb = await this.call(`rolebinding ${namespace}/${name}`, () =>
+        this.rbac.readNamespacedRoleBinding({ name, namespace }),
+      );
+      removed.push(
+        recreatable({
+          ...rb,
+          apiVersion: 'rbac.authorization.k8s.io/v1',
+          kind: 'RoleBinding',
+        }) as unknown as Record<string, unknown>,
+      );
+      await this.call(`delete rolebinding ${namespace}/${name}`, () =>
+        this.rbac.deleteNamespacedRoleBinding({ name, namespace }),
+      );
     }
-    const left = await this.call(`list rolebindings in ${namespace}`, () => this.rbac.listNamespacedRoleBinding({ namespace }));
+    const left = await this.call(`list rolebindings in ${namespace}`, () =>
+      this.rbac.listNamespacedRoleBinding({ namespace }),
+    );
     const verified = names.every((n) => !left.items.some((i) => i.metadata?.name === n));
     return { stateBefore: { ...before, removedBindings: removed }, stateAfter: { removed: names }, verified };
   }
@@ -554,7 +780,9 @@ export class KubernetesActuator implements Actuator {
         if (record.action === 'k8s_isolate') {
           const pol = isolationPolicyName(name);
           try {
-            await this.call(`delete networkpolicy ${namespace}/${pol}`, () => this.net.deleteNamespacedNetworkPolicy({ name: pol, namespace }));
+            await this.call(`delete networkpolicy ${namespace}/${pol}`, () =>
+              this.net.deleteNamespacedNetworkPolicy({ name: pol, namespace }),
+            );
           } catch (err) {
             if (!(err instanceof KubeApiError && err.code === 404)) throw err;
             notes.push(`NetworkPolicy ${pol} was already gone`);
@@ -593,15 +821,20 @@ export class KubernetesActuator implements Actuator {
       }
       case 'scale_zero': {
         const w = before.workload;
-        if (!w || w.replicas === undefined) return { restored: false, notes: ['no workload replica count was recorded; nothing to restore'] };
+        if (!w || w.replicas === undefined)
+          return { restored: false, notes: ['no workload replica count was recorded; nothing to restore'] };
         const ns = before.namespace ?? t.namespace ?? 'default';
-        await this.setReplicas(w.kind, w.name, ns, w.replicas, { [SCALED_FROM]: w.annotations?.[SCALED_FROM] ?? null });
+        await this.setReplicas(w.kind, w.name, ns, w.replicas, {
+          [SCALED_FROM]: w.annotations?.[SCALED_FROM] ?? null,
+        });
         const now = await this.readScale(w.kind, w.name, ns);
         return { state: { workload: { ...w, replicas: now } }, restored: now === w.replicas, notes };
       }
       case 'k8s_limit': {
-        const wr = before.workloadResources as { kind: string; name: string; containers: { name: string; resources: unknown }[] } | undefined;
-        if (!wr) return { restored: false, notes: ['no previous resources were recorded; nothing to restore'] };
+        const wr = before.workloadResources as
+          { kind: string; name: string; containers: { name: string; resources: unknown }[] } | undefined;
+        if (!wr)
+          return { restored: false, notes: ['no previous resources were recorded; nothing to restore'] };
         const ns = before.namespace ?? t.namespace ?? 'default';
         const api = this.workloadApi(wr.kind);
         const ref = { name: wr.name, namespace: ns };
@@ -617,43 +850,77 @@ export class KubernetesActuator implements Actuator {
           }
           ops.push({ op: 'test', path: `/spec/template/spec/containers/${i}/name`, value: p.name });
           if (p.resources === null) {
-            if (list[i].resources !== undefined) ops.push({ op: 'remove', path: `/spec/template/spec/containers/${i}/resources` });
-          } else ops.push({ op: 'add', path: `/spec/template/spec/containers/${i}/resources`, value: p.resources });
+            if (list[i].resources !== undefined)
+              ops.push({ op: 'remove', path: `/spec/template/spec/containers/${i}/resources` });
+          } else
+            ops.push({
+              op: 'add',
+              path: `/spec/template/spec/containers/${i}/resources`,
+              value: p.resources,
+            });
         }
-        if (ops.length) await this.call(`restore resources of ${wr.kind} ${ns}/${wr.name}`, () => api.patch({ ...ref, body: ops }, setHeaderOptions('Content-Type', PatchStrategy.JsonPatch)));
+        if (ops.length)
+          await this.call(`restore resources of ${wr.kind} ${ns}/${wr.name}`, () =>
+            api.patch({ ...ref, body: ops }, setHeaderOptions('Content-Type', PatchStrategy.JsonPatch)),
+          );
         const after = await api.read(ref);
         const same = wr.containers.every((p) => {
           const got = (after.spec?.template?.spec?.containers ?? []).find((c) => c.name === p.name);
           return !got || JSON.stringify(got.resources ?? null) === JSON.stringify(p.resources);
         });
-        return { state: { containers: (after.spec?.template?.spec?.containers ?? []).map((c) => ({ name: c.name, resources: c.resources })) }, restored: same, notes };
+        return {
+          state: {
+            containers: (after.spec?.template?.spec?.containers ?? []).map((c) => ({
+              name: c.name,
+              resources: c.resources,
+            })),
+          },
+          restored: same,
+          notes,
+        };
       }
       case 'cordon': {
         const node = (before.node ?? before) as { name?: string; unschedulable?: boolean };
         const name = node.name ?? t.name ?? t.id;
         const after = await this.call(`uncordon node ${name}`, () =>
-          this.core.patchNode({ name, body: { spec: { unschedulable: node.unschedulable ? true : null } } }, merge()),
+          this.core.patchNode(
+            { name, body: { spec: { unschedulable: node.unschedulable ? true : null } } },
+            merge(),
+          ),
         );
-        return { state: { name, unschedulable: after.spec?.unschedulable === true }, restored: (after.spec?.unschedulable === true) === (node.unschedulable === true), notes };
+        return {
+          state: { name, unschedulable: after.spec?.unschedulable === true },
+          restored: (after.spec?.unschedulable === true) === (node.unschedulable === true),
+          notes,
+        };
       }
       case 'remove_rolebinding': {
-        const bindings = (before.removedBindings ?? before.bindings ?? (before.binding ? [before.binding] : [])) as V1RoleBinding[];
-        const wanted = new Set(((record.stateAfter as { removed?: string[] } | undefined)?.removed ?? bindings.map((b) => b.metadata?.name)) as string[]);
+        const bindings = (before.removedBindings ??
+          before.bindings ??
+          (before.binding ? [before.binding] : [])) as V1RoleBinding[];
+        const wanted = new Set(
+          ((record.stateAfter as { removed?: string[] } | undefined)?.removed ??
+            bindings.map((b) => b.metadata?.name)) as string[],
+        );
         let ok = true;
         for (const b of bindings) {
           if (!wanted.has(b.metadata?.name ?? '')) continue;
           const ns = b.metadata?.namespace ?? t.namespace ?? 'default';
           try {
-            await this.call(`recreate rolebinding ${ns}/${b.metadata?.name}`, () => this.rbac.createNamespacedRoleBinding({ namespace: ns, body: recreatable(b) }));
+            await this.call(`recreate rolebinding ${ns}/${b.metadata?.name}`, () =>
+              this.rbac.createNamespacedRoleBinding({ namespace: ns, body: recreatable(b) }),
+            );
           } catch (err) {
-            if (err instanceof KubeApiError && err.reason === 'AlreadyExists') notes.push(`RoleBinding ${b.metadata?.name} already exists`);
+            if (err instanceof KubeApiError && err.reason === 'AlreadyExists')
+              notes.push(`RoleBinding ${b.metadata?.name} already exists`);
             else {
               ok = false;
               notes.push(String((err as Error).message));
             }
           }
         }
-        if (bindings.length === 0) return { restored: false, notes: ['no RoleBinding was recorded; nothing to recreate'] };
+        if (bindings.length === 0)
+          return { restored: false, notes: ['no RoleBinding was recorded; nothing to recreate'] };
         return { state: { recreated: [...wanted] }, restored: ok, notes };
       }
       case 'evict':
@@ -661,16 +928,21 @@ export class KubernetesActuator implements Actuator {
         const m = before.manifest as V1Pod | undefined;
         const ns = before.namespace ?? t.namespace ?? 'default';
         if (before.owner) {
-          notes.push(`pod is managed by ${before.owner.kind} ${before.owner.name}, which replaces it; the deleted pod itself is not brought back`);
+          notes.push(
+            `pod is managed by ${before.owner.kind} ${before.owner.name}, which replaces it; the deleted pod itself is not brought back`,
+          );
           return { state: {}, restored: true, notes };
         }
         if (!m) return { restored: false, notes: ['no pod manifest was recorded; cannot recreate it'] };
         try {
-          const created = await this.call(`recreate pod ${ns}/${m.metadata?.name}`, () => this.core.createNamespacedPod({ namespace: ns, body: recreatable(m) }));
+          const created = await this.call(`recreate pod ${ns}/${m.metadata?.name}`, () =>
+            this.core.createNamespacedPod({ namespace: ns, body: recreatable(m) }),
+          );
           notes.push('bare pod recreated from its recorded spec (new uid; process state is not restored)');
           return { state: { uid: created.metadata?.uid }, restored: true, notes };
         } catch (err) {
-          if (err instanceof KubeApiError && err.reason === 'AlreadyExists') return { state: {}, restored: true, notes: ['pod exists again'] };
+          if (err instanceof KubeApiError && err.reason === 'AlreadyExists')
+            return { state: {}, restored: true, notes: ['pod exists again'] };
           throw err;
         }
       }
@@ -695,7 +967,9 @@ export function selects(p: V1NetworkPolicy, labels: Record<string, string>): boo
   return true;
 }
 
-export function createKubernetesActuator(cfg: Record<string, unknown> | undefined): KubernetesActuator | undefined {
+export function createKubernetesActuator(
+  cfg: Record<string, unknown> | undefined,
+): KubernetesActuator | undefined {
   if (!cfg) return undefined;
   const kubeConfig = cfg.kubeConfig instanceof KubeConfig ? cfg.kubeConfig : undefined;
   const kubeconfig = typeof cfg.kubeconfig === 'string' ? cfg.kubeconfig : undefined;
@@ -704,6 +978,8 @@ export function createKubernetesActuator(cfg: Record<string, unknown> | undefine
     kubeConfig,
     kubeconfig,
     ownNamespace: typeof cfg.namespace === 'string' ? cfg.namespace : undefined,
-    protectedNamespaces: Array.isArray(cfg.protectedNamespaces) ? (cfg.protectedNamespaces as string[]) : undefined,
+    protectedNamespaces: Array.isArray(cfg.protectedNamespaces)
+      ? (cfg.protectedNamespaces as string[])
+      : undefined,
   });
 }

@@ -26,8 +26,18 @@ export interface K8sAuditRouteStats {
   dropped: number;
 }
 
-export async function registerK8sAuditRoute(app: FastifyInstance, opts: K8sAuditRouteOptions): Promise<K8sAuditRouteStats> {
-  const stats: K8sAuditRouteStats = { requests: 0, events: 0, malformed: 0, oversized: 0, rejected: 0, dropped: 0 };
+export async function registerK8sAuditRoute(
+  app: FastifyInstance,
+  opts: K8sAuditRouteOptions,
+): Promise<K8sAuditRouteStats> {
+  const stats: K8sAuditRouteStats = {
+    requests: 0,
+    events: 0,
+    malformed: 0,
+    oversized: 0,
+    rejected: 0,
+    dropped: 0,
+  };
   const bodyLimit = opts.bodyLimit ?? 4 << 20;
   const path = opts.path ?? '/k8s-audit';
   // A child context, so that the raw JSON parser below does not change the rest of the API.
@@ -54,13 +64,19 @@ export async function registerK8sAuditRoute(app: FastifyInstance, opts: K8sAudit
       collectAudit(doc, parsed, 'body');
       if (parsed.events.length === 0) {
         stats.rejected++;
-        return reply.code(400).send({ error: 'not a k8s audit Event or EventList', reasons: parsed.errors.slice(0, 10) });
+        return reply
+          .code(400)
+          .send({ error: 'not a k8s audit Event or EventList', reasons: parsed.errors.slice(0, 10) });
       }
       const events = parsed.events.map((a) => auditToEvent(a, 'k8s-audit-webhook'));
       stats.events += events.length;
       const dropped = opts.onEvents(events);
       if (typeof dropped === 'number') stats.dropped += dropped;
-      return reply.code(200).send({ accepted: events.length, skipped: parsed.errors.length, reasons: parsed.errors.slice(0, 10) });
+      return reply.code(200).send({
+        accepted: events.length,
+        skipped: parsed.errors.length,
+        reasons: parsed.errors.slice(0, 10),
+      });
     });
     sub.get(`${path}/stats`, async () => stats);
   });

@@ -82,7 +82,8 @@ export class CgroupMap {
       }
     }
     // Keep entries learnt from /proc: they may be nested cgroups the scan does not see.
-    for (const [cg, id] of this.byCgroup) if (!next.has(cg) && [...next.values()].includes(id)) next.set(cg, id);
+    for (const [cg, id] of this.byCgroup)
+      if (!next.has(cg) && [...next.values()].includes(id)) next.set(cg, id);
     this.byCgroup = next;
     this.negative.clear();
   }
@@ -111,7 +112,9 @@ export class CgroupMap {
     if (pid !== undefined) {
       this.stats.procLookups++;
       try {
-        const id = containerIdFromProcCgroup(readFileSync(join(this.procRoot, String(pid), 'cgroup'), 'utf8'));
+        const id = containerIdFromProcCgroup(
+          readFileSync(join(this.procRoot, String(pid), 'cgroup'), 'utf8'),
+        );
         if (id) {
           this.set(cgroup, id);
           this.stats.hits++;

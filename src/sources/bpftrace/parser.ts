@@ -54,7 +54,12 @@ export function isWriteOpen(flags: number): boolean {
  * Unpack `n` syscall ids of 10 bits each from (hi << 30 | lo), the newest in the lowest bits;
  * returned oldest first. `out` is reused when given (allocation-free hot path).
  */
-export function unpackSyscalls(hi: number, lo: number, n: number, out: number[] = new Array<number>(n)): number[] {
+export function unpackSyscalls(
+  hi: number,
+  lo: number,
+  n: number,
+  out: number[] = new Array<number>(n),
+): number[] {
   out.length = n;
   for (let k = 0; k < n; k++) {
     const v = k < 3 ? lo >>> (SYSCALL_BITS * k) : hi >>> (SYSCALL_BITS * (k - 3));
@@ -85,7 +90,11 @@ export class SensorParser {
     if (line.length === 0) return undefined;
     this.stats.lines++;
     // Fast path for the bulk (syscall batches): numbers and a comm without JSON escapes other than \t.
-    if (line.startsWith(SYSCALL_PREFIX) && line.endsWith('\\n"}') && !/\\[^t]/.test(line.slice(SYSCALL_PREFIX.length, -4))) {
+    if (
+      line.startsWith(SYSCALL_PREFIX) &&
+      line.endsWith('\\n"}') &&
+      !/\\[^t]/.test(line.slice(SYSCALL_PREFIX.length, -4))
+    ) {
       const f = line.slice(PRINTF_PREFIX.length, -4).split('\\t');
       return this.parseFields(f, line);
     }
@@ -167,7 +176,17 @@ export class SensorParser {
         const cmdline = this.argvByTid.get(base.tid);
         if (cmdline !== undefined) this.argvByTid.delete(base.tid);
         const argv0 = cmdline?.split(' ')[0];
-        rec = { ...base, t: 'exec', ppid: Number(f[5]), uid: Number(f[6]), pcomm: f[7], tty: Number(f[8]), filename, cmdline, argv0 };
+        rec = {
+          ...base,
+          t: 'exec',
+          ppid: Number(f[5]),
+          uid: Number(f[6]),
+          pcomm: f[7],
+          tty: Number(f[8]),
+          filename,
+          cmdline,
+          argv0,
+        };
         break;
       }
       case 'C':

@@ -126,7 +126,10 @@ export class BpftraceSensor implements Source {
   private preflight(): string | undefined {
     if (typeof process.getuid === 'function' && process.getuid() !== 0)
       return 'bpftrace needs root (run vigie as root)';
-    const v = spawnSync(this.opts.bpftrace ?? 'bpftrace', ['--version'], { encoding: 'utf8', timeout: 10_000 });
+    const v = spawnSync(this.opts.bpftrace ?? 'bpftrace', ['--version'], {
+      encoding: 'utf8',
+      timeout: 10_000,
+    });
     if (v.error) return `bpftrace not found (${v.error.message}); install the "bpftrace" package`;
     if (v.status !== 0) return `bpftrace --version failed: ${(v.stderr || v.stdout).trim()}`;
     return undefined;
@@ -176,7 +179,9 @@ export class BpftraceSensor implements Source {
     const ready = new Promise<void>((r) => (settle = r));
     const timer = setTimeout(() => {
       if (attached) return;
-      this.unavailable(`bpftrace did not attach its probes within ${(this.opts.attachTimeoutMs ?? 60_000) / 1000}s`);
+      this.unavailable(
+        `bpftrace did not attach its probes within ${(this.opts.attachTimeoutMs ?? 60_000) / 1000}s`,
+      );
       ch.kill('SIGKILL');
       settle();
     }, this.opts.attachTimeoutMs ?? 60_000);
@@ -186,9 +191,14 @@ export class BpftraceSensor implements Source {
         this.available = false;
         resolve();
         if (this.stopped) return settle();
-        const tail = stderrTail.filter((l) => !/RLIMIT_MEMLOCK/.test(l)).slice(-5).join(' | ');
+        const tail = stderrTail
+          .filter((l) => !/RLIMIT_MEMLOCK/.test(l))
+          .slice(-5)
+          .join(' | ');
         if (!attached) {
-          this.unavailable(`bpftrace exited before attaching (code ${code ?? signal}): ${tail || 'no message'}`);
+          this.unavailable(
+            `bpftrace exited before attaching (code ${code ?? signal}): ${tail || 'no message'}`,
+          );
           return settle();
         }
         this.restart(`bpftrace exited (code ${code ?? signal}) ${tail}`);
@@ -313,7 +323,9 @@ export class BpftraceSensor implements Source {
       case 'exec': {
         // busybox runs its applets by re-executing /proc/self/exe with argv[0] = the applet.
         const name =
-          rec.comm === 'exe' && rec.filename === '/proc/self/exe' && rec.argv0 ? basename(rec.argv0) : rec.comm;
+          rec.comm === 'exe' && rec.filename === '/proc/self/exe' && rec.argv0
+            ? basename(rec.argv0)
+            : rec.comm;
         out({
           ...base,
           kind: 'process',

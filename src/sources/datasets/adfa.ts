@@ -33,8 +33,10 @@ function txtFiles(dir: string): string[] {
 export function listAdfa(dir: string): AdfaTrace[] {
   const root = resolveAdfaRoot(dir);
   const out: AdfaTrace[] = [];
-  for (const p of txtFiles(join(root, 'Training_Data_Master'))) out.push({ path: p, group: 'training', label: 0 });
-  for (const p of txtFiles(join(root, 'Validation_Data_Master'))) out.push({ path: p, group: 'validation', label: 0 });
+  for (const p of txtFiles(join(root, 'Training_Data_Master')))
+    out.push({ path: p, group: 'training', label: 0 });
+  for (const p of txtFiles(join(root, 'Validation_Data_Master')))
+    out.push({ path: p, group: 'validation', label: 0 });
   const attackRoot = join(root, 'Attack_Data_Master');
   for (const d of readdirSync(attackRoot).sort()) {
     const full = join(attackRoot, d);
@@ -59,7 +61,9 @@ export function parseAdfaTrace(text: string, path: string): Int32Array {
       cur = -1;
       if (c === 10) line++;
     } else {
-      throw new Error(`${basename(path)}:${line}: unexpected character ${JSON.stringify(text[i])} in an ADFA-LD trace (${path})`);
+      throw new Error(
+        `${basename(path)}:${line}: unexpected character ${JSON.stringify(text[i])} in an ADFA-LD trace (${path})`,
+      );
     }
   }
   return Int32Array.from(out);

@@ -41,7 +41,11 @@ export function readKubAnomaly(path: string, root: string): KubAnomalyFile {
   const iN = header.indexOf('Normal');
   const iA = header.indexOf('Attack');
   if (iN < 0 || iA < 0 || header[0] !== 'Row') {
-    throw new DatasetError(path, 1, `not a KubAnomaly CSV (expected header Row,...,Normal,Attack; got ${lines[0].slice(0, 80)})`);
+    throw new DatasetError(
+      path,
+      1,
+      `not a KubAnomaly CSV (expected header Row,...,Normal,Attack; got ${lines[0].slice(0, 80)})`,
+    );
   }
   const features = header.slice(1, iN);
   const d = features.length;
@@ -69,7 +73,12 @@ export function readKubAnomaly(path: string, root: string): KubAnomalyFile {
     const n = Number(f[iN]);
     const a = Number(f[iA]);
     if (!ok || !((n === 1 && a === 0) || (n === 0 && a === 1))) {
-      skipped.push({ line: i + 1, error: ok ? `label columns must be one-hot, got Normal=${f[iN].trim()} Attack=${f[iA].trim()}` : 'non-numeric feature' });
+      skipped.push({
+        line: i + 1,
+        error: ok
+          ? `label columns must be one-hot, got Normal=${f[iN].trim()} Attack=${f[iA].trim()}`
+          : 'non-numeric feature',
+      });
       continue;
     }
     data.push(...row);

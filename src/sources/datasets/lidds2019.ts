@@ -27,14 +27,23 @@ export function parseRunsCsv(text: string, file: string): LidDs2019Run[] {
     if (i < 0) throw new DatasetError(file, 1, `runs.csv lacks the column ${n} (header: ${lines[0]})`);
     return i;
   };
-  const ci = { image: col('image_name'), name: col('scenario_name'), ex: col('is_executing_exploit'), w: col('warmup_time'), r: col('recording_time'), es: col('exploit_start_time') };
+  const ci = {
+    image: col('image_name'),
+    name: col('scenario_name'),
+    ex: col('is_executing_exploit'),
+    w: col('warmup_time'),
+    r: col('recording_time'),
+    es: col('exploit_start_time'),
+  };
   const out: LidDs2019Run[] = [];
   for (let i = 1; i < lines.length; i++) {
     if (lines[i].trim() === '') continue;
     const f = lines[i].split(',').map((s) => s.trim());
-    if (f.length < header.length) throw new DatasetError(file, i + 1, `expected ${header.length} fields, got ${f.length}`);
+    if (f.length < header.length)
+      throw new DatasetError(file, i + 1, `expected ${header.length} fields, got ${f.length}`);
     const exploit = /^true$/i.test(f[ci.ex]);
-    if (!exploit && !/^false$/i.test(f[ci.ex])) throw new DatasetError(file, i + 1, `is_executing_exploit must be True or False, got ${f[ci.ex]}`);
+    if (!exploit && !/^false$/i.test(f[ci.ex]))
+      throw new DatasetError(file, i + 1, `is_executing_exploit must be True or False, got ${f[ci.ex]}`);
     const es = Number(f[ci.es]);
     out.push({
       image: f[ci.image],
@@ -61,7 +70,9 @@ export function listLidDs2019(scenarioDir: string, opts: LidDs2019SplitOptions =
   const nTrain = Math.floor(normals.length * (opts.trainFraction ?? 0.5));
   const nVal = Math.floor(normals.length * (opts.validationFraction ?? 0.25));
   const splitOf = new Map<LidDs2019Run, Split>();
-  normals.forEach((r, i) => splitOf.set(r, i < nTrain ? 'training' : i < nTrain + nVal ? 'validation' : 'test'));
+  normals.forEach((r, i) =>
+    splitOf.set(r, i < nTrain ? 'training' : i < nTrain + nVal ? 'validation' : 'test'),
+  );
   const scenario = basename(scenarioDir);
   return runs.map((r) => {
     const path = join(scenarioDir, `${r.name}.txt`);
@@ -85,7 +96,12 @@ export function listLidDs2019(scenarioDir: string, opts: LidDs2019SplitOptions =
  * Streams one 2019 recording. Times of day become ns since the first event's midnight (a roll-over
  * past midnight adds a day); the exploit time is set once the first event is seen.
  */
-async function read2019(path: string, rec: SyscallRecording, run: LidDs2019Run, onEvent: (ev: SyscallEventView) => void): Promise<{ lines: number }> {
+async function read2019(
+  path: string,
+  rec: SyscallRecording,
+  run: LidDs2019Run,
+  onEvent: (ev: SyscallEventView) => void,
+): Promise<{ lines: number }> {
   if (!existsSync(path)) throw new DatasetError(path, undefined, 'recording listed in runs.csv is missing');
   const ev = newEventView();
   let line = 0;

@@ -31,14 +31,16 @@ export function findScenarios(dir: string, marker = 'training'): string[] {
     const full = join(dir, d);
     if (statSync(full).isDirectory() && existsSync(join(full, marker))) out.push(full);
   }
-  if (out.length === 0) throw new Error(`${dir}: no LID-DS scenario here (a scenario folder holds ${marker}/)`);
+  if (out.length === 0)
+    throw new Error(`${dir}: no LID-DS scenario here (a scenario folder holds ${marker}/)`);
   return out;
 }
 
 function openZip(path: string): Promise<yauzl.ZipFile> {
   return new Promise((res, rej) =>
     yauzl.open(path, { lazyEntries: true, autoClose: false }, (err, zf) => {
-      if (err || !zf) rej(new DatasetError(path, undefined, `cannot open zip: ${err?.message ?? 'unknown error'}`));
+      if (err || !zf)
+        rej(new DatasetError(path, undefined, `cannot open zip: ${err?.message ?? 'unknown error'}`));
       else res(zf);
     }),
   );
@@ -60,7 +62,14 @@ async function listEntries(zf: yauzl.ZipFile, path: string): Promise<yauzl.Entry
 function entryStream(zf: yauzl.ZipFile, e: yauzl.Entry, path: string): Promise<NodeJS.ReadableStream> {
   return new Promise((res, rej) =>
     zf.openReadStream(e, (err, s) => {
-      if (err || !s) rej(new DatasetError(`${path}:${e.fileName}`, undefined, `cannot read entry: ${err?.message ?? 'unknown error'}`));
+      if (err || !s)
+        rej(
+          new DatasetError(
+            `${path}:${e.fileName}`,
+            undefined,
+            `cannot read entry: ${err?.message ?? 'unknown error'}`,
+          ),
+        );
       else res(s);
     }),
   );
@@ -72,7 +81,9 @@ async function readEntryText(zf: yauzl.ZipFile, e: yauzl.Entry, path: string): P
   await new Promise<void>((res, rej) => {
     s.on('data', (c: Buffer) => chunks.push(c));
     s.on('end', () => res());
-    s.on('error', (err: Error) => rej(new DatasetError(`${path}:${e.fileName}`, undefined, `truncated or corrupt entry: ${err.message}`)));
+    s.on('error', (err: Error) =>
+      rej(new DatasetError(`${path}:${e.fileName}`, undefined, `truncated or corrupt entry: ${err.message}`)),
+    );
   });
   return Buffer.concat(chunks).toString('utf8');
 }
@@ -91,7 +102,8 @@ export function parseLidDs2021Meta(text: string, file: string): LidDs2021Meta {
   let exploitTimeNs: number | undefined;
   if (j.exploit) {
     const abs = j.time?.exploit?.[0]?.absolute;
-    if (typeof abs !== 'number') throw new DatasetError(file, undefined, 'exploit recording without time.exploit[0].absolute');
+    if (typeof abs !== 'number')
+      throw new DatasetError(file, undefined, 'exploit recording without time.exploit[0].absolute');
     exploitTimeNs = abs * 1e9;
   }
   return {
@@ -106,7 +118,11 @@ export function parseLidDs2021Meta(text: string, file: string): LidDs2021Meta {
  * Opens one recording zip: reads its metadata now (so a missing or bad .json fails early),
  * and returns a recording whose `read` streams the .sc.
  */
-export async function openLidDs2021Recording(path: string, scenario: string, split: Split): Promise<SyscallRecording & { meta: LidDs2021Meta }> {
+export async function openLidDs2021Recording(
+  path: string,
+  scenario: string,
+  split: Split,
+): Promise<SyscallRecording & { meta: LidDs2021Meta }> {
   const name = basename(path).replace(/\.zip$/, '');
   const zf = await openZip(path);
   let meta: LidDs2021Meta;
@@ -114,7 +130,12 @@ export async function openLidDs2021Recording(path: string, scenario: string, spl
     const entries = await listEntries(zf, path);
     const json = entries.find((e) => e.fileName.endsWith('.json'));
     const sc = entries.find((e) => e.fileName.endsWith('.sc'));
-    if (!json) throw new DatasetError(path, undefined, `no .json metadata in the zip (entries: ${entries.map((e) => e.fileName).join(', ') || 'none'})`);
+    if (!json)
+      throw new DatasetError(
+        path,
+        undefined,
+        `no .json metadata in the zip (entries: ${entries.map((e) => e.fileName).join(', ') || 'none'})`,
+      );
     if (!sc) throw new DatasetError(path, undefined, `no .sc system-call file in the zip`);
     meta = parseLidDs2021Meta(await readEntryText(zf, json, path), `${path}:${json.fileName}`);
   } finally {
@@ -133,7 +154,10 @@ export async function openLidDs2021Recording(path: string, scenario: string, spl
 }
 
 /** Streams the .sc of a recording zip through the parser. */
-export async function readScFromZip(path: string, onEvent: (ev: SyscallEventView) => void): Promise<{ lines: number }> {
+export async function readScFromZip(
+  path: string,
+  onEvent: (ev: SyscallEventView) => void,
+): Promise<{ lines: number }> {
   const zf = await openZip(path);
   try {
     const entries = await listEntries(zf, path);
@@ -147,7 +171,10 @@ export async function readScFromZip(path: string, onEvent: (ev: SyscallEventView
       line++;
       if (parseScLine(buf, a, b, file, line, ev)) onEvent(ev);
     });
-    await splitter.drain(s, (err) => new DatasetError(file, line + 1, `truncated or corrupt data: ${err.message}`));
+    await splitter.drain(
+      s,
+      (err) => new DatasetError(file, line + 1, `truncated or corrupt data: ${err.message}`),
+    );
     return { lines: line };
   } finally {
     zf.close();
@@ -160,7 +187,8 @@ export function listLidDs2021(scenarioDir: string): { path: string; split: Split
   for (const [rel, split] of SPLIT_DIRS) {
     const d = join(scenarioDir, rel);
     if (!existsSync(d)) continue;
-    for (const f of readdirSync(d).sort()) if (f.endsWith('.zip')) out.push({ path: join(d, f), split, folder: rel });
+    for (const f of readdirSync(d).sort())
+      if (f.endsWith('.zip')) out.push({ path: join(d, f), split, folder: rel });
   }
   return out;
 }

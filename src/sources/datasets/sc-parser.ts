@@ -34,7 +34,10 @@ export class LineSplitter {
    * Feeds a whole byte stream through the splitter. A throw from `onLine` (a malformed line) stops
    * the stream and rejects with it; a stream error is turned into the caller's error by `onError`.
    */
-  drain(stream: NodeJS.ReadableStream & { destroy?: () => void }, onError: (err: Error) => Error): Promise<void> {
+  drain(
+    stream: NodeJS.ReadableStream & { destroy?: () => void },
+    onError: (err: Error) => Error,
+  ): Promise<void> {
     return new Promise<void>((res, rej) => {
       stream.on('data', (c: Buffer) => {
         try {
@@ -116,7 +119,14 @@ function parseUint(buf: Buffer, s: number, e: number): number {
  * seconds·1e9 is exact and the one rounding of the sum gives the nearest double, as Number() would) `timestamp_ns uid pid process_name tid syscall direction args...`.
  * Returns false for an empty line; throws DatasetError on a malformed one.
  */
-export function parseScLine(buf: Buffer, start: number, end: number, file: string, line: number, out: SyscallEventView): boolean {
+export function parseScLine(
+  buf: Buffer,
+  start: number,
+  end: number,
+  file: string,
+  line: number,
+  out: SyscallEventView,
+): boolean {
   if (end <= start) return false;
   const f0 = nextSpace(buf, start, end);
   const f1 = nextSpace(buf, f0 + 1, end);
@@ -125,7 +135,12 @@ export function parseScLine(buf: Buffer, start: number, end: number, file: strin
   const f4 = nextSpace(buf, f3 + 1, end);
   const f5 = nextSpace(buf, f4 + 1, end);
   const f6 = f5 + 2 <= end && (f5 + 2 === end || buf[f5 + 2] === SP) ? f5 + 2 : nextSpace(buf, f5 + 1, end);
-  if (f5 >= end) throw new DatasetError(file, line, `malformed .sc line (expected "timestamp uid pid process tid syscall direction ..."): ${buf.toString('latin1', start, Math.min(end, start + 120))}`);
+  if (f5 >= end)
+    throw new DatasetError(
+      file,
+      line,
+      `malformed .sc line (expected "timestamp uid pid process tid syscall direction ..."): ${buf.toString('latin1', start, Math.min(end, start + 120))}`,
+    );
   let ts: number;
   if (f0 - start > 15) {
     const sec = parseUint(buf, start, f0 - 9);
@@ -136,7 +151,11 @@ export function parseScLine(buf: Buffer, start: number, end: number, file: strin
   const tid = parseUint(buf, f3 + 1, f4);
   const d = buf[f5 + 1];
   if (ts < 0 || pid < 0 || tid < 0 || f6 !== f5 + 2 || (d !== 62 && d !== 60)) {
-    throw new DatasetError(file, line, `malformed .sc line (bad timestamp, pid, tid or direction): ${buf.toString('latin1', start, Math.min(end, start + 120))}`);
+    throw new DatasetError(
+      file,
+      line,
+      `malformed .sc line (bad timestamp, pid, tid or direction): ${buf.toString('latin1', start, Math.min(end, start + 120))}`,
+    );
   }
   out.tsNs = ts;
   out.pid = pid;
@@ -151,7 +170,14 @@ export function parseScLine(buf: Buffer, start: number, end: number, file: strin
  * LID-DS 2019 `.txt`: `event_no HH:MM:SS.nnnnnnnnn cpu uid process_name tid direction syscall args...`.
  * The timestamp is a time of day; `dayOffsetNs` lets the caller carry midnight roll-overs.
  */
-export function parse2019Line(buf: Buffer, start: number, end: number, file: string, line: number, out: SyscallEventView): boolean {
+export function parse2019Line(
+  buf: Buffer,
+  start: number,
+  end: number,
+  file: string,
+  line: number,
+  out: SyscallEventView,
+): boolean {
   if (end <= start) return false;
   const f0 = nextSpace(buf, start, end);
   const f1 = nextSpace(buf, f0 + 1, end);
@@ -162,12 +188,17 @@ export function parse2019Line(buf: Buffer, start: number, end: number, file: str
   const f6 = nextSpace(buf, f5 + 1, end);
   const f7 = nextSpace(buf, f6 + 1, end);
   const bad = (why: string): never => {
-    throw new DatasetError(file, line, `malformed LID-DS 2019 line (${why}): ${buf.toString('latin1', start, Math.min(end, start + 120))}`);
+    throw new DatasetError(
+      file,
+      line,
+      `malformed LID-DS 2019 line (${why}): ${buf.toString('latin1', start, Math.min(end, start + 120))}`,
+    );
   };
   if (f6 >= end) bad('expected "event_no time cpu uid process tid direction syscall ..."');
   // HH:MM:SS.nnnnnnnnn
   const t = f0 + 1;
-  if (f1 - t < 10 || buf[t + 2] !== 58 || buf[t + 5] !== 58 || buf[t + 8] !== 46) bad('time is not HH:MM:SS.nnnnnnnnn');
+  if (f1 - t < 10 || buf[t + 2] !== 58 || buf[t + 5] !== 58 || buf[t + 8] !== 46)
+    bad('time is not HH:MM:SS.nnnnnnnnn');
   const hh = parseUint(buf, t, t + 2);
   const mm = parseUint(buf, t + 3, t + 5);
   const ss = parseUint(buf, t + 6, t + 8);

@@ -24,7 +24,9 @@ export function listVigieRecordings(scenarioDir: string): SyscallRecording[] {
       if (!f.endsWith('.jsonl')) continue;
       const path = join(d, f);
       const metaPath = path.replace(/\.jsonl$/, '.json');
-      const meta = existsSync(metaPath) ? parseLidDs2021Meta(readFileSync(metaPath, 'utf8'), metaPath) : { exploit: false, exploitTimeNs: undefined };
+      const meta = existsSync(metaPath)
+        ? parseLidDs2021Meta(readFileSync(metaPath, 'utf8'), metaPath)
+        : { exploit: false, exploitTimeNs: undefined };
       out.push({
         scenario,
         name: f.replace(/\.jsonl$/, ''),
@@ -39,7 +41,10 @@ export function listVigieRecordings(scenarioDir: string): SyscallRecording[] {
   return out;
 }
 
-async function readJsonl(path: string, onEvent: Parameters<SyscallRecording['read']>[0]): Promise<{ lines: number }> {
+async function readJsonl(
+  path: string,
+  onEvent: Parameters<SyscallRecording['read']>[0],
+): Promise<{ lines: number }> {
   const ev = newEventView();
   let line = 0;
   const splitter = new LineSplitter((buf, a, b) => {

@@ -43,7 +43,12 @@ export function parsePressure(text: string): Psi | undefined {
   for (const line of text.split('\n')) {
     const m = /^(some|full)\s+avg10=([\d.]+)\s+avg60=[\d.]+\s+avg300=[\d.]+\s+total=(\d+)/.exec(line.trim());
     if (!m) continue;
-    if (m[1] === 'some') psi = { ...(psi ?? { someAvg10: 0, someTotalUs: 0 }), someAvg10: Number(m[2]), someTotalUs: Number(m[3]) };
+    if (m[1] === 'some')
+      psi = {
+        ...(psi ?? { someAvg10: 0, someTotalUs: 0 }),
+        someAvg10: Number(m[2]),
+        someTotalUs: Number(m[3]),
+      };
     else if (psi) {
       psi.fullAvg10 = Number(m[2]);
       psi.fullTotalUs = Number(m[3]);
@@ -126,7 +131,11 @@ export function containerCgroupPaths(id: string, root = '/sys/fs/cgroup'): Cgrou
     const d = join(root, c, 'docker', id);
     if (existsSync(d)) v1[c] = d;
   }
-  const v2cands = [join(root, 'unified', 'docker', id), join(root, 'system.slice', `docker-${id}.scope`), join(root, 'docker', id)];
+  const v2cands = [
+    join(root, 'unified', 'docker', id),
+    join(root, 'system.slice', `docker-${id}.scope`),
+    join(root, 'docker', id),
+  ];
   const v2 = v2cands.find((d) => existsSync(join(d, 'cgroup.procs')));
   if (Object.keys(v1).length > 0) return { version: 1, v1, v2 };
   if (v2) return { version: 2, v2 };
@@ -287,7 +296,12 @@ async function dockerList(): Promise<ContainerInfo[]> {
   const { default: Docker } = await import('dockerode');
   const docker = new Docker();
   const cs = await docker.listContainers();
-  return cs.map((c) => ({ id: c.Id, name: c.Names?.[0]?.replace(/^\//, ''), image: c.Image, labels: c.Labels }));
+  return cs.map((c) => ({
+    id: c.Id,
+    name: c.Names?.[0]?.replace(/^\//, ''),
+    image: c.Image,
+    labels: c.Labels,
+  }));
 }
 
 /** Containers whose cgroup is under <root>/<ctrl>/docker (no Docker API needed). */
@@ -309,8 +323,17 @@ export class CgroupSource implements Source {
   private timer?: NodeJS.Timeout;
   private readonly rates = new CounterRate();
   private readonly paths = new Map<string, CgroupPaths | null>();
-  private readonly st: SourceStats = { events: 0, malformed: 0, lost: 0, containers: 0, resets: 0, errors: 0 };
-  private readonly opts: Required<Omit<CgroupSourceOptions, 'list'>> & { list: () => Promise<ContainerInfo[]> };
+  private readonly st: SourceStats = {
+    events: 0,
+    malformed: 0,
+    lost: 0,
+    containers: 0,
+    resets: 0,
+    errors: 0,
+  };
+  private readonly opts: Required<Omit<CgroupSourceOptions, 'list'>> & {
+    list: () => Promise<ContainerInfo[]>;
+  };
   private busy = false;
 
   constructor(opts: CgroupSourceOptions = {}) {
@@ -392,7 +415,10 @@ export class CgroupSource implements Source {
   }
 }
 
-export function createCgroupSource(ctx: { hostname: string; config: Record<string, Record<string, unknown> | undefined> }): Source | undefined {
+export function createCgroupSource(ctx: {
+  hostname: string;
+  config: Record<string, Record<string, unknown> | undefined>;
+}): Source | undefined {
   const cfg = ctx.config.cgroup ?? {};
   if (cfg.enabled === false) return undefined;
   const root = typeof cfg.root === 'string' ? cfg.root : '/sys/fs/cgroup';
@@ -400,5 +426,9 @@ export function createCgroupSource(ctx: { hostname: string; config: Record<strin
     log.info(`no cgroup filesystem at ${root}: cgroup source disabled`);
     return undefined;
   }
-  return new CgroupSource({ root, hostname: ctx.hostname, intervalMs: typeof cfg.intervalMs === 'number' ? cfg.intervalMs : 1000 });
+  return new CgroupSource({
+    root,
+    hostname: ctx.hostname,
+    intervalMs: typeof cfg.intervalMs === 'number' ? cfg.intervalMs : 1000,
+  });
 }

@@ -50,7 +50,9 @@ export function podMetricsToEvents(list: PodMetricsList, errors: string[] = []):
           metric: { cpu: parseQuantity(c.usage.cpu), memory: parseQuantity(c.usage.memory) },
         });
       } catch (e) {
-        errors.push(`pod ${p.metadata?.namespace}/${p.metadata?.name} container ${c.name}: ${(e as Error).message}`);
+        errors.push(
+          `pod ${p.metadata?.namespace}/${p.metadata?.name} container ${c.name}: ${(e as Error).message}`,
+        );
       }
     }
   }
@@ -82,9 +84,7 @@ export class K8sMetricsSource implements Source {
   readonly name = 'k8s-metrics';
   private timer?: NodeJS.Timeout;
   private readonly st: SourceStats = { events: 0, malformed: 0, lost: 0, errors: 0 };
-  constructor(
-    private readonly opts: { kubeconfig?: string; namespace?: string; intervalMs?: number } = {},
-  ) {}
+  constructor(private readonly opts: { kubeconfig?: string; namespace?: string; intervalMs?: number } = {}) {}
 
   async poll(): Promise<VigieEvent[]> {
     const k8s = await import('@kubernetes/client-node');
@@ -124,7 +124,9 @@ export class K8sMetricsSource implements Source {
 }
 
 /** Registered factory: off unless configured, e.g. `k8sMetrics: { enabled: true, namespace: "shop" }`. */
-export function createK8sMetricsSource(ctx: { config: Record<string, Record<string, unknown> | undefined> }): Source | undefined {
+export function createK8sMetricsSource(ctx: {
+  config: Record<string, Record<string, unknown> | undefined>;
+}): Source | undefined {
   const cfg = ctx.config.k8sMetrics;
   if (!cfg || cfg.enabled !== true) return undefined;
   return new K8sMetricsSource({

@@ -52,7 +52,13 @@ export function parseLidRes(text: string, opts: { origin?: string; container?: s
       out.errors.push(`${origin}:${i + 1}: expected 7 fields with a timestamp`);
       continue;
     }
-    rows.push({ line: i + 1, ts: resTimeToNs(t), cpu: cell(f[1]), mem: cell(f[2]), v: [cell(f[3]), cell(f[4]), cell(f[5]), cell(f[6])] });
+    rows.push({
+      line: i + 1,
+      ts: resTimeToNs(t),
+      cpu: cell(f[1]),
+      mem: cell(f[2]),
+      v: [cell(f[3]), cell(f[4]), cell(f[5]), cell(f[6])],
+    });
   }
   COLS.forEach((name, c) => {
     let prev: number | undefined;

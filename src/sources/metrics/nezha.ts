@@ -81,7 +81,10 @@ function podMetric(cols: Map<string, number>, f: string[]): MetricBody {
   return m;
 }
 
-function parseCsv(path: string, errors: string[]): { header: string[]; rows: { line: number; f: string[] }[] } {
+function parseCsv(
+  path: string,
+  errors: string[],
+): { header: string[]; rows: { line: number; f: string[] }[] } {
   const text = readFileSync(path, 'utf8');
   const lines = text.split(/\r?\n/);
   const header = (lines[0] ?? '').split(',');

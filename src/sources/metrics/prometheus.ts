@@ -108,7 +108,12 @@ interface Acc {
  * successive scrapes (CounterRate handles resets). Series without a container (the pod sandbox
  * `POD`, the cgroup root "") are skipped.
  */
-export function cadvisorToEvents(samples: PromSample[], ts: bigint, rates: CounterRate, host?: string): VigieEvent[] {
+export function cadvisorToEvents(
+  samples: PromSample[],
+  ts: bigint,
+  rates: CounterRate,
+  host?: string,
+): VigieEvent[] {
   const by = new Map<string, Acc>();
   for (const s of samples) {
     if (!s.name.startsWith('container_')) continue;
@@ -197,13 +202,27 @@ export function cadvisorToEvents(samples: PromSample[], ts: bigint, rates: Count
       const v = r(k);
       if (v !== undefined) m[name] = v * 100; // seconds stalled per second → percent
     }
-    out.push({ id: nextEventId(), kind: 'metric', ts: a.ts, source: 'prometheus', host, k8s: a.k8s, container: a.container, metric: m });
+    out.push({
+      id: nextEventId(),
+      kind: 'metric',
+      ts: a.ts,
+      source: 'prometheus',
+      host,
+      k8s: a.k8s,
+      container: a.container,
+      metric: m,
+    });
   }
   return out;
 }
 
 /** node-exporter → one host event: CPU busy cores, memory used, PSI. */
-export function nodeExporterToEvent(samples: PromSample[], ts: bigint, rates: CounterRate, host: string): VigieEvent | undefined {
+export function nodeExporterToEvent(
+  samples: PromSample[],
+  ts: bigint,
+  rates: CounterRate,
+  host: string,
+): VigieEvent | undefined {
   let busy = 0;
   let seenCpu = false;
   let memTotal: number | undefined;
@@ -258,7 +277,10 @@ export class PrometheusSource implements Source {
   ) {}
 
   async scrape(t: ScrapeTarget): Promise<VigieEvent[]> {
-    const res = await fetch(t.url, { headers: t.token ? { authorization: `Bearer ${t.token}` } : {}, signal: AbortSignal.timeout(5000) });
+    const res = await fetch(t.url, {
+      headers: t.token ? { authorization: `Bearer ${t.token}` } : {},
+      signal: AbortSignal.timeout(5000),
+    });
     if (!res.ok) throw new Error(`${t.url}: HTTP ${res.status}`);
     const parsed = parsePrometheusText(await res.text(), t.url);
     this.st.malformed = Number(this.st.malformed) + parsed.errors.length;
@@ -298,7 +320,9 @@ export class PrometheusSource implements Source {
  * Registered factory: off unless configured, e.g.
  * `prometheus: { targets: [{ url: "http://node:9100/metrics", kind: "node-exporter" }], intervalMs: 10000 }`.
  */
-export function createPrometheusSource(ctx: { config: Record<string, Record<string, unknown> | undefined> }): Source | undefined {
+export function createPrometheusSource(ctx: {
+  config: Record<string, Record<string, unknown> | undefined>;
+}): Source | undefined {
   const cfg = ctx.config.prometheus;
   if (!cfg || !Array.isArray(cfg.targets) || cfg.targets.length === 0) return undefined;
   const targets: ScrapeTarget[] = cfg.targets.map((t: unknown, i: number) => {

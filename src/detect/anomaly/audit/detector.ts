@@ -6,7 +6,12 @@
 import type { DetectorContext } from '../../registry.js';
 import type { Detector } from '../../types.js';
 import type { Priority } from '../../../model/alert.js';
-import { AuditAnomalyModel, DEFAULT_AUDIT_ANOMALY, type AuditAnomaly, type AuditAnomalyConfig } from './model.js';
+import {
+  AuditAnomalyModel,
+  DEFAULT_AUDIT_ANOMALY,
+  type AuditAnomaly,
+  type AuditAnomalyConfig,
+} from './model.js';
 
 const PRIORITY: Record<AuditAnomaly['kind'], Priority> = {
   'first-seen': 'Notice',

@@ -84,7 +84,9 @@ export function auditFacts(ev: VigieEvent): AuditFacts | undefined {
   const user = (a.user ?? {}) as A;
   const identity = str(user.username) ?? 'unknown';
   const ref = (a.objectRef ?? {}) as A;
-  const resource = [str(ref.resource) ?? (str(a.requestURI)?.split('?')[0] ?? '-'), str(ref.subresource)].filter(Boolean).join('/');
+  const resource = [str(ref.resource) ?? str(a.requestURI)?.split('?')[0] ?? '-', str(ref.subresource)]
+    .filter(Boolean)
+    .join('/');
   const code = Number(((a.responseStatus ?? {}) as A).code ?? 0);
   const decision = str(((a.annotations ?? {}) as A)['authorization.k8s.io/decision']);
   const verb = str(a.verb) ?? '-';
@@ -93,7 +95,9 @@ export function auditFacts(ev: VigieEvent): AuditFacts | undefined {
     verb,
     resource,
     namespace: str(ref.namespace) ?? '',
-    ips: Array.isArray(a.sourceIPs) ? (a.sourceIPs as unknown[]).filter((x): x is string => typeof x === 'string') : [],
+    ips: Array.isArray(a.sourceIPs)
+      ? (a.sourceIPs as unknown[]).filter((x): x is string => typeof x === 'string')
+      : [],
     denied: code === 401 || code === 403 || decision === 'forbid',
     secretRead: str(ref.resource) === 'secrets' && (verb === 'get' || verb === 'list' || verb === 'watch'),
   };
@@ -187,7 +191,14 @@ export class AuditAnomalyModel {
     this.tuples.add(tuple);
   }
 
-  private burst(map: Map<string, Burst>, f: AuditFacts, ev: VigieEvent, kind: AuditAnomalyKind, what: string, out: AuditAnomaly[]): void {
+  private burst(
+    map: Map<string, Burst>,
+    f: AuditFacts,
+    ev: VigieEvent,
+    kind: AuditAnomalyKind,
+    what: string,
+    out: AuditAnomaly[],
+  ): void {
     let b = map.get(f.identity);
     if (!b) {
       if (map.size >= this.cfg.maxIdentities) {

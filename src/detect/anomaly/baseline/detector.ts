@@ -11,7 +11,15 @@ import { syscallId } from './vocab.js';
 
 export class BaselineDetector implements Detector {
   readonly name = 'baseline';
-  readonly kinds: readonly EventKind[] = ['syscall', 'process', 'file', 'network', 'metric', 'container', 'internal'];
+  readonly kinds: readonly EventKind[] = [
+    'syscall',
+    'process',
+    'file',
+    'network',
+    'metric',
+    'container',
+    'internal',
+  ];
   private events = 0;
   private syscalls = 0;
   private malformed = 0;
@@ -63,15 +71,24 @@ export class BaselineDetector implements Detector {
       }
       if (ev.kind === 'internal') {
         const type = ev.internal?.type;
-        if (type === 'sensor_lost' || type === 'sensor_restart' || type === 'queue_drop') this.manager.noteLoss(nowMs);
+        if (type === 'sensor_lost' || type === 'sensor_restart' || type === 'queue_drop')
+          this.manager.noteLoss(nowMs);
         return;
       }
       if (ev.kind === 'container') {
         const action = ev.lifecycle?.action;
-        if (ev.container && (action === 'destroy' || action === 'die')) this.manager.forgetContainer(ev.container.id);
+        if (ev.container && (action === 'destroy' || action === 'die'))
+          this.manager.forgetContainer(ev.container.id);
         return;
       }
-      const body = ev.kind === 'process' ? ev.proc : ev.kind === 'file' ? ev.file : ev.kind === 'network' ? ev.network : ev.metric;
+      const body =
+        ev.kind === 'process'
+          ? ev.proc
+          : ev.kind === 'file'
+            ? ev.file
+            : ev.kind === 'network'
+              ? ev.network
+              : ev.metric;
       if (body === undefined || body === null || typeof body !== 'object') {
         this.malformed++;
         return;
@@ -106,7 +123,8 @@ export class BaselineDetector implements Detector {
       losses: this.manager.losses,
       suppressedByLoss: this.manager.loss.suppressed,
     };
-    for (const w of this.manager.workloads.values()) out[`state.${w.state}`] = (Number(out[`state.${w.state}`]) || 0) + 1;
+    for (const w of this.manager.workloads.values())
+      out[`state.${w.state}`] = (Number(out[`state.${w.state}`]) || 0) + 1;
     return out;
   }
 }

@@ -41,7 +41,9 @@ export class BaselineManager implements PortOracle {
           this.workloads.set(j.workload, WorkloadBaseline.fromJSON(j, cfg, this.loss));
         } catch (err) {
           this.loadErrors++;
-          log.warn(`stored baseline of ${j.workload} skipped: ${err instanceof Error ? err.message : String(err)}`);
+          log.warn(
+            `stored baseline of ${j.workload} skipped: ${err instanceof Error ? err.message : String(err)}`,
+          );
         }
       }
       if (this.workloads.size) log.info(`loaded ${this.workloads.size} workload baseline(s)`);
@@ -119,7 +121,10 @@ export class BaselineManager implements PortOracle {
     for (const wb of this.workloads.values()) {
       const before = wb.state;
       wb.tick(nowMs, emit);
-      if (wb.state !== before) log.info(`baseline ${wb.workload}: ${before} → ${wb.state}${wb.staleReason ? ` (${wb.staleReason})` : ''}`);
+      if (wb.state !== before)
+        log.info(
+          `baseline ${wb.workload}: ${before} → ${wb.state}${wb.staleReason ? ` (${wb.staleReason})` : ''}`,
+        );
     }
     const wall = Date.now();
     if (wall - this.lastSaveWallMs >= this.cfg.saveIntervalSec * 1000) this.save();
@@ -131,7 +136,9 @@ export class BaselineManager implements PortOracle {
     if (!this.store) return 0;
     // A ready baseline rarely changes; still record hourly that its workload is alive, or a restart
     // would find it idle for too long and mark it stale.
-    const dirty = [...this.workloads.values()].filter((w) => w.dirty || w.lastEventMs - w.savedLastEventMs > 3_600_000);
+    const dirty = [...this.workloads.values()].filter(
+      (w) => w.dirty || w.lastEventMs - w.savedLastEventMs > 3_600_000,
+    );
     if (!dirty.length) return 0;
     this.store.saveAll(dirty.map((w) => w.toJSON()));
     for (const w of dirty) {
@@ -154,7 +161,9 @@ export class BaselineManager implements PortOracle {
   }
 
   exportFile(workload?: string): BaselineFile {
-    const list = [...this.workloads.values()].filter((w) => workload === undefined || w.workload === workload);
+    const list = [...this.workloads.values()].filter(
+      (w) => workload === undefined || w.workload === workload,
+    );
     return toBaselineFile(list.map((w) => w.toJSON()));
   }
 
@@ -163,7 +172,8 @@ export class BaselineManager implements PortOracle {
       const wb = WorkloadBaseline.fromJSON(j, this.cfg, this.loss);
       wb.dirty = true;
       this.workloads.set(j.workload, wb);
-      for (const [cid, old] of this.byContainer) if (old.workload === j.workload) this.byContainer.delete(cid);
+      for (const [cid, old] of this.byContainer)
+        if (old.workload === j.workload) this.byContainer.delete(cid);
     }
     this.save();
     return file.workloads.length;

@@ -56,7 +56,8 @@ export class Reservoir {
 
   static fromJSON(j: { seen: number; samples: number[] }, capacity = 256): Reservoir {
     // A reservoir that saw more than it holds was full: keep its size so no empty slot is read.
-    const cap = j.seen > j.samples.length ? Math.max(1, j.samples.length) : Math.max(capacity, j.samples.length);
+    const cap =
+      j.seen > j.samples.length ? Math.max(1, j.samples.length) : Math.max(capacity, j.samples.length);
     const r = new Reservoir(cap);
     r.samples.set(j.samples);
     r.seen = Math.max(j.seen, j.samples.length);

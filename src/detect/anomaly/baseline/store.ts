@@ -37,7 +37,11 @@ export const workloadBaselineSchema = z.object({
   connectPorts: z.array(z.number().int().min(0).max(65535)),
   listenPorts: z.array(z.number().int().min(0).max(65535)),
   fileDirs: z.array(z.string()),
-  syscalls: z.object({ n: z.number().int().min(1).max(32), L: z.number().int().positive(), ngrams: z.array(z.string()) }),
+  syscalls: z.object({
+    n: z.number().int().min(1).max(32),
+    L: z.number().int().positive(),
+    ngrams: z.array(z.string()),
+  }),
   resources: z.object({ cpu: reservoir, memory: reservoir, pids: reservoir }),
 });
 
@@ -108,7 +112,8 @@ export class BaselineStore {
       try {
         const parsed = workloadBaselineSchema.safeParse(JSON.parse(r.json));
         if (parsed.success) out.push(parsed.data as WorkloadBaselineJSON);
-        else onBad?.(r.workload, parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
+        else
+          onBad?.(r.workload, parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '));
       } catch (err) {
         onBad?.(r.workload, err instanceof Error ? err.message : String(err));
       }
@@ -118,8 +123,7 @@ export class BaselineStore {
 
   get(workload: string): WorkloadBaselineJSON | undefined {
     const r = this.db.prepare('SELECT json FROM baseline_workloads WHERE workload = ?').get(workload) as
-      | { json: string }
-      | undefined;
+      { json: string } | undefined;
     return r ? (workloadBaselineSchema.parse(JSON.parse(r.json)) as WorkloadBaselineJSON) : undefined;
   }
 

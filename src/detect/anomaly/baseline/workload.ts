@@ -72,7 +72,8 @@ export interface WorkloadStatus {
 }
 
 /** Writes that are not files: redirections to /dev/null, terminals, inherited descriptors. */
-const PSEUDO_FILE = /^(\/dev\/(null|zero|full|u?random|tty\w*|pts\/\d+|stdout|stderr|stdin|console|ptmx)|\/proc\/(self|thread-self|\d+)\/fd\/)/;
+const PSEUDO_FILE =
+  /^(\/dev\/(null|zero|full|u?random|tty\w*|pts\/\d+|stdout|stderr|stdin|console|ptmx)|\/proc\/(self|thread-self|\d+)\/fd\/)/;
 
 /** Folder of a written file, with purely numeric components folded (/proc/123/x → /proc/#). */
 export function folderOf(path: string): string {
@@ -148,7 +149,11 @@ export class WorkloadBaseline {
   readonly listenPorts = new Set<number>();
   readonly fileDirs = new Set<string>();
   stide: Stide;
-  readonly resources: Record<Resource, Reservoir> = { cpu: new Reservoir(), memory: new Reservoir(), pids: new Reservoir() };
+  readonly resources: Record<Resource, Reservoir> = {
+    cpu: new Reservoir(),
+    memory: new Reservoir(),
+    pids: new Reservoir(),
+  };
 
   // ---- the open learning window
   private windowStartMs = -1;
@@ -227,7 +232,13 @@ export class WorkloadBaseline {
       }
       if (this.pendingSyscall !== undefined) return;
       const ex = this.stide.explain(tid);
-      const held: HeldSyscallAlert = { tid, ratio: r.ratio, ev, atMs: nowMs, names: ex ? ex.ngram.map(syscallName).join(' ') : '' };
+      const held: HeldSyscallAlert = {
+        tid,
+        ratio: r.ratio,
+        ev,
+        atMs: nowMs,
+        names: ex ? ex.ngram.map(syscallName).join(' ') : '',
+      };
       if (this.cfg.syscallHoldSec > 0) this.pendingSyscall = held;
       else this.syscallAlert(held, emit);
     }
@@ -264,23 +275,42 @@ export class WorkloadBaseline {
           if (!this.binaries.has(bin)) this.pBinaries.add(bin);
         } else if (!this.binaries.has(bin)) {
           const cmd = typeof p?.cmdline === 'string' ? ` (cmdline: ${p.cmdline})` : '';
-          this.novelty('binary', bin, 'Warning', `Binary never seen in the baseline executed: ${bin}${cmd}`,
+          this.novelty(
+            'binary',
+            bin,
+            'Warning',
+            `Binary never seen in the baseline executed: ${bin}${cmd}`,
             `executed binary ${bin} was never seen while learning workload ${this.workload} (${this.binaries.size} binaries learned)`,
-            ev, nowMs, emit);
+            ev,
+            nowMs,
+            emit,
+          );
         }
         return;
       }
       case 'file': {
         const f = ev.file;
-        if (!f || typeof f.path !== 'string' || !(f.write === true || f.op === 'write' || f.op === 'rename' || f.op === 'unlink')) return;
+        if (
+          !f ||
+          typeof f.path !== 'string' ||
+          !(f.write === true || f.op === 'write' || f.op === 'rename' || f.op === 'unlink')
+        )
+          return;
         if (PSEUDO_FILE.test(f.path)) return;
         const dir = folderOf(f.path);
         if (!ready) {
           if (!this.fileDirs.has(dir)) this.pDirs.add(dir);
         } else if (!this.fileDirs.has(dir)) {
-          this.novelty('file', dir, 'Notice', `File written in a folder never written before: ${f.path}`,
+          this.novelty(
+            'file',
+            dir,
+            'Notice',
+            `File written in a folder never written before: ${f.path}`,
             `file ${f.path} was written in folder ${dir}, where workload ${this.workload} never wrote while learning (${this.fileDirs.size} folders learned)`,
-            ev, nowMs, emit);
+            ev,
+            nowMs,
+            emit,
+          );
         }
         return;
       }
@@ -295,9 +325,16 @@ export class WorkloadBaseline {
             if (!this.connectPorts.has(n.dstPort)) this.pConnectPorts.add(n.dstPort);
           } else if (!this.peers.has(peer) && !this.connectPorts.has(n.dstPort)) {
             // A new address on a known port (DNS round robin, a rescheduled backend) is not news.
-            this.novelty('peer', peer, 'Warning', `Connection to a peer never seen in the baseline: ${peer}`,
+            this.novelty(
+              'peer',
+              peer,
+              'Warning',
+              `Connection to a peer never seen in the baseline: ${peer}`,
               `outbound connection to ${peer}: neither this peer nor port ${n.dstPort} was seen while learning workload ${this.workload} (${this.peers.size} peers, ports ${[...this.connectPorts].slice(0, 10).join(',') || 'none'})`,
-              ev, nowMs, emit);
+              ev,
+              nowMs,
+              emit,
+            );
           }
         } else if (n.op === 'accept' || n.op === 'listen') {
           // For accept the local (listening) side is dst; clients' own ports are never looked at.
@@ -306,9 +343,16 @@ export class WorkloadBaseline {
           if (!ready) {
             if (!this.listenPorts.has(port)) this.pListenPorts.add(port);
           } else if (!this.listenPorts.has(port)) {
-            this.novelty('listen', String(port), 'Notice', `Connection accepted on a port never seen in the baseline: ${port}`,
+            this.novelty(
+              'listen',
+              String(port),
+              'Notice',
+              `Connection accepted on a port never seen in the baseline: ${port}`,
               `workload ${this.workload} ${n.op === 'listen' ? 'listens' : 'accepted a connection'} on port ${port}, never seen while learning (ports ${[...this.listenPorts].join(',') || 'none'})`,
-              ev, nowMs, emit);
+              ev,
+              nowMs,
+              emit,
+            );
           }
         }
         return;
@@ -408,7 +452,11 @@ export class WorkloadBaseline {
     this.lastWindowEndMs = end;
     this.windowsKept++;
     this.dirty = true;
-    if (this.state === 'learning' && this.learnedEvents >= this.cfg.minEvents && this.learnedMs >= this.cfg.learnSec * 1000) {
+    if (
+      this.state === 'learning' &&
+      this.learnedEvents >= this.cfg.minEvents &&
+      this.learnedMs >= this.cfg.learnSec * 1000
+    ) {
       this.becomeReady(end);
     } else if (this.state === 'ready' && this.syscallConverged && this.bufSys) this.armSyscalls();
   }
@@ -445,7 +493,11 @@ export class WorkloadBaseline {
     if (this.windowStartMs >= 0 && nowMs - this.windowStartMs >= this.cfg.windowSec * 1000) {
       this.closeWindow(nowMs);
     }
-    if (this.state !== 'stale' && this.lastEventMs > 0 && nowMs - this.lastEventMs >= this.cfg.staleIdleSec * 1000) {
+    if (
+      this.state !== 'stale' &&
+      this.lastEventMs > 0 &&
+      nowMs - this.lastEventMs >= this.cfg.staleIdleSec * 1000
+    ) {
       this.closeWindow(nowMs);
       this.markStale('idle');
     }
@@ -482,9 +534,10 @@ export class WorkloadBaseline {
       const b = {} as Record<Resource, number>;
       for (const k of RESOURCES) {
         const res = this.resources[k];
-        b[k] = res.filled < this.cfg.minResourceSamples
-          ? Infinity
-          : Math.max(res.max() * this.cfg.resourceFactor, res.quantile(0.99) * 2) + RESOURCE_FLOOR[k];
+        b[k] =
+          res.filled < this.cfg.minResourceSamples
+            ? Infinity
+            : Math.max(res.max() * this.cfg.resourceFactor, res.quantile(0.99) * 2) + RESOURCE_FLOOR[k];
       }
       this.bounds = b;
     }
@@ -500,21 +553,40 @@ export class WorkloadBaseline {
     this.overCount[r]++;
     if (this.overCount[r] !== this.cfg.resourceSustain) return;
     const res = this.resources[r];
-    const f = (x: number) => (r === 'memory' ? `${(x / 1048576).toFixed(1)} MiB` : r === 'cpu' ? `${x.toFixed(2)} cores` : x.toFixed(0));
-    this.novelty('resource', r, 'Warning',
+    const f = (x: number) =>
+      r === 'memory'
+        ? `${(x / 1048576).toFixed(1)} MiB`
+        : r === 'cpu'
+          ? `${x.toFixed(2)} cores`
+          : x.toFixed(0);
+    this.novelty(
+      'resource',
+      r,
+      'Warning',
       `${r} outside the learned envelope: ${f(v)} for ${this.cfg.resourceSustain} samples (bound ${f(bound)})`,
       `${r} of workload ${this.workload} stayed above its learned envelope for ${this.cfg.resourceSustain} samples: now ${f(v)}, learned p50 ${f(res.quantile(0.5))}, p99 ${f(res.quantile(0.99))}, max ${f(res.max())} over ${res.seen} samples; bound ${f(bound)}`,
-      ev, nowMs, emit, { score: v / bound, threshold: 1, cooldownSec: 300 });
+      ev,
+      nowMs,
+      emit,
+      { score: v / bound, threshold: 1, cooldownSec: 300 },
+    );
   }
 
   private syscallAlert(h: HeldSyscallAlert, emit: AlertEmitter): void {
     const { tid, ratio, ev, names, atMs: nowMs } = h;
     this.lastSyscallAlertMs = nowMs;
     const misses = Math.round(ratio * this.cfg.L);
-    this.novelty('syscalls', names, 'Warning',
+    this.novelty(
+      'syscalls',
+      names,
+      'Warning',
       `System-call sequence never seen in the baseline: ${names} (${misses} unseen of the last ${this.cfg.L} sequences of thread ${tid})`,
       `thread ${tid} of workload ${this.workload} ran the system-call sequence [${names}], never seen while learning (${this.stide.size} sequences of ${this.cfg.n} calls learned); ${misses} of its last ${this.cfg.L} sequences were unseen (ratio ${ratio.toFixed(2)} ≥ ${this.cfg.mismatchRatio})`,
-      ev, nowMs, emit, { score: ratio, threshold: this.cfg.mismatchRatio, cooldownSec: 0 });
+      ev,
+      nowMs,
+      emit,
+      { score: ratio, threshold: this.cfg.mismatchRatio, cooldownSec: 0 },
+    );
   }
 
   private novelty(
@@ -590,7 +662,13 @@ export class WorkloadBaseline {
       [...this.binaries, ...this.peers, ...this.fileDirs].reduce((s, x) => s + 2 * x.length + 48, 0) +
       (this.connectPorts.size + this.listenPorts.size) * 24;
     const buf = (this.bufSys?.byteLength ?? 0) + (this.bufTid?.byteLength ?? 0);
-    return this.stide.memoryBytes() + strings + RESOURCES.reduce((s, r) => s + this.resources[r].samples.byteLength, 0) + buf + 2048;
+    return (
+      this.stide.memoryBytes() +
+      strings +
+      RESOURCES.reduce((s, r) => s + this.resources[r].samples.byteLength, 0) +
+      buf +
+      2048
+    );
   }
 
   status(): WorkloadStatus {
@@ -659,10 +737,18 @@ export class WorkloadBaseline {
     const flat = Buffer.alloc(j.syscalls.ngrams.length * n * 4);
     j.syscalls.ngrams.forEach((g, k) => {
       const parts = g.split(' ');
-      if (parts.length !== n) throw new Error(`baseline ${j.workload}: n-gram "${g}" has ${parts.length} calls, expected ${n}`);
+      if (parts.length !== n)
+        throw new Error(`baseline ${j.workload}: n-gram "${g}" has ${parts.length} calls, expected ${n}`);
       parts.forEach((name, i) => flat.writeInt32LE(syscallId(name), (k * n + i) * 4));
     });
-    wb.stide = Stide.fromJSON({ type: 'stide', version: 1, n, L: cfg.L, count: j.syscalls.ngrams.length, ngrams: flat.toString('base64') });
+    wb.stide = Stide.fromJSON({
+      type: 'stide',
+      version: 1,
+      n,
+      L: cfg.L,
+      count: j.syscalls.ngrams.length,
+      ngrams: flat.toString('base64'),
+    });
     wb.state = j.state;
     wb.staleReason = j.staleReason;
     wb.learnStartMs = j.learnStartMs;

@@ -1,5 +1,11 @@
 /** Cross-object and non-workload checks: RBAC, exposure, network policies, namespaces, config data, control plane. */
-import { ciliumSpecs, policyDirections, type PolicyRule, type RoleBindingView, type ScanContext } from '../context.js';
+import {
+  ciliumSpecs,
+  policyDirections,
+  type PolicyRule,
+  type RoleBindingView,
+  type ScanContext,
+} from '../context.js';
 import { nameOf, nsOf, podSpecsOf, refOf, selectorMatches } from '../k8s.js';
 import type { Hit, K8sObject } from '../types.js';
 import { isSensitive, tokenMounted } from './pod.js';
@@ -32,7 +38,10 @@ function resourceCovers(have: string[], want: string[]): number {
 }
 
 /** The first rule (and indices) granting one of the wanted verbs on one of the wanted resources. */
-export function grants(rules: PolicyRule[], spec: PermissionSpec): { rule: number; verb: number; resource: number } | undefined {
+export function grants(
+  rules: PolicyRule[],
+  spec: PermissionSpec,
+): { rule: number; verb: number; resource: number } | undefined {
   const groups = spec.apiGroups ?? ['', '*'];
   for (let r = 0; r < rules.length; r++) {
     const rule = rules[r];
@@ -47,7 +56,10 @@ export function grants(rules: PolicyRule[], spec: PermissionSpec): { rule: numbe
   return undefined;
 }
 
-function anyGrant(rules: PolicyRule[], specs: PermissionSpec[]): { spec: PermissionSpec; at: { rule: number; verb: number; resource: number } } | undefined {
+function anyGrant(
+  rules: PolicyRule[],
+  specs: PermissionSpec[],
+): { spec: PermissionSpec; at: { rule: number; verb: number; resource: number } } | undefined {
   for (const spec of specs) {
     const at = grants(rules, spec);
     if (at) return { spec, at };
@@ -92,7 +104,13 @@ const rbacPermission: Check = {
 
 const clusterAdminBinding: Check = {
   appliesTo: ['RoleBinding', 'ClusterRoleBinding'],
-  fn: (o) => (o.roleRef?.kind === 'ClusterRole' && o.roleRef?.name === 'cluster-admin' ? subjectHits({ binding: o, role: undefined, roleRefName: 'cluster-admin', rules: [] }, 'is bound to cluster-admin') : []),
+  fn: (o) =>
+    o.roleRef?.kind === 'ClusterRole' && o.roleRef?.name === 'cluster-admin'
+      ? subjectHits(
+          { binding: o, role: undefined, roleRefName: 'cluster-admin', rules: [] },
+          'is bound to cluster-admin',
+        )
+      : [],
 };
 
 /** Roles themselves: wildcards in verbs, resources or apiGroups. */
@@ -143,7 +161,7 @@ const workloadExposed: Check = {
   fn: (o, ctx, params) => {
     const out: Hit[] = [];
     const ns = nsOf(o) ?? 'default';
-    const names = params.sensitiveOnly ? ctx.settings.sensitiveInterfaces ?? [] : undefined;
+    const names = params.sensitiveOnly ? (ctx.settings.sensitiveInterfaces ?? []) : undefined;
     if (names) {
       const name = nameOf(o);
       const images = podSpecsOf(o).flatMap((p) => list(p.spec.containers).map((c) => String(c?.image ?? '')));
@@ -153,9 +171,17 @@ const workloadExposed: Check = {
       for (const { service, ingresses } of ctx.servicesExposing(ns, p.labels)) {
         const type = service.spec?.type ?? 'ClusterIP';
         if (type === 'LoadBalancer' || type === 'NodePort') {
-          out.push({ path: `${p.metaPrefix}metadata.labels`, message: `exposed outside the cluster by ${type} Service ${nameOf(service)}`, related: [refOf(service)] });
+          out.push({
+            path: `${p.metaPrefix}metadata.labels`,
+            message: `exposed outside the cluster by ${type} Service ${nameOf(service)}`,
+            related: [refOf(service)],
+          });
         } else if (ingresses.length > 0) {
-          out.push({ path: `${p.metaPrefix}metadata.labels`, message: `exposed by Ingress ${nameOf(ingresses[0])} through Service ${nameOf(service)}`, related: [refOf(service), refOf(ingresses[0])] });
+          out.push({
+            path: `${p.metaPrefix}metadata.labels`,
+            message: `exposed by Ingress ${nameOf(ingresses[0])} through Service ${nameOf(service)}`,
+            related: [refOf(service), refOf(ingresses[0])],
+          });
         }
       }
     }
@@ -167,8 +193,10 @@ const serviceExternal: Check = {
   appliesTo: ['Service'],
   fn: (o) => {
     const t = o.spec?.type;
-    if (t === 'NodePort' || t === 'LoadBalancer') return [{ path: 'spec.type', message: `Service type ${t} exposes it outside the cluster` }];
-    if (list(o.spec?.externalIPs).length > 0) return [{ path: 'spec.externalIPs', message: 'Service has external IPs' }];
+    if (t === 'NodePort' || t === 'LoadBalancer')
+      return [{ path: 'spec.type', message: `Service type ${t} exposes it outside the cluster` }];
+    if (list(o.spec?.externalIPs).length > 0)
+      return [{ path: 'spec.externalIPs', message: 'Service has external IPs' }];
     return [];
   },
 };
@@ -181,8 +209,17 @@ const sshExposed: Check = {
     const out: Hit[] = [];
     for (const p of podSpecsOf(o)) {
       for (const { service } of ctx.servicesExposing(nsOf(o) ?? 'default', p.labels)) {
-        const sp = list(service.spec?.ports).find((x) => ports.includes(x?.port) || ports.includes(typeof x?.targetPort === 'number' ? x.targetPort : Number(x?.targetPort)));
-        if (sp) out.push({ path: `${p.metaPrefix}metadata.labels`, message: `SSH port ${sp.port} exposed by Service ${nameOf(service)}`, related: [refOf(service)] });
+        const sp = list(service.spec?.ports).find(
+          (x) =>
+            ports.includes(x?.port) ||
+            ports.includes(typeof x?.targetPort === 'number' ? x.targetPort : Number(x?.targetPort)),
+        );
+        if (sp)
+          out.push({
+            path: `${p.metaPrefix}metadata.labels`,
+            message: `SSH port ${sp.port} exposed by Service ${nameOf(service)}`,
+            related: [refOf(service)],
+          });
       }
     }
     return out;
@@ -196,7 +233,11 @@ const servicePort: Check = {
     const out: Hit[] = [];
     list(o.spec?.ports).forEach((p, i) => {
       const tp = typeof p?.targetPort === 'number' ? p.targetPort : Number(p?.targetPort);
-      if (ports.includes(p?.port) || ports.includes(tp)) out.push({ path: `spec.ports[${i}]`, message: `Service exposes port ${p.port} (${params.what ?? 'sensitive'})` });
+      if (ports.includes(p?.port) || ports.includes(tp))
+        out.push({
+          path: `spec.ports[${i}]`,
+          message: `Service exposes port ${p.port} (${params.what ?? 'sensitive'})`,
+        });
     });
     return out;
   },
@@ -204,7 +245,10 @@ const servicePort: Check = {
 
 const ingressNoTls: Check = {
   appliesTo: ['Ingress'],
-  fn: (o) => (list(o.spec?.tls).length === 0 ? [{ path: 'spec.tls', message: `Ingress ${nameOf(o)} serves plain HTTP (no tls section)` }] : []),
+  fn: (o) =>
+    list(o.spec?.tls).length === 0
+      ? [{ path: 'spec.tls', message: `Ingress ${nameOf(o)} serves plain HTTP (no tls section)` }]
+      : [],
 };
 
 // ---- network policies ----
@@ -225,7 +269,11 @@ const networkPolicy: Check = {
           ingress ||= d.ingress;
           egress ||= d.egress;
         }
-        if (!ingress || !egress) out.push({ path: meta, message: `no NetworkPolicy restricts ${!ingress && !egress ? 'ingress or egress' : !ingress ? 'ingress' : 'egress'} for these pods` });
+        if (!ingress || !egress)
+          out.push({
+            path: meta,
+            message: `no NetworkPolicy restricts ${!ingress && !egress ? 'ingress or egress' : !ingress ? 'ingress' : 'egress'} for these pods`,
+          });
       } else if (pols.length === 0) out.push({ path: meta, message: 'no NetworkPolicy selects these pods' });
     }
     return out;
@@ -245,10 +293,18 @@ const namespaceNetworkPolicy: Check = {
         const keys = Object.keys(ml);
         const nsKeys = keys.filter((k) => k.includes('io.kubernetes.pod.namespace'));
         if (keys.length === 0 && !sel.matchExpressions) return [];
-        if (nsKeys.length > 0 && nsKeys.every((k) => ml[k] === ns) && keys.length === nsKeys.length) return [];
-        const exprs = list(sel.matchExpressions).filter((e) => String(e.key).includes('io.kubernetes.pod.namespace'));
-        if (exprs.length > 0 && keys.length === 0 && exprs.length === list(sel.matchExpressions).length &&
-          selectorMatches({ matchExpressions: exprs.map((e) => ({ ...e, key: 'ns' })) }, { ns })) return [];
+        if (nsKeys.length > 0 && nsKeys.every((k) => ml[k] === ns) && keys.length === nsKeys.length)
+          return [];
+        const exprs = list(sel.matchExpressions).filter((e) =>
+          String(e.key).includes('io.kubernetes.pod.namespace'),
+        );
+        if (
+          exprs.length > 0 &&
+          keys.length === 0 &&
+          exprs.length === list(sel.matchExpressions).length &&
+          selectorMatches({ matchExpressions: exprs.map((e) => ({ ...e, key: 'ns' })) }, { ns })
+        )
+          return [];
       }
     }
     return [{ path: 'metadata.name', message: `namespace ${ns} has no NetworkPolicy` }];
@@ -268,13 +324,26 @@ const psaLabel: Check = {
       const lvl = PSA_LEVELS.indexOf(String(labels[`pod-security.kubernetes.io/${m}`] ?? ''));
       if (lvl >= min) return [];
     }
-    return [{ path: 'metadata.labels[pod-security.kubernetes.io/enforce]', message: `namespace ${nameOf(o)} does not ${modes.join('/')} Pod Security "${params.level ?? 'baseline'}"` }];
+    return [
+      {
+        path: 'metadata.labels[pod-security.kubernetes.io/enforce]',
+        message: `namespace ${nameOf(o)} does not ${modes.join('/')} Pod Security "${params.level ?? 'baseline'}"`,
+      },
+    ];
   },
 };
 
 const defaultSaAutomount: Check = {
   appliesTo: ['ServiceAccount'],
-  fn: (o) => (nameOf(o) === 'default' && o.automountServiceAccountToken !== false ? [{ path: 'automountServiceAccountToken', message: `default service account of ${nsOf(o)} mounts its token by default` }] : []),
+  fn: (o) =>
+    nameOf(o) === 'default' && o.automountServiceAccountToken !== false
+      ? [
+          {
+            path: 'automountServiceAccountToken',
+            message: `default service account of ${nsOf(o)} mounts its token by default`,
+          },
+        ]
+      : [],
 };
 
 // ---- config data ----
@@ -285,7 +354,8 @@ const configMapCredentials: Check = {
     const out: Hit[] = [];
     const data = o.data && typeof o.data === 'object' ? o.data : {};
     for (const [k, v] of Object.entries(data)) {
-      if (isSensitive(k, typeof v === 'string' ? v : String(v), ctx)) out.push({ path: `data[${k}]`, message: `ConfigMap key ${k} holds a credential` });
+      if (isSensitive(k, typeof v === 'string' ? v : String(v), ctx))
+        out.push({ path: `data[${k}]`, message: `ConfigMap key ${k} holds a credential` });
     }
     return out;
   },
@@ -293,20 +363,43 @@ const configMapCredentials: Check = {
 
 // ---- control plane (static pods and host data) ----
 
-function componentArgs(o: K8sObject, component: string): { args: string[]; paths: string[]; base: string } | undefined {
+function componentArgs(
+  o: K8sObject,
+  component: string,
+): { args: string[]; paths: string[]; base: string } | undefined {
   if (o.kind !== 'Pod') return undefined;
   const cs = list(o.spec?.containers);
   for (let i = 0; i < cs.length; i++) {
     const c = cs[i];
     // cheap reject first: this runs on every Pod of a cluster
     const first = list(c?.command)[0] ?? list(c?.args)[0];
-    if (!String(c?.name ?? '').includes(component) && !(typeof first === 'string' && first.includes(component)) && !list(c?.command).some((x) => typeof x === 'string' && x.includes(component))) continue;
+    if (
+      !String(c?.name ?? '').includes(component) &&
+      !(typeof first === 'string' && first.includes(component)) &&
+      !list(c?.command).some((x) => typeof x === 'string' && x.includes(component))
+    )
+      continue;
     const cmd = [...list(c?.command), ...list(c?.args)].map(String);
-    if (!cmd.some((x) => x === component || x.endsWith(`/${component}`) || x.startsWith(`${component} `)) && !(nameOf(o).startsWith(component) && c?.name === component) && !String(c?.name ?? '').startsWith(component)) continue;
+    if (
+      !cmd.some((x) => x === component || x.endsWith(`/${component}`) || x.startsWith(`${component} `)) &&
+      !(nameOf(o).startsWith(component) && c?.name === component) &&
+      !String(c?.name ?? '').startsWith(component)
+    )
+      continue;
     const args: string[] = [];
     const paths: string[] = [];
-    list(c.command).forEach((a, j) => { for (const part of String(a).split(/\s+/)) { args.push(part); paths.push(`spec.containers[${i}].command[${j}]`); } });
-    list(c.args).forEach((a, j) => { for (const part of String(a).split(/\s+/)) { args.push(part); paths.push(`spec.containers[${i}].args[${j}]`); } });
+    list(c.command).forEach((a, j) => {
+      for (const part of String(a).split(/\s+/)) {
+        args.push(part);
+        paths.push(`spec.containers[${i}].command[${j}]`);
+      }
+    });
+    list(c.args).forEach((a, j) => {
+      for (const part of String(a).split(/\s+/)) {
+        args.push(part);
+        paths.push(`spec.containers[${i}].args[${j}]`);
+      }
+    });
     return { args, paths, base: `spec.containers[${i}]` };
   }
   return undefined;
@@ -315,7 +408,8 @@ function componentArgs(o: K8sObject, component: string): { args: string[]; paths
 function flagValue(args: string[], flag: string): { value: string | undefined; index: number } {
   for (let i = args.length - 1; i >= 0; i--) {
     const a = args[i];
-    if (a === `--${flag}`) return { value: args[i + 1] && !args[i + 1].startsWith('--') ? args[i + 1] : 'true', index: i };
+    if (a === `--${flag}`)
+      return { value: args[i + 1] && !args[i + 1].startsWith('--') ? args[i + 1] : 'true', index: i };
     if (a.startsWith(`--${flag}=`)) return { value: a.slice(flag.length + 3), index: i };
   }
   return { value: undefined, index: -1 };
@@ -332,14 +426,21 @@ const componentFlag: Check = {
     if (!ca) return [];
     const { value, index } = flagValue(ca.args, params.flag);
     const at = index >= 0 ? ca.paths[index] : `${ca.base}.command`;
-    const bad = (why: string): Hit[] => [{ path: at, message: `${params.component}: --${params.flag} ${why}` }];
+    const bad = (why: string): Hit[] => [
+      { path: at, message: `${params.component}: --${params.flag} ${why}` },
+    ];
     if (params.require && value === undefined) return bad('is not set');
-    if (params.equals !== undefined && value !== undefined && value !== String(params.equals)) return bad(`is ${value}, expected ${params.equals}`);
-    if (params.equals !== undefined && value === undefined && params.defaultBad) return bad(`is not set (default is unsafe; set ${params.equals})`);
+    if (params.equals !== undefined && value !== undefined && value !== String(params.equals))
+      return bad(`is ${value}, expected ${params.equals}`);
+    if (params.equals !== undefined && value === undefined && params.defaultBad)
+      return bad(`is not set (default is unsafe; set ${params.equals})`);
     if (params.notEquals !== undefined && value === String(params.notEquals)) return bad(`is ${value}`);
-    if (params.includes !== undefined && !(value ?? '').split(',').includes(params.includes)) return bad(`does not include ${params.includes}`);
-    if (params.excludes !== undefined && (value ?? '').split(',').includes(params.excludes)) return bad(`includes ${params.excludes}`);
-    if (params.minimum !== undefined && value !== undefined && Number(value) < Number(params.minimum)) return bad(`is ${value}, below ${params.minimum}`);
+    if (params.includes !== undefined && !(value ?? '').split(',').includes(params.includes))
+      return bad(`does not include ${params.includes}`);
+    if (params.excludes !== undefined && (value ?? '').split(',').includes(params.excludes))
+      return bad(`includes ${params.excludes}`);
+    if (params.minimum !== undefined && value !== undefined && Number(value) < Number(params.minimum))
+      return bad(`is ${value}, below ${params.minimum}`);
     return [];
   },
 };
@@ -360,10 +461,19 @@ const kubeletSetting: Check = {
       }
     }
     const flag = flagValue(args, params.flag).value;
-    const fromCfg = cfg ? (params.configPath as string).split('.').reduce<any>((v, k) => (v == null ? undefined : v[k]), cfg) : undefined;
+    const fromCfg = cfg
+      ? (params.configPath as string).split('.').reduce<any>((v, k) => (v == null ? undefined : v[k]), cfg)
+      : undefined;
     const val = flag ?? (fromCfg === undefined ? undefined : String(fromCfg));
     const ok = params.expect !== undefined ? val === String(params.expect) : val !== undefined && val !== '';
-    return ok ? [] : [{ path: flag !== undefined ? 'data.cmdLine' : 'data.configFile', message: `kubelet ${params.flag} is ${val ?? 'not set'}` }];
+    return ok
+      ? []
+      : [
+          {
+            path: flag !== undefined ? 'data.cmdLine' : 'data.configFile',
+            message: `kubelet ${params.flag} is ${val ?? 'not set'}`,
+          },
+        ];
   },
 };
 
@@ -396,8 +506,14 @@ const pspAllows: Check = {
     const f: string = params.field;
     let bad = false;
     if (f === 'allowedCapabilities') bad = list(spec.allowedCapabilities).length > 0;
-    else if (f === 'requiredDropCapabilities') bad = !list(spec.requiredDropCapabilities).some((c) => ['ALL', 'NET_RAW'].includes(String(c).toUpperCase()));
-    else if (f === 'runAsUser') bad = spec.runAsUser?.rule === 'RunAsAny' || (spec.runAsUser?.rule === 'MustRunAs' && list(spec.runAsUser?.ranges).some((r) => r?.min === 0));
+    else if (f === 'requiredDropCapabilities')
+      bad = !list(spec.requiredDropCapabilities).some((c) =>
+        ['ALL', 'NET_RAW'].includes(String(c).toUpperCase()),
+      );
+    else if (f === 'runAsUser')
+      bad =
+        spec.runAsUser?.rule === 'RunAsAny' ||
+        (spec.runAsUser?.rule === 'MustRunAs' && list(spec.runAsUser?.ranges).some((r) => r?.min === 0));
     else if (f === 'allowPrivilegeEscalation') bad = spec.allowPrivilegeEscalation !== false;
     else bad = spec[f] === true;
     return bad ? [{ path: `spec.${f}`, message: `PodSecurityPolicy ${nameOf(o)} allows ${f}` }] : [];
@@ -408,8 +524,14 @@ const longLivedTokenSecret: Check = {
   appliesTo: ['Secret'],
   fn: (o) => {
     const out: Hit[] = [];
-    if (o.type === 'kubernetes.io/service-account-token' && o.metadata?.annotations?.['kubernetes.io/service-account.name']) {
-      out.push({ path: 'type', message: `long-lived token secret for service account ${o.metadata.annotations['kubernetes.io/service-account.name']}` });
+    if (
+      o.type === 'kubernetes.io/service-account-token' &&
+      o.metadata?.annotations?.['kubernetes.io/service-account.name']
+    ) {
+      out.push({
+        path: 'type',
+        message: `long-lived token secret for service account ${o.metadata.annotations['kubernetes.io/service-account.name']}`,
+      });
     }
     return out;
   },
@@ -449,7 +571,11 @@ const imageMatch: Check = {
           const line = fixed.find((f) => f[0] === v[0] && f[1] === v[1]);
           if (line ? !lessThan(v, line) : !lessThan(v, fixed[fixed.length - 1])) return;
         }
-        out.push({ path: `${p.prefix}containers[${i}].image`, message: `${params.what}: ${image}`, container: c?.name });
+        out.push({
+          path: `${p.prefix}containers[${i}].image`,
+          message: `${params.what}: ${image}`,
+          container: c?.name,
+        });
       });
     }
     return out;
@@ -472,9 +598,16 @@ const subPathSymlink: Check = {
     const out: Hit[] = [];
     for (const p of podSpecsOf(o)) {
       for (const k of ['containers', 'initContainers'] as const) {
-        list(p.spec[k]).forEach((c, i) => list(c?.volumeMounts).forEach((m, j) => {
-          if (m?.subPath) out.push({ path: `${p.prefix}${k}[${i}].volumeMounts[${j}].subPath`, message: `subPath mount on a node vulnerable to CVE-2021-25741`, container: c?.name });
-        }));
+        list(p.spec[k]).forEach((c, i) =>
+          list(c?.volumeMounts).forEach((m, j) => {
+            if (m?.subPath)
+              out.push({
+                path: `${p.prefix}${k}[${i}].volumeMounts[${j}].subPath`,
+                message: `subPath mount on a node vulnerable to CVE-2021-25741`,
+                container: c?.name,
+              });
+          }),
+        );
       }
     }
     return out;
@@ -491,12 +624,18 @@ const danglingIngressBackend: Check = {
     const check = (b: any, path: string): void => {
       const n = b?.service?.name ?? b?.serviceName;
       if (typeof n !== 'string') return;
-      if (!ctx.find('Service', ns, n)) out.push({ path: `${path}.${b?.service ? 'service.name' : 'serviceName'}`, message: `backend Service ${ns}/${n} does not exist` });
+      if (!ctx.find('Service', ns, n))
+        out.push({
+          path: `${path}.${b?.service ? 'service.name' : 'serviceName'}`,
+          message: `backend Service ${ns}/${n} does not exist`,
+        });
     };
     const spec = o.spec ?? {};
     if (spec.defaultBackend) check(spec.defaultBackend, 'spec.defaultBackend');
     else if (spec.backend) check(spec.backend, 'spec.backend');
-    list(spec.rules).forEach((r, i) => list(r?.http?.paths).forEach((p, j) => check(p?.backend, `spec.rules[${i}].http.paths[${j}].backend`)));
+    list(spec.rules).forEach((r, i) =>
+      list(r?.http?.paths).forEach((p, j) => check(p?.backend, `spec.rules[${i}].http.paths[${j}].backend`)),
+    );
     return out;
   },
 };
@@ -508,7 +647,9 @@ const serviceWithoutWorkload: Check = {
     if (!sel || typeof sel !== 'object' || Object.keys(sel).length === 0) return [];
     const ns = nsOf(o) ?? 'default';
     if (ctx.selectedByTemplates().services.has(o)) return [];
-    return [{ path: 'spec.selector', message: `selector ${JSON.stringify(sel)} matches no workload in ${ns}` }];
+    return [
+      { path: 'spec.selector', message: `selector ${JSON.stringify(sel)} matches no workload in ${ns}` },
+    ];
   },
 };
 
@@ -516,10 +657,16 @@ const danglingNetworkPolicy: Check = {
   appliesTo: ['NetworkPolicy'],
   fn: (o, ctx) => {
     const sel = o.spec?.podSelector;
-    if (!sel || (Object.keys(sel.matchLabels ?? {}).length === 0 && list(sel.matchExpressions).length === 0)) return [];
+    if (!sel || (Object.keys(sel.matchLabels ?? {}).length === 0 && list(sel.matchExpressions).length === 0))
+      return [];
     const ns = nsOf(o) ?? 'default';
     if (ctx.selectedByTemplates().policies.has(o)) return [];
-    return [{ path: 'spec.podSelector', message: `podSelector matches no pod in ${ns}: the policy protects nothing` }];
+    return [
+      {
+        path: 'spec.podSelector',
+        message: `podSelector matches no pod in ${ns}: the policy protects nothing`,
+      },
+    ];
   },
 };
 
@@ -533,7 +680,12 @@ const mismatchingSelector: Check = {
     const labels: Record<string, string> = {};
     for (const [k, v] of Object.entries(base?.template?.metadata?.labels ?? {})) labels[k] = String(v);
     if (selectorMatches(sel, labels)) return [];
-    return [{ path: `${prefix}.selector${sel.matchLabels ? '.matchLabels' : ''}`, message: 'selector does not match the pod template labels: the controller never owns its pods' }];
+    return [
+      {
+        path: `${prefix}.selector${sel.matchLabels ? '.matchLabels' : ''}`,
+        message: 'selector does not match the pod template labels: the controller never owns its pods',
+      },
+    ];
   },
 };
 
@@ -544,7 +696,12 @@ const hpaTarget: Check = {
     if (!ref || typeof ref.name !== 'string') return [];
     const ns = nsOf(o) ?? 'default';
     if (ctx.find(String(ref.kind ?? 'Deployment'), ns, ref.name)) return [];
-    return [{ path: 'spec.scaleTargetRef.name', message: `scale target ${ref.kind ?? 'Deployment'} ${ns}/${ref.name} does not exist` }];
+    return [
+      {
+        path: 'spec.scaleTargetRef.name',
+        message: `scale target ${ref.kind ?? 'Deployment'} ${ns}/${ref.name} does not exist`,
+      },
+    ];
   },
 };
 

@@ -1,12 +1,27 @@
 /** Checks on pod templates: security context, host namespaces and mounts, images, resources, env. */
-import { containersOf, nameOf, nsOf, parseImage, parseQuantity, podSpecsOf, type ContainerRef, type PodSpecRef } from '../k8s.js';
+import {
+  containersOf,
+  nameOf,
+  nsOf,
+  parseImage,
+  parseQuantity,
+  podSpecsOf,
+  type ContainerRef,
+  type PodSpecRef,
+} from '../k8s.js';
 import type { ScanContext } from '../context.js';
 import type { Hit, K8sObject } from '../types.js';
 import type { Check } from './types.js';
 import { FindingBase } from '../finding.js';
 
 type PodFn = (p: PodSpecRef, o: K8sObject, ctx: ScanContext, params: Record<string, any>) => Hit[];
-type ContainerFn = (c: ContainerRef, p: PodSpecRef, o: K8sObject, ctx: ScanContext, params: Record<string, any>) => Hit[] | Hit | undefined;
+type ContainerFn = (
+  c: ContainerRef,
+  p: PodSpecRef,
+  o: K8sObject,
+  ctx: ScanContext,
+  params: Record<string, any>,
+) => Hit[] | Hit | undefined;
 
 const PODSPEC = ['podspec'] as const;
 
@@ -71,8 +86,10 @@ function hit(c: ContainerRef, rel: string, message: string): Hit {
   return new ContainerHit(c, rel, message);
 }
 
-const sc = (c: ContainerRef): Record<string, any> => (c.c.securityContext && typeof c.c.securityContext === 'object' ? c.c.securityContext : {});
-const psc = (p: PodSpecRef): Record<string, any> => (p.spec.securityContext && typeof p.spec.securityContext === 'object' ? p.spec.securityContext : {});
+const sc = (c: ContainerRef): Record<string, any> =>
+  c.c.securityContext && typeof c.c.securityContext === 'object' ? c.c.securityContext : {};
+const psc = (p: PodSpecRef): Record<string, any> =>
+  p.spec.securityContext && typeof p.spec.securityContext === 'object' ? p.spec.securityContext : {};
 const EMPTY: any[] = Object.freeze([]) as unknown as any[];
 const list = (v: unknown): any[] => (Array.isArray(v) ? v : EMPTY);
 const upper = (s: unknown): string => {
@@ -85,14 +102,25 @@ const privileged = containerCheck((c) => {
   if (s.privileged === true) return hit(c, 'securityContext.privileged', 'runs privileged');
   const adds = list(s.capabilities?.add);
   const i = adds.findIndex((x) => upper(x) === 'SYS_ADMIN' || upper(x) === 'ALL');
-  if (i >= 0) return hit(c, `securityContext.capabilities.add[${i}]`, `adds capability ${adds[i]}, equivalent to privileged`);
+  if (i >= 0)
+    return hit(
+      c,
+      `securityContext.capabilities.add[${i}]`,
+      `adds capability ${adds[i]}, equivalent to privileged`,
+    );
   return undefined;
 });
 
 const allowPrivilegeEscalation = containerCheck((c) => {
   const s = sc(c);
   if (s.allowPrivilegeEscalation === false) return undefined;
-  return hit(c, 'securityContext.allowPrivilegeEscalation', s.allowPrivilegeEscalation === true ? 'allows privilege escalation' : 'does not set allowPrivilegeEscalation: false');
+  return hit(
+    c,
+    'securityContext.allowPrivilegeEscalation',
+    s.allowPrivilegeEscalation === true
+      ? 'allows privilege escalation'
+      : 'does not set allowPrivilegeEscalation: false',
+  );
 });
 
 const readOnlyRootFilesystem = containerCheck((c) => {
@@ -110,33 +138,50 @@ const runAsNonRoot = containerCheck((c, p) => {
   const out: Hit[] = [];
   const userSet = s.runAsNonRoot !== undefined || s.runAsUser !== undefined;
   const userOk = userSet
-    ? s.runAsNonRoot === true || positive(s.runAsUser) || (s.runAsNonRoot === undefined && positive(s.runAsUser))
+    ? s.runAsNonRoot === true ||
+      positive(s.runAsUser) ||
+      (s.runAsNonRoot === undefined && positive(s.runAsUser))
     : ps.runAsNonRoot === true || positive(ps.runAsUser);
   const userZero = s.runAsUser === 0 || (s.runAsUser === undefined && ps.runAsUser === 0);
-  if (!userOk || userZero) out.push(hit(c, 'securityContext.runAsNonRoot', 'may run as root (runAsNonRoot not true and runAsUser not above 0)'));
+  if (!userOk || userZero)
+    out.push(
+      hit(
+        c,
+        'securityContext.runAsNonRoot',
+        'may run as root (runAsNonRoot not true and runAsUser not above 0)',
+      ),
+    );
   const groupOk = s.runAsGroup !== undefined ? positive(s.runAsGroup) : positive(ps.runAsGroup);
-  if (!groupOk) out.push(hit(c, 'securityContext.runAsGroup', 'may run with the root group (runAsGroup not above 0)'));
+  if (!groupOk)
+    out.push(hit(c, 'securityContext.runAsGroup', 'may run with the root group (runAsGroup not above 0)'));
   return out;
 });
 
 const runAsUserZero = containerCheck((c, p) => {
   const s = sc(c);
   if (s.runAsUser === 0) return hit(c, 'securityContext.runAsUser', 'sets runAsUser 0 (root)');
-  if (s.runAsUser === undefined && psc(p).runAsUser === 0) return { path: `${p.prefix}securityContext.runAsUser`, message: 'pod sets runAsUser 0 (root)' };
+  if (s.runAsUser === undefined && psc(p).runAsUser === 0)
+    return { path: `${p.prefix}securityContext.runAsUser`, message: 'pod sets runAsUser 0 (root)' };
   return undefined;
 });
 
 const hostNamespace = podCheck((p, _o, _c, params) => {
   const out: Hit[] = [];
   for (const f of (params.fields as string[]) ?? []) {
-    if (p.spec[f] === true) out.push({ path: p.prefix + f, message: `pod shares the host's ${f.replace(/^host/, '').toUpperCase()} namespace (${f}: true)` });
+    if (p.spec[f] === true)
+      out.push({
+        path: p.prefix + f,
+        message: `pod shares the host's ${f.replace(/^host/, '').toUpperCase()} namespace (${f}: true)`,
+      });
   }
   return out;
 });
 
 const hostPort = containerCheck((c) =>
   list(c.c.ports)
-    .map((pt, i) => (pt && pt.hostPort ? hit(c, `ports[${i}].hostPort`, `binds host port ${pt.hostPort}`) : undefined))
+    .map((pt, i) =>
+      pt && pt.hostPort ? hit(c, `ports[${i}].hostPort`, `binds host port ${pt.hostPort}`) : undefined,
+    )
     .filter((h): h is Hit => h !== undefined),
 );
 
@@ -150,12 +195,15 @@ function capSet(list: string[]): Set<string> {
 const capabilitiesAdded = containerCheck((c, _p, _o, ctx, params) => {
   const adds = sc(c).capabilities?.add;
   if (!Array.isArray(adds) || adds.length === 0) return undefined;
-  const deny = capSet((params.list as string[] | undefined) ?? ctx.settings[params.setting ?? 'insecureCapabilities'] ?? []);
+  const deny = capSet(
+    (params.list as string[] | undefined) ?? ctx.settings[params.setting ?? 'insecureCapabilities'] ?? [],
+  );
   const allow = params.allow ? capSet(params.allow as string[]) : undefined;
   const out: Hit[] = [];
   adds.forEach((cap, i) => {
     const u = upper(cap);
-    if ((allow && !allow.has(u)) || (!allow && deny.has(u))) out.push(hit(c, `securityContext.capabilities.add[${i}]`, `adds capability ${cap}`));
+    if ((allow && !allow.has(u)) || (!allow && deny.has(u)))
+      out.push(hit(c, `securityContext.capabilities.add[${i}]`, `adds capability ${cap}`));
   });
   return out;
 });
@@ -166,7 +214,11 @@ const dropCapability = containerCheck((c, _p, _o, _ctx, params) => {
   if (drops.includes('ALL')) return undefined;
   const caps = params.caps as string[];
   if (caps.every((x) => drops.includes(x))) return undefined;
-  return hit(c, 'securityContext.capabilities.drop', caps.length === 1 ? `does not drop ${caps[0]}` : `does not drop ${caps.join(', ')}`);
+  return hit(
+    c,
+    'securityContext.capabilities.drop',
+    caps.length === 1 ? `does not drop ${caps[0]}` : `does not drop ${caps.join(', ')}`,
+  );
 });
 
 const annotationFlags = new WeakMap<PodSpecRef, { seccomp: boolean; apparmor: boolean }>();
@@ -175,7 +227,11 @@ function flagsOf(p: PodSpecRef): { seccomp: boolean; apparmor: boolean } {
   if (!f) {
     const keys = Object.keys(p.annotations);
     f = {
-      seccomp: keys.some((k) => k.startsWith('seccomp.security.alpha.kubernetes.io/') || k.startsWith('container.seccomp.security.alpha.kubernetes.io/')),
+      seccomp: keys.some(
+        (k) =>
+          k.startsWith('seccomp.security.alpha.kubernetes.io/') ||
+          k.startsWith('container.seccomp.security.alpha.kubernetes.io/'),
+      ),
       apparmor: keys.some((k) => k.startsWith('container.apparmor.security.beta.kubernetes.io/')),
     };
     annotationFlags.set(p, f);
@@ -197,7 +253,11 @@ const linuxHardening = containerCheck((c, p) => {
   if (s.appArmorProfile !== undefined || ps.appArmorProfile !== undefined) return undefined;
   if (flagsOf(p).apparmor) return undefined;
   if (list(s.capabilities?.drop).length > 0) return undefined;
-  return hit(c, 'securityContext.seccompProfile', 'has no seccomp, SELinux or AppArmor profile and drops no capability');
+  return hit(
+    c,
+    'securityContext.seccompProfile',
+    'has no seccomp, SELinux or AppArmor profile and drops no capability',
+  );
 });
 
 /** PSS: seccomp must be RuntimeDefault/Localhost (restricted) or at least not Unconfined (baseline). */
@@ -205,13 +265,24 @@ const seccomp = containerCheck((c, p, _o, _ctx, params) => {
   const cs = sc(c).seccompProfile?.type;
   const ps = psc(p).seccompProfile?.type;
   const eff = cs ?? ps;
-  if (params.level === 'set') return eff === undefined && !hasSeccomp(p, c) ? hit(c, 'securityContext.seccompProfile', 'no seccomp profile') : undefined;
-  if (eff === 'Unconfined') return hit(c, cs ? 'securityContext.seccompProfile.type' : '', 'seccomp profile is Unconfined');
-  if (params.level === 'restricted' && eff !== 'RuntimeDefault' && eff !== 'Localhost') return hit(c, 'securityContext.seccompProfile.type', 'no RuntimeDefault or Localhost seccomp profile');
+  if (params.level === 'set')
+    return eff === undefined && !hasSeccomp(p, c)
+      ? hit(c, 'securityContext.seccompProfile', 'no seccomp profile')
+      : undefined;
+  if (eff === 'Unconfined')
+    return hit(c, cs ? 'securityContext.seccompProfile.type' : '', 'seccomp profile is Unconfined');
+  if (params.level === 'restricted' && eff !== 'RuntimeDefault' && eff !== 'Localhost')
+    return hit(c, 'securityContext.seccompProfile.type', 'no RuntimeDefault or Localhost seccomp profile');
   return undefined;
 });
 
-const SELINUX_TYPES = new Set(['', 'container_t', 'container_init_t', 'container_kvm_t', 'container_engine_t']);
+const SELINUX_TYPES = new Set([
+  '',
+  'container_t',
+  'container_init_t',
+  'container_kvm_t',
+  'container_engine_t',
+]);
 const seLinux = podCheck((p) => {
   const out: Hit[] = [];
   const bad = (o: any): string | undefined => {
@@ -222,7 +293,8 @@ const seLinux = podCheck((p) => {
     return undefined;
   };
   const pf = bad(psc(p).seLinuxOptions);
-  if (pf) out.push({ path: `${p.prefix}securityContext.seLinuxOptions.${pf}`, message: `pod sets SELinux ${pf}` });
+  if (pf)
+    out.push({ path: `${p.prefix}securityContext.seLinuxOptions.${pf}`, message: `pod sets SELinux ${pf}` });
   for (const c of containersOf(p)) {
     const f = bad(sc(c).seLinuxOptions);
     if (f) out.push(hit(c, `securityContext.seLinuxOptions.${f}`, `sets SELinux ${f}`));
@@ -231,58 +303,111 @@ const seLinux = podCheck((p) => {
 });
 
 const seLinuxSet = containerCheck((c, p) =>
-  sc(c).seLinuxOptions === undefined && psc(p).seLinuxOptions === undefined ? hit(c, 'securityContext.seLinuxOptions', 'no SELinux options') : undefined,
+  sc(c).seLinuxOptions === undefined && psc(p).seLinuxOptions === undefined
+    ? hit(c, 'securityContext.seLinuxOptions', 'no SELinux options')
+    : undefined,
 );
 
 const procMount = containerCheck((c) => {
   const v = sc(c).procMount;
-  return v !== undefined && v !== 'Default' ? hit(c, 'securityContext.procMount', `procMount is ${v}`) : undefined;
+  return v !== undefined && v !== 'Default'
+    ? hit(c, 'securityContext.procMount', `procMount is ${v}`)
+    : undefined;
 });
 
 const hostProcess = podCheck((p) => {
   const out: Hit[] = [];
-  if (psc(p).windowsOptions?.hostProcess === true) out.push({ path: `${p.prefix}securityContext.windowsOptions.hostProcess`, message: 'pod runs as a Windows host process' });
-  for (const c of containersOf(p)) if (sc(c).windowsOptions?.hostProcess === true) out.push(hit(c, 'securityContext.windowsOptions.hostProcess', 'runs as a Windows host process'));
+  if (psc(p).windowsOptions?.hostProcess === true)
+    out.push({
+      path: `${p.prefix}securityContext.windowsOptions.hostProcess`,
+      message: 'pod runs as a Windows host process',
+    });
+  for (const c of containersOf(p))
+    if (sc(c).windowsOptions?.hostProcess === true)
+      out.push(hit(c, 'securityContext.windowsOptions.hostProcess', 'runs as a Windows host process'));
   return out;
 });
 
-const SAFE_SYSCTLS = new Set(['kernel.shm_rmid_forced', 'net.ipv4.ip_local_port_range', 'net.ipv4.ip_unprivileged_port_start', 'net.ipv4.tcp_syncookies', 'net.ipv4.ping_group_range', 'net.ipv4.ip_local_reserved_ports', 'net.ipv4.tcp_keepalive_time', 'net.ipv4.tcp_fin_timeout', 'net.ipv4.tcp_keepalive_intvl', 'net.ipv4.tcp_keepalive_probes']);
+const SAFE_SYSCTLS = new Set([
+  'kernel.shm_rmid_forced',
+  'net.ipv4.ip_local_port_range',
+  'net.ipv4.ip_unprivileged_port_start',
+  'net.ipv4.tcp_syncookies',
+  'net.ipv4.ping_group_range',
+  'net.ipv4.ip_local_reserved_ports',
+  'net.ipv4.tcp_keepalive_time',
+  'net.ipv4.tcp_fin_timeout',
+  'net.ipv4.tcp_keepalive_intvl',
+  'net.ipv4.tcp_keepalive_probes',
+]);
 const sysctls = podCheck((p) =>
   list(psc(p).sysctls)
-    .map((s, i) => (s && !SAFE_SYSCTLS.has(String(s.name)) ? { path: `${p.prefix}securityContext.sysctls[${i}].name`, message: `sets unsafe sysctl ${s.name}` } : undefined))
+    .map((s, i) =>
+      s && !SAFE_SYSCTLS.has(String(s.name))
+        ? { path: `${p.prefix}securityContext.sysctls[${i}].name`, message: `sets unsafe sysctl ${s.name}` }
+        : undefined,
+    )
     .filter((h): h is Hit => h !== undefined),
 );
 
 const appArmor = podCheck((p) => {
   const out: Hit[] = [];
-  if (flagsOf(p).apparmor) for (const [k, v] of Object.entries(p.annotations)) {
-    if (k.startsWith('container.apparmor.security.beta.kubernetes.io/') && v === 'unconfined') out.push({ path: `${p.prefix.replace(/spec\.$/, '')}metadata.annotations[${k}]`, message: `AppArmor unconfined for ${k.split('/')[1]}` });
-  }
-  if (psc(p).appArmorProfile?.type === 'Unconfined') out.push({ path: `${p.prefix}securityContext.appArmorProfile.type`, message: 'pod AppArmor profile is Unconfined' });
-  for (const c of containersOf(p)) if (sc(c).appArmorProfile?.type === 'Unconfined') out.push(hit(c, 'securityContext.appArmorProfile.type', 'AppArmor profile is Unconfined'));
+  if (flagsOf(p).apparmor)
+    for (const [k, v] of Object.entries(p.annotations)) {
+      if (k.startsWith('container.apparmor.security.beta.kubernetes.io/') && v === 'unconfined')
+        out.push({
+          path: `${p.prefix.replace(/spec\.$/, '')}metadata.annotations[${k}]`,
+          message: `AppArmor unconfined for ${k.split('/')[1]}`,
+        });
+    }
+  if (psc(p).appArmorProfile?.type === 'Unconfined')
+    out.push({
+      path: `${p.prefix}securityContext.appArmorProfile.type`,
+      message: 'pod AppArmor profile is Unconfined',
+    });
+  for (const c of containersOf(p))
+    if (sc(c).appArmorProfile?.type === 'Unconfined')
+      out.push(hit(c, 'securityContext.appArmorProfile.type', 'AppArmor profile is Unconfined'));
   return out;
 });
 
-const RESTRICTED_VOLUMES = new Set(['configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'persistentVolumeClaim', 'projected', 'secret']);
+const RESTRICTED_VOLUMES = new Set([
+  'configMap',
+  'csi',
+  'downwardAPI',
+  'emptyDir',
+  'ephemeral',
+  'persistentVolumeClaim',
+  'projected',
+  'secret',
+]);
 const volumeTypes = podCheck((p) => {
   const out: Hit[] = [];
   list(p.spec.volumes).forEach((v, i) => {
     if (!v || typeof v !== 'object') return;
     const types = Object.keys(v).filter((k) => k !== 'name');
-    for (const t of types) if (!RESTRICTED_VOLUMES.has(t)) out.push({ path: `${p.prefix}volumes[${i}].${t}`, message: `volume "${v.name}" uses type ${t}` });
+    for (const t of types)
+      if (!RESTRICTED_VOLUMES.has(t))
+        out.push({ path: `${p.prefix}volumes[${i}].${t}`, message: `volume "${v.name}" uses type ${t}` });
   });
   return out;
 });
 
 // ---- host paths ----
 
-function hostPathMounts(p: PodSpecRef, match: (path: string) => boolean): { vi: number; vol: any; mounts: { c: ContainerRef; mi: number; m: any }[] }[] {
+function hostPathMounts(
+  p: PodSpecRef,
+  match: (path: string) => boolean,
+): { vi: number; vol: any; mounts: { c: ContainerRef; mi: number; m: any }[] }[] {
   const out: { vi: number; vol: any; mounts: { c: ContainerRef; mi: number; m: any }[] }[] = [];
   list(p.spec.volumes).forEach((vol, vi) => {
     const hp = vol?.hostPath?.path;
     if (typeof hp !== 'string' || !match(hp)) return;
     const mounts: { c: ContainerRef; mi: number; m: any }[] = [];
-    for (const c of containersOf(p)) list(c.c.volumeMounts).forEach((m, mi) => { if (m?.name === vol.name) mounts.push({ c, mi, m }); });
+    for (const c of containersOf(p))
+      list(c.c.volumeMounts).forEach((m, mi) => {
+        if (m?.name === vol.name) mounts.push({ c, mi, m });
+      });
     out.push({ vi, vol, mounts });
   });
   return out;
@@ -303,7 +428,11 @@ function hostPathMatcher(params: Record<string, any>): (hp: string) => boolean {
     const n = normPath(hp);
     if (contains) return contains.some((x) => hp.includes(x));
     if (paths && paths.includes(n)) return true;
-    if (prefixes && prefixes.some((x) => n === x || n.startsWith(`${x}/`) || (x.endsWith('/') && n.startsWith(x)))) return true;
+    if (
+      prefixes &&
+      prefixes.some((x) => n === x || n.startsWith(`${x}/`) || (x.endsWith('/') && n.startsWith(x)))
+    )
+      return true;
     return !paths && !prefixes && !contains;
   };
   matcherCache.set(params, m);
@@ -317,10 +446,16 @@ const hostPath = podCheck((p, _o, _ctx, params) => {
   const out: Hit[] = [];
   for (const { vi, vol, mounts } of hostPathMounts(p, match)) {
     if (params.writableOnly) {
-      for (const { c, mi, m } of mounts) if (m.readOnly !== true) out.push(hit(c, `volumeMounts[${mi}].readOnly`, `mounts host path ${vol.hostPath.path} writable`));
+      for (const { c, mi, m } of mounts)
+        if (m.readOnly !== true)
+          out.push(hit(c, `volumeMounts[${mi}].readOnly`, `mounts host path ${vol.hostPath.path} writable`));
       continue;
     }
-    out.push({ path: `${p.prefix}volumes[${vi}]`, message: `mounts host path ${vol.hostPath.path}${params.what ? ` (${params.what})` : ''}`, container: mounts[0] ? cname(mounts[0].c) : undefined });
+    out.push({
+      path: `${p.prefix}volumes[${vi}]`,
+      message: `mounts host path ${vol.hostPath.path}${params.what ? ` (${params.what})` : ''}`,
+      container: mounts[0] ? cname(mounts[0].c) : undefined,
+    });
   }
   return out;
 });
@@ -342,12 +477,21 @@ function rangeOf(ctx: ScanContext, key: string): number {
 }
 
 const RESOURCE_STRINGS: Record<string, Record<string, [string, string]>> = {
-  memory: { limits: ['resources.limits.memory', 'no memory limit'], requests: ['resources.requests.memory', 'no memory request'] },
-  cpu: { limits: ['resources.limits.cpu', 'no cpu limit'], requests: ['resources.requests.cpu', 'no cpu request'] },
+  memory: {
+    limits: ['resources.limits.memory', 'no memory limit'],
+    requests: ['resources.requests.memory', 'no memory request'],
+  },
+  cpu: {
+    limits: ['resources.limits.cpu', 'no cpu limit'],
+    requests: ['resources.requests.cpu', 'no cpu request'],
+  },
 };
 
 const RANGE_KEYS: Record<string, Record<string, [string, string]>> = {
-  memory: { limits: ['memory_limit_max', 'memory_limit_min'], requests: ['memory_request_max', 'memory_request_min'] },
+  memory: {
+    limits: ['memory_limit_max', 'memory_limit_min'],
+    requests: ['memory_request_max', 'memory_request_min'],
+  },
   cpu: { limits: ['cpu_limit_max', 'cpu_limit_min'], requests: ['cpu_request_max', 'cpu_request_min'] },
 };
 
@@ -366,8 +510,10 @@ const resources = containerCheck((c, _p, _o, ctx, params) => {
     const max = base ? rangeOf(ctx, base[0]) : NaN;
     const min = base ? rangeOf(ctx, base[1]) : NaN;
     if (Number.isNaN(q)) out.push(hit(c, `resources.${which}.${res}`, `unreadable ${res} ${which}: ${v}`));
-    else if (!Number.isNaN(max) && q > max) out.push(hit(c, `resources.${which}.${res}`, `${res} ${which} ${v} above the allowed maximum`));
-    else if (!Number.isNaN(min) && min > 0 && q < min) out.push(hit(c, `resources.${which}.${res}`, `${res} ${which} ${v} below the allowed minimum`));
+    else if (!Number.isNaN(max) && q > max)
+      out.push(hit(c, `resources.${which}.${res}`, `${res} ${which} ${v} above the allowed maximum`));
+    else if (!Number.isNaN(min) && min > 0 && q < min)
+      out.push(hit(c, `resources.${which}.${res}`, `${res} ${which} ${v} below the allowed minimum`));
   }
   return out;
 }, false);
@@ -387,7 +533,14 @@ function prefixMatch(image: string, prefixes: string[]): boolean {
   const full = repoPath(img);
   return prefixes.some((x) => {
     const pre = x.replace(/\/+$/, '');
-    return img === pre || img.startsWith(`${pre}/`) || img.startsWith(`${pre}:`) || img.startsWith(`${pre}@`) || full === pre || full.startsWith(`${pre}/`);
+    return (
+      img === pre ||
+      img.startsWith(`${pre}/`) ||
+      img.startsWith(`${pre}:`) ||
+      img.startsWith(`${pre}@`) ||
+      full === pre ||
+      full.startsWith(`${pre}/`)
+    );
   });
 }
 
@@ -424,7 +577,14 @@ const imageAllowlist = containerCheck((c, _p, _o, ctx) => {
   const image = c.c.image;
   if (allow.length === 0 || typeof image !== 'string') return undefined;
   const full = `${registryOf(image)}/${parseImage(image).repository}`;
-  const ok = allow.some((a) => image.startsWith(a) || full.startsWith(a) || registryOf(image) === a || registryOf(image).endsWith(`.${a}`) || registryOf(image).split(':')[0].endsWith(a));
+  const ok = allow.some(
+    (a) =>
+      image.startsWith(a) ||
+      full.startsWith(a) ||
+      registryOf(image) === a ||
+      registryOf(image).endsWith(`.${a}`) ||
+      registryOf(image).split(':')[0].endsWith(a),
+  );
   return ok ? undefined : hit(c, 'image', `image ${image} comes from a registry outside the allowlist`);
 });
 
@@ -446,7 +606,11 @@ const imagePullPolicy = containerCheck((c, _p, _o, ctx) => {
   if (c.c.imagePullPolicy === 'Always') return undefined;
   if (c.c.imagePullPolicy === undefined && isFloating) return undefined; // defaulted to Always
   if (!isFloating) return undefined;
-  return hit(c, 'imagePullPolicy', `image ${image} uses a floating tag with imagePullPolicy ${c.c.imagePullPolicy ?? 'IfNotPresent'}`);
+  return hit(
+    c,
+    'imagePullPolicy',
+    `image ${image} uses a floating tag with imagePullPolicy ${c.c.imagePullPolicy ?? 'IfNotPresent'}`,
+  );
 });
 
 // ---- env / credentials ----
@@ -497,10 +661,12 @@ const envCredentials = containerCheck((c, _p, _o, ctx, params) => {
       out.push(hit(c, `env[${i}].name`, `reads secret ${e.valueFrom.secretKeyRef.name} into env ${e.name}`));
       return;
     }
-    if (!params.secretRefs && typeof e.value === 'string' && isSensitive(e.name, e.value, ctx)) out.push(hit(c, `env[${i}].value`, `env ${e.name} holds a literal credential`));
+    if (!params.secretRefs && typeof e.value === 'string' && isSensitive(e.name, e.value, ctx))
+      out.push(hit(c, `env[${i}].value`, `env ${e.name} holds a literal credential`));
   });
   list(c.c.envFrom).forEach((e, i) => {
-    if (e?.secretRef) out.push(hit(c, `envFrom[${i}].secretRef`, `imports secret ${e.secretRef.name} into the environment`));
+    if (e?.secretRef)
+      out.push(hit(c, `envFrom[${i}].secretRef`, `imports secret ${e.secretRef.name} into the environment`));
   });
   return out;
 });
@@ -531,14 +697,21 @@ export function tokenMounted(p: PodSpecRef, o: K8sObject, ctx: ScanContext): boo
 
 const automountToken = podCheck((p, o, ctx) => {
   if (!tokenMounted(p, o, ctx)) return [];
-  return [{ path: `${p.prefix}automountServiceAccountToken`, message: `service account token of "${saName(p)}" is mounted into the pod` }];
+  return [
+    {
+      path: `${p.prefix}automountServiceAccountToken`,
+      message: `service account token of "${saName(p)}" is mounted into the pod`,
+    },
+  ];
 });
 
 const deprecatedSaField = podCheck((p) => {
   const dep = p.spec.serviceAccount;
   if (dep === undefined) return [];
   if (p.spec.serviceAccountName !== undefined && p.spec.serviceAccountName === dep) return [];
-  return [{ path: `${p.prefix}serviceAccount`, message: `uses the deprecated serviceAccount field (${dep})` }];
+  return [
+    { path: `${p.prefix}serviceAccount`, message: `uses the deprecated serviceAccount field (${dep})` },
+  ];
 });
 
 const missingSa = podCheck((p, o, ctx) => {
@@ -546,21 +719,37 @@ const missingSa = podCheck((p, o, ctx) => {
   if (name === undefined || name === '' || name === 'default') return [];
   if (ctx.serviceAccount(nsOf(o) ?? 'default', String(name))) return [];
   const field = p.spec.serviceAccountName !== undefined ? 'serviceAccountName' : 'serviceAccount';
-  return [{ path: `${p.prefix}${field}`, message: `service account "${name}" does not exist in namespace ${nsOf(o)}` }];
+  return [
+    {
+      path: `${p.prefix}${field}`,
+      message: `service account "${name}" does not exist in namespace ${nsOf(o)}`,
+    },
+  ];
 });
 
 // ---- misc workload hygiene ----
 
 const probe = containerCheck((c, _p, _o, _ctx, params) => {
   if (c.kind !== 'containers') return undefined;
-  return c.c[params.probe] ? undefined : hit(c, params.probe, params.probe === 'livenessProbe' ? 'no livenessProbe' : 'no readinessProbe');
+  return c.c[params.probe]
+    ? undefined
+    : hit(c, params.probe, params.probe === 'livenessProbe' ? 'no livenessProbe' : 'no readinessProbe');
 });
 
-const nakedPod = { appliesTo: ['Pod'], fn: (o: K8sObject): Hit[] => (Array.isArray(o.metadata?.ownerReferences) && o.metadata.ownerReferences.length > 0 ? [] : [{ path: 'metadata.ownerReferences', message: `pod ${nameOf(o)} has no controller to recreate it` }]) } satisfies Check;
+const nakedPod = {
+  appliesTo: ['Pod'],
+  fn: (o: K8sObject): Hit[] =>
+    Array.isArray(o.metadata?.ownerReferences) && o.metadata.ownerReferences.length > 0
+      ? []
+      : [{ path: 'metadata.ownerReferences', message: `pod ${nameOf(o)} has no controller to recreate it` }],
+} satisfies Check;
 
 const defaultNamespace: Check = {
   appliesTo: ['podspec'],
-  fn: (o) => (nsOf(o) === 'default' ? [{ path: 'metadata.namespace', message: `${o.kind} runs in the default namespace` }] : []),
+  fn: (o) =>
+    nsOf(o) === 'default'
+      ? [{ path: 'metadata.namespace', message: `${o.kind} runs in the default namespace` }]
+      : [],
 };
 
 const sudoEntrypoint = containerCheck((c) => {
@@ -574,7 +763,14 @@ const sudoEntrypoint = containerCheck((c) => {
 const runtimeClass = podCheck((p, _o, _ctx, params) => {
   const allowed = (params.classes as string[]) ?? [];
   const rc = p.spec.runtimeClassName;
-  return typeof rc === 'string' && allowed.includes(rc) ? [] : [{ path: `${p.prefix}runtimeClassName`, message: `runtime class ${rc ?? '(none)'} is not a hardened sandbox` }];
+  return typeof rc === 'string' && allowed.includes(rc)
+    ? []
+    : [
+        {
+          path: `${p.prefix}runtimeClassName`,
+          message: `runtime class ${rc ?? '(none)'} is not a hardened sandbox`,
+        },
+      ];
 });
 
 export const podChecks: Record<string, Check> = {

@@ -100,7 +100,8 @@ function rulesField(...keys: string[]): (arg?: string) => Getter {
       const arr = values(audit(ev), ['requestObject', 'rules', ...keys], idx);
       if (!arr) return undefined;
       const out: string[] = [];
-      for (const v of arr) if (Array.isArray(v)) for (const x of v) if (x !== null && x !== undefined) out.push(asString(x)!);
+      for (const v of arr)
+        if (Array.isArray(v)) for (const x of v) if (x !== null && x !== undefined) out.push(asString(x)!);
       return out.length ? out : undefined;
     };
   };
@@ -190,7 +191,12 @@ function fmtTime(ev: VigieEvent): FieldValue {
   return `${d.toISOString().slice(11, 19)}.${frac}`;
 }
 
-const s = (name: string, desc: string, make: (arg?: string) => Getter, arg: FieldDef['arg'] = 'none'): FieldDef => ({
+const s = (
+  name: string,
+  desc: string,
+  make: (arg?: string) => Getter,
+  arg: FieldDef['arg'] = 'none',
+): FieldDef => ({
   name,
   type: 'string',
   provided: true,
@@ -198,7 +204,12 @@ const s = (name: string, desc: string, make: (arg?: string) => Getter, arg: Fiel
   make,
   arg,
 });
-const l = (name: string, desc: string, make: (arg?: string) => Getter, arg: FieldDef['arg'] = 'optional'): FieldDef => ({
+const l = (
+  name: string,
+  desc: string,
+  make: (arg?: string) => Getter,
+  arg: FieldDef['arg'] = 'optional',
+): FieldDef => ({
   name,
   type: 'string',
   list: true,
@@ -225,14 +236,26 @@ function containerFields(kind: 'containers' | 'initContainers' | 'ephemeralConta
     l(`${p}.allow_privilege_escalation`, 'allowPrivilegeEscalation flags', sc('allowPrivilegeEscalation')),
     l(`${p}.read_only_fs`, 'readOnlyRootFilesystem flags', sc('readOnlyRootFilesystem')),
     l(`${p}.run_as_user`, 'runAsUser of each container', sc('runAsUser')),
-    l(`${p}.eff_run_as_user`, 'effective runAsUser (container, else pod, else 0)', effective(kind, 'runAsUser')),
+    l(
+      `${p}.eff_run_as_user`,
+      'effective runAsUser (container, else pod, else 0)',
+      effective(kind, 'runAsUser'),
+    ),
     l(`${p}.run_as_group`, 'runAsGroup of each container', sc('runAsGroup')),
-    l(`${p}.eff_run_as_group`, 'effective runAsGroup (container, else pod, else 0)', effective(kind, 'runAsGroup')),
+    l(
+      `${p}.eff_run_as_group`,
+      'effective runAsGroup (container, else pod, else 0)',
+      effective(kind, 'runAsGroup'),
+    ),
     l(`${p}.proc_mount`, 'procMount of each container', sc('procMount')),
     l(`${p}.add_capabilities`, 'capabilities added to each container', (arg) => {
       const idx = indexOf(arg);
       return (ev) => {
-        const per = values(audit(ev), ['requestObject', 'spec', kind, 'securityContext', 'capabilities', 'add'], idx);
+        const per = values(
+          audit(ev),
+          ['requestObject', 'spec', kind, 'securityContext', 'capabilities', 'add'],
+          idx,
+        );
         if (!per) return undefined;
         const out: string[] = [];
         for (const v of per) if (Array.isArray(v)) for (const x of v) out.push(asString(x)!);
@@ -268,32 +291,67 @@ export const K8S_AUDIT_FIELDS: FieldDef[] = [
   s('ka.target.namespace', 'target namespace', scalar('objectRef', 'namespace')),
   s('ka.target.resource', 'target resource', scalar('objectRef', 'resource')),
   s('ka.target.subresource', 'target subresource', scalar('objectRef', 'subresource')),
-  l('ka.req.binding.subjects', 'subjects of a (cluster) role binding', list('requestObject', 'subjects'), 'none'),
+  l(
+    'ka.req.binding.subjects',
+    'subjects of a (cluster) role binding',
+    list('requestObject', 'subjects'),
+    'none',
+  ),
   s('ka.req.binding.role', 'role of a (cluster) role binding', scalar('requestObject', 'roleRef', 'name')),
-  s('ka.req.binding.subject.has_name', 'deprecated; always "true" like the plugin', () => (ev) => (audit(ev) ? 'true' : undefined), 'required'),
+  s(
+    'ka.req.binding.subject.has_name',
+    'deprecated; always "true" like the plugin',
+    () => (ev) => (audit(ev) ? 'true' : undefined),
+    'required',
+  ),
   s('ka.req.configmap.name', 'configmap name', scalar('objectRef', 'name')),
   s('ka.req.configmap.obj', 'configmap data (JSON)', scalar('requestObject', 'data')),
   ...containerFields('containers'),
   ...containerFields('initContainers'),
   ...containerFields('ephemeralContainers'),
-  s('ka.req.container.image', 'deprecated: image of the first container', () => (ev) => imagesOf(ev, 'containers', 0)?.[0]),
+  s(
+    'ka.req.container.image',
+    'deprecated: image of the first container',
+    () => (ev) => imagesOf(ev, 'containers', 0)?.[0],
+  ),
   s('ka.req.container.image.repository', 'deprecated: repository of the first container', () => (ev) => {
     const i = imagesOf(ev, 'containers', 0)?.[0];
     return i === undefined ? undefined : repository(i);
   }),
   s('ka.req.pod.host_ipc', 'hostIPC', scalar('requestObject', 'spec', 'hostIPC')),
   s('ka.req.pod.host_network', 'hostNetwork', scalar('requestObject', 'spec', 'hostNetwork')),
-  s('ka.req.container.host_network', 'deprecated alias of ka.req.pod.host_network', scalar('requestObject', 'spec', 'hostNetwork')),
+  s(
+    'ka.req.container.host_network',
+    'deprecated alias of ka.req.pod.host_network',
+    scalar('requestObject', 'spec', 'hostNetwork'),
+  ),
   s('ka.req.pod.host_pid', 'hostPID', scalar('requestObject', 'spec', 'hostPID')),
   s('ka.req.container.privileged', 'deprecated: "true" when any container is privileged', () => (ev) => {
-    const arr = values(audit(ev), ['requestObject', 'spec', 'containers', 'securityContext', 'privileged'], -1);
+    const arr = values(
+      audit(ev),
+      ['requestObject', 'spec', 'containers', 'securityContext', 'privileged'],
+      -1,
+    );
     if (!arr) return undefined;
     return arr.some((v) => v === true) ? 'true' : 'false';
   }),
-  s('ka.req.pod.run_as_user', 'pod runAsUser', scalar('requestObject', 'spec', 'securityContext', 'runAsUser')),
-  s('ka.req.pod.run_as_group', 'pod runAsGroup', scalar('requestObject', 'spec', 'securityContext', 'runAsGroup')),
+  s(
+    'ka.req.pod.run_as_user',
+    'pod runAsUser',
+    scalar('requestObject', 'spec', 'securityContext', 'runAsUser'),
+  ),
+  s(
+    'ka.req.pod.run_as_group',
+    'pod runAsGroup',
+    scalar('requestObject', 'spec', 'securityContext', 'runAsGroup'),
+  ),
   s('ka.req.pod.fs_group', 'pod fsGroup', scalar('requestObject', 'spec', 'securityContext', 'fsGroup')),
-  l('ka.req.pod.supplemental_groups', 'pod supplementalGroups', list('requestObject', 'spec', 'securityContext', 'supplementalGroups'), 'none'),
+  l(
+    'ka.req.pod.supplemental_groups',
+    'pod supplementalGroups',
+    list('requestObject', 'spec', 'securityContext', 'supplementalGroups'),
+    'none',
+  ),
   l('ka.req.role.rules', 'rules of a (cluster) role', list('requestObject', 'rules'), 'none'),
   l('ka.req.role.rules.apiGroups', 'apiGroups of the role rules', rulesField('apiGroups')),
   l('ka.req.role.rules.nonResourceURLs', 'nonResourceURLs of the role rules', rulesField('nonResourceURLs')),
@@ -301,22 +359,34 @@ export const K8S_AUDIT_FIELDS: FieldDef[] = [
   l('ka.req.role.rules.resources', 'resources of the role rules', rulesField('resources')),
   s('ka.req.service.type', 'service type', scalar('requestObject', 'spec', 'type')),
   l('ka.req.service.ports', 'service ports (JSON)', recursive('requestObject', 'spec', 'ports')),
-  l('ka.req.pod.volumes.hostpath', 'hostPath paths of the volumes', recursive('requestObject', 'spec', 'volumes', 'hostPath', 'path')),
+  l(
+    'ka.req.pod.volumes.hostpath',
+    'hostPath paths of the volumes',
+    recursive('requestObject', 'spec', 'volumes', 'hostPath', 'path'),
+  ),
   s(
     'ka.req.volume.hostpath',
     'deprecated: "true" when a volume uses the given host path (prefix with a trailing *)',
     (arg) => {
       const prefix = arg!.endsWith('*') ? arg!.slice(0, -1) : undefined;
       return (ev) => {
-        const paths = stringsSkipNil(values(audit(ev), ['requestObject', 'spec', 'volumes', 'hostPath', 'path'], -1));
+        const paths = stringsSkipNil(
+          values(audit(ev), ['requestObject', 'spec', 'volumes', 'hostPath', 'path'], -1),
+        );
         if (!audit(ev)) return undefined;
         if (!paths) return 'false';
-        return paths.some((p) => (prefix !== undefined ? p.startsWith(prefix) : p === arg)) ? 'true' : 'false';
+        return paths.some((p) => (prefix !== undefined ? p.startsWith(prefix) : p === arg))
+          ? 'true'
+          : 'false';
       };
     },
     'required',
   ),
-  l('ka.req.pod.volumes.flexvolume_driver', 'flexVolume drivers', recursive('requestObject', 'spec', 'volumes', 'flexVolume', 'driver')),
+  l(
+    'ka.req.pod.volumes.flexvolume_driver',
+    'flexVolume drivers',
+    recursive('requestObject', 'spec', 'volumes', 'flexVolume', 'driver'),
+  ),
   l('ka.req.pod.volumes.volume_type', 'volume types', (arg) => {
     const idx = indexOf(arg);
     return (ev) => {
@@ -325,7 +395,8 @@ export const K8S_AUDIT_FIELDS: FieldDef[] = [
       const out: string[] = [];
       for (const v of vols) {
         const items = Array.isArray(v) ? v : [v];
-        for (const it of items) if (it && typeof it === 'object') for (const k of Object.keys(it)) if (k !== 'name') out.push(k);
+        for (const it of items)
+          if (it && typeof it === 'object') for (const k of Object.keys(it)) if (k !== 'name') out.push(k);
       }
       return out.length ? out : undefined;
     };
@@ -348,10 +419,28 @@ export const K8S_AUDIT_FIELDS: FieldDef[] = [
   s('json.value', 'value at a JSON pointer', jsonValue, 'required'),
   s('jevt.obj', 'the whole event (JSON)', () => (ev) => (ev.audit ? JSON.stringify(ev.audit) : undefined)),
   s('json.obj', 'the whole event (JSON)', () => (ev) => (ev.audit ? JSON.stringify(ev.audit) : undefined)),
-  { name: 'jevt.rawtime', type: 'number', provided: true, desc: 'event time, ns', make: () => rawtime, arg: 'none' },
-  { name: 'json.rawtime', type: 'number', provided: true, desc: 'event time, ns', make: () => rawtime, arg: 'none' },
+  {
+    name: 'jevt.rawtime',
+    type: 'number',
+    provided: true,
+    desc: 'event time, ns',
+    make: () => rawtime,
+    arg: 'none',
+  },
+  {
+    name: 'json.rawtime',
+    type: 'number',
+    provided: true,
+    desc: 'event time, ns',
+    make: () => rawtime,
+    arg: 'none',
+  },
   s('jevt.time', 'event time HH:MM:SS.ns', () => fmtTime),
-  s('jevt.time.iso8601', 'event time ISO-8601', () => (ev) => (ev.audit ? new Date(Number(ev.ts / 1_000_000n)).toISOString() : undefined)),
+  s(
+    'jevt.time.iso8601',
+    'event time ISO-8601',
+    () => (ev) => (ev.audit ? new Date(Number(ev.ts / 1_000_000n)).toISOString() : undefined),
+  ),
   // Fields Falco's engine adds to every source.
   s('evt.source', 'event source', () => (ev) => (ev.audit ? 'k8s_audit' : undefined)),
 ];

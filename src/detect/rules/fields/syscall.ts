@@ -11,7 +11,14 @@
  * needs one stays inactive instead of being evaluated on an invented value.
  */
 import { nsToIso, type VigieEvent } from '../../../model/event.js';
-import { MapCatalog, unprovided, type FieldDef, type FieldType, type FieldValue, type Getter } from './types.js';
+import {
+  MapCatalog,
+  unprovided,
+  type FieldDef,
+  type FieldType,
+  type FieldValue,
+  type Getter,
+} from './types.js';
 
 const FILE_TYPES: Record<string, string> = {
   open: 'openat',
@@ -151,7 +158,16 @@ function isV6(ip: string | undefined): boolean {
 
 // Socket endpoints: for connect/send the local end is the client; for accept/recv the peer is.
 function endpoints(ev: VigieEvent):
-  | { cip?: string; cport?: number; sip?: string; sport?: number; lip?: string; lport?: number; rip?: string; rport?: number }
+  | {
+      cip?: string;
+      cport?: number;
+      sip?: string;
+      sport?: number;
+      lip?: string;
+      lport?: number;
+      rip?: string;
+      rport?: number;
+    }
   | undefined {
   const n = ev.network;
   if (!n) return undefined;
@@ -159,10 +175,28 @@ function endpoints(ev: VigieEvent):
   const dst = { ip: n.dstIp, port: n.dstPort };
   if (n.op === 'accept' || n.op === 'recv') {
     // src is the remote peer (the client), dst the local listening socket (the server).
-    return { cip: src.ip, cport: src.port, sip: dst.ip, sport: dst.port, lip: dst.ip, lport: dst.port, rip: src.ip, rport: src.port };
+    return {
+      cip: src.ip,
+      cport: src.port,
+      sip: dst.ip,
+      sport: dst.port,
+      lip: dst.ip,
+      lport: dst.port,
+      rip: src.ip,
+      rport: src.port,
+    };
   }
   if (n.op === 'listen') return { sip: src.ip, sport: src.port, lip: src.ip, lport: src.port };
-  return { cip: src.ip, cport: src.port, sip: dst.ip, sport: dst.port, lip: src.ip, lport: src.port, rip: dst.ip, rport: dst.port };
+  return {
+    cip: src.ip,
+    cport: src.port,
+    sip: dst.ip,
+    sport: dst.port,
+    lip: src.ip,
+    lport: src.port,
+    rip: dst.ip,
+    rport: dst.port,
+  };
 }
 
 function fdName(ev: VigieEvent): string | undefined {
@@ -187,7 +221,11 @@ function evtArg(name: string): Getter {
         case 'oldpath':
           return ev.file.path;
         case 'flags':
-          return ev.file.flags !== undefined ? flagNames(ev.file.flags) : ev.file.write ? 'O_WRONLY' : undefined;
+          return ev.file.flags !== undefined
+            ? flagNames(ev.file.flags)
+            : ev.file.write
+              ? 'O_WRONLY'
+              : undefined;
         case 'fd':
         case 'res':
           return ev.file.ret;
@@ -243,11 +281,23 @@ function portField(which: 'cport' | 'sport' | 'lport' | 'rport' | 'port'): Gette
   };
 }
 
-function p(name: string, type: FieldType, desc: string, get: Getter, opts: { list?: boolean } = {}): FieldDef {
+function p(
+  name: string,
+  type: FieldType,
+  desc: string,
+  get: Getter,
+  opts: { list?: boolean } = {},
+): FieldDef {
   return { name, type, desc, provided: true, list: opts.list, arg: 'none', make: () => get };
 }
 
-function pa(name: string, type: FieldType, desc: string, make: (arg: string | undefined) => Getter, arg: 'optional' | 'required'): FieldDef {
+function pa(
+  name: string,
+  type: FieldType,
+  desc: string,
+  make: (arg: string | undefined) => Getter,
+  arg: 'optional' | 'required',
+): FieldDef {
   return { name, type, desc, provided: true, arg, make };
 }
 
@@ -268,7 +318,12 @@ function imageTag(image: string | undefined): string | undefined {
 }
 
 const PROVIDED: FieldDef[] = [
-  p('evt.type', 'string', 'event type (execve for exec events, openat for opens, connect, ...)', syscallEventType),
+  p(
+    'evt.type',
+    'string',
+    'event type (execve for exec events, openat for opens, connect, ...)',
+    syscallEventType,
+  ),
   // A process/file/network event stands for a completed call, so it reads as the exit ('<'), whatever
   // probe the sensor used; raw syscall events keep their own direction.
   p('evt.dir', 'string', "direction: '<' exit, '>' enter", (ev) =>
@@ -282,7 +337,9 @@ const PROVIDED: FieldDef[] = [
     return ERRNO[-r] ?? String(r);
   }),
   p('evt.rawres', 'number', 'return value', (ev) => (syscallEventType(ev) ? (retOf(ev) ?? 0) : undefined)),
-  p('evt.failed', 'bool', 'true when the call failed', (ev) => (syscallEventType(ev) ? (retOf(ev) ?? 0) < 0 : undefined)),
+  p('evt.failed', 'bool', 'true when the call failed', (ev) =>
+    syscallEventType(ev) ? (retOf(ev) ?? 0) < 0 : undefined,
+  ),
   p('evt.time', 'string', 'event time', (ev) => nsToIso(ev.ts).slice(11, 29)),
   p('evt.time.iso8601', 'string', 'event time ISO-8601', (ev) => nsToIso(ev.ts)),
   p('evt.rawtime', 'number', 'event time ns', (ev) => Number(ev.ts)),
@@ -298,12 +355,22 @@ const PROVIDED: FieldDef[] = [
     if (ev.file.flags !== undefined) return (ev.file.flags & 3) !== 0 || (ev.file.flags & 0o1000) !== 0;
     return ev.file.write === true;
   }),
-  pa('evt.arg', 'string', 'argument by name (evt.arg.NAME or evt.arg[NAME])', (arg) => evtArg(arg ?? ''), 'required'),
+  pa(
+    'evt.arg',
+    'string',
+    'argument by name (evt.arg.NAME or evt.arg[NAME])',
+    (arg) => evtArg(arg ?? ''),
+    'required',
+  ),
   pa('evt.rawarg', 'string', 'raw argument by name', (arg) => evtArg(arg ?? ''), 'required'),
   p('evt.args', 'string', 'all arguments', (ev) => {
     const a = ev.syscall?.args;
-    if (a) return Object.entries(a).map(([k, v]) => `${k}=${v}`).join(' ');
-    if (ev.file) return `name=${ev.file.path}${ev.file.flags !== undefined ? ` flags=${flagNames(ev.file.flags)}` : ''}`;
+    if (a)
+      return Object.entries(a)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ');
+    if (ev.file)
+      return `name=${ev.file.path}${ev.file.flags !== undefined ? ` flags=${flagNames(ev.file.flags)}` : ''}`;
     if (ev.network) return `tuple=${fdName(ev)}`;
     if (ev.kind === 'process') return `filename=${ev.proc?.exe ?? ''}`;
     return undefined;
@@ -350,11 +417,16 @@ const PROVIDED: FieldDef[] = [
   p('proc.tty', 'number', 'controlling terminal (0 = none), when the source knows it', (ev) => ev.proc?.tty),
 
   p('user.uid', 'number', 'user id', (ev) => ev.proc?.uid),
-  p('user.name', 'string', 'user name (only root is resolved; Vigie does not read /etc/passwd in containers)', (ev) =>
-    ev.proc?.uid === 0 ? 'root' : undefined,
+  p(
+    'user.name',
+    'string',
+    'user name (only root is resolved; Vigie does not read /etc/passwd in containers)',
+    (ev) => (ev.proc?.uid === 0 ? 'root' : undefined),
   ),
 
-  p('container.id', 'string', "container id (12 chars), 'host' outside containers", (ev) => (ev.container?.id ? ev.container.id.slice(0, 12) : 'host')),
+  p('container.id', 'string', "container id (12 chars), 'host' outside containers", (ev) =>
+    ev.container?.id ? ev.container.id.slice(0, 12) : 'host',
+  ),
   p('container.full_id', 'string', 'full container id', (ev) => ev.container?.id ?? 'host'),
   p('container.name', 'string', 'container name', (ev) => (ev.container ? ev.container.name : 'host')),
   p('container.image', 'string', 'image', (ev) => ev.container?.image),
@@ -364,28 +436,51 @@ const PROVIDED: FieldDef[] = [
   p('k8s.ns.name', 'string', 'namespace', (ev) => ev.k8s?.namespace),
   p('k8s.pod.name', 'string', 'pod name', (ev) => ev.k8s?.pod),
   pa('k8s.pod.label', 'string', 'pod label by key', (arg) => (ev) => ev.k8s?.labels?.[arg ?? ''], 'required'),
-  p('k8s.pod.labels', 'string', 'pod labels', (ev) => (ev.k8s?.labels ? Object.entries(ev.k8s.labels).map(([k, v]) => `${k}:${v}`) : undefined), { list: true }),
+  p(
+    'k8s.pod.labels',
+    'string',
+    'pod labels',
+    (ev) => (ev.k8s?.labels ? Object.entries(ev.k8s.labels).map(([k, v]) => `${k}:${v}`) : undefined),
+    { list: true },
+  ),
 
   p('fd.name', 'string', 'file path, or the connection tuple', fdName),
   p('fd.nameraw', 'string', 'file path as given', (ev) => ev.file?.path),
   p('fd.directory', 'string', 'directory of the file', (ev) => (ev.file ? dirname(ev.file.path) : undefined)),
   p('fd.filename', 'string', 'base name of the file', (ev) => (ev.file ? basename(ev.file.path) : undefined)),
-  p('fd.num', 'number', 'file descriptor (the return value; 0 when the source reports only successful calls without it)', (ev) =>
-    ev.file || ev.network ? (retOf(ev) ?? 0) : undefined,
+  p(
+    'fd.num',
+    'number',
+    'file descriptor (the return value; 0 when the source reports only successful calls without it)',
+    (ev) => (ev.file || ev.network ? (retOf(ev) ?? 0) : undefined),
   ),
-  p('fd.typechar', 'string', "f file, 4 ipv4, 6 ipv6, u unix", (ev) => {
+  p('fd.typechar', 'string', 'f file, 4 ipv4, 6 ipv6, u unix', (ev) => {
     if (ev.file) return 'f';
-    if (ev.network) return ev.network.proto === 'unix' ? 'u' : isV6(ev.network.dstIp ?? ev.network.srcIp) ? '6' : '4';
+    if (ev.network)
+      return ev.network.proto === 'unix' ? 'u' : isV6(ev.network.dstIp ?? ev.network.srcIp) ? '6' : '4';
     return undefined;
   }),
   p('fd.type', 'string', 'file, ipv4, ipv6, unix', (ev) => {
     if (ev.file) return 'file';
-    if (ev.network) return ev.network.proto === 'unix' ? 'unix' : isV6(ev.network.dstIp ?? ev.network.srcIp) ? 'ipv6' : 'ipv4';
+    if (ev.network)
+      return ev.network.proto === 'unix'
+        ? 'unix'
+        : isV6(ev.network.dstIp ?? ev.network.srcIp)
+          ? 'ipv6'
+          : 'ipv4';
     return undefined;
   }),
-  p('fd.sockfamily', 'string', 'ip or unix', (ev) => (ev.network ? (ev.network.proto === 'unix' ? 'unix' : 'ip') : undefined)),
-  p('fd.l4proto', 'string', 'tcp, udp, ...', (ev) => (ev.network?.proto === 'unix' ? undefined : ev.network?.proto)),
-  p('fd.connected', 'bool', 'socket connected', (ev) => (ev.network ? ev.network.op !== 'listen' && (ev.network.op !== 'send' || ev.network.proto === 'tcp') : undefined)),
+  p('fd.sockfamily', 'string', 'ip or unix', (ev) =>
+    ev.network ? (ev.network.proto === 'unix' ? 'unix' : 'ip') : undefined,
+  ),
+  p('fd.l4proto', 'string', 'tcp, udp, ...', (ev) =>
+    ev.network?.proto === 'unix' ? undefined : ev.network?.proto,
+  ),
+  p('fd.connected', 'bool', 'socket connected', (ev) =>
+    ev.network
+      ? ev.network.op !== 'listen' && (ev.network.op !== 'send' || ev.network.proto === 'tcp')
+      : undefined,
+  ),
   p('fd.cip', 'ip', 'client ip', ipField('cip')),
   p('fd.sip', 'ip', 'server ip', ipField('sip')),
   p('fd.lip', 'ip', 'local ip', ipField('lip')),
@@ -405,7 +500,11 @@ const PROVIDED: FieldDef[] = [
 
 /** Falco syscall-source fields that Vigie's envelope does not carry. */
 const UNPROVIDED: FieldDef[] = [
-  unprovided('evt.is_open_exec', 'bool', 'file created with execute permission: the sensor does not report the open mode'),
+  unprovided(
+    'evt.is_open_exec',
+    'bool',
+    'file created with execute permission: the sensor does not report the open mode',
+  ),
   unprovided('evt.buffer', 'string', 'I/O buffers are not captured'),
   unprovided('evt.category', 'string', 'not mapped'),
   unprovided('evt.cpu', 'number', 'not captured'),
@@ -484,9 +583,13 @@ const UNPROVIDED: FieldDef[] = [
 const evtArgDef = PROVIDED.find((f) => f.name === 'evt.arg')!;
 const evtRawArgDef = PROVIDED.find((f) => f.name === 'evt.rawarg')!;
 
-export const syscallCatalog = new MapCatalog('syscall', [...PROVIDED, ...UNPROVIDED], [
-  { prefix: 'evt.arg.', def: evtArgDef },
-  { prefix: 'evt.rawarg.', def: evtRawArgDef },
-]);
+export const syscallCatalog = new MapCatalog(
+  'syscall',
+  [...PROVIDED, ...UNPROVIDED],
+  [
+    { prefix: 'evt.arg.', def: evtArgDef },
+    { prefix: 'evt.rawarg.', def: evtRawArgDef },
+  ],
+);
 
 export type { FieldValue };

@@ -27,14 +27,23 @@ function Login({ onToken, error }: { onToken: (t: string) => void; error?: strin
         <div className="brand big">
           <span className="dot" /> Vigie
         </div>
-        <p>Paste an API token. <code>vigie run</code> prints an admin token the first time it starts; <code>vigie tokens create --role viewer</code> makes more.</p>
+        <p>
+          Paste an API token. <code>vigie run</code> prints an admin token the first time it starts;{' '}
+          <code>vigie tokens create --role viewer</code> makes more.
+        </p>
         <form
           onSubmit={(e) => {
             e.preventDefault();
             if (t.trim()) onToken(t.trim());
           }}
         >
-          <input aria-label="API token" placeholder="vg_…" value={t} onChange={(e) => setT(e.target.value)} autoFocus />
+          <input
+            aria-label="API token"
+            placeholder="vg_…"
+            value={t}
+            onChange={(e) => setT(e.target.value)}
+            autoFocus
+          />
           <button type="submit">Sign in</button>
         </form>
         {error && <div className="error">{error}</div>}
@@ -47,7 +56,9 @@ export function App() {
   const [token, setTok] = useState<string | null>(getToken());
   const [role, setRole] = useState<string>('');
   const [authError, setAuthError] = useState<string>();
-  const [tab, setTab] = useState<Tab>(() => (TABS.find((t) => `#${t.toLowerCase()}` === location.hash) ?? 'Alerts'));
+  const [tab, setTab] = useState<Tab>(
+    () => TABS.find((t) => `#${t.toLowerCase()}` === location.hash) ?? 'Alerts',
+  );
   const [alerts, setAlerts] = useState<Alert[]>([]);
   const [actions, setActions] = useState<Action[]>([]);
   const [live, setLive] = useState<'live' | 'offline'>('offline');
@@ -76,17 +87,14 @@ export function App() {
         setRole(me.role);
         setAlerts((await api<{ items: Alert[] }>('/api/v1/alerts?limit=500')).items);
         await refreshActions();
-        stop = connectStream(
-          (m) => {
-            if (m.type === 'alert') {
-              setAlerts((a) => [m.data, ...a.filter((x) => x.uuid !== m.data.uuid)].slice(0, 2000));
-              setUnseen((n) => n + 1);
-            } else if (m.type === 'action') {
-              setActions((a) => [m.data, ...a.filter((x) => x.id !== m.data.id)]);
-            }
-          },
-          setLive,
-        );
+        stop = connectStream((m) => {
+          if (m.type === 'alert') {
+            setAlerts((a) => [m.data, ...a.filter((x) => x.uuid !== m.data.uuid)].slice(0, 2000));
+            setUnseen((n) => n + 1);
+          } else if (m.type === 'action') {
+            setActions((a) => [m.data, ...a.filter((x) => x.id !== m.data.id)]);
+          }
+        }, setLive);
       } catch (e) {
         if (e instanceof ApiError && e.status === 401) {
           setToken(null);

@@ -96,7 +96,10 @@ export type StreamMessage =
   | { type: 'incident'; data: Record<string, unknown> };
 
 /** Connects to the live stream and reconnects with back-off; returns a function that stops it. */
-export function connectStream(onMessage: (m: StreamMessage) => void, onState: (s: 'live' | 'offline') => void): () => void {
+export function connectStream(
+  onMessage: (m: StreamMessage) => void,
+  onState: (s: 'live' | 'offline') => void,
+): () => void {
   let ws: WebSocket | undefined;
   let stopped = false;
   let delay = 500;

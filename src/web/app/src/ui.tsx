@@ -9,7 +9,11 @@ export function CategoryBadge({ c }: { c: string }) {
 }
 
 export function StatusBadge({ s }: { s: string }) {
-  return <span className={`badge status-${s}`} data-testid="status">{s.replace('_', ' ')}</span>;
+  return (
+    <span className={`badge status-${s}`} data-testid="status">
+      {s.replace('_', ' ')}
+    </span>
+  );
 }
 
 export function Empty({ children }: { children: ReactNode }) {
@@ -34,13 +38,23 @@ export function timeAgo(iso: string): string {
 }
 
 /** A tiny inline sparkline; values are scaled to their own min/max. */
-export function Sparkline({ values, width = 120, height = 28 }: { values: number[]; width?: number; height?: number }) {
+export function Sparkline({
+  values,
+  width = 120,
+  height = 28,
+}: {
+  values: number[];
+  width?: number;
+  height?: number;
+}) {
   const v = values.filter((x) => Number.isFinite(x));
   if (v.length < 2) return <span className="muted">—</span>;
   const min = Math.min(...v);
   const max = Math.max(...v);
   const span = max - min || 1;
-  const pts = v.map((x, i) => `${(i / (v.length - 1)) * width},${height - 2 - ((x - min) / span) * (height - 4)}`).join(' ');
+  const pts = v
+    .map((x, i) => `${(i / (v.length - 1)) * width},${height - 2 - ((x - min) / span) * (height - 4)}`)
+    .join(' ');
   return (
     <svg width={width} height={height} className="spark" aria-label="trend">
       <polyline points={pts} fill="none" stroke="currentColor" strokeWidth="1.5" />
@@ -142,18 +156,30 @@ export function Markdown({ text, imageUrl }: { text: string; imageUrl: (file: st
     } else if (/^\|/.test(l)) {
       const rows: string[][] = [];
       while (i < lines.length && /^\|/.test(lines[i])) {
-        const cells = lines[i].trim().replace(/^\||\|$/g, '').split('|').map((c) => c.trim());
+        const cells = lines[i]
+          .trim()
+          .replace(/^\||\|$/g, '')
+          .split('|')
+          .map((c) => c.trim());
         if (!cells.every((c) => /^:?-+:?$/.test(c))) rows.push(cells);
         i++;
       }
       out.push(
         <table key={key++} className="md-table">
           <thead>
-            <tr>{rows[0]?.map((c, j) => <th key={j}>{inline(c)}</th>)}</tr>
+            <tr>
+              {rows[0]?.map((c, j) => (
+                <th key={j}>{inline(c)}</th>
+              ))}
+            </tr>
           </thead>
           <tbody>
             {rows.slice(1).map((r, ri) => (
-              <tr key={ri}>{r.map((c, j) => <td key={j}>{inline(c)}</td>)}</tr>
+              <tr key={ri}>
+                {r.map((c, j) => (
+                  <td key={j}>{inline(c)}</td>
+                ))}
+              </tr>
             ))}
           </tbody>
         </table>,
@@ -161,7 +187,8 @@ export function Markdown({ text, imageUrl }: { text: string; imageUrl: (file: st
     } else if (l.trim() === '') i++;
     else {
       const buf: string[] = [];
-      while (i < lines.length && lines[i].trim() !== '' && !/^(#|\||```)/.test(lines[i])) buf.push(lines[i++]);
+      while (i < lines.length && lines[i].trim() !== '' && !/^(#|\||```)/.test(lines[i]))
+        buf.push(lines[i++]);
       out.push(<p key={key++}>{inline(buf.join(' '))}</p>);
     }
   }

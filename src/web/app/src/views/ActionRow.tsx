@@ -2,13 +2,25 @@ import type { Action } from '../api.js';
 import { StatusBadge, timeAgo } from '../ui.js';
 
 /** One action with the buttons its state allows: approve a planned one, roll back an executed one. */
-export function ActionRow({ a, canAct, onAct }: { a: Action; canAct: boolean; onAct: (id: string, verb: 'approve' | 'rollback') => void }) {
+export function ActionRow({
+  a,
+  canAct,
+  onAct,
+}: {
+  a: Action;
+  canAct: boolean;
+  onAct: (id: string, verb: 'approve' | 'rollback') => void;
+}) {
   return (
     <tr data-testid={`action-${a.id}`}>
       <td>
         <strong>{a.action}</strong>
         {a.params && Object.keys(a.params).length > 0 && (
-          <div className="muted small">{Object.entries(a.params).map(([k, v]) => `${k}=${JSON.stringify(v)}`).join(' ')}</div>
+          <div className="muted small">
+            {Object.entries(a.params)
+              .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+              .join(' ')}
+          </div>
         )}
       </td>
       <td>
@@ -20,7 +32,12 @@ export function ActionRow({ a, canAct, onAct }: { a: Action; canAct: boolean; on
       </td>
       <td>
         <StatusBadge s={a.status} />
-        {a.verified && <span className="verified" title="checked against the platform's real state"> ✓ verified</span>}
+        {a.verified && (
+          <span className="verified" title="checked against the platform's real state">
+            {' '}
+            ✓ verified
+          </span>
+        )}
         {a.error && <div className="error small">{a.error}</div>}
       </td>
       <td className="muted small">
@@ -36,7 +53,12 @@ export function ActionRow({ a, canAct, onAct }: { a: Action; canAct: boolean; on
           </button>
         )}
         {a.status === 'executed' && (
-          <button className="secondary" disabled={!canAct} onClick={() => onAct(a.id, 'rollback')} data-testid="rollback">
+          <button
+            className="secondary"
+            disabled={!canAct}
+            onClick={() => onAct(a.id, 'rollback')}
+            data-testid="rollback"
+          >
             Roll back
           </button>
         )}
@@ -45,7 +67,15 @@ export function ActionRow({ a, canAct, onAct }: { a: Action; canAct: boolean; on
   );
 }
 
-export function ActionTable({ actions, canAct, onAct }: { actions: Action[]; canAct: boolean; onAct: (id: string, verb: 'approve' | 'rollback') => void }) {
+export function ActionTable({
+  actions,
+  canAct,
+  onAct,
+}: {
+  actions: Action[];
+  canAct: boolean;
+  onAct: (id: string, verb: 'approve' | 'rollback') => void;
+}) {
   return (
     <table className="grid">
       <thead>

@@ -22,11 +22,15 @@ export function ActionsView({ shared }: { shared: Shared }) {
         </div>
       </div>
       <p className="hint">
-        In monitor mode Vigie plans actions and waits: approve one to execute it. Every executed action can be rolled back; actions with an expiry
-        lift themselves.
+        In monitor mode Vigie plans actions and waits: approve one to execute it. Every executed action can be
+        rolled back; actions with an expiry lift themselves.
       </p>
       {!canAct && <p className="hint">Your role ({shared.role}) can look but not approve or roll back.</p>}
-      {list.length === 0 ? <Empty>No actions{f !== 'all' ? ` with status ${f}` : ''}.</Empty> : <ActionTable actions={list} canAct={canAct} onAct={shared.act} />}
+      {list.length === 0 ? (
+        <Empty>No actions{f !== 'all' ? ` with status ${f}` : ''}.</Empty>
+      ) : (
+        <ActionTable actions={list} canAct={canAct} onAct={shared.act} />
+      )}
     </section>
   );
 }

@@ -11,7 +11,9 @@ const CATS = ['attack', 'anomaly', 'misconfiguration', 'performance', 'flaw'];
 function flatten(o: unknown, prefix = ''): [string, string][] {
   if (o === null || o === undefined) return [];
   if (typeof o !== 'object') return [[prefix, String(o)]];
-  return Object.entries(o as Record<string, unknown>).flatMap(([k, v]) => flatten(v, prefix ? `${prefix}.${k}` : k));
+  return Object.entries(o as Record<string, unknown>).flatMap(([k, v]) =>
+    flatten(v, prefix ? `${prefix}.${k}` : k),
+  );
 }
 
 function where(a: Alert): string {
@@ -49,18 +51,31 @@ export function AlertsView({ shared }: { shared: Shared }) {
                 <option key={c}>{c}</option>
               ))}
             </select>
-            <select aria-label="minimum priority" value={minPrio} onChange={(e) => setMinPrio(e.target.value)}>
+            <select
+              aria-label="minimum priority"
+              value={minPrio}
+              onChange={(e) => setMinPrio(e.target.value)}
+            >
               {PRIOS.map((p) => (
                 <option key={p} value={p}>
                   {p} and above
                 </option>
               ))}
             </select>
-            <input aria-label="search" placeholder="search rule, output, container" value={q} onChange={(e) => setQ(e.target.value)} />
+            <input
+              aria-label="search"
+              placeholder="search rule, output, container"
+              value={q}
+              onChange={(e) => setQ(e.target.value)}
+            />
           </div>
         </div>
         {list.length === 0 ? (
-          <Empty>{shared.alerts.length === 0 ? 'No alerts yet. New ones appear here as they happen.' : 'No alert matches these filters.'}</Empty>
+          <Empty>
+            {shared.alerts.length === 0
+              ? 'No alerts yet. New ones appear here as they happen.'
+              : 'No alert matches these filters.'}
+          </Empty>
         ) : (
           <table className="grid clickable" data-testid="alert-table">
             <thead>
@@ -74,7 +89,12 @@ export function AlertsView({ shared }: { shared: Shared }) {
             </thead>
             <tbody>
               {list.slice(0, 500).map((a) => (
-                <tr key={a.uuid} className={a.uuid === openId ? 'selected' : ''} onClick={() => setOpenId(a.uuid)} data-testid="alert-row">
+                <tr
+                  key={a.uuid}
+                  className={a.uuid === openId ? 'selected' : ''}
+                  onClick={() => setOpenId(a.uuid)}
+                  data-testid="alert-row"
+                >
                   <td className="muted small" title={a.time}>
                     {timeAgo(a.time)}
                   </td>
@@ -102,7 +122,12 @@ export function AlertsView({ shared }: { shared: Shared }) {
 
 function AlertDetail({ a, shared, onClose }: { a: Alert; shared: Shared; onClose: () => void }) {
   const cid = a.vigie.entities.container?.id;
-  const related = shared.actions.filter((x) => x.alert === a.uuid || (!!cid && x.target.id === cid) || (!!a.vigie.incident && x.incident === a.vigie.incident));
+  const related = shared.actions.filter(
+    (x) =>
+      x.alert === a.uuid ||
+      (!!cid && x.target.id === cid) ||
+      (!!a.vigie.incident && x.incident === a.vigie.incident),
+  );
   const canAct = shared.role === 'responder' || shared.role === 'admin';
   return (
     <aside className="detail" data-testid="alert-detail">
@@ -123,7 +148,10 @@ function AlertDetail({ a, shared, onClose }: { a: Alert; shared: Shared; onClose
       </div>
       {a.vigie.score !== undefined && (
         <Field label="Score">
-          {a.vigie.score.toFixed(3)} {a.vigie.threshold !== undefined && <span className="muted">(threshold {a.vigie.threshold.toFixed(3)})</span>}
+          {a.vigie.score.toFixed(3)}{' '}
+          {a.vigie.threshold !== undefined && (
+            <span className="muted">(threshold {a.vigie.threshold.toFixed(3)})</span>
+          )}
         </Field>
       )}
       <Field label="Output">{a.output}</Field>
@@ -131,7 +159,13 @@ function AlertDetail({ a, shared, onClose }: { a: Alert; shared: Shared; onClose
         <Field label="MITRE ATT&CK">
           <div className="chips">
             {a.vigie.mitre.map((m) => (
-              <a key={m.technique} className="chip mitre" href={`https://attack.mitre.org/techniques/${m.technique.replace('.', '/')}/`} target="_blank" rel="noreferrer">
+              <a
+                key={m.technique}
+                className="chip mitre"
+                href={`https://attack.mitre.org/techniques/${m.technique.replace('.', '/')}/`}
+                target="_blank"
+                rel="noreferrer"
+              >
                 {m.technique} {m.name ?? ''} <span className="muted">· {m.tactic}</span>
               </a>
             ))}
@@ -176,11 +210,17 @@ function AlertDetail({ a, shared, onClose }: { a: Alert; shared: Shared; onClose
         </Field>
       )}
       <Field label="Evidence">
-        <span className="muted small">{a.vigie.evidence.length} event(s): {a.vigie.evidence.slice(0, 5).join(', ')}</span>
+        <span className="muted small">
+          {a.vigie.evidence.length} event(s): {a.vigie.evidence.slice(0, 5).join(', ')}
+        </span>
       </Field>
       {a.vigie.incident && <Field label="Incident">{a.vigie.incident}</Field>}
       <h3>Containment</h3>
-      {related.length === 0 ? <Empty>No action planned for this alert.</Empty> : <ActionTable actions={related} canAct={canAct} onAct={shared.act} />}
+      {related.length === 0 ? (
+        <Empty>No action planned for this alert.</Empty>
+      ) : (
+        <ActionTable actions={related} canAct={canAct} onAct={shared.act} />
+      )}
     </aside>
   );
 }

@@ -6,12 +6,17 @@ import { ActionTable } from './ActionRow.js';
 
 type Incident = Record<string, any>;
 
-const str = (v: unknown) => (v === undefined || v === null ? '' : typeof v === 'string' ? v : JSON.stringify(v));
+const str = (v: unknown) =>
+  v === undefined || v === null ? '' : typeof v === 'string' ? v : JSON.stringify(v);
 /** Severity is {level, score, factors} in stored incidents; older shapes may carry a plain string. */
 const level = (i: Incident) => str(i.severity?.level ?? i.severity);
 const entityOf = (i: Incident) => {
   const e = i.entities ?? {};
-  return [e.namespace && e.workload ? `${e.namespace}/${e.workload}` : e.workload, ...(e.containers ?? []).map((c: string) => c.slice(0, 12)), ...(e.identities ?? [])]
+  return [
+    e.namespace && e.workload ? `${e.namespace}/${e.workload}` : e.workload,
+    ...(e.containers ?? []).map((c: string) => c.slice(0, 12)),
+    ...(e.identities ?? []),
+  ]
     .filter(Boolean)
     .join(' · ');
 };
@@ -23,9 +28,16 @@ export function IncidentsView({ shared }: { shared: Shared }) {
   useEffect(() => {
     api<{ items: Incident[] }>('/api/v1/incidents?limit=200')
       .then((r) => setItems(r.items))
-      .catch((e) => setError(e instanceof ApiError && e.status === 503 ? 'Incident correlation is not running in this deployment.' : String(e)));
+      .catch((e) =>
+        setError(
+          e instanceof ApiError && e.status === 503
+            ? 'Incident correlation is not running in this deployment.'
+            : String(e),
+        ),
+      );
   }, [shared.alerts.length]);
-  const show = async (id: string) => setOpen(await api<Incident>(`/api/v1/incidents/${encodeURIComponent(id)}`));
+  const show = async (id: string) =>
+    setOpen(await api<Incident>(`/api/v1/incidents/${encodeURIComponent(id)}`));
   if (error) return <Empty>{error}</Empty>;
   if (!items) return <Empty>Loading…</Empty>;
   return (
@@ -34,7 +46,9 @@ export function IncidentsView({ shared }: { shared: Shared }) {
         <div className="toolbar">
           <h1>Incidents</h1>
         </div>
-        <p className="hint">Alerts on the same workload, pod, node or identity close in time are one incident.</p>
+        <p className="hint">
+          Alerts on the same workload, pod, node or identity close in time are one incident.
+        </p>
         {items.length === 0 ? (
           <Empty>No incidents.</Empty>
         ) : (
@@ -74,15 +88,22 @@ function IncidentDetail({ i, shared, onClose }: { i: Incident; shared: Shared; o
   const timeline: Record<string, unknown>[] = Array.isArray(i.timeline) ? i.timeline : [];
   const mitre: Record<string, unknown>[] = Array.isArray(i.mitre) ? i.mitre : [];
   const br = (i.blastRadius ?? i.blast_radius ?? {}) as Record<string, any>;
-  const g = (br.graph ?? {}) as { nodes?: GraphNode[]; edges?: { from: string; to: string; relation?: string; label?: string }[] };
-  const graph = { nodes: g.nodes ?? [], edges: (g.edges ?? []).map((e): GraphEdge => ({ from: e.from, to: e.to, label: e.label ?? e.relation })) };
+  const g = (br.graph ?? {}) as {
+    nodes?: GraphNode[];
+    edges?: { from: string; to: string; relation?: string; label?: string }[];
+  };
+  const graph = {
+    nodes: g.nodes ?? [],
+    edges: (g.edges ?? []).map((e): GraphEdge => ({ from: e.from, to: e.to, label: e.label ?? e.relation })),
+  };
   const brItems: Record<string, unknown>[] = Array.isArray(br.items) ? br.items : [];
   const actions = shared.actions.filter((a) => a.incident === i.id);
   return (
     <aside className="detail" data-testid="incident-detail">
       <div className="detail-head">
         <div>
-          <span className={`badge sev-${level(i).toLowerCase()}`}>{level(i)}</span> <span className="muted small">score {str(i.severity?.score ?? '')}</span>
+          <span className={`badge sev-${level(i).toLowerCase()}`}>{level(i)}</span>{' '}
+          <span className="muted small">score {str(i.severity?.score ?? '')}</span>
           <h2>{str(i.title ?? i.id)}</h2>
           <div className="muted small">
             {str(i.firstSeen)} → {str(i.lastSeen)} · {str(i.alertCount)} alert(s) · {entityOf(i)}
@@ -119,8 +140,11 @@ function IncidentDetail({ i, shared, onClose }: { i: Incident; shared: Shared; o
       <ol className="timeline">
         {timeline.map((t, k) => (
           <li key={k}>
-            <span className="muted small">{str(t.time)}</span> <strong>{str(t.rule ?? t.title ?? t.kind)}</strong>{' '}
-            {Array.isArray(t.techniques) && t.techniques.length > 0 && <span className="chip mitre">{(t.techniques as string[]).join(' ')}</span>}{' '}
+            <span className="muted small">{str(t.time)}</span>{' '}
+            <strong>{str(t.rule ?? t.title ?? t.kind)}</strong>{' '}
+            {Array.isArray(t.techniques) && t.techniques.length > 0 && (
+              <span className="chip mitre">{(t.techniques as string[]).join(' ')}</span>
+            )}{' '}
             <span className="small">{str(t.output ?? '')}</span>
           </li>
         ))}
@@ -131,13 +155,18 @@ function IncidentDetail({ i, shared, onClose }: { i: Incident; shared: Shared; o
       <ul className="blast-list">
         {brItems.map((b, k) => (
           <li key={k}>
-            <span className={`badge risk-${str(b.risk)}`}>{str(b.risk)}</span> {str(b.relation)} <strong>{str(b.kind)}</strong> {str(b.name)}{' '}
+            <span className={`badge risk-${str(b.risk)}`}>{str(b.risk)}</span> {str(b.relation)}{' '}
+            <strong>{str(b.kind)}</strong> {str(b.name)}{' '}
             {b.detail ? <span className="muted small">{str(b.detail)}</span> : null}
           </li>
         ))}
       </ul>
       <h3>Containment</h3>
-      {actions.length === 0 ? <Empty>No action for this incident.</Empty> : <ActionTable actions={actions} canAct={shared.role !== 'viewer'} onAct={shared.act} />}
+      {actions.length === 0 ? (
+        <Empty>No action for this incident.</Empty>
+      ) : (
+        <ActionTable actions={actions} canAct={shared.role !== 'viewer'} onAct={shared.act} />
+      )}
     </aside>
   );
 }

@@ -21,12 +21,21 @@ export function PostureView() {
   useEffect(() => {
     api<{ findings?: Finding[]; items?: Finding[] }>('/api/v1/posture/findings')
       .then((r) => setFindings(r.findings ?? r.items ?? []))
-      .catch((e) => setError(e instanceof ApiError && e.status === 503 ? 'Posture scanning is not running in this deployment (start vigie run with --kubeconfig).' : String(e)));
+      .catch((e) =>
+        setError(
+          e instanceof ApiError && e.status === 503
+            ? 'Posture scanning is not running in this deployment (start vigie run with --kubeconfig).'
+            : String(e),
+        ),
+      );
   }, []);
   const groups = useMemo(() => {
     const m = new Map<string, Finding[]>();
     for (const f of findings ?? []) {
-      const k = by === 'control' ? `${f.control}${f.title ? ' · ' + f.title : ''}` : `${f.resource.kind} ${f.resource.namespace ? f.resource.namespace + '/' : ''}${f.resource.name}`;
+      const k =
+        by === 'control'
+          ? `${f.control}${f.title ? ' · ' + f.title : ''}`
+          : `${f.resource.kind} ${f.resource.namespace ? f.resource.namespace + '/' : ''}${f.resource.name}`;
       m.set(k, [...(m.get(k) ?? []), f]);
     }
     return [...m.entries()].sort((a, b) => b[1].length - a[1].length);
@@ -60,12 +69,18 @@ export function PostureView() {
                     <td>
                       <span className={`badge sev-${f.severity.toLowerCase()}`}>{f.severity}</span>
                     </td>
-                    <td className="small">{by === 'control' ? `${f.resource.kind} ${f.resource.namespace ?? ''}/${f.resource.name}` : f.control}</td>
+                    <td className="small">
+                      {by === 'control'
+                        ? `${f.resource.kind} ${f.resource.namespace ?? ''}/${f.resource.name}`
+                        : f.control}
+                    </td>
                     <td className="small">
                       {f.message}
                       {f.path && <div className="mono muted">{f.path}</div>}
                     </td>
-                    <td className="small muted">{f.excepted ? 'excepted' : (f.fix ?? f.remediation ?? '')}</td>
+                    <td className="small muted">
+                      {f.excepted ? 'excepted' : (f.fix ?? f.remediation ?? '')}
+                    </td>
                   </tr>
                 ))}
               </tbody>

@@ -19,13 +19,21 @@ export function ReportsView() {
         </div>
         {items.length === 0 ? (
           <Empty>
-            No report yet. <code>vigie eval syscalls --dataset adfa --data … --report reports/adfa</code> writes one.
+            No report yet. <code>vigie eval syscalls --dataset adfa --data … --report reports/adfa</code>{' '}
+            writes one.
           </Empty>
         ) : (
           <ul className="list">
             {items.map((r) => (
               <li key={r.name}>
-                <button className={open?.name === r.name ? 'link active' : 'link'} onClick={() => api<{ name: string; markdown: string }>(`/api/v1/reports/${encodeURIComponent(r.name)}`).then(setOpen)}>
+                <button
+                  className={open?.name === r.name ? 'link active' : 'link'}
+                  onClick={() =>
+                    api<{ name: string; markdown: string }>(
+                      `/api/v1/reports/${encodeURIComponent(r.name)}`,
+                    ).then(setOpen)
+                  }
+                >
                   {r.name}
                 </button>
                 <span className="muted small"> {new Date(r.modified).toLocaleDateString()}</span>
@@ -34,7 +42,13 @@ export function ReportsView() {
           </ul>
         )}
       </div>
-      <div className="pane">{open ? <Markdown text={open.markdown} imageUrl={fileUrl(open.name)} /> : <Empty>Pick a report.</Empty>}</div>
+      <div className="pane">
+        {open ? (
+          <Markdown text={open.markdown} imageUrl={fileUrl(open.name)} />
+        ) : (
+          <Empty>Pick a report.</Empty>
+        )}
+      </div>
     </section>
   );
 }

@@ -11,7 +11,13 @@ export function WorkloadsView() {
     const load = () =>
       api<{ items: Row[] }>('/api/v1/baselines')
         .then((r) => setRows(r.items))
-        .catch((e) => setError(e instanceof ApiError && e.status === 503 ? 'Baselines are not running in this deployment.' : String(e)));
+        .catch((e) =>
+          setError(
+            e instanceof ApiError && e.status === 503
+              ? 'Baselines are not running in this deployment.'
+              : String(e),
+          ),
+        );
     void load();
     const t = setInterval(load, 5000);
     return () => clearInterval(t);
@@ -24,8 +30,9 @@ export function WorkloadsView() {
         <h1>Workloads</h1>
       </div>
       <p className="hint">
-        Each workload (image + command in Docker, namespace + owner in Kubernetes) has a learned baseline: <em>learning</em> until it has seen enough,
-        then <em>ready</em> (deviations alert), <em>stale</em> when it has not seen the workload for a while.
+        Each workload (image + command in Docker, namespace + owner in Kubernetes) has a learned baseline:{' '}
+        <em>learning</em> until it has seen enough, then <em>ready</em> (deviations alert), <em>stale</em>{' '}
+        when it has not seen the workload for a while.
       </p>
       {rows.length === 0 ? (
         <Empty>No workload seen yet.</Empty>
