@@ -31,6 +31,15 @@ const MINUTE = 60_000_000_000n;
 const TRACE_ONLY = ['requestsPerSec', 'netRx', 'netTx', 'clientLatencyMs', 'syscallRead'] as const;
 const WINDOW = 10n * MINUTE;
 
+/**
+ * Engine parameters for one-minute data (the live defaults are for one-second samples). persist = 2:
+ * an alarm needs two consecutive minutes above k. A per-minute latency percentile of a pod serving a
+ * few requests a minute is its slowest request; one slow request makes a one-minute spike, and the
+ * CUSUM alone adds up spikes two minutes apart into an alarm. A fault that holds shows in consecutive
+ * minutes.
+ */
+export const NEZHA_PARAMS: Partial<PerfParams> = { persist: 2 };
+
 export interface TypeScore {
   faults: number;
   detected: number;
@@ -68,7 +77,15 @@ export interface MetricsEvalResult {
   episodes: number;
   falseAlarms: number;
   faultFreeHours: number;
-  falseAlarmList: { start: string; culprit?: string; why?: string }[];
+  falseAlarmList: {
+    start: string;
+    /** Alarmed minutes in the episode. */
+    minutes: number;
+    culprit?: string;
+    why?: string;
+    /** Every pod and metric in alarm during the episode, with its largest z. */
+    alarmed: { pod: string; metric: string; maxZ: number; minutes: number }[];
+  }[];
   perFault: FaultOutcome[];
   trivial: Record<
     string,
@@ -95,6 +112,8 @@ interface Minute {
   alarmed: boolean;
   ranked?: string[];
   why?: string;
+  /** Pod and metric of every track in alarm at this minute, with its z. */
+  tracks?: { pod: string; metric: string; z: number }[];
 }
 
 function windows(faults: NezhaFault[]): { start: bigint; end: bigint }[] {
@@ -184,7 +203,8 @@ export interface EvalOptions {
 
 /** Replay the day through the engine minute by minute. */
 export function evalNezhaDay(day: NezhaDay, opts: EvalOptions = {}): MetricsEvalResult {
-  const engine = new PerfEngine(opts.params ?? {});
+  const params = opts.params ?? NEZHA_PARAMS;
+  const engine = new PerfEngine(params);
   const events = nezhaEvents(day);
   const specs = engine.p.specs;
   const podNames = day.pods.map((p) => p.pod);
@@ -218,15 +238,19 @@ export function evalNezhaDay(day: NezhaDay, opts: EvalOptions = {}): MetricsEval
       });
     }
     let alarmed = false;
+    const tracks: NonNullable<Minute['tracks']> = [];
     for (const e of engine.allEntities()) {
       if (e.alarmed) alarmed = true;
+      e.tracks.forEach((t, s) => {
+        if (t?.alarmed) tracks.push({ pod: e.ref.name, metric: specs[s].name, z: t.lastZ });
+      });
       const pi = podIndex.get(e.ref.name);
       if (pi === undefined) continue;
       for (let s = 0; s < specs.length; s++) z[pi * nT + s] = e.tracks[s]?.lastZ ?? 0;
       for (let j = 0; j < TRACE_ONLY.length; j++)
         z[pi * nT + specs.length + j] = extraZ[pi * TRACE_ONLY.length + j];
     }
-    const m: Minute = { ts: firstTs, alarmed };
+    const m: Minute = { ts: firstTs, alarmed, tracks };
     if (alarmed) {
       const r = engine.rank(undefined, 3, (ref) => ref.name !== 'frontend');
       m.ranked = r.map((x) => serviceOfPod(x.ref.name));
@@ -353,15 +377,33 @@ export function evalNezhaDay(day: NezhaDay, opts: EvalOptions = {}): MetricsEval
     episodes: sc.episodes,
     falseAlarms: sc.falseAlarms,
     faultFreeHours: round(sc.faultFreeHours, 2),
-    falseAlarmList: sc.falseStarts.map((s) => ({
-      start: new Date(Number(minutes[s].ts / 1_000_000n)).toISOString().slice(0, 16).replace('T', ' '),
-      culprit: minutes[s].ranked?.[0],
-      why: minutes[s].why,
-    })),
+    falseAlarmList: sc.falseStarts.map((s) => episodeOf(minutes, s)),
     perFault,
     trivial,
-    params: opts.params ?? {},
+    params,
     malformed: day.malformed,
+  };
+}
+
+/** The episode starting at minute s: its length and every pod/metric in alarm during it. */
+function episodeOf(minutes: Minute[], s: number): MetricsEvalResult['falseAlarmList'][number] {
+  let e = s;
+  while (e + 1 < minutes.length && minutes[e + 1].alarmed) e++;
+  const by = new Map<string, { pod: string; metric: string; maxZ: number; minutes: number }>();
+  for (let t = s; t <= e; t++)
+    for (const tr of minutes[t].tracks ?? []) {
+      const key = `${tr.pod}\u0000${tr.metric}`;
+      const a = by.get(key) ?? { pod: tr.pod, metric: tr.metric, maxZ: -Infinity, minutes: 0 };
+      a.maxZ = Math.max(a.maxZ, round(tr.z, 1));
+      a.minutes++;
+      by.set(key, a);
+    }
+  return {
+    start: new Date(Number(minutes[s].ts / 1_000_000n)).toISOString().slice(0, 16).replace('T', ' '),
+    minutes: e - s + 1,
+    culprit: minutes[s].ranked?.[0],
+    why: minutes[s].why,
+    alarmed: [...by.values()].sort((a, b) => b.maxZ - a.maxZ),
   };
 }
 
@@ -541,10 +583,13 @@ export function nezhaMarkdown(r: MetricsEvalResult): string {
       '',
       '## Alarms outside every fault window',
       '',
-      '| start (UTC) | top culprit | why |',
-      '|---|---|---|',
+      '| start (UTC) | minutes | top culprit | why | in alarm (pod metric, largest z, minutes) |',
+      '|---|---|---|---|---|',
     );
-    for (const f of r.falseAlarmList) L.push(`| ${f.start} | ${f.culprit ?? '—'} | ${f.why ?? ''} |`);
+    for (const f of r.falseAlarmList)
+      L.push(
+        `| ${f.start} | ${f.minutes} | ${f.culprit ?? '—'} | ${f.why ?? ''} | ${f.alarmed.map((a) => `${a.pod} ${a.metric} ${a.maxZ} (${a.minutes})`).join('; ')} |`,
+      );
   }
   return L.join('\n') + '\n';
 }

@@ -79,6 +79,55 @@ describe('PerfEngine', () => {
     expect(found.some((f) => f.type === 'recovered')).toBe(true);
   });
 
+  it('persistence: spikes two samples apart alarm through the CUSUM alone, not with persist = 2', () => {
+    // Latency 50 ms (the 100-ms floor is the sigma), then spikes at samples 41 and 43 (z = 9 and 10)
+    // with 200 ms between (z = 1.5): the CUSUM holds 6 after the first, 4.5 after the second sample,
+    // 11.5 > 10 after the third. A missing sample between leaves it at 6, then 13.
+    const run = (persist: number, gapValue: number) => {
+      const eng = new PerfEngine({ persist });
+      const r = ref('sparse');
+      const found: PerfFinding[] = [];
+      const series = [...Array(40).fill(50), 950, gapValue, 1050, 50, 50];
+      series.forEach((x, k) => found.push(...(eng.observe(r, BigInt(k + 1) * S, { latencyMs: x }) ?? [])));
+      return found.filter((f) => f.type === 'anomaly').length;
+    };
+    expect(run(1, 200)).toBe(1);
+    expect(run(2, 200)).toBe(0);
+    // A sample without a measurement between the spikes breaks the run too.
+    expect(run(1, NaN)).toBe(1);
+    expect(run(2, NaN)).toBe(0);
+    // A held shift alarms at the same sample with either setting.
+    const onset = (persist: number) => {
+      const eng = new PerfEngine({ persist });
+      const r = ref('held');
+      for (let k = 1; k <= 80; k++) {
+        const f = eng.observe(r, BigInt(k) * S, { cpu: k > 60 ? 0.9 : 0.1 + 0.01 * noise(k) });
+        if (f?.some((x) => x.type === 'anomaly')) return k;
+      }
+      return -1;
+    };
+    expect(onset(1)).toBe(62);
+    expect(onset(2)).toBe(62);
+  });
+
+  it('an alarm stands through a sample without a measurement', () => {
+    const eng = new PerfEngine();
+    const r = ref('gappy');
+    const found: PerfFinding[] = [];
+    const feed = (k: number, latencyMs: number) =>
+      found.push(...(eng.observe(r, BigInt(k) * S, { latencyMs }) ?? []));
+    for (let k = 1; k <= 40; k++) feed(k, 50);
+    feed(41, 2000);
+    feed(42, 2000);
+    expect(found.filter((f) => f.type === 'anomaly')).toHaveLength(1);
+    feed(43, NaN);
+    expect(found.some((f) => f.type === 'recovered')).toBe(false);
+    expect(eng.entity(r.key)!.alarmed).toBe(true);
+    feed(44, 50);
+    feed(45, 50);
+    expect(found.some((f) => f.type === 'recovered')).toBe(true);
+  });
+
   it('counts NaN, skips out-of-order samples and resets evidence across a gap', () => {
     const eng = new PerfEngine();
     const r = ref('a');

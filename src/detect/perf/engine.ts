@@ -56,6 +56,12 @@ export interface PerfParams {
   warmup: number;
   /** Consecutive quiet samples (z < k) that end an alarm. */
   quiet: number;
+  /**
+   * Consecutive samples above k that an alarm needs besides the CUSUM crossing (1: the CUSUM alone
+   * decides). With coarse samples (one a minute) the CUSUM also adds up spikes that are not
+   * consecutive (two one-minute spikes two minutes apart alarm); 2 asks for the deviation to hold.
+   */
+  persist: number;
   /** An alarm older than this many samples is accepted as the new normal (baseline resumes). */
   maxAlarm: number;
   /** Memory leak: minimum R² of the climb over the window, and minimum rise as a fraction of median. */
@@ -81,6 +87,7 @@ export const DEFAULT_PARAMS: PerfParams = {
   relFloor: 0.1,
   warmup: 10,
   quiet: 2,
+  persist: 1,
   maxAlarm: 30,
   leakR2: 0.9,
   leakRise: 0.2,
@@ -112,6 +119,8 @@ class Track {
   alarmed = false;
   alarmSamples = 0;
   quietRun = 0;
+  /** Consecutive samples with z above k (persistence). */
+  highRun = 0;
   lastZ = 0;
   lastValue = NaN;
   /** Timestamp (double ns) of this metric's last sample: several sources may feed one entity. */
@@ -121,6 +130,11 @@ class Track {
     this.base = new RollingRobust(p.window);
     this.cusum = new Cusum(p.k, p.h, p.clip);
     this.hist = new Float64Array(p.neighbourHistory);
+  }
+  /** Forget accumulated evidence (gap, restart); the baseline stays. */
+  resetEvidence(): void {
+    this.cusum.reset();
+    this.highRun = 0;
   }
   pushHist(x: number): void {
     this.hist[this.histPos] = x;
@@ -307,7 +321,7 @@ export class PerfEngine {
   restarted(key: string): void {
     const e = this.entities.get(key);
     if (!e) return;
-    for (const t of e.tracks) if (t) t.cusum.reset();
+    for (const t of e.tracks) if (t) t.resetEvidence();
     e.lastTs = 0n;
   }
 
@@ -335,7 +349,7 @@ export class PerfEngine {
         const dt = tsn - e.lastTsN;
         if (e.intervalNs > 0 && dt > 5 * e.intervalNs) {
           this.stats.gaps++;
-          for (const t of e.tracks) if (t) t.cusum.reset();
+          for (const t of e.tracks) if (t) t.resetEvidence();
         }
         e.intervalNs = e.intervalNs === 0 ? dt : 0.8 * e.intervalNs + 0.2 * Math.min(dt, 5 * e.intervalNs);
       }
@@ -357,7 +371,14 @@ export class PerfEngine {
       }
       this.stats.samples++;
       if (!Number.isFinite(x)) {
+        // No measurement (e.g. a latency percentile of an interval without requests): no evidence
+        // either way. An alarm stands; a persistence run is broken.
         this.stats.skippedNaN++;
+        const t0 = e.tracks[i];
+        if (t0) {
+          t0.highRun = 0;
+          if (t0.alarmed) anyAlarm = true;
+        }
         continue;
       }
       let t = e.tracks[i];
@@ -384,6 +405,7 @@ export class PerfEngine {
       const z = spec.direction === 'up' ? (x - med) / sigma : (med - x) / sigma;
       t.lastZ = z;
       t.cusum.update(z);
+      t.highRun = z > p.k ? t.highRun + 1 : 0;
       if (t.alarmed) {
         t.alarmSamples++;
         if (z < p.k) t.quietRun++;
@@ -397,7 +419,7 @@ export class PerfEngine {
           // A level held this long is the new normal: let the baseline learn it.
           b.push(x);
         }
-      } else if (t.cusum.s > p.h) {
+      } else if (t.cusum.s > p.h && t.highRun >= p.persist) {
         t.alarmed = true;
         t.alarmSamples = 0;
         t.quietRun = 0;
