@@ -525,6 +525,7 @@ export function nezhaMarkdown(r: MetricsEvalResult): string {
   const L: string[] = [];
   const pct = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : '—');
   L.push(`# Perf detector on ${r.dataset}`, '');
+  L.push(`Engine parameters beyond the defaults: \`${JSON.stringify(r.params)}\`.`, '');
   L.push('| detector | recall | precision | false alarms / fault-free h | top-1 | top-3 | mean delay (s) |');
   L.push('|---|---|---|---|---|---|---|');
   L.push(

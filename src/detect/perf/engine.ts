@@ -9,6 +9,8 @@
  *  - k, h, clip: the CUSUM slack, decision threshold and per-sample cap in robust sigmas (3, 10, 10):
  *    a shift must exceed 3 sigmas to count, one sample adds at most 7 so a lone spike never alarms,
  *    two consecutive samples at ≥ 8 sigmas do.
+ *  - persist: consecutive samples above k an alarm also needs (1: the CUSUM alone decides; the
+ *    Nezha evaluation uses 2 for one-minute data, where separate spikes would otherwise add up).
  *  - relFloor: the robust sigma is never below this fraction of the median (0.1), so a flat series
  *    does not turn a 1 % wobble into a large z; each metric also has an absolute floor in its own unit
  *    (METRIC_SPECS) that encodes the smallest change worth an operator's attention.
