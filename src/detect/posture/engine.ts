@@ -91,6 +91,70 @@ function compile(list: ControlDef[]): CompiledControl[] {
   return c;
 }
 
+interface Totals {
+  weight: number;
+  passed: number;
+}
+
+/** One object through its applicable controls: findings and its score appended to the lists. */
+function evaluateObject(
+  obj: K8sObject,
+  source: LoadedObject['source'],
+  compiled: CompiledControl[],
+  ctx: ScanContext,
+  exceptions: ExceptionRule[],
+  now: Date,
+  errors: ScanError[] | undefined,
+  findings: Finding[],
+  resources: ResourceScore[],
+  totals: Totals,
+): void {
+  const ref = refOf(obj);
+  let weight = 0;
+  let failedWeight = 0;
+  let count = 0;
+  for (let ci = 0; ci < compiled.length; ci++) {
+    const { def: c, fn, params, weight: w } = compiled[ci];
+    weight += w;
+    let hits;
+    try {
+      hits = fn(obj, ctx, params);
+    } catch (e) {
+      // A check must never take the scan down on a strange object: record it and go on.
+      errors?.push({
+        file: source?.file ?? refKey(ref),
+        line: source?.line,
+        message: `control ${c.id} failed on ${ref.kind}/${ref.name}: ${(e as Error).message}`,
+      });
+      continue;
+    }
+    if (hits.length === 0) continue;
+    let anyActive = false;
+    for (let hi = 0; hi < hits.length; hi++) {
+      const h = hits[hi];
+      const f = h instanceof FindingBase && h.unbound ? h : new PostureFinding(h);
+      f.def = c;
+      f.resource = ref;
+      f.source = source;
+      const ex = exceptions.length > 0 ? matchException(exceptions, f, now) : undefined;
+      if (ex) {
+        f.excepted = true;
+        f.exception = { reason: ex.reason, expires: ex.expires?.toISOString() };
+      } else anyActive = true;
+      findings.push(f);
+      count++;
+    }
+    if (anyActive) failedWeight += w;
+  }
+  totals.weight += weight;
+  totals.passed += weight - failedWeight;
+  resources.push({
+    resource: ref,
+    score: weight === 0 ? 100 : Math.round((1000 * (weight - failedWeight)) / weight) / 10,
+    findings: count,
+  });
+}
+
 export function evaluate(loaded: LoadedObject[], opts: EvaluateOptions = {}): ScanResult {
   let controls = opts.controls ?? loadCatalogue();
   if (opts.only) {
@@ -110,61 +174,32 @@ export function evaluate(loaded: LoadedObject[], opts: EvaluateOptions = {}): Sc
   const exceptions = opts.exceptions ?? [];
   const findings: Finding[] = [];
   const resources: ResourceScore[] = [];
-  let totalWeight = 0;
-  let passedWeight = 0;
+  const totals: Totals = { weight: 0, passed: 0 };
 
-  for (const { obj, source } of loaded) {
+  for (let i = 0; i < loaded.length; i++) {
+    const { obj, source } = loaded[i];
     const applicable = controlsFor(obj, ix);
     if (applicable.length === 0) continue;
-    const ref = refOf(obj);
-    let weight = 0;
-    let failedWeight = 0;
-    let count = 0;
-    const compiled = compile(applicable);
-    for (let ci = 0; ci < compiled.length; ci++) {
-      const { def: c, fn, params, weight: w } = compiled[ci];
-      weight += w;
-      let hits;
-      try {
-        hits = fn(obj, ctx, params);
-      } catch (e) {
-        // A check must never take the scan down on a strange object: record it and go on.
-        opts.errors?.push({
-          file: source?.file ?? refKey(ref),
-          line: source?.line,
-          message: `control ${c.id} failed on ${ref.kind}/${ref.name}: ${(e as Error).message}`,
-        });
-        continue;
-      }
-      if (hits.length === 0) continue;
-      let anyActive = false;
-      for (const h of hits) {
-        const f = h instanceof FindingBase && h.unbound ? h : new PostureFinding(h);
-        f.def = c;
-        f.resource = ref;
-        f.source = source;
-        const ex = exceptions.length > 0 ? matchException(exceptions, f, now) : undefined;
-        if (ex) {
-          f.excepted = true;
-          f.exception = { reason: ex.reason, expires: ex.expires?.toISOString() };
-        } else anyActive = true;
-        findings.push(f);
-        count++;
-      }
-      if (anyActive) failedWeight += w;
-    }
-    totalWeight += weight;
-    passedWeight += weight - failedWeight;
-    resources.push({
-      resource: ref,
-      score: weight === 0 ? 100 : Math.round((1000 * (weight - failedWeight)) / weight) / 10,
-      findings: count,
-    });
+    evaluateObject(
+      obj,
+      source,
+      compile(applicable),
+      ctx,
+      exceptions,
+      now,
+      opts.errors,
+      findings,
+      resources,
+      totals,
+    );
   }
+  const totalWeight = totals.weight;
+  const passedWeight = totals.passed;
 
   const bySeverity: Record<Severity, number> = { critical: 0, high: 0, medium: 0, low: 0, info: 0 };
   let excepted = 0;
-  for (const f of findings) {
+  for (let i = 0; i < findings.length; i++) {
+    const f = findings[i];
     if (f.excepted) excepted++;
     else bySeverity[f.severity]++;
   }

@@ -65,6 +65,26 @@ export abstract class FindingBase implements Finding {
   }
 }
 
+/**
+ * A hit at prefix + rel (a pod template's path and a field under it), joined when read: the checks
+ * that fail on most workloads make one object per finding and no string until one is printed.
+ */
+export class PathHit extends FindingBase implements Hit {
+  constructor(
+    private readonly prefix: string,
+    private readonly rel: string,
+    private readonly msg: string,
+  ) {
+    super();
+  }
+  get path(): string {
+    return this.prefix + this.rel;
+  }
+  get message(): string {
+    return this.msg;
+  }
+}
+
 /** A finding wrapping a plain hit object. */
 export class PostureFinding extends FindingBase {
   constructor(readonly hit: Hit) {

@@ -93,14 +93,21 @@ function strMap(v: unknown): Record<string, string> {
  * else the first `containers` list found within a few levels of `spec`.
  */
 const podSpecCache = new WeakMap<object, PodSpecRef[]>();
+// The engine runs every applicable control on one object before the next: the last answer is
+// asked for again dozens of times in a row, and a compare is cheaper than a WeakMap lookup.
+let lastObj: object | undefined;
+let lastSpecs: PodSpecRef[] = [];
 
 export function podSpecsOf(o: K8sObject): PodSpecRef[] {
+  if (o === lastObj) return lastSpecs;
   let r = podSpecCache.get(o);
   if (!r) {
     r = findPodSpecs(o);
     for (const p of r) p.metaPrefix = p.prefix === 'spec.' ? '' : p.prefix.replace(/spec\.$/, '');
     podSpecCache.set(o, r);
   }
+  lastObj = o;
+  lastSpecs = r;
   return r;
 }
 
@@ -217,14 +224,23 @@ export const WORKLOAD_KINDS = new Set([
 ]);
 
 const containerCache = new WeakMap<PodSpecRef, [ContainerRef[], ContainerRef[]]>();
+let lastPod: PodSpecRef | undefined;
+let lastContainers: [ContainerRef[], ContainerRef[]] = [[], []];
 
 /** Containers of a pod template (cached per template; callers must not mutate the list). */
 export function containersOf(p: PodSpecRef, withEphemeral = true): ContainerRef[] {
-  let c = containerCache.get(p);
-  if (!c) {
-    const all = listContainers(p, true);
-    c = [all, all.filter((x) => x.kind !== 'ephemeralContainers')];
-    containerCache.set(p, c);
+  let c: [ContainerRef[], ContainerRef[]] | undefined;
+  if (p === lastPod) c = lastContainers;
+  else {
+    c = containerCache.get(p);
+    if (!c) {
+      const all = listContainers(p, true);
+      const noEphemeral = all.filter((x) => x.kind !== 'ephemeralContainers');
+      c = [all, noEphemeral.length === all.length ? all : noEphemeral];
+      containerCache.set(p, c);
+    }
+    lastPod = p;
+    lastContainers = c;
   }
   return withEphemeral ? c[0] : c[1];
 }
@@ -256,7 +272,9 @@ export function selectorMatches(
 ): boolean {
   if (sel == null || typeof sel !== 'object') return false;
   const ml = sel.matchLabels;
-  if (ml) for (const [k, v] of Object.entries(ml)) if (labels[k] !== String(v)) return false;
+  if (ml)
+    for (const k in ml)
+      if (Object.prototype.hasOwnProperty.call(ml, k) && labels[k] !== String(ml[k])) return false;
   const me = sel.matchExpressions;
   if (Array.isArray(me)) {
     for (const e of me) {
@@ -304,8 +322,26 @@ export interface ImageRef {
   digest?: string;
 }
 
+/**
+ * Parsed references by image string: a cluster runs few distinct images in many pods (a Deployment,
+ * its ReplicaSets and their Pods carry the same ones), and several checks parse each. Bounded: the
+ * map is dropped when it fills. Callers must not mutate the result.
+ */
+const imageCache = new Map<string, ImageRef>();
+const IMAGE_CACHE_MAX = 4096;
+
 /** Docker reference parsing: "nginx" → docker.io/library/nginx:latest semantics (tag undefined). */
 export function parseImage(image: string): ImageRef {
+  let r = imageCache.get(image);
+  if (r === undefined) {
+    if (imageCache.size >= IMAGE_CACHE_MAX) imageCache.clear();
+    r = Object.freeze(parseImageUncached(image));
+    imageCache.set(image, r);
+  }
+  return r;
+}
+
+function parseImageUncached(image: string): ImageRef {
   let rest = image.trim();
   let digest: string | undefined;
   const at = rest.indexOf('@');
@@ -353,11 +389,25 @@ const DECIMAL: Record<string, number> = {
   E: 1e18,
 };
 
+const QUANTITY = /^([+-]?[0-9.]+(?:[eE][+-]?\d+)?)([a-zA-Z]*)$/;
+/** Parsed quantities by string ("100m", "256Mi" repeat across a cluster); bounded like imageCache. */
+const quantityCache = new Map<string, number>();
+
 /** Kubernetes quantity to a number (bytes or cores); NaN when unreadable. */
 export function parseQuantity(q: unknown): number {
   if (typeof q === 'number') return q;
   if (typeof q !== 'string') return NaN;
-  const m = /^([+-]?[0-9.]+(?:[eE][+-]?\d+)?)([a-zA-Z]*)$/.exec(q.trim());
+  let n = quantityCache.get(q);
+  if (n === undefined) {
+    if (quantityCache.size >= IMAGE_CACHE_MAX) quantityCache.clear();
+    n = parseQuantityString(q);
+    quantityCache.set(q, n);
+  }
+  return n;
+}
+
+function parseQuantityString(q: string): number {
+  const m = QUANTITY.exec(q.trim());
   if (!m) return NaN;
   const n = Number(m[1]);
   const unit = m[2];

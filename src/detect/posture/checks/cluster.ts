@@ -10,9 +10,12 @@ import { nameOf, nsOf, podSpecsOf, refOf, selectorMatches } from '../k8s.js';
 import type { Hit, K8sObject } from '../types.js';
 import { isSensitive, tokenMounted } from './pod.js';
 import type { Check } from './types.js';
+import { PathHit } from '../finding.js';
 
 const EMPTY: any[] = Object.freeze([]) as unknown as any[];
 const list = (v: unknown): any[] => (Array.isArray(v) ? v : EMPTY);
+/** Shared empty result of the checks that run on every workload (most pass on most objects). */
+const NONE: Hit[] = EMPTY;
 
 // ---- RBAC ----
 
@@ -132,17 +135,19 @@ const roleWildcard: Check = {
 const workloadPermission: Check = {
   appliesTo: ['podspec'],
   fn: (o, ctx, params) => {
-    const out: Hit[] = [];
+    let out: Hit[] | undefined;
     const ns = nsOf(o) ?? 'default';
     for (const p of podSpecsOf(o)) {
-      if (!tokenMounted(p, o, ctx)) continue;
       const sa = String(p.spec.serviceAccountName ?? p.spec.serviceAccount ?? 'default');
-      for (const v of ctx.bindingsOfServiceAccount(ns, sa)) {
+      const views = ctx.bindingsOfServiceAccount(ns, sa);
+      // No binding grants this account anything: nothing to find, whatever the token does.
+      if (views.length === 0 || !tokenMounted(p, o, ctx)) continue;
+      for (const v of views) {
         if (v.binding.kind === 'RoleBinding' && params.clusterWideOnly) continue;
         const g = anyGrant(v.rules, specsOf(params));
         if (!g) continue;
         const r = v.rules[g.at.rule];
-        out.push({
+        (out ??= []).push({
           path: `${p.prefix}serviceAccountName`,
           message: `service account ${ns}/${sa} can ${r.verbs[g.at.verb]} ${r.resources[g.at.resource]} through ${v.binding.kind} ${nameOf(v.binding)} → ${v.binding.roleRef?.kind} ${v.roleRefName}`,
           related: [refOf(v.binding), ...(v.role ? [refOf(v.role)] : [])],
@@ -150,7 +155,7 @@ const workloadPermission: Check = {
         break;
       }
     }
-    return out;
+    return out ?? NONE;
   },
 };
 
@@ -159,25 +164,21 @@ const workloadPermission: Check = {
 const workloadExposed: Check = {
   appliesTo: ['podspec'],
   fn: (o, ctx, params) => {
-    const out: Hit[] = [];
+    let out: Hit[] | undefined;
     const ns = nsOf(o) ?? 'default';
     const names = params.sensitiveOnly ? (ctx.settings.sensitiveInterfaces ?? []) : undefined;
-    if (names) {
-      const name = nameOf(o);
-      const images = podSpecsOf(o).flatMap((p) => list(p.spec.containers).map((c) => String(c?.image ?? '')));
-      if (!names.some((n) => name.includes(n) || images.some((i) => i.includes(n)))) return [];
-    }
+    if (names && !namesSensitiveInterface(o, names)) return NONE;
     for (const p of podSpecsOf(o)) {
       for (const { service, ingresses } of ctx.servicesExposing(ns, p.labels)) {
         const type = service.spec?.type ?? 'ClusterIP';
         if (type === 'LoadBalancer' || type === 'NodePort') {
-          out.push({
+          (out ??= []).push({
             path: `${p.metaPrefix}metadata.labels`,
             message: `exposed outside the cluster by ${type} Service ${nameOf(service)}`,
             related: [refOf(service)],
           });
         } else if (ingresses.length > 0) {
-          out.push({
+          (out ??= []).push({
             path: `${p.metaPrefix}metadata.labels`,
             message: `exposed by Ingress ${nameOf(ingresses[0])} through Service ${nameOf(service)}`,
             related: [refOf(service), refOf(ingresses[0])],
@@ -185,9 +186,23 @@ const workloadExposed: Check = {
         }
       }
     }
-    return out;
+    return out ?? NONE;
   },
 };
+
+/** The object's name or one of its containers' images contains one of the names. */
+function namesSensitiveInterface(o: K8sObject, names: string[]): boolean {
+  const name = nameOf(o);
+  const specs = podSpecsOf(o);
+  for (const n of names) {
+    if (name.includes(n)) return true;
+    for (const p of specs) {
+      const cs = list(p.spec.containers);
+      for (let i = 0; i < cs.length; i++) if (String(cs[i]?.image ?? '').includes(n)) return true;
+    }
+  }
+  return false;
+}
 
 const serviceExternal: Check = {
   appliesTo: ['Service'],
@@ -201,12 +216,14 @@ const serviceExternal: Check = {
   },
 };
 
+const SSH_PORTS = [22, 2222];
+
 /** Workloads reachable on an SSH port through a Service. */
 const sshExposed: Check = {
   appliesTo: ['podspec'],
   fn: (o, ctx, params) => {
-    const ports = (params.ports as number[]) ?? [22, 2222];
-    const out: Hit[] = [];
+    const ports = (params.ports as number[]) ?? SSH_PORTS;
+    let out: Hit[] | undefined;
     for (const p of podSpecsOf(o)) {
       for (const { service } of ctx.servicesExposing(nsOf(o) ?? 'default', p.labels)) {
         const sp = list(service.spec?.ports).find(
@@ -215,14 +232,14 @@ const sshExposed: Check = {
             ports.includes(typeof x?.targetPort === 'number' ? x.targetPort : Number(x?.targetPort)),
         );
         if (sp)
-          out.push({
+          (out ??= []).push({
             path: `${p.metaPrefix}metadata.labels`,
             message: `SSH port ${sp.port} exposed by Service ${nameOf(service)}`,
             related: [refOf(service)],
           });
       }
     }
-    return out;
+    return out ?? NONE;
   },
 };
 
@@ -257,28 +274,50 @@ const networkPolicy: Check = {
   appliesTo: ['podspec'],
   fn: (o, ctx, params) => {
     const ns = nsOf(o) ?? 'default';
-    const out: Hit[] = [];
+    let out: Hit[] | undefined;
     for (const p of podSpecsOf(o)) {
       const pols = ctx.networkPoliciesSelecting(ns, p.labels);
-      const meta = `${p.metaPrefix}metadata.labels`;
       if (params.both) {
-        let ingress = false;
-        let egress = false;
-        for (const pol of pols) {
-          const d = policyDirections(pol);
-          ingress ||= d.ingress;
-          egress ||= d.egress;
-        }
+        const { ingress, egress } = directionsOf(pols);
         if (!ingress || !egress)
-          out.push({
-            path: meta,
-            message: `no NetworkPolicy restricts ${!ingress && !egress ? 'ingress or egress' : !ingress ? 'ingress' : 'egress'} for these pods`,
-          });
-      } else if (pols.length === 0) out.push({ path: meta, message: 'no NetworkPolicy selects these pods' });
+          (out ??= []).push(
+            new PathHit(
+              p.metaPrefix,
+              'metadata.labels',
+              !ingress && !egress
+                ? 'no NetworkPolicy restricts ingress or egress for these pods'
+                : !ingress
+                  ? 'no NetworkPolicy restricts ingress for these pods'
+                  : 'no NetworkPolicy restricts egress for these pods',
+            ),
+          );
+      } else if (pols.length === 0)
+        (out ??= []).push(
+          new PathHit(p.metaPrefix, 'metadata.labels', 'no NetworkPolicy selects these pods'),
+        );
     }
-    return out;
+    return out ?? NONE;
   },
 };
+
+/** Directions restricted by a set of policies, once per set (the context caches the sets). */
+const directionsCache = new WeakMap<K8sObject[], { ingress: boolean; egress: boolean }>();
+const NO_DIRECTIONS = Object.freeze({ ingress: false, egress: false });
+function directionsOf(pols: K8sObject[]): { ingress: boolean; egress: boolean } {
+  if (pols.length === 0) return NO_DIRECTIONS;
+  let d = directionsCache.get(pols);
+  if (!d) {
+    let ingress = false;
+    let egress = false;
+    for (const pol of pols) {
+      const x = policyDirections(pol);
+      ingress ||= x.ingress;
+      egress ||= x.egress;
+    }
+    directionsCache.set(pols, (d = { ingress, egress }));
+  }
+  return d;
+}
 
 const namespaceNetworkPolicy: Check = {
   appliesTo: ['Namespace'],
@@ -370,39 +409,59 @@ function componentArgs(
   if (o.kind !== 'Pod') return undefined;
   const cs = list(o.spec?.containers);
   for (let i = 0; i < cs.length; i++) {
-    const c = cs[i];
-    // cheap reject first: this runs on every Pod of a cluster
-    const first = list(c?.command)[0] ?? list(c?.args)[0];
-    if (
-      !String(c?.name ?? '').includes(component) &&
-      !(typeof first === 'string' && first.includes(component)) &&
-      !list(c?.command).some((x) => typeof x === 'string' && x.includes(component))
-    )
-      continue;
-    const cmd = [...list(c?.command), ...list(c?.args)].map(String);
-    if (
-      !cmd.some((x) => x === component || x.endsWith(`/${component}`) || x.startsWith(`${component} `)) &&
-      !(nameOf(o).startsWith(component) && c?.name === component) &&
-      !String(c?.name ?? '').startsWith(component)
-    )
-      continue;
-    const args: string[] = [];
-    const paths: string[] = [];
-    list(c.command).forEach((a, j) => {
-      for (const part of String(a).split(/\s+/)) {
-        args.push(part);
-        paths.push(`spec.containers[${i}].command[${j}]`);
-      }
-    });
-    list(c.args).forEach((a, j) => {
-      for (const part of String(a).split(/\s+/)) {
-        args.push(part);
-        paths.push(`spec.containers[${i}].args[${j}]`);
-      }
-    });
-    return { args, paths, base: `spec.containers[${i}]` };
+    // cheap reject first (no closure, no copy): this runs on every Pod of a cluster
+    if (!maybeComponent(cs[i], component)) continue;
+    const found = componentContainer(o, cs[i], i, component);
+    if (found) return found;
   }
   return undefined;
+}
+
+function maybeComponent(c: any, component: string): boolean {
+  const first = list(c?.command)[0] ?? list(c?.args)[0];
+  return (
+    String(c?.name ?? '').includes(component) ||
+    (typeof first === 'string' && first.includes(component)) ||
+    mentions(list(c?.command), component)
+  );
+}
+
+function componentContainer(
+  o: K8sObject,
+  c: any,
+  i: number,
+  component: string,
+): { args: string[]; paths: string[]; base: string } | undefined {
+  const cmd = [...list(c?.command), ...list(c?.args)].map(String);
+  if (
+    !cmd.some((x) => x === component || x.endsWith(`/${component}`) || x.startsWith(`${component} `)) &&
+    !(nameOf(o).startsWith(component) && c?.name === component) &&
+    !String(c?.name ?? '').startsWith(component)
+  )
+    return undefined;
+  const args: string[] = [];
+  const paths: string[] = [];
+  list(c.command).forEach((a, j) => {
+    for (const part of String(a).split(/\s+/)) {
+      args.push(part);
+      paths.push(`spec.containers[${i}].command[${j}]`);
+    }
+  });
+  list(c.args).forEach((a, j) => {
+    for (const part of String(a).split(/\s+/)) {
+      args.push(part);
+      paths.push(`spec.containers[${i}].args[${j}]`);
+    }
+  });
+  return { args, paths, base: `spec.containers[${i}]` };
+}
+
+function mentions(words: any[], component: string): boolean {
+  for (let i = 0; i < words.length; i++) {
+    const x = words[i];
+    if (typeof x === 'string' && x.includes(component)) return true;
+  }
+  return false;
 }
 
 function flagValue(args: string[], flag: string): { value: string | undefined; index: number } {
@@ -423,27 +482,33 @@ const componentFlag: Check = {
   appliesTo: ['Pod'],
   fn: (o, _ctx, params) => {
     const ca = componentArgs(o, params.component);
-    if (!ca) return [];
-    const { value, index } = flagValue(ca.args, params.flag);
-    const at = index >= 0 ? ca.paths[index] : `${ca.base}.command`;
-    const bad = (why: string): Hit[] => [
-      { path: at, message: `${params.component}: --${params.flag} ${why}` },
-    ];
-    if (params.require && value === undefined) return bad('is not set');
-    if (params.equals !== undefined && value !== undefined && value !== String(params.equals))
-      return bad(`is ${value}, expected ${params.equals}`);
-    if (params.equals !== undefined && value === undefined && params.defaultBad)
-      return bad(`is not set (default is unsafe; set ${params.equals})`);
-    if (params.notEquals !== undefined && value === String(params.notEquals)) return bad(`is ${value}`);
-    if (params.includes !== undefined && !(value ?? '').split(',').includes(params.includes))
-      return bad(`does not include ${params.includes}`);
-    if (params.excludes !== undefined && (value ?? '').split(',').includes(params.excludes))
-      return bad(`includes ${params.excludes}`);
-    if (params.minimum !== undefined && value !== undefined && Number(value) < Number(params.minimum))
-      return bad(`is ${value}, below ${params.minimum}`);
-    return [];
+    if (!ca) return NONE;
+    return componentFlagHits(ca, params);
   },
 };
+
+// Apart from fn, which runs on every Pod: its closure would cost an allocation on each call.
+function componentFlagHits(
+  ca: { args: string[]; paths: string[]; base: string },
+  params: Record<string, any>,
+): Hit[] {
+  const { value, index } = flagValue(ca.args, params.flag);
+  const at = index >= 0 ? ca.paths[index] : `${ca.base}.command`;
+  const bad = (why: string): Hit[] => [{ path: at, message: `${params.component}: --${params.flag} ${why}` }];
+  if (params.require && value === undefined) return bad('is not set');
+  if (params.equals !== undefined && value !== undefined && value !== String(params.equals))
+    return bad(`is ${value}, expected ${params.equals}`);
+  if (params.equals !== undefined && value === undefined && params.defaultBad)
+    return bad(`is not set (default is unsafe; set ${params.equals})`);
+  if (params.notEquals !== undefined && value === String(params.notEquals)) return bad(`is ${value}`);
+  if (params.includes !== undefined && !(value ?? '').split(',').includes(params.includes))
+    return bad(`does not include ${params.includes}`);
+  if (params.excludes !== undefined && (value ?? '').split(',').includes(params.excludes))
+    return bad(`includes ${params.excludes}`);
+  if (params.minimum !== undefined && value !== undefined && Number(value) < Number(params.minimum))
+    return bad(`is ${value}, below ${params.minimum}`);
+  return [];
+}
 
 /** Kubelet settings from a host data object (KubeletInfo, as Kubescape's host sensor reports it). */
 const kubeletSetting: Check = {
@@ -557,36 +622,41 @@ const imageMatch: Check = {
   fn: (o, _ctx, params) => {
     let re = patternCache.get(params);
     if (!re) patternCache.set(params, (re = new RegExp(params.pattern, 'i')));
-    const out: Hit[] = [];
+    let out: Hit[] | undefined;
     for (const p of podSpecsOf(o)) {
-      list(p.spec.containers).forEach((c, i) => {
+      const cs = list(p.spec.containers);
+      for (let i = 0; i < cs.length; i++) {
+        const c = cs[i];
         const image = String(c?.image ?? '');
-        if (!re.test(image)) return;
+        if (!re.test(image)) continue;
         if (params.fixedIn) {
           const tag = image.split('@')[0].split(':').pop() ?? '';
           const v = versionTuple(tag);
-          if (v.length === 0) return;
+          if (v.length === 0) continue;
           const fixed = (params.fixedIn as string[]).map(versionTuple);
           // vulnerable when below the fix of its own minor line (or below the lowest fix)
           const line = fixed.find((f) => f[0] === v[0] && f[1] === v[1]);
-          if (line ? !lessThan(v, line) : !lessThan(v, fixed[fixed.length - 1])) return;
+          if (line ? !lessThan(v, line) : !lessThan(v, fixed[fixed.length - 1])) continue;
         }
-        out.push({
+        (out ??= []).push({
           path: `${p.prefix}containers[${i}].image`,
           message: `${params.what}: ${image}`,
           container: c?.name,
         });
-      });
+      }
     }
-    return out;
+    return out ?? NONE;
   },
 };
 
-/** CVE-2021-25741: subPath mounts on nodes whose kubelet is in a vulnerable range. */
-const subPathSymlink: Check = {
-  appliesTo: ['podspec'],
-  fn: (o, ctx) => {
-    const vulnerable = ctx.of('Node').some((n) => {
+/** Whether a node of the scan runs a kubelet vulnerable to CVE-2021-25741 (once per scan). */
+const subPathCache = new WeakMap<ScanContext, boolean>();
+function subPathVulnerable(ctx: ScanContext): boolean {
+  const nodes = ctx.of('Node');
+  if (nodes.length === 0) return false;
+  let vulnerable = subPathCache.get(ctx);
+  if (vulnerable === undefined) {
+    vulnerable = nodes.some((n) => {
       const v = versionTuple(String(n.status?.nodeInfo?.kubeletVersion ?? ''));
       if (v.length === 0) return false;
       const fixes: Record<string, number> = { '1.19': 15, '1.20': 11, '1.21': 5, '1.22': 2 };
@@ -594,7 +664,16 @@ const subPathSymlink: Check = {
       if (key in fixes) return v[2] < fixes[key];
       return v[0] === 1 && v[1] < 19;
     });
-    if (!vulnerable) return [];
+    subPathCache.set(ctx, vulnerable);
+  }
+  return vulnerable;
+}
+
+/** CVE-2021-25741: subPath mounts on nodes whose kubelet is in a vulnerable range. */
+const subPathSymlink: Check = {
+  appliesTo: ['podspec'],
+  fn: (o, ctx) => {
+    if (!subPathVulnerable(ctx)) return NONE;
     const out: Hit[] = [];
     for (const p of podSpecsOf(o)) {
       for (const k of ['containers', 'initContainers'] as const) {

@@ -35,24 +35,33 @@ function podCheck(fn: PodFn): Check {
       const specs = podSpecsOf(o);
       if (specs.length === 1) return fn(specs[0], o, ctx, params);
       let out: Hit[] | undefined;
-      for (const p of specs) {
-        const r = fn(p, o, ctx, params);
-        if (r.length > 0) (out ??= []).push(...r);
+      for (let i = 0; i < specs.length; i++) {
+        const r = fn(specs[i], o, ctx, params);
+        if (r.length > 0) out = append(out, r);
       }
       return out ?? NONE;
     },
   };
 }
 
+/** out + hits, reusing whichever list exists (lists returned by a check belong to the caller). */
+function append(out: Hit[] | undefined, r: Hit[]): Hit[] {
+  if (out === undefined) return r;
+  for (let i = 0; i < r.length; i++) out.push(r[i]);
+  return out;
+}
+
 function containerCheck(fn: ContainerFn, withEphemeral = true): Check {
   return podCheck((p, o, ctx, params) => {
     let out: Hit[] | undefined;
-    for (const c of containersOf(p, withEphemeral)) {
-      const r = fn(c, p, o, ctx, params);
+    const cs = containersOf(p, withEphemeral);
+    for (let i = 0; i < cs.length; i++) {
+      const r = fn(cs[i], p, o, ctx, params);
       if (r === undefined) continue;
       if (Array.isArray(r)) {
-        if (r.length > 0) (out ??= []).push(...r);
-      } else (out ??= []).push(r);
+        if (r.length > 0) out = append(out, r);
+      } else if (out === undefined) out = [r];
+      else out.push(r);
     }
     return out ?? NONE;
   });
@@ -86,10 +95,12 @@ function hit(c: ContainerRef, rel: string, message: string): Hit {
   return new ContainerHit(c, rel, message);
 }
 
+/** Stands in for a missing securityContext: read only, shared (one object per call added up). */
+const NO_CONTEXT: Record<string, any> = Object.freeze({});
 const sc = (c: ContainerRef): Record<string, any> =>
-  c.c.securityContext && typeof c.c.securityContext === 'object' ? c.c.securityContext : {};
+  c.c.securityContext && typeof c.c.securityContext === 'object' ? c.c.securityContext : NO_CONTEXT;
 const psc = (p: PodSpecRef): Record<string, any> =>
-  p.spec.securityContext && typeof p.spec.securityContext === 'object' ? p.spec.securityContext : {};
+  p.spec.securityContext && typeof p.spec.securityContext === 'object' ? p.spec.securityContext : NO_CONTEXT;
 const EMPTY: any[] = Object.freeze([]) as unknown as any[];
 const list = (v: unknown): any[] => (Array.isArray(v) ? v : EMPTY);
 const upper = (s: unknown): string => {
@@ -135,7 +146,7 @@ function positive(v: unknown): boolean {
 const runAsNonRoot = containerCheck((c, p) => {
   const s = sc(c);
   const ps = psc(p);
-  const out: Hit[] = [];
+  let out: Hit[] | undefined;
   const userSet = s.runAsNonRoot !== undefined || s.runAsUser !== undefined;
   const userOk = userSet
     ? s.runAsNonRoot === true ||
@@ -144,16 +155,19 @@ const runAsNonRoot = containerCheck((c, p) => {
     : ps.runAsNonRoot === true || positive(ps.runAsUser);
   const userZero = s.runAsUser === 0 || (s.runAsUser === undefined && ps.runAsUser === 0);
   if (!userOk || userZero)
-    out.push(
+    out = [
       hit(
         c,
         'securityContext.runAsNonRoot',
         'may run as root (runAsNonRoot not true and runAsUser not above 0)',
       ),
-    );
+    ];
   const groupOk = s.runAsGroup !== undefined ? positive(s.runAsGroup) : positive(ps.runAsGroup);
-  if (!groupOk)
-    out.push(hit(c, 'securityContext.runAsGroup', 'may run with the root group (runAsGroup not above 0)'));
+  if (!groupOk) {
+    const h = hit(c, 'securityContext.runAsGroup', 'may run with the root group (runAsGroup not above 0)');
+    if (out) out.push(h);
+    else return h;
+  }
   return out;
 });
 
@@ -166,24 +180,27 @@ const runAsUserZero = containerCheck((c, p) => {
 });
 
 const hostNamespace = podCheck((p, _o, _c, params) => {
-  const out: Hit[] = [];
+  let out: Hit[] | undefined;
   for (const f of (params.fields as string[]) ?? []) {
     if (p.spec[f] === true)
-      out.push({
+      (out ??= []).push({
         path: p.prefix + f,
         message: `pod shares the host's ${f.replace(/^host/, '').toUpperCase()} namespace (${f}: true)`,
       });
   }
-  return out;
+  return out ?? NONE;
 });
 
-const hostPort = containerCheck((c) =>
-  list(c.c.ports)
-    .map((pt, i) =>
-      pt && pt.hostPort ? hit(c, `ports[${i}].hostPort`, `binds host port ${pt.hostPort}`) : undefined,
-    )
-    .filter((h): h is Hit => h !== undefined),
-);
+const hostPort = containerCheck((c) => {
+  const ports = list(c.c.ports);
+  let out: Hit[] | undefined;
+  for (let i = 0; i < ports.length; i++) {
+    const pt = ports[i];
+    if (pt && pt.hostPort)
+      (out ??= []).push(hit(c, `ports[${i}].hostPort`, `binds host port ${pt.hostPort}`));
+  }
+  return out;
+});
 
 const capSetCache = new WeakMap<object, Set<string>>();
 function capSet(list: string[]): Set<string> {
@@ -199,21 +216,27 @@ const capabilitiesAdded = containerCheck((c, _p, _o, ctx, params) => {
     (params.list as string[] | undefined) ?? ctx.settings[params.setting ?? 'insecureCapabilities'] ?? [],
   );
   const allow = params.allow ? capSet(params.allow as string[]) : undefined;
-  const out: Hit[] = [];
-  adds.forEach((cap, i) => {
+  let out: Hit[] | undefined;
+  for (let i = 0; i < adds.length; i++) {
+    const cap = adds[i];
     const u = upper(cap);
     if ((allow && !allow.has(u)) || (!allow && deny.has(u)))
-      out.push(hit(c, `securityContext.capabilities.add[${i}]`, `adds capability ${cap}`));
-  });
+      (out ??= []).push(hit(c, `securityContext.capabilities.add[${i}]`, `adds capability ${cap}`));
+  }
   return out;
 });
 
+/** Whether a capability list names cap (upper-cased, CAP_ prefix dropped), without a mapped copy. */
+function hasCap(raw: any[], cap: string): boolean {
+  for (let i = 0; i < raw.length; i++) if (upper(raw[i]) === cap) return true;
+  return false;
+}
+
 const dropCapability = containerCheck((c, _p, _o, _ctx, params) => {
-  const raw = list(sc(c).capabilities?.drop);
-  const drops = raw.length === 0 ? raw : raw.map(upper);
-  if (drops.includes('ALL')) return undefined;
+  const drops = list(sc(c).capabilities?.drop);
+  if (hasCap(drops, 'ALL')) return undefined;
   const caps = params.caps as string[];
-  if (caps.every((x) => drops.includes(x))) return undefined;
+  if (caps.every((x) => hasCap(drops, x))) return undefined;
   return hit(
     c,
     'securityContext.capabilities.drop',
@@ -222,7 +245,13 @@ const dropCapability = containerCheck((c, _p, _o, _ctx, params) => {
 });
 
 const annotationFlags = new WeakMap<PodSpecRef, { seccomp: boolean; apparmor: boolean }>();
+const NO_FLAGS = Object.freeze({ seccomp: false, apparmor: false });
 function flagsOf(p: PodSpecRef): { seccomp: boolean; apparmor: boolean } {
+  // Most templates carry no annotation at all: no lookup, no entry.
+  for (const _ in p.annotations) return annotationFlagsOf(p);
+  return NO_FLAGS;
+}
+function annotationFlagsOf(p: PodSpecRef): { seccomp: boolean; apparmor: boolean } {
   let f = annotationFlags.get(p);
   if (!f) {
     const keys = Object.keys(p.annotations);
@@ -283,23 +312,23 @@ const SELINUX_TYPES = new Set([
   'container_kvm_t',
   'container_engine_t',
 ]);
+function badSeLinux(o: any): string | undefined {
+  if (!o || typeof o !== 'object') return undefined;
+  if (o.type !== undefined && !SELINUX_TYPES.has(String(o.type))) return 'type';
+  if (o.user !== undefined) return 'user';
+  if (o.role !== undefined) return 'role';
+  return undefined;
+}
 const seLinux = podCheck((p) => {
-  const out: Hit[] = [];
-  const bad = (o: any): string | undefined => {
-    if (!o || typeof o !== 'object') return undefined;
-    if (o.type !== undefined && !SELINUX_TYPES.has(String(o.type))) return 'type';
-    if (o.user !== undefined) return 'user';
-    if (o.role !== undefined) return 'role';
-    return undefined;
-  };
-  const pf = bad(psc(p).seLinuxOptions);
+  let out: Hit[] | undefined;
+  const pf = badSeLinux(psc(p).seLinuxOptions);
   if (pf)
-    out.push({ path: `${p.prefix}securityContext.seLinuxOptions.${pf}`, message: `pod sets SELinux ${pf}` });
+    out = [{ path: `${p.prefix}securityContext.seLinuxOptions.${pf}`, message: `pod sets SELinux ${pf}` }];
   for (const c of containersOf(p)) {
-    const f = bad(sc(c).seLinuxOptions);
-    if (f) out.push(hit(c, `securityContext.seLinuxOptions.${f}`, `sets SELinux ${f}`));
+    const f = badSeLinux(sc(c).seLinuxOptions);
+    if (f) (out ??= []).push(hit(c, `securityContext.seLinuxOptions.${f}`, `sets SELinux ${f}`));
   }
-  return out;
+  return out ?? NONE;
 });
 
 const seLinuxSet = containerCheck((c, p) =>
@@ -316,16 +345,20 @@ const procMount = containerCheck((c) => {
 });
 
 const hostProcess = podCheck((p) => {
-  const out: Hit[] = [];
+  let out: Hit[] | undefined;
   if (psc(p).windowsOptions?.hostProcess === true)
-    out.push({
-      path: `${p.prefix}securityContext.windowsOptions.hostProcess`,
-      message: 'pod runs as a Windows host process',
-    });
+    out = [
+      {
+        path: `${p.prefix}securityContext.windowsOptions.hostProcess`,
+        message: 'pod runs as a Windows host process',
+      },
+    ];
   for (const c of containersOf(p))
     if (sc(c).windowsOptions?.hostProcess === true)
-      out.push(hit(c, 'securityContext.windowsOptions.hostProcess', 'runs as a Windows host process'));
-  return out;
+      (out ??= []).push(
+        hit(c, 'securityContext.windowsOptions.hostProcess', 'runs as a Windows host process'),
+      );
+  return out ?? NONE;
 });
 
 const SAFE_SYSCTLS = new Set([
@@ -340,35 +373,39 @@ const SAFE_SYSCTLS = new Set([
   'net.ipv4.tcp_keepalive_intvl',
   'net.ipv4.tcp_keepalive_probes',
 ]);
-const sysctls = podCheck((p) =>
-  list(psc(p).sysctls)
-    .map((s, i) =>
-      s && !SAFE_SYSCTLS.has(String(s.name))
-        ? { path: `${p.prefix}securityContext.sysctls[${i}].name`, message: `sets unsafe sysctl ${s.name}` }
-        : undefined,
-    )
-    .filter((h): h is Hit => h !== undefined),
-);
+const sysctls = podCheck((p) => {
+  const all = list(psc(p).sysctls);
+  let out: Hit[] | undefined;
+  for (let i = 0; i < all.length; i++) {
+    const s = all[i];
+    if (s && !SAFE_SYSCTLS.has(String(s.name)))
+      (out ??= []).push({
+        path: `${p.prefix}securityContext.sysctls[${i}].name`,
+        message: `sets unsafe sysctl ${s.name}`,
+      });
+  }
+  return out ?? NONE;
+});
 
 const appArmor = podCheck((p) => {
-  const out: Hit[] = [];
+  let out: Hit[] | undefined;
   if (flagsOf(p).apparmor)
     for (const [k, v] of Object.entries(p.annotations)) {
       if (k.startsWith('container.apparmor.security.beta.kubernetes.io/') && v === 'unconfined')
-        out.push({
+        (out ??= []).push({
           path: `${p.prefix.replace(/spec\.$/, '')}metadata.annotations[${k}]`,
           message: `AppArmor unconfined for ${k.split('/')[1]}`,
         });
     }
   if (psc(p).appArmorProfile?.type === 'Unconfined')
-    out.push({
+    (out ??= []).push({
       path: `${p.prefix}securityContext.appArmorProfile.type`,
       message: 'pod AppArmor profile is Unconfined',
     });
   for (const c of containersOf(p))
     if (sc(c).appArmorProfile?.type === 'Unconfined')
-      out.push(hit(c, 'securityContext.appArmorProfile.type', 'AppArmor profile is Unconfined'));
-  return out;
+      (out ??= []).push(hit(c, 'securityContext.appArmorProfile.type', 'AppArmor profile is Unconfined'));
+  return out ?? NONE;
 });
 
 const RESTRICTED_VOLUMES = new Set([
@@ -382,15 +419,19 @@ const RESTRICTED_VOLUMES = new Set([
   'secret',
 ]);
 const volumeTypes = podCheck((p) => {
-  const out: Hit[] = [];
-  list(p.spec.volumes).forEach((v, i) => {
-    if (!v || typeof v !== 'object') return;
-    const types = Object.keys(v).filter((k) => k !== 'name');
-    for (const t of types)
-      if (!RESTRICTED_VOLUMES.has(t))
-        out.push({ path: `${p.prefix}volumes[${i}].${t}`, message: `volume "${v.name}" uses type ${t}` });
-  });
-  return out;
+  let out: Hit[] | undefined;
+  const vols = list(p.spec.volumes);
+  for (let i = 0; i < vols.length; i++) {
+    const v = vols[i];
+    if (!v || typeof v !== 'object') continue;
+    for (const t in v)
+      if (Object.prototype.hasOwnProperty.call(v, t) && t !== 'name' && !RESTRICTED_VOLUMES.has(t))
+        (out ??= []).push({
+          path: `${p.prefix}volumes[${i}].${t}`,
+          message: `volume "${v.name}" uses type ${t}`,
+        });
+  }
+  return out ?? NONE;
 });
 
 // ---- host paths ----
@@ -495,25 +536,37 @@ const RANGE_KEYS: Record<string, Record<string, [string, string]>> = {
   cpu: { limits: ['cpu_limit_max', 'cpu_limit_min'], requests: ['cpu_request_max', 'cpu_request_min'] },
 };
 
+function resourceHit(
+  c: ContainerRef,
+  ctx: ScanContext,
+  res: string,
+  which: 'limits' | 'requests',
+): Hit | undefined {
+  const v = c.c.resources?.[which]?.[res];
+  if (v === undefined || v === null || v === '') {
+    const s = RESOURCE_STRINGS[res]?.[which];
+    return s ? hit(c, s[0], s[1]) : hit(c, `resources.${which}.${res}`, `no ${res} ${which}`);
+  }
+  const q = parseQuantity(v);
+  const base = RANGE_KEYS[res]?.[which];
+  const max = base ? rangeOf(ctx, base[0]) : NaN;
+  const min = base ? rangeOf(ctx, base[1]) : NaN;
+  if (Number.isNaN(q)) return hit(c, `resources.${which}.${res}`, `unreadable ${res} ${which}: ${v}`);
+  if (!Number.isNaN(max) && q > max)
+    return hit(c, `resources.${which}.${res}`, `${res} ${which} ${v} above the allowed maximum`);
+  if (!Number.isNaN(min) && min > 0 && q < min)
+    return hit(c, `resources.${which}.${res}`, `${res} ${which} ${v} below the allowed minimum`);
+  return undefined;
+}
+
 const resources = containerCheck((c, _p, _o, ctx, params) => {
   const res: string = params.resource;
-  const out: Hit[] = [];
-  for (const which of params.which as ('limits' | 'requests')[]) {
-    const v = c.c.resources?.[which]?.[res];
-    if (v === undefined || v === null || v === '') {
-      const s = RESOURCE_STRINGS[res]?.[which];
-      out.push(s ? hit(c, s[0], s[1]) : hit(c, `resources.${which}.${res}`, `no ${res} ${which}`));
-      continue;
-    }
-    const q = parseQuantity(v);
-    const base = RANGE_KEYS[res]?.[which];
-    const max = base ? rangeOf(ctx, base[0]) : NaN;
-    const min = base ? rangeOf(ctx, base[1]) : NaN;
-    if (Number.isNaN(q)) out.push(hit(c, `resources.${which}.${res}`, `unreadable ${res} ${which}: ${v}`));
-    else if (!Number.isNaN(max) && q > max)
-      out.push(hit(c, `resources.${which}.${res}`, `${res} ${which} ${v} above the allowed maximum`));
-    else if (!Number.isNaN(min) && min > 0 && q < min)
-      out.push(hit(c, `resources.${which}.${res}`, `${res} ${which} ${v} below the allowed minimum`));
+  const whichList = params.which as ('limits' | 'requests')[];
+  if (whichList.length === 1) return resourceHit(c, ctx, res, whichList[0]);
+  let out: Hit[] | undefined;
+  for (const which of whichList) {
+    const h = resourceHit(c, ctx, res, which);
+    if (h) (out ??= []).push(h);
   }
   return out;
 }, false);
@@ -556,13 +609,22 @@ const imageDigest = containerCheck((c, _p, _o, ctx) => {
   return hit(c, 'image', `image ${image} is not pinned by digest`);
 });
 
+/** floatingImageTags and "latest", once per settings list. */
+const floatingCache = new WeakMap<object, Set<string>>();
+const NO_TAGS: string[] = [];
+function floatingTags(ctx: ScanContext): Set<string> {
+  const l = ctx.settings.floatingImageTags ?? NO_TAGS;
+  let f = floatingCache.get(l);
+  if (!f) floatingCache.set(l, (f = new Set([...l, 'latest'])));
+  return f;
+}
+
 const imageTag = containerCheck((c, _p, _o, ctx) => {
   const image = c.c.image;
   if (typeof image !== 'string') return undefined;
   const r = parseImage(image);
   if (r.digest) return undefined;
-  const floating = new Set(ctx.settings.floatingImageTags ?? ['latest']);
-  floating.add('latest');
+  const floating = floatingTags(ctx);
   if (r.tag === undefined) return hit(c, 'image', `image ${image} has no tag (implicitly latest)`);
   if (floating.has(r.tag)) return hit(c, 'image', `image ${image} uses the floating tag ${r.tag}`);
   return undefined;
@@ -601,7 +663,7 @@ const imagePullPolicy = containerCheck((c, _p, _o, ctx) => {
   const image = c.c.image;
   if (typeof image !== 'string') return undefined;
   const r = parseImage(image);
-  const floating = new Set([...(ctx.settings.floatingImageTags ?? []), 'latest']);
+  const floating = floatingTags(ctx);
   const isFloating = !r.digest && (r.tag === undefined || floating.has(r.tag));
   if (c.c.imagePullPolicy === 'Always') return undefined;
   if (c.c.imagePullPolicy === undefined && isFloating) return undefined; // defaulted to Always
@@ -640,45 +702,80 @@ function lowered(list: string[]): string[] {
   return l;
 }
 
+const SECRET_FILE_PATH = /^\/[\w./-]+$/;
+
+/**
+ * Answers by settings, then by key and value: the same env entries come back in every copy of a pod
+ * template (Deployment, ReplicaSets, Pods), and each answer costs a dozen regular expressions.
+ * Bounded: a settings' map is dropped when it fills.
+ */
+const sensitiveCache = new WeakMap<object, Map<string, boolean>>();
+const SENSITIVE_CACHE_MAX = 8192;
+
 export function isSensitive(key: string, value: string | undefined, ctx: ScanContext): boolean {
+  if (value === undefined || value === '') return false;
+  let m = sensitiveCache.get(ctx.settings);
+  if (!m) sensitiveCache.set(ctx.settings, (m = new Map()));
+  const ck = `${key}\u0000${value}`;
+  let r = m.get(ck);
+  if (r === undefined) {
+    if (m.size >= SENSITIVE_CACHE_MAX) m.clear();
+    r = sensitiveUncached(key, value, ctx);
+    m.set(ck, r);
+  }
+  return r;
+}
+
+function sensitiveUncached(key: string, value: string, ctx: ScanContext): boolean {
   const k = key.toLowerCase();
   const allowedKeys = lowered(ctx.settings.sensitiveKeyNamesAllowed ?? []);
   if (allowedKeys.some((a) => a && k.includes(a))) return false;
   const allowedValues = regexes(ctx.settings.sensitiveValuesAllowed ?? []);
-  if (value === undefined || value === '') return false;
   if (allowedValues.some((r) => r.test(value))) return false;
   // A path to a mounted secret file is the recommended way, not a leak.
-  if (/^\/[\w./-]+$/.test(value)) return false;
+  if (SECRET_FILE_PATH.test(value)) return false;
   if (regexes(ctx.settings.sensitiveValues ?? []).some((r) => r.test(value))) return true;
   return lowered(ctx.settings.sensitiveKeyNames ?? []).some((n) => k.includes(n));
 }
 
 const envCredentials = containerCheck((c, _p, _o, ctx, params) => {
-  const out: Hit[] = [];
-  list(c.c.env).forEach((e, i) => {
-    if (!e || typeof e.name !== 'string') return;
+  let out: Hit[] | undefined;
+  const env = list(c.c.env);
+  for (let i = 0; i < env.length; i++) {
+    const e = env[i];
+    if (!e || typeof e.name !== 'string') continue;
     if (params.secretRefs && e.valueFrom?.secretKeyRef) {
-      out.push(hit(c, `env[${i}].name`, `reads secret ${e.valueFrom.secretKeyRef.name} into env ${e.name}`));
-      return;
+      (out ??= []).push(
+        hit(c, `env[${i}].name`, `reads secret ${e.valueFrom.secretKeyRef.name} into env ${e.name}`),
+      );
+      continue;
     }
     if (!params.secretRefs && typeof e.value === 'string' && isSensitive(e.name, e.value, ctx))
-      out.push(hit(c, `env[${i}].value`, `env ${e.name} holds a literal credential`));
-  });
-  list(c.c.envFrom).forEach((e, i) => {
+      (out ??= []).push(hit(c, `env[${i}].value`, `env ${e.name} holds a literal credential`));
+  }
+  const envFrom = list(c.c.envFrom);
+  for (let i = 0; i < envFrom.length; i++) {
+    const e = envFrom[i];
     if (e?.secretRef)
-      out.push(hit(c, `envFrom[${i}].secretRef`, `imports secret ${e.secretRef.name} into the environment`));
-  });
+      (out ??= []).push(
+        hit(c, `envFrom[${i}].secretRef`, `imports secret ${e.secretRef.name} into the environment`),
+      );
+  }
   return out;
 });
 
 const duplicateEnv = containerCheck((c) => {
-  const seen = new Set<string>();
-  const out: Hit[] = [];
-  list(c.c.env).forEach((e, i) => {
-    if (!e || typeof e.name !== 'string') return;
-    if (seen.has(e.name)) out.push(hit(c, `env[${i}].name`, `env ${e.name} defined twice`));
-    seen.add(e.name);
-  });
+  const env = list(c.c.env);
+  if (env.length < 2) return undefined;
+  let out: Hit[] | undefined;
+  // Names seen so far; a linear scan beats a Set for the few entries a container has.
+  for (let i = 1; i < env.length; i++) {
+    const e = env[i];
+    if (!e || typeof e.name !== 'string') continue;
+    let dup = false;
+    for (let j = 0; j < i && !dup; j++) dup = env[j]?.name === e.name;
+    if (dup) (out ??= []).push(hit(c, `env[${i}].name`, `env ${e.name} defined twice`));
+  }
   return out;
 });
 
@@ -696,7 +793,7 @@ export function tokenMounted(p: PodSpecRef, o: K8sObject, ctx: ScanContext): boo
 }
 
 const automountToken = podCheck((p, o, ctx) => {
-  if (!tokenMounted(p, o, ctx)) return [];
+  if (!tokenMounted(p, o, ctx)) return NONE;
   return [
     {
       path: `${p.prefix}automountServiceAccountToken`,
@@ -707,8 +804,8 @@ const automountToken = podCheck((p, o, ctx) => {
 
 const deprecatedSaField = podCheck((p) => {
   const dep = p.spec.serviceAccount;
-  if (dep === undefined) return [];
-  if (p.spec.serviceAccountName !== undefined && p.spec.serviceAccountName === dep) return [];
+  if (dep === undefined) return NONE;
+  if (p.spec.serviceAccountName !== undefined && p.spec.serviceAccountName === dep) return NONE;
   return [
     { path: `${p.prefix}serviceAccount`, message: `uses the deprecated serviceAccount field (${dep})` },
   ];
@@ -716,8 +813,8 @@ const deprecatedSaField = podCheck((p) => {
 
 const missingSa = podCheck((p, o, ctx) => {
   const name = p.spec.serviceAccountName ?? p.spec.serviceAccount;
-  if (name === undefined || name === '' || name === 'default') return [];
-  if (ctx.serviceAccount(nsOf(o) ?? 'default', String(name))) return [];
+  if (name === undefined || name === '' || name === 'default') return NONE;
+  if (ctx.serviceAccount(nsOf(o) ?? 'default', String(name))) return NONE;
   const field = p.spec.serviceAccountName !== undefined ? 'serviceAccountName' : 'serviceAccount';
   return [
     {
@@ -752,9 +849,11 @@ const defaultNamespace: Check = {
       : [],
 };
 
+const SUDO = /(^|[\s/;&|])sudo(\s|$)/;
+const ENTRYPOINT_FIELDS = ['command', 'args'] as const;
 const sudoEntrypoint = containerCheck((c) => {
-  for (const f of ['command', 'args'] as const) {
-    const i = list(c.c[f]).findIndex((x) => typeof x === 'string' && /(^|[\s/;&|])sudo(\s|$)/.test(x));
+  for (const f of ENTRYPOINT_FIELDS) {
+    const i = list(c.c[f]).findIndex((x) => typeof x === 'string' && SUDO.test(x));
     if (i >= 0) return hit(c, `${f}[${i}]`, 'runs sudo in its entrypoint');
   }
   return undefined;
