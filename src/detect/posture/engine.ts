@@ -6,7 +6,7 @@ import { CHECKS, indexControls, loadCatalogue, type ControlIndex } from './catal
 import { ScanContext, type Settings } from './context.js';
 import { matchException, type ExceptionRule } from './exceptions.js';
 import { FindingBase, PostureFinding } from './finding.js';
-import { podSpecsOf, refKey, refOf } from './k8s.js';
+import { podSpecsOf, refKey, refOf, withScanCaches } from './k8s.js';
 import type {
   ControlDef,
   Finding,
@@ -156,6 +156,10 @@ function evaluateObject(
 }
 
 export function evaluate(loaded: LoadedObject[], opts: EvaluateOptions = {}): ScanResult {
+  return withScanCaches(() => evaluateAll(loaded, opts));
+}
+
+function evaluateAll(loaded: LoadedObject[], opts: EvaluateOptions): ScanResult {
   let controls = opts.controls ?? loadCatalogue();
   if (opts.only) {
     const only = new Set(opts.only);

@@ -92,19 +92,48 @@ function strMap(v: unknown): Record<string, string> {
  * (CRDs such as Argo Rollouts or Knative Services) with a pod template under a usual place,
  * else the first `containers` list found within a few levels of `spec`.
  */
-const podSpecCache = new WeakMap<object, PodSpecRef[]>();
+interface Cache<K, V> {
+  get(k: K): V | undefined;
+  set(k: K, v: V): unknown;
+}
+interface Caches {
+  pods: Cache<object, PodSpecRef[]>;
+  containers: Cache<PodSpecRef, [ContainerRef[], ContainerRef[]]>;
+}
+const weakCaches: Caches = { pods: new WeakMap(), containers: new WeakMap() };
+let caches: Caches = weakCaches;
+
+/**
+ * Runs a scan with per-object answers (pod templates, containers) kept in plain maps that are
+ * dropped when it ends. Outside a scan they go in WeakMaps; but a scan asks for every object's, and
+ * ten thousand WeakMap entries cost the garbage collector more than the answers themselves.
+ */
+export function withScanCaches<T>(fn: () => T): T {
+  if (caches !== weakCaches) return fn(); // nested: the outer scan's maps serve
+  caches = { pods: new Map(), containers: new Map() };
+  try {
+    return fn();
+  } finally {
+    caches = weakCaches;
+    lastObj = undefined;
+    lastSpecs = [];
+    lastPod = undefined;
+    lastContainers = [[], []];
+  }
+}
+
 // The engine runs every applicable control on one object before the next: the last answer is
-// asked for again dozens of times in a row, and a compare is cheaper than a WeakMap lookup.
+// asked for again dozens of times in a row, and a compare is cheaper than a map lookup.
 let lastObj: object | undefined;
 let lastSpecs: PodSpecRef[] = [];
 
 export function podSpecsOf(o: K8sObject): PodSpecRef[] {
   if (o === lastObj) return lastSpecs;
-  let r = podSpecCache.get(o);
+  let r = caches.pods.get(o);
   if (!r) {
     r = findPodSpecs(o);
     for (const p of r) p.metaPrefix = p.prefix === 'spec.' ? '' : p.prefix.replace(/spec\.$/, '');
-    podSpecCache.set(o, r);
+    caches.pods.set(o, r);
   }
   lastObj = o;
   lastSpecs = r;
@@ -223,7 +252,6 @@ export const WORKLOAD_KINDS = new Set([
   'ReplicationController',
 ]);
 
-const containerCache = new WeakMap<PodSpecRef, [ContainerRef[], ContainerRef[]]>();
 let lastPod: PodSpecRef | undefined;
 let lastContainers: [ContainerRef[], ContainerRef[]] = [[], []];
 
@@ -232,12 +260,12 @@ export function containersOf(p: PodSpecRef, withEphemeral = true): ContainerRef[
   let c: [ContainerRef[], ContainerRef[]] | undefined;
   if (p === lastPod) c = lastContainers;
   else {
-    c = containerCache.get(p);
+    c = caches.containers.get(p);
     if (!c) {
       const all = listContainers(p, true);
       const noEphemeral = all.filter((x) => x.kind !== 'ephemeralContainers');
       c = [all, noEphemeral.length === all.length ? all : noEphemeral];
-      containerCache.set(p, c);
+      caches.containers.set(p, c);
     }
     lastPod = p;
     lastContainers = c;
