@@ -7,8 +7,13 @@ import {
   newEventView,
   parse2019Line,
   parseScLine,
+  ScStream,
 } from '../../src/sources/datasets/sc-parser.js';
-import { openLidDs2021Recording, parseLidDs2021Meta } from '../../src/sources/datasets/lidds2021.js';
+import {
+  openLidDs2021Recording,
+  parseLidDs2021Meta,
+  readScFromZip,
+} from '../../src/sources/datasets/lidds2021.js';
 import { parseRunsCsv } from '../../src/sources/datasets/lidds2019.js';
 import { runEvaluation } from '../../src/eval/run.js';
 import {
@@ -112,6 +117,165 @@ describe('LID-DS readers on the exact formats', () => {
     const res = await rec.read((ev) => names.push(`${ev.name}${ev.dir}`));
     expect(names).toEqual(['accept<', 'open>', 'open<', 'read>']);
     expect(res.lines).toBe(5);
+  });
+});
+
+type Ev = ReturnType<typeof newEventView>;
+
+/** Events, line count and first error of `text` fed in `step`-byte chunks, by the line-by-line parser. */
+function byLines(text: Buffer, step: number): { evs: Ev[]; lines: number; error?: string } {
+  const evs: Ev[] = [];
+  let lines = 0;
+  const ev = newEventView();
+  const sp = new LineSplitter((b, s, e) => {
+    lines++;
+    if (parseScLine(b, s, e, 'f.sc', lines, ev)) evs.push({ ...ev });
+  });
+  try {
+    for (let i = 0; i < text.length; i += step) sp.push(text.subarray(i, i + step));
+    sp.end();
+  } catch (e) {
+    return { evs, lines, error: (e as Error).message };
+  }
+  return { evs, lines };
+}
+
+/** The same through the one-pass stream parser. */
+function byStream(text: Buffer, step: number): { evs: Ev[]; lines: number; error?: string } {
+  const evs: Ev[] = [];
+  const sp = new ScStream('f.sc', (ev) => evs.push({ ...ev }));
+  try {
+    for (let i = 0; i < text.length; i += step) sp.push(text.subarray(i, i + step));
+    sp.end();
+  } catch (e) {
+    return { evs, lines: sp.lines, error: (e as Error).message };
+  }
+  return { evs, lines: sp.lines };
+}
+
+describe('LID-DS 2021 .sc stream parser', () => {
+  const usual = generateRecording(3, 30, true).lines;
+  const odd = [
+    '1631078867467701544 33 2902774 apache2 2902774 accept < fd=12(<4t>192.168.240.3:50140->192.168.240.21:443) tuple=x',
+    '1631078867467766934 33 2902774 apache2 2902774 open > ',
+    '1631078867467766935 33 2902774 apache2 2902774 open >',
+    '1631078867467766936 33 2902774 apache2 2902775 read > \r',
+    '1631078867467766937 33 2902774 apache2 2902775 read >\r',
+    '',
+    '\r',
+    '1 33 1 a 1 open >',
+    '1631078867467766 33 7 a 7 openat <',
+    '16310788674677669380 33 7 a 7 openat <',
+    '1631078867467766939 root 7 a 7 x >',
+    '1631078867467766940 33 7 a 7 ab <',
+    '1631078867467766941 33 7 a 7 abc <',
+    '1631078867467766942 33 7 a 7 abcd <',
+    '1631078867467766943 33 7 a 7 abcdefgh <',
+    '1631078867467766944 33 7 a 7 abcdefghi <',
+    '1631078867467766945 33 7 a 7 abcdefghijklmnopqrstuvwxyz <',
+    '1631078867467766946 33 7 a 7 abcdefghijklmnopqrstuvwxyA <',
+    // Same length, first and last four bytes: told apart by the middle.
+    '1631078867467766946 33 7 a 7 abcdXXXXwxyz <',
+    '1631078867467766946 33 7 a 7 abcdYYYYwxyz <',
+    '1631078867467766946 33 7 a 7 abcdXXXXwxyz <',
+    '1631078867467766946 33 7 a 7 abcdXwxyz <',
+    '1631078867467766946 33 7 a 7 abcdYwxyz <',
+    // Same length and last four bytes as the "33 7 a 7 " before them: told apart by the pid.
+    '1631078867467766947 33 8 a 7 read <',
+    '1631078867467766947 33 9 a 7 read <',
+    '1631078867467766947 33 7  7 read <',
+    '1631078867467766948  7 a 7 read <',
+    '1631078867467766949 33 7 a 7  <',
+    '1631078867467766950 33 12345678901 a 98765432109 read > ',
+    '1631078867467766951 33 7 a\r 7 read <',
+    '1631078867467766952 33 7 a 7 re\rad <',
+    '1631078867467766953 33 2902774 apache2 2902774 accept < fd=12 \t x',
+  ];
+  const bad = [
+    'garbage line',
+    '1631078867467701544 33 2902774 apache2',
+    '163107886746770154x 33 1 a 1 open >',
+    '1631078867467701544 33 x a 1 open >',
+    '1631078867467701544 33 1 a 1x open >',
+    '1631078867467701544 33 1 a  open >',
+    '1631078867467701544 33 1 a 1 open ?',
+    '1631078867467701544 33 1 a 1 open >x',
+    '1631078867467701544 33 1 a 1 open',
+  ];
+  const steps = [1, 2, 3, 5, 7, 13, 64, 333, 4096, 1 << 20];
+
+  it('gives the events and line numbers of the line-by-line parser, however the stream is chunked', () => {
+    for (const text of [
+      usual.join('\n') + '\n',
+      usual.join('\r\n'),
+      [...usual.slice(0, 20), ...odd, ...usual.slice(20)].join('\n') + '\n',
+      odd.join('\n'),
+    ]) {
+      const buf = Buffer.from(text, 'latin1');
+      const want = byLines(buf, 1 << 20);
+      expect(want.error).toBeUndefined();
+      expect(want.evs.length).toBeGreaterThan(10);
+      // Each event holds the fields of its line (as split on spaces).
+      const src = text.split('\n');
+      for (const ev of want.evs) {
+        const f = src[ev.line - 1].replace(/\r$/, '').split(' ');
+        expect([ev.pid, ev.tid, ev.name, ev.dir], src[ev.line - 1]).toEqual([
+          Number(f[2]),
+          Number(f[4]),
+          f[5],
+          f[6],
+        ]);
+        if (f[0].length <= 19) expect(ev.tsNs).toBe(Number(f[0]));
+      }
+      for (const step of steps) expect(byStream(buf, step), `chunks of ${step}`).toEqual(want);
+    }
+    // The usual lines all give events (nothing falls through silently).
+    expect(byStream(Buffer.from(usual.join('\n')), 4096).evs.length).toBe(usual.length);
+  });
+
+  it('stops at a malformed line with the same error, file and line number', () => {
+    for (const b of bad) {
+      for (const at of [0, 7, usual.length]) {
+        const lines = [...usual];
+        lines.splice(at, 0, b);
+        const buf = Buffer.from(lines.join('\n') + '\n', 'latin1');
+        const want = byLines(buf, 1 << 20);
+        expect(want.error, b).toMatch(new RegExp(`^f\\.sc:${at + 1}: malformed`));
+        for (const step of steps)
+          expect(byStream(buf, step), `${b} at ${at}, chunks of ${step}`).toEqual(want);
+      }
+    }
+  });
+
+  it('names the file and line of an entry whose compressed data is corrupt or whose size is wrong', async () => {
+    const dir = mkdtempSync(join(tmp, 'zip-'));
+    const text = Buffer.from(generateRecording(9, 400, false).lines.join('\n') + '\n');
+    const zip = makeZip([{ name: 'rec.sc', data: text }]);
+    const cd = zip.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]));
+    const write = (name: string, b: Buffer): string => {
+      const p = join(dir, name);
+      writeFileSync(p, b);
+      return p;
+    };
+    let n = 0;
+    const ok = await readScFromZip(write('ok.zip', zip), () => n++);
+    expect(n).toBe(text.toString().split('\n').length - 1);
+    expect(ok.lines).toBe(n);
+    // Deflate data overwritten half way: zlib rejects it.
+    const corrupt = Buffer.from(zip);
+    corrupt.fill(0xff, 30 + 6 + 2000, 30 + 6 + 2400);
+    await expect(readScFromZip(write('corrupt.zip', corrupt), () => {})).rejects.toThrow(
+      /corrupt\.zip:rec\.sc:\d+: truncated or corrupt data/,
+    );
+    // The central directory declares more, then fewer bytes than the entry inflates to.
+    for (const [delta, why] of [
+      [10, /not enough bytes/],
+      [-10, /too many bytes/],
+    ] as const) {
+      const wrong = Buffer.from(zip);
+      wrong.writeUInt32LE(text.length + delta, cd + 24);
+      await expect(readScFromZip(write('size.zip', wrong), () => {})).rejects.toThrow(why);
+    }
   });
 });
 

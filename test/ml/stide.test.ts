@@ -106,6 +106,49 @@ describe('STIDE', () => {
     expect(s.memoryBytes()).toBeGreaterThan(0);
   });
 
+  it('agrees with a plain set of n-grams on long interleaved streams, across growth and JSON', () => {
+    let x = 7;
+    const rnd = (k: number): number => {
+      x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+      return (x >>> 8) % k;
+    };
+    const n = 5;
+    const s = new Stide({ n, L: 50, initialCapacity: 16 });
+    const ref = new Set<string>();
+    const hist = new Map<number, number[]>();
+    // Calls drawn from a small alphabet with large ids too (the hash must not depend on small values).
+    const call = (): number => (rnd(10) === 0 ? 100000 + rnd(5) : rnd(6));
+    for (let i = 0; i < 20000; i++) {
+      const t = rnd(4);
+      const c = call();
+      const h = hist.get(t) ?? [];
+      h.push(c);
+      if (h.length > n) h.shift();
+      hist.set(t, h);
+      const isNew = h.length === n && !ref.has(h.join(','));
+      if (h.length === n) ref.add(h.join(','));
+      expect(s.learn(t, c)).toBe(isNew);
+    }
+    expect(s.size).toBe(ref.size);
+    const back = Stide.fromJSON(JSON.parse(JSON.stringify(s.toJSON())));
+    hist.clear();
+    let unseen = 0;
+    for (let i = 0; i < 20000; i++) {
+      const t = rnd(4);
+      const c = call();
+      const h = hist.get(t) ?? [];
+      h.push(c);
+      if (h.length > n) h.shift();
+      hist.set(t, h);
+      const want = h.length === n && !ref.has(h.join(','));
+      if (want) unseen++;
+      expect(s.score(t, c).unseen).toBe(want);
+      expect(back.score(t, c).unseen).toBe(want);
+      if (h.length === n) expect(s.has(h)).toBe(!want);
+    }
+    expect(unseen).toBeGreaterThan(100);
+  });
+
   it('rejects bad parameters', () => {
     expect(() => new Stide({ n: 0, L: 3 })).toThrow(/n-gram length/);
     expect(() => new Stide({ n: 3, L: 0 })).toThrow(/locality frame/);

@@ -42,22 +42,56 @@ export interface StideJSON {
   ngrams: string;
 }
 
-/** Sliding state of one stream: ring of the last n calls and ring of the last L mismatch flags. */
+/** Multiplier of the polynomial n-gram hash (odd, so the hash is exact arithmetic mod 2^32). */
+const B = 0x9e3779b1 | 0;
+
+/** B^k mod 2^32. */
+function powB(k: number): number {
+  let r = 1;
+  for (let i = 0; i < k; i++) r = Math.imul(r, B);
+  return r;
+}
+
+/** Murmur3's finaliser over the polynomial hash, forced odd (non-zero): the stored hash. */
+function finish(poly: number): number {
+  let h = poly;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  h ^= h >>> 16;
+  return (h | 1) >>> 0;
+}
+
+/**
+ * Sliding state of one stream: the last n calls and the last L mismatch flags. The calls are kept
+ * twice (at i and i + n) so that the current n-gram is always contiguous, and its polynomial hash
+ * (sum of call_i·B^(n-1-i) mod 2^32) is rolled along in O(1) per call instead of rehashing n calls.
+ */
 class StreamState {
   readonly ring: Int32Array;
   filled = 0;
   pos = 0;
+  poly = 0;
   readonly miss: Uint8Array;
   missPos = 0;
   missCount = 0;
-  constructor(n: number, L: number) {
-    this.ring = new Int32Array(n);
+  constructor(
+    readonly n: number,
+    L: number,
+    private readonly bn: number,
+  ) {
+    this.ring = new Int32Array(2 * n);
     this.miss = new Uint8Array(L);
   }
+  /** Appends a call; afterwards the current n-gram is ring[pos .. pos + n), oldest first. */
   push(sys: number): void {
-    this.ring[this.pos] = sys;
-    this.pos = this.pos + 1 === this.ring.length ? 0 : this.pos + 1;
-    if (this.filled < this.ring.length) this.filled++;
+    const n = this.n;
+    const pos = this.pos;
+    const out = this.ring[pos];
+    this.ring[pos] = sys;
+    this.ring[pos + n] = sys;
+    this.pos = pos + 1 === n ? 0 : pos + 1;
+    this.poly = (Math.imul(this.poly, B) - Math.imul(out, this.bn) + sys) | 0;
+    if (this.filled < n) this.filled++;
   }
 }
 
@@ -92,66 +126,79 @@ export class NgramSet {
     return this.keys.byteLength + this.hashes.byteLength;
   }
 
-  /** Hash of the n values of `ring` read in order starting at `start` (circular). */
+  /** Hash of the n values of `ring` (length n) read in order starting at `start` (circular). */
   hashRing(ring: Int32Array, start: number): number {
     const n = this.n;
-    let h = 0x811c9dc5 | 0;
+    let poly = 0;
     let p = start;
     for (let i = 0; i < n; i++) {
-      h = Math.imul(h ^ ring[p], 0x01000193);
-      h ^= h >>> 15;
+      poly = (Math.imul(poly, B) + ring[p]) | 0;
       p = p + 1 === n ? 0 : p + 1;
     }
-    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-    h ^= h >>> 13;
-    return (h | 1) >>> 0;
+    return finish(poly);
   }
 
-  private equalsRing(slot: number, ring: Int32Array, start: number): boolean {
+  /** Slot holding `seq[off .. off + n)` (hash `h`), or the empty slot where it would go, as ~slot. */
+  private find(seq: Int32Array, off: number, h: number): number {
     const n = this.n;
-    const base = slot * n;
-    let p = start;
-    for (let i = 0; i < n; i++) {
-      if (this.keys[base + i] !== ring[p]) return false;
-      p = p + 1 === n ? 0 : p + 1;
-    }
-    return true;
-  }
-
-  /** Whether the circular sequence (ring, start) is in the set. */
-  hasRing(ring: Int32Array, start: number): boolean {
-    const h = this.hashRing(ring, start);
-    let slot = h & this.mask;
+    const keys = this.keys;
+    const hashes = this.hashes;
+    const mask = this.mask;
+    let slot = h & mask;
     while (true) {
-      const sh = this.hashes[slot];
-      if (sh === EMPTY) return false;
-      if (sh === h && this.equalsRing(slot, ring, start)) return true;
-      slot = (slot + 1) & this.mask;
+      const sh = hashes[slot];
+      if (sh === EMPTY) return ~slot;
+      if (sh === h) {
+        const base = slot * n;
+        let i = 0;
+        while (i < n && keys[base + i] === seq[off + i]) i++;
+        if (i === n) return slot;
+      }
+      slot = (slot + 1) & mask;
     }
   }
 
-  /** Adds the circular sequence (ring, start); returns true when it was new. */
-  addRing(ring: Int32Array, start: number): boolean {
-    const h = this.hashRing(ring, start);
-    let slot = h & this.mask;
-    while (true) {
-      const sh = this.hashes[slot];
-      if (sh === EMPTY) break;
-      if (sh === h && this.equalsRing(slot, ring, start)) return false;
-      slot = (slot + 1) & this.mask;
-    }
-    const n = this.n;
-    const base = slot * n;
-    let p = start;
-    for (let i = 0; i < n; i++) {
-      this.keys[base + i] = ring[p];
-      p = p + 1 === n ? 0 : p + 1;
-    }
+  /** Whether `seq[off .. off + n)`, whose polynomial hash is `poly`, is in the set. */
+  hasSeq(seq: Int32Array, off: number, poly: number): boolean {
+    return this.find(seq, off, finish(poly)) >= 0;
+  }
+
+  /** Adds `seq[off .. off + n)`, whose polynomial hash is `poly`; returns true when it was new. */
+  addSeq(seq: Int32Array, off: number, poly: number): boolean {
+    const h = finish(poly);
+    const f = this.find(seq, off, h);
+    if (f >= 0) return false;
+    const slot = ~f;
+    this.keys.set(seq.subarray(off, off + this.n), slot * this.n);
     this.hashes[slot] = h;
     this.count++;
     // Keep the load factor at or under 1/2 so that probe chains stay short.
     if (this.count * 2 > this.cap) this.grow();
     return true;
+  }
+
+  /** The circular sequence (ring of length n, start) laid out flat, and its polynomial hash. */
+  private unroll(ring: Int32Array, start: number): { seq: Int32Array; poly: number } {
+    const n = this.n;
+    const seq = new Int32Array(n);
+    let poly = 0;
+    for (let i = 0, p = start; i < n; i++, p = p + 1 === n ? 0 : p + 1) {
+      seq[i] = ring[p];
+      poly = (Math.imul(poly, B) + ring[p]) | 0;
+    }
+    return { seq, poly };
+  }
+
+  /** Whether the circular sequence (ring of length n, start) is in the set. */
+  hasRing(ring: Int32Array, start: number): boolean {
+    const u = this.unroll(ring, start);
+    return this.hasSeq(u.seq, 0, u.poly);
+  }
+
+  /** Adds the circular sequence (ring of length n, start); returns true when it was new. */
+  addRing(ring: Int32Array, start: number): boolean {
+    const u = this.unroll(ring, start);
+    return this.addSeq(u.seq, 0, u.poly);
   }
 
   private grow(): void {
@@ -189,6 +236,8 @@ export class Stide {
   readonly n: number;
   readonly L: number;
   private readonly set: NgramSet;
+  /** B^n, to roll the oldest call out of a stream's n-gram hash. */
+  private readonly bn: number;
   private readonly learnStreams = new Map<StreamKey, StreamState>();
   private readonly scoreStreams = new Map<StreamKey, StreamState>();
   private readonly result: StideScore = { unseen: false, ratio: 0, complete: false };
@@ -199,6 +248,7 @@ export class Stide {
     this.n = opts.n;
     this.L = opts.L;
     this.set = new NgramSet(opts.n, opts.initialCapacity);
+    this.bn = powB(opts.n);
   }
 
   /** Number of distinct n-grams learned. */
@@ -215,7 +265,7 @@ export class Stide {
   private state(map: Map<StreamKey, StreamState>, stream: StreamKey): StreamState {
     let st = map.get(stream);
     if (st === undefined) {
-      st = new StreamState(this.n, this.L);
+      st = new StreamState(this.n, this.L, this.bn);
       map.set(stream, st);
     }
     return st;
@@ -238,8 +288,8 @@ export class Stide {
     const st = this.learnState(stream);
     st.push(sys);
     if (st.filled < this.n) return false;
-    // After a push, pos points at the oldest call of the ring: the n-gram starts there.
-    return this.set.addRing(st.ring, st.pos);
+    // After a push, the n-gram is ring[pos .. pos + n), its hash rolled along.
+    return this.set.addSeq(st.ring, st.pos, st.poly);
   }
 
   /**
@@ -256,7 +306,7 @@ export class Stide {
       r.ratio = st.missCount / this.L;
       return r;
     }
-    const unseen = !this.set.hasRing(st.ring, st.pos);
+    const unseen = !this.set.hasSeq(st.ring, st.pos, st.poly);
     const bit = unseen ? 1 : 0;
     st.missCount += bit - st.miss[st.missPos];
     st.miss[st.missPos] = bit;
@@ -281,7 +331,7 @@ export class Stide {
     const ngram: number[] = [];
     const start = st.filled < this.n ? 0 : st.pos;
     for (let i = 0; i < st.filled; i++) ngram.push(st.ring[(start + i) % this.n]);
-    const unseen = st.filled === this.n && !this.set.hasRing(st.ring, st.pos);
+    const unseen = st.filled === this.n && !this.set.hasSeq(st.ring, st.pos, st.poly);
     return { ngram, unseen, ratio: st.missCount / this.L };
   }
 
@@ -310,7 +360,7 @@ export class Stide {
 
   memoryBytes(): number {
     // Per stream: the two rings plus a rough Map entry and object overhead.
-    const perStream = this.n * 4 + this.L + 96;
+    const perStream = 2 * this.n * 4 + this.L + 96;
     return this.set.memoryBytes() + this.streamCount * perStream;
   }
 
@@ -337,10 +387,10 @@ export class Stide {
     const flat = new Int32Array(j.count * j.n);
     for (let i = 0; i < flat.length; i++) flat[i] = buf.readInt32LE(i * 4);
     const s = new Stide({ n: j.n, L: j.L, initialCapacity: j.count * 2 + 16 });
-    const ring = new Int32Array(j.n);
     for (let k = 0; k < j.count; k++) {
-      ring.set(flat.subarray(k * j.n, k * j.n + j.n));
-      s.set.addRing(ring, 0);
+      let poly = 0;
+      for (let i = 0; i < j.n; i++) poly = (Math.imul(poly, B) + flat[k * j.n + i]) | 0;
+      s.set.addSeq(flat, k * j.n, poly);
     }
     return s;
   }

@@ -9,30 +9,14 @@ const SP = 32;
 const NL = 10;
 const CR = 13;
 
-/** Splits a byte stream into lines across chunk boundaries; calls `onLine(buf, start, end)`. */
-export class LineSplitter {
-  private rest: Buffer | null = null;
-  constructor(private readonly onLine: (buf: Buffer, start: number, end: number) => void) {}
-  push(chunk: Buffer): void {
-    let buf = chunk;
-    if (this.rest) {
-      buf = Buffer.concat([this.rest, chunk]);
-      this.rest = null;
-    }
-    let start = 0;
-    while (true) {
-      const nl = buf.indexOf(NL, start);
-      if (nl < 0) break;
-      let end = nl;
-      if (end > start && buf[end - 1] === CR) end--;
-      this.onLine(buf, start, end);
-      start = nl + 1;
-    }
-    if (start < buf.length) this.rest = Buffer.from(buf.subarray(start));
-  }
+/** A consumer of a byte stream in chunks (a line splitter, a parser). */
+export abstract class ChunkSink {
+  abstract push(chunk: Buffer): void;
+  abstract end(): void;
+
   /**
-   * Feeds a whole byte stream through the splitter. A throw from `onLine` (a malformed line) stops
-   * the stream and rejects with it; a stream error is turned into the caller's error by `onError`.
+   * Feeds a whole byte stream through `push`/`end`. A throw from them (a malformed line) stops the
+   * stream and rejects with it; a stream error is turned into the caller's error by `onError`.
    */
   drain(
     stream: NodeJS.ReadableStream & { destroy?: () => void },
@@ -58,6 +42,31 @@ export class LineSplitter {
       stream.on('error', (err: Error) => rej(onError(err)));
     });
   }
+}
+
+/** Splits a byte stream into lines across chunk boundaries; calls `onLine(buf, start, end)`. */
+export class LineSplitter extends ChunkSink {
+  private rest: Buffer | null = null;
+  constructor(private readonly onLine: (buf: Buffer, start: number, end: number) => void) {
+    super();
+  }
+  push(chunk: Buffer): void {
+    let buf = chunk;
+    if (this.rest) {
+      buf = Buffer.concat([this.rest, chunk]);
+      this.rest = null;
+    }
+    let start = 0;
+    while (true) {
+      const nl = buf.indexOf(NL, start);
+      if (nl < 0) break;
+      let end = nl;
+      if (end > start && buf[end - 1] === CR) end--;
+      this.onLine(buf, start, end);
+      start = nl + 1;
+    }
+    if (start < buf.length) this.rest = Buffer.from(buf.subarray(start));
+  }
 
   end(): void {
     if (this.rest && this.rest.length > 0) {
@@ -77,30 +86,72 @@ function nextSpace(buf: Buffer, from: number, end: number): number {
 }
 
 /**
- * System-call and process names repeat millions of times: intern them by a hash of their bytes
- * (checked character by character) instead of decoding a new string per line.
+ * System-call names repeat millions of times: they are interned by their bytes instead of decoding
+ * a new string per line. A name is keyed by its length, its first four and its last four bytes
+ * (packed little-endian; fewer when shorter): for names of up to 8 bytes the key is the name, longer
+ * ones are also checked byte by byte. An open-addressing table over typed arrays; past MAX_NAMES
+ * distinct names, new ones are decoded per line (still correct, only slower).
  */
-const interned = new Map<number, string>();
+const MAX_NAMES = 16384;
+const NAME_SLOTS = MAX_NAMES * 2;
+const nameSlots = new Int32Array(NAME_SLOTS); // id + 1, 0 = empty
+const nameHead = new Int32Array(MAX_NAMES);
+const nameTail = new Int32Array(MAX_NAMES);
+const nameStart = new Int32Array(MAX_NAMES);
+const nameLen = new Int32Array(MAX_NAMES);
+let namePool = new Uint8Array(1 << 16);
+let namePoolUsed = 0;
+const names: string[] = [];
 
-export function internLatin1(buf: Buffer, s: number, e: number): string {
-  let h = 0x811c9dc5;
-  for (let i = s; i < e; i++) h = Math.imul(h ^ buf[i], 0x01000193);
-  h = (h ^ (e - s)) >>> 0;
-  const hit = interned.get(h);
-  if (hit !== undefined && hit.length === e - s) {
-    let same = true;
-    for (let i = 0; i < hit.length; i++) {
-      if (hit.charCodeAt(i) !== buf[s + i]) {
-        same = false;
-        break;
-      }
+/** Up to four bytes `buf[s..s+n)` packed little-endian (first byte lowest). */
+function pack(buf: Uint8Array, s: number, n: number): number {
+  let w = 0;
+  for (let k = n - 1; k >= 0; k--) w = (w << 8) | buf[s + k];
+  return w;
+}
+
+/** The interned string of `buf[s..e)`, whose first and last (up to) four bytes are `head`, `tail`. */
+function internKeyed(buf: Uint8Array, s: number, e: number, head: number, tail: number): string {
+  const len = e - s;
+  let h = Math.imul(head ^ Math.imul(tail, 0x9e3779b1) ^ len, 0x85ebca6b);
+  h ^= h >>> 15;
+  let slot = h & (NAME_SLOTS - 1);
+  while (true) {
+    const id1 = nameSlots[slot];
+    if (id1 === 0) break;
+    const id = id1 - 1;
+    if (nameHead[id] === head && nameTail[id] === tail && nameLen[id] === len) {
+      if (len <= 8) return names[id];
+      const o = nameStart[id] - s;
+      let i = s + 4;
+      while (i < e && namePool[o + i] === buf[i]) i++;
+      if (i === e) return names[id];
     }
-    if (same) return hit;
-    return buf.toString('latin1', s, e);
+    slot = (slot + 1) & (NAME_SLOTS - 1);
   }
-  const str = buf.toString('latin1', s, e);
-  if (interned.size < 65536) interned.set(h, str);
+  const str = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString('latin1', s, e);
+  const id = names.length;
+  if (id >= MAX_NAMES) return str;
+  if (namePoolUsed + len > namePool.length) {
+    const bigger = new Uint8Array(Math.max(namePool.length * 2, namePoolUsed + len));
+    bigger.set(namePool);
+    namePool = bigger;
+  }
+  namePool.set(buf.subarray(s, e), namePoolUsed);
+  nameStart[id] = namePoolUsed;
+  nameLen[id] = len;
+  nameHead[id] = head;
+  nameTail[id] = tail;
+  namePoolUsed += len;
+  names.push(str);
+  nameSlots[slot] = id + 1;
   return str;
+}
+
+/** The interned latin1 string of `buf[s..e)`. */
+export function internLatin1(buf: Buffer, s: number, e: number): string {
+  const n = Math.min(4, e - s);
+  return internKeyed(buf, s, e, pack(buf, s, n), pack(buf, e - n, n));
 }
 
 function parseUint(buf: Buffer, s: number, e: number): number {
@@ -215,6 +266,228 @@ export function parse2019Line(
   out.dir = d === 62 ? '>' : '<';
   out.line = line;
   return true;
+}
+
+/** Recent "uid pid process tid " runs a .sc parser remembers (a power of two), and their longest words. */
+const REGIONS = 8;
+const REGION_WORDS = 16;
+
+/** Whether the four bytes of little-endian word `w` are all ASCII digits. */
+function digits4(w: number): boolean {
+  return (w & 0xf0f0f0f0) === 0x30303030 && ((w + 0x06060606) & 0xf0f0f0f0) === 0x30303030;
+}
+
+/** The number written by four ASCII digits packed in a little-endian word (first digit lowest). */
+function value4(w: number): number {
+  const v = w & 0x0f0f0f0f;
+  const t = (v * 10 + (v >>> 8)) & 0x00ff00ff;
+  return (t & 0xff) * 100 + (t >>> 16);
+}
+
+/**
+ * LID-DS 2021 `.sc` stream parser: splits and parses whole chunks in one pass. A line in the usual
+ * shape (19-digit timestamp, numeric pid and tid, a non-empty name, a direction followed by a space
+ * or the end of the line) is parsed in place while its bytes are scanned, once; any other line,
+ * and a line split across two chunks, goes through `parseScLine` (same result, same errors).
+ * `lines` counts every line, blank ones included, as LineSplitter does.
+ */
+export class ScStream extends ChunkSink {
+  lines = 0;
+  private rest: Buffer | null = null;
+  private readonly ev = newEventView();
+  /** Recent "uid pid process tid " runs: length (0 = none), words, parsed pid and tid. */
+  private readonly regLen = new Int32Array(REGIONS);
+  private readonly regWords = new Int32Array(REGIONS * REGION_WORDS);
+  private readonly regPid = new Float64Array(REGIONS);
+  private readonly regTid = new Float64Array(REGIONS);
+  private regLast = 0;
+  private regNext = 0;
+  constructor(
+    private readonly file: string,
+    private readonly onEvent: (ev: SyscallEventView) => void,
+  ) {
+    super();
+  }
+
+  push(chunk: Buffer): void {
+    let p = 0;
+    if (this.rest) {
+      const nl = chunk.indexOf(NL);
+      if (nl < 0) {
+        this.rest = Buffer.concat([this.rest, chunk]);
+        return;
+      }
+      const joined = Buffer.concat([this.rest, chunk.subarray(0, nl)]);
+      this.rest = null;
+      this.slowLine(joined, 0, joined.length);
+      p = nl + 1;
+    }
+    p = this.scan(chunk, p);
+    if (p < chunk.length) this.rest = Buffer.from(chunk.subarray(p));
+  }
+
+  end(): void {
+    const r = this.rest;
+    this.rest = null;
+    if (r && r.length > 0) this.slowLine(r, 0, r.length);
+  }
+
+  /** One line `buf[start..nl)` (nl: its newline, or the end of the data) through parseScLine. */
+  private slowLine(buf: Buffer, start: number, nl: number): void {
+    let end = nl;
+    if (end > start && buf[end - 1] === CR) end--;
+    const line = ++this.lines;
+    if (parseScLine(buf, start, end, this.file, line, this.ev)) this.onEvent(this.ev);
+  }
+
+  /** Parses every complete line of `buf` from `p`; returns where the incomplete last line starts. */
+  private scan(buf: Buffer, from: number): number {
+    const len = buf.length;
+    const dv = new DataView(buf.buffer, buf.byteOffset, len);
+    const ev = this.ev;
+    const onEvent = this.onEvent;
+    let p = from;
+    while (p < len) {
+      const s = p;
+      // Blank line.
+      if (buf[p] === NL) {
+        this.lines++;
+        p++;
+        continue;
+      }
+      fast: {
+        // Timestamp: 10 digits of seconds, 9 of nanoseconds, a space.
+        const t = p + 19;
+        if (t >= len || buf[t] !== SP) break fast;
+        // Four digits at a time: a little-endian word holds them first digit lowest.
+        const w0 = dv.getUint32(p, true);
+        const w1 = dv.getUint32(p + 4, true);
+        const w2 = dv.getUint32(p + 8, true);
+        const w3 = dv.getUint32(p + 12, true);
+        const w4 = dv.getUint32(p + 15, true);
+        if (!digits4(w0) || !digits4(w1) || !digits4(w2) || !digits4(w3) || !digits4(w4)) break fast;
+        const mid = value4(w2);
+        const sec = value4(w0) * 1e6 + value4(w1) * 100 + ((mid / 100) | 0);
+        const ns = (mid % 100) * 1e7 + value4(w3) * 1000 + (value4(w4) % 1000);
+        // uid pid process tid: the same few runs of bytes repeat line after line (one per thread),
+        // so a run seen on a recent line is recognised by comparing words and not parsed again.
+        const r0 = t + 1;
+        let i = -1;
+        let pid = 0;
+        let tid = 0;
+        const rl = this.regLen;
+        const rw = this.regWords;
+        for (let q = 0; q < REGIONS; q++) {
+          const k = (this.regLast + q) & (REGIONS - 1);
+          const L = rl[k];
+          if (L === 0 || r0 + L + 4 > len) continue;
+          const base = k * REGION_WORDS;
+          const nw = (L + 3) >>> 2;
+          if (dv.getInt32(r0 + L - 4, true) !== rw[base + nw - 1]) continue;
+          let j = 0;
+          while (j < nw - 1 && dv.getInt32(r0 + 4 * j, true) === rw[base + j]) j++;
+          if (j < nw - 1) continue;
+          i = r0 + L;
+          pid = this.regPid[k];
+          tid = this.regTid[k];
+          this.regLast = k;
+          break;
+        }
+        if (i < 0) {
+          // uid: skipped.
+          i = r0;
+          let c = 0;
+          while (i < len && (c = buf[i]) !== SP) {
+            if (c === NL) break fast;
+            i++;
+          }
+          if (i >= len) break fast;
+          // pid.
+          const ps = ++i;
+          while (i < len && (c = buf[i] - 48) >= 0 && c <= 9) {
+            pid = pid * 10 + c;
+            i++;
+          }
+          if (i === ps || i >= len || buf[i] !== SP) break fast;
+          // Process name: skipped.
+          i++;
+          while (i < len && (c = buf[i]) !== SP) {
+            if (c === NL) break fast;
+            i++;
+          }
+          if (i >= len) break fast;
+          // tid.
+          const ts = ++i;
+          while (i < len && (c = buf[i] - 48) >= 0 && c <= 9) {
+            tid = tid * 10 + c;
+            i++;
+          }
+          if (i === ts || i >= len || buf[i] !== SP) break fast;
+          i++;
+          const L = i - r0;
+          if (L <= REGION_WORDS * 4 && i + 4 <= len) {
+            const k = this.regNext;
+            this.regNext = (k + 1) & (REGIONS - 1);
+            const base = k * REGION_WORDS;
+            const nw = (L + 3) >>> 2;
+            for (let j = 0; j < nw - 1; j++) rw[base + j] = dv.getInt32(r0 + 4 * j, true);
+            rw[base + nw - 1] = dv.getInt32(r0 + L - 4, true);
+            rl[k] = L;
+            this.regPid[k] = pid;
+            this.regTid[k] = tid;
+            this.regLast = k;
+          }
+        }
+        // System-call name: found four bytes at a time (a space or a newline byte ends it).
+        const ns0 = i;
+        while (true) {
+          if (i + 4 > len) break fast;
+          const w = dv.getUint32(i, true);
+          const xs = w ^ 0x20202020;
+          const xn = w ^ 0x0a0a0a0a;
+          const m = ((xs - 0x01010101) & ~xs) | ((xn - 0x01010101) & ~xn);
+          const hit = m & 0x80808080;
+          if (hit !== 0) {
+            // The lowest flagged byte is exact (a borrow only flags bytes above a true match).
+            i += (31 - Math.clz32(hit & -hit)) >>> 3;
+            break;
+          }
+          i += 4;
+        }
+        if (buf[i] !== SP) break fast;
+        const ne = i;
+        // Direction, then a space or the end of the line.
+        if (ne === ns0 || ne + 2 >= len) break fast;
+        const d = buf[ne + 1];
+        if (d !== 62 && d !== 60) break fast;
+        let nl = ne + 2;
+        const after = buf[nl];
+        if (after === SP) {
+          nl = buf.indexOf(NL, nl);
+          if (nl < 0) break fast;
+        } else if (after !== NL) break fast;
+        ev.tsNs = sec * 1e9 + ns;
+        ev.pid = pid;
+        ev.tid = tid;
+        const nl4 = ne - ns0 < 4 ? ne - ns0 : 4;
+        ev.name =
+          nl4 === 4
+            ? internKeyed(buf, ns0, ne, dv.getInt32(ns0, true), dv.getInt32(ne - 4, true))
+            : internKeyed(buf, ns0, ne, pack(buf, ns0, nl4), pack(buf, ne - nl4, nl4));
+        ev.dir = d === 62 ? '>' : '<';
+        ev.line = ++this.lines;
+        onEvent(ev);
+        p = nl + 1;
+        continue;
+      }
+      // Not in the usual shape, or running past the chunk: the line as a whole, if complete.
+      const nl = buf.indexOf(NL, s);
+      if (nl < 0) return s;
+      this.slowLine(buf, s, nl);
+      p = nl + 1;
+    }
+    return p;
+  }
 }
 
 export function newEventView(): SyscallEventView {
