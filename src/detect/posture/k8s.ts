@@ -201,44 +201,54 @@ function findPodSpecs(o: K8sObject): PodSpecRef[] {
   if (WORKLOAD_KINDS.has(kind ?? '')) return [];
   // Unknown kind: bounded search under spec for a pod spec.
   const found: PodSpecRef[] = [];
-  const walk = (v: unknown, path: string, depth: number, meta: Record<string, any> | undefined): void => {
-    if (found.length >= 4 || depth > 5 || !isRecord(v)) return;
-    if (looksLikePodSpec(v)) {
-      found.push({
-        spec: v,
-        prefix: path,
-        metaPrefix: '',
-        labels: strMap(meta?.labels),
-        annotations: strMap(meta?.annotations),
-      });
-      return;
-    }
-    for (const [k, x] of Object.entries(v)) {
-      if (isRecord(x))
-        walk(
-          x,
-          `${path}${k}.`,
-          depth + 1,
-          isRecord(x.metadata)
-            ? x.metadata
-            : k === 'spec' && isRecord((v as Record<string, any>).metadata)
-              ? (v as Record<string, any>).metadata
-              : undefined,
-        );
-      else if (Array.isArray(x) && depth < 4) {
-        x.forEach((el, i) =>
-          walk(
+  walkForPodSpecs(spec, 'spec.', 0, undefined, found);
+  return found;
+}
+
+/** The search under an unknown kind's spec: records only, at most 4 found, 5 levels, arrays above 4. */
+function walkForPodSpecs(
+  v: Record<string, any>,
+  path: string,
+  depth: number,
+  meta: Record<string, any> | undefined,
+  found: PodSpecRef[],
+): void {
+  if (found.length >= 4 || depth > 5) return;
+  if (Array.isArray(v.containers)) {
+    found.push({
+      spec: v,
+      prefix: path,
+      metaPrefix: '',
+      labels: strMap(meta?.labels),
+      annotations: strMap(meta?.annotations),
+    });
+    return;
+  }
+  for (const k in v) {
+    if (!Object.prototype.hasOwnProperty.call(v, k)) continue;
+    const x = v[k];
+    if (isRecord(x))
+      walkForPodSpecs(
+        x,
+        `${path}${k}.`,
+        depth + 1,
+        isRecord(x.metadata) ? x.metadata : k === 'spec' && isRecord(v.metadata) ? v.metadata : undefined,
+        found,
+      );
+    else if (Array.isArray(x) && depth < 4) {
+      for (let i = 0; i < x.length; i++) {
+        const el = x[i];
+        if (isRecord(el))
+          walkForPodSpecs(
             el,
             `${path}${k}[${i}].`,
             depth + 1,
-            isRecord(el) && isRecord(el.metadata) ? el.metadata : undefined,
-          ),
-        );
+            isRecord(el.metadata) ? el.metadata : undefined,
+            found,
+          );
       }
     }
-  };
-  walk(spec, 'spec.', 0, undefined);
-  return found;
+  }
 }
 
 export const WORKLOAD_KINDS = new Set([
@@ -273,17 +283,23 @@ export function containersOf(p: PodSpecRef, withEphemeral = true): ContainerRef[
   return withEphemeral ? c[0] : c[1];
 }
 
+const CONTAINER_KINDS: readonly ContainerRef['kind'][] = [
+  'containers',
+  'initContainers',
+  'ephemeralContainers',
+];
+const CONTAINER_KINDS_NO_EPHEMERAL: readonly ContainerRef['kind'][] = ['containers', 'initContainers'];
+
 function listContainers(p: PodSpecRef, withEphemeral: boolean): ContainerRef[] {
   const out: ContainerRef[] = [];
-  const kinds: ContainerRef['kind'][] = withEphemeral
-    ? ['containers', 'initContainers', 'ephemeralContainers']
-    : ['containers', 'initContainers'];
+  const kinds = withEphemeral ? CONTAINER_KINDS : CONTAINER_KINDS_NO_EPHEMERAL;
   for (const k of kinds) {
     const list = p.spec[k];
     if (!Array.isArray(list)) continue;
-    list.forEach((c, i) => {
+    for (let i = 0; i < list.length; i++) {
+      const c = list[i];
       if (isRecord(c)) out.push({ c, path: `${p.prefix}${k}[${i}].`, kind: k, index: i });
-    });
+    }
   }
   return out;
 }

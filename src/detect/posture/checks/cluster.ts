@@ -10,7 +10,7 @@ import { nameOf, nsOf, podSpecsOf, refOf, selectorMatches } from '../k8s.js';
 import type { Hit, K8sObject } from '../types.js';
 import { isSensitive, tokenMounted } from './pod.js';
 import type { Check } from './types.js';
-import { PathHit } from '../finding.js';
+import { LazyHit, PATH_FORMAT } from '../finding.js';
 
 const EMPTY: any[] = Object.freeze([]) as unknown as any[];
 const list = (v: unknown): any[] => (Array.isArray(v) ? v : EMPTY);
@@ -281,7 +281,8 @@ const networkPolicy: Check = {
         const { ingress, egress } = directionsOf(pols);
         if (!ingress || !egress)
           (out ??= []).push(
-            new PathHit(
+            new LazyHit(
+              PATH_FORMAT,
               p.metaPrefix,
               'metadata.labels',
               !ingress && !egress
@@ -293,7 +294,7 @@ const networkPolicy: Check = {
           );
       } else if (pols.length === 0)
         (out ??= []).push(
-          new PathHit(p.metaPrefix, 'metadata.labels', 'no NetworkPolicy selects these pods'),
+          new LazyHit(PATH_FORMAT, p.metaPrefix, 'metadata.labels', 'no NetworkPolicy selects these pods'),
         );
     }
     return out ?? NONE;

@@ -12,7 +12,7 @@ import {
 import type { ScanContext } from '../context.js';
 import type { Hit, K8sObject } from '../types.js';
 import type { Check } from './types.js';
-import { FindingBase } from '../finding.js';
+import { LazyHit, type HitFormat } from '../finding.js';
 
 type PodFn = (p: PodSpecRef, o: K8sObject, ctx: ScanContext, params: Record<string, any>) => Hit[];
 type ContainerFn = (
@@ -71,28 +71,15 @@ function cname(c: ContainerRef): string {
   return String(c.c.name ?? `${c.kind}[${c.index}]`);
 }
 
-/** A container hit that builds its strings when read: scans make one per finding, most never printed. */
-class ContainerHit extends FindingBase implements Hit {
-  constructor(
-    private readonly c: ContainerRef,
-    private readonly rel: string,
-    private readonly msg: string,
-  ) {
-    super();
-  }
-  get path(): string {
-    return this.c.path + this.rel;
-  }
-  get message(): string {
-    return `container "${cname(this.c)}": ${this.msg}`;
-  }
-  override get container(): string {
-    return cname(this.c);
-  }
-}
+/** A container hit: strings built when read (scans make one per finding, most never printed). */
+const CONTAINER_FORMAT: HitFormat = {
+  path: (c: ContainerRef, rel: string) => c.path + rel,
+  message: (c: ContainerRef, _rel: string, msg: string) => `container "${cname(c)}": ${msg}`,
+  container: (c: ContainerRef) => cname(c),
+};
 
 function hit(c: ContainerRef, rel: string, message: string): Hit {
-  return new ContainerHit(c, rel, message);
+  return new LazyHit(CONTAINER_FORMAT, c, rel, message);
 }
 
 /** Stands in for a missing securityContext: read only, shared (one object per call added up). */
@@ -792,14 +779,15 @@ export function tokenMounted(p: PodSpecRef, o: K8sObject, ctx: ScanContext): boo
   return !(sa && sa.automountServiceAccountToken === false);
 }
 
+/** Found on most workloads: strings built when read. */
+const TOKEN_MOUNTED_FORMAT: HitFormat = {
+  path: (p: PodSpecRef) => `${p.prefix}automountServiceAccountToken`,
+  message: (p: PodSpecRef) => `service account token of "${saName(p)}" is mounted into the pod`,
+};
+
 const automountToken = podCheck((p, o, ctx) => {
   if (!tokenMounted(p, o, ctx)) return NONE;
-  return [
-    {
-      path: `${p.prefix}automountServiceAccountToken`,
-      message: `service account token of "${saName(p)}" is mounted into the pod`,
-    },
-  ];
+  return [new LazyHit(TOKEN_MOUNTED_FORMAT, p, undefined, undefined)];
 });
 
 const deprecatedSaField = podCheck((p) => {
@@ -811,17 +799,19 @@ const deprecatedSaField = podCheck((p) => {
   ];
 });
 
+/** Found on most workloads of a partial dump (its service accounts are elsewhere): lazy strings. */
+const MISSING_SA_FORMAT: HitFormat = {
+  path: (p: PodSpecRef) =>
+    `${p.prefix}${p.spec.serviceAccountName !== undefined ? 'serviceAccountName' : 'serviceAccount'}`,
+  message: (_p: PodSpecRef, o: K8sObject, name: unknown) =>
+    `service account "${name}" does not exist in namespace ${nsOf(o)}`,
+};
+
 const missingSa = podCheck((p, o, ctx) => {
   const name = p.spec.serviceAccountName ?? p.spec.serviceAccount;
   if (name === undefined || name === '' || name === 'default') return NONE;
   if (ctx.serviceAccount(nsOf(o) ?? 'default', String(name))) return NONE;
-  const field = p.spec.serviceAccountName !== undefined ? 'serviceAccountName' : 'serviceAccount';
-  return [
-    {
-      path: `${p.prefix}${field}`,
-      message: `service account "${name}" does not exist in namespace ${nsOf(o)}`,
-    },
-  ];
+  return [new LazyHit(MISSING_SA_FORMAT, p, o, name)];
 });
 
 // ---- misc workload hygiene ----
