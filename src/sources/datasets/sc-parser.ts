@@ -302,6 +302,11 @@ export class ScStream extends ChunkSink {
   private readonly regTid = new Float64Array(REGIONS);
   private regLast = 0;
   private regNext = 0;
+  /** Direct-mapped cache of names of 4 to 8 bytes: first four bytes, last four, length, string. */
+  private readonly cacheHead = new Int32Array(256);
+  private readonly cacheTail = new Int32Array(256);
+  private readonly cacheLen = new Int32Array(256);
+  private readonly cacheName: string[] = new Array<string>(256).fill('');
   constructor(
     private readonly file: string,
     private readonly onEvent: (ev: SyscallEventView) => void,
@@ -338,6 +343,68 @@ export class ScStream extends ChunkSink {
     if (end > start && buf[end - 1] === CR) end--;
     const line = ++this.lines;
     if (parseScLine(buf, start, end, this.file, line, this.ev)) this.onEvent(this.ev);
+  }
+
+  /** pid and tid parsed by the last `region` call. */
+  private pid = 0;
+  private tid = 0;
+
+  /**
+   * Parses "uid pid process tid " from `r0` (kept apart from `scan`, which rarely needs it) and
+   * remembers it among the recent runs. Returns the index after it, or -1 when the line is not in
+   * the usual shape or runs past the chunk.
+   */
+  private region(buf: Buffer, dv: DataView, r0: number): number {
+    const len = buf.length;
+    // uid: skipped.
+    let i = r0;
+    let c = 0;
+    while (i < len && (c = buf[i]) !== SP) {
+      if (c === NL) return -1;
+      i++;
+    }
+    if (i >= len) return -1;
+    // pid.
+    let pid = 0;
+    const ps = ++i;
+    while (i < len && (c = buf[i] - 48) >= 0 && c <= 9) {
+      pid = pid * 10 + c;
+      i++;
+    }
+    if (i === ps || i >= len || buf[i] !== SP) return -1;
+    // Process name: skipped.
+    i++;
+    while (i < len && (c = buf[i]) !== SP) {
+      if (c === NL) return -1;
+      i++;
+    }
+    if (i >= len) return -1;
+    // tid.
+    let tid = 0;
+    const ts = ++i;
+    while (i < len && (c = buf[i] - 48) >= 0 && c <= 9) {
+      tid = tid * 10 + c;
+      i++;
+    }
+    if (i === ts || i >= len || buf[i] !== SP) return -1;
+    i++;
+    this.pid = pid;
+    this.tid = tid;
+    const L = i - r0;
+    if (L <= REGION_WORDS * 4 && i + 4 <= len) {
+      const k = this.regNext;
+      this.regNext = (k + 1) & (REGIONS - 1);
+      const base = k * REGION_WORDS;
+      const nw = (L + 3) >>> 2;
+      const rw = this.regWords;
+      for (let j = 0; j < nw - 1; j++) rw[base + j] = dv.getInt32(r0 + 4 * j, true);
+      rw[base + nw - 1] = dv.getInt32(r0 + L - 4, true);
+      this.regLen[k] = L;
+      this.regPid[k] = pid;
+      this.regTid[k] = tid;
+      this.regLast = k;
+    }
+    return i;
   }
 
   /** Parses every complete line of `buf` from `p`; returns where the incomplete last line starts. */
@@ -394,49 +461,10 @@ export class ScStream extends ChunkSink {
           break;
         }
         if (i < 0) {
-          // uid: skipped.
-          i = r0;
-          let c = 0;
-          while (i < len && (c = buf[i]) !== SP) {
-            if (c === NL) break fast;
-            i++;
-          }
-          if (i >= len) break fast;
-          // pid.
-          const ps = ++i;
-          while (i < len && (c = buf[i] - 48) >= 0 && c <= 9) {
-            pid = pid * 10 + c;
-            i++;
-          }
-          if (i === ps || i >= len || buf[i] !== SP) break fast;
-          // Process name: skipped.
-          i++;
-          while (i < len && (c = buf[i]) !== SP) {
-            if (c === NL) break fast;
-            i++;
-          }
-          if (i >= len) break fast;
-          // tid.
-          const ts = ++i;
-          while (i < len && (c = buf[i] - 48) >= 0 && c <= 9) {
-            tid = tid * 10 + c;
-            i++;
-          }
-          if (i === ts || i >= len || buf[i] !== SP) break fast;
-          i++;
-          const L = i - r0;
-          if (L <= REGION_WORDS * 4 && i + 4 <= len) {
-            const k = this.regNext;
-            this.regNext = (k + 1) & (REGIONS - 1);
-            const base = k * REGION_WORDS;
-            const nw = (L + 3) >>> 2;
-            for (let j = 0; j < nw - 1; j++) rw[base + j] = dv.getInt32(r0 + 4 * j, true);
-            rw[base + nw - 1] = dv.getInt32(r0 + L - 4, true);
-            rl[k] = L;
-            this.regPid[k] = pid;
-            this.regTid[k] = tid;
-            this.regLast = k;
-          }
+          i = this.region(buf, dv, r0);
+          if (i < 0) break fast;
+          pid = this.pid;
+          tid = this.tid;
         }
         // System-call name: found four bytes at a time (a space or a newline byte ends it).
         const ns0 = i;
@@ -469,11 +497,24 @@ export class ScStream extends ChunkSink {
         ev.tsNs = sec * 1e9 + ns;
         ev.pid = pid;
         ev.tid = tid;
-        const nl4 = ne - ns0 < 4 ? ne - ns0 : 4;
-        ev.name =
-          nl4 === 4
-            ? internKeyed(buf, ns0, ne, dv.getInt32(ns0, true), dv.getInt32(ne - 4, true))
-            : internKeyed(buf, ns0, ne, pack(buf, ns0, nl4), pack(buf, ne - nl4, nl4));
+        const nlen = ne - ns0;
+        if (nlen >= 4 && nlen <= 8) {
+          // A name of 4 to 8 bytes is its first and last four: a direct-mapped cache of them
+          // answers most lines before the interning table.
+          const head = dv.getInt32(ns0, true);
+          const tail = dv.getInt32(ne - 4, true);
+          const k = Math.imul(head ^ tail ^ nlen, 0x9e3779b1) >>> 24;
+          if (this.cacheHead[k] === head && this.cacheTail[k] === tail && this.cacheLen[k] === nlen) {
+            ev.name = this.cacheName[k];
+          } else {
+            const name = internKeyed(buf, ns0, ne, head, tail);
+            this.cacheHead[k] = head;
+            this.cacheTail[k] = tail;
+            this.cacheLen[k] = nlen;
+            this.cacheName[k] = name;
+            ev.name = name;
+          }
+        } else ev.name = internLatin1(buf, ns0, ne);
         ev.dir = d === 62 ? '>' : '<';
         ev.line = ++this.lines;
         onEvent(ev);
