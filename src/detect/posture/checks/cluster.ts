@@ -192,16 +192,34 @@ const workloadExposed: Check = {
 
 /** The object's name or one of its containers' images contains one of the names. */
 function namesSensitiveInterface(o: K8sObject, names: string[]): boolean {
-  const name = nameOf(o);
-  const specs = podSpecsOf(o);
-  for (const n of names) {
-    if (name.includes(n)) return true;
-    for (const p of specs) {
-      const cs = list(p.spec.containers);
-      for (let i = 0; i < cs.length; i++) if (String(cs[i]?.image ?? '').includes(n)) return true;
+  if (containsAny(nameOf(o), names)) return true;
+  const known = imagesNaming(names);
+  for (const p of podSpecsOf(o)) {
+    const cs = list(p.spec.containers);
+    for (let i = 0; i < cs.length; i++) {
+      const image = String(cs[i]?.image ?? '');
+      let r = known.get(image);
+      if (r === undefined) {
+        if (known.size >= 4096) known.clear();
+        known.set(image, (r = containsAny(image, names)));
+      }
+      if (r) return true;
     }
   }
   return false;
+}
+
+function containsAny(s: string, names: string[]): boolean {
+  for (let i = 0; i < names.length; i++) if (s.includes(names[i])) return true;
+  return false;
+}
+
+/** Per names list, whether an image contains one of them (few distinct images, many pods). */
+const imageNameCache = new WeakMap<string[], Map<string, boolean>>();
+function imagesNaming(names: string[]): Map<string, boolean> {
+  let m = imageNameCache.get(names);
+  if (!m) imageNameCache.set(names, (m = new Map()));
+  return m;
 }
 
 const serviceExternal: Check = {

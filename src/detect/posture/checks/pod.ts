@@ -491,10 +491,18 @@ const hostPath = podCheck((p, _o, _ctx, params) => {
 // ---- resources ----
 
 const rangeCache = new WeakMap<object, Map<string, number>>();
+let lastSettings: object | undefined;
+let lastRanges = new Map<string, number>();
 
 function rangeOf(ctx: ScanContext, key: string): number {
-  let m = rangeCache.get(ctx.settings);
-  if (!m) rangeCache.set(ctx.settings, (m = new Map()));
+  let m: Map<string, number> | undefined;
+  if (ctx.settings === lastSettings) m = lastRanges;
+  else {
+    m = rangeCache.get(ctx.settings);
+    if (!m) rangeCache.set(ctx.settings, (m = new Map()));
+    lastSettings = ctx.settings;
+    lastRanges = m;
+  }
   let r = m.get(key);
   if (r === undefined) {
     const v = ctx.settings[key]?.[0];
