@@ -127,6 +127,8 @@ export function toRules(role: K8sObject | undefined): PolicyRule[] {
     }));
 }
 
+const NO_OBJECTS: K8sObject[] = [];
+
 export interface ExposingService {
   service: K8sObject;
   /** Ingresses that route to this Service. */
@@ -211,8 +213,15 @@ export class ScanContext {
     return this.byKind.get(kind) ?? [];
   }
 
+  // Several controls ask about the same workload's account in a row: the last answer is kept.
+  private saAsked: [string, string, K8sObject | undefined] = ['', '', undefined];
+
   serviceAccount(ns: string, name: string): K8sObject | undefined {
-    return this.sas.get(`${ns}/${name}`);
+    const a = this.saAsked;
+    if (a[0] === ns && a[1] === name && ns !== '') return a[2];
+    const sa = this.sas.get(`${ns}/${name}`);
+    this.saAsked = [ns, name, sa];
+    return sa;
   }
 
   roleFor(binding: K8sObject): K8sObject | undefined {
@@ -248,10 +257,16 @@ export class ScanContext {
     return this.viewByBinding.get(binding);
   }
 
+  private bindingsAsked: [string, string, RoleBindingView[]] = ['', '', []];
+
   /** RBAC bindings that grant permissions to a service account. */
   bindingsOfServiceAccount(ns: string, name: string): RoleBindingView[] {
+    const a = this.bindingsAsked;
+    if (a[0] === ns && a[1] === name && ns !== '') return a[2];
     this.bindings();
-    return this.bindingsBySa.get(`${ns}/${name}`) ?? [];
+    const views = this.bindingsBySa.get(`${ns}/${name}`) ?? [];
+    this.bindingsAsked = [ns, name, views];
+    return views;
   }
 
   private readonly npCache = new WeakMap<Record<string, string>, K8sObject[]>();
@@ -283,11 +298,49 @@ export class ScanContext {
     if (c) return c;
     const out: ExposingService[] = [];
     this.svcCache.set(labels, out);
-    for (const s of this.servicesByNs.get(ns) ?? []) {
+    for (const s of this.serviceCandidates(ns, labels)) {
       if (mapSelectorMatches(s.spec?.selector, labels))
         out.push({ service: s, ingresses: this.ingressBackends.get(`${ns}/${nameOf(s)}`) ?? [] });
     }
     return out;
+  }
+
+  /**
+   * Services of the namespace whose selector could match the labels, in the namespace's order:
+   * those whose first selector key and value are among the labels (an empty or missing selector
+   * selects nothing). Indexed once per namespace, instead of testing every Service per template.
+   */
+  private readonly serviceIndex = new Map<string, Map<string, Map<string, number[]>>>();
+
+  private serviceCandidates(ns: string, labels: Record<string, string>): K8sObject[] {
+    const all = this.servicesByNs.get(ns);
+    if (!all || all.length === 0) return NO_OBJECTS;
+    let ix = this.serviceIndex.get(ns);
+    if (!ix) {
+      ix = new Map();
+      for (let i = 0; i < all.length; i++) {
+        const sel = all[i].spec?.selector;
+        if (!sel || typeof sel !== 'object') continue;
+        for (const k in sel) {
+          const v = String(sel[k]);
+          let byValue = ix.get(k);
+          if (!byValue) ix.set(k, (byValue = new Map()));
+          let l = byValue.get(v);
+          if (!l) byValue.set(v, (l = []));
+          l.push(i);
+          break; // the first key is enough: a match needs every key
+        }
+      }
+      this.serviceIndex.set(ns, ix);
+    }
+    let found: number[] | undefined;
+    for (const k in labels) {
+      const l = ix.get(k)?.get(labels[k]);
+      if (l) found = found ? found.concat(l) : l;
+    }
+    if (!found) return NO_OBJECTS;
+    if (found.length > 1) found = [...new Set(found)].sort((a, b) => a - b);
+    return found.map((i) => all[i]);
   }
 
   private workloadList: { obj: K8sObject; pod: PodSpecRef }[] | undefined;

@@ -44,7 +44,21 @@ export function isClusterScoped(kind: string | undefined): boolean {
   return kind !== undefined && CLUSTER_SCOPED.has(kind);
 }
 
+// During a scan (objects are not changed under it), the last object's namespace: every check asks.
+let nsObj: K8sObject | undefined;
+let nsAnswer: string | undefined;
+
 export function nsOf(o: K8sObject): string | undefined {
+  if (o === nsObj) return nsAnswer;
+  const r = namespaceOf(o);
+  if (caches !== weakCaches) {
+    nsObj = o;
+    nsAnswer = r;
+  }
+  return r;
+}
+
+function namespaceOf(o: K8sObject): string | undefined {
   if (isClusterScoped(o.kind)) return undefined;
   const ns = o.metadata?.namespace;
   return typeof ns === 'string' && ns !== '' ? ns : 'default';
@@ -111,10 +125,13 @@ let caches: Caches = weakCaches;
 export function withScanCaches<T>(fn: () => T): T {
   if (caches !== weakCaches) return fn(); // nested: the outer scan's maps serve
   caches = { pods: new Map(), containers: new Map() };
+  nsObj = undefined;
   try {
     return fn();
   } finally {
     caches = weakCaches;
+    nsObj = undefined;
+    nsAnswer = undefined;
     lastObj = undefined;
     lastSpecs = [];
     lastPod = undefined;

@@ -70,8 +70,12 @@ function anyGrant(
   return undefined;
 }
 
+const specsCache = new WeakMap<object, PermissionSpec[]>();
 function specsOf(params: Record<string, any>): PermissionSpec[] {
-  return (params.any as PermissionSpec[]) ?? [params as PermissionSpec];
+  if (params.any) return params.any as PermissionSpec[];
+  let s = specsCache.get(params);
+  if (!s) specsCache.set(params, (s = [params as PermissionSpec]));
+  return s;
 }
 
 function subjectHits(v: RoleBindingView, what: string): Hit[] {
