@@ -327,7 +327,17 @@ export class ScStream extends ChunkSink {
       this.slowLine(joined, 0, joined.length);
       p = nl + 1;
     }
-    p = this.scan(chunk, p);
+    // The hot loop stops at any line it does not parse itself (and at the chunk's incomplete last
+    // line): that line goes through parseScLine here, then the loop resumes after it.
+    const dv = new DataView(chunk.buffer, chunk.byteOffset, chunk.length);
+    while (true) {
+      p = this.scan(chunk, dv, p);
+      if (p >= chunk.length) break;
+      const nl = chunk.indexOf(NL, p);
+      if (nl < 0) break;
+      this.slowLine(chunk, p, nl);
+      p = nl + 1;
+    }
     if (p < chunk.length) this.rest = Buffer.from(chunk.subarray(p));
   }
 
@@ -407,124 +417,112 @@ export class ScStream extends ChunkSink {
     return i;
   }
 
-  /** Parses every complete line of `buf` from `p`; returns where the incomplete last line starts. */
-  private scan(buf: Buffer, from: number): number {
+  /**
+   * Parses the lines of `buf` from `from` while they are in the usual shape; returns where the
+   * first other line (or the incomplete last one) starts, or the end of `buf`. Nothing rare is
+   * handled here, so that the optimised code of this loop does not meet untried paths.
+   */
+  private scan(buf: Buffer, dv: DataView, from: number): number {
     const len = buf.length;
-    const dv = new DataView(buf.buffer, buf.byteOffset, len);
     const ev = this.ev;
     const onEvent = this.onEvent;
     let p = from;
     while (p < len) {
-      const s = p;
-      // Blank line.
-      if (buf[p] === NL) {
-        this.lines++;
-        p++;
-        continue;
+      // Timestamp: 10 digits of seconds, 9 of nanoseconds, a space.
+      const t = p + 19;
+      if (t >= len || buf[t] !== SP) return p;
+      // Four digits at a time: a little-endian word holds them first digit lowest.
+      const w0 = dv.getUint32(p, true);
+      const w1 = dv.getUint32(p + 4, true);
+      const w2 = dv.getUint32(p + 8, true);
+      const w3 = dv.getUint32(p + 12, true);
+      const w4 = dv.getUint32(p + 15, true);
+      if (!digits4(w0) || !digits4(w1) || !digits4(w2) || !digits4(w3) || !digits4(w4)) return p;
+      const mid = value4(w2);
+      const sec = value4(w0) * 1e6 + value4(w1) * 100 + ((mid / 100) | 0);
+      const ns = (mid % 100) * 1e7 + value4(w3) * 1000 + (value4(w4) % 1000);
+      // uid pid process tid: the same few runs of bytes repeat line after line (one per thread),
+      // so a run seen on a recent line is recognised by comparing words and not parsed again.
+      const r0 = t + 1;
+      let i = -1;
+      let pid = 0;
+      let tid = 0;
+      const rl = this.regLen;
+      const rw = this.regWords;
+      for (let q = 0; q < REGIONS; q++) {
+        const k = (this.regLast + q) & (REGIONS - 1);
+        const L = rl[k];
+        if (L === 0 || r0 + L + 4 > len) continue;
+        const base = k * REGION_WORDS;
+        const nw = (L + 3) >>> 2;
+        if (dv.getInt32(r0 + L - 4, true) !== rw[base + nw - 1]) continue;
+        let j = 0;
+        while (j < nw - 1 && dv.getInt32(r0 + 4 * j, true) === rw[base + j]) j++;
+        if (j < nw - 1) continue;
+        i = r0 + L;
+        pid = this.regPid[k];
+        tid = this.regTid[k];
+        this.regLast = k;
+        break;
       }
-      fast: {
-        // Timestamp: 10 digits of seconds, 9 of nanoseconds, a space.
-        const t = p + 19;
-        if (t >= len || buf[t] !== SP) break fast;
-        // Four digits at a time: a little-endian word holds them first digit lowest.
-        const w0 = dv.getUint32(p, true);
-        const w1 = dv.getUint32(p + 4, true);
-        const w2 = dv.getUint32(p + 8, true);
-        const w3 = dv.getUint32(p + 12, true);
-        const w4 = dv.getUint32(p + 15, true);
-        if (!digits4(w0) || !digits4(w1) || !digits4(w2) || !digits4(w3) || !digits4(w4)) break fast;
-        const mid = value4(w2);
-        const sec = value4(w0) * 1e6 + value4(w1) * 100 + ((mid / 100) | 0);
-        const ns = (mid % 100) * 1e7 + value4(w3) * 1000 + (value4(w4) % 1000);
-        // uid pid process tid: the same few runs of bytes repeat line after line (one per thread),
-        // so a run seen on a recent line is recognised by comparing words and not parsed again.
-        const r0 = t + 1;
-        let i = -1;
-        let pid = 0;
-        let tid = 0;
-        const rl = this.regLen;
-        const rw = this.regWords;
-        for (let q = 0; q < REGIONS; q++) {
-          const k = (this.regLast + q) & (REGIONS - 1);
-          const L = rl[k];
-          if (L === 0 || r0 + L + 4 > len) continue;
-          const base = k * REGION_WORDS;
-          const nw = (L + 3) >>> 2;
-          if (dv.getInt32(r0 + L - 4, true) !== rw[base + nw - 1]) continue;
-          let j = 0;
-          while (j < nw - 1 && dv.getInt32(r0 + 4 * j, true) === rw[base + j]) j++;
-          if (j < nw - 1) continue;
-          i = r0 + L;
-          pid = this.regPid[k];
-          tid = this.regTid[k];
-          this.regLast = k;
+      if (i < 0) {
+        i = this.region(buf, dv, r0);
+        if (i < 0) return p;
+        pid = this.pid;
+        tid = this.tid;
+      }
+      // System-call name: found four bytes at a time (a space or a newline byte ends it).
+      const ns0 = i;
+      while (true) {
+        if (i + 4 > len) return p;
+        const w = dv.getUint32(i, true);
+        const xs = w ^ 0x20202020;
+        const xn = w ^ 0x0a0a0a0a;
+        const m = ((xs - 0x01010101) & ~xs) | ((xn - 0x01010101) & ~xn);
+        const hit = m & 0x80808080;
+        if (hit !== 0) {
+          // The lowest flagged byte is exact (a borrow only flags bytes above a true match).
+          i += (31 - Math.clz32(hit & -hit)) >>> 3;
           break;
         }
-        if (i < 0) {
-          i = this.region(buf, dv, r0);
-          if (i < 0) break fast;
-          pid = this.pid;
-          tid = this.tid;
-        }
-        // System-call name: found four bytes at a time (a space or a newline byte ends it).
-        const ns0 = i;
-        while (true) {
-          if (i + 4 > len) break fast;
-          const w = dv.getUint32(i, true);
-          const xs = w ^ 0x20202020;
-          const xn = w ^ 0x0a0a0a0a;
-          const m = ((xs - 0x01010101) & ~xs) | ((xn - 0x01010101) & ~xn);
-          const hit = m & 0x80808080;
-          if (hit !== 0) {
-            // The lowest flagged byte is exact (a borrow only flags bytes above a true match).
-            i += (31 - Math.clz32(hit & -hit)) >>> 3;
-            break;
-          }
-          i += 4;
-        }
-        if (buf[i] !== SP) break fast;
-        const ne = i;
-        // Direction, then a space or the end of the line.
-        if (ne === ns0 || ne + 2 >= len) break fast;
-        const d = buf[ne + 1];
-        if (d !== 62 && d !== 60) break fast;
-        let nl = ne + 2;
-        const after = buf[nl];
-        if (after === SP) {
-          nl = buf.indexOf(NL, nl);
-          if (nl < 0) break fast;
-        } else if (after !== NL) break fast;
-        ev.tsNs = sec * 1e9 + ns;
-        ev.pid = pid;
-        ev.tid = tid;
-        const nlen = ne - ns0;
-        if (nlen >= 4 && nlen <= 8) {
-          // A name of 4 to 8 bytes is its first and last four: a direct-mapped cache of them
-          // answers most lines before the interning table.
-          const head = dv.getInt32(ns0, true);
-          const tail = dv.getInt32(ne - 4, true);
-          const k = Math.imul(head ^ tail ^ nlen, 0x9e3779b1) >>> 24;
-          if (this.cacheHead[k] === head && this.cacheTail[k] === tail && this.cacheLen[k] === nlen) {
-            ev.name = this.cacheName[k];
-          } else {
-            const name = internKeyed(buf, ns0, ne, head, tail);
-            this.cacheHead[k] = head;
-            this.cacheTail[k] = tail;
-            this.cacheLen[k] = nlen;
-            this.cacheName[k] = name;
-            ev.name = name;
-          }
-        } else ev.name = internLatin1(buf, ns0, ne);
-        ev.dir = d === 62 ? '>' : '<';
-        ev.line = ++this.lines;
-        onEvent(ev);
-        p = nl + 1;
-        continue;
+        i += 4;
       }
-      // Not in the usual shape, or running past the chunk: the line as a whole, if complete.
-      const nl = buf.indexOf(NL, s);
-      if (nl < 0) return s;
-      this.slowLine(buf, s, nl);
+      if (buf[i] !== SP) return p;
+      const ne = i;
+      // Direction, then a space or the end of the line.
+      if (ne === ns0 || ne + 2 >= len) return p;
+      const d = buf[ne + 1];
+      if (d !== 62 && d !== 60) return p;
+      let nl = ne + 2;
+      const after = buf[nl];
+      if (after === SP) {
+        nl = buf.indexOf(NL, nl);
+        if (nl < 0) return p;
+      } else if (after !== NL) return p;
+      ev.tsNs = sec * 1e9 + ns;
+      ev.pid = pid;
+      ev.tid = tid;
+      const nlen = ne - ns0;
+      if (nlen >= 4 && nlen <= 8) {
+        // A name of 4 to 8 bytes is its first and last four: a direct-mapped cache of them
+        // answers most lines before the interning table.
+        const head = dv.getInt32(ns0, true);
+        const tail = dv.getInt32(ne - 4, true);
+        const k = Math.imul(head ^ tail ^ nlen, 0x9e3779b1) >>> 24;
+        if (this.cacheHead[k] === head && this.cacheTail[k] === tail && this.cacheLen[k] === nlen) {
+          ev.name = this.cacheName[k];
+        } else {
+          const name = internKeyed(buf, ns0, ne, head, tail);
+          this.cacheHead[k] = head;
+          this.cacheTail[k] = tail;
+          this.cacheLen[k] = nlen;
+          this.cacheName[k] = name;
+          ev.name = name;
+        }
+      } else ev.name = internLatin1(buf, ns0, ne);
+      ev.dir = d === 62 ? '>' : '<';
+      ev.line = ++this.lines;
+      onEvent(ev);
       p = nl + 1;
     }
     return p;
