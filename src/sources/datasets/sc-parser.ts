@@ -1,7 +1,8 @@
 /**
  * Line parsing for LID-DS system-call text (2021 `.sc`, 2019 `.txt`) straight from Buffers:
- * fields are found with byte scans, numbers parsed digit by digit, and only the process and
- * system-call names become strings.
+ * fields are found with byte scans, numbers parsed digit by digit, and only the system-call names
+ * become strings (interned). `ScStream` parses whole `.sc` chunks in one pass and falls back to
+ * the line-by-line `parseScLine` for any line outside the usual shape.
  */
 import { DatasetError, type SyscallEventView } from './types.js';
 
