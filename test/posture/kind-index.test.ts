@@ -44,6 +44,8 @@ const WORKLOADS: K8sObject[] = [
   },
   { apiVersion: 'v1', kind: 'ReplicationController', metadata: meta('rc'), spec: { template } },
   { apiVersion: 'argoproj.io/v1alpha1', kind: 'Rollout', metadata: meta('rollout'), spec: { template } },
+  // A PodTemplate carries its template at the top level, with no spec.
+  { apiVersion: 'v1', kind: 'PodTemplate', metadata: meta('pt'), template },
 ];
 const OTHERS: K8sObject[] = [
   { apiVersion: 'v1', kind: 'ConfigMap', metadata: meta('cm'), data: { a: 'b' } },
@@ -95,5 +97,20 @@ describe('controls indexed by the kinds they apply to', () => {
     const cm = controlsFor(OTHERS[0], ix);
     expect(cm.length).toBeGreaterThan(0);
     for (const c of cm) expect(CHECKS[c.check].appliesTo).toContain('ConfigMap');
+  });
+
+  it('finds a privileged container in a PodTemplate (template at the top level)', () => {
+    const pt: K8sObject = {
+      apiVersion: 'v1',
+      kind: 'PodTemplate',
+      metadata: meta('priv'),
+      template: {
+        spec: { containers: [{ name: 'c', image: 'x:1', securityContext: { privileged: true } }] },
+      },
+    };
+    const res = evaluate(loaded([pt]), { controls: loadCatalogue() });
+    const priv = res.findings.filter((f) => /privileged/i.test(f.title));
+    expect(priv.length).toBeGreaterThan(0);
+    expect(priv[0].resource.kind).toBe('PodTemplate');
   });
 });

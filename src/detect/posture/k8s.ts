@@ -159,6 +159,18 @@ export function podSpecsOf(o: K8sObject): PodSpecRef[] {
 
 function findPodSpecs(o: K8sObject): PodSpecRef[] {
   const kind = o.kind;
+  // A PodTemplate holds its pod template at the top level: it has no `spec`.
+  if (kind === 'PodTemplate' && isRecord(o.template) && looksLikePodSpec(o.template.spec)) {
+    return [
+      {
+        spec: o.template.spec,
+        prefix: 'template.spec.',
+        metaPrefix: '',
+        labels: strMap(o.template.metadata?.labels),
+        annotations: strMap(o.template.metadata?.annotations),
+      },
+    ];
+  }
   const spec = o.spec;
   if (!isRecord(spec)) return [];
   if (kind === 'Pod') {
@@ -173,17 +185,6 @@ function findPodSpecs(o: K8sObject): PodSpecRef[] {
           },
         ]
       : [];
-  }
-  if (kind === 'PodTemplate' && isRecord(o.template) && looksLikePodSpec(o.template.spec)) {
-    return [
-      {
-        spec: o.template.spec,
-        prefix: 'template.spec.',
-        metaPrefix: '',
-        labels: strMap(o.template.metadata?.labels),
-        annotations: strMap(o.template.metadata?.annotations),
-      },
-    ];
   }
   const jt = spec.jobTemplate;
   if (
