@@ -14,7 +14,7 @@ import { createSequenceModel, SEQUENCE_MODELS, type SequenceModel } from '../det
 import {
   DatasetError,
   Progress,
-  type SyscallEventView,
+  type SyscallBatch,
   type SyscallRecording,
 } from '../sources/datasets/types.js';
 import { LidDsAccumulator, rocAuc, rocCurve, thresholdFrom, tprAtFpr } from './metrics.js';
@@ -96,6 +96,59 @@ interface EvalOptions {
   params: ParamMap;
   /** Exploit recordings of each scenario whose score timeline goes to the report. */
   timelines?: number;
+  /** Read every recording per event, even when its reader hands batches (same results; for tests). */
+  perEvent?: boolean;
+}
+
+/** Calls per batch when a per-event reader is batched here. */
+const BATCH = 8192;
+
+/**
+ * Hands the calls of a per-event reader over in batches (`names`: the name table, shared by every
+ * recording so that name ids stay stable). The calls before a failure are handed over before it.
+ */
+async function readInBatches(
+  rec: SyscallRecording,
+  names: string[],
+  idOf: Map<string, number>,
+  onBatch: (b: SyscallBatch) => void,
+): Promise<void> {
+  const b: SyscallBatch = {
+    n: 0,
+    nameIds: new Int32Array(BATCH),
+    tids: new Float64Array(BATCH),
+    tsNs: new Float64Array(BATCH),
+    dirs: new Uint8Array(BATCH),
+    names,
+    extra: [],
+  };
+  const flush = (): void => {
+    if (b.n === 0) return;
+    try {
+      onBatch(b);
+    } finally {
+      b.n = 0;
+    }
+  };
+  try {
+    await rec.read((ev) => {
+      let id = idOf.get(ev.name);
+      if (id === undefined) {
+        id = names.length;
+        names.push(ev.name);
+        idOf.set(ev.name, id);
+      }
+      const j = b.n;
+      b.nameIds[j] = id;
+      b.tids[j] = ev.tid;
+      b.tsNs[j] = ev.tsNs;
+      b.dirs[j] = ev.dir === '>' ? 62 : 60;
+      b.n = j + 1;
+      if (j + 1 === BATCH) flush();
+    });
+  } finally {
+    flush();
+  }
 }
 
 export async function evalRecordings(
@@ -123,8 +176,15 @@ export async function evalRecordings(
     perAlgo.set(a, r);
     run.output.algorithms.push(r);
   }
-  const keep = (d: '>' | '<'): boolean =>
-    dirFilter === 'both' || (dirFilter === 'enter' ? d === '>' : d === '<');
+  // Direction byte kept (62 '>', 60 '<'), or 0 for both.
+  const keepDir = dirFilter === 'both' ? 0 : dirFilter === 'enter' ? 62 : 60;
+  const eventNames: string[] = [];
+  const eventIdOf = new Map<string, number>();
+  // The kept calls of the current batch: vocabulary ids, stream keys, timestamps; model values.
+  let ids = new Int32Array(BATCH);
+  let streams = new Float64Array(BATCH);
+  let times = new Float64Array(BATCH);
+  let values: Float64Array[] = [];
 
   for (const [scenario, recs] of scenarios) {
     const vocab = new Vocabulary();
@@ -164,6 +224,49 @@ export async function evalRecordings(
       };
     });
     const models = scorers.filter((s) => s.model);
+    values = scorers.map(() => new Float64Array(ids.length));
+    // Reader name id → vocabulary id (-1: not yet seen), per name table.
+    const vocabOf = new Map<readonly string[], Int32Array>();
+    let lastNames: readonly string[] | null = null;
+    let lastMap: Int32Array = new Int32Array(0);
+    /** Keeps the calls of `b` in the chosen direction, mapped to vocabulary ids; returns how many. */
+    const select = (b: SyscallBatch): number => {
+      if (b.n > ids.length) {
+        ids = new Int32Array(b.n);
+        streams = new Float64Array(b.n);
+        times = new Float64Array(b.n);
+        values = scorers.map(() => new Float64Array(b.n));
+      }
+      let map = lastMap;
+      if (b.names !== lastNames) {
+        map = vocabOf.get(b.names) ?? new Int32Array(0);
+        lastNames = b.names;
+      }
+      if (map.length < b.names.length) {
+        const bigger = new Int32Array(Math.max(256, b.names.length * 2)).fill(-1);
+        bigger.set(map);
+        map = bigger;
+        vocabOf.set(b.names, map);
+      }
+      lastMap = map;
+      const { nameIds, tids, tsNs, dirs } = b;
+      let m = 0;
+      for (let i = 0; i < b.n; i++) {
+        if (keepDir !== 0 && dirs[i] !== keepDir) continue;
+        const nid = nameIds[i];
+        let id: number;
+        if (nid < 0) id = vocab.id(b.extra[~nid]);
+        else {
+          id = map[nid];
+          if (id < 0) id = map[nid] = vocab.id(b.names[nid]);
+        }
+        ids[m] = id;
+        streams[m] = threadAware ? tids[i] : 0;
+        times[m] = tsNs[i];
+        m++;
+      }
+      return m;
+    };
     const byPhase = (split: string): SyscallRecording[] => recs.filter((r) => r.split === split);
     const train = byPhase('training');
     const val = byPhase('validation');
@@ -176,12 +279,14 @@ export async function evalRecordings(
     const total = train.length + val.length + test.length;
     const progress = new Progress(`${scenario}`, total);
     let done = 0;
-    const readSafely = async (
-      rec: SyscallRecording,
-      onEvent: (ev: SyscallEventView) => void,
-    ): Promise<boolean> => {
+    const readSafely = async (rec: SyscallRecording, onCalls: (m: number) => void): Promise<boolean> => {
+      const onBatch = (b: SyscallBatch): void => {
+        const m = select(b);
+        if (m > 0) onCalls(m);
+      };
       try {
-        await rec.read(onEvent);
+        if (rec.readBatches && !opts.perEvent) await rec.readBatches(onBatch);
+        else await readInBatches(rec, eventNames, eventIdOf, onBatch);
         return true;
       } catch (e) {
         const err = e as Error;
@@ -198,26 +303,28 @@ export async function evalRecordings(
 
     // 1. Training.
     for (const rec of train) {
-      await readSafely(rec, (ev) => {
-        if (!keep(ev.dir)) return;
-        const id = vocab.id(ev.name);
-        const stream = threadAware ? ev.tid : 0;
-        for (const s of models) s.model!.learn(stream, id);
+      await readSafely(rec, (m) => {
+        for (const s of models) s.model!.learnBatch(streams, ids, m);
       });
       for (const s of models) s.model!.resetStreams();
     }
 
     // 2. Validation: threshold.
     for (const rec of val) {
-      await readSafely(rec, (ev) => {
-        if (!keep(ev.dir)) return;
-        const id = vocab.id(ev.name);
-        const stream = threadAware ? ev.tid : 0;
+      await readSafely(rec, (m) => {
+        const v = values[0];
         for (const s of models) {
-          const w = s.windows.push(stream, s.model!.instant(stream, id));
-          if (w > s.validationMax) s.validationMax = w;
-          // A bounded sample is enough for quantile thresholds.
-          if (s.policy !== 'max' && (++s.seen <= 200_000 || s.seen % 100 === 0)) s.validation.push(w);
+          s.model!.instantBatch(streams, ids, m, v);
+          const win = s.windows;
+          const sample = s.policy !== 'max';
+          let max = s.validationMax;
+          for (let i = 0; i < m; i++) {
+            const w = win.push(streams[i], v[i]);
+            if (w > max) max = w;
+            // A bounded sample is enough for quantile thresholds.
+            if (sample && (++s.seen <= 200_000 || s.seen % 100 === 0)) s.validation.push(w);
+          }
+          s.validationMax = max;
         }
       });
       for (const s of models) {
@@ -263,41 +370,46 @@ export async function evalRecordings(
         started = true;
         for (const a of acc) a.beginRecording(rec.exploit ? rec.exploitTimeNs : undefined);
       };
-      const ok = await readSafely(rec, (ev) => {
-        if (!keep(ev.dir)) return;
+      const ok = await readSafely(rec, (m) => {
         if (!started) begin();
-        if (t0 < 0) t0 = ev.tsNs;
-        const id = vocab.id(ev.name);
-        const stream = threadAware ? ev.tid : 0;
+        if (t0 < 0) t0 = times[0];
         for (let i = 0; i < scorers.length; i++) {
           const s = scorers[i];
-          const w = s.model ? s.windows.push(stream, s.model.instant(stream, id)) : s.constant!;
-          if (w > maxW[i]) maxW[i] = w;
-          if (w > pool[i]) pool[i] = w;
-          acc[i].call(ev.tsNs, w > s.threshold);
+          if (s.model) s.model.instantBatch(streams, ids, m, values[i]);
         }
-        if (wantTimeline && ++poolN === poolSize) {
-          let k = 0;
+        for (let c = 0; c < m; c++) {
+          const ts = times[c];
+          const stream = streams[c];
           for (let i = 0; i < scorers.length; i++) {
-            if (!scorers[i].model) continue;
-            tl[k].t.push((ev.tsNs - t0) / 1e9);
-            tl[k].score.push(pool[i]);
-            k++;
+            const s = scorers[i];
+            const w = s.model ? s.windows.push(stream, values[i][c]) : s.constant!;
+            if (w > maxW[i]) maxW[i] = w;
+            if (w > pool[i]) pool[i] = w;
+            acc[i].call(ts, w > s.threshold);
           }
-          pool.fill(-Infinity);
-          poolN = 0;
-          if (tl.length && tl[0].t.length >= 2000) {
-            for (const x of tl) {
-              const t: number[] = [];
-              const sc: number[] = [];
-              for (let j = 0; j + 1 < x.t.length; j += 2) {
-                t.push(x.t[j + 1]);
-                sc.push(Math.max(x.score[j], x.score[j + 1]));
-              }
-              x.t = t;
-              x.score = sc;
+          if (wantTimeline && ++poolN === poolSize) {
+            let k = 0;
+            for (let i = 0; i < scorers.length; i++) {
+              if (!scorers[i].model) continue;
+              tl[k].t.push((ts - t0) / 1e9);
+              tl[k].score.push(pool[i]);
+              k++;
             }
-            poolSize *= 2;
+            pool.fill(-Infinity);
+            poolN = 0;
+            if (tl.length && tl[0].t.length >= 2000) {
+              for (const x of tl) {
+                const t: number[] = [];
+                const sc: number[] = [];
+                for (let j = 0; j + 1 < x.t.length; j += 2) {
+                  t.push(x.t[j + 1]);
+                  sc.push(Math.max(x.score[j], x.score[j + 1]));
+                }
+                x.t = t;
+                x.score = sc;
+              }
+              poolSize *= 2;
+            }
           }
         }
       });

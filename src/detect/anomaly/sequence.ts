@@ -13,6 +13,10 @@ export interface SequenceModel {
   learn(stream: StreamKey, sys: number): void;
   /** Instant anomaly value of this call of `stream`. */
   instant(stream: StreamKey, sys: number): number;
+  /** `learn` over calls 0..n-1 of parallel arrays (stream keys, call ids), in order. */
+  learnBatch(streams: Float64Array, sys: Int32Array, n: number): void;
+  /** `instant` over calls 0..n-1 of parallel arrays, in order; the values go to `out[0..n)`. */
+  instantBatch(streams: Float64Array, sys: Int32Array, n: number, out: Float64Array): void;
   /** Human-readable reason for the last value of `stream`, mapping ids back to names. */
   explain(stream: StreamKey, names: (id: number) => string): string;
   resetStreams(): void;
@@ -50,6 +54,16 @@ class StideModel implements SequenceModel {
   instant(stream: StreamKey, sys: number): number {
     return this.model.score(stream, sys).unseen ? 1 : 0;
   }
+  private unseen = new Uint8Array(0);
+  learnBatch(streams: Float64Array, sys: Int32Array, n: number): void {
+    this.model.learnBatch(streams, sys, n);
+  }
+  instantBatch(streams: Float64Array, sys: Int32Array, n: number, out: Float64Array): void {
+    if (this.unseen.length < n) this.unseen = new Uint8Array(n);
+    const u = this.unseen;
+    this.model.scoreBatch(streams, sys, n, u);
+    for (let i = 0; i < n; i++) out[i] = u[i];
+  }
   explain(stream: StreamKey, names: (id: number) => string): string {
     const e = this.model.explain(stream);
     if (!e) return '';
@@ -78,6 +92,12 @@ class LmModel implements SequenceModel {
   }
   instant(stream: StreamKey, sys: number): number {
     return this.model.score(stream, sys);
+  }
+  learnBatch(streams: Float64Array, sys: Int32Array, n: number): void {
+    for (let i = 0; i < n; i++) this.model.learn(streams[i], sys[i]);
+  }
+  instantBatch(streams: Float64Array, sys: Int32Array, n: number, out: Float64Array): void {
+    for (let i = 0; i < n; i++) out[i] = this.model.score(streams[i], sys[i]);
   }
   explain(stream: StreamKey, names: (id: number) => string): string {
     const h = this.model.explain(stream);

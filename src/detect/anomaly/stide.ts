@@ -317,6 +317,56 @@ export class Stide {
     return r;
   }
 
+  /**
+   * `learn` over `n` calls at once: call i is `sys[i]` of stream `streams[i]`. Same result as n
+   * calls of `learn`, without a call and a stream lookup per system call.
+   */
+  learnBatch(streams: Float64Array, sys: Int32Array, n: number): void {
+    const N = this.n;
+    const set = this.set;
+    let key = NaN;
+    let st: StreamState | undefined;
+    for (let i = 0; i < n; i++) {
+      const k = streams[i];
+      if (k !== key || st === undefined) {
+        st = this.learnState(k);
+        key = k;
+      }
+      st.push(sys[i]);
+      if (st.filled === N) set.addSeq(st.ring, st.pos, st.poly);
+    }
+  }
+
+  /**
+   * `score` over `n` calls at once: writes to `unseen[i]` 1 when the n-gram ending at call i was
+   * never learned, else 0 (0 too while the stream holds fewer than n calls). The streams' mismatch
+   * frames move on as with `score`.
+   */
+  scoreBatch(streams: Float64Array, sys: Int32Array, n: number, unseen: Uint8Array): void {
+    const N = this.n;
+    const L = this.L;
+    const set = this.set;
+    let key = NaN;
+    let st: StreamState | undefined;
+    for (let i = 0; i < n; i++) {
+      const k = streams[i];
+      if (k !== key || st === undefined) {
+        st = this.scoreState(k);
+        key = k;
+      }
+      st.push(sys[i]);
+      if (st.filled < N) {
+        unseen[i] = 0;
+        continue;
+      }
+      const bit = set.hasSeq(st.ring, st.pos, st.poly) ? 0 : 1;
+      st.missCount += bit - st.miss[st.missPos];
+      st.miss[st.missPos] = bit;
+      st.missPos = st.missPos + 1 === L ? 0 : st.missPos + 1;
+      unseen[i] = bit;
+    }
+  }
+
   /** Whether a given n-gram (exactly n calls) was learned. */
   has(ngram: ArrayLike<number>): boolean {
     if (ngram.length !== this.n)

@@ -9,7 +9,13 @@ import { pipeline, Readable, Transform } from 'node:stream';
 import { createInflateRaw } from 'node:zlib';
 import yauzl from 'yauzl';
 import { ScStream } from './sc-parser.js';
-import { DatasetError, type Split, type SyscallEventView, type SyscallRecording } from './types.js';
+import {
+  DatasetError,
+  type Split,
+  type SyscallBatch,
+  type SyscallEventView,
+  type SyscallRecording,
+} from './types.js';
 
 export interface LidDs2021Meta {
   exploit: boolean;
@@ -152,6 +158,7 @@ export async function openLidDs2021Recording(
     exploitTimeNs: meta.exploitTimeNs,
     meta,
     read: (onEvent) => readScFromZip(path, onEvent),
+    readBatches: (onBatch) => readScBatchesFromZip(path, onBatch),
   };
 }
 
@@ -204,9 +211,25 @@ async function inflatedEntry(zf: yauzl.ZipFile, e: yauzl.Entry, path: string): P
 }
 
 /** Streams the .sc of a recording zip through the parser. */
-export async function readScFromZip(
+export function readScFromZip(
   path: string,
   onEvent: (ev: SyscallEventView) => void,
+): Promise<{ lines: number }> {
+  return readSc(path, onEvent);
+}
+
+/** Streams the .sc of a recording zip through the parser, in batches (see ScStream). */
+export function readScBatchesFromZip(
+  path: string,
+  onBatch: (b: SyscallBatch) => void,
+): Promise<{ lines: number }> {
+  return readSc(path, () => {}, onBatch);
+}
+
+async function readSc(
+  path: string,
+  onEvent: (ev: SyscallEventView) => void,
+  onBatch?: (b: SyscallBatch) => void,
 ): Promise<{ lines: number }> {
   const zf = await openZip(path);
   try {
@@ -215,7 +238,7 @@ export async function readScFromZip(
     if (!sc) throw new DatasetError(path, undefined, 'no .sc system-call file in the zip');
     const file = `${path}:${sc.fileName}`;
     const s = await inflatedEntry(zf, sc, path);
-    const parser = new ScStream(file, onEvent);
+    const parser = new ScStream(file, onEvent, onBatch);
     await parser.drain(
       s,
       (err) => new DatasetError(file, parser.lines + 1, `truncated or corrupt data: ${err.message}`),

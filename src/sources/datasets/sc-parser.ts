@@ -4,7 +4,7 @@
  * become strings (interned). `ScStream` parses whole `.sc` chunks in one pass and falls back to
  * the line-by-line `parseScLine` for any line outside the usual shape.
  */
-import { DatasetError, type SyscallEventView } from './types.js';
+import { DatasetError, type SyscallBatch, type SyscallEventView } from './types.js';
 
 const SP = 32;
 const NL = 10;
@@ -111,8 +111,19 @@ function pack(buf: Uint8Array, s: number, n: number): number {
   return w;
 }
 
+/** Interned names by string (for lines parsed by parseScLine in batch mode). */
+const nameIdOf = new Map<string, number>();
+
 /** The interned string of `buf[s..e)`, whose first and last (up to) four bytes are `head`, `tail`. */
 function internKeyed(buf: Uint8Array, s: number, e: number, head: number, tail: number): string {
+  const id = internKeyedId(buf, s, e, head, tail);
+  return id >= 0
+    ? names[id]
+    : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString('latin1', s, e);
+}
+
+/** The id (index in `names`) of `buf[s..e)`, interning it; -1 once the table is full and it is new. */
+function internKeyedId(buf: Uint8Array, s: number, e: number, head: number, tail: number): number {
   const len = e - s;
   let h = Math.imul(head ^ Math.imul(tail, 0x9e3779b1) ^ len, 0x85ebca6b);
   h ^= h >>> 15;
@@ -122,17 +133,17 @@ function internKeyed(buf: Uint8Array, s: number, e: number, head: number, tail: 
     if (id1 === 0) break;
     const id = id1 - 1;
     if (nameHead[id] === head && nameTail[id] === tail && nameLen[id] === len) {
-      if (len <= 8) return names[id];
+      if (len <= 8) return id;
       const o = nameStart[id] - s;
       let i = s + 4;
       while (i < e && namePool[o + i] === buf[i]) i++;
-      if (i === e) return names[id];
+      if (i === e) return id;
     }
     slot = (slot + 1) & (NAME_SLOTS - 1);
   }
-  const str = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString('latin1', s, e);
   const id = names.length;
-  if (id >= MAX_NAMES) return str;
+  if (id >= MAX_NAMES) return -1;
+  const str = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString('latin1', s, e);
   if (namePoolUsed + len > namePool.length) {
     const bigger = new Uint8Array(Math.max(namePool.length * 2, namePoolUsed + len));
     bigger.set(namePool);
@@ -145,8 +156,9 @@ function internKeyed(buf: Uint8Array, s: number, e: number, head: number, tail: 
   nameTail[id] = tail;
   namePoolUsed += len;
   names.push(str);
+  nameIdOf.set(str, id);
   nameSlots[slot] = id + 1;
-  return str;
+  return id;
 }
 
 /** The interned latin1 string of `buf[s..e)`. */
@@ -308,11 +320,64 @@ export class ScStream extends ChunkSink {
   private readonly cacheTail = new Int32Array(256);
   private readonly cacheLen = new Int32Array(256);
   private readonly cacheName: string[] = new Array<string>(256).fill('');
+  private readonly cacheId = new Int32Array(256);
+  /** Batch mode: the batch being filled (null in event mode). */
+  private readonly batch: SyscallBatch | null;
+  /**
+   * Event mode: `onEvent` gets every call. Batch mode (`onBatch` given): `onBatch` gets the calls in
+   * batches of up to `batchSize`, handed over when full, at the end of every chunk, before a
+   * malformed line's error and at the end; `onEvent` is not called.
+   */
   constructor(
     private readonly file: string,
     private readonly onEvent: (ev: SyscallEventView) => void,
+    private readonly onBatch?: (b: SyscallBatch) => void,
+    private readonly batchSize = 8192,
   ) {
     super();
+    this.batch = onBatch
+      ? {
+          n: 0,
+          nameIds: new Int32Array(batchSize),
+          tids: new Float64Array(batchSize),
+          tsNs: new Float64Array(batchSize),
+          dirs: new Uint8Array(batchSize),
+          names,
+          extra: [],
+        }
+      : null;
+  }
+
+  /** Hands the pending batch over (batch mode), then starts a new one. */
+  private flush(): void {
+    const b = this.batch;
+    if (b === null || b.n === 0) return;
+    try {
+      this.onBatch!(b);
+    } finally {
+      b.n = 0;
+      b.extra.length = 0;
+    }
+  }
+
+  /** Appends one call to the batch (batch mode); `id` as in SyscallBatch.nameIds, or -1 for `name`. */
+  private add(id: number, name: string, tid: number, ts: number, dir: number): void {
+    const b = this.batch!;
+    const j = b.n;
+    if (id < 0) {
+      const known = nameIdOf.get(name);
+      if (known !== undefined) id = known;
+      else {
+        b.extra.push(name);
+        id = ~(b.extra.length - 1);
+      }
+    }
+    b.nameIds[j] = id;
+    b.tids[j] = tid;
+    b.tsNs[j] = ts;
+    b.dirs[j] = dir;
+    b.n = j + 1;
+    if (j + 1 === this.batchSize) this.flush();
   }
 
   push(chunk: Buffer): void {
@@ -340,12 +405,14 @@ export class ScStream extends ChunkSink {
       p = nl + 1;
     }
     if (p < chunk.length) this.rest = Buffer.from(chunk.subarray(p));
+    this.flush();
   }
 
   end(): void {
     const r = this.rest;
     this.rest = null;
     if (r && r.length > 0) this.slowLine(r, 0, r.length);
+    this.flush();
   }
 
   /** One line `buf[start..nl)` (nl: its newline, or the end of the data) through parseScLine. */
@@ -353,7 +420,20 @@ export class ScStream extends ChunkSink {
     let end = nl;
     if (end > start && buf[end - 1] === CR) end--;
     const line = ++this.lines;
-    if (parseScLine(buf, start, end, this.file, line, this.ev)) this.onEvent(this.ev);
+    const ev = this.ev;
+    if (this.batch === null) {
+      if (parseScLine(buf, start, end, this.file, line, ev)) this.onEvent(ev);
+      return;
+    }
+    let ok: boolean;
+    try {
+      ok = parseScLine(buf, start, end, this.file, line, ev);
+    } catch (e) {
+      // The calls before the bad line are handed over first, as in event mode.
+      this.flush();
+      throw e;
+    }
+    if (ok) this.add(-1, ev.name, ev.tid, ev.tsNs, ev.dir === '>' ? 62 : 60);
   }
 
   /** pid and tid parsed by the last `region` call. */
@@ -427,6 +507,7 @@ export class ScStream extends ChunkSink {
     const len = buf.length;
     const ev = this.ev;
     const onEvent = this.onEvent;
+    const bt = this.batch;
     let p = from;
     while (p < len) {
       // Timestamp: 10 digits of seconds, 9 of nanoseconds, a space.
@@ -500,10 +581,45 @@ export class ScStream extends ChunkSink {
         nl = buf.indexOf(NL, nl);
         if (nl < 0) return p;
       } else if (after !== NL) return p;
+      const nlen = ne - ns0;
+      if (bt !== null) {
+        let id: number;
+        if (nlen >= 4 && nlen <= 8) {
+          const head = dv.getInt32(ns0, true);
+          const tail = dv.getInt32(ne - 4, true);
+          const k = Math.imul(head ^ tail ^ nlen, 0x9e3779b1) >>> 24;
+          if (this.cacheHead[k] === head && this.cacheTail[k] === tail && this.cacheLen[k] === nlen) {
+            id = this.cacheId[k];
+          } else {
+            id = internKeyedId(buf, ns0, ne, head, tail);
+            if (id >= 0) {
+              this.cacheHead[k] = head;
+              this.cacheTail[k] = tail;
+              this.cacheLen[k] = nlen;
+              this.cacheName[k] = names[id];
+              this.cacheId[k] = id;
+            }
+          }
+        } else {
+          const n4 = nlen < 4 ? nlen : 4;
+          id = internKeyedId(buf, ns0, ne, pack(buf, ns0, n4), pack(buf, ne - n4, n4));
+        }
+        ++this.lines;
+        if (id >= 0) {
+          const j = bt.n;
+          bt.nameIds[j] = id;
+          bt.tids[j] = tid;
+          bt.tsNs[j] = sec * 1e9 + ns;
+          bt.dirs[j] = d;
+          bt.n = j + 1;
+          if (j + 1 === this.batchSize) this.flush();
+        } else this.add(-1, buf.toString('latin1', ns0, ne), tid, sec * 1e9 + ns, d);
+        p = nl + 1;
+        continue;
+      }
       ev.tsNs = sec * 1e9 + ns;
       ev.pid = pid;
       ev.tid = tid;
-      const nlen = ne - ns0;
       if (nlen >= 4 && nlen <= 8) {
         // A name of 4 to 8 bytes is its first and last four: a direct-mapped cache of them
         // answers most lines before the interning table.
@@ -513,12 +629,16 @@ export class ScStream extends ChunkSink {
         if (this.cacheHead[k] === head && this.cacheTail[k] === tail && this.cacheLen[k] === nlen) {
           ev.name = this.cacheName[k];
         } else {
-          const name = internKeyed(buf, ns0, ne, head, tail);
-          this.cacheHead[k] = head;
-          this.cacheTail[k] = tail;
-          this.cacheLen[k] = nlen;
-          this.cacheName[k] = name;
-          ev.name = name;
+          const id = internKeyedId(buf, ns0, ne, head, tail);
+          if (id >= 0) {
+            const name = names[id];
+            this.cacheHead[k] = head;
+            this.cacheTail[k] = tail;
+            this.cacheLen[k] = nlen;
+            this.cacheName[k] = name;
+            this.cacheId[k] = id;
+            ev.name = name;
+          } else ev.name = buf.toString('latin1', ns0, ne);
         }
       } else ev.name = internLatin1(buf, ns0, ne);
       ev.dir = d === 62 ? '>' : '<';

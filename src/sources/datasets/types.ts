@@ -18,6 +18,25 @@ export interface SyscallEventView {
   line: number;
 }
 
+/**
+ * A run of consecutive system calls as parallel typed arrays (`n` of them, in file order). Handed
+ * to a callback and reused by the reader once it returns (copy what you keep).
+ */
+export interface SyscallBatch {
+  n: number;
+  /** Name of call i: `names[nameIds[i]]` when ≥ 0, else `extra[~nameIds[i]]`. */
+  nameIds: Int32Array;
+  tids: Float64Array;
+  /** Nanoseconds since the epoch, as in SyscallEventView. */
+  tsNs: Float64Array;
+  /** 62 ('>') enter or 60 ('<') exit. */
+  dirs: Uint8Array;
+  /** The reader's name table: stable ids, shared by every batch of the same reader (it only grows). */
+  names: readonly string[];
+  /** Names outside the table, for this batch only. */
+  extra: string[];
+}
+
 export interface SyscallRecording {
   scenario: string;
   name: string;
@@ -30,6 +49,11 @@ export interface SyscallRecording {
   exploitTimeNs?: number;
   /** Streams every event to `onEvent`; rejects with an error naming file and line on bad input. */
   read(onEvent: (ev: SyscallEventView) => void): Promise<{ lines: number }>;
+  /**
+   * The same calls as `read`, in batches (optional: readers without it are read per event). On bad
+   * input, every call before the bad line has been handed over before the rejection, as with `read`.
+   */
+  readBatches?(onBatch: (b: SyscallBatch) => void): Promise<{ lines: number }>;
 }
 
 /** A reader error that names the input and the place. */
