@@ -122,23 +122,32 @@ export async function scoreAdfa(name: string, p: ParamMap, data: Loaded): Promis
   if (name === 'neural-lm') {
     // Loaded on demand: tfjs and its wasm backend cost a second to load and are needed only here.
     const { NeuralLm } = await import('../detect/anomaly/neural-lm.js');
+    const lr = p.lr === undefined ? undefined : Number(p.lr);
+    if (lr !== undefined && !(lr > 0)) throw new Error(`parameter lr must be a positive number, got ${p.lr}`);
     const m = new NeuralLm({
       V: ADFA_V,
       k: intOf(p, 'k', 10),
       hidden: intOf(p, 'hidden', 96),
       embed: intOf(p, 'embed', 16),
       epochs: intOf(p, 'epochs', 2),
+      batch: intOf(p, 'batch', 1024),
+      learningRate: lr,
       seed: intOf(p, 'seed', 1),
     });
     const agg = p.agg ?? 'mean';
     const L = intOf(p, 'L', 20);
+    const t0 = performance.now();
     await m.train(data.train, (msg) => process.stderr.write(`${msg}\n`));
+    const t1 = performance.now();
     const score = async (traces: Int32Array[]): Promise<Float64Array> =>
       Float64Array.from(await m.nll(traces), (v) => aggregate(v, agg, L));
     const out = {
       scores: { tune: await score(data.tune), test: await score(data.test) },
-      params: { ...m.opts, agg },
+      params: { ...m.opts, agg, ...(agg === 'max' ? { L } : {}) },
     };
+    process.stderr.write(
+      `neural-lm: training ${((t1 - t0) / 1000).toFixed(1)} s, scoring ${((performance.now() - t1) / 1000).toFixed(1)} s\n`,
+    );
     m.dispose();
     return out;
   }
