@@ -68,6 +68,30 @@ class Windows {
     s.pos = s.pos + 1 === this.L ? 0 : s.pos + 1;
     return s.sum / this.L;
   }
+  /** `push` over calls 0..n-1 (`out` may be `v`). */
+  pushBatch(streams: Float64Array, v: Float64Array, n: number, out: Float64Array): void {
+    const L = this.L;
+    let key = this.lastKey;
+    let s = this.last;
+    for (let i = 0; i < n; i++) {
+      const k = streams[i];
+      if (k !== key || s === undefined) {
+        s = this.state.get(k);
+        if (!s) {
+          s = { ring: new Float64Array(L), pos: 0, sum: 0 };
+          this.state.set(k, s);
+        }
+        key = k;
+      }
+      const x = v[i];
+      s.sum += x - s.ring[s.pos];
+      s.ring[s.pos] = x;
+      s.pos = s.pos + 1 === L ? 0 : s.pos + 1;
+      out[i] = s.sum / L;
+    }
+    this.lastKey = key;
+    this.last = s;
+  }
   reset(): void {
     this.state.clear();
     this.lastKey = -1;
@@ -315,11 +339,11 @@ export async function evalRecordings(
         const v = values[0];
         for (const s of models) {
           s.model!.instantBatch(streams, ids, m, v);
-          const win = s.windows;
+          s.windows.pushBatch(streams, v, m, v);
           const sample = s.policy !== 'max';
           let max = s.validationMax;
           for (let i = 0; i < m; i++) {
-            const w = win.push(streams[i], v[i]);
+            const w = v[i];
             if (w > max) max = w;
             // A bounded sample is enough for quantile thresholds.
             if (sample && (++s.seen <= 200_000 || s.seen % 100 === 0)) s.validation.push(w);
@@ -373,16 +397,35 @@ export async function evalRecordings(
       const ok = await readSafely(rec, (m) => {
         if (!started) begin();
         if (t0 < 0) t0 = times[0];
+        // Windowed values of every call, per scorer.
         for (let i = 0; i < scorers.length; i++) {
           const s = scorers[i];
-          if (s.model) s.model.instantBatch(streams, ids, m, values[i]);
+          const v = values[i];
+          if (s.model) {
+            s.model.instantBatch(streams, ids, m, v);
+            s.windows.pushBatch(streams, v, m, v);
+          } else v.fill(s.constant!, 0, m);
+        }
+        if (!wantTimeline) {
+          for (let i = 0; i < scorers.length; i++) {
+            const v = values[i];
+            const a = acc[i];
+            const thr = scorers[i].threshold;
+            let max = maxW[i];
+            for (let c = 0; c < m; c++) {
+              const w = v[c];
+              if (w > max) max = w;
+              a.call(times[c], w > thr);
+            }
+            maxW[i] = max;
+          }
+          return;
         }
         for (let c = 0; c < m; c++) {
           const ts = times[c];
-          const stream = streams[c];
           for (let i = 0; i < scorers.length; i++) {
             const s = scorers[i];
-            const w = s.model ? s.windows.push(stream, values[i][c]) : s.constant!;
+            const w = values[i][c];
             if (w > maxW[i]) maxW[i] = w;
             if (w > pool[i]) pool[i] = w;
             acc[i].call(ts, w > s.threshold);
