@@ -178,7 +178,12 @@ describe('HTTP API', () => {
     const tok: string = created.json().token;
     expect((await get('/api/v1/me', tok)).json().role).toBe('viewer');
     const listed = (await get('/api/v1/tokens', admin)).body;
-    for (const t of [tok, admin, viewer, responder]) expect(listed).not.toContain(t.split('_')[2]);
+    // The secret is everything after `vg_<id>_` (base64url: it may itself contain '_').
+    const secretOf = (t: string) => t.slice('vg_'.length + 12 + 1);
+    for (const t of [tok, admin, viewer, responder]) {
+      expect(secretOf(t).length).toBeGreaterThanOrEqual(32);
+      expect(listed).not.toContain(secretOf(t));
+    }
     expect(listed).not.toContain('hash');
     const id = created.json().id;
     expect(
