@@ -47,8 +47,9 @@ const dir = mkdtempSync(join(tmpdir(), 'vigie-harden-'));
 
 afterAll(async () => {
   trace?.kill('SIGKILL');
-  await run('docker', ['network', 'rm', `vigie-blast-${process.pid}`]).catch(() => undefined);
+  // Containers first: a network with endpoints attached cannot be removed.
   for (const n of names) await run('docker', ['rm', '-f', n]).catch(() => undefined);
+  await run('docker', ['network', 'rm', `vigie-blast-${process.pid}`]).catch(() => undefined);
   await run('docker', ['rmi', '-f', tag]).catch(() => undefined);
   rmSync(dir, { recursive: true, force: true });
 });

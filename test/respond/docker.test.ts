@@ -11,7 +11,7 @@ import { createResponder } from '../../src/respond/engine.js';
 import { parsePolicy } from '../../src/respond/policy.js';
 import { ActionStore } from '../../src/store/actions.js';
 import { openStore, type Db } from '../../src/store/db.js';
-import { alertFor, buildImage, docker, removeByPrefix, startContainer } from './helpers.js';
+import { alertFor, buildImage, docker, freeSubnet, removeByPrefix, startContainer } from './helpers.js';
 
 const PREFIX = `vigie-rsp-${randomBytes(3).toString('hex')}-`;
 const actuator = new DockerActuator();
@@ -166,9 +166,10 @@ describe('docker response', () => {
 
   it('isolate disconnects from a user-defined network; rollback reconnects with alias and address', async () => {
     const net = PREFIX + 'net';
-    await docker.createNetwork({ Name: net, IPAM: { Config: [{ Subnet: '172.31.250.0/24' }] } });
+    const { subnet, host } = await freeSubnet();
+    await docker.createNetwork({ Name: net, IPAM: { Config: [{ Subnet: subnet }] } });
     const c = await startContainer(PREFIX + 'iso', {
-      network: { name: net, aliases: ['web'], ip: '172.31.250.10' },
+      network: { name: net, aliases: ['web'], ip: host(10) },
     });
     const db = openStore(':memory:');
     const r = responder(db, '      - isolate');
@@ -179,7 +180,7 @@ describe('docker response', () => {
     expect(rb.status).toBe('rolled_back');
     const n = (await c.inspect()).NetworkSettings.Networks[net];
     expect(n).toBeDefined();
-    expect(n.IPAddress).toBe('172.31.250.10');
+    expect(n.IPAddress).toBe(host(10));
     expect(n.Aliases).toContain('web');
     await r.close();
   });

@@ -97,3 +97,26 @@ export async function alertFor(
   if (over.incident) a.vigie.incident = over.incident;
   return a;
 }
+
+function ipv4(a: string): number {
+  return a.split('.').reduce((n, o) => n * 256 + Number(o), 0);
+}
+
+/** A /24 subnet no existing Docker network overlaps (a fixed one can collide with leftovers). */
+export async function freeSubnet(): Promise<{ subnet: string; host: (n: number) => string }> {
+  const used: [number, number][] = [];
+  for (const n of await docker.listNetworks())
+    for (const c of n.IPAM?.Config ?? []) {
+      const m = /^(\d+\.\d+\.\d+\.\d+)\/(\d+)$/.exec(c.Subnet ?? '');
+      if (!m) continue;
+      const size = 2 ** (32 - Number(m[2]));
+      const start = Math.floor(ipv4(m[1]) / size) * size;
+      used.push([start, start + size]);
+    }
+  for (const prefix of ['172.31.250', '10.250.250', '192.168.250', '10.251.251', '10.252.252']) {
+    const start = ipv4(`${prefix}.0`);
+    if (used.every(([a, b]) => start + 256 <= a || start >= b))
+      return { subnet: `${prefix}.0/24`, host: (n) => `${prefix}.${n}` };
+  }
+  throw new Error(`no free /24 among the candidates; Docker networks use ${JSON.stringify(used)}`);
+}
