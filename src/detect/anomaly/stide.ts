@@ -93,6 +93,13 @@ class StreamState {
     this.poly = (Math.imul(this.poly, B) - Math.imul(out, this.bn) + sys) | 0;
     if (this.filled < n) this.filled++;
   }
+  /** Moves the mismatch frame (the last L n-grams) on by one n-gram: `bit` 1 when it was unseen. */
+  frame(bit: number): void {
+    const p = this.missPos;
+    this.missCount += bit - this.miss[p];
+    this.miss[p] = bit;
+    this.missPos = p + 1 === this.miss.length ? 0 : p + 1;
+  }
 }
 
 const EMPTY = 0;
@@ -307,10 +314,7 @@ export class Stide {
       return r;
     }
     const unseen = !this.set.hasSeq(st.ring, st.pos, st.poly);
-    const bit = unseen ? 1 : 0;
-    st.missCount += bit - st.miss[st.missPos];
-    st.miss[st.missPos] = bit;
-    st.missPos = st.missPos + 1 === this.L ? 0 : st.missPos + 1;
+    st.frame(unseen ? 1 : 0);
     r.unseen = unseen;
     r.complete = true;
     r.ratio = st.missCount / this.L;
@@ -344,7 +348,6 @@ export class Stide {
    */
   scoreBatch(streams: Float64Array, sys: Int32Array, n: number, unseen: Uint8Array): void {
     const N = this.n;
-    const L = this.L;
     const set = this.set;
     let key = NaN;
     let st: StreamState | undefined;
@@ -360,9 +363,7 @@ export class Stide {
         continue;
       }
       const bit = set.hasSeq(st.ring, st.pos, st.poly) ? 0 : 1;
-      st.missCount += bit - st.miss[st.missPos];
-      st.miss[st.missPos] = bit;
-      st.missPos = st.missPos + 1 === L ? 0 : st.missPos + 1;
+      st.frame(bit);
       unseen[i] = bit;
     }
   }
