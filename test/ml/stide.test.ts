@@ -118,13 +118,18 @@ describe('STIDE', () => {
     const hist = new Map<number, number[]>();
     // Calls drawn from a small alphabet with large ids too (the hash must not depend on small values).
     const call = (): number => (rnd(10) === 0 ? 100000 + rnd(5) : rnd(6));
-    for (let i = 0; i < 20000; i++) {
-      const t = rnd(4);
-      const c = call();
+    // The last n calls of thread t once c is appended (the reference n-gram).
+    const slide = (t: number, c: number): number[] => {
       const h = hist.get(t) ?? [];
       h.push(c);
       if (h.length > n) h.shift();
       hist.set(t, h);
+      return h;
+    };
+    for (let i = 0; i < 20000; i++) {
+      const t = rnd(4);
+      const c = call();
+      const h = slide(t, c);
       const isNew = h.length === n && !ref.has(h.join(','));
       if (h.length === n) ref.add(h.join(','));
       expect(s.learn(t, c)).toBe(isNew);
@@ -136,10 +141,7 @@ describe('STIDE', () => {
     for (let i = 0; i < 20000; i++) {
       const t = rnd(4);
       const c = call();
-      const h = hist.get(t) ?? [];
-      h.push(c);
-      if (h.length > n) h.shift();
-      hist.set(t, h);
+      const h = slide(t, c);
       const want = h.length === n && !ref.has(h.join(','));
       if (want) unseen++;
       expect(s.score(t, c).unseen).toBe(want);
