@@ -13,6 +13,7 @@
 import { PerfEngine, entityRefOf, type PerfParams } from '../detect/perf/engine.js';
 import { RollingRobust, medianInPlace } from '../detect/perf/baseline.js';
 import { IsolationForest } from '../detect/anomaly/iforest.js';
+import { quantileSorted } from './metrics.js';
 import {
   nezhaEvents,
   readNezhaDay,
@@ -695,16 +696,6 @@ export function logMedianRatio(
   const w = finiteMedian(xs, t0 + skip, end, scratch);
   if (!(b > 0) || !(w > 0)) return NaN;
   return Math.log(w / b);
-}
-
-/** q-quantile of sorted values, linear interpolation between order statistics (R type 7). */
-export function quantileSorted(sorted: ArrayLike<number>, q: number): number {
-  const n = sorted.length;
-  if (n === 0) return NaN;
-  const h = (n - 1) * q;
-  const lo = Math.floor(h);
-  const hi = Math.min(n - 1, lo + 1);
-  return sorted[lo] + (h - lo) * (sorted[hi] - sorted[lo]);
 }
 
 /** Fault-free spread of s for one series: [tail, 1 − tail] quantiles over every fault-free window start. */

@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  exceedance,
-  finiteMedian,
-  logMedianRatio,
-  quantileSorted,
-  shiftScreen,
-} from '../../src/eval/nezha.js';
+import { quantileSorted } from '../../src/eval/metrics.js';
+import { exceedance, finiteMedian, logMedianRatio, shiftScreen } from '../../src/eval/nezha.js';
 import type { NezhaDay } from '../../src/sources/metrics/nezha.js';
 
 const scratch = new Float64Array(256);
