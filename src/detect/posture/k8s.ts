@@ -157,65 +157,32 @@ export function podSpecsOf(o: K8sObject): PodSpecRef[] {
   return r;
 }
 
+/** One pod spec found at `prefix`, with the labels and annotations of the metadata beside it. */
+function specRef(spec: Record<string, any>, prefix: string, metadata: unknown): PodSpecRef[] {
+  const meta = isRecord(metadata) ? metadata : undefined;
+  return [
+    { spec, prefix, metaPrefix: '', labels: strMap(meta?.labels), annotations: strMap(meta?.annotations) },
+  ];
+}
+
 function findPodSpecs(o: K8sObject): PodSpecRef[] {
   const kind = o.kind;
   // A PodTemplate holds its pod template at the top level: it has no `spec`.
-  if (kind === 'PodTemplate' && isRecord(o.template) && looksLikePodSpec(o.template.spec)) {
-    return [
-      {
-        spec: o.template.spec,
-        prefix: 'template.spec.',
-        metaPrefix: '',
-        labels: strMap(o.template.metadata?.labels),
-        annotations: strMap(o.template.metadata?.annotations),
-      },
-    ];
-  }
+  if (kind === 'PodTemplate' && isRecord(o.template) && looksLikePodSpec(o.template.spec))
+    return specRef(o.template.spec, 'template.spec.', o.template.metadata);
   const spec = o.spec;
   if (!isRecord(spec)) return [];
-  if (kind === 'Pod') {
-    return looksLikePodSpec(spec)
-      ? [
-          {
-            spec,
-            prefix: 'spec.',
-            metaPrefix: '',
-            labels: strMap(o.metadata?.labels),
-            annotations: strMap(o.metadata?.annotations),
-          },
-        ]
-      : [];
-  }
+  if (kind === 'Pod') return looksLikePodSpec(spec) ? specRef(spec, 'spec.', o.metadata) : [];
   const jt = spec.jobTemplate;
   if (
     isRecord(jt) &&
     isRecord(jt.spec) &&
     isRecord(jt.spec.template) &&
     looksLikePodSpec(jt.spec.template.spec)
-  ) {
-    const t = jt.spec.template;
-    return [
-      {
-        spec: t.spec,
-        prefix: 'spec.jobTemplate.spec.template.spec.',
-        metaPrefix: '',
-        labels: strMap(t.metadata?.labels),
-        annotations: strMap(t.metadata?.annotations),
-      },
-    ];
-  }
+  )
+    return specRef(jt.spec.template.spec, 'spec.jobTemplate.spec.template.spec.', jt.spec.template.metadata);
   const t = spec.template;
-  if (isRecord(t) && looksLikePodSpec(t.spec)) {
-    return [
-      {
-        spec: t.spec,
-        prefix: 'spec.template.spec.',
-        metaPrefix: '',
-        labels: strMap(t.metadata?.labels),
-        annotations: strMap(t.metadata?.annotations),
-      },
-    ];
-  }
+  if (isRecord(t) && looksLikePodSpec(t.spec)) return specRef(t.spec, 'spec.template.spec.', t.metadata);
   if (WORKLOAD_KINDS.has(kind ?? '')) return [];
   // Unknown kind: bounded search under spec for a pod spec.
   const found: PodSpecRef[] = [];
