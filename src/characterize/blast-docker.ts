@@ -6,7 +6,7 @@
  * out), and host access (privileged, host PID/IPC/network namespaces, dangerous capabilities).
  */
 import type Docker from 'dockerode';
-import { toDot, toGraph, toMermaid, type BlastItem, type BlastRadius } from './blast.js';
+import { addHostItems, sat, toDot, toGraph, toMermaid, type BlastItem, type BlastRadius } from './blast.js';
 
 type Inspect = Docker.ContainerInspectInfo;
 
@@ -112,21 +112,13 @@ export function dockerBlastRadius(
   if (hc.IpcMode === 'host') hostAccess.push('hostIPC');
   for (const cap of (hc.CapAdd ?? []).map((c: string) => c.replace(/^CAP_/, '')))
     if (RISKY_CAPS.has(cap)) hostAccess.push(`capability ${cap}`);
-  for (const h of hostAccess) items.push({ kind: 'host', name: h, relation: 'shares', risk: 'high' });
-  if (hostname)
-    items.push({
-      kind: 'node',
-      name: hostname,
-      relation: 'runs-on',
-      risk: hostAccess.length || hostPaths.some((h) => HOST_PATH_RISK.test(h)) ? 'high' : 'low',
-    });
+  const hostExposures = addHostItems(items, hostAccess, hostPaths, hostname, HOST_PATH_RISK);
 
-  const sat = (n: number, k: number) => 1 - Math.exp(-n / k);
   const score = Math.round(
     15 * sat(coLocated.length, 5) +
       15 * sat(reachable.length, 10) +
       15 * sat(secrets.length, 2) +
-      30 * sat(hostAccess.length + hostPaths.filter((h) => HOST_PATH_RISK.test(h)).length, 1) +
+      30 * sat(hostExposures, 1) +
       10 * sat(exposedBy.length, 1),
   );
   const graph = toGraph(`container ${nameOf(me)}`, items);

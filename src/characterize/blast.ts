@@ -171,6 +171,27 @@ function riskyRule(r: Obj): boolean {
 const HOST_PATH_RISK =
   /^\/($|var\/run\/docker\.sock|run\/containerd|var\/run\/crio|etc|root|proc|sys|var\/lib\/kubelet|home|dev)/;
 
+/** Saturating contribution of a count to a blast-radius score: 0 at 0, 1 − 1/e at k, → 1. */
+export const sat = (n: number, k: number): number => 1 - Math.exp(-n / k);
+
+/**
+ * Adds what a workload shares with its host (namespaces, privileges) and the node it runs on, the
+ * node at high risk when anything reaches the host; returns the count of host exposures (shared
+ * host access plus host paths matching `hostPathRisk`).
+ */
+export function addHostItems(
+  items: BlastItem[],
+  hostAccess: string[],
+  hostPaths: string[],
+  node: string | undefined,
+  hostPathRisk: RegExp,
+): number {
+  for (const h of hostAccess) items.push({ kind: 'host', name: h, relation: 'shares', risk: 'high' });
+  const exposures = hostAccess.length + hostPaths.filter((h) => hostPathRisk.test(h)).length;
+  if (node) items.push({ kind: 'node', name: node, relation: 'runs-on', risk: exposures ? 'high' : 'low' });
+  return exposures;
+}
+
 export function blastRadius(objects: Obj[], namespace: string, podName: string): BlastRadius | undefined {
   const pods = objects.filter((o) => o.kind === 'Pod');
   const pod = pods.find(
@@ -353,23 +374,15 @@ export function blastRadius(objects: Obj[], namespace: string, podName: string):
   if (spec.hostIPC) hostAccess.push('hostIPC');
   for (const c of containers)
     if (c.securityContext?.privileged) hostAccess.push(`privileged container ${c.name}`);
-  for (const h of hostAccess) items.push({ kind: 'host', name: h, relation: 'shares', risk: 'high' });
-  if (node)
-    items.push({
-      kind: 'node',
-      name: node,
-      relation: 'runs-on',
-      risk: hostAccess.length || hostPaths.some((h) => HOST_PATH_RISK.test(h)) ? 'high' : 'low',
-    });
+  const hostExposures = addHostItems(items, hostAccess, hostPaths, node, HOST_PATH_RISK);
 
   // Score: saturating contributions, so one huge flat namespace does not dwarf a privileged escape.
-  const sat = (n: number, k: number) => 1 - Math.exp(-n / k);
   const score = Math.round(
     15 * sat(coLocated.length, 5) +
       15 * sat(reachable.length, 10) +
       25 * sat(permissions.filter((p) => p.risky).length, 1) +
       15 * sat(secrets.size, 2) +
-      20 * sat(hostAccess.length + hostPaths.filter((h) => HOST_PATH_RISK.test(h)).length, 1) +
+      20 * sat(hostExposures, 1) +
       10 * sat(exposedBy.filter((s) => /NodePort|LoadBalancer/.test(s)).length, 1),
   );
 
