@@ -193,6 +193,10 @@ async function inflatedEntry(zf: yauzl.ZipFile, e: yauzl.Entry, path: string): P
   const expected = e.uncompressedSize;
   let got = 0;
   const counted = new Transform({
+    // Room for a few inflated pieces, so that inflating runs ahead of the parser (see drain);
+    // object mode hands them over one by one (a byte stream's read() would concatenate them).
+    readableObjectMode: true,
+    readableHighWaterMark: 4,
     transform(chunk: Buffer, _enc, cb) {
       got += chunk.length;
       if (got > expected)

@@ -24,12 +24,20 @@ export abstract class ChunkSink {
     onError: (err: Error) => Error,
   ): Promise<void> {
     return new Promise<void>((res, rej) => {
-      stream.on('data', (c: Buffer) => {
-        try {
-          this.push(c);
-        } catch (e) {
-          stream.destroy?.();
-          rej(e);
+      // Paused mode: the producer (an inflater on libuv's thread pool) buffers its output and goes
+      // on with the next piece while this thread parses the last one; a 'data' listener would run
+      // the parser inside the producer's callback and leave one of the two always waiting.
+      let failed = false;
+      stream.on('readable', () => {
+        let c: Buffer | null;
+        while (!failed && (c = stream.read() as Buffer | null) !== null) {
+          try {
+            this.push(c);
+          } catch (e) {
+            failed = true;
+            stream.destroy?.();
+            rej(e);
+          }
         }
       });
       stream.on('end', () => {
@@ -578,7 +586,22 @@ export class ScStream extends ChunkSink {
       let nl = ne + 2;
       const after = buf[nl];
       if (after === SP) {
-        nl = buf.indexOf(NL, nl);
+        // The arguments: skipped four bytes at a time to the newline (arguments are a few dozen
+        // bytes; a native indexOf costs more to call than this loop takes).
+        let j = nl + 1;
+        while (true) {
+          if (j + 4 > len) {
+            nl = buf.indexOf(NL, j);
+            break;
+          }
+          const x = dv.getUint32(j, true) ^ 0x0a0a0a0a;
+          const hit = (x - 0x01010101) & ~x & 0x80808080;
+          if (hit !== 0) {
+            nl = j + ((31 - Math.clz32(hit & -hit)) >>> 3);
+            break;
+          }
+          j += 4;
+        }
         if (nl < 0) return p;
       } else if (after !== NL) return p;
       const nlen = ne - ns0;
