@@ -9,6 +9,7 @@ import { pipeline, Readable, Transform } from 'node:stream';
 import { createInflateRaw } from 'node:zlib';
 import yauzl from 'yauzl';
 import { ScStream } from './sc-parser.js';
+import { scWorker } from './sc-worker-client.js';
 import {
   DatasetError,
   type Split,
@@ -222,18 +223,32 @@ export function readScFromZip(
   return readSc(path, onEvent);
 }
 
-/** Streams the .sc of a recording zip through the parser, in batches (see ScStream). */
-export function readScBatchesFromZip(
+/**
+ * Streams the .sc of a recording zip through the parser, in batches (see ScStream), on the reader
+ * worker thread when one runs (see sc-worker-client.ts), else on this thread.
+ */
+export async function readScBatchesFromZip(
   path: string,
   onBatch: (b: SyscallBatch) => void,
 ): Promise<{ lines: number }> {
-  return readSc(path, () => {}, onBatch);
+  const worker = await scWorker();
+  return worker ? worker.read(path, onBatch) : readScBatchesInThread(path, onBatch);
+}
+
+/** `readScBatchesFromZip` on this thread. */
+export function readScBatchesInThread(
+  path: string,
+  onBatch: (b: SyscallBatch) => void,
+  batchSize?: number,
+): Promise<{ lines: number }> {
+  return readSc(path, () => {}, onBatch, batchSize);
 }
 
 async function readSc(
   path: string,
   onEvent: (ev: SyscallEventView) => void,
   onBatch?: (b: SyscallBatch) => void,
+  batchSize?: number,
 ): Promise<{ lines: number }> {
   const zf = await openZip(path);
   try {
@@ -242,7 +257,7 @@ async function readSc(
     if (!sc) throw new DatasetError(path, undefined, 'no .sc system-call file in the zip');
     const file = `${path}:${sc.fileName}`;
     const s = await inflatedEntry(zf, sc, path);
-    const parser = new ScStream(file, onEvent, onBatch);
+    const parser = new ScStream(file, onEvent, onBatch, batchSize);
     await parser.drain(
       s,
       (err) => new DatasetError(file, parser.lines + 1, `truncated or corrupt data: ${err.message}`),

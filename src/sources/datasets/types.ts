@@ -20,7 +20,9 @@ export interface SyscallEventView {
 
 /**
  * A run of consecutive system calls as parallel typed arrays (`n` of them, in file order). Handed
- * to a callback and reused by the reader once it returns (copy what you keep).
+ * to a callback and reused by the reader once it returns (copy what you keep). A consumer may also
+ * take the four arrays and put new ones of the same length in their place (the reader writes the
+ * next calls into whatever arrays the batch holds).
  */
 export interface SyscallBatch {
   n: number;
@@ -61,9 +63,10 @@ export class DatasetError extends Error {
   constructor(
     readonly file: string,
     readonly line: number | undefined,
-    message: string,
+    /** What is wrong, without the place. */
+    readonly reason: string,
   ) {
-    super(`${file}${line !== undefined ? `:${line}` : ''}: ${message}`);
+    super(`${file}${line !== undefined ? `:${line}` : ''}: ${reason}`);
     this.name = 'DatasetError';
   }
 }

@@ -1,0 +1,83 @@
+/**
+ * Worker thread that reads LID-DS 2021 recordings (inflate + .sc parse) and posts the calls to the
+ * thread that asked, in batches, so that parsing and the models' work run on two cores. Started and
+ * driven by `sc-worker-client.ts`; the protocol is described there.
+ */
+import { parentPort } from 'node:worker_threads';
+import { readScBatchesInThread } from './lidds2021.js';
+import { DatasetError, type SyscallBatch } from './types.js';
+
+const port = parentPort;
+if (!port) throw new Error('sc-worker.ts runs as a worker thread');
+
+/** Batches posted and not yet consumed (shared with the client), and the most allowed. */
+let flow = new Int32Array(new SharedArrayBuffer(4));
+/** Names of the parser's table already sent (the table only grows). */
+let namesSent = 0;
+const cancelled = new Set<number>();
+
+/** Calls per batch: larger than the parser's default, fewer messages. */
+const BATCH = 16384;
+
+interface ReadRequest {
+  type: 'read';
+  id: number;
+  path: string;
+  maxInFlight: number;
+}
+
+function post(id: number, b: SyscallBatch, maxInFlight: number): void {
+  if (cancelled.has(id)) throw new Error('read cancelled by the consumer');
+  // Bounded: wait while the consumer holds maxInFlight batches (it wakes this thread per batch).
+  for (let f = Atomics.load(flow, 0); f >= maxInFlight; f = Atomics.load(flow, 0))
+    Atomics.wait(flow, 0, f, 1000);
+  Atomics.add(flow, 0, 1);
+  // The batch's arrays are handed over whole (transferred, not copied); the parser gets new ones.
+  const { n, nameIds, tids, tsNs, dirs } = b;
+  const size = nameIds.length;
+  b.nameIds = new Int32Array(size);
+  b.tids = new Float64Array(size);
+  b.tsNs = new Float64Array(size);
+  b.dirs = new Uint8Array(size);
+  const newNames = b.names.length > namesSent ? b.names.slice(namesSent) : undefined;
+  namesSent = b.names.length;
+  port!.postMessage(
+    {
+      type: 'batch',
+      id,
+      n,
+      nameIds,
+      tids,
+      tsNs,
+      dirs,
+      newNames,
+      extra: b.extra.length ? [...b.extra] : undefined,
+    },
+    [nameIds.buffer, tids.buffer, tsNs.buffer, dirs.buffer] as ArrayBuffer[],
+  );
+}
+
+async function read(m: ReadRequest): Promise<void> {
+  try {
+    const { lines } = await readScBatchesInThread(m.path, (b) => post(m.id, b, m.maxInFlight), BATCH);
+    port!.postMessage({ type: 'done', id: m.id, lines });
+  } catch (e) {
+    const err = e as Error;
+    port!.postMessage({
+      type: 'error',
+      id: m.id,
+      message: err.message,
+      dataset:
+        err instanceof DatasetError ? { file: err.file, line: err.line, reason: err.reason } : undefined,
+    });
+  } finally {
+    cancelled.delete(m.id);
+  }
+}
+
+port.on('message', (m: { type: string; id?: number; flow?: SharedArrayBuffer }) => {
+  if (m.type === 'init') flow = new Int32Array(m.flow!);
+  else if (m.type === 'cancel') cancelled.add(m.id!);
+  else if (m.type === 'read') void read(m as ReadRequest);
+});
+port.postMessage({ type: 'ready' });
