@@ -3,8 +3,9 @@
  * 'internal' carrying the alert, so that Falco's detections enter the same pipeline, plus the process,
  * container and k8s context its output_fields name, for correlation.
  */
-import { readFileSync } from 'node:fs';
 import { isoToNs, nextEventId, nowNs, type VigieEvent } from '../model/event.js';
+import { JsonLinesFileSource, readJsonLinesFile } from './json-lines-file.js';
+import type { Source } from './types.js';
 
 type Obj = Record<string, unknown>;
 
@@ -76,21 +77,30 @@ export function falcoAlertToEvent(a: FalcoAlert): VigieEvent {
   return ev;
 }
 
-/** Reads Falco JSON alerts, one per line. */
-export function readFalcoAlerts(path: string): { events: VigieEvent[]; errors: string[] } {
-  const events: VigieEvent[] = [];
-  const errors: string[] = [];
-  readFileSync(path, 'utf8')
-    .split('\n')
-    .forEach((line, i) => {
-      if (!line.trim()) return;
-      try {
-        const o = JSON.parse(line) as unknown;
-        if (!isFalcoAlert(o)) throw new Error('not a Falco alert (needs time, rule, priority, output)');
-        events.push(falcoAlertToEvent(o));
-      } catch (e) {
-        errors.push(`${path}:${i + 1}: ${(e as Error).message}`);
-      }
-    });
-  return { events, errors };
+/** One line of Falco's JSON output → its event; throws with the reason when it is not an alert. */
+export function falcoLineToEvents(o: unknown): VigieEvent[] {
+  if (!isFalcoAlert(o)) throw new Error('not a Falco alert (needs time, rule, priority, output)');
+  return [falcoAlertToEvent(o)];
+}
+
+/** Reads a file of Falco JSON alerts, one per line, as a stream. */
+export function readFalcoAlerts(path: string): Promise<{ events: VigieEvent[]; errors: string[] }> {
+  return readJsonLinesFile(path, falcoLineToEvents);
+}
+
+/**
+ * Registry factory: Falco's JSON output file (`json_output: true` with `file_output`), on when
+ * config.falco.path is set; `follow: true` tails it.
+ */
+export function createFalcoFileSource(ctx: {
+  config: Record<string, Record<string, unknown> | undefined>;
+}): Source | undefined {
+  const cfg = ctx.config.falco;
+  if (!cfg || typeof cfg.path !== 'string') return undefined;
+  return new JsonLinesFileSource({
+    name: 'falco',
+    path: cfg.path,
+    follow: cfg.follow === true,
+    toEvents: falcoLineToEvents,
+  });
 }

@@ -10,6 +10,8 @@ import { createDockerSource } from './docker.js';
 import { createBpftraceSensor } from './bpftrace/sensor.js';
 import { createKubernetesSource } from './kubernetes.js';
 import { createAuditWebhookSource } from './push.js';
+import { createFalcoFileSource } from './falco.js';
+import { createTetragonFileSource } from './tetragon.js';
 
 export interface SourceContext {
   hostname: string;
@@ -27,6 +29,8 @@ const factories: [name: string, factory: SourceFactory][] = [
   ['bpftrace', createBpftraceSensor],
   ['kubernetes', createKubernetesSource],
   ['k8s-audit-webhook', createAuditWebhookSource],
+  ['falco', createFalcoFileSource],
+  ['tetragon', createTetragonFileSource],
 ];
 
 export async function createSources(ctx: SourceContext, only?: string[]): Promise<Source[]> {

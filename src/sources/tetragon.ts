@@ -4,7 +4,6 @@
  * syscall rules (spawned_process) see them; kprobes on tcp_connect become 'network' connects, kprobes
  * on file hooks become 'file' opens, other kprobes and tracepoints 'syscall' events.
  */
-import { readFileSync } from 'node:fs';
 import {
   isoToNs,
   nextEventId,
@@ -14,6 +13,8 @@ import {
   type ProcInfo,
   type VigieEvent,
 } from '../model/event.js';
+import { JsonLinesFileSource, readJsonLinesFile } from './json-lines-file.js';
+import type { Source } from './types.js';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -147,23 +148,32 @@ export function tetragonToEvents(e: Obj): VigieEvent[] {
   ];
 }
 
-/** Reads a Tetragon JSON export (JSON lines). */
-export function readTetragonFile(path: string): { events: VigieEvent[]; errors: string[] } {
-  const events: VigieEvent[] = [];
-  const errors: string[] = [];
-  readFileSync(path, 'utf8')
-    .split('\n')
-    .forEach((line, i) => {
-      if (!line.trim()) return;
-      try {
-        const o = JSON.parse(line) as unknown;
-        if (!isObj(o)) throw new Error('not an object');
-        const evs = tetragonToEvents(o);
-        if (evs.length === 0) errors.push(`${path}:${i + 1}: not a Tetragon event`);
-        events.push(...evs);
-      } catch (e) {
-        errors.push(`${path}:${i + 1}: ${(e as Error).message}`);
-      }
-    });
-  return { events, errors };
+/** One line of Tetragon's export → its events; throws with the reason when it is not one. */
+export function tetragonLineToEvents(o: unknown): VigieEvent[] {
+  if (!isObj(o)) throw new Error('not an object');
+  const evs = tetragonToEvents(o);
+  if (evs.length === 0) throw new Error('not a Tetragon event');
+  return evs;
+}
+
+/** Reads a Tetragon JSON export (JSON lines) as a stream. */
+export function readTetragonFile(path: string): Promise<{ events: VigieEvent[]; errors: string[] }> {
+  return readJsonLinesFile(path, tetragonLineToEvents);
+}
+
+/**
+ * Registry factory: Tetragon's JSON export file (e.g. /var/run/cilium/tetragon/tetragon.log), on
+ * when config.tetragon.path is set; `follow: true` tails it.
+ */
+export function createTetragonFileSource(ctx: {
+  config: Record<string, Record<string, unknown> | undefined>;
+}): Source | undefined {
+  const cfg = ctx.config.tetragon;
+  if (!cfg || typeof cfg.path !== 'string') return undefined;
+  return new JsonLinesFileSource({
+    name: 'tetragon',
+    path: cfg.path,
+    follow: cfg.follow === true,
+    toEvents: tetragonLineToEvents,
+  });
 }

@@ -136,8 +136,8 @@ describe('POST /k8s-audit', () => {
 
 describe('adapters', () => {
   const tetragon = requireDataset('tetragon', 'events.json');
-  it.skipIf(!tetragon)('Tetragon export → process events with pod and container', () => {
-    const { events, errors } = readTetragonFile(tetragon!);
+  it.skipIf(!tetragon)('Tetragon export → process events with pod and container', async () => {
+    const { events, errors } = await readTetragonFile(tetragon!);
     expect(errors).toEqual([]);
     expect(events).toHaveLength(3);
     expect(events[0]).toMatchObject({

@@ -31,11 +31,13 @@ export interface RunFlags {
   inCluster?: boolean;
   rules?: string[];
   auditWebhook?: boolean;
+  falcoFile?: string;
+  tetragonFile?: string;
 }
 
 /** Settings for the sources, detectors and actuators that need them (cluster, rule files, webhook). */
 export function stageConfig(
-  o: Pick<RunFlags, 'kubeconfig' | 'inCluster' | 'rules' | 'auditWebhook'>,
+  o: Pick<RunFlags, 'kubeconfig' | 'inCluster' | 'rules' | 'auditWebhook' | 'falcoFile' | 'tetragonFile'>,
 ): Record<string, Record<string, unknown>> {
   const config: Record<string, Record<string, unknown>> = {};
   if (o.kubeconfig || o.inCluster) {
@@ -47,6 +49,9 @@ export function stageConfig(
   const rules = (o.rules ?? []).flatMap((r) => parseList(r) ?? []);
   if (rules.length) config.rules = { files: rules };
   if (o.auditWebhook) config['k8s-audit-webhook'] = { enabled: true };
+  // Other tools' output files are tailed: what they write while Vigie runs comes in as it is written.
+  if (o.falcoFile) config.falco = { path: o.falcoFile, follow: true };
+  if (o.tetragonFile) config.tetragon = { path: o.tetragonFile, follow: true };
   return config;
 }
 
@@ -126,6 +131,11 @@ export function register(program: Command): void {
       (v: string, prev: string[] = []) => [...prev, v],
     )
     .option('--audit-webhook', 'accept Kubernetes audit events on POST /k8s-audit (responder token)')
+    .option(
+      '--falco-file <file>',
+      "tail Falco's JSON alerts file (json_output + file_output): its alerts become Vigie alerts",
+    )
+    .option('--tetragon-file <file>', "tail Tetragon's JSON export: its events go through every detector")
     .action(async (o: RunFlags) => {
       const format = parseOutputFormat(o.output);
       const duration = o.duration === undefined ? undefined : Number(o.duration);

@@ -1,0 +1,158 @@
+/**
+ * Falco and Tetragon files as live sources: streamed, tailed across appends, partial lines and
+ * rotation, malformed lines counted with file:line; Falco's alerts become Vigie alerts through the
+ * engine.
+ */
+import { appendFileSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Engine } from '../../src/cli/engine.js';
+import { createOutput } from '../../src/cli/output.js';
+import { createDetectors } from '../../src/detect/registry.js';
+import type { Alert } from '../../src/model/alert.js';
+import type { VigieEvent } from '../../src/model/event.js';
+import { falcoLineToEvents } from '../../src/sources/falco.js';
+import { JsonLinesFileSource, JsonLinesReader } from '../../src/sources/json-lines-file.js';
+import { createSources } from '../../src/sources/registry.js';
+import { openStore } from '../../src/store/db.js';
+import { requireDataset } from '../../src/util/datasets.js';
+import { waitFor } from '../live/helpers.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'vigie-jsonl-src-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+const alert = (rule: string, extra: Record<string, unknown> = {}): string =>
+  JSON.stringify({
+    time: '2024-05-01T10:00:00.000000001Z',
+    rule,
+    priority: 'Notice',
+    output: `10:00:00.000000001: Notice ${rule} (user=root container_id=abc123)`,
+    source: 'syscall',
+    hostname: 'n1',
+    tags: ['container', 'shell', 'mitre_execution', 'T1059'],
+    output_fields: { 'container.id': 'abc123', 'container.name': 'web', 'proc.name': 'bash', 'proc.pid': 77 },
+    ...extra,
+  });
+
+describe('JSON-lines reader', () => {
+  it('splits lines across chunks, converts them, counts malformed ones with file:line and goes on', () => {
+    const got: VigieEvent[] = [];
+    const errors: string[] = [];
+    const r = new JsonLinesReader(
+      'f.json',
+      falcoLineToEvents,
+      (e) => got.push(e),
+      (w) => errors.push(w),
+    );
+    const text = Buffer.from(
+      [alert('A'), '{not json', '', JSON.stringify({ rule: 'no fields' }), alert('B'), alert('C')].join('\n'),
+    );
+    for (let o = 0; o < text.length; o += 7) r.push(text.subarray(o, o + 7));
+    expect(got.map((e) => (e as { falco?: { rule: string } }).falco?.rule)).toEqual(['A', 'B']);
+    r.end(); // the last line has no newline
+    expect(got).toHaveLength(3);
+    expect(r.malformed).toBe(2);
+    expect(errors[0]).toMatch(/^f\.json:2: invalid JSON/);
+    expect(errors[1]).toMatch(/^f\.json:4: not a Falco alert/);
+  });
+});
+
+describe('Falco and Tetragon file sources', () => {
+  it('tails a Falco file: appends, a line written in two parts, rotation; malformed counted', async () => {
+    const path = join(tmp, 'falco.json');
+    writeFileSync(path, `${alert('A')}\nnot json\n`);
+    const [src] = await createSources({ hostname: 'h', config: { falco: { path, follow: true } } }, [
+      'falco',
+    ]);
+    expect(src).toBeInstanceOf(JsonLinesFileSource);
+    (src as unknown as { opts: { pollMs: number } }).opts.pollMs = 20;
+    const got: string[] = [];
+    await src.start((ev) => {
+      got.push((ev as { falco?: { rule: string } }).falco!.rule);
+      return true;
+    });
+    try {
+      expect(got).toEqual(['A']);
+      const half = alert('B');
+      appendFileSync(path, half.slice(0, 30));
+      await new Promise((r) => setTimeout(r, 100));
+      expect(got).toEqual(['A']); // not a whole line yet
+      appendFileSync(path, `${half.slice(30)}\n${alert('C')}\n`);
+      await waitFor(() => got.length === 3 || undefined, 5000, 'the appended alerts');
+      expect(got).toEqual(['A', 'B', 'C']);
+      truncateSync(path, 0);
+      await new Promise((r) => setTimeout(r, 100));
+      appendFileSync(path, `${alert('D')}\n`);
+      await waitFor(() => got.length === 4 || undefined, 5000, 'the alert after rotation');
+      expect(got[3]).toBe('D');
+      const st = src.stats();
+      expect(st).toMatchObject({ events: 4, malformed: 1, lost: 0 });
+      expect(Number(st.rotations)).toBeGreaterThanOrEqual(1);
+      expect((src as JsonLinesFileSource).lastErrors[0]).toMatch(/falco\.json:2: invalid JSON/);
+    } finally {
+      await src.stop();
+    }
+  });
+
+  const tetragon = requireDataset('tetragon', 'events.json');
+  it.skipIf(!tetragon)("reads Tetragon's export as process events", async () => {
+    const [src] = await createSources({ hostname: 'h', config: { tetragon: { path: tetragon! } } }, [
+      'tetragon',
+    ]);
+    const got: VigieEvent[] = [];
+    await src.start((ev) => got.push(ev) > 0);
+    await src.stop();
+    expect(got).toHaveLength(3);
+    expect(got.every((e) => e.source === 'tetragon')).toBe(true);
+    expect(src.stats()).toMatchObject({ events: 3, malformed: 0 });
+  });
+
+  it("turns Falco's alerts into Vigie alerts through the engine, with entities and MITRE", async () => {
+    const path = join(tmp, 'falco-engine.json');
+    writeFileSync(
+      path,
+      `${alert('Terminal shell in container')}\n${alert('Odd priority', { priority: 'loud', tags: [] })}\n`,
+    );
+    const db = openStore(join(tmp, 'vigie.db'));
+    const config = { falco: { path } };
+    const sources = await createSources({ hostname: 'h', config }, ['falco']);
+    const detectors = await createDetectors({ db, hostname: 'h', config }, ['falco']);
+    const alerts: Alert[] = [];
+    const out = new PassThrough();
+    out.resume();
+    const engine = new Engine({
+      db,
+      hostname: 'h',
+      output: createOutput('json', out, new PassThrough()),
+      sources,
+      detectors,
+      responder: null,
+      onAlert: (a) => alerts.push(a),
+    });
+    await engine.start();
+    try {
+      await waitFor(() => alerts.length === 2 || undefined, 5000, 'the two alerts');
+    } finally {
+      await engine.stop();
+    }
+    const [shell, odd] = alerts;
+    expect(shell).toMatchObject({
+      rule: 'Terminal shell in container',
+      priority: 'Notice',
+      source: 'syscall',
+      hostname: 'n1',
+      output_fields: { 'container.id': 'abc123', 'proc.pid': 77 },
+      vigie: {
+        category: 'attack',
+        detector: 'falco',
+        entities: { container: { id: 'abc123', name: 'web' }, process: { name: 'bash', pid: 77 } },
+        mitre: [{ tactic: 'execution', technique: 'T1059' }],
+      },
+    });
+    // An unknown priority is kept as Warning and counted, not dropped.
+    expect(odd.priority).toBe('Warning');
+    expect(detectors[0].stats!()).toMatchObject({ alerts: 2, unknownPriority: 1 });
+  });
+});
