@@ -49,14 +49,16 @@ describe('.sc reader worker thread', () => {
 
   it('keeps at most a bounded number of batches in flight when the consumer is slow', async () => {
     const w = (await scWorker())!;
-    writeRecordingZip(tmp, 'big', generateRecording(33, 20_000, false));
+    writeRecordingZip(tmp, 'big', generateRecording(33, 15_000, false));
     let n = 0;
     await w.read(join(tmp, 'big.zip'), (b) => {
       n += b.n;
-      const until = Date.now() + 2;
-      while (Date.now() < until); // a consumer slower than the parser
+      // A consumer far slower than the parser (even a cold one on a loaded machine): the worker
+      // runs ahead until the bound stops it.
+      const until = Date.now() + 25;
+      while (Date.now() < until);
     });
-    expect(n).toBeGreaterThan(300_000);
+    expect(n).toBeGreaterThan(200_000);
     expect(w.stats.maxInFlight).toBeGreaterThan(1);
     expect(w.stats.maxInFlight).toBeLessThanOrEqual(MAX_IN_FLIGHT);
   });
