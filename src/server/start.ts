@@ -13,6 +13,7 @@ import { metrics as defaultMetrics, type MetricsRegistry } from '../pipeline/met
 import { roleAllows, TokenStore } from './auth.js';
 import { bearerOf } from './app.js';
 import { registerK8sAuditRoute } from './routes/k8s-audit.js';
+import { registerFalcoRoute } from './routes/falco.js';
 import type { PushSource } from '../sources/push.js';
 import { createServer, type ServerDeps } from './app.js';
 import {
@@ -38,6 +39,8 @@ export interface StartOptions extends Partial<Omit<ServerDeps, 'alerts' | 'token
   history?: ResourceHistory;
   /** When set, POST /k8s-audit feeds Kubernetes audit events into this source (responder token). */
   auditWebhook?: PushSource;
+  /** When set, POST /falco feeds Falco's alerts (Falcosidekick's webhook) into this source (responder token). */
+  falcoWebhook?: PushSource;
   /** Where to print the first admin token (stderr by default). */
   announce?: (line: string) => void;
 }
@@ -69,18 +72,27 @@ export async function startApiServer(opts: StartOptions): Promise<RunningServer>
     plugins: [
       ...(opts.plugins ?? []),
       async (app) => {
-        const src = opts.auditWebhook;
-        if (!src) return;
-        // The API server's audit webhook authenticates with a token of Vigie's (responder or above):
-        // a viewer must not be able to inject events.
-        app.addHook('onRequest', async (req, reply) => {
-          if (!req.url.startsWith('/k8s-audit')) return;
-          const p = tokens.verify(bearerOf(req));
-          if (!p) return reply.code(401).send({ error: 'missing or invalid bearer token' });
-          if (!roleAllows(p.role, 'responder'))
-            return reply.code(403).send({ error: `role ${p.role} may not post audit events` });
-        });
-        await registerK8sAuditRoute(app, { onEvents: (events) => src.push(events) });
+        // Webhooks that inject events authenticate with a token of Vigie's (responder or above): a
+        // viewer must not be able to inject events.
+        const guard = (prefix: string, what: string): void => {
+          app.addHook('onRequest', async (req, reply) => {
+            if (!req.url.startsWith(prefix)) return;
+            const p = tokens.verify(bearerOf(req));
+            if (!p) return reply.code(401).send({ error: 'missing or invalid bearer token' });
+            if (!roleAllows(p.role, 'responder'))
+              return reply.code(403).send({ error: `role ${p.role} may not post ${what}` });
+          });
+        };
+        const audit = opts.auditWebhook;
+        if (audit) {
+          guard('/k8s-audit', 'audit events');
+          await registerK8sAuditRoute(app, { onEvents: (events) => audit.push(events) });
+        }
+        const falco = opts.falcoWebhook;
+        if (falco) {
+          guard('/falco', 'Falco alerts');
+          await registerFalcoRoute(app, { onEvents: (events) => falco.push(events) });
+        }
       },
     ],
   });

@@ -42,3 +42,10 @@ export function createAuditWebhookSource(ctx: {
 }): PushSource | undefined {
   return ctx.config['k8s-audit-webhook']?.enabled ? new PushSource('k8s-audit-webhook') : undefined;
 }
+
+/** Registered as 'falco-webhook': present when `config['falco-webhook'].enabled` is set (POST /falco). */
+export function createFalcoWebhookSource(ctx: {
+  config: Record<string, Record<string, unknown> | undefined>;
+}): PushSource | undefined {
+  return ctx.config['falco-webhook']?.enabled ? new PushSource('falco-webhook') : undefined;
+}

@@ -9,7 +9,7 @@ import { createK8sMetricsSource } from './metrics/k8s-metrics.js';
 import { createDockerSource } from './docker.js';
 import { createBpftraceSensor } from './bpftrace/sensor.js';
 import { createKubernetesSource } from './kubernetes.js';
-import { createAuditWebhookSource } from './push.js';
+import { createAuditWebhookSource, createFalcoWebhookSource } from './push.js';
 import { createFalcoFileSource } from './falco.js';
 import { createTetragonFileSource } from './tetragon.js';
 
@@ -30,6 +30,7 @@ const factories: [name: string, factory: SourceFactory][] = [
   ['kubernetes', createKubernetesSource],
   ['k8s-audit-webhook', createAuditWebhookSource],
   ['falco', createFalcoFileSource],
+  ['falco-webhook', createFalcoWebhookSource],
   ['tetragon', createTetragonFileSource],
 ];
 

@@ -32,12 +32,16 @@ export interface RunFlags {
   rules?: string[];
   auditWebhook?: boolean;
   falcoFile?: string;
+  falcoWebhook?: boolean;
   tetragonFile?: string;
 }
 
 /** Settings for the sources, detectors and actuators that need them (cluster, rule files, webhook). */
 export function stageConfig(
-  o: Pick<RunFlags, 'kubeconfig' | 'inCluster' | 'rules' | 'auditWebhook' | 'falcoFile' | 'tetragonFile'>,
+  o: Pick<
+    RunFlags,
+    'kubeconfig' | 'inCluster' | 'rules' | 'auditWebhook' | 'falcoFile' | 'falcoWebhook' | 'tetragonFile'
+  >,
 ): Record<string, Record<string, unknown>> {
   const config: Record<string, Record<string, unknown>> = {};
   if (o.kubeconfig || o.inCluster) {
@@ -51,6 +55,7 @@ export function stageConfig(
   if (o.auditWebhook) config['k8s-audit-webhook'] = { enabled: true };
   // Other tools' output files are tailed: what they write while Vigie runs comes in as it is written.
   if (o.falcoFile) config.falco = { path: o.falcoFile, follow: true };
+  if (o.falcoWebhook) config['falco-webhook'] = { enabled: true };
   if (o.tetragonFile) config.tetragon = { path: o.tetragonFile, follow: true };
   return config;
 }
@@ -92,7 +97,10 @@ export async function startServerFor(
   const r = engine.responder;
   const history = new ResourceHistory();
   engine.addEventObserver((ev) => history.observe(ev));
-  const auditWebhook = engine.sources.find((s): s is PushSource => s instanceof PushSource);
+  const pushed = (name: string) =>
+    engine.sources.find((s): s is PushSource => s instanceof PushSource && s.name === name);
+  const auditWebhook = pushed('k8s-audit-webhook');
+  const falcoWebhook = pushed('falco-webhook');
   const actions =
     r && 'list' in r && 'get' in r && r.approve && r.rollback
       ? (r as unknown as { list: unknown; get: unknown; approve: unknown; rollback: unknown })
@@ -105,6 +113,7 @@ export async function startServerFor(
     actions,
     history,
     auditWebhook,
+    falcoWebhook,
     stats: () => engine.stats(),
   });
 }
@@ -134,6 +143,10 @@ export function register(program: Command): void {
     .option(
       '--falco-file <file>',
       "tail Falco's JSON alerts file (json_output + file_output): its alerts become Vigie alerts",
+    )
+    .option(
+      '--falco-webhook',
+      "accept Falco's alerts on POST /falco (Falcosidekick's webhook output; responder token)",
     )
     .option('--tetragon-file <file>', "tail Tetragon's JSON export: its events go through every detector")
     .action(async (o: RunFlags) => {

@@ -1,0 +1,84 @@
+/**
+ * POST /falco: Falco's alerts pushed over HTTP (Falcosidekick's webhook output, or Falco's own
+ * http_output behind something that adds Vigie's token): one alert as Falco's JSON, or an array of
+ * them. Each becomes the same event as a line of Falco's JSON file (see sources/falco.ts), so the
+ * `falco` detector turns it into a Vigie alert. Malformed JSON gets 400 with the reason and is
+ * counted; a body over the limit gets 413; alerts that are not Falco's shape are skipped with their
+ * reason.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { VigieEvent } from '../../model/event.js';
+import { falcoLineToEvents } from '../../sources/falco.js';
+
+export interface FalcoRouteOptions {
+  /** Receives the events of one request; returns how many were dropped (bounded queue full). */
+  onEvents: (events: VigieEvent[]) => number | void;
+  /** Largest accepted body in bytes (default 1 MiB). */
+  bodyLimit?: number;
+  path?: string;
+}
+
+export interface FalcoRouteStats {
+  requests: number;
+  events: number;
+  malformed: number;
+  rejected: number;
+  oversized: number;
+  dropped: number;
+}
+
+export async function registerFalcoRoute(
+  app: FastifyInstance,
+  opts: FalcoRouteOptions,
+): Promise<FalcoRouteStats> {
+  const stats: FalcoRouteStats = {
+    requests: 0,
+    events: 0,
+    malformed: 0,
+    rejected: 0,
+    oversized: 0,
+    dropped: 0,
+  };
+  const bodyLimit = opts.bodyLimit ?? 1 << 20;
+  const path = opts.path ?? '/falco';
+  // A child context, so that the raw body parser below does not change the rest of the API.
+  await app.register(async (sub) => {
+    sub.removeAllContentTypeParsers();
+    sub.addContentTypeParser('*', { parseAs: 'string', bodyLimit }, (_req, body, done) => done(null, body));
+    sub.addHook('onResponse', async (_req, reply) => {
+      if (reply.statusCode === 413) stats.oversized++;
+    });
+    sub.post(path, { bodyLimit }, async (req, reply) => {
+      stats.requests++;
+      let doc: unknown;
+      try {
+        doc = JSON.parse(typeof req.body === 'string' ? req.body : '');
+      } catch (e) {
+        stats.malformed++;
+        return reply.code(400).send({ error: 'malformed JSON', reason: (e as Error).message });
+      }
+      const items = Array.isArray(doc) ? doc : [doc];
+      const events: VigieEvent[] = [];
+      const reasons: string[] = [];
+      items.forEach((item, i) => {
+        try {
+          events.push(...falcoLineToEvents(item));
+        } catch (e) {
+          reasons.push(`item ${i}: ${(e as Error).message}`);
+        }
+      });
+      if (events.length === 0) {
+        stats.rejected++;
+        return reply.code(400).send({ error: 'no Falco alert in the body', reasons: reasons.slice(0, 10) });
+      }
+      stats.events += events.length;
+      const dropped = opts.onEvents(events);
+      if (typeof dropped === 'number') stats.dropped += dropped;
+      return reply
+        .code(200)
+        .send({ accepted: events.length, skipped: reasons.length, reasons: reasons.slice(0, 10) });
+    });
+    sub.get(`${path}/stats`, async () => stats);
+  });
+  return stats;
+}
