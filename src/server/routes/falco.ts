@@ -9,6 +9,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { VigieEvent } from '../../model/event.js';
 import { falcoLineToEvents } from '../../sources/falco.js';
+import { registerJsonWebhook } from './json-webhook.js';
 
 export interface FalcoRouteOptions {
   /** Receives the events of one request; returns how many were dropped (bounded queue full). */
@@ -39,24 +40,11 @@ export async function registerFalcoRoute(
     oversized: 0,
     dropped: 0,
   };
-  const bodyLimit = opts.bodyLimit ?? 1 << 20;
-  const path = opts.path ?? '/falco';
-  // A child context, so that the raw body parser below does not change the rest of the API.
-  await app.register(async (sub) => {
-    sub.removeAllContentTypeParsers();
-    sub.addContentTypeParser('*', { parseAs: 'string', bodyLimit }, (_req, body, done) => done(null, body));
-    sub.addHook('onResponse', async (_req, reply) => {
-      if (reply.statusCode === 413) stats.oversized++;
-    });
-    sub.post(path, { bodyLimit }, async (req, reply) => {
-      stats.requests++;
-      let doc: unknown;
-      try {
-        doc = JSON.parse(typeof req.body === 'string' ? req.body : '');
-      } catch (e) {
-        stats.malformed++;
-        return reply.code(400).send({ error: 'malformed JSON', reason: (e as Error).message });
-      }
+  await registerJsonWebhook(app, {
+    path: opts.path ?? '/falco',
+    bodyLimit: opts.bodyLimit ?? 1 << 20,
+    stats,
+    handle: (doc, reply) => {
       const items = Array.isArray(doc) ? doc : [doc];
       const events: VigieEvent[] = [];
       const reasons: string[] = [];
@@ -77,8 +65,7 @@ export async function registerFalcoRoute(
       return reply
         .code(200)
         .send({ accepted: events.length, skipped: reasons.length, reasons: reasons.slice(0, 10) });
-    });
-    sub.get(`${path}/stats`, async () => stats);
+    },
   });
   return stats;
 }

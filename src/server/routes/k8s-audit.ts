@@ -6,6 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { VigieEvent } from '../../model/event.js';
 import { auditToEvent, collectAudit, type AuditParse } from '../../sources/k8s-audit-file.js';
+import { registerJsonWebhook } from './json-webhook.js';
 
 export interface K8sAuditRouteOptions {
   /** Receives the events of one request; returns how many were dropped (bounded queue full), if known. */
@@ -38,28 +39,15 @@ export async function registerK8sAuditRoute(
     rejected: 0,
     dropped: 0,
   };
-  const bodyLimit = opts.bodyLimit ?? 4 << 20;
-  const path = opts.path ?? '/k8s-audit';
-  // A child context, so that the raw JSON parser below does not change the rest of the API.
-  await app.register(async (sub) => {
-    sub.removeAllContentTypeParsers();
-    sub.addContentTypeParser('*', { parseAs: 'string', bodyLimit }, (_req, body, done) => done(null, body));
-    sub.addHook('onResponse', async (_req, reply) => {
-      if (reply.statusCode === 413) stats.oversized++;
-    });
-    sub.post(path, { bodyLimit }, async (req, reply) => {
-      stats.requests++;
-      if (opts.token !== undefined && req.headers.authorization !== `Bearer ${opts.token}`) {
-        return reply.code(401).send({ error: 'missing or invalid bearer token' });
-      }
-      const text = typeof req.body === 'string' ? req.body : '';
-      let doc: unknown;
-      try {
-        doc = JSON.parse(text);
-      } catch (e) {
-        stats.malformed++;
-        return reply.code(400).send({ error: 'malformed JSON', reason: (e as Error).message });
-      }
+  await registerJsonWebhook(app, {
+    path: opts.path ?? '/k8s-audit',
+    bodyLimit: opts.bodyLimit ?? 4 << 20,
+    stats,
+    before: (req, reply) =>
+      opts.token !== undefined && req.headers.authorization !== `Bearer ${opts.token}`
+        ? reply.code(401).send({ error: 'missing or invalid bearer token' })
+        : undefined,
+    handle: (doc, reply) => {
       const parsed: AuditParse = { events: [], errors: [] };
       collectAudit(doc, parsed, 'body');
       if (parsed.events.length === 0) {
@@ -77,8 +65,7 @@ export async function registerK8sAuditRoute(
         skipped: parsed.errors.length,
         reasons: parsed.errors.slice(0, 10),
       });
-    });
-    sub.get(`${path}/stats`, async () => stats);
+    },
   });
   return stats;
 }
