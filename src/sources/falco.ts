@@ -4,8 +4,7 @@
  * container and k8s context its output_fields name, for correlation.
  */
 import { isoToNs, nextEventId, nowNs, type VigieEvent } from '../model/event.js';
-import { JsonLinesFileSource, readJsonLinesFile } from './json-lines-file.js';
-import type { Source } from './types.js';
+import { jsonLinesFileFactory, readJsonLinesFile } from './json-lines-file.js';
 
 type Obj = Record<string, unknown>;
 
@@ -88,19 +87,5 @@ export function readFalcoAlerts(path: string): Promise<{ events: VigieEvent[]; e
   return readJsonLinesFile(path, falcoLineToEvents);
 }
 
-/**
- * Registry factory: Falco's JSON output file (`json_output: true` with `file_output`), on when
- * config.falco.path is set; `follow: true` tails it.
- */
-export function createFalcoFileSource(ctx: {
-  config: Record<string, Record<string, unknown> | undefined>;
-}): Source | undefined {
-  const cfg = ctx.config.falco;
-  if (!cfg || typeof cfg.path !== 'string') return undefined;
-  return new JsonLinesFileSource({
-    name: 'falco',
-    path: cfg.path,
-    follow: cfg.follow === true,
-    toEvents: falcoLineToEvents,
-  });
-}
+/** Registry factory: Falco's JSON output file (`json_output: true` with `file_output`), config.falco. */
+export const createFalcoFileSource = jsonLinesFileFactory('falco', falcoLineToEvents);

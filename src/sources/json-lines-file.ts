@@ -188,3 +188,18 @@ export class JsonLinesFileSource implements Source {
     return { ...this.s };
   }
 }
+
+/**
+ * A registry factory for a tool's JSON-lines output file: on when `config[name].path` is set;
+ * `follow: true` tails it.
+ */
+export function jsonLinesFileFactory(
+  name: string,
+  toEvents: LineConverter,
+): (ctx: { config: Record<string, Record<string, unknown> | undefined> }) => Source | undefined {
+  return (ctx) => {
+    const cfg = ctx.config[name];
+    if (!cfg || typeof cfg.path !== 'string') return undefined;
+    return new JsonLinesFileSource({ name, path: cfg.path, follow: cfg.follow === true, toEvents });
+  };
+}

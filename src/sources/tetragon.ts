@@ -13,8 +13,7 @@ import {
   type ProcInfo,
   type VigieEvent,
 } from '../model/event.js';
-import { JsonLinesFileSource, readJsonLinesFile } from './json-lines-file.js';
-import type { Source } from './types.js';
+import { jsonLinesFileFactory, readJsonLinesFile } from './json-lines-file.js';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -161,19 +160,5 @@ export function readTetragonFile(path: string): Promise<{ events: VigieEvent[]; 
   return readJsonLinesFile(path, tetragonLineToEvents);
 }
 
-/**
- * Registry factory: Tetragon's JSON export file (e.g. /var/run/cilium/tetragon/tetragon.log), on
- * when config.tetragon.path is set; `follow: true` tails it.
- */
-export function createTetragonFileSource(ctx: {
-  config: Record<string, Record<string, unknown> | undefined>;
-}): Source | undefined {
-  const cfg = ctx.config.tetragon;
-  if (!cfg || typeof cfg.path !== 'string') return undefined;
-  return new JsonLinesFileSource({
-    name: 'tetragon',
-    path: cfg.path,
-    follow: cfg.follow === true,
-    toEvents: tetragonLineToEvents,
-  });
-}
+/** Registry factory: Tetragon's JSON export (e.g. /var/run/cilium/tetragon/tetragon.log), config.tetragon. */
+export const createTetragonFileSource = jsonLinesFileFactory('tetragon', tetragonLineToEvents);
