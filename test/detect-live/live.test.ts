@@ -5,10 +5,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../src/cli/engine.js';
-import { createOutput } from '../../src/cli/output.js';
 import { createDetectors } from '../../src/detect/registry.js';
 import type { BaselineDetector } from '../../src/detect/anomaly/baseline/detector.js';
 import type { Alert } from '../../src/model/alert.js';
@@ -17,7 +15,14 @@ import { openStore } from '../../src/store/db.js';
 import { ContainerCatalog, DockerSource } from '../../src/sources/docker.js';
 import { BpftraceSensor } from '../../src/sources/bpftrace/sensor.js';
 import { ensureTestbedImage } from '../../src/testbed/image.js';
-import { bpftraceAvailable, docker, dockerAvailable, removeContainer, waitFor } from '../live/helpers.js';
+import {
+  bpftraceAvailable,
+  docker,
+  dockerAvailable,
+  removeContainer,
+  waitFor,
+  discardedOutput,
+} from '../live/helpers.js';
 
 const hasDocker = await dockerAvailable();
 const hasBpf = hasDocker && bpftraceAvailable();
@@ -46,12 +51,10 @@ describe.skipIf(!hasBpf)('baseline and runtime detectors on real Docker and bpft
     };
     const detectors = await createDetectors({ db, hostname: 'h', config }, ['baseline', 'runtime']);
     const alerts: Alert[] = [];
-    const out = new PassThrough();
-    out.resume();
     const engine = new Engine({
       db,
       hostname: 'h',
-      output: createOutput('json', out, new PassThrough()),
+      output: discardedOutput(),
       sources,
       detectors,
       responder: null,

@@ -6,15 +6,13 @@
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../src/cli/engine.js';
-import { createOutput } from '../../src/cli/output.js';
 import type { ActionRecord } from '../../src/model/action.js';
 import type { Alert } from '../../src/model/alert.js';
 import { openStore } from '../../src/store/db.js';
 import { ensureTestbedImage } from '../../src/testbed/image.js';
-import { docker, dockerAvailable, removeContainer, waitFor } from './helpers.js';
+import { docker, dockerAvailable, removeContainer, waitFor, discardedOutput } from './helpers.js';
 
 const hasDocker = await dockerAvailable();
 
@@ -41,12 +39,10 @@ describe.skipIf(!hasDocker)('Falco alerts contained on real Docker', () => {
     const db = openStore(join(tmp, 'vigie.db'));
     const alerts: Alert[] = [];
     const actions: ActionRecord[] = [];
-    const out = new PassThrough();
-    out.resume();
     const engine = new Engine({
       db,
       hostname: 'h',
-      output: createOutput('json', out, new PassThrough()),
+      output: discardedOutput(),
       mode: 'enforce',
       policyFile: policy,
       sourceNames: ['falco'],

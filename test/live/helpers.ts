@@ -2,6 +2,8 @@
 import Docker from 'dockerode';
 import { spawnSync } from 'node:child_process';
 import type { VigieEvent } from '../../src/model/event.js';
+import { PassThrough } from 'node:stream';
+import { createOutput, type Output } from '../../src/cli/output.js';
 
 export const docker = new Docker();
 
@@ -53,4 +55,11 @@ export async function removeContainer(id: string | undefined): Promise<void> {
     .getContainer(id)
     .remove({ force: true })
     .catch(() => undefined);
+}
+
+/** An engine output whose lines nobody reads (drained, so that writing never blocks). */
+export function discardedOutput(): Output {
+  const out = new PassThrough();
+  out.resume();
+  return createOutput('json', out, new PassThrough());
 }

@@ -2,17 +2,15 @@
  * POST /falco on the main API server: Falco's alerts pushed over HTTP (Falcosidekick's webhook
  * output) enter the engine through the `falco-webhook` source and come out as Vigie alerts.
  */
-import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { Engine } from '../../src/cli/engine.js';
-import { createOutput } from '../../src/cli/output.js';
 import type { Alert } from '../../src/model/alert.js';
 import { TokenStore } from '../../src/server/auth.js';
 import { startApiServer } from '../../src/server/start.js';
 import { PushSource } from '../../src/sources/push.js';
 import { createSources } from '../../src/sources/registry.js';
 import { openStore } from '../../src/store/db.js';
-import { waitFor } from '../live/helpers.js';
+import { waitFor, discardedOutput } from '../live/helpers.js';
 
 const alert = {
   time: '2024-05-01T10:00:00.000000001Z',
@@ -35,12 +33,10 @@ describe('POST /falco on the main API server', () => {
     const sources = await createSources({ hostname: 'h', config }, ['falco-webhook']);
     expect(sources[0]).toBeInstanceOf(PushSource);
     const alerts: Alert[] = [];
-    const out = new PassThrough();
-    out.resume();
     const engine = new Engine({
       db,
       hostname: 'h',
-      output: createOutput('json', out, new PassThrough()),
+      output: discardedOutput(),
       sources,
       detectorNames: ['falco'],
       responder: null,

@@ -6,10 +6,8 @@
 import { appendFileSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/cli/engine.js';
-import { createOutput } from '../../src/cli/output.js';
 import { createDetectors } from '../../src/detect/registry.js';
 import type { Alert } from '../../src/model/alert.js';
 import type { VigieEvent } from '../../src/model/event.js';
@@ -18,7 +16,7 @@ import { JsonLinesFileSource, JsonLinesReader } from '../../src/sources/json-lin
 import { createSources } from '../../src/sources/registry.js';
 import { openStore } from '../../src/store/db.js';
 import { requireDataset } from '../../src/util/datasets.js';
-import { waitFor } from '../live/helpers.js';
+import { waitFor, discardedOutput } from '../live/helpers.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'vigie-jsonl-src-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -120,12 +118,10 @@ describe('Falco and Tetragon file sources', () => {
     const sources = await createSources({ hostname: 'h', config }, ['falco']);
     const detectors = await createDetectors({ db, hostname: 'h', config }, ['falco']);
     const alerts: Alert[] = [];
-    const out = new PassThrough();
-    out.resume();
     const engine = new Engine({
       db,
       hostname: 'h',
-      output: createOutput('json', out, new PassThrough()),
+      output: discardedOutput(),
       sources,
       detectors,
       responder: null,
