@@ -55,20 +55,7 @@ class Windows {
   private lastKey = -1;
   private last: { ring: Float64Array; pos: number; sum: number } | undefined;
   constructor(private readonly L: number) {}
-  push(stream: number, v: number): number {
-    let s = stream === this.lastKey ? this.last : this.state.get(stream);
-    if (!s) {
-      s = { ring: new Float64Array(this.L), pos: 0, sum: 0 };
-      this.state.set(stream, s);
-    }
-    this.lastKey = stream;
-    this.last = s;
-    s.sum += v - s.ring[s.pos];
-    s.ring[s.pos] = v;
-    s.pos = s.pos + 1 === this.L ? 0 : s.pos + 1;
-    return s.sum / this.L;
-  }
-  /** `push` over calls 0..n-1 (`out` may be `v`). */
+  /** Appends v[i] to stream streams[i]'s window, for calls 0..n-1; out[i] = that window's mean (`out` may be `v`). */
   pushBatch(streams: Float64Array, v: Float64Array, n: number, out: Float64Array): void {
     const L = this.L;
     let key = this.lastKey;
