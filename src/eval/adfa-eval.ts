@@ -11,6 +11,7 @@ import { KnnDetector } from '../detect/anomaly/knn.js';
 import { createSequenceModel, SEQUENCE_MODELS } from '../detect/anomaly/sequence.js';
 import { listAdfa, readAdfaTrace, type AdfaTrace } from '../sources/datasets/adfa.js';
 import { DatasetError, Progress } from '../sources/datasets/types.js';
+import { maxOverUnits, planAttackUnits, type NormalUnits } from './adfa-units.js';
 import { evaluateItems, type ItemScores } from './item-eval.js';
 import { intOf, paramsFor, TRIVIAL, type ParamMap } from './params.js';
 import type { EvalRun, SkippedInput } from './types.js';
@@ -24,6 +25,8 @@ interface Loaded {
   test: Int32Array[];
   labels: Uint8Array;
   groups: string[];
+  /** Attack instance (folder) of each test trace; '' for normal traces. */
+  instances: string[];
   skipped: SkippedInput[];
 }
 
@@ -49,6 +52,7 @@ export function loadAdfa(dir: string, opts: { limit?: number; learnFromTuning?: 
   const test: Int32Array[] = [];
   const labels: number[] = [];
   const groups: string[] = [];
+  const instances: string[] = [];
   for (const t of pick(all.filter((x) => x.group === 'training'))) {
     const a = read(t);
     if (a) train.push(a);
@@ -63,6 +67,7 @@ export function loadAdfa(dir: string, opts: { limit?: number; learnFromTuning?: 
       test.push(a);
       labels.push(0);
       groups.push('');
+      instances.push('');
     }
   });
   for (const t of pick(all.filter((x) => x.group === 'attack'))) {
@@ -71,8 +76,9 @@ export function loadAdfa(dir: string, opts: { limit?: number; learnFromTuning?: 
     test.push(a);
     labels.push(1);
     groups.push(t.attackType ?? 'attack');
+    instances.push(t.instance ?? t.path);
   }
-  return { train, tune, test, labels: Uint8Array.from(labels), groups, skipped };
+  return { train, tune, test, labels: Uint8Array.from(labels), groups, instances, skipped };
 }
 
 /** Aggregates per-call values of one trace. */
@@ -209,6 +215,14 @@ export async function evalAdfa(
   if (data.train.length === 0 || data.tune.length === 0)
     throw new Error(`${dir}: no readable training or validation trace`);
   const policy = params.threshold ?? 'q0.95';
+  const unit = params.unit ?? 'trace';
+  if (unit !== 'trace' && unit !== 'attack')
+    throw new Error(`parameter unit must be trace or attack, got ${unit}`);
+  if (unit === 'trace' && params.normals !== undefined)
+    throw new Error('parameter normals applies only with unit=attack');
+  const normals = (params.normals ?? 'matched') as NormalUnits;
+  const plan = unit === 'attack' ? planAttackUnits(data.tune.length, data, normals) : undefined;
+  const attackUnits = plan ? plan.labels.reduce((a, b) => a + b, 0) : 0;
   const run: Omit<EvalRun, 'command' | 'seconds'> = {
     output: { dataset: 'adfa', algorithms: [], skipped: data.skipped },
     details: [],
@@ -216,6 +230,15 @@ export async function evalAdfa(
     notes: [
       `training: ${data.train.length} traces (Training_Data_Master${learnFromTuning ? ' + validation traces at positions ≡ 0 mod 4' : ''}); tuning: ${data.tune.length} validation traces (${learnFromTuning ? 'positions ≡ 2 mod 4' : 'even positions by file name'}); test: ${data.labels.length - data.labels.reduce((a, b) => a + b, 0)} validation traces (odd positions) + ${data.labels.reduce((a, b) => a + b, 0)} attack traces${opts.limit ? ` (subset: every ${opts.limit}th trace)` : ''}`,
       `threshold policy: ${policy} of the tuning scores; the 'all' row pools every attack type, the mean is over attack types`,
+      ...(plan
+        ? [
+            `unit: attack instance (an Attack_Data_Master folder, ${attackUnits} of them; score = the highest score of its traces); normal units: ${
+              normals === 'single'
+                ? 'one validation trace each (the LID-DS framework protocol)'
+                : 'runs of consecutive validation traces whose sizes repeat the attack instance sizes, scored the same way'
+            } (${plan.test.length - attackUnits} in the test set, ${plan.tune.length} for tuning)`,
+          ]
+        : []),
     ],
   };
   const progress = new Progress('adfa', algos.length);
@@ -228,7 +251,11 @@ export async function evalAdfa(
     }
     return r;
   };
-  const set = { labels: data.labels, groups: data.groups };
+  const set = plan
+    ? { labels: plan.labels, groups: plan.groups }
+    : { labels: data.labels, groups: data.groups };
+  const inUnits = (sc: ItemScores): ItemScores =>
+    plan ? { tune: maxOverUnits(sc.tune, plan.tune), test: maxOverUnits(sc.test, plan.test) } : sc;
   for (const [i, name] of algos.entries()) {
     progress.tick(i, name);
     let r: Scored;
@@ -265,8 +292,8 @@ export async function evalAdfa(
     } else r = await get(name);
     const ev = evaluateItems(
       name,
-      r.params,
-      r.scores,
+      plan ? { ...r.params, unit, normals } : r.params,
+      inUnits(r.scores),
       set,
       (TRIVIAL as readonly string[]).includes(name)
         ? 'trivial'

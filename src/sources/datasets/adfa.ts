@@ -12,6 +12,8 @@ export interface AdfaTrace {
   group: 'training' | 'validation' | 'attack';
   /** Attack type (Adduser, Hydra_FTP, ...) for attack traces. */
   attackType?: string;
+  /** Attack instance (the folder, e.g. Adduser_3): every process trace of one run of the attack. */
+  instance?: string;
   label: 0 | 1;
 }
 
@@ -42,7 +44,7 @@ export function listAdfa(dir: string): AdfaTrace[] {
     const full = join(attackRoot, d);
     if (!statSync(full).isDirectory()) continue;
     const attackType = d.replace(/_\d+$/, '');
-    for (const p of txtFiles(full)) out.push({ path: p, group: 'attack', attackType, label: 1 });
+    for (const p of txtFiles(full)) out.push({ path: p, group: 'attack', attackType, instance: d, label: 1 });
   }
   return out;
 }
