@@ -20,6 +20,7 @@ import { NgramLm } from '../src/detect/anomaly/ngram-lm.js';
 import { Stide } from '../src/detect/anomaly/stide.js';
 import { runEvaluation } from '../src/eval/run.js';
 import { listAdfa, readAdfaTrace } from '../src/sources/datasets/adfa.js';
+import { inflateScOnly, listLidDs2021 } from '../src/sources/datasets/lidds2021.js';
 import { datasetPath } from '../src/util/datasets.js';
 import { generateRecording, writeRecordingZip } from '../test/ml/lidds-fixture.js';
 import { fmt, hrms, row } from './util.js';
@@ -138,6 +139,20 @@ export async function run(): Promise<void> {
       row(
         'Vigie STIDE / Python STIDE (target ≥ 10×)',
         `first run ${(first.rate / pyRate).toFixed(1)}×, median ${(steady / pyRate).toFixed(1)}×, per CPU s ${(steadyCpu / pyCpuRate).toFixed(1)}×; one thread ${(oneSteady / pyRate).toFixed(1)}×`,
+      );
+      // Decompression alone (the reader's own zlib path, nothing parsed), on the same zips: a
+      // cost every reader pays, Python's included, and a floor under Vigie's CPU time per line.
+      const zips = listLidDs2021(s);
+      const c0 = process.cpuUsage();
+      const t0 = hrms();
+      let bytes = 0;
+      for (const z of zips) bytes += (await inflateScOnly(z.path)).bytes;
+      const ms = hrms() - t0;
+      const c = process.cpuUsage(c0);
+      const nsPerLine = ((c.user + c.system) * 1000) / lines;
+      row(
+        'inflate alone (node:zlib, reader path), same zips',
+        `${fmt(lines / (ms / 1000))} lines/s, ${nsPerLine.toFixed(0)} ns CPU per line (${fmt(bytes / lines)} bytes per line); 10× Python per CPU s leaves ${(1e9 / (10 * pyCpuRate)).toFixed(0)} ns per line for everything`,
       );
     } else row('Python STIDE reference', `failed: ${py.stderr.slice(0, 200)}`);
   } finally {

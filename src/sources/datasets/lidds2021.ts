@@ -268,6 +268,23 @@ async function readSc(
   }
 }
 
+/**
+ * Inflates the .sc of a recording zip through the reader's own path and discards it, parsing
+ * nothing: the cost of decompression alone, which every reader of LID-DS pays (benchmarks).
+ */
+export async function inflateScOnly(path: string): Promise<{ bytes: number }> {
+  const zf = await openZip(path);
+  try {
+    const sc = (await listEntries(zf, path)).find((e) => e.fileName.endsWith('.sc'));
+    if (!sc) throw new DatasetError(path, undefined, 'no .sc system-call file in the zip');
+    let bytes = 0;
+    for await (const chunk of await inflatedEntry(zf, sc, path)) bytes += (chunk as Buffer).length;
+    return { bytes };
+  } finally {
+    zf.close();
+  }
+}
+
 /** Every recording zip of a scenario, split by folder, sorted by name. */
 export function listLidDs2021(scenarioDir: string): { path: string; split: Split; folder: string }[] {
   const out: { path: string; split: Split; folder: string }[] = [];
