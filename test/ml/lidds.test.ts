@@ -10,6 +10,7 @@ import {
   ScStream,
 } from '../../src/sources/datasets/sc-parser.js';
 import {
+  inflateScOnly,
   openLidDs2021Recording,
   parseLidDs2021Meta,
   readScFromZip,
@@ -117,6 +118,23 @@ describe('LID-DS readers on the exact formats', () => {
     const res = await rec.read((ev) => names.push(`${ev.name}${ev.dir}`));
     expect(names).toEqual(['accept<', 'open>', 'open<', 'read>']);
     expect(res.lines).toBe(5);
+  });
+
+  it('inflates the .sc alone (benchmarks): its exact size, and a zip without .sc is named', async () => {
+    const dir = join(tmp, 'inflate');
+    const r = generateRecording(7, 300, false);
+    writeRecordingZip(dir, 'rec', r);
+    const { readdirSync, mkdirSync } = await import('node:fs');
+    const zip = join(
+      dir,
+      readdirSync(dir).find((f) => f.endsWith('.zip'))!,
+    );
+    const sc = Buffer.from(`${r.lines.join('\n')}\n`, 'latin1');
+    expect(await inflateScOnly(zip)).toEqual({ bytes: sc.length });
+    mkdirSync(join(tmp, 'nosc'), { recursive: true });
+    const bad = join(tmp, 'nosc', 'x.zip');
+    writeFileSync(bad, makeZip([{ name: 'x.json', data: '{}' }]));
+    await expect(inflateScOnly(bad)).rejects.toThrow(/x\.zip.*no \.sc/);
   });
 });
 
