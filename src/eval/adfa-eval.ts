@@ -252,7 +252,7 @@ export async function evalAdfa(
     return r;
   };
   const set = plan
-    ? { labels: plan.labels, groups: plan.groups }
+    ? { labels: plan.labels, groups: plan.groups, names: plan.names }
     : { labels: data.labels, groups: data.groups };
   const inUnits = (sc: ItemScores): ItemScores =>
     plan ? { tune: maxOverUnits(sc.tune, plan.tune), test: maxOverUnits(sc.test, plan.test) } : sc;

@@ -17,6 +17,8 @@ export interface ItemTestSet {
   labels: Uint8Array;
   /** Attack group of each positive test item ('' for negatives). */
   groups: string[];
+  /** Name of each positive test item, when attacks are named units (lists the missed ones). */
+  names?: string[];
 }
 
 export function evaluateItems(
@@ -31,6 +33,12 @@ export function evaluateItems(
   const groupNames = [...new Set(set.groups.filter((g) => g !== ''))].sort();
   const scenarios: ScenarioResult[] = [];
   const details: ScenarioDetail[] = [];
+  const missedNames = (keep: (i: number) => boolean): string[] => {
+    const out: string[] = [];
+    for (let i = 0; i < set.labels.length; i++)
+      if (keep(i) && set.labels[i] === 1 && !(scores.test[i] > threshold)) out.push(set.names![i]);
+    return out;
+  };
   const run = (name: string, keep: (i: number) => boolean): void => {
     const s: number[] = [];
     const y: number[] = [];
@@ -61,6 +69,7 @@ export function evaluateItems(
       drAtFpr2: tprAtFpr(s, y, 0.02),
       roc: thinRoc(rocCurve(s, y)),
       counts: { negatives: m.tn + m.fp, positives: m.tp + m.fn },
+      ...(set.names && policy !== 'trivial' ? { missed: missedNames(keep) } : {}),
     });
   };
   run(allName, () => true);

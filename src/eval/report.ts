@@ -57,6 +57,16 @@ export function writeReport(run: EvalRun, dir: string): string {
   md.push(`Run time: ${run.seconds.toFixed(1)} s.`, '');
   for (const n of run.notes) md.push(`- ${n}`);
   md.push('', '## Results', '', markdownTables(run));
+  // Named attack units (ADFA-LD attack runs): which ones each model misses, on the pooled scenario.
+  const missed = run.details.filter((d) => d.missed && d.scenario === run.details[0]?.scenario);
+  if (missed.length) {
+    md.push('## Attacks missed at the threshold', '');
+    for (const d of missed)
+      md.push(
+        `- ${d.algorithm}: ${d.missed!.length ? d.missed!.join(', ') : 'none'} (of ${d.counts.positives})`,
+      );
+    md.push('');
+  }
 
   md.push('## ROC curves', '');
   const scenarios = [...new Set(run.details.map((d) => d.scenario))];

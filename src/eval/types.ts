@@ -56,6 +56,8 @@ export interface ScenarioDetail {
   roc: RocPoint[];
   /** Test items: negatives, positives. */
   counts: { negatives: number; positives: number };
+  /** Named attack items (e.g. ADFA-LD attack runs) scoring at or under the threshold, when items are named. */
+  missed?: string[];
 }
 
 export interface Timeline {

@@ -1,9 +1,10 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { evalAdfa } from '../../src/eval/adfa-eval.js';
 import { chunkBySizes, maxOverUnits, planAttackUnits } from '../../src/eval/adfa-units.js';
+import { writeReport } from '../../src/eval/report.js';
 
 const arr = (xs: Int32Array[]): number[][] => xs.map((x) => [...x]);
 
@@ -66,35 +67,58 @@ describe('evalAdfa with unit=attack on a small ADFA-LD folder', () => {
   for (let i = 0; i < 6; i++) write('Training_Data_Master', `UTD-${i}.txt`, normal(i));
   for (let i = 0; i < 12; i++)
     write('Validation_Data_Master', `UVD-${String(i).padStart(2, '0')}.txt`, normal(i));
-  // Attack runs: each folder has one process with unseen calls among ordinary ones.
+  // Attack runs: each folder but the last has one process with unseen calls among ordinary ones;
+  // Web_Shell_2 looks normal throughout, so every model misses it.
   for (const [folder, n] of [
     ['Adduser_1', 2],
     ['Adduser_2', 3],
     ['Web_Shell_1', 2],
+    ['Web_Shell_2', 2],
   ] as const) {
     for (let k = 0; k < n; k++)
       write(
         `Attack_Data_Master/${folder}`,
         `UAD-${folder}-${k}.txt`,
-        k === 0 ? [11, 102, 11, 102, 11, 102, 9] : normal(k),
+        k === 0 && folder !== 'Web_Shell_2' ? [11, 102, 11, 102, 11, 102, 9] : normal(k),
       );
   }
 
-  it('scores one unit per attack folder and groups the normal side by the folders’ sizes', async () => {
+  it('scores one unit per attack folder, groups the normal side by the folders’ sizes, and names the missed runs', async () => {
     const single = await evalAdfa(root, ['ngram-lm', 'flag-nothing'], { unit: 'attack', normals: 'single' });
     const d = single.details.find((x) => x.algorithm === 'ngram-lm' && x.scenario === 'all')!;
-    // Six normal test traces (odd positions), three attack folders.
-    expect(d.counts).toEqual({ negatives: 6, positives: 3 });
-    expect(single.output.algorithms[0].scenarios[0].auc).toBe(1);
+    // Six normal test traces (odd positions), four attack folders.
+    expect(d.counts).toEqual({ negatives: 6, positives: 4 });
+    expect(d.missed).toEqual(['Web_Shell_2']);
+    // Per attack type, only that type's runs are listed.
+    expect(
+      single.details.find((x) => x.algorithm === 'ngram-lm' && x.scenario === 'Adduser')!.missed,
+    ).toEqual([]);
+    // The trivial detectors carry no list.
+    expect(single.details.find((x) => x.algorithm === 'flag-nothing')!.missed).toBeUndefined();
+    // Three runs rank above every normal trace; the normal-looking one ties them or ranks below.
+    const auc = single.output.algorithms[0].scenarios[0].auc!;
+    expect(auc).toBeGreaterThanOrEqual(0.75);
+    expect(auc).toBeLessThan(1);
     expect(single.output.algorithms[0].params).toMatchObject({ unit: 'attack', normals: 'single' });
     expect(single.output.algorithms[0].scenarios.map((s) => s.name)).toEqual(['all', 'Adduser', 'Web_Shell']);
-    expect(single.notes.join('\n')).toMatch(/3 of them/);
+    expect(single.notes.join('\n')).toMatch(/4 of them/);
 
     const matched = await evalAdfa(root, ['ngram-lm'], { unit: 'attack' });
     const m = matched.details.find((x) => x.scenario === 'all')!;
-    // Sizes 2, 3, 2 over six normal traces → runs of 2, 3 and 1.
-    expect(m.counts).toEqual({ negatives: 3, positives: 3 });
+    // Sizes 2, 3, 2, 2 over six normal traces → runs of 2, 3 and 1.
+    expect(m.counts).toEqual({ negatives: 3, positives: 4 });
     expect(matched.output.algorithms[0].params).toMatchObject({ normals: 'matched' });
+
+    const dir = join(root, 'report');
+    writeReport({ ...single, command: 'vigie eval syscalls --dataset adfa', seconds: 1 }, dir);
+    const md = readFileSync(join(dir, 'report.md'), 'utf8');
+    expect(md).toContain('## Attacks missed at the threshold');
+    expect(md).toContain('- ngram-lm: Web_Shell_2 (of 4)');
+  });
+
+  it('lists no missed runs at the trace unit (traces are not named)', async () => {
+    const run = await evalAdfa(root, ['ngram-lm'], {});
+    expect(run.details[0].missed).toBeUndefined();
   });
 
   it('rejects an unknown unit and normals without unit=attack', async () => {
