@@ -15,10 +15,15 @@ export function register(program: Command): void {
     .description('Evaluate the system-call and behaviour-window anomaly models on a data set')
     .requiredOption('--dataset <name>', `one of ${DATASETS.join(', ')}`)
     .requiredOption('--data <dir>', 'data folder (LID-DS: the folder of scenario folders, or one scenario)')
-    .option('--algo <names>', 'comma-separated: stide, ngram-lm, iforest, knn, ensemble', 'stide')
+    .option(
+      '--algo <names>',
+      'comma-separated: stide, ngram-lm, neural-lm (ADFA-LD), iforest, knn, ensemble',
+      'stide',
+    )
     .option(
       '--param <k=v>',
-      'model or protocol parameter, repeatable; prefix with algo. to target one algorithm (stide.n=6)',
+      'model or protocol parameter, repeatable; prefix with algo. to target one algorithm (stide.n=6); ' +
+        'e.g. threshold=q0.95|max, unit=trace|attack and normals=matched|single (ADFA-LD); all in docs/evaluation.md',
       (v: string, acc: string[]) => [...acc, v],
       [] as string[],
     )
