@@ -13,9 +13,10 @@
  * than wall-clock time.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { NgramLm } from '../src/detect/anomaly/ngram-lm.js';
 import { Stide } from '../src/detect/anomaly/stide.js';
 import { runEvaluation } from '../src/eval/run.js';
@@ -70,6 +71,33 @@ for sub in ('test/normal', 'test/normal_and_attack'):
 print(total / (time.perf_counter() - t0), total / time.process_time())
 `;
 
+/** Newest modification time of the .ts files under `dir` (the dashboard's sources aside). */
+function newestSource(dir: string): number {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) {
+      if (e.name !== 'app') t = Math.max(t, newestSource(p));
+    } else if (e.name.endsWith('.ts')) t = Math.max(t, statSync(p).mtimeMs);
+  }
+  return t;
+}
+
+/**
+ * `runEvaluation` as `vigie eval` runs it: from the build in dist/ (scripts/setup.sh, npm run build)
+ * when it is newer than every source file, else from src/ through tsx's on-the-fly transform,
+ * which is slower and is said so in the output.
+ */
+async function evaluationCode(): Promise<{ run: typeof runEvaluation; what: string }> {
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+  const built = join(root, 'dist', 'eval', 'run.js');
+  if (!existsSync(built)) return { run: runEvaluation, what: 'src/ through tsx (no build in dist/)' };
+  if (statSync(built).mtimeMs < newestSource(join(root, 'src')))
+    return { run: runEvaluation, what: 'src/ through tsx (dist/ is older than src/; npm run build)' };
+  const mod = (await import(pathToFileURL(built).href)) as { runEvaluation: typeof runEvaluation };
+  return { run: mod.runEvaluation, what: 'dist/, the build that vigie runs' };
+}
+
 export async function run(): Promise<void> {
   row(
     'load average (2 cores, shared)',
@@ -93,10 +121,12 @@ export async function run(): Promise<void> {
     for (let i = 0; i < 2; i++) add(join('test', 'normal'), `n${i}`, false);
     for (let i = 0; i < 2; i++) add(join('test', 'normal_and_attack'), `a${i}`, true);
     row('generated scenario', `10 recordings, ${fmt(lines)} lines (enter + exit)`);
+    const code = await evaluationCode();
+    row('evaluation code measured', code.what);
     const evaluate = async (algo: string): Promise<{ rate: number; cpuRate: number }> => {
       const c0 = process.cpuUsage();
       const t0 = hrms();
-      await runEvaluation({
+      await code.run({
         dataset: 'lidds2021',
         data: s,
         algos: [algo],
