@@ -121,20 +121,13 @@ describe('LID-DS readers on the exact formats', () => {
   });
 
   it('inflates the .sc alone (benchmarks): its exact size, and a zip without .sc is named', async () => {
-    const dir = join(tmp, 'inflate');
     const r = generateRecording(7, 300, false);
-    writeRecordingZip(dir, 'rec', r);
-    const { readdirSync, mkdirSync } = await import('node:fs');
-    const zip = join(
-      dir,
-      readdirSync(dir).find((f) => f.endsWith('.zip'))!,
-    );
+    const zip = writeRecordingZip(join(tmp, 'inflate'), 'rec', r);
     const sc = Buffer.from(`${r.lines.join('\n')}\n`, 'latin1');
     expect(await inflateScOnly(zip)).toEqual({ bytes: sc.length });
-    mkdirSync(join(tmp, 'nosc'), { recursive: true });
-    const bad = join(tmp, 'nosc', 'x.zip');
+    const bad = join(tmp, 'x-without-sc.zip');
     writeFileSync(bad, makeZip([{ name: 'x.json', data: '{}' }]));
-    await expect(inflateScOnly(bad)).rejects.toThrow(/x\.zip.*no \.sc/);
+    await expect(inflateScOnly(bad)).rejects.toThrow(/x-without-sc\.zip.*no \.sc/);
   });
 });
 

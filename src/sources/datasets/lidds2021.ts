@@ -250,11 +250,7 @@ async function readSc(
   onBatch?: (b: SyscallBatch) => void,
   batchSize?: number,
 ): Promise<{ lines: number }> {
-  const zf = await openZip(path);
-  try {
-    const entries = await listEntries(zf, path);
-    const sc = entries.find((e) => e.fileName.endsWith('.sc'));
-    if (!sc) throw new DatasetError(path, undefined, 'no .sc system-call file in the zip');
+  return withScEntry(path, async (zf, sc) => {
     const file = `${path}:${sc.fileName}`;
     const s = await inflatedEntry(zf, sc, path);
     const parser = new ScStream(file, onEvent, onBatch, batchSize);
@@ -263,6 +259,19 @@ async function readSc(
       (err) => new DatasetError(file, parser.lines + 1, `truncated or corrupt data: ${err.message}`),
     );
     return { lines: parser.lines };
+  });
+}
+
+/** Opens a recording zip, finds its .sc entry (an error naming the zip when there is none), and closes it after `use`. */
+async function withScEntry<T>(
+  path: string,
+  use: (zf: yauzl.ZipFile, sc: yauzl.Entry) => Promise<T>,
+): Promise<T> {
+  const zf = await openZip(path);
+  try {
+    const sc = (await listEntries(zf, path)).find((e) => e.fileName.endsWith('.sc'));
+    if (!sc) throw new DatasetError(path, undefined, 'no .sc system-call file in the zip');
+    return await use(zf, sc);
   } finally {
     zf.close();
   }
@@ -272,17 +281,12 @@ async function readSc(
  * Inflates the .sc of a recording zip through the reader's own path and discards it, parsing
  * nothing: the cost of decompression alone, which every reader of LID-DS pays (benchmarks).
  */
-export async function inflateScOnly(path: string): Promise<{ bytes: number }> {
-  const zf = await openZip(path);
-  try {
-    const sc = (await listEntries(zf, path)).find((e) => e.fileName.endsWith('.sc'));
-    if (!sc) throw new DatasetError(path, undefined, 'no .sc system-call file in the zip');
+export function inflateScOnly(path: string): Promise<{ bytes: number }> {
+  return withScEntry(path, async (zf, sc) => {
     let bytes = 0;
     for await (const chunk of await inflatedEntry(zf, sc, path)) bytes += (chunk as Buffer).length;
     return { bytes };
-  } finally {
-    zf.close();
-  }
+  });
 }
 
 /** Every recording zip of a scenario, split by folder, sorted by name. */
