@@ -22,7 +22,11 @@ import torch.nn as nn
 from sklearn.metrics import roc_auc_score
 
 ap = argparse.ArgumentParser()
-ap.add_argument('--data', default=os.environ.get('VIGIE_DATASETS', '../shared/datasets') + '/adfa-ld')
+# The data sets' folder as Vigie finds it (src/util/datasets.ts): $VIGIE_DATA, else
+# ../shared/datasets beside the repository.
+DATASETS = os.environ.get('VIGIE_DATA') or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', 'shared', 'datasets')
+ap.add_argument('--data', default=os.path.join(DATASETS, 'adfa-ld'))
 ap.add_argument('--hidden', type=int, default=200)
 ap.add_argument('--embed', type=int, default=32)
 ap.add_argument('--layers', type=int, default=1)
@@ -32,7 +36,6 @@ ap.add_argument('--chunk', type=int, default=64, help='truncated back-propagatio
 ap.add_argument('--seed', type=int, default=1)
 args = ap.parse_args()
 torch.manual_seed(args.seed)
-np.random.seed(args.seed)
 
 root = args.data
 if not os.path.isdir(os.path.join(root, 'Training_Data_Master')):
