@@ -290,13 +290,16 @@ export async function evalRecordings(
     const total = train.length + val.length + test.length;
     const progress = new Progress(`${scenario}`, total);
     let done = 0;
+    // Recordings are read in this order (the reader may start on the next one early).
+    const order = [...train, ...val, ...test];
+    const nextOf = new Map(order.map((r, i) => [r, order[i + 1]]));
     const readSafely = async (rec: SyscallRecording, onCalls: (m: number) => void): Promise<boolean> => {
       const onBatch = (b: SyscallBatch): void => {
         const m = select(b);
         if (m > 0) onCalls(m);
       };
       try {
-        if (rec.readBatches && !opts.perEvent) await rec.readBatches(onBatch);
+        if (rec.readBatches && !opts.perEvent) await rec.readBatches(onBatch, nextOf.get(rec));
         else await readInBatches(rec, eventNames, eventIdOf, onBatch);
         return true;
       } catch (e) {

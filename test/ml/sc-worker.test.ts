@@ -95,3 +95,71 @@ describe('.sc reader worker thread', () => {
     expect(again.rows.length).toBe(r.lines);
   });
 });
+
+describe('.sc reader worker thread, reading ahead', () => {
+  it('reads the next recording while the consumer works, and hands it over whole and in order', async () => {
+    const w = (await scWorker())!;
+    const paths = [40, 41, 42].map((seed) => {
+      writeRecordingZip(tmp, `ahead${seed}`, generateRecording(seed, 4000, seed === 42));
+      return join(tmp, `ahead${seed}.zip`);
+    });
+    const got = [collector(), collector(), collector()];
+    const r0 = await w.read(paths[0], got[0].onBatch, paths[1]);
+    // Nothing reads the second recording yet: the worker has started on it anyway.
+    const before = w.stats.batches;
+    const deadline = Date.now() + 10_000;
+    while (w.stats.batches === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    expect(w.stats.batches).toBeGreaterThan(before);
+    const r1 = await w.read(paths[1], got[1].onBatch, paths[2]);
+    const r2 = await w.read(paths[2], got[2].onBatch);
+    for (const [i, r] of [r0, r1, r2].entries()) {
+      const ref = collector();
+      expect(r).toEqual(await readScBatchesInThread(paths[i], ref.onBatch));
+      expect(got[i].rows).toEqual(ref.rows);
+    }
+  });
+
+  it('drops a recording read ahead and never read, without stalling the next read', async () => {
+    const w = (await scWorker())!;
+    // More calls than the batches in flight can hold: the worker stops on the bound until it is dropped.
+    writeRecordingZip(tmp, 'unread', generateRecording(43, 15_000, false));
+    writeRecordingZip(tmp, 'small', generateRecording(44, 1000, false));
+    const small = join(tmp, 'small.zip');
+    await w.read(small, () => {}, join(tmp, 'unread.zip'));
+    await new Promise((r) => setTimeout(r, 200));
+    const got = collector();
+    const r = await w.read(small, got.onBatch);
+    expect(got.rows.length).toBe(r.lines);
+    // And the worker still serves every later read.
+    const again = collector();
+    expect((await w.read(small, again.onBatch)).lines).toBe(r.lines);
+  });
+
+  it("gives a recording read ahead its own error, after the calls before the bad line, or the consumer's", async () => {
+    const w = (await scWorker())!;
+    const lines = generateRecording(45, 2000, false).lines;
+    lines.splice(20_000, 0, 'not a system call line');
+    const bad = join(tmp, 'ahead-bad.zip');
+    writeFileSync(bad, makeZip([{ name: 'bad.sc', data: Buffer.from(lines.join('\n') + '\n') }]));
+    writeRecordingZip(tmp, 'ahead-ok', generateRecording(46, 1000, false));
+    const ok = join(tmp, 'ahead-ok.zip');
+    await w.read(ok, () => {}, bad);
+    // Let the read ahead run to its error before anyone reads it.
+    await new Promise((r) => setTimeout(r, 300));
+    const got = collector();
+    const err = await w.read(bad, got.onBatch, ok).then(
+      () => null,
+      (e: Error) => e,
+    );
+    expect(err?.message).toMatch(/ahead-bad\.zip:bad\.sc:20001: malformed \.sc line/);
+    expect(got.rows.length).toBe(20_000);
+    // The consumer of a recording read ahead fails: that read rejects with its error, the next works.
+    await expect(
+      w.read(ok, () => {
+        throw new Error('consumer failed');
+      }),
+    ).rejects.toThrow('consumer failed');
+    const again = collector();
+    expect((await w.read(ok, again.onBatch)).lines).toBe(again.rows.length);
+  });
+});

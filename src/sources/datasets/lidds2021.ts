@@ -159,7 +159,8 @@ export async function openLidDs2021Recording(
     exploitTimeNs: meta.exploitTimeNs,
     meta,
     read: (onEvent) => readScFromZip(path, onEvent),
-    readBatches: (onBatch) => readScBatchesFromZip(path, onBatch),
+    readBatches: (onBatch, next) =>
+      readScBatchesFromZip(path, onBatch, next?.path.endsWith('.zip') ? next.path : undefined),
   };
 }
 
@@ -225,14 +226,16 @@ export function readScFromZip(
 
 /**
  * Streams the .sc of a recording zip through the parser, in batches (see ScStream), on the reader
- * worker thread when one runs (see sc-worker-client.ts), else on this thread.
+ * worker thread when one runs (see sc-worker-client.ts), else on this thread. `next`: the zip to be
+ * read after this one, which the worker reads ahead.
  */
 export async function readScBatchesFromZip(
   path: string,
   onBatch: (b: SyscallBatch) => void,
+  next?: string,
 ): Promise<{ lines: number }> {
   const worker = await scWorker();
-  return worker ? worker.read(path, onBatch) : readScBatchesInThread(path, onBatch);
+  return worker ? worker.read(path, onBatch, next) : readScBatchesInThread(path, onBatch);
 }
 
 /** `readScBatchesFromZip` on this thread. */

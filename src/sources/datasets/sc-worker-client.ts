@@ -7,7 +7,12 @@
  * batch's typed arrays transferred, plus the names its parser's table gained since the last batch,
  * so the client keeps a mirror of that table and batch name ids stay valid), then one `done` or
  * `error`. A shared counter bounds the batches in flight: the worker blocks while the consumer holds
- * `MAX_IN_FLIGHT` of them, so a slow consumer never makes memory grow. One worker per process,
+ * `MAX_IN_FLIGHT` of them, so a slow consumer never makes memory grow. A read may name the recording
+ * to be read after it: the worker starts on that one as soon as it is done with the current one
+ * (reads run one after the other), and its batches wait here until it is read, within the same
+ * bound, so the worker does not sit idle while the consumer finishes a recording and the consumer
+ * does not wait for the next one to be opened. A recording read ahead and then not read is dropped
+ * at the next read. One worker per process,
  * started on first use and not keeping the process alive when idle. When no worker can be started
  * (no worker support, the module cannot be loaded), reading falls back to this thread.
  */
@@ -19,27 +24,37 @@ import { DatasetError, type SyscallBatch } from './types.js';
 /** Batches (of up to 16,384 calls) the worker may have posted ahead of the consumer. */
 export const MAX_IN_FLIGHT = 8;
 
-interface Pending {
-  path: string;
+interface BatchMessage {
+  type: 'batch';
+  id: number;
+  n: number;
+  nameIds: Int32Array;
+  tids: Float64Array;
+  tsNs: Float64Array;
+  dirs: Uint8Array;
+  newNames?: string[];
+  extra?: string[];
+}
+
+interface Consumer {
   onBatch: (b: SyscallBatch) => void;
   resolve: (r: { lines: number }) => void;
   reject: (e: Error) => void;
+}
+
+interface Pending {
+  path: string;
+  /** Who reads it; null while it is only read ahead (its batches are then queued). */
+  consumer: Consumer | null;
+  queued: BatchMessage[];
+  /** How a read ahead ended before anyone read it. */
+  outcome: { lines: number } | Error | null;
   /** The consumer threw: later batches are dropped, the worker was told to stop. */
   failed: boolean;
 }
 
 type WorkerMessage =
-  | {
-      type: 'batch';
-      id: number;
-      n: number;
-      nameIds: Int32Array;
-      tids: Float64Array;
-      tsNs: Float64Array;
-      dirs: Uint8Array;
-      newNames?: string[];
-      extra?: string[];
-    }
+  | BatchMessage
   | { type: 'done'; id: number; lines: number }
   | {
       type: 'error';
@@ -78,7 +93,7 @@ class ScWorkerClient {
         if (!started) res(false);
         for (const [id, p] of this.pending) {
           this.pending.delete(id);
-          p.reject(new DatasetError(p.path, undefined, `reader thread stopped: ${e.message}`));
+          p.consumer?.reject(new DatasetError(p.path, undefined, `reader thread stopped: ${e.message}`));
         }
       };
       this.worker.on('error', fail);
@@ -91,22 +106,104 @@ class ScWorkerClient {
     return this.dead === null;
   }
 
-  read(path: string, onBatch: (b: SyscallBatch) => void): Promise<{ lines: number }> {
+  /**
+   * Reads the recording zip at `path`, handing its calls to `onBatch`. `next`: the recording the
+   * caller will read after this one, which the worker starts on as soon as this one is done.
+   */
+  read(path: string, onBatch: (b: SyscallBatch) => void, next?: string): Promise<{ lines: number }> {
     if (this.dead) return Promise.reject(this.dead);
-    const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { path, onBatch, resolve, reject, failed: false });
-      // Kept alive while a read is pending, so that awaiting it does not let the process exit.
-      this.worker.ref();
-      this.worker.postMessage({ type: 'read', id, path, maxInFlight: MAX_IN_FLIGHT });
+    // A recording read ahead for another path will not be read: drop it, so that the worker is
+    // not left waiting for its queued batches to be consumed.
+    let ahead: number | undefined;
+    for (const [id, p] of this.pending) {
+      if (p.consumer !== null) continue;
+      if (p.path === path && ahead === undefined) ahead = id;
+      else this.drop(id, p);
+    }
+    // Kept alive while a read is pending, so that awaiting it does not let the process exit (a
+    // read ahead alone does not).
+    this.worker.ref();
+    const promise = new Promise<{ lines: number }>((resolve, reject) => {
+      const consumer = { onBatch, resolve, reject };
+      if (ahead === undefined) {
+        this.pending.set(this.post(path), { path, consumer, queued: [], outcome: null, failed: false });
+        return;
+      }
+      // Read ahead already: its queued batches first, then the rest as they come.
+      const p = this.pending.get(ahead)!;
+      p.consumer = consumer;
+      for (const m of p.queued.splice(0)) this.deliver(m, p);
+      const o = p.outcome;
+      if (o !== null) {
+        this.finish(ahead);
+        if (!p.failed) {
+          if (o instanceof Error) reject(o);
+          else resolve(o);
+        }
+      }
     });
+    if (next !== undefined && next !== path)
+      this.pending.set(this.post(next), {
+        path: next,
+        consumer: null,
+        queued: [],
+        outcome: null,
+        failed: false,
+      });
+    return promise;
+  }
+
+  /** Asks the worker to read `path`; returns the read's id. */
+  private post(path: string): number {
+    const id = this.nextId++;
+    this.worker.postMessage({ type: 'read', id, path, maxInFlight: MAX_IN_FLIGHT });
+    return id;
+  }
+
+  /** Drops a read ahead that will not be read: its batches are released, the worker told to stop. */
+  private drop(id: number, p: Pending): void {
+    this.pending.delete(id);
+    if (p.outcome === null) this.worker.postMessage({ type: 'cancel', id });
+    this.release(p.queued.splice(0).length);
+  }
+
+  /** `k` batches consumed or dropped: the worker may post as many more. */
+  private release(k: number): void {
+    if (k === 0) return;
+    Atomics.sub(this.flow, 0, k);
+    Atomics.notify(this.flow, 0);
   }
 
   private finish(id: number): Pending | undefined {
     const p = this.pending.get(id);
     this.pending.delete(id);
-    if (this.pending.size === 0) this.worker.unref();
+    let reading = false;
+    for (const q of this.pending.values()) reading ||= q.consumer !== null;
+    if (!reading) this.worker.unref();
     return p;
+  }
+
+  /** Hands one batch to the consumer of `p` (dropped when it failed), then releases it. */
+  private deliver(m: BatchMessage, p: Pending): void {
+    try {
+      if (!p.failed) {
+        p.consumer!.onBatch({
+          n: m.n,
+          nameIds: m.nameIds,
+          tids: m.tids,
+          tsNs: m.tsNs,
+          dirs: m.dirs,
+          names: this.names,
+          extra: m.extra ?? [],
+        });
+      }
+    } catch (e) {
+      p.failed = true;
+      this.worker.postMessage({ type: 'cancel', id: m.id });
+      p.consumer!.reject(e as Error);
+    } finally {
+      this.release(1);
+    }
   }
 
   private onMessage(m: WorkerMessage): void {
@@ -114,36 +211,30 @@ class ScWorkerClient {
       this.stats.batches++;
       const inFlight = Atomics.load(this.flow, 0);
       if (inFlight > this.stats.maxInFlight) this.stats.maxInFlight = inFlight;
+      // Names first, even for a batch that waits or is dropped: later batches' ids build on them.
       if (m.newNames) for (const s of m.newNames) this.names.push(s);
       const p = this.pending.get(m.id);
-      try {
-        if (p && !p.failed) {
-          p.onBatch({
-            n: m.n,
-            nameIds: m.nameIds,
-            tids: m.tids,
-            tsNs: m.tsNs,
-            dirs: m.dirs,
-            names: this.names,
-            extra: m.extra ?? [],
-          });
-        }
-      } catch (e) {
-        p!.failed = true;
-        this.worker.postMessage({ type: 'cancel', id: m.id });
-        p!.reject(e as Error);
-      } finally {
-        Atomics.sub(this.flow, 0, 1);
-        Atomics.notify(this.flow, 0);
+      if (!p) this.release(1);
+      else if (p.consumer === null) p.queued.push(m);
+      else this.deliver(m, p);
+    } else if (m.type === 'done' || m.type === 'error') {
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      const d = m.type === 'error' ? m.dataset : undefined;
+      const outcome =
+        m.type === 'done'
+          ? { lines: m.lines }
+          : d
+            ? new DatasetError(d.file, d.line, d.reason)
+            : new Error(m.message);
+      if (p.consumer === null) {
+        p.outcome = outcome;
+        return;
       }
-    } else if (m.type === 'done') {
-      const p = this.finish(m.id);
-      if (p && !p.failed) p.resolve({ lines: m.lines });
-    } else if (m.type === 'error') {
-      const p = this.finish(m.id);
-      if (!p || p.failed) return;
-      const d = m.dataset;
-      p.reject(d ? new DatasetError(d.file, d.line, d.reason) : new Error(m.message));
+      this.finish(m.id);
+      if (p.failed) return;
+      if (outcome instanceof Error) p.consumer.reject(outcome);
+      else p.consumer.resolve(outcome);
     }
   }
 }

@@ -59,6 +59,8 @@ function post(id: number, b: SyscallBatch, maxInFlight: number): void {
 
 async function read(m: ReadRequest): Promise<void> {
   try {
+    // A read ahead that the consumer dropped before it began.
+    if (cancelled.has(m.id)) throw new Error('read cancelled by the consumer');
     const { lines } = await readScBatchesInThread(m.path, (b) => post(m.id, b, m.maxInFlight), BATCH);
     port!.postMessage({ type: 'done', id: m.id, lines });
   } catch (e) {
@@ -75,9 +77,12 @@ async function read(m: ReadRequest): Promise<void> {
   }
 }
 
+/** Reads run one after the other, in the order asked: a read ahead starts when the read before it ends. */
+let reads = Promise.resolve();
+
 port.on('message', (m: { type: string; id?: number; flow?: SharedArrayBuffer }) => {
   if (m.type === 'init') flow = new Int32Array(m.flow!);
   else if (m.type === 'cancel') cancelled.add(m.id!);
-  else if (m.type === 'read') void read(m as ReadRequest);
+  else if (m.type === 'read') reads = reads.then(() => read(m as ReadRequest));
 });
 port.postMessage({ type: 'ready' });

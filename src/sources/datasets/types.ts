@@ -54,8 +54,9 @@ export interface SyscallRecording {
   /**
    * The same calls as `read`, in batches (optional: readers without it are read per event). On bad
    * input, every call before the bad line has been handed over before the rejection, as with `read`.
+   * `next`: the recording the caller reads after this one, which a reader may start on early.
    */
-  readBatches?(onBatch: (b: SyscallBatch) => void): Promise<{ lines: number }>;
+  readBatches?(onBatch: (b: SyscallBatch) => void, next?: SyscallRecording): Promise<{ lines: number }>;
 }
 
 /** A reader error that names the input and the place. */
