@@ -169,10 +169,19 @@ const INFLATE_CHUNK = 1 << 20;
 
 /**
  * The inflated data of a deflated (or stored) entry, in large chunks, with the entry's declared
- * size checked (a short or long entry is an error, worded as yauzl words it).
+ * size checked (a short or long entry is an error, worded as yauzl words it). `ready`: reading the
+ * data waits for it (the zip is opened and the entry's header read before).
  */
-async function inflatedEntry(zf: yauzl.ZipFile, e: yauzl.Entry, path: string): Promise<Readable> {
-  if (e.compressionMethod !== 8 || e.isEncrypted()) return entryStream(zf, e, path);
+async function inflatedEntry(
+  zf: yauzl.ZipFile,
+  e: yauzl.Entry,
+  path: string,
+  ready?: Promise<unknown>,
+): Promise<Readable> {
+  if (e.compressionMethod !== 8 || e.isEncrypted()) {
+    await ready;
+    return entryStream(zf, e, path);
+  }
   // The compressed bytes are read straight from the file in 1 MiB pieces (yauzl's own stream
   // reads 16 KiB at a time); yauzl has checked that they lie within the file.
   const start = await new Promise<number>((res, rej) =>
@@ -188,6 +197,7 @@ async function inflatedEntry(zf: yauzl.ZipFile, e: yauzl.Entry, path: string): P
       else res(h.fileDataStart);
     }),
   );
+  await ready;
   const raw =
     e.compressedSize === 0
       ? Readable.from([])
@@ -238,13 +248,18 @@ export async function readScBatchesFromZip(
   return worker ? worker.read(path, onBatch, next) : readScBatchesInThread(path, onBatch);
 }
 
-/** `readScBatchesFromZip` on this thread. */
+/**
+ * `readScBatchesFromZip` on this thread. `ready`: the zip is opened and its .sc entry found at
+ * once, its data read once `ready` settles (the reader worker opens the next recording while it
+ * still parses the current one).
+ */
 export function readScBatchesInThread(
   path: string,
   onBatch: (b: SyscallBatch) => void,
   batchSize?: number,
+  ready?: Promise<unknown>,
 ): Promise<{ lines: number }> {
-  return readSc(path, () => {}, onBatch, batchSize);
+  return readSc(path, () => {}, onBatch, batchSize, ready);
 }
 
 async function readSc(
@@ -252,10 +267,11 @@ async function readSc(
   onEvent: (ev: SyscallEventView) => void,
   onBatch?: (b: SyscallBatch) => void,
   batchSize?: number,
+  ready?: Promise<unknown>,
 ): Promise<{ lines: number }> {
   return withScEntry(path, async (zf, sc) => {
     const file = `${path}:${sc.fileName}`;
-    const s = await inflatedEntry(zf, sc, path);
+    const s = await inflatedEntry(zf, sc, path, ready);
     const parser = new ScStream(file, onEvent, onBatch, batchSize);
     await parser.drain(
       s,

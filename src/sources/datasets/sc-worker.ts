@@ -57,11 +57,17 @@ function post(id: number, b: SyscallBatch, maxInFlight: number): void {
   );
 }
 
-async function read(m: ReadRequest): Promise<void> {
+/** Reads `m.path`; its data only once `previous` (the read asked before it) has ended. */
+async function read(m: ReadRequest, previous: Promise<unknown>): Promise<void> {
   try {
     // A read ahead that the consumer dropped before it began.
     if (cancelled.has(m.id)) throw new Error('read cancelled by the consumer');
-    const { lines } = await readScBatchesInThread(m.path, (b) => post(m.id, b, m.maxInFlight), BATCH);
+    const { lines } = await readScBatchesInThread(
+      m.path,
+      (b) => post(m.id, b, m.maxInFlight),
+      BATCH,
+      previous,
+    );
     port!.postMessage({ type: 'done', id: m.id, lines });
   } catch (e) {
     const err = e as Error;
@@ -77,12 +83,19 @@ async function read(m: ReadRequest): Promise<void> {
   }
 }
 
-/** Reads run one after the other, in the order asked: a read ahead starts when the read before it ends. */
-let reads = Promise.resolve();
+/**
+ * Reads hand their calls over one after the other, in the order asked; a read ahead opens its zip
+ * at once (while the read before it is still parsed) and waits for that read to end before it
+ * reads any data. Settles when every read asked so far has ended.
+ */
+let reads: Promise<unknown> = Promise.resolve();
 
 port.on('message', (m: { type: string; id?: number; flow?: SharedArrayBuffer }) => {
   if (m.type === 'init') flow = new Int32Array(m.flow!);
   else if (m.type === 'cancel') cancelled.add(m.id!);
-  else if (m.type === 'read') reads = reads.then(() => read(m as ReadRequest));
+  else if (m.type === 'read') {
+    const previous = reads;
+    reads = Promise.allSettled([previous, read(m as ReadRequest, previous)]);
+  }
 });
 port.postMessage({ type: 'ready' });
