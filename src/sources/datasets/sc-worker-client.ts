@@ -126,38 +126,24 @@ class ScWorkerClient {
     const promise = new Promise<{ lines: number }>((resolve, reject) => {
       const consumer = { onBatch, resolve, reject };
       if (ahead === undefined) {
-        this.pending.set(this.post(path), { path, consumer, queued: [], outcome: null, failed: false });
+        this.post(path, consumer);
         return;
       }
       // Read ahead already: its queued batches first, then the rest as they come.
       const p = this.pending.get(ahead)!;
       p.consumer = consumer;
       for (const m of p.queued.splice(0)) this.deliver(m, p);
-      const o = p.outcome;
-      if (o !== null) {
-        this.finish(ahead);
-        if (!p.failed) {
-          if (o instanceof Error) reject(o);
-          else resolve(o);
-        }
-      }
+      if (p.outcome !== null) this.settle(ahead, p, p.outcome);
     });
-    if (next !== undefined && next !== path)
-      this.pending.set(this.post(next), {
-        path: next,
-        consumer: null,
-        queued: [],
-        outcome: null,
-        failed: false,
-      });
+    if (next !== undefined && next !== path) this.post(next, null);
     return promise;
   }
 
-  /** Asks the worker to read `path`; returns the read's id. */
-  private post(path: string): number {
+  /** Asks the worker to read `path` for `consumer` (null: a read ahead). */
+  private post(path: string, consumer: Consumer | null): void {
     const id = this.nextId++;
+    this.pending.set(id, { path, consumer, queued: [], outcome: null, failed: false });
     this.worker.postMessage({ type: 'read', id, path, maxInFlight: MAX_IN_FLIGHT });
-    return id;
   }
 
   /** Drops a read ahead that will not be read: its batches are released, the worker told to stop. */
@@ -174,13 +160,15 @@ class ScWorkerClient {
     Atomics.notify(this.flow, 0);
   }
 
-  private finish(id: number): Pending | undefined {
-    const p = this.pending.get(id);
+  /** A read with a consumer has ended: the consumer learns how (unless it failed itself). */
+  private settle(id: number, p: Pending, outcome: { lines: number } | Error): void {
     this.pending.delete(id);
     let reading = false;
     for (const q of this.pending.values()) reading ||= q.consumer !== null;
     if (!reading) this.worker.unref();
-    return p;
+    if (p.failed) return;
+    if (outcome instanceof Error) p.consumer!.reject(outcome);
+    else p.consumer!.resolve(outcome);
   }
 
   /** Hands one batch to the consumer of `p` (dropped when it failed), then releases it. */
@@ -227,14 +215,8 @@ class ScWorkerClient {
           : d
             ? new DatasetError(d.file, d.line, d.reason)
             : new Error(m.message);
-      if (p.consumer === null) {
-        p.outcome = outcome;
-        return;
-      }
-      this.finish(m.id);
-      if (p.failed) return;
-      if (outcome instanceof Error) p.consumer.reject(outcome);
-      else p.consumer.resolve(outcome);
+      if (p.consumer === null) p.outcome = outcome;
+      else this.settle(m.id, p, outcome);
     }
   }
 }
