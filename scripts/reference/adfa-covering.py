@@ -22,41 +22,20 @@ Needs Debian's python3-sklearn (apt-get install python3-sklearn); not part of Vi
 
   /usr/bin/python3 scripts/reference/adfa-covering.py --data ../shared/datasets/adfa-ld --learn-tuning none
 """
-import argparse, os, sys
+import argparse
 
 import numpy as np
 from sklearn.metrics import roc_auc_score, roc_curve
 
+from adfa_split import DEFAULT_DATA, load
+
 ap = argparse.ArgumentParser()
-# The data sets' folder as Vigie finds it (src/util/datasets.ts): $VIGIE_DATA, else
-# ../shared/datasets beside the repository.
-DATASETS = os.environ.get('VIGIE_DATA') or os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', 'shared', 'datasets')
-ap.add_argument('--data', default=os.path.join(DATASETS, 'adfa-ld'))
+ap.add_argument('--data', default=DEFAULT_DATA)
 ap.add_argument('--learn-tuning', choices=['none', 'half', 'all'], default='none')
 args = ap.parse_args()
 
-root = args.data
-if not os.path.isdir(os.path.join(root, 'Training_Data_Master')):
-    root = os.path.join(root, 'ADFA-LD')
-if not os.path.isdir(os.path.join(root, 'Training_Data_Master')):
-    sys.exit(f'{args.data}: not an ADFA-LD folder (no Training_Data_Master inside it or in ADFA-LD/)')
-
-
-def txts(d):
-    return [os.path.join(d, f) for f in sorted(os.listdir(d)) if f.endswith('.txt')]
-
-
-def read(p):
-    return [int(x) for x in open(p).read().split()]
-
-
-train = [read(p) for p in txts(os.path.join(root, 'Training_Data_Master'))]
-val = [read(p) for p in txts(os.path.join(root, 'Validation_Data_Master'))]
+train, val, test_normal, attacks = load(args.data)
 learned = train + {'none': [], 'half': val[0::4], 'all': val[0::2]}[args.learn_tuning]
-test_normal = val[1::2]
-attack_root = os.path.join(root, 'Attack_Data_Master')
-attacks = [read(p) for d in sorted(os.listdir(attack_root)) for p in txts(os.path.join(attack_root, d))]
 
 
 class SuffixAutomaton:

@@ -14,19 +14,17 @@ not part of Vigie's setup, which does not need them.
   /usr/bin/python3 scripts/reference/adfa-lstm.py --data ../shared/datasets/adfa-ld \
       --hidden 200 --embed 32 --epochs 20
 """
-import argparse, os, sys, time
+import argparse, time
 
 import numpy as np
 import torch
 import torch.nn as nn
 from sklearn.metrics import roc_auc_score
 
+from adfa_split import DEFAULT_DATA, load
+
 ap = argparse.ArgumentParser()
-# The data sets' folder as Vigie finds it (src/util/datasets.ts): $VIGIE_DATA, else
-# ../shared/datasets beside the repository.
-DATASETS = os.environ.get('VIGIE_DATA') or os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), '..', '..', '..', 'shared', 'datasets')
-ap.add_argument('--data', default=os.path.join(DATASETS, 'adfa-ld'))
+ap.add_argument('--data', default=DEFAULT_DATA)
 ap.add_argument('--hidden', type=int, default=200)
 ap.add_argument('--embed', type=int, default=32)
 ap.add_argument('--layers', type=int, default=1)
@@ -37,26 +35,8 @@ ap.add_argument('--seed', type=int, default=1)
 args = ap.parse_args()
 torch.manual_seed(args.seed)
 
-root = args.data
-if not os.path.isdir(os.path.join(root, 'Training_Data_Master')):
-    root = os.path.join(root, 'ADFA-LD')
-if not os.path.isdir(os.path.join(root, 'Training_Data_Master')):
-    sys.exit(f'{args.data}: not an ADFA-LD folder (no Training_Data_Master inside it or in ADFA-LD/)')
-
-
-def txts(d):
-    return [os.path.join(d, f) for f in sorted(os.listdir(d)) if f.endswith('.txt')]
-
-
-def read(p):
-    return np.array([int(x) for x in open(p).read().split()], dtype=np.int64)
-
-
-train = [read(p) for p in txts(os.path.join(root, 'Training_Data_Master'))]
-val = [read(p) for p in txts(os.path.join(root, 'Validation_Data_Master'))]
-test_normal = val[1::2]
-attack_root = os.path.join(root, 'Attack_Data_Master')
-attacks = [read(p) for d in sorted(os.listdir(attack_root)) for p in txts(os.path.join(attack_root, d))]
+train, _, test_normal, attacks = load(args.data)
+train, test_normal, attacks = ([np.array(t, dtype=np.int64) for t in ts] for ts in (train, test_normal, attacks))
 V = 512  # x86 32-bit system-call numbers stay below this
 BOS = V - 1
 print(f'train {len(train)} traces ({sum(map(len, train))} calls), test {len(test_normal)} normal + '
