@@ -60,9 +60,18 @@ export interface ServerDeps {
   stats?: () => unknown;
 }
 
+/**
+ * Who may call a route. Every route declares it in its options (`config: { auth }`); a route that
+ * declares nothing is refused when it is registered, so a forgotten guard cannot ship.
+ */
+export type RouteAuth = Role | 'public';
+
 declare module 'fastify' {
   interface FastifyRequest {
     principal?: TokenInfo;
+  }
+  interface FastifyContextConfig {
+    auth?: RouteAuth;
   }
 }
 
@@ -150,11 +159,14 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
 
   // The logger stays off: request logs would carry bearer tokens and bodies.
   const app = Fastify({ logger: false, bodyLimit: deps.bodyLimit ?? 1 << 20 });
-  await app.register(websocket, { options: { maxPayload: 1 << 16 } });
-  const routeList: { method: string; url: string }[] = [];
+  const routeList: { method: string; url: string; auth: RouteAuth }[] = [];
+  // Added before any route or plugin, so that it sees every route, those of child contexts included.
   app.addHook('onRoute', (r) => {
-    for (const m of [r.method].flat()) if (m !== 'HEAD') routeList.push({ method: m, url: r.url });
+    const auth = r.config?.auth;
+    if (auth === undefined) throw new Error(`route ${String(r.method)} ${r.url} declares no config.auth`);
+    for (const m of [r.method].flat()) if (m !== 'HEAD') routeList.push({ method: m, url: r.url, auth });
   });
+  await app.register(websocket, { options: { maxPayload: 1 << 16 } });
   app.decorate('routeList', routeList);
 
   app.setErrorHandler((err: unknown, _req, reply) => {
@@ -179,26 +191,29 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
     if (started) httpLatency.observe({ route }, Number(process.hrtime.bigint() - started) / 1e9);
   });
 
-  /** Route guard: 401 without a valid token, 403 when the role is too low. */
-  const need =
-    (role: Role) =>
-    async (req: FastifyRequest): Promise<void> => {
-      const p = deps.tokens.verify(bearerOf(req));
-      if (!p) throw new HttpError(401, 'missing or invalid bearer token');
-      if (!roleAllows(p.role, role))
-        throw new HttpError(403, `role ${p.role} may not do this (needs ${role})`);
-      req.principal = p;
-    };
-  const viewer = { preHandler: need('viewer') };
-  const responder = { preHandler: need('responder') };
-  const admin = { preHandler: need('admin') };
+  // Authorization is decided on the route the router actually matched (its declared config.auth),
+  // never on the request's URL text: the router decodes percent-escapes that a string comparison of
+  // the raw URL would not see. Requests that match no route run nothing but the not-found handler.
+  app.addHook('onRequest', async (req) => {
+    if (req.is404) return;
+    const auth = req.routeOptions.config.auth ?? 'admin';
+    if (auth === 'public') return;
+    const p = deps.tokens.verify(bearerOf(req));
+    if (!p) throw new HttpError(401, 'missing or invalid bearer token');
+    if (!roleAllows(p.role, auth)) throw new HttpError(403, `role ${p.role} may not do this (needs ${auth})`);
+    req.principal = p;
+  });
+  const viewer = { config: { auth: 'viewer' as const } };
+  const responder = { config: { auth: 'responder' as const } };
+  const admin = { config: { auth: 'admin' as const } };
+  const open = { config: { auth: 'public' as const } };
 
   const unavailable = (what: string): never => {
     throw new HttpError(503, `${what} are not available in this deployment`);
   };
 
-  app.get('/healthz', async () => ({ ok: true }));
-  app.get('/openapi.json', async () => openApiDocument);
+  app.get('/healthz', open, async () => ({ ok: true }));
+  app.get('/openapi.json', open, async () => openApiDocument);
 
   app.get('/metrics', viewer, async (_req, reply) => {
     void reply.type('text/plain; version=0.0.4; charset=utf-8');
@@ -385,12 +400,9 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
       }),
     );
   }
-  app.get('/api/v1/stream', { websocket: true }, (socket, req) => {
-    const p = deps.tokens.verify(bearerOf(req));
-    if (!p) {
-      socket.close(4401, 'missing or invalid token');
-      return;
-    }
+  // The token is checked by the onRequest hook before the upgrade: an unauthenticated client gets 401.
+  app.get('/api/v1/stream', { websocket: true, ...viewer }, (socket, req) => {
+    const p = req.principal!;
     clients.add(socket);
     wsClients.set({}, clients.size);
     socket.send(JSON.stringify({ type: 'hello', data: { role: p.role } }));
@@ -414,8 +426,14 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
       void reply.code(404).type('text/plain');
       return 'dashboard not built: run "npm run build:web"';
     }
-    const url = decodeURIComponent((req.url.split('?')[0] ?? '/').replace(/^\/+/, ''));
-    if (url.startsWith('api/')) throw new HttpError(404, `no route ${req.method} /${url}`);
+    let url: string;
+    try {
+      url = decodeURIComponent((req.url.split('?')[0] ?? '/').replace(/^\/+/, ''));
+    } catch {
+      return reply.callNotFound();
+    }
+    // An API path that matched no API route is the router's 404, not the dashboard.
+    if (url.startsWith('api/')) return reply.callNotFound();
     let f = url ? safeJoin(webDir, url) : undefined;
     if (!f || !existsSync(f) || !statSync(f).isFile()) f = join(webDir, 'index.html');
     void reply.type(MIME[extname(f)] ?? 'application/octet-stream');
@@ -423,8 +441,8 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
       void reply.header('cache-control', 'public, max-age=31536000, immutable');
     return readFileSync(f);
   };
-  app.get('/', serveStatic);
-  app.get('/*', serveStatic);
+  app.get('/', open, serveStatic);
+  app.get('/*', open, serveStatic);
 
   return app;
 }
@@ -432,6 +450,6 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
 declare module 'fastify' {
   interface FastifyInstance {
     broadcast(type: string, data: unknown): void;
-    routeList: { method: string; url: string }[];
+    routeList: { method: string; url: string; auth: RouteAuth }[];
   }
 }

@@ -5,6 +5,14 @@ const ref = (n: string) => ({ $ref: `#/components/schemas/${n}` });
 const err = { description: 'error', ...json(ref('Error')) };
 const authErrors = { '401': err, '403': err };
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
+const webhookAccepted = {
+  type: 'object',
+  properties: {
+    accepted: { type: 'integer' },
+    skipped: { type: 'integer' },
+    reasons: { type: 'array', items: { type: 'string' } },
+  },
+};
 const list = (item: object) => ({ type: 'object', properties: { items: { type: 'array', items: item } } });
 
 function op(summary: string, role: string, okSchema: object, extra: Record<string, unknown> = {}) {
@@ -110,6 +118,7 @@ export const openApiDocument = {
     '/metrics': {
       get: {
         summary: 'Prometheus metrics (text format 0.0.4)',
+        description: 'Requires role viewer or higher.',
         security: bearer,
         responses: { '200': { description: 'ok', content: { 'text/plain': {} } }, ...authErrors },
       },
@@ -204,6 +213,7 @@ export const openApiDocument = {
     '/api/v1/reports/{name}/files/{file}': {
       get: {
         summary: 'A plot or table file of a report',
+        description: 'Requires role viewer or higher.',
         security: bearer,
         parameters: [
           { name: 'name', in: 'path', required: true, schema: { type: 'string' } },
@@ -229,12 +239,45 @@ export const openApiDocument = {
     '/api/v1/tokens/{id}': {
       delete: op('Revoke a token', 'admin', { type: 'object' }, { parameters: [idParam] }),
     },
+    '/k8s-audit': {
+      post: {
+        ...op(
+          'Kubernetes audit webhook: an audit Event or EventList (present with --audit-webhook)',
+          'responder',
+          webhookAccepted,
+        ),
+        requestBody: json({ type: 'object', description: 'audit.k8s.io/v1 Event or EventList' }),
+        responses: { ...op('', 'responder', webhookAccepted).responses, '413': err },
+      },
+    },
+    '/k8s-audit/stats': {
+      get: op('Counters of the audit webhook (requests, events, malformed, dropped)', 'viewer', {
+        type: 'object',
+      }),
+    },
+    '/falco': {
+      post: {
+        ...op(
+          "Falco alerts pushed over HTTP (Falcosidekick's webhook output): one alert or an array (present with --falco-webhook)",
+          'responder',
+          webhookAccepted,
+        ),
+        requestBody: json({ description: "Falco's JSON alert, or an array of them" }),
+        responses: { ...op('', 'responder', webhookAccepted).responses, '413': err },
+      },
+    },
+    '/falco/stats': {
+      get: op('Counters of the Falco webhook (requests, events, malformed, dropped)', 'viewer', {
+        type: 'object',
+      }),
+    },
     '/api/v1/stream': {
       get: {
         summary: 'WebSocket: {type: alert|incident|action, data} messages as they happen',
         description:
-          'Token as Authorization header or ?access_token= (browsers cannot set WebSocket headers).',
-        responses: { '101': { description: 'switching protocols' } },
+          'Requires role viewer or higher. Token as Authorization header or ?access_token= (browsers cannot set WebSocket headers); without a valid token the upgrade is refused with 401.',
+        security: bearer,
+        responses: { '101': { description: 'switching protocols' }, ...authErrors },
       },
     },
   },

@@ -10,8 +10,7 @@ import type { Db } from '../store/db.js';
 import { AlertStore } from '../store/alerts.js';
 import type { Bus } from '../pipeline/bus.js';
 import { metrics as defaultMetrics, type MetricsRegistry } from '../pipeline/metrics.js';
-import { roleAllows, TokenStore } from './auth.js';
-import { bearerOf } from './app.js';
+import { TokenStore } from './auth.js';
 import { registerK8sAuditRoute } from './routes/k8s-audit.js';
 import { registerFalcoRoute } from './routes/falco.js';
 import type { PushSource } from '../sources/push.js';
@@ -72,27 +71,12 @@ export async function startApiServer(opts: StartOptions): Promise<RunningServer>
     plugins: [
       ...(opts.plugins ?? []),
       async (app) => {
-        // Webhooks that inject events authenticate with a token of Vigie's (responder or above): a
-        // viewer must not be able to inject events.
-        const guard = (prefix: string, what: string): void => {
-          app.addHook('onRequest', async (req, reply) => {
-            if (!req.url.startsWith(prefix)) return;
-            const p = tokens.verify(bearerOf(req));
-            if (!p) return reply.code(401).send({ error: 'missing or invalid bearer token' });
-            if (!roleAllows(p.role, 'responder'))
-              return reply.code(403).send({ error: `role ${p.role} may not post ${what}` });
-          });
-        };
+        // Webhooks that inject events are declared responder routes (a viewer must not be able to
+        // inject events); the server's route-level hook checks the token on the matched route.
         const audit = opts.auditWebhook;
-        if (audit) {
-          guard('/k8s-audit', 'audit events');
-          await registerK8sAuditRoute(app, { onEvents: (events) => audit.push(events) });
-        }
+        if (audit) await registerK8sAuditRoute(app, { onEvents: (events) => audit.push(events) });
         const falco = opts.falcoWebhook;
-        if (falco) {
-          guard('/falco', 'Falco alerts');
-          await registerFalcoRoute(app, { onEvents: (events) => falco.push(events) });
-        }
+        if (falco) await registerFalcoRoute(app, { onEvents: (events) => falco.push(events) });
       },
     ],
   });

@@ -237,8 +237,10 @@ describe('HTTP API', () => {
     await app.listen({ host: '127.0.0.1', port: 0 });
     const port = (app.server.address() as { port: number }).port;
     const denied = new WebSocket(`ws://127.0.0.1:${port}/api/v1/stream`);
-    const code = await new Promise<number>((r) => denied.on('close', (c) => r(c)));
-    expect(code).toBe(4401);
+    const status = await new Promise<number>((r) =>
+      denied.on('unexpected-response', (_req, res) => r(res.statusCode ?? 0)),
+    );
+    expect(status).toBe(401);
 
     const ws = new WebSocket(`ws://127.0.0.1:${port}/api/v1/stream?access_token=${viewer}`);
     const got: { type: string; data: { rule?: string; id?: string } }[] = [];

@@ -5,6 +5,7 @@
  * counted; a body over the limit gets 413 and is counted; `GET <path>/stats` returns the counters.
  */
 import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { RouteAuth } from '../app.js';
 
 export interface JsonWebhookStats {
   requests: number;
@@ -20,6 +21,11 @@ export async function registerJsonWebhook<S extends JsonWebhookStats>(
     stats: S;
     /** Answers one request whose body parsed as JSON. */
     handle: (doc: unknown, reply: FastifyReply) => Promise<FastifyReply> | FastifyReply;
+    /**
+     * Who may post (and who may read the counters), checked by the server's route-level hook on the
+     * route that matched. Inside Vigie's API server events come only from responders and above.
+     */
+    auth?: { post: RouteAuth; stats: RouteAuth };
     /** Runs before the body is parsed; may answer (and so end) the request itself. */
     before?: (req: { headers: Record<string, unknown> }, reply: FastifyReply) => FastifyReply | undefined;
   },
@@ -31,7 +37,8 @@ export async function registerJsonWebhook<S extends JsonWebhookStats>(
     sub.addHook('onResponse', async (_req, reply) => {
       if (reply.statusCode === 413) stats.oversized++;
     });
-    sub.post(path, { bodyLimit }, async (req, reply) => {
+    const auth = opts.auth ?? { post: 'responder', stats: 'viewer' };
+    sub.post(path, { bodyLimit, config: { auth: auth.post } }, async (req, reply) => {
       stats.requests++;
       const early = opts.before?.(req, reply);
       if (early) return early;
@@ -44,6 +51,6 @@ export async function registerJsonWebhook<S extends JsonWebhookStats>(
       }
       return opts.handle(doc, reply);
     });
-    sub.get(`${path}/stats`, async () => stats);
+    sub.get(`${path}/stats`, { config: { auth: auth.stats } }, async () => stats);
   });
 }
