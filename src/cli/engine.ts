@@ -304,12 +304,11 @@ export class Engine {
     if (this.alertAt.size > 10_000) this.alertAt.delete(this.alertAt.keys().next().value as string);
     this.opts.onAlert?.(a);
     // Detectors that want to see every alert (a baseline pauses its learning on any alert about its
-    // workload) implement onAlert.
+    // workload) implement Detector.onAlert.
     for (const d of this.detectors) {
-      const hook = (d as Detector & { onAlert?: (a: Alert) => void }).onAlert;
-      if (typeof hook !== 'function') continue;
+      if (!d.onAlert) continue;
       try {
-        hook.call(d, a);
+        d.onAlert(a);
       } catch (err) {
         this.counts.detectorErrors++;
         log.error(`detector ${d.name} onAlert failed`, { err: String(err) });

@@ -2,8 +2,7 @@
  * Live detectors, one line each. A factory returns undefined when its detector is disabled or cannot
  * run with the given context (it should log why).
  */
-import type { Db } from '../store/db.js';
-import type { Detector } from './types.js';
+import type { Detector, DetectorContext, DetectorFactory } from './types.js';
 import { createRulesDetector } from './rules/detector.js';
 import { createAuditAnomalyDetector } from './anomaly/audit/detector.js';
 import { createBaselineDetector } from './anomaly/baseline/detector.js';
@@ -12,14 +11,7 @@ import { createPerfDetector } from './perf/detector.js';
 import { createPostureDetector } from './posture/detector.js';
 import { createFalcoAlertsDetector } from './falco/detector.js';
 
-export interface DetectorContext {
-  db: Db;
-  hostname: string;
-  /** Free-form settings from the CLI / config file, by detector name. */
-  config: Record<string, Record<string, unknown> | undefined>;
-}
-
-export type DetectorFactory = (ctx: DetectorContext) => Detector | undefined | Promise<Detector | undefined>;
+export type { DetectorContext, DetectorFactory } from './types.js';
 
 const factories: [name: string, factory: DetectorFactory][] = [
   ['rules', createRulesDetector],

@@ -1,5 +1,6 @@
-import type { AlertInput } from '../model/alert.js';
+import type { Alert, AlertInput } from '../model/alert.js';
 import type { EventKind, VigieEvent } from '../model/event.js';
+import type { Db } from '../store/db.js';
 
 export type AlertEmitter = (a: AlertInput) => void;
 
@@ -13,6 +14,21 @@ export interface Detector {
   onEvent(ev: VigieEvent, emit: AlertEmitter): void;
   /** Periodic work (stale baselines, window closing). `nowNs` is the event clock where replaying. */
   tick?(nowNs: bigint, emit: AlertEmitter): void;
+  /**
+   * Every alert the engine raised (from any detector), after it is stored: the feedback a detector
+   * may need (a baseline pauses its learning on its workload's security alerts).
+   */
+  onAlert?(a: Alert): void;
   close?(): void | Promise<void>;
   stats?(): Record<string, number | string>;
 }
+
+/** What a detector factory is given. */
+export interface DetectorContext {
+  db: Db;
+  hostname: string;
+  /** Free-form settings from the CLI / config file, by detector name. */
+  config: Record<string, Record<string, unknown> | undefined>;
+}
+
+export type DetectorFactory = (ctx: DetectorContext) => Detector | undefined | Promise<Detector | undefined>;

@@ -15,7 +15,7 @@ import Docker from 'dockerode';
 import type { Readable } from 'node:stream';
 import { nextEventId, nowNs, type ContainerRef, type MetricBody, type VigieEvent } from '../model/event.js';
 import { logger } from '../util/log.js';
-import type { SourceContext } from './registry.js';
+import type { SourceContext } from './types.js';
 import type { EventSink, Source, SourceStats } from './types.js';
 
 const log = logger('docker');

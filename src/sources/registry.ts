@@ -1,7 +1,7 @@
 /**
  * Live sources, one line each. A factory returns undefined when its source is not configured.
  */
-import type { Source } from './types.js';
+import type { Source, SourceContext, SourceFactory } from './types.js';
 import { createK8sAuditFileSource } from './k8s-audit-file.js';
 import { createCgroupSource } from './metrics/cgroup.js';
 import { createPrometheusSource } from './metrics/prometheus.js';
@@ -13,12 +13,7 @@ import { createAuditWebhookSource, createFalcoWebhookSource } from './push.js';
 import { createFalcoFileSource } from './falco.js';
 import { createTetragonFileSource } from './tetragon.js';
 
-export interface SourceContext {
-  hostname: string;
-  config: Record<string, Record<string, unknown> | undefined>;
-}
-
-export type SourceFactory = (ctx: SourceContext) => Source | undefined | Promise<Source | undefined>;
+export type { SourceContext, SourceFactory } from './types.js';
 
 const factories: [name: string, factory: SourceFactory][] = [
   ['k8s-audit-file', createK8sAuditFileSource],

@@ -20,3 +20,11 @@ export interface Source {
   stop(): Promise<void>;
   stats(): SourceStats;
 }
+
+/** What a source factory is given. */
+export interface SourceContext {
+  hostname: string;
+  config: Record<string, Record<string, unknown> | undefined>;
+}
+
+export type SourceFactory = (ctx: SourceContext) => Source | undefined | Promise<Source | undefined>;

@@ -6,7 +6,7 @@
 import type { AlertInput } from '../../model/alert.js';
 import type { VigieEvent } from '../../model/event.js';
 import type { AlertEmitter, Detector } from '../types.js';
-import type { DetectorContext } from '../registry.js';
+import type { DetectorContext } from '../types.js';
 import {
   PerfEngine,
   entityRefOf,

@@ -5,7 +5,7 @@
  * (RBAC, NetworkPolicy, Service, Ingress, ServiceAccount, Namespace, Node) re-evaluates everything.
  */
 import type { AlertEmitter, Detector } from '../types.js';
-import type { DetectorContext } from '../registry.js';
+import type { DetectorContext } from '../types.js';
 import type { AlertInput, Priority } from '../../model/alert.js';
 import type { VigieEvent } from '../../model/event.js';
 import { loadCatalogue } from './catalogue.js';

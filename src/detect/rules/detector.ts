@@ -3,7 +3,7 @@
  * k8s audit events). Rule files come from ctx.config.rules.files; loading errors stop the start.
  */
 import { logger } from '../../util/log.js';
-import type { DetectorContext } from '../registry.js';
+import type { DetectorContext } from '../types.js';
 import type { Detector } from '../types.js';
 import { RuleEngine, alertInput, type RuleMatching } from './engine.js';
 import { loadRuleFiles } from './loader.js';

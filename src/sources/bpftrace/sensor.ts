@@ -11,7 +11,7 @@ import { basename } from 'node:path';
 import { nextEventId, nowNs, type ContainerRef, type VigieEvent } from '../../model/event.js';
 import { logger } from '../../util/log.js';
 import { containerRef, sharedCatalog, type CatalogEntry, type ContainerCatalog } from '../docker.js';
-import type { SourceContext } from '../registry.js';
+import type { SourceContext } from '../types.js';
 import type { EventSink, Source, SourceStats } from '../types.js';
 import { CgroupMap, ownCgroupId } from './cgroups.js';
 import { isWriteOpen, SensorParser, type SensorRecord } from './parser.js';

@@ -3,7 +3,7 @@
  * 'anomaly' with the model's explanation. Settings in ctx.config['audit-anomaly']:
  * learnSeconds, windowSeconds, minIdentityEvents, burstFloor, burstMargin.
  */
-import type { DetectorContext } from '../../registry.js';
+import type { DetectorContext } from '../../types.js';
 import type { Detector } from '../../types.js';
 import type { Priority } from '../../../model/alert.js';
 import {

@@ -4,7 +4,7 @@
  */
 import type { Alert } from '../../../model/alert.js';
 import type { EventKind, VigieEvent } from '../../../model/event.js';
-import type { DetectorContext } from '../../registry.js';
+import type { DetectorContext } from '../../types.js';
 import type { AlertEmitter, Detector } from '../../types.js';
 import { baselineManagerFor, type BaselineManager } from './manager.js';
 import { syscallId } from './vocab.js';
