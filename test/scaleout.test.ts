@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import { openStore } from '../src/store/db.js';
 import { AlertStore } from '../src/store/alerts.js';
 import { startAgent, startBrain } from '../src/cli/scaleout.js';
-import { createOutput } from '../src/cli/output.js';
+import { createOutput } from '../src/engine/output.js';
 import { NatsBus } from '../src/pipeline/nats.js';
 import type { Source, EventSink } from '../src/sources/types.js';
 import type { Detector } from '../src/detect/types.js';

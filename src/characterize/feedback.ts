@@ -9,6 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Alert } from '../model/alert.js';
+import { workloadKey, type ContainerRef } from '../model/event.js';
 import { AlertStore } from '../store/alerts.js';
 import { applyMigrations, registerMigration, type Db } from '../store/db.js';
 
@@ -45,14 +46,18 @@ export interface AlertException {
   removedAt?: string;
 }
 
-/** The workload an alert belongs to (DESIGN.md "Baselines"): namespace/owner in Kubernetes, image+command in Docker. */
+/**
+ * The workload an alert belongs to: the key the model computed when the alert was made
+ * (model/event.ts#workloadKey: namespace/owner in Kubernetes, image+command in Docker), or the same
+ * function over the alert's entities for alerts made elsewhere.
+ */
 export function alertWorkload(a: Alert): string {
   const e = a.vigie.entities;
   const fromDetector = a.output_fields['vigie.workload'];
   if (typeof fromDetector === 'string' && fromDetector) return fromDetector;
-  if (e.k8s?.namespace && e.k8s.workload) return `k8s:${e.k8s.namespace}/${e.k8s.workload}`;
   if (e.workload) return e.workload;
-  if (e.container?.image) return `docker:${e.container.image}`;
+  if ((e.k8s?.namespace && e.k8s.workload) || e.container?.image)
+    return workloadKey({ container: e.container as ContainerRef | undefined, k8s: e.k8s })!;
   if (e.container?.name) return `container:${e.container.name.replace(/^\//, '')}`;
   if (e.container?.id) return `container:${e.container.id.slice(0, 12)}`;
   return `host:${e.host ?? a.hostname}`;

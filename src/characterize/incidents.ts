@@ -520,24 +520,3 @@ export class Correlator {
     return inc;
   }
 }
-
-/**
- * The posture module's `postureOf(namespace, workload)`, when it is present in this build.
- * Loaded by path at run time so characterize/ does not fail to build without it.
- */
-export async function loadPostureOf(): Promise<CorrelatorOptions['postureOf']> {
-  const path = '../detect/posture/index.js';
-  try {
-    const mod = (await import(/* @vite-ignore */ path)) as {
-      postureOf?: (ns: string, wl: string) => unknown;
-    };
-    if (typeof mod.postureOf !== 'function') return undefined;
-    const fn = mod.postureOf;
-    return (ns, wl) => {
-      const r = fn(ns, wl) as { findings?: PostureFinding[] } | PostureFinding[] | undefined;
-      return Array.isArray(r) ? r : r?.findings;
-    };
-  } catch {
-    return undefined;
-  }
-}

@@ -1,9 +1,10 @@
 /**
  * The characterize stage as the live engine uses it, in one object:
- *   const ch = await createCharacterizer({ db, kubeConfig });
+ *   const ch = await createCharacterizer({ db, kubeConfig, postureOf });
  *   if (!ch.filter(alert)) return;            // suppressed by an operator exception
- *   const inc = ch.correlate(alert);          // sets alert.vigie.incident
- *   responder.onAlert(alert, { incident: inc.id });
+ *   alert.vigie.incident = ch.correlate(alert).id;
+ *   store.add(alert);                         // stored once, with its incident
+ *   responder.onAlert(alert, { incident: alert.vigie.incident });
  * With a cluster, each pod incident gets its blast radius asynchronously (cluster objects are
  * re-read at most every `clusterRefreshMs`); `settled()` waits for pending enrichments (tests, stop).
  */
@@ -12,12 +13,11 @@ import type Docker from 'dockerode';
 import { hostname } from 'node:os';
 import { dockerBlastRadius, inspectAll } from './blast-docker.js';
 import type { Alert } from '../model/alert.js';
-import { AlertStore } from '../store/alerts.js';
 import type { Db } from '../store/db.js';
 import { logger } from '../util/log.js';
 import { blastRadius, loadClusterObjects, type Obj } from './blast.js';
 import { createAlertFilter } from './feedback.js';
-import { Correlator, loadPostureOf, type CorrelatorOptions, type Incident } from './incidents.js';
+import { Correlator, type CorrelatorOptions, type Incident } from './incidents.js';
 
 const log = logger('characterize');
 
@@ -27,6 +27,8 @@ export interface CharacterizerOptions extends CorrelatorOptions {
   /** Local Docker: blast radius of container incidents (containers inspected at most every clusterRefreshMs). */
   docker?: Docker;
   clusterRefreshMs?: number;
+  /** Told when an incident's blast radius could not be computed (it is logged in any case). */
+  onEnrichError?: (incident: string, err: unknown) => void;
 }
 
 export interface Characterizer {
@@ -38,9 +40,7 @@ export interface Characterizer {
 }
 
 export async function createCharacterizer(o: CharacterizerOptions): Promise<Characterizer> {
-  const postureOf = o.postureOf ?? (await loadPostureOf());
-  const correlator = new Correlator(o.db, { ...o, postureOf });
-  const alerts = new AlertStore(o.db);
+  const correlator = new Correlator(o.db, o);
   const allow = createAlertFilter(o.db);
   const st = { suppressed: 0, incidents: 0, enriched: 0, enrichErrors: 0 };
   const pending = new Set<Promise<void>>();
@@ -69,6 +69,7 @@ export async function createCharacterizer(o: CharacterizerOptions): Promise<Char
       .catch((err: unknown) => {
         st.enrichErrors++;
         log.warn('blast radius failed', { incident: inc.id, error: String(err) });
+        o.onEnrichError?.(inc.id, err);
       })
       .finally(() => pending.delete(p));
     pending.add(p);
@@ -85,13 +86,9 @@ export async function createCharacterizer(o: CharacterizerOptions): Promise<Char
       const before = correlator.store.incidentOfAlert(alert.uuid);
       const inc = correlator.add(alert);
       if (!before && inc.alertCount === 1) st.incidents++;
-      try {
-        alerts.setIncident(alert.uuid, inc.id);
-      } catch {
-        // The alert may not be stored (e.g. replayed from another node); the incident still holds it.
-      }
       const pod = inc.entities.pods[0];
-      const ctr = inc.entities.containerIds?.[inc.entities.containerIds.length - 1];
+      const ids = inc.entities.containerIds ?? [];
+      const ctr = ids[ids.length - 1];
       if (o.kubeConfig && pod) {
         const [ns, name] = pod.split('/');
         track(inc, pod, async () => {
@@ -101,7 +98,14 @@ export async function createCharacterizer(o: CharacterizerOptions): Promise<Char
         });
       } else if (o.docker && ctr && !pod) {
         track(inc, ctr, async () => {
-          const b = dockerBlastRadius(await containers(), ctr, hostname());
+          const all = await containers();
+          // The most recent container of the incident that Docker still knows.
+          const known = [...ids].reverse().find((x) => all.some((c) => c.Id === x));
+          if (!known) {
+            o.onEnrichError?.(inc.id, new Error('its containers are gone'));
+            return false;
+          }
+          const b = dockerBlastRadius(all, known, hostname());
           if (b) correlator.setBlastRadius(inc.id, b);
           return !!b;
         });

@@ -1,7 +1,8 @@
 /**
- * Scale-out roles (DESIGN.md, "Scale-out"): an agent per node runs sources and local detectors and
- * publishes alerts to NATS JetStream; the brain consumes them with a durable consumer, stores them
- * (idempotent by uuid), correlates, responds and serves the API. `vigie run` is both in one process.
+ * Scale-out roles (docs/architecture.md, "Scale-out"): an agent per node runs sources and local
+ * detectors and publishes its alerts to NATS JetStream; the brain consumes them with a durable
+ * consumer and runs the one alert path on them (exceptions, correlation, store once by uuid,
+ * response). Both are the same engine composed differently; `vigie run` is both in one process.
  */
 import { hostname as osHostname } from 'node:os';
 import type { Alert } from '../model/alert.js';
@@ -10,10 +11,9 @@ import { NatsBus } from '../pipeline/nats.js';
 import type { Detector } from '../detect/types.js';
 import type { Source } from '../sources/types.js';
 import type { Db } from '../store/db.js';
-import { AlertStore } from '../store/alerts.js';
 import { logger } from '../util/log.js';
-import { Engine, type LiveResponder } from './engine.js';
-import type { Output } from './output.js';
+import { Engine, type LiveResponder } from '../engine/engine.js';
+import type { Output } from '../engine/output.js';
 
 const log = logger('scaleout');
 
@@ -51,8 +51,11 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     detectors: o.detectors,
     detectorNames: o.detectorNames,
     config: o.config,
-    // Agents never act: containment is the brain's, under its policy and guards.
+    // Agents detect and forward. Exceptions, correlation, storage and containment are the brain's,
+    // once for the whole cluster, so that an attack that spans nodes is one incident.
     responder: null,
+    characterizer: null,
+    storeAlerts: false,
     onAlert: (a) => bus.publish(TOPICS.alerts, a),
   });
   await engine.start();
@@ -100,21 +103,14 @@ export async function startBrain(o: BrainOptions): Promise<Brain> {
     responder: o.responder,
   });
   await engine.start();
-  const store = new AlertStore(o.db);
   const bus = await NatsBus.connect({ servers: o.nats, stream: o.stream });
   let received = 0;
-  const seen = new Set<string>();
   bus.subscribe<Alert>(
     TOPICS.alerts,
     (a) => {
       received++;
-      // At-least-once delivery: an alert seen before (same uuid) is neither stored nor acted on twice.
-      if (seen.has(a.uuid) || store.get(a.uuid)) return;
-      seen.add(a.uuid);
-      if (seen.size > 100_000) seen.delete(seen.values().next().value as string);
-      store.add(a);
-      o.output.alert(a);
-      engine.bus.publish(TOPICS.alerts, a);
+      // At-least-once delivery: the alert path stops a uuid it has already stored.
+      engine.accept(a);
     },
     { name: 'brain', capacity: 10_000 },
   );

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { nsToIso, type VigieEvent } from './event.js';
+import { nsToIso, workloadKey, type VigieEvent } from './event.js';
 
 export const PRIORITIES = [
   'Emergency',
@@ -121,6 +121,11 @@ export function entitiesOf(ev: VigieEvent | undefined): AlertEntities {
 export function makeAlert(input: AlertInput, hostname: string): Alert {
   const ts = input.ts ?? input.event?.ts ?? BigInt(Date.now()) * 1_000_000n;
   const entities = { ...entitiesOf(input.event), ...(input.entities ?? {}) };
+  // The workload key is computed here, once, from the event's container or Kubernetes owner.
+  if (!entities.workload && input.event) {
+    const w = workloadKey(input.event);
+    if (w) entities.workload = w;
+  }
   return {
     uuid: randomUUID(),
     time: nsToIso(ts),

@@ -170,7 +170,10 @@ export function isoToNs(iso: string): bigint {
   return BigInt(base) * 1_000_000n + BigInt(frac);
 }
 
-/** Workload key of DESIGN.md "Baselines": image + command in Docker, namespace + owner in Kubernetes. */
+/**
+ * The workload key, computed here only: namespace + owner in Kubernetes, image + command in Docker
+ * (docs/architecture.md, "Workload identity"). Baselines, exceptions and incidents all use it.
+ */
 export function workloadKey(ev: Pick<VigieEvent, 'container' | 'k8s'>): string | undefined {
   if (ev.k8s?.namespace && ev.k8s.workload) return `k8s:${ev.k8s.namespace}/${ev.k8s.workload}`;
   if (ev.container?.image) return `docker:${ev.container.image}|${ev.container.command ?? ''}`;

@@ -40,6 +40,7 @@ export interface AlertQuery {
 export class AlertStore {
   private ins;
   private stmts = new Map<string, Database.Statement>();
+  private hasStmt?: Database.Statement;
   constructor(private readonly db: Db) {
     this.ins = db.prepare(
       `INSERT OR IGNORE INTO alerts (uuid, time, rule, priority, category, detector, source, container_id, workload, namespace, incident, json)
@@ -127,12 +128,15 @@ export class AlertStore {
     return this.db.prepare('UPDATE alerts SET status = ? WHERE uuid = ?').run(status, uuid).changes > 0;
   }
 
+  /** For alerts stored before they were correlated (`vigie incidents build`); the live path stores once. */
   setIncident(uuid: string, incident: string): void {
-    const a = this.get(uuid);
-    if (!a) return;
-    a.vigie.incident = incident;
     this.db
-      .prepare('UPDATE alerts SET incident = ?, json = ? WHERE uuid = ?')
-      .run(incident, JSON.stringify(a), uuid);
+      .prepare("UPDATE alerts SET incident = ?, json = json_set(json, '$.vigie.incident', ?) WHERE uuid = ?")
+      .run(incident, incident, uuid);
+  }
+
+  has(uuid: string): boolean {
+    this.hasStmt ??= this.db.prepare('SELECT 1 FROM alerts WHERE uuid = ?');
+    return this.hasStmt.get(uuid) !== undefined;
   }
 }

@@ -3,8 +3,8 @@
  * plus one line in the `builtins` list below (or a `registerScenario` call).
  */
 import type Docker from 'dockerode';
-import type { Engine } from '../cli/engine.js';
-import type { Output } from '../cli/output.js';
+import type { Engine } from '../engine/engine.js';
+import type { Output } from '../engine/output.js';
 import type { Alert } from '../model/alert.js';
 import type { ActionRecord } from '../model/action.js';
 import type { VigieEvent } from '../model/event.js';

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Engine } from '../../src/cli/engine.js';
+import { Engine } from '../../src/engine/engine.js';
 import { createDetectors } from '../../src/detect/registry.js';
 import type { BaselineDetector } from '../../src/detect/anomaly/baseline/detector.js';
 import type { Alert } from '../../src/model/alert.js';

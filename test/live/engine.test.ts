@@ -4,8 +4,8 @@
  */
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { Engine, type LiveResponder } from '../../src/cli/engine.js';
-import { createOutput } from '../../src/cli/output.js';
+import { Engine, type LiveResponder } from '../../src/engine/engine.js';
+import { createOutput } from '../../src/engine/output.js';
 import type { Detector } from '../../src/detect/types.js';
 import type { ActionRecord } from '../../src/model/action.js';
 import type { Alert } from '../../src/model/alert.js';

@@ -7,7 +7,7 @@ import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Engine } from '../../src/cli/engine.js';
+import { Engine } from '../../src/engine/engine.js';
 import type { ActionRecord } from '../../src/model/action.js';
 import type { Alert } from '../../src/model/alert.js';
 import { openStore } from '../../src/store/db.js';

@@ -3,7 +3,7 @@ import Docker from 'dockerode';
 import { spawnSync } from 'node:child_process';
 import type { VigieEvent } from '../../src/model/event.js';
 import { PassThrough } from 'node:stream';
-import { createOutput, type Output } from '../../src/cli/output.js';
+import { createOutput, type Output } from '../../src/engine/output.js';
 
 export const docker = new Docker();
 

@@ -3,7 +3,7 @@
  * output) enter the engine through the `falco-webhook` source and come out as Vigie alerts.
  */
 import { describe, expect, it } from 'vitest';
-import { Engine } from '../../src/cli/engine.js';
+import { Engine } from '../../src/engine/engine.js';
 import type { Alert } from '../../src/model/alert.js';
 import { TokenStore } from '../../src/server/auth.js';
 import { startApiServer } from '../../src/server/start.js';

@@ -7,7 +7,7 @@ import { appendFileSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Engine } from '../../src/cli/engine.js';
+import { Engine } from '../../src/engine/engine.js';
 import { createDetectors } from '../../src/detect/registry.js';
 import type { Alert } from '../../src/model/alert.js';
 import type { VigieEvent } from '../../src/model/event.js';

@@ -9,7 +9,7 @@ import type { Command } from 'commander';
 import type { Writable } from 'node:stream';
 import Docker from 'dockerode';
 import { rmSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { cpus, hostname } from 'node:os';
 import type { Alert } from '../../model/alert.js';
 import type { ActionRecord } from '../../model/action.js';
 import type { VigieEvent } from '../../model/event.js';
@@ -23,8 +23,8 @@ import {
   type DemoOptions,
   type ScenarioResult,
 } from '../../testbed/scenarios.js';
-import { Engine, percentileOf } from '../engine.js';
-import { createOutput } from '../output.js';
+import { Engine, percentileOf } from '../../engine/engine.js';
+import { createOutput } from '../../engine/output.js';
 import { parseOutputFormat, startServerFor } from './run.js';
 
 export interface DemoFlags {
@@ -111,7 +111,7 @@ export async function runDemo(
         : num('normal-seconds', o.normalSeconds),
     normalOnly: Boolean(o.normalOnly),
     rate: num('rate', o.rate, 1),
-    cpuset: o.cpuset ?? String(Math.max(0, (await import('node:os')).cpus().length - 1)),
+    cpuset: o.cpuset ?? String(Math.max(0, cpus().length - 1)),
     victimCpus: num('victim-cpus', o.victimCpus, 0.01),
   };
   const docker = new Docker(dockerOptions());
@@ -188,7 +188,7 @@ export async function runDemo(
       abort.signal.addEventListener('abort', onAbort, { once: true });
     });
 
-  let server: Awaited<ReturnType<typeof startServerFor>>;
+  let server: Awaited<ReturnType<typeof startServerFor>> | undefined;
   let result: ScenarioResult | undefined;
   const t0 = Date.now();
   try {

@@ -5,10 +5,9 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import type { Command } from 'commander';
 import Docker from 'dockerode';
-import { hostname } from 'node:os';
-import { blastRadius, loadClusterObjects, type Obj } from '../../characterize/blast.js';
-import { dockerBlastRadius, inspectAll } from '../../characterize/blast-docker.js';
-import { Correlator, loadPostureOf, type Incident } from '../../characterize/incidents.js';
+import { Correlator, type Incident } from '../../characterize/incidents.js';
+import { createCharacterizer } from '../../characterize/live.js';
+import { postureOf } from '../../detect/posture/detector.js';
 import { AlertStore } from '../../store/alerts.js';
 import { defaultDbPath, openStore } from '../../store/db.js';
 
@@ -96,53 +95,29 @@ export function register(program: Command): void {
       async (o: { db: string; kubeconfig?: string; docker: boolean; window: string; limit: string }) => {
         const db = openStore(o.db);
         try {
-          const c = new Correlator(db, {
+          const kubeConfig = o.kubeconfig ? new KubeConfig() : undefined;
+          kubeConfig?.loadFromFile(o.kubeconfig!);
+          // The same characterize stage as the live engine: correlation, posture, blast radius.
+          const ch = await createCharacterizer({
+            db,
             windowMs: Number(o.window) * 60_000,
-            postureOf: await loadPostureOf(),
+            postureOf,
+            kubeConfig,
+            docker: o.docker ? new Docker() : undefined,
+            onEnrichError: (inc, err) =>
+              process.stderr.write(`${inc}: no blast radius: ${(err as Error).message ?? String(err)}\n`),
           });
+          const c = ch.correlator;
           const alerts = new AlertStore(db);
           const list = alerts.list({ limit: Number(o.limit) }).reverse();
           const touched = new Set<string>();
           for (const a of list) {
             if (c.store.incidentOfAlert(a.uuid)) continue;
-            const inc = c.add(a);
+            const inc = ch.correlate(a);
             alerts.setIncident(a.uuid, inc.id);
             touched.add(inc.id);
           }
-          if (o.kubeconfig) {
-            const kc = new KubeConfig();
-            kc.loadFromFile(o.kubeconfig);
-            const objects: Obj[] = await loadClusterObjects(kc);
-            for (const id of touched) {
-              const inc = c.store.get(id)!;
-              const pod = inc.entities.pods[0];
-              if (!pod) continue;
-              const [ns, name] = pod.split('/');
-              const b = blastRadius(objects, ns, name);
-              if (b) c.setBlastRadius(id, b);
-            }
-          }
-          const dockerOnes = [...touched]
-            .map((id) => c.store.get(id)!)
-            .filter((i) => i.entities.pods.length === 0 && i.entities.containerIds?.length);
-          if (o.docker && dockerOnes.length) {
-            try {
-              const all = await inspectAll(new Docker());
-              for (const inc of dockerOnes) {
-                // The most recent container of the incident that Docker still knows.
-                const id = [...(inc.entities.containerIds ?? [])]
-                  .reverse()
-                  .find((x) => all.some((c) => c.Id === x));
-                const b = id ? dockerBlastRadius(all, id, hostname()) : undefined;
-                if (b) c.setBlastRadius(inc.id, b);
-                else process.stderr.write(`${inc.id}: its containers are gone; no blast radius\n`);
-              }
-            } catch (err) {
-              process.stderr.write(
-                `docker not reachable, no blast radius for container incidents: ${(err as Error).message}\n`,
-              );
-            }
-          }
+          await ch.settled();
           process.stderr.write(`${list.length} alerts read, ${touched.size} incidents created or updated\n`);
           for (const id of touched) out(line(c.store.get(id)!));
         } finally {

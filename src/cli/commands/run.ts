@@ -8,11 +8,10 @@ import { hostname } from 'node:os';
 import { defaultDbPath, openStore } from '../../store/db.js';
 import { logger } from '../../util/log.js';
 import { KubeConfig } from '@kubernetes/client-node';
-import { Engine, percentileOf } from '../engine.js';
+import { Engine, percentileOf } from '../../engine/engine.js';
 import { sourceNames as registeredSources } from '../../sources/registry.js';
-import { PushSource } from '../../sources/push.js';
-import { ResourceHistory } from '../../server/providers.js';
-import { createOutput, type OutputFormat } from '../output.js';
+import { startServerFor } from '../../engine/server.js';
+import { createOutput, type OutputFormat } from '../../engine/output.js';
 
 const log = logger('run');
 
@@ -74,49 +73,7 @@ export function parseList(s: string | undefined): string[] | undefined {
     : undefined;
 }
 
-/** Start the API and dashboard beside a running engine, when the server module is installed. */
-export async function startServerFor(
-  engine: Engine,
-  db: ReturnType<typeof openStore>,
-  listen: string,
-): Promise<{ url: string; dashboardUrl: string; close(): Promise<void> } | undefined> {
-  const m = /^(.*):(\d+)$/.exec(listen);
-  if (!m) throw new Error(`--listen must be host:port, not "${listen}"`);
-  const path = '../../server/start.js';
-  let mod: {
-    startApiServer?: (
-      o: Record<string, unknown>,
-    ) => Promise<{ url: string; dashboardUrl: string; close(): Promise<void> }>;
-  };
-  try {
-    mod = (await import(path)) as typeof mod;
-  } catch {
-    return undefined;
-  }
-  if (!mod.startApiServer) return undefined;
-  const r = engine.responder;
-  const history = new ResourceHistory();
-  engine.addEventObserver((ev) => history.observe(ev));
-  const pushed = (name: string) =>
-    engine.sources.find((s): s is PushSource => s instanceof PushSource && s.name === name);
-  const auditWebhook = pushed('k8s-audit-webhook');
-  const falcoWebhook = pushed('falco-webhook');
-  const actions =
-    r && 'list' in r && 'get' in r && r.approve && r.rollback
-      ? (r as unknown as { list: unknown; get: unknown; approve: unknown; rollback: unknown })
-      : undefined;
-  return mod.startApiServer({
-    db,
-    bus: engine.bus,
-    host: m[1].replace(/^\[|\]$/g, ''),
-    port: Number(m[2]),
-    actions,
-    history,
-    auditWebhook,
-    falcoWebhook,
-    stats: () => engine.stats(),
-  });
-}
+export { startServerFor } from '../../engine/server.js';
 
 export function register(program: Command): void {
   program

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
+import { parse } from 'yaml';
 import { loadCatalogue } from '../../detect/posture/catalogue.js';
 import { evaluate } from '../../detect/posture/engine.js';
 import { loadExceptions } from '../../detect/posture/exceptions.js';
@@ -76,7 +77,6 @@ export function register(program: Command): void {
       let settings: Record<string, string[]> | undefined;
       if (opts.settings) {
         try {
-          const { parse } = await import('yaml');
           const raw = parse(readFileSync(opts.settings, 'utf8'), { maxAliasCount: 100 }) as Record<
             string,
             unknown

@@ -1,37 +1,36 @@
 /**
- * The live loop, wired: sources → events bus → detectors → makeAlert → AlertStore + output → alerts
- * bus → responder → action records → output.
+ * The live loop as a library: sources → events bus → detectors → the alert path (filter, correlate,
+ * store once, print, feedback, publish) → alerts bus → responder → action records.
  *
  * Two buses, so that shutdown can drain in order: stop the sources, drain the events bus (detectors
  * finish what they hold and may still raise alerts), close the detectors, then drain the alerts bus
  * (the responder sees every alert), then close the responder. Nothing held in a queue is lost on a
  * clean stop; what a full queue dropped was counted and reported as it happened.
  *
- * Detectors come from detect/registry.ts and sources from sources/registry.ts; the responder from
- * respond/engine.ts when that module is present. A stage that is not there is simply not used.
+ * Every command composes this same engine (`vigie run`, `demo`, `agent`, `brain`, the testbed): the
+ * stages it is not given are built by compose.ts, statically, from the registries.
  */
 import { performance } from 'node:perf_hooks';
-import Docker from 'dockerode';
-import { KubeConfig } from '@kubernetes/client-node';
-import { createCharacterizer, type Characterizer } from '../characterize/live.js';
-import { makeAlert, type Alert, type AlertInput } from '../model/alert.js';
+import type { Characterizer } from '../characterize/live.js';
+import type { Alert, AlertInput } from '../model/alert.js';
 import type { ActionRecord } from '../model/action.js';
-import { nextEventId, nowNs, workloadKey, type EventKind, type VigieEvent } from '../model/event.js';
+import { nextEventId, nowNs, type EventKind, type VigieEvent } from '../model/event.js';
 import { InProcessBus, TOPICS, type DropNotice } from '../pipeline/bus.js';
-import { createDetectors } from '../detect/registry.js';
 import type { Detector } from '../detect/types.js';
-import type { Responder } from '../respond/types.js';
-import { createSources } from '../sources/registry.js';
 import type { Source } from '../sources/types.js';
 import { AlertStore } from '../store/alerts.js';
-import { applyMigrations, type Db } from '../store/db.js';
+import { applyMigrations } from '../store/db.js';
 import { logger } from '../util/log.js';
-import type { Output } from './output.js';
+import { AlertPath } from './alert-path.js';
+import { composeCharacterizer, composeDetectors, composeResponder, composeSources } from './compose.js';
+import type { EngineOptions, EngineStats, LiveResponder } from './types.js';
+
+export type { EngineOptions, EngineStats, LiveResponder } from './types.js';
 
 const log = logger('engine');
 
 /** Actions that change the workload (read-only observe / capture_evidence are not containment). */
-const CONTAINMENT_ACTIONS = new Set<string>([
+const CONTAINMENT_ACTIONS: ReadonlySet<string> = new Set([
   'throttle',
   'isolate',
   'pause',
@@ -44,110 +43,28 @@ const CONTAINMENT_ACTIONS = new Set<string>([
   'k8s_limit',
   'cordon',
 ]);
-
-/** The responder as the engine can drive it (respond/engine.ts adds approve and rollback). */
-export interface LiveResponder extends Responder {
-  approve?(id: string): Promise<ActionRecord>;
-  rollback?(id: string): Promise<ActionRecord>;
-  ready?: Promise<unknown>;
-}
-
-export interface ResponderFactoryOptions {
-  db: Db;
-  hostname: string;
-  mode: 'monitor' | 'enforce';
-  policyFile?: string;
-  onRecord?: (r: ActionRecord) => void;
-  config?: Record<string, Record<string, unknown> | undefined>;
-}
-
-/**
- * Load respond/engine.ts if it exists. The path is computed so that this module builds and runs
- * whether or not the response stage is installed.
- */
-export async function loadResponder(opts: ResponderFactoryOptions): Promise<LiveResponder | undefined> {
-  const path = '../respond/engine.js';
-  let mod: { createResponder?: (o: ResponderFactoryOptions) => LiveResponder };
-  try {
-    mod = (await import(path)) as typeof mod;
-  } catch (err) {
-    const code = (err as { code?: string }).code;
-    if (code === 'ERR_MODULE_NOT_FOUND' && String((err as Error).message).includes('respond/engine')) {
-      log.warn('response stage not installed (respond/engine): alerts are not acted on');
-      return undefined;
-    }
-    throw err;
-  }
-  if (typeof mod.createResponder !== 'function') return undefined;
-  return mod.createResponder(opts);
-}
-
-export interface EngineOptions {
-  db: Db;
-  hostname: string;
-  output: Output;
-  mode?: 'monitor' | 'enforce';
-  policyFile?: string;
-  /** Sources to run; default: every registered source (optionally only `sourceNames`). */
-  sources?: Source[];
-  sourceNames?: string[];
-  /** Detectors; default: every registered detector (optionally only `detectorNames`). */
-  detectors?: Detector[];
-  detectorNames?: string[];
-  /** Per-name settings handed to the source and detector factories. */
-  config?: Record<string, Record<string, unknown> | undefined>;
-  /** Responder; default: respond/engine.ts when present. `null` disables the response stage. */
-  responder?: LiveResponder | null;
-  /**
-   * Characterize stage: operator exceptions, correlation into incidents, blast radius. Default: one
-   * built over the store (with the cluster when `config.kubernetes.kubeConfig` is set). `null`: none.
-   */
-  characterizer?: Characterizer | null;
-  /** Observers (the demo uses these). */
-  onEvent?: (ev: VigieEvent) => void;
-  onAlert?: (a: Alert) => void;
-  onAction?: (r: ActionRecord) => void;
-  eventQueueCapacity?: number;
-  tickMs?: number;
-}
-
-export interface EngineStats {
-  events: number;
-  eventsByKind: Record<string, number>;
-  alerts: number;
-  actions: number;
-  detectorErrors: number;
-  /** Alerts suppressed by operator exceptions (confirmed false positives). */
-  suppressed: number;
-  responderErrors: number;
-  drops: Record<string, number>;
-  sources: Record<string, Record<string, unknown>>;
-  detectors: Record<string, Record<string, unknown>>;
-  queues: { name: string; size: number; dropped: number; highWater: number }[];
-}
+const isContainment = (action: string) => CONTAINMENT_ACTIONS.has(action);
 
 export class Engine {
   readonly alerts: AlertStore;
   sources: Source[] = [];
   detectors: Detector[] = [];
   responder?: LiveResponder;
-  /** Event arrival (sensor delivered, parsed) → alert written, ms. */
-  readonly alertLatencyMs: number[] = [];
+  characterizer?: Characterizer;
   /** Alert written → containment action (not read-only evidence) executed, ms. */
   readonly containmentLatencyMs: number[] = [];
-  private eventsBus: InProcessBus;
-  private alertsBus: InProcessBus;
-  private byKind = new Map<EventKind, Detector[]>();
-  private arrival = new WeakMap<VigieEvent, number>();
-  private alertAt = new Map<string, number>();
-  private printed = new Set<string>();
+  private readonly eventsBus: InProcessBus;
+  private readonly alertsBus: InProcessBus;
+  private readonly path: AlertPath;
+  private readonly byKind = new Map<EventKind, Detector[]>();
+  private readonly arrival = new WeakMap<VigieEvent, number>();
+  private readonly printed = new Set<string>();
   private timer?: NodeJS.Timeout;
   private stopping?: Promise<void>;
-  private counts = { events: 0, alerts: 0, suppressed: 0, actions: 0, detectorErrors: 0, responderErrors: 0 };
-  characterizer?: Characterizer;
-  private eventObservers: ((ev: VigieEvent) => void)[] = [];
-  private eventsByKind: Record<string, number> = {};
-  private drops: Record<string, number> = {};
+  private readonly counts = { events: 0, actions: 0, detectorErrors: 0, responderErrors: 0 };
+  private readonly eventObservers: ((ev: VigieEvent) => void)[] = [];
+  private readonly eventsByKind: Record<string, number> = {};
+  private readonly drops: Record<string, number> = {};
 
   constructor(private readonly opts: EngineOptions) {
     applyMigrations(opts.db);
@@ -157,9 +74,18 @@ export class Engine {
       log.error(`handler failed on ${topic}`, { err: String(err) });
     this.eventsBus = new InProcessBus(onDrop, 1000, onErr);
     this.alertsBus = new InProcessBus(onDrop, 1000, onErr);
+    this.path = new AlertPath({
+      hostname: opts.hostname,
+      output: opts.output,
+      bus: this.alertsBus,
+      // An agent forwards its alerts: the brain stores and correlates them, once.
+      store: opts.storeAlerts === false ? undefined : this.alerts,
+      detectors: () => this.detectors,
+      onAlert: opts.onAlert,
+    });
   }
 
-  /** The bus carrying alerts and action records (the API server's WebSocket feeds from it). */
+  /** The bus carrying alerts, incidents and action records (the API's WebSocket feeds from it). */
   get bus(): InProcessBus {
     return this.alertsBus;
   }
@@ -168,11 +94,14 @@ export class Engine {
     return this.opts.mode ?? 'monitor';
   }
 
+  /** Event arrival (sensor delivered, parsed) → alert written, ms. */
+  get alertLatencyMs(): number[] {
+    return this.path.latencyMs;
+  }
+
   async start(): Promise<void> {
     const o = this.opts;
-    const config = o.config ?? {};
-    this.detectors =
-      o.detectors ?? (await createDetectors({ db: o.db, hostname: o.hostname, config }, o.detectorNames));
+    this.detectors = o.detectors ?? (await composeDetectors(o));
     applyMigrations(o.db); // detectors may register tables when loaded
     for (const d of this.detectors)
       for (const k of d.kinds) {
@@ -184,28 +113,10 @@ export class Engine {
       log.warn('no detector available: events are watched but nothing is scored');
     else log.info(`detectors: ${this.detectors.map((d) => d.name).join(', ')}`);
 
-    if (o.characterizer !== null) {
-      const kc = config.kubernetes?.kubeConfig;
-      this.characterizer =
-        o.characterizer ??
-        (await createCharacterizer({
-          db: o.db,
-          kubeConfig: kc instanceof KubeConfig ? kc : undefined,
-          // Docker blast radius (co-located containers, shared networks) only when watching Docker.
-          docker: !o.sourceNames || o.sourceNames.includes('docker') ? new Docker() : undefined,
-        }));
-    }
+    if (o.characterizer !== null) this.characterizer = o.characterizer ?? (await composeCharacterizer(o));
+    this.path.setCharacterizer(this.characterizer);
     if (o.responder !== null) {
-      this.responder =
-        o.responder ??
-        (await loadResponder({
-          db: o.db,
-          hostname: o.hostname,
-          mode: this.mode,
-          policyFile: o.policyFile,
-          onRecord: (r) => this.printAction(r),
-          config,
-        }));
+      this.responder = o.responder ?? composeResponder(o, this.mode, (r) => this.printAction(r));
       if (this.responder?.ready) await this.responder.ready;
     }
 
@@ -218,7 +129,7 @@ export class Engine {
       capacity: 10_000,
     });
 
-    this.sources = o.sources ?? (await createSources({ hostname: o.hostname, config }, o.sourceNames));
+    this.sources = o.sources ?? (await composeSources(o));
     const sink = (ev: VigieEvent) => {
       this.arrival.set(ev, performance.now());
       return this.eventsBus.publish(TOPICS.events, ev);
@@ -232,6 +143,11 @@ export class Engine {
     }
     this.timer = setInterval(() => void this.tick(), o.tickMs ?? 1000);
     this.timer.unref();
+  }
+
+  /** An alert made elsewhere (an agent over NATS, Falco): the same path as the detectors' alerts. */
+  accept(a: Alert): Alert | undefined {
+    return this.path.accept(a);
   }
 
   private onDrop(n: DropNotice): void {
@@ -258,7 +174,7 @@ export class Engine {
     const ds = this.byKind.get(ev.kind);
     if (!ds) return;
     const t0 = this.arrival.get(ev);
-    const emit = (input: AlertInput) => this.raise(input, t0);
+    const emit = (input: AlertInput) => void this.path.raise(input, t0);
     for (const d of ds) {
       try {
         d.onEvent(ev, emit);
@@ -268,53 +184,6 @@ export class Engine {
           log.error(`detector ${d.name} failed on a ${ev.kind} event`, { err: String(err), event: ev.id });
       }
     }
-  }
-
-  /** Turn a detector's alert input into an alert: store, print, hand to the responder. */
-  private raise(input: AlertInput, arrivedAt?: number): void {
-    const a = makeAlert(input, this.opts.hostname);
-    if (input.event && !a.vigie.entities.workload) {
-      const w = workloadKey(input.event);
-      if (w) a.vigie.entities.workload = w;
-    }
-    // Operator feedback: an alert matching an exception (a confirmed false positive) stops here.
-    if (this.characterizer && !this.characterizer.filter(a)) {
-      this.counts.suppressed++;
-      return;
-    }
-    try {
-      this.alerts.add(a);
-    } catch (err) {
-      log.error('alert store write failed', { err: String(err) });
-    }
-    this.counts.alerts++;
-    if (this.characterizer) {
-      try {
-        const inc = this.characterizer.correlate(a);
-        a.vigie.incident = inc.id;
-        this.alertsBus.publish(TOPICS.incidents, inc);
-      } catch (err) {
-        log.error('correlation failed', { alert: a.uuid, err: String(err) });
-      }
-    }
-    this.opts.output.alert(a);
-    const now = performance.now();
-    if (arrivedAt !== undefined) this.alertLatencyMs.push(now - arrivedAt);
-    this.alertAt.set(a.uuid, now);
-    if (this.alertAt.size > 10_000) this.alertAt.delete(this.alertAt.keys().next().value as string);
-    this.opts.onAlert?.(a);
-    // Detectors that want to see every alert (a baseline pauses its learning on any alert about its
-    // workload) implement Detector.onAlert.
-    for (const d of this.detectors) {
-      if (!d.onAlert) continue;
-      try {
-        d.onAlert(a);
-      } catch (err) {
-        this.counts.detectorErrors++;
-        log.error(`detector ${d.name} onAlert failed`, { err: String(err) });
-      }
-    }
-    this.alertsBus.publish(TOPICS.alerts, a);
   }
 
   private async respond(a: Alert): Promise<void> {
@@ -339,8 +208,8 @@ export class Engine {
     if (this.printed.has(key)) return;
     this.printed.add(key);
     this.counts.actions++;
-    if (r.status === 'executed' && r.alert && CONTAINMENT_ACTIONS.has(r.action)) {
-      const t = this.alertAt.get(r.alert);
+    if (r.status === 'executed' && r.alert && isContainment(r.action)) {
+      const t = this.path.handledTime(r.alert);
       if (t !== undefined) this.containmentLatencyMs.push(performance.now() - t);
     }
     this.opts.output.action(r);
@@ -353,7 +222,7 @@ export class Engine {
     for (const d of this.detectors) {
       if (!d.tick) continue;
       try {
-        d.tick(now, (input) => this.raise(input));
+        d.tick(now, (input) => void this.path.raise(input));
       } catch (err) {
         this.counts.detectorErrors++;
         log.error(`detector ${d.name} tick failed`, { err: String(err) });
@@ -393,8 +262,13 @@ export class Engine {
       dropped: q.dropped,
       highWater: q.highWater,
     }));
+    const p = this.path.stats();
     return {
       ...this.counts,
+      alerts: p.alerts,
+      suppressed: p.suppressed,
+      replays: p.replays,
+      detectorErrors: this.counts.detectorErrors + p.feedbackErrors,
       eventsByKind: { ...this.eventsByKind },
       drops: { ...this.drops },
       sources,

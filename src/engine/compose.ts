@@ -1,0 +1,51 @@
+/**
+ * The composition root: builds, with static imports only, the stages an engine was not handed.
+ * Sources and detectors come from their registries, the characterize stage over the store (with the
+ * local Docker and the cluster when they are watched), the response stage under the policy. Every
+ * service a stage needs is created here and passed in; no stage looks another up.
+ */
+import Docker from 'dockerode';
+import { KubeConfig } from '@kubernetes/client-node';
+import { createCharacterizer, type Characterizer } from '../characterize/live.js';
+import { postureOf } from '../detect/posture/detector.js';
+import { createDetectors } from '../detect/registry.js';
+import type { Detector } from '../detect/types.js';
+import type { ActionRecord } from '../model/action.js';
+import { createResponder } from '../respond/engine.js';
+import { createSources } from '../sources/registry.js';
+import type { Source } from '../sources/types.js';
+import type { EngineOptions, LiveResponder } from './types.js';
+
+export function composeDetectors(o: EngineOptions): Promise<Detector[]> {
+  return createDetectors({ db: o.db, hostname: o.hostname, config: o.config ?? {} }, o.detectorNames);
+}
+
+export function composeSources(o: EngineOptions): Promise<Source[]> {
+  return createSources({ hostname: o.hostname, config: o.config ?? {} }, o.sourceNames);
+}
+
+export function composeCharacterizer(o: EngineOptions): Promise<Characterizer> {
+  const kc = o.config?.kubernetes?.kubeConfig;
+  return createCharacterizer({
+    db: o.db,
+    kubeConfig: kc instanceof KubeConfig ? kc : undefined,
+    // Docker blast radius (co-located containers, shared networks) only when watching Docker.
+    docker: !o.sourceNames || o.sourceNames.includes('docker') ? new Docker() : undefined,
+    postureOf,
+  });
+}
+
+export function composeResponder(
+  o: EngineOptions,
+  mode: 'monitor' | 'enforce',
+  onRecord: (r: ActionRecord) => void,
+): LiveResponder {
+  return createResponder({
+    db: o.db,
+    hostname: o.hostname,
+    mode,
+    policyFile: o.policyFile,
+    onRecord,
+    config: o.config ?? {},
+  });
+}

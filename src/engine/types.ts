@@ -1,0 +1,67 @@
+/** The engine's options and statistics, and the responder as the engine drives it. */
+import type { Characterizer } from '../characterize/live.js';
+import type { Detector } from '../detect/types.js';
+import type { ActionRecord } from '../model/action.js';
+import type { Alert } from '../model/alert.js';
+import type { VigieEvent } from '../model/event.js';
+import type { Responder } from '../respond/types.js';
+import type { Source } from '../sources/types.js';
+import type { Db } from '../store/db.js';
+import type { Output } from './output.js';
+
+/** The responder as the engine can drive it (respond/engine.ts adds approve and rollback). */
+export interface LiveResponder extends Responder {
+  approve?(id: string): Promise<ActionRecord>;
+  rollback?(id: string): Promise<ActionRecord>;
+  ready?: Promise<unknown>;
+}
+
+/** Per-name settings handed to the source, detector and actuator factories. */
+export type StageConfig = Record<string, Record<string, unknown> | undefined>;
+
+export interface EngineOptions {
+  db: Db;
+  hostname: string;
+  output: Output;
+  mode?: 'monitor' | 'enforce';
+  policyFile?: string;
+  /** Sources to run; default: every registered source (optionally only `sourceNames`). */
+  sources?: Source[];
+  sourceNames?: string[];
+  /** Detectors; default: every registered detector (optionally only `detectorNames`). */
+  detectors?: Detector[];
+  detectorNames?: string[];
+  config?: StageConfig;
+  /** Responder; default: the response stage under the policy. `null` disables the response stage. */
+  responder?: LiveResponder | null;
+  /**
+   * Characterize stage: operator exceptions, correlation into incidents, blast radius. Default: one
+   * built over the store (with the cluster when `config.kubernetes.kubeConfig` is set). `null`: none.
+   */
+  characterizer?: Characterizer | null;
+  /** false: alerts are not stored here (an agent: its brain stores and correlates them). */
+  storeAlerts?: boolean;
+  /** Observers (the demo uses these). */
+  onEvent?: (ev: VigieEvent) => void;
+  onAlert?: (a: Alert) => void;
+  onAction?: (r: ActionRecord) => void;
+  eventQueueCapacity?: number;
+  tickMs?: number;
+}
+
+export interface EngineStats {
+  events: number;
+  eventsByKind: Record<string, number>;
+  alerts: number;
+  actions: number;
+  detectorErrors: number;
+  /** Alerts suppressed by operator exceptions (confirmed false positives). */
+  suppressed: number;
+  /** Alerts received again (same uuid) and not handled twice. */
+  replays: number;
+  responderErrors: number;
+  drops: Record<string, number>;
+  sources: Record<string, Record<string, unknown>>;
+  detectors: Record<string, Record<string, unknown>>;
+  queues: { name: string; size: number; dropped: number; highWater: number }[];
+}
