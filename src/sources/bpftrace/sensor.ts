@@ -1,8 +1,10 @@
 /**
  * The eBPF sensor: starts and supervises `bpftrace -f json` running program.ts, parses its output,
- * attributes each record to its container (cgroup id or pid → container id through CgroupMap, then
- * the container's name, image and command through a ContainerAttribution, the container catalogue
- * the Docker source fills) and emits syscall, process, network and file events. Lost events (kernel buffers full) and malformed lines are counted and reported.
+ * attributes each record to its container and emits syscall, process, network and file events.
+ * Attribution has two steps: CgroupMap turns the task's cgroup id (or its pid) into a container id,
+ * then a ContainerAttribution (the container catalogue the Docker source fills, handed over in
+ * SourceContext.containers) names that container. Lost events (kernel buffers full) and malformed
+ * lines are counted and reported.
  * If bpftrace cannot run (missing, not root, no tracefs, verifier refusal), the sensor says so once,
  * clearly, and Vigie goes on with Docker data alone.
  */
