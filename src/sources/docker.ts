@@ -8,47 +8,57 @@
  * duplicates removed). A container that vanishes while its stats stream runs is dropped quietly
  * and counted.
  *
- * The ContainerCatalog is shared with the eBPF sensor (same SourceContext) so that both attribute
- * events to the same container names, images and commands.
+ * The DockerContainerCatalogue is shared with the eBPF sensor (SourceContext.containers) so that both
+ * attribute events to the same container names, images and commands.
  */
 import Docker from 'dockerode';
 import type { Readable } from 'node:stream';
 import { nextEventId, nowNs, type ContainerRef, type MetricBody, type VigieEvent } from '../model/event.js';
 import { logger } from '../util/log.js';
-import type { SourceContext } from './types.js';
-import type { EventSink, Source, SourceStats } from './types.js';
+import type {
+  ContainerCatalogue,
+  ContainerChangeListener,
+  ContainerEntry,
+  EventSink,
+  Source,
+  SourceContext,
+  SourceStats,
+} from './types.js';
 
 const log = logger('docker');
 
-export interface CatalogEntry extends ContainerRef {
-  pid?: number;
-  /** CPU limit in cores (NanoCpus, quota/period, or the cpuset size), when the container has one. */
-  cpuLimit?: number;
-  running: boolean;
-  /** ms since epoch of the last state change, to age out dead entries. */
-  changedAt: number;
-}
-
 /** id → container metadata, filled from list/inspect/events; shared by the Docker and eBPF sources. */
-export class ContainerCatalog {
-  private byId = new Map<string, CatalogEntry>();
-  private inflight = new Map<string, Promise<CatalogEntry | undefined>>();
-  private listeners: ((e: CatalogEntry, action: 'start' | 'stop') => void)[] = [];
+export class DockerContainerCatalogue implements ContainerCatalogue {
+  private byId = new Map<string, ContainerEntry>();
+  private inflight = new Map<string, Promise<ContainerEntry | undefined>>();
+  private listeners: ContainerChangeListener[] = [];
+  /** One shared ContainerRef per entry (events never mutate it): the sensor's hot path allocates nothing. */
+  private refs = new WeakMap<ContainerEntry, ContainerRef>();
   constructor(readonly docker: Docker) {}
 
-  get(id: string): CatalogEntry | undefined {
+  get(id: string): ContainerEntry | undefined {
     return this.byId.get(id);
   }
 
-  running(): CatalogEntry[] {
+  running(): ContainerEntry[] {
     return [...this.byId.values()].filter((e) => e.running);
   }
 
-  onChange(fn: (e: CatalogEntry, action: 'start' | 'stop') => void): void {
+  known(id: string): ContainerRef | undefined {
+    const e = this.byId.get(id);
+    return e && this.refOf(e);
+  }
+
+  async lookup(id: string): Promise<ContainerRef | undefined> {
+    const e = await this.resolve(id);
+    return e && this.refOf(e);
+  }
+
+  onChange(fn: ContainerChangeListener): void {
     this.listeners.push(fn);
   }
 
-  put(e: CatalogEntry): void {
+  put(e: ContainerEntry): void {
     const prev = this.byId.get(e.id);
     this.byId.set(e.id, e);
     if (e.running && !prev?.running) for (const l of this.listeners) l(e, 'start');
@@ -61,8 +71,7 @@ export class ContainerCatalog {
     if (e && e.running) this.put({ ...e, running: false, changedAt: Date.now() });
   }
 
-  /** Metadata for `id`, inspecting the container when unknown (deduplicated). */
-  async resolve(id: string): Promise<CatalogEntry | undefined> {
+  async resolve(id: string): Promise<ContainerEntry | undefined> {
     const known = this.byId.get(id);
     if (known) return known;
     let p = this.inflight.get(id);
@@ -73,7 +82,7 @@ export class ContainerCatalog {
     return p;
   }
 
-  async inspect(id: string): Promise<CatalogEntry | undefined> {
+  async inspect(id: string): Promise<ContainerEntry | undefined> {
     try {
       const info = await this.docker.getContainer(id).inspect();
       const e = entryFromInspect(info);
@@ -85,6 +94,15 @@ export class ContainerCatalog {
     }
   }
 
+  private refOf(e: ContainerEntry): ContainerRef {
+    let ref = this.refs.get(e);
+    if (!ref) {
+      ref = containerRef(e);
+      this.refs.set(e, ref);
+    }
+    return ref;
+  }
+
   private prune(): void {
     if (this.byId.size < 2000) return;
     const cutoff = Date.now() - 10 * 60_000;
@@ -92,7 +110,15 @@ export class ContainerCatalog {
   }
 }
 
-export function entryFromInspect(info: Docker.ContainerInspectInfo): CatalogEntry {
+/** A catalogue on the Docker socket the config names (`docker.socketPath`), else the default one. */
+export function createContainerCatalogue(config: SourceContext['config']): DockerContainerCatalogue {
+  const socketPath = config.docker?.socketPath;
+  return new DockerContainerCatalogue(
+    new Docker(dockerOptions(typeof socketPath === 'string' ? socketPath : undefined)),
+  );
+}
+
+export function entryFromInspect(info: Docker.ContainerInspectInfo): ContainerEntry {
   const cmd = [
     ...(info.Config?.Entrypoint ? [info.Config.Entrypoint].flat() : []),
     ...(info.Config?.Cmd ?? []),
@@ -127,19 +153,8 @@ export function cpuLimitOf(h: Docker.HostConfig | undefined): number | undefined
   return undefined;
 }
 
-export function containerRef(e: CatalogEntry): ContainerRef {
+export function containerRef(e: ContainerEntry): ContainerRef {
   return { id: e.id, name: e.name, image: e.image, command: e.command, labels: e.labels };
-}
-
-const catalogs = new WeakMap<object, ContainerCatalog>();
-/** One catalog per source context, so the Docker source and the sensor share it. */
-export function sharedCatalog(ctx: object, docker?: Docker): ContainerCatalog {
-  let c = catalogs.get(ctx);
-  if (!c) {
-    c = new ContainerCatalog(docker ?? new Docker(dockerOptions()));
-    catalogs.set(ctx, c);
-  }
-  return c;
 }
 
 export function dockerOptions(socketPath?: string): Docker.DockerOptions {
@@ -246,7 +261,8 @@ export interface DockerSourceOptions {
   socketPath?: string;
   /** Streaming stats per running container (default true). */
   stats?: boolean;
-  catalog?: ContainerCatalog;
+  /** The catalogue to fill (shared with the eBPF sensor); default: one of its own on `socketPath`. */
+  containers?: ContainerCatalogue;
   /** Backoff bounds for reconnecting, ms. */
   minBackoffMs?: number;
   maxBackoffMs?: number;
@@ -255,7 +271,7 @@ export interface DockerSourceOptions {
 export class DockerSource implements Source {
   readonly name = 'docker';
   readonly docker: Docker;
-  readonly catalog: ContainerCatalog;
+  readonly containers: ContainerCatalogue;
   private sink: EventSink = () => true;
   private stopped = false;
   private loopDone: Promise<void> = Promise.resolve();
@@ -277,8 +293,8 @@ export class DockerSource implements Source {
   private wakeSleep?: () => void;
 
   constructor(private readonly opts: DockerSourceOptions) {
-    this.docker = opts.catalog?.docker ?? new Docker(dockerOptions(opts.socketPath));
-    this.catalog = opts.catalog ?? new ContainerCatalog(this.docker);
+    this.docker = opts.containers?.docker ?? new Docker(dockerOptions(opts.socketPath));
+    this.containers = opts.containers ?? new DockerContainerCatalogue(this.docker);
   }
 
   async start(sink: EventSink): Promise<void> {
@@ -414,9 +430,9 @@ export class DockerSource implements Source {
     const list = await this.docker.listContainers({ all: false });
     const live = new Set(list.map((c) => c.Id));
     if (reconnect) {
-      for (const e of this.catalog.running()) {
+      for (const e of this.containers.running()) {
         if (live.has(e.id)) continue;
-        this.catalog.markStopped(e.id);
+        this.containers.markStopped(e.id);
         this.stopStats(e.id);
         this.counters.containerEvents++;
         this.emit({
@@ -430,9 +446,9 @@ export class DockerSource implements Source {
       }
     }
     for (const c of list) {
-      const known = this.catalog.get(c.Id);
+      const known = this.containers.get(c.Id);
       if (known?.running && this.statsStreams.has(c.Id)) continue;
-      const e = await this.catalog.inspect(c.Id).catch(() => undefined);
+      const e = await this.containers.inspect(c.Id).catch(() => undefined);
       if (!e) continue;
       this.counters.containerEvents++;
       this.emit({
@@ -461,18 +477,18 @@ export class DockerSource implements Source {
     const action = colon >= 0 ? rawAction.slice(0, colon) : rawAction;
     const attributes: Record<string, string> = { ...(msg.Actor?.Attributes ?? {}) };
     if (colon >= 0) attributes.detail = rawAction.slice(colon + 1).trim();
-    if (action === 'update') await this.catalog.inspect(id).catch(() => undefined); // new limits
+    if (action === 'update') await this.containers.inspect(id).catch(() => undefined); // new limits
     if (action === 'start' || action === 'unpause') {
-      const e = await this.catalog.inspect(id).catch(() => undefined);
+      const e = await this.containers.inspect(id).catch(() => undefined);
       if (e?.running) this.startStats(e);
     }
     if (action === 'die' || action === 'destroy' || action === 'kill' || action === 'stop') {
       if (action !== 'kill') {
-        this.catalog.markStopped(id);
+        this.containers.markStopped(id);
         this.stopStats(id);
       }
     }
-    const entry = this.catalog.get(id);
+    const entry = this.containers.get(id);
     const ref: ContainerRef = entry
       ? containerRef(entry)
       : { id, name: attributes.name, image: attributes.image, labels: undefined };
@@ -486,14 +502,14 @@ export class DockerSource implements Source {
     });
   }
 
-  private startStats(e: CatalogEntry): void {
+  private startStats(e: ContainerEntry): void {
     if (this.opts.stats === false || this.statsStreams.has(e.id) || this.stopped) return;
     const c = this.docker.getContainer(e.id);
     let prev: ReturnType<typeof metricFromStats>['counters'] | undefined;
     c.stats({ stream: true })
       .then((s) => {
         const stream = s as unknown as Readable;
-        if (this.stopped || !this.catalog.get(e.id)?.running) {
+        if (this.stopped || !this.containers.get(e.id)?.running) {
           stream.destroy();
           return;
         }
@@ -508,7 +524,7 @@ export class DockerSource implements Source {
           }
           const r = metricFromStats(sample, prev);
           prev = r.counters;
-          const cur = this.catalog.get(e.id) ?? e;
+          const cur = this.containers.get(e.id) ?? e;
           if (cur.cpuLimit !== undefined) r.metric.cpuLimit = cur.cpuLimit;
           this.counters.metrics++;
           this.emit({ kind: 'metric', container: containerRef(cur), metric: r.metric });
@@ -518,11 +534,11 @@ export class DockerSource implements Source {
           this.statsStreams.delete(e.id);
           if (this.stopped) return;
           // Ended while we still think it runs: it vanished (removed, or dockerd went away).
-          void this.catalog.inspect(e.id).then(
+          void this.containers.inspect(e.id).then(
             (now) => {
               if (!now) {
                 this.counters.vanished++;
-                this.catalog.markStopped(e.id);
+                this.containers.markStopped(e.id);
               } else if (now.running) setTimeout(() => this.startStats(now), 1000);
             },
             () => undefined,
@@ -549,7 +565,9 @@ export class DockerSource implements Source {
 export function createDockerSource(ctx: SourceContext): Source | undefined {
   const cfg = ctx.config.docker ?? {};
   if (cfg.enabled === false) return undefined;
-  const socketPath = typeof cfg.socketPath === 'string' ? cfg.socketPath : undefined;
-  const catalog = sharedCatalog(ctx, socketPath ? new Docker(dockerOptions(socketPath)) : undefined);
-  return new DockerSource({ hostname: ctx.hostname, catalog, stats: cfg.stats !== false });
+  return new DockerSource({
+    hostname: ctx.hostname,
+    containers: ctx.containers ?? createContainerCatalogue(ctx.config),
+    stats: cfg.stats !== false,
+  });
 }

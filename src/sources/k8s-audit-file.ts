@@ -10,6 +10,7 @@
  * Input that is not an audit event is counted and skipped with a reason.
  */
 import { createReadStream, statSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { isoToNs, nextEventId, nowNs, type VigieEvent } from '../model/event.js';
 import type { EventSink, Source, SourceStats } from './types.js';
 
@@ -192,7 +193,6 @@ export interface AuditFileOptions {
 
 /** Reads an audit log file (all formats above) into events; errors are returned, not thrown. */
 export async function readAuditFile(path: string): Promise<{ events: VigieEvent[]; errors: string[] }> {
-  const { readFile } = await import('node:fs/promises');
   const text = await readFile(path, 'utf8');
   const r = parseAuditText(text, path);
   return { events: r.events.map((a) => auditToEvent(a)), errors: r.errors };

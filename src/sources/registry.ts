@@ -6,7 +6,7 @@ import { createK8sAuditFileSource } from './k8s-audit-file.js';
 import { createCgroupSource } from './metrics/cgroup.js';
 import { createPrometheusSource } from './metrics/prometheus.js';
 import { createK8sMetricsSource } from './metrics/k8s-metrics.js';
-import { createDockerSource } from './docker.js';
+import { createContainerCatalogue, createDockerSource } from './docker.js';
 import { createBpftraceSensor } from './bpftrace/sensor.js';
 import { createKubernetesSource } from './kubernetes.js';
 import { createAuditWebhookSource, createFalcoWebhookSource } from './push.js';
@@ -15,7 +15,7 @@ import { createTetragonFileSource } from './tetragon.js';
 
 export type { SourceContext, SourceFactory } from './types.js';
 
-const factories: [name: string, factory: SourceFactory][] = [
+const factories: readonly (readonly [name: string, factory: SourceFactory])[] = [
   ['k8s-audit-file', createK8sAuditFileSource],
   ['cgroup', createCgroupSource],
   ['prometheus', createPrometheusSource],
@@ -29,11 +29,19 @@ const factories: [name: string, factory: SourceFactory][] = [
   ['tetragon', createTetragonFileSource],
 ];
 
+/**
+ * Creates the configured sources (only those named in `only`, when given). They share
+ * `ctx.containers`, or one container catalogue created here when the caller has none.
+ */
 export async function createSources(ctx: SourceContext, only?: string[]): Promise<Source[]> {
+  const shared: SourceContext = {
+    ...ctx,
+    containers: ctx.containers ?? createContainerCatalogue(ctx.config),
+  };
   const out: Source[] = [];
   for (const [name, f] of factories) {
     if (only && !only.includes(name)) continue;
-    const s = await f(ctx);
+    const s = await f(shared);
     if (s) out.push(s);
   }
   return out;

@@ -1,4 +1,5 @@
-import type { VigieEvent } from '../model/event.js';
+import type Docker from 'dockerode';
+import type { ContainerRef, VigieEvent } from '../model/event.js';
 
 /** Where a source delivers events. Returns false when the event was dropped (bounded queue full). */
 export type EventSink = (ev: VigieEvent) => boolean;
@@ -21,10 +22,61 @@ export interface Source {
   stats(): SourceStats;
 }
 
+/** A container as the sources know it: its reference plus what inspecting it tells. */
+export interface ContainerEntry extends ContainerRef {
+  pid?: number;
+  /** CPU limit in cores (NanoCpus, quota/period, or the cpuset size), when the container has one. */
+  cpuLimit?: number;
+  running: boolean;
+  /** ms since epoch of the last state change, to age out dead entries. */
+  changedAt: number;
+}
+
+export type ContainerChangeListener = (e: ContainerEntry, action: 'start' | 'stop') => void;
+
+/**
+ * Container attribution: the container an event came from, by container id. A source that sees
+ * tasks (the eBPF sensor) maps a task's cgroup id or pid to that id itself, then names the
+ * container through this.
+ */
+export interface ContainerAttribution {
+  /**
+   * The container's reference when it is already known, without I/O (the hot path). The same
+   * object is returned until the container's metadata changes, and callers never mutate it.
+   */
+  known(id: string): ContainerRef | undefined;
+  /** The container's reference, looked up when unknown; undefined when there is no such container. */
+  lookup(id: string): Promise<ContainerRef | undefined>;
+  /** Calls `fn` whenever a container starts or stops. */
+  onChange(fn: ContainerChangeListener): void;
+}
+
+/**
+ * The containers of the local Docker Engine, shared by the sources that watch it: the Docker source
+ * fills it from listings, inspections and events; the eBPF sensor names containers with it.
+ */
+export interface ContainerCatalogue extends ContainerAttribution {
+  /** The Docker Engine client the catalogue inspects with (the Docker source uses the same one). */
+  readonly docker: Docker;
+  get(id: string): ContainerEntry | undefined;
+  running(): ContainerEntry[];
+  put(e: ContainerEntry): void;
+  markStopped(id: string): void;
+  /** Metadata for `id`, inspecting the container when unknown (concurrent calls share one inspect). */
+  resolve(id: string): Promise<ContainerEntry | undefined>;
+  /** Inspects the container now and records it; undefined when it does not exist. */
+  inspect(id: string): Promise<ContainerEntry | undefined>;
+}
+
 /** What a source factory is given. */
 export interface SourceContext {
   hostname: string;
   config: Record<string, Record<string, unknown> | undefined>;
+  /**
+   * The container catalogue the Docker source and the eBPF sensor share, owned by whoever composes
+   * the sources; when absent, `createSources` creates one for the sources it creates.
+   */
+  containers?: ContainerCatalogue;
 }
 
 export type SourceFactory = (ctx: SourceContext) => Source | undefined | Promise<Source | undefined>;

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Docker from 'dockerode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ContainerCatalog, DockerSource } from '../../src/sources/docker.js';
+import { DockerContainerCatalogue, DockerSource } from '../../src/sources/docker.js';
 import { BpftraceSensor } from '../../src/sources/bpftrace/sensor.js';
 import { ensureTestbedImage } from '../../src/testbed/image.js';
 import {
@@ -175,10 +175,10 @@ describe.skipIf(!hasDocker)('docker source', () => {
       });
     await listen();
     const col = new Collector();
-    const catalog = new ContainerCatalog(new Docker({ socketPath: sock }));
+    const containers = new DockerContainerCatalogue(new Docker({ socketPath: sock }));
     const src = new DockerSource({
       hostname: 'test',
-      catalog,
+      containers,
       stats: false,
       minBackoffMs: 100,
       maxBackoffMs: 200,
@@ -223,8 +223,8 @@ describe.skipIf(!hasDocker)('docker source', () => {
 describe.skipIf(!hasBpf)('eBPF sensor', () => {
   it('attributes a process exec, a file open and a connect in a container to that container', async () => {
     const col = new Collector();
-    const catalog = new ContainerCatalog(docker);
-    const sensor = new BpftraceSensor({ hostname: 'test', catalog });
+    const containers = new DockerContainerCatalogue(docker);
+    const sensor = new BpftraceSensor({ hostname: 'test', containers });
     let id: string | undefined;
     try {
       await sensor.start(col.sink);
@@ -273,7 +273,7 @@ describe.skipIf(!hasBpf)('eBPF sensor', () => {
     const col = new Collector();
     const sensor = new BpftraceSensor({
       hostname: 'test',
-      catalog: new ContainerCatalog(docker),
+      containers: new DockerContainerCatalogue(docker),
       program: [
         'BEGIN {',
         '  printf("S\\tnot-a-number\\n");',
@@ -303,7 +303,7 @@ describe.skipIf(!hasBpf)('eBPF sensor', () => {
     const col = new Collector();
     const sensor = new BpftraceSensor({
       hostname: 'test',
-      catalog: new ContainerCatalog(docker),
+      containers: new DockerContainerCatalogue(docker),
       bpftrace: '/nonexistent/bpftrace',
     });
     await sensor.start(col.sink);

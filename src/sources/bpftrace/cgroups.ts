@@ -12,7 +12,7 @@ import { join } from 'node:path';
 
 const ID = /(?:^|[/-])([0-9a-f]{64})(?:\.scope)?$/;
 
-export const DEFAULT_CGROUP_ROOTS = [
+export const DEFAULT_CGROUP_ROOTS: readonly string[] = [
   '/sys/fs/cgroup/unified/docker',
   '/sys/fs/cgroup/docker',
   '/sys/fs/cgroup/system.slice',
@@ -44,7 +44,7 @@ export class CgroupMap {
   readonly stats: CgroupMapStats = { scans: 0, procLookups: 0, hits: 0, misses: 0 };
 
   constructor(
-    private readonly roots: string[] = DEFAULT_CGROUP_ROOTS,
+    private readonly roots: readonly string[] = DEFAULT_CGROUP_ROOTS,
     private readonly procRoot = '/proc',
     private readonly minRescanMs = 200,
   ) {}

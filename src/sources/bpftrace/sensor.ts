@@ -1,7 +1,10 @@
 /**
  * The eBPF sensor: starts and supervises `bpftrace -f json` running program.ts, parses its output,
- * attributes each record to its container by cgroup id and emits syscall, process, network and file
- * events. Lost events (kernel buffers full) and malformed lines are counted and reported.
+ * attributes each record to its container and emits syscall, process, network and file events.
+ * Attribution has two steps: CgroupMap turns the task's cgroup id (or its pid) into a container id,
+ * then a ContainerAttribution (the container catalogue the Docker source fills, handed over in
+ * SourceContext.containers) names that container. Lost events (kernel buffers full) and malformed
+ * lines are counted and reported.
  * If bpftrace cannot run (missing, not root, no tracefs, verifier refusal), the sensor says so once,
  * clearly, and Vigie goes on with Docker data alone.
  */
@@ -10,9 +13,7 @@ import { createInterface } from 'node:readline';
 import { basename } from 'node:path';
 import { nextEventId, nowNs, type ContainerRef, type VigieEvent } from '../../model/event.js';
 import { logger } from '../../util/log.js';
-import { containerRef, sharedCatalog, type CatalogEntry, type ContainerCatalog } from '../docker.js';
-import type { SourceContext } from '../types.js';
-import type { EventSink, Source, SourceStats } from '../types.js';
+import type { ContainerAttribution, EventSink, Source, SourceContext, SourceStats } from '../types.js';
 import { CgroupMap, ownCgroupId } from './cgroups.js';
 import { isWriteOpen, SensorParser, type SensorRecord } from './parser.js';
 import { buildProgram, type ProgramOptions } from './program.js';
@@ -21,7 +22,8 @@ const log = logger('sensor');
 
 export interface SensorOptions extends ProgramOptions {
   hostname: string;
-  catalog: ContainerCatalog;
+  /** Names the containers; default: by their id alone (no Docker metadata). */
+  containers?: ContainerAttribution;
   cgroups?: CgroupMap;
   /** bpftrace binary (default "bpftrace"). */
   bpftrace?: string;
@@ -51,8 +53,7 @@ export class BpftraceSensor implements Source {
   private unavailableReason?: string;
   private restarts: number[] = [];
   private pending = new Map<string, Pending[]>();
-  /** One shared ContainerRef per catalog entry (events never mutate it). */
-  private refs = new WeakMap<CatalogEntry, ContainerRef>();
+  private readonly containers: ContainerAttribution;
   private reportTimer?: NodeJS.Timeout;
   private lastLost = 0;
   private lastReport = Date.now();
@@ -68,8 +69,9 @@ export class BpftraceSensor implements Source {
 
   constructor(private readonly opts: SensorOptions) {
     this.cgroups = opts.cgroups ?? new CgroupMap();
+    this.containers = opts.containers ?? new ContainersByIdOnly();
     // Refresh the map as soon as Docker reports a start or a stop.
-    opts.catalog.onChange(() => this.cgroups.rescan());
+    this.containers.onChange(() => this.cgroups.rescan());
   }
 
   /** Whether the sensor's probes are attached. */
@@ -272,30 +274,25 @@ export class BpftraceSensor implements Source {
       return;
     }
     const ts = nowNs();
-    const entry = this.opts.catalog.get(id);
-    if (entry) return this.emitRecord(rec, entry, ts);
+    const known = this.containers.known(id);
+    if (known) return this.emitRecord(rec, known, ts);
     let q = this.pending.get(id);
     if (!q) {
       q = [];
       this.pending.set(id, q);
-      const flush = (e: CatalogEntry | undefined) => {
+      const flush = (ref: ContainerRef | undefined) => {
         const items = this.pending.get(id) ?? [];
         this.pending.delete(id);
-        const ent = e ?? { id, running: true, changedAt: Date.now() };
-        for (const p of items) this.emitRecord(p.rec, ent, p.ts);
+        const container = ref ?? { id };
+        for (const p of items) this.emitRecord(p.rec, container, p.ts);
       };
-      this.opts.catalog.resolve(id).then(flush, () => flush(undefined));
+      this.containers.lookup(id).then(flush, () => flush(undefined));
     }
     if (q.length < 5000) q.push({ rec, ts });
     else this.c.pendingDropped++;
   }
 
-  private emitRecord(rec: SensorRecord, entry: CatalogEntry, ts: bigint): void {
-    let container = this.refs.get(entry);
-    if (!container) {
-      container = containerRef(entry);
-      this.refs.set(entry, container);
-    }
+  private emitRecord(rec: SensorRecord, container: ContainerRef, ts: bigint): void {
     const host = this.opts.hostname;
     const base = { source: 'bpftrace', host, container };
     const out = (ev: Omit<VigieEvent, 'id'>) => {
@@ -375,12 +372,25 @@ export class BpftraceSensor implements Source {
   }
 }
 
+/** Attribution without a catalogue: a container is named by its id alone. */
+class ContainersByIdOnly implements ContainerAttribution {
+  known(id: string): ContainerRef {
+    return { id };
+  }
+  async lookup(id: string): Promise<ContainerRef> {
+    return { id };
+  }
+  onChange(): void {
+    // nothing reports starts and stops: the cgroup map rescans on a miss
+  }
+}
+
 export function createBpftraceSensor(ctx: SourceContext): Source | undefined {
   const cfg = ctx.config.bpftrace ?? {};
   if (cfg.enabled === false) return undefined;
   return new BpftraceSensor({
     hostname: ctx.hostname,
-    catalog: sharedCatalog(ctx),
+    containers: ctx.containers,
     syscalls: cfg.syscalls !== false,
     batch: typeof cfg.batch === 'number' ? cfg.batch : undefined,
   });

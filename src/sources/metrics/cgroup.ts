@@ -10,6 +10,7 @@
  * (CounterRate: a counter that goes backwards is a reset, counted, and yields no rate for that
  * sample) and emits one `metric` event per container and interval.
  */
+import Docker from 'dockerode';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { hostname as osHostname } from 'node:os';
@@ -293,7 +294,6 @@ export interface CgroupSourceOptions {
 }
 
 async function dockerList(): Promise<ContainerInfo[]> {
-  const { default: Docker } = await import('dockerode');
   const docker = new Docker();
   const cs = await docker.listContainers();
   return cs.map((c) => ({

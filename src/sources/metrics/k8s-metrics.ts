@@ -2,7 +2,7 @@
  * Kubernetes metrics API (metrics.k8s.io/v1beta1, served by metrics-server) through
  * @kubernetes/client-node's Metrics client: per-container CPU and memory of every pod, per node usage.
  */
-import type { PodMetricsList, NodeMetricsList } from '@kubernetes/client-node';
+import { KubeConfig, Metrics, type PodMetricsList, type NodeMetricsList } from '@kubernetes/client-node';
 import type { VigieEvent } from '../../model/event.js';
 import { nextEventId, isoToNs } from '../../model/event.js';
 import type { EventSink, Source, SourceStats } from '../types.js';
@@ -87,11 +87,10 @@ export class K8sMetricsSource implements Source {
   constructor(private readonly opts: { kubeconfig?: string; namespace?: string; intervalMs?: number } = {}) {}
 
   async poll(): Promise<VigieEvent[]> {
-    const k8s = await import('@kubernetes/client-node');
-    const kc = new k8s.KubeConfig();
+    const kc = new KubeConfig();
     if (this.opts.kubeconfig) kc.loadFromFile(this.opts.kubeconfig);
     else kc.loadFromDefault();
-    const metrics = new k8s.Metrics(kc);
+    const metrics = new Metrics(kc);
     const errors: string[] = [];
     const evs = [
       ...podMetricsToEvents(await metrics.getPodMetrics(this.opts.namespace), errors),
