@@ -12,6 +12,7 @@ import { createDetectors } from '../detect/registry.js';
 import type { Detector } from '../detect/types.js';
 import type { ActionRecord } from '../model/action.js';
 import { createResponder } from '../respond/engine.js';
+import { createContainerCatalogue } from '../sources/docker.js';
 import { createSources } from '../sources/registry.js';
 import type { Source } from '../sources/types.js';
 import type { EngineOptions, LiveResponder } from './types.js';
@@ -21,7 +22,12 @@ export function composeDetectors(o: EngineOptions): Promise<Detector[]> {
 }
 
 export function composeSources(o: EngineOptions): Promise<Source[]> {
-  return createSources({ hostname: o.hostname, config: o.config ?? {} }, o.sourceNames);
+  const config = o.config ?? {};
+  // One container catalogue: the Docker source fills it, the sensor attributes through it.
+  return createSources(
+    { hostname: o.hostname, config, containers: createContainerCatalogue(config) },
+    o.sourceNames,
+  );
 }
 
 export function composeCharacterizer(o: EngineOptions): Promise<Characterizer> {

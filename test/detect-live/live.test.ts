@@ -12,7 +12,7 @@ import type { BaselineDetector } from '../../src/detect/anomaly/baseline/detecto
 import type { Alert } from '../../src/model/alert.js';
 import { workloadKey } from '../../src/model/event.js';
 import { openStore } from '../../src/store/db.js';
-import { ContainerCatalog, DockerSource } from '../../src/sources/docker.js';
+import { DockerContainerCatalogue, DockerSource } from '../../src/sources/docker.js';
 import { BpftraceSensor } from '../../src/sources/bpftrace/sensor.js';
 import { ensureTestbedImage } from '../../src/testbed/image.js';
 import {
@@ -32,10 +32,10 @@ describe.skipIf(!hasBpf)('baseline and runtime detectors on real Docker and bpft
     const tmp = mkdtempSync(join(tmpdir(), 'vigie-live-bl-'));
     const db = openStore(join(tmp, 'vigie.db'));
     const image = await ensureTestbedImage(docker);
-    const catalog = new ContainerCatalog(docker);
+    const containers = new DockerContainerCatalogue(docker);
     const sources = [
-      new DockerSource({ hostname: 'h', catalog, stats: false }),
-      new BpftraceSensor({ hostname: 'h', catalog }),
+      new DockerSource({ hostname: 'h', containers, stats: false }),
+      new BpftraceSensor({ hostname: 'h', containers }),
     ];
     const config = {
       baseline: {

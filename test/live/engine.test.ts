@@ -12,7 +12,7 @@ import type { Alert } from '../../src/model/alert.js';
 import { nextEventId, nowNs, type VigieEvent } from '../../src/model/event.js';
 import type { EventSink, Source } from '../../src/sources/types.js';
 import { openStore } from '../../src/store/db.js';
-import { ContainerCatalog, DockerSource } from '../../src/sources/docker.js';
+import { DockerContainerCatalogue, DockerSource } from '../../src/sources/docker.js';
 import { BpftraceSensor } from '../../src/sources/bpftrace/sensor.js';
 import { ensureTestbedImage } from '../../src/testbed/image.js';
 import { bpftraceAvailable, docker, dockerAvailable, removeContainer, waitFor } from './helpers.js';
@@ -195,10 +195,10 @@ const hasBpf = hasDocker && bpftraceAvailable();
 describe.skipIf(!hasBpf)('engine on real Docker and bpftrace', () => {
   it('turns an exec inside a container into a stored, printed alert and an action record', async () => {
     const image = await ensureTestbedImage(docker);
-    const catalog = new ContainerCatalog(docker);
+    const containers = new DockerContainerCatalogue(docker);
     const sources = [
-      new DockerSource({ hostname: 'h', catalog, stats: false }),
-      new BpftraceSensor({ hostname: 'h', catalog }),
+      new DockerSource({ hostname: 'h', containers, stats: false }),
+      new BpftraceSensor({ hostname: 'h', containers }),
     ];
     const { output, lines } = captureOutput();
     const responder = fakeResponder();

@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ContainerCatalog, DockerSource } from '../../src/sources/docker.js';
+import { DockerContainerCatalogue, DockerSource } from '../../src/sources/docker.js';
 import { BpftraceSensor } from '../../src/sources/bpftrace/sensor.js';
 import { ensureTestbedImage } from '../../src/testbed/image.js';
 import { loadRuleFiles } from '../../src/detect/rules/loader.js';
@@ -22,10 +22,10 @@ describe.skipIf(!hasBpf)('falco_rules.yaml on live sensor events', () => {
   it('a key search run in a container fires "Search Private Keys or Passwords"', async () => {
     const engine = new RuleEngine(loadRuleFiles([join(dir!, 'falco_rules.yaml')]), { ruleMatching: 'all' });
     const image = await ensureTestbedImage(docker);
-    const catalog = new ContainerCatalog(docker);
+    const containers = new DockerContainerCatalogue(docker);
     const sources = [
-      new DockerSource({ hostname: 'h', catalog, stats: false }),
-      new BpftraceSensor({ hostname: 'h', catalog }),
+      new DockerSource({ hostname: 'h', containers, stats: false }),
+      new BpftraceSensor({ hostname: 'h', containers }),
     ];
     const alerts: Alert[] = [];
     let execs = 0;
