@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { openStore } from '../src/store/db.js';
+import { openStore } from '../src/infra/db.js';
 import { AlertStore } from '../src/store/alerts.js';
 import { TokenStore } from '../src/server/auth.js';
 import { createServer } from '../src/server/app.js';

@@ -12,7 +12,7 @@ import { blastRadius, type Obj } from '../src/characterize/blast.js';
 import { Correlator } from '../src/characterize/incidents.js';
 import { makeAlert } from '../src/model/alert.js';
 import { KubernetesActuator } from '../src/respond/actuators/kubernetes.js';
-import { openStore } from '../src/store/db.js';
+import { openStore } from '../src/infra/db.js';
 import { startApiDouble } from '../test/utils/k8s-api-double.js';
 import { fmt, hrms, percentile, row } from './util.js';
 

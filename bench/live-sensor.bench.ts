@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { Writable } from 'node:stream';
 import { Engine } from '../src/engine/engine.js';
 import { createOutput } from '../src/engine/output.js';
-import { openStore } from '../src/store/db.js';
+import { openStore } from '../src/infra/db.js';
 import { ensureTestbedImage } from '../src/testbed/image.js';
 import { fmt, row } from './util.js';
 

@@ -12,7 +12,7 @@ import { makeAlert } from '../src/model/alert.js';
 import { DockerActuator, retryTransient } from '../src/respond/actuators/docker.js';
 import { createResponder } from '../src/respond/engine.js';
 import { parsePolicy } from '../src/respond/policy.js';
-import { openStore } from '../src/store/db.js';
+import { openStore } from '../src/infra/db.js';
 import { fmt, hrms, percentile, row } from './util.js';
 
 const IMAGE = 'vigie-respond-bb:bench';

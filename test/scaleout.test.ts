@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Writable } from 'node:stream';
-import { openStore } from '../src/store/db.js';
+import { openStore } from '../src/infra/db.js';
 import { AlertStore } from '../src/store/alerts.js';
 import { startAgent, startBrain } from '../src/cli/scaleout.js';
 import { createOutput } from '../src/engine/output.js';

@@ -11,11 +11,12 @@ import { createHash } from 'node:crypto';
 import type { Alert } from '../model/alert.js';
 import { workloadKey, type ContainerRef } from '../model/event.js';
 import { AlertStore } from '../store/alerts.js';
-import { applyMigrations, registerMigration, type Db } from '../store/db.js';
+import { migrate, type Db, type Migration } from '../infra/db.js';
 
-registerMigration(
-  'alert_exceptions_001',
-  `CREATE TABLE IF NOT EXISTS alert_exceptions (
+export const FEEDBACK_SCHEMA: readonly Migration[] = [
+  {
+    id: 'alert_exceptions_001',
+    sql: `CREATE TABLE IF NOT EXISTS alert_exceptions (
      id TEXT PRIMARY KEY,
      created_at TEXT NOT NULL,
      alert_uuid TEXT NOT NULL,
@@ -28,7 +29,8 @@ registerMigration(
      removed_at TEXT
    );
    CREATE INDEX IF NOT EXISTS alert_exceptions_active ON alert_exceptions(active, rule);`,
-);
+  },
+];
 
 export type ExceptionScope = 'workload' | 'baseline';
 
@@ -110,7 +112,7 @@ const fromRow = (r: Row): AlertException => ({
 export class FeedbackStore {
   readonly alerts: AlertStore;
   constructor(private readonly db: Db) {
-    applyMigrations(db);
+    migrate(db, FEEDBACK_SCHEMA);
     this.alerts = new AlertStore(db);
   }
 
@@ -203,7 +205,7 @@ export class FeedbackStore {
  * added from the CLI while Vigie runs applies within that delay.
  */
 export function createAlertFilter(db: Db, refreshMs = 1000): (alert: Alert) => boolean {
-  applyMigrations(db);
+  migrate(db, FEEDBACK_SCHEMA);
   const stmt = db.prepare('SELECT * FROM alert_exceptions WHERE active = 1');
   let byRule = new Map<string, AlertException[]>();
   let loadedAt = -Infinity;

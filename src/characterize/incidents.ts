@@ -8,13 +8,14 @@
 import type { Statement } from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import { priorityRank, type Alert, type MitreRef, type Priority } from '../model/alert.js';
-import { registerMigration, applyMigrations, type Db } from '../store/db.js';
+import { migrate, type Db, type Migration } from '../infra/db.js';
 import type { BlastRadius } from './blast.js';
 import { mitreOf, tacticRank } from './mitre.js';
 
-registerMigration(
-  'incidents_001',
-  `CREATE TABLE IF NOT EXISTS incidents (
+export const INCIDENTS_SCHEMA: readonly Migration[] = [
+  {
+    id: 'incidents_001',
+    sql: `CREATE TABLE IF NOT EXISTS incidents (
      id TEXT PRIMARY KEY,
      first_seen TEXT NOT NULL,
      last_seen TEXT NOT NULL,
@@ -36,7 +37,8 @@ registerMigration(
      alert_uuid TEXT PRIMARY KEY,
      incident_id TEXT NOT NULL
    );`,
-);
+  },
+];
 
 export interface TimelineEntry {
   time: string;
@@ -242,7 +244,7 @@ export function explain(inc: Incident): string {
 export class IncidentStore {
   private readonly stmts = new Map<string, Statement>();
   constructor(readonly db: Db) {
-    applyMigrations(db);
+    migrate(db, INCIDENTS_SCHEMA);
   }
 
   /** Prepared once per SQL text: correlation runs these for every alert. */

@@ -13,7 +13,7 @@ import type Docker from 'dockerode';
 import { hostname } from 'node:os';
 import { dockerBlastRadius, inspectAll } from './blast-docker.js';
 import type { Alert } from '../model/alert.js';
-import type { Db } from '../store/db.js';
+import type { Db } from '../infra/db.js';
 import { logger } from '../util/log.js';
 import { blastRadius, loadClusterObjects, type Obj } from './blast.js';
 import { createAlertFilter } from './feedback.js';

@@ -10,7 +10,7 @@ import { TOPICS } from '../pipeline/bus.js';
 import { NatsBus } from '../pipeline/nats.js';
 import type { Detector } from '../detect/types.js';
 import type { Source } from '../sources/types.js';
-import type { Db } from '../store/db.js';
+import type { Db } from '../infra/db.js';
 import { logger } from '../util/log.js';
 import { Engine, type LiveResponder } from '../engine/engine.js';
 import type { Output } from '../engine/output.js';

@@ -1,6 +1,6 @@
 import type { Alert, AlertInput } from '../model/alert.js';
 import type { EventKind, VigieEvent } from '../model/event.js';
-import type { Db } from '../store/db.js';
+import type { Db } from '../infra/db.js';
 
 export type AlertEmitter = (a: AlertInput) => void;
 

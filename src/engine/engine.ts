@@ -19,7 +19,6 @@ import { InProcessBus, TOPICS, type DropNotice } from '../pipeline/bus.js';
 import type { Detector } from '../detect/types.js';
 import type { Source } from '../sources/types.js';
 import { AlertStore } from '../store/alerts.js';
-import { applyMigrations } from '../store/db.js';
 import { logger } from '../util/log.js';
 import { AlertPath } from './alert-path.js';
 import { composeCharacterizer, composeDetectors, composeResponder, composeSources } from './compose.js';
@@ -67,7 +66,6 @@ export class Engine {
   private readonly drops: Record<string, number> = {};
 
   constructor(private readonly opts: EngineOptions) {
-    applyMigrations(opts.db);
     this.alerts = new AlertStore(opts.db);
     const onDrop = (n: DropNotice) => this.onDrop(n);
     const onErr = (topic: string, err: unknown) =>
@@ -102,7 +100,6 @@ export class Engine {
   async start(): Promise<void> {
     const o = this.opts;
     this.detectors = o.detectors ?? (await composeDetectors(o));
-    applyMigrations(o.db); // detectors may register tables when loaded
     for (const d of this.detectors)
       for (const k of d.kinds) {
         const l = this.byKind.get(k) ?? [];

@@ -5,7 +5,7 @@
 import { ResourceHistory } from '../server/providers.js';
 import { startApiServer, type RunningServer } from '../server/start.js';
 import { PushSource } from '../sources/push.js';
-import type { Db } from '../store/db.js';
+import type { Db } from '../infra/db.js';
 import type { Engine } from './engine.js';
 
 export async function startServerFor(engine: Engine, db: Db, listen: string): Promise<RunningServer> {

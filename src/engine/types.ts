@@ -6,7 +6,7 @@ import type { Alert } from '../model/alert.js';
 import type { VigieEvent } from '../model/event.js';
 import type { Responder } from '../respond/types.js';
 import type { Source } from '../sources/types.js';
-import type { Db } from '../store/db.js';
+import type { Db } from '../infra/db.js';
 import type { Output } from './output.js';
 
 /** The responder as the engine can drive it (respond/engine.ts adds approve and rollback). */

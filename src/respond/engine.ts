@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import type { ActionRecord, ActionTarget, ActionType } from '../model/action.js';
 import type { Alert } from '../model/alert.js';
-import type { Db } from '../store/db.js';
+import type { Db } from '../infra/db.js';
 import { ActionStore, type ActionQuery, type StoredAction } from '../store/actions.js';
 import { logger } from '../util/log.js';
 import { createActuators } from './actuators/registry.js';

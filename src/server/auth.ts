@@ -3,7 +3,7 @@
  * A token is shown once, at creation; only its SHA-256 is kept, so a leaked database leaks no token.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { registerMigration, type Db } from '../store/db.js';
+import { migrate, type Db, type Migration } from '../infra/db.js';
 
 export const ROLES = ['viewer', 'responder', 'admin'] as const;
 export type Role = (typeof ROLES)[number];
@@ -12,9 +12,10 @@ export function roleAllows(have: Role, need: Role): boolean {
   return ROLES.indexOf(have) >= ROLES.indexOf(need);
 }
 
-registerMigration(
-  '010_api_tokens',
-  `CREATE TABLE IF NOT EXISTS api_tokens (
+export const TOKENS_SCHEMA: readonly Migration[] = [
+  {
+    id: '010_api_tokens',
+    sql: `CREATE TABLE IF NOT EXISTS api_tokens (
      id TEXT PRIMARY KEY,
      name TEXT NOT NULL,
      role TEXT NOT NULL,
@@ -23,7 +24,8 @@ registerMigration(
      last_used_at TEXT,
      revoked INTEGER NOT NULL DEFAULT 0
    );`,
-);
+  },
+];
 
 export interface TokenInfo {
   id: string;
@@ -39,7 +41,9 @@ function sha256(s: string): Buffer {
 }
 
 export class TokenStore {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: Db) {
+    migrate(db, TOKENS_SCHEMA);
+  }
 
   /** Returns the clear token; it is not retrievable later. */
   create(name: string, role: Role): { token: string; info: TokenInfo } {

@@ -2,7 +2,7 @@
  * Adapters from the stages to the API's provider interfaces. Each reads the stage's own store or
  * live state, so that `vigie run` (live) and `vigie serve` (a database after the fact) show the same.
  */
-import type { Db } from '../store/db.js';
+import type { Db } from '../infra/db.js';
 import type { VigieEvent } from '../model/event.js';
 import { workloadKey } from '../model/event.js';
 import { IncidentStore } from '../characterize/incidents.js';

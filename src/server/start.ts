@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
-import type { Db } from '../store/db.js';
+import type { Db } from '../infra/db.js';
 import { AlertStore } from '../store/alerts.js';
 import type { Bus } from '../pipeline/bus.js';
 import { metrics as defaultMetrics, type MetricsRegistry } from '../pipeline/metrics.js';

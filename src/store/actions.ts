@@ -4,11 +4,12 @@
  * the target, so a replayed alert (at-least-once delivery) finds its records instead of adding new ones.
  */
 import type { ActionRecord, ActionStatus } from '../model/action.js';
-import { registerMigration, type Db } from './db.js';
+import { migrate, type Db, type Migration } from '../infra/db.js';
 
-registerMigration(
-  'actions_001',
-  `CREATE TABLE IF NOT EXISTS actions (
+export const ACTIONS_SCHEMA: readonly Migration[] = [
+  {
+    id: 'actions_001',
+    sql: `CREATE TABLE IF NOT EXISTS actions (
      id TEXT PRIMARY KEY,
      created_at TEXT NOT NULL,
      updated_at TEXT NOT NULL,
@@ -29,7 +30,8 @@ registerMigration(
    CREATE INDEX IF NOT EXISTS actions_status ON actions(status, expires_at);
    CREATE INDEX IF NOT EXISTS actions_target ON actions(target_id, action, status);
    CREATE INDEX IF NOT EXISTS actions_corr ON actions(corr_key);`,
-);
+  },
+];
 
 /** What the engine stores beside the public record. */
 export interface StoredAction extends ActionRecord {
@@ -61,6 +63,7 @@ export class ActionStore {
   private readonly getStmt;
 
   constructor(private readonly db: Db) {
+    migrate(db, ACTIONS_SCHEMA);
     this.upsertStmt = db.prepare(
       `INSERT INTO actions (id, created_at, updated_at, action, status, mode, platform, target_id, target_name,
                             incident, corr_key, alert, policy, expires_at, json)

@@ -1,10 +1,11 @@
 import type Database from 'better-sqlite3';
 import type { Alert } from '../model/alert.js';
-import { registerMigration, type Db } from './db.js';
+import { migrate, type Db, type Migration } from '../infra/db.js';
 
-registerMigration(
-  '001_alerts',
-  `CREATE TABLE IF NOT EXISTS alerts (
+export const ALERTS_SCHEMA: readonly Migration[] = [
+  {
+    id: '001_alerts',
+    sql: `CREATE TABLE IF NOT EXISTS alerts (
      uuid TEXT PRIMARY KEY,
      time TEXT NOT NULL,
      rule TEXT NOT NULL,
@@ -25,7 +26,8 @@ registerMigration(
    CREATE INDEX IF NOT EXISTS alerts_priority ON alerts(priority, time DESC);
    CREATE INDEX IF NOT EXISTS alerts_container ON alerts(container_id, time DESC);
    CREATE INDEX IF NOT EXISTS alerts_incident ON alerts(incident);`,
-);
+  },
+];
 
 export interface AlertQuery {
   rule?: string;
@@ -42,6 +44,7 @@ export class AlertStore {
   private stmts = new Map<string, Database.Statement>();
   private hasStmt?: Database.Statement;
   constructor(private readonly db: Db) {
+    migrate(db, ALERTS_SCHEMA);
     this.ins = db.prepare(
       `INSERT OR IGNORE INTO alerts (uuid, time, rule, priority, category, detector, source, container_id, workload, namespace, incident, json)
        VALUES (@uuid, @time, @rule, @priority, @category, @detector, @source, @container_id, @workload, @namespace, @incident, @json)`,

@@ -18,7 +18,7 @@ import { nextEventId } from '../model/event.js';
 import { PerfDetector } from '../detect/perf/detector.js';
 import { CgroupSource, type ContainerInfo } from '../sources/metrics/cgroup.js';
 import { ensureTestbedImage } from './image.js';
-import { openStore } from '../store/db.js';
+import { openStore } from '../infra/db.js';
 import { createResponder } from '../respond/engine.js';
 import { parsePolicy } from '../respond/policy.js';
 import type { ScenarioRun } from './scenarios.js';

@@ -14,7 +14,7 @@ import { register as registerHarden } from '../../src/cli/commands/harden.js';
 import { register as registerIncidents } from '../../src/cli/commands/incidents.js';
 import { makeAlert, type Alert } from '../../src/model/alert.js';
 import { AlertStore } from '../../src/store/alerts.js';
-import { openStore } from '../../src/store/db.js';
+import { openStore } from '../../src/infra/db.js';
 import { BaselineStore, type WorkloadBaselineJSON } from '../../src/detect/anomaly/baseline/index.js';
 
 let dir: string;

@@ -4,7 +4,7 @@ import { Correlator, computeSeverity, entityKeys } from '../../src/characterize/
 import { postureOf } from '../../src/detect/posture/detector.js';
 import { mitreOf } from '../../src/characterize/mitre.js';
 import { makeAlert, type Alert, type Priority } from '../../src/model/alert.js';
-import { openStore } from '../../src/store/db.js';
+import { openStore } from '../../src/infra/db.js';
 import { shopCluster } from '../k8s/fixtures.js';
 
 function alert(

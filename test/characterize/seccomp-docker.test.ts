@@ -14,7 +14,7 @@ import Docker from 'dockerode';
 import { dockerBlastRadius, inspectAll } from '../../src/characterize/blast-docker.js';
 import { createCharacterizer } from '../../src/characterize/live.js';
 import { makeAlert } from '../../src/model/alert.js';
-import { openStore } from '../../src/store/db.js';
+import { openStore } from '../../src/infra/db.js';
 import { seccompProfile, syscallsFromRecording } from '../../src/characterize/harden.js';
 
 const execFileP = promisify(execFile);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { AlertInput } from '../../src/model/alert.js';
 import type { VigieEvent } from '../../src/model/event.js';
-import { openStore } from '../../src/store/db.js';
+import { openStore } from '../../src/infra/db.js';
 import {
   BaselineDetector,
   BaselineManager,

@@ -11,7 +11,7 @@ import { createDetectors } from '../../src/detect/registry.js';
 import type { BaselineDetector } from '../../src/detect/anomaly/baseline/detector.js';
 import type { Alert } from '../../src/model/alert.js';
 import { workloadKey } from '../../src/model/event.js';
-import { openStore } from '../../src/store/db.js';
+import { openStore } from '../../src/infra/db.js';
 import { DockerContainerCatalogue, DockerSource } from '../../src/sources/docker.js';
 import { BpftraceSensor } from '../../src/sources/bpftrace/sensor.js';
 import { ensureTestbedImage } from '../../src/testbed/image.js';

@@ -19,7 +19,7 @@ import {
 import { createResponder } from '../../src/respond/engine.js';
 import { parsePolicy } from '../../src/respond/policy.js';
 import { ActionStore } from '../../src/store/actions.js';
-import { openStore, type Db } from '../../src/store/db.js';
+import { openStore, type Db } from '../../src/infra/db.js';
 import { startApiDouble, type ApiDouble } from '../utils/k8s-api-double.js';
 import { shopCluster } from './fixtures.js';
 

@@ -4,7 +4,7 @@ import { KubernetesSource } from '../../src/sources/kubernetes.js';
 import { PostureDetector, postureOf } from '../../src/detect/posture/index.js';
 import { Correlator } from '../../src/characterize/incidents.js';
 import { makeAlert, type AlertInput } from '../../src/model/alert.js';
-import { openStore } from '../../src/store/db.js';
+import { openStore } from '../../src/infra/db.js';
 import { startApiDouble, type ApiDouble } from '../utils/k8s-api-double.js';
 import { pod, shopCluster } from './fixtures.js';
 

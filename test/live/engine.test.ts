@@ -11,7 +11,7 @@ import type { ActionRecord } from '../../src/model/action.js';
 import type { Alert } from '../../src/model/alert.js';
 import { nextEventId, nowNs, type VigieEvent } from '../../src/model/event.js';
 import type { EventSink, Source } from '../../src/sources/types.js';
-import { openStore } from '../../src/store/db.js';
+import { openStore } from '../../src/infra/db.js';
 import { DockerContainerCatalogue, DockerSource } from '../../src/sources/docker.js';
 import { BpftraceSensor } from '../../src/sources/bpftrace/sensor.js';
 import { ensureTestbedImage } from '../../src/testbed/image.js';

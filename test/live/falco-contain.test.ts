@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine/engine.js';
 import type { ActionRecord } from '../../src/model/action.js';
 import type { Alert } from '../../src/model/alert.js';
-import { openStore } from '../../src/store/db.js';
+import { openStore } from '../../src/infra/db.js';
 import { ensureTestbedImage } from '../../src/testbed/image.js';
 import { docker, dockerAvailable, removeContainer, waitFor, discardedOutput } from './helpers.js';
 

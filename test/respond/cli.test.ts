@@ -9,7 +9,7 @@ import { Command } from 'commander';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { register } from '../../src/cli/commands/actions.js';
 import { createResponder } from '../../src/respond/engine.js';
-import { openStore } from '../../src/store/db.js';
+import { openStore } from '../../src/infra/db.js';
 import { alertFor, buildImage, removeByPrefix, startContainer } from './helpers.js';
 
 const run = promisify(execFile);

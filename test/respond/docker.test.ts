@@ -10,7 +10,7 @@ import { DockerActuator, type DockerSnapshot } from '../../src/respond/actuators
 import { createResponder } from '../../src/respond/engine.js';
 import { parsePolicy } from '../../src/respond/policy.js';
 import { ActionStore } from '../../src/store/actions.js';
-import { openStore, type Db } from '../../src/store/db.js';
+import { openStore, type Db } from '../../src/infra/db.js';
 import { alertFor, buildImage, docker, freeSubnet, removeByPrefix, startContainer } from './helpers.js';
 
 const PREFIX = `vigie-rsp-${randomBytes(3).toString('hex')}-`;

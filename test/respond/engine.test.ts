@@ -10,7 +10,7 @@ import { createResponder } from '../../src/respond/engine.js';
 import { parsePolicy } from '../../src/respond/policy.js';
 import type { Actuator, ActuatorResult } from '../../src/respond/types.js';
 import { ActionStore } from '../../src/store/actions.js';
-import { openStore } from '../../src/store/db.js';
+import { openStore } from '../../src/infra/db.js';
 
 interface FakeState {
   id: string;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 import type { FastifyInstance } from 'fastify';
-import { openStore, type Db } from '../../src/store/db.js';
+import { openStore, type Db } from '../../src/infra/db.js';
 import { AlertStore } from '../../src/store/alerts.js';
 import { TokenStore } from '../../src/server/auth.js';
 import { createServer, type ActionsProvider } from '../../src/server/app.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { openStore } from '../../src/store/db.js';
+import { openStore } from '../../src/infra/db.js';
 import { TokenStore } from '../../src/server/auth.js';
 import { startApiServer } from '../../src/server/start.js';
 import { PushSource } from '../../src/sources/push.js';

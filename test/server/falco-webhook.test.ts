@@ -9,7 +9,7 @@ import { TokenStore } from '../../src/server/auth.js';
 import { startApiServer } from '../../src/server/start.js';
 import { PushSource } from '../../src/sources/push.js';
 import { createSources } from '../../src/sources/registry.js';
-import { openStore } from '../../src/store/db.js';
+import { openStore } from '../../src/infra/db.js';
 import { waitFor, discardedOutput } from '../live/helpers.js';
 
 const alert = {

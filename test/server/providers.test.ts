@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { openStore } from '../../src/store/db.js';
+import { openStore } from '../../src/infra/db.js';
 import { AlertStore } from '../../src/store/alerts.js';
 import { TokenStore } from '../../src/server/auth.js';
 import { createServer } from '../../src/server/app.js';

@@ -18,7 +18,7 @@ import { ROLES, roleAllows, TokenStore, type Role } from '../../src/server/auth.
 import { openApiDocument } from '../../src/server/openapi.js';
 import { startApiServer, type RunningServer } from '../../src/server/start.js';
 import { PushSource } from '../../src/sources/push.js';
-import { openStore, type Db } from '../../src/store/db.js';
+import { openStore, type Db } from '../../src/infra/db.js';
 
 const DASHBOARD = '<!doctype html><title>dashboard marker 5f1c</title>';
 

@@ -14,7 +14,7 @@ import type { VigieEvent } from '../../src/model/event.js';
 import { falcoLineToEvents } from '../../src/sources/falco.js';
 import { JsonLinesFileSource, JsonLinesReader } from '../../src/sources/json-lines-file.js';
 import { createSources } from '../../src/sources/registry.js';
-import { openStore } from '../../src/store/db.js';
+import { openStore } from '../../src/infra/db.js';
 import { requireDataset } from '../../src/util/datasets.js';
 import { waitFor, discardedOutput } from '../live/helpers.js';
 

@@ -14,7 +14,7 @@ import type { Browser } from 'playwright-core';
 import { Engine } from '../../src/engine/engine.js';
 import { createOutput } from '../../src/engine/output.js';
 import { startServerFor } from '../../src/cli/commands/run.js';
-import { openStore } from '../../src/store/db.js';
+import { openStore } from '../../src/infra/db.js';
 import { ensureTestbedImage } from '../../src/testbed/image.js';
 import { startContainer } from '../../src/testbed/containers.js';
 import { bpftraceAvailable, docker, dockerAvailable, removeContainer } from '../live/helpers.js';

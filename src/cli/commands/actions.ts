@@ -7,7 +7,7 @@ import { hostname } from 'node:os';
 import type { ActionRecord } from '../../model/action.js';
 import { createResponder, type VigieResponder } from '../../respond/engine.js';
 import { loadPolicy } from '../../respond/policy.js';
-import { defaultDbPath, openStore } from '../../store/db.js';
+import { defaultDbPath, openStore } from '../../infra/db.js';
 
 interface CommonOpts {
   db: string;

@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import { alertToLine, type Alert } from '../../model/alert.js';
-import { defaultDbPath, openStore } from '../../store/db.js';
+import { defaultDbPath, openStore } from '../../infra/db.js';
 import { FeedbackStore, createAlertFilter, type ExceptionScope } from '../../characterize/feedback.js';
 
 export { createAlertFilter };

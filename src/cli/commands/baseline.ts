@@ -9,7 +9,7 @@ import { BaselineManager } from '../../detect/anomaly/baseline/manager.js';
 import { defaultBaselineConfig } from '../../detect/anomaly/baseline/config.js';
 import { BaselineStore, parseBaselineFile } from '../../detect/anomaly/baseline/store.js';
 import type { WorkloadStatus } from '../../detect/anomaly/baseline/workload.js';
-import { defaultDbPath, openStore } from '../../store/db.js';
+import { defaultDbPath, openStore } from '../../infra/db.js';
 
 function open(db: string): { mgr: BaselineManager; close: () => void } {
   const handle = openStore(db);

@@ -1,6 +1,6 @@
 /** `vigie agent` and `vigie brain`: the two halves of `vigie run` when nodes and the brain run apart. */
 import type { Command } from 'commander';
-import { defaultDbPath, openStore } from '../../store/db.js';
+import { defaultDbPath, openStore } from '../../infra/db.js';
 import { createOutput } from '../../engine/output.js';
 import { startAgent, startBrain } from '../scaleout.js';
 import { parseList, parseOutputFormat, stageConfig, startServerFor } from './run.js';

@@ -13,7 +13,7 @@ import { cpus, hostname } from 'node:os';
 import type { Alert } from '../../model/alert.js';
 import type { ActionRecord } from '../../model/action.js';
 import type { VigieEvent } from '../../model/event.js';
-import { openStore } from '../../store/db.js';
+import { openStore } from '../../infra/db.js';
 import { dockerOptions } from '../../sources/docker.js';
 import { removeContainers, removeOrphans } from '../../testbed/containers.js';
 import { ensureTestbedImage } from '../../testbed/image.js';

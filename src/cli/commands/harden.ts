@@ -13,7 +13,7 @@ import {
   syscallsFromRecording,
 } from '../../characterize/harden.js';
 import { BaselineStore, type WorkloadBaselineJSON } from '../../detect/anomaly/baseline/index.js';
-import { defaultDbPath, openStore } from '../../store/db.js';
+import { defaultDbPath, openStore } from '../../infra/db.js';
 
 interface Opts {
   seccomp?: string;

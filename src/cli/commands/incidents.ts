@@ -9,7 +9,7 @@ import { Correlator, type Incident } from '../../characterize/incidents.js';
 import { createCharacterizer } from '../../characterize/live.js';
 import { postureOf } from '../../detect/posture/detector.js';
 import { AlertStore } from '../../store/alerts.js';
-import { defaultDbPath, openStore } from '../../store/db.js';
+import { defaultDbPath, openStore } from '../../infra/db.js';
 
 const out = (s: string): void => {
   process.stdout.write(s + '\n');

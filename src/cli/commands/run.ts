@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { hostname } from 'node:os';
-import { defaultDbPath, openStore } from '../../store/db.js';
+import { defaultDbPath, openStore } from '../../infra/db.js';
 import { logger } from '../../util/log.js';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Engine, percentileOf } from '../../engine/engine.js';

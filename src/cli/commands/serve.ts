@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { openStore, defaultDbPath } from '../../store/db.js';
+import { openStore, defaultDbPath } from '../../infra/db.js';
 import { startApiServer } from '../../server/start.js';
 
 /** `vigie serve`: the API and dashboard over an existing database, without live monitoring. */

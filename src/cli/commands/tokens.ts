@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { openStore, defaultDbPath } from '../../store/db.js';
+import { openStore, defaultDbPath } from '../../infra/db.js';
 import { ROLES, TokenStore, type Role } from '../../server/auth.js';
 
 export function register(program: Command): void {

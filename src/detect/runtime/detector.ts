@@ -262,7 +262,7 @@ export class RuntimeDetector implements Detector {
 
 /** Registry factory: shares the workload baselines of the same database for the unusual-port rule. */
 export async function createRuntimeDetector(ctx: {
-  db: import('../../store/db.js').Db;
+  db: import('../../infra/db.js').Db;
   config: Record<string, Record<string, unknown> | undefined>;
 }): Promise<RuntimeDetector> {
   const { baselineManagerFor } = await import('../anomaly/baseline/manager.js');

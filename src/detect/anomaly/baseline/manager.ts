@@ -9,7 +9,7 @@ import { workloadKey, type VigieEvent } from '../../../model/event.js';
 import { logger } from '../../../util/log.js';
 import type { PortOracle, PortVerdict } from '../../runtime/rules.js';
 import type { AlertEmitter } from '../../types.js';
-import type { Db } from '../../../store/db.js';
+import type { Db } from '../../../infra/db.js';
 import { parseBaselineConfig, type BaselineConfig } from './config.js';
 import { BaselineStore, toBaselineFile, type BaselineFile } from './store.js';
 import { WorkloadBaseline, type LossClock, type WorkloadStatus } from './workload.js';

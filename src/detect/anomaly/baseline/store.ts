@@ -3,19 +3,21 @@
  * export/import file format: {"format": "vigie-baselines", "version": 1, "workloads": [...]}.
  */
 import { z } from 'zod';
-import { applyMigrations, registerMigration, type Db } from '../../../store/db.js';
+import { migrate, type Db, type Migration } from '../../../infra/db.js';
 import type { WorkloadBaselineJSON } from './workload.js';
 
-registerMigration(
-  'baseline_001_workloads',
-  `CREATE TABLE IF NOT EXISTS baseline_workloads (
+export const BASELINE_SCHEMA: readonly Migration[] = [
+  {
+    id: 'baseline_001_workloads',
+    sql: `CREATE TABLE IF NOT EXISTS baseline_workloads (
      workload TEXT PRIMARY KEY,
      state TEXT NOT NULL,
      learned_events INTEGER NOT NULL,
      updated_at TEXT NOT NULL,
      json TEXT NOT NULL
    );`,
-);
+  },
+];
 
 const reservoir = z.object({ seen: z.number().int().nonnegative(), samples: z.array(z.number()) });
 export const workloadBaselineSchema = z.object({
@@ -82,7 +84,7 @@ export interface StoredBaselineRow {
 
 export class BaselineStore {
   constructor(private readonly db: Db) {
-    applyMigrations(db);
+    migrate(db, BASELINE_SCHEMA);
   }
 
   save(j: WorkloadBaselineJSON): void {

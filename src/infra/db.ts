@@ -1,0 +1,43 @@
+/**
+ * SQLite (better-sqlite3), the ground floor of storage. A table belongs to the module that uses it:
+ * that module exports its migrations and applies them (`migrate`) when its store is constructed, so a
+ * database opened anywhere gets exactly the tables of the stores built on it, and no registry is
+ * shared between modules. Migrations are recorded by id in `schema_migrations` and applied once.
+ */
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+export type Db = Database.Database;
+
+export interface Migration {
+  readonly id: string;
+  readonly sql: string;
+}
+
+export function openStore(path: string): Db {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT PRIMARY KEY, applied_at TEXT NOT NULL)');
+  return db;
+}
+
+/** Apply, in order, the migrations of `migrations` that this database has not seen yet. */
+export function migrate(db: Db, migrations: readonly Migration[]): void {
+  const seen = db.prepare('SELECT 1 FROM schema_migrations WHERE id = ?');
+  const ins = db.prepare('INSERT INTO schema_migrations (id, applied_at) VALUES (?, ?)');
+  for (const m of migrations) {
+    if (seen.get(m.id)) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      ins.run(m.id, new Date().toISOString());
+    })();
+  }
+}
+
+export function defaultDbPath(): string {
+  return process.env.VIGIE_DB ?? '.vigie/vigie.db';
+}
