@@ -13,7 +13,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Characterizer } from '../characterize/live.js';
 import type { Alert, AlertInput } from '../model/alert.js';
-import type { ActionRecord } from '../model/action.js';
+import { isContainment, type ActionRecord } from '../model/action.js';
 import { nextEventId, nowNs, type EventKind, type VigieEvent } from '../model/event.js';
 import { InProcessBus, TOPICS, type DropNotice } from '../pipeline/bus.js';
 import type { Detector } from '../detect/types.js';
@@ -27,22 +27,6 @@ import type { EngineOptions, EngineStats, LiveResponder } from './types.js';
 export type { EngineOptions, EngineStats, LiveResponder } from './types.js';
 
 const log = logger('engine');
-
-/** Actions that change the workload (read-only observe / capture_evidence are not containment). */
-const CONTAINMENT_ACTIONS: ReadonlySet<string> = new Set([
-  'throttle',
-  'isolate',
-  'pause',
-  'stop',
-  'kill',
-  'k8s_isolate',
-  'scale_zero',
-  'evict',
-  'delete_pod',
-  'k8s_limit',
-  'cordon',
-]);
-const isContainment = (action: string) => CONTAINMENT_ACTIONS.has(action);
 
 export class Engine {
   readonly alerts: AlertStore;

@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { LineCounter, isNode, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
-import { ACTION_TYPES, type ActionType } from '../model/action.js';
+import { ACTION_TYPES, isDestructive, type ActionType } from '../model/action.js';
 import {
   CATEGORIES,
   PRIORITIES,
@@ -21,17 +21,6 @@ import {
 } from '../model/alert.js';
 
 export type Mode = 'monitor' | 'enforce';
-
-/** Actions that only read: they run even in monitor mode and never count against guards. */
-export const READ_ONLY_ACTIONS: readonly ActionType[] = ['observe', 'capture_evidence'];
-/** Actions after which the workload's running state is lost: evidence is captured before them. */
-export const DESTRUCTIVE_ACTIONS: readonly ActionType[] = [
-  'stop',
-  'kill',
-  'evict',
-  'delete_pod',
-  'scale_zero',
-];
 
 export interface MatchSpec {
   category?: Category[];
@@ -136,7 +125,7 @@ const size = z.union([
   z.string().regex(/^\d+(\.\d+)?\s*([kmgt]i?b?|b)?$/i, 'a size like 64m, 512MiB, 1g (or bytes as a number)'),
 ]);
 
-const paramsByAction: Partial<Record<ActionType, z.ZodType>> = {
+const paramsByAction: Readonly<Partial<Record<ActionType, z.ZodType>>> = {
   throttle: z
     .object({ cpus: z.number().positive().max(1024).optional(), memory: size.optional() })
     .strict()
@@ -347,7 +336,7 @@ export function parsePolicy(text: string, file = '<policy>'): Policy {
       if (step.action === 'capture_evidence' && norm.since !== undefined) {
         norm.since = parseDuration(norm.since as string | number);
       }
-      if (DESTRUCTIVE_ACTIONS.includes(step.action) && !steps.some((x) => x.action === 'capture_evidence')) {
+      if (isDestructive(step.action) && !steps.some((x) => x.action === 'capture_evidence')) {
         steps.push({ action: 'capture_evidence', params: {}, approval: false, implicit: true });
       }
       steps.push({
@@ -394,23 +383,28 @@ export function loadPolicy(file: string): Policy {
 
 // ---- matching
 
-const globCache = new Map<string, RegExp>();
+/** Glob match: `*` any run of characters, `?` any one character, everything else literal. */
 export function globMatch(pattern: string, value: string): boolean {
   if (!/[*?]/.test(pattern)) return pattern === value;
-  let re = globCache.get(pattern);
-  if (!re) {
-    re = new RegExp(
-      '^' +
-        pattern
-          .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-          .replace(/\*/g, '.*')
-          .replace(/\?/g, '.') +
-        '$',
-      's',
-    );
-    globCache.set(pattern, re);
+  let p = 0;
+  let v = 0;
+  // Where the last `*` was and the value position it currently stands for, to backtrack to.
+  let star = -1;
+  let mark = 0;
+  while (v < value.length) {
+    if (p < pattern.length && pattern[p] === '*') {
+      star = p++;
+      mark = v;
+    } else if (p < pattern.length && (pattern[p] === '?' || pattern[p] === value[v])) {
+      p++;
+      v++;
+    } else if (star >= 0) {
+      p = star + 1;
+      v = ++mark;
+    } else return false;
   }
-  return re.test(value);
+  while (p < pattern.length && pattern[p] === '*') p++;
+  return p === pattern.length;
 }
 
 const anyGlob = (patterns: string[], value: string | undefined): boolean =>

@@ -8,15 +8,13 @@
  * is checked against Docker's real state and then rolled back.
  */
 import { workloadKey, type ContainerRef } from '../model/event.js';
-import type { ActionRecord } from '../model/action.js';
+import { isContainment, undoesExactly, type ActionRecord } from '../model/action.js';
 import type { Alert } from '../model/alert.js';
 import { limitsOf, startContainer, type Started } from './containers.js';
 import type { ScenarioContext, ScenarioResult } from './scenarios.js';
 import { httpGet, TrafficDriver, waitHttp } from './traffic.js';
 
 const PORT = 8080;
-const CONTAINMENT = new Set(['throttle', 'isolate', 'pause', 'stop', 'kill']);
-const REVERSIBLE = new Set(['throttle', 'isolate', 'pause']);
 
 function mean(xs: number[]): number {
   return xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN;
@@ -220,7 +218,7 @@ export async function runIntrusion(ctx: ScenarioContext): Promise<ScenarioResult
     const executedFor = () => {
       const byId = new Map<string, ActionRecord>();
       for (const r of ctx.actions)
-        if (r.target.id === victim.id && r.status === 'executed' && CONTAINMENT.has(r.action))
+        if (r.target.id === victim.id && r.status === 'executed' && isContainment(r.action))
           byId.set(r.id, r);
       return [...byId.values()];
     };
@@ -278,7 +276,7 @@ export async function runIntrusion(ctx: ScenarioContext): Promise<ScenarioResult
         );
         // ---- rollback ----
         const rolled: ActionRecord[] = [];
-        for (const r of executedFor().filter((x) => REVERSIBLE.has(x.action))) {
+        for (const r of executedFor().filter((x) => undoesExactly(x.action))) {
           try {
             rolled.push(await ctx.engine.rollback(r.id));
           } catch (err) {
@@ -294,7 +292,7 @@ export async function runIntrusion(ctx: ScenarioContext): Promise<ScenarioResult
       }
     } else {
       await ctx.sleep(10_000);
-      const planned = ctx.actions.filter((r) => r.target.id === victim.id && CONTAINMENT.has(r.action));
+      const planned = ctx.actions.filter((r) => r.target.id === victim.id && isContainment(r.action));
       const during = cpuSamples(ctx, neighbour.id, attackStart + 3000);
       summary.neighbourCpuDuringAttack = round2(mean(during));
       summary.neighbourShareDuringAttack = round2(

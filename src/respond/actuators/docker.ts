@@ -6,7 +6,7 @@
  */
 import Docker from 'dockerode';
 import { readFileSync } from 'node:fs';
-import type { ActionRecord, ActionTarget, ActionType } from '../../model/action.js';
+import { runsOn, type ActionRecord, type ActionTarget, type ActionType } from '../../model/action.js';
 import type { Actuator, ActuatorResult } from '../types.js';
 
 export interface DockerNetworkSnapshot {
@@ -37,7 +37,6 @@ export interface DockerSnapshot {
   networks: Record<string, DockerNetworkSnapshot>;
 }
 
-const SUPPORTED: readonly ActionType[] = ['capture_evidence', 'throttle', 'isolate', 'pause', 'stop', 'kill'];
 const EVIDENCE_LOG_BYTES = 64 * 1024;
 
 export class ContainerGoneError extends Error {
@@ -176,7 +175,7 @@ export class DockerActuator implements Actuator {
   }
 
   supports(action: ActionType): boolean {
-    return SUPPORTED.includes(action);
+    return runsOn(action, this.platform);
   }
 
   private label(t: ActionTarget): string {
@@ -207,9 +206,10 @@ export class DockerActuator implements Actuator {
     action: ActionType,
     target: ActionTarget,
     paramsIn: Record<string, unknown>,
+    state?: unknown,
   ): Promise<ActuatorResult> {
     let params = paramsIn;
-    const before = await this.snapshot(target);
+    const before = (state as DockerSnapshot | undefined) ?? (await this.snapshot(target));
     const c = this.docker.getContainer(before.id);
     let note: string | undefined;
     switch (action) {

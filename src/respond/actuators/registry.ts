@@ -1,15 +1,13 @@
-/** Actuators, one line each. */
-import type { Actuator } from '../types.js';
+/**
+ * Actuators, one line each. A factory returns undefined when its platform is not configured.
+ */
+import type { Actuator, ActuatorContext, ActuatorFactory } from '../types.js';
 import { createDockerActuator } from './docker.js';
 import { createKubernetesActuator } from './kubernetes.js';
 
-export interface ActuatorContext {
-  config: Record<string, Record<string, unknown> | undefined>;
-}
+export type { ActuatorContext, ActuatorFactory } from '../types.js';
 
-export type ActuatorFactory = (ctx: ActuatorContext) => Actuator | undefined | Promise<Actuator | undefined>;
-
-const factories: [name: string, factory: ActuatorFactory][] = [
+const factories: readonly (readonly [name: string, factory: ActuatorFactory])[] = [
   ['docker', (ctx) => createDockerActuator(ctx.config.docker)],
   ['kubernetes', (ctx) => createKubernetesActuator(ctx.config.kubernetes)],
 ];
