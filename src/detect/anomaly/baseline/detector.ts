@@ -99,6 +99,7 @@ export class BaselineDetector implements Detector {
       }
       wb.onEvent(ev, nowMs, emit);
     } catch {
+      // An odd event must not take the pipeline down: count it and go on.
       this.malformed++;
     }
   }
