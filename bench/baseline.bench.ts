@@ -15,7 +15,6 @@ import {
   BaselineDetector,
   BaselineManager,
   parseBaselineConfig,
-  syscallId,
 } from '../src/detect/anomaly/baseline/index.js';
 import { fmt, hrms, row } from './util.js';
 
@@ -187,7 +186,7 @@ export async function run(): Promise<void> {
   const ids = new Int32Array(scoreCalls);
   const tids = new Int32Array(scoreCalls);
   for (let i = 0; i < scoreCalls; i++) {
-    ids[i] = syscallId(score[i].syscall!.name);
+    ids[i] = mgr.calls.of(score[i].syscall!);
     tids[i] = score[i].proc!.tid!;
   }
   let unseenCore = 0;

@@ -8,7 +8,7 @@
  * recording: a JSON list of names, `{syscalls: [...]}`, a `{name: count}` map, or bpftrace's JSON map
  * output keyed by syscall number (optionally `cgroup,number`).
  */
-import { SYSCALL_NAMES_X86_64, syscallName } from '../sources/bpftrace/syscalls.js';
+import { SYSCALL_NAMES_X86_64, syscallName } from '../model/syscalls.js';
 
 /**
  * What runc (and `docker exec`) runs after installing the filter and before/while exec'ing the

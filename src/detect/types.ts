@@ -1,6 +1,7 @@
 import type { Alert, AlertInput } from '../model/alert.js';
 import type { EventKind, VigieEvent } from '../model/event.js';
 import type { Db } from '../infra/db.js';
+import type { BaselineManager } from './anomaly/baseline/manager.js';
 
 export type AlertEmitter = (a: AlertInput) => void;
 
@@ -29,6 +30,13 @@ export interface DetectorContext {
   hostname: string;
   /** Free-form settings from the CLI / config file, by detector name. */
   config: Record<string, Record<string, unknown> | undefined>;
+  /**
+   * The learned workload baselines, one service for the 'baseline' detector (which learns into it)
+   * and the 'runtime' detector (its unusual-port rule asks it); the caller creates it once and may
+   * hand it to the API too. Without it the 'baseline' detector opens its own over `db` and the
+   * 'runtime' rules go without workload baselines.
+   */
+  baselines?: BaselineManager;
 }
 
 export type DetectorFactory = (ctx: DetectorContext) => Detector | undefined | Promise<Detector | undefined>;

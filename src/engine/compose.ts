@@ -7,6 +7,7 @@
 import Docker from 'dockerode';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createCharacterizer, type Characterizer } from '../characterize/live.js';
+import { createBaselineManager, type BaselineManager } from '../detect/anomaly/baseline/manager.js';
 import { postureOf } from '../detect/posture/detector.js';
 import { createDetectors } from '../detect/registry.js';
 import type { Detector } from '../detect/types.js';
@@ -17,8 +18,18 @@ import { createSources } from '../sources/registry.js';
 import type { Source } from '../sources/types.js';
 import type { EngineOptions, LiveResponder } from './types.js';
 
-export function composeDetectors(o: EngineOptions): Promise<Detector[]> {
-  return createDetectors({ db: o.db, hostname: o.hostname, config: o.config ?? {} }, o.detectorNames);
+/** One baseline manager shared by the baseline and runtime detectors (and the API), when either runs. */
+export function composeBaselines(o: EngineOptions): BaselineManager | undefined {
+  if (o.baselines) return o.baselines;
+  const learns = !o.detectorNames || o.detectorNames.some((n) => n === 'baseline' || n === 'runtime');
+  return learns ? createBaselineManager(o.db, o.config?.baseline) : undefined;
+}
+
+export function composeDetectors(o: EngineOptions, baselines?: BaselineManager): Promise<Detector[]> {
+  return createDetectors(
+    { db: o.db, hostname: o.hostname, config: o.config ?? {}, baselines },
+    o.detectorNames,
+  );
 }
 
 export function composeSources(o: EngineOptions): Promise<Source[]> {

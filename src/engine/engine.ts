@@ -16,12 +16,19 @@ import type { Alert, AlertInput } from '../model/alert.js';
 import { isContainment, type ActionRecord } from '../model/action.js';
 import { nextEventId, nowNs, type EventKind, type VigieEvent } from '../model/event.js';
 import { InProcessBus, TOPICS, type DropNotice } from '../pipeline/bus.js';
+import type { BaselineManager } from '../detect/anomaly/baseline/manager.js';
 import type { Detector } from '../detect/types.js';
 import type { Source } from '../sources/types.js';
 import { AlertStore } from '../store/alerts.js';
 import { logger } from '../util/log.js';
 import { AlertPath } from './alert-path.js';
-import { composeCharacterizer, composeDetectors, composeResponder, composeSources } from './compose.js';
+import {
+  composeBaselines,
+  composeCharacterizer,
+  composeDetectors,
+  composeResponder,
+  composeSources,
+} from './compose.js';
 import type { EngineOptions, EngineStats, LiveResponder } from './types.js';
 
 export type { EngineOptions, EngineStats, LiveResponder } from './types.js';
@@ -34,6 +41,8 @@ export class Engine {
   detectors: Detector[] = [];
   responder?: LiveResponder;
   characterizer?: Characterizer;
+  /** The workload baselines the detectors learn into, when they do (the API's reset reaches them). */
+  baselines?: BaselineManager;
   /** Alert written → containment action (not read-only evidence) executed, ms. */
   readonly containmentLatencyMs: number[] = [];
   private readonly eventsBus: InProcessBus;
@@ -83,7 +92,8 @@ export class Engine {
 
   async start(): Promise<void> {
     const o = this.opts;
-    this.detectors = o.detectors ?? (await composeDetectors(o));
+    if (!o.detectors) this.baselines = composeBaselines(o);
+    this.detectors = o.detectors ?? (await composeDetectors(o, this.baselines));
     for (const d of this.detectors)
       for (const k of d.kinds) {
         const l = this.byKind.get(k) ?? [];

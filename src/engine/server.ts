@@ -27,6 +27,7 @@ export async function startServerFor(engine: Engine, db: Db, listen: string): Pr
     port: Number(m[2]),
     actions,
     history,
+    baselineManager: engine.baselines,
     auditWebhook: pushed('k8s-audit-webhook'),
     falcoWebhook: pushed('falco-webhook'),
     stats: () => engine.stats(),

@@ -1,5 +1,6 @@
 /** The engine's options and statistics, and the responder as the engine drives it. */
 import type { Characterizer } from '../characterize/live.js';
+import type { BaselineManager } from '../detect/anomaly/baseline/manager.js';
 import type { Detector } from '../detect/types.js';
 import type { ActionRecord } from '../model/action.js';
 import type { Alert } from '../model/alert.js';
@@ -32,6 +33,11 @@ export interface EngineOptions {
   detectors?: Detector[];
   detectorNames?: string[];
   config?: StageConfig;
+  /**
+   * Workload baselines for the 'baseline' and 'runtime' detectors; default: one over the store when
+   * either of them runs. The API serves the same one (`Engine.baselines`).
+   */
+  baselines?: BaselineManager;
   /** Responder; default: the response stage under the policy. `null` disables the response stage. */
   responder?: LiveResponder | null;
   /**

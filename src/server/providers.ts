@@ -6,7 +6,7 @@ import type { Db } from '../infra/db.js';
 import type { VigieEvent } from '../model/event.js';
 import { workloadKey } from '../model/event.js';
 import { IncidentStore } from '../characterize/incidents.js';
-import { baselineManagerFor } from '../detect/anomaly/baseline/index.js';
+import type { BaselineManager } from '../detect/anomaly/baseline/index.js';
 import { postureProvider } from '../detect/posture/detector.js';
 import type { BaselinesProvider, IncidentsProvider, PostureProvider } from './app.js';
 
@@ -62,11 +62,10 @@ export class ResourceHistory {
 }
 
 /**
- * Baselines through the database's shared manager: the live one when the baseline detector runs in
- * this process (a reset must reach it), otherwise one loaded from the store.
+ * Baselines through a manager: the live one when the baseline detector runs in this process (a reset
+ * must reach it), otherwise one loaded from the store.
  */
-export function baselinesProvider(db: Db, history?: ResourceHistory): BaselinesProvider {
-  const m = baselineManagerFor(db, undefined);
+export function baselinesProvider(m: BaselineManager, history?: ResourceHistory): BaselinesProvider {
   return {
     list: () => m.list().map((w) => ({ ...w, ...(history?.series(w.workload) ?? {}) })),
     reset: (w) => m.reset(w),

@@ -14,6 +14,7 @@ import { TokenStore } from './auth.js';
 import { registerK8sAuditRoute } from './routes/k8s-audit.js';
 import { registerFalcoRoute } from './routes/falco.js';
 import type { PushSource } from '../sources/push.js';
+import { createBaselineManager, type BaselineManager } from '../detect/anomaly/baseline/manager.js';
 import { createServer, type ServerDeps } from './app.js';
 import {
   baselinesProvider,
@@ -36,6 +37,8 @@ export interface StartOptions extends Partial<Omit<ServerDeps, 'alerts' | 'token
   metrics?: MetricsRegistry;
   /** Recent resource samples per workload, for the dashboard's sparklines. */
   history?: ResourceHistory;
+  /** The live workload baselines (`vigie run`); default: a manager over the store. */
+  baselineManager?: BaselineManager;
   /** When set, POST /k8s-audit feeds Kubernetes audit events into this source (responder token). */
   auditWebhook?: PushSource;
   /** When set, POST /falco feeds Falco's alerts (Falcosidekick's webhook) into this source (responder token). */
@@ -64,7 +67,9 @@ export async function startApiServer(opts: StartOptions): Promise<RunningServer>
     tokens,
     metrics: opts.metrics ?? defaultMetrics,
     incidents: opts.incidents ?? incidentsProvider(opts.db),
-    baselines: opts.baselines ?? baselinesProvider(opts.db, opts.history),
+    baselines:
+      opts.baselines ??
+      baselinesProvider(opts.baselineManager ?? createBaselineManager(opts.db, undefined), opts.history),
     posture: opts.posture ?? postureFindingsProvider(),
     webDir: opts.webDir ?? defaultWebDir(),
     reportsDir: opts.reportsDir ?? resolve('reports'),

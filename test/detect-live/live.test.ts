@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine/engine.js';
 import { createDetectors } from '../../src/detect/registry.js';
 import type { BaselineDetector } from '../../src/detect/anomaly/baseline/detector.js';
+import { createBaselineManager } from '../../src/detect/anomaly/baseline/manager.js';
 import type { Alert } from '../../src/model/alert.js';
 import { workloadKey } from '../../src/model/event.js';
 import { openStore } from '../../src/infra/db.js';
@@ -49,7 +50,11 @@ describe.skipIf(!hasBpf)('baseline and runtime detectors on real Docker and bpft
       },
       runtime: {},
     };
-    const detectors = await createDetectors({ db, hostname: 'h', config }, ['baseline', 'runtime']);
+    const baselines = createBaselineManager(db, config.baseline);
+    const detectors = await createDetectors({ db, hostname: 'h', config, baselines }, [
+      'baseline',
+      'runtime',
+    ]);
     const alerts: Alert[] = [];
     const engine = new Engine({
       db,

@@ -5,7 +5,7 @@ import { TokenStore } from '../../src/server/auth.js';
 import { createServer } from '../../src/server/app.js';
 import { baselinesProvider, incidentsProvider, ResourceHistory } from '../../src/server/providers.js';
 import { Correlator } from '../../src/characterize/incidents.js';
-import { baselineManagerFor } from '../../src/detect/anomaly/baseline/index.js';
+import { createBaselineManager } from '../../src/detect/anomaly/baseline/index.js';
 import { makeAlert } from '../../src/model/alert.js';
 import type { VigieEvent } from '../../src/model/event.js';
 
@@ -48,7 +48,7 @@ describe('API providers over the stages', () => {
       alerts.add(a);
       correlator.add(a);
     }
-    const m = baselineManagerFor(db, undefined);
+    const m = createBaselineManager(db, undefined);
     m.resolve(
       { ...metric('web', 1, 1), kind: 'process', proc: { name: 'httpd', exe: '/bin/httpd' } },
       Date.now(),
@@ -61,7 +61,7 @@ describe('API providers over the stages', () => {
       alerts,
       tokens,
       incidents: incidentsProvider(db),
-      baselines: baselinesProvider(db, history),
+      baselines: baselinesProvider(m, history),
     });
     const h = { authorization: `Bearer ${admin}` };
     const inc = (await app.inject({ url: '/api/v1/incidents', headers: h })).json().items;

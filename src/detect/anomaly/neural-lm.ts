@@ -22,6 +22,9 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
+import { logger } from '../../util/log.js';
+
+const backendLog = logger('neural-lm');
 
 export interface NeuralLmOptions {
   /** Context length (previous calls). */
@@ -39,19 +42,20 @@ export interface NeuralLmOptions {
 /** NLL ceiling: probability floor 1e-12, as the one-hot reference path clamps it. */
 const NLL_CAP = -Math.log(1e-12);
 
-let backendReady: Promise<void> | undefined;
-
-/** Selects the wasm backend once (falls back to tfjs's cpu backend when wasm cannot load). */
-export function ensureBackend(): Promise<void> {
-  backendReady ??= (async () => {
-    try {
-      await tf.setBackend('wasm');
-    } catch {
-      await tf.setBackend('cpu');
-    }
-    await tf.ready();
-  })();
-  return backendReady;
+/**
+ * Selects tfjs's wasm backend, or its cpu backend when wasm cannot start. The choice is tfjs's own
+ * (process-wide) state: once a backend is selected this only waits for it to be ready.
+ */
+export async function ensureBackend(): Promise<void> {
+  const engine = tf.engine();
+  if (engine.backendName !== 'wasm' && engine.backendName !== 'cpu' && !(await tf.setBackend('wasm'))) {
+    backendLog.warn(
+      'the tfjs wasm backend could not start: the neural language model runs on the slower cpu backend',
+    );
+    if (!(await tf.setBackend('cpu')))
+      throw new Error('tfjs: neither the wasm nor the cpu backend could start');
+  }
+  await tf.ready();
 }
 
 /** Rows `ids` of `table`, differentiable on the wasm backend (gradient: scatter-add into the rows). */

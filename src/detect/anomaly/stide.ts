@@ -4,7 +4,8 @@
  * mismatches among the last L n-grams of a stream (the "locality frame"), as the LID-DS framework does.
  *
  * Built for the hot path of a live sensor as much as for offline evaluation:
- * - system calls are small non-negative integers (the caller maps names to ids);
+ * - system calls are non-negative integers (the live baselines use kernel numbers, the evaluation its
+ *   data set's ids);
  * - one sliding state per stream key (a thread id, a process id, a recording): interleaved threads
  *   do not produce n-grams that no thread ever executed;
  * - n-grams live in an open-addressing hash set over typed arrays; learn/score allocate nothing once

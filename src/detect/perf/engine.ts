@@ -81,7 +81,7 @@ export interface PerfParams {
   attributionTries: number;
 }
 
-export const DEFAULT_PARAMS: PerfParams = {
+export const DEFAULT_PARAMS: Readonly<PerfParams> = {
   window: 60,
   k: 3,
   h: 10,
@@ -427,7 +427,7 @@ export class PerfEngine {
         t.quietRun = 0;
         started = true;
       } else {
-        // Learn only from samples that are not part of an incident (DESIGN.md, "Baselines").
+        // Learn only from samples that are not part of an incident (docs/perf.md, "Detector").
         b.push(x);
         if (spec.name === 'memory' && b.count === p.window) {
           const leak = this.checkLeak(e, t, spec, ts, m.memoryLimit);

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import type { AlertInput } from '../../model/alert.js';
 import type { EventKind, VigieEvent } from '../../model/event.js';
-import type { AlertEmitter, Detector } from '../types.js';
+import type { AlertEmitter, Detector, DetectorContext } from '../types.js';
 import {
   ContainerState,
   defaultRuntimeConfig,
@@ -260,12 +260,14 @@ export class RuntimeDetector implements Detector {
   }
 }
 
-/** Registry factory: shares the workload baselines of the same database for the unusual-port rule. */
-export async function createRuntimeDetector(ctx: {
-  db: import('../../infra/db.js').Db;
-  config: Record<string, Record<string, unknown> | undefined>;
-}): Promise<RuntimeDetector> {
-  const { baselineManagerFor } = await import('../anomaly/baseline/manager.js');
-  const mgr = baselineManagerFor(ctx.db, ctx.config.baseline);
-  return new RuntimeDetector(parseRuntimeConfig(ctx.config.runtime), mgr, (ev) => mgr.noteAlert(ev));
+/**
+ * Registry factory. The unusual-port rule asks the workload baselines of the context (which also hear
+ * of this detector's alerts, so that the alerting workload's learning pauses); without them it
+ * judges by the allowlist alone.
+ */
+export function createRuntimeDetector(ctx: Pick<DetectorContext, 'config' | 'baselines'>): RuntimeDetector {
+  const cfg = parseRuntimeConfig(ctx.config.runtime);
+  const baselines = ctx.baselines;
+  if (baselines === undefined) return new RuntimeDetector(cfg);
+  return new RuntimeDetector(cfg, baselines, (ev) => baselines.noteAlert(ev));
 }

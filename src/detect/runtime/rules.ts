@@ -30,7 +30,7 @@ export interface RuntimeConfig {
   forkExecWindowSec: number;
 }
 
-export const defaultRuntimeConfig: RuntimeConfig = {
+export const defaultRuntimeConfig: Readonly<RuntimeConfig> = {
   allowedPorts: [53, 80, 443, 8080, 8443, 123],
   dedupSec: 60,
   minerCpuShare: 0.8,
@@ -103,7 +103,7 @@ export interface RuntimeRule {
   match(ev: VigieEvent, ctx: RuleContext): RuleHit | undefined;
 }
 
-const SHELLS = new Set([
+const SHELLS: ReadonlySet<string> = new Set([
   'sh',
   'bash',
   'ash',
@@ -218,14 +218,14 @@ function isWrite(ev: VigieEvent): boolean {
   return f.op === 'write' || f.op === 'unlink' || f.op === 'rename' || f.op === 'chmod' || f.op === 'mkdir';
 }
 
-const ETC_WRITE_EXCLUDED = new Set([
+const ETC_WRITE_EXCLUDED: ReadonlySet<string> = new Set([
   '/etc/resolv.conf',
   '/etc/hosts',
   '/etc/hostname',
   '/etc/mtab',
   '/etc/ld.so.cache',
 ]);
-const BIN_DIRS = [
+const BIN_DIRS: readonly string[] = [
   '/bin/',
   '/sbin/',
   '/usr/bin/',
@@ -279,7 +279,7 @@ interface Sensitive {
   what: string;
   mitre: MitreRef;
 }
-const SENSITIVE: Sensitive[] = [
+const SENSITIVE: readonly Sensitive[] = [
   {
     test: (p) => p === '/etc/shadow' || p === '/etc/gshadow' || p === '/etc/shadow-' || p === '/etc/gshadow-',
     what: 'password hashes',
@@ -316,7 +316,7 @@ const SENSITIVE: Sensitive[] = [
   },
 ];
 /** Programs whose job is to read these files. */
-const SENSITIVE_READERS = new Set([
+const SENSITIVE_READERS: ReadonlySet<string> = new Set([
   'sshd',
   'sudo',
   'su',
@@ -364,7 +364,7 @@ const sensitiveReadRule: RuntimeRule = {
   },
 };
 
-const PKG_ALWAYS = new Set([
+const PKG_ALWAYS: ReadonlySet<string> = new Set([
   'apt',
   'apt-get',
   'aptitude',
@@ -378,7 +378,7 @@ const PKG_ALWAYS = new Set([
   'pacman',
   'emerge',
 ]);
-const PKG_INSTALL_VERB = new Set([
+const PKG_INSTALL_VERB: ReadonlySet<string> = new Set([
   'pip',
   'pip3',
   'pipx',
@@ -419,7 +419,7 @@ const packageRule: RuntimeRule = {
   },
 };
 
-const WRITABLE_DIRS = ['/tmp/', '/dev/shm/', '/var/tmp/', '/run/shm/'];
+const WRITABLE_DIRS: readonly string[] = ['/tmp/', '/dev/shm/', '/var/tmp/', '/run/shm/'];
 
 const dropExecRule: RuntimeRule = {
   id: 'drop_and_execute',

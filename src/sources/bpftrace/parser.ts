@@ -4,7 +4,7 @@
  * notices are summed. The source turns records into VigieEvents once the cgroup is attributed.
  */
 import { SYSCALL_BITS } from './program.js';
-import { syscallName } from './syscalls.js';
+import { syscallName } from '../../model/syscalls.js';
 
 interface Base {
   /** cgroup-v2 id (an inode number: well below 2^53). */
@@ -15,7 +15,13 @@ interface Base {
 }
 
 export type SensorRecord =
-  | (Base & { t: 'syscalls'; names: string[]; nrs: number[] })
+  | (Base & {
+      t: 'syscalls';
+      /** Kernel numbers, oldest first: the calls' identity (baselines learn these). */
+      nrs: number[];
+      /** The same calls named (model/syscalls.ts), for the event's `syscall.name` that rules match. */
+      names: string[];
+    })
   | (Base & {
       t: 'exec';
       ppid: number;

@@ -13,21 +13,21 @@ import {
   type AuditAnomalyConfig,
 } from './model.js';
 
-const PRIORITY: Record<AuditAnomaly['kind'], Priority> = {
+const PRIORITY: Readonly<Record<AuditAnomaly['kind'], Priority>> = {
   'first-seen': 'Notice',
   'rare-source-ip': 'Warning',
   'denied-burst': 'Warning',
   'secret-read-burst': 'Error',
 };
 
-const TITLE: Record<AuditAnomaly['kind'], string> = {
+const TITLE: Readonly<Record<AuditAnomaly['kind'], string>> = {
   'first-seen': 'K8s audit: first-seen identity action',
   'rare-source-ip': 'K8s audit: identity from a new source IP',
   'denied-burst': 'K8s audit: burst of denied requests',
   'secret-read-burst': 'K8s audit: burst of secret reads',
 };
 
-const MITRE: Record<AuditAnomaly['kind'], { tactic: string; technique: string }[]> = {
+const MITRE: Readonly<Record<AuditAnomaly['kind'], readonly { tactic: string; technique: string }[]>> = {
   'first-seen': [{ tactic: 'discovery', technique: 'T1613' }],
   'rare-source-ip': [{ tactic: 'initial-access', technique: 'T1078' }],
   'denied-burst': [{ tactic: 'discovery', technique: 'T1613' }],
@@ -58,7 +58,7 @@ export function anomalyAlertInput(a: AuditAnomaly) {
     score: a.score,
     threshold: a.threshold,
     explanation: a.explanation,
-    mitre: MITRE[a.kind],
+    mitre: [...MITRE[a.kind]],
     event: a.event,
     entities: { user: a.identity },
   };

@@ -27,7 +27,7 @@ export interface AuditAnomalyConfig {
   maxIdentities: number;
 }
 
-export const DEFAULT_AUDIT_ANOMALY: AuditAnomalyConfig = {
+export const DEFAULT_AUDIT_ANOMALY: Readonly<AuditAnomalyConfig> = {
   learnNs: 3_600n * 1_000_000_000n,
   windowNs: 60n * 1_000_000_000n,
   minIdentityEvents: 20,

@@ -56,7 +56,7 @@ export interface BaselineConfig {
   saveIntervalSec: number;
 }
 
-export const defaultBaselineConfig: BaselineConfig = {
+export const defaultBaselineConfig: Readonly<BaselineConfig> = {
   learnSec: 600,
   minEvents: 5000,
   windowSec: 10,

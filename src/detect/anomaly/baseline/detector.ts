@@ -6,8 +6,7 @@ import type { Alert } from '../../../model/alert.js';
 import type { EventKind, VigieEvent } from '../../../model/event.js';
 import type { DetectorContext } from '../../types.js';
 import type { AlertEmitter, Detector } from '../../types.js';
-import { baselineManagerFor, type BaselineManager } from './manager.js';
-import { syscallId } from './vocab.js';
+import { createBaselineManager, type BaselineManager } from './manager.js';
 
 export class BaselineDetector implements Detector {
   readonly name = 'baseline';
@@ -31,7 +30,7 @@ export class BaselineDetector implements Detector {
 
   /**
    * Every alert the engine raises, from any detector: a window that held an alert about a workload
-   * is never learned (DESIGN.md, "Baselines").
+   * is never learned (docs/detectors.md, "Lifecycle").
    */
   onAlert(a: Alert): void {
     this.manager.noteAlertRecord(a);
@@ -66,7 +65,7 @@ export class BaselineDetector implements Detector {
           if (typeof p.tid === 'number') tid = p.tid;
           else if (typeof p.pid === 'number') tid = p.pid;
         }
-        wb.onSyscall(tid, syscallId(sc.name), nowMs, ev, emit);
+        wb.onSyscall(tid, this.manager.calls.of(sc), nowMs, ev, emit);
         return;
       }
       if (ev.kind === 'internal') {
@@ -100,6 +99,7 @@ export class BaselineDetector implements Detector {
       }
       wb.onEvent(ev, nowMs, emit);
     } catch {
+      // An odd event must not take the pipeline down: count it and go on.
       this.malformed++;
     }
   }
@@ -129,6 +129,10 @@ export class BaselineDetector implements Detector {
   }
 }
 
+/**
+ * Registry factory: learns into the manager the context gives (shared with the 'runtime' detector and
+ * the API); without one, into a manager of its own over the context's store.
+ */
 export function createBaselineDetector(ctx: DetectorContext): BaselineDetector {
-  return new BaselineDetector(baselineManagerFor(ctx.db, ctx.config.baseline));
+  return new BaselineDetector(ctx.baselines ?? createBaselineManager(ctx.db, ctx.config.baseline));
 }

@@ -1,5 +1,5 @@
 export { BaselineDetector, createBaselineDetector } from './detector.js';
-export { BaselineManager, baselineManagerFor } from './manager.js';
+export { BaselineManager, createBaselineManager } from './manager.js';
 export {
   WorkloadBaseline,
   binaryOf,
@@ -10,4 +10,4 @@ export {
 } from './workload.js';
 export { BaselineStore, parseBaselineFile, toBaselineFile, type BaselineFile } from './store.js';
 export { defaultBaselineConfig, parseBaselineConfig, type BaselineConfig } from './config.js';
-export { syscallId, syscallName } from './vocab.js';
+export { SyscallIds } from './syscall-ids.js';

@@ -1,8 +1,9 @@
 /**
  * All workload baselines of one store: resolves an event to its workload (cached by container id, so
  * the hot path does not build the key string), persists dirty baselines to SQLite, and answers the
- * runtime rules ("is this outbound port known for this workload?"). One manager per database, shared
- * by the 'baseline' and 'runtime' detectors.
+ * runtime rules ("is this outbound port known for this workload?"). A service owned by whoever wires
+ * the detectors: one manager per store, given to the 'baseline' and 'runtime' detectors (through
+ * DetectorContext.baselines) and to the API, so that a reset there reaches the live baselines.
  */
 import type { AlertEntities } from '../../../model/alert.js';
 import { workloadKey, type VigieEvent } from '../../../model/event.js';
@@ -12,6 +13,7 @@ import type { AlertEmitter } from '../../types.js';
 import type { Db } from '../../../infra/db.js';
 import { parseBaselineConfig, type BaselineConfig } from './config.js';
 import { BaselineStore, toBaselineFile, type BaselineFile } from './store.js';
+import { SyscallIds } from './syscall-ids.js';
 import { WorkloadBaseline, type LossClock, type WorkloadStatus } from './workload.js';
 
 const log = logger('baseline');
@@ -24,6 +26,8 @@ export class BaselineManager implements PortOracle {
   active = false;
   /** Event loss seen recently (sensor buffers, pipeline queues): syscall-sequence alerts hold off. */
   readonly loss: LossClock = { untilMs: -1, suppressed: 0 };
+  /** System-call ids of every workload of this manager (kernel numbers, and names no table knows). */
+  readonly calls = new SyscallIds();
   losses = 0;
   private lastSaveWallMs = 0;
   loadErrors = 0;
@@ -38,7 +42,7 @@ export class BaselineManager implements PortOracle {
         log.warn(`stored baseline of ${w} skipped: ${e}`);
       })) {
         try {
-          this.workloads.set(j.workload, WorkloadBaseline.fromJSON(j, cfg, this.loss));
+          this.workloads.set(j.workload, WorkloadBaseline.fromJSON(j, cfg, this.loss, this.calls));
         } catch (err) {
           this.loadErrors++;
           log.warn(
@@ -62,7 +66,7 @@ export class BaselineManager implements PortOracle {
     if (key === undefined) return undefined;
     let wb = this.workloads.get(key);
     if (!wb) {
-      wb = new WorkloadBaseline(key, this.cfg, nowMs, this.loss);
+      wb = new WorkloadBaseline(key, this.cfg, nowMs, this.loss, this.calls);
       this.workloads.set(key, wb);
       log.debug(`learning a new workload baseline: ${key}`);
     }
@@ -169,7 +173,7 @@ export class BaselineManager implements PortOracle {
 
   importFile(file: BaselineFile): number {
     for (const j of file.workloads) {
-      const wb = WorkloadBaseline.fromJSON(j, this.cfg, this.loss);
+      const wb = WorkloadBaseline.fromJSON(j, this.cfg, this.loss, this.calls);
       wb.dirty = true;
       this.workloads.set(j.workload, wb);
       for (const [cid, old] of this.byContainer)
@@ -180,14 +184,10 @@ export class BaselineManager implements PortOracle {
   }
 }
 
-const shared = new WeakMap<Db, BaselineManager>();
-
-/** The manager of a database, shared by the detectors built on it. */
-export function baselineManagerFor(db: Db, rawConfig: unknown): BaselineManager {
-  let m = shared.get(db);
-  if (!m) {
-    m = new BaselineManager(parseBaselineConfig(rawConfig), new BaselineStore(db));
-    shared.set(db, m);
-  }
-  return m;
+/**
+ * A manager over the baselines stored in `db`, configured by the `baseline` settings block (validated:
+ * errors name the bad key). Loads every stored baseline: create it once and pass it on.
+ */
+export function createBaselineManager(db: Db, rawConfig: unknown): BaselineManager {
+  return new BaselineManager(parseBaselineConfig(rawConfig), new BaselineStore(db));
 }

@@ -16,16 +16,19 @@ import { Stide } from '../stide.js';
 import type { AlertEmitter } from '../../types.js';
 import type { BaselineConfig } from './config.js';
 import { Reservoir } from './reservoir.js';
-import { syscallId, syscallName } from './vocab.js';
+import { SyscallIds } from './syscall-ids.js';
 
 export type BaselineState = 'learning' | 'ready' | 'stale';
 export type Dimension = 'binary' | 'syscalls' | 'peer' | 'listen' | 'file' | 'resource';
 const RESOURCES = ['cpu', 'memory', 'pids'] as const;
 type Resource = (typeof RESOURCES)[number];
 /** Absolute margin added to a resource bound, so that a near-idle workload does not alarm on noise. */
-const RESOURCE_FLOOR: Record<Resource, number> = { cpu: 0.1, memory: 32 * 1024 * 1024, pids: 10 };
+const RESOURCE_FLOOR: Readonly<Record<Resource, number>> = { cpu: 0.1, memory: 32 * 1024 * 1024, pids: 10 };
 
-/** Export/persistence format of one workload's baseline. N-grams are written as system-call names. */
+/**
+ * Export/persistence format of one workload's baseline. N-grams are written as system-call names:
+ * readable, what `vigie harden` reads, and the same whatever ids the process used.
+ */
 export interface WorkloadBaselineJSON {
   workload: string;
   state: BaselineState;
@@ -185,6 +188,8 @@ export class WorkloadBaseline {
     private readonly cfg: BaselineConfig,
     nowMs: number,
     private readonly loss: LossClock = { untilMs: -1, suppressed: 0 },
+    /** The ids `onSyscall` is given (shared by the workloads of a manager): names for display. */
+    private readonly calls: SyscallIds = new SyscallIds(),
   ) {
     this.createdMs = nowMs;
     this.stide = new Stide({ n: cfg.n, L: cfg.L, initialCapacity: 256 });
@@ -192,7 +197,7 @@ export class WorkloadBaseline {
 
   // ------------------------------------------------------------------ events
 
-  /** Hot path: one system call of thread `tid`. Allocation-free unless it alerts. */
+  /** Hot path: one system call (`sys`, its id in `calls`) of thread `tid`. Allocation-free unless it alerts. */
   onSyscall(tid: number, sys: number, nowMs: number, ev: VigieEvent, emit: AlertEmitter): void {
     this.lastEventMs = nowMs;
     if (this.state === 'ready' && this.syscallConverged) {
@@ -237,7 +242,7 @@ export class WorkloadBaseline {
         ratio: r.ratio,
         ev,
         atMs: nowMs,
-        names: ex ? ex.ngram.map(syscallName).join(' ') : '',
+        names: ex ? ex.ngram.map((id) => this.calls.nameOf(id)).join(' ') : '',
       };
       if (this.cfg.syscallHoldSec > 0) this.pendingSyscall = held;
       else this.syscallAlert(held, emit);
@@ -700,7 +705,7 @@ export class WorkloadBaseline {
     const ngrams: string[] = [];
     for (let k = 0; k < sj.count; k++) {
       const parts: string[] = [];
-      for (let i = 0; i < sj.n; i++) parts.push(syscallName(raw.readInt32LE((k * sj.n + i) * 4)));
+      for (let i = 0; i < sj.n; i++) parts.push(this.calls.nameOf(raw.readInt32LE((k * sj.n + i) * 4)));
       ngrams.push(parts.join(' '));
     }
     return {
@@ -731,15 +736,20 @@ export class WorkloadBaseline {
     };
   }
 
-  static fromJSON(j: WorkloadBaselineJSON, cfg: BaselineConfig, loss?: LossClock): WorkloadBaseline {
+  static fromJSON(
+    j: WorkloadBaselineJSON,
+    cfg: BaselineConfig,
+    loss?: LossClock,
+    calls: SyscallIds = new SyscallIds(),
+  ): WorkloadBaseline {
     const n = j.syscalls.n;
-    const wb = new WorkloadBaseline(j.workload, { ...cfg, n, L: cfg.L }, j.createdMs, loss);
+    const wb = new WorkloadBaseline(j.workload, { ...cfg, n, L: cfg.L }, j.createdMs, loss, calls);
     const flat = Buffer.alloc(j.syscalls.ngrams.length * n * 4);
     j.syscalls.ngrams.forEach((g, k) => {
       const parts = g.split(' ');
       if (parts.length !== n)
         throw new Error(`baseline ${j.workload}: n-gram "${g}" has ${parts.length} calls, expected ${n}`);
-      parts.forEach((name, i) => flat.writeInt32LE(syscallId(name), (k * n + i) * 4));
+      parts.forEach((name, i) => flat.writeInt32LE(calls.byName(name), (k * n + i) * 4));
     });
     wb.stide = Stide.fromJSON({
       type: 'stide',
@@ -777,7 +787,7 @@ export class WorkloadBaseline {
   }
 }
 
-const RULE_NAMES: Record<Dimension, string> = {
+const RULE_NAMES: Readonly<Record<Dimension, string>> = {
   binary: 'Baseline: binary never seen',
   syscalls: 'Baseline: system-call sequence never seen',
   peer: 'Baseline: network peer never seen',

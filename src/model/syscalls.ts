@@ -1,4 +1,11 @@
-/** x86_64 system call numbers → names (from asm/unistd_64.h), for the sensor's compact syscall ids. */
+/**
+ * The identity of a system call is its x86_64 kernel number (asm/unistd_64.h): the bpftrace sensor
+ * reports numbers, the learned baselines are keyed by them, and names are derived from them where a
+ * person reads them (alerts, exports, seccomp profiles) or where a rule language speaks in names.
+ * Sources that only give names map them to numbers with `syscallNumber`.
+ */
+
+/** x86_64 system call numbers → names; holes where the kernel has no call. */
 export const SYSCALL_NAMES_X86_64: readonly string[] = (() => {
   const t: string[] = [];
   const pairs: [number, string][] = [
@@ -369,7 +376,29 @@ export const SYSCALL_NAMES_X86_64: readonly string[] = (() => {
   return t;
 })();
 
-/** Name of syscall `nr`, or `sys_<nr>` when unknown (a newer kernel than this table). */
+/** Names → numbers: the reverse of SYSCALL_NAMES_X86_64 (flatMap skips the table's holes). */
+const NUMBERS_X86_64: ReadonlyMap<string, number> = new Map(
+  SYSCALL_NAMES_X86_64.flatMap((name, nr) => [[name, nr] as const]),
+);
+
+/** What `syscallName` writes for a number this table does not know: sys_<number>. */
+const UNNAMED = /^sys_(\d{1,7})$/;
+
+/**
+ * Name of the system call numbered `nr`, or `sys_<nr>` when this table does not know it (a newer
+ * kernel): the one place a number becomes a name.
+ */
 export function syscallName(nr: number): string {
   return SYSCALL_NAMES_X86_64[nr] ?? `sys_${nr}`;
+}
+
+/**
+ * Kernel number of a system-call name (also of `sys_<nr>`, what `syscallName` writes for a number it
+ * does not know), or undefined when the name is no x86_64 system call.
+ */
+export function syscallNumber(name: string): number | undefined {
+  const nr = NUMBERS_X86_64.get(name);
+  if (nr !== undefined) return nr;
+  const m = UNNAMED.exec(name);
+  return m ? Number(m[1]) : undefined;
 }
