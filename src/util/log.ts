@@ -2,7 +2,7 @@
  * Logging goes to stderr so that stdout stays clean for alert output (`--output json`).
  */
 type Level = 'debug' | 'info' | 'warn' | 'error';
-const order: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+const order: Readonly<Record<Level, number>> = { debug: 10, info: 20, warn: 30, error: 40 };
 /** Read once, when the module loads: VIGIE_LOG selects the level for the whole process. */
 const threshold: Level = (process.env.VIGIE_LOG as Level) ?? 'info';
 
