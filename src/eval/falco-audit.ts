@@ -22,7 +22,7 @@ import { RuleEngine, type RuleMatching } from '../detect/rules/engine.js';
 import { auditToEvent, parseAuditText } from '../sources/k8s-audit-file.js';
 
 /** Vigie's own equivalents of Falco's per-test override files. */
-export const FIXTURES: Record<string, string> = {
+export const FIXTURES: Readonly<Record<string, string>> = {
   'allow_namespace_foo.yaml': '- list: allowed_namespaces\n  items: [foo]\n  override:\n    items: append\n',
   'allow_user_some-user.yaml': '- list: allowed_k8s_users\n  items: ["some-user"]\n  append: true\n',
   // Turns off the activity rules (K8s Deployment Created, ...).
@@ -54,7 +54,7 @@ export const FIXTURES: Record<string, string> = {
 };
 
 /** Rules the tests name that the data set's rule file splits in two. */
-export const RENAMED: Record<string, string[]> = {
+export const RENAMED: Readonly<Record<string, readonly string[]>> = {
   'K8s Role/Clusterrole Created': ['K8s Role Created', 'K8s ClusterRole Created'],
   'K8s Role/Clusterrole Deleted': ['K8s Role Deleted', 'K8s ClusterRole Deleted'],
   'K8s Role/Clusterrolebinding Created': ['K8s RoleBinding Created', 'K8s ClusterRoleBinding Created'],

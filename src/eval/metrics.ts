@@ -218,3 +218,10 @@ export class LidDsAccumulator {
     };
   }
 }
+
+/** x rounded to d decimals (non-finite values unchanged), as the reports print them. */
+export function roundTo(x: number, d: number): number {
+  if (!Number.isFinite(x)) return x;
+  const f = 10 ** d;
+  return Math.round(x * f) / f;
+}

@@ -4,7 +4,7 @@
  * container and k8s context its output_fields name, for correlation.
  */
 import { isoToNs, nextEventId, nowNs, type VigieEvent } from '../model/event.js';
-import { jsonLinesFileFactory, readJsonLinesFile } from './json-lines-file.js';
+import { jsonLinesFileFactory } from './json-lines-file.js';
 
 type Obj = Record<string, unknown>;
 
@@ -80,11 +80,6 @@ export function falcoAlertToEvent(a: FalcoAlert): VigieEvent {
 export function falcoLineToEvents(o: unknown): VigieEvent[] {
   if (!isFalcoAlert(o)) throw new Error('not a Falco alert (needs time, rule, priority, output)');
   return [falcoAlertToEvent(o)];
-}
-
-/** Reads a file of Falco JSON alerts, one per line, as a stream. */
-export function readFalcoAlerts(path: string): Promise<{ events: VigieEvent[]; errors: string[] }> {
-  return readJsonLinesFile(path, falcoLineToEvents);
 }
 
 /** Registry factory: Falco's JSON output file (`json_output: true` with `file_output`), config.falco. */

@@ -1,6 +1,6 @@
 /**
  * Scenario registry for `vigie demo [scenario]`. A scenario is one file exporting a `ScenarioRun`,
- * plus one line in the `builtins` list below (or a `registerScenario` call).
+ * plus one line in the `builtins` list below.
  */
 import type Docker from 'dockerode';
 import type { Engine } from '../engine/engine.js';
@@ -75,12 +75,9 @@ const builtins: [name: string, run: ScenarioRun, description: string][] = [
   ],
 ];
 
-const registry = new Map<string, Entry>(builtins.map(([n, run, description]) => [n, { run, description }]));
-
-export function registerScenario(name: string, run: ScenarioRun, description = ''): void {
-  if (registry.has(name)) throw new Error(`scenario "${name}" is already registered`);
-  registry.set(name, { run, description });
-}
+const registry: ReadonlyMap<string, Entry> = new Map(
+  builtins.map(([n, run, description]) => [n, { run, description }]),
+);
 
 export function getScenario(name: string): ScenarioRun {
   const e = registry.get(name);

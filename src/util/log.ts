@@ -2,12 +2,9 @@
  * Logging goes to stderr so that stdout stays clean for alert output (`--output json`).
  */
 type Level = 'debug' | 'info' | 'warn' | 'error';
-const order: Record<Level, number> = { debug: 10, info: 20, warn: 30, error: 40 };
-let threshold: Level = (process.env.VIGIE_LOG as Level) ?? 'info';
-
-export function setLogLevel(l: Level): void {
-  threshold = l;
-}
+const order: Readonly<Record<Level, number>> = { debug: 10, info: 20, warn: 30, error: 40 };
+/** Read once, when the module loads: VIGIE_LOG selects the level for the whole process. */
+const threshold: Level = (process.env.VIGIE_LOG as Level) ?? 'info';
 
 function write(level: Level, component: string, msg: string, extra?: Record<string, unknown>): void {
   if (order[level] < order[threshold]) return;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { quantileSorted } from '../../src/eval/metrics.js';
-import { exceedance, finiteMedian, logMedianRatio, shiftScreen } from '../../src/eval/nezha.js';
+import { exceedance, finiteMedian, logMedianRatio, shiftScreen } from '../../src/eval/nezha-shift.js';
 import type { NezhaDay } from '../../src/sources/metrics/nezha.js';
 
 const scratch = new Float64Array(256);

@@ -3,7 +3,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { datasetPath } from '../../util/datasets.js';
-import { evalNezha, nezhaMarkdown } from '../../eval/nezha.js';
+import { evalNezha } from '../../eval/nezha.js';
+import { nezhaMarkdown } from '../../eval/nezha-markdown.js';
 
 export function register(program: Command): void {
   const ev =

@@ -11,7 +11,7 @@
  * sample) and emits one `metric` event per container and interval.
  */
 import Docker from 'dockerode';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hostname as osHostname } from 'node:os';
 import type { MetricBody, VigieEvent } from '../../model/event.js';
@@ -302,20 +302,6 @@ async function dockerList(): Promise<ContainerInfo[]> {
     image: c.Image,
     labels: c.Labels,
   }));
-}
-
-/** Containers whose cgroup is under <root>/<ctrl>/docker (no Docker API needed). */
-export function listCgroupContainers(root = '/sys/fs/cgroup'): ContainerInfo[] {
-  for (const d of [join(root, 'cpuacct', 'docker'), join(root, 'unified', 'docker'), join(root, 'docker')]) {
-    try {
-      return readdirSync(d)
-        .filter((n) => /^[0-9a-f]{64}$/.test(n))
-        .map((id) => ({ id }));
-    } catch {
-      // try the next layout
-    }
-  }
-  return [];
 }
 
 export class CgroupSource implements Source {
