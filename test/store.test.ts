@@ -32,3 +32,31 @@ describe('store migrations', () => {
     db.close();
   });
 });
+
+describe('a database shared between processes', () => {
+  it('waits for another process holding the write lock instead of failing with "database is locked"', async () => {
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { spawn } = await import('node:child_process');
+    const path = join(mkdtempSync(join(tmpdir(), 'vigie-db-')), 'shared.db');
+    const db = openStore(path);
+    const alerts = new AlertStore(db);
+    // Another process takes the write lock for 700 ms.
+    const holder = spawn(
+      process.execPath,
+      [
+        '-e',
+        `const D=require('better-sqlite3');const d=new D(${JSON.stringify(path)});d.exec('BEGIN IMMEDIATE');` +
+          `process.stdout.write('locked\\n');Atomics.wait(new Int32Array(new SharedArrayBuffer(4)),0,0,700);d.exec('COMMIT');d.close();`,
+      ],
+      { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    await new Promise<void>((r) => holder.stdout!.once('data', () => r()));
+    const t0 = Date.now();
+    expect(() => alerts.setStatus('none', 'acknowledged')).not.toThrow();
+    expect(Date.now() - t0).toBeGreaterThan(300);
+    await new Promise((r) => holder.once('exit', r));
+    db.close();
+  });
+});

@@ -149,16 +149,18 @@ export class FeedbackStore {
         .digest('hex')
         .slice(0, 12);
     const now = new Date().toISOString();
-    this.db.transaction(() => {
-      this.db
-        .prepare(
-          `INSERT INTO alert_exceptions (id, created_at, alert_uuid, rule, workload, scope, detail, reason, active)
+    this.db
+      .transaction(() => {
+        this.db
+          .prepare(
+            `INSERT INTO alert_exceptions (id, created_at, alert_uuid, rule, workload, scope, detail, reason, active)
            VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)
            ON CONFLICT(id) DO UPDATE SET active = 1, removed_at = NULL, reason = excluded.reason, alert_uuid = excluded.alert_uuid`,
-        )
-        .run(exId, now, a.uuid, a.rule, workload, scope, detail ?? null, reason ?? null);
-      this.alerts.setStatus(a.uuid, 'false_positive');
-    })();
+          )
+          .run(exId, now, a.uuid, a.rule, workload, scope, detail ?? null, reason ?? null);
+        this.alerts.setStatus(a.uuid, 'false_positive');
+      })
+      .immediate();
     return this.getException(exId)!;
   }
 

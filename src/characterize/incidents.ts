@@ -387,7 +387,9 @@ export class Correlator {
     });
     let inc: Incident;
     try {
-      inc = run();
+      // IMMEDIATE: the write lock is taken before the read, so another process writing the same
+      // database makes this wait (busy_timeout) instead of failing when the read turns into a write.
+      inc = run.immediate();
     } catch (err) {
       this.cache.clear(); // the transaction rolled back: cached copies may be ahead of the store
       throw err;

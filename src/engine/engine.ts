@@ -16,6 +16,7 @@ import type { Alert, AlertInput } from '../model/alert.js';
 import { isContainment, type ActionRecord } from '../model/action.js';
 import { nextEventId, nowNs, type EventKind, type VigieEvent } from '../model/event.js';
 import { InProcessBus, TOPICS, type DropNotice } from '../pipeline/bus.js';
+import { MetricsRegistry, stageMetrics } from '../pipeline/metrics.js';
 import type { BaselineManager } from '../detect/anomaly/baseline/manager.js';
 import type { Detector } from '../detect/types.js';
 import type { Source } from '../sources/types.js';
@@ -45,6 +46,9 @@ export class Engine {
   baselines?: BaselineManager;
   /** Alert written → containment action (not read-only evidence) executed, ms. */
   readonly containmentLatencyMs: number[] = [];
+  /** The engine's Prometheus series (served at /metrics beside it). */
+  readonly metrics: MetricsRegistry;
+  private readonly series: ReturnType<typeof stageMetrics>;
   private readonly eventsBus: InProcessBus;
   private readonly alertsBus: InProcessBus;
   private readonly path: AlertPath;
@@ -65,6 +69,10 @@ export class Engine {
       log.error(`handler failed on ${topic}`, { err: String(err) });
     this.eventsBus = new InProcessBus(onDrop, 1000, onErr);
     this.alertsBus = new InProcessBus(onDrop, 1000, onErr);
+    this.metrics = opts.metrics ?? new MetricsRegistry();
+    this.series = stageMetrics(this.metrics);
+    // Counts kept by the stages are copied in when /metrics is read: nothing extra on the hot path.
+    this.metrics.onCollect(() => this.collectMetrics());
     this.path = new AlertPath({
       hostname: opts.hostname,
       output: opts.output,
@@ -72,7 +80,10 @@ export class Engine {
       // An agent forwards its alerts: the brain stores and correlates them, once.
       store: opts.storeAlerts === false ? undefined : this.alerts,
       detectors: () => this.detectors,
-      onAlert: opts.onAlert,
+      onAlert: (a) => {
+        this.series.alerts.inc({ rule: a.rule, category: a.vigie.category });
+        opts.onAlert?.(a);
+      },
     });
   }
 
@@ -166,9 +177,17 @@ export class Engine {
     if (!ds) return;
     const t0 = this.arrival.get(ev);
     const emit = (input: AlertInput) => void this.path.raise(input, t0);
+    // Detector time is measured on one event in 16: two clock reads per detector per event would
+    // cost more than some detectors themselves.
+    const timed = (this.counts.events & 15) === 0;
     for (const d of ds) {
       try {
-        d.onEvent(ev, emit);
+        if (!timed) d.onEvent(ev, emit);
+        else {
+          const s = performance.now();
+          d.onEvent(ev, emit);
+          this.series.detectorLatency.observe({ detector: d.name }, (performance.now() - s) / 1000);
+        }
       } catch (err) {
         this.counts.detectorErrors++;
         if (this.counts.detectorErrors <= 10)
@@ -203,6 +222,7 @@ export class Engine {
       const t = this.path.handledTime(r.alert);
       if (t !== undefined) this.containmentLatencyMs.push(performance.now() - t);
     }
+    this.series.actions.inc({ action: r.action, status: r.status });
     this.opts.output.action(r);
     this.opts.onAction?.(r);
     this.alertsBus.publish(TOPICS.actions, r);
@@ -240,6 +260,27 @@ export class Engine {
     const r = await this.responder.rollback(id);
     this.printAction(r);
     return r;
+  }
+
+  private collectMetrics(): void {
+    const st = this.stats();
+    const m = this.series;
+    m.eventsIn.set({ stage: 'detect' }, st.events);
+    m.eventsOut.set({ stage: 'alerts' }, st.alerts);
+    for (const [name, s] of Object.entries(st.sources)) {
+      m.sourceEvents.set({ source: name }, Number(s.events) || 0);
+      m.sourceMalformed.set({ source: name }, Number(s.malformed) || 0);
+      m.sourceLost.set({ source: name }, Number(s.lost) || 0);
+      m.eventsIn.set({ stage: `source:${name}` }, Number(s.events) || 0);
+    }
+    for (const q of st.queues) {
+      m.eventsDropped.set({ stage: q.name }, q.dropped);
+      m.queueSize.set({ queue: q.name }, q.size);
+      m.queueHighWater.set({ queue: q.name }, q.highWater);
+    }
+    m.detectorErrors.set({}, st.detectorErrors);
+    m.alertsSuppressed.set({}, st.suppressed);
+    m.alertReplays.set({}, st.replays);
   }
 
   stats(): EngineStats {

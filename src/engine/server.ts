@@ -30,6 +30,7 @@ export async function startServerFor(engine: Engine, db: Db, listen: string): Pr
     baselineManager: engine.baselines,
     auditWebhook: pushed('k8s-audit-webhook'),
     falcoWebhook: pushed('falco-webhook'),
+    metrics: engine.metrics,
     stats: () => engine.stats(),
   });
 }

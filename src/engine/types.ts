@@ -8,6 +8,7 @@ import type { VigieEvent } from '../model/event.js';
 import type { Responder } from '../respond/types.js';
 import type { Source } from '../sources/types.js';
 import type { Db } from '../infra/db.js';
+import type { MetricsRegistry } from '../pipeline/metrics.js';
 import type { Output } from './output.js';
 
 /** The responder as the engine can drive it (respond/engine.ts adds approve and rollback). */
@@ -51,6 +52,8 @@ export interface EngineOptions {
   onEvent?: (ev: VigieEvent) => void;
   onAlert?: (a: Alert) => void;
   onAction?: (r: ActionRecord) => void;
+  /** Where the engine's series are recorded (the API serves them at /metrics); default: its own. */
+  metrics?: MetricsRegistry;
   eventQueueCapacity?: number;
   tickMs?: number;
 }

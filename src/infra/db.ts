@@ -10,6 +10,9 @@ import { dirname } from 'node:path';
 
 export type Db = Database.Database;
 
+/** How long a write waits for another process's transaction on the same database. */
+export const BUSY_TIMEOUT_MS = 10_000;
+
 export interface Migration {
   readonly id: string;
   readonly sql: string;
@@ -19,7 +22,11 @@ export function openStore(path: string): Db {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
+  // WAL with NORMAL sync: a commit survives the process being killed (not a power cut).
   db.pragma('synchronous = NORMAL');
+  // Several Vigie processes may share one database (`vigie serve` beside `vigie run`, a CLI call):
+  // a writer waits for another's transaction instead of failing with "database is locked".
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   db.pragma('foreign_keys = ON');
   db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (id TEXT PRIMARY KEY, applied_at TEXT NOT NULL)');
   return db;

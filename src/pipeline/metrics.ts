@@ -133,12 +133,31 @@ export class MetricsRegistry {
   }
 }
 
-/** The process-wide registry; tests create their own. */
-export const metrics = new MetricsRegistry();
-
-/** Standard series every stage records into (names are part of the documented API). */
-export function stageMetrics(reg: MetricsRegistry = metrics) {
+/** Standard series the engine records (names are part of the documented API, docs/api.md). */
+export function stageMetrics(reg: MetricsRegistry) {
   return {
+    sourceEvents: reg.counter('vigie_source_events_total', 'Events a source emitted', ['source']),
+    sourceMalformed: reg.counter(
+      'vigie_source_malformed_total',
+      'Malformed inputs a source counted and skipped',
+      ['source'],
+    ),
+    sourceLost: reg.counter(
+      'vigie_source_lost_total',
+      'Events lost before Vigie (kernel buffer, sensor) or refused by a full queue',
+      ['source'],
+    ),
+    queueSize: reg.gauge('vigie_queue_size', 'Messages waiting in a bounded queue', ['queue']),
+    queueHighWater: reg.gauge('vigie_queue_high_water', 'Most messages a bounded queue has held', ['queue']),
+    detectorErrors: reg.counter('vigie_detector_errors_total', 'Detector failures (the event is skipped)'),
+    alertsSuppressed: reg.counter(
+      'vigie_alerts_suppressed_total',
+      'Alerts stopped by an operator exception (confirmed false positive)',
+    ),
+    alertReplays: reg.counter(
+      'vigie_alert_replays_total',
+      'Alerts received again (same uuid), not handled twice',
+    ),
     eventsIn: reg.counter('vigie_events_in_total', 'Events received per stage', ['stage']),
     eventsOut: reg.counter('vigie_events_out_total', 'Events passed on per stage', ['stage']),
     eventsDropped: reg.counter('vigie_events_dropped_total', 'Events dropped per stage', ['stage']),

@@ -9,7 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Db } from '../infra/db.js';
 import { AlertStore } from '../store/alerts.js';
 import type { Bus } from '../pipeline/bus.js';
-import { metrics as defaultMetrics, type MetricsRegistry } from '../pipeline/metrics.js';
+import { MetricsRegistry } from '../pipeline/metrics.js';
 import { TokenStore } from './auth.js';
 import { registerK8sAuditRoute } from './routes/k8s-audit.js';
 import { registerFalcoRoute } from './routes/falco.js';
@@ -65,7 +65,7 @@ export async function startApiServer(opts: StartOptions): Promise<RunningServer>
     ...opts,
     alerts: new AlertStore(opts.db),
     tokens,
-    metrics: opts.metrics ?? defaultMetrics,
+    metrics: opts.metrics ?? new MetricsRegistry(),
     incidents: opts.incidents ?? incidentsProvider(opts.db),
     baselines:
       opts.baselines ??

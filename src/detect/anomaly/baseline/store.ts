@@ -98,9 +98,11 @@ export class BaselineStore {
   }
 
   saveAll(list: WorkloadBaselineJSON[]): void {
-    this.db.transaction(() => {
-      for (const j of list) this.save(j);
-    })();
+    this.db
+      .transaction(() => {
+        for (const j of list) this.save(j);
+      })
+      .immediate();
   }
 
   /** Every stored baseline; a row that does not parse is reported and skipped. */
