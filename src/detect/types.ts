@@ -1,6 +1,7 @@
 import type { Alert, AlertInput } from '../model/alert.js';
 import type { EventKind, VigieEvent } from '../model/event.js';
 import type { Db } from '../store/db.js';
+import type { PostureIndex } from './posture/posture-index.js';
 
 export type AlertEmitter = (a: AlertInput) => void;
 
@@ -29,6 +30,8 @@ export interface DetectorContext {
   hostname: string;
   /** Free-form settings from the CLI / config file, by detector name. */
   config: Record<string, Record<string, unknown> | undefined>;
+  /** Where the posture detector publishes the cluster's current findings (readers get the same one). */
+  posture?: PostureIndex;
 }
 
 export type DetectorFactory = (ctx: DetectorContext) => Detector | undefined | Promise<Detector | undefined>;
