@@ -10,7 +10,7 @@ import type { AlertInput, Priority } from '../../model/alert.js';
 import type { VigieEvent } from '../../model/event.js';
 import { loadCatalogue } from './catalogue.js';
 import { ScanContext } from './context.js';
-import { evaluate } from './engine.js';
+import { PostureEngine } from './engine.js';
 import { loadExceptions, type ExceptionRule } from './exceptions.js';
 import { nameOf, nsOf, refKey, refOf } from './k8s.js';
 import { PostureIndex } from './posture-index.js';
@@ -87,13 +87,13 @@ export class PostureDetector implements Detector {
   /** Objects whose latest event was the initial listing: their findings are summarized per control. */
   private readonly fromSnapshot = new Set<string>();
   private ctx: ScanContext | undefined;
-  private readonly controls: ControlDef[];
+  private readonly engine: PostureEngine;
   private counters = { events: 0, malformed: 0, evaluations: 0, alerts: 0, fullPasses: 0 };
   /** The current findings, published after each evaluation. */
   readonly index: PostureIndex;
 
   constructor(private readonly opts: PostureDetectorOptions = {}) {
-    this.controls = opts.controls ?? loadCatalogue();
+    this.engine = new PostureEngine(opts.controls ?? loadCatalogue());
     this.index = opts.index ?? new PostureIndex();
   }
 
@@ -147,8 +147,7 @@ export class PostureDetector implements Detector {
       .filter((o): o is K8sObject => o !== undefined)
       .map((obj) => ({ obj }));
     // Context objects are already in the ScanContext; evaluate only the changed ones against it.
-    const res = evaluate(loaded, {
-      controls: this.controls,
+    const res = this.engine.evaluate(loaded, {
       exceptions: this.opts.exceptions,
       complete: true,
       contextObjects: [],
