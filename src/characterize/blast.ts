@@ -144,7 +144,7 @@ export function canReach(
   return true;
 }
 
-const RISKY_RESOURCES = new Set([
+const RISKY_RESOURCES: ReadonlySet<string> = new Set([
   'secrets',
   'pods/exec',
   'pods/attach',
@@ -153,7 +153,7 @@ const RISKY_RESOURCES = new Set([
   'nodes/proxy',
   'serviceaccounts/token',
 ]);
-const RISKY_VERBS = new Set(['*', 'escalate', 'bind', 'impersonate']);
+const RISKY_VERBS: ReadonlySet<string> = new Set(['*', 'escalate', 'bind', 'impersonate']);
 
 function riskyRule(r: Obj): boolean {
   const verbs = (r.verbs ?? []) as string[];

@@ -128,7 +128,7 @@ export function toRules(role: K8sObject | undefined): PolicyRule[] {
     }));
 }
 
-const NO_OBJECTS: K8sObject[] = [];
+const NO_OBJECTS: K8sObject[] = Object.freeze([]) as unknown as K8sObject[];
 
 export interface ExposingService {
   service: K8sObject;

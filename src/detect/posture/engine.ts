@@ -49,7 +49,7 @@ export const SEVERITY_WEIGHT: Readonly<Record<Severity, number>> = {
   info: 1,
 };
 
-const NO_CONTROLS: ControlDef[] = [];
+const NO_CONTROLS: ControlDef[] = Object.freeze([]) as unknown as ControlDef[];
 const NO_PARAMS: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
 
 interface CompiledControl {
