@@ -10,7 +10,7 @@ import { addHostItems, sat, toDot, toGraph, toMermaid, type BlastItem, type Blas
 
 type Inspect = Docker.ContainerInspectInfo;
 
-const RISKY_CAPS = new Set([
+const RISKY_CAPS: ReadonlySet<string> = new Set([
   'SYS_ADMIN',
   'SYS_PTRACE',
   'SYS_MODULE',

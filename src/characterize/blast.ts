@@ -8,7 +8,8 @@
  * - what its service account may do through Roles/ClusterRoles bound to it;
  * - the secrets and host paths it mounts, and host namespaces it shares.
  */
-import { CoreV1Api, NetworkingV1Api, RbacAuthorizationV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { KubeConfig } from '@kubernetes/client-node';
+import { KubernetesLister, type ClusterObjectLister, type KindRef } from '../sources/kubernetes.js';
 
 export type Obj = Record<string, any>;
 
@@ -143,7 +144,7 @@ export function canReach(
   return true;
 }
 
-const RISKY_RESOURCES = new Set([
+const RISKY_RESOURCES: ReadonlySet<string> = new Set([
   'secrets',
   'pods/exec',
   'pods/attach',
@@ -152,7 +153,7 @@ const RISKY_RESOURCES = new Set([
   'nodes/proxy',
   'serviceaccounts/token',
 ]);
-const RISKY_VERBS = new Set(['*', 'escalate', 'bind', 'impersonate']);
+const RISKY_VERBS: ReadonlySet<string> = new Set(['*', 'escalate', 'bind', 'impersonate']);
 
 function riskyRule(r: Obj): boolean {
   const verbs = (r.verbs ?? []) as string[];
@@ -442,32 +443,24 @@ export function toDot(g: BlastGraph): string {
   return lines.join('\n');
 }
 
-/** The objects blast radius needs, read from a live cluster (each list best effort). */
-export async function loadClusterObjects(kc: KubeConfig): Promise<Obj[]> {
-  const core = kc.makeApiClient(CoreV1Api);
-  const net = kc.makeApiClient(NetworkingV1Api);
-  const rbac = kc.makeApiClient(RbacAuthorizationV1Api);
-  const lists: [string, string, () => Promise<{ items: unknown[] }>][] = [
-    ['v1', 'Pod', () => core.listPodForAllNamespaces()],
-    ['v1', 'Namespace', () => core.listNamespace()],
-    ['v1', 'Service', () => core.listServiceForAllNamespaces()],
-    ['v1', 'ServiceAccount', () => core.listServiceAccountForAllNamespaces()],
-    ['networking.k8s.io/v1', 'NetworkPolicy', () => net.listNetworkPolicyForAllNamespaces()],
-    ['rbac.authorization.k8s.io/v1', 'Role', () => rbac.listRoleForAllNamespaces()],
-    ['rbac.authorization.k8s.io/v1', 'ClusterRole', () => rbac.listClusterRole()],
-    ['rbac.authorization.k8s.io/v1', 'RoleBinding', () => rbac.listRoleBindingForAllNamespaces()],
-    ['rbac.authorization.k8s.io/v1', 'ClusterRoleBinding', () => rbac.listClusterRoleBinding()],
-  ];
-  const out: Obj[] = [];
-  await Promise.all(
-    lists.map(async ([apiVersion, kind, fn]) => {
-      try {
-        const l = await fn();
-        for (const it of l.items) out.push({ ...(JSON.parse(JSON.stringify(it)) as Obj), apiVersion, kind });
-      } catch {
-        // A forbidden list narrows the blast radius view; the rest is still computed.
-      }
-    }),
-  );
-  return out;
+/** The kinds blast radius reasons about. */
+export const BLAST_KINDS: readonly KindRef[] = [
+  { apiVersion: 'v1', kind: 'Pod' },
+  { apiVersion: 'v1', kind: 'Namespace' },
+  { apiVersion: 'v1', kind: 'Service' },
+  { apiVersion: 'v1', kind: 'ServiceAccount' },
+  { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy' },
+  { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role' },
+  { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole' },
+  { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding' },
+  { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding' },
+];
+
+/**
+ * The objects blast radius needs, read from a live cluster (a kubeconfig) or through a lister.
+ * A kind that cannot be listed (forbidden) narrows the view; the rest is still computed.
+ */
+export async function loadClusterObjects(from: KubeConfig | ClusterObjectLister): Promise<Obj[]> {
+  const lister = from instanceof KubeConfig ? new KubernetesLister(from) : from;
+  return (await lister.listAll(BLAST_KINDS)).objects;
 }

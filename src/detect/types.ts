@@ -2,6 +2,7 @@ import type { Alert, AlertInput } from '../model/alert.js';
 import type { EventKind, VigieEvent } from '../model/event.js';
 import type { Db } from '../infra/db.js';
 import type { BaselineManager } from './anomaly/baseline/manager.js';
+import type { PostureIndex } from './posture/posture-index.js';
 
 export type AlertEmitter = (a: AlertInput) => void;
 
@@ -37,6 +38,8 @@ export interface DetectorContext {
    * 'runtime' rules go without workload baselines.
    */
   baselines?: BaselineManager;
+  /** Where the posture detector publishes the cluster's current findings (readers get the same one). */
+  posture?: PostureIndex;
 }
 
 export type DetectorFactory = (ctx: DetectorContext) => Detector | undefined | Promise<Detector | undefined>;

@@ -8,7 +8,7 @@ import Docker from 'dockerode';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createCharacterizer, type Characterizer } from '../characterize/live.js';
 import { createBaselineManager, type BaselineManager } from '../detect/anomaly/baseline/manager.js';
-import { postureOf } from '../detect/posture/detector.js';
+import type { PostureIndex } from '../detect/posture/posture-index.js';
 import { createDetectors } from '../detect/registry.js';
 import type { Detector } from '../detect/types.js';
 import type { ActionRecord } from '../model/action.js';
@@ -25,9 +25,12 @@ export function composeBaselines(o: EngineOptions): BaselineManager | undefined 
   return learns ? createBaselineManager(o.db, o.config?.baseline) : undefined;
 }
 
-export function composeDetectors(o: EngineOptions, baselines?: BaselineManager): Promise<Detector[]> {
+export function composeDetectors(
+  o: EngineOptions,
+  services: { baselines?: BaselineManager; posture: PostureIndex },
+): Promise<Detector[]> {
   return createDetectors(
-    { db: o.db, hostname: o.hostname, config: o.config ?? {}, baselines },
+    { db: o.db, hostname: o.hostname, config: o.config ?? {}, ...services },
     o.detectorNames,
   );
 }
@@ -41,14 +44,15 @@ export function composeSources(o: EngineOptions): Promise<Source[]> {
   );
 }
 
-export function composeCharacterizer(o: EngineOptions): Promise<Characterizer> {
+export function composeCharacterizer(o: EngineOptions, posture: PostureIndex): Promise<Characterizer> {
   const kc = o.config?.kubernetes?.kubeConfig;
   return createCharacterizer({
     db: o.db,
     kubeConfig: kc instanceof KubeConfig ? kc : undefined,
     // Docker blast radius (co-located containers, shared networks) only when watching Docker.
     docker: !o.sourceNames || o.sourceNames.includes('docker') ? new Docker() : undefined,
-    postureOf,
+    // Incidents on a workload count the posture findings the posture detector published.
+    postureOf: (namespace, workload) => posture.findingsFor(namespace, workload),
   });
 }
 

@@ -18,6 +18,7 @@ import { nextEventId, nowNs, type EventKind, type VigieEvent } from '../model/ev
 import { InProcessBus, TOPICS, type DropNotice } from '../pipeline/bus.js';
 import { MetricsRegistry, stageMetrics } from '../pipeline/metrics.js';
 import type { BaselineManager } from '../detect/anomaly/baseline/manager.js';
+import { PostureIndex } from '../detect/posture/posture-index.js';
 import type { Detector } from '../detect/types.js';
 import type { Source } from '../sources/types.js';
 import { AlertStore } from '../store/alerts.js';
@@ -44,6 +45,8 @@ export class Engine {
   characterizer?: Characterizer;
   /** The workload baselines the detectors learn into, when they do (the API's reset reaches them). */
   baselines?: BaselineManager;
+  /** The cluster's current posture findings: the posture detector writes, incidents and the API read. */
+  readonly posture: PostureIndex;
   /** Alert written → containment action (not read-only evidence) executed, ms. */
   readonly containmentLatencyMs: number[] = [];
   /** The engine's Prometheus series (served at /metrics beside it). */
@@ -70,6 +73,7 @@ export class Engine {
     this.eventsBus = new InProcessBus(onDrop, 1000, onErr);
     this.alertsBus = new InProcessBus(onDrop, 1000, onErr);
     this.metrics = opts.metrics ?? new MetricsRegistry();
+    this.posture = opts.posture ?? new PostureIndex();
     this.series = stageMetrics(this.metrics);
     // Counts kept by the stages are copied in when /metrics is read: nothing extra on the hot path.
     this.metrics.onCollect(() => this.collectMetrics());
@@ -104,7 +108,8 @@ export class Engine {
   async start(): Promise<void> {
     const o = this.opts;
     if (!o.detectors) this.baselines = composeBaselines(o);
-    this.detectors = o.detectors ?? (await composeDetectors(o, this.baselines));
+    this.detectors =
+      o.detectors ?? (await composeDetectors(o, { baselines: this.baselines, posture: this.posture }));
     for (const d of this.detectors)
       for (const k of d.kinds) {
         const l = this.byKind.get(k) ?? [];
@@ -115,7 +120,8 @@ export class Engine {
       log.warn('no detector available: events are watched but nothing is scored');
     else log.info(`detectors: ${this.detectors.map((d) => d.name).join(', ')}`);
 
-    if (o.characterizer !== null) this.characterizer = o.characterizer ?? (await composeCharacterizer(o));
+    if (o.characterizer !== null)
+      this.characterizer = o.characterizer ?? (await composeCharacterizer(o, this.posture));
     this.path.setCharacterizer(this.characterizer);
     if (o.responder !== null) {
       this.responder = o.responder ?? composeResponder(o, this.mode, (r) => this.printAction(r));

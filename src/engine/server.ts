@@ -28,6 +28,7 @@ export async function startServerFor(engine: Engine, db: Db, listen: string): Pr
     actions,
     history,
     baselineManager: engine.baselines,
+    postureIndex: engine.posture,
     auditWebhook: pushed('k8s-audit-webhook'),
     falcoWebhook: pushed('falco-webhook'),
     metrics: engine.metrics,

@@ -5,7 +5,7 @@
  */
 import Fastify, { type FastifyInstance } from 'fastify';
 import { loadCatalogue } from '../detect/posture/catalogue.js';
-import { evaluate } from '../detect/posture/engine.js';
+import { PostureEngine } from '../detect/posture/engine.js';
 import type { ExceptionRule } from '../detect/posture/exceptions.js';
 import {
   severityRank,
@@ -29,7 +29,7 @@ export interface AdmissionOptions {
 }
 
 /** Checks that only make sense over a whole cluster view: skipped when no context is given. */
-const NEEDS_CLUSTER_VIEW = new Set([
+const NEEDS_CLUSTER_VIEW: ReadonlySet<string> = new Set([
   'networkPolicy',
   'namespaceNetworkPolicy',
   'missingSa',
@@ -41,14 +41,6 @@ const NEEDS_CLUSTER_VIEW = new Set([
   'danglingNetworkPolicy',
   'hpaTarget',
 ]);
-
-const localCache = new WeakMap<ControlDef[], ControlDef[]>();
-/** The same array each time, so the engine's per-list index and compiled checks are reused. */
-function localControls(all: ControlDef[]): ControlDef[] {
-  let l = localCache.get(all);
-  if (!l) localCache.set(all, (l = all.filter((c) => !NEEDS_CLUSTER_VIEW.has(c.check))));
-  return l;
-}
 
 export class BadReview extends Error {}
 
@@ -90,43 +82,63 @@ export interface ReviewDecision {
   message?: string;
 }
 
-export function review(req: ReviewRequest, opts: AdmissionOptions): ReviewDecision {
-  const obj = req.object;
-  if (!obj || req.operation === 'DELETE' || req.operation === 'CONNECT')
-    return { allowed: true, findings: [], denying: [], warnings: [] };
-  const o: K8sObject = { ...obj, metadata: { ...(obj.metadata ?? {}) } };
-  if (!o.kind && req.kind?.kind) o.kind = req.kind.kind;
-  if (!o.apiVersion && req.kind?.version)
-    o.apiVersion = req.kind.group ? `${req.kind.group}/${req.kind.version}` : req.kind.version;
-  if (!o.metadata!.namespace && req.namespace) o.metadata!.namespace = req.namespace;
-  if (!o.metadata!.name && req.name) o.metadata!.name = req.name;
-  const all = opts.controls ?? loadCatalogue();
-  const ctxObjects = opts.context?.();
-  const controls = ctxObjects ? all : localControls(all);
-  const res = evaluate([{ obj: o }], {
-    controls,
-    exceptions: opts.exceptions,
-    contextObjects: ctxObjects,
-    complete: !!ctxObjects,
-  });
-  const threshold = severityRank(opts.denyOn ?? 'high');
-  const active = res.findings.filter((f) => !f.excepted);
-  const denying = active.filter((f) => severityRank(f.severity) >= threshold);
-  const max = opts.maxWarnings ?? 20;
-  const line = (f: Finding): string => `${f.control} (${f.severity}) ${f.path}: ${f.message}`;
-  const warnings: string[] = [];
-  const toWarn = opts.dryRun ? active : active.filter((f) => !denying.includes(f));
-  for (const f of toWarn.sort((a, b) => severityRank(b.severity) - severityRank(a.severity))) {
-    if (warnings.length >= max) {
-      warnings.push(`... and ${toWarn.length - max} more findings`);
-      break;
-    }
-    warnings.push(`${opts.dryRun && denying.includes(f) ? '[would deny] ' : ''}${line(f)}`);
+/**
+ * Reviews admission requests against the catalogue. Keeps two engines (all controls, for when the
+ * cluster's objects are given; the local ones otherwise), so each review reuses their index and
+ * resolved checks.
+ */
+export class AdmissionReviewer {
+  private readonly full: PostureEngine;
+  private readonly local: PostureEngine;
+
+  constructor(private readonly opts: AdmissionOptions) {
+    const all = opts.controls ?? loadCatalogue();
+    this.full = new PostureEngine(all);
+    this.local = new PostureEngine(all.filter((c) => !NEEDS_CLUSTER_VIEW.has(c.check)));
   }
-  if (denying.length === 0 || opts.dryRun)
-    return { allowed: true, findings: res.findings, denying, warnings };
-  const message = `vigie denied ${o.kind} ${o.metadata?.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata?.name ?? ''}: ${denying.slice(0, 5).map(line).join('; ')}${denying.length > 5 ? `; and ${denying.length - 5} more` : ''}`;
-  return { allowed: false, findings: res.findings, denying, warnings, message };
+
+  review(req: ReviewRequest): ReviewDecision {
+    const opts = this.opts;
+    const obj = req.object;
+    if (!obj || req.operation === 'DELETE' || req.operation === 'CONNECT')
+      return { allowed: true, findings: [], denying: [], warnings: [] };
+    const o: K8sObject = { ...obj, metadata: { ...(obj.metadata ?? {}) } };
+    if (!o.kind && req.kind?.kind) o.kind = req.kind.kind;
+    if (!o.apiVersion && req.kind?.version)
+      o.apiVersion = req.kind.group ? `${req.kind.group}/${req.kind.version}` : req.kind.version;
+    if (!o.metadata!.namespace && req.namespace) o.metadata!.namespace = req.namespace;
+    if (!o.metadata!.name && req.name) o.metadata!.name = req.name;
+    const ctxObjects = opts.context?.();
+    const engine = ctxObjects ? this.full : this.local;
+    const res = engine.evaluate([{ obj: o }], {
+      exceptions: opts.exceptions,
+      contextObjects: ctxObjects,
+      complete: !!ctxObjects,
+    });
+    const threshold = severityRank(opts.denyOn ?? 'high');
+    const active = res.findings.filter((f) => !f.excepted);
+    const denying = active.filter((f) => severityRank(f.severity) >= threshold);
+    const max = opts.maxWarnings ?? 20;
+    const line = (f: Finding): string => `${f.control} (${f.severity}) ${f.path}: ${f.message}`;
+    const warnings: string[] = [];
+    const toWarn = opts.dryRun ? active : active.filter((f) => !denying.includes(f));
+    for (const f of toWarn.sort((a, b) => severityRank(b.severity) - severityRank(a.severity))) {
+      if (warnings.length >= max) {
+        warnings.push(`... and ${toWarn.length - max} more findings`);
+        break;
+      }
+      warnings.push(`${opts.dryRun && denying.includes(f) ? '[would deny] ' : ''}${line(f)}`);
+    }
+    if (denying.length === 0 || opts.dryRun)
+      return { allowed: true, findings: res.findings, denying, warnings };
+    const message = `vigie denied ${o.kind} ${o.metadata?.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata?.name ?? ''}: ${denying.slice(0, 5).map(line).join('; ')}${denying.length > 5 ? `; and ${denying.length - 5} more` : ''}`;
+    return { allowed: false, findings: res.findings, denying, warnings, message };
+  }
+}
+
+/** One review with its own reviewer (a server keeps one AdmissionReviewer). */
+export function review(req: ReviewRequest, opts: AdmissionOptions): ReviewDecision {
+  return new AdmissionReviewer(opts).review(req);
 }
 
 export function reviewResponse(uid: string, d: ReviewDecision): Record<string, unknown> {
@@ -143,6 +155,7 @@ export async function createAdmissionServer(opts: AdmissionOptions): Promise<Fas
     ...(opts.tls ? { https: { cert: opts.tls.cert, key: opts.tls.key } } : {}),
   }) as unknown as FastifyInstance;
   const counters = { reviews: 0, denied: 0, bad: 0 };
+  const reviewer = new AdmissionReviewer(opts);
   app.setErrorHandler((err, _req, reply) => {
     const status = (err as { statusCode?: number }).statusCode ?? 500;
     if (status === 400 || status === 415 || status === 413) counters.bad++;
@@ -166,7 +179,7 @@ export async function createAdmissionServer(opts: AdmissionOptions): Promise<Fas
       return { error: `bad AdmissionReview: ${(e as Error).message}` };
     }
     counters.reviews++;
-    const d = review(r, opts);
+    const d = reviewer.review(r);
     if (!d.allowed) counters.denied++;
     return reviewResponse(r.uid, d);
   };

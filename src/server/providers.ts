@@ -7,7 +7,7 @@ import type { VigieEvent } from '../model/event.js';
 import { workloadKey } from '../model/event.js';
 import { IncidentStore } from '../characterize/incidents.js';
 import type { BaselineManager } from '../detect/anomaly/baseline/index.js';
-import { postureProvider } from '../detect/posture/detector.js';
+import type { PostureIndex } from '../detect/posture/posture-index.js';
 import type { BaselinesProvider, IncidentsProvider, PostureProvider } from './app.js';
 
 export function incidentsProvider(db: Db): IncidentsProvider {
@@ -72,6 +72,7 @@ export function baselinesProvider(m: BaselineManager, history?: ResourceHistory)
   };
 }
 
-export function postureFindingsProvider(): PostureProvider {
-  return { findings: (q) => ({ findings: postureProvider.findings(q ?? {}) }) };
+/** Current posture findings, from the index the live posture detector publishes into. */
+export function postureFindingsProvider(index: PostureIndex): PostureProvider {
+  return { findings: (q) => ({ findings: index.findings(q ?? {}) }) };
 }

@@ -14,6 +14,7 @@ import { TokenStore } from './auth.js';
 import { registerK8sAuditRoute } from './routes/k8s-audit.js';
 import { registerFalcoRoute } from './routes/falco.js';
 import type { PushSource } from '../sources/push.js';
+import { PostureIndex } from '../detect/posture/posture-index.js';
 import { createBaselineManager, type BaselineManager } from '../detect/anomaly/baseline/manager.js';
 import { createServer, type ServerDeps } from './app.js';
 import {
@@ -39,6 +40,8 @@ export interface StartOptions extends Partial<Omit<ServerDeps, 'alerts' | 'token
   history?: ResourceHistory;
   /** The live workload baselines (`vigie run`); default: a manager over the store. */
   baselineManager?: BaselineManager;
+  /** The live posture findings (`vigie run`); default: an empty index (`vigie serve` runs no detector). */
+  postureIndex?: PostureIndex;
   /** When set, POST /k8s-audit feeds Kubernetes audit events into this source (responder token). */
   auditWebhook?: PushSource;
   /** When set, POST /falco feeds Falco's alerts (Falcosidekick's webhook) into this source (responder token). */
@@ -70,7 +73,7 @@ export async function startApiServer(opts: StartOptions): Promise<RunningServer>
     baselines:
       opts.baselines ??
       baselinesProvider(opts.baselineManager ?? createBaselineManager(opts.db, undefined), opts.history),
-    posture: opts.posture ?? postureFindingsProvider(),
+    posture: opts.posture ?? postureFindingsProvider(opts.postureIndex ?? new PostureIndex()),
     webDir: opts.webDir ?? defaultWebDir(),
     reportsDir: opts.reportsDir ?? resolve('reports'),
     plugins: [

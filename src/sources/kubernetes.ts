@@ -1,5 +1,9 @@
 /**
- * Kubernetes watch source (`vigie run --kubeconfig F`): lists, then watches, the kinds Vigie reasons
+ * Kubernetes objects, read two ways:
+ * - `KubernetesLister`: every object of some kinds, page by page, in wire form (what kubectl shows).
+ *   The one way Vigie lists a cluster: the watch source below, `vigie scan --cluster` and blast
+ *   radius all go through it (the latter two through the small `ClusterObjectLister` interface).
+ * - `KubernetesSource` (`vigie run --kubeconfig F`): lists, then watches, the kinds Vigie reasons
  * about and emits `k8s_object` events ({verb, object}). Initial list items come as SNAPSHOT. A dropped
  * watch reconnects from the last resourceVersion seen; a 410 Gone (history compacted) triggers a
  * relist, diffed against what was known so that changes missed meanwhile still come out as
@@ -12,13 +16,16 @@ import type { EventSink, Source, SourceStats } from './types.js';
 
 const log = logger('k8s-source');
 
-export interface WatchedKind {
+export interface KindRef {
   apiVersion: string;
   kind: string;
+}
+
+export interface WatchedKind extends KindRef {
   plural: string;
 }
 
-export const WATCHED_KINDS: WatchedKind[] = [
+export const WATCHED_KINDS: readonly WatchedKind[] = [
   ['v1', 'Pod', 'pods'],
   ['v1', 'Service', 'services'],
   ['v1', 'Namespace', 'namespaces'],
@@ -50,6 +57,124 @@ export interface KubernetesSourceOptions {
 }
 
 type Obj = Record<string, any>;
+
+export function makeKubeConfig(opts: { kubeconfig?: string; context?: string }): KubeConfig {
+  const kc = new KubeConfig();
+  if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
+  else kc.loadFromDefault();
+  if (opts.context) kc.setCurrentContext(opts.context);
+  return kc;
+}
+
+/**
+ * The typed client renames fields that clash with JavaScript words (`from` → `_from`) and turns
+ * timestamps into Dates; bring objects back to their wire form so checks see what kubectl shows.
+ */
+export function toWire(v: unknown): unknown {
+  if (v instanceof Date) return v.toISOString();
+  if (Array.isArray(v)) return v.map(toWire);
+  if (v && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v)) {
+      if (x === undefined) continue;
+      out[k.startsWith('_') ? k.slice(1) : k] = toWire(x);
+    }
+    return out;
+  }
+  return v;
+}
+
+/** A kind that could not be listed (forbidden, unknown to the server, unreachable). */
+export interface ListFailure extends KindRef {
+  /** HTTP status, when the server answered. */
+  code?: number;
+  message: string;
+}
+
+export interface ClusterListing {
+  /** Wire-form objects with apiVersion and kind set, in the order of the kinds asked for. */
+  objects: Obj[];
+  errors: ListFailure[];
+}
+
+/** What the cluster readers (posture scan, blast radius) need: the objects of some kinds. */
+export interface ClusterObjectLister {
+  /** Where the objects come from, for messages ("cluster:<context>"). */
+  readonly where: string;
+  /** Every object of the kinds; a kind that cannot be listed is reported, not fatal. */
+  listAll(kinds: readonly KindRef[]): Promise<ClusterListing>;
+}
+
+export class KubernetesLister implements ClusterObjectLister {
+  private readonly api: KubernetesObjectApi;
+  readonly where: string;
+
+  constructor(
+    kc: KubeConfig,
+    private readonly pageSize = 500,
+  ) {
+    this.api = KubernetesObjectApi.makeApiClient(kc);
+    this.where = `cluster:${kc.getCurrentContext() || kc.getCurrentCluster()?.server || 'default'}`;
+  }
+
+  /** One kind across all namespaces, page by page; throws when the server refuses it. */
+  async listKind(k: KindRef): Promise<{ items: Obj[]; resourceVersion?: string }> {
+    const items: Obj[] = [];
+    let resourceVersion: string | undefined;
+    let cont: string | undefined;
+    do {
+      const list = await this.api.list(
+        k.apiVersion,
+        k.kind,
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        undefined,
+        this.pageSize,
+        cont,
+      );
+      for (const it of list.items ?? []) {
+        const o = toWire(it) as Obj;
+        o.apiVersion = k.apiVersion;
+        o.kind = k.kind;
+        items.push(o);
+      }
+      resourceVersion = list.metadata?.resourceVersion ?? resourceVersion;
+      cont =
+        list.metadata?._continue ??
+        (list.metadata as { continue?: string } | undefined)?.continue ??
+        undefined;
+    } while (cont);
+    return { items, resourceVersion };
+  }
+
+  async listAll(kinds: readonly KindRef[]): Promise<ClusterListing> {
+    const results = await Promise.all(
+      kinds.map(async (k): Promise<Obj[] | ListFailure> => {
+        try {
+          return (await this.listKind(k)).items;
+        } catch (e) {
+          const code = (e as { code?: number }).code;
+          return {
+            apiVersion: k.apiVersion,
+            kind: k.kind,
+            code,
+            message: `listing ${k.kind} (${k.apiVersion}) failed${code ? ` with HTTP ${code}` : ''}: ${(e as Error).message.split('\n')[0]}`,
+          };
+        }
+      }),
+    );
+    const objects: Obj[] = [];
+    const errors: ListFailure[] = [];
+    for (const r of results) {
+      if (Array.isArray(r)) for (const o of r) objects.push(o);
+      else errors.push(r);
+    }
+    return { objects, errors };
+  }
+}
 
 function redact(o: Obj): Obj {
   if (o.kind !== 'Secret') return o;
@@ -87,7 +212,7 @@ class KindWatcher {
 export class KubernetesSource implements Source {
   readonly name = 'kubernetes';
   private readonly kc: KubeConfig;
-  private readonly objApi: KubernetesObjectApi;
+  private readonly lister: KubernetesLister;
   private readonly watch: Watch;
   private readonly watchers: KindWatcher[];
   private sink: EventSink | undefined;
@@ -109,7 +234,7 @@ export class KubernetesSource implements Source {
       if (opts.kubeconfig) this.kc.loadFromFile(opts.kubeconfig);
       else this.kc.loadFromDefault();
     }
-    this.objApi = KubernetesObjectApi.makeApiClient(this.kc);
+    this.lister = new KubernetesLister(this.kc);
     this.watch = new Watch(this.kc);
     const kinds = opts.kinds
       ? WATCHED_KINDS.filter((k) => opts.kinds!.includes(k.kind) || opts.kinds!.includes(k.plural))
@@ -162,10 +287,7 @@ export class KubernetesSource implements Source {
     try {
       if (!w.rv) {
         const first = w.known.size === 0 && this.st.relists === 0 && w.failures === 0;
-        const list = (await this.objApi.list(w.k.apiVersion, w.k.kind)) as unknown as {
-          items: Obj[];
-          metadata?: { resourceVersion?: string };
-        };
+        const list = await this.lister.listKind(w.k);
         const seen = new Set<string>();
         for (const it of list.items) {
           const md = (it.metadata ?? {}) as Obj;
@@ -181,7 +303,7 @@ export class KubernetesSource implements Source {
           const [namespace, name] = key.split('/');
           this.emit(w, 'DELETED', { metadata: { name, namespace: namespace || undefined } });
         }
-        w.rv = list.metadata?.resourceVersion;
+        w.rv = list.resourceVersion;
       }
       w.controller = await this.watch.watch(
         w.path,

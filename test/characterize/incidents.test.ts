@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { blastRadius, canReach } from '../../src/characterize/blast.js';
 import { Correlator, computeSeverity, entityKeys } from '../../src/characterize/incidents.js';
-import { postureOf } from '../../src/detect/posture/detector.js';
+import { PostureIndex } from '../../src/detect/posture/posture-index.js';
 import { mitreOf } from '../../src/characterize/mitre.js';
 import { makeAlert, type Alert, type Priority } from '../../src/model/alert.js';
 import { openStore } from '../../src/infra/db.js';
@@ -108,8 +108,8 @@ describe('correlation into incidents', () => {
     expect(s.level).toBe('high');
   });
 
-  it("the posture module's postureOf answers empty for an unknown workload", () => {
-    expect(postureOf('shop', 'never-seen-workload')).toEqual([]);
+  it('the posture index answers empty for an unknown workload', () => {
+    expect(new PostureIndex().findingsFor('shop', 'never-seen-workload')).toEqual([]);
   });
 
   it('posture findings raise the severity of an incident on that workload', () => {

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { VigieEvent } from '../../src/model/event.js';
 import { KubernetesSource } from '../../src/sources/kubernetes.js';
-import { PostureDetector, postureOf } from '../../src/detect/posture/index.js';
+import { PostureDetector, PostureIndex } from '../../src/detect/posture/index.js';
 import { Correlator } from '../../src/characterize/incidents.js';
 import { makeAlert, type AlertInput } from '../../src/model/alert.js';
 import { openStore } from '../../src/infra/db.js';
@@ -106,7 +106,8 @@ describe('Kubernetes watch source against the API double', () => {
   it('feeds live posture: a privileged workload seen through the watch raises its incident severity', async () => {
     api = await startApiDouble(shopCluster());
     src = new KubernetesSource({ kubeConfig: api.kubeConfig, hostname: 'h' });
-    const posture = new PostureDetector();
+    const index = new PostureIndex();
+    const posture = new PostureDetector({ index });
     const raised: AlertInput[] = [];
     let n = 0;
     await src.start((e) => {
@@ -116,7 +117,7 @@ describe('Kubernetes watch source against the API double', () => {
     });
     await waitFor(() => api!.openWatches() >= 19 && n >= 20);
     posture.flush((a) => raised.push(a));
-    const findings = postureOf('shop', 'web');
+    const findings = index.findingsFor('shop', 'web');
     expect(findings.length).toBeGreaterThan(0);
     expect(findings.some((f) => f.severity === 'critical' || f.severity === 'high')).toBe(true);
     const db = openStore(':memory:');
@@ -133,7 +134,7 @@ describe('Kubernetes watch source against the API double', () => {
         },
         'h',
       );
-    const withPosture = new Correlator(db, { postureOf }).add(alert());
+    const withPosture = new Correlator(db, { postureOf: (ns, wl) => index.findingsFor(ns, wl) }).add(alert());
     const without = new Correlator(openStore(':memory:')).add(alert());
     expect(withPosture.severity.score).toBeGreaterThan(without.severity.score);
     expect(withPosture.severity.factors.map((f) => f.factor)).toContain('posture');

@@ -1,12 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { AlertInput } from '../../src/model/alert.js';
 import type { VigieEvent } from '../../src/model/event.js';
-import {
-  PostureDetector,
-  postureOf,
-  postureSeverity,
-  workloadNameOf,
-} from '../../src/detect/posture/detector.js';
+import { PostureDetector, workloadNameOf } from '../../src/detect/posture/detector.js';
+import { PostureIndex } from '../../src/detect/posture/posture-index.js';
 
 let n = 0;
 const ev = (
@@ -27,8 +23,9 @@ const deploy = (privileged: boolean) => ({
 });
 
 describe('posture detector', () => {
-  it('raises misconfiguration alerts only for new findings and serves postureOf', () => {
-    const d = new PostureDetector({ minSeverity: 'high' });
+  it('raises misconfiguration alerts only for new findings and serves the posture index', () => {
+    const posture = new PostureIndex();
+    const d = new PostureDetector({ minSeverity: 'high', index: posture });
     const alerts: AlertInput[] = [];
     const emit = (a: AlertInput) => alerts.push(a);
     d.onEvent(ev('ADDED', deploy(false)), emit);
@@ -53,9 +50,9 @@ describe('posture detector', () => {
     expect(alerts.length).toBe(count);
 
     // the runtime side's lookup; pods of the Deployment map to it
-    expect(postureSeverity('shop', 'web')).toBe('critical');
-    expect(postureOf('shop', 'web').some((f) => f.control === 'VG-POD-001')).toBe(true);
-    expect(postureOf('shop', 'nothing')).toEqual([]);
+    expect(posture.severityOf('shop', 'web')).toBe('critical');
+    expect(posture.findingsFor('shop', 'web').some((f) => f.control === 'VG-POD-001')).toBe(true);
+    expect(posture.findingsFor('shop', 'nothing')).toEqual([]);
     expect(
       workloadNameOf({
         kind: 'Pod',
@@ -105,13 +102,14 @@ describe('posture detector', () => {
       emit,
     );
     d.tick(5n, emit);
-    expect(postureOf('shop', 'web')).toEqual([]);
+    expect(posture.findingsFor('shop', 'web')).toEqual([]);
     expect(d.stats().malformed).toBe(1);
     d.close();
   });
 
   it("summarizes the cluster's initial listing per control instead of one alert per finding", () => {
-    const d = new PostureDetector({ minSeverity: 'critical' });
+    const posture = new PostureIndex();
+    const d = new PostureDetector({ minSeverity: 'critical', index: posture });
     const alerts: AlertInput[] = [];
     const emit = (a: AlertInput) => alerts.push(a);
     for (let i = 0; i < 20; i++)
@@ -121,7 +119,7 @@ describe('posture detector', () => {
     expect(priv).toHaveLength(1);
     expect(priv[0].output).toMatch(/20 findings on 20 resources/);
     expect(priv[0].tags).toContain('initial-state');
-    expect(postureOf('big', 'w7')[0].control).toBe('VG-POD-001');
+    expect(posture.findingsFor('big', 'w7')[0].control).toBe('VG-POD-001');
     // a change after the listing alerts on its own
     d.onEvent(ev('ADDED', { ...deploy(true), metadata: { name: 'late', namespace: 'big' } }), emit);
     d.tick(2n, emit);

@@ -1,13 +1,13 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { CHECKS, indexControls, loadCatalogue } from '../../src/detect/posture/catalogue.js';
-import { controlsFor, evaluate } from '../../src/detect/posture/engine.js';
+import { CHECKS, loadCatalogue } from '../../src/detect/posture/catalogue.js';
+import type { Check } from '../../src/detect/posture/checks/types.js';
+import { evaluate, PostureEngine } from '../../src/detect/posture/engine.js';
 import type { ControlDef, Hit, K8sObject } from '../../src/detect/posture/types.js';
 
 /** A control backed by a spy check, so a test sees which objects the engine hands to it. */
 function spyControl(id: string, appliesTo: string[]): { def: ControlDef; seen: () => string[] } {
   const fn = vi.fn((o: K8sObject): Hit[] => [{ path: 'metadata.name', message: `saw ${o.kind}` }]);
-  CHECKS[`test-${id}`] = { appliesTo, fn };
-  added.push(`test-${id}`);
+  spyChecks[`test-${id}`] = { appliesTo, fn };
   const def: ControlDef = {
     id,
     title: id,
@@ -20,9 +20,11 @@ function spyControl(id: string, appliesTo: string[]): { def: ControlDef; seen: (
   };
   return { def, seen: () => fn.mock.calls.map(([o]) => `${o.kind}/${o.metadata?.name}`) };
 }
-const added: string[] = [];
+/** The built-in checks plus the spies of the current test. */
+let spyChecks: Record<string, Check> = {};
+const checks = () => ({ ...CHECKS, ...spyChecks });
 afterEach(() => {
-  for (const k of added.splice(0)) delete CHECKS[k];
+  spyChecks = {};
 });
 
 const podSpec = { containers: [{ name: 'c', image: 'x:1' }] };
@@ -58,7 +60,7 @@ const names = (objs: K8sObject[]) => objs.map((o) => `${o.kind}/${o.metadata?.na
 describe('controls indexed by the kinds they apply to', () => {
   it('does not evaluate a Deployment control on a ConfigMap (or any other kind)', () => {
     const deploy = spyControl('VG-TST-001', ['Deployment']);
-    const res = evaluate(loaded([...OTHERS, ...WORKLOADS]), { controls: [deploy.def] });
+    const res = evaluate(loaded([...OTHERS, ...WORKLOADS]), { controls: [deploy.def], checks: checks() });
     expect(deploy.seen()).toEqual(['Deployment/deploy']);
     expect(res.findings.map((f) => `${f.resource.kind}/${f.resource.name}`)).toEqual(['Deployment/deploy']);
     // objects no control applies to get no score either
@@ -68,7 +70,10 @@ describe('controls indexed by the kinds they apply to', () => {
   it('evaluates a control for all workloads on each workload kind, once, and on nothing else', () => {
     const all = spyControl('VG-TST-002', ['podspec']);
     const deploy = spyControl('VG-TST-003', ['Deployment']);
-    const res = evaluate(loaded([...OTHERS, ...WORKLOADS]), { controls: [all.def, deploy.def] });
+    const res = evaluate(loaded([...OTHERS, ...WORKLOADS]), {
+      controls: [all.def, deploy.def],
+      checks: checks(),
+    });
     expect(all.seen()).toEqual(names(WORKLOADS));
     expect(deploy.seen()).toEqual(['Deployment/deploy']);
     // the Deployment is scored on both controls, every other workload on the pod-template one
@@ -81,20 +86,20 @@ describe('controls indexed by the kinds they apply to', () => {
 
   it('gives the catalogue controls by kind: pod-template controls on every workload, none on a ConfigMap', () => {
     const catalogue = loadCatalogue();
-    const ix = indexControls(catalogue);
+    const engine = new PostureEngine(catalogue);
     const podspec = catalogue.filter((c) => CHECKS[c.check].appliesTo.includes('podspec'));
     expect(podspec.length).toBeGreaterThan(20);
     for (const w of WORKLOADS) {
-      const ids = new Set(controlsFor(w, ix).map((c) => c.id));
+      const ids = new Set(engine.controlsFor(w).map((c) => c.id));
       for (const c of podspec) expect(ids.has(c.id), `${c.id} on ${w.kind}`).toBe(true);
-      for (const c of controlsFor(w, ix)) {
+      for (const c of engine.controlsFor(w)) {
         const kinds = CHECKS[c.check].appliesTo;
         expect(kinds.includes('podspec') || kinds.includes(String(w.kind)), `${c.id} on ${w.kind}`).toBe(
           true,
         );
       }
     }
-    const cm = controlsFor(OTHERS[0], ix);
+    const cm = engine.controlsFor(OTHERS[0]);
     expect(cm.length).toBeGreaterThan(0);
     for (const c of cm) expect(CHECKS[c.check].appliesTo).toContain('ConfigMap');
   });

@@ -1,7 +1,8 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { AlertInput } from '../../src/model/alert.js';
 import type { VigieEvent } from '../../src/model/event.js';
-import { PostureDetector, postureOf } from '../../src/detect/posture/detector.js';
+import { PostureDetector } from '../../src/detect/posture/detector.js';
+import { PostureIndex } from '../../src/detect/posture/posture-index.js';
 import { KubernetesSource } from '../../src/sources/kubernetes.js';
 import { startApiDouble, type ApiDouble } from '../utils/k8s-api-double.js';
 
@@ -21,7 +22,7 @@ describe('live posture over the Kubernetes watch source', () => {
     await api?.close();
   });
 
-  it('alerts on a workload that becomes privileged, once, and serves postureOf by ReplicaSet name', async () => {
+  it('alerts on a workload that becomes privileged, once, and serves the posture index by ReplicaSet name', async () => {
     api = await startApiDouble([
       { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'live' } },
       {
@@ -37,7 +38,8 @@ describe('live posture over the Kubernetes watch source', () => {
         },
       },
     ]);
-    const det = new PostureDetector({ minSeverity: 'critical' });
+    const posture = new PostureIndex();
+    const det = new PostureDetector({ minSeverity: 'critical', index: posture });
     const alerts: AlertInput[] = [];
     const events: VigieEvent[] = [];
     src = new KubernetesSource({ kubeConfig: api.kubeConfig, hostname: 'test', reconnectMs: 100 });
@@ -57,7 +59,7 @@ describe('live posture over the Kubernetes watch source', () => {
     det.flush((a) => alerts.push(a));
     expect(alerts.map((a) => a.rule)).toEqual(['VG-POD-001 Privileged container']);
     expect(alerts[0].category).toBe('misconfiguration');
-    expect(postureOf('live', 'web-5d8f9c7b6d').some((f) => f.control === 'VG-POD-001')).toBe(true);
+    expect(posture.findingsFor('live', 'web-5d8f9c7b6d').some((f) => f.control === 'VG-POD-001')).toBe(true);
     det.close();
   }, 60_000);
 });

@@ -7,7 +7,6 @@ import type { Command } from 'commander';
 import Docker from 'dockerode';
 import { Correlator, type Incident } from '../../characterize/incidents.js';
 import { createCharacterizer } from '../../characterize/live.js';
-import { postureOf } from '../../detect/posture/detector.js';
 import { AlertStore } from '../../store/alerts.js';
 import { defaultDbPath, openStore } from '../../infra/db.js';
 
@@ -101,7 +100,6 @@ export function register(program: Command): void {
           const ch = await createCharacterizer({
             db,
             windowMs: Number(o.window) * 60_000,
-            postureOf,
             kubeConfig,
             docker: o.docker ? new Docker() : undefined,
             onEnrichError: (inc, err) =>

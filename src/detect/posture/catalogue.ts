@@ -1,17 +1,17 @@
 /**
  * The control catalogue: data files in controls/*.json (one per group), each control naming the
- * check that implements it. Loaded once, validated, and indexed by the kinds each check reads.
+ * check that implements it. Read and validated on each load (whoever evaluates repeatedly keeps
+ * the list: the live detector, the admission reviewer, a PostureEngine), and indexed by the kinds
+ * each check reads.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
-import { clusterChecks } from './checks/cluster.js';
-import { podChecks } from './checks/pod.js';
-import type { Check } from './checks/types.js';
+import { CHECKS, type CheckRegistry } from './checks/index.js';
 import { SEVERITIES, type ControlDef } from './types.js';
 
-export const CHECKS: Record<string, Check> = { ...podChecks, ...clusterChecks };
+export { CHECKS, type CheckRegistry } from './checks/index.js';
 
 const controlSchema = z.object({
   id: z.string().regex(/^VG-[A-Z]+-\d{3}$/),
@@ -41,10 +41,7 @@ export function controlsDir(): string {
   return fromDist;
 }
 
-let cached: ControlDef[] | undefined;
-
-export function loadCatalogue(dir = controlsDir()): ControlDef[] {
-  if (cached && dir === controlsDir()) return cached;
+export function loadCatalogue(dir = controlsDir(), checks: CheckRegistry = CHECKS): ControlDef[] {
   const out: ControlDef[] = [];
   const seen = new Set<string>();
   for (const f of readdirSync(dir)
@@ -64,12 +61,11 @@ export function loadCatalogue(dir = controlsDir()): ControlDef[] {
       );
     for (const c of parsed.data.controls) {
       if (seen.has(c.id)) throw new Error(`${path}: duplicate control id ${c.id}`);
-      if (!CHECKS[c.check]) throw new Error(`${path}: control ${c.id} names unknown check "${c.check}"`);
+      if (!checks[c.check]) throw new Error(`${path}: control ${c.id} names unknown check "${c.check}"`);
       seen.add(c.id);
       out.push({ ...c, group: parsed.data.group } as ControlDef);
     }
   }
-  if (dir === controlsDir()) cached = out;
   return out;
 }
 
@@ -79,11 +75,11 @@ export interface ControlIndex {
   all: ControlDef[];
 }
 
-export function indexControls(controls: ControlDef[]): ControlIndex {
+export function indexControls(controls: ControlDef[], checks: CheckRegistry = CHECKS): ControlIndex {
   const byKind = new Map<string, ControlDef[]>();
   const podspec: ControlDef[] = [];
   for (const c of controls) {
-    for (const k of CHECKS[c.check].appliesTo) {
+    for (const k of checks[c.check].appliesTo) {
       if (k === 'podspec') podspec.push(c);
       else {
         let l = byKind.get(k);

@@ -2,15 +2,16 @@
  * Cross-object view of one scan: service accounts, what RBAC lets each subject do, which Services
  * and Ingresses expose which pods, which NetworkPolicies select which pods. Built once per scan.
  */
+import { CheckMemo } from './checks/memo.js';
 import {
   isClusterScoped,
   mapSelectorMatches,
   nameOf,
   nsOf,
-  podSpecsOf,
   selectorMatches,
   type PodSpecRef,
 } from './k8s.js';
+import { ObjectMemo } from './memo.js';
 import type { K8sObject } from './types.js';
 
 export interface PolicyRule {
@@ -31,7 +32,7 @@ export interface RoleBindingView {
 /** Tunable inputs, named as in Kubescape's postureControlInputs so the same values carry over. */
 export type Settings = Record<string, string[]>;
 
-export const DEFAULT_SETTINGS: Settings = {
+export const DEFAULT_SETTINGS: Readonly<Settings> = {
   imageRepositoryAllowList: [],
   imageDigestExemptRepositories: [],
   insecureCapabilities: [
@@ -127,7 +128,7 @@ export function toRules(role: K8sObject | undefined): PolicyRule[] {
     }));
 }
 
-const NO_OBJECTS: K8sObject[] = [];
+const NO_OBJECTS: K8sObject[] = Object.freeze([]) as unknown as K8sObject[];
 
 export interface ExposingService {
   service: K8sObject;
@@ -150,6 +151,10 @@ export class ScanContext {
   readonly namespaces = new Map<string, K8sObject>();
   /** True when the object set is a whole cluster (scan --cluster): absence of an object means something. */
   readonly complete: boolean;
+  /** Answers about the objects of the current evaluation (the engine renews it for each one). */
+  memo = new ObjectMemo();
+  /** What the checks derive from the settings and their parameters, for the context's lifetime. */
+  readonly answers = new CheckMemo();
 
   constructor(objects: K8sObject[], settings: Partial<Settings> = {}, complete = false) {
     this.all = objects;
@@ -351,7 +356,7 @@ export class ScanContext {
     if (this.workloadList) return this.workloadList;
     const out: { obj: K8sObject; pod: PodSpecRef }[] = [];
     for (const o of this.all) {
-      for (const p of podSpecsOf(o)) {
+      for (const p of this.memo.podSpecsOf(o)) {
         const w = { obj: o, pod: p };
         out.push(w);
         const ns = nsOf(o) ?? 'default';

@@ -10,9 +10,10 @@ import type { AlertInput, Priority } from '../../model/alert.js';
 import type { VigieEvent } from '../../model/event.js';
 import { loadCatalogue } from './catalogue.js';
 import { ScanContext } from './context.js';
-import { evaluate } from './engine.js';
+import { PostureEngine } from './engine.js';
 import { loadExceptions, type ExceptionRule } from './exceptions.js';
 import { nameOf, nsOf, refKey, refOf } from './k8s.js';
+import { PostureIndex } from './posture-index.js';
 import {
   parseSeverity,
   severityRank,
@@ -22,7 +23,7 @@ import {
   type Severity,
 } from './types.js';
 
-const CONTEXT_KINDS = new Set([
+const CONTEXT_KINDS: ReadonlySet<string> = new Set([
   'ServiceAccount',
   'Role',
   'ClusterRole',
@@ -37,7 +38,7 @@ const CONTEXT_KINDS = new Set([
   'Node',
 ]);
 
-export const SEVERITY_PRIORITY: Record<Severity, Priority> = {
+export const SEVERITY_PRIORITY: Readonly<Record<Severity, Priority>> = {
   critical: 'Critical',
   high: 'Error',
   medium: 'Warning',
@@ -60,45 +61,14 @@ export function workloadNameOf(o: K8sObject): string {
   return owner.name;
 }
 
-// ---- the lookup runtime detectors and the correlator use ----
-
-let workloadIndex = new Map<string, Finding[]>();
-let allFindings: Finding[] = [];
-
-/** Active (not excepted) posture findings of a workload, most severe first; [] when none or unknown. */
-export function postureOf(namespace: string, workloadName: string): Finding[] {
-  const direct = workloadIndex.get(`${namespace}/${workloadName}`);
-  // Runtime events may name a pod's ReplicaSet ("web-7d9c8b6f5") rather than its Deployment.
-  const stripped = workloadName.replace(/-[a-z0-9]{6,10}$/, '');
-  const parent = stripped !== workloadName ? workloadIndex.get(`${namespace}/${stripped}`) : undefined;
-  if (!parent) return direct ?? [];
-  if (!direct) return parent;
-  return [...new Set([...direct, ...parent])].sort(
-    (a, b) => severityRank(b.severity) - severityRank(a.severity),
-  );
-}
-
-/** The most severe active finding's severity for a workload, to raise a runtime alert's priority. */
-export function postureSeverity(namespace: string, workloadName: string): Severity | undefined {
-  return postureOf(namespace, workloadName)[0]?.severity;
-}
-
-/** Current findings for the HTTP API. */
-export const postureProvider = {
-  findings(q: { namespace?: string; control?: string } = {}): Finding[] {
-    return allFindings.filter(
-      (f) =>
-        (!q.namespace || f.resource.namespace === q.namespace) && (!q.control || f.control === q.control),
-    );
-  },
-};
-
 export interface PostureDetectorOptions {
   controls?: ControlDef[];
   exceptions?: ExceptionRule[];
-  /** Findings below this severity are kept (and served by postureOf) but raise no alert. */
+  /** Findings below this severity are kept (and served by the index) but raise no alert. */
   minSeverity?: Severity;
   hostname?: string;
+  /** Where the current findings are published for the correlator and the API (else a private one). */
+  index?: PostureIndex;
 }
 
 function findingKey(f: Finding): string {
@@ -117,11 +87,14 @@ export class PostureDetector implements Detector {
   /** Objects whose latest event was the initial listing: their findings are summarized per control. */
   private readonly fromSnapshot = new Set<string>();
   private ctx: ScanContext | undefined;
-  private readonly controls: ControlDef[];
+  private readonly engine: PostureEngine;
   private counters = { events: 0, malformed: 0, evaluations: 0, alerts: 0, fullPasses: 0 };
+  /** The current findings, published after each evaluation. */
+  readonly index: PostureIndex;
 
   constructor(private readonly opts: PostureDetectorOptions = {}) {
-    this.controls = opts.controls ?? loadCatalogue();
+    this.engine = new PostureEngine(opts.controls ?? loadCatalogue());
+    this.index = opts.index ?? new PostureIndex();
   }
 
   onEvent(ev: VigieEvent, _emit: AlertEmitter): void {
@@ -174,8 +147,7 @@ export class PostureDetector implements Detector {
       .filter((o): o is K8sObject => o !== undefined)
       .map((obj) => ({ obj }));
     // Context objects are already in the ScanContext; evaluate only the changed ones against it.
-    const res = evaluate(loaded, {
-      controls: this.controls,
+    const res = this.engine.evaluate(loaded, {
       exceptions: this.opts.exceptions,
       complete: true,
       contextObjects: [],
@@ -240,8 +212,7 @@ export class PostureDetector implements Detector {
       }
     }
     for (const l of idx.values()) l.sort((a, b) => severityRank(b.severity) - severityRank(a.severity));
-    workloadIndex = idx;
-    allFindings = all;
+    this.index.publish(idx, all);
   }
 
   private toAlert(f: Finding): AlertInput {
@@ -317,15 +288,17 @@ export class PostureDetector implements Detector {
   }
 
   close(): void {
-    workloadIndex = new Map();
-    allFindings = [];
+    this.index.clear();
   }
 }
 
-/** Registry factory: settings from config.posture ({minSeverity, exceptions: file}). */
+/**
+ * Registry factory: settings from config.posture ({minSeverity, exceptions: file}); publishes into
+ * the context's PostureIndex, which the composition root also gives to the correlator and the API.
+ */
 export function createPostureDetector(ctx: DetectorContext): Detector {
   const cfg = ctx.config.posture ?? {};
   const exceptions = typeof cfg.exceptions === 'string' ? loadExceptions(cfg.exceptions) : undefined;
   const minSeverity = typeof cfg.minSeverity === 'string' ? parseSeverity(cfg.minSeverity) : undefined;
-  return new PostureDetector({ exceptions, minSeverity, hostname: ctx.hostname });
+  return new PostureDetector({ exceptions, minSeverity, hostname: ctx.hostname, index: ctx.posture });
 }

@@ -1,12 +1,16 @@
 /**
  * The evaluator: objects + catalogue (+ settings, exceptions) → findings, per-resource and overall
- * scores. A library with no I/O: the CLI, the admission webhook and the live detector share it.
+ * scores. No I/O once its catalogue is loaded: the CLI, the admission webhook and the live detector
+ * share it. A PostureEngine keeps what it derives from its control list (the index by kind, the
+ * resolved check functions) across evaluations; `evaluate()` is a one-off engine.
  */
-import { CHECKS, indexControls, loadCatalogue, type ControlIndex } from './catalogue.js';
+import { CHECKS, indexControls, loadCatalogue, type CheckRegistry, type ControlIndex } from './catalogue.js';
+import type { CheckFn } from './checks/types.js';
 import { ScanContext, type Settings } from './context.js';
-import { matchException, type ExceptionRule } from './exceptions.js';
+import { ExceptionMatcher, type ExceptionRule } from './exceptions.js';
 import { FindingBase, PostureFinding } from './finding.js';
-import { podSpecsOf, refKey, refOf, withScanCaches } from './k8s.js';
+import { refKey, refOf } from './k8s.js';
+import { ObjectMemo } from './memo.js';
 import type {
   ControlDef,
   Finding,
@@ -19,7 +23,10 @@ import type {
 } from './types.js';
 
 export interface EvaluateOptions {
+  /** The catalogue (default: loaded from controls/). */
   controls?: ControlDef[];
+  /** The checks controls name (default: every built-in check). */
+  checks?: CheckRegistry;
   settings?: Partial<Settings>;
   exceptions?: ExceptionRule[];
   /** The object set is a whole cluster: missing service accounts etc. are real. */
@@ -34,7 +41,7 @@ export interface EvaluateOptions {
   scanContext?: ScanContext;
 }
 
-export const SEVERITY_WEIGHT: Record<Severity, number> = {
+export const SEVERITY_WEIGHT: Readonly<Record<Severity, number>> = {
   critical: 10,
   high: 7,
   medium: 4,
@@ -42,53 +49,146 @@ export const SEVERITY_WEIGHT: Record<Severity, number> = {
   info: 1,
 };
 
-const indexCache = new WeakMap<ControlDef[], ControlIndex>();
-
-function indexFor(controls: ControlDef[]): ControlIndex {
-  let ix = indexCache.get(controls);
-  if (!ix) indexCache.set(controls, (ix = indexControls(controls)));
-  return ix;
-}
-
-/** Controls that apply to an object (by kind, and pod-template controls when it carries one). */
-const combinedCache = new WeakMap<ControlIndex, Map<string, ControlDef[]>>();
-const NO_CONTROLS: ControlDef[] = [];
-
-export function controlsFor(o: K8sObject, ix: ControlIndex): ControlDef[] {
-  const kind = String(o.kind ?? '');
-  const byKind = ix.byKind.get(kind) ?? NO_CONTROLS;
-  if (podSpecsOf(o).length === 0) return byKind;
-  if (byKind.length === 0) return ix.podspec;
-  let m = combinedCache.get(ix);
-  if (!m) combinedCache.set(ix, (m = new Map()));
-  let l = m.get(kind);
-  if (!l) m.set(kind, (l = [...byKind, ...ix.podspec]));
-  return l;
-}
-
+const NO_CONTROLS: ControlDef[] = Object.freeze([]) as unknown as ControlDef[];
 const NO_PARAMS: Record<string, unknown> = Object.freeze({}) as Record<string, unknown>;
 
 interface CompiledControl {
   def: ControlDef;
-  fn: (typeof CHECKS)[string]['fn'];
+  fn: CheckFn;
   params: Record<string, any>;
   weight: number;
 }
-const compiledCache = new WeakMap<ControlDef[], CompiledControl[]>();
 
-/** Control list → check functions resolved once (the scan loop runs them a million times). */
-function compile(list: ControlDef[]): CompiledControl[] {
-  let c = compiledCache.get(list);
-  if (!c) {
-    c = list.map((def) => ({
-      def,
-      fn: CHECKS[def.check].fn,
-      params: def.params ?? NO_PARAMS,
-      weight: SEVERITY_WEIGHT[def.severity],
-    }));
-    compiledCache.set(list, c);
+export class PostureEngine {
+  readonly controls: ControlDef[];
+  readonly index: ControlIndex;
+  private readonly checks: CheckRegistry;
+  /** Per kind, its own controls followed by the pod-template ones, for kinds that carry a template. */
+  private readonly combined = new Map<string, ControlDef[]>();
+  /** Per applicable list (the index's lists are stable), check functions resolved once. */
+  private readonly compiled = new Map<ControlDef[], CompiledControl[]>();
+
+  constructor(controls: ControlDef[] = loadCatalogue(), checks: CheckRegistry = CHECKS) {
+    this.controls = controls;
+    this.checks = checks;
+    this.index = indexControls(controls, checks);
   }
-  return c;
+
+  /** Controls that apply to an object (by kind, and pod-template controls when it carries one). */
+  controlsFor(o: K8sObject, memo: ObjectMemo = new ObjectMemo()): ControlDef[] {
+    const ix = this.index;
+    const kind = String(o.kind ?? '');
+    const byKind = ix.byKind.get(kind) ?? NO_CONTROLS;
+    if (memo.podSpecsOf(o).length === 0) return byKind;
+    if (byKind.length === 0) return ix.podspec;
+    let l = this.combined.get(kind);
+    if (!l) this.combined.set(kind, (l = [...byKind, ...ix.podspec]));
+    return l;
+  }
+
+  /** Control list → check functions resolved once (the scan loop runs them a million times). */
+  private compile(list: ControlDef[]): CompiledControl[] {
+    let c = this.compiled.get(list);
+    if (!c) {
+      c = list.map((def) => ({
+        def,
+        fn: this.checks[def.check].fn,
+        params: def.params ?? NO_PARAMS,
+        weight: SEVERITY_WEIGHT[def.severity],
+      }));
+      this.compiled.set(list, c);
+    }
+    return c;
+  }
+
+  evaluate(loaded: LoadedObject[], opts: Omit<EvaluateOptions, 'controls' | 'checks'> = {}): ScanResult {
+    // Only some controls: a narrower engine for this evaluation.
+    if (opts.only) {
+      const only = new Set(opts.only);
+      return new PostureEngine(
+        this.controls.filter((c) => only.has(c.id)),
+        this.checks,
+      ).evaluate(loaded, { ...opts, only: undefined });
+    }
+    const objects = loaded.map((l) => l.obj);
+    const ctx =
+      opts.scanContext ??
+      new ScanContext(
+        opts.contextObjects ? [...objects, ...opts.contextObjects] : objects,
+        opts.settings,
+        opts.complete ?? false,
+      );
+    // Answers about objects last for this evaluation only (a kept context sees objects change).
+    const memo = new ObjectMemo();
+    ctx.memo = memo;
+    try {
+      return this.evaluateAll(loaded, opts, ctx, memo);
+    } finally {
+      ctx.memo = new ObjectMemo();
+    }
+  }
+
+  private evaluateAll(
+    loaded: LoadedObject[],
+    opts: EvaluateOptions,
+    ctx: ScanContext,
+    memo: ObjectMemo,
+  ): ScanResult {
+    const now = opts.now ?? new Date();
+    const exceptions =
+      opts.exceptions && opts.exceptions.length > 0 ? new ExceptionMatcher(opts.exceptions) : undefined;
+    const findings: Finding[] = [];
+    const resources: ResourceScore[] = [];
+    const totals: Totals = { weight: 0, passed: 0 };
+
+    for (let i = 0; i < loaded.length; i++) {
+      const { obj, source } = loaded[i];
+      const applicable = this.controlsFor(obj, memo);
+      if (applicable.length === 0) continue;
+      evaluateObject(
+        obj,
+        source,
+        this.compile(applicable),
+        ctx,
+        exceptions,
+        now,
+        opts.errors,
+        findings,
+        resources,
+        totals,
+      );
+    }
+    const totalWeight = totals.weight;
+    const passedWeight = totals.passed;
+
+    const bySeverity: Record<Severity, number> = { critical: 0, high: 0, medium: 0, low: 0, info: 0 };
+    let excepted = 0;
+    for (let i = 0; i < findings.length; i++) {
+      const f = findings[i];
+      if (f.excepted) excepted++;
+      else bySeverity[f.severity]++;
+    }
+    return {
+      findings,
+      resources,
+      errors: opts.errors ?? [],
+      summary: {
+        objects: loaded.length,
+        resources: resources.length,
+        controls: this.controls.length,
+        findings: findings.length - excepted,
+        excepted,
+        bySeverity,
+        score: totalWeight === 0 ? 100 : Math.round((1000 * passedWeight) / totalWeight) / 10,
+        errors: opts.errors?.length ?? 0,
+      },
+    };
+  }
+}
+
+/** One evaluation with its own engine (callers that evaluate repeatedly keep a PostureEngine). */
+export function evaluate(loaded: LoadedObject[], opts: EvaluateOptions = {}): ScanResult {
+  return new PostureEngine(opts.controls, opts.checks).evaluate(loaded, opts);
 }
 
 interface Totals {
@@ -102,7 +202,7 @@ function evaluateObject(
   source: LoadedObject['source'],
   compiled: CompiledControl[],
   ctx: ScanContext,
-  exceptions: ExceptionRule[],
+  exceptions: ExceptionMatcher | undefined,
   now: Date,
   errors: ScanError[] | undefined,
   findings: Finding[],
@@ -136,7 +236,7 @@ function evaluateObject(
       f.def = c;
       f.resource = ref;
       f.source = source;
-      const ex = exceptions.length > 0 ? matchException(exceptions, f, now) : undefined;
+      const ex = exceptions?.match(f, now);
       if (ex) {
         f.excepted = true;
         f.exception = { reason: ex.reason, expires: ex.expires?.toISOString() };
@@ -153,73 +253,4 @@ function evaluateObject(
     score: weight === 0 ? 100 : Math.round((1000 * (weight - failedWeight)) / weight) / 10,
     findings: count,
   });
-}
-
-export function evaluate(loaded: LoadedObject[], opts: EvaluateOptions = {}): ScanResult {
-  return withScanCaches(() => evaluateAll(loaded, opts));
-}
-
-function evaluateAll(loaded: LoadedObject[], opts: EvaluateOptions): ScanResult {
-  let controls = opts.controls ?? loadCatalogue();
-  if (opts.only) {
-    const only = new Set(opts.only);
-    controls = controls.filter((c) => only.has(c.id));
-  }
-  const ix = indexFor(controls);
-  const objects = loaded.map((l) => l.obj);
-  const ctx =
-    opts.scanContext ??
-    new ScanContext(
-      opts.contextObjects ? [...objects, ...opts.contextObjects] : objects,
-      opts.settings,
-      opts.complete ?? false,
-    );
-  const now = opts.now ?? new Date();
-  const exceptions = opts.exceptions ?? [];
-  const findings: Finding[] = [];
-  const resources: ResourceScore[] = [];
-  const totals: Totals = { weight: 0, passed: 0 };
-
-  for (let i = 0; i < loaded.length; i++) {
-    const { obj, source } = loaded[i];
-    const applicable = controlsFor(obj, ix);
-    if (applicable.length === 0) continue;
-    evaluateObject(
-      obj,
-      source,
-      compile(applicable),
-      ctx,
-      exceptions,
-      now,
-      opts.errors,
-      findings,
-      resources,
-      totals,
-    );
-  }
-  const totalWeight = totals.weight;
-  const passedWeight = totals.passed;
-
-  const bySeverity: Record<Severity, number> = { critical: 0, high: 0, medium: 0, low: 0, info: 0 };
-  let excepted = 0;
-  for (let i = 0; i < findings.length; i++) {
-    const f = findings[i];
-    if (f.excepted) excepted++;
-    else bySeverity[f.severity]++;
-  }
-  return {
-    findings,
-    resources,
-    errors: opts.errors ?? [],
-    summary: {
-      objects: loaded.length,
-      resources: resources.length,
-      controls: controls.length,
-      findings: findings.length - excepted,
-      excepted,
-      bySeverity,
-      score: totalWeight === 0 ? 100 : Math.round((1000 * passedWeight) / totalWeight) / 10,
-      errors: opts.errors?.length ?? 0,
-    },
-  };
 }

@@ -67,36 +67,50 @@ export function loadExceptions(file: string): ExceptionRule[] {
   return parseExceptions(readFileSync(file, 'utf8'), file);
 }
 
-const globCache = new Map<string, RegExp>();
-export function globMatch(pattern: string, value: string): boolean {
-  let re = globCache.get(pattern);
-  if (!re) {
-    re = new RegExp(
-      `^${pattern
-        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
-        .replace(/\*/g, '.*')
-        .replace(/\?/g, '.')}$`,
-    );
-    globCache.set(pattern, re);
+/** Glob (`*`, `?`) to an anchored regular expression. */
+export function globToRegExp(pattern: string): RegExp {
+  return new RegExp(
+    `^${pattern
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+  );
+}
+
+/** Matches findings against exception rules; one per evaluation keeps the compiled globs. */
+export class ExceptionMatcher {
+  private readonly globs = new Map<string, RegExp>();
+
+  constructor(readonly rules: ExceptionRule[]) {}
+
+  globMatch(pattern: string, value: string): boolean {
+    let re = this.globs.get(pattern);
+    if (!re) this.globs.set(pattern, (re = globToRegExp(pattern)));
+    return re.test(value);
   }
-  return re.test(value);
+
+  private field(patterns: string[] | undefined, value: string | undefined): boolean {
+    if (!patterns) return true;
+    if (value === undefined) return false;
+    return patterns.some((p) => this.globMatch(p, value));
+  }
+
+  /** The first rule in force at `now` that matches the finding. */
+  match(f: Finding, now: Date): ExceptionRule | undefined {
+    for (const r of this.rules) {
+      if (r.expires && r.expires.getTime() < now.getTime()) continue;
+      if (!this.field(r.control, f.control)) continue;
+      if (!this.field(r.namespace, f.resource.namespace)) continue;
+      if (!this.field(r.kind, f.resource.kind)) continue;
+      if (!this.field(r.name, f.resource.name)) continue;
+      if (!this.field(r.container, f.container)) continue;
+      return r;
+    }
+    return undefined;
+  }
 }
 
-function field(patterns: string[] | undefined, value: string | undefined): boolean {
-  if (!patterns) return true;
-  if (value === undefined) return false;
-  return patterns.some((p) => globMatch(p, value));
-}
-
+/** One finding against the rules (a scan uses one ExceptionMatcher for all its findings). */
 export function matchException(rules: ExceptionRule[], f: Finding, now: Date): ExceptionRule | undefined {
-  for (const r of rules) {
-    if (r.expires && r.expires.getTime() < now.getTime()) continue;
-    if (!field(r.control, f.control)) continue;
-    if (!field(r.namespace, f.resource.namespace)) continue;
-    if (!field(r.kind, f.resource.kind)) continue;
-    if (!field(r.name, f.resource.name)) continue;
-    if (!field(r.container, f.container)) continue;
-    return r;
-  }
-  return undefined;
+  return new ExceptionMatcher(rules).match(f, now);
 }

@@ -5,12 +5,6 @@ export { loadText } from './load.js';
 export { readPaths, readCluster } from './sources.js';
 export { render, failsAt, type OutputFormat } from './output.js';
 export { parseExceptions, loadExceptions, type ExceptionRule } from './exceptions.js';
-export {
-  PostureDetector,
-  createPostureDetector,
-  postureOf,
-  postureSeverity,
-  postureProvider,
-  workloadNameOf,
-} from './detector.js';
+export { PostureDetector, createPostureDetector, workloadNameOf } from './detector.js';
+export { PostureIndex, type PostureQuery } from './posture-index.js';
 export type { Finding, ControlDef, ScanResult, Severity, K8sObject } from './types.js';

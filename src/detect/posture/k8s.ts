@@ -21,7 +21,7 @@ export interface ContainerRef {
 }
 
 /** Kinds whose namespace is not a thing. */
-const CLUSTER_SCOPED = new Set([
+const CLUSTER_SCOPED: ReadonlySet<string> = new Set([
   'Namespace',
   'Node',
   'ClusterRole',
@@ -44,21 +44,7 @@ export function isClusterScoped(kind: string | undefined): boolean {
   return kind !== undefined && CLUSTER_SCOPED.has(kind);
 }
 
-// During a scan (objects are not changed under it), the last object's namespace: every check asks.
-let nsObj: K8sObject | undefined;
-let nsAnswer: string | undefined;
-
 export function nsOf(o: K8sObject): string | undefined {
-  if (o === nsObj) return nsAnswer;
-  const r = namespaceOf(o);
-  if (caches !== weakCaches) {
-    nsObj = o;
-    nsAnswer = r;
-  }
-  return r;
-}
-
-function namespaceOf(o: K8sObject): string | undefined {
   if (isClusterScoped(o.kind)) return undefined;
   const ns = o.metadata?.namespace;
   return typeof ns === 'string' && ns !== '' ? ns : 'default';
@@ -104,56 +90,12 @@ function strMap(v: unknown): Record<string, string> {
 /**
  * Every pod template an object carries: Pod, the workload kinds, CronJob, and any other kind
  * (CRDs such as Argo Rollouts or Knative Services) with a pod template under a usual place,
- * else the first `containers` list found within a few levels of `spec`.
+ * else the first `containers` list found within a few levels of `spec`. Computed on each call:
+ * a scan asks through its ObjectMemo (memo.ts), which keeps the answers.
  */
-interface Cache<K, V> {
-  get(k: K): V | undefined;
-  set(k: K, v: V): unknown;
-}
-interface Caches {
-  pods: Cache<object, PodSpecRef[]>;
-  containers: Cache<PodSpecRef, [ContainerRef[], ContainerRef[]]>;
-}
-const weakCaches: Caches = { pods: new WeakMap(), containers: new WeakMap() };
-let caches: Caches = weakCaches;
-
-/**
- * Runs a scan with per-object answers (pod templates, containers) kept in plain maps that are
- * dropped when it ends. Outside a scan they go in WeakMaps; but a scan asks for every object's, and
- * ten thousand WeakMap entries cost the garbage collector more than the answers themselves.
- */
-export function withScanCaches<T>(fn: () => T): T {
-  if (caches !== weakCaches) return fn(); // nested: the outer scan's maps serve
-  caches = { pods: new Map(), containers: new Map() };
-  nsObj = undefined;
-  try {
-    return fn();
-  } finally {
-    caches = weakCaches;
-    nsObj = undefined;
-    nsAnswer = undefined;
-    lastObj = undefined;
-    lastSpecs = [];
-    lastPod = undefined;
-    lastContainers = [[], []];
-  }
-}
-
-// The engine runs every applicable control on one object before the next: the last answer is
-// asked for again dozens of times in a row, and a compare is cheaper than a map lookup.
-let lastObj: object | undefined;
-let lastSpecs: PodSpecRef[] = [];
-
 export function podSpecsOf(o: K8sObject): PodSpecRef[] {
-  if (o === lastObj) return lastSpecs;
-  let r = caches.pods.get(o);
-  if (!r) {
-    r = findPodSpecs(o);
-    for (const p of r) p.metaPrefix = p.prefix === 'spec.' ? '' : p.prefix.replace(/spec\.$/, '');
-    caches.pods.set(o, r);
-  }
-  lastObj = o;
-  lastSpecs = r;
+  const r = findPodSpecs(o);
+  for (const p of r) p.metaPrefix = p.prefix === 'spec.' ? '' : p.prefix.replace(/spec\.$/, '');
   return r;
 }
 
@@ -236,7 +178,7 @@ function walkForPodSpecs(
   }
 }
 
-export const WORKLOAD_KINDS = new Set([
+export const WORKLOAD_KINDS: ReadonlySet<string> = new Set([
   'Pod',
   'Deployment',
   'StatefulSet',
@@ -247,25 +189,14 @@ export const WORKLOAD_KINDS = new Set([
   'ReplicationController',
 ]);
 
-let lastPod: PodSpecRef | undefined;
-let lastContainers: [ContainerRef[], ContainerRef[]] = [[], []];
-
-/** Containers of a pod template (cached per template; callers must not mutate the list). */
-export function containersOf(p: PodSpecRef, withEphemeral = true): ContainerRef[] {
-  let c: [ContainerRef[], ContainerRef[]] | undefined;
-  if (p === lastPod) c = lastContainers;
-  else {
-    c = caches.containers.get(p);
-    if (!c) {
-      const all = listContainers(p, true);
-      const noEphemeral = all.filter((x) => x.kind !== 'ephemeralContainers');
-      c = [all, noEphemeral.length === all.length ? all : noEphemeral];
-      caches.containers.set(p, c);
-    }
-    lastPod = p;
-    lastContainers = c;
-  }
-  return withEphemeral ? c[0] : c[1];
+/**
+ * Containers of a pod template: every one, and the same without ephemeral containers (the first
+ * list itself when there are none). Computed on each call; a scan asks through its ObjectMemo.
+ */
+export function containerListsOf(p: PodSpecRef): [all: ContainerRef[], noEphemeral: ContainerRef[]] {
+  const all = listContainers(p, true);
+  const noEphemeral = all.filter((x) => x.kind !== 'ephemeralContainers');
+  return [all, noEphemeral.length === all.length ? all : noEphemeral];
 }
 
 const CONTAINER_KINDS: readonly ContainerRef['kind'][] = [
@@ -352,25 +283,10 @@ export interface ImageRef {
 }
 
 /**
- * Parsed references by image string: a cluster runs few distinct images in many pods (a Deployment,
- * its ReplicaSets and their Pods carry the same ones), and several checks parse each. Bounded: the
- * map is dropped when it fills. Callers must not mutate the result.
+ * Docker reference parsing: "nginx" → docker.io/library/nginx:latest semantics (tag undefined).
+ * Checks parse through their CheckMemo, which keeps the answers by image string.
  */
-const imageCache = new Map<string, ImageRef>();
-const IMAGE_CACHE_MAX = 4096;
-
-/** Docker reference parsing: "nginx" → docker.io/library/nginx:latest semantics (tag undefined). */
 export function parseImage(image: string): ImageRef {
-  let r = imageCache.get(image);
-  if (r === undefined) {
-    if (imageCache.size >= IMAGE_CACHE_MAX) imageCache.clear();
-    r = Object.freeze(parseImageUncached(image));
-    imageCache.set(image, r);
-  }
-  return r;
-}
-
-function parseImageUncached(image: string): ImageRef {
   let rest = image.trim();
   let digest: string | undefined;
   const at = rest.indexOf('@');
@@ -396,7 +312,7 @@ function parseImageUncached(image: string): ImageRef {
   return { registry, repository: rest, tag, digest };
 }
 
-const BINARY: Record<string, number> = {
+const BINARY: Readonly<Record<string, number>> = {
   Ki: 2 ** 10,
   Mi: 2 ** 20,
   Gi: 2 ** 30,
@@ -404,7 +320,7 @@ const BINARY: Record<string, number> = {
   Pi: 2 ** 50,
   Ei: 2 ** 60,
 };
-const DECIMAL: Record<string, number> = {
+const DECIMAL: Readonly<Record<string, number>> = {
   n: 1e-9,
   u: 1e-6,
   m: 1e-3,
@@ -419,23 +335,15 @@ const DECIMAL: Record<string, number> = {
 };
 
 const QUANTITY = /^([+-]?[0-9.]+(?:[eE][+-]?\d+)?)([a-zA-Z]*)$/;
-/** Parsed quantities by string ("100m", "256Mi" repeat across a cluster); bounded like imageCache. */
-const quantityCache = new Map<string, number>();
-
 /** Kubernetes quantity to a number (bytes or cores); NaN when unreadable. */
 export function parseQuantity(q: unknown): number {
   if (typeof q === 'number') return q;
   if (typeof q !== 'string') return NaN;
-  let n = quantityCache.get(q);
-  if (n === undefined) {
-    if (quantityCache.size >= IMAGE_CACHE_MAX) quantityCache.clear();
-    n = parseQuantityString(q);
-    quantityCache.set(q, n);
-  }
-  return n;
+  return parseQuantityString(q);
 }
 
-function parseQuantityString(q: string): number {
+/** A quantity string to a number; checks go through their CheckMemo, which keeps the answers. */
+export function parseQuantityString(q: string): number {
   const m = QUANTITY.exec(q.trim());
   if (!m) return NaN;
   const n = Number(m[1]);

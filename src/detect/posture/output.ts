@@ -106,7 +106,7 @@ function sarifLevel(s: Severity): 'error' | 'warning' | 'note' {
   return s === 'critical' || s === 'high' ? 'error' : s === 'medium' ? 'warning' : 'note';
 }
 
-const SECURITY_SEVERITY: Record<Severity, string> = {
+const SECURITY_SEVERITY: Readonly<Record<Severity, string>> = {
   critical: '9.5',
   high: '8.0',
   medium: '5.5',

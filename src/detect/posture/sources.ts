@@ -1,10 +1,15 @@
 /**
  * Where objects come from: files, folders and stdin (manifests, rendered Helm/Kustomize output,
- * `kubectl get -o yaml` dumps), or a live cluster through @kubernetes/client-node.
+ * `kubectl get -o yaml` dumps), or a live cluster through the sources stage's Kubernetes lister.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { KubeConfig, KubernetesObjectApi } from '@kubernetes/client-node';
+import {
+  KubernetesLister,
+  makeKubeConfig,
+  type ClusterObjectLister,
+  type KindRef,
+} from '../../sources/kubernetes.js';
 import { loadText } from './load.js';
 import type { K8sObject, LoadedObject, ScanError } from './types.js';
 
@@ -71,7 +76,7 @@ export async function readPaths(paths: string[]): Promise<{ objects: LoadedObjec
 }
 
 /** Kinds a cluster scan lists (Secrets are left out on purpose: their values are never needed). */
-export const CLUSTER_KINDS: [apiVersion: string, kind: string][] = [
+export const CLUSTER_KINDS: readonly KindRef[] = [
   ['v1', 'Namespace'],
   ['v1', 'Node'],
   ['v1', 'Pod'],
@@ -91,84 +96,26 @@ export const CLUSTER_KINDS: [apiVersion: string, kind: string][] = [
   ['rbac.authorization.k8s.io/v1', 'ClusterRole'],
   ['rbac.authorization.k8s.io/v1', 'RoleBinding'],
   ['rbac.authorization.k8s.io/v1', 'ClusterRoleBinding'],
-];
-
-/**
- * The typed client renames fields that clash with JavaScript words (`from` → `_from`) and turns
- * timestamps into Dates; bring objects back to their wire form so checks see what kubectl shows.
- */
-export function toWire(v: unknown): unknown {
-  if (v instanceof Date) return v.toISOString();
-  if (Array.isArray(v)) return v.map(toWire);
-  if (v && typeof v === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, x] of Object.entries(v)) {
-      if (x === undefined) continue;
-      out[k.startsWith('_') ? k.slice(1) : k] = toWire(x);
-    }
-    return out;
-  }
-  return v;
-}
+].map(([apiVersion, kind]) => ({ apiVersion, kind }));
 
 export interface ClusterOptions {
   kubeconfig?: string;
   context?: string;
-  kinds?: [string, string][];
+  kinds?: readonly KindRef[];
   pageSize?: number;
+  /** Lists through this instead of a client built from kubeconfig/context. */
+  lister?: ClusterObjectLister;
 }
 
-export function makeKubeConfig(opts: { kubeconfig?: string; context?: string }): KubeConfig {
-  const kc = new KubeConfig();
-  if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
-  else kc.loadFromDefault();
-  if (opts.context) kc.setCurrentContext(opts.context);
-  return kc;
-}
-
-/** Lists every relevant kind across all namespaces, page by page. A kind the server lacks is reported, not fatal. */
+/** Lists every relevant kind across all namespaces. A kind the server lacks is reported, not fatal. */
 export async function readCluster(
   opts: ClusterOptions,
 ): Promise<{ objects: LoadedObject[]; errors: ScanError[] }> {
-  const kc = makeKubeConfig(opts);
-  const api = KubernetesObjectApi.makeApiClient(kc);
-  const objects: LoadedObject[] = [];
-  const errors: ScanError[] = [];
-  const where = `cluster:${kc.getCurrentContext() || kc.getCurrentCluster()?.server || 'default'}`;
-  for (const [apiVersion, kind] of opts.kinds ?? CLUSTER_KINDS) {
-    let cont: string | undefined;
-    try {
-      do {
-        const list = await api.list(
-          apiVersion,
-          kind,
-          undefined,
-          undefined,
-          undefined,
-          undefined,
-          undefined,
-          undefined,
-          opts.pageSize ?? 500,
-          cont,
-        );
-        for (const it of list.items ?? []) {
-          const o = toWire(it) as K8sObject;
-          o.apiVersion = apiVersion;
-          o.kind = kind;
-          objects.push({ obj: o, source: { file: where } });
-        }
-        cont =
-          list.metadata?._continue ??
-          (list.metadata as { continue?: string } | undefined)?.continue ??
-          undefined;
-      } while (cont);
-    } catch (e) {
-      const code = (e as { code?: number }).code;
-      errors.push({
-        file: where,
-        message: `listing ${kind} (${apiVersion}) failed${code ? ` with HTTP ${code}` : ''}: ${(e as Error).message.split('\n')[0]}`,
-      });
-    }
-  }
-  return { objects, errors };
+  const lister = opts.lister ?? new KubernetesLister(makeKubeConfig(opts), opts.pageSize);
+  const listing = await lister.listAll(opts.kinds ?? CLUSTER_KINDS);
+  const where = lister.where;
+  return {
+    objects: listing.objects.map((o) => ({ obj: o as K8sObject, source: { file: where } })),
+    errors: listing.errors.map((e) => ({ file: where, message: e.message })),
+  };
 }

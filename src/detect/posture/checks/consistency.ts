@@ -1,0 +1,102 @@
+/** Consistency: references that lead nowhere (backends, selectors, scale targets). */
+import { nsOf, selectorMatches } from '../k8s.js';
+import type { Hit } from '../types.js';
+import { list } from './helpers.js';
+import type { Check } from './types.js';
+
+const danglingIngressBackend: Check = {
+  appliesTo: ['Ingress'],
+  fn: (o, ctx) => {
+    const ns = nsOf(o) ?? 'default';
+    const out: Hit[] = [];
+    const check = (b: any, path: string): void => {
+      const n = b?.service?.name ?? b?.serviceName;
+      if (typeof n !== 'string') return;
+      if (!ctx.find('Service', ns, n))
+        out.push({
+          path: `${path}.${b?.service ? 'service.name' : 'serviceName'}`,
+          message: `backend Service ${ns}/${n} does not exist`,
+        });
+    };
+    const spec = o.spec ?? {};
+    if (spec.defaultBackend) check(spec.defaultBackend, 'spec.defaultBackend');
+    else if (spec.backend) check(spec.backend, 'spec.backend');
+    list(spec.rules).forEach((r, i) =>
+      list(r?.http?.paths).forEach((p, j) => check(p?.backend, `spec.rules[${i}].http.paths[${j}].backend`)),
+    );
+    return out;
+  },
+};
+
+const serviceWithoutWorkload: Check = {
+  appliesTo: ['Service'],
+  fn: (o, ctx) => {
+    const sel = o.spec?.selector;
+    if (!sel || typeof sel !== 'object' || Object.keys(sel).length === 0) return [];
+    const ns = nsOf(o) ?? 'default';
+    if (ctx.selectedByTemplates().services.has(o)) return [];
+    return [
+      { path: 'spec.selector', message: `selector ${JSON.stringify(sel)} matches no workload in ${ns}` },
+    ];
+  },
+};
+
+const danglingNetworkPolicy: Check = {
+  appliesTo: ['NetworkPolicy'],
+  fn: (o, ctx) => {
+    const sel = o.spec?.podSelector;
+    if (!sel || (Object.keys(sel.matchLabels ?? {}).length === 0 && list(sel.matchExpressions).length === 0))
+      return [];
+    const ns = nsOf(o) ?? 'default';
+    if (ctx.selectedByTemplates().policies.has(o)) return [];
+    return [
+      {
+        path: 'spec.podSelector',
+        message: `podSelector matches no pod in ${ns}: the policy protects nothing`,
+      },
+    ];
+  },
+};
+
+const mismatchingSelector: Check = {
+  appliesTo: ['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'CronJob'],
+  fn: (o) => {
+    const base = o.kind === 'CronJob' ? o.spec?.jobTemplate?.spec : o.spec;
+    const prefix = o.kind === 'CronJob' ? 'spec.jobTemplate.spec' : 'spec';
+    const sel = base?.selector;
+    if (!sel || typeof sel !== 'object') return [];
+    const labels: Record<string, string> = {};
+    for (const [k, v] of Object.entries(base?.template?.metadata?.labels ?? {})) labels[k] = String(v);
+    if (selectorMatches(sel, labels)) return [];
+    return [
+      {
+        path: `${prefix}.selector${sel.matchLabels ? '.matchLabels' : ''}`,
+        message: 'selector does not match the pod template labels: the controller never owns its pods',
+      },
+    ];
+  },
+};
+
+const hpaTarget: Check = {
+  appliesTo: ['HorizontalPodAutoscaler'],
+  fn: (o, ctx) => {
+    const ref = o.spec?.scaleTargetRef;
+    if (!ref || typeof ref.name !== 'string') return [];
+    const ns = nsOf(o) ?? 'default';
+    if (ctx.find(String(ref.kind ?? 'Deployment'), ns, ref.name)) return [];
+    return [
+      {
+        path: 'spec.scaleTargetRef.name',
+        message: `scale target ${ref.kind ?? 'Deployment'} ${ns}/${ref.name} does not exist`,
+      },
+    ];
+  },
+};
+
+export const consistencyChecks: Readonly<Record<string, Check>> = {
+  danglingIngressBackend,
+  serviceWithoutWorkload,
+  danglingNetworkPolicy,
+  mismatchingSelector,
+  hpaTarget,
+};

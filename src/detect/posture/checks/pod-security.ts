@@ -1,0 +1,360 @@
+/**
+ * Pod security checks on pod templates: privilege, escalation, users and groups, host namespaces
+ * and ports, capabilities, seccomp / SELinux / AppArmor, sysctls, volume types (Pod Security
+ * Standards baseline and restricted).
+ */
+import type { ScanContext } from '../context.js';
+import type { ContainerRef, PodSpecRef } from '../k8s.js';
+import type { Hit } from '../types.js';
+import { containerCheck, hit, list, NONE, podCheck, psc, sc, upper } from './helpers.js';
+import type { AnnotationFlags } from './memo.js';
+import type { Check } from './types.js';
+
+const privileged = containerCheck((c) => {
+  const s = sc(c);
+  if (s.privileged === true) return hit(c, 'securityContext.privileged', 'runs privileged');
+  const adds = list(s.capabilities?.add);
+  const i = adds.findIndex((x) => upper(x) === 'SYS_ADMIN' || upper(x) === 'ALL');
+  if (i >= 0)
+    return hit(
+      c,
+      `securityContext.capabilities.add[${i}]`,
+      `adds capability ${adds[i]}, equivalent to privileged`,
+    );
+  return undefined;
+});
+
+const allowPrivilegeEscalation = containerCheck((c) => {
+  const s = sc(c);
+  if (s.allowPrivilegeEscalation === false) return undefined;
+  return hit(
+    c,
+    'securityContext.allowPrivilegeEscalation',
+    s.allowPrivilegeEscalation === true
+      ? 'allows privilege escalation'
+      : 'does not set allowPrivilegeEscalation: false',
+  );
+});
+
+const readOnlyRootFilesystem = containerCheck((c) => {
+  if (sc(c).readOnlyRootFilesystem === true) return undefined;
+  return hit(c, 'securityContext.readOnlyRootFilesystem', 'root filesystem is writable');
+});
+
+function positive(v: unknown): boolean {
+  return typeof v === 'number' && v > 0;
+}
+
+const runAsNonRoot = containerCheck((c, p) => {
+  const s = sc(c);
+  const ps = psc(p);
+  let out: Hit[] | undefined;
+  const userSet = s.runAsNonRoot !== undefined || s.runAsUser !== undefined;
+  const userOk = userSet
+    ? s.runAsNonRoot === true ||
+      positive(s.runAsUser) ||
+      (s.runAsNonRoot === undefined && positive(s.runAsUser))
+    : ps.runAsNonRoot === true || positive(ps.runAsUser);
+  const userZero = s.runAsUser === 0 || (s.runAsUser === undefined && ps.runAsUser === 0);
+  if (!userOk || userZero)
+    out = [
+      hit(
+        c,
+        'securityContext.runAsNonRoot',
+        'may run as root (runAsNonRoot not true and runAsUser not above 0)',
+      ),
+    ];
+  const groupOk = s.runAsGroup !== undefined ? positive(s.runAsGroup) : positive(ps.runAsGroup);
+  if (!groupOk) {
+    const h = hit(c, 'securityContext.runAsGroup', 'may run with the root group (runAsGroup not above 0)');
+    if (out) out.push(h);
+    else return h;
+  }
+  return out;
+});
+
+const runAsUserZero = containerCheck((c, p) => {
+  const s = sc(c);
+  if (s.runAsUser === 0) return hit(c, 'securityContext.runAsUser', 'sets runAsUser 0 (root)');
+  if (s.runAsUser === undefined && psc(p).runAsUser === 0)
+    return { path: `${p.prefix}securityContext.runAsUser`, message: 'pod sets runAsUser 0 (root)' };
+  return undefined;
+});
+
+const hostNamespace = podCheck((p, _o, _c, params) => {
+  let out: Hit[] | undefined;
+  for (const f of (params.fields as string[]) ?? []) {
+    if (p.spec[f] === true)
+      (out ??= []).push({
+        path: p.prefix + f,
+        message: `pod shares the host's ${f.replace(/^host/, '').toUpperCase()} namespace (${f}: true)`,
+      });
+  }
+  return out ?? NONE;
+});
+
+const hostPort = containerCheck((c) => {
+  const ports = list(c.c.ports);
+  let out: Hit[] | undefined;
+  for (let i = 0; i < ports.length; i++) {
+    const pt = ports[i];
+    if (pt && pt.hostPort)
+      (out ??= []).push(hit(c, `ports[${i}].hostPort`, `binds host port ${pt.hostPort}`));
+  }
+  return out;
+});
+
+/** A capability list as a set (upper-cased, CAP_ prefix dropped), once per list. */
+function capSet(ctx: ScanContext, list: string[]): ReadonlySet<string> {
+  const m = ctx.answers.capabilitySets;
+  let s = m.get(list);
+  if (!s) m.set(list, (s = new Set(list.map(upper))));
+  return s;
+}
+
+const capabilitiesAdded = containerCheck((c, _p, _o, ctx, params) => {
+  const adds = sc(c).capabilities?.add;
+  if (!Array.isArray(adds) || adds.length === 0) return undefined;
+  const deny = capSet(
+    ctx,
+    (params.list as string[] | undefined) ?? ctx.settings[params.setting ?? 'insecureCapabilities'] ?? [],
+  );
+  const allow = params.allow ? capSet(ctx, params.allow as string[]) : undefined;
+  let out: Hit[] | undefined;
+  for (let i = 0; i < adds.length; i++) {
+    const cap = adds[i];
+    const u = upper(cap);
+    if ((allow && !allow.has(u)) || (!allow && deny.has(u)))
+      (out ??= []).push(hit(c, `securityContext.capabilities.add[${i}]`, `adds capability ${cap}`));
+  }
+  return out;
+});
+
+/** Whether a capability list names cap (upper-cased, CAP_ prefix dropped), without a mapped copy. */
+function hasCap(raw: any[], cap: string): boolean {
+  for (let i = 0; i < raw.length; i++) if (upper(raw[i]) === cap) return true;
+  return false;
+}
+
+const dropCapability = containerCheck((c, _p, _o, _ctx, params) => {
+  const drops = list(sc(c).capabilities?.drop);
+  if (hasCap(drops, 'ALL')) return undefined;
+  const caps = params.caps as string[];
+  if (caps.every((x) => hasCap(drops, x))) return undefined;
+  return hit(
+    c,
+    'securityContext.capabilities.drop',
+    caps.length === 1 ? `does not drop ${caps[0]}` : `does not drop ${caps.join(', ')}`,
+  );
+});
+
+const NO_FLAGS: AnnotationFlags = Object.freeze({ seccomp: false, apparmor: false });
+function flagsOf(p: PodSpecRef, ctx: ScanContext): AnnotationFlags {
+  // Most templates carry no annotation at all: no lookup, no entry.
+  for (const _ in p.annotations) return annotationFlagsOf(p, ctx);
+  return NO_FLAGS;
+}
+function annotationFlagsOf(p: PodSpecRef, ctx: ScanContext): AnnotationFlags {
+  const annotationFlags = ctx.answers.annotationFlags;
+  let f = annotationFlags.get(p);
+  if (!f) {
+    const keys = Object.keys(p.annotations);
+    f = {
+      seccomp: keys.some(
+        (k) =>
+          k.startsWith('seccomp.security.alpha.kubernetes.io/') ||
+          k.startsWith('container.seccomp.security.alpha.kubernetes.io/'),
+      ),
+      apparmor: keys.some((k) => k.startsWith('container.apparmor.security.beta.kubernetes.io/')),
+    };
+    annotationFlags.set(p, f);
+  }
+  return f;
+}
+
+function hasSeccomp(p: PodSpecRef, c: ContainerRef, ctx: ScanContext): boolean {
+  return sc(c).seccompProfile !== undefined || psc(p).seccompProfile !== undefined || flagsOf(p, ctx).seccomp;
+}
+
+const linuxHardening = containerCheck((c, p, _o, ctx) => {
+  const s = sc(c);
+  const ps = psc(p);
+  // An Unconfined seccomp profile is the absence of hardening, not a profile.
+  const eff = s.seccompProfile?.type ?? ps.seccompProfile?.type;
+  if (hasSeccomp(p, c, ctx) && eff !== 'Unconfined') return undefined;
+  if (s.seLinuxOptions !== undefined || ps.seLinuxOptions !== undefined) return undefined;
+  if (s.appArmorProfile !== undefined || ps.appArmorProfile !== undefined) return undefined;
+  if (flagsOf(p, ctx).apparmor) return undefined;
+  if (list(s.capabilities?.drop).length > 0) return undefined;
+  return hit(
+    c,
+    'securityContext.seccompProfile',
+    'has no seccomp, SELinux or AppArmor profile and drops no capability',
+  );
+});
+
+/** PSS: seccomp must be RuntimeDefault/Localhost (restricted) or at least not Unconfined (baseline). */
+const seccomp = containerCheck((c, p, _o, ctx, params) => {
+  const cs = sc(c).seccompProfile?.type;
+  const ps = psc(p).seccompProfile?.type;
+  const eff = cs ?? ps;
+  if (params.level === 'set')
+    return eff === undefined && !hasSeccomp(p, c, ctx)
+      ? hit(c, 'securityContext.seccompProfile', 'no seccomp profile')
+      : undefined;
+  if (eff === 'Unconfined')
+    return hit(c, cs ? 'securityContext.seccompProfile.type' : '', 'seccomp profile is Unconfined');
+  if (params.level === 'restricted' && eff !== 'RuntimeDefault' && eff !== 'Localhost')
+    return hit(c, 'securityContext.seccompProfile.type', 'no RuntimeDefault or Localhost seccomp profile');
+  return undefined;
+});
+
+const SELINUX_TYPES: ReadonlySet<string> = new Set([
+  '',
+  'container_t',
+  'container_init_t',
+  'container_kvm_t',
+  'container_engine_t',
+]);
+function badSeLinux(o: any): string | undefined {
+  if (!o || typeof o !== 'object') return undefined;
+  if (o.type !== undefined && !SELINUX_TYPES.has(String(o.type))) return 'type';
+  if (o.user !== undefined) return 'user';
+  if (o.role !== undefined) return 'role';
+  return undefined;
+}
+const seLinux = podCheck((p, _o, ctx) => {
+  let out: Hit[] | undefined;
+  const pf = badSeLinux(psc(p).seLinuxOptions);
+  if (pf)
+    out = [{ path: `${p.prefix}securityContext.seLinuxOptions.${pf}`, message: `pod sets SELinux ${pf}` }];
+  for (const c of ctx.memo.containersOf(p)) {
+    const f = badSeLinux(sc(c).seLinuxOptions);
+    if (f) (out ??= []).push(hit(c, `securityContext.seLinuxOptions.${f}`, `sets SELinux ${f}`));
+  }
+  return out ?? NONE;
+});
+
+const seLinuxSet = containerCheck((c, p) =>
+  sc(c).seLinuxOptions === undefined && psc(p).seLinuxOptions === undefined
+    ? hit(c, 'securityContext.seLinuxOptions', 'no SELinux options')
+    : undefined,
+);
+
+const procMount = containerCheck((c) => {
+  const v = sc(c).procMount;
+  return v !== undefined && v !== 'Default'
+    ? hit(c, 'securityContext.procMount', `procMount is ${v}`)
+    : undefined;
+});
+
+const hostProcess = podCheck((p, _o, ctx) => {
+  let out: Hit[] | undefined;
+  if (psc(p).windowsOptions?.hostProcess === true)
+    out = [
+      {
+        path: `${p.prefix}securityContext.windowsOptions.hostProcess`,
+        message: 'pod runs as a Windows host process',
+      },
+    ];
+  for (const c of ctx.memo.containersOf(p))
+    if (sc(c).windowsOptions?.hostProcess === true)
+      (out ??= []).push(
+        hit(c, 'securityContext.windowsOptions.hostProcess', 'runs as a Windows host process'),
+      );
+  return out ?? NONE;
+});
+
+const SAFE_SYSCTLS: ReadonlySet<string> = new Set([
+  'kernel.shm_rmid_forced',
+  'net.ipv4.ip_local_port_range',
+  'net.ipv4.ip_unprivileged_port_start',
+  'net.ipv4.tcp_syncookies',
+  'net.ipv4.ping_group_range',
+  'net.ipv4.ip_local_reserved_ports',
+  'net.ipv4.tcp_keepalive_time',
+  'net.ipv4.tcp_fin_timeout',
+  'net.ipv4.tcp_keepalive_intvl',
+  'net.ipv4.tcp_keepalive_probes',
+]);
+const sysctls = podCheck((p) => {
+  const all = list(psc(p).sysctls);
+  let out: Hit[] | undefined;
+  for (let i = 0; i < all.length; i++) {
+    const s = all[i];
+    if (s && !SAFE_SYSCTLS.has(String(s.name)))
+      (out ??= []).push({
+        path: `${p.prefix}securityContext.sysctls[${i}].name`,
+        message: `sets unsafe sysctl ${s.name}`,
+      });
+  }
+  return out ?? NONE;
+});
+
+const appArmor = podCheck((p, _o, ctx) => {
+  let out: Hit[] | undefined;
+  if (flagsOf(p, ctx).apparmor)
+    for (const [k, v] of Object.entries(p.annotations)) {
+      if (k.startsWith('container.apparmor.security.beta.kubernetes.io/') && v === 'unconfined')
+        (out ??= []).push({
+          path: `${p.prefix.replace(/spec\.$/, '')}metadata.annotations[${k}]`,
+          message: `AppArmor unconfined for ${k.split('/')[1]}`,
+        });
+    }
+  if (psc(p).appArmorProfile?.type === 'Unconfined')
+    (out ??= []).push({
+      path: `${p.prefix}securityContext.appArmorProfile.type`,
+      message: 'pod AppArmor profile is Unconfined',
+    });
+  for (const c of ctx.memo.containersOf(p))
+    if (sc(c).appArmorProfile?.type === 'Unconfined')
+      (out ??= []).push(hit(c, 'securityContext.appArmorProfile.type', 'AppArmor profile is Unconfined'));
+  return out ?? NONE;
+});
+
+const RESTRICTED_VOLUMES: ReadonlySet<string> = new Set([
+  'configMap',
+  'csi',
+  'downwardAPI',
+  'emptyDir',
+  'ephemeral',
+  'persistentVolumeClaim',
+  'projected',
+  'secret',
+]);
+const volumeTypes = podCheck((p) => {
+  let out: Hit[] | undefined;
+  const vols = list(p.spec.volumes);
+  for (let i = 0; i < vols.length; i++) {
+    const v = vols[i];
+    if (!v || typeof v !== 'object') continue;
+    for (const t in v)
+      if (Object.prototype.hasOwnProperty.call(v, t) && t !== 'name' && !RESTRICTED_VOLUMES.has(t))
+        (out ??= []).push({
+          path: `${p.prefix}volumes[${i}].${t}`,
+          message: `volume "${v.name}" uses type ${t}`,
+        });
+  }
+  return out ?? NONE;
+});
+
+export const podSecurityChecks: Readonly<Record<string, Check>> = {
+  privileged,
+  allowPrivilegeEscalation,
+  readOnlyRootFilesystem,
+  runAsNonRoot,
+  runAsUserZero,
+  hostNamespace,
+  hostPort,
+  capabilitiesAdded,
+  dropCapability,
+  linuxHardening,
+  seccomp,
+  seLinux,
+  procMount,
+  seLinuxSet,
+  hostProcess,
+  sysctls,
+  appArmor,
+  volumeTypes,
+};

@@ -1,0 +1,74 @@
+/** Container resources: requests and limits set, and within the configured ranges. */
+import type { ScanContext } from '../context.js';
+import type { ContainerRef } from '../k8s.js';
+import type { Hit } from '../types.js';
+import { containerCheck, hit } from './helpers.js';
+import type { Check } from './types.js';
+
+/** A range setting (memory_limit_max, ...) parsed, once per context; NaN when unset. */
+function rangeOf(ctx: ScanContext, key: string): number {
+  const m = ctx.answers.ranges;
+  let r = m.get(key);
+  if (r === undefined) {
+    const v = ctx.settings[key]?.[0];
+    r = v === undefined || v === '' ? NaN : ctx.answers.quantity(v);
+    m.set(key, r);
+  }
+  return r;
+}
+
+const RESOURCE_STRINGS: Readonly<Record<string, Record<string, readonly [string, string]>>> = {
+  memory: {
+    limits: ['resources.limits.memory', 'no memory limit'],
+    requests: ['resources.requests.memory', 'no memory request'],
+  },
+  cpu: {
+    limits: ['resources.limits.cpu', 'no cpu limit'],
+    requests: ['resources.requests.cpu', 'no cpu request'],
+  },
+};
+
+const RANGE_KEYS: Readonly<Record<string, Record<string, readonly [string, string]>>> = {
+  memory: {
+    limits: ['memory_limit_max', 'memory_limit_min'],
+    requests: ['memory_request_max', 'memory_request_min'],
+  },
+  cpu: { limits: ['cpu_limit_max', 'cpu_limit_min'], requests: ['cpu_request_max', 'cpu_request_min'] },
+};
+
+function resourceHit(
+  c: ContainerRef,
+  ctx: ScanContext,
+  res: string,
+  which: 'limits' | 'requests',
+): Hit | undefined {
+  const v = c.c.resources?.[which]?.[res];
+  if (v === undefined || v === null || v === '') {
+    const s = RESOURCE_STRINGS[res]?.[which];
+    return s ? hit(c, s[0], s[1]) : hit(c, `resources.${which}.${res}`, `no ${res} ${which}`);
+  }
+  const q = ctx.answers.quantity(v);
+  const base = RANGE_KEYS[res]?.[which];
+  const max = base ? rangeOf(ctx, base[0]) : NaN;
+  const min = base ? rangeOf(ctx, base[1]) : NaN;
+  if (Number.isNaN(q)) return hit(c, `resources.${which}.${res}`, `unreadable ${res} ${which}: ${v}`);
+  if (!Number.isNaN(max) && q > max)
+    return hit(c, `resources.${which}.${res}`, `${res} ${which} ${v} above the allowed maximum`);
+  if (!Number.isNaN(min) && min > 0 && q < min)
+    return hit(c, `resources.${which}.${res}`, `${res} ${which} ${v} below the allowed minimum`);
+  return undefined;
+}
+
+const resources = containerCheck((c, _p, _o, ctx, params) => {
+  const res: string = params.resource;
+  const whichList = params.which as ('limits' | 'requests')[];
+  if (whichList.length === 1) return resourceHit(c, ctx, res, whichList[0]);
+  let out: Hit[] | undefined;
+  for (const which of whichList) {
+    const h = resourceHit(c, ctx, res, which);
+    if (h) (out ??= []).push(h);
+  }
+  return out;
+}, false);
+
+export const resourceChecks: Readonly<Record<string, Check>> = { resources };
