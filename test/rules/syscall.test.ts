@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { requireDataset } from '../../src/util/datasets.js';
 import { loadRuleFiles } from '../../src/detect/rules/loader.js';
 import { RuleEngine } from '../../src/detect/rules/engine.js';
+import { createRulesDetector } from '../../src/detect/rules/detector.js';
 import { nextEventId, nowNs, type VigieEvent } from '../../src/model/event.js';
 import { alertSchema } from '../../src/model/alert.js';
 
@@ -114,8 +115,7 @@ describe.skipIf(!dir)('syscall rules on Vigie live events', () => {
 });
 
 describe.skipIf(!dir)('the rules detector', () => {
-  it('loads configured files and emits alert inputs for live events', async () => {
-    const { createRulesDetector } = await import('../../src/detect/rules/detector.js');
+  it('loads configured files and emits alert inputs for live events', () => {
     const d = createRulesDetector({
       db: undefined as never,
       hostname: 'h',
@@ -128,11 +128,28 @@ describe.skipIf(!dir)('the rules detector', () => {
     expect(d.stats?.()).toMatchObject({ events: 1, activeRules: 15 });
   });
 
-  it('is off without rule files', async () => {
-    const { createRulesDetector } = await import('../../src/detect/rules/detector.js');
-    const saved = process.env.VIGIE_RULES;
-    delete process.env.VIGIE_RULES;
+  it('is off without rule files', () => {
     expect(createRulesDetector({ db: undefined as never, hostname: 'h', config: {} })).toBeUndefined();
-    if (saved !== undefined) process.env.VIGIE_RULES = saved;
+  });
+
+  it('takes its files from the configuration only, not from the environment', () => {
+    const saved = process.env.VIGIE_RULES;
+    process.env.VIGIE_RULES = join(dir!, 'falco_rules.yaml');
+    try {
+      expect(createRulesDetector({ db: undefined as never, hostname: 'h', config: {} })).toBeUndefined();
+    } finally {
+      if (saved === undefined) delete process.env.VIGIE_RULES;
+      else process.env.VIGIE_RULES = saved;
+    }
+  });
+
+  it('rejects an invalid configuration, naming the bad key', () => {
+    const make = (rules: Record<string, unknown>) => () =>
+      createRulesDetector({ db: undefined as never, hostname: 'h', config: { rules } });
+    expect(make({ files: join(dir!, 'falco_rules.yaml') })).toThrow(/^rules detector config: files: /);
+    expect(make({ files: [join(dir!, 'falco_rules.yaml')], matching: 'any' })).toThrow(
+      /^rules detector config: matching: /,
+    );
+    expect(make({ file: [join(dir!, 'falco_rules.yaml')] })).toThrow(/^rules detector config: .*file/);
   });
 });
