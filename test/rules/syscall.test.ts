@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { requireDataset } from '../../src/util/datasets.js';
-import { loadRuleFiles } from '../../src/detect/rules/loader.js';
+import { loadRuleFiles, RuleReader } from '../../src/detect/rules/loader.js';
 import { RuleEngine } from '../../src/detect/rules/engine.js';
 import { createRulesDetector } from '../../src/detect/rules/detector.js';
 import { nextEventId, nowNs, type VigieEvent } from '../../src/model/event.js';
@@ -37,7 +37,9 @@ function shellInContainer(tty: number | undefined): VigieEvent {
 }
 
 describe.skipIf(!dir)('syscall rules on Vigie live events', () => {
-  const loaded = dir ? loadRuleFiles([join(dir, 'falco_rules.yaml')]) : undefined;
+  // One reader for the loads below: falco_rules.yaml is parsed once.
+  const reader = new RuleReader();
+  const loaded = dir ? loadRuleFiles([join(dir, 'falco_rules.yaml')], { reader }) : undefined;
 
   it('a shell with a terminal in a container fires "Terminal shell in container"', () => {
     const engine = new RuleEngine(loaded!, { ruleMatching: 'all' });
@@ -81,6 +83,7 @@ describe.skipIf(!dir)('syscall rules on Vigie live events', () => {
       ['falco_rules.yaml', 'falco-incubating_rules.yaml', 'falco-sandbox_rules.yaml'].map((f) =>
         join(dir!, f),
       ),
+      { reader },
     );
     const engine = new RuleEngine(all, { ruleMatching: 'all' });
     const ev: VigieEvent = {
