@@ -27,14 +27,15 @@ export interface Part {
   range?: [number, number];
 }
 
+/** One item of a rules file. Shared by every load that reads the same source: never changed. */
 export interface ReadItem {
-  kind: 'rule' | 'macro' | 'list' | 'required_engine_version' | 'required_plugin_versions';
-  name: string;
-  where: Position;
-  map: YAMLMap;
-  file: string;
-  lc: LineCounter;
-  src: string;
+  readonly kind: 'rule' | 'macro' | 'list' | 'required_engine_version' | 'required_plugin_versions';
+  readonly name: string;
+  readonly where: Position;
+  readonly map: YAMLMap;
+  readonly file: string;
+  readonly lc: LineCounter;
+  readonly src: string;
   get(key: string): unknown;
   node(key: string): Node | undefined;
   has(key: string): boolean;
@@ -157,7 +158,7 @@ const READER_CAPACITY = 16;
 export class RuleReader {
   private readonly items = new Map<string, ReadItem[]>();
 
-  read(src: RuleSource): ReadItem[] {
+  read(src: RuleSource): readonly ReadItem[] {
     const key = `${src.name}\u0000${src.content}`;
     let items = this.items.get(key);
     if (!items) {
