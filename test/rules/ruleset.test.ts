@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { requireDataset } from '../../src/util/datasets.js';
 import { loadRuleFiles } from '../../src/detect/rules/loader.js';
-import { syscallCatalog } from '../../src/detect/rules/fields/syscall.js';
+import { createSyscallCatalog, SyscallFieldState } from '../../src/detect/rules/fields/syscall.js';
 
 const dir = requireDataset('falco-rules');
 const FILES = [
@@ -17,7 +17,7 @@ describe.skipIf(!dir)('the four Falco rule files (data set)', () => {
     const r = loadRuleFiles(FILES.map((f) => join(dir!, f)));
     expect(r.skipped).toEqual([]);
     const unprovided = new Set(
-      syscallCatalog
+      createSyscallCatalog(new SyscallFieldState())
         .all()
         .filter((f) => !f.provided)
         .map((f) => f.name),

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { requireDataset } from '../../src/util/datasets.js';
-import { loadRuleFiles } from '../../src/detect/rules/loader.js';
+import { loadRuleFiles, RuleReader } from '../../src/detect/rules/loader.js';
 import { RuleEngine } from '../../src/detect/rules/engine.js';
+import { createRulesDetector } from '../../src/detect/rules/detector.js';
 import { nextEventId, nowNs, type VigieEvent } from '../../src/model/event.js';
 import { alertSchema } from '../../src/model/alert.js';
 
@@ -36,7 +37,9 @@ function shellInContainer(tty: number | undefined): VigieEvent {
 }
 
 describe.skipIf(!dir)('syscall rules on Vigie live events', () => {
-  const loaded = dir ? loadRuleFiles([join(dir, 'falco_rules.yaml')]) : undefined;
+  // One reader for the loads below: falco_rules.yaml is parsed once.
+  const reader = new RuleReader();
+  const loaded = dir ? loadRuleFiles([join(dir, 'falco_rules.yaml')], { reader }) : undefined;
 
   it('a shell with a terminal in a container fires "Terminal shell in container"', () => {
     const engine = new RuleEngine(loaded!, { ruleMatching: 'all' });
@@ -80,6 +83,7 @@ describe.skipIf(!dir)('syscall rules on Vigie live events', () => {
       ['falco_rules.yaml', 'falco-incubating_rules.yaml', 'falco-sandbox_rules.yaml'].map((f) =>
         join(dir!, f),
       ),
+      { reader },
     );
     const engine = new RuleEngine(all, { ruleMatching: 'all' });
     const ev: VigieEvent = {
@@ -114,8 +118,7 @@ describe.skipIf(!dir)('syscall rules on Vigie live events', () => {
 });
 
 describe.skipIf(!dir)('the rules detector', () => {
-  it('loads configured files and emits alert inputs for live events', async () => {
-    const { createRulesDetector } = await import('../../src/detect/rules/detector.js');
+  it('loads configured files and emits alert inputs for live events', () => {
     const d = createRulesDetector({
       db: undefined as never,
       hostname: 'h',
@@ -128,11 +131,28 @@ describe.skipIf(!dir)('the rules detector', () => {
     expect(d.stats?.()).toMatchObject({ events: 1, activeRules: 15 });
   });
 
-  it('is off without rule files', async () => {
-    const { createRulesDetector } = await import('../../src/detect/rules/detector.js');
-    const saved = process.env.VIGIE_RULES;
-    delete process.env.VIGIE_RULES;
+  it('is off without rule files', () => {
     expect(createRulesDetector({ db: undefined as never, hostname: 'h', config: {} })).toBeUndefined();
-    if (saved !== undefined) process.env.VIGIE_RULES = saved;
+  });
+
+  it('takes its files from the configuration only, not from the environment', () => {
+    const saved = process.env.VIGIE_RULES;
+    process.env.VIGIE_RULES = join(dir!, 'falco_rules.yaml');
+    try {
+      expect(createRulesDetector({ db: undefined as never, hostname: 'h', config: {} })).toBeUndefined();
+    } finally {
+      if (saved === undefined) delete process.env.VIGIE_RULES;
+      else process.env.VIGIE_RULES = saved;
+    }
+  });
+
+  it('rejects an invalid configuration, naming the bad key', () => {
+    const make = (rules: Record<string, unknown>) => () =>
+      createRulesDetector({ db: undefined as never, hostname: 'h', config: { rules } });
+    expect(make({ files: join(dir!, 'falco_rules.yaml') })).toThrow(/^rules detector config: files: /);
+    expect(make({ files: [join(dir!, 'falco_rules.yaml')], matching: 'any' })).toThrow(
+      /^rules detector config: matching: /,
+    );
+    expect(make({ file: [join(dir!, 'falco_rules.yaml')] })).toThrow(/^rules detector config: .*file/);
   });
 });

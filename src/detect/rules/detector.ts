@@ -1,30 +1,48 @@
 /**
  * The 'rules' detector: Falco rule files evaluated on live events (exec, file, network, syscall and
- * k8s audit events). Rule files come from ctx.config.rules.files; loading errors stop the start.
+ * k8s audit events). Rule files come from ctx.config.rules.files only (the CLI turns its flags and
+ * environment into that); an invalid configuration or a loading error stops the start.
  */
+import { z } from 'zod';
 import { logger } from '../../util/log.js';
 import type { DetectorContext } from '../types.js';
 import type { Detector } from '../types.js';
-import { RuleEngine, alertInput, type RuleMatching } from './engine.js';
+import { RuleEngine, alertInput } from './engine.js';
 import { loadRuleFiles } from './loader.js';
 
 const log = logger('rules');
 
-export interface RulesDetectorConfig {
-  files?: string[];
-  skipUnknown?: boolean;
-  matching?: RuleMatching;
-  disable?: string[];
+const configSchema = z
+  .object({
+    /** Rule files, loaded in order. */
+    files: z.array(z.string().min(1)),
+    /** Skip rules that do not compile (one warning each) instead of stopping. */
+    skipUnknown: z.boolean(),
+    /** Falco's rule_matching. */
+    matching: z.enum(['first', 'all']),
+    /** Rule names to disable (Falco's -D). */
+    disable: z.array(z.string()),
+  })
+  .partial()
+  .strict();
+
+export type RulesDetectorConfig = z.infer<typeof configSchema>;
+
+/** Validates the `rules` block of the configuration; errors name the bad key. */
+export function parseRulesConfig(raw: unknown): RulesDetectorConfig {
+  const r = configSchema.safeParse(raw ?? {});
+  if (!r.success) {
+    const first = r.error.issues[0];
+    throw new Error(`rules detector config: ${first.path.join('.') || '(root)'}: ${first.message}`);
+  }
+  return r.data;
 }
 
 export function createRulesDetector(ctx: DetectorContext): Detector | undefined {
-  const cfg = (ctx.config.rules ?? {}) as RulesDetectorConfig;
-  // VIGIE_RULES (path list, ':'-separated) lets `vigie run` pick rule files without a config file.
-  const files = Array.isArray(cfg.files)
-    ? cfg.files
-    : (process.env.VIGIE_RULES ?? '').split(':').filter(Boolean);
+  const cfg = parseRulesConfig(ctx.config.rules);
+  const files = cfg.files ?? [];
   if (files.length === 0) {
-    log.info('no rule files configured (config.rules.files or VIGIE_RULES); rules detector off');
+    log.info('no rule files configured (config.rules.files); rules detector off');
     return undefined;
   }
   const loaded = loadRuleFiles(files, { skipUnknown: cfg.skipUnknown, disable: cfg.disable });

@@ -4,8 +4,8 @@
  */
 import { makeAlert, type Alert, type AlertInput, type MitreRef } from '../../model/alert.js';
 import type { VigieEvent } from '../../model/event.js';
-import { syscallEventType, eventCounter } from './fields/syscall.js';
-import type { CompiledRule, LoadResult } from './loader.js';
+import type { SyscallFieldState } from './fields/syscall.js';
+import type { CompiledRule, LoadResult } from './load/types.js';
 
 export type RuleMatching = 'first' | 'all';
 
@@ -25,8 +25,8 @@ export function sourceOf(ev: VigieEvent): 'syscall' | 'k8s_audit' | undefined {
   return undefined;
 }
 
-function indexKey(source: string, ev: VigieEvent): string | undefined {
-  if (source === 'syscall') return syscallEventType(ev);
+/** The index key of an audit event: its verb. */
+function auditIndexKey(ev: VigieEvent): string | undefined {
   const v = (ev.audit as Record<string, unknown> | undefined)?.verb;
   return typeof v === 'string' ? v : undefined;
 }
@@ -40,11 +40,14 @@ export class RuleEngine {
   readonly rules: CompiledRule[];
   private readonly index = new Map<string, SourceIndex>();
   private readonly matching: RuleMatching;
+  /** Shared with the compiled rules: the engine numbers the events they see (evt.num). */
+  private readonly fieldState: SyscallFieldState;
   private counter = 0;
   readonly matchCounts = new Map<string, number>();
 
-  constructor(loaded: Pick<LoadResult, 'rules'>, opts: EngineOptions = {}) {
+  constructor(loaded: Pick<LoadResult, 'rules' | 'fieldState'>, opts: EngineOptions = {}) {
     this.rules = loaded.rules;
+    this.fieldState = loaded.fieldState;
     this.matching = opts.ruleMatching ?? 'first';
     const active = this.rules.filter((r) => r.active).sort((a, b) => a.order - b.order);
     const sources = new Set(active.map((r) => r.source));
@@ -78,10 +81,10 @@ export class RuleEngine {
     let k: string | undefined;
     if (ev.kind === 'k8s_audit') {
       idx = this.auditIdx;
-      k = indexKey('k8s_audit', ev);
+      k = auditIndexKey(ev);
     } else {
       idx = this.syscallIdx;
-      k = syscallEventType(ev);
+      k = this.fieldState.eventType(ev);
       if (k === undefined) return NONE;
     }
     if (!idx) return NONE;
@@ -96,7 +99,7 @@ export class RuleEngine {
     const rs = this.candidates(ev);
     const len = rs.length;
     if (len === 0) return 0;
-    eventCounter.num = ++this.counter;
+    this.fieldState.eventNumber = ++this.counter;
     let n = 0;
     for (let i = 0; i < len; i++) {
       const r = rs[i];
@@ -118,7 +121,7 @@ export class RuleEngine {
   }
 }
 
-const TACTICS: Record<string, string> = {
+const TACTICS: Readonly<Record<string, string>> = {
   mitre_initial_access: 'initial-access',
   mitre_execution: 'execution',
   mitre_persistence: 'persistence',

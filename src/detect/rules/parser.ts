@@ -35,14 +35,15 @@ export class ConditionSyntaxError extends Error {
   }
 }
 
-const WORD_OPS = new Set<string>(OPERATORS.filter((o) => /^[a-z]/.test(o)));
-const TRANSFORMER_SET = new Set<string>(TRANSFORMERS);
-const IDENT_RE = /[A-Za-z_][A-Za-z0-9_]*/y;
-const FIELD_RE = /[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*)+/y;
-const BARE_RE = /[^\s(),"'=]+/y;
+const WORD_OPS: ReadonlySet<string> = new Set<string>(OPERATORS.filter((o) => /^[a-z]/.test(o)));
+const TRANSFORMER_SET: ReadonlySet<string> = new Set<string>(TRANSFORMERS);
 
 class Parser {
   private i = 0;
+  // Sticky patterns carry their position (lastIndex): each parser has its own.
+  private readonly identRe = /[A-Za-z_][A-Za-z0-9_]*/y;
+  private readonly fieldRe = /[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*)+/y;
+  private readonly bareRe = /[^\s(),"'=]+/y;
   constructor(private readonly s: string) {}
 
   parse(): Expr {
@@ -107,14 +108,14 @@ class Parser {
       return e;
     }
     // A transformer call on the left: tolower(proc.name) = bash
-    IDENT_RE.lastIndex = this.i;
-    const id = IDENT_RE.exec(this.s)?.[0];
+    this.identRe.lastIndex = this.i;
+    const id = this.identRe.exec(this.s)?.[0];
     if (id && TRANSFORMER_SET.has(id) && this.s[this.i + id.length] === '(') {
       const f = this.fieldExpr();
       return this.condition(f, start);
     }
-    FIELD_RE.lastIndex = this.i;
-    const fm = FIELD_RE.exec(this.s);
+    this.fieldRe.lastIndex = this.i;
+    const fm = this.fieldRe.exec(this.s);
     if (fm) {
       const f = this.fieldExpr();
       return this.condition(f, start);
@@ -130,8 +131,8 @@ class Parser {
   private fieldExpr(): FieldRef {
     this.ws();
     const pos = this.i;
-    IDENT_RE.lastIndex = this.i;
-    const id = IDENT_RE.exec(this.s)?.[0];
+    this.identRe.lastIndex = this.i;
+    const id = this.identRe.exec(this.s)?.[0];
     if (id && TRANSFORMER_SET.has(id) && this.s[this.i + id.length] === '(') {
       this.i += id.length + 1;
       const inner = this.fieldExpr();
@@ -140,8 +141,8 @@ class Parser {
       this.i++;
       return { ...inner, transformers: [...inner.transformers, id as Transformer], pos };
     }
-    FIELD_RE.lastIndex = this.i;
-    const m = FIELD_RE.exec(this.s);
+    this.fieldRe.lastIndex = this.i;
+    const m = this.fieldRe.exec(this.s);
     if (!m) this.fail(`expected a field name but found "${this.peekWord()}"`);
     this.i += m[0].length;
     let arg: string | undefined;
@@ -169,8 +170,8 @@ class Parser {
       this.i += 1;
       return one as Operator;
     }
-    IDENT_RE.lastIndex = this.i;
-    const w = IDENT_RE.exec(s)?.[0];
+    this.identRe.lastIndex = this.i;
+    const w = this.identRe.exec(s)?.[0];
     if (w && WORD_OPS.has(w)) {
       this.i += w.length;
       return w as Operator;
@@ -218,8 +219,8 @@ class Parser {
     const pos = this.i;
     const c = this.s[this.i];
     if (c === '"' || c === "'") return { t: 'lit', v: this.quoted(c), quoted: true, pos };
-    IDENT_RE.lastIndex = this.i;
-    const id = IDENT_RE.exec(this.s)?.[0];
+    this.identRe.lastIndex = this.i;
+    const id = this.identRe.exec(this.s)?.[0];
     if (id && this.s[this.i + id.length] === '(' && (id === 'val' || TRANSFORMER_SET.has(id))) {
       if (id === 'val') {
         this.i += 4;
@@ -231,8 +232,8 @@ class Parser {
       }
       return { t: 'field', f: this.fieldExpr(), pos };
     }
-    BARE_RE.lastIndex = this.i;
-    const m = BARE_RE.exec(this.s);
+    this.bareRe.lastIndex = this.i;
+    const m = this.bareRe.exec(this.s);
     if (!m) this.fail(`expected a value but found "${this.peekWord()}"`);
     this.i += m[0].length;
     return { t: 'lit', v: m[0], quoted: false, pos };

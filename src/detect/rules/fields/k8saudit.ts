@@ -265,7 +265,7 @@ function containerFields(kind: 'containers' | 'initContainers' | 'ephemeralConta
   ];
 }
 
-export const K8S_AUDIT_FIELDS: FieldDef[] = [
+export const K8S_AUDIT_FIELDS: readonly FieldDef[] = [
   s('ka.auditid', 'audit event id', scalar('auditID')),
   s('ka.stage', 'request stage', scalar('stage')),
   s('ka.auth.decision', 'authorization decision', scalar('annotations', 'authorization.k8s.io/decision')),

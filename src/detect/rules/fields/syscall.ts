@@ -20,7 +20,7 @@ import {
   type Getter,
 } from './types.js';
 
-const FILE_TYPES: Record<string, string> = {
+const FILE_TYPES: Readonly<Record<string, string>> = {
   open: 'openat',
   openat: 'openat',
   write: 'write',
@@ -32,7 +32,7 @@ const FILE_TYPES: Record<string, string> = {
   symlink: 'symlinkat',
   link: 'linkat',
 };
-const NET_TYPES: Record<string, string> = {
+const NET_TYPES: Readonly<Record<string, string>> = {
   connect: 'connect',
   accept: 'accept4',
   listen: 'listen',
@@ -40,19 +40,11 @@ const NET_TYPES: Record<string, string> = {
   recv: 'recvfrom',
 };
 
-let lastTypeEv: VigieEvent | undefined;
-let lastType: string | undefined;
-
-/** The Falco event type an envelope stands for, or undefined when it is not a syscall-source event. */
+/**
+ * The Falco event type an envelope stands for, or undefined when it is not a syscall-source event.
+ * For kind 'syscall' it is the name the source already resolved from the kernel's syscall number.
+ */
 export function syscallEventType(ev: VigieEvent): string | undefined {
-  // The index and several fields ask for it on the same event: keep the last answer.
-  if (ev === lastTypeEv) return lastType;
-  lastType = computeEventType(ev);
-  lastTypeEv = ev;
-  return lastType;
-}
-
-function computeEventType(ev: VigieEvent): string | undefined {
   switch (ev.kind) {
     case 'syscall':
       return ev.syscall?.name;
@@ -67,10 +59,26 @@ function computeEventType(ev: VigieEvent): string | undefined {
   }
 }
 
-/** Falco's evt.num: set by the engine before each event is evaluated. */
-export const eventCounter = { num: 0 };
+/**
+ * What the syscall fields read besides the event itself. One per loaded rule set (the load result owns
+ * it, the engines built on that result write to it): rules compiled together share their extractors.
+ */
+export class SyscallFieldState {
+  /** Falco's evt.num: set by the engine before each event is evaluated. */
+  eventNumber = 0;
+  private lastEv: VigieEvent | undefined;
+  private lastType: string | undefined;
 
-const ERRNO: Record<number, string> = {
+  /** syscallEventType, remembered for the last event: the index and several fields ask on the same event. */
+  eventType(ev: VigieEvent): string | undefined {
+    if (ev === this.lastEv) return this.lastType;
+    this.lastType = syscallEventType(ev);
+    this.lastEv = ev;
+    return this.lastType;
+  }
+}
+
+const ERRNO: Readonly<Record<number, string>> = {
   1: 'EPERM',
   2: 'ENOENT',
   3: 'ESRCH',
@@ -97,7 +105,7 @@ const ERRNO: Record<number, string> = {
   115: 'EINPROGRESS',
 };
 
-const O_FLAGS: [number, string][] = [
+const O_FLAGS: readonly (readonly [number, string])[] = [
   [0o1, 'O_WRONLY'],
   [0o2, 'O_RDWR'],
   [0o100, 'O_CREAT'],
@@ -317,189 +325,203 @@ function imageTag(image: string | undefined): string | undefined {
   return colon > slash ? noDigest.slice(colon + 1) : 'latest';
 }
 
-const PROVIDED: FieldDef[] = [
-  p(
-    'evt.type',
-    'string',
-    'event type (execve for exec events, openat for opens, connect, ...)',
-    syscallEventType,
-  ),
-  // A process/file/network event stands for a completed call, so it reads as the exit ('<'), whatever
-  // probe the sensor used; raw syscall events keep their own direction.
-  p('evt.dir', 'string', "direction: '<' exit, '>' enter", (ev) =>
-    ev.kind === 'syscall' ? (ev.syscall?.dir ?? '<') : syscallEventType(ev) ? '<' : undefined,
-  ),
-  p('evt.num', 'number', 'event number within this engine', () => eventCounter.num),
-  p('evt.res', 'string', 'SUCCESS or the errno name', (ev) => {
-    if (!syscallEventType(ev)) return undefined;
-    const r = retOf(ev);
-    if (r === undefined || r >= 0) return 'SUCCESS';
-    return ERRNO[-r] ?? String(r);
-  }),
-  p('evt.rawres', 'number', 'return value', (ev) => (syscallEventType(ev) ? (retOf(ev) ?? 0) : undefined)),
-  p('evt.failed', 'bool', 'true when the call failed', (ev) =>
-    syscallEventType(ev) ? (retOf(ev) ?? 0) < 0 : undefined,
-  ),
-  p('evt.time', 'string', 'event time', (ev) => nsToIso(ev.ts).slice(11, 29)),
-  p('evt.time.iso8601', 'string', 'event time ISO-8601', (ev) => nsToIso(ev.ts)),
-  p('evt.rawtime', 'number', 'event time ns', (ev) => Number(ev.ts)),
-  p('evt.hostname', 'string', 'host name', (ev) => ev.host),
-  p('evt.source', 'string', 'event source', (ev) => (syscallEventType(ev) ? 'syscall' : undefined)),
-  p('evt.is_open_read', 'bool', 'open for reading', (ev) => {
-    if (ev.file?.op !== 'open') return ev.file ? false : undefined;
-    if (ev.file.flags !== undefined) return (ev.file.flags & 3) === 0 || (ev.file.flags & 3) === 2;
-    return !ev.file.write;
-  }),
-  p('evt.is_open_write', 'bool', 'open for writing', (ev) => {
-    if (ev.file?.op !== 'open') return ev.file ? false : undefined;
-    if (ev.file.flags !== undefined) return (ev.file.flags & 3) !== 0 || (ev.file.flags & 0o1000) !== 0;
-    return ev.file.write === true;
-  }),
-  pa(
-    'evt.arg',
-    'string',
-    'argument by name (evt.arg.NAME or evt.arg[NAME])',
-    (arg) => evtArg(arg ?? ''),
-    'required',
-  ),
-  pa('evt.rawarg', 'string', 'raw argument by name', (arg) => evtArg(arg ?? ''), 'required'),
-  p('evt.args', 'string', 'all arguments', (ev) => {
-    const a = ev.syscall?.args;
-    if (a)
-      return Object.entries(a)
-        .map(([k, v]) => `${k}=${v}`)
-        .join(' ');
-    if (ev.file)
-      return `name=${ev.file.path}${ev.file.flags !== undefined ? ` flags=${flagNames(ev.file.flags)}` : ''}`;
-    if (ev.network) return `tuple=${fdName(ev)}`;
-    if (ev.kind === 'process') return `filename=${ev.proc?.exe ?? ''}`;
-    return undefined;
-  }),
+/** The fields Vigie provides, reading `state` for evt.num and the event type. */
+function providedFields(state: SyscallFieldState): FieldDef[] {
+  const eventType = (ev: VigieEvent): string | undefined => state.eventType(ev);
+  return [
+    p('evt.type', 'string', 'event type (execve for exec events, openat for opens, connect, ...)', eventType),
+    // A process/file/network event stands for a completed call, so it reads as the exit ('<'), whatever
+    // probe the sensor used; raw syscall events keep their own direction.
+    p('evt.dir', 'string', "direction: '<' exit, '>' enter", (ev) =>
+      ev.kind === 'syscall' ? (ev.syscall?.dir ?? '<') : eventType(ev) ? '<' : undefined,
+    ),
+    p('evt.num', 'number', 'event number within this engine', () => state.eventNumber),
+    p('evt.res', 'string', 'SUCCESS or the errno name', (ev) => {
+      if (!eventType(ev)) return undefined;
+      const r = retOf(ev);
+      if (r === undefined || r >= 0) return 'SUCCESS';
+      return ERRNO[-r] ?? String(r);
+    }),
+    p('evt.rawres', 'number', 'return value', (ev) => (eventType(ev) ? (retOf(ev) ?? 0) : undefined)),
+    p('evt.failed', 'bool', 'true when the call failed', (ev) =>
+      eventType(ev) ? (retOf(ev) ?? 0) < 0 : undefined,
+    ),
+    p('evt.time', 'string', 'event time', (ev) => nsToIso(ev.ts).slice(11, 29)),
+    p('evt.time.iso8601', 'string', 'event time ISO-8601', (ev) => nsToIso(ev.ts)),
+    p('evt.rawtime', 'number', 'event time ns', (ev) => Number(ev.ts)),
+    p('evt.hostname', 'string', 'host name', (ev) => ev.host),
+    p('evt.source', 'string', 'event source', (ev) => (eventType(ev) ? 'syscall' : undefined)),
+    p('evt.is_open_read', 'bool', 'open for reading', (ev) => {
+      if (ev.file?.op !== 'open') return ev.file ? false : undefined;
+      if (ev.file.flags !== undefined) return (ev.file.flags & 3) === 0 || (ev.file.flags & 3) === 2;
+      return !ev.file.write;
+    }),
+    p('evt.is_open_write', 'bool', 'open for writing', (ev) => {
+      if (ev.file?.op !== 'open') return ev.file ? false : undefined;
+      if (ev.file.flags !== undefined) return (ev.file.flags & 3) !== 0 || (ev.file.flags & 0o1000) !== 0;
+      return ev.file.write === true;
+    }),
+    pa(
+      'evt.arg',
+      'string',
+      'argument by name (evt.arg.NAME or evt.arg[NAME])',
+      (arg) => evtArg(arg ?? ''),
+      'required',
+    ),
+    pa('evt.rawarg', 'string', 'raw argument by name', (arg) => evtArg(arg ?? ''), 'required'),
+    p('evt.args', 'string', 'all arguments', (ev) => {
+      const a = ev.syscall?.args;
+      if (a)
+        return Object.entries(a)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ');
+      if (ev.file)
+        return `name=${ev.file.path}${ev.file.flags !== undefined ? ` flags=${flagNames(ev.file.flags)}` : ''}`;
+      if (ev.network) return `tuple=${fdName(ev)}`;
+      if (ev.kind === 'process') return `filename=${ev.proc?.exe ?? ''}`;
+      return undefined;
+    }),
 
-  p('proc.name', 'string', 'process name (comm)', (ev) => ev.proc?.name),
-  p('proc.exe', 'string', 'argv[0]', (ev) => {
-    const c = ev.proc?.cmdline;
-    if (!c) return ev.proc?.exe;
-    const sp = c.indexOf(' ');
-    return sp < 0 ? c : c.slice(0, sp);
-  }),
-  p('proc.exepath', 'string', 'full executable path', (ev) => ev.proc?.exe),
-  p('proc.cmdline', 'string', 'name and arguments', (ev) => {
-    if (!ev.proc?.name) return undefined;
-    const a = procArgs(ev);
-    return a ? `${ev.proc.name} ${a}` : ev.proc.name;
-  }),
-  p('proc.args', 'string', 'arguments', procArgs),
-  p('proc.pid', 'number', 'process id', (ev) => ev.proc?.pid),
-  p('proc.tid', 'number', 'thread id', (ev) => ev.proc?.tid ?? ev.proc?.pid),
-  p('thread.tid', 'number', 'thread id', (ev) => ev.proc?.tid ?? ev.proc?.pid),
-  p('proc.ppid', 'number', 'parent process id', (ev) => ev.proc?.ppid),
-  p('proc.pname', 'string', 'parent process name', (ev) => ev.proc?.pname ?? ev.proc?.anames?.[0]),
-  pa(
-    'proc.aname',
-    'string',
-    'ancestor name: proc.aname[N] the Nth ancestor (0 = the process), proc.aname any ancestor',
-    (arg) => {
-      if (arg === undefined || arg === '') {
-        return (ev) => {
-          const a = ev.proc?.anames ?? (ev.proc?.pname ? [ev.proc.pname] : undefined);
-          return a && a.length ? a : undefined;
-        };
-      }
-      const n = Number(arg);
-      if (!Number.isInteger(n) || n < 0) throw new Error(`proc.aname needs a numeric index, got "${arg}"`);
-      if (n === 0) return (ev) => ev.proc?.name;
-      return (ev) => ev.proc?.anames?.[n - 1] ?? (n === 1 ? ev.proc?.pname : undefined);
-    },
-    'optional',
-  ),
-  p('proc.cwd', 'string', 'working directory', (ev) => ev.proc?.cwd),
-  p('proc.tty', 'number', 'controlling terminal (0 = none), when the source knows it', (ev) => ev.proc?.tty),
+    p('proc.name', 'string', 'process name (comm)', (ev) => ev.proc?.name),
+    p('proc.exe', 'string', 'argv[0]', (ev) => {
+      const c = ev.proc?.cmdline;
+      if (!c) return ev.proc?.exe;
+      const sp = c.indexOf(' ');
+      return sp < 0 ? c : c.slice(0, sp);
+    }),
+    p('proc.exepath', 'string', 'full executable path', (ev) => ev.proc?.exe),
+    p('proc.cmdline', 'string', 'name and arguments', (ev) => {
+      if (!ev.proc?.name) return undefined;
+      const a = procArgs(ev);
+      return a ? `${ev.proc.name} ${a}` : ev.proc.name;
+    }),
+    p('proc.args', 'string', 'arguments', procArgs),
+    p('proc.pid', 'number', 'process id', (ev) => ev.proc?.pid),
+    p('proc.tid', 'number', 'thread id', (ev) => ev.proc?.tid ?? ev.proc?.pid),
+    p('thread.tid', 'number', 'thread id', (ev) => ev.proc?.tid ?? ev.proc?.pid),
+    p('proc.ppid', 'number', 'parent process id', (ev) => ev.proc?.ppid),
+    p('proc.pname', 'string', 'parent process name', (ev) => ev.proc?.pname ?? ev.proc?.anames?.[0]),
+    pa(
+      'proc.aname',
+      'string',
+      'ancestor name: proc.aname[N] the Nth ancestor (0 = the process), proc.aname any ancestor',
+      (arg) => {
+        if (arg === undefined || arg === '') {
+          return (ev) => {
+            const a = ev.proc?.anames ?? (ev.proc?.pname ? [ev.proc.pname] : undefined);
+            return a && a.length ? a : undefined;
+          };
+        }
+        const n = Number(arg);
+        if (!Number.isInteger(n) || n < 0) throw new Error(`proc.aname needs a numeric index, got "${arg}"`);
+        if (n === 0) return (ev) => ev.proc?.name;
+        return (ev) => ev.proc?.anames?.[n - 1] ?? (n === 1 ? ev.proc?.pname : undefined);
+      },
+      'optional',
+    ),
+    p('proc.cwd', 'string', 'working directory', (ev) => ev.proc?.cwd),
+    p(
+      'proc.tty',
+      'number',
+      'controlling terminal (0 = none), when the source knows it',
+      (ev) => ev.proc?.tty,
+    ),
 
-  p('user.uid', 'number', 'user id', (ev) => ev.proc?.uid),
-  p(
-    'user.name',
-    'string',
-    'user name (only root is resolved; Vigie does not read /etc/passwd in containers)',
-    (ev) => (ev.proc?.uid === 0 ? 'root' : undefined),
-  ),
+    p('user.uid', 'number', 'user id', (ev) => ev.proc?.uid),
+    p(
+      'user.name',
+      'string',
+      'user name (only root is resolved; Vigie does not read /etc/passwd in containers)',
+      (ev) => (ev.proc?.uid === 0 ? 'root' : undefined),
+    ),
 
-  p('container.id', 'string', "container id (12 chars), 'host' outside containers", (ev) =>
-    ev.container?.id ? ev.container.id.slice(0, 12) : 'host',
-  ),
-  p('container.full_id', 'string', 'full container id', (ev) => ev.container?.id ?? 'host'),
-  p('container.name', 'string', 'container name', (ev) => (ev.container ? ev.container.name : 'host')),
-  p('container.image', 'string', 'image', (ev) => ev.container?.image),
-  p('container.image.repository', 'string', 'image repository', (ev) => imageRepo(ev.container?.image)),
-  p('container.image.tag', 'string', 'image tag', (ev) => imageTag(ev.container?.image)),
-  p('container.type', 'string', 'container runtime', (ev) => (ev.container ? 'docker' : 'host')),
-  p('k8s.ns.name', 'string', 'namespace', (ev) => ev.k8s?.namespace),
-  p('k8s.pod.name', 'string', 'pod name', (ev) => ev.k8s?.pod),
-  pa('k8s.pod.label', 'string', 'pod label by key', (arg) => (ev) => ev.k8s?.labels?.[arg ?? ''], 'required'),
-  p(
-    'k8s.pod.labels',
-    'string',
-    'pod labels',
-    (ev) => (ev.k8s?.labels ? Object.entries(ev.k8s.labels).map(([k, v]) => `${k}:${v}`) : undefined),
-    { list: true },
-  ),
+    p('container.id', 'string', "container id (12 chars), 'host' outside containers", (ev) =>
+      ev.container?.id ? ev.container.id.slice(0, 12) : 'host',
+    ),
+    p('container.full_id', 'string', 'full container id', (ev) => ev.container?.id ?? 'host'),
+    p('container.name', 'string', 'container name', (ev) => (ev.container ? ev.container.name : 'host')),
+    p('container.image', 'string', 'image', (ev) => ev.container?.image),
+    p('container.image.repository', 'string', 'image repository', (ev) => imageRepo(ev.container?.image)),
+    p('container.image.tag', 'string', 'image tag', (ev) => imageTag(ev.container?.image)),
+    p('container.type', 'string', 'container runtime', (ev) => (ev.container ? 'docker' : 'host')),
+    p('k8s.ns.name', 'string', 'namespace', (ev) => ev.k8s?.namespace),
+    p('k8s.pod.name', 'string', 'pod name', (ev) => ev.k8s?.pod),
+    pa(
+      'k8s.pod.label',
+      'string',
+      'pod label by key',
+      (arg) => (ev) => ev.k8s?.labels?.[arg ?? ''],
+      'required',
+    ),
+    p(
+      'k8s.pod.labels',
+      'string',
+      'pod labels',
+      (ev) => (ev.k8s?.labels ? Object.entries(ev.k8s.labels).map(([k, v]) => `${k}:${v}`) : undefined),
+      { list: true },
+    ),
 
-  p('fd.name', 'string', 'file path, or the connection tuple', fdName),
-  p('fd.nameraw', 'string', 'file path as given', (ev) => ev.file?.path),
-  p('fd.directory', 'string', 'directory of the file', (ev) => (ev.file ? dirname(ev.file.path) : undefined)),
-  p('fd.filename', 'string', 'base name of the file', (ev) => (ev.file ? basename(ev.file.path) : undefined)),
-  p(
-    'fd.num',
-    'number',
-    'file descriptor (the return value; 0 when the source reports only successful calls without it)',
-    (ev) => (ev.file || ev.network ? (retOf(ev) ?? 0) : undefined),
-  ),
-  p('fd.typechar', 'string', 'f file, 4 ipv4, 6 ipv6, u unix', (ev) => {
-    if (ev.file) return 'f';
-    if (ev.network)
-      return ev.network.proto === 'unix' ? 'u' : isV6(ev.network.dstIp ?? ev.network.srcIp) ? '6' : '4';
-    return undefined;
-  }),
-  p('fd.type', 'string', 'file, ipv4, ipv6, unix', (ev) => {
-    if (ev.file) return 'file';
-    if (ev.network)
-      return ev.network.proto === 'unix'
-        ? 'unix'
-        : isV6(ev.network.dstIp ?? ev.network.srcIp)
-          ? 'ipv6'
-          : 'ipv4';
-    return undefined;
-  }),
-  p('fd.sockfamily', 'string', 'ip or unix', (ev) =>
-    ev.network ? (ev.network.proto === 'unix' ? 'unix' : 'ip') : undefined,
-  ),
-  p('fd.l4proto', 'string', 'tcp, udp, ...', (ev) =>
-    ev.network?.proto === 'unix' ? undefined : ev.network?.proto,
-  ),
-  p('fd.connected', 'bool', 'socket connected', (ev) =>
-    ev.network
-      ? ev.network.op !== 'listen' && (ev.network.op !== 'send' || ev.network.proto === 'tcp')
-      : undefined,
-  ),
-  p('fd.cip', 'ip', 'client ip', ipField('cip')),
-  p('fd.sip', 'ip', 'server ip', ipField('sip')),
-  p('fd.lip', 'ip', 'local ip', ipField('lip')),
-  p('fd.rip', 'ip', 'remote ip', ipField('rip')),
-  p('fd.ip', 'ip', 'client or server ip', ipField('ip'), { list: true }),
-  p('fd.cnet', 'ip', 'client ip (compared as a network)', ipField('cip')),
-  p('fd.snet', 'ip', 'server ip (compared as a network)', ipField('sip')),
-  p('fd.lnet', 'ip', 'local ip (compared as a network)', ipField('lip')),
-  p('fd.rnet', 'ip', 'remote ip (compared as a network)', ipField('rip')),
-  p('fd.net', 'ip', 'client or server ip (compared as a network)', ipField('ip'), { list: true }),
-  p('fd.cport', 'number', 'client port', portField('cport')),
-  p('fd.sport', 'number', 'server port', portField('sport')),
-  p('fd.lport', 'number', 'local port', portField('lport')),
-  p('fd.rport', 'number', 'remote port', portField('rport')),
-  p('fd.port', 'number', 'client or server port', portField('port'), { list: true }),
-];
+    p('fd.name', 'string', 'file path, or the connection tuple', fdName),
+    p('fd.nameraw', 'string', 'file path as given', (ev) => ev.file?.path),
+    p('fd.directory', 'string', 'directory of the file', (ev) =>
+      ev.file ? dirname(ev.file.path) : undefined,
+    ),
+    p('fd.filename', 'string', 'base name of the file', (ev) =>
+      ev.file ? basename(ev.file.path) : undefined,
+    ),
+    p(
+      'fd.num',
+      'number',
+      'file descriptor (the return value; 0 when the source reports only successful calls without it)',
+      (ev) => (ev.file || ev.network ? (retOf(ev) ?? 0) : undefined),
+    ),
+    p('fd.typechar', 'string', 'f file, 4 ipv4, 6 ipv6, u unix', (ev) => {
+      if (ev.file) return 'f';
+      if (ev.network)
+        return ev.network.proto === 'unix' ? 'u' : isV6(ev.network.dstIp ?? ev.network.srcIp) ? '6' : '4';
+      return undefined;
+    }),
+    p('fd.type', 'string', 'file, ipv4, ipv6, unix', (ev) => {
+      if (ev.file) return 'file';
+      if (ev.network)
+        return ev.network.proto === 'unix'
+          ? 'unix'
+          : isV6(ev.network.dstIp ?? ev.network.srcIp)
+            ? 'ipv6'
+            : 'ipv4';
+      return undefined;
+    }),
+    p('fd.sockfamily', 'string', 'ip or unix', (ev) =>
+      ev.network ? (ev.network.proto === 'unix' ? 'unix' : 'ip') : undefined,
+    ),
+    p('fd.l4proto', 'string', 'tcp, udp, ...', (ev) =>
+      ev.network?.proto === 'unix' ? undefined : ev.network?.proto,
+    ),
+    p('fd.connected', 'bool', 'socket connected', (ev) =>
+      ev.network
+        ? ev.network.op !== 'listen' && (ev.network.op !== 'send' || ev.network.proto === 'tcp')
+        : undefined,
+    ),
+    p('fd.cip', 'ip', 'client ip', ipField('cip')),
+    p('fd.sip', 'ip', 'server ip', ipField('sip')),
+    p('fd.lip', 'ip', 'local ip', ipField('lip')),
+    p('fd.rip', 'ip', 'remote ip', ipField('rip')),
+    p('fd.ip', 'ip', 'client or server ip', ipField('ip'), { list: true }),
+    p('fd.cnet', 'ip', 'client ip (compared as a network)', ipField('cip')),
+    p('fd.snet', 'ip', 'server ip (compared as a network)', ipField('sip')),
+    p('fd.lnet', 'ip', 'local ip (compared as a network)', ipField('lip')),
+    p('fd.rnet', 'ip', 'remote ip (compared as a network)', ipField('rip')),
+    p('fd.net', 'ip', 'client or server ip (compared as a network)', ipField('ip'), { list: true }),
+    p('fd.cport', 'number', 'client port', portField('cport')),
+    p('fd.sport', 'number', 'server port', portField('sport')),
+    p('fd.lport', 'number', 'local port', portField('lport')),
+    p('fd.rport', 'number', 'remote port', portField('rport')),
+    p('fd.port', 'number', 'client or server port', portField('port'), { list: true }),
+  ];
+}
 
 /** Falco syscall-source fields that Vigie's envelope does not carry. */
-const UNPROVIDED: FieldDef[] = [
+const UNPROVIDED: readonly FieldDef[] = [
   unprovided(
     'evt.is_open_exec',
     'bool',
@@ -580,16 +602,19 @@ const UNPROVIDED: FieldDef[] = [
   unprovided('fs.path.targetraw', 'string', 'fs.path fields are not mapped'),
 ];
 
-const evtArgDef = PROVIDED.find((f) => f.name === 'evt.arg')!;
-const evtRawArgDef = PROVIDED.find((f) => f.name === 'evt.rawarg')!;
-
-export const syscallCatalog = new MapCatalog(
-  'syscall',
-  [...PROVIDED, ...UNPROVIDED],
-  [
-    { prefix: 'evt.arg.', def: evtArgDef },
-    { prefix: 'evt.rawarg.', def: evtRawArgDef },
-  ],
-);
+/** The syscall source's field catalog, over `state` (one per loaded rule set). */
+export function createSyscallCatalog(state: SyscallFieldState): MapCatalog {
+  const provided = providedFields(state);
+  const evtArgDef = provided.find((f) => f.name === 'evt.arg')!;
+  const evtRawArgDef = provided.find((f) => f.name === 'evt.rawarg')!;
+  return new MapCatalog(
+    'syscall',
+    [...provided, ...UNPROVIDED],
+    [
+      { prefix: 'evt.arg.', def: evtArgDef },
+      { prefix: 'evt.rawarg.', def: evtRawArgDef },
+    ],
+  );
+}
 
 export type { FieldValue };

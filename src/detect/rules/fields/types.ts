@@ -30,15 +30,17 @@ export interface FieldCatalog {
 }
 
 export class MapCatalog implements FieldCatalog {
-  private readonly byName = new Map<string, FieldDef>();
+  private readonly byName: ReadonlyMap<string, FieldDef>;
   constructor(
     readonly source: string,
-    defs: FieldDef[],
+    defs: readonly FieldDef[],
     /** Dynamic families such as evt.arg.NAME → (evt.arg, NAME). */
-    private readonly prefixes: { prefix: string; def: FieldDef }[] = [],
+    private readonly prefixes: readonly { readonly prefix: string; readonly def: FieldDef }[] = [],
   ) {
-    for (const d of defs) this.byName.set(d.name, d);
-    for (const p of prefixes) this.byName.set(p.def.name, p.def);
+    this.byName = new Map([
+      ...defs.map((d): [string, FieldDef] => [d.name, d]),
+      ...prefixes.map((p): [string, FieldDef] => [p.def.name, p.def]),
+    ]);
   }
   lookup(name: string): FieldDef | undefined {
     const d = this.byName.get(name);
