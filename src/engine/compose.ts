@@ -16,7 +16,7 @@ import { createResponder } from '../respond/engine.js';
 import { createContainerCatalogue } from '../sources/docker.js';
 import { createSources } from '../sources/registry.js';
 import type { Source } from '../sources/types.js';
-import type { EngineOptions, LiveResponder } from './types.js';
+import type { EngineOptions, LiveResponder, StageConfig } from './types.js';
 
 /** One baseline manager shared by the baseline and runtime detectors (and the API), when either runs. */
 export function composeBaselines(o: EngineOptions): BaselineManager | undefined {
@@ -30,9 +30,19 @@ export function composeDetectors(
   services: { baselines?: BaselineManager; posture: PostureIndex },
 ): Promise<Detector[]> {
   return createDetectors(
-    { db: o.db, hostname: o.hostname, config: o.config ?? {}, ...services },
+    { db: o.db, hostname: o.hostname, config: withRulesFromEnv(o.config ?? {}), ...services },
     o.detectorNames,
   );
+}
+
+/**
+ * VIGIE_RULES (':'-separated rule files) stands in for config.rules.files when none is configured:
+ * the environment is read here, at the edge, and the rules detector validates what it is given.
+ */
+export function withRulesFromEnv(config: StageConfig, env = process.env): StageConfig {
+  const files = (env.VIGIE_RULES ?? '').split(':').filter(Boolean);
+  if (config.rules?.files !== undefined || files.length === 0) return config;
+  return { ...config, rules: { ...config.rules, files } };
 }
 
 export function composeSources(o: EngineOptions): Promise<Source[]> {

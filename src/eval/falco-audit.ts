@@ -17,7 +17,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { datasetPath } from '../util/datasets.js';
-import { loadRuleSources, type RuleSource } from '../detect/rules/loader.js';
+import { loadRuleSources, RuleReader, type RuleSource } from '../detect/rules/loader.js';
 import { RuleEngine, type RuleMatching } from '../detect/rules/engine.js';
 import { auditToEvent, parseAuditText } from '../sources/k8s-audit-file.js';
 
@@ -132,10 +132,11 @@ export function runAuditTest(
   t: AuditTestCase,
   root: string,
   matching: RuleMatching = 'first',
+  reader: RuleReader = new RuleReader(),
 ): AuditTestResult {
   const sources = t.rulesFiles.map((p) => resolveRulesFile(p));
   // Falco runs with only the k8s_audit source enabled for these tests.
-  const loaded = loadRuleSources(sources, { sources: ['k8s_audit'] });
+  const loaded = loadRuleSources(sources, { sources: ['k8s_audit'], reader });
   const engine = new RuleEngine(loaded, { ruleMatching: matching });
   const parsed = parseAuditText(readFileSync(join(root, t.trace), 'utf8'), t.trace);
   const fired: Record<string, number> = {};
@@ -197,7 +198,9 @@ export function runFalcoAuditEval(matching: RuleMatching = 'first'): {
 } {
   const root = datasetPath('falco-k8s-audit');
   const tests = loadAuditTests(root);
-  const results = tests.map((t) => runAuditTest(t, root, matching));
+  // The tests load the same rule files again and again: one reader keeps what it parsed.
+  const reader = new RuleReader();
+  const results = tests.map((t) => runAuditTest(t, root, matching, reader));
   return {
     results,
     flagEverything: trivialPasses(tests, root, 'everything'),
