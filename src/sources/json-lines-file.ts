@@ -13,6 +13,7 @@
  * A line that is not JSON or not the tool's format is counted as malformed with its file:line and
  * skipped; the stream goes on. Memory stays bounded: one read chunk plus one incomplete line.
  */
+import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -38,6 +39,10 @@ export type LineConverter = (
 const MAX_LINE = 1 << 20;
 /** Bytes read from the file at a time. */
 const READ_CHUNK = 64 * 1024;
+/** How many of a file's first bytes its saved position keeps a digest of, to know the file again. */
+const HEAD = 256;
+
+const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
 /** The ids of one line's events: `<prefix><offset>`, then `<prefix><offset>:1`, `:2`, ... */
 class LineIds implements EventIdSource {
@@ -252,6 +257,8 @@ export class JsonLinesFileSource implements Source {
   private file: { dev: string; ino: string } | undefined;
   /** File offset of the next byte to read. */
   private readAt = 0;
+  /** The open file's first bytes (up to HEAD), as read: its position's fingerprint. */
+  private head: Buffer = Buffer.alloc(0);
   private saved = { key: '', handed: 0, at: 0 };
   private stopped = false;
   private reading: Promise<void> = Promise.resolve();
@@ -275,8 +282,8 @@ export class JsonLinesFileSource implements Source {
     });
     const h = await open(this.opts.path, 'r');
     const st = await h.stat({ bigint: true });
-    const at = this.resumeAt(String(st.dev), String(st.ino), st.size);
-    this.use(h, String(st.dev), String(st.ino), at);
+    const { at, head } = await this.resumeAt(h, String(st.dev), String(st.ino), st.size);
+    this.use(h, String(st.dev), String(st.ino), at, head);
     if (at === 0 && this.opts.wholeDocument) await this.readWholeDocument(this.opts.wholeDocument);
     await this.drain();
     if (!this.opts.follow) {
@@ -295,29 +302,47 @@ export class JsonLinesFileSource implements Source {
     }, this.opts.pollMs ?? 250);
   }
 
-  /** Where to start reading a followed file: its saved offset when it is the same, unshrunk file. */
-  private resumeAt(dev: string, ino: string, size: bigint): number {
-    if (!this.opts.follow) return 0;
-    const p = this.opts.positions?.get(this.name, this.key);
-    if (!p) return 0;
-    if (p.dev !== dev || p.ino !== ino) {
-      log.info(`${this.name}: ${this.opts.path} was rotated while stopped, reading it from its start`);
-      this.s.rotations = Number(this.s.rotations) + 1;
-      return 0;
+  /**
+   * Where to start reading a followed file: its saved offset when it is the same file (device, inode
+   * and first bytes) and has not shrunk below it; otherwise its start.
+   */
+  private async resumeAt(
+    h: FileHandle,
+    dev: string,
+    ino: string,
+    size: bigint,
+  ): Promise<{ at: number; head?: Buffer }> {
+    const p = this.opts.follow ? this.opts.positions?.get(this.name, this.key) : undefined;
+    if (!p) return { at: 0 };
+    let why: string | undefined;
+    let head: Buffer | undefined;
+    if (p.dev !== dev || p.ino !== ino) why = 'rotated';
+    else if (size < BigInt(p.offset)) why = 'truncated';
+    else {
+      head = Buffer.alloc(p.headLength);
+      const { bytesRead } = await h.read(head, 0, p.headLength, 0);
+      if (bytesRead !== p.headLength || sha256(head) !== p.headSha256) why = 'replaced';
     }
-    if (size < BigInt(p.offset)) {
-      log.info(`${this.name}: ${this.opts.path} was truncated while stopped, reading it from its start`);
+    if (why) {
+      log.info(`${this.name}: ${this.opts.path} was ${why} while stopped, reading it from its start`);
       this.s.rotations = Number(this.s.rotations) + 1;
-      return 0;
+      return { at: 0 };
     }
-    return p.offset;
+    return { at: p.offset, head };
   }
 
-  private use(h: FileHandle, dev: string, ino: string, at: number): void {
+  private use(h: FileHandle, dev: string, ino: string, at: number, head?: Buffer): void {
     this.handle = h;
     this.file = { dev, ino };
     this.readAt = at;
+    this.head = head ?? Buffer.alloc(0);
     this.reader!.restart(at, `${this.name}:${dev}:${ino}:`);
+  }
+
+  /** Keeps the first bytes of the file as they are read (`at`: the chunk's file offset). */
+  private noteHead(chunk: Buffer, at: number): void {
+    if (at >= HEAD || at !== this.head.length) return;
+    this.head = Buffer.concat([this.head, chunk.subarray(0, HEAD - at)]);
   }
 
   /** The file read whole as one document; when it is not one, its bytes are read as lines. */
@@ -334,6 +359,7 @@ export class JsonLinesFileSource implements Source {
     const ids = new LineIds(`${this.name}:${this.file!.dev}:${this.file!.ino}:`);
     const doc = convert(buf.toString('utf8', 0, n), ids);
     this.readAt = n;
+    this.noteHead(buf.subarray(0, n), 0);
     if (!doc) {
       r.push(buf.subarray(0, n));
       return;
@@ -353,12 +379,14 @@ export class JsonLinesFileSource implements Source {
       log.info(`${this.name}: ${this.opts.path} was truncated, reading it from its start`);
       this.s.rotations = Number(this.s.rotations) + 1;
       this.readAt = 0;
+      this.head = Buffer.alloc(0);
       r.restart(0);
     }
     while (this.readAt < size) {
       const want = Math.min(this.chunk.length, size - this.readAt);
       const { bytesRead } = await h.read(this.chunk, 0, want, this.readAt);
       if (bytesRead === 0) break;
+      this.noteHead(this.chunk.subarray(0, bytesRead), this.readAt);
       this.readAt += bytesRead;
       r.push(this.chunk.subarray(0, bytesRead));
       this.save(false);
@@ -409,7 +437,14 @@ export class JsonLinesFileSource implements Source {
       this.reader.handed - this.saved.handed >= (this.opts.saveEveryLines ?? 1000) ||
       now - this.saved.at >= (this.opts.saveEveryMs ?? 1000);
     if (!due) return;
-    positions.save(this.name, this.key, { dev: this.file.dev, ino: this.file.ino, offset });
+    const headLength = Math.min(offset, this.head.length);
+    positions.save(this.name, this.key, {
+      dev: this.file.dev,
+      ino: this.file.ino,
+      offset,
+      headLength,
+      headSha256: sha256(this.head.subarray(0, headLength)),
+    });
     this.saved = { key, handed: this.reader.handed, at: now };
   }
 
