@@ -157,11 +157,7 @@ export function parseAuditText(text: string, name = 'input'): AuditParse {
  * One audit Event → the Vigie envelope (kind k8s_audit, the raw event in `audit`). Its id is the
  * event's auditID and stage; `ids` names an event without an auditID.
  */
-export function auditToEvent(
-  a: AuditObject,
-  source = 'k8s-audit',
-  ids: EventIdSource = new EventIds(),
-): VigieEvent {
+export function auditToEvent(a: AuditObject, source = 'k8s-audit', ids?: EventIdSource): VigieEvent {
   const tsText = (a.stageTimestamp ?? a.requestReceivedTimestamp ?? a.timestamp) as string | undefined;
   let ts: bigint;
   try {
@@ -176,7 +172,10 @@ export function auditToEvent(
     ? username.split(':').slice(2).join('/')
     : undefined;
   const ev: VigieEvent = {
-    id: typeof a.auditID === 'string' && a.auditID ? `${a.auditID}:${String(a.stage ?? '')}` : ids.next(),
+    id:
+      typeof a.auditID === 'string' && a.auditID
+        ? `${a.auditID}:${String(a.stage ?? '')}`
+        : (ids ?? new EventIds()).next(),
     kind: 'k8s_audit',
     ts,
     source,

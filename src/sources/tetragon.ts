@@ -81,7 +81,7 @@ function tsOf(e: Obj, body: Obj): bigint {
  * process's exec_id (one of each per process); other events by `ids` (their line, when read from a
  * file), since one process has many kprobe and tracepoint events.
  */
-export function tetragonToEvents(e: Obj, ids: EventIdSource = new EventIds()): VigieEvent[] {
+export function tetragonToEvents(e: Obj, ids?: EventIdSource): VigieEvent[] {
   const type = Object.keys(e).find((k) => k.startsWith('process_'));
   if (!type || !isObj(e[type])) return [];
   const body = e[type] as Obj;
@@ -91,7 +91,7 @@ export function tetragonToEvents(e: Obj, ids: EventIdSource = new EventIds()): V
     id:
       typeof proc?.exec_id === 'string' && (type === 'process_exec' || type === 'process_exit')
         ? `${proc.exec_id}:${type}`
-        : ids.next(),
+        : (ids ?? new EventIds()).next(),
     kind: 'process',
     ts: tsOf(e, body),
     source: 'tetragon',
