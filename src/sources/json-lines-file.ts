@@ -35,7 +35,7 @@ export type LineConverter = (
   skipped: (why: string) => void,
 ) => VigieEvent[];
 
-/** Longest line kept while waiting for its end; a longer one is counted malformed and skipped. */
+/** Longest line kept while waiting for its end, by default; a longer one is counted malformed and skipped. */
 const MAX_LINE = 1 << 20;
 /** Bytes read from the file at a time. */
 const READ_CHUNK = 64 * 1024;
@@ -93,6 +93,7 @@ export class JsonLinesReader {
     private readonly onEvent: (ev: VigieEvent) => void,
     private readonly onError?: (reason: string) => void,
     idPrefix = `${path}:`,
+    private readonly maxLine = MAX_LINE,
   ) {
     this.ids = new LineIds(idPrefix);
   }
@@ -121,9 +122,9 @@ export class JsonLinesReader {
     }
     if (from >= buf.length) return;
     if (this.skippingLongLine) return;
-    if (buf.length - from > MAX_LINE) {
+    if (buf.length - from > this.maxLine) {
       this.lines++;
-      this.error(this.lines, this.start, `line longer than ${MAX_LINE} bytes, skipped`);
+      this.error(this.lines, this.start, `line longer than ${this.maxLine} bytes, skipped`);
       this.skippingLongLine = true;
       return;
     }
@@ -236,6 +237,8 @@ export interface JsonLinesFileOptions {
   follow?: boolean;
   pollMs?: number;
   toEvents: LineConverter;
+  /** Longest line kept (default 1 MiB); a longer one is counted malformed and skipped. */
+  maxLine?: number;
   /** When the file is first read from its start, try it as one JSON document first. */
   wholeDocument?: WholeDocumentConverter;
   /** Where followed files were read up to; without it a followed file is read from its start. */
@@ -276,10 +279,17 @@ export class JsonLinesFileSource implements Source {
   }
 
   async start(sink: EventSink): Promise<void> {
-    this.reader = new JsonLinesReader(this.opts.path, this.opts.toEvents, (ev) => {
-      this.s.events++;
-      if (!sink(ev)) this.s.lost++;
-    });
+    this.reader = new JsonLinesReader(
+      this.opts.path,
+      this.opts.toEvents,
+      (ev) => {
+        this.s.events++;
+        if (!sink(ev)) this.s.lost++;
+      },
+      undefined,
+      undefined,
+      this.opts.maxLine,
+    );
     const h = await open(this.opts.path, 'r');
     const st = await h.stat({ bigint: true });
     const { at, head } = await this.resumeAt(h, String(st.dev), String(st.ino), st.size);

@@ -232,6 +232,9 @@ export class K8sAuditFileSource extends JsonLinesFileSource {
       follow: opts.follow,
       pollMs: opts.pollMs,
       positions: opts.positions,
+      // A RequestResponse event carries the object twice (request and response), and an object may
+      // be up to 1.5 MiB (etcd's limit).
+      maxLine: 8 << 20,
       toEvents: auditLineToEvents,
       wholeDocument: (text, ids) => {
         const trimmed = text.trim();
