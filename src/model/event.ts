@@ -5,6 +5,7 @@
  * nanosecond timestamps exactly (2^53 ns is about 104 days), and ordering within one
  * syscall burst matters to sequence models. On the wire (JSON) it is a decimal string.
  */
+import { randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 
 export const EVENT_KINDS = [
@@ -122,7 +123,11 @@ export interface K8sObjectBody {
 }
 
 export interface VigieEvent {
-  /** Unique within a run; sources may reuse their own ids (dataset line numbers). */
+  /**
+   * Unique within a run. A live source names its events with its own `EventIds`; a source that reads
+   * input with its own identity derives the id from it (an audit event's auditID, a followed file's
+   * `<source>:<dev>:<ino>:<offset>`, a dataset's line number), so that input read twice is recognizable.
+   */
   id: string;
   kind: EventKind;
   ts: bigint;
@@ -142,12 +147,37 @@ export interface VigieEvent {
   internal?: InternalBody;
 }
 
-let seq = 0;
-const runPrefix = Date.now().toString(36);
-/** Cheap, unique-per-process event id (no crypto on the hot path). */
+/** Something that hands out event ids: a source's own generator, or the position of an input line. */
+export interface EventIdSource {
+  next(): string;
+}
+
+/**
+ * The event ids of one producer (a source instance, a reader): a short random prefix drawn once, so
+ * that ids stay unique across sources and processes, and a counter. Each id costs a counter increment
+ * and a string concatenation (no randomness per id).
+ */
+export class EventIds implements EventIdSource {
+  readonly prefix: string;
+  private seq = 0;
+
+  constructor(prefix: string = randomBytes(5).readUIntBE(0, 5).toString(36).padStart(8, '0')) {
+    this.prefix = prefix;
+  }
+
+  next(): string {
+    this.seq++;
+    return `${this.prefix}-${this.seq.toString(36)}`;
+  }
+}
+
+/**
+ * A unique event id without a generator of one's own.
+ * @deprecated Own an `EventIds` (one per source or service) and call its `next()`: this draws a
+ * random UUID on every call.
+ */
 export function nextEventId(): string {
-  seq++;
-  return `${runPrefix}-${seq.toString(36)}`;
+  return randomUUID();
 }
 
 export function nowNs(): bigint {

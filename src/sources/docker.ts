@@ -13,7 +13,7 @@
  */
 import Docker from 'dockerode';
 import type { Readable } from 'node:stream';
-import { nextEventId, nowNs, type ContainerRef, type MetricBody, type VigieEvent } from '../model/event.js';
+import { EventIds, nowNs, type ContainerRef, type MetricBody, type VigieEvent } from '../model/event.js';
 import { logger } from '../util/log.js';
 import type {
   ContainerCatalogue,
@@ -270,6 +270,8 @@ export interface DockerSourceOptions {
 
 export class DockerSource implements Source {
   readonly name = 'docker';
+  /** Ids of the events it emits, unique across sources and processes. */
+  private readonly ids = new EventIds();
   readonly docker: Docker;
   readonly containers: ContainerCatalogue;
   private sink: EventSink = () => true;
@@ -328,7 +330,7 @@ export class DockerSource implements Source {
   private emit(ev: Omit<VigieEvent, 'id' | 'ts' | 'source' | 'host'> & { ts?: bigint }): void {
     this.counters.events++;
     this.sink({
-      id: nextEventId(),
+      id: this.ids.next(),
       ts: ev.ts ?? nowNs(),
       source: 'docker',
       host: this.opts.hostname,

@@ -9,10 +9,11 @@
  *   - GKE (Cloud Logging): entries with a `protoPayload` (type AuditLog), mapped onto an Event.
  * Input that is not an audit event is counted and skipped with a reason.
  */
-import { createReadStream, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { isoToNs, nextEventId, nowNs, type VigieEvent } from '../model/event.js';
-import type { EventSink, Source, SourceStats } from './types.js';
+import { EventIds, isoToNs, nowNs, type EventIdSource, type VigieEvent } from '../model/event.js';
+import type { FilePositions } from './file-positions.js';
+import { JsonLinesFileSource } from './json-lines-file.js';
+import type { Source, SourceContext } from './types.js';
 
 export type AuditObject = Record<string, unknown>;
 
@@ -152,8 +153,11 @@ export function parseAuditText(text: string, name = 'input'): AuditParse {
   return out;
 }
 
-/** One audit Event → the Vigie envelope (kind k8s_audit, the raw event in `audit`). */
-export function auditToEvent(a: AuditObject, source = 'k8s-audit'): VigieEvent {
+/**
+ * One audit Event → the Vigie envelope (kind k8s_audit, the raw event in `audit`). Its id is the
+ * event's auditID and stage; `ids` names an event without an auditID.
+ */
+export function auditToEvent(a: AuditObject, source = 'k8s-audit', ids?: EventIdSource): VigieEvent {
   const tsText = (a.stageTimestamp ?? a.requestReceivedTimestamp ?? a.timestamp) as string | undefined;
   let ts: bigint;
   try {
@@ -168,7 +172,10 @@ export function auditToEvent(a: AuditObject, source = 'k8s-audit'): VigieEvent {
     ? username.split(':').slice(2).join('/')
     : undefined;
   const ev: VigieEvent = {
-    id: typeof a.auditID === 'string' && a.auditID ? `${a.auditID}:${String(a.stage ?? '')}` : nextEventId(),
+    id:
+      typeof a.auditID === 'string' && a.auditID
+        ? `${a.auditID}:${String(a.stage ?? '')}`
+        : (ids ?? new EventIds()).next(),
     kind: 'k8s_audit',
     ts,
     source,
@@ -189,88 +196,69 @@ export interface AuditFileOptions {
   /** Keep reading lines appended to the file (like tail -f). */
   follow?: boolean;
   pollMs?: number;
+  /** Where the followed file was read up to; a restart resumes there. */
+  positions?: FilePositions;
 }
 
 /** Reads an audit log file (all formats above) into events; errors are returned, not thrown. */
 export async function readAuditFile(path: string): Promise<{ events: VigieEvent[]; errors: string[] }> {
   const text = await readFile(path, 'utf8');
   const r = parseAuditText(text, path);
-  return { events: r.events.map((a) => auditToEvent(a)), errors: r.errors };
+  const ids = new EventIds();
+  return { events: r.events.map((a) => auditToEvent(a, undefined, ids)), errors: r.errors };
 }
 
-/** A live source over an audit log file: reads it, then follows appended JSON lines. */
-export class K8sAuditFileSource implements Source {
-  readonly name = 'k8s-audit-file';
-  private readonly s: SourceStats = { events: 0, malformed: 0, lost: 0 };
-  private offset = 0;
-  private stopped = false;
-  private reading: Promise<void> = Promise.resolve();
-  private timer: NodeJS.Timeout | undefined;
-  lastErrors: string[] = [];
+/** One line of an audit log: the audit events it holds; the parts that are not are reported. */
+export function auditLineToEvents(
+  obj: unknown,
+  ids: EventIdSource,
+  skipped: (why: string) => void,
+): VigieEvent[] {
+  const out: AuditParse = { events: [], errors: [] };
+  collectAudit(obj, out, 'line');
+  for (const why of out.errors) skipped(why);
+  return out.events.map((a) => auditToEvent(a, undefined, ids));
+}
 
-  constructor(private readonly opts: AuditFileOptions) {}
-
-  async start(sink: EventSink): Promise<void> {
-    const first = await readAuditFile(this.opts.path);
-    this.offset = statSync(this.opts.path).size;
-    this.deliver(first.events, first.errors, sink);
-    if (!this.opts.follow) return;
-    // Poll the size against what was read (no missed append between the first read and a watcher's
-    // own first stat).
-    this.timer = setInterval(() => {
-      this.reading = this.reading.then(() => this.readMore(sink)).catch(() => undefined);
-    }, this.opts.pollMs ?? 250);
-  }
-
-  private deliver(events: VigieEvent[], errors: string[], sink: EventSink): void {
-    this.s.malformed += errors.length;
-    this.lastErrors = errors.slice(-20);
-    for (const ev of events) {
-      this.s.events++;
-      if (!sink(ev)) this.s.lost++;
-    }
-  }
-
-  private async readMore(sink: EventSink): Promise<void> {
-    if (this.stopped) return;
-    const size = statSync(this.opts.path).size;
-    if (size < this.offset) this.offset = 0; // rotated or truncated
-    if (size === this.offset) return;
-    const chunks: Buffer[] = [];
-    for await (const c of createReadStream(this.opts.path, { start: this.offset, end: size - 1 }))
-      chunks.push(c as Buffer);
-    const buf = Buffer.concat(chunks);
-    // Only whole lines: a line still being written is read on the next poll.
-    const lastNl = buf.lastIndexOf(10);
-    if (lastNl < 0) return;
-    this.offset += lastNl + 1;
-    const events: VigieEvent[] = [];
-    const errors: string[] = [];
-    for (const line of buf.subarray(0, lastNl).toString('utf8').split('\n')) {
-      if (!line.trim()) continue;
-      const r = parseAuditText(line, this.opts.path);
-      events.push(...r.events.map((a) => auditToEvent(a)));
-      errors.push(...r.errors);
-    }
-    this.deliver(events, errors, sink);
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
-    await this.reading;
-  }
-
-  stats(): SourceStats {
-    return { ...this.s };
+/**
+ * A live source over an audit log file: reads it (one JSON document, or JSON lines), then follows
+ * appended lines, resuming where it was left across restarts.
+ */
+export class K8sAuditFileSource extends JsonLinesFileSource {
+  constructor(opts: AuditFileOptions) {
+    super({
+      name: 'k8s-audit-file',
+      path: opts.path,
+      follow: opts.follow,
+      pollMs: opts.pollMs,
+      positions: opts.positions,
+      // A RequestResponse event carries the object twice (request and response), and an object may
+      // be up to 1.5 MiB (etcd's limit).
+      maxLine: 8 << 20,
+      toEvents: auditLineToEvents,
+      wholeDocument: (text, ids) => {
+        const trimmed = text.trim();
+        if (!trimmed) return { events: [], errors: [] };
+        let doc: unknown;
+        try {
+          doc = JSON.parse(trimmed);
+        } catch {
+          // Not one document: JSON lines, read line by line.
+          return undefined;
+        }
+        const out: AuditParse = { events: [], errors: [] };
+        collectAudit(doc, out, opts.path);
+        return { events: out.events.map((a) => auditToEvent(a, undefined, ids)), errors: out.errors };
+      },
+    });
   }
 }
 
 /** Registry factory: on when config['k8s-audit-file'].path is set (follow: true to tail it). */
-export function createK8sAuditFileSource(ctx: {
-  config: Record<string, Record<string, unknown> | undefined>;
-}): Source | undefined {
+export function createK8sAuditFileSource(
+  ctx: Pick<SourceContext, 'config' | 'positions'>,
+): Source | undefined {
   const cfg = ctx.config['k8s-audit-file'];
   if (!cfg || typeof cfg.path !== 'string') return undefined;
-  return new K8sAuditFileSource({ path: cfg.path, follow: cfg.follow === true });
+  return new K8sAuditFileSource({ path: cfg.path, follow: cfg.follow === true, positions: ctx.positions });
 }

@@ -10,7 +10,7 @@
  * ADDED/MODIFIED/DELETED. Secret values are never emitted (keys kept, values redacted).
  */
 import { KubeConfig, KubernetesObjectApi, Watch } from '@kubernetes/client-node';
-import { nextEventId, nowNs, type VigieEvent } from '../model/event.js';
+import { EventIds, nowNs, type VigieEvent } from '../model/event.js';
 import { logger } from '../util/log.js';
 import type { EventSink, Source, SourceStats } from './types.js';
 
@@ -211,6 +211,8 @@ class KindWatcher {
 
 export class KubernetesSource implements Source {
   readonly name = 'kubernetes';
+  /** Ids of the events it emits, unique across sources and processes. */
+  private readonly ids = new EventIds();
   private readonly kc: KubeConfig;
   private readonly lister: KubernetesLister;
   private readonly watch: Watch;
@@ -262,7 +264,7 @@ export class KubernetesSource implements Source {
       (md.ownerReferences as Obj[] | undefined)?.find((o) => o.controller) ??
       (md.ownerReferences as Obj[] | undefined)?.[0];
     const ev: VigieEvent = {
-      id: nextEventId(),
+      id: this.ids.next(),
       kind: 'k8s_object',
       ts: nowNs(),
       source: 'k8s',

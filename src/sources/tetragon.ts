@@ -5,10 +5,11 @@
  * on file hooks become 'file' opens, other kprobes and tracepoints 'syscall' events.
  */
 import {
+  EventIds,
   isoToNs,
-  nextEventId,
   nowNs,
   type ContainerRef,
+  type EventIdSource,
   type K8sRef,
   type ProcInfo,
   type VigieEvent,
@@ -75,15 +76,22 @@ function tsOf(e: Obj, body: Obj): bigint {
   }
 }
 
-/** Converts one exported Tetragon event; unknown types yield no event. */
-export function tetragonToEvents(e: Obj): VigieEvent[] {
+/**
+ * Converts one exported Tetragon event; unknown types yield no event. An exec or exit is named by its
+ * process's exec_id (one of each per process); other events by `ids` (their line, when read from a
+ * file), since one process has many kprobe and tracepoint events.
+ */
+export function tetragonToEvents(e: Obj, ids?: EventIdSource): VigieEvent[] {
   const type = Object.keys(e).find((k) => k.startsWith('process_'));
   if (!type || !isObj(e[type])) return [];
   const body = e[type] as Obj;
   const proc = isObj(body.process) ? body.process : undefined;
   const parent = isObj(body.parent) ? body.parent : undefined;
   const ev: VigieEvent = {
-    id: typeof proc?.exec_id === 'string' ? `${proc.exec_id}:${type}` : nextEventId(),
+    id:
+      typeof proc?.exec_id === 'string' && (type === 'process_exec' || type === 'process_exit')
+        ? `${proc.exec_id}:${type}`
+        : (ids ?? new EventIds()).next(),
     kind: 'process',
     ts: tsOf(e, body),
     source: 'tetragon',
@@ -148,9 +156,9 @@ export function tetragonToEvents(e: Obj): VigieEvent[] {
 }
 
 /** One line of Tetragon's export → its events; throws with the reason when it is not one. */
-export function tetragonLineToEvents(o: unknown): VigieEvent[] {
+export function tetragonLineToEvents(o: unknown, ids: EventIdSource): VigieEvent[] {
   if (!isObj(o)) throw new Error('not an object');
-  const evs = tetragonToEvents(o);
+  const evs = tetragonToEvents(o, ids);
   if (evs.length === 0) throw new Error('not a Tetragon event');
   return evs;
 }

@@ -1,5 +1,6 @@
 import type Docker from 'dockerode';
 import type { ContainerRef, VigieEvent } from '../model/event.js';
+import type { FilePositions } from './file-positions.js';
 
 /** Where a source delivers events. Returns false when the event was dropped (bounded queue full). */
 export type EventSink = (ev: VigieEvent) => boolean;
@@ -77,6 +78,11 @@ export interface SourceContext {
    * the sources; when absent, `createSources` creates one for the sources it creates.
    */
   containers?: ContainerCatalogue;
+  /**
+   * Where the followed files (Falco, Tetragon, audit log) were read up to, so that a restart resumes
+   * after the last line handed on; without it a followed file is read from its start.
+   */
+  positions?: FilePositions;
 }
 
 export type SourceFactory = (ctx: SourceContext) => Source | undefined | Promise<Source | undefined>;

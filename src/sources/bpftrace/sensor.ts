@@ -11,7 +11,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { basename } from 'node:path';
-import { nextEventId, nowNs, type ContainerRef, type VigieEvent } from '../../model/event.js';
+import { EventIds, nowNs, type ContainerRef, type VigieEvent } from '../../model/event.js';
 import { logger } from '../../util/log.js';
 import type { ContainerAttribution, EventSink, Source, SourceContext, SourceStats } from '../types.js';
 import { CgroupMap, ownCgroupId } from './cgroups.js';
@@ -44,6 +44,8 @@ interface Pending {
 
 export class BpftraceSensor implements Source {
   readonly name = 'bpftrace';
+  /** Ids of the events it emits, unique across sources and processes. */
+  private readonly ids = new EventIds();
   readonly parser = new SensorParser();
   readonly cgroups: CgroupMap;
   private child?: ChildProcess;
@@ -148,7 +150,7 @@ export class BpftraceSensor implements Source {
 
   private emitInternal(type: string, message: string, counts?: Record<string, number>): void {
     this.sink({
-      id: nextEventId(),
+      id: this.ids.next(),
       kind: 'internal',
       ts: nowNs(),
       source: 'bpftrace',
@@ -297,7 +299,7 @@ export class BpftraceSensor implements Source {
     const base = { source: 'bpftrace', host, container };
     const out = (ev: Omit<VigieEvent, 'id'>) => {
       this.c.events++;
-      if (!this.sink({ id: nextEventId(), ...ev } as VigieEvent)) this.c.sinkDropped++;
+      if (!this.sink({ id: this.ids.next(), ...ev } as VigieEvent)) this.c.sinkDropped++;
     };
     switch (rec.t) {
       case 'syscalls':
@@ -305,7 +307,7 @@ export class BpftraceSensor implements Source {
         for (let i = 0; i < rec.names.length; i++) {
           this.c.events++;
           const ev: VigieEvent = {
-            id: nextEventId(),
+            id: this.ids.next(),
             kind: 'syscall',
             ts: ts + BigInt(i),
             source: 'bpftrace',

@@ -15,7 +15,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hostname as osHostname } from 'node:os';
 import type { MetricBody, VigieEvent } from '../../model/event.js';
-import { nextEventId } from '../../model/event.js';
+import { EventIds } from '../../model/event.js';
 import type { EventSink, Source, SourceStats } from '../types.js';
 import { logger } from '../../util/log.js';
 
@@ -306,6 +306,8 @@ async function dockerList(): Promise<ContainerInfo[]> {
 
 export class CgroupSource implements Source {
   readonly name = 'cgroup';
+  /** Ids of the events it emits, unique across sources and processes. */
+  private readonly ids = new EventIds();
   private timer?: NodeJS.Timeout;
   private readonly rates = new CounterRate();
   private readonly paths = new Map<string, CgroupPaths | null>();
@@ -355,7 +357,7 @@ export class CgroupSource implements Source {
       const metric = sampleToMetric(c.id, ts, sample, this.rates);
       if (Object.keys(metric).length === 0) continue;
       out.push({
-        id: nextEventId(),
+        id: this.ids.next(),
         kind: 'metric',
         ts,
         source: 'cgroup',

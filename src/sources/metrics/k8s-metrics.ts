@@ -4,7 +4,7 @@
  */
 import { KubeConfig, Metrics, type PodMetricsList, type NodeMetricsList } from '@kubernetes/client-node';
 import type { VigieEvent } from '../../model/event.js';
-import { nextEventId, isoToNs } from '../../model/event.js';
+import { EventIds, isoToNs, type EventIdSource } from '../../model/event.js';
 import type { EventSink, Source, SourceStats } from '../types.js';
 
 /** Kubernetes quantity → number: CPU "250m" → 0.25, "1500000n" → 0.0015; memory "128Mi" → bytes. */
@@ -35,13 +35,17 @@ export function parseQuantity(q: string): number {
   return v * f;
 }
 
-export function podMetricsToEvents(list: PodMetricsList, errors: string[] = []): VigieEvent[] {
+export function podMetricsToEvents(
+  list: PodMetricsList,
+  errors: string[] = [],
+  ids: EventIdSource = new EventIds(),
+): VigieEvent[] {
   const out: VigieEvent[] = [];
   for (const p of list.items ?? []) {
     for (const c of p.containers ?? []) {
       try {
         out.push({
-          id: nextEventId(),
+          id: ids.next(),
           kind: 'metric',
           ts: isoToNs(p.timestamp),
           source: 'k8s-metrics',
@@ -59,12 +63,16 @@ export function podMetricsToEvents(list: PodMetricsList, errors: string[] = []):
   return out;
 }
 
-export function nodeMetricsToEvents(list: NodeMetricsList, errors: string[] = []): VigieEvent[] {
+export function nodeMetricsToEvents(
+  list: NodeMetricsList,
+  errors: string[] = [],
+  ids: EventIdSource = new EventIds(),
+): VigieEvent[] {
   const out: VigieEvent[] = [];
   for (const n of list.items ?? []) {
     try {
       out.push({
-        id: nextEventId(),
+        id: ids.next(),
         kind: 'metric',
         ts: isoToNs(n.timestamp),
         source: 'k8s-metrics',
@@ -82,6 +90,8 @@ export function nodeMetricsToEvents(list: NodeMetricsList, errors: string[] = []
 /** Polls the metrics API; the pods' node is unknown to metrics-server, so scope is the cluster. */
 export class K8sMetricsSource implements Source {
   readonly name = 'k8s-metrics';
+  /** Ids of the events it emits, unique across sources and processes. */
+  private readonly ids = new EventIds();
   private timer?: NodeJS.Timeout;
   private readonly st: SourceStats = { events: 0, malformed: 0, lost: 0, errors: 0 };
   constructor(private readonly opts: { kubeconfig?: string; namespace?: string; intervalMs?: number } = {}) {}
@@ -93,8 +103,8 @@ export class K8sMetricsSource implements Source {
     const metrics = new Metrics(kc);
     const errors: string[] = [];
     const evs = [
-      ...podMetricsToEvents(await metrics.getPodMetrics(this.opts.namespace), errors),
-      ...nodeMetricsToEvents(await metrics.getNodeMetrics(), errors),
+      ...podMetricsToEvents(await metrics.getPodMetrics(this.opts.namespace), errors, this.ids),
+      ...nodeMetricsToEvents(await metrics.getNodeMetrics(), errors, this.ids),
     ];
     this.st.malformed = Number(this.st.malformed) + errors.length;
     return evs;

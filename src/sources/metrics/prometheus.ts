@@ -6,7 +6,7 @@
  * (\\, \", \n), NaN/+Inf/-Inf. A malformed line is counted and reported with its line number.
  */
 import type { MetricBody, VigieEvent } from '../../model/event.js';
-import { nextEventId } from '../../model/event.js';
+import { EventIds, type EventIdSource } from '../../model/event.js';
 import type { EventSink, Source, SourceStats } from '../types.js';
 import { CounterRate } from './cgroup.js';
 
@@ -113,6 +113,7 @@ export function cadvisorToEvents(
   ts: bigint,
   rates: CounterRate,
   host?: string,
+  ids: EventIdSource = new EventIds(),
 ): VigieEvent[] {
   const by = new Map<string, Acc>();
   for (const s of samples) {
@@ -203,7 +204,7 @@ export function cadvisorToEvents(
       if (v !== undefined) m[name] = v * 100; // seconds stalled per second → percent
     }
     out.push({
-      id: nextEventId(),
+      id: ids.next(),
       kind: 'metric',
       ts: a.ts,
       source: 'prometheus',
@@ -222,6 +223,7 @@ export function nodeExporterToEvent(
   ts: bigint,
   rates: CounterRate,
   host: string,
+  ids: EventIdSource = new EventIds(),
 ): VigieEvent | undefined {
   let busy = 0;
   let seenCpu = false;
@@ -254,7 +256,7 @@ export function nodeExporterToEvent(
     if (v !== undefined) m[name] = v * 100;
   }
   if (Object.keys(m).length === 0) return undefined;
-  return { id: nextEventId(), kind: 'metric', ts, source: 'prometheus', host, metric: m };
+  return { id: ids.next(), kind: 'metric', ts, source: 'prometheus', host, metric: m };
 }
 
 export interface ScrapeTarget {
@@ -268,6 +270,8 @@ export interface ScrapeTarget {
 /** Polls Prometheus endpoints (cAdvisor, kubelet /metrics/cadvisor, node-exporter). */
 export class PrometheusSource implements Source {
   readonly name = 'prometheus';
+  /** Ids of the events it emits, unique across sources and processes. */
+  private readonly ids = new EventIds();
   private timer?: NodeJS.Timeout;
   private readonly rates = new CounterRate();
   private readonly st: SourceStats = { events: 0, malformed: 0, lost: 0, scrapes: 0, scrapeErrors: 0 };
@@ -287,8 +291,8 @@ export class PrometheusSource implements Source {
     this.st.scrapes = Number(this.st.scrapes) + 1;
     const ts = BigInt(Date.now()) * 1_000_000n;
     const host = t.host ?? new URL(t.url).hostname;
-    if (t.kind === 'cadvisor') return cadvisorToEvents(parsed.samples, ts, this.rates, host);
-    const ev = nodeExporterToEvent(parsed.samples, ts, this.rates, host);
+    if (t.kind === 'cadvisor') return cadvisorToEvents(parsed.samples, ts, this.rates, host, this.ids);
+    const ev = nodeExporterToEvent(parsed.samples, ts, this.rates, host, this.ids);
     return ev ? [ev] : [];
   }
 
