@@ -9,7 +9,6 @@ import { createBaselineDetector } from './anomaly/baseline/detector.js';
 import { createRuntimeDetector } from './runtime/detector.js';
 import { createPerfDetector } from './perf/detector.js';
 import { createPostureDetector } from './posture/detector.js';
-import { createFalcoAlertsDetector } from './falco/detector.js';
 
 export type { DetectorContext, DetectorFactory } from './types.js';
 
@@ -20,7 +19,6 @@ const factories: [name: string, factory: DetectorFactory][] = [
   ['runtime', createRuntimeDetector],
   ['perf', createPerfDetector],
   ['posture', createPostureDetector],
-  ['falco', createFalcoAlertsDetector],
 ];
 
 export async function createDetectors(ctx: DetectorContext, only?: string[]): Promise<Detector[]> {

@@ -14,6 +14,7 @@ import type { Detector } from '../detect/types.js';
 import type { ActionRecord } from '../model/action.js';
 import { createResponder } from '../respond/engine.js';
 import { createContainerCatalogue } from '../sources/docker.js';
+import { FilePositions } from '../sources/file-positions.js';
 import { createSources } from '../sources/registry.js';
 import type { Source } from '../sources/types.js';
 import type { EngineOptions, LiveResponder, StageConfig } from './types.js';
@@ -49,7 +50,13 @@ export function composeSources(o: EngineOptions): Promise<Source[]> {
   const config = o.config ?? {};
   // One container catalogue: the Docker source fills it, the sensor attributes through it.
   return createSources(
-    { hostname: o.hostname, config, containers: createContainerCatalogue(config) },
+    {
+      hostname: o.hostname,
+      config,
+      containers: createContainerCatalogue(config),
+      // Followed files (Falco, Tetragon, audit logs) resume where they stopped, across restarts.
+      positions: new FilePositions(o.db),
+    },
     o.sourceNames,
   );
 }

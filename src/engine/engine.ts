@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import type { Characterizer } from '../characterize/live.js';
 import type { Alert, AlertInput } from '../model/alert.js';
 import { isContainment, type ActionRecord } from '../model/action.js';
-import { nextEventId, nowNs, type EventKind, type VigieEvent } from '../model/event.js';
+import { EventIds, nowNs, type EventKind, type VigieEvent } from '../model/event.js';
 import { InProcessBus, TOPICS, type DropNotice } from '../pipeline/bus.js';
 import { MetricsRegistry, stageMetrics } from '../pipeline/metrics.js';
 import type { BaselineManager } from '../detect/anomaly/baseline/manager.js';
@@ -58,6 +58,7 @@ export class Engine {
   private readonly byKind = new Map<EventKind, Detector[]>();
   private readonly arrival = new WeakMap<VigieEvent, number>();
   private readonly printed = new Set<string>();
+  private readonly ids = new EventIds();
   private timer?: NodeJS.Timeout;
   private stopping?: Promise<void>;
   private readonly counts = { events: 0, actions: 0, detectorErrors: 0, responderErrors: 0 };
@@ -142,9 +143,14 @@ export class Engine {
       this.arrival.set(ev, performance.now());
       return this.eventsBus.publish(TOPICS.events, ev);
     };
+    // Alerts made by another tool (Falco) take the alert path at once: stored when this returns.
+    const alertSink = (a: Alert) => {
+      this.path.accept(a);
+      return true;
+    };
     for (const s of this.sources) {
       try {
-        await s.start(sink);
+        await s.start(sink, alertSink);
       } catch (err) {
         log.error(`source ${s.name} failed to start: ${(err as Error).message}`);
       }
@@ -165,7 +171,7 @@ export class Engine {
     // A drop is itself an event, so detectors and the store can see it (it may be dropped too when
     // the same queue is full: the counter above is the ground truth).
     this.eventsBus.publish(TOPICS.events, {
-      id: nextEventId(),
+      id: this.ids.next(),
       kind: 'internal',
       ts: nowNs(),
       source: 'vigie',

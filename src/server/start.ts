@@ -84,7 +84,7 @@ export async function startApiServer(opts: StartOptions): Promise<RunningServer>
         const audit = opts.auditWebhook;
         if (audit) await registerK8sAuditRoute(app, { onEvents: (events) => audit.push(events) });
         const falco = opts.falcoWebhook;
-        if (falco) await registerFalcoRoute(app, { onEvents: (events) => falco.push(events) });
+        if (falco) await registerFalcoRoute(app, { onAlerts: (alerts) => falco.pushAlerts(alerts) });
       },
     ],
   });

@@ -17,10 +17,11 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import type { Alert } from '../model/alert.js';
 import type { EventIdSource, VigieEvent } from '../model/event.js';
 import { logger } from '../util/log.js';
 import type { FilePositions } from './file-positions.js';
-import type { EventSink, Source, SourceContext, SourceStats } from './types.js';
+import type { AlertSink, EventSink, Source, SourceContext, SourceStats } from './types.js';
 
 const log = logger('json-lines-file');
 
@@ -29,11 +30,11 @@ const log = logger('json-lines-file');
  * file). Throws an Error whose message says why the line is not valid; a part of the line that is not
  * valid while the rest still yields events is reported through `skipped`.
  */
-export type LineConverter = (
+export type LineConverter<T = VigieEvent> = (
   obj: unknown,
   ids: EventIdSource,
   skipped: (why: string) => void,
-) => VigieEvent[];
+) => T[];
 
 /** Longest line kept while waiting for its end, by default; a longer one is counted malformed and skipped. */
 const MAX_LINE = 1 << 20;
@@ -66,7 +67,7 @@ class LineIds implements EventIdSource {
 }
 
 /** Splits a byte stream into JSON lines and converts them, counting what is malformed. */
-export class JsonLinesReader {
+export class JsonLinesReader<T = VigieEvent> {
   /** Lines seen since the reader (re)started. */
   lines = 0;
   /** Lines handed on since the reader was made (never reset). */
@@ -89,8 +90,8 @@ export class JsonLinesReader {
 
   constructor(
     private readonly path: string,
-    private readonly toEvents: LineConverter,
-    private readonly onEvent: (ev: VigieEvent) => void,
+    private readonly toEvents: LineConverter<T>,
+    private readonly onEvent: (item: T) => void,
     private readonly onError?: (reason: string) => void,
     idPrefix = `${path}:`,
     private readonly maxLine = MAX_LINE,
@@ -161,7 +162,7 @@ export class JsonLinesReader {
   }
 
   /** Hands on events produced outside a line, counted like a line's. */
-  deliver(events: VigieEvent[]): void {
+  deliver(events: T[]): void {
     this.handed++;
     for (const ev of events) this.onEvent(ev);
   }
@@ -180,7 +181,7 @@ export class JsonLinesReader {
     this.ids.reset(at);
     this.curLine = n;
     this.curAt = at;
-    let events: VigieEvent[];
+    let events: T[];
     try {
       events = this.toEvents(obj, this.ids, this.skipped);
     } catch (e) {
@@ -236,7 +237,9 @@ export interface JsonLinesFileOptions {
   /** Keep reading what is appended. */
   follow?: boolean;
   pollMs?: number;
-  toEvents: LineConverter;
+  toEvents?: LineConverter;
+  /** Instead of events, lines that are alerts already (Falco's output): handed to the alert sink. */
+  toAlerts?: LineConverter<Alert>;
   /** Longest line kept (default 1 MiB); a longer one is counted malformed and skipped. */
   maxLine?: number;
   /** When the file is first read from its start, try it as one JSON document first. */
@@ -266,7 +269,8 @@ export class JsonLinesFileSource implements Source {
   private stopped = false;
   private reading: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
-  private reader: JsonLinesReader | undefined;
+  // Events or alerts, by the converter the source was given.
+  private reader: JsonLinesReader<VigieEvent | Alert> | undefined;
 
   constructor(private readonly opts: JsonLinesFileOptions) {
     this.name = opts.name;
@@ -278,17 +282,21 @@ export class JsonLinesFileSource implements Source {
     return this.reader ? [...this.reader.lastErrors] : [];
   }
 
-  async start(sink: EventSink): Promise<void> {
-    this.reader = new JsonLinesReader(
-      this.opts.path,
-      this.opts.toEvents,
-      (ev) => {
-        this.s.events++;
-        if (!sink(ev)) this.s.lost++;
-      },
+  async start(sink: EventSink, alerts?: AlertSink): Promise<void> {
+    const o = this.opts;
+    const count = (handed: boolean) => {
+      this.s.events++;
+      if (!handed) this.s.lost++;
+    };
+    const convert: LineConverter<VigieEvent | Alert> | undefined = o.toAlerts ?? o.toEvents;
+    if (!convert) throw new Error(`source ${o.name}: neither toEvents nor toAlerts is given`);
+    this.reader = new JsonLinesReader<VigieEvent | Alert>(
+      o.path,
+      convert,
+      o.toAlerts ? (a) => count(alerts ? alerts(a as Alert) : false) : (ev) => count(sink(ev as VigieEvent)),
       undefined,
       undefined,
-      this.opts.maxLine,
+      o.maxLine,
     );
     const h = await open(this.opts.path, 'r');
     const st = await h.stat({ bigint: true });
@@ -483,7 +491,7 @@ export class JsonLinesFileSource implements Source {
  */
 export function jsonLinesFileFactory(
   name: string,
-  toEvents: LineConverter,
+  convert: { toEvents: LineConverter } | { toAlerts: LineConverter<Alert> },
 ): (ctx: Pick<SourceContext, 'config' | 'positions'>) => Source | undefined {
   return (ctx) => {
     const cfg = ctx.config[name];
@@ -492,7 +500,7 @@ export function jsonLinesFileFactory(
       name,
       path: cfg.path,
       follow: cfg.follow === true,
-      toEvents,
+      ...convert,
       positions: ctx.positions,
     });
   };

@@ -169,4 +169,4 @@ export function readTetragonFile(path: string): Promise<{ events: VigieEvent[]; 
 }
 
 /** Registry factory: Tetragon's JSON export (e.g. /var/run/cilium/tetragon/tetragon.log), config.tetragon. */
-export const createTetragonFileSource = jsonLinesFileFactory('tetragon', tetragonLineToEvents);
+export const createTetragonFileSource = jsonLinesFileFactory('tetragon', { toEvents: tetragonLineToEvents });

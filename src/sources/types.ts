@@ -1,9 +1,16 @@
 import type Docker from 'dockerode';
+import type { Alert } from '../model/alert.js';
 import type { ContainerRef, VigieEvent } from '../model/event.js';
 import type { FilePositions } from './file-positions.js';
 
 /** Where a source delivers events. Returns false when the event was dropped (bounded queue full). */
 export type EventSink = (ev: VigieEvent) => boolean;
+
+/**
+ * Where a source delivers alerts that another tool already made (Falco's): they take the alert path
+ * directly (exceptions, correlation, store, response). Returns false when the alert was not taken.
+ */
+export type AlertSink = (a: Alert) => boolean;
 
 export interface SourceStats {
   /** Events emitted. */
@@ -18,7 +25,8 @@ export interface SourceStats {
 /** A live source of events. One file per source, registered in sources/registry.ts. */
 export interface Source {
   readonly name: string;
-  start(sink: EventSink): Promise<void>;
+  /** `alerts` is given by the engine; only sources of finished alerts (Falco) use it. */
+  start(sink: EventSink, alerts?: AlertSink): Promise<void>;
   stop(): Promise<void>;
   stats(): SourceStats;
 }

@@ -46,7 +46,7 @@ describe.skipIf(!hasDocker)('Falco alerts contained on real Docker', () => {
       mode: 'enforce',
       policyFile: policy,
       sourceNames: ['falco'],
-      detectorNames: ['falco'],
+      detectorNames: [],
       config: { falco: { path: falcoFile, follow: true } },
       onAlert: (a) => alerts.push(a),
       onAction: (r) => actions.push(r),

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { parseAuditText, auditToEvent } from '../../src/sources/k8s-audit-file.js';
 import { registerK8sAuditRoute } from '../../src/server/routes/k8s-audit.js';
 import { readTetragonFile, tetragonToEvents } from '../../src/sources/tetragon.js';
-import { falcoAlertToEvent, isFalcoAlert } from '../../src/sources/falco.js';
+import { falcoToAlert, isFalcoAlert } from '../../src/sources/falco.js';
 import { register } from '../../src/cli/commands/rules.js';
 import { requireDataset } from '../../src/util/datasets.js';
 import type { VigieEvent } from '../../src/model/event.js';
@@ -198,7 +198,7 @@ describe('adapters', () => {
     expect(f).toMatchObject({ kind: 'file', file: { op: 'open', path: '/etc/shadow', write: false } });
   });
 
-  it('Falco JSON alerts → events with their context', () => {
+  it('Falco JSON alerts → Vigie alerts with their context, the same uuid for the same alert', () => {
     const alert = {
       time: '2024-05-01T10:00:00.000000001Z',
       rule: 'Terminal shell in container',
@@ -217,17 +217,26 @@ describe('adapters', () => {
     };
     expect(isFalcoAlert(alert)).toBe(true);
     expect(isFalcoAlert({ rule: 'x' })).toBe(false);
-    const ev = falcoAlertToEvent(alert);
-    expect(ev).toMatchObject({
-      kind: 'internal',
-      source: 'falco',
-      host: 'n1',
-      container: { id: 'abc123' },
-      proc: { name: 'bash', pid: 77, uid: 0 },
-      k8s: { namespace: 'default' },
+    const a = falcoToAlert(alert, 'here');
+    expect(a).toMatchObject({
+      rule: 'Terminal shell in container',
+      priority: 'Notice',
+      hostname: 'n1',
+      time: '2024-05-01T10:00:00.000000001Z',
+      vigie: {
+        detector: 'falco',
+        entities: {
+          host: 'n1',
+          container: { id: 'abc123' },
+          process: { name: 'bash', pid: 77 },
+          k8s: { namespace: 'default' },
+          user: '0',
+        },
+      },
     });
-    expect(ev.internal?.message).toMatch(/Terminal shell in container/);
-    expect(ev.ts).toBe(1714557600000000001n);
+    expect(a.uuid).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(falcoToAlert(structuredClone(alert), 'elsewhere').uuid).toBe(a.uuid);
+    expect(falcoToAlert({ ...alert, output: 'another' }, 'here').uuid).not.toBe(a.uuid);
   });
 });
 

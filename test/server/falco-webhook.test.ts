@@ -38,7 +38,7 @@ describe('POST /falco on the main API server', () => {
       hostname: 'h',
       output: discardedOutput(),
       sources,
-      detectorNames: ['falco'],
+      detectorNames: [],
       responder: null,
       onAlert: (a) => alerts.push(a),
     });

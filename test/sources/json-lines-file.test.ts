@@ -8,15 +8,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Engine } from '../../src/engine/engine.js';
-import { createDetectors } from '../../src/detect/registry.js';
 import type { Alert } from '../../src/model/alert.js';
 import type { VigieEvent } from '../../src/model/event.js';
-import { falcoLineToEvents } from '../../src/sources/falco.js';
+import { falcoLineToAlerts } from '../../src/sources/falco.js';
 import { JsonLinesFileSource, JsonLinesReader } from '../../src/sources/json-lines-file.js';
 import { createSources } from '../../src/sources/registry.js';
 import { openStore } from '../../src/infra/db.js';
 import { requireDataset } from '../../src/util/datasets.js';
 import { waitFor, discardedOutput } from '../live/helpers.js';
+
+const storedAlerts = (db: ReturnType<typeof openStore>): number =>
+  (db.prepare('SELECT COUNT(*) AS n FROM alerts').get() as { n: number }).n;
 
 const tmp = mkdtempSync(join(tmpdir(), 'vigie-jsonl-src-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -36,11 +38,11 @@ const alert = (rule: string, extra: Record<string, unknown> = {}): string =>
 
 describe('JSON-lines reader', () => {
   it('splits lines across chunks, converts them, counts malformed ones with file:line and goes on', () => {
-    const got: VigieEvent[] = [];
+    const got: Alert[] = [];
     const errors: string[] = [];
-    const r = new JsonLinesReader(
+    const r = new JsonLinesReader<Alert>(
       'f.json',
-      falcoLineToEvents,
+      (o) => falcoLineToAlerts(o, 'h'),
       (e) => got.push(e),
       (w) => errors.push(w),
     );
@@ -48,7 +50,7 @@ describe('JSON-lines reader', () => {
       [alert('A'), '{not json', '', JSON.stringify({ rule: 'no fields' }), alert('B'), alert('C')].join('\n'),
     );
     for (let o = 0; o < text.length; o += 7) r.push(text.subarray(o, o + 7));
-    expect(got.map((e) => (e as { falco?: { rule: string } }).falco?.rule)).toEqual(['A', 'B']);
+    expect(got.map((a) => a.rule)).toEqual(['A', 'B']);
     r.end(); // the last line has no newline
     expect(got).toHaveLength(3);
     expect(r.malformed).toBe(2);
@@ -67,10 +69,15 @@ describe('Falco and Tetragon file sources', () => {
     expect(src).toBeInstanceOf(JsonLinesFileSource);
     (src as unknown as { opts: { pollMs: number } }).opts.pollMs = 20;
     const got: string[] = [];
-    await src.start((ev) => {
-      got.push((ev as { falco?: { rule: string } }).falco!.rule);
-      return true;
-    });
+    await src.start(
+      () => {
+        throw new Error("Falco's alerts are not events");
+      },
+      (a) => {
+        got.push(a.rule);
+        return true;
+      },
+    );
     try {
       expect(got).toEqual(['A']);
       const half = alert('B');
@@ -116,14 +123,13 @@ describe('Falco and Tetragon file sources', () => {
     const db = openStore(join(tmp, 'vigie.db'));
     const config = { falco: { path } };
     const sources = await createSources({ hostname: 'h', config }, ['falco']);
-    const detectors = await createDetectors({ db, hostname: 'h', config }, ['falco']);
     const alerts: Alert[] = [];
     const engine = new Engine({
       db,
       hostname: 'h',
       output: discardedOutput(),
       sources,
-      detectors,
+      detectors: [],
       responder: null,
       onAlert: (a) => alerts.push(a),
     });
@@ -147,8 +153,45 @@ describe('Falco and Tetragon file sources', () => {
         mitre: [{ tactic: 'execution', technique: 'T1059' }],
       },
     });
-    // An unknown priority is kept as Warning and counted, not dropped.
+    // An unknown priority is kept as Warning and said, not dropped.
     expect(odd.priority).toBe('Warning');
-    expect(detectors[0].stats!()).toMatchObject({ alerts: 2, unknownPriority: 1 });
+    expect(odd.vigie.explanation).toMatch(/unknown priority "loud"/);
+    expect(engine.stats().alerts).toBe(2);
+    // Falco's alerts are stored once, with their incident, and are not events for the detectors.
+    expect(engine.stats().events).toBe(0);
+    expect(engine.alerts.get(shell.uuid)?.vigie.incident).toBe(shell.vigie.incident);
+    expect(shell.vigie.incident).toBeTruthy();
+  });
+
+  it('reads the same Falco alert again without handling it twice (a restart from the start of a file)', async () => {
+    const path = join(tmp, 'falco-replay.json');
+    writeFileSync(
+      path,
+      `${alert('Replayed')}
+`,
+    );
+    const db = openStore(join(tmp, 'replay.db'));
+    const run = async () => {
+      const alerts: Alert[] = [];
+      const engine = new Engine({
+        db,
+        hostname: 'h',
+        output: discardedOutput(),
+        sources: await createSources({ hostname: 'h', config: { falco: { path } } }, ['falco']),
+        detectors: [],
+        responder: null,
+        onAlert: (a) => alerts.push(a),
+      });
+      await engine.start();
+      await engine.stop();
+      return { alerts, stats: engine.stats() };
+    };
+    const first = await run();
+    const second = await run();
+    expect(first.alerts).toHaveLength(1);
+    expect(second.alerts).toHaveLength(0);
+    expect(second.stats.replays).toBe(1);
+    expect(storedAlerts(db)).toBe(1);
+    db.close();
   });
 });

@@ -2,6 +2,7 @@
  * The rule engine: compiled rules indexed by source and by an index key (evt.type for syscall events,
  * ka.verb for audit events), so that an event meets only the rules that can match it. No I/O.
  */
+import { mitreFromTags } from '../../model/mitre-tags.js';
 import { makeAlert, type Alert, type AlertInput, type MitreRef } from '../../model/alert.js';
 import type { VigieEvent } from '../../model/event.js';
 import type { SyscallFieldState } from './fields/syscall.js';
@@ -121,31 +122,8 @@ export class RuleEngine {
   }
 }
 
-const TACTICS: Readonly<Record<string, string>> = {
-  mitre_initial_access: 'initial-access',
-  mitre_execution: 'execution',
-  mitre_persistence: 'persistence',
-  mitre_privilege_escalation: 'privilege-escalation',
-  mitre_defense_evasion: 'defense-evasion',
-  mitre_credential_access: 'credential-access',
-  mitre_discovery: 'discovery',
-  mitre_lateral_movement: 'lateral-movement',
-  mitre_collection: 'collection',
-  mitre_command_and_control: 'command-and-control',
-  mitre_exfiltration: 'exfiltration',
-  mitre_impact: 'impact',
-  mitre_resource_development: 'resource-development',
-  mitre_reconnaissance: 'reconnaissance',
-};
-
-export function mitreOf(tags: string[]): MitreRef[] {
-  const tactics = tags.map((t) => TACTICS[t]).filter((t): t is string => t !== undefined);
-  const techniques = tags.filter((t) => /^T\d{4}(\.\d{3})?$/.test(t));
-  const out: MitreRef[] = [];
-  for (const technique of techniques) out.push({ tactic: tactics[0] ?? 'unknown', technique });
-  if (out.length === 0) for (const tactic of tactics) out.push({ tactic, technique: '' });
-  return out;
-}
+/** Tags to ATT&CK references: one reading of tags for Vigie's rules and Falco's alerts. */
+export const mitreOf = mitreFromTags;
 
 /** Falco prefixes the rendered output with the event time and priority. */
 function timePrefix(ts: bigint): string {

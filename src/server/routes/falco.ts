@@ -1,19 +1,22 @@
 /**
  * POST /falco: Falco's alerts pushed over HTTP (Falcosidekick's webhook output, or Falco's own
  * http_output behind something that adds Vigie's token): one alert as Falco's JSON, or an array of
- * them. Each becomes the same event as a line of Falco's JSON file (see sources/falco.ts), so the
- * `falco` detector turns it into a Vigie alert. Malformed JSON gets 400 with the reason and is
- * counted; a body over the limit gets 413; alerts that are not Falco's shape are skipped with their
- * reason.
+ * them. Each becomes the same Vigie alert as a line of Falco's JSON file (see sources/falco.ts) and
+ * takes the alert path before the answer: a 200 means the alerts are stored. Malformed JSON gets 400
+ * with the reason and is counted; a body over the limit gets 413; alerts that are not Falco's shape
+ * are skipped with their reason.
  */
 import type { FastifyInstance } from 'fastify';
-import type { VigieEvent } from '../../model/event.js';
-import { falcoLineToEvents } from '../../sources/falco.js';
+import { hostname as osHostname } from 'node:os';
+import type { Alert } from '../../model/alert.js';
+import { falcoLineToAlerts } from '../../sources/falco.js';
 import { registerJsonWebhook } from './json-webhook.js';
 
 export interface FalcoRouteOptions {
-  /** Receives the events of one request; returns how many were dropped (bounded queue full). */
-  onEvents: (events: VigieEvent[]) => number | void;
+  /** Receives the alerts of one request; returns how many were not taken. */
+  onAlerts: (alerts: Alert[]) => number | void;
+  /** Host named by alerts that do not name theirs (default: this machine's). */
+  hostname?: string;
   /** Largest accepted body in bytes (default 1 MiB). */
   bodyLimit?: number;
   path?: string;
@@ -46,11 +49,12 @@ export async function registerFalcoRoute(
     stats,
     handle: (doc, reply) => {
       const items = Array.isArray(doc) ? doc : [doc];
-      const events: VigieEvent[] = [];
+      const events: Alert[] = [];
       const reasons: string[] = [];
+      const host = opts.hostname ?? osHostname();
       items.forEach((item, i) => {
         try {
-          events.push(...falcoLineToEvents(item));
+          events.push(...falcoLineToAlerts(item, host));
         } catch (e) {
           reasons.push(`item ${i}: ${(e as Error).message}`);
         }
@@ -60,7 +64,7 @@ export async function registerFalcoRoute(
         return reply.code(400).send({ error: 'no Falco alert in the body', reasons: reasons.slice(0, 10) });
       }
       stats.events += events.length;
-      const dropped = opts.onEvents(events);
+      const dropped = opts.onAlerts(events);
       if (typeof dropped === 'number') stats.dropped += dropped;
       return reply
         .code(200)
