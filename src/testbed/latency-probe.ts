@@ -101,27 +101,38 @@ export interface LatencyProbeOptions {
   /** The latency of the interval just ended, in ms. */
   measure: () => number;
   intervalMs?: number;
+  /**
+   * The instant to stamp the sample with (ns since epoch), when it should share one with samples
+   * other sources took of the same container; default, or when not newer than the last one: now.
+   */
+  instant?: () => bigint | undefined;
 }
 
 /**
  * The 'probe' source: every interval, one `metric` event `{ latencyMs }` for the measured container.
  * Started after the cgroup source with the same interval, its samples follow the cgroup samples of
- * the same instant, as a probe scraped with them would.
+ * the same second; stamped with their instant (`instant`), they are one sample of the container for
+ * the perf detector, as when a probe is scraped with the cgroup files.
  */
 export class LatencyProbeSource implements Source {
   readonly name = 'probe';
   private timer?: NodeJS.Timeout;
   private readonly st: SourceStats = { events: 0, malformed: 0, lost: 0 };
+  private lastTs = 0n;
 
   constructor(private readonly opts: LatencyProbeOptions) {}
 
   async start(sink: EventSink): Promise<void> {
     const { container, hostname, measure } = this.opts;
     this.timer = setInterval(() => {
+      const shared = this.opts.instant?.();
+      // Never two samples at one instant: the second would be dropped as a duplicate.
+      const ts = shared !== undefined && shared > this.lastTs ? shared : BigInt(Date.now()) * 1_000_000n;
+      this.lastTs = ts;
       const delivered = sink({
         id: nextEventId(),
         kind: 'metric',
-        ts: BigInt(Date.now()) * 1_000_000n,
+        ts,
         source: 'probe',
         host: hostname,
         container,

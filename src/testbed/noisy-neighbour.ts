@@ -15,6 +15,7 @@ import { hostname } from 'node:os';
 import Docker from 'dockerode';
 import type { Alert } from '../model/alert.js';
 import type { ActionRecord } from '../model/action.js';
+import type { VigieEvent } from '../model/event.js';
 import { PerfDetector } from '../detect/perf/detector.js';
 import { CgroupSource, type ContainerInfo } from '../sources/metrics/cgroup.js';
 import { openStore } from '../infra/db.js';
@@ -144,6 +145,8 @@ class ScenarioWatch {
   /** performance.now() at which an action on that alert was executed; 0 until then. */
   containedAt = 0;
   named?: string;
+  /** Instant of the latest cgroup samples, which the latency probe's sample of the same second shares. */
+  cgroupInstant?: bigint;
   private detection?: string;
   private readonly records = new Map<string, ActionRecord>();
 
@@ -166,6 +169,10 @@ class ScenarioWatch {
       notice: log,
       flush: () => Promise.resolve(),
     };
+  }
+
+  onEvent(ev: VigieEvent): void {
+    if (ev.kind === 'metric' && ev.source === 'cgroup') this.cgroupInstant = ev.ts;
   }
 
   onAlert(a: Alert): void {
@@ -279,12 +286,14 @@ export async function runNoisyNeighbour(opts: NoisyNeighbourOptions = {}): Promi
       output: run.output(),
       sources: [
         new CgroupSource({ list: async () => info, intervalMs: 1000, hostname: host }),
-        // After the cgroup source: each latency sample follows the cgroup samples of its instant.
+        // After the cgroup source: each latency sample follows the cgroup samples of its second and
+        // shares their instant (one sample of the victim per second, as the perf detector expects).
         new LatencyProbeSource({
           container: { id: info[0].id, name: victimName, image, labels },
           hostname: host,
           measure: () => victimLoad.intervalLatencyMs(),
           intervalMs: 1000,
+          instant: () => run.cgroupInstant,
         }),
       ],
       // This victim answers in a few ms on an idle machine: a 3-ms latency floor (the relative floor,
@@ -298,6 +307,7 @@ export async function runNoisyNeighbour(opts: NoisyNeighbourOptions = {}): Promi
         mode,
         policy: parsePolicy(POLICY(capCpus), '<noisy-neighbour policy>'),
       }),
+      onEvent: (ev) => run.onEvent(ev),
       onAlert: (a) => run.onAlert(a),
       onAction: (r) => run.onAction(r),
     });
