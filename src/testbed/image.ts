@@ -13,7 +13,7 @@ import { dirname, join } from 'node:path';
 export const TESTBED_IMAGE = 'vigie-testbed:4';
 export const TESTBED_LABEL = 'vigie.testbed';
 
-const FILES: Record<string, string> = {
+const FILES: Readonly<Record<string, string>> = {
   'etc/passwd':
     'root:x:0:0:root:/root:/bin/sh\nwww:x:33:33:www:/www:/bin/false\nnobody:x:65534:65534:nobody:/:/bin/false\n',
   'etc/group': 'root:x:0:\nwww:x:33:\nnogroup:x:65534:\n',

@@ -47,13 +47,11 @@ interface BaselineView {
   learnedEvents: number;
 }
 
-/** The victim's workload baseline, when the baseline detector is running. */
+/** The victim's workload baseline, when the engine's detectors learn one. */
 function baselineOf(ctx: ScenarioContext, ref: ContainerRef | undefined): BaselineView | undefined {
   if (!ref) return undefined;
-  const d = ctx.engine.detectors.find((x) => x.name === 'baseline') as
-    { manager?: { workloads?: Map<string, BaselineView> } } | undefined;
   const key = workloadKey({ container: ref });
-  return key ? d?.manager?.workloads?.get(key) : undefined;
+  return key ? ctx.engine.baselines?.workloads.get(key) : undefined;
 }
 
 async function until<T>(

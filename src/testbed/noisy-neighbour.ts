@@ -3,24 +3,28 @@
  *
  * A victim service (busybox httpd from the testbed image, FROM scratch + static busybox) answers a
  * small CPU-bound CGI under a steady, open-loop request rate. A neighbour container pinned to the same
- * CPU (cpuset) starts a CPU hog (or a memory or I/O hog). A bystander idles on the other CPU. Vigie's
- * cgroup source and a latency probe feed the perf detector; the detector sees the victim degrade,
- * names the neighbour (timing + correlation), and the response engine caps the neighbour's CPU in
- * enforce mode (docker update of the CPU quota). Latency before, during and after is reported.
+ * CPU (cpuset) starts a CPU hog (or a memory or I/O hog). A bystander idles on the other CPU. The
+ * scenario runs Vigie's engine with the cgroup source and a latency probe as its sources and the perf
+ * detector as its only detector; the detector sees the victim degrade, names the neighbour (timing +
+ * correlation), and the response stage caps the neighbour's CPU in enforce mode (docker update of
+ * the CPU quota). Latency before, during and after is reported.
  */
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import Docker from 'dockerode';
-import { makeAlert, type Alert } from '../model/alert.js';
+import type { Alert } from '../model/alert.js';
 import type { ActionRecord } from '../model/action.js';
-import { nextEventId } from '../model/event.js';
+import type { VigieEvent } from '../model/event.js';
 import { PerfDetector } from '../detect/perf/detector.js';
 import { CgroupSource, type ContainerInfo } from '../sources/metrics/cgroup.js';
-import { ensureTestbedImage } from './image.js';
 import { openStore } from '../infra/db.js';
 import { createResponder } from '../respond/engine.js';
 import { parsePolicy } from '../respond/policy.js';
+import { Engine } from '../engine/engine.js';
+import type { Output } from '../engine/output.js';
+import { ensureTestbedImage } from './image.js';
+import { LatencyProbeSource, OpenLoopLoad, type Completed } from './latency-probe.js';
 import type { ScenarioRun } from './scenarios.js';
 
 export const SCENARIO_LABEL = 'vigie.scenario';
@@ -89,7 +93,7 @@ rules:
       - { action: throttle, params: { cpus: ${capCpus} }, ttl: 10m }
 `;
 
-function stats(lat: { ms: number; ok: boolean }[]): LatencyStats {
+function stats(lat: Completed[]): LatencyStats {
   const ok = lat
     .filter((l) => l.ok)
     .map((l) => l.ms)
@@ -118,7 +122,7 @@ async function ipOf(c: Docker.Container): Promise<string> {
   throw new Error('victim container has no IP address');
 }
 
-const HOG_CMD: Record<NonNullable<NoisyNeighbourOptions['hog']>, string> = {
+const HOG_CMD: Readonly<Record<NonNullable<NoisyNeighbourOptions['hog']>, string>> = {
   // Four busy loops: more runnable threads than the victim on the shared CPU.
   cpu: 'for i in 1 2 3 4; do (while :; do :; done) & done; wait',
   // Grows a 400 MiB file in tmpfs-backed memory and keeps rewriting it (memory plus CPU).
@@ -126,6 +130,71 @@ const HOG_CMD: Record<NonNullable<NoisyNeighbourOptions['hog']>, string> = {
     'mkdir -p /dev/shm/h; while :; do dd if=/dev/zero of=/dev/shm/h/f bs=1M count=400 2>/dev/null; done',
   io: 'while :; do dd if=/dev/zero of=/tmp/io bs=1M count=256 conv=fsync 2>/dev/null; rm -f /tmp/io; done',
 };
+
+/**
+ * What the scenario measures, from what the engine reports: every alert, every action record (its
+ * latest status), when the neighbour was named after the hog started and when an action taken on
+ * that alert was executed. Alerts and actions are logged as they happen.
+ */
+class ScenarioWatch {
+  readonly alerts: Alert[] = [];
+  /** performance.now() of the hog's start; 0 before. */
+  hogStart = 0;
+  /** performance.now() at which the noisy-neighbour alert was seen; 0 until then. */
+  detectedAt = 0;
+  /** performance.now() at which an action on that alert was executed; 0 until then. */
+  containedAt = 0;
+  named?: string;
+  /** Instant of the latest cgroup samples, which the latency probe's sample of the same second shares. */
+  cgroupInstant?: bigint;
+  private detection?: string;
+  private readonly records = new Map<string, ActionRecord>();
+
+  constructor(private readonly log: (line: string) => void) {}
+
+  hogStarted(): number {
+    this.hogStart = performance.now();
+    return this.hogStart;
+  }
+
+  output(): Output {
+    const log = this.log;
+    return {
+      format: 'text',
+      alert: (a) => log(`ALERT ${a.priority} ${a.rule}: ${a.output}`),
+      action: (r) =>
+        log(
+          `ACTION ${r.action} ${r.target.name ?? r.target.id} → ${r.status}${r.error ? ` (${r.error})` : ''}`,
+        ),
+      notice: log,
+      flush: () => Promise.resolve(),
+    };
+  }
+
+  onEvent(ev: VigieEvent): void {
+    if (ev.kind === 'metric' && ev.source === 'cgroup') this.cgroupInstant = ev.ts;
+  }
+
+  onAlert(a: Alert): void {
+    this.alerts.push(a);
+    if (a.rule === 'Noisy neighbour' && !this.detectedAt && this.hogStart) {
+      this.detectedAt = performance.now();
+      this.detection = a.uuid;
+      this.named = String(a.output_fields['culprit.name']);
+    }
+  }
+
+  onAction(r: ActionRecord): void {
+    this.records.set(r.id, r);
+    if (!this.containedAt && this.detection && r.alert === this.detection && r.status === 'executed')
+      this.containedAt = performance.now();
+  }
+
+  /** Action records in the order they were first reported, each with its latest status. */
+  actions(): ActionRecord[] {
+    return [...this.records.values()];
+  }
+}
 
 export async function runNoisyNeighbour(opts: NoisyNeighbourOptions = {}): Promise<NoisyNeighbourResult> {
   const docker = opts.docker ?? new Docker();
@@ -143,6 +212,7 @@ export async function runNoisyNeighbour(opts: NoisyNeighbourOptions = {}): Promi
   const enforce = opts.enforce ?? true;
   const hogKind = opts.hog ?? 'cpu';
   const tag = randomBytes(3).toString('hex');
+  const host = hostname();
   const image = await ensureTestbedImage(docker);
   const labels = { [SCENARIO_LABEL]: 'noisy-neighbour', 'vigie.testbed': '1' };
 
@@ -163,16 +233,10 @@ export async function runNoisyNeighbour(opts: NoisyNeighbourOptions = {}): Promi
     `mkdir -p /tmp/w/cgi-bin && printf '%s' '${CGI(n).replace(/'/g, `'\\''`)}' > /tmp/w/cgi-bin/work && chmod 755 /tmp/w/cgi-bin/work && echo ok > /tmp/w/health && exec httpd -f -p 8080 -h /tmp/w`,
   ];
   const containers: Docker.Container[] = [];
-  const alerts: Alert[] = [];
-  const actions: ActionRecord[] = [];
   const db = openStore(':memory:');
-  const responder = createResponder({
-    db,
-    hostname: hostname(),
-    mode: enforce ? 'enforce' : 'monitor',
-    policy: parsePolicy(POLICY(capCpus), '<noisy-neighbour policy>'),
-  });
-  let stopLoad = false;
+  const mode = enforce ? 'enforce' : 'monitor';
+  let load: OpenLoopLoad | undefined;
+  let engine: Engine | undefined;
   try {
     const victim = await mk(victimName, serve(work), cpu);
     // The neighbour holds a large CPU weight (as a pod with a big CPU request does): when it spins, the
@@ -189,7 +253,6 @@ export async function runNoisyNeighbour(opts: NoisyNeighbourOptions = {}): Promi
       [bystander, byName],
     ] as const)
       info.push({ id: (await c.inspect()).Id, name, image, labels });
-    const victimId = info[0].id;
     log(`victim ${victimName} and neighbour ${hogName} pinned to CPU ${cpu}; bystander on CPU ${other}`);
 
     // Wait until the victim answers.
@@ -207,101 +270,53 @@ export async function runNoisyNeighbour(opts: NoisyNeighbourOptions = {}): Promi
       await sleep(100);
     }
 
-    // Open-loop load: a request every 1000/rate ms whatever the previous ones are doing.
-    const done: { start: number; ms: number; ok: boolean }[] = [];
-    const pending = new Map<number, number>();
-    let reqId = 0;
-    const agent = new http.Agent({ keepAlive: false, maxSockets: 256 });
-    const fire = () => {
-      const id = ++reqId;
-      const start = performance.now();
-      pending.set(id, start);
-      const finish = (ok: boolean) => {
-        if (!pending.delete(id)) return;
-        done.push({ start, ms: performance.now() - start, ok });
-      };
-      const rq = http.get({ host: ip, port: 8080, path: '/cgi-bin/work', agent, timeout: 15_000 }, (r) => {
-        r.resume();
-        r.on('end', () => finish(r.statusCode === 200));
-      });
-      rq.on('error', () => finish(false));
-      rq.on('timeout', () => rq.destroy());
-    };
-    const loadLoop = (async () => {
-      const period = 1000 / rate;
-      let next = performance.now();
-      while (!stopLoad) {
-        fire();
-        next += period;
-        const wait = next - performance.now();
-        if (wait > 0) await sleep(wait);
-      }
-    })();
+    load = new OpenLoopLoad({ host: ip, port: 8080, path: '/cgi-bin/work' }, rate);
+    const victimLoad = load;
+    victimLoad.start();
 
-    // Metrics: cgroup source for the scenario's containers, plus the victim's latency as seen by clients.
-    const source = new CgroupSource({ list: async () => info, intervalMs: 1000 });
-    // This victim answers in a few ms on an idle machine: a 3-ms latency floor (the relative floor,
-    // half the median, takes over when the machine is loaded; the default 100 ms suits per-minute
-    // percentiles of slower services, as in the Nezha data set).
-    const detector = new PerfDetector({ floors: { latencyMs: { abs: opts.latencyFloorMs ?? 3 } } });
-    let hogStart = 0;
-    let detectedAt = 0;
-    let containedAt = 0;
-    let named: string | undefined;
-    let lastProbeIdx = 0;
+    // What the scenario measures, as the engine reports it.
+    const run = new ScenarioWatch(log);
+    // The engine Vigie runs, composed for this scenario: the scenario's containers' cgroups and the
+    // victim's latency as its clients see it, the perf detector alone, and the response stage under
+    // the scenario's policy. No characterize stage: nothing to correlate or except here.
+    engine = new Engine({
+      db,
+      hostname: host,
+      mode,
+      output: run.output(),
+      sources: [
+        new CgroupSource({ list: async () => info, intervalMs: 1000, hostname: host }),
+        // After the cgroup source: each latency sample follows the cgroup samples of its second and
+        // shares their instant (one sample of the victim per second, as the perf detector expects).
+        new LatencyProbeSource({
+          container: { id: info[0].id, name: victimName, image, labels },
+          hostname: host,
+          measure: () => victimLoad.intervalLatencyMs(),
+          intervalMs: 1000,
+          instant: () => run.cgroupInstant,
+        }),
+      ],
+      // This victim answers in a few ms on an idle machine: a 3-ms latency floor (the relative floor,
+      // half the median, takes over when the machine is loaded; the default 100 ms suits per-minute
+      // percentiles of slower services, as in the Nezha data set).
+      detectors: [new PerfDetector({ floors: { latencyMs: { abs: opts.latencyFloorMs ?? 3 } } })],
+      characterizer: null,
+      responder: createResponder({
+        db,
+        hostname: host,
+        mode,
+        policy: parsePolicy(POLICY(capCpus), '<noisy-neighbour policy>'),
+      }),
+      onEvent: (ev) => run.onEvent(ev),
+      onAlert: (a) => run.onAlert(a),
+      onAction: (r) => run.onAction(r),
+    });
     const t0 = performance.now();
-    const onAlert = async (a: Alert) => {
-      alerts.push(a);
-      log(`ALERT ${a.priority} ${a.rule}: ${a.output}`);
-      if (a.rule === 'Noisy neighbour' && !detectedAt && hogStart) {
-        detectedAt = performance.now();
-        named = String(a.output_fields['culprit.name']);
-        const recs = await responder.onAlert(a);
-        actions.push(...recs);
-        for (const r of recs)
-          log(
-            `ACTION ${r.action} ${r.target.name ?? r.target.id} → ${r.status}${r.error ? ` (${r.error})` : ''}`,
-          );
-        if (recs.some((r) => r.status === 'executed')) containedAt = performance.now();
-      }
-    };
-    const tick = async () => {
-      const nowNs = BigInt(Date.now()) * 1_000_000n;
-      const evs = await source.poll(nowNs);
-      // Client-side latency of the last second: p95 of completions, or the age of the oldest request
-      // still waiting when that is worse (a saturated service completes few requests).
-      const recent = done
-        .slice(lastProbeIdx)
-        .map((d) => d.ms)
-        .sort((a, b) => a - b);
-      lastProbeIdx = done.length;
-      let lat = recent.length ? recent[Math.min(recent.length - 1, Math.floor(0.95 * recent.length))] : 0;
-      const now = performance.now();
-      for (const s of pending.values()) lat = Math.max(lat, now - s);
-      evs.push({
-        id: nextEventId(),
-        kind: 'metric',
-        ts: nowNs,
-        source: 'probe',
-        host: hostname(),
-        container: { id: victimId, name: victimName, image, labels },
-        metric: { latencyMs: lat },
-      });
-      const pendingAlerts: Alert[] = [];
-      for (const ev of evs) detector.onEvent(ev, (ai) => pendingAlerts.push(makeAlert(ai, hostname())));
-      for (const a of pendingAlerts) await onAlert(a);
-    };
-    const sampler = (async () => {
-      while (!stopLoad) {
-        const t = performance.now();
-        await tick();
-        await sleep(Math.max(0, 1000 - (performance.now() - t)));
-      }
-    })();
+    await engine.start();
 
     await sleep(baselineS * 1000);
-    log(`baseline: ${JSON.stringify(stats(done.filter((d) => d.start > t0 + 5000)))}`);
-    hogStart = performance.now();
+    log(`baseline: ${JSON.stringify(stats(victimLoad.done.filter((d) => d.start > t0 + 5000)))}`);
+    const hogStart = run.hogStarted();
     log(`neighbour starts a ${hogKind} hog`);
     const exec = await hog.exec({
       Cmd: ['/bin/sh', '-c', HOG_CMD[hogKind]],
@@ -311,20 +326,20 @@ export async function runNoisyNeighbour(opts: NoisyNeighbourOptions = {}): Promi
     const started: unknown = await exec.start({ Detach: true });
     // Detached exec still hands back the HTTP response; left open it keeps the process alive.
     (started as { destroy?: () => void } | undefined)?.destroy?.();
-    while (!containedAt && performance.now() - hogStart < detectTimeoutS * 1000) await sleep(200);
-    const afterStart = (containedAt || performance.now()) + 3000;
+    while (!run.containedAt && performance.now() - hogStart < detectTimeoutS * 1000) await sleep(200);
+    const afterStart = (run.containedAt || performance.now()) + 3000;
     await sleep(recoveryS * 1000 + 3000);
-    stopLoad = true;
-    await sampler;
-    await loadLoop;
+    await engine.stop();
     // Let in-flight requests finish (or time out) so they are counted.
-    for (let i = 0; i < 100 && pending.size > 0; i++) await sleep(100);
-    agent.destroy();
+    await victimLoad.stop();
 
+    const done = victimLoad.done;
     const baseline = stats(done.filter((d) => d.start > t0 + 5000 && d.start < hogStart));
-    const during = stats(done.filter((d) => d.start >= hogStart && d.start < (containedAt || afterStart)));
+    const during = stats(
+      done.filter((d) => d.start >= hogStart && d.start < (run.containedAt || afterStart)),
+    );
     const after = stats(done.filter((d) => d.start >= afterStart));
-    const hogAlert = alerts.find((a) => a.rule === 'Noisy neighbour');
+    const hogAlert = run.alerts.find((a) => a.rule === 'Noisy neighbour');
     log(
       `latency ms (p50/p95/mean): before ${baseline.p50}/${baseline.p95}/${baseline.mean}, during ${during.p50}/${during.p95}/${during.mean}, after ${after.p50}/${after.p95}/${after.mean}`,
     );
@@ -335,17 +350,18 @@ export async function runNoisyNeighbour(opts: NoisyNeighbourOptions = {}): Promi
       baseline,
       during,
       after,
-      detectedAfterMs: detectedAt ? Math.round(detectedAt - hogStart) : undefined,
-      named: named ?? (hogAlert ? String(hogAlert.output_fields['culprit.name']) : undefined),
-      alerts,
-      actions,
-      contained: containedAt > 0,
+      detectedAfterMs: run.detectedAt ? Math.round(run.detectedAt - hogStart) : undefined,
+      named: run.named ?? (hogAlert ? String(hogAlert.output_fields['culprit.name']) : undefined),
+      alerts: run.alerts,
+      actions: run.actions(),
+      contained: run.containedAt > 0,
     };
   } finally {
-    stopLoad = true;
     log('cleaning up');
-    await responder.close().catch(() => undefined);
-    log('responder closed');
+    // Stops the sources, lets the detector and the responder finish what they hold, closes the responder.
+    await engine?.stop().catch(() => undefined);
+    log('engine stopped');
+    await load?.stop(0).catch(() => undefined);
     db.close();
     await Promise.all(containers.map((c) => c.remove({ force: true }).catch(() => undefined)));
     log('containers removed');
@@ -355,8 +371,8 @@ export async function runNoisyNeighbour(opts: NoisyNeighbourOptions = {}): Promi
 /**
  * `vigie demo noisy-neighbour`: runs the scenario with the demo's Docker connection, mode and cpuset,
  * prints its alerts and actions through the demo's output, and reports what did not go as planned.
- * The scenario drives its own detector and responder (the demo engine's other detectors stay out of
- * the measurement).
+ * The scenario composes an engine of its own (the demo engine's other detectors stay out of the
+ * measurement).
  */
 export const noisyNeighbourScenario: ScenarioRun = async (ctx) => {
   const r = await runNoisyNeighbour({

@@ -62,7 +62,7 @@ interface Entry {
   description: string;
 }
 
-const builtins: [name: string, run: ScenarioRun, description: string][] = [
+const builtins: readonly (readonly [name: string, run: ScenarioRun, description: string])[] = [
   [
     'noisy-neighbour',
     noisyNeighbourScenario,

@@ -11,7 +11,7 @@ export interface TrafficStats {
   latencyMs: number[];
 }
 
-const PATHS = [
+const PATHS: readonly string[] = [
   '/',
   '/index.html',
   '/products.json',
