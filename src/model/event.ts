@@ -5,7 +5,7 @@
  * nanosecond timestamps exactly (2^53 ns is about 104 days), and ordering within one
  * syscall burst matters to sequence models. On the wire (JSON) it is a decimal string.
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 
 export const EVENT_KINDS = [
@@ -169,15 +169,6 @@ export class EventIds implements EventIdSource {
     this.seq++;
     return `${this.prefix}-${this.seq.toString(36)}`;
   }
-}
-
-/**
- * A unique event id without a generator of one's own.
- * @deprecated Own an `EventIds` (one per source or service) and call its `next()`: this draws a
- * random UUID on every call.
- */
-export function nextEventId(): string {
-  return randomUUID();
 }
 
 export function nowNs(): bigint {

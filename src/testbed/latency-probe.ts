@@ -6,7 +6,7 @@
  */
 import http from 'node:http';
 import type { ContainerRef } from '../model/event.js';
-import { nextEventId } from '../model/event.js';
+import { EventIds } from '../model/event.js';
 import type { EventSink, Source, SourceStats } from '../sources/types.js';
 
 /** One request of the load: when it started (performance.now()), how long it took, whether it answered 200. */
@@ -119,6 +119,7 @@ export class LatencyProbeSource implements Source {
   private timer?: NodeJS.Timeout;
   private readonly st: SourceStats = { events: 0, malformed: 0, lost: 0 };
   private lastTs = 0n;
+  private readonly ids = new EventIds();
 
   constructor(private readonly opts: LatencyProbeOptions) {}
 
@@ -130,7 +131,7 @@ export class LatencyProbeSource implements Source {
       const ts = shared !== undefined && shared > this.lastTs ? shared : BigInt(Date.now()) * 1_000_000n;
       this.lastTs = ts;
       const delivered = sink({
-        id: nextEventId(),
+        id: this.ids.next(),
         kind: 'metric',
         ts,
         source: 'probe',

@@ -10,9 +10,11 @@ import { Engine } from '../../src/engine/engine.js';
 import { createOutput } from '../../src/engine/output.js';
 import { startServerFor } from '../../src/engine/server.js';
 import { openStore } from '../../src/infra/db.js';
-import { nextEventId, nowNs } from '../../src/model/event.js';
+import { EventIds, nowNs } from '../../src/model/event.js';
 import { TokenStore } from '../../src/server/auth.js';
 import type { Source } from '../../src/sources/types.js';
+
+const ids = new EventIds();
 
 function series(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
   const want = Object.entries(labels)
@@ -35,7 +37,7 @@ describe('/metrics beside a running engine', () => {
       async start(sink) {
         for (let i = 0; i < 2000; i++)
           sink({
-            id: nextEventId(),
+            id: ids.next(),
             kind: 'process',
             ts: nowNs(),
             source: 't',

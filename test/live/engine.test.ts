@@ -9,13 +9,15 @@ import { createOutput } from '../../src/engine/output.js';
 import type { Detector } from '../../src/detect/types.js';
 import type { ActionRecord } from '../../src/model/action.js';
 import type { Alert } from '../../src/model/alert.js';
-import { nextEventId, nowNs, type VigieEvent } from '../../src/model/event.js';
+import { EventIds, nowNs, type VigieEvent } from '../../src/model/event.js';
 import type { EventSink, Source } from '../../src/sources/types.js';
 import { openStore } from '../../src/infra/db.js';
 import { DockerContainerCatalogue, DockerSource } from '../../src/sources/docker.js';
 import { BpftraceSensor } from '../../src/sources/bpftrace/sensor.js';
 import { ensureTestbedImage } from '../../src/testbed/image.js';
 import { bpftraceAvailable, docker, dockerAvailable, removeContainer, waitFor } from './helpers.js';
+
+const ids = new EventIds();
 
 function captureOutput() {
   const out = new PassThrough();
@@ -87,7 +89,7 @@ describe('engine wiring', () => {
       async start(sink: EventSink) {
         for (let i = 0; i < n; i++) {
           const ev: VigieEvent = {
-            id: nextEventId(),
+            id: ids.next(),
             kind: 'process',
             ts: nowNs(),
             source: 'test',
@@ -137,7 +139,7 @@ describe('engine wiring', () => {
     const one: Source = {
       name: 'one',
       async start(sink) {
-        sink({ id: nextEventId(), kind: 'process', ts: nowNs(), source: 't', proc: { name: 'sh' } });
+        sink({ id: ids.next(), kind: 'process', ts: nowNs(), source: 't', proc: { name: 'sh' } });
       },
       async stop() {},
       stats: () => ({ events: 1, malformed: 0, lost: 0 }),
@@ -163,7 +165,7 @@ describe('engine wiring', () => {
       name: 'flood',
       async start(sink) {
         for (let i = 0; i < 500; i++)
-          sink({ id: nextEventId(), kind: 'process', ts: nowNs(), source: 't', proc: { name: 'x' } });
+          sink({ id: ids.next(), kind: 'process', ts: nowNs(), source: 't', proc: { name: 'x' } });
       },
       async stop() {},
       stats: () => ({ events: 500, malformed: 0, lost: 0 }),

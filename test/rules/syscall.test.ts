@@ -4,15 +4,17 @@ import { requireDataset } from '../../src/util/datasets.js';
 import { loadRuleFiles, RuleReader } from '../../src/detect/rules/loader.js';
 import { RuleEngine } from '../../src/detect/rules/engine.js';
 import { createRulesDetector } from '../../src/detect/rules/detector.js';
-import { nextEventId, nowNs, type VigieEvent } from '../../src/model/event.js';
+import { EventIds, nowNs, type VigieEvent } from '../../src/model/event.js';
 import { alertSchema } from '../../src/model/alert.js';
+
+const ids = new EventIds();
 
 const dir = requireDataset('falco-rules');
 
 /** The event Vigie's live sensor emits when `docker exec -it <c> sh` starts a shell. */
 function shellInContainer(tty: number | undefined): VigieEvent {
   return {
-    id: nextEventId(),
+    id: ids.next(),
     kind: 'process',
     ts: nowNs(),
     source: 'bpftrace',
@@ -87,7 +89,7 @@ describe.skipIf(!dir)('syscall rules on Vigie live events', () => {
     );
     const engine = new RuleEngine(all, { ruleMatching: 'all' });
     const ev: VigieEvent = {
-      id: nextEventId(),
+      id: ids.next(),
       kind: 'file',
       ts: nowNs(),
       source: 'bpftrace',
@@ -110,7 +112,7 @@ describe.skipIf(!dir)('syscall rules on Vigie live events', () => {
     // The same open for reading does not match.
     const read = {
       ...ev,
-      id: nextEventId(),
+      id: ids.next(),
       file: { op: 'open', path: '/usr/bin/kworker', flags: 0, write: false, ret: 3 },
     };
     expect(engine.alerts(read, 'h').map((a) => a.rule)).not.toContain('Write below binary dir');

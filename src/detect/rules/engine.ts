@@ -3,7 +3,7 @@
  * ka.verb for audit events), so that an event meets only the rules that can match it. No I/O.
  */
 import { mitreFromTags } from '../../model/mitre-tags.js';
-import { makeAlert, type Alert, type AlertInput, type MitreRef } from '../../model/alert.js';
+import { makeAlert, type Alert, type AlertInput } from '../../model/alert.js';
 import type { VigieEvent } from '../../model/event.js';
 import type { SyscallFieldState } from './fields/syscall.js';
 import type { CompiledRule, LoadResult } from './load/types.js';
