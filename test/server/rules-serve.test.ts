@@ -169,7 +169,7 @@ const postEvent = (url: string, token?: string) =>
   });
 
 describe('vigie rules serve', () => {
-  it('requires a generated token by default, and stops quietly when its output reader goes away', async () => {
+  it('requires a token by default, generated and printed once when none is given', async () => {
     const s = await serve([]);
     try {
       const token = (await s.stderrMatch(/Authorization: Bearer (\S+?)"/))[1];
@@ -179,11 +179,23 @@ describe('vigie rules serve', () => {
       const firstLine = new Promise<string>((r) => s.child.stdout.once('data', (d: Buffer) => r(String(d))));
       expect((await postEvent(s.url, token)).status).toBe(200);
       expect(JSON.parse(await firstLine)).toMatchObject({ rule: 'Exec into pod', source: 'k8s_audit' });
+    } finally {
+      s.child.kill('SIGTERM');
+    }
+    expect(await s.exited).toBe(0);
+  }, 30_000);
+
+  it('stops quietly when the reader of its alerts goes away', async () => {
+    const s = await serve(['--token', 'a-token']);
+    try {
+      const firstLine = new Promise<string>((r) => s.child.stdout.once('data', (d: Buffer) => r(String(d))));
+      expect((await postEvent(s.url, 'a-token')).status).toBe(200);
+      await firstLine;
       // The reader goes away (`vigie rules serve ... | head -1`): the next alerts cannot be written.
       s.child.stdout.destroy();
-      for (let i = 0; i < 5; i++) await postEvent(s.url, token).catch(() => undefined);
+      for (let i = 0; i < 5; i++) await postEvent(s.url, 'a-token').catch(() => undefined);
       expect(await s.exited).toBe(0);
-      expect(s.stderr()).not.toMatch(/EPIPE|Error|at /);
+      expect(s.stderr()).not.toMatch(/EPIPE|Error|\n\s+at /);
     } finally {
       s.child.kill();
     }
