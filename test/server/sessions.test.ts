@@ -16,6 +16,7 @@ import { openStore, type Db } from '../../src/infra/db.js';
 import { AlertStore } from '../../src/store/alerts.js';
 import { TokenStore } from '../../src/server/auth.js';
 import { createServer, WS_CLOSE_REVOKED } from '../../src/server/app.js';
+import { openApiDocument } from '../../src/server/openapi.js';
 import { InProcessBus, TOPICS } from '../../src/pipeline/bus.js';
 import { MetricsRegistry } from '../../src/pipeline/metrics.js';
 import { makeAlert } from '../../src/model/alert.js';
@@ -173,6 +174,17 @@ describe('sessions and query tokens', () => {
         .map((r) => `${r.method} ${r.url}`)
         .sort(),
     ).toEqual(['GET /api/v1/reports/:name/files/:file', 'GET /api/v1/stream']);
+    // The OpenAPI document says the same.
+    const documented = Object.entries(openApiDocument.paths as Record<string, Record<string, unknown>>)
+      .flatMap(([path, item]) =>
+        Object.entries(item).map(([method, op]) => ({ key: `${method.toUpperCase()} ${path}`, op })),
+      )
+      .filter(({ op }) =>
+        JSON.stringify((op as { security?: unknown }).security ?? []).includes('queryToken'),
+      )
+      .map(({ key }) => key)
+      .sort();
+    expect(documented).toEqual(['GET /api/v1/reports/{name}/files/{file}', 'GET /api/v1/stream']);
   });
 
   it('keeps a query token away from handlers and metrics', async () => {
