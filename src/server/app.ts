@@ -187,7 +187,7 @@ function requestToken(req: FastifyRequest): string | undefined {
  * to the API with fetch and to the stream over a WebSocket to this same host (`ws:`/`wss:`, which
  * older browsers do not count as 'self'). Report images are same-origin.
  */
-const CSP_DIRECTIVES = {
+const CSP_DIRECTIVES: Readonly<Record<string, readonly string[]>> = {
   defaultSrc: ["'self'"],
   baseUri: ["'self'"],
   scriptSrc: ["'self'"],
