@@ -157,7 +157,11 @@ async function serve(args: string[]): Promise<Served> {
       child.stderr.on('data', look);
       void exited.then((code) => reject(new Error(`exited ${code}: ${err}`)));
     });
-  const url = (await stderrMatch(/listening on (http:\/\/\S+)\/k8s-audit/))[1];
+  // A server that never says where it listens is stopped, not left behind.
+  const timer = setTimeout(() => child.kill(), 20_000);
+  const url = (
+    await stderrMatch(/listening on (http:\/\/\S+)\/k8s-audit/).finally(() => clearTimeout(timer))
+  )[1];
   return { child, url, stderr: () => err, stderrMatch, exited };
 }
 

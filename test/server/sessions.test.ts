@@ -140,7 +140,7 @@ describe('sessions and query tokens', () => {
     await run(
       process.execPath,
       ['--import', 'tsx', 'src/cli/main.ts', 'tokens', 'revoke', viewer.id, '--db', dbPath],
-      { cwd: ROOT },
+      { cwd: ROOT, timeout: 15_000 },
     );
     expect(await within(s.closed, 2000, 'stream closed')).toMatchObject({ code: WS_CLOSE_REVOKED });
     // And the revoked token opens no new stream.
