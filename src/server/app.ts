@@ -6,6 +6,8 @@
  */
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import websocket from '@fastify/websocket';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join, resolve, sep } from 'node:path';
 import { z } from 'zod';
@@ -58,7 +60,29 @@ export interface ServerDeps {
   /** Largest accepted request body in bytes. */
   bodyLimit?: number;
   stats?: () => unknown;
+  /**
+   * Failed authentications one address may make per window before its failures are answered 429
+   * with Retry-After (default: 20 per minute). Requests with a valid token are never counted nor
+   * refused, so a client sharing an address (a NAT, a reverse proxy) cannot lock the others out.
+   */
+  authFailureLimit?: AuthFailureLimit;
+  /**
+   * How often open streams check that their token is still valid, in ms (default 5000): a token
+   * revoked by another process on the same database (`vigie tokens revoke`) loses its streams
+   * within this delay; one revoked through this server loses them at once.
+   */
+  sessionRecheckMs?: number;
 }
+
+export interface AuthFailureLimit {
+  max: number;
+  windowMs: number;
+}
+
+export const DEFAULT_AUTH_FAILURE_LIMIT: Readonly<AuthFailureLimit> = { max: 20, windowMs: 60_000 };
+const DEFAULT_SESSION_RECHECK_MS = 5000;
+/** WebSocket close code for a session whose token was revoked (1008: policy violation). */
+export const WS_CLOSE_REVOKED = 1008;
 
 /**
  * Who may call a route. Every route declares it in its options (`config: { auth }`); a route that
@@ -72,6 +96,12 @@ declare module 'fastify' {
   }
   interface FastifyContextConfig {
     auth?: RouteAuth;
+    /**
+     * The route also takes its token as `?access_token=`: only for what a browser requests without
+     * being able to set a header (a WebSocket, an <img>). Elsewhere the query token is ignored, so a
+     * link or a logged URL cannot carry a token that creates tokens or acts on workloads.
+     */
+    queryToken?: boolean;
   }
 }
 
@@ -136,13 +166,40 @@ function safeJoin(root: string, rel: string): string | undefined {
   return p === resolve(root) || p.startsWith(resolve(root) + sep) ? p : undefined;
 }
 
-export function bearerOf(req: FastifyRequest): string | undefined {
+/**
+ * The request's token: the Authorization header, or `?access_token=` on a route that declares
+ * `queryToken`. A query token is taken out of the parsed query, so that no handler sees, echoes or
+ * records it.
+ */
+function requestToken(req: FastifyRequest): string | undefined {
+  const query = req.query as Record<string, unknown> | undefined;
+  const q = query?.access_token;
+  if (query && 'access_token' in query) delete query.access_token;
   const h = req.headers.authorization;
   if (h && /^Bearer\s+/i.test(h)) return h.replace(/^Bearer\s+/i, '').trim();
-  // Browsers cannot set headers on a WebSocket: the stream accepts the token as a query parameter.
-  const q = (req.query as Record<string, unknown> | undefined)?.access_token;
+  if (!req.routeOptions.config.queryToken) return undefined;
   return typeof q === 'string' ? q : undefined;
 }
+
+/**
+ * Content-Security-Policy of every answer. The dashboard is a Vite build: one module script and one
+ * stylesheet from /assets, no inline script or style attribute; its favicon is a data: URL; it talks
+ * to the API with fetch and to the stream over a WebSocket to this same host (`ws:`/`wss:`, which
+ * older browsers do not count as 'self'). Report images are same-origin.
+ */
+const CSP_DIRECTIVES: Readonly<Record<string, readonly string[]>> = {
+  defaultSrc: ["'self'"],
+  baseUri: ["'self'"],
+  scriptSrc: ["'self'"],
+  scriptSrcAttr: ["'none'"],
+  styleSrc: ["'self'"],
+  imgSrc: ["'self'", 'data:'],
+  fontSrc: ["'self'"],
+  connectSrc: ["'self'", 'ws:', 'wss:'],
+  objectSrc: ["'none'"],
+  formAction: ["'self'"],
+  frameAncestors: ["'none'"],
+};
 
 export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
   const reg = deps.metrics ?? new MetricsRegistry();
@@ -159,14 +216,28 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
 
   // The logger stays off: request logs would carry bearer tokens and bodies.
   const app = Fastify({ logger: false, bodyLimit: deps.bodyLimit ?? 1 << 20 });
-  const routeList: { method: string; url: string; auth: RouteAuth }[] = [];
+  const routeList: RouteEntry[] = [];
   // Added before any route or plugin, so that it sees every route, those of child contexts included.
   app.addHook('onRoute', (r) => {
     const auth = r.config?.auth;
     if (auth === undefined) throw new Error(`route ${String(r.method)} ${r.url} declares no config.auth`);
-    for (const m of [r.method].flat()) if (m !== 'HEAD') routeList.push({ method: m, url: r.url, auth });
+    const queryToken = r.config?.queryToken === true;
+    for (const m of [r.method].flat())
+      if (m !== 'HEAD') routeList.push({ method: m, url: r.url, auth, queryToken });
   });
   await app.register(websocket, { options: { maxPayload: 1 << 16 } });
+  // Security headers on every answer: CSP, X-Frame-Options DENY, nosniff, no Referer (a report
+  // image URL may carry a query token). No HSTS: the server speaks plain HTTP; a TLS front sets it.
+  await app.register(helmet, {
+    contentSecurityPolicy: { useDefaults: false, directives: CSP_DIRECTIVES },
+    frameguard: { action: 'deny' },
+    hsts: false,
+    referrerPolicy: { policy: 'no-referrer' },
+  });
+  // Only the limiter made below is used: nothing is throttled but failed authentications.
+  await app.register(rateLimit, { global: false });
+  const authLimit = deps.authFailureLimit ?? DEFAULT_AUTH_FAILURE_LIMIT;
+  const countAuthFailure = app.createRateLimit({ max: authLimit.max, timeWindow: authLimit.windowMs });
   app.decorate('routeList', routeList);
 
   app.setErrorHandler((err: unknown, _req, reply) => {
@@ -194,18 +265,29 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
   // Authorization is decided on the route the router actually matched (its declared config.auth),
   // never on the request's URL text: the router decodes percent-escapes that a string comparison of
   // the raw URL would not see. Requests that match no route run nothing but the not-found handler.
-  app.addHook('onRequest', async (req) => {
+  // A failed authentication is counted against the caller's address; past the limit it is answered
+  // 429 with Retry-After. The token is checked first, so a valid one is never refused.
+  app.addHook('onRequest', async (req, reply) => {
     if (req.is404) return;
     const auth = req.routeOptions.config.auth ?? 'admin';
     if (auth === 'public') return;
-    const p = deps.tokens.verify(bearerOf(req));
-    if (!p) throw new HttpError(401, 'missing or invalid bearer token');
+    const p = deps.tokens.verify(requestToken(req));
+    if (!p) {
+      const limit = await countAuthFailure(req);
+      if (!limit.isAllowed && limit.isExceeded) {
+        void reply.header('retry-after', String(limit.ttlInSeconds));
+        throw new HttpError(429, `too many failed authentications; retry in ${limit.ttlInSeconds} s`);
+      }
+      throw new HttpError(401, 'missing or invalid bearer token');
+    }
     if (!roleAllows(p.role, auth)) throw new HttpError(403, `role ${p.role} may not do this (needs ${auth})`);
     req.principal = p;
   });
   const viewer = { config: { auth: 'viewer' as const } };
   const responder = { config: { auth: 'responder' as const } };
   const admin = { config: { auth: 'admin' as const } };
+  // What a browser fetches without being able to set the Authorization header.
+  const viewerFromBrowser = { config: { auth: 'viewer' as const, queryToken: true } };
   const open = { config: { auth: 'public' as const } };
 
   const unavailable = (what: string): never => {
@@ -340,7 +422,7 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
     if (md === undefined) throw new HttpError(404, `report ${name} not found`);
     return { name, markdown: md, files };
   });
-  app.get('/api/v1/reports/:name/files/:file', viewer, async (req, reply) => {
+  app.get('/api/v1/reports/:name/files/:file', viewerFromBrowser, async (req, reply) => {
     const p = parse(
       z.object({ name: z.string().regex(/^[\w.-]+$/), file: z.string().regex(/^[\w.-]+$/) }),
       req.params,
@@ -363,14 +445,29 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
   app.delete('/api/v1/tokens/:id', admin, async (req) => {
     const { id } = parse(idParam, req.params, 'path');
     if (!deps.tokens.revoke(id)) throw new HttpError(404, `token ${id} not found`);
+    closeStreamsOf(id);
     return { id, revoked: true };
   });
 
   // ---- live stream: alerts, incidents, actions as they happen
-  const clients = new Set<WebSocket>();
+  // Each open stream with the id of the token that opened it: a revoked token loses its streams.
+  const clients = new Map<WebSocket, string>();
+  const closeStreamsOf = (tokenId: string) => {
+    for (const [socket, id] of clients) {
+      if (id !== tokenId) continue;
+      clients.delete(socket);
+      socket.close(WS_CLOSE_REVOKED, 'token revoked');
+    }
+    wsClients.set({}, clients.size);
+  };
+  // Revocations made elsewhere (`vigie tokens revoke` on the same database) are seen by polling.
+  const recheck = setInterval(() => {
+    for (const id of new Set(clients.values())) if (!deps.tokens.isActive(id)) closeStreamsOf(id);
+  }, deps.sessionRecheckMs ?? DEFAULT_SESSION_RECHECK_MS);
+  recheck.unref();
   const broadcast = (type: string, data: unknown) => {
     const msg = JSON.stringify({ type, data }, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
-    for (const c of clients) {
+    for (const c of clients.keys()) {
       // A client that cannot keep up loses messages (counted) instead of growing memory without bound.
       if (c.bufferedAmount > 4 << 20) {
         wsDropped.inc();
@@ -401,9 +498,9 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
     );
   }
   // The token is checked by the onRequest hook before the upgrade: an unauthenticated client gets 401.
-  app.get('/api/v1/stream', { websocket: true, ...viewer }, (socket, req) => {
+  app.get('/api/v1/stream', { websocket: true, ...viewerFromBrowser }, (socket, req) => {
     const p = req.principal!;
-    clients.add(socket);
+    clients.set(socket, p.id);
     wsClients.set({}, clients.size);
     socket.send(JSON.stringify({ type: 'hello', data: { role: p.role } }));
     socket.on('close', () => {
@@ -413,8 +510,9 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
   });
   app.decorate('broadcast', broadcast);
   app.addHook('onClose', async () => {
+    clearInterval(recheck);
     for (const u of unsubs) u();
-    for (const c of clients) c.close(1001, 'server closing');
+    for (const c of clients.keys()) c.close(1001, 'server closing');
   });
 
   for (const p of deps.plugins ?? []) await p(app);
@@ -450,6 +548,14 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
 declare module 'fastify' {
   interface FastifyInstance {
     broadcast(type: string, data: unknown): void;
-    routeList: { method: string; url: string; auth: RouteAuth }[];
+    routeList: RouteEntry[];
   }
+}
+
+export interface RouteEntry {
+  method: string;
+  url: string;
+  auth: RouteAuth;
+  /** Whether the route also takes its token as `?access_token=`. */
+  queryToken: boolean;
 }

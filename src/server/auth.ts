@@ -105,6 +105,11 @@ export class TokenStore {
     return this.db.prepare('UPDATE api_tokens SET revoked = 1 WHERE id = ?').run(id).changes > 0;
   }
 
+  /** Whether token `id` exists and is not revoked; read on every call, so it sees another process's revocation. */
+  isActive(id: string): boolean {
+    return !!this.db.prepare('SELECT 1 FROM api_tokens WHERE id = ? AND revoked = 0').get(id);
+  }
+
   hasAdmin(): boolean {
     return !!this.db.prepare("SELECT 1 FROM api_tokens WHERE role = 'admin' AND revoked = 0").get();
   }

@@ -1,9 +1,18 @@
 /** OpenAPI 3.1 description of the HTTP API, served at /openapi.json. */
 const bearer = [{ bearer: [] }];
+/** Routes a browser requests without being able to set a header also take the token in the query. */
+const bearerOrQuery = [{ bearer: [] }, { queryToken: [] }];
 const json = (schema: object) => ({ content: { 'application/json': { schema } } });
 const ref = (n: string) => ({ $ref: `#/components/schemas/${n}` });
 const err = { description: 'error', ...json(ref('Error')) };
-const authErrors = { '401': err, '403': err };
+const authErrors = {
+  '401': err,
+  '403': err,
+  '429': {
+    description: 'too many failed authentications from this address; Retry-After says when to retry',
+    ...json(ref('Error')),
+  },
+};
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
 const webhookAccepted = {
   type: 'object',
@@ -37,10 +46,18 @@ export const openApiDocument = {
     title: 'Vigie API',
     version: '1',
     description:
-      'Alerts, incidents, response actions, baselines, posture and evaluation reports. Bearer tokens with roles viewer < responder < admin.',
+      'Alerts, incidents, response actions, baselines, posture and evaluation reports. Bearer tokens with roles viewer < responder < admin, in the Authorization header (the query parameter access_token is taken only by the stream and report files). Failed authentications are throttled per address (429 with Retry-After); valid tokens never are.',
   },
   components: {
-    securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
+    securitySchemes: {
+      bearer: { type: 'http', scheme: 'bearer' },
+      queryToken: {
+        type: 'apiKey',
+        in: 'query',
+        name: 'access_token',
+        description: 'Only on GET /api/v1/stream and GET /api/v1/reports/{name}/files/{file}',
+      },
+    },
     schemas: {
       Error: {
         type: 'object',
@@ -213,8 +230,9 @@ export const openApiDocument = {
     '/api/v1/reports/{name}/files/{file}': {
       get: {
         summary: 'A plot or table file of a report',
-        description: 'Requires role viewer or higher.',
-        security: bearer,
+        description:
+          'Requires role viewer or higher. Token as Authorization header or ?access_token= (an <img> cannot set a header).',
+        security: bearerOrQuery,
         parameters: [
           { name: 'name', in: 'path', required: true, schema: { type: 'string' } },
           { name: 'file', in: 'path', required: true, schema: { type: 'string' } },
@@ -275,8 +293,8 @@ export const openApiDocument = {
       get: {
         summary: 'WebSocket: {type: alert|incident|action, data} messages as they happen',
         description:
-          'Requires role viewer or higher. Token as Authorization header or ?access_token= (browsers cannot set WebSocket headers); without a valid token the upgrade is refused with 401.',
-        security: bearer,
+          'Requires role viewer or higher. Token as Authorization header or ?access_token= (browsers cannot set WebSocket headers); without a valid token the upgrade is refused with 401. The server closes the stream with code 1008 when its token is revoked.',
+        security: bearerOrQuery,
         responses: { '101': { description: 'switching protocols' }, ...authErrors },
       },
     },

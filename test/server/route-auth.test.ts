@@ -181,6 +181,9 @@ describe('authorization on the route that actually runs', () => {
       webDir: web,
       reportsDir: mkdtempSync(join(tmpdir(), 'vigie-reports-')),
       announce: () => {},
+      // This test sends hundreds of requests without a valid token from one address on purpose:
+      // it checks what each route answers, not the throttle (test/server/hardening.test.ts does).
+      authFailureLimit: { max: 100_000, windowMs: 60_000 },
     });
     base = new URL(srv.url);
     for (const [path, item] of Object.entries(

@@ -178,38 +178,88 @@ export function register(program: Command): void {
 
   rules
     .command('serve')
-    .description('serve POST /k8s-audit standalone and print alerts as JSON lines')
+    .description(
+      'serve POST /k8s-audit standalone and print alerts as JSON lines (bearer token required unless --no-auth)',
+    )
     .requiredOption('--rules <file>', 'rules file (repeatable)', collect)
     .option('--port <port>', 'port', '9765')
     .option('--host <host>', 'address to listen on', '127.0.0.1')
-    .option('--token <token>', 'require this bearer token')
+    .option('--token <token>', 'require this bearer token (other local users see it in the process list)')
+    .option('--token-file <file>', 'require the bearer token in this file (first line; keep it mode 0600)')
+    .option('--no-auth', 'accept requests without a token: anyone who can reach the address may post events')
     .option('--skip-unknown', 'skip rules with unknown fields or errors instead of stopping')
     .option('--matching <mode>', "'first' or 'all'", 'first')
     .option('--body-limit <bytes>', 'largest accepted request body', String(4 << 20))
-    .action(async (o: CommonOpts & { port: string; host: string; token?: string; bodyLimit: string }) => {
-      const engine = new RuleEngine(load(o, ['k8s_audit']), { ruleMatching: o.matching });
-      const host = hostname();
-      const app = Fastify({ logger: false });
-      await registerK8sAuditRoute(app, {
-        bodyLimit: Number(o.bodyLimit),
-        token: o.token,
-        onEvents: (events) => {
-          for (const ev of events) {
-            engine.evaluate(ev, (rule) =>
-              process.stdout.write(
-                JSON.stringify(makeAlert(alertInput(rule, ev), host), jsonReplacer) + '\n',
-              ),
-            );
-          }
+    .action(
+      async (
+        o: CommonOpts & {
+          port: string;
+          host: string;
+          token?: string;
+          tokenFile?: string;
+          auth: boolean;
+          bodyLimit: string;
         },
-      });
-      const addr = await app.listen({ port: Number(o.port), host: o.host });
-      process.stderr.write(`listening on ${addr}/k8s-audit (${engine.activeRules().length} active rules)\n`);
-      const stop = async () => {
-        await app.close();
-        process.exit(0);
-      };
-      process.once('SIGINT', () => void stop());
-      process.once('SIGTERM', () => void stop());
-    });
+      ) => {
+        if (o.token !== undefined && o.tokenFile !== undefined)
+          throw new Error('give --token or --token-file, not both');
+        if (!o.auth && (o.token !== undefined || o.tokenFile !== undefined))
+          throw new Error('--no-auth contradicts --token and --token-file');
+        let token: string | undefined;
+        let generated = false;
+        if (o.tokenFile !== undefined) token = readFileSync(o.tokenFile, 'utf8').split('\n')[0].trim();
+        else if (o.token !== undefined) token = o.token.trim();
+        else if (o.auth) {
+          // No token given: one for this run only, 192 random bits, printed once below.
+          token = Buffer.from(globalThis.crypto.getRandomValues(new Uint8Array(24))).toString('base64url');
+          generated = true;
+        }
+        if (token === '') throw new Error(`empty token${o.tokenFile ? ` in ${o.tokenFile}` : ''}`);
+
+        const engine = new RuleEngine(load(o, ['k8s_audit']), { ruleMatching: o.matching });
+        const host = hostname();
+        const app = Fastify({ logger: false });
+        let stopping = false;
+        const stop = async () => {
+          if (stopping) return;
+          stopping = true;
+          await app.close();
+          process.exit(0);
+        };
+        // When the reader of the alerts goes away (`... | head`), nothing more can be delivered:
+        // stop quietly instead of dying on an EPIPE stack trace.
+        process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+          if (e.code === 'EPIPE' || stopping) void stop();
+          else throw e;
+        });
+        await registerK8sAuditRoute(app, {
+          bodyLimit: Number(o.bodyLimit),
+          token,
+          onEvents: (events) => {
+            for (const ev of events) {
+              engine.evaluate(ev, (rule) => {
+                if (!stopping)
+                  process.stdout.write(
+                    JSON.stringify(makeAlert(alertInput(rule, ev), host), jsonReplacer) + '\n',
+                  );
+              });
+            }
+          },
+        });
+        const addr = await app.listen({ port: Number(o.port), host: o.host });
+        process.stderr.write(
+          `listening on ${addr}/k8s-audit (${engine.activeRules().length} active rules)\n`,
+        );
+        if (generated)
+          process.stderr.write(
+            `no --token or --token-file given: requests need "Authorization: Bearer ${token}" (generated for this run, shown once)\n`,
+          );
+        if (!o.auth)
+          process.stderr.write(
+            `WARNING: --no-auth: anyone who can reach ${addr} may post audit events and read /k8s-audit/stats\n`,
+          );
+        process.once('SIGINT', () => void stop());
+        process.once('SIGTERM', () => void stop());
+      },
+    );
 }

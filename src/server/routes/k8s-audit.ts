@@ -13,7 +13,10 @@ export interface K8sAuditRouteOptions {
   onEvents: (events: VigieEvent[]) => number | void;
   /** Largest accepted body in bytes (default 4 MiB). */
   bodyLimit?: number;
-  /** When set, requests must carry `Authorization: Bearer <token>`. */
+  /**
+   * When set, the POST and its stats require `Authorization: Bearer <token>`, checked before the
+   * body is read (for `vigie rules serve`; Vigie's API server checks roles instead).
+   */
   token?: string;
   path?: string;
 }
@@ -43,10 +46,7 @@ export async function registerK8sAuditRoute(
     path: opts.path ?? '/k8s-audit',
     bodyLimit: opts.bodyLimit ?? 4 << 20,
     stats,
-    before: (req, reply) =>
-      opts.token !== undefined && req.headers.authorization !== `Bearer ${opts.token}`
-        ? reply.code(401).send({ error: 'missing or invalid bearer token' })
-        : undefined,
+    token: opts.token,
     handle: (doc, reply) => {
       const parsed: AuditParse = { events: [], errors: [] };
       collectAudit(doc, parsed, 'body');
