@@ -16,7 +16,8 @@ const MAY_IMPORT = {
   pipeline: [...GROUND],
   sources: [...GROUND],
   store: [...GROUND],
-  detect: [...GROUND],
+  // A stage may import the stages before it in the data flow (sources before detect, ...).
+  detect: [...GROUND, 'sources'],
   characterize: [...GROUND, 'store', 'sources', 'detect'],
   respond: [...GROUND, 'store'],
   server: [...GROUND, 'store', 'pipeline', 'sources', 'detect', 'characterize', 'respond'],

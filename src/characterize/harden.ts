@@ -95,7 +95,7 @@ export interface SeccompProfile {
   syscalls: { names: string[]; action: 'SCMP_ACT_ALLOW'; comment?: string }[];
 }
 
-const KNOWN = new Set(SYSCALL_NAMES_X86_64.filter(Boolean));
+const KNOWN: ReadonlySet<string> = new Set(SYSCALL_NAMES_X86_64.filter(Boolean));
 
 export interface ProfileOptions {
   /** Leave out the runtime's minimal set (only for runtimes that install the filter at exec). */
