@@ -8,7 +8,7 @@ export type AlertEmitter = (a: AlertInput) => void;
 
 /**
  * A live detector: sees events of the kinds it declares, emits alert inputs.
- * Detectors never call actuators (DESIGN.md). One file per detector, registered in detect/registry.ts.
+ * Detectors never call actuators (docs/architecture.md, "Layering"). One file per detector, registered in detect/registry.ts.
  */
 export interface Detector {
   readonly name: string;

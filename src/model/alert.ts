@@ -1,5 +1,5 @@
 /**
- * Alert envelope: a superset of Falco's JSON output (DESIGN.md, "Alert envelope"), so that
+ * Alert envelope: a superset of Falco's JSON output (docs/architecture.md, "The alert path"), so that
  * Falcosidekick, Falco Talon and SIEM parsers read it as is, plus the `vigie` block.
  * Only this module and the output code know the wire shape.
  */

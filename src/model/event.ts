@@ -1,5 +1,5 @@
 /**
- * The one event envelope every source produces (DESIGN.md, "Event envelope").
+ * The one event envelope every source produces (docs/architecture.md, "Data flow").
  *
  * Time: `ts` is nanoseconds since the Unix epoch as a `bigint`. A double cannot hold
  * nanosecond timestamps exactly (2^53 ns is about 104 days), and ordering within one

@@ -1,6 +1,6 @@
 /**
  * NATS JetStream transport for the `Bus` interface, used when agents (one per node: sources and
- * local detectors) and the brain (correlation, store, response) run apart (DESIGN.md, "Scale-out").
+ * local detectors) and the brain (correlation, store, response) run apart (docs/architecture.md, "One engine").
  *
  * - Each topic is a subject `<prefix>.<topic>` in one stream; messages are JSON with bigints as
  *   decimal strings, and carry a message id (Nats-Msg-Id) so JetStream drops republished duplicates.

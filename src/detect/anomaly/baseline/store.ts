@@ -1,5 +1,5 @@
 /**
- * SQLite persistence of workload baselines (own table, through registerMigration), and the
+ * SQLite persistence of workload baselines (own table and migrations, applied when the store is built), and the
  * export/import file format: {"format": "vigie-baselines", "version": 1, "workloads": [...]}.
  */
 import { z } from 'zod';
