@@ -8,6 +8,7 @@ import type { Writable } from 'node:stream';
 import { alertToLine, type Alert } from '../model/alert.js';
 import type { ActionRecord } from '../model/action.js';
 import { jsonReplacer } from '../model/event.js';
+import { escapeControl } from '../model/text.js';
 
 export type OutputFormat = 'text' | 'json';
 
@@ -26,7 +27,10 @@ export function actionToLine(r: ActionRecord): string {
   const params = r.params && Object.keys(r.params).length ? ` ${JSON.stringify(r.params)}` : '';
   const verified = r.verified === undefined ? '' : r.verified ? ' (verified)' : ' (NOT verified)';
   const err = r.error ? ` error: ${r.error}` : '';
-  return `${r.executedAt ?? r.rolledBackAt ?? r.createdAt} ACTION ${r.status} ${r.action} ${r.target.kind} ${who}${params} [${r.mode}] id=${r.id}${verified}: ${r.reason}${err}`;
+  // Target names, reasons and errors carry text from the workload: escaped so they cannot forge a line.
+  return escapeControl(
+    `${r.executedAt ?? r.rolledBackAt ?? r.createdAt} ACTION ${r.status} ${r.action} ${r.target.kind} ${who}${params} [${r.mode}] id=${r.id}${verified}: ${r.reason}${err}`,
+  );
 }
 
 export function createOutput(
@@ -52,7 +56,8 @@ export function createOutput(
       write(actionToLine(r) + '\n');
     },
     notice(msg) {
-      err.write(`${msg}\n`);
+      // One notice is one line, whatever the text it quotes.
+      err.write(`${escapeControl(msg)}\n`);
     },
     flush() {
       return lastWrite;

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
+import { escapeControl } from './text.js';
 import { nsToIso, workloadKey, type VigieEvent } from './event.js';
 
 export const PRIORITIES = [
@@ -174,5 +175,6 @@ export const alertSchema = z.object({
 
 /** One human line, Falco-style: "time priority rule: output". */
 export function alertToLine(a: Alert): string {
-  return `${a.time} ${a.priority} [${a.vigie.category}] ${a.rule}: ${a.output}`;
+  // Rule names and outputs carry text from the workload: escaped so that it cannot forge a line.
+  return `${a.time} ${a.priority} [${a.vigie.category}] ${escapeControl(a.rule)}: ${escapeControl(a.output)}`;
 }

@@ -6,13 +6,16 @@ const order: Readonly<Record<Level, number>> = { debug: 10, info: 20, warn: 30, 
 /** Read once, when the module loads: VIGIE_LOG selects the level for the whole process. */
 const threshold: Level = (process.env.VIGIE_LOG as Level) ?? 'info';
 
+import { escapeControl } from '../model/text.js';
+
 function write(level: Level, component: string, msg: string, extra?: Record<string, unknown>): void {
   if (order[level] < order[threshold]) return;
   const tail = extra
     ? ' ' + JSON.stringify(extra, (_k, v) => (typeof v === 'bigint' ? v.toString() : v))
     : '';
   process.stderr.write(
-    `${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} ${component}: ${msg}${tail}\n`,
+    // Messages quote names and errors from outside: one log record stays one line.
+    `${new Date().toISOString()} ${level.toUpperCase().padEnd(5)} ${component}: ${escapeControl(msg)}${tail}\n`,
   );
 }
 

@@ -6,6 +6,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import type { Command } from 'commander';
 import Docker from 'dockerode';
 import { Correlator, type Incident } from '../../characterize/incidents.js';
+import { escapeControl } from '../../model/text.js';
 import { createCharacterizer } from '../../characterize/live.js';
 import { AlertStore } from '../../store/alerts.js';
 import { defaultDbPath, openStore } from '../../infra/db.js';
@@ -15,7 +16,7 @@ const out = (s: string): void => {
 };
 
 function line(i: Incident): string {
-  return `${i.id}  ${i.severity.level.padEnd(8)} ${String(i.severity.score).padStart(3)}  ${i.status.padEnd(6)} ${i.lastSeen}  ${i.alertCount ?? i.alerts.length} alerts  ${i.title}`;
+  return `${i.id}  ${i.severity.level.padEnd(8)} ${String(i.severity.score).padStart(3)}  ${i.status.padEnd(6)} ${i.lastSeen}  ${i.alertCount ?? i.alerts.length} alerts  ${escapeControl(i.title)}`;
 }
 
 export function register(program: Command): void {

@@ -1,4 +1,5 @@
 /** Report formats of a scan: table (people), JSON (machines), SARIF 2.1.0 (code scanning), JUnit (CI). */
+import { escapeControl } from '../../model/text.js';
 import { isAbsolute, relative, sep } from 'node:path';
 import { formatError } from './load.js';
 import {
@@ -65,15 +66,19 @@ function trunc(s: string, n: number): string {
 
 export function toTable(res: ScanResult): string {
   const lines: string[] = [];
+  // Names, paths and messages come from the manifests: escaped, so a name cannot forge a line.
   const rows = sorted(res.findings).map((f) => [
     f.excepted ? `${f.severity} (excepted)` : f.severity,
     f.control,
-    trunc(resName(f), 48),
-    trunc(f.path, 60),
-    trunc(f.message, 90),
+    trunc(escapeControl(resName(f)), 48),
+    trunc(escapeControl(f.path), 60),
+    trunc(escapeControl(f.message), 90),
   ]);
   const head = ['SEVERITY', 'CONTROL', 'RESOURCE', 'PATH', 'MESSAGE'];
-  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
+  // A loop, not Math.max(...rows): spreading 100,000 rows overflows the call stack.
+  const widths = head.map((h) => h.length);
+  for (const r of rows)
+    for (let i = 0; i < r.length; i++) if (r[i].length > widths[i]) widths[i] = r[i].length;
   const fmt = (r: string[]): string =>
     r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ');
   if (rows.length > 0) {
@@ -81,7 +86,7 @@ export function toTable(res: ScanResult): string {
     for (const r of rows) lines.push(fmt(r));
     lines.push('');
   }
-  for (const e of res.errors) lines.push(`error: ${formatError(e)}`);
+  for (const e of res.errors) lines.push(`error: ${escapeControl(formatError(e))}`);
   const s = res.summary;
   const sev = SEVERITIES.filter((k) => s.bySeverity[k] > 0)
     .map((k) => `${s.bySeverity[k]} ${k}`)
