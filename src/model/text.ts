@@ -8,6 +8,7 @@
 
 // C0 controls but tab, DEL, C1 controls, and the Unicode bidirectional controls.
 // Not /g: a global regex keeps state (lastIndex) between calls.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
 
 const NAMED: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\u001b': '\\x1b' };
