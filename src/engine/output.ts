@@ -56,8 +56,9 @@ export function createOutput(
       write(actionToLine(r) + '\n');
     },
     notice(msg) {
-      // One notice is one line, whatever the text it quotes.
-      err.write(`${escapeControl(msg)}\n`);
+      // A notice may span lines it wrote itself (a summary); every other control character in the text
+      // it quotes is made visible.
+      err.write(`${msg.split('\n').map(escapeControl).join('\n')}\n`);
     },
     flush() {
       return lastWrite;

@@ -46,8 +46,14 @@ describe('control characters in human-readable output', () => {
     const err = new PassThrough();
     let noticed = '';
     err.on('data', (c: Buffer) => (noticed += c.toString()));
-    createOutput('text', new PassThrough(), err).notice(`container ${HOSTILE} started`);
-    for (const s of [line, action, noticed.replace(/\n$/, '')]) {
+    createOutput('text', new PassThrough(), err).notice(
+      `container ${HOSTILE.replace(/\n/g, ' ')} started\nsummary`,
+    );
+    // A notice keeps the lines Vigie wrote; the quoted text's other controls are escaped.
+    expect(noticed.split('\n')).toHaveLength(3);
+    const [quoted, summary] = noticed.split('\n');
+    expect(summary).toBe('summary');
+    for (const s of [line, action, quoted]) {
       for (const c of ['\n', '\r', '\u001b', '\u0007', '\u0000', '\u202e']) expect(s).not.toContain(c);
       expect(s).toContain('\\x1b');
     }
