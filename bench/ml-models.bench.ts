@@ -23,7 +23,7 @@ import { runEvaluation } from '../src/eval/run.js';
 import { listAdfa, readAdfaTrace } from '../src/sources/datasets/adfa.js';
 import { inflateScOnly, listLidDs2021 } from '../src/sources/datasets/lidds2021.js';
 import { datasetPath } from '../src/util/datasets.js';
-import { generateRecording, writeRecordingZip } from '../test/ml/lidds-fixture.js';
+import { generateRecording, writeRecordingZip } from '../test/utils/lidds-fixture.js';
 import { fmt, hrms, row } from './util.js';
 
 const PY_STIDE = `

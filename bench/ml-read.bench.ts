@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import yauzl from 'yauzl';
 import { LineSplitter, newEventView, parseScLine, ScStream } from '../src/sources/datasets/sc-parser.js';
 import { readScFromZip } from '../src/sources/datasets/lidds2021.js';
-import { generateRecording, makeZip } from '../test/ml/lidds-fixture.js';
+import { generateRecording, makeZip } from '../test/utils/lidds-fixture.js';
 import { fmt, hrms, row } from './util.js';
 
 const CHUNK = 1 << 20;

@@ -9,7 +9,7 @@ import { evaluate } from '../src/detect/posture/engine.js';
 import { loadText } from '../src/detect/posture/load.js';
 import type { K8sObject } from '../src/detect/posture/types.js';
 import { createAdmissionServer, parseReview, review } from '../src/server/admission.js';
-import { selfSignedCert } from '../test/posture/tls.js';
+import { selfSignedCert } from '../test/detect/posture/tls.js';
 import { fmt, hrms, percentile, row } from './util.js';
 
 /** A cluster-shaped mix: workloads with pods and ReplicaSets, Services, RBAC, policies, config. */

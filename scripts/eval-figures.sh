@@ -35,7 +35,7 @@
 #     footnote 3, the four-member ensemble with the neural LM (481 s); footnote 4, the attack-unit
 #     neural LM, matched (428 s + 54 s) and single (361 s + 64 s);
 #   - `vigie eval syscalls --dataset lidds2021|lidds2019`: the LID-DS data sets are not on this machine
-#     (the doc reports no LID-DS figure; the fixtures are covered by test/ml/lidds.test.ts);
+#     (the doc reports no LID-DS figure; the fixtures are covered by test/sources/datasets/lidds.test.ts);
 #   - scripts/reference/adfa-lstm.py (27 min) and adfa-covering.py: Python reference checks outside
 #     Vigie, not `vigie eval` commands;
 #   - `npm run bench -- ml-*`: speed figures, which vary from run to run by nature.

@@ -5,7 +5,7 @@ import { PostureIndex } from '../../src/detect/posture/posture-index.js';
 import { mitreOf } from '../../src/characterize/mitre.js';
 import { makeAlert, type Alert, type Priority } from '../../src/model/alert.js';
 import { openStore } from '../../src/infra/db.js';
-import { shopCluster } from '../k8s/fixtures.js';
+import { shopCluster } from '../utils/k8s-fixtures.js';
 
 function alert(
   rule: string,

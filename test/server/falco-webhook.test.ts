@@ -10,7 +10,7 @@ import { startApiServer } from '../../src/server/start.js';
 import { PushSource } from '../../src/sources/push.js';
 import { createSources } from '../../src/sources/registry.js';
 import { openStore } from '../../src/infra/db.js';
-import { waitFor, discardedOutput } from '../live/helpers.js';
+import { waitFor, discardedOutput } from '../utils/live.js';
 
 const alert = {
   time: '2024-05-01T10:00:00.000000001Z',

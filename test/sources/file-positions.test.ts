@@ -23,7 +23,7 @@ import { JsonLinesFileSource } from '../../src/sources/json-lines-file.js';
 import { K8sAuditFileSource } from '../../src/sources/k8s-audit-file.js';
 import { createSources } from '../../src/sources/registry.js';
 import { tetragonLineToEvents } from '../../src/sources/tetragon.js';
-import { waitFor } from '../live/helpers.js';
+import { waitFor } from '../utils/live.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'vigie-positions-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

@@ -15,7 +15,7 @@ import { JsonLinesFileSource, JsonLinesReader } from '../../src/sources/json-lin
 import { createSources } from '../../src/sources/registry.js';
 import { openStore } from '../../src/infra/db.js';
 import { requireDataset } from '../../src/util/datasets.js';
-import { waitFor, discardedOutput } from '../live/helpers.js';
+import { waitFor, discardedOutput } from '../utils/live.js';
 
 const storedAlerts = (db: ReturnType<typeof openStore>): number =>
   (db.prepare('SELECT COUNT(*) AS n FROM alerts').get() as { n: number }).n;

@@ -17,7 +17,7 @@ import { startServerFor } from '../../src/cli/commands/run.js';
 import { openStore } from '../../src/infra/db.js';
 import { ensureTestbedImage } from '../../src/testbed/image.js';
 import { startContainer } from '../../src/testbed/containers.js';
-import { bpftraceAvailable, docker, dockerAvailable, removeContainer } from '../live/helpers.js';
+import { bpftraceAvailable, docker, dockerAvailable, removeContainer } from '../utils/live.js';
 import { artifactPath, chromiumAvailable, launch } from './browser.js';
 
 const enabled = chromiumAvailable() && (await dockerAvailable()) && bpftraceAvailable();

@@ -1,0 +1,123 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Writable } from 'node:stream';
+import { openStore } from '../../src/infra/db.js';
+import { AlertStore } from '../../src/store/alerts.js';
+import { startAgent, startBrain } from '../../src/cli/scaleout.js';
+import { createOutput } from '../../src/engine/output.js';
+import { NatsBus } from '../../src/pipeline/nats.js';
+import type { Source, EventSink } from '../../src/sources/types.js';
+import type { Detector } from '../../src/detect/types.js';
+import { nowNs, type VigieEvent } from '../../src/model/event.js';
+import { natsAvailable, startNats, type NatsHandle } from '../utils/nats-server.js';
+
+const quiet = () =>
+  createOutput(
+    'json',
+    new Writable({ write: (_c, _e, cb) => cb() }),
+    new Writable({ write: (_c, _e, cb) => cb() }),
+  );
+
+/** A source the test drives by hand: the transport, not sensing, is under test here. */
+class HandSource implements Source {
+  readonly name = 'hand';
+  sink?: EventSink;
+  async start(sink: EventSink) {
+    this.sink = sink;
+  }
+  async stop() {}
+  stats() {
+    return { events: 0, malformed: 0, lost: 0 };
+  }
+}
+
+const shellDetector: Detector = {
+  name: 'shell',
+  kinds: ['process'],
+  onEvent(ev, emit) {
+    if (ev.proc?.name === 'sh')
+      emit({
+        rule: 'Shell',
+        priority: 'Warning',
+        output: 'sh ran',
+        category: 'attack',
+        detector: 'shell',
+        explanation: 'sh',
+        event: ev,
+      });
+  },
+};
+
+const until = async (cond: () => boolean, ms = 15_000) => {
+  const end = Date.now() + ms;
+  while (!cond() && Date.now() < end) await new Promise((r) => setTimeout(r, 25));
+  return cond();
+};
+
+describe.runIf(natsAvailable())('agent and brain over NATS JetStream', () => {
+  let nats: NatsHandle;
+  beforeAll(async () => {
+    nats = await startNats();
+  });
+  afterAll(async () => {
+    await nats?.stop();
+  });
+
+  it('an agent alert reaches the brain once, is stored, and survives a brain restart', async () => {
+    const brainDb = openStore(':memory:');
+    const src = new HandSource();
+    const agent = await startAgent({
+      nats: nats.url,
+      db: openStore(':memory:'),
+      node: 'node-a',
+      output: quiet(),
+      sources: [src],
+      detectors: [shellDetector],
+      stream: 'S1',
+    });
+    let brain = await startBrain({
+      nats: nats.url,
+      db: brainDb,
+      output: quiet(),
+      mode: 'monitor',
+      responder: null,
+      stream: 'S1',
+    });
+    const ev = (name: string): VigieEvent => ({
+      id: `e-${name}`,
+      kind: 'process',
+      ts: nowNs(),
+      source: 'hand',
+      proc: { name },
+      container: { id: 'c1', image: 'web' },
+    });
+    src.sink!(ev('sh'));
+    src.sink!(ev('httpd'));
+    const store = new AlertStore(brainDb);
+    expect(await until(() => store.count(0) === 1)).toBe(true);
+    const stored = store.list()[0];
+    expect(stored.rule).toBe('Shell');
+    expect(stored.hostname).toBe('node-a');
+
+    // Replay the same alert (at-least-once): not stored twice.
+    const replay = await NatsBus.connect({ servers: nats.url, stream: 'S1' });
+    replay.publish('alerts', stored);
+    await replay.close();
+
+    // The brain restarts; alerts published meanwhile wait in the stream for its durable consumer.
+    await brain.stop();
+    src.sink!(ev('sh'));
+    brain = await startBrain({
+      nats: nats.url,
+      db: brainDb,
+      output: quiet(),
+      mode: 'monitor',
+      responder: null,
+      stream: 'S1',
+    });
+    expect(await until(() => store.count(0) === 2)).toBe(true);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(store.count(0)).toBe(2);
+    await agent.stop();
+    await brain.stop();
+  });
+});
