@@ -277,9 +277,11 @@ describe('Kubernetes containment end to end (API double)', () => {
       postureOf: () => [{ control: 'VG-PRIV', severity: 'critical' }],
     });
     const a = runtimeAlert('Terminal shell in container', new Date());
-    new AlertStore(db).add(a);
     expect(ch.filter(a)).toBe(true);
     const inc = ch.correlate(a);
+    // As the alert path does: the incident is on the alert when it is stored, once.
+    a.vigie.incident = inc.id;
+    new AlertStore(db).add(a);
     await ch.settled();
     const stored = ch.correlator.store.get(inc.id)!;
     expect(stored.blastRadius?.target).toMatchObject({
