@@ -8,7 +8,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import yauzl from 'yauzl';
-import { LineSplitter, newEventView, parseScLine, ScStream } from '../src/sources/datasets/sc-parser.js';
+import {
+  LineSplitter,
+  newEventView,
+  parseScLine,
+  ScNameTable,
+  ScStream,
+} from '../src/sources/datasets/sc-parser.js';
 import { readScFromZip } from '../src/sources/datasets/lidds2021.js';
 import { generateRecording, makeZip } from '../test/utils/lidds-fixture.js';
 import { fmt, hrms, row } from './util.js';
@@ -36,10 +42,11 @@ function readLineByLine(path: string): Promise<number> {
         zf.openReadStream(e, (err2, s) => {
           if (err2 || !s) return rej(err2);
           const ev = newEventView();
+          const names = new ScNameTable();
           let n = 0;
           let ln = 0;
           const sp = new LineSplitter((b, a, z) => {
-            if (parseScLine(b, a, z, path, ++ln, ev)) n++;
+            if (parseScLine(b, a, z, path, ++ln, ev, names)) n++;
           });
           sp.drain(s, (x) => x).then(() => {
             zf.close();
@@ -61,10 +68,11 @@ export async function run(): Promise<void> {
   // Parse only, 1 MiB chunks as a file stream would deliver them.
   const byLines = await best(lines, () => {
     const ev = newEventView();
+    const names = new ScNameTable();
     let n = 0;
     let ln = 0;
     const sp = new LineSplitter((b, s, e) => {
-      if (parseScLine(b, s, e, 'bench.sc', ++ln, ev)) n++;
+      if (parseScLine(b, s, e, 'bench.sc', ++ln, ev, names)) n++;
     });
     for (let i = 0; i < text.length; i += CHUNK) sp.push(text.subarray(i, i + CHUNK));
     sp.end();

@@ -6,7 +6,7 @@
  */
 import { createReadStream, existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { LineSplitter, newEventView, parse2019Line } from './sc-parser.js';
+import { LineSplitter, newEventView, parse2019Line, ScNameTable } from './sc-parser.js';
 import { DatasetError, type Split, type SyscallEventView, type SyscallRecording } from './types.js';
 
 export interface LidDs2019Run {
@@ -74,6 +74,8 @@ export function listLidDs2019(scenarioDir: string, opts: LidDs2019SplitOptions =
     splitOf.set(r, i < nTrain ? 'training' : i < nTrain + nVal ? 'validation' : 'test'),
   );
   const scenario = basename(scenarioDir);
+  // The scenario's recordings intern their names in one table.
+  const names = new ScNameTable();
   return runs.map((r) => {
     const path = join(scenarioDir, `${r.name}.txt`);
     const rec: SyscallRecording = {
@@ -84,7 +86,7 @@ export function listLidDs2019(scenarioDir: string, opts: LidDs2019SplitOptions =
       exploit: r.exploit,
       exploitTimeNs: undefined,
       read: async (onEvent) => {
-        const res = await read2019(path, rec, r, onEvent);
+        const res = await read2019(path, rec, r, names, onEvent);
         return res;
       },
     };
@@ -100,6 +102,7 @@ async function read2019(
   path: string,
   rec: SyscallRecording,
   run: LidDs2019Run,
+  names: ScNameTable,
   onEvent: (ev: SyscallEventView) => void,
 ): Promise<{ lines: number }> {
   if (!existsSync(path)) throw new DatasetError(path, undefined, 'recording listed in runs.csv is missing');
@@ -109,7 +112,7 @@ async function read2019(
   let prev = -1;
   const splitter = new LineSplitter((buf, a, b) => {
     line++;
-    if (!parse2019Line(buf, a, b, path, line, ev)) return;
+    if (!parse2019Line(buf, a, b, path, line, ev, names)) return;
     if (prev >= 0 && ev.tsNs + 3600e9 < prev - day) day += 86400e9;
     ev.tsNs += day;
     if (prev < 0 && run.exploitStart !== undefined) rec.exploitTimeNs = ev.tsNs + run.exploitStart * 1e9;

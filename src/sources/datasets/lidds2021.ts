@@ -8,8 +8,8 @@ import { basename, join } from 'node:path';
 import { pipeline, Readable, Transform } from 'node:stream';
 import { createInflateRaw } from 'node:zlib';
 import yauzl from 'yauzl';
-import { ScStream } from './sc-parser.js';
-import { scWorker } from './sc-worker-client.js';
+import { ScNameTable, ScStream } from './sc-parser.js';
+import { ScWorkerHost } from './sc-worker-client.js';
 import {
   DatasetError,
   type Split,
@@ -124,13 +124,39 @@ export function parseLidDs2021Meta(text: string, file: string): LidDs2021Meta {
 }
 
 /**
+ * Reads the .sc of LID-DS 2021 recordings in batches for one evaluation: on its reader worker
+ * thread while one runs (see sc-worker-client.ts), else on this thread, where every read interns
+ * its names in the reader's one table (so every batch shares one `names`). `close` stops the worker.
+ */
+export class LidDs2021Reader {
+  private readonly names = new ScNameTable();
+  constructor(private readonly workers: ScWorkerHost = new ScWorkerHost()) {}
+
+  /** The calls of the recording zip at `path`, in batches; `next`: the zip to be read after it, read ahead. */
+  async readBatches(
+    path: string,
+    onBatch: (b: SyscallBatch) => void,
+    next?: string,
+  ): Promise<{ lines: number }> {
+    const worker = await this.workers.worker();
+    return worker ? worker.read(path, onBatch, next) : readScBatchesInThread(path, onBatch, this.names);
+  }
+
+  close(): Promise<void> {
+    return this.workers.close();
+  }
+}
+
+/**
  * Opens one recording zip: reads its metadata now (so a missing or bad .json fails early),
- * and returns a recording whose `read` streams the .sc.
+ * and returns a recording whose `read` streams the .sc. `reader`: reads its batches (the
+ * evaluation's one reader); without it, they are read on this thread, with a name table per read.
  */
 export async function openLidDs2021Recording(
   path: string,
   scenario: string,
   split: Split,
+  reader?: LidDs2021Reader,
 ): Promise<SyscallRecording & { meta: LidDs2021Meta }> {
   const name = basename(path).replace(/\.zip$/, '');
   const zf = await openZip(path);
@@ -160,7 +186,9 @@ export async function openLidDs2021Recording(
     meta,
     read: (onEvent) => readScFromZip(path, onEvent),
     readBatches: (onBatch, next) =>
-      readScBatchesFromZip(path, onBatch, next?.path.endsWith('.zip') ? next.path : undefined),
+      reader
+        ? reader.readBatches(path, onBatch, next?.path.endsWith('.zip') ? next.path : undefined)
+        : readScBatchesInThread(path, onBatch),
   };
 }
 
@@ -235,44 +263,33 @@ export function readScFromZip(
 }
 
 /**
- * Streams the .sc of a recording zip through the parser, in batches (see ScStream), on the reader
- * worker thread when one runs (see sc-worker-client.ts), else on this thread. `next`: the zip to be
- * read after this one, which the worker reads ahead.
- */
-export async function readScBatchesFromZip(
-  path: string,
-  onBatch: (b: SyscallBatch) => void,
-  next?: string,
-): Promise<{ lines: number }> {
-  const worker = await scWorker();
-  return worker ? worker.read(path, onBatch, next) : readScBatchesInThread(path, onBatch);
-}
-
-/**
- * `readScBatchesFromZip` on this thread. `ready`: the zip is opened and its .sc entry found at
- * once, its data read once `ready` settles (the reader worker opens the next recording while it
- * still parses the current one).
+ * Streams the .sc of a recording zip through the parser on this thread, in batches (see ScStream),
+ * interning names in `names` (the batches' `names` is its array). `ready`: the zip is opened and its
+ * .sc entry found at once, its data read once `ready` settles (the reader worker opens the next
+ * recording while it still parses the current one).
  */
 export function readScBatchesInThread(
   path: string,
   onBatch: (b: SyscallBatch) => void,
+  names: ScNameTable = new ScNameTable(),
   batchSize?: number,
   ready?: Promise<unknown>,
 ): Promise<{ lines: number }> {
-  return readSc(path, () => {}, onBatch, batchSize, ready);
+  return readSc(path, () => {}, onBatch, names, batchSize, ready);
 }
 
 async function readSc(
   path: string,
   onEvent: (ev: SyscallEventView) => void,
   onBatch?: (b: SyscallBatch) => void,
+  names?: ScNameTable,
   batchSize?: number,
   ready?: Promise<unknown>,
 ): Promise<{ lines: number }> {
   return withScEntry(path, async (zf, sc) => {
     const file = `${path}:${sc.fileName}`;
     const s = await inflatedEntry(zf, sc, path, ready);
-    const parser = new ScStream(file, onEvent, onBatch, batchSize);
+    const parser = new ScStream(file, onEvent, onBatch, batchSize, names);
     await parser.drain(
       s,
       (err) => new DatasetError(file, parser.lines + 1, `truncated or corrupt data: ${err.message}`),

@@ -94,24 +94,6 @@ function nextSpace(buf: Buffer, from: number, end: number): number {
   return i;
 }
 
-/**
- * System-call names repeat millions of times: they are interned by their bytes instead of decoding
- * a new string per line. A name is keyed by its length, its first four and its last four bytes
- * (packed little-endian; fewer when shorter): for names of up to 8 bytes the key is the name, longer
- * ones are also checked byte by byte. An open-addressing table over typed arrays; past MAX_NAMES
- * distinct names, new ones are decoded per line (still correct, only slower).
- */
-const MAX_NAMES = 16384;
-const NAME_SLOTS = MAX_NAMES * 2;
-const nameSlots = new Int32Array(NAME_SLOTS); // id + 1, 0 = empty
-const nameHead = new Int32Array(MAX_NAMES);
-const nameTail = new Int32Array(MAX_NAMES);
-const nameStart = new Int32Array(MAX_NAMES);
-const nameLen = new Int32Array(MAX_NAMES);
-let namePool = new Uint8Array(1 << 16);
-let namePoolUsed = 0;
-const names: string[] = [];
-
 /** Up to four bytes `buf[s..s+n)` packed little-endian (first byte lowest). */
 function pack(buf: Uint8Array, s: number, n: number): number {
   let w = 0;
@@ -119,60 +101,88 @@ function pack(buf: Uint8Array, s: number, n: number): number {
   return w;
 }
 
-/** Interned names by string (for lines parsed by parseScLine in batch mode). */
-const nameIdOf = new Map<string, number>();
+/** Distinct names a table interns; past them, new names are decoded per line. */
+const MAX_NAMES = 16384;
+const NAME_SLOTS = MAX_NAMES * 2;
 
-/** The interned string of `buf[s..e)`, whose first and last (up to) four bytes are `head`, `tail`. */
-function internKeyed(buf: Uint8Array, s: number, e: number, head: number, tail: number): string {
-  const id = internKeyedId(buf, s, e, head, tail);
-  return id >= 0
-    ? names[id]
-    : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString('latin1', s, e);
-}
+/**
+ * System-call names repeat millions of times: they are interned by their bytes instead of decoding
+ * a new string per line. A name is keyed by its length, its first four and its last four bytes
+ * (packed little-endian; fewer when shorter): for names of up to 8 bytes the key is the name, longer
+ * ones are also checked byte by byte. An open-addressing table over typed arrays; past MAX_NAMES
+ * distinct names, new ones are decoded per line (still correct, only slower).
+ *
+ * Ids are stable and the table only grows, so parsers that share one (every read of a reader) hand
+ * out batches whose `names` is this same array.
+ */
+export class ScNameTable {
+  /** The interned names, by id. */
+  readonly names: string[] = [];
+  /** Ids by name (for lines parsed by parseScLine in batch mode). */
+  readonly idOf = new Map<string, number>();
+  private readonly slots = new Int32Array(NAME_SLOTS); // id + 1, 0 = empty
+  private readonly head = new Int32Array(MAX_NAMES);
+  private readonly tail = new Int32Array(MAX_NAMES);
+  private readonly start = new Int32Array(MAX_NAMES);
+  private readonly len = new Int32Array(MAX_NAMES);
+  /** The names' bytes, back to back (`start`, `len`). */
+  private pool = new Uint8Array(1 << 16);
+  private poolUsed = 0;
 
-/** The id (index in `names`) of `buf[s..e)`, interning it; -1 once the table is full and it is new. */
-function internKeyedId(buf: Uint8Array, s: number, e: number, head: number, tail: number): number {
-  const len = e - s;
-  let h = Math.imul(head ^ Math.imul(tail, 0x9e3779b1) ^ len, 0x85ebca6b);
-  h ^= h >>> 15;
-  let slot = h & (NAME_SLOTS - 1);
-  while (true) {
-    const id1 = nameSlots[slot];
-    if (id1 === 0) break;
-    const id = id1 - 1;
-    if (nameHead[id] === head && nameTail[id] === tail && nameLen[id] === len) {
-      if (len <= 8) return id;
-      const o = nameStart[id] - s;
-      let i = s + 4;
-      while (i < e && namePool[o + i] === buf[i]) i++;
-      if (i === e) return id;
+  /** The interned latin1 string of `buf[s..e)`. */
+  internLatin1(buf: Buffer, s: number, e: number): string {
+    const n = Math.min(4, e - s);
+    return this.internKeyed(buf, s, e, pack(buf, s, n), pack(buf, e - n, n));
+  }
+
+  /** The interned string of `buf[s..e)`, whose first and last (up to) four bytes are `head`, `tail`. */
+  private internKeyed(buf: Uint8Array, s: number, e: number, head: number, tail: number): string {
+    const id = this.internKeyedId(buf, s, e, head, tail);
+    return id >= 0
+      ? this.names[id]
+      : Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString('latin1', s, e);
+  }
+
+  /** The id (index in `names`) of `buf[s..e)`, interning it; -1 once the table is full and it is new. */
+  internKeyedId(buf: Uint8Array, s: number, e: number, head: number, tail: number): number {
+    const len = e - s;
+    const slots = this.slots;
+    let h = Math.imul(head ^ Math.imul(tail, 0x9e3779b1) ^ len, 0x85ebca6b);
+    h ^= h >>> 15;
+    let slot = h & (NAME_SLOTS - 1);
+    while (true) {
+      const id1 = slots[slot];
+      if (id1 === 0) break;
+      const id = id1 - 1;
+      if (this.head[id] === head && this.tail[id] === tail && this.len[id] === len) {
+        if (len <= 8) return id;
+        const pool = this.pool;
+        const o = this.start[id] - s;
+        let i = s + 4;
+        while (i < e && pool[o + i] === buf[i]) i++;
+        if (i === e) return id;
+      }
+      slot = (slot + 1) & (NAME_SLOTS - 1);
     }
-    slot = (slot + 1) & (NAME_SLOTS - 1);
+    const id = this.names.length;
+    if (id >= MAX_NAMES) return -1;
+    const str = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString('latin1', s, e);
+    if (this.poolUsed + len > this.pool.length) {
+      const bigger = new Uint8Array(Math.max(this.pool.length * 2, this.poolUsed + len));
+      bigger.set(this.pool);
+      this.pool = bigger;
+    }
+    this.pool.set(buf.subarray(s, e), this.poolUsed);
+    this.start[id] = this.poolUsed;
+    this.len[id] = len;
+    this.head[id] = head;
+    this.tail[id] = tail;
+    this.poolUsed += len;
+    this.names.push(str);
+    this.idOf.set(str, id);
+    slots[slot] = id + 1;
+    return id;
   }
-  const id = names.length;
-  if (id >= MAX_NAMES) return -1;
-  const str = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString('latin1', s, e);
-  if (namePoolUsed + len > namePool.length) {
-    const bigger = new Uint8Array(Math.max(namePool.length * 2, namePoolUsed + len));
-    bigger.set(namePool);
-    namePool = bigger;
-  }
-  namePool.set(buf.subarray(s, e), namePoolUsed);
-  nameStart[id] = namePoolUsed;
-  nameLen[id] = len;
-  nameHead[id] = head;
-  nameTail[id] = tail;
-  namePoolUsed += len;
-  names.push(str);
-  nameIdOf.set(str, id);
-  nameSlots[slot] = id + 1;
-  return id;
-}
-
-/** The interned latin1 string of `buf[s..e)`. */
-export function internLatin1(buf: Buffer, s: number, e: number): string {
-  const n = Math.min(4, e - s);
-  return internKeyed(buf, s, e, pack(buf, s, n), pack(buf, e - n, n));
 }
 
 function parseUint(buf: Buffer, s: number, e: number): number {
@@ -189,7 +199,7 @@ function parseUint(buf: Buffer, s: number, e: number): number {
 /**
  * LID-DS 2021 `.sc`: (timestamps have 19 digits: seconds and nanoseconds are parsed apart so that
  * seconds·1e9 is exact and the one rounding of the sum gives the nearest double, as Number() would) `timestamp_ns uid pid process_name tid syscall direction args...`.
- * Returns false for an empty line; throws DatasetError on a malformed one.
+ * Returns false for an empty line; throws DatasetError on a malformed one. Names are interned in `names`.
  */
 export function parseScLine(
   buf: Buffer,
@@ -198,6 +208,7 @@ export function parseScLine(
   file: string,
   line: number,
   out: SyscallEventView,
+  names: ScNameTable,
 ): boolean {
   if (end <= start) return false;
   const f0 = nextSpace(buf, start, end);
@@ -232,7 +243,7 @@ export function parseScLine(
   out.tsNs = ts;
   out.pid = pid;
   out.tid = tid;
-  out.name = internLatin1(buf, f4 + 1, f5);
+  out.name = names.internLatin1(buf, f4 + 1, f5);
   out.dir = d === 62 ? '>' : '<';
   out.line = line;
   return true;
@@ -240,7 +251,7 @@ export function parseScLine(
 
 /**
  * LID-DS 2019 `.txt`: `event_no HH:MM:SS.nnnnnnnnn cpu uid process_name tid direction syscall args...`.
- * The timestamp is a time of day; `dayOffsetNs` lets the caller carry midnight roll-overs.
+ * The timestamp is a time of day (the caller carries midnight roll-overs). Names are interned in `names`.
  */
 export function parse2019Line(
   buf: Buffer,
@@ -249,6 +260,7 @@ export function parse2019Line(
   file: string,
   line: number,
   out: SyscallEventView,
+  names: ScNameTable,
 ): boolean {
   if (end <= start) return false;
   const f0 = nextSpace(buf, start, end);
@@ -283,7 +295,7 @@ export function parse2019Line(
   out.tsNs = ((hh * 60 + mm) * 60 + ss) * 1e9 + frac;
   out.tid = tid;
   out.pid = tid;
-  out.name = internLatin1(buf, f6 + 1, f7);
+  out.name = names.internLatin1(buf, f6 + 1, f7);
   out.dir = d === 62 ? '>' : '<';
   out.line = line;
   return true;
@@ -334,13 +346,15 @@ export class ScStream extends ChunkSink {
   /**
    * Event mode: `onEvent` gets every call. Batch mode (`onBatch` given): `onBatch` gets the calls in
    * batches of up to `batchSize`, handed over when full, at the end of every chunk, before a
-   * malformed line's error and at the end; `onEvent` is not called.
+   * malformed line's error and at the end; `onEvent` is not called. `names`: the table names are
+   * interned in (a batch's `names` is its array); a stream has one of its own unless given one to share.
    */
   constructor(
     private readonly file: string,
     private readonly onEvent: (ev: SyscallEventView) => void,
     private readonly onBatch?: (b: SyscallBatch) => void,
     private readonly batchSize = 8192,
+    private readonly names: ScNameTable = new ScNameTable(),
   ) {
     super();
     this.batch = onBatch
@@ -350,7 +364,7 @@ export class ScStream extends ChunkSink {
           tids: new Float64Array(batchSize),
           tsNs: new Float64Array(batchSize),
           dirs: new Uint8Array(batchSize),
-          names,
+          names: names.names,
           extra: [],
         }
       : null;
@@ -373,7 +387,7 @@ export class ScStream extends ChunkSink {
     const b = this.batch!;
     const j = b.n;
     if (id < 0) {
-      const known = nameIdOf.get(name);
+      const known = this.names.idOf.get(name);
       if (known !== undefined) id = known;
       else {
         b.extra.push(name);
@@ -430,12 +444,12 @@ export class ScStream extends ChunkSink {
     const line = ++this.lines;
     const ev = this.ev;
     if (this.batch === null) {
-      if (parseScLine(buf, start, end, this.file, line, ev)) this.onEvent(ev);
+      if (parseScLine(buf, start, end, this.file, line, ev, this.names)) this.onEvent(ev);
       return;
     }
     let ok: boolean;
     try {
-      ok = parseScLine(buf, start, end, this.file, line, ev);
+      ok = parseScLine(buf, start, end, this.file, line, ev, this.names);
     } catch (e) {
       // The calls before the bad line are handed over first, as in event mode.
       this.flush();
@@ -516,6 +530,7 @@ export class ScStream extends ChunkSink {
     const ev = this.ev;
     const onEvent = this.onEvent;
     const bt = this.batch;
+    const table = this.names;
     let p = from;
     while (p < len) {
       // Timestamp: 10 digits of seconds, 9 of nanoseconds, a space.
@@ -614,18 +629,18 @@ export class ScStream extends ChunkSink {
           if (this.cacheHead[k] === head && this.cacheTail[k] === tail && this.cacheLen[k] === nlen) {
             id = this.cacheId[k];
           } else {
-            id = internKeyedId(buf, ns0, ne, head, tail);
+            id = table.internKeyedId(buf, ns0, ne, head, tail);
             if (id >= 0) {
               this.cacheHead[k] = head;
               this.cacheTail[k] = tail;
               this.cacheLen[k] = nlen;
-              this.cacheName[k] = names[id];
+              this.cacheName[k] = table.names[id];
               this.cacheId[k] = id;
             }
           }
         } else {
           const n4 = nlen < 4 ? nlen : 4;
-          id = internKeyedId(buf, ns0, ne, pack(buf, ns0, n4), pack(buf, ne - n4, n4));
+          id = table.internKeyedId(buf, ns0, ne, pack(buf, ns0, n4), pack(buf, ne - n4, n4));
         }
         ++this.lines;
         if (id >= 0) {
@@ -652,9 +667,9 @@ export class ScStream extends ChunkSink {
         if (this.cacheHead[k] === head && this.cacheTail[k] === tail && this.cacheLen[k] === nlen) {
           ev.name = this.cacheName[k];
         } else {
-          const id = internKeyedId(buf, ns0, ne, head, tail);
+          const id = table.internKeyedId(buf, ns0, ne, head, tail);
           if (id >= 0) {
-            const name = names[id];
+            const name = table.names[id];
             this.cacheHead[k] = head;
             this.cacheTail[k] = tail;
             this.cacheLen[k] = nlen;
@@ -663,7 +678,7 @@ export class ScStream extends ChunkSink {
             ev.name = name;
           } else ev.name = buf.toString('latin1', ns0, ne);
         }
-      } else ev.name = internLatin1(buf, ns0, ne);
+      } else ev.name = table.internLatin1(buf, ns0, ne);
       ev.dir = d === 62 ? '>' : '<';
       ev.line = ++this.lines;
       onEvent(ev);

@@ -12,9 +12,9 @@
  * (reads run one after the other), and its batches wait here until it is read, within the same
  * bound, so the worker does not sit idle while the consumer finishes a recording and the consumer
  * does not wait for the next one to be opened. A recording read ahead and then not read is dropped
- * at the next read. One worker per process,
- * started on first use and not keeping the process alive when idle. When no worker can be started
- * (no worker support, the module cannot be loaded), reading falls back to this thread.
+ * at the next read. One worker per ScWorkerHost (a reader owns one), started on first use and not
+ * keeping the process alive when idle. When no worker can be started (no worker support, the module
+ * cannot be loaded), reading falls back to this thread.
  */
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
@@ -64,7 +64,7 @@ type WorkerMessage =
     }
   | { type: 'ready' };
 
-class ScWorkerClient {
+export class ScWorkerClient {
   private readonly worker: Worker;
   /** Resolves true once the worker runs, false when it could not start. */
   readonly ready: Promise<boolean>;
@@ -104,6 +104,16 @@ class ScWorkerClient {
 
   get usable(): boolean {
     return this.dead === null;
+  }
+
+  /** Why the worker stopped (or never started); null while it runs. */
+  get failure(): Error | null {
+    return this.dead;
+  }
+
+  /** Stops the worker; pending reads reject. */
+  async terminate(): Promise<void> {
+    await this.worker.terminate();
   }
 
   /**
@@ -221,10 +231,6 @@ class ScWorkerClient {
   }
 }
 
-let client: ScWorkerClient | null = null;
-/** A worker failed to start once: this process reads on its own thread from then on. */
-let unavailable = false;
-
 /**
  * The worker's entry. Built JavaScript runs `sc-worker.js` beside this file; from the TypeScript
  * sources (tests, benchmarks) the worker registers the same TypeScript loader first, as a worker
@@ -242,20 +248,36 @@ function workerEntry(): { entry: URL | string; eval: boolean } {
 }
 
 /**
- * The process's reader worker, or null when reading should stay on this thread: disabled with
- * VIGIE_READ_WORKER=0, or a worker could not start.
+ * Starts the reader worker on first use (and again if it died) and hands it out; `null` when
+ * reading should stay on the caller's thread: disabled with VIGIE_READ_WORKER=0, or a worker could
+ * not start, which this host then never tries again.
  */
-export async function scWorker(): Promise<ScWorkerClient | null> {
-  if (process.env.VIGIE_READ_WORKER === '0' || unavailable) return null;
-  if (client === null || !client.usable) {
-    try {
-      client = new ScWorkerClient(workerEntry());
-    } catch {
-      unavailable = true;
-      return null;
+export class ScWorkerHost {
+  private client: ScWorkerClient | null = null;
+  /** Why a worker failed to start, once: reads stay on the caller's thread from then on. */
+  private unavailable: Error | null = null;
+
+  /** The running worker, or null when reading should stay on this thread. */
+  async worker(): Promise<ScWorkerClient | null> {
+    if (process.env.VIGIE_READ_WORKER === '0' || this.unavailable !== null) return null;
+    if (this.client === null || !this.client.usable) {
+      try {
+        this.client = new ScWorkerClient(workerEntry());
+      } catch (e) {
+        // No worker support here: the caller's thread reads (the fallback, not a failure).
+        this.unavailable = e as Error;
+        return null;
+      }
     }
+    if (await this.client.ready) return this.client;
+    this.unavailable = this.client.failure ?? new Error('the reader worker did not start');
+    return null;
   }
-  if (await client.ready) return client;
-  unavailable = true;
-  return null;
+
+  /** Stops the worker, if one runs (a later read starts a new one). */
+  async close(): Promise<void> {
+    const c = this.client;
+    this.client = null;
+    if (c !== null) await c.terminate();
+  }
 }

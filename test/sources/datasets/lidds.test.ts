@@ -7,6 +7,7 @@ import {
   newEventView,
   parse2019Line,
   parseScLine,
+  ScNameTable,
   ScStream,
 } from '../../../src/sources/datasets/sc-parser.js';
 import {
@@ -33,9 +34,10 @@ function parseAll(text: string, parse: typeof parseScLine): ReturnType<typeof ne
   const out: ReturnType<typeof newEventView>[] = [];
   let line = 0;
   const ev = newEventView();
+  const names = new ScNameTable();
   const sp = new LineSplitter((b, s, e) => {
     line++;
-    if (parse(b, s, e, 'f', line, ev)) out.push({ ...ev });
+    if (parse(b, s, e, 'f', line, ev, names)) out.push({ ...ev });
   });
   // Feed in small chunks so that lines straddle chunk boundaries.
   const buf = Buffer.from(text);
@@ -138,9 +140,10 @@ function byLines(text: Buffer, step: number): { evs: Ev[]; lines: number; error?
   const evs: Ev[] = [];
   let lines = 0;
   const ev = newEventView();
+  const names = new ScNameTable();
   const sp = new LineSplitter((b, s, e) => {
     lines++;
-    if (parseScLine(b, s, e, 'f.sc', lines, ev)) evs.push({ ...ev });
+    if (parseScLine(b, s, e, 'f.sc', lines, ev, names)) evs.push({ ...ev });
   });
   try {
     for (let i = 0; i < text.length; i += step) sp.push(text.subarray(i, i + step));

@@ -3,12 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readScBatchesInThread } from '../../../src/sources/datasets/lidds2021.js';
-import { MAX_IN_FLIGHT, scWorker } from '../../../src/sources/datasets/sc-worker-client.js';
+import { MAX_IN_FLIGHT, ScWorkerHost } from '../../../src/sources/datasets/sc-worker-client.js';
 import type { SyscallBatch } from '../../../src/sources/datasets/types.js';
 import { generateRecording, makeZip, writeRecordingZip } from '../../utils/lidds-fixture.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'vigie-scworker-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+/** One worker for the whole file, as one reader keeps it for a whole evaluation. */
+const host = new ScWorkerHost();
+afterAll(() => host.close());
 
 /** Every call of a read as [name, tid, ts, dir] rows. */
 function collector(): { rows: [string, number, number, number][]; onBatch: (b: SyscallBatch) => void } {
@@ -26,7 +29,7 @@ function collector(): { rows: [string, number, number, number][]; onBatch: (b: S
 
 describe('.sc reader worker thread', () => {
   it('starts here and hands over exactly the calls the in-thread reader gives, recording after recording', async () => {
-    const w = await scWorker();
+    const w = await host.worker();
     expect(w, 'the reader worker could not start').not.toBeNull();
     for (const [seed, lines, exploit] of [
       [31, 3000, false],
@@ -48,7 +51,7 @@ describe('.sc reader worker thread', () => {
   });
 
   it('keeps at most a bounded number of batches in flight when the consumer is slow', async () => {
-    const w = (await scWorker())!;
+    const w = (await host.worker())!;
     writeRecordingZip(tmp, 'big', generateRecording(33, 15_000, false));
     let n = 0;
     await w.read(join(tmp, 'big.zip'), (b) => {
@@ -64,7 +67,7 @@ describe('.sc reader worker thread', () => {
   });
 
   it('rejects with the file and line of a malformed line after handing over the calls before it', async () => {
-    const w = (await scWorker())!;
+    const w = (await host.worker())!;
     const lines = generateRecording(34, 2000, false).lines;
     lines.splice(20_000, 0, 'not a system call line');
     const text = Buffer.from(lines.join('\n') + '\n');
@@ -81,7 +84,7 @@ describe('.sc reader worker thread', () => {
   });
 
   it("rejects with the consumer's own error when it throws, and the next read works", async () => {
-    const w = (await scWorker())!;
+    const w = (await host.worker())!;
     writeRecordingZip(tmp, 'c', generateRecording(35, 3000, false));
     const path = join(tmp, 'c.zip');
     let calls = 0;
@@ -98,7 +101,7 @@ describe('.sc reader worker thread', () => {
 
 describe('.sc reader worker thread, reading ahead', () => {
   it('reads the next recording while the consumer works, and hands it over whole and in order', async () => {
-    const w = (await scWorker())!;
+    const w = (await host.worker())!;
     const paths = [40, 41, 42].map((seed) => {
       writeRecordingZip(tmp, `ahead${seed}`, generateRecording(seed, 4000, seed === 42));
       return join(tmp, `ahead${seed}.zip`);
@@ -120,7 +123,7 @@ describe('.sc reader worker thread, reading ahead', () => {
   });
 
   it('drops a recording read ahead and never read, without stalling the next read', async () => {
-    const w = (await scWorker())!;
+    const w = (await host.worker())!;
     // More calls than the batches in flight can hold: the worker stops on the bound until it is dropped.
     writeRecordingZip(tmp, 'unread', generateRecording(43, 15_000, false));
     writeRecordingZip(tmp, 'small', generateRecording(44, 1000, false));
@@ -136,7 +139,7 @@ describe('.sc reader worker thread, reading ahead', () => {
   });
 
   it("gives a recording read ahead its own error, after the calls before the bad line, or the consumer's", async () => {
-    const w = (await scWorker())!;
+    const w = (await host.worker())!;
     const lines = generateRecording(45, 2000, false).lines;
     lines.splice(20_000, 0, 'not a system call line');
     const bad = join(tmp, 'ahead-bad.zip');
