@@ -164,6 +164,12 @@ export class ScNameTable {
       }
       slot = (slot + 1) & (NAME_SLOTS - 1);
     }
+    return this.insert(buf, s, e, head, tail, slot);
+  }
+
+  /** Interns `buf[s..e)` at the free `slot` (kept apart: rare, and the lookup above stays small). */
+  private insert(buf: Uint8Array, s: number, e: number, head: number, tail: number, slot: number): number {
+    const len = e - s;
     const id = this.names.length;
     if (id >= MAX_NAMES) return -1;
     const str = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength).toString('latin1', s, e);
@@ -180,7 +186,7 @@ export class ScNameTable {
     this.poolUsed += len;
     this.names.push(str);
     this.idOf.set(str, id);
-    slots[slot] = id + 1;
+    this.slots[slot] = id + 1;
     return id;
   }
 }
