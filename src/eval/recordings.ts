@@ -1,6 +1,11 @@
 /** Finds the recordings of a LID-DS (2021, 2019) or Vigie data folder, grouped by scenario. */
 import { basename } from 'node:path';
-import { findScenarios, listLidDs2021, openLidDs2021Recording } from '../sources/datasets/lidds2021.js';
+import {
+  findScenarios,
+  listLidDs2021,
+  openLidDs2021Recording,
+  type LidDs2021Reader,
+} from '../sources/datasets/lidds2021.js';
 import { listLidDs2019 } from '../sources/datasets/lidds2019.js';
 import { listVigieRecordings } from '../sources/datasets/vigie-jsonl.js';
 import { DatasetError, type SyscallRecording } from '../sources/datasets/types.js';
@@ -12,6 +17,8 @@ export async function loadRecordings(
   dir: string,
   params: ParamMap,
   skipped: SkippedInput[],
+  /** Reads LID-DS 2021 recordings (one reader worker for the whole evaluation). */
+  reader?: LidDs2021Reader,
 ): Promise<Map<string, SyscallRecording[]>> {
   const out = new Map<string, SyscallRecording[]>();
   const skip = (file: string, e: unknown): void => {
@@ -27,7 +34,7 @@ export async function loadRecordings(
       const recs: SyscallRecording[] = [];
       for (const f of listLidDs2021(sdir)) {
         try {
-          recs.push(await openLidDs2021Recording(f.path, basename(sdir), f.split));
+          recs.push(await openLidDs2021Recording(f.path, basename(sdir), f.split, reader));
         } catch (e) {
           skip(f.path, e);
         }

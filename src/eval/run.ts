@@ -3,6 +3,7 @@ import { evalAdfa } from './adfa-eval.js';
 import { evalKubAnomaly } from './kubanomaly-eval.js';
 import { TRIVIAL, type ParamMap } from './params.js';
 import { evalRecordings } from './recording-eval.js';
+import { LidDs2021Reader } from '../sources/datasets/lidds2021.js';
 import { loadRecordings } from './recordings.js';
 import type { EvalRun, SkippedInput } from './types.js';
 
@@ -36,13 +37,19 @@ export async function runEvaluation(o: RunOptions): Promise<EvalRun> {
     case 'lidds2019':
     case 'vigie': {
       const skipped: SkippedInput[] = [];
-      const scenarios = await loadRecordings(o.dataset, o.data, o.params, skipped);
-      run = await evalRecordings(scenarios, {
-        dataset: o.dataset,
-        algos,
-        params: o.params,
-        timelines: o.params.timelines ? Number(o.params.timelines) : 1,
-      });
+      // The evaluation owns its reader (and so the reader worker it starts), and closes it.
+      const reader = new LidDs2021Reader();
+      try {
+        const scenarios = await loadRecordings(o.dataset, o.data, o.params, skipped, reader);
+        run = await evalRecordings(scenarios, {
+          dataset: o.dataset,
+          algos,
+          params: o.params,
+          timelines: o.params.timelines ? Number(o.params.timelines) : 1,
+        });
+      } finally {
+        await reader.close();
+      }
       run.output.skipped.unshift(...skipped);
       break;
     }
