@@ -120,4 +120,56 @@ describe.runIf(natsAvailable())('agent and brain over NATS JetStream', () => {
     await agent.stop();
     await brain.stop();
   });
+
+  it('alerts from two agents on one workload become one incident in the brain, stored once each', async () => {
+    const brainDb = openStore(':memory:');
+    const a = new HandSource();
+    const b = new HandSource();
+    const agents = await Promise.all(
+      [
+        ['node-a', a],
+        ['node-b', b],
+      ].map(([node, src]) =>
+        startAgent({
+          nats: nats.url,
+          db: openStore(':memory:'),
+          node: node as string,
+          output: quiet(),
+          sources: [src as HandSource],
+          detectors: [shellDetector],
+          stream: 'S2',
+        }),
+      ),
+    );
+    const brain = await startBrain({
+      nats: nats.url,
+      db: brainDb,
+      output: quiet(),
+      mode: 'monitor',
+      responder: null,
+      stream: 'S2',
+    });
+    // The same Deployment's pods on two nodes.
+    const ev = (node: string, pod: string): VigieEvent => ({
+      id: `e-${node}`,
+      kind: 'process',
+      ts: nowNs(),
+      source: 'hand',
+      host: node,
+      proc: { name: 'sh' },
+      container: { id: `c-${node}`, image: 'shop/web:1' },
+      k8s: { namespace: 'shop', pod, workload: 'web', node },
+    });
+    a.sink!(ev('node-a', 'web-1'));
+    b.sink!(ev('node-b', 'web-2'));
+    const store = new AlertStore(brainDb);
+    expect(await until(() => store.count(0) === 2)).toBe(true);
+    const incidents = new Set(store.list().map((x) => x.vigie.incident));
+    expect(incidents.size).toBe(1);
+    expect([...incidents][0]).toBeTruthy();
+    // The agents keep no copy: storage and correlation are the brain's.
+    for (const ag of agents) expect(ag.engine.alerts.count(0)).toBe(0);
+    for (const ag of agents) await ag.stop();
+    await brain.stop();
+  });
 });
