@@ -63,7 +63,7 @@ export interface VigieResponder extends Responder {
   get(id: string): ActionRecord | undefined;
 }
 
-class Engine implements VigieResponder {
+class ResponseEngine implements VigieResponder {
   readonly policy: Policy;
   readonly ready: Promise<ActionRecord[]>;
   private readonly records: ActionRecords;
@@ -182,5 +182,5 @@ class Engine implements VigieResponder {
 }
 
 export function createResponder(opts: ResponderOptions): VigieResponder {
-  return new Engine({ ...opts, hostname: opts.hostname || osHostname() });
+  return new ResponseEngine({ ...opts, hostname: opts.hostname || osHostname() });
 }
