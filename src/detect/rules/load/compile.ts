@@ -248,7 +248,9 @@ export function compileRules(
         continue;
       }
       if (e instanceof CompileError) {
-        const where = e.macro ? (collector.macros.get(e.macro)?.where ?? def.where) : def.where;
+        // Inside a macro, the offset is in the macro's condition: point at it.
+        const m = e.macro ? collector.macros.get(e.macro) : undefined;
+        const where = m ? joinParts(m.condition).locate(e.pos) : def.where;
         fail(new RuleLoadError(where, `${e.macro ? `in macro "${e.macro}": ` : ''}${e.message}`, label));
         continue;
       }
