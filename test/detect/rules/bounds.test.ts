@@ -127,3 +127,33 @@ describe('macro expansion is linear', () => {
     expect([...r.rules[1].keys!]).toEqual(['create']);
   });
 });
+
+describe('list expansion is bounded', () => {
+  /** l0 holds `a`; l(i) names l(i-1) through `items`. */
+  function lists(n: number, items: (prev: string) => string, reverse = false): string {
+    const defs = ['- list: l0\n  items: [a]\n'];
+    for (let i = 1; i < n; i++) defs.push(`- list: l${i}\n  items: [${items(`l${i - 1}`)}]\n`);
+    if (reverse) defs.reverse();
+    return defs.join('') + rule(`ka.verb in (l${n - 1})`);
+  }
+
+  it('refuses lists that double 28 times with the list named, instead of overflowing', () => {
+    const e = loadError(lists(28, (l) => `${l}, ${l}`));
+    expect(e.message).toMatch(/^deep\.yaml:\d+:3: list "l\d+": lists expand to more than 1000000 items/);
+  });
+
+  it('refuses 10,000 chained lists, in either order, with the list named', () => {
+    for (const reverse of [false, true]) {
+      const e = loadError(lists(10_000, (l) => l, reverse));
+      expect(e.message).toMatch(
+        /^deep\.yaml:\d+:3: list "l\d+": lists name each other deeper than 256 levels$/,
+      );
+    }
+  });
+
+  it('still expands lists that name lists', () => {
+    const r = loadRuleSources([{ name: 'l.yaml', content: lists(10, (l) => `${l}, create`) }]);
+    expect(r.lists.get('l9')).toEqual(['a', ...Array<string>(9).fill('create')]);
+    expect(new RuleEngine(r).evaluate(CREATE)).toBe(1);
+  });
+});
