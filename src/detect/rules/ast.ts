@@ -3,6 +3,15 @@
  * Macros and lists are still names here; compile.ts resolves them against the collected rule set.
  */
 
+/**
+ * How deep a condition may nest. The parser counts parentheses, `not`s and transformer calls in one
+ * condition's text; the compiler counts and/or/not nodes and macro references through every macro a
+ * condition uses. Deeper conditions are refused with their place, instead of exhausting the stack
+ * while loading (or while evaluating, since each macro level is one call). Falco's own rule files nest
+ * about a dozen levels, macros included.
+ */
+export const MAX_CONDITION_DEPTH = 256;
+
 export const OPERATORS = [
   '=',
   '==',

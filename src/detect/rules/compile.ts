@@ -3,11 +3,23 @@
  * looked up per event: macros are compiled once per source and shared, list names are expanded into
  * Sets, literal values are converted to the field's type, extractors are shared per field.
  *
+ * A macro is compiled once and every use calls its compiled form, so the work is linear in the size of
+ * the rule files even when macros use other macros several times each; what is derived from a macro's
+ * AST (its depth, the index keys it allows) is likewise computed once per macro. A condition may nest
+ * at most MAX_CONDITION_DEPTH levels of and/or/not and macro references, counted through its macros.
+ *
  * Semantics follow Falco's engine: a comparison on a field the event does not carry is false (for every
  * operator, `!=` included); on a list field, `in` means every value is in the set, `intersects` means
  * one is, and the other operators match when one value matches.
  */
-import { LIST_OPERATORS, type Expr, type FieldRef, type Operator, type ValueItem } from './ast.js';
+import {
+  LIST_OPERATORS,
+  MAX_CONDITION_DEPTH,
+  type Expr,
+  type FieldRef,
+  type Operator,
+  type ValueItem,
+} from './ast.js';
 import type { FieldCatalog, FieldDef, FieldType, FieldValue, Getter } from './fields/types.js';
 import type { VigieEvent } from '../../model/event.js';
 
@@ -39,6 +51,30 @@ export interface MacroSource {
 }
 
 const FALSE: Pred = () => false;
+
+/** A macro's compiled condition and how deep it nests (its root is level 1). */
+interface CompiledMacro extends CompiledCondition {
+  depth: number;
+}
+
+/** Offset of the leftmost field or macro of `e`, for messages about nodes that carry none. */
+function firstPos(e: Expr): number {
+  let x = e;
+  for (;;) {
+    if (x.t === 'and' || x.t === 'or') {
+      if (x.items.length === 0) return 0;
+      x = x.items[0];
+    } else if (x.t === 'not') x = x.e;
+    else return x.pos;
+  }
+}
+
+function tooDeep(e: Expr): CompileError {
+  return new CompileError(
+    `condition nests deeper than ${MAX_CONDITION_DEPTH} levels (counting the macros it uses)`,
+    firstPos(e),
+  );
+}
 
 // ---------------------------------------------------------------------------------------------
 // Value helpers
@@ -154,8 +190,12 @@ function transform(get: Getter, ts: readonly string[]): Getter {
 }
 
 export class Compiler {
-  private readonly macroCache = new Map<string, CompiledCondition>();
+  private readonly macroCache = new Map<string, CompiledMacro>();
   private readonly macroVisiting = new Set<string>();
+  /** possibleValues of each macro, per field: `${field}\0${macro}`. */
+  private readonly macroValues = new Map<string, ReadonlySet<string> | null>();
+  /** Nesting level, in the whole expansion, of the root of the condition being compiled. */
+  private depthBase = 0;
   private readonly getterCache = new Map<string, Getter>();
 
   constructor(
@@ -165,36 +205,59 @@ export class Compiler {
   ) {}
 
   compile(ast: Expr): CompiledCondition {
-    const acc: CompiledCondition = {
+    const c = this.compileAt(ast, 0);
+    return { pred: c.pred, unknown: c.unknown, unprovided: c.unprovided, fields: c.fields };
+  }
+
+  /** Compiles `ast` whose root sits `base` levels deep in the expansion being compiled. */
+  private compileAt(ast: Expr, base: number): CompiledMacro {
+    const acc: CompiledMacro = {
       pred: FALSE,
       unknown: new Set(),
       unprovided: new Set(),
       fields: new Set(),
+      depth: 0,
     };
     // The condition becomes the body of one generated function: and/or/not are plain JS operators and
     // the common comparisons are inlined, so an evaluation is a few calls to shared extractors.
     const parts: unknown[] = [];
-    const code = this.gen(ast, acc, parts);
+    const saved = this.depthBase;
+    this.depthBase = base;
+    let code: string;
+    try {
+      code = this.gen(ast, acc, parts, 1);
+    } finally {
+      this.depthBase = saved;
+    }
     acc.pred = new Function('c', `"use strict"; return function condition(ev) { let v; return ${code}; };`)(
       parts,
     ) as Pred;
     return acc;
   }
 
-  private gen(e: Expr, acc: CompiledCondition, parts: unknown[]): string {
+  /** Code for `e`, which sits at level `d` of the condition being compiled (its root is level 1). */
+  private gen(e: Expr, acc: CompiledMacro, parts: unknown[], d: number): string {
     const ref = (x: unknown): string => {
       parts.push(x);
       return `c[${parts.length - 1}]`;
     };
+    // The whole expansion is bounded, so that compiling and evaluating stay far from the stack's end.
+    if (this.depthBase + d > MAX_CONDITION_DEPTH) throw tooDeep(e);
+    if (d > acc.depth) acc.depth = d;
     switch (e.t) {
       case 'and':
-        return `(${e.items.map((x) => this.gen(x, acc, parts)).join(' && ')})`;
+        return `(${e.items.map((x) => this.gen(x, acc, parts, d + 1)).join(' && ')})`;
       case 'or':
-        return `(${e.items.map((x) => this.gen(x, acc, parts)).join(' || ')})`;
+        return `(${e.items.map((x) => this.gen(x, acc, parts, d + 1)).join(' || ')})`;
       case 'not':
-        return `!${this.gen(e.e, acc, parts)}`;
-      case 'macro':
-        return `${ref(this.macro(e.name, e.pos, acc))}(ev)`;
+        return `!${this.gen(e.e, acc, parts, d + 1)}`;
+      case 'macro': {
+        const m = this.macro(e.name, e.pos, acc, this.depthBase + d);
+        // A macro compiled earlier, from a shallower place, may still be too deep here.
+        if (this.depthBase + d + m.depth > MAX_CONDITION_DEPTH) throw tooDeep(e);
+        if (d + m.depth > acc.depth) acc.depth = d + m.depth;
+        return `${ref(m.pred)}(ev)`;
+      }
       case 'cmp': {
         const pred = this.cmp(e, acc);
         if (pred === FALSE) return 'false';
@@ -264,7 +327,14 @@ export class Compiler {
   }
 
   /** The set of values `field` can take when the condition is true, or null when unconstrained. */
-  possibleValues(ast: Expr, field: string, seen = new Set<string>()): Set<string> | null {
+  possibleValues(ast: Expr, field: string): Set<string> | null {
+    const r = this.valuesOf(ast, field);
+    // A fresh set: what valuesOf returns may be a macro's, shared with other rules.
+    return r === null ? null : new Set(r);
+  }
+
+  /** possibleValues without the copy: the result may be shared (never change it). */
+  private valuesOf(ast: Expr, field: string): ReadonlySet<string> | null {
     switch (ast.t) {
       case 'cmp':
         if (ast.field.name !== field || ast.field.transformers.length) return null;
@@ -278,9 +348,9 @@ export class Compiler {
         }
         return null;
       case 'and': {
-        let acc: Set<string> | null = null;
+        let acc: ReadonlySet<string> | null = null;
         for (const it of ast.items) {
-          const s = this.possibleValues(it, field, seen);
+          const s = this.valuesOf(it, field);
           if (s === null) continue;
           acc = intersect(acc, s);
         }
@@ -289,7 +359,7 @@ export class Compiler {
       case 'or': {
         const acc = new Set<string>();
         for (const it of ast.items) {
-          const s = this.possibleValues(it, field, seen);
+          const s = this.valuesOf(it, field);
           if (s === null) return null;
           for (const x of s) acc.add(x);
         }
@@ -298,17 +368,27 @@ export class Compiler {
       case 'not':
         return null;
       case 'macro': {
+        // Once per macro and field: a macro used twice by another (m2: m1 or m1) is not walked twice.
+        const key = `${field}\u0000${ast.name}`;
+        const known = this.macroValues.get(key);
+        if (known !== undefined) return known;
         const m = this.macros.get(ast.name);
-        if (!m || seen.has(ast.name)) return null;
-        seen.add(ast.name);
-        const r = this.possibleValues(m.ast, field, seen);
-        seen.delete(ast.name);
+        if (!m || this.macroVisiting.has(ast.name)) return null;
+        this.macroVisiting.add(ast.name);
+        let r: ReadonlySet<string> | null;
+        try {
+          r = this.valuesOf(m.ast, field);
+        } finally {
+          this.macroVisiting.delete(ast.name);
+        }
+        this.macroValues.set(key, r);
         return r;
       }
     }
   }
 
-  private macro(name: string, pos: number, acc: CompiledCondition): Pred {
+  /** The compiled macro `name`, referenced at level `at` of the whole expansion. */
+  private macro(name: string, pos: number, acc: CompiledCondition, at: number): CompiledMacro {
     let c = this.macroCache.get(name);
     if (!c) {
       const m = this.macros.get(name);
@@ -316,7 +396,7 @@ export class Compiler {
       if (this.macroVisiting.has(name)) throw new CompileError(`macro "${name}" refers to itself`, pos);
       this.macroVisiting.add(name);
       try {
-        c = this.compile(m.ast);
+        c = this.compileAt(m.ast, at);
       } catch (e) {
         if (e instanceof CompileError && !e.macro) throw new CompileError(e.message, e.pos, name);
         throw e;
@@ -332,7 +412,7 @@ export class Compiler {
     for (const f of c.unprovided) acc.unprovided.add(f);
     for (const f of c.fields) acc.fields.add(f);
     // Call through the cached closure: one compiled body per macro, shared by every rule using it.
-    return c.pred;
+    return c;
   }
 
   /** Resolve a field reference to its definition and (when provided) its extractor. */
@@ -582,7 +662,7 @@ function memoizePred(p: Pred): Pred {
   };
 }
 
-function intersect(a: Set<string> | null, b: Set<string>): Set<string> {
+function intersect(a: ReadonlySet<string> | null, b: ReadonlySet<string>): ReadonlySet<string> {
   if (a === null) return b;
   const out = new Set<string>();
   for (const x of a) if (b.has(x)) out.add(x);

@@ -13,9 +13,13 @@
  * argument in brackets; identifiers without a dot are macros. Values after an operator are bare
  * strings up to whitespace, a comma, a parenthesis or a quote, exactly as Falco reads them, so that
  * `runc:[0:PARENT]` and `/healthz?` need no quoting.
+ *
+ * Parentheses, `not`s and transformer calls may nest at most MAX_CONDITION_DEPTH (256) levels: the
+ * parser descends one level per nesting, and a deeper condition is refused with its offset.
  */
 import {
   LIST_OPERATORS,
+  MAX_CONDITION_DEPTH,
   OPERATORS,
   TRANSFORMERS,
   type Expr,
@@ -40,6 +44,8 @@ const TRANSFORMER_SET: ReadonlySet<string> = new Set<string>(TRANSFORMERS);
 
 class Parser {
   private i = 0;
+  /** Current nesting of parentheses, `not`s and transformer calls. */
+  private depth = 0;
   // Sticky patterns carry their position (lastIndex): each parser has its own.
   private readonly identRe = /[A-Za-z_][A-Za-z0-9_]*/y;
   private readonly fieldRe = /[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z0-9_]+(?:-[A-Za-z0-9_]+)*)+/y;
@@ -57,6 +63,11 @@ class Parser {
 
   private fail(msg: string, at = this.i): never {
     throw new ConditionSyntaxError(`${msg} at offset ${at}`, at);
+  }
+
+  /** Enters one level of nesting at `at`; refuses to go deeper than MAX_CONDITION_DEPTH. */
+  private enter(at: number): void {
+    if (++this.depth > MAX_CONDITION_DEPTH) this.fail(`nests deeper than ${MAX_CONDITION_DEPTH} levels`, at);
   }
 
   private ws(): void {
@@ -92,19 +103,32 @@ class Parser {
   }
 
   private notExpr(): Expr {
-    if (this.keyword('not')) return { t: 'not', e: this.notExpr() };
-    return this.check();
+    // `not not ... x` is read in a loop, one nesting level per `not`.
+    let nots = 0;
+    for (;;) {
+      this.ws();
+      const at = this.i;
+      if (!this.keyword('not')) break;
+      this.enter(at);
+      nots++;
+    }
+    let e = this.check();
+    this.depth -= nots;
+    for (; nots > 0; nots--) e = { t: 'not', e };
+    return e;
   }
 
   private check(): Expr {
     this.ws();
     const start = this.i;
     if (this.s[this.i] === '(') {
+      this.enter(this.i);
       this.i++;
       const e = this.orExpr();
       this.ws();
       if (this.s[this.i] !== ')') this.fail('missing ")"');
       this.i++;
+      this.depth--;
       return e;
     }
     // A transformer call on the left: tolower(proc.name) = bash
@@ -134,11 +158,13 @@ class Parser {
     this.identRe.lastIndex = this.i;
     const id = this.identRe.exec(this.s)?.[0];
     if (id && TRANSFORMER_SET.has(id) && this.s[this.i + id.length] === '(') {
+      this.enter(pos);
       this.i += id.length + 1;
       const inner = this.fieldExpr();
       this.ws();
       if (this.s[this.i] !== ')') this.fail(`missing ")" after ${id}(`);
       this.i++;
+      this.depth--;
       return { ...inner, transformers: [...inner.transformers, id as Transformer], pos };
     }
     this.fieldRe.lastIndex = this.i;

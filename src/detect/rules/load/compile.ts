@@ -3,7 +3,7 @@
  * as `and not (...)` clauses) into a closure, once, with the condition compiler of its source; rules
  * that cannot be evaluated are kept, inactive, with the reason.
  */
-import type { Expr, FieldRef } from '../ast.js';
+import { MAX_CONDITION_DEPTH, type Expr, type FieldRef } from '../ast.js';
 import { Compiler, CompileError } from '../compile.js';
 import type { FieldCatalog } from '../fields/types.js';
 import { compileOutput } from '../output.js';
@@ -112,25 +112,53 @@ function exceptionsExpr(rule: RuleDef): Expr | undefined {
   return { t: 'not', e: alts.length === 1 ? alts[0] : { t: 'or', items: alts } };
 }
 
+/**
+ * How many items all lists may hold once the lists they name are expanded. Falco's own rule files
+ * hold about 1,200; a list naming another twice, itself named twice by the next, doubles at each
+ * step, and is refused (with its place) long before it exhausts the memory.
+ */
+export const MAX_EXPANDED_LIST_ITEMS = 1_000_000;
+
 function expandLists(lists: ReadonlyMap<string, ListDef>): Map<string, string[]> {
   const out = new Map<string, string[]>();
+  /** How deep each expanded list nests (a list naming no list: 1), wherever it is expanded from. */
+  const depthOf = new Map<string, number>();
   const visiting = new Set<string>();
-  const expand = (name: string): string[] => {
+  let total = 0;
+  const expand = (name: string, at: number): string[] => {
     const done = out.get(name);
     if (done) return done;
-    if (visiting.has(name))
-      throw new RuleLoadError(lists.get(name)!.where, 'list refers to itself', `list "${name}"`);
+    const def = lists.get(name)!;
+    const label = `list "${name}"`;
+    if (visiting.has(name)) throw new RuleLoadError(def.where, 'list refers to itself', label);
+    const tooDeep = () =>
+      new RuleLoadError(def.where, `lists name each other deeper than ${MAX_CONDITION_DEPTH} levels`, label);
+    if (at > MAX_CONDITION_DEPTH) throw tooDeep();
     visiting.add(name);
     const res: string[] = [];
-    for (const it of lists.get(name)!.items) {
-      if (lists.has(it) && it !== name) res.push(...expand(it));
-      else res.push(it);
+    let depth = 1;
+    for (const it of def.items) {
+      if (lists.has(it) && it !== name) {
+        const sub = expand(it, at + 1);
+        depth = Math.max(depth, 1 + depthOf.get(it)!);
+        if (depth > MAX_CONDITION_DEPTH) throw tooDeep();
+        if (total + sub.length > MAX_EXPANDED_LIST_ITEMS)
+          throw new RuleLoadError(
+            def.where,
+            `lists expand to more than ${MAX_EXPANDED_LIST_ITEMS} items (at "${it}")`,
+            label,
+          );
+        total += sub.length;
+        // A loop, not push(...sub): a long list would overflow the argument stack.
+        for (const x of sub) res.push(x);
+      } else res.push(it);
     }
     visiting.delete(name);
     out.set(name, res);
+    depthOf.set(name, depth);
     return res;
   };
-  for (const n of lists.keys()) expand(n);
+  for (const n of lists.keys()) expand(n, 1);
   return out;
 }
 
@@ -248,7 +276,9 @@ export function compileRules(
         continue;
       }
       if (e instanceof CompileError) {
-        const where = e.macro ? (collector.macros.get(e.macro)?.where ?? def.where) : def.where;
+        // Inside a macro, the offset is in the macro's condition: point at it.
+        const m = e.macro ? collector.macros.get(e.macro) : undefined;
+        const where = m ? joinParts(m.condition).locate(e.pos) : def.where;
         fail(new RuleLoadError(where, `${e.macro ? `in macro "${e.macro}": ` : ''}${e.message}`, label));
         continue;
       }
