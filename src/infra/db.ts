@@ -5,7 +5,7 @@
  * shared between modules. Migrations are recorded by id in `schema_migrations` and applied once.
  */
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 export type Db = Database.Database;
@@ -19,7 +19,12 @@ export interface Migration {
 }
 
 export function openStore(path: string): Db {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  if (path !== ':memory:') {
+    mkdirSync(dirname(path), { recursive: true });
+    // The database holds alerts, evidence and token hashes: readable by its owner only. SQLite gives
+    // its -wal and -shm files the database file's mode.
+    if (!existsSync(path)) closeSync(openSync(path, 'a', 0o600));
+  }
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
   // WAL with NORMAL sync: a commit survives the process being killed (not a power cut).

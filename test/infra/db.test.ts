@@ -60,3 +60,22 @@ describe('a database shared between processes', () => {
     db.close();
   });
 });
+
+describe('a new database file', () => {
+  it('is created readable and writable by its owner only, and so are its WAL files', async () => {
+    const { mkdtempSync, statSync, existsSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const path = join(mkdtempSync(join(tmpdir(), 'vigie-mode-')), 'sub', 'v.db');
+    const old = process.umask(0o022);
+    try {
+      const db = openStore(path);
+      new AlertStore(db);
+      for (const f of [path, `${path}-wal`, `${path}-shm`])
+        if (existsSync(f)) expect((statSync(f).mode & 0o777).toString(8), f).toBe('600');
+      db.close();
+    } finally {
+      process.umask(old);
+    }
+  });
+});
