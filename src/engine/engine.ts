@@ -148,9 +148,16 @@ export class Engine {
       this.path.accept(a);
       return true;
     };
+    // Events a source acknowledges to its sender (webhooks) are handled before the acknowledgement.
+    const handleNow = (ev: VigieEvent) => {
+      if (this.stopping) return false;
+      this.arrival.set(ev, performance.now());
+      this.detect(ev);
+      return true;
+    };
     for (const s of this.sources) {
       try {
-        await s.start(sink, alertSink);
+        await s.start(sink, alertSink, handleNow);
       } catch (err) {
         log.error(`source ${s.name} failed to start: ${(err as Error).message}`);
       }

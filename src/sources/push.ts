@@ -10,18 +10,21 @@ import type { AlertSink, EventSink, Source, SourceStats } from './types.js';
 export class PushSource implements Source {
   private sink?: EventSink;
   private alerts?: AlertSink;
+  private now?: EventSink;
   private st: SourceStats = { events: 0, malformed: 0, lost: 0 };
 
   constructor(readonly name: string) {}
 
-  async start(sink: EventSink, alerts?: AlertSink): Promise<void> {
+  async start(sink: EventSink, alerts?: AlertSink, now?: EventSink): Promise<void> {
     this.sink = sink;
     this.alerts = alerts;
+    this.now = now;
   }
 
   async stop(): Promise<void> {
     this.sink = undefined;
     this.alerts = undefined;
+    this.now = undefined;
   }
 
   /**
@@ -38,11 +41,16 @@ export class PushSource implements Source {
     return dropped;
   }
 
-  /** Returns how many of the events were dropped (not started, or the events queue was full). */
+  /**
+   * Returns how many of the events were dropped (not started, or the events queue was full). With the
+   * engine's `now` sink the events are handled before this returns, so the webhook answers 200 only
+   * for events already handled (their alerts stored).
+   */
   push(events: VigieEvent[]): number {
     let dropped = 0;
+    const sink = this.now ?? this.sink;
     for (const ev of events) {
-      if (this.sink && this.sink(ev)) this.st.events++;
+      if (sink && sink(ev)) this.st.events++;
       else dropped++;
     }
     this.st.lost += dropped;

@@ -25,8 +25,12 @@ export interface SourceStats {
 /** A live source of events. One file per source, registered in sources/registry.ts. */
 export interface Source {
   readonly name: string;
-  /** `alerts` is given by the engine; only sources of finished alerts (Falco) use it. */
-  start(sink: EventSink, alerts?: AlertSink): Promise<void>;
+  /**
+   * `alerts` is given by the engine; only sources of finished alerts (Falco) use it. `now` handles an
+   * event at once (detectors run, any alert is stored) before it returns: a source that acknowledges
+   * what it receives (a webhook's 200) uses it, so that an acknowledged event is never lost.
+   */
+  start(sink: EventSink, alerts?: AlertSink, now?: EventSink): Promise<void>;
   stop(): Promise<void>;
   stats(): SourceStats;
 }
