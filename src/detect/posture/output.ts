@@ -21,17 +21,38 @@ function resName(f: Finding): string {
   return `${r.kind}/${r.namespace ? `${r.namespace}/` : ''}${r.name}`;
 }
 
+/**
+ * Severity (highest first), control, resource, path. Grouped by severity and control first, so the
+ * resource names and paths (built on demand by the findings) are built once per finding and
+ * compared only within a group; the collator orders as localeCompare does, only faster.
+ */
 function sorted(findings: Finding[]): Finding[] {
-  return [...findings].sort(
+  const collator = new Intl.Collator();
+  const groups = new Map<string, Finding[]>();
+  for (const f of findings) {
+    const key = `${f.severity}\u0000${f.control}`;
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = []));
+    g.push(f);
+  }
+  const ordered = [...groups.values()].sort(
     (a, b) =>
-      severityRank(b.severity) - severityRank(a.severity) ||
-      a.control.localeCompare(b.control) ||
-      resName(a).localeCompare(resName(b)) ||
-      a.path.localeCompare(b.path),
+      severityRank(b[0].severity) - severityRank(a[0].severity) ||
+      collator.compare(a[0].control, b[0].control),
   );
+  const out: Finding[] = [];
+  for (const g of ordered) {
+    const names = g.map(resName);
+    const paths = g.map((f) => f.path);
+    const idx = g.map((_, i) => i);
+    idx.sort((a, b) => collator.compare(names[a], names[b]) || collator.compare(paths[a], paths[b]));
+    for (const i of idx) out.push(g[i]);
+  }
+  return out;
 }
 
-export function toJson(res: ScanResult): string {
+export function toJson(res: ScanResult, notes: RunNotes = {}): string {
+  const unreadable = notes.unreadableInputs ?? 0;
   return JSON.stringify(
     {
       findings: sorted(res.findings).map((f) => ({
@@ -52,7 +73,8 @@ export function toJson(res: ScanResult): string {
         exception: f.exception,
       })),
       resources: res.resources,
-      summary: res.summary,
+      // No score for a partial run: a reader that checks `score >= 90` must not pass it.
+      summary: unreadable > 0 ? { ...res.summary, score: null, unreadableInputs: unreadable } : res.summary,
       errors: res.errors,
     },
     null,
@@ -64,37 +86,62 @@ function trunc(s: string, n: number): string {
   return s.length <= n ? s : `${s.slice(0, n - 1)}…`;
 }
 
-export function toTable(res: ScanResult): string {
-  const lines: string[] = [];
-  // Names, paths and messages come from the manifests: escaped, so a name cannot forge a line.
-  const rows = sorted(res.findings).map((f) => [
+/** How the run went beside the findings: inputs that were not read make the score meaningless. */
+export interface RunNotes {
+  /** Inputs that could not be read at all (missing, not text, over a size limit). */
+  unreadableInputs?: number;
+}
+
+function tableRow(f: Finding): string[] {
+  return [
     f.excepted ? `${f.severity} (excepted)` : f.severity,
     f.control,
     trunc(escapeControl(resName(f)), 48),
     trunc(escapeControl(f.path), 60),
     trunc(escapeControl(f.message), 90),
-  ]);
+  ];
+}
+
+function scoreText(res: ScanResult, notes: RunNotes): string {
+  const n = notes.unreadableInputs ?? 0;
+  if (n > 0) return `Score n/a: ${n} input${n === 1 ? '' : 's'} could not be read`;
+  return `Score ${res.summary.score}/100`;
+}
+
+/**
+ * The table line by line, so that a scan with millions of findings is written without holding
+ * every row (or one string of them all) in memory: a first pass measures the columns, the second
+ * builds each row as it is written.
+ */
+export function* tableLines(res: ScanResult, notes: RunNotes = {}): Generator<string> {
+  // Names, paths and messages come from the manifests: escaped, so a name cannot forge a line.
+  const findings = sorted(res.findings);
   const head = ['SEVERITY', 'CONTROL', 'RESOURCE', 'PATH', 'MESSAGE'];
   // A loop, not Math.max(...rows): spreading 100,000 rows overflows the call stack.
   const widths = head.map((h) => h.length);
-  for (const r of rows)
+  for (const f of findings) {
+    const r = tableRow(f);
     for (let i = 0; i < r.length; i++) if (r[i].length > widths[i]) widths[i] = r[i].length;
+  }
   const fmt = (r: string[]): string =>
     r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ');
-  if (rows.length > 0) {
-    lines.push(fmt(head));
-    for (const r of rows) lines.push(fmt(r));
-    lines.push('');
+  if (findings.length > 0) {
+    yield fmt(head);
+    for (const f of findings) yield fmt(tableRow(f));
+    yield '';
   }
-  for (const e of res.errors) lines.push(`error: ${escapeControl(formatError(e))}`);
+  for (const e of res.errors) yield `error: ${escapeControl(formatError(e))}`;
   const s = res.summary;
   const sev = SEVERITIES.filter((k) => s.bySeverity[k] > 0)
     .map((k) => `${s.bySeverity[k]} ${k}`)
     .join(', ');
-  lines.push(
-    `${s.objects} objects, ${s.resources} resources checked against ${s.controls} controls: ${s.findings} findings${sev ? ` (${sev})` : ''}, ${s.excepted} excepted, ${s.errors} input errors. Score ${s.score}/100`,
-  );
-  return `${lines.join('\n')}\n`;
+  yield `${s.objects} objects, ${s.resources} resources checked against ${s.controls} controls: ${s.findings} findings${sev ? ` (${sev})` : ''}, ${s.excepted} excepted, ${s.errors} input errors. ${scoreText(res, notes)}`;
+}
+
+export function toTable(res: ScanResult, notes: RunNotes = {}): string {
+  let out = '';
+  for (const line of tableLines(res, notes)) out += `${line}\n`;
+  return out;
 }
 
 /** Code-scanning tools resolve artifact URIs against the repository: relative, forward slashes. */
@@ -256,17 +303,47 @@ export function toJunit(res: ScanResult, controls: ControlDef[]): string {
   return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="vigie scan" tests="${tests}" failures="${failures}" errors="${res.errors.length}" skipped="${skipped}">\n${suites.join('\n')}\n</testsuites>\n`;
 }
 
-export function render(res: ScanResult, format: OutputFormat, controls: ControlDef[]): string {
+export function render(
+  res: ScanResult,
+  format: OutputFormat,
+  controls: ControlDef[],
+  notes: RunNotes = {},
+): string {
   switch (format) {
     case 'json':
-      return `${toJson(res)}\n`;
+      return `${toJson(res, notes)}\n`;
     case 'sarif':
       return `${JSON.stringify(toSarif(res, controls), null, 2)}\n`;
     case 'junit':
       return toJunit(res, controls);
     default:
-      return toTable(res);
+      return toTable(res, notes);
   }
+}
+
+/**
+ * The report as chunks of about 64 KiB: the table is produced line by line (a scan of 100,000
+ * pods has millions of rows); the other formats are one document each.
+ */
+export function* renderChunks(
+  res: ScanResult,
+  format: OutputFormat,
+  controls: ControlDef[],
+  notes: RunNotes = {},
+): Generator<string> {
+  if (format !== 'table') {
+    yield render(res, format, controls, notes);
+    return;
+  }
+  let chunk = '';
+  for (const line of tableLines(res, notes)) {
+    chunk += `${line}\n`;
+    if (chunk.length >= 65536) {
+      yield chunk;
+      chunk = '';
+    }
+  }
+  if (chunk) yield chunk;
 }
 
 /** Exit status for --fail-on: 1 when a non-excepted finding is at or above the threshold. */
