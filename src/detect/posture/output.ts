@@ -60,35 +60,62 @@ function sorted(findings: Finding[]): Finding[] {
   return out;
 }
 
-export function toJson(res: ScanResult, notes: RunNotes = {}): string {
+function jsonFinding(f: Finding): Record<string, unknown> {
+  return {
+    control: f.control,
+    title: f.title,
+    kubescape: f.kubescape,
+    severity: f.severity,
+    resource: f.resource,
+    path: f.path,
+    message: f.message,
+    fix: f.fix,
+    container: f.container,
+    subject: f.subject,
+    related: f.related,
+    mitre: f.mitre,
+    source: f.source,
+    excepted: f.excepted,
+    exception: f.exception,
+  };
+}
+
+/** An array as JSON.stringify(value, null, 2) lays it out at `depth`, one element at a time. */
+function* jsonArray<T>(items: readonly T[], depth: number, map: (item: T) => unknown): Generator<string> {
+  if (items.length === 0) {
+    yield '[]';
+    return;
+  }
+  const pad = '  '.repeat(depth + 1);
+  yield '[';
+  for (let i = 0; i < items.length; i++)
+    yield `\n${pad}${JSON.stringify(map(items[i]), null, 2).replace(/\n/g, `\n${pad}`)}${i + 1 < items.length ? ',' : ''}`;
+  yield `\n${'  '.repeat(depth)}]`;
+}
+
+/**
+ * The JSON report piece by piece, laid out as JSON.stringify(report, null, 2) would: the report of
+ * a scan with millions of findings is longer than the longest string the runtime can hold.
+ */
+export function* jsonChunks(res: ScanResult, notes: RunNotes = {}): Generator<string> {
   const unreadable = notes.unreadableInputs ?? 0;
-  return JSON.stringify(
-    {
-      findings: sorted(res.findings).map((f) => ({
-        control: f.control,
-        title: f.title,
-        kubescape: f.kubescape,
-        severity: f.severity,
-        resource: f.resource,
-        path: f.path,
-        message: f.message,
-        fix: f.fix,
-        container: f.container,
-        subject: f.subject,
-        related: f.related,
-        mitre: f.mitre,
-        source: f.source,
-        excepted: f.excepted,
-        exception: f.exception,
-      })),
-      resources: res.resources,
-      // No score for a partial run: a reader that checks `score >= 90` must not pass it.
-      summary: unreadable > 0 ? { ...res.summary, score: null, unreadableInputs: unreadable } : res.summary,
-      errors: res.errors,
-    },
-    null,
-    2,
-  );
+  // No score for a partial run: a reader that checks `score >= 90` must not pass it.
+  const summary =
+    unreadable > 0 ? { ...res.summary, score: null, unreadableInputs: unreadable } : res.summary;
+  yield '{\n  "findings": ';
+  yield* jsonArray(sorted(res.findings), 1, jsonFinding);
+  yield ',\n  "resources": ';
+  yield* jsonArray(res.resources, 1, (r) => r);
+  yield `,\n  "summary": ${JSON.stringify(summary, null, 2).replace(/\n/g, '\n  ')}`;
+  yield ',\n  "errors": ';
+  yield* jsonArray(res.errors, 1, (e) => e);
+  yield '\n}';
+}
+
+export function toJson(res: ScanResult, notes: RunNotes = {}): string {
+  let out = '';
+  for (const c of jsonChunks(res, notes)) out += c;
+  return out;
 }
 
 function trunc(s: string, n: number): string {
@@ -331,8 +358,8 @@ export function render(
 }
 
 /**
- * The report as chunks of about 64 KiB: the table is produced line by line (a scan of 100,000
- * pods has millions of rows); the other formats are one document each.
+ * The report as chunks of about 64 KiB: the table and the JSON report are produced piece by piece
+ * (a scan of 100,000 pods has millions of findings); SARIF and JUnit are one document each.
  */
 export function* renderChunks(
   res: ScanResult,
@@ -340,18 +367,21 @@ export function* renderChunks(
   controls: ControlDef[],
   notes: RunNotes = {},
 ): Generator<string> {
-  if (format !== 'table') {
+  if (format !== 'table' && format !== 'json') {
     yield render(res, format, controls, notes);
     return;
   }
+  const pieces = format === 'json' ? jsonChunks(res, notes) : tableLines(res, notes);
+  const end = format === 'json' ? '' : '\n';
   let chunk = '';
-  for (const line of tableLines(res, notes)) {
-    chunk += `${line}\n`;
+  for (const piece of pieces) {
+    chunk += piece + end;
     if (chunk.length >= 65536) {
       yield chunk;
       chunk = '';
     }
   }
+  if (format === 'json') chunk += '\n';
   if (chunk) yield chunk;
 }
 

@@ -25,7 +25,7 @@ import type { K8sObject, LoadedObject, ScanError } from './types.js';
 const MANIFEST_EXT = /\.(ya?ml|json)$/i;
 
 /** Bytes read over a whole run before further inputs are refused. */
-export const MAX_RUN_BYTES = 256 * 1024 * 1024;
+export const MAX_RUN_BYTES = 128 * 1024 * 1024;
 
 export interface ReadOptions extends Partial<LoadLimits> {
   /** Bytes of all inputs of the run together. */

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evaluate } from '../../../src/detect/posture/engine.js';
 import { loadText, MAX_YAML_DOCUMENT_BYTES } from '../../../src/detect/posture/load.js';
-import { tableLines, toJson, toTable } from '../../../src/detect/posture/output.js';
+import { renderChunks, tableLines, toJson, toTable } from '../../../src/detect/posture/output.js';
 import { readPaths } from '../../../src/detect/posture/sources.js';
 import type { Finding } from '../../../src/detect/posture/types.js';
 
@@ -193,5 +193,17 @@ describe('vigie scan input bounds', () => {
       ),
     ).toEqual(expected.map((f) => `${f.severity}|${f.control}|${name(f)}`));
     expect(toTable(res)).toBe(`${[...tableLines(res)].join('\n')}\n`);
+    // The JSON report written in pieces is the one document JSON.stringify lays out.
+    const doc = {
+      findings: JSON.parse(toJson(res)).findings,
+      resources: res.resources,
+      summary: res.summary,
+      errors: res.errors,
+    };
+    expect([...renderChunks(res, 'json', [])].join('')).toBe(`${JSON.stringify(doc, null, 2)}\n`);
+    const empty = evaluate([]);
+    expect(toJson(empty)).toBe(
+      JSON.stringify({ findings: [], resources: [], summary: empty.summary, errors: [] }, null, 2),
+    );
   });
 });
