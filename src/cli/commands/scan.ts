@@ -1,7 +1,7 @@
 /**
  * `vigie scan PATH...|-` and `vigie scan --cluster`: misconfiguration scan of manifests or a live
- * cluster. Exit status: 0 clean (or below --fail-on), 1 findings at or above --fail-on, 2 usage or
- * unreadable input.
+ * cluster. Exit status: 0 clean (or below --fail-on), 1 findings at or above --fail-on, 2 usage, an
+ * input that could not be read (unless --allow-unreadable), or no objects and only errors.
  */
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
@@ -10,8 +10,9 @@ import { loadCatalogue } from '../../detect/posture/catalogue.js';
 import { evaluate } from '../../detect/posture/engine.js';
 import { loadExceptions } from '../../detect/posture/exceptions.js';
 import { formatError } from '../../detect/posture/load.js';
-import { failsAt, OUTPUT_FORMATS, render, type OutputFormat } from '../../detect/posture/output.js';
-import { readCluster, readPaths } from '../../detect/posture/sources.js';
+import { MAX_INPUT_BYTES, MAX_YAML_DOCUMENT_BYTES } from '../../detect/posture/load.js';
+import { failsAt, OUTPUT_FORMATS, renderChunks, type OutputFormat } from '../../detect/posture/output.js';
+import { MAX_RUN_BYTES, readCluster, readPaths } from '../../detect/posture/sources.js';
 import { parseSeverity, type LoadedObject, type ScanError } from '../../detect/posture/types.js';
 
 interface ScanOpts {
@@ -23,6 +24,25 @@ interface ScanOpts {
   exceptions?: string;
   settings?: string;
   control?: string[];
+  followLinks?: boolean;
+  maxFileSize?: number;
+  maxDocumentSize?: number;
+  maxTotalSize?: number;
+  allowUnreadable?: boolean;
+}
+
+/** `64M`, `512k`, `1g` or a byte count. */
+function parseSize(value: string): number {
+  const m = /^(\d+)([kmg]?)i?b?$/i.exec(value.trim());
+  if (!m) fail(`not a size: ${value} (e.g. 64M, 512k, 1G)`);
+  const unit = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2].toLowerCase() as '' | 'k' | 'm' | 'g'];
+  return Number(m[1]) * unit;
+}
+
+/** Writes chunk by chunk, waiting when the pipe is full, so that the report is never one string. */
+async function writeAll(chunks: Iterable<string>): Promise<void> {
+  for (const c of chunks)
+    if (!process.stdout.write(c)) await new Promise((resolve) => process.stdout.once('drain', resolve));
 }
 
 function fail(msg: string): never {
@@ -57,6 +77,23 @@ export function register(program: Command): void {
       'JSON/YAML map of control inputs (imageRepositoryAllowList, sensitiveKeyNames, ...)',
     )
     .option('--control <id...>', 'only these controls')
+    .option('--follow-links', 'follow symbolic links that lead out of the given paths')
+    .option(
+      '--max-file-size <size>',
+      `refuse a file (or stdin) larger than this (default ${MAX_INPUT_BYTES / 1024 ** 2}M)`,
+      parseSize,
+    )
+    .option(
+      '--max-document-size <size>',
+      `refuse a YAML document larger than this (default ${MAX_YAML_DOCUMENT_BYTES / 1024 ** 2}M; JSON is bounded by --max-file-size)`,
+      parseSize,
+    )
+    .option(
+      '--max-total-size <size>',
+      `refuse inputs once the run has read this much (default ${MAX_RUN_BYTES / 1024 ** 2}M)`,
+      parseSize,
+    )
+    .option('--allow-unreadable', 'exit by the findings even when some inputs could not be read')
     .action(async (paths: string[], opts: ScanOpts) => {
       const threshold = opts.failOn
         ? (() => {
@@ -100,10 +137,17 @@ export function register(program: Command): void {
           fail(`cluster: ${(e as Error).message}`);
         }
       }
+      let unreadable = 0;
       if (paths.length > 0) {
-        const r = await readPaths(paths);
+        const r = await readPaths(paths, {
+          followLinks: opts.followLinks,
+          maxInputBytes: opts.maxFileSize,
+          maxDocumentBytes: opts.maxDocumentSize,
+          maxRunBytes: opts.maxTotalSize,
+        });
         objects = objects.concat(r.objects);
-        errors.push(...r.errors);
+        for (const e of r.errors) errors.push(e);
+        unreadable = r.unreadable.length;
       }
       const controls = loadCatalogue();
       const res = evaluate(objects, {
@@ -114,16 +158,18 @@ export function register(program: Command): void {
         only: opts.control,
         errors,
       });
-      process.stdout.write(
-        render(
+      await writeAll(
+        renderChunks(
           res,
           opts.output,
           opts.control ? controls.filter((c) => opts.control?.includes(c.id)) : controls,
+          { unreadableInputs: unreadable },
         ),
       );
       if (opts.output !== 'table')
         for (const e of errors) process.stderr.write(`vigie scan: ${formatError(e)}\n`);
       if (objects.length === 0 && errors.length > 0) process.exitCode = 2;
+      else if (unreadable > 0 && !opts.allowUnreadable) process.exitCode = 2;
       else if (failsAt(res, threshold)) process.exitCode = 1;
     });
 }

@@ -10,10 +10,78 @@ import type { K8sObject, LoadedObject, ScanError } from './types.js';
 export const MAX_ALIAS_COUNT = 100;
 /** Larger inputs are refused rather than parsed (a rendered chart is well under this). */
 export const MAX_INPUT_BYTES = 64 * 1024 * 1024;
+/**
+ * One YAML document larger than this is refused: the yaml package builds a syntax tree and a
+ * document model before the plain value, about 40 bytes of heap per byte of YAML, so 8 MiB costs
+ * some 300 MB while it is parsed. JSON goes through JSON.parse and is bounded by the input limit
+ * only (a 100,000-pod `kubectl get -o json` dump is about 19 MB).
+ */
+export const MAX_YAML_DOCUMENT_BYTES = 8 * 1024 * 1024;
+/** Error messages kept per input: a file that is not YAML at all would otherwise give thousands. */
+export const MAX_ERRORS_PER_INPUT = 20;
+
+export interface LoadLimits {
+  /** Bytes of one input (file or stdin). */
+  maxInputBytes: number;
+  /** Bytes of one YAML document within an input. */
+  maxDocumentBytes: number;
+}
+
+export const DEFAULT_LOAD_LIMITS: Readonly<LoadLimits> = {
+  maxInputBytes: MAX_INPUT_BYTES,
+  maxDocumentBytes: MAX_YAML_DOCUMENT_BYTES,
+};
 
 export interface LoadResult {
   objects: LoadedObject[];
   errors: ScanError[];
+}
+
+/**
+ * Why these bytes are not a text manifest, or undefined when they are: a NUL byte in the first KiB,
+ * or bytes that are not UTF-8 anywhere. Checked before parsing, so that a binary file gives one
+ * error naming it instead of one parse error per line.
+ */
+export function notText(bytes: Uint8Array): string | undefined {
+  const head = bytes.subarray(0, 1024);
+  const nul = head.indexOf(0);
+  if (nul >= 0) return `not a text file (NUL byte at offset ${nul}), skipped`;
+  try {
+    new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    // The decoder's exception says only that decoding failed; the message above names the file.
+    return 'not UTF-8 text, skipped';
+  }
+  return undefined;
+}
+
+/** Byte offsets where the YAML documents of `text` start: `---`/`...` at column 0 always ends one. */
+function documentStarts(text: string): number[] {
+  const starts = [0];
+  const marker = /^(?:---|\.\.\.)(?=[ \t\r\n]|$)/gm;
+  for (let m = marker.exec(text); m; m = marker.exec(text)) {
+    if (m.index === 0) continue;
+    // Directives (`%YAML`) before a `---` belong to the document that follows.
+    let at = m.index;
+    for (;;) {
+      const prev = text.lastIndexOf('\n', at - 2);
+      const lineStart = prev + 1;
+      if (at > 0 && text[lineStart] === '%' && lineStart < at) at = lineStart;
+      else break;
+    }
+    if (m[0] === '...') {
+      const eol = text.indexOf('\n', m.index);
+      at = eol < 0 ? text.length : eol + 1;
+    }
+    if (at > starts[starts.length - 1] && at < text.length) starts.push(at);
+  }
+  return starts;
+}
+
+function countLines(text: string, from: number, to: number): number {
+  let n = 0;
+  for (let i = text.indexOf('\n', from); i >= 0 && i < to; i = text.indexOf('\n', i + 1)) n++;
+  return n;
 }
 
 function isObj(v: unknown): v is K8sObject {
@@ -45,11 +113,11 @@ export function flattenObjects(value: unknown, out: K8sObject[], depth = 0): voi
   if (typeof value.kind === 'string') out.push(value);
 }
 
-export function loadText(text: string, file: string): LoadResult {
+export function loadText(text: string, file: string, limits: LoadLimits = DEFAULT_LOAD_LIMITS): LoadResult {
   const objects: LoadedObject[] = [];
   const errors: ScanError[] = [];
-  if (text.length > MAX_INPUT_BYTES) {
-    errors.push({ file, message: `input larger than ${MAX_INPUT_BYTES} bytes, refused` });
+  if (text.length > limits.maxInputBytes) {
+    errors.push({ file, message: `input larger than ${limits.maxInputBytes} bytes, refused` });
     return { objects, errors };
   }
   const trimmed = text.trimStart();
@@ -67,21 +135,63 @@ export function loadText(text: string, file: string): LoadResult {
       /* YAML below gives the position */
     }
   }
+  // One document at a time: the parser's trees of one document are garbage before the next is
+  // parsed, and a document over the limit is refused without being parsed.
+  const starts = documentStarts(text);
+  let docIndex = 0;
+  let dropped = 0;
+  let line = 1;
+  const addError = (e: ScanError): void => {
+    if (errors.length < MAX_ERRORS_PER_INPUT) errors.push(e);
+    else dropped++;
+  };
+  for (let k = 0; k < starts.length; k++) {
+    const from = starts[k];
+    const to = k + 1 < starts.length ? starts[k + 1] : text.length;
+    const base = line - 1;
+    line += countLines(text, from, to);
+    if (to - from > limits.maxDocumentBytes) {
+      addError({
+        file,
+        line: base + 1,
+        column: 1,
+        message: `YAML document of ${to - from} bytes is over the ${limits.maxDocumentBytes}-byte limit, refused (convert it to JSON or raise --max-document-size)`,
+      });
+      docIndex++;
+      continue;
+    }
+    docIndex = loadYamlChunk(text.slice(from, to), file, base, docIndex, objects, addError);
+  }
+  if (dropped > 0) errors.push({ file, message: `${dropped} more errors in this input not shown` });
+  return { objects, errors };
+}
+
+/** Parses the documents of one chunk; lines are shifted by `base`. Returns the next docIndex. */
+function loadYamlChunk(
+  chunk: string,
+  file: string,
+  base: number,
+  firstDocIndex: number,
+  objects: LoadedObject[],
+  addError: (e: ScanError) => void,
+): number {
   const lc = new LineCounter();
   let docs;
   try {
-    docs = parseAllDocuments(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: false });
+    docs = parseAllDocuments(chunk, { lineCounter: lc, prettyErrors: false, uniqueKeys: false });
   } catch (e) {
-    errors.push({ file, message: `cannot parse: ${(e as Error).message}` });
-    return { objects, errors };
+    addError({ file, line: base + 1, column: 1, message: `cannot parse: ${(e as Error).message}` });
+    return firstDocIndex + 1;
   }
   const list = Array.isArray(docs) ? docs : [docs];
-  list.forEach((doc, docIndex) => {
+  list.forEach((doc, i) => {
+    const docIndex = firstDocIndex + i;
     const start = lc.linePos(doc.range?.[0] ?? 0);
+    const startLine = base + start.line;
     if (doc.errors.length > 0) {
       for (const err of doc.errors) {
         const pos = err.linePos?.[0] ?? lc.linePos(err.pos[0]);
-        errors.push({ file, line: pos.line, column: pos.col, message: err.message.split('\n')[0] });
+        addError({ file, line: base + pos.line, column: pos.col, message: err.message.split('\n')[0] });
       }
       return;
     }
@@ -89,9 +199,9 @@ export function loadText(text: string, file: string): LoadResult {
     try {
       value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
     } catch (e) {
-      errors.push({
+      addError({
         file,
-        line: start.line,
+        line: startLine,
         column: start.col,
         message: `document refused: ${(e as Error).message}`,
       });
@@ -101,11 +211,11 @@ export function loadText(text: string, file: string): LoadResult {
     const flat: K8sObject[] = [];
     flattenObjects(value, flat);
     if (flat.length === 0 && isObj(value)) {
-      errors.push({ file, line: start.line, column: start.col, message: 'document has no "kind", skipped' });
+      addError({ file, line: startLine, column: start.col, message: 'document has no "kind", skipped' });
     }
-    for (const o of flat) objects.push({ obj: o, source: { file, line: start.line, docIndex } });
+    for (const o of flat) objects.push({ obj: o, source: { file, line: startLine, docIndex } });
   });
-  return { objects, errors };
+  return firstDocIndex + list.length;
 }
 
 export function formatError(e: ScanError): string {

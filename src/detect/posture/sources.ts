@@ -2,77 +2,203 @@
  * Where objects come from: files, folders and stdin (manifests, rendered Helm/Kustomize output,
  * `kubectl get -o yaml` dumps), or a live cluster through the sources stage's Kubernetes lister.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import {
+  closeSync,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readSync,
+  realpathSync,
+  statSync,
+} from 'node:fs';
+import { join, sep } from 'node:path';
 import {
   KubernetesLister,
   makeKubeConfig,
   type ClusterObjectLister,
   type KindRef,
 } from '../../sources/kubernetes.js';
-import { loadText } from './load.js';
+import { DEFAULT_LOAD_LIMITS, loadText, notText, type LoadLimits } from './load.js';
 import type { K8sObject, LoadedObject, ScanError } from './types.js';
 
 const MANIFEST_EXT = /\.(ya?ml|json)$/i;
 
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const c of process.stdin) chunks.push(typeof c === 'string' ? Buffer.from(c) : (c as Buffer));
-  return Buffer.concat(chunks).toString('utf8');
+/** Bytes read over a whole run before further inputs are refused. */
+export const MAX_RUN_BYTES = 128 * 1024 * 1024;
+
+export interface ReadOptions extends Partial<LoadLimits> {
+  /** Bytes of all inputs of the run together. */
+  maxRunBytes?: number;
+  /** Follow symbolic links that lead out of the given paths (each real path is still read once). */
+  followLinks?: boolean;
 }
 
-function walk(path: string, out: string[], errors: ScanError[], depth = 0): void {
-  let st;
-  try {
-    st = statSync(path);
-  } catch (e) {
-    errors.push({
-      file: path,
-      message: `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
-    });
-    return;
+export interface ReadResult {
+  objects: LoadedObject[];
+  errors: ScanError[];
+  /** Inputs that were not read at all (missing, binary, over a size limit): the scan is partial. */
+  unreadable: string[];
+}
+
+/** Reads at most `limit + 1` bytes: enough to tell that the input is over the limit. */
+async function readStdin(limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of process.stdin) {
+    if (size > limit) continue; // drained, not kept, so that the writer is not blocked
+    const b = typeof c === 'string' ? Buffer.from(c) : (c as Buffer);
+    chunks.push(b);
+    size += b.length;
   }
-  if (st.isDirectory()) {
+  return Buffer.concat(chunks);
+}
+
+function within(path: string, roots: readonly string[]): boolean {
+  return roots.some((r) => path === r || path.startsWith(r.endsWith(sep) ? r : r + sep));
+}
+
+function isLink(path: string): boolean {
+  try {
+    return lstatSync(path).isSymbolicLink();
+  } catch {
+    return false; // gone since the readdir: reported as unreadable by the caller
+  }
+}
+
+/** One walk over the given paths: each real path once, links out of the roots only when asked. */
+class ManifestWalk {
+  readonly files: string[] = [];
+  private readonly seen = new Set<string>();
+
+  constructor(
+    private readonly roots: readonly string[],
+    private readonly followLinks: boolean,
+    private readonly errors: ScanError[],
+    private readonly unreadable: string[],
+  ) {}
+
+  visit(path: string, depth: number, explicit: boolean): void {
+    let real: string;
+    let st;
+    try {
+      real = realpathSync(path);
+      st = statSync(real);
+    } catch (e) {
+      // A dangling link found in a folder is not an input anyone asked for.
+      if (!explicit && isLink(path)) return;
+      this.errors.push({
+        file: path,
+        message: `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      });
+      this.unreadable.push(path);
+      return;
+    }
+    if (this.seen.has(real)) return;
+    if (!explicit && !this.followLinks && !within(real, this.roots)) {
+      this.errors.push({
+        file: path,
+        message: `symbolic link to ${real}, outside the scanned paths: not followed (--follow-links to follow it)`,
+      });
+      return;
+    }
+    this.seen.add(real);
+    if (!st.isDirectory()) {
+      this.files.push(path);
+      return;
+    }
     if (depth > 20) return;
-    for (const name of readdirSync(path).sort()) {
+    for (const name of readdirSync(real).sort()) {
       if (name.startsWith('.')) continue;
       const p = join(path, name);
+      let isDir = false;
       try {
-        if (statSync(p).isDirectory() || MANIFEST_EXT.test(name)) walk(p, out, errors, depth + 1);
+        isDir = statSync(p).isDirectory();
       } catch {
-        /* vanished or unreadable entry: skipped */
+        // A dangling or looping link, or an unreadable entry: not a folder to enter; visit()
+        // reports it when its name is a manifest's.
       }
-    }
-  } else out.push(path);
-}
-
-/** Reads every manifest under the given paths ('-' = stdin). Never throws on bad input. */
-export async function readPaths(paths: string[]): Promise<{ objects: LoadedObject[]; errors: ScanError[] }> {
-  const objects: LoadedObject[] = [];
-  const errors: ScanError[] = [];
-  for (const p of paths) {
-    if (p === '-') {
-      const r = loadText(await readStdin(), '-');
-      objects.push(...r.objects);
-      errors.push(...r.errors);
-      continue;
-    }
-    const files: string[] = [];
-    walk(p, files, errors);
-    for (const f of files) {
-      let text: string;
-      try {
-        text = readFileSync(f, 'utf8');
-      } catch (e) {
-        errors.push({ file: f, message: `cannot read: ${(e as Error).message}` });
-        continue;
-      }
-      const r = loadText(text, f);
-      objects.push(...r.objects);
-      errors.push(...r.errors);
+      if (isDir || MANIFEST_EXT.test(name)) this.visit(p, depth + 1, false);
     }
   }
-  return { objects, errors };
+}
+
+/** The bytes of a file, or why it was not read; a file over `limit` is refused before reading. */
+function readBounded(file: string, limit: number): Buffer | string {
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, 'r');
+    const size = fstatSync(fd).size;
+    if (size > limit)
+      return `input of ${size} bytes is over the ${limit}-byte limit, refused (--max-file-size)`;
+    const buf = Buffer.allocUnsafe(size);
+    let n = 0;
+    while (n < size) {
+      const r = readSync(fd, buf, n, size - n, n);
+      if (r === 0) break;
+      n += r;
+    }
+    return buf.subarray(0, n);
+  } catch (e) {
+    return `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/**
+ * Reads every manifest under the given paths ('-' = stdin). Never throws on bad input: an input
+ * that cannot be read is named in `errors` and `unreadable`, and the others are still read.
+ */
+export async function readPaths(paths: string[], opts: ReadOptions = {}): Promise<ReadResult> {
+  const limits: LoadLimits = {
+    maxInputBytes: opts.maxInputBytes ?? DEFAULT_LOAD_LIMITS.maxInputBytes,
+    maxDocumentBytes: opts.maxDocumentBytes ?? DEFAULT_LOAD_LIMITS.maxDocumentBytes,
+  };
+  const maxRunBytes = opts.maxRunBytes ?? MAX_RUN_BYTES;
+  const objects: LoadedObject[] = [];
+  const errors: ScanError[] = [];
+  const unreadable: string[] = [];
+  let runBytes = 0;
+  const load = (bytes: Buffer | string, file: string): void => {
+    const refuse = (message: string): void => {
+      errors.push({ file, message });
+      unreadable.push(file);
+    };
+    if (typeof bytes === 'string') return refuse(bytes);
+    if (bytes.length > limits.maxInputBytes)
+      return refuse(`input larger than ${limits.maxInputBytes} bytes, refused (--max-file-size)`);
+    if (runBytes + bytes.length > maxRunBytes)
+      return refuse(
+        `refused: the run's inputs would exceed ${maxRunBytes} bytes together (--max-total-size)`,
+      );
+    runBytes += bytes.length;
+    const why = notText(bytes);
+    if (why) return refuse(why);
+    const r = loadText(bytes.toString('utf8'), file, limits);
+    for (const o of r.objects) objects.push(o);
+    for (const e of r.errors) errors.push(e);
+  };
+  const roots: string[] = [];
+  for (const p of paths) {
+    if (p === '-') continue;
+    try {
+      roots.push(realpathSync(p));
+    } catch {
+      /* reported by the walk below */
+    }
+  }
+  const walk = new ManifestWalk(roots, opts.followLinks ?? false, errors, unreadable);
+  for (const p of paths) {
+    if (p === '-') {
+      load(await readStdin(limits.maxInputBytes), '-');
+      continue;
+    }
+    const from = walk.files.length;
+    walk.visit(p, 0, true);
+    for (const f of walk.files.slice(from)) load(readBounded(f, limits.maxInputBytes), f);
+  }
+  return { objects, errors, unreadable };
 }
 
 /** Kinds a cluster scan lists (Secrets are left out on purpose: their values are never needed). */
