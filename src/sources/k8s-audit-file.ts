@@ -82,10 +82,21 @@ function fromGke(entry: AuditObject): AuditObject | undefined {
   };
 }
 
+/**
+ * Arrays and envelopes nested deeper than this are refused: real payloads nest three or four levels
+ * (records → message → EventList → items), and a body of thousands of `[` must not exhaust the stack.
+ */
+export const MAX_AUDIT_NESTING = 32;
+
 /** Adds the audit events found in one decoded JSON value. */
-export function collectAudit(v: unknown, out: AuditParse, where = 'input'): void {
+export function collectAudit(v: unknown, out: AuditParse, where = 'input', depth = 0): void {
+  if (depth > MAX_AUDIT_NESTING) {
+    out.errors.push(`${where}: nested deeper than ${MAX_AUDIT_NESTING} levels, skipped`);
+    return;
+  }
+  const inner = depth + 1;
   if (Array.isArray(v)) {
-    v.forEach((x, i) => collectAudit(x, out, `${where}[${i}]`));
+    v.forEach((x, i) => collectAudit(x, out, `${where}[${i}]`, inner));
     return;
   }
   if (!isObj(v)) {
@@ -94,7 +105,7 @@ export function collectAudit(v: unknown, out: AuditParse, where = 'input'): void
   }
   if (v.kind === 'EventList') {
     if (!Array.isArray(v.items)) out.errors.push(`${where}: EventList without items`);
-    else v.items.forEach((x, i) => collectAudit(x, out, `${where}.items[${i}]`));
+    else v.items.forEach((x, i) => collectAudit(x, out, `${where}.items[${i}]`, inner));
     return;
   }
   if (v.kind === 'Event' || (v.kind === undefined && v.auditID !== undefined && v.verb !== undefined)) {
@@ -102,17 +113,17 @@ export function collectAudit(v: unknown, out: AuditParse, where = 'input'): void
     return;
   }
   // Managed-cluster envelopes.
-  if (typeof v.message === 'string') return decodeEmbedded(v.message, out, `${where}.message`);
+  if (typeof v.message === 'string') return decodeEmbedded(v.message, out, `${where}.message`, inner);
   if (Array.isArray(v.logEvents)) {
-    v.logEvents.forEach((x, i) => collectAudit(x, out, `${where}.logEvents[${i}]`));
+    v.logEvents.forEach((x, i) => collectAudit(x, out, `${where}.logEvents[${i}]`, inner));
     return;
   }
   if (Array.isArray(v.records)) {
-    v.records.forEach((x, i) => collectAudit(x, out, `${where}.records[${i}]`));
+    v.records.forEach((x, i) => collectAudit(x, out, `${where}.records[${i}]`, inner));
     return;
   }
   if (isObj(v.properties) && typeof v.properties.log === 'string')
-    return decodeEmbedded(v.properties.log, out, `${where}.properties.log`);
+    return decodeEmbedded(v.properties.log, out, `${where}.properties.log`, inner);
   if (isObj(v.protoPayload)) {
     const e = fromGke(v);
     if (e) out.events.push(e);
@@ -121,12 +132,15 @@ export function collectAudit(v: unknown, out: AuditParse, where = 'input'): void
   out.errors.push(`${where}: data not recognized as a k8s audit event`);
 }
 
-function decodeEmbedded(s: string, out: AuditParse, where: string): void {
+function decodeEmbedded(s: string, out: AuditParse, where: string, depth: number): void {
+  let value: unknown;
   try {
-    collectAudit(JSON.parse(s), out, where);
+    value = JSON.parse(s);
   } catch (e) {
     out.errors.push(`${where}: invalid JSON: ${(e as Error).message}`);
+    return;
   }
+  collectAudit(value, out, where, depth);
 }
 
 /** Parses a whole payload: one JSON document, or JSON lines when that fails. */
