@@ -27,14 +27,22 @@ function isObj(v: unknown): v is AuditObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/**
+ * A scalar field as text; an object or array (never there in real entries) is ''. String() on a
+ * deeply nested array would recurse until the stack runs out.
+ */
+function text(v: unknown): string {
+  return typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : '';
+}
+
 function fromGke(entry: AuditObject): AuditObject | undefined {
   const p = entry.protoPayload;
   if (!isObj(p)) return undefined;
-  const method = String(p.methodName ?? '');
+  const method = text(p.methodName);
   // io.k8s.core.v1.pods.create / io.k8s.core.v1.pods.exec.create
   const parts = method.split('.');
   const verb = parts[parts.length - 1] || undefined;
-  const resName = String(p.resourceName ?? '');
+  const resName = text(p.resourceName);
   // core/v1/namespaces/default/pods/nginx/exec
   const segs = resName.split('/');
   const objectRef: AuditObject = {};
@@ -54,12 +62,12 @@ function fromGke(entry: AuditObject): AuditObject | undefined {
   const status = isObj(p.status) ? p.status : {};
   const labels = isObj(entry.labels) ? entry.labels : {};
   const grpc = typeof status.code === 'number' ? status.code : 0;
-  const ts = String(entry.timestamp ?? entry.receiveTimestamp ?? '');
+  const ts = text(entry.timestamp ?? entry.receiveTimestamp);
   return {
     kind: 'Event',
     apiVersion: 'audit.k8s.io/v1',
     level: 'RequestResponse',
-    auditID: String((isObj(entry.operation) && entry.operation.id) || entry.insertId || ''),
+    auditID: text((isObj(entry.operation) && entry.operation.id) || entry.insertId),
     stage: 'ResponseComplete',
     requestURI: `/${resName}`,
     verb,
