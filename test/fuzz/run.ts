@@ -55,6 +55,8 @@ function fuzzFor(t: FuzzTarget, ms: number, seen: Set<string>, totals: Map<strin
   while (Date.now() < until) {
     const seed = randomInt(2 ** 31);
     const started = Date.now();
+    // Where a run that hangs is stuck: the target and the seed that reproduces it.
+    if (process.env.FUZZ_TRACE) console.error(`[${t.name}] seed ${seed}`);
     const r = fc.check(
       fc.property(t.inputs, (input: FuzzInput) => t.run(input)),
       {
