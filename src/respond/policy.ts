@@ -267,13 +267,28 @@ function positionOf(
 
 export function parsePolicy(text: string, file = '<policy>'): Policy {
   const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  let doc: ReturnType<typeof parseDocument>;
+  try {
+    doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+  } catch (e) {
+    // The yaml package's parser recurses per nesting level: thousands of `- - -` exhaust the stack
+    // before it can report a position.
+    throw new PolicyError(`cannot parse YAML: ${(e as Error).message}`, file);
+  }
   if (doc.errors.length > 0) {
     const e = doc.errors[0];
     const pos = e.linePos?.[0] ?? lc.linePos(e.pos[0]);
     throw new PolicyError(e.message.split('\n')[0], file, pos.line, pos.col);
   }
-  const parsed = policySchema.safeParse(doc.toJS());
+  let value: unknown;
+  try {
+    value = doc.toJS();
+  } catch (e) {
+    // An alias bomb: the yaml package refuses to expand more aliases than its budget.
+    const pos = lc.linePos(doc.contents?.range?.[0] ?? 0);
+    throw new PolicyError(`document refused: ${(e as Error).message}`, file, pos.line, pos.col);
+  }
+  const parsed = policySchema.safeParse(value);
   if (!parsed.success) {
     let issue = parsed.error.issues[0];
     let path = issue.path;

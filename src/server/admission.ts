@@ -54,14 +54,21 @@ interface ReviewRequest {
   dryRun?: boolean;
 }
 
+/** A field's value for a message: scalars as JSON, anything else by its type (never the whole value). */
+function shown(v: unknown): string {
+  if (v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')
+    return JSON.stringify(v);
+  return Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : String(v);
+}
+
 export function parseReview(body: unknown): ReviewRequest {
   if (!body || typeof body !== 'object' || Array.isArray(body))
     throw new BadReview('body is not a JSON object');
   const b = body as Record<string, any>;
   if (b.kind !== 'AdmissionReview')
-    throw new BadReview(`kind is ${JSON.stringify(b.kind)}, expected "AdmissionReview"`);
+    throw new BadReview(`kind is ${shown(b.kind)}, expected "AdmissionReview"`);
   if (b.apiVersion !== 'admission.k8s.io/v1')
-    throw new BadReview(`apiVersion is ${JSON.stringify(b.apiVersion)}, expected "admission.k8s.io/v1"`);
+    throw new BadReview(`apiVersion is ${shown(b.apiVersion)}, expected "admission.k8s.io/v1"`);
   const r = b.request;
   if (!r || typeof r !== 'object') throw new BadReview('request is missing');
   if (typeof r.uid !== 'string' || r.uid === '') throw new BadReview('request.uid is missing');

@@ -52,7 +52,15 @@ type Field = string | number | boolean | null;
 /** A UUID-shaped id derived from the alert's own content (same alert, same uuid). */
 export function falcoAlertUuid(a: FalcoAlert): string {
   const h = createHash('sha256')
-    .update(JSON.stringify([a.time, a.hostname ?? '', a.rule, a.priority, a.output]))
+    .update(
+      JSON.stringify([
+        a.time,
+        typeof a.hostname === 'string' ? a.hostname : '',
+        a.rule,
+        a.priority,
+        a.output,
+      ]),
+    )
     .digest('hex');
   // Version 8 (custom) UUID layout: the variant and version nibbles set, the rest from the hash.
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-8${h.slice(13, 16)}-${((parseInt(h[16], 16) & 3) | 8).toString(16)}${h.slice(17, 20)}-${h.slice(20, 32)}`;
@@ -75,7 +83,11 @@ export function falcoToAlert(a: FalcoAlert, hostname: string): Alert {
     priority = 'Warning';
     note = ` (unknown priority "${a.priority}", taken as Warning)`;
   }
-  const tags = (a.tags ?? []).filter((t): t is string => typeof t === 'string');
+  // Only the four fields isFalcoAlert checks are known to be strings; the others are checked here.
+  const tags = (Array.isArray(a.tags) ? (a.tags as unknown[]) : []).filter(
+    (t): t is string => typeof t === 'string',
+  );
+  const host = typeof a.hostname === 'string' ? a.hostname : undefined;
   const mitre = mitreFromTags(tags);
   const fields: Record<string, Field> = {};
   for (const [k, v] of Object.entries(f))
@@ -89,7 +101,7 @@ export function falcoToAlert(a: FalcoAlert, hostname: string): Alert {
         : 'attack';
 
   const entities: AlertEntities = {};
-  if (a.hostname) entities.host = a.hostname;
+  if (host) entities.host = host;
   let container: ContainerRef | undefined;
   const cid = str(f['container.id']);
   if (cid && cid !== 'host') {
@@ -116,19 +128,19 @@ export function falcoToAlert(a: FalcoAlert, hostname: string): Alert {
     {
       rule: a.rule,
       priority,
-      source: a.source ?? 'syscall',
+      source: typeof a.source === 'string' ? a.source : 'syscall',
       output: a.output,
       tags,
       output_fields: fields,
       category,
       detector: 'falco',
-      explanation: `reported by Falco${a.hostname ? ` on ${a.hostname}` : ''}${note}`,
+      explanation: `reported by Falco${host ? ` on ${host}` : ''}${note}`,
       mitre,
       entities,
       evidence: [`falco:${uuid}`],
       ts,
     },
-    a.hostname ?? hostname,
+    host ?? hostname,
   );
   alert.uuid = uuid;
   return alert;

@@ -27,14 +27,22 @@ function isObj(v: unknown): v is AuditObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/**
+ * A scalar field as text; an object or array (never there in real entries) is ''. String() on a
+ * deeply nested array would recurse until the stack runs out.
+ */
+function text(v: unknown): string {
+  return typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : '';
+}
+
 function fromGke(entry: AuditObject): AuditObject | undefined {
   const p = entry.protoPayload;
   if (!isObj(p)) return undefined;
-  const method = String(p.methodName ?? '');
+  const method = text(p.methodName);
   // io.k8s.core.v1.pods.create / io.k8s.core.v1.pods.exec.create
   const parts = method.split('.');
   const verb = parts[parts.length - 1] || undefined;
-  const resName = String(p.resourceName ?? '');
+  const resName = text(p.resourceName);
   // core/v1/namespaces/default/pods/nginx/exec
   const segs = resName.split('/');
   const objectRef: AuditObject = {};
@@ -54,12 +62,12 @@ function fromGke(entry: AuditObject): AuditObject | undefined {
   const status = isObj(p.status) ? p.status : {};
   const labels = isObj(entry.labels) ? entry.labels : {};
   const grpc = typeof status.code === 'number' ? status.code : 0;
-  const ts = String(entry.timestamp ?? entry.receiveTimestamp ?? '');
+  const ts = text(entry.timestamp ?? entry.receiveTimestamp);
   return {
     kind: 'Event',
     apiVersion: 'audit.k8s.io/v1',
     level: 'RequestResponse',
-    auditID: String((isObj(entry.operation) && entry.operation.id) || entry.insertId || ''),
+    auditID: text((isObj(entry.operation) && entry.operation.id) || entry.insertId),
     stage: 'ResponseComplete',
     requestURI: `/${resName}`,
     verb,
@@ -82,10 +90,21 @@ function fromGke(entry: AuditObject): AuditObject | undefined {
   };
 }
 
+/**
+ * Arrays and envelopes nested deeper than this are refused: real payloads nest three or four levels
+ * (records → message → EventList → items), and a body of thousands of `[` must not exhaust the stack.
+ */
+export const MAX_AUDIT_NESTING = 32;
+
 /** Adds the audit events found in one decoded JSON value. */
-export function collectAudit(v: unknown, out: AuditParse, where = 'input'): void {
+export function collectAudit(v: unknown, out: AuditParse, where = 'input', depth = 0): void {
+  if (depth > MAX_AUDIT_NESTING) {
+    out.errors.push(`${where}: nested deeper than ${MAX_AUDIT_NESTING} levels, skipped`);
+    return;
+  }
+  const inner = depth + 1;
   if (Array.isArray(v)) {
-    v.forEach((x, i) => collectAudit(x, out, `${where}[${i}]`));
+    v.forEach((x, i) => collectAudit(x, out, `${where}[${i}]`, inner));
     return;
   }
   if (!isObj(v)) {
@@ -94,7 +113,7 @@ export function collectAudit(v: unknown, out: AuditParse, where = 'input'): void
   }
   if (v.kind === 'EventList') {
     if (!Array.isArray(v.items)) out.errors.push(`${where}: EventList without items`);
-    else v.items.forEach((x, i) => collectAudit(x, out, `${where}.items[${i}]`));
+    else v.items.forEach((x, i) => collectAudit(x, out, `${where}.items[${i}]`, inner));
     return;
   }
   if (v.kind === 'Event' || (v.kind === undefined && v.auditID !== undefined && v.verb !== undefined)) {
@@ -102,17 +121,17 @@ export function collectAudit(v: unknown, out: AuditParse, where = 'input'): void
     return;
   }
   // Managed-cluster envelopes.
-  if (typeof v.message === 'string') return decodeEmbedded(v.message, out, `${where}.message`);
+  if (typeof v.message === 'string') return decodeEmbedded(v.message, out, `${where}.message`, inner);
   if (Array.isArray(v.logEvents)) {
-    v.logEvents.forEach((x, i) => collectAudit(x, out, `${where}.logEvents[${i}]`));
+    v.logEvents.forEach((x, i) => collectAudit(x, out, `${where}.logEvents[${i}]`, inner));
     return;
   }
   if (Array.isArray(v.records)) {
-    v.records.forEach((x, i) => collectAudit(x, out, `${where}.records[${i}]`));
+    v.records.forEach((x, i) => collectAudit(x, out, `${where}.records[${i}]`, inner));
     return;
   }
   if (isObj(v.properties) && typeof v.properties.log === 'string')
-    return decodeEmbedded(v.properties.log, out, `${where}.properties.log`);
+    return decodeEmbedded(v.properties.log, out, `${where}.properties.log`, inner);
   if (isObj(v.protoPayload)) {
     const e = fromGke(v);
     if (e) out.events.push(e);
@@ -121,12 +140,15 @@ export function collectAudit(v: unknown, out: AuditParse, where = 'input'): void
   out.errors.push(`${where}: data not recognized as a k8s audit event`);
 }
 
-function decodeEmbedded(s: string, out: AuditParse, where: string): void {
+function decodeEmbedded(s: string, out: AuditParse, where: string, depth: number): void {
+  let value: unknown;
   try {
-    collectAudit(JSON.parse(s), out, where);
+    value = JSON.parse(s);
   } catch (e) {
     out.errors.push(`${where}: invalid JSON: ${(e as Error).message}`);
+    return;
   }
+  collectAudit(value, out, where, depth);
 }
 
 /** Parses a whole payload: one JSON document, or JSON lines when that fails. */

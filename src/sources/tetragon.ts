@@ -18,6 +18,16 @@ import { jsonLinesFileFactory, readJsonLinesFile } from './json-lines-file.js';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+/**
+ * A scalar field as text; anything else (an object, an array: exported data never has them there) is
+ * `fallback`. String() on a deeply nested array would recurse until the stack runs out.
+ */
+const text = (v: unknown, fallback = ''): string =>
+  typeof v === 'string'
+    ? v
+    : typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint'
+      ? String(v)
+      : fallback;
 
 function base(p: string | undefined): string | undefined {
   return p === undefined ? undefined : p.slice(p.lastIndexOf('/') + 1);
@@ -53,7 +63,7 @@ function podOf(p: Obj | undefined): { container?: ContainerRef; k8s?: K8sRef } {
   return {
     container: c
       ? {
-          id: String(c.id ?? '').replace(/^[a-z]+:\/\//, ''),
+          id: text(c.id).replace(/^[a-z]+:\/\//, ''),
           name: typeof c.name === 'string' ? c.name : undefined,
           image: typeof image?.name === 'string' ? image.name : undefined,
         }
@@ -111,8 +121,9 @@ export function tetragonToEvents(e: Obj, ids?: EventIdSource): VigieEvent[] {
       },
     ];
   }
-  const fn = String(body.function_name ?? (isObj(body) ? (body.event ?? '') : ''));
-  const args = Array.isArray(body.args) ? (body.args as Obj[]) : [];
+  const fn = text(body.function_name ?? body.event);
+  // An argument that is not an object (null, a number) names no value, as before, instead of throwing.
+  const args = Array.isArray(body.args) ? body.args.map((a): Obj => (isObj(a) ? a : {})) : [];
   if (type === 'process_kprobe' && /tcp_connect/.test(fn)) {
     const sock = args.map((a) => a.sock_arg).find(isObj);
     if (sock) {
@@ -122,7 +133,7 @@ export function tetragonToEvents(e: Obj, ids?: EventIdSource): VigieEvent[] {
           kind: 'network',
           network: {
             op: 'connect',
-            proto: String(sock.protocol ?? 'IPPROTO_TCP')
+            proto: text(sock.protocol, 'IPPROTO_TCP')
               .replace(/^IPPROTO_/, '')
               .toLowerCase(),
             srcIp: sock.saddr as string | undefined,
@@ -136,7 +147,7 @@ export function tetragonToEvents(e: Obj, ids?: EventIdSource): VigieEvent[] {
   }
   const file = args.map((a) => a.file_arg ?? a.path_arg).find(isObj);
   if (type === 'process_kprobe' && file && typeof file.path === 'string') {
-    const write = /write|truncate/.test(fn) || /W/.test(String(file.permission ?? ''));
+    const write = /write|truncate/.test(fn) || /W/.test(text(file.permission));
     return [
       { ...ev, kind: 'file', file: { op: /unlink/.test(fn) ? 'unlink' : 'open', path: file.path, write } },
     ];

@@ -50,7 +50,17 @@ export function posOf(file: string, lc: LineCounter, node: Node | undefined | nu
 /** Parses one rules file into its items (rule, macro, list, required_*), with their positions. */
 export function readSource(src: RuleSource): ReadItem[] {
   const lc = new LineCounter();
-  const doc = parseDocument(src.content, { lineCounter: lc, prettyErrors: false, uniqueKeys: false });
+  let doc: ReturnType<typeof parseDocument>;
+  try {
+    doc = parseDocument(src.content, { lineCounter: lc, prettyErrors: false, uniqueKeys: false });
+  } catch (e) {
+    // The yaml package's parser recurses per nesting level: thousands of `- - -` exhaust the stack
+    // before it can report a position.
+    throw new RuleLoadError(
+      { file: src.name, line: 1, col: 1 },
+      `cannot parse YAML: ${(e as Error).message}`,
+    );
+  }
   if (doc.errors.length) {
     const e = doc.errors[0];
     const { line, col } = lc.linePos(e.pos[0]);
