@@ -50,9 +50,15 @@ describe('a database shared by two correlating processes', () => {
       ],
       { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] },
     );
+    // Listen for the exit at once: the child may finish its writes before this process ends its own.
+    const exited = new Promise<number | null>((r) => child.once('exit', r));
     let stderr = '';
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    await new Promise<void>((r) => child.stdout!.once('data', () => r()));
+    const ready = await Promise.race([
+      new Promise<boolean>((r) => child.stdout!.once('data', () => r(true))),
+      exited.then(() => false),
+    ]);
+    expect(ready, `the child process ended before starting: ${stderr}`).toBe(true);
     const errors: string[] = [];
     for (let i = 0; i < N; i++) {
       try {
@@ -62,7 +68,7 @@ describe('a database shared by two correlating processes', () => {
       }
       if (i % 50 === 0) await new Promise((r) => setImmediate(r));
     }
-    const code = await new Promise<number | null>((r) => child.once('exit', r));
+    const code = await exited;
     expect(errors).toEqual([]);
     expect(stderr).not.toMatch(/locked|BUSY/i);
     expect(code).toBe(0);

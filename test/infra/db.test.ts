@@ -52,11 +52,12 @@ describe('a database shared between processes', () => {
       ],
       { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit'] },
     );
+    const exited = new Promise((r) => holder.once('exit', r));
     await new Promise<void>((r) => holder.stdout!.once('data', () => r()));
     const t0 = Date.now();
     expect(() => alerts.setStatus('none', 'acknowledged')).not.toThrow();
     expect(Date.now() - t0).toBeGreaterThan(300);
-    await new Promise((r) => holder.once('exit', r));
+    await exited;
     db.close();
   });
 });

@@ -56,8 +56,10 @@ export async function startNats(): Promise<NatsHandle> {
     url: `nats://127.0.0.1:${port}`,
     proc: await start(),
     async stop() {
+      if (h.proc.exitCode !== null || h.proc.signalCode !== null) return;
+      const exited = new Promise((r) => h.proc.once('exit', r));
       h.proc.kill('SIGTERM');
-      await new Promise((r) => h.proc.once('exit', r));
+      await exited;
     },
     async restart() {
       await h.stop();
