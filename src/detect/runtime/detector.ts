@@ -62,7 +62,10 @@ interface Pending {
 const MAX_CONTAINERS = 10_000;
 const CONTAINER_IDLE_MS = 3_600_000;
 
-/** Called for every alert the detector emits (the baseline pauses its learning for that workload). */
+/**
+ * Called for every rule hit, also those folded into a later summary alert: the workload baselines
+ * pause that workload's learning, and what it does around the hit is an incident, never drift.
+ */
 export type AlertObserver = (ev: VigieEvent) => void;
 
 export class RuntimeDetector implements Detector {
@@ -187,6 +190,7 @@ export class RuntimeDetector implements Detector {
     const p = this.pending.get(key);
     const win = this.cfg.dedupSec * 1000;
     if (p && nowMs - p.firstMs < win) {
+      if (this.observer) this.observer(ev);
       p.suppressed++;
       p.lastMs = nowMs;
       p.hit = hit;
@@ -269,5 +273,5 @@ export function createRuntimeDetector(ctx: Pick<DetectorContext, 'config' | 'bas
   const cfg = parseRuntimeConfig(ctx.config.runtime);
   const baselines = ctx.baselines;
   if (baselines === undefined) return new RuntimeDetector(cfg);
-  return new RuntimeDetector(cfg, baselines, (ev) => baselines.noteAlert(ev));
+  return new RuntimeDetector(cfg, baselines, (ev) => baselines.noteSecurityAlert(ev));
 }
