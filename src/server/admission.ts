@@ -40,6 +40,7 @@ const NEEDS_CLUSTER_VIEW: ReadonlySet<string> = new Set([
   'serviceWithoutWorkload',
   'danglingNetworkPolicy',
   'hpaTarget',
+  'pdbCoverage',
 ]);
 
 export class BadReview extends Error {}

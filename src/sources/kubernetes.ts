@@ -41,6 +41,8 @@ export const WATCHED_KINDS: readonly WatchedKind[] = [
   ['batch/v1', 'CronJob', 'cronjobs'],
   ['networking.k8s.io/v1', 'Ingress', 'ingresses'],
   ['networking.k8s.io/v1', 'NetworkPolicy', 'networkpolicies'],
+  ['policy/v1', 'PodDisruptionBudget', 'poddisruptionbudgets'],
+  ['autoscaling/v2', 'HorizontalPodAutoscaler', 'horizontalpodautoscalers'],
   ['rbac.authorization.k8s.io/v1', 'Role', 'roles'],
   ['rbac.authorization.k8s.io/v1', 'ClusterRole', 'clusterroles'],
   ['rbac.authorization.k8s.io/v1', 'RoleBinding', 'rolebindings'],

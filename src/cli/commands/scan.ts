@@ -7,6 +7,10 @@ import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { parse } from 'yaml';
 import { loadCatalogue } from '../../detect/posture/catalogue.js';
+import {
+  DEFAULT_KUBERNETES_VERSION,
+  parseKubernetesMinor,
+} from '../../detect/posture/checks/api-versions.js';
 import { evaluate } from '../../detect/posture/engine.js';
 import { loadExceptions } from '../../detect/posture/exceptions.js';
 import { formatError } from '../../detect/posture/load.js';
@@ -29,6 +33,7 @@ interface ScanOpts {
   maxDocumentSize?: number;
   maxTotalSize?: number;
   allowUnreadable?: boolean;
+  kubernetesVersion?: string;
 }
 
 /** `64M`, `512k`, `1g` or a byte count. */
@@ -77,6 +82,10 @@ export function register(program: Command): void {
       'JSON/YAML map of control inputs (imageRepositoryAllowList, sensitiveKeyNames, ...)',
     )
     .option('--control <id...>', 'only these controls')
+    .option(
+      '--kubernetes-version <version>',
+      `Kubernetes version the objects are meant for, e.g. 1.29: API versions it no longer serves or deprecates are reported (default ${DEFAULT_KUBERNETES_VERSION}, the newest release Vigie's table describes)`,
+    )
     .option('--follow-links', 'follow symbolic links that lead out of the given paths')
     .option(
       '--max-file-size <size>',
@@ -126,6 +135,11 @@ export function register(program: Command): void {
           fail(`settings ${opts.settings}: ${(e as Error).message}`);
         }
       }
+      if (opts.kubernetesVersion !== undefined)
+        settings = { ...settings, kubernetesVersion: [opts.kubernetesVersion] };
+      const k8sVersion = settings?.kubernetesVersion?.[0];
+      if (k8sVersion !== undefined && parseKubernetesMinor(k8sVersion) === undefined)
+        fail(`--kubernetes-version: not a Kubernetes version: ${k8sVersion} (e.g. 1.29)`);
       let objects: LoadedObject[] = [];
       const errors: ScanError[] = [];
       if (opts.cluster) {

@@ -2,7 +2,8 @@
  * Live posture: keeps the cluster's objects from `k8s_object` events (watch ADDED/MODIFIED/DELETED,
  * or SNAPSHOT), re-evaluates what changed on each tick, and raises a misconfiguration alert for
  * each finding that was not there before. A change to an object other objects are judged by
- * (RBAC, NetworkPolicy, Service, Ingress, ServiceAccount, Namespace, Node) re-evaluates everything.
+ * (RBAC, NetworkPolicy, Service, Ingress, ServiceAccount, Namespace, Node, PodDisruptionBudget,
+ * HorizontalPodAutoscaler) re-evaluates everything.
  */
 import type { AlertEmitter, Detector } from '../types.js';
 import type { DetectorContext } from '../types.js';
@@ -36,6 +37,8 @@ const CONTEXT_KINDS: ReadonlySet<string> = new Set([
   'Ingress',
   'Namespace',
   'Node',
+  'PodDisruptionBudget',
+  'HorizontalPodAutoscaler',
 ]);
 
 export const SEVERITY_PRIORITY: Readonly<Record<Severity, Priority>> = {

@@ -38,6 +38,15 @@ const CLUSTER_SCOPED: ReadonlySet<string> = new Set([
   'PriorityClass',
   'IngressClass',
   'CSIDriver',
+  'CSINode',
+  'VolumeAttachment',
+  'RuntimeClass',
+  'FlowSchema',
+  'PriorityLevelConfiguration',
+  'CertificateSigningRequest',
+  'TokenReview',
+  'SubjectAccessReview',
+  'SelfSubjectAccessReview',
 ]);
 
 export function isClusterScoped(kind: string | undefined): boolean {

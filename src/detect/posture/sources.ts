@@ -218,6 +218,8 @@ export const CLUSTER_KINDS: readonly KindRef[] = [
   ['batch/v1', 'CronJob'],
   ['networking.k8s.io/v1', 'Ingress'],
   ['networking.k8s.io/v1', 'NetworkPolicy'],
+  ['policy/v1', 'PodDisruptionBudget'],
+  ['autoscaling/v2', 'HorizontalPodAutoscaler'],
   ['rbac.authorization.k8s.io/v1', 'Role'],
   ['rbac.authorization.k8s.io/v1', 'ClusterRole'],
   ['rbac.authorization.k8s.io/v1', 'RoleBinding'],

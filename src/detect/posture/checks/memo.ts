@@ -6,6 +6,7 @@
  */
 import { parseImage, parseQuantityString, type ImageRef, type PodSpecRef } from '../k8s.js';
 import type { K8sObject } from '../types.js';
+import type { AvailabilityIndex } from './availability.js';
 
 /** A wanted permission: a rule grants it when it covers one of the verbs on one of the resources. */
 export interface PermissionSpec {
@@ -55,6 +56,10 @@ export class CheckMemo {
   // known-vulnerable components
   readonly imagePatterns = new WeakMap<object, RegExp>();
   subPathVulnerable: boolean | undefined;
+  // availability: budgets and autoscalers of the context, indexed on first ask
+  availability: AvailabilityIndex | undefined;
+  // API versions: the target Kubernetes minor (the kubernetesVersion setting)
+  kubernetesMinor: number | undefined;
 
   /**
    * Parsed image reference: a cluster runs few distinct images in many pods (a Deployment, its
