@@ -145,10 +145,11 @@ export class Engine {
       capacity: 10_000,
     });
 
+    // The sources the engine composes share one container catalogue; handed sources bring their own.
     const containers = o.containers ?? (o.sources ? undefined : composeContainers(o));
     const identity = containers ? new WorkloadIdentity(containers) : undefined;
     this.identity = identity;
-    this.sources = o.sources ?? (await composeSources(o, containers!));
+    this.sources = o.sources ?? (await composeSources(o, containers ?? composeContainers(o)));
     const publish = (ev: VigieEvent) => this.eventsBus.publish(TOPICS.events, ev);
     // Every event takes its container's workload identity before it is queued for the detectors.
     const sink = (ev: VigieEvent) => {
