@@ -1,7 +1,10 @@
 /**
  * Incidents: alerts correlated by entity (workload, pod, container, node, identity) and time.
  * An alert joins the open incident that shares one of its entity keys and saw an alert within the
- * correlation window; otherwise it opens a new one. Each incident keeps a timeline, its ATT&CK
+ * correlation window; otherwise it opens a new one. Performance alerts are held to a shorter window
+ * around an incident's security activity (`perfWindowMs`): a CPU alert from ten minutes before an
+ * attack is not part of the attack, and a security alert never joins an incident of performance
+ * alerts alone. Each incident keeps a timeline, its ATT&CK
  * techniques, a severity that combines the alerts, the workload's posture findings and the blast
  * radius, and a short explanation. Stored in SQLite (tables owned here).
  */
@@ -100,6 +103,12 @@ export interface Incident {
 export interface CorrelatorOptions {
   /** Alerts further apart than this on the same entity start a new incident (default 30 min). */
   windowMs?: number;
+  /**
+   * A performance alert joins an incident with security activity (any other category) only within
+   * this much of that activity on a shared entity, either side (default 2 min); otherwise it joins or
+   * opens an incident of performance alerts alone, correlated over `windowMs`.
+   */
+  perfWindowMs?: number;
   /** Posture findings of a workload (namespace, workload name), when the posture module provides them. */
   postureOf?: (namespace: string, workload: string) => PostureFinding[] | undefined;
   /** Timeline entries kept per incident: the first 20 and the most recent (default 200 in all). */
@@ -121,6 +130,10 @@ export function entityKeys(a: Alert): string[] {
   if (keys.length === 0 && (e.host ?? a.hostname)) keys.push(`host:${e.host ?? a.hostname}`);
   return [...new Set(keys)];
 }
+
+/** Entity keys of performance activity are stored apart from security activity's, with this prefix. */
+const PERF_KEY = 'perf|';
+const isPerformance = (a: Alert): boolean => a.vigie.category === 'performance';
 
 const PRIORITY_POINTS: Record<Priority, number> = {
   Emergency: 60,
@@ -227,16 +240,22 @@ export function explain(inc: Incident): string {
   );
   const b = inc.blastRadius;
   if (b) {
+    // Docker containers are containers; pods are Kubernetes'.
+    const noun = b.target.platform === 'docker' ? 'container' : 'pod';
+    const n = (k: number, what: string) => `${k} ${what}${k === 1 ? '' : 's'}`;
     const bits: string[] = [];
-    if (b.coLocated.length)
-      bits.push(`${b.coLocated.length} co-located pod${b.coLocated.length === 1 ? '' : 's'}`);
-    bits.push(`${b.reachable.length} pod${b.reachable.length === 1 ? '' : 's'} reachable over the network`);
+    if (b.coLocated.length) bits.push(`${n(b.coLocated.length, `co-located ${noun}`)}`);
+    bits.push(`${n(b.reachable.length, noun)} reachable over the network`);
     const risky = b.permissions.filter((p) => p.risky);
     if (risky.length) bits.push(`risky RBAC via ${[...new Set(risky.map((p) => p.via))].join(', ')}`);
     if (b.secrets.length) bits.push(`secrets: ${b.secrets.join(', ')}`);
     if (b.hostPaths.length) bits.push(`host paths: ${b.hostPaths.join(', ')}`);
-    if (b.hostAccess.length) bits.push(b.hostAccess.join(', '));
-    parts.push(`If compromised it can reach: ${bits.join('; ')}.`);
+    if (b.hostAccess.length) bits.push(`host access: ${b.hostAccess.join(', ')}`);
+    const who =
+      (b.targets?.length ?? 1) > 1
+        ? `If any of its ${n(b.targets.length, noun)} is compromised, it`
+        : 'If compromised it';
+    parts.push(`${who} can reach: ${bits.join('; ')}.`);
   }
   return parts.join(' ');
 }
@@ -307,10 +326,14 @@ export class IncidentStore {
    * The open incident sharing one of `keys` whose activity on it is nearest to `atMs`, within
    * `windowMs` either side (alerts may arrive out of order).
    */
-  findByKeys(keys: string[], atMs: number, windowMs: number): string | undefined {
+  findByKeys(keys: string[], atMs: number, windowMs: number, performanceOnly = false): string | undefined {
     if (keys.length === 0) return undefined;
+    // performanceOnly: incidents with no security activity (every key of theirs is a performance key).
+    const only = performanceOnly
+      ? `AND NOT EXISTS (SELECT 1 FROM incident_keys s WHERE s.incident_id = k.incident_id AND substr(s.key, 1, ${PERF_KEY.length}) <> '${PERF_KEY}')`
+      : '';
     const q = `SELECT k.incident_id AS id FROM incident_keys k JOIN incidents i ON i.id = k.incident_id
-               WHERE k.key IN (${keys.map(() => '?').join(',')}) AND k.last_seen_ms BETWEEN ? AND ? AND i.status = 'open'
+               WHERE k.key IN (${keys.map(() => '?').join(',')}) AND k.last_seen_ms BETWEEN ? AND ? AND i.status = 'open' ${only}
                ORDER BY ABS(k.last_seen_ms - ?) ASC LIMIT 1`;
     return (this.st(q).get(...keys, atMs - windowMs, atMs + windowMs, atMs) as { id: string } | undefined)
       ?.id;
@@ -349,6 +372,7 @@ export class IncidentStore {
 export class Correlator {
   readonly store: IncidentStore;
   private readonly windowMs: number;
+  private readonly perfWindowMs: number;
   private readonly maxTimeline: number;
   /** Recently touched incidents, so a burst of alerts does not re-parse the same JSON each time. */
   private readonly cache = new Map<string, Incident>();
@@ -359,6 +383,7 @@ export class Correlator {
   ) {
     this.store = new IncidentStore(db);
     this.windowMs = opts.windowMs ?? 30 * 60_000;
+    this.perfWindowMs = Math.min(opts.perfWindowMs ?? 2 * 60_000, this.windowMs);
     this.maxTimeline = Math.max(30, opts.maxTimeline ?? 200);
   }
 
@@ -375,13 +400,20 @@ export class Correlator {
     const ms = Date.parse(alert.time);
     const at = Number.isFinite(ms) ? ms : Date.now();
     const keys = entityKeys(alert);
+    const perf = isPerformance(alert);
+    const perfKeys = perf ? keys.map((k) => PERF_KEY + k) : [];
     const run = this.store.db.transaction((): Incident => {
-      const existingId = this.store.findByKeys(keys, at, this.windowMs);
+      // Security alerts join security activity; performance alerts join it only when close to it,
+      // else other performance alerts.
+      const existingId = perf
+        ? (this.store.findByKeys(keys, at, this.perfWindowMs) ??
+          this.store.findByKeys(perfKeys, at, this.windowMs, true))
+        : this.store.findByKeys(keys, at, this.windowMs);
       let inc = existingId ? (this.cache.get(existingId) ?? this.store.get(existingId)) : undefined;
       if (!inc) inc = this.open(alert, keys, at);
       this.merge(inc, alert);
       this.store.save(inc);
-      this.store.touchKeys(inc.id, keys, at);
+      this.store.touchKeys(inc.id, perf ? perfKeys : keys, at);
       this.store.linkAlert(alert.uuid, inc.id);
       return inc;
     });

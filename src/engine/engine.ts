@@ -27,10 +27,12 @@ import { AlertPath } from './alert-path.js';
 import {
   composeBaselines,
   composeCharacterizer,
+  composeContainers,
   composeDetectors,
   composeResponder,
   composeSources,
 } from './compose.js';
+import { WorkloadIdentity } from './identity.js';
 import type { EngineOptions, EngineStats, LiveResponder } from './types.js';
 
 export type { EngineOptions, EngineStats, LiveResponder } from './types.js';
@@ -47,6 +49,11 @@ export class Engine {
   baselines?: BaselineManager;
   /** The cluster's current posture findings: the posture detector writes, incidents and the API read. */
   readonly posture: PostureIndex;
+  /**
+   * Workload identity, resolved once per container through the container catalogue before any event
+   * is scored; absent when the engine was handed sources and no catalogue.
+   */
+  identity?: WorkloadIdentity;
   /** Alert written → containment action (not read-only evidence) executed, ms. */
   readonly containmentLatencyMs: number[] = [];
   /** The engine's Prometheus series (served at /metrics beside it). */
@@ -138,21 +145,30 @@ export class Engine {
       capacity: 10_000,
     });
 
-    this.sources = o.sources ?? (await composeSources(o));
+    // The sources the engine composes share one container catalogue; handed sources bring their own.
+    const containers = o.containers ?? (o.sources ? undefined : composeContainers(o));
+    const identity = containers ? new WorkloadIdentity(containers) : undefined;
+    this.identity = identity;
+    this.sources = o.sources ?? (await composeSources(o, containers ?? composeContainers(o)));
+    const publish = (ev: VigieEvent) => this.eventsBus.publish(TOPICS.events, ev);
+    // Every event takes its container's workload identity before it is queued for the detectors.
     const sink = (ev: VigieEvent) => {
       this.arrival.set(ev, performance.now());
-      return this.eventsBus.publish(TOPICS.events, ev);
+      return identity ? identity.event(ev, publish) : publish(ev);
     };
-    // Alerts made by another tool (Falco) take the alert path at once: stored when this returns.
-    const alertSink = (a: Alert) => {
-      this.path.accept(a);
+    // Alerts made by another tool (Falco) take the alert path with their container's identity: stored
+    // when this returns, or when the promise it returns resolves (the container was looked up).
+    const accept = (a: Alert) => void this.path.accept(a);
+    const alertSink = (a: Alert): boolean | Promise<boolean> => {
+      if (identity) return identity.alert(a, accept);
+      accept(a);
       return true;
     };
     // Events a source acknowledges to its sender (webhooks) are handled before the acknowledgement.
     const handleNow = (ev: VigieEvent) => {
       if (this.stopping) return false;
       this.arrival.set(ev, performance.now());
-      this.detect(ev);
+      this.detect(identity ? identity.known(ev) : ev);
       return true;
     };
     for (const s of this.sources) {
@@ -322,6 +338,7 @@ export class Engine {
       detectorErrors: this.counts.detectorErrors + p.feedbackErrors,
       eventsByKind: { ...this.eventsByKind },
       drops: { ...this.drops },
+      ...(this.identity ? { identity: this.identity.stats() } : {}),
       sources,
       detectors,
       queues,
@@ -341,6 +358,8 @@ export class Engine {
         s.stop().catch((err: unknown) => log.error(`source ${s.name} stop failed`, { err: String(err) })),
       ),
     );
+    // Events and alerts waiting for their container's lookup are handed on before the queues close.
+    await this.identity?.settled();
     await this.eventsBus.close();
     for (const d of this.detectors) {
       try {

@@ -60,6 +60,8 @@ export interface VigieResponder extends Responder {
   approve(id: string): Promise<ActionRecord>;
   rollback(id: string): Promise<ActionRecord>;
   list(filter?: ActionQuery): ActionRecord[];
+  /** How many records match `filter` (its limit and offset aside). */
+  count(filter?: ActionQuery): number;
   get(id: string): ActionRecord | undefined;
 }
 
@@ -160,6 +162,10 @@ class ResponseEngine implements VigieResponder {
 
   list(filter: ActionQuery = {}): ActionRecord[] {
     return this.records.list(filter);
+  }
+
+  count(filter: ActionQuery = {}): number {
+    return this.records.count(filter);
   }
 
   get(id: string): ActionRecord | undefined {

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { hostname as osHostname } from 'node:os';
 import type { MetricBody, VigieEvent } from '../../model/event.js';
 import { EventIds } from '../../model/event.js';
-import type { EventSink, Source, SourceStats } from '../types.js';
+import type { ContainerCatalogue, EventSink, Source, SourceStats } from '../types.js';
 import { logger } from '../../util/log.js';
 
 const log = logger('cgroup');
@@ -289,19 +289,21 @@ export interface CgroupSourceOptions {
   intervalMs?: number;
   root?: string;
   hostname?: string;
-  /** Lists the containers to watch; default: Docker's running containers via dockerode. */
+  /** Lists the containers to watch; default: the running containers of `docker`. */
   list?: () => Promise<ContainerInfo[]>;
+  /** The Docker Engine whose containers are watched (default: the local one). */
+  docker?: Docker;
 }
 
-async function dockerList(): Promise<ContainerInfo[]> {
-  const docker = new Docker();
-  const cs = await docker.listContainers();
-  return cs.map((c) => ({
-    id: c.Id,
-    name: c.Names?.[0]?.replace(/^\//, ''),
-    image: c.Image,
-    labels: c.Labels,
-  }));
+/** The running containers of a Docker Engine, as `docker ps` lists them. */
+function listOf(docker: Docker): () => Promise<ContainerInfo[]> {
+  return async () =>
+    (await docker.listContainers()).map((c) => ({
+      id: c.Id,
+      name: c.Names?.[0]?.replace(/^\//, ''),
+      image: c.Image,
+      labels: c.Labels,
+    }));
 }
 
 export class CgroupSource implements Source {
@@ -319,7 +321,7 @@ export class CgroupSource implements Source {
     resets: 0,
     errors: 0,
   };
-  private readonly opts: Required<Omit<CgroupSourceOptions, 'list'>> & {
+  private readonly opts: Required<Omit<CgroupSourceOptions, 'list' | 'docker'>> & {
     list: () => Promise<ContainerInfo[]>;
   };
   private busy = false;
@@ -329,7 +331,7 @@ export class CgroupSource implements Source {
       intervalMs: opts.intervalMs ?? 1000,
       root: opts.root ?? '/sys/fs/cgroup',
       hostname: opts.hostname ?? osHostname(),
-      list: opts.list ?? dockerList,
+      list: opts.list ?? listOf(opts.docker ?? new Docker()),
     };
   }
 
@@ -403,9 +405,15 @@ export class CgroupSource implements Source {
   }
 }
 
+/**
+ * Registry factory. The events name each container by its id and what `docker ps` tells (image,
+ * name, labels); the engine gives them the container's workload identity from the catalogue
+ * (docs/architecture.md, "Workload identity"), as it does for every source.
+ */
 export function createCgroupSource(ctx: {
   hostname: string;
   config: Record<string, Record<string, unknown> | undefined>;
+  containers?: ContainerCatalogue;
 }): Source | undefined {
   const cfg = ctx.config.cgroup ?? {};
   if (cfg.enabled === false) return undefined;
@@ -418,5 +426,6 @@ export function createCgroupSource(ctx: {
     root,
     hostname: ctx.hostname,
     intervalMs: typeof cfg.intervalMs === 'number' ? cfg.intervalMs : 1000,
+    docker: ctx.containers?.docker,
   });
 }

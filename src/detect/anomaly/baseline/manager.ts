@@ -1,6 +1,6 @@
 /**
  * All workload baselines of one store: resolves an event to its workload (cached by container id, so
- * the hot path does not build the key string), persists dirty baselines to SQLite, and answers the
+ * the hot path does not build the key string; the key is the container's resolved identity), persists dirty baselines to SQLite, and answers the
  * runtime rules ("is this outbound port known for this workload?"). A service owned by whoever wires
  * the detectors: one manager per store, given to the 'baseline' and 'runtime' detectors (through
  * DetectorContext.baselines) and to the API, so that a reset there reaches the live baselines.
@@ -55,13 +55,18 @@ export class BaselineManager implements PortOracle {
     }
   }
 
-  /** The baseline of the event's workload, created on first sight; undefined for host events. */
+  /**
+   * The baseline of the event's workload, created on first sight; undefined for host events. The
+   * workload is the container's resolved identity (`container.workload`, docs/architecture.md,
+   * "Workload identity"); a container first seen without it (nobody could resolve it) is moved to its
+   * resolved workload as soon as an event carries one.
+   */
   resolve(ev: VigieEvent, nowMs: number): WorkloadBaseline | undefined {
     const c = ev.container;
     const cid = c !== undefined && c !== null && typeof c.id === 'string' ? c.id : undefined;
     if (cid !== undefined) {
       const hit = this.byContainer.get(cid);
-      if (hit !== undefined) return hit;
+      if (hit !== undefined && (c!.workload === undefined || c!.workload === hit.workload)) return hit;
     }
     const key = workloadKey(ev);
     if (key === undefined) return undefined;
