@@ -6,14 +6,16 @@
  * attack is not part of the attack, and a security alert never joins an incident of performance
  * alerts alone. Each incident keeps a timeline, its ATT&CK
  * techniques, a severity that combines the alerts, the workload's posture findings and the blast
- * radius, and a short explanation. Stored in SQLite (tables owned here).
+ * radius, and a short explanation. An incident that accumulates ATT&CK tactics escalates (Execution
+ * then Command and Control is critical even when each alert is a Warning): the response policy can
+ * act on the incident's severity. Stored in SQLite (tables owned here).
  */
 import type { Statement } from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import { priorityRank, type Alert, type MitreRef, type Priority } from '../model/alert.js';
 import { migrate, type Db, type Migration } from '../infra/db.js';
 import type { BlastRadius } from './blast.js';
-import { mitreOf, tacticRank } from './mitre.js';
+import { mitreOf, tacticRank, TACTICS } from './mitre.js';
 
 export const INCIDENTS_SCHEMA: readonly Migration[] = [
   {
@@ -62,6 +64,12 @@ export interface PostureFinding {
 
 export type SeverityLevel = 'critical' | 'high' | 'medium' | 'low';
 
+/** How severe the tactics an incident accumulated make it, whatever the priority of its alerts. */
+export interface Escalation {
+  priority: Priority;
+  why: string;
+}
+
 export interface IncidentSeverity {
   score: number;
   level: SeverityLevel;
@@ -94,6 +102,8 @@ export interface Incident {
   tactics: string[];
   categories: string[];
   maxPriority: Priority;
+  /** Set when the tactics it accumulated set a least severity for it (escalationOf). */
+  escalation?: Escalation;
   posture: PostureFinding[];
   blastRadius?: BlastRadius;
   severity: IncidentSeverity;
@@ -153,8 +163,57 @@ const POSTURE_POINTS: Record<PostureFinding['severity'], number> = {
   info: 0,
 };
 
+/**
+ * Tactics that mean an attack got past running code: it reaches out (command and control,
+ * exfiltration), takes credentials, spreads, gains privileges or does harm. After an earlier stage
+ * of the kill chain (a shell: Execution) one of these makes the incident containment-worthy.
+ */
+const OBJECTIVES: ReadonlySet<string> = new Set([
+  'Privilege Escalation',
+  'Credential Access',
+  'Lateral Movement',
+  'Collection',
+  'Command and Control',
+  'Exfiltration',
+  'Impact',
+]);
+
+/**
+ * Escalation by accumulated tactics (kill-chain order, whatever order the alerts came in):
+ *   - an objective tactic after an earlier one (Execution → Command and Control): Critical;
+ *   - three tactics or more: Critical;
+ *   - two other tactics (Execution → Persistence): Error.
+ * One tactic, however often, does not escalate.
+ */
+export function escalationOf(tactics: readonly string[]): Escalation | undefined {
+  const known = [...new Set(tactics)]
+    .filter((t) => tacticRank(t) < TACTICS.length)
+    .sort((a, b) => tacticRank(a) - tacticRank(b));
+  if (known.length < 2) return undefined;
+  const goal = known.slice(1).find((t) => OBJECTIVES.has(t));
+  if (goal)
+    return {
+      priority: 'Critical',
+      why: `escalated: ${known[0]} → ${goal}, an attack that went past ${known[0].toLowerCase()} to ${goal.toLowerCase()}`,
+    };
+  const chain = known.join(' → ');
+  if (known.length >= 3)
+    return { priority: 'Critical', why: `escalated: ${known.length} ATT&CK tactics (${chain})` };
+  return { priority: 'Error', why: `escalated: two ATT&CK tactics (${chain})` };
+}
+
+const LEVELS: readonly SeverityLevel[] = ['low', 'medium', 'high', 'critical'];
+/** The level an escalation's priority stands for, and the points it adds to the score. */
+function escalationLevel(p: Priority): { level: SeverityLevel; points: number } {
+  const r = priorityRank(p);
+  if (r <= priorityRank('Critical')) return { level: 'critical', points: 20 };
+  if (r <= priorityRank('Error')) return { level: 'high', points: 10 };
+  return { level: 'medium', points: 5 };
+}
+
 export function computeSeverity(
-  inc: Pick<Incident, 'maxPriority' | 'timeline' | 'tactics' | 'posture' | 'blastRadius' | 'categories'>,
+  inc: Pick<Incident, 'maxPriority' | 'timeline' | 'tactics' | 'posture' | 'blastRadius' | 'categories'> &
+    Partial<Pick<Incident, 'escalation'>>,
 ): IncidentSeverity {
   const factors: IncidentSeverity['factors'] = [];
   factors.push({
@@ -204,12 +263,17 @@ export function computeSeverity(
         why: `blast radius score ${inc.blastRadius.score}/100`,
       });
   }
+  const esc = inc.escalation ? escalationLevel(inc.escalation.priority) : undefined;
+  if (inc.escalation && esc)
+    factors.push({ factor: 'escalation', points: esc.points, why: inc.escalation.why });
   const score = Math.min(
     100,
     factors.reduce((s, f) => s + f.points, 0),
   );
-  const level: SeverityLevel =
+  const byScore: SeverityLevel =
     score >= 80 ? 'critical' : score >= 60 ? 'high' : score >= 35 ? 'medium' : 'low';
+  // The tactics make it at least as severe as the escalation says, whatever the score adds up to.
+  const level = esc && LEVELS.indexOf(esc.level) > LEVELS.indexOf(byScore) ? esc.level : byScore;
   return { score, level, factors };
 }
 
@@ -387,6 +451,11 @@ export class Correlator {
     this.maxTimeline = Math.max(30, opts.maxTimeline ?? 200);
   }
 
+  /** An incident by id, from the recently touched ones first. */
+  get(id: string): Incident | undefined {
+    return this.cache.get(id) ?? this.store.get(id);
+  }
+
   /**
    * Correlate one alert; returns its incident (created or updated). Idempotent by alert uuid, so an
    * alert delivered twice is counted once. Sets `alert.vigie.incident`.
@@ -523,6 +592,9 @@ export class Correlator {
   }
 
   private refresh(inc: Incident): void {
+    const esc = inc.categories.includes('attack') ? escalationOf(inc.tactics) : undefined;
+    if (esc) inc.escalation = esc;
+    else delete inc.escalation;
     inc.severity = computeSeverity(inc);
     const first = inc.timeline.find((t) => t.priority === inc.maxPriority) ?? inc.timeline[0];
     const where =

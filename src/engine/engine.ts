@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import type { Characterizer } from '../characterize/live.js';
 import type { Alert, AlertInput } from '../model/alert.js';
 import { isContainment, type ActionRecord } from '../model/action.js';
-import { EventIds, nowNs, type EventKind, type VigieEvent } from '../model/event.js';
+import { EventClock, EventIds, nowNs, type EventKind, type VigieEvent } from '../model/event.js';
 import { InProcessBus, TOPICS, type DropNotice } from '../pipeline/bus.js';
 import { MetricsRegistry, stageMetrics } from '../pipeline/metrics.js';
 import type { BaselineManager } from '../detect/anomaly/baseline/manager.js';
@@ -66,6 +66,8 @@ export class Engine {
   private readonly arrival = new WeakMap<VigieEvent, number>();
   private readonly printed = new Set<string>();
   private readonly ids = new EventIds();
+  /** The time detectors' periodic work runs on: event time, advanced monotonically. */
+  private readonly clock = new EventClock();
   private timer?: NodeJS.Timeout;
   private stopping?: Promise<void>;
   private readonly counts = { events: 0, actions: 0, detectorErrors: 0, responderErrors: 0 };
@@ -205,6 +207,7 @@ export class Engine {
 
   private detect(ev: VigieEvent): void {
     this.counts.events++;
+    this.clock.observe(ev.ts);
     this.eventsByKind[ev.kind] = (this.eventsByKind[ev.kind] ?? 0) + 1;
     this.opts.onEvent?.(ev);
     for (const f of this.eventObservers) f(ev);
@@ -234,9 +237,15 @@ export class Engine {
   private async respond(a: Alert): Promise<void> {
     if (!this.responder) return;
     try {
+      // The incident as it stands now: its severity rises as it accumulates tactics, and the policy
+      // may act on it (minIncidentSeverity).
+      const id = a.vigie.incident;
+      const inc = id ? this.characterizer?.correlator.get(id) : undefined;
       const recs = await this.responder.onAlert(
         a,
-        a.vigie.incident ? { incident: a.vigie.incident } : undefined,
+        id
+          ? { incident: id, incidentSeverity: inc?.severity.level, incidentWhy: inc?.escalation?.why }
+          : undefined,
       );
       for (const r of recs) this.printAction(r);
     } catch (err) {
@@ -258,13 +267,23 @@ export class Engine {
       if (t !== undefined) this.containmentLatencyMs.push(performance.now() - t);
     }
     this.series.actions.inc({ action: r.action, status: r.status });
+    // Detectors that remember evidence about a container forget it when its containment is undone.
+    for (const d of this.detectors) {
+      if (!d.onAction) continue;
+      try {
+        d.onAction(r);
+      } catch (err) {
+        this.counts.detectorErrors++;
+        log.error(`detector ${d.name} onAction failed`, { err: String(err) });
+      }
+    }
     this.opts.output.action(r);
     this.opts.onAction?.(r);
     this.alertsBus.publish(TOPICS.actions, r);
   }
 
   private async tick(): Promise<void> {
-    const now = nowNs();
+    const now = this.clock.now();
     for (const d of this.detectors) {
       if (!d.tick) continue;
       try {

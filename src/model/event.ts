@@ -182,6 +182,37 @@ export function nowNs(): bigint {
   return BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n);
 }
 
+/**
+ * The event clock of a live engine: the latest event time seen, advanced by the monotonic time that
+ * has passed since it was seen (never by the wall clock, which can differ from the sources' clocks or
+ * jump). Before any event it is the wall clock. Periodic work (closing windows, expiring state)
+ * measures on it, so it agrees with event times whether events are live or replayed.
+ */
+export class EventClock {
+  private latest = -1n;
+  private seenAt = 0n;
+
+  constructor(private readonly monotonic: () => bigint = () => process.hrtime.bigint()) {}
+
+  /**
+   * An event's time: the clock moves forward to it, never back. A time more than a day past the
+   * wall clock is implausible (a corrupt input) and is not followed.
+   */
+  observe(ts: bigint): void {
+    if (typeof ts !== 'bigint' || ts > nowNs() + 86_400_000_000_000n) return;
+    const now = this.monotonic();
+    if (this.latest < 0n || ts >= this.now(now)) {
+      this.latest = ts;
+      this.seenAt = now;
+    }
+  }
+
+  now(at: bigint = this.monotonic()): bigint {
+    if (this.latest < 0n) return nowNs();
+    return this.latest + (at - this.seenAt);
+  }
+}
+
 export function nsToIso(ns: bigint): string {
   const ms = Number(ns / 1_000_000n);
   const rest = (ns % 1_000_000_000n).toString().padStart(9, '0');

@@ -23,7 +23,7 @@ import { Planner } from './plan.js';
 import { builtinPolicy, loadPolicy, type ActionStep, type Mode, type Policy } from './policy.js';
 import { ActionRecords, errText, statusError } from './records.js';
 import { Rollbacks } from './rollback.js';
-import type { Actuator, Responder } from './types.js';
+import type { Actuator, IncidentContext, Responder } from './types.js';
 
 export { selfContainerIds } from './guards.js';
 export { targetOf } from './plan.js';
@@ -111,7 +111,7 @@ class ResponseEngine implements VigieResponder {
     return this.opts.recover === false ? [] : this.rollbacks.recover();
   }
 
-  onAlert(alert: Alert, ctx?: { incident?: string }): Promise<ActionRecord[]> {
+  onAlert(alert: Alert, ctx?: IncidentContext): Promise<ActionRecord[]> {
     return this.track(
       (async () => {
         await this.ready;
