@@ -1,8 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { Command } from 'commander';
 import { openStore } from '../../src/infra/db.js';
 import { AlertStore } from '../../src/store/alerts.js';
 import { startAgent, startBrain } from '../../src/cli/scaleout.js';
+import {
+  natsAuthFromFlags,
+  register as registerCluster,
+  type NatsFlags,
+} from '../../src/cli/commands/cluster.js';
 import { createOutput } from '../../src/engine/output.js';
 import { NatsBus } from '../../src/pipeline/nats.js';
 import { ALERT_LIMITS, makeAlert } from '../../src/model/alert.js';
@@ -299,5 +308,92 @@ describe.runIf(natsAvailable())('agent and brain on a NATS server that requires 
     await new Promise((r) => setTimeout(r, 500));
     expect(store.count(0)).toBe(1);
     await brain.stop();
+  });
+});
+
+describe('the NATS flags of vigie agent and vigie brain', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'vigie-nats-flags-'));
+  const file = (name: string, text: string) => {
+    const p = join(dir, name);
+    writeFileSync(p, text);
+    return p;
+  };
+
+  it('read secrets from files: the first line of a token or password, whole creds and PEM files', () => {
+    expect(
+      natsAuthFromFlags({ nats: 'nats://n:4222', natsTokenFile: file('token', 'tok-1\nignored\n') }),
+    ).toEqual({
+      token: 'tok-1',
+    });
+    const auth = natsAuthFromFlags({
+      nats: 'nats://n:4222',
+      natsUser: 'agent',
+      natsPasswordFile: file('password', 'pw\r\n'),
+      natsCa: file('ca.crt', 'CA PEM'),
+      natsCert: file('tls.crt', 'CERT PEM'),
+      natsKey: file('tls.key', 'KEY PEM'),
+    });
+    expect(auth).toEqual({
+      user: 'agent',
+      password: 'pw',
+      tls: { ca: 'CA PEM', cert: 'CERT PEM', key: 'KEY PEM' },
+    });
+    const creds = natsAuthFromFlags({ nats: 'nats://n:4222', natsCreds: file('user.creds', 'CREDS') });
+    expect(new TextDecoder().decode(creds!.creds)).toBe('CREDS');
+  });
+
+  it('refuse missing or empty files and contradictory flags with a usage error', () => {
+    const cases: [NatsFlags, RegExp][] = [
+      [{ nats: 'n', natsTokenFile: join(dir, 'missing') }, /--nats-token-file: cannot read/],
+      [{ nats: 'n', natsTokenFile: file('empty', '\n') }, /--nats-token-file: .* is empty/],
+      [{ nats: 'n', natsTokenFile: file('t2', 't'), natsCreds: file('c2', 'c') }, /one of/],
+      [{ nats: 'n', natsUser: 'agent' }, /password/],
+      [{ nats: 'n', natsCert: file('c3', 'c') }, /key/],
+    ];
+    for (const [flags, re] of cases) {
+      let err: (Error & { exitCode?: number }) | undefined;
+      try {
+        natsAuthFromFlags(flags);
+      } catch (e) {
+        err = e as Error & { exitCode?: number };
+      }
+      expect(err?.message, JSON.stringify(flags)).toMatch(re);
+      expect(err?.exitCode).toBe(2);
+    }
+  });
+
+  it('warn when nothing authenticates the connection', () => {
+    const lines: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation((c: string | Uint8Array) => {
+      lines.push(String(c));
+      return true;
+    });
+    try {
+      expect(natsAuthFromFlags({ nats: 'nats://n:4222' })).toBeUndefined();
+      natsAuthFromFlags({ nats: 'nats://n:4222', natsCa: file('ca2', 'CA') });
+      natsAuthFromFlags({ nats: 'nats://n:4222', natsTokenFile: file('t3', 't') });
+    } finally {
+      spy.mockRestore();
+    }
+    expect(lines.filter((l) => l.includes('no NATS credentials given'))).toHaveLength(2);
+  });
+
+  it('take each flag from its environment variable too', () => {
+    const program = new Command();
+    registerCluster(program);
+    for (const name of ['agent', 'brain']) {
+      const cmd = program.commands.find((c) => c.name() === name)!;
+      const env = Object.fromEntries(cmd.options.map((o) => [o.long, o.envVar]));
+      expect(env).toMatchObject({
+        '--nats': 'VIGIE_NATS',
+        '--nats-token-file': 'VIGIE_NATS_TOKEN_FILE',
+        '--nats-user': 'VIGIE_NATS_USER',
+        '--nats-password-file': 'VIGIE_NATS_PASSWORD_FILE',
+        '--nats-creds': 'VIGIE_NATS_CREDS',
+        '--nats-ca': 'VIGIE_NATS_CA',
+        '--nats-cert': 'VIGIE_NATS_CERT',
+        '--nats-key': 'VIGIE_NATS_KEY',
+      });
+    }
   });
 });
