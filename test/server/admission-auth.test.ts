@@ -14,7 +14,8 @@ import { Command } from 'commander';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createAdmissionServer } from '../../src/server/admission.js';
-import { register } from '../../src/cli/commands/admission.js';
+import { admissionManifest, register } from '../../src/cli/commands/admission.js';
+import { loadText } from '../../src/detect/posture/load.js';
 import { makeCa, signedBy, type Pem } from '../detect/posture/tls.js';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -318,4 +319,54 @@ describe('vigie admission serve', () => {
     }
     expect(await exited).toBe(0);
   }, 30_000);
+});
+
+describe('vigie admission manifest', () => {
+  const render = (clientAuth: 'cert' | 'token' | 'none', port = 8443) =>
+    admissionManifest({
+      namespace: 'vigie',
+      service: 'vigie-admission',
+      port,
+      failurePolicy: 'Ignore',
+      denyOn: 'high',
+      clientAuth,
+    });
+  const deployment = (text: string) => {
+    const { objects, errors } = loadText(text, 'manifest');
+    expect(errors).toEqual([]);
+    const d = objects.map((o) => o.obj).find((o) => o.kind === 'Deployment')!;
+    const pod = d.spec.template.spec;
+    return { args: pod.containers[0].args as string[], pod };
+  };
+
+  it('runs the webhook with the client CA mounted, and says how the API server presents its certificate', () => {
+    const text = render('cert');
+    const { args, pod } = deployment(text);
+    expect(args).toEqual(expect.arrayContaining(['--client-ca', '/client-ca/ca.crt']));
+    expect(pod.volumes).toContainEqual({
+      name: 'client-ca',
+      configMap: { name: 'vigie-admission-client-ca' },
+    });
+    expect(pod.containers[0].readinessProbe.tcpSocket.port).toBe(8443);
+    expect(text).toContain('kind: AdmissionConfiguration');
+    expect(text).toContain('kind: WebhookAdmissionConfiguration');
+    expect(text).toContain('- name: vigie-admission.vigie.svc:8443');
+    expect(text).toContain('client-certificate: /etc/kubernetes/vigie/apiserver-client.crt');
+    // The port is left out of the kubeconfig user's name on 443.
+    expect(render('cert', 443)).toContain('- name: vigie-admission.vigie.svc\n');
+  });
+
+  it('runs it with the token mounted, or without authentication only when asked', () => {
+    const token = render('token');
+    expect(deployment(token).args).toEqual(expect.arrayContaining(['--token-file', '/token/token']));
+    expect(deployment(token).pod.volumes).toContainEqual({
+      name: 'token',
+      secret: { secretName: 'vigie-admission-token', defaultMode: 0o440 },
+    });
+    expect(token).toContain('token: <the token>');
+    const none = render('none');
+    expect(deployment(none).args).toContain('--no-client-auth');
+    expect(none).toMatch(/NetworkPolicy/);
+    expect(none).not.toContain('AdmissionConfiguration');
+  });
 });

@@ -104,7 +104,7 @@ export function admissionManifest(o: {
     clientAuth === 'cert'
       ? `\n        - name: client-ca\n          configMap: { name: ${n.clientCaConfigMap} }`
       : clientAuth === 'token'
-        ? `\n        - name: token\n          secret: { secretName: ${n.tokenSecret}, defaultMode: 0440 }`
+        ? `\n        - name: token\n          secret: { secretName: ${n.tokenSecret}, defaultMode: 288 }`
         : '';
   return `apiVersion: admissionregistration.k8s.io/v1
 kind: ValidatingWebhookConfiguration
@@ -203,11 +203,13 @@ spec:
             seccompProfile: { type: RuntimeDefault }
           volumeMounts:
             - { name: tls, mountPath: /tls, readOnly: true }${authMount}
+      # Secret files mode 0440 (288: the decimal form reads the same in every YAML parser), group
+      # fsGroup, so that the webhook's user reads them.
       securityContext:
         fsGroup: 1000
       volumes:
         - name: tls
-          secret: { secretName: ${n.servingSecret}, defaultMode: 0440 }${authVolume}
+          secret: { secretName: ${n.servingSecret}, defaultMode: 288 }${authVolume}
 ${apiServerSide({ namespace: o.namespace, service: o.service, port: o.port, clientAuth })}`;
 }
 
