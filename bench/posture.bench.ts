@@ -342,7 +342,7 @@ async function largeListScan(): Promise<void> {
 
 async function admissionLatency(): Promise<void> {
   const tls = selfSignedCert();
-  const app = await createAdmissionServer({ tls, denyOn: 'high' });
+  const app = await createAdmissionServer({ tls, denyOn: 'high', clientAuth: 'none' });
   const url = new URL((await app.listen({ port: 0, host: '127.0.0.1' })).replace('127.0.0.1', 'localhost'));
   const agent = new Agent({ keepAlive: true, maxSockets: 1, ca: tls.cert });
   const objects = syntheticCluster(400).filter((o) =>
