@@ -43,7 +43,7 @@ webhooks:
       - apiGroups: ["", "apps", "batch", "networking.k8s.io", "rbac.authorization.k8s.io"]
         apiVersions: ["*"]
         operations: ["CREATE", "UPDATE"]
-        resources: ["pods", "deployments", "statefulsets", "daemonsets", "replicasets", "jobs", "cronjobs", "replicationcontrollers", "services", "ingresses", "configmaps", "roles", "rolebindings", "clusterroles", "clusterrolebindings"]
+        resources: ["pods", "deployments", "statefulsets", "daemonsets", "replicasets", "jobs", "cronjobs", "replicationcontrollers", "podtemplates", "services", "ingresses", "configmaps", "roles", "rolebindings", "clusterroles", "clusterrolebindings"]
         scope: "*"
     clientConfig:
       service:
