@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -229,5 +230,57 @@ describe('privilege escalation under PodSecurityPolicies', () => {
     expect(fired(psp(false))).toBe(0);
     expect(fired(psp(false), psp(undefined))).toBe(1);
     expect(fired(psp(true))).toBe(1);
+  });
+});
+
+describe('vigie scan --settings', () => {
+  const root = join(__dirname, '..', '..', '..');
+  const scan = (...args: string[]) =>
+    spawnSync(process.execPath, ['--import', 'tsx', join(root, 'src', 'cli', 'main.ts'), 'scan', ...args], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, KUBECONFIG: '/nonexistent' },
+    });
+  const dir = mkdtempSync(join(tmpdir(), 'vigie-scan-settings-'));
+  const manifest = join(dir, 'pod.yaml');
+  writeFileSync(
+    manifest,
+    [
+      'apiVersion: v1',
+      'kind: Pod',
+      'metadata: { name: p, namespace: shop }',
+      'spec:',
+      '  containers: [{ name: c, image: "quay.io/x/y:1", volumeMounts: [{ name: a, mountPath: /a }] }]',
+      '  volumes: [{ name: a, hostPath: { path: /.aws } }]',
+      '',
+    ].join('\n'),
+  );
+
+  it("says which controls are not configured, and runs them with inputs in Kubescape's shape", () => {
+    const only = ['--control', 'VG-IMG-003', 'VG-IMG-004', 'VG-POD-026'];
+    const bare = scan(manifest, ...only);
+    expect(bare.status).toBe(0);
+    expect(bare.stdout).toContain('info: VG-IMG-003 ');
+    expect(bare.stdout).toContain(
+      'not configured (set untrustedRegistries or publicRegistries in --settings)',
+    );
+    expect(bare.stdout).toContain('checked against 0 controls (3 not configured): 0 findings');
+
+    const config = join(dir, 'config.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        settings: { postureControlInputs: { untrustedRegistries: ['quay.io'] } },
+        dataControlInputs: { cloudProvider: 'eks' },
+      }),
+    );
+    const json = scan(manifest, ...only, '--settings', config, '-o', 'json');
+    expect(json.status).toBe(0);
+    const rep = JSON.parse(json.stdout);
+    expect(rep.notConfigured.map((n: { control: string }) => n.control)).toEqual(['VG-IMG-003']);
+    expect(rep.findings.map((f: { control: string }) => f.control).sort()).toEqual([
+      'VG-IMG-004',
+      'VG-POD-026',
+    ]);
   });
 });
