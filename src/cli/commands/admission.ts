@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { loadExceptions } from '../../detect/posture/exceptions.js';
+import { loadSettings } from '../../detect/posture/settings.js';
 import { parseSeverity } from '../../detect/posture/types.js';
 import { createAdmissionServer } from '../../server/admission.js';
 
@@ -89,6 +90,7 @@ export function register(program: Command): void {
     .option('--dry-run', 'never deny; report what would be denied as warnings')
     .option('--deny-on <severity>', 'deny findings at or above this severity', 'high')
     .option('--exceptions <file>', 'exceptions file')
+    .option('--settings <file>', 'control inputs, as for vigie scan --settings')
     .action(
       async (opts: {
         tlsCert: string;
@@ -98,6 +100,7 @@ export function register(program: Command): void {
         dryRun?: boolean;
         denyOn: string;
         exceptions?: string;
+        settings?: string;
       }) => {
         let cert: Buffer;
         let key: Buffer;
@@ -114,11 +117,18 @@ export function register(program: Command): void {
           fail((e as Error).message);
         }
         const exceptions = opts.exceptions ? loadExceptions(opts.exceptions) : [];
+        let settings;
+        try {
+          settings = opts.settings ? loadSettings(opts.settings) : undefined;
+        } catch (e) {
+          fail(`settings ${opts.settings}: ${(e as Error).message}`);
+        }
         const app = await createAdmissionServer({
           tls: { cert, key },
           denyOn,
           dryRun: !!opts.dryRun,
           exceptions,
+          settings,
         });
         const addr = await app.listen({ port: Number(opts.port), host: opts.host });
         process.stderr.write(

@@ -9,6 +9,7 @@ import { podSpecsOf } from '../../../src/detect/posture/k8s.js';
 import { toJson, toJunit, toTable } from '../../../src/detect/posture/output.js';
 import { loadSettings, notConfigured, settingsFromDocument } from '../../../src/detect/posture/settings.js';
 import type { K8sObject } from '../../../src/detect/posture/types.js';
+import { AdmissionReviewer } from '../../../src/server/admission.js';
 
 const catalogue = loadCatalogue();
 const loaded = (objs: K8sObject[]) => objs.map((obj) => ({ obj }));
@@ -206,6 +207,30 @@ describe('controls that need configuration', () => {
     expect(fired('/etc/kubernetes/azure.json', 'eks')).toBe(false);
     expect(fired('/var/lib/app', 'aks')).toBe(false);
     expect(fired('/.aws', 'on-premises')).toBe(false);
+  });
+});
+
+describe('admission with control inputs', () => {
+  it('runs a control that needs an input only once it is given', () => {
+    const pod: K8sObject = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'p', namespace: 'ns' },
+      spec: {
+        containers: [
+          { name: 'c', image: 'registry.example.com/a:1', volumeMounts: [{ name: 'v', mountPath: '/v' }] },
+        ],
+        volumes: [{ name: 'v', hostPath: { path: '/.aws' } }],
+      },
+    };
+    const cloud = (r: AdmissionReviewer) =>
+      r
+        .review({ uid: 'u', operation: 'CREATE', object: pod })
+        .findings.filter((f) => f.control === 'VG-POD-026').length;
+    expect(cloud(new AdmissionReviewer({ controls: catalogue }))).toBe(0);
+    expect(cloud(new AdmissionReviewer({ controls: catalogue, settings: { cloudProvider: ['eks'] } }))).toBe(
+      1,
+    );
   });
 });
 
