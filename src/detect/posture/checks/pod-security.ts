@@ -143,9 +143,17 @@ function hasCap(raw: any[], cap: string): boolean {
 }
 
 const dropCapability = containerCheck((c, _p, _o, _ctx, params) => {
-  const drops = list(sc(c).capabilities?.drop);
-  if (hasCap(drops, 'ALL')) return undefined;
   const caps = params.caps as string[];
+  const drops = list(sc(c).capabilities?.drop);
+  if (hasCap(drops, 'ALL')) {
+    // Dropping ALL and adding one back leaves that one (Kubescape's NET_RAW rule says the same).
+    const adds = list(sc(c).capabilities?.add);
+    if (adds.length === 0) return undefined;
+    const back = caps.filter((x) => x !== 'ALL' && hasCap(adds, x));
+    return back.length === 0
+      ? undefined
+      : hit(c, 'securityContext.capabilities.add', `drops ALL but adds ${back.join(', ')} back`);
+  }
   if (caps.every((x) => hasCap(drops, x))) return undefined;
   return hit(
     c,
