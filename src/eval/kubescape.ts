@@ -11,6 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { loadCatalogue } from '../detect/posture/catalogue.js';
 import { evaluate } from '../detect/posture/engine.js';
 import { loadText } from '../detect/posture/load.js';
+import { settingsFromDocument } from '../detect/posture/settings.js';
 import type { ControlDef, LoadedObject } from '../detect/posture/types.js';
 import { datasetPath } from '../util/datasets.js';
 
@@ -116,16 +117,10 @@ function loadCaseInputs(dir: string): LoadedObject[] {
   return out;
 }
 
+/** The case's data.json ({postureControlInputs, dataControlInputs}) read as `--settings` reads it. */
 function caseSettings(dir: string): Record<string, string[]> {
   const p = join(dir, 'data.json');
-  if (!existsSync(p)) return {};
-  const d = readJson(p);
-  const out: Record<string, string[]> = {};
-  for (const block of [d.postureControlInputs, d.dataControlInputs]) {
-    if (!block) continue;
-    for (const [k, v] of Object.entries(block)) out[k] = Array.isArray(v) ? v.map(String) : [String(v)];
-  }
-  return out;
+  return existsSync(p) ? settingsFromDocument(readJson(p)) : {};
 }
 
 export function runKubescapeEval(

@@ -27,6 +27,8 @@ export interface AdmissionOptions {
   denyOn?: Severity;
   dryRun?: boolean;
   exceptions?: ExceptionRule[];
+  /** Control inputs (as `vigie scan --settings`); controls that need unset inputs are not run. */
+  settings?: Record<string, string[]>;
   controls?: ControlDef[];
   /** Current cluster objects (RBAC, NetworkPolicies, ServiceAccounts) for cross-object controls. */
   context?: () => K8sObject[];
@@ -150,6 +152,7 @@ export class AdmissionReviewer {
     const engine = ctxObjects ? this.full : this.local;
     const res = engine.evaluate([{ obj: o }], {
       exceptions: opts.exceptions,
+      settings: opts.settings,
       contextObjects: ctxObjects,
       complete: !!ctxObjects,
     });

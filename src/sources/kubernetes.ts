@@ -33,6 +33,8 @@ export const WATCHED_KINDS: readonly WatchedKind[] = [
   ['v1', 'ServiceAccount', 'serviceaccounts'],
   ['v1', 'ConfigMap', 'configmaps'],
   ['v1', 'Secret', 'secrets'],
+  ['v1', 'ReplicationController', 'replicationcontrollers'],
+  ['v1', 'PodTemplate', 'podtemplates'],
   ['apps/v1', 'Deployment', 'deployments'],
   ['apps/v1', 'ReplicaSet', 'replicasets'],
   ['apps/v1', 'StatefulSet', 'statefulsets'],

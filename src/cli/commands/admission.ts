@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { loadExceptions } from '../../detect/posture/exceptions.js';
+import { loadSettings } from '../../detect/posture/settings.js';
 import { parseSeverity } from '../../detect/posture/types.js';
 import { createAdmissionServer } from '../../server/admission.js';
 
@@ -129,7 +130,7 @@ webhooks:
       - apiGroups: ["", "apps", "batch", "networking.k8s.io", "rbac.authorization.k8s.io"]
         apiVersions: ["*"]
         operations: ["CREATE", "UPDATE"]
-        resources: ["pods", "deployments", "statefulsets", "daemonsets", "replicasets", "jobs", "cronjobs", "replicationcontrollers", "services", "ingresses", "configmaps", "roles", "rolebindings", "clusterroles", "clusterrolebindings"]
+        resources: ["pods", "deployments", "statefulsets", "daemonsets", "replicasets", "jobs", "cronjobs", "replicationcontrollers", "podtemplates", "services", "ingresses", "configmaps", "roles", "rolebindings", "clusterroles", "clusterrolebindings"]
         scope: "*"
     clientConfig:
       service:
@@ -239,6 +240,7 @@ export function register(program: Command): void {
       '--no-client-auth',
       'serve without authenticating callers: anyone who reaches the port may submit reviews',
     )
+    .option('--settings <file>', 'control inputs, as for vigie scan --settings')
     .action(
       async (opts: {
         tlsCert: string;
@@ -251,6 +253,7 @@ export function register(program: Command): void {
         clientCa?: string;
         tokenFile?: string;
         clientAuth: boolean;
+        settings?: string;
       }) => {
         const given = opts.clientCa !== undefined || opts.tokenFile !== undefined;
         if (!opts.clientAuth && given) fail('--no-client-auth contradicts --client-ca and --token-file');
@@ -283,12 +286,19 @@ export function register(program: Command): void {
           fail((e as Error).message);
         }
         const exceptions = opts.exceptions ? loadExceptions(opts.exceptions) : [];
+        let settings;
+        try {
+          settings = opts.settings ? loadSettings(opts.settings) : undefined;
+        } catch (e) {
+          fail(`settings ${opts.settings}: ${(e as Error).message}`);
+        }
         const app = await createAdmissionServer({
           tls: { cert, key },
           clientAuth: opts.clientAuth ? { ca: clientCa, token } : 'none',
           denyOn,
           dryRun: !!opts.dryRun,
           exceptions,
+          settings,
         });
         const addr = await app.listen({ port: Number(opts.port), host: opts.host });
         const callers = [clientCa ? 'client certificate' : '', token ? 'bearer token' : '']

@@ -3,9 +3,7 @@
  * cluster. Exit status: 0 clean (or below --fail-on), 1 findings at or above --fail-on, 2 usage, an
  * input that could not be read (unless --allow-unreadable), or no objects and only errors.
  */
-import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { parse } from 'yaml';
 import { loadCatalogue } from '../../detect/posture/catalogue.js';
 import {
   DEFAULT_KUBERNETES_VERSION,
@@ -16,6 +14,7 @@ import { loadExceptions } from '../../detect/posture/exceptions.js';
 import { formatError } from '../../detect/posture/load.js';
 import { MAX_INPUT_BYTES, MAX_YAML_DOCUMENT_BYTES } from '../../detect/posture/load.js';
 import { failsAt, OUTPUT_FORMATS, renderChunks, type OutputFormat } from '../../detect/posture/output.js';
+import { loadSettings } from '../../detect/posture/settings.js';
 import { MAX_RUN_BYTES, readCluster, readPaths } from '../../detect/posture/sources.js';
 import { parseSeverity, type LoadedObject, type ScanError } from '../../detect/posture/types.js';
 
@@ -79,7 +78,7 @@ export function register(program: Command): void {
     )
     .option(
       '--settings <file>',
-      'JSON/YAML map of control inputs (imageRepositoryAllowList, sensitiveKeyNames, ...)',
+      "control inputs, JSON/YAML: Kubescape's config shape (settings.postureControlInputs, dataControlInputs) or the map itself",
     )
     .option('--control <id...>', 'only these controls')
     .option(
@@ -123,14 +122,7 @@ export function register(program: Command): void {
       let settings: Record<string, string[]> | undefined;
       if (opts.settings) {
         try {
-          const raw = parse(readFileSync(opts.settings, 'utf8'), { maxAliasCount: 100 }) as Record<
-            string,
-            unknown
-          >;
-          const inner = (raw?.postureControlInputs ?? raw) as Record<string, unknown>;
-          settings = Object.fromEntries(
-            Object.entries(inner).map(([k, v]) => [k, Array.isArray(v) ? v.map(String) : [String(v)]]),
-          );
+          settings = loadSettings(opts.settings);
         } catch (e) {
           fail(`settings ${opts.settings}: ${(e as Error).message}`);
         }

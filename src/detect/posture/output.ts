@@ -7,6 +7,7 @@ import {
   severityRank,
   type ControlDef,
   type Finding,
+  type NotConfigured,
   type ResourceRef,
   type ScanResult,
   type Severity,
@@ -109,6 +110,8 @@ export function* jsonChunks(res: ScanResult, notes: RunNotes = {}): Generator<st
   yield `,\n  "summary": ${JSON.stringify(summary, null, 2).replace(/\n/g, '\n  ')}`;
   yield ',\n  "errors": ';
   yield* jsonArray(res.errors, 1, (e) => e);
+  yield ',\n  "notConfigured": ';
+  yield* jsonArray(res.notConfigured ?? [], 1, (n) => ({ ...n, status: 'not configured' }));
   yield '\n}';
 }
 
@@ -167,11 +170,18 @@ export function* tableLines(res: ScanResult, notes: RunNotes = {}): Generator<st
     yield '';
   }
   for (const e of res.errors) yield `error: ${escapeControl(formatError(e))}`;
+  for (const n of res.notConfigured ?? []) yield notConfiguredLine(n);
   const s = res.summary;
   const sev = SEVERITIES.filter((k) => s.bySeverity[k] > 0)
     .map((k) => `${s.bySeverity[k]} ${k}`)
     .join(', ');
-  yield `${s.objects} objects, ${s.resources} resources checked against ${s.controls} controls: ${s.findings} findings${sev ? ` (${sev})` : ''}, ${s.excepted} excepted, ${s.errors} input errors. ${scoreText(res, notes)}`;
+  yield `${s.objects} objects, ${s.resources} resources checked against ${s.controls} controls${s.notConfigured ? ` (${s.notConfigured} not configured)` : ''}: ${s.findings} findings${sev ? ` (${sev})` : ''}, ${s.excepted} excepted, ${s.errors} input errors. ${scoreText(res, notes)}`;
+}
+
+/** A control left out for want of its inputs: info, not a finding. */
+function notConfiguredLine(n: NotConfigured): string {
+  const inputs = n.inputs.join(' or ');
+  return `info: ${n.control} ${n.title}: not configured (set ${inputs} in --settings)`;
 }
 
 export function toTable(res: ScanResult, notes: RunNotes = {}): string {
@@ -282,6 +292,15 @@ export function toSarif(res: ScanResult, controls: ControlDef[]): Record<string,
                   }
                 : {}),
             })),
+            ...(res.notConfigured?.length
+              ? {
+                  toolConfigurationNotifications: res.notConfigured.map((n) => ({
+                    level: 'note',
+                    descriptor: { id: n.control },
+                    message: { text: `${n.control} not configured: set ${n.inputs.join(' or ')}` },
+                  })),
+                }
+              : {}),
           },
         ],
         results,
@@ -308,9 +327,19 @@ export function toJunit(res: ScanResult, controls: ControlDef[]): string {
   let tests = 0;
   let failures = 0;
   let skipped = 0;
+  const unconfigured = new Map((res.notConfigured ?? []).map((n) => [n.control, n]));
   for (const c of controls) {
     const fs = byControl.get(c.id) ?? [];
     const cases: string[] = [];
+    const nc = unconfigured.get(c.id);
+    if (nc) {
+      skipped++;
+      tests++;
+      suites.push(
+        `  <testsuite name="${xml(`${c.id} ${c.title}`)}" tests="1" failures="0" errors="0" skipped="1">\n    <testcase classname="${xml(c.id)}" name="${xml(c.title)}"><skipped message="${xml(`not configured: set ${nc.inputs.join(' or ')}`)}"/></testcase>\n  </testsuite>`,
+      );
+      continue;
+    }
     if (fs.length === 0) cases.push(`    <testcase classname="${xml(c.id)}" name="${xml(c.title)}"/>`);
     let sf = 0;
     let ss = 0;

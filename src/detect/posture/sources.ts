@@ -210,6 +210,7 @@ export const CLUSTER_KINDS: readonly KindRef[] = [
   ['v1', 'ServiceAccount'],
   ['v1', 'ConfigMap'],
   ['v1', 'ReplicationController'],
+  ['v1', 'PodTemplate'],
   ['apps/v1', 'Deployment'],
   ['apps/v1', 'StatefulSet'],
   ['apps/v1', 'DaemonSet'],

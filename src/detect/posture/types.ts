@@ -73,6 +73,11 @@ export interface ControlDef {
   rules?: string[];
   /** Pod Security Standards level this control belongs to, if any. */
   pss?: 'baseline' | 'restricted';
+  /**
+   * Control inputs (settings names) the control cannot be judged without: when none of them is
+   * set, the control is not evaluated and is reported as not configured.
+   */
+  requires?: string[];
   group: string;
 }
 
@@ -109,6 +114,16 @@ export interface ScanSummary {
   bySeverity: Record<Severity, number>;
   score: number;
   errors: number;
+  /** Controls left out because the inputs they need were not given (see ScanResult.notConfigured). */
+  notConfigured?: number;
+}
+
+/** A control that was not evaluated because none of the inputs it needs was set. */
+export interface NotConfigured {
+  control: string;
+  title: string;
+  /** The settings, any one of which would let the control run. */
+  inputs: string[];
 }
 
 export interface ScanError {
@@ -123,4 +138,6 @@ export interface ScanResult {
   resources: ResourceScore[];
   summary: ScanSummary;
   errors: ScanError[];
+  /** Controls not evaluated for want of their inputs: neither passed nor failed. */
+  notConfigured?: NotConfigured[];
 }

@@ -199,11 +199,22 @@ describe('vigie scan input bounds', () => {
       resources: res.resources,
       summary: res.summary,
       errors: res.errors,
+      notConfigured: (res.notConfigured ?? []).map((n) => ({ ...n, status: 'not configured' })),
     };
     expect([...renderChunks(res, 'json', [])].join('')).toBe(`${JSON.stringify(doc, null, 2)}\n`);
     const empty = evaluate([]);
     expect(toJson(empty)).toBe(
-      JSON.stringify({ findings: [], resources: [], summary: empty.summary, errors: [] }, null, 2),
+      JSON.stringify(
+        {
+          findings: [],
+          resources: [],
+          summary: empty.summary,
+          errors: [],
+          notConfigured: (empty.notConfigured ?? []).map((n) => ({ ...n, status: 'not configured' })),
+        },
+        null,
+        2,
+      ),
     );
   });
 });

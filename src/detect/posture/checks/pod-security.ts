@@ -24,9 +24,16 @@ const privileged = containerCheck((c) => {
   return undefined;
 });
 
-const allowPrivilegeEscalation = containerCheck((c) => {
+/** PodSecurityPolicies are in view and every one forbids privilege escalation (it is then defaulted off). */
+function pspsForbidEscalation(ctx: ScanContext): boolean {
+  const psps = ctx.of('PodSecurityPolicy');
+  return psps.length > 0 && psps.every((psp) => psp.spec?.allowPrivilegeEscalation === false);
+}
+
+const allowPrivilegeEscalation = containerCheck((c, _p, _o, ctx) => {
   const s = sc(c);
   if (s.allowPrivilegeEscalation === false) return undefined;
+  if (pspsForbidEscalation(ctx)) return undefined;
   return hit(
     c,
     'securityContext.allowPrivilegeEscalation',
@@ -41,32 +48,31 @@ const readOnlyRootFilesystem = containerCheck((c) => {
   return hit(c, 'securityContext.readOnlyRootFilesystem', 'root filesystem is writable');
 });
 
-function positive(v: unknown): boolean {
-  return typeof v === 'number' && v > 0;
-}
-
+/**
+ * As Kubescape's non-root-containers: each of runAsNonRoot, runAsUser and runAsGroup is the
+ * container's when it sets it, else the pod's. The user may be root when runAsNonRoot is not true
+ * and runAsUser is unset or 0; the group when runAsGroup is unset or 0. runAsNonRoot: true is
+ * enough for the user (the kubelet refuses to start such a container as UID 0).
+ */
 const runAsNonRoot = containerCheck((c, p) => {
   const s = sc(c);
   const ps = psc(p);
+  const nonRoot = s.runAsNonRoot !== undefined ? s.runAsNonRoot : ps.runAsNonRoot;
+  const user = s.runAsUser !== undefined ? s.runAsUser : ps.runAsUser;
+  const group = s.runAsGroup !== undefined ? s.runAsGroup : ps.runAsGroup;
   let out: Hit[] | undefined;
-  const userSet = s.runAsNonRoot !== undefined || s.runAsUser !== undefined;
-  const userOk = userSet
-    ? s.runAsNonRoot === true ||
-      positive(s.runAsUser) ||
-      (s.runAsNonRoot === undefined && positive(s.runAsUser))
-    : ps.runAsNonRoot === true || positive(ps.runAsUser);
-  const userZero = s.runAsUser === 0 || (s.runAsUser === undefined && ps.runAsUser === 0);
-  if (!userOk || userZero)
+  if ((nonRoot === undefined || nonRoot === false) && (user === undefined || user === 0))
     out = [
       hit(
         c,
-        'securityContext.runAsNonRoot',
-        'may run as root (runAsNonRoot not true and runAsUser not above 0)',
+        s.runAsUser === 0 ? 'securityContext.runAsUser' : 'securityContext.runAsNonRoot',
+        user === 0
+          ? 'may run as root (runAsUser 0 and runAsNonRoot not true)'
+          : 'may run as root (runAsNonRoot not true and no runAsUser)',
       ),
     ];
-  const groupOk = s.runAsGroup !== undefined ? positive(s.runAsGroup) : positive(ps.runAsGroup);
-  if (!groupOk) {
-    const h = hit(c, 'securityContext.runAsGroup', 'may run with the root group (runAsGroup not above 0)');
+  if (group === undefined || group === 0) {
+    const h = hit(c, 'securityContext.runAsGroup', 'may run with the root group (runAsGroup unset or 0)');
     if (out) out.push(h);
     else return h;
   }
@@ -137,9 +143,17 @@ function hasCap(raw: any[], cap: string): boolean {
 }
 
 const dropCapability = containerCheck((c, _p, _o, _ctx, params) => {
-  const drops = list(sc(c).capabilities?.drop);
-  if (hasCap(drops, 'ALL')) return undefined;
   const caps = params.caps as string[];
+  const drops = list(sc(c).capabilities?.drop);
+  if (hasCap(drops, 'ALL')) {
+    // Dropping ALL and adding one back leaves that one (Kubescape's NET_RAW rule says the same).
+    const adds = list(sc(c).capabilities?.add);
+    if (adds.length === 0) return undefined;
+    const back = caps.filter((x) => x !== 'ALL' && hasCap(adds, x));
+    return back.length === 0
+      ? undefined
+      : hit(c, 'securityContext.capabilities.add', `drops ALL but adds ${back.join(', ')} back`);
+  }
   if (caps.every((x) => hasCap(drops, x))) return undefined;
   return hit(
     c,
