@@ -75,7 +75,7 @@ spec: {template: {spec: {containers: [{name: c, image: x:1}]}}}
     const res = evaluate(load(text));
     const takeover = res.findings.filter((f) => f.control === 'VG-RBAC-013');
     expect(takeover.map((f) => f.resource.name)).toEqual(['uses-bot']);
-    expect(takeover[0].message).toMatch(/create pods through ClusterRoleBinding bot-pods/);
+    expect(takeover[0].message).toMatch(/can create pods cluster-wide through ClusterRoleBinding bot-pods/);
     expect(takeover[0].related?.map((r) => r.kind)).toEqual(['ClusterRoleBinding', 'ClusterRole']);
     // the binding itself is reported per subject
     const create = res.findings.filter((f) => f.control === 'VG-RBAC-011');
