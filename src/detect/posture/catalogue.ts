@@ -27,6 +27,10 @@ const controlSchema = z.object({
   kubescape: z.array(z.string()),
   rules: z.array(z.string()).optional(),
   pss: z.enum(['baseline', 'restricted']).optional(),
+  cause: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]*$/)
+    .optional(),
 });
 
 const fileSchema = z.object({ group: z.string(), description: z.string(), controls: z.array(controlSchema) });

@@ -73,6 +73,11 @@ export interface ControlDef {
   rules?: string[];
   /** Pod Security Standards level this control belongs to, if any. */
   pss?: 'baseline' | 'restricted';
+  /**
+   * Root cause shared with overlapping controls: reports show the findings of controls with the
+   * same cause, on the same resource and place, as one finding (see grouping.ts).
+   */
+  cause?: string;
   group: string;
 }
 
@@ -92,6 +97,8 @@ export interface Finding {
   mitre?: MitreTechnique[];
   excepted: boolean;
   exception?: { reason: string; expires?: string };
+  /** The control's root cause, when it shares one with other controls (reports group on it). */
+  cause?: string;
 }
 
 export interface ResourceScore {
