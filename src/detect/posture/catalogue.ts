@@ -28,6 +28,10 @@ const controlSchema = z.object({
   rules: z.array(z.string()).optional(),
   pss: z.enum(['baseline', 'restricted']).optional(),
   requires: z.array(z.string().min(1)).min(1).optional(),
+  cause: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]*$/)
+    .optional(),
 });
 
 const fileSchema = z.object({ group: z.string(), description: z.string(), controls: z.array(controlSchema) });

@@ -42,6 +42,9 @@ export abstract class FindingBase implements Finding {
   get mitre(): ControlDef['mitre'] {
     return this.def.mitre;
   }
+  get cause(): string | undefined {
+    return this.def.cause;
+  }
   /** True until the engine has attached it to a control and resource. */
   get unbound(): boolean {
     return this.def === undefined;

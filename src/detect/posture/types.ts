@@ -78,6 +78,11 @@ export interface ControlDef {
    * set, the control is not evaluated and is reported as not configured.
    */
   requires?: string[];
+  /**
+   * Root cause shared with overlapping controls: reports show the findings of controls with the
+   * same cause, on the same resource and place, as one finding (see grouping.ts).
+   */
+  cause?: string;
   group: string;
 }
 
@@ -97,6 +102,8 @@ export interface Finding {
   mitre?: MitreTechnique[];
   excepted: boolean;
   exception?: { reason: string; expires?: string };
+  /** The control's root cause, when it shares one with other controls (reports group on it). */
+  cause?: string;
 }
 
 export interface ResourceScore {

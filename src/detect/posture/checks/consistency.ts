@@ -15,7 +15,7 @@ const danglingIngressBackend: Check = {
       if (!ctx.find('Service', ns, n))
         out.push({
           path: `${path}.${b?.service ? 'service.name' : 'serviceName'}`,
-          message: `backend Service ${ns}/${n} does not exist`,
+          message: `backend Service ${ns}/${n} does not exist, so the route fails; point it at an existing Service or remove it`,
         });
     };
     const spec = o.spec ?? {};
@@ -36,7 +36,10 @@ const serviceWithoutWorkload: Check = {
     const ns = nsOf(o) ?? 'default';
     if (ctx.selectedByTemplates().services.has(o)) return [];
     return [
-      { path: 'spec.selector', message: `selector ${JSON.stringify(sel)} matches no workload in ${ns}` },
+      {
+        path: 'spec.selector',
+        message: `selector ${JSON.stringify(sel)} matches no workload in ${ns}; fix the selector or remove the Service`,
+      },
     ];
   },
 };
@@ -52,7 +55,7 @@ const danglingNetworkPolicy: Check = {
     return [
       {
         path: 'spec.podSelector',
-        message: `podSelector matches no pod in ${ns}: the policy protects nothing`,
+        message: `podSelector matches no pod in ${ns}, so the policy protects nothing; fix the selector or remove the policy`,
       },
     ];
   },
@@ -76,7 +79,8 @@ const mismatchingSelector: Check = {
     return [
       {
         path: sel.path,
-        message: 'selector does not match the pod template labels: the controller never owns its pods',
+        message:
+          'selector does not match the pod template labels, so the controller never owns its pods; make it match the template labels',
       },
     ];
   },
@@ -103,7 +107,7 @@ const hpaTarget: Check = {
     return [
       {
         path: 'spec.scaleTargetRef.name',
-        message: `scale target ${ref.kind} ${ns}/${ref.name} does not exist`,
+        message: `scale target ${ref.kind} ${ns}/${ref.name} does not exist, so nothing is scaled; point scaleTargetRef at an existing workload`,
       },
     ];
   },

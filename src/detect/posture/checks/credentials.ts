@@ -93,19 +93,33 @@ const envCredentials = containerCheck((c, _p, _o, ctx, params) => {
     if (!e || typeof e.name !== 'string') continue;
     if (params.secretRefs && e.valueFrom?.secretKeyRef) {
       (out ??= []).push(
-        hit(c, `env[${i}].name`, `reads secret ${e.valueFrom.secretKeyRef.name} into env ${e.name}`),
+        hit(
+          c,
+          `env[${i}].name`,
+          `reads secret ${e.valueFrom.secretKeyRef.name} into env ${e.name}, where logs and child processes see it; mount the secret as a file instead`,
+        ),
       );
       continue;
     }
     if (!params.secretRefs && typeof e.value === 'string' && isSensitive(e.name, e.value, ctx))
-      (out ??= []).push(hit(c, `env[${i}].value`, `env ${e.name} holds a literal credential`));
+      (out ??= []).push(
+        hit(
+          c,
+          `env[${i}].value`,
+          `has a credential written in env ${e.name}; move it to a Secret and mount it as a file`,
+        ),
+      );
   }
   const envFrom = list(c.c.envFrom);
   for (let i = 0; i < envFrom.length; i++) {
     const e = envFrom[i];
     if (e?.secretRef)
       (out ??= []).push(
-        hit(c, `envFrom[${i}].secretRef`, `imports secret ${e.secretRef.name} into the environment`),
+        hit(
+          c,
+          `envFrom[${i}].secretRef`,
+          `imports every key of secret ${e.secretRef.name} into its environment; mount the secret as a file instead`,
+        ),
       );
   }
   return out;
@@ -119,9 +133,15 @@ const configMapCredentials: Check = {
     for (const [k, v] of Object.entries(data)) {
       const value = typeof v === 'string' ? v : String(v);
       if (isSensitive(k, value, ctx))
-        out.push({ path: `data[${k}]`, message: `ConfigMap key ${k} holds a credential` });
+        out.push({
+          path: `data[${k}]`,
+          message: `ConfigMap key ${k} holds a credential that any reader of ConfigMaps sees; move it to a Secret`,
+        });
       else if (encodedSensitive(k, value, ctx))
-        out.push({ path: `data[${k}]`, message: `ConfigMap key ${k} holds a base64-encoded credential` });
+        out.push({
+          path: `data[${k}]`,
+          message: `ConfigMap key ${k} holds a base64-encoded credential that any reader of ConfigMaps sees; move it to a Secret`,
+        });
     }
     return out;
   },
@@ -137,7 +157,7 @@ const longLivedTokenSecret: Check = {
     ) {
       out.push({
         path: 'type',
-        message: `long-lived token secret for service account ${o.metadata.annotations['kubernetes.io/service-account.name']}`,
+        message: `Secret holds a token that never expires for service account ${o.metadata.annotations['kubernetes.io/service-account.name']}; delete it and let pods use projected tokens`,
       });
     }
     return out;

@@ -84,12 +84,18 @@ const hostPath = podCheck((p, _o, ctx, params) => {
     if (params.writableOnly) {
       for (const { c, mi, m } of mounts)
         if (m.readOnly !== true)
-          out.push(hit(c, `volumeMounts[${mi}].readOnly`, `mounts host path ${vol.hostPath.path} writable`));
+          out.push(
+            hit(
+              c,
+              `volumeMounts[${mi}].readOnly`,
+              `mounts host path ${vol.hostPath.path} writable; set volumeMounts[${mi}].readOnly to true`,
+            ),
+          );
       continue;
     }
     out.push({
       path: `${p.prefix}volumes[${vi}]`,
-      message: `mounts host path ${vol.hostPath.path}${params.what ? ` (${params.what})` : ''}`,
+      message: `volume "${vol.name}" mounts host path ${vol.hostPath.path}${params.what ? `, a ${params.what}` : ' of the node'}; remove it or use a volume that is not on the node`,
       container: mounts[0] ? cname(mounts[0].c) : undefined,
     });
   }

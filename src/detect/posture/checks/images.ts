@@ -36,7 +36,7 @@ const imageDigest = containerCheck((c, _p, _o, ctx) => {
   if (d !== undefined) {
     if (d.startsWith('sha256:') ? SHA256.test(d) : OTHER_DIGEST.test(d)) return undefined;
   }
-  return hit(c, 'image', `image ${image} is not pinned by digest`);
+  return hit(c, 'image', `runs image ${image}, not pinned by digest; reference it as image@sha256:<digest>`);
 });
 
 /** floatingImageTags and "latest", once per context. */
@@ -52,8 +52,14 @@ const imageTag = containerCheck((c, _p, _o, ctx) => {
   const r = ctx.answers.image(image);
   if (r.digest) return undefined;
   const floating = floatingTags(ctx);
-  if (r.tag === undefined) return hit(c, 'image', `image ${image} has no tag (implicitly latest)`);
-  if (floating.has(r.tag)) return hit(c, 'image', `image ${image} uses the floating tag ${r.tag}`);
+  if (r.tag === undefined)
+    return hit(c, 'image', `runs image ${image} with no tag (so latest); set a version tag or a digest`);
+  if (floating.has(r.tag))
+    return hit(
+      c,
+      'image',
+      `runs image ${image} with the floating tag ${r.tag}; set a version tag or a digest`,
+    );
   return undefined;
 });
 
@@ -82,7 +88,11 @@ const imageAllowlist = containerCheck((c, _p, _o, ctx) => {
   if (allow.length === 0 || typeof image !== 'string') return undefined;
   return allow.some((a) => allowedBy(ctx, image, a))
     ? undefined
-    : hit(c, 'image', `image ${image} comes from a registry outside the allowlist`);
+    : hit(
+        c,
+        'image',
+        `runs image ${image} from a registry outside the allowlist; pull it from an allowed registry`,
+      );
 });
 
 function startsWithAny(image: string, prefixes: readonly string[] | undefined): string | undefined {
@@ -105,10 +115,18 @@ const imageBlocklist = containerCheck((c, _p, _o, ctx) => {
   for (const [deny, allow, what] of lists) {
     const bad = startsWithAny(image, deny);
     if (bad !== undefined && startsWithAny(image, allow) === undefined)
-      return hit(c, 'image', `image ${image} comes from the ${what} registry ${bad}`);
+      return hit(
+        c,
+        'image',
+        `runs image ${image} from the ${what} registry ${bad}; pull it from a trusted registry`,
+      );
   }
   if (!image.includes('/'))
-    return hit(c, 'image', `image ${image} names no registry: it comes from Docker Hub, a public registry`);
+    return hit(
+      c,
+      'image',
+      `runs image ${image}, which names no registry and so comes from Docker Hub, a public registry; pull it from a trusted registry`,
+    );
   return undefined;
 });
 
@@ -124,7 +142,7 @@ const imagePullPolicy = containerCheck((c, _p, _o, ctx) => {
   return hit(
     c,
     'imagePullPolicy',
-    `image ${image} uses a floating tag with imagePullPolicy ${c.c.imagePullPolicy ?? 'IfNotPresent'}`,
+    `runs image ${image}, whose tag floats, with imagePullPolicy ${c.c.imagePullPolicy ?? 'IfNotPresent'}, so nodes may run an old copy; set imagePullPolicy to Always or pin the image by digest`,
   );
 });
 

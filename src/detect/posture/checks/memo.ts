@@ -47,8 +47,9 @@ export class CheckMemo {
   readonly regexes = new WeakMap<readonly string[], RegExp[]>();
   readonly lowered = new WeakMap<readonly string[], string[]>();
   readonly sensitive = new Map<string, boolean>();
-  // RBAC: a control's wanted permissions
+  // RBAC: a control's wanted permissions, and their part a RoleBinding can grant (null: none)
   readonly permissionSpecs = new WeakMap<object, PermissionSpec[]>();
+  readonly namespacedSpecs = new WeakMap<PermissionSpec, PermissionSpec | null>();
   // exposure: per names list, whether an image contains one of them
   readonly imagesNaming = new WeakMap<readonly string[], Map<string, boolean>>();
   // NetworkPolicy: directions restricted by a set of policies (the context caches the sets)

@@ -12,14 +12,15 @@ import type { Check } from './types.js';
 
 const privileged = containerCheck((c) => {
   const s = sc(c);
-  if (s.privileged === true) return hit(c, 'securityContext.privileged', 'runs privileged');
+  if (s.privileged === true)
+    return hit(c, 'securityContext.privileged', 'runs privileged; set securityContext.privileged to false');
   const adds = list(s.capabilities?.add);
   const i = adds.findIndex((x) => upper(x) === 'SYS_ADMIN' || upper(x) === 'ALL');
   if (i >= 0)
     return hit(
       c,
       `securityContext.capabilities.add[${i}]`,
-      `adds capability ${adds[i]}, equivalent to privileged`,
+      `adds capability ${adds[i]}, which is as much as running privileged; remove it from securityContext.capabilities.add`,
     );
   return undefined;
 });
@@ -38,14 +39,18 @@ const allowPrivilegeEscalation = containerCheck((c, _p, _o, ctx) => {
     c,
     'securityContext.allowPrivilegeEscalation',
     s.allowPrivilegeEscalation === true
-      ? 'allows privilege escalation'
-      : 'does not set allowPrivilegeEscalation: false',
+      ? 'allows privilege escalation; set securityContext.allowPrivilegeEscalation to false'
+      : 'does not forbid privilege escalation; set securityContext.allowPrivilegeEscalation to false',
   );
 });
 
 const readOnlyRootFilesystem = containerCheck((c) => {
   if (sc(c).readOnlyRootFilesystem === true) return undefined;
-  return hit(c, 'securityContext.readOnlyRootFilesystem', 'root filesystem is writable');
+  return hit(
+    c,
+    'securityContext.readOnlyRootFilesystem',
+    'has a writable root filesystem; set securityContext.readOnlyRootFilesystem to true and mount volumes where it writes',
+  );
 });
 
 /**
@@ -67,12 +72,16 @@ const runAsNonRoot = containerCheck((c, p) => {
         c,
         s.runAsUser === 0 ? 'securityContext.runAsUser' : 'securityContext.runAsNonRoot',
         user === 0
-          ? 'may run as root (runAsUser 0 and runAsNonRoot not true)'
-          : 'may run as root (runAsNonRoot not true and no runAsUser)',
+          ? 'runs as root (runAsUser: 0); set securityContext.runAsNonRoot to true and runAsUser above 0'
+          : 'may run as root (no runAsNonRoot: true, no runAsUser above 0); set securityContext.runAsNonRoot to true',
       ),
     ];
   if (group === undefined || group === 0) {
-    const h = hit(c, 'securityContext.runAsGroup', 'may run with the root group (runAsGroup unset or 0)');
+    const h = hit(
+      c,
+      'securityContext.runAsGroup',
+      'may run with the root group (no runAsGroup above 0); set securityContext.runAsGroup above 0',
+    );
     if (out) out.push(h);
     else return h;
   }
@@ -81,11 +90,21 @@ const runAsNonRoot = containerCheck((c, p) => {
 
 const runAsUserZero = containerCheck((c, p) => {
   const s = sc(c);
-  if (s.runAsUser === 0) return hit(c, 'securityContext.runAsUser', 'sets runAsUser 0 (root)');
+  if (s.runAsUser === 0)
+    return hit(c, 'securityContext.runAsUser', 'runs as UID 0 (root); set securityContext.runAsUser above 0');
   if (s.runAsUser === undefined && psc(p).runAsUser === 0)
-    return { path: `${p.prefix}securityContext.runAsUser`, message: 'pod sets runAsUser 0 (root)' };
+    return {
+      path: `${p.prefix}securityContext.runAsUser`,
+      message: 'pod runs its containers as UID 0 (root); set securityContext.runAsUser above 0',
+    };
   return undefined;
 });
+
+const HOST_NAMESPACE: Readonly<Record<string, string>> = {
+  hostPID: 'PID',
+  hostIPC: 'IPC',
+  hostNetwork: 'network',
+};
 
 const hostNamespace = podCheck((p, _o, _c, params) => {
   let out: Hit[] | undefined;
@@ -93,7 +112,7 @@ const hostNamespace = podCheck((p, _o, _c, params) => {
     if (p.spec[f] === true)
       (out ??= []).push({
         path: p.prefix + f,
-        message: `pod shares the host's ${f.replace(/^host/, '').toUpperCase()} namespace (${f}: true)`,
+        message: `pod shares the node's ${HOST_NAMESPACE[f] ?? f} namespace (${f}: true); remove ${f}`,
       });
   }
   return out ?? NONE;
@@ -105,7 +124,13 @@ const hostPort = containerCheck((c) => {
   for (let i = 0; i < ports.length; i++) {
     const pt = ports[i];
     if (pt && pt.hostPort)
-      (out ??= []).push(hit(c, `ports[${i}].hostPort`, `binds host port ${pt.hostPort}`));
+      (out ??= []).push(
+        hit(
+          c,
+          `ports[${i}].hostPort`,
+          `binds port ${pt.hostPort} of the node; remove hostPort and reach the pod through a Service`,
+        ),
+      );
   }
   return out;
 });
@@ -131,7 +156,13 @@ const capabilitiesAdded = containerCheck((c, _p, _o, ctx, params) => {
     const cap = adds[i];
     const u = upper(cap);
     if ((allow && !allow.has(u)) || (!allow && deny.has(u)))
-      (out ??= []).push(hit(c, `securityContext.capabilities.add[${i}]`, `adds capability ${cap}`));
+      (out ??= []).push(
+        hit(
+          c,
+          `securityContext.capabilities.add[${i}]`,
+          `adds capability ${cap}; remove it from securityContext.capabilities.add`,
+        ),
+      );
   }
   return out;
 });
@@ -158,7 +189,9 @@ const dropCapability = containerCheck((c, _p, _o, _ctx, params) => {
   return hit(
     c,
     'securityContext.capabilities.drop',
-    caps.length === 1 ? `does not drop ${caps[0]}` : `does not drop ${caps.join(', ')}`,
+    caps.length === 1 && caps[0] === 'ALL'
+      ? 'does not drop ALL capabilities; add ALL to securityContext.capabilities.drop'
+      : `does not drop ${caps.join(', ')}; add ALL (or ${caps.join(', ')}) to securityContext.capabilities.drop`,
   );
 });
 
@@ -203,7 +236,7 @@ const linuxHardening = containerCheck((c, p, _o, ctx) => {
   return hit(
     c,
     'securityContext.seccompProfile',
-    'has no seccomp, SELinux or AppArmor profile and drops no capability',
+    'has no seccomp, SELinux or AppArmor profile and drops no capability; set securityContext.seccompProfile.type to RuntimeDefault',
   );
 });
 
@@ -214,12 +247,24 @@ const seccomp = containerCheck((c, p, _o, ctx, params) => {
   const eff = cs ?? ps;
   if (params.level === 'set')
     return eff === undefined && !hasSeccomp(p, c, ctx)
-      ? hit(c, 'securityContext.seccompProfile', 'no seccomp profile')
+      ? hit(
+          c,
+          'securityContext.seccompProfile',
+          'has no seccomp profile; set securityContext.seccompProfile.type to RuntimeDefault',
+        )
       : undefined;
   if (eff === 'Unconfined')
-    return hit(c, cs ? 'securityContext.seccompProfile.type' : '', 'seccomp profile is Unconfined');
+    return hit(
+      c,
+      cs ? 'securityContext.seccompProfile.type' : '',
+      'runs with seccomp Unconfined; set securityContext.seccompProfile.type to RuntimeDefault',
+    );
   if (params.level === 'restricted' && eff !== 'RuntimeDefault' && eff !== 'Localhost')
-    return hit(c, 'securityContext.seccompProfile.type', 'no RuntimeDefault or Localhost seccomp profile');
+    return hit(
+      c,
+      'securityContext.seccompProfile.type',
+      'has no RuntimeDefault or Localhost seccomp profile; set securityContext.seccompProfile.type to RuntimeDefault',
+    );
   return undefined;
 });
 
@@ -241,24 +286,44 @@ const seLinux = podCheck((p, _o, ctx) => {
   let out: Hit[] | undefined;
   const pf = badSeLinux(psc(p).seLinuxOptions);
   if (pf)
-    out = [{ path: `${p.prefix}securityContext.seLinuxOptions.${pf}`, message: `pod sets SELinux ${pf}` }];
+    out = [
+      {
+        path: `${p.prefix}securityContext.seLinuxOptions.${pf}`,
+        message: `pod sets a custom SELinux ${pf}; remove securityContext.seLinuxOptions.${pf}`,
+      },
+    ];
   for (const c of ctx.memo.containersOf(p)) {
     const f = badSeLinux(sc(c).seLinuxOptions);
-    if (f) (out ??= []).push(hit(c, `securityContext.seLinuxOptions.${f}`, `sets SELinux ${f}`));
+    if (f)
+      (out ??= []).push(
+        hit(
+          c,
+          `securityContext.seLinuxOptions.${f}`,
+          `sets a custom SELinux ${f}; remove securityContext.seLinuxOptions.${f}`,
+        ),
+      );
   }
   return out ?? NONE;
 });
 
 const seLinuxSet = containerCheck((c, p) =>
   sc(c).seLinuxOptions === undefined && psc(p).seLinuxOptions === undefined
-    ? hit(c, 'securityContext.seLinuxOptions', 'no SELinux options')
+    ? hit(
+        c,
+        'securityContext.seLinuxOptions',
+        'has no SELinux options; set securityContext.seLinuxOptions where the nodes run SELinux',
+      )
     : undefined,
 );
 
 const procMount = containerCheck((c) => {
   const v = sc(c).procMount;
   return v !== undefined && v !== 'Default'
-    ? hit(c, 'securityContext.procMount', `procMount is ${v}`)
+    ? hit(
+        c,
+        'securityContext.procMount',
+        `unmasks /proc (procMount: ${v}); set securityContext.procMount to Default`,
+      )
     : undefined;
 });
 
@@ -268,13 +333,17 @@ const hostProcess = podCheck((p, _o, ctx) => {
     out = [
       {
         path: `${p.prefix}securityContext.windowsOptions.hostProcess`,
-        message: 'pod runs as a Windows host process',
+        message: 'pod runs as a Windows host process; remove securityContext.windowsOptions.hostProcess',
       },
     ];
   for (const c of ctx.memo.containersOf(p))
     if (sc(c).windowsOptions?.hostProcess === true)
       (out ??= []).push(
-        hit(c, 'securityContext.windowsOptions.hostProcess', 'runs as a Windows host process'),
+        hit(
+          c,
+          'securityContext.windowsOptions.hostProcess',
+          'runs as a Windows host process; remove securityContext.windowsOptions.hostProcess',
+        ),
       );
   return out ?? NONE;
 });
@@ -299,7 +368,7 @@ const sysctls = podCheck((p) => {
     if (s && !SAFE_SYSCTLS.has(String(s.name)))
       (out ??= []).push({
         path: `${p.prefix}securityContext.sysctls[${i}].name`,
-        message: `sets unsafe sysctl ${s.name}`,
+        message: `pod sets the unsafe sysctl ${s.name}; remove it from securityContext.sysctls`,
       });
   }
   return out ?? NONE;
@@ -312,17 +381,23 @@ const appArmor = podCheck((p, _o, ctx) => {
       if (k.startsWith('container.apparmor.security.beta.kubernetes.io/') && v === 'unconfined')
         (out ??= []).push({
           path: `${p.prefix.replace(/spec\.$/, '')}metadata.annotations[${k}]`,
-          message: `AppArmor unconfined for ${k.split('/')[1]}`,
+          message: `container "${k.split('/')[1]}" runs AppArmor unconfined; set the annotation ${k} to runtime/default`,
         });
     }
   if (psc(p).appArmorProfile?.type === 'Unconfined')
     (out ??= []).push({
       path: `${p.prefix}securityContext.appArmorProfile.type`,
-      message: 'pod AppArmor profile is Unconfined',
+      message: 'pod runs AppArmor Unconfined; set securityContext.appArmorProfile.type to RuntimeDefault',
     });
   for (const c of ctx.memo.containersOf(p))
     if (sc(c).appArmorProfile?.type === 'Unconfined')
-      (out ??= []).push(hit(c, 'securityContext.appArmorProfile.type', 'AppArmor profile is Unconfined'));
+      (out ??= []).push(
+        hit(
+          c,
+          'securityContext.appArmorProfile.type',
+          'runs AppArmor Unconfined; set securityContext.appArmorProfile.type to RuntimeDefault',
+        ),
+      );
   return out ?? NONE;
 });
 
@@ -346,7 +421,7 @@ const volumeTypes = podCheck((p) => {
       if (Object.prototype.hasOwnProperty.call(v, t) && t !== 'name' && !RESTRICTED_VOLUMES.has(t))
         (out ??= []).push({
           path: `${p.prefix}volumes[${i}].${t}`,
-          message: `volume "${v.name}" uses type ${t}`,
+          message: `volume "${v.name}" is of type ${t}, outside the restricted set; use a configMap, secret, emptyDir, projected, CSI or PersistentVolumeClaim volume`,
         });
   }
   return out ?? NONE;
