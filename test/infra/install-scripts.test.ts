@@ -22,7 +22,9 @@ describe('install scripts', () => {
       .map(([path]) => path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length));
     expect(withScript.length).toBeGreaterThan(0);
     const undecided = withScript.filter((n) => typeof pkg.allowScripts?.[n] !== 'boolean');
-    expect(undecided, 'decide in package.json "allowScripts" whether their install scripts may run').toEqual([]);
+    expect(undecided, 'decide in package.json "allowScripts" whether their install scripts may run').toEqual(
+      [],
+    );
   });
 
   it('npm ignores install scripts by default here, and every install path allows them by name only', () => {
