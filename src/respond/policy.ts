@@ -9,6 +9,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { LineCounter, isNode, parseDocument, type Document } from 'yaml';
+import { lineColAt, tooDeepMessage, yamlTooDeep } from '../util/yaml-depth.js';
 import { z } from 'zod';
 import { ACTION_TYPES, isDestructive, type ActionType } from '../model/action.js';
 import {
@@ -275,10 +276,15 @@ function positionOf(
 }
 
 export function parsePolicy(text: string, file = '<policy>'): Policy {
+  const deep = yamlTooDeep(text);
+  if (deep) {
+    const at = lineColAt(text, deep.offset);
+    throw new PolicyError(tooDeepMessage(), file, at.line, at.col);
+  }
   const lc = new LineCounter();
   let doc: ReturnType<typeof parseDocument>;
   try {
-    doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+    doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true, logLevel: 'error' });
   } catch (e) {
     // The yaml package's parser recurses per nesting level: thousands of `- - -` exhaust the stack
     // before it can report a position.

@@ -4,6 +4,7 @@
  * alias budget; nothing here throws on bad input.
  */
 import { LineCounter, parseAllDocuments } from 'yaml';
+import { lineColAt, tooDeepMessage, yamlTooDeep } from '../../util/yaml-depth.js';
 import type { K8sObject, LoadedObject, ScanError } from './types.js';
 
 /** Aliases resolved per document before the document is refused (billion-laughs guard). */
@@ -175,10 +176,22 @@ function loadYamlChunk(
   objects: LoadedObject[],
   addError: (e: ScanError) => void,
 ): number {
+  const deep = yamlTooDeep(chunk);
+  if (deep) {
+    const at = lineColAt(chunk, deep.offset);
+    addError({ file, line: base + at.line, column: at.col, message: tooDeepMessage() });
+    return firstDocIndex + 1;
+  }
   const lc = new LineCounter();
   let docs;
   try {
-    docs = parseAllDocuments(chunk, { lineCounter: lc, prettyErrors: false, uniqueKeys: false });
+    // logLevel error: the parser's warnings would go to stderr with the input's raw bytes in them.
+    docs = parseAllDocuments(chunk, {
+      lineCounter: lc,
+      prettyErrors: false,
+      uniqueKeys: false,
+      logLevel: 'error',
+    });
   } catch (e) {
     addError({ file, line: base + 1, column: 1, message: `cannot parse: ${(e as Error).message}` });
     return firstDocIndex + 1;
