@@ -25,3 +25,42 @@ function visible(c: string): string {
 export function escapeControl(s: string): string {
   return CONTROL.test(s) ? s.replace(new RegExp(CONTROL.source, 'g'), visible) : s;
 }
+
+/**
+ * JSON text of a value from outside input, bounded: nesting deeper than `maxDepth` is written as
+ * `"…"` and the text is cut at `maxLength` characters. JSON.stringify recurses per level, so a
+ * value nested thousands deep (JSON.parse accepts it) would overflow the stack.
+ */
+export function boundedJson(v: unknown, maxDepth = 16, maxLength = 4096): string {
+  const out: string[] = [];
+  let length = 0;
+  const push = (s: string): boolean => {
+    out.push(s);
+    length += s.length;
+    return length < maxLength;
+  };
+  const walk = (x: unknown, depth: number): boolean => {
+    if (x === null || typeof x !== 'object') return push(JSON.stringify(x) ?? 'null');
+    if (depth >= maxDepth) return push('"…"');
+    if (Array.isArray(x)) {
+      if (!push('[')) return false;
+      for (let i = 0; i < x.length; i++) {
+        if (i > 0 && !push(',')) return false;
+        if (!walk(x[i], depth + 1)) return false;
+      }
+      return push(']');
+    }
+    if (!push('{')) return false;
+    let first = true;
+    for (const k of Object.keys(x)) {
+      if (!first && !push(',')) return false;
+      first = false;
+      if (!push(`${JSON.stringify(k)}:`)) return false;
+      if (!walk((x as Record<string, unknown>)[k], depth + 1)) return false;
+    }
+    return push('}');
+  };
+  walk(v, 0);
+  const s = out.join('');
+  return s.length <= maxLength ? s : `${s.slice(0, maxLength)}…`;
+}

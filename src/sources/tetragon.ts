@@ -14,6 +14,7 @@ import {
   type ProcInfo,
   type VigieEvent,
 } from '../model/event.js';
+import { boundedJson } from '../model/text.js';
 import { jsonLinesFileFactory, readJsonLinesFile } from './json-lines-file.js';
 
 type Obj = Record<string, unknown>;
@@ -155,7 +156,8 @@ export function tetragonToEvents(e: Obj, ids?: EventIdSource): VigieEvent[] {
   const named: Record<string, string> = {};
   args.forEach((a, i) => {
     const v = Object.values(a)[0];
-    named[`arg${i}`] = typeof v === 'object' ? JSON.stringify(v) : String(v);
+    // Bounded: an argument nested thousands deep must not overflow the stack, nor fill memory.
+    named[`arg${i}`] = typeof v === 'object' ? boundedJson(v) : String(v);
   });
   return [
     {

@@ -114,3 +114,19 @@ describe('control characters in human-readable output', () => {
     expect(table).toContain('evil\\n\\x1b[2Jpod');
   });
 });
+
+describe('boundedJson', () => {
+  it('writes JSON like JSON.stringify for ordinary values', async () => {
+    const { boundedJson } = await import('../../src/model/text.js');
+    const v = { a: [1, 'x', null, true], b: { c: 'd"e' } };
+    expect(boundedJson(v)).toBe(JSON.stringify(v));
+  });
+  it('bounds depth and length instead of overflowing the stack', async () => {
+    const { boundedJson } = await import('../../src/model/text.js');
+    let deep: unknown = 1;
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    const s = boundedJson(deep, 16, 4096);
+    expect(s).toBe(`${'['.repeat(16)}"…"${']'.repeat(16)}`);
+    expect(boundedJson('x'.repeat(10_000), 16, 100)).toHaveLength(101);
+  });
+});
