@@ -10,6 +10,7 @@ import { loadCatalogue } from '../../detect/posture/catalogue.js';
 import { evaluate } from '../../detect/posture/engine.js';
 import { loadExceptions } from '../../detect/posture/exceptions.js';
 import { formatError } from '../../detect/posture/load.js';
+import { locateFindings } from '../../detect/posture/locate.js';
 import { MAX_INPUT_BYTES, MAX_YAML_DOCUMENT_BYTES } from '../../detect/posture/load.js';
 import { failsAt, OUTPUT_FORMATS, renderChunks, type OutputFormat } from '../../detect/posture/output.js';
 import { MAX_RUN_BYTES, readCluster, readPaths } from '../../detect/posture/sources.js';
@@ -158,6 +159,8 @@ export function register(program: Command): void {
         only: opts.control,
         errors,
       });
+      // Each finding's line and column in its file, from the documents that have findings.
+      locateFindings(res.findings, objects);
       await writeAll(
         renderChunks(
           res,

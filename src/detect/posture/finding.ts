@@ -3,12 +3,33 @@
  * hundreds of thousands of them, and the copies were most of the garbage collector's work. Hit
  * classes that extend FindingBase become the finding itself (one object per finding).
  */
-import type { ControlDef, Finding, Hit, ResourceRef, Severity, SourceRef } from './types.js';
+import type { ControlDef, FieldLocation, Finding, Hit, ResourceRef, Severity, SourceRef } from './types.js';
+
+/**
+ * A finding's source as reports give it: the object's file, with the line and column of the
+ * finding's own field once located (else the line of the object's document, when known).
+ */
+export function locatedSource(
+  source: SourceRef | undefined,
+  location: FieldLocation | undefined,
+): Record<string, unknown> | undefined {
+  if (!source || !location) return source as Record<string, unknown> | undefined;
+  return {
+    file: source.file,
+    line: location.line,
+    column: location.column,
+    endLine: location.endLine,
+    endColumn: location.endColumn,
+    docIndex: source.docIndex,
+  };
+}
 
 export abstract class FindingBase implements Finding {
   def: ControlDef = undefined as unknown as ControlDef;
   resource: ResourceRef = undefined as unknown as ResourceRef;
   source: SourceRef | undefined = undefined;
+  /** Shared among an object's findings that name the same place (locate.ts). */
+  location: FieldLocation | undefined = undefined;
   // On the prototype (false / undefined) until an exception matches: two fewer fields in each of
   // the hundreds of thousands of findings a cluster scan keeps.
   declare excepted: boolean;
@@ -60,7 +81,7 @@ export abstract class FindingBase implements Finding {
       subject: this.subject,
       related: this.related,
       mitre: this.mitre,
-      source: this.source,
+      source: locatedSource(this.source, this.location),
       excepted: this.excepted,
       exception: this.exception,
     };

@@ -1,6 +1,7 @@
 /** Report formats of a scan: table (people), JSON (machines), SARIF 2.1.0 (code scanning), JUnit (CI). */
 import { escapeControl } from '../../model/text.js';
 import { isAbsolute, relative, sep } from 'node:path';
+import { locatedSource } from './finding.js';
 import { formatError } from './load.js';
 import {
   SEVERITIES,
@@ -74,7 +75,7 @@ function jsonFinding(f: Finding): Record<string, unknown> {
     subject: f.subject,
     related: f.related,
     mitre: f.mitre,
-    source: f.source,
+    source: locatedSource(f.source, f.location),
     excepted: f.excepted,
     exception: f.exception,
   };
@@ -128,14 +129,61 @@ export interface RunNotes {
   unreadableInputs?: number;
 }
 
-function tableRow(f: Finding): string[] {
-  return [
-    f.excepted ? `${f.severity} (excepted)` : f.severity,
-    f.control,
-    trunc(escapeControl(resName(f)), 48),
-    trunc(escapeControl(f.path), 60),
-    trunc(escapeControl(f.message), 90),
-  ];
+/** The input a finding's object was read from, if it was read from one (not from a cluster). */
+function inputFile(f: Finding): string | undefined {
+  const file = f.source?.file;
+  return file && !file.startsWith('cluster:') ? file : undefined;
+}
+
+/**
+ * `file:line:column` of the finding's field once located, as compilers write it (else the line of
+ * the object's document, else the file alone); undefined for objects not read from an input.
+ */
+export function whereOf(f: Finding): string | undefined {
+  const file = inputFile(f);
+  if (file === undefined) return undefined;
+  if (f.location) return `${file}:${f.location.line}:${f.location.column}`;
+  return f.source?.line ? `${file}:${f.source.line}` : file;
+}
+
+/** Keeps the end of a long location: the line and column are what is read. */
+function truncStart(s: string, n: number): string {
+  return s.length <= n ? s : `…${s.slice(s.length - n + 1)}`;
+}
+
+/**
+ * Table rows of one report. The LOCATION column is there when findings were located in their
+ * inputs (not for a cluster scan); a file name is escaped once, not once per row (a large scan
+ * has millions of rows naming the same file).
+ */
+class TableRows {
+  private file: string | undefined;
+  private escaped = '';
+
+  constructor(readonly withWhere: boolean) {}
+
+  private where(f: Finding): string {
+    const file = inputFile(f);
+    if (file === undefined) return '';
+    if (file !== this.file) {
+      this.file = file;
+      this.escaped = escapeControl(file);
+    }
+    const l = f.location;
+    const at = l ? `:${l.line}:${l.column}` : f.source?.line ? `:${f.source.line}` : '';
+    return truncStart(this.escaped + at, 60);
+  }
+
+  row(f: Finding): string[] {
+    const row = [
+      f.excepted ? `${f.severity} (excepted)` : f.severity,
+      f.control,
+      trunc(escapeControl(resName(f)), 48),
+    ];
+    if (this.withWhere) row.push(this.where(f));
+    row.push(trunc(escapeControl(f.path), 60), trunc(escapeControl(f.message), 90));
+    return row;
+  }
 }
 
 function scoreText(res: ScanResult, notes: RunNotes): string {
@@ -152,18 +200,22 @@ function scoreText(res: ScanResult, notes: RunNotes): string {
 export function* tableLines(res: ScanResult, notes: RunNotes = {}): Generator<string> {
   // Names, paths and messages come from the manifests: escaped, so a name cannot forge a line.
   const findings = sorted(res.findings);
-  const head = ['SEVERITY', 'CONTROL', 'RESOURCE', 'PATH', 'MESSAGE'];
+  const withWhere = findings.some((f) => f.location !== undefined);
+  const rows = new TableRows(withWhere);
+  const head = withWhere
+    ? ['SEVERITY', 'CONTROL', 'RESOURCE', 'LOCATION', 'PATH', 'MESSAGE']
+    : ['SEVERITY', 'CONTROL', 'RESOURCE', 'PATH', 'MESSAGE'];
   // A loop, not Math.max(...rows): spreading 100,000 rows overflows the call stack.
   const widths = head.map((h) => h.length);
   for (const f of findings) {
-    const r = tableRow(f);
+    const r = rows.row(f);
     for (let i = 0; i < r.length; i++) if (r[i].length > widths[i]) widths[i] = r[i].length;
   }
   const fmt = (r: string[]): string =>
     r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ');
   if (findings.length > 0) {
     yield fmt(head);
-    for (const f of findings) yield fmt(tableRow(f));
+    for (const f of findings) yield fmt(rows.row(f));
     yield '';
   }
   for (const e of res.errors) yield `error: ${escapeControl(formatError(e))}`;
@@ -202,6 +254,16 @@ const SECURITY_SEVERITY: Readonly<Record<Severity, string>> = {
   info: '0.5',
 };
 
+/** The field's region once located (end exclusive, as SARIF has it), else its document's line. */
+function sarifRegion(f: Finding): { region?: Record<string, number> } {
+  const l = f.location;
+  if (l)
+    return {
+      region: { startLine: l.line, startColumn: l.column, endLine: l.endLine, endColumn: l.endColumn },
+    };
+  return f.source?.line ? { region: { startLine: f.source.line } } : {};
+}
+
 export function toSarif(res: ScanResult, controls: ControlDef[]): Record<string, unknown> {
   const used = new Set(res.findings.map((f) => f.control));
   const rules = controls.filter((c) => used.has(c.id));
@@ -218,7 +280,7 @@ export function toSarif(res: ScanResult, controls: ControlDef[]): Record<string,
             ? {
                 physicalLocation: {
                   artifactLocation: { uri: artifactUri(f.source.file) },
-                  ...(f.source.line ? { region: { startLine: f.source.line } } : {}),
+                  ...sarifRegion(f),
                 },
               }
             : {}),
@@ -284,6 +346,8 @@ export function toSarif(res: ScanResult, controls: ControlDef[]): Record<string,
             })),
           },
         ],
+        // Columns count UTF-16 code units, as JavaScript strings do (SARIF's default, said here).
+        columnKind: 'utf16CodeUnits',
         results,
       },
     ],
@@ -316,15 +380,20 @@ export function toJunit(res: ScanResult, controls: ControlDef[]): string {
     let ss = 0;
     for (const f of fs) {
       const name = xml(`${resName(f)} ${f.path}`);
+      // file and line attributes as CI servers read them; file:line:column leads the failure text.
+      const file = inputFile(f);
+      const line = f.location?.line ?? f.source?.line;
+      const attrs = `${file !== undefined ? ` file="${xml(file)}"` : ''}${file !== undefined && line ? ` line="${line}"` : ''}`;
+      const where = whereOf(f);
       if (f.excepted) {
         ss++;
         cases.push(
-          `    <testcase classname="${xml(c.id)}" name="${name}"><skipped message="${xml(`excepted: ${f.exception?.reason ?? ''}`)}"/></testcase>`,
+          `    <testcase classname="${xml(c.id)}" name="${name}"${attrs}><skipped message="${xml(`excepted: ${f.exception?.reason ?? ''}`)}"/></testcase>`,
         );
       } else {
         sf++;
         cases.push(
-          `    <testcase classname="${xml(c.id)}" name="${name}"><failure type="${f.severity}" message="${xml(f.message)}">${xml(`${f.message}\nfix: ${f.fix}`)}</failure></testcase>`,
+          `    <testcase classname="${xml(c.id)}" name="${name}"${attrs}><failure type="${f.severity}" message="${xml(f.message)}">${xml(`${where !== undefined ? `${where}: ` : ''}${f.message}\nfix: ${f.fix}`)}</failure></testcase>`,
         );
       }
     }
