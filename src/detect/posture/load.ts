@@ -94,6 +94,11 @@ function isObj(v: unknown): v is K8sObject {
 type Route = readonly (string | number)[];
 const ROOT: Route = Object.freeze([]);
 
+/** `route` and then `keys`, in an array of just that length (one per item of a large List). */
+function extend(route: Route, ...keys: (string | number)[]): Route {
+  return route.length === 0 ? keys : route.concat(keys);
+}
+
 /**
  * Flattens `List`/`*List` objects and arrays into their items. With `routes`, the keys from
  * `value` to each object are appended beside it (`['items', 3]`), for locating fields later.
@@ -108,7 +113,7 @@ export function flattenObjects(
   if (depth > 4 || value == null) return;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++)
-      flattenObjects(value[i], out, depth + 1, routes, routes ? [...route, i] : route);
+      flattenObjects(value[i], out, depth + 1, routes, routes ? extend(route, i) : route);
     return;
   }
   if (!isObj(value)) return;
@@ -124,7 +129,7 @@ export function flattenObjects(
         it.kind = value.kind.slice(0, -4);
         if (!it.apiVersion && value.apiVersion) it.apiVersion = value.apiVersion;
       }
-      flattenObjects(it, out, depth + 1, routes, routes ? [...route, 'items', i] : route);
+      flattenObjects(it, out, depth + 1, routes, routes ? extend(route, 'items', i) : route);
     }
     return;
   }

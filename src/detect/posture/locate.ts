@@ -10,7 +10,7 @@
  * is located at its deepest ancestor that is present: `resources:`, else the container, else the
  * object itself.
  */
-import { isAlias, isMap, isScalar, isSeq, parseAllDocuments, type Document } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, parseAllDocuments, visit, type Document, type Pair } from 'yaml';
 import { YAML_PARSE_OPTIONS } from './load.js';
 import type {
   DocumentOrigin,
@@ -52,8 +52,32 @@ function isBlank(c: number): boolean {
 type YamlDoc = Document.Parsed;
 type YamlNode = unknown;
 
+/** Maps with more keys than this are indexed when the walk enters them (a ConfigMap's data). */
+const INDEX_MAP_KEYS = 16;
+
+/**
+ * Alias → the node it names: the last node with its anchor before it, in document order, as the
+ * yaml package resolves it (whose own resolve() walks the whole document on every call).
+ */
+function aliasTargets(doc: YamlDoc): Map<unknown, unknown> {
+  const out = new Map<unknown, unknown>();
+  const current = new Map<string, unknown>();
+  visit(doc, {
+    Node: (_key, node) => {
+      if (isAlias(node)) {
+        const target = current.get(node.source);
+        if (target !== undefined) out.set(node, target);
+      } else if (node.anchor) current.set(node.anchor, node);
+    },
+  });
+  return out;
+}
+
 /** One parsed YAML document; offsets of its nodes are shifted by where its chunk starts. */
 class YamlTree implements Tree<YamlNode> {
+  private aliases: Map<unknown, unknown> | undefined;
+  private readonly maps = new Map<unknown, Map<string, Pair>>();
+
   constructor(
     private readonly doc: YamlDoc,
     private readonly base: number,
@@ -66,21 +90,36 @@ class YamlTree implements Tree<YamlNode> {
 
   /** An alias stands for the node it names when the walk goes into it. */
   private deref(node: YamlNode): YamlNode {
-    let n = node;
-    for (let k = 0; k < 16 && isAlias(n); k++) n = n.resolve(this.doc);
-    return n;
+    if (!isAlias(node)) return node;
+    this.aliases ??= aliasTargets(this.doc);
+    return this.aliases.get(node);
+  }
+
+  private pairStep(p: Pair): Step<YamlNode> | undefined {
+    const k = p.key as { range?: [number, number, number] };
+    if (!k?.range) return undefined;
+    const v = p.value as { range?: unknown } | null;
+    return { node: v?.range ? v : k, start: this.base + k.range[0] };
   }
 
   child(node: YamlNode, key: string): Step<YamlNode> | undefined {
     const n = this.deref(node);
     if (isMap(n)) {
-      // The last of duplicate keys is the one the loader kept.
-      for (let i = n.items.length - 1; i >= 0; i--) {
-        const p = n.items[i];
-        const k = p.key;
-        if (!isScalar(k) || !k.range || k.value == null || String(k.value) !== key) continue;
-        const v = p.value;
-        return { node: v && (v as { range?: unknown }).range ? v : k, start: this.base + k.range[0] };
+      const items = n.items as Pair[];
+      if (items.length > INDEX_MAP_KEYS) {
+        let ix = this.maps.get(n);
+        if (!ix) {
+          ix = new Map();
+          // The last of duplicate keys is the one the loader kept.
+          for (const p of items) if (isScalar(p.key) && p.key.value != null) ix.set(String(p.key.value), p);
+          this.maps.set(n, ix);
+        }
+        const p = ix.get(key);
+        return p && this.pairStep(p);
+      }
+      for (let i = items.length - 1; i >= 0; i--) {
+        const k = items[i].key;
+        if (isScalar(k) && k.value != null && String(k.value) === key) return this.pairStep(items[i]);
       }
       return undefined;
     }
@@ -284,10 +323,11 @@ function position(starts: Int32Array, offset: number): [line: number, column: nu
  */
 export class PathWalker<N> {
   private prev = '';
-  /** ends[k]: offset in `prev` just after the key of the (k+1)th step. */
+  /** ends[k]: offset in `prev` just after the key of the (k+1)th step; the first `depth` count. */
   private readonly ends: number[] = [];
   /** steps[0] is the object; steps[k] the field reached through k keys of `prev`. */
   private readonly steps: Step<N>[];
+  private depth = 0;
 
   constructor(
     private readonly tree: Tree<N>,
@@ -298,19 +338,18 @@ export class PathWalker<N> {
 
   resolve(path: string): Step<N> {
     const steps = this.steps;
-    if (path === this.prev) return steps[steps.length - 1];
+    const ends = this.ends;
+    if (path === this.prev) return steps[this.depth];
     const prev = this.prev;
     const n = Math.min(prev.length, path.length);
     let common = 0;
     while (common < n && prev.charCodeAt(common) === path.charCodeAt(common)) common++;
     // Keys that end before the first difference (the separator after them included) are shared.
     let k = 0;
-    while (k < this.ends.length && this.ends[k] < common) k++;
-    this.ends.length = k;
-    steps.length = k + 1;
+    while (k < this.depth && ends[k] < common) k++;
     this.prev = path;
     let at = steps[k];
-    let i = k === 0 ? 0 : this.ends[k - 1];
+    let i = k === 0 ? 0 : ends[k - 1];
     const len = path.length;
     while (i < len) {
       if (path.charCodeAt(i) === 0x2e) i++;
@@ -341,10 +380,12 @@ export class PathWalker<N> {
       }
       if (!next) break;
       at = next;
-      steps.push(at);
-      this.ends.push(j);
+      steps[k + 1] = at;
+      ends[k] = j;
+      k++;
       i = j;
     }
+    this.depth = k;
     return at;
   }
 }

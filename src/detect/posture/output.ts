@@ -156,31 +156,72 @@ function truncStart(s: string, n: number): string {
  * inputs (not for a cluster scan); a file name is escaped once, not once per row (a large scan
  * has millions of rows naming the same file).
  */
+const WHERE_WIDTH = 60;
+const DIGITS = '0123456789';
+
+/**
+ * A line or column number as text, without the runtime's number-to-string cache: the cache keeps
+ * each new string for a while, long enough to be copied to the old generation, and the millions of
+ * distinct columns of a one-line JSON dump made the table's writing grow the heap steadily.
+ */
+function decimal(n: number): string {
+  let s = '';
+  let v = n;
+  do {
+    s = DIGITS[v % 10] + s;
+    v = Math.floor(v / 10);
+  } while (v > 0);
+  return s;
+}
+
+function digits(n: number): number {
+  let d = 1;
+  for (let v = n; v >= 10; v = Math.floor(v / 10)) d++;
+  return d;
+}
+
 class TableRows {
   private file: string | undefined;
   private escaped = '';
 
   constructor(readonly withWhere: boolean) {}
 
-  private where(f: Finding): string {
+  private escapedFile(f: Finding): string | undefined {
     const file = inputFile(f);
-    if (file === undefined) return '';
+    if (file === undefined) return undefined;
     if (file !== this.file) {
       this.file = file;
       this.escaped = escapeControl(file);
     }
-    const l = f.location;
-    const at = l ? `:${l.line}:${l.column}` : f.source?.line ? `:${f.source.line}` : '';
-    return truncStart(this.escaped + at, 60);
+    return this.escaped;
   }
 
-  row(f: Finding): string[] {
+  private where(f: Finding): string {
+    const file = this.escapedFile(f);
+    if (file === undefined) return '';
+    const l = f.location;
+    const line = l?.line ?? f.source?.line;
+    const at = line ? `:${decimal(line)}${l ? `:${decimal(l.column)}` : ''}` : '';
+    return truncStart(file + at, WHERE_WIDTH);
+  }
+
+  /** The length of where(f), counted rather than built (the first of the table's two passes). */
+  whereLength(f: Finding): number {
+    const file = this.escapedFile(f);
+    if (file === undefined) return 0;
+    const l = f.location;
+    const at = l ? 2 + digits(l.line) + digits(l.column) : f.source?.line ? 1 + digits(f.source.line) : 0;
+    return Math.min(file.length + at, WHERE_WIDTH);
+  }
+
+  /** The cells of a row; the LOCATION cell is left empty unless `where`. */
+  row(f: Finding, where = true): string[] {
     const row = [
       f.excepted ? `${f.severity} (excepted)` : f.severity,
       f.control,
       trunc(escapeControl(resName(f)), 48),
     ];
-    if (this.withWhere) row.push(this.where(f));
+    if (this.withWhere) row.push(where ? this.where(f) : '');
     row.push(trunc(escapeControl(f.path), 60), trunc(escapeControl(f.message), 90));
     return row;
   }
@@ -208,8 +249,9 @@ export function* tableLines(res: ScanResult, notes: RunNotes = {}): Generator<st
   // A loop, not Math.max(...rows): spreading 100,000 rows overflows the call stack.
   const widths = head.map((h) => h.length);
   for (const f of findings) {
-    const r = rows.row(f);
+    const r = rows.row(f, false);
     for (let i = 0; i < r.length; i++) if (r[i].length > widths[i]) widths[i] = r[i].length;
+    if (withWhere) widths[3] = Math.max(widths[3], rows.whereLength(f));
   }
   const fmt = (r: string[]): string =>
     r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ');

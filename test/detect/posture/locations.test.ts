@@ -322,6 +322,30 @@ describe('finding locations in unusual text', () => {
     // The alias itself when the path ends there.
     const sc = fs.find((f) => f.container === 'two' && f.path.endsWith('securityContext.seLinuxOptions'));
     expect(sc?.location).toMatchObject({ line: 12, column: 5 });
+    // An anchor defined again: an alias names the last one before it.
+    const again = [
+      'apiVersion: v1',
+      'kind: Pod',
+      'metadata: {name: b, namespace: x}',
+      'spec:',
+      '  containers:',
+      '  - {name: one, image: "r/x:1.0.0", securityContext: &sc {privileged: true}}',
+      '  - {name: two, image: "r/x:1.0.0", securityContext: &sc {runAsNonRoot: true, privileged: true}}',
+      '  - {name: three, image: "r/x:1.0.0", securityContext: *sc}',
+      '',
+    ].join('\n');
+    const three = locate(again).find((f) => f.control === 'VG-POD-001' && f.container === 'three');
+    expect(three?.location).toEqual({ line: 7, column: 79, endLine: 7, endColumn: 95 });
+  });
+
+  it('finds a key among many, the last of duplicates', () => {
+    const keys = Array.from({ length: 30 }, (_, i) => `  key${i}: value${i}`);
+    keys.splice(10, 0, '  payments_api_key: sk_live_0000');
+    keys.splice(25, 0, '  payments_api_key: sk_live_51H8dLkJ2eZvKYlo2C0123456789');
+    const text = `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: many, namespace: x}\ndata:\n${keys.join('\n')}\n`;
+    const f = locate(text).find((x) => x.path === 'data[payments_api_key]');
+    // The second one, 25 lines into `data:` (line 4).
+    expect(f?.location).toEqual({ line: 30, column: 3, endLine: 30, endColumn: 57 });
   });
 
   it('points at the object itself when nothing of the path is there', () => {
