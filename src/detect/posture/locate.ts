@@ -11,16 +11,9 @@
  * object itself.
  */
 import { isAlias, isMap, isScalar, isSeq, parseAllDocuments, visit, type Document, type Pair } from 'yaml';
+import { FindingBase, LocationTable } from './finding.js';
 import { YAML_PARSE_OPTIONS } from './load.js';
-import type {
-  DocumentOrigin,
-  FieldLocation,
-  Finding,
-  LoadedObject,
-  ObjectOrigin,
-  SourceRef,
-  SourceText,
-} from './types.js';
+import type { DocumentOrigin, Finding, LoadedObject, ObjectOrigin, SourceRef, SourceText } from './types.js';
 
 /** A place reached in a document: a node, and where its field starts (its key, in a map). */
 interface Step<N> {
@@ -392,6 +385,7 @@ export class PathWalker<N> {
 
 /** Documents are read again one at a time: findings come grouped by object, objects in input order. */
 class Locator {
+  readonly table = new LocationTable();
   private chunkInput: SourceText | undefined;
   private chunkFrom = -1;
   private chunkDocs: YamlDoc[] | undefined;
@@ -443,22 +437,26 @@ class Locator {
     const text = origin.doc.input.text;
     const lines = this.linesOf(origin.doc.input);
     const walker = new PathWalker(tree, at);
+    const table = this.table;
+    const source = findings[from].source;
+    if (source) source.locations = table;
     // Findings of an object often name the same field or ancestor: one location for each node.
-    const known = new Map<unknown, FieldLocation>();
+    const known = new Map<unknown, number>();
     for (let i = from; i < to; i++) {
       const f = findings[i];
       const step = walker.resolve(f.path);
-      let loc = known.get(step.node);
-      if (!loc) {
+      let id = known.get(step.node);
+      if (id === undefined) {
         const start = step.start;
         let end = tree.end(step.node);
         while (end > start && isBlank(text.charCodeAt(end - 1))) end--;
         const [line, column] = position(lines, start);
         const [endLine, endColumn] = position(lines, end);
-        loc = { line, column, endLine, endColumn };
-        known.set(step.node, loc);
+        id = table.add(line, column, endLine, endColumn);
+        known.set(step.node, id);
       }
-      f.location = loc;
+      if (f instanceof FindingBase) f.locateAt(id);
+      else f.location = table.get(id);
     }
   }
 }

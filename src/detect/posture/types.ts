@@ -1,4 +1,5 @@
 /** Shared types of the posture engine: objects, controls, findings. No I/O here. */
+import type { LocationTable } from './finding.js';
 
 export type K8sObject = Record<string, any> & {
   kind?: string;
@@ -26,6 +27,8 @@ export interface SourceRef {
   file: string;
   line?: number;
   docIndex?: number;
+  /** Where its findings are, once located (locate.ts); never written in reports. */
+  locations?: LocationTable;
 }
 
 /** The text of one input, shared by the objects read from it (see ObjectOrigin). */
