@@ -3,8 +3,9 @@
 FROM node:20-bookworm-slim AS build
 WORKDIR /app
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
-COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+COPY package.json package-lock.json .npmrc ./
+COPY scripts/npm-ci.sh scripts/
+RUN scripts/npm-ci.sh
 COPY . .
 RUN npm run build && npm prune --omit=dev
 

@@ -23,8 +23,8 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  log "npm ci"
-  npm ci --no-audit --no-fund --loglevel=error
+  log "installing the npm dependencies (install scripts allowed by name only)"
+  scripts/npm-ci.sh
 fi
 
 # Build when any source is newer than the build output.

@@ -3,24 +3,27 @@
  * co-located containers (same host), containers reachable over the Docker networks it shares with
  * them (host network: everything listening on the host), published ports, bind mounts (the Docker
  * socket and system folders flagged), secret-looking environment variable names (values never read
- * out), and host access (privileged, host PID/IPC/network namespaces, dangerous capabilities).
+ * out), and host reach read from its configuration (`HostConfig` and mounts: privileged, host
+ * PID/IPC/network namespaces, container runtime sockets mounted, added capabilities, devices).
+ * Containers are called containers here, never pods.
  */
 import type Docker from 'dockerode';
-import { addHostItems, sat, toDot, toGraph, toMermaid, type BlastItem, type BlastRadius } from './blast.js';
+import {
+  RISKY_CAPS,
+  addHostItems,
+  blastScore,
+  runtimeSockets,
+  toDot,
+  toGraph,
+  toMermaid,
+  type BlastItem,
+  type BlastRadius,
+  type BlastTarget,
+  type HostReach,
+} from './blast.js';
 
 type Inspect = Docker.ContainerInspectInfo;
 
-const RISKY_CAPS: ReadonlySet<string> = new Set([
-  'SYS_ADMIN',
-  'SYS_PTRACE',
-  'SYS_MODULE',
-  'NET_ADMIN',
-  'DAC_READ_SEARCH',
-  'SYS_RAWIO',
-  'BPF',
-  'PERFMON',
-  'ALL',
-]);
 const SECRET_ENV = /(PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_KEY|CREDENTIAL|ACCESS_KEY)/i;
 const HOST_PATH_RISK =
   /^\/($|var\/run\/docker\.sock|run\/docker\.sock|run\/containerd|etc|root|proc|sys|var\/lib\/docker|home|dev|boot)/;
@@ -41,7 +44,7 @@ export function dockerBlastRadius(
   const coLocated = others.map(nameOf).sort();
   for (const c of coLocated)
     items.push({
-      kind: 'pod',
+      kind: 'container',
       name: c,
       relation: 'co-located',
       risk: 'medium',
@@ -63,7 +66,7 @@ export function dockerBlastRadius(
   reachable.sort();
   for (const r of reachable)
     items.push({
-      kind: 'pod',
+      kind: 'container',
       name: r,
       relation: 'reachable',
       risk: 'low',
@@ -104,46 +107,38 @@ export function dockerBlastRadius(
   ];
   for (const s of secrets) items.push({ kind: 'secret', name: s, relation: 'mounts', risk: 'high' });
 
-  const hostAccess: string[] = [];
+  // Host reach, from the container's configuration.
+  const hostReach: HostReach[] = [];
   const hc = me.HostConfig ?? ({} as Inspect['HostConfig']);
-  if (hc.Privileged) hostAccess.push('privileged');
-  if (mode === 'host') hostAccess.push('hostNetwork');
-  if (hc.PidMode === 'host') hostAccess.push('hostPID');
-  if (hc.IpcMode === 'host') hostAccess.push('hostIPC');
+  const high = (name: string) => hostReach.push({ name, risk: 'high' });
+  if (hc.Privileged) high('privileged');
+  if (mode === 'host') high('hostNetwork');
+  if (hc.PidMode === 'host') high('hostPID');
+  if (hc.IpcMode === 'host') high('hostIPC');
+  hostReach.push(...runtimeSockets(hostPaths));
   for (const cap of (hc.CapAdd ?? []).map((c: string) => c.replace(/^CAP_/, '')))
-    if (RISKY_CAPS.has(cap)) hostAccess.push(`capability ${cap}`);
-  const hostExposures = addHostItems(items, hostAccess, hostPaths, hostname, HOST_PATH_RISK);
+    hostReach.push({ name: `capability ${cap}`, risk: RISKY_CAPS.has(cap) ? 'high' : 'low' });
+  for (const d of hc.Devices ?? []) if (d.PathOnHost) high(`device ${d.PathOnHost}`);
+  addHostItems(items, hostReach, hostPaths, hostname, HOST_PATH_RISK);
 
-  const score = Math.round(
-    15 * sat(coLocated.length, 5) +
-      15 * sat(reachable.length, 10) +
-      15 * sat(secrets.length, 2) +
-      30 * sat(hostExposures, 1) +
-      10 * sat(exposedBy.length, 1),
-  );
-  const graph = toGraph(`container ${nameOf(me)}`, items);
-  return {
-    target: {
-      platform: 'docker',
-      namespace: 'docker',
-      pod: nameOf(me),
-      container: me.Id,
-      node: hostname,
-      serviceAccount: '',
-    },
+  const graph = toGraph(nameOf(me), items, 'container');
+  const target: BlastTarget = { platform: 'docker', name: nameOf(me), container: me.Id, node: hostname };
+  const b = {
+    target,
+    targets: [target],
     coLocated,
     reachable,
     exposedBy,
     permissions: [],
     secrets,
     hostPaths,
-    hostAccess,
+    hostAccess: hostReach.map((h) => h.name),
     items,
-    score,
     graph,
     mermaid: toMermaid(graph),
     dot: toDot(graph),
   };
+  return { ...b, score: blastScore('docker', b) };
 }
 
 /** Inspect every container on the host (running or not), best effort. */

@@ -6,7 +6,9 @@
  * - pods reachable over the network, given the NetworkPolicies that apply at both ends
  *   (port-level detail and ipBlock peers are not modelled: "reachable" means on some port);
  * - what its service account may do through Roles/ClusterRoles bound to it;
- * - the secrets and host paths it mounts, and host namespaces it shares.
+ * - the secrets and host paths it mounts, and its host reach read from its spec (host namespaces,
+ *   privileged containers, container runtime sockets mounted, added capabilities).
+ * An incident's blast radius is the union over its pods or containers (`mergeBlastRadii`).
  */
 import { KubeConfig } from '@kubernetes/client-node';
 import { KubernetesLister, type ClusterObjectLister, type KindRef } from '../sources/kubernetes.js';
@@ -14,11 +16,26 @@ import { KubernetesLister, type ClusterObjectLister, type KindRef } from '../sou
 export type Obj = Record<string, any>;
 
 export interface BlastItem {
-  kind: 'pod' | 'node' | 'secret' | 'hostPath' | 'permission' | 'service' | 'host';
+  kind: 'pod' | 'container' | 'node' | 'secret' | 'hostPath' | 'permission' | 'service' | 'host';
   name: string;
   relation: 'co-located' | 'reachable' | 'mounts' | 'may' | 'exposed-by' | 'runs-on' | 'shares';
   risk: 'high' | 'medium' | 'low';
   detail?: string;
+  /** The pod or container of the incident it is reached from, when the radius covers several. */
+  from?: string;
+}
+
+/** What a blast radius is computed for: a Kubernetes pod, or a Docker container (never called a pod). */
+export interface BlastTarget {
+  platform: 'kubernetes' | 'docker';
+  /** `namespace/pod` in Kubernetes; the container's name in Docker. */
+  name: string;
+  namespace?: string;
+  pod?: string;
+  /** Docker: the container id. */
+  container?: string;
+  node?: string;
+  serviceAccount?: string;
 }
 
 export interface BlastGraph {
@@ -27,15 +44,10 @@ export interface BlastGraph {
 }
 
 export interface BlastRadius {
-  /** Kubernetes: namespace/pod/serviceAccount; Docker: namespace 'docker', pod = container name, container id. */
-  target: {
-    platform?: 'kubernetes' | 'docker';
-    namespace: string;
-    pod: string;
-    node?: string;
-    serviceAccount: string;
-    container?: string;
-  };
+  /** The first pod or container it covers. */
+  target: BlastTarget;
+  /** Every pod or container it covers: an incident's radius is the union over its entities. */
+  targets: BlastTarget[];
   coLocated: string[];
   reachable: string[];
   exposedBy: string[];
@@ -49,9 +61,13 @@ export interface BlastRadius {
   }[];
   secrets: string[];
   hostPaths: string[];
+  /**
+   * Host reach read from the configuration: host PID/network/IPC namespaces, privileged, container
+   * runtime sockets mounted, added capabilities, devices. With several targets, each names its own.
+   */
   hostAccess: string[];
   items: BlastItem[];
-  /** 0..100: how much a compromise of this pod can reach. */
+  /** 0..100: how much a compromise of these pods or containers can reach. */
   score: number;
   graph: BlastGraph;
   mermaid: string;
@@ -175,22 +191,164 @@ const HOST_PATH_RISK =
 /** Saturating contribution of a count to a blast-radius score: 0 at 0, 1 − 1/e at k, → 1. */
 export const sat = (n: number, k: number): number => 1 - Math.exp(-n / k);
 
+/** A container runtime's API socket (Docker, containerd, CRI-O, Podman): whoever holds it owns the host. */
+export const RUNTIME_SOCKET =
+  /^\/(var\/)?run(\/?|\/(docker\.sock|(k3s\/)?containerd(\/containerd\.sock)?|crio(\/crio\.sock)?|podman(\/podman\.sock)?|(containerd|crio|podman)\.sock))$/;
+
+/** One way a workload reaches its host; `high` ones count towards the score. */
+export interface HostReach {
+  name: string;
+  risk: 'high' | 'low';
+}
+
 /**
- * Adds what a workload shares with its host (namespaces, privileges) and the node it runs on, the
- * node at high risk when anything reaches the host; returns the count of host exposures (shared
- * host access plus host paths matching `hostPathRisk`).
+ * Adds what a workload shares with its host (namespaces, privileges, runtime sockets, capabilities)
+ * and the node it runs on, the node at high risk when anything reaches the host; returns the count of
+ * host exposures (high host reach plus host paths matching `hostPathRisk` that are not a runtime
+ * socket, which is counted once, as host reach).
  */
 export function addHostItems(
   items: BlastItem[],
-  hostAccess: string[],
+  hostReach: HostReach[],
   hostPaths: string[],
   node: string | undefined,
   hostPathRisk: RegExp,
 ): number {
-  for (const h of hostAccess) items.push({ kind: 'host', name: h, relation: 'shares', risk: 'high' });
-  const exposures = hostAccess.length + hostPaths.filter((h) => hostPathRisk.test(h)).length;
+  for (const h of hostReach) items.push({ kind: 'host', name: h.name, relation: 'shares', risk: h.risk });
+  const exposures =
+    hostReach.filter((h) => h.risk === 'high').length +
+    hostPaths.filter((h) => hostPathRisk.test(h) && !RUNTIME_SOCKET.test(h)).length;
   if (node) items.push({ kind: 'node', name: node, relation: 'runs-on', risk: exposures ? 'high' : 'low' });
   return exposures;
+}
+
+/** Runtime sockets among host paths, as host reach. */
+export function runtimeSockets(hostPaths: string[]): HostReach[] {
+  return hostPaths
+    .filter((h) => RUNTIME_SOCKET.test(h))
+    .map((h) => ({ name: `runtime socket ${h}`, risk: 'high' as const }));
+}
+
+/** Capabilities that reach past the container (kernel, other processes, the network stack, devices). */
+export const RISKY_CAPS: ReadonlySet<string> = new Set([
+  'SYS_ADMIN',
+  'SYS_PTRACE',
+  'SYS_MODULE',
+  'NET_ADMIN',
+  'DAC_READ_SEARCH',
+  'SYS_RAWIO',
+  'BPF',
+  'PERFMON',
+  'ALL',
+]);
+
+/** Host exposures counted from the items (high host reach, risky host paths that are not runtime sockets). */
+function hostExposuresOf(items: BlastItem[]): number {
+  return items.filter(
+    (i) =>
+      i.risk === 'high' &&
+      ((i.kind === 'host' && i.relation === 'shares') ||
+        (i.kind === 'hostPath' && !RUNTIME_SOCKET.test(i.name))),
+  ).length;
+}
+
+/**
+ * The score of a radius (0..100): saturating contributions, so that one huge flat namespace does not
+ * dwarf a privileged escape. Kubernetes counts risky RBAC and NodePort/LoadBalancer exposure; Docker
+ * has no RBAC and counts every published port.
+ */
+export function blastScore(
+  platform: BlastTarget['platform'],
+  b: Pick<BlastRadius, 'coLocated' | 'reachable' | 'permissions' | 'secrets' | 'exposedBy' | 'items'>,
+): number {
+  const host = hostExposuresOf(b.items);
+  if (platform === 'docker')
+    return Math.round(
+      15 * sat(b.coLocated.length, 5) +
+        15 * sat(b.reachable.length, 10) +
+        15 * sat(b.secrets.length, 2) +
+        30 * sat(host, 1) +
+        10 * sat(b.exposedBy.length, 1),
+    );
+  return Math.round(
+    15 * sat(b.coLocated.length, 5) +
+      15 * sat(b.reachable.length, 10) +
+      25 * sat(b.permissions.filter((p) => p.risky).length, 1) +
+      15 * sat(b.secrets.filter((x) => !x.startsWith('service account token')).length, 2) +
+      20 * sat(host, 1) +
+      10 * sat(b.exposedBy.filter((x) => /NodePort|LoadBalancer/.test(x)).length, 1),
+  );
+}
+
+/**
+ * The union of the blast radii of an incident's pods or containers: what a compromise of any of them
+ * can reach. Co-located and reachable peers exclude the targets themselves; host reach names the
+ * target it comes from; items keep the target they are reached from (`from`), and the graph has one
+ * root per target. The score is computed again over the union.
+ */
+export function mergeBlastRadii(parts: BlastRadius[]): BlastRadius | undefined {
+  if (parts.length <= 1) return parts[0];
+  const targets = parts.flatMap((p) => p.targets);
+  const platform = targets[0].platform;
+  const own = new Set(targets.map((t) => t.name));
+  const union = (lists: string[][]) => [...new Set(lists.flat())];
+  const peers = (lists: string[][]) =>
+    union(lists)
+      .filter((x) => !own.has(x))
+      .sort();
+  const items: BlastItem[] = [];
+  const seen = new Set<string>();
+  for (const p of parts) {
+    const from = p.target.name;
+    for (const it of p.items) {
+      const shared = it.relation === 'co-located' || it.relation === 'reachable' || it.kind === 'node';
+      if ((it.relation === 'co-located' || it.relation === 'reachable') && own.has(it.name)) continue;
+      const key = `${it.kind}|${it.name}|${it.relation}${shared ? '' : `|${from}`}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      items.push({ ...it, from });
+    }
+  }
+  // The node (host) is at high risk when any target reaches it.
+  const nodes = new Map<string, BlastItem>();
+  for (const it of items.filter((i) => i.kind === 'node')) {
+    const had = nodes.get(it.name);
+    if (!had) nodes.set(it.name, it);
+    else if (it.risk === 'high') had.risk = 'high';
+  }
+  const merged = items.filter((i) => i.kind !== 'node' || nodes.get(i.name) === i);
+  const permissions: BlastRadius['permissions'] = [];
+  const permKeys = new Set<string>();
+  for (const perm of parts.flatMap((p) => p.permissions)) {
+    const k = JSON.stringify([perm.verbs, perm.resources, perm.apiGroups, perm.scope, perm.via]);
+    if (permKeys.has(k)) continue;
+    permKeys.add(k);
+    permissions.push(perm);
+  }
+  const out: Omit<BlastRadius, 'score' | 'graph' | 'mermaid' | 'dot'> = {
+    target: targets[0],
+    targets,
+    coLocated: peers(parts.map((p) => p.coLocated)),
+    reachable: peers(parts.map((p) => p.reachable)),
+    exposedBy: union(parts.map((p) => p.exposedBy)),
+    permissions,
+    secrets: union(parts.map((p) => p.secrets)),
+    hostPaths: union(parts.map((p) => p.hostPaths)).sort(),
+    hostAccess: parts.flatMap((p) => p.hostAccess.map((h) => `${h} (${p.target.name})`)),
+    items: merged,
+  };
+  const graph = toGraph(
+    targets.map((t) => t.name),
+    merged,
+    platform === 'docker' ? 'container' : 'pod',
+  );
+  return {
+    ...out,
+    score: blastScore(platform, out),
+    graph,
+    mermaid: toMermaid(graph),
+    dot: toDot(graph),
+  };
 }
 
 export function blastRadius(objects: Obj[], namespace: string, podName: string): BlastRadius | undefined {
@@ -369,52 +527,68 @@ export function blastRadius(objects: Obj[], namespace: string, podName: string):
       risk: HOST_PATH_RISK.test(h) ? 'high' : 'medium',
     });
 
-  const hostAccess: string[] = [];
-  if (spec.hostNetwork) hostAccess.push('hostNetwork');
-  if (spec.hostPID) hostAccess.push('hostPID');
-  if (spec.hostIPC) hostAccess.push('hostIPC');
-  for (const c of containers)
-    if (c.securityContext?.privileged) hostAccess.push(`privileged container ${c.name}`);
-  const hostExposures = addHostItems(items, hostAccess, hostPaths, node, HOST_PATH_RISK);
-
-  // Score: saturating contributions, so one huge flat namespace does not dwarf a privileged escape.
-  const score = Math.round(
-    15 * sat(coLocated.length, 5) +
-      15 * sat(reachable.length, 10) +
-      25 * sat(permissions.filter((p) => p.risky).length, 1) +
-      15 * sat(secrets.size, 2) +
-      20 * sat(hostExposures, 1) +
-      10 * sat(exposedBy.filter((s) => /NodePort|LoadBalancer/.test(s)).length, 1),
-  );
+  // Host reach, from the pod spec.
+  const hostReach: HostReach[] = [];
+  const high = (name: string) => hostReach.push({ name, risk: 'high' });
+  if (spec.hostNetwork) high('hostNetwork');
+  if (spec.hostPID) high('hostPID');
+  if (spec.hostIPC) high('hostIPC');
+  for (const c of containers) {
+    if (c.securityContext?.privileged) high(`privileged container ${c.name}`);
+    for (const cap of ((c.securityContext?.capabilities?.add ?? []) as string[]).map((x) =>
+      String(x).replace(/^CAP_/, ''),
+    ))
+      hostReach.push({
+        name: `capability ${cap} in container ${c.name}`,
+        risk: RISKY_CAPS.has(cap) ? 'high' : 'low',
+      });
+  }
+  hostReach.push(...runtimeSockets(hostPaths));
+  addHostItems(items, hostReach, hostPaths, node, HOST_PATH_RISK);
 
   const graph = toGraph(me, items);
-  return {
-    target: { platform: 'kubernetes', namespace, pod: podName, node, serviceAccount: sa },
+  const target: BlastTarget = {
+    platform: 'kubernetes',
+    name: me,
+    namespace,
+    pod: podName,
+    node,
+    serviceAccount: sa,
+  };
+  const b = {
+    target,
+    targets: [target],
     coLocated,
     reachable,
     exposedBy,
     permissions,
     secrets: secretList,
     hostPaths,
-    hostAccess,
+    hostAccess: hostReach.map((h) => h.name),
     items,
-    score,
     graph,
     mermaid: toMermaid(graph),
     dot: toDot(graph),
   };
+  return { ...b, score: blastScore('kubernetes', b) };
 }
 
-export function toGraph(me: string, items: BlastItem[]): BlastGraph {
+/**
+ * The graph of a radius: one root per target (`roots`, of kind `rootKind`), an edge from the root an
+ * item is reached from (its `from`, else the first root) to the item.
+ */
+export function toGraph(roots: string | string[], items: BlastItem[], rootKind = 'pod'): BlastGraph {
   const nodes = new Map<string, { id: string; kind: string; label: string }>();
   const add = (kind: string, label: string) => {
     const id = `${kind}:${label}`;
     if (!nodes.has(id)) nodes.set(id, { id, kind, label });
     return id;
   };
-  const root = add('pod', me);
+  const rootIds = new Map([roots].flat().map((r) => [r, add(rootKind, r)]));
+  const first = [...rootIds.values()][0];
   const edges: BlastGraph['edges'] = [];
   for (const it of items) {
+    const root = (it.from !== undefined ? rootIds.get(it.from) : undefined) ?? first;
     const id = add(it.kind, it.name);
     edges.push(
       it.relation === 'exposed-by'

@@ -1,16 +1,21 @@
 /**
  * Incidents: alerts correlated by entity (workload, pod, container, node, identity) and time.
  * An alert joins the open incident that shares one of its entity keys and saw an alert within the
- * correlation window; otherwise it opens a new one. Each incident keeps a timeline, its ATT&CK
+ * correlation window; otherwise it opens a new one. Performance alerts are held to a shorter window
+ * around an incident's security activity (`perfWindowMs`): a CPU alert from ten minutes before an
+ * attack is not part of the attack, and a security alert never joins an incident of performance
+ * alerts alone. Each incident keeps a timeline, its ATT&CK
  * techniques, a severity that combines the alerts, the workload's posture findings and the blast
- * radius, and a short explanation. Stored in SQLite (tables owned here).
+ * radius, and a short explanation. An incident that accumulates ATT&CK tactics escalates (Execution
+ * then Command and Control is critical even when each alert is a Warning): the response policy can
+ * act on the incident's severity. Stored in SQLite (tables owned here).
  */
 import type { Statement } from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import { priorityRank, type Alert, type MitreRef, type Priority } from '../model/alert.js';
 import { migrate, type Db, type Migration } from '../infra/db.js';
 import type { BlastRadius } from './blast.js';
-import { mitreOf, tacticRank } from './mitre.js';
+import { mitreOf, tacticRank, TACTICS } from './mitre.js';
 
 export const INCIDENTS_SCHEMA: readonly Migration[] = [
   {
@@ -59,6 +64,12 @@ export interface PostureFinding {
 
 export type SeverityLevel = 'critical' | 'high' | 'medium' | 'low';
 
+/** How severe the tactics an incident accumulated make it, whatever the priority of its alerts. */
+export interface Escalation {
+  priority: Priority;
+  why: string;
+}
+
 export interface IncidentSeverity {
   score: number;
   level: SeverityLevel;
@@ -91,6 +102,8 @@ export interface Incident {
   tactics: string[];
   categories: string[];
   maxPriority: Priority;
+  /** Set when the tactics it accumulated set a least severity for it (escalationOf). */
+  escalation?: Escalation;
   posture: PostureFinding[];
   blastRadius?: BlastRadius;
   severity: IncidentSeverity;
@@ -100,6 +113,12 @@ export interface Incident {
 export interface CorrelatorOptions {
   /** Alerts further apart than this on the same entity start a new incident (default 30 min). */
   windowMs?: number;
+  /**
+   * A performance alert joins an incident with security activity (any other category) only within
+   * this much of that activity on a shared entity, either side (default 2 min); otherwise it joins or
+   * opens an incident of performance alerts alone, correlated over `windowMs`.
+   */
+  perfWindowMs?: number;
   /** Posture findings of a workload (namespace, workload name), when the posture module provides them. */
   postureOf?: (namespace: string, workload: string) => PostureFinding[] | undefined;
   /** Timeline entries kept per incident: the first 20 and the most recent (default 200 in all). */
@@ -122,6 +141,10 @@ export function entityKeys(a: Alert): string[] {
   return [...new Set(keys)];
 }
 
+/** Entity keys of performance activity are stored apart from security activity's, with this prefix. */
+const PERF_KEY = 'perf|';
+const isPerformance = (a: Alert): boolean => a.vigie.category === 'performance';
+
 const PRIORITY_POINTS: Record<Priority, number> = {
   Emergency: 60,
   Alert: 55,
@@ -140,8 +163,57 @@ const POSTURE_POINTS: Record<PostureFinding['severity'], number> = {
   info: 0,
 };
 
+/**
+ * Tactics that mean an attack got past running code: it reaches out (command and control,
+ * exfiltration), takes credentials, spreads, gains privileges or does harm. After an earlier stage
+ * of the kill chain (a shell: Execution) one of these makes the incident containment-worthy.
+ */
+const OBJECTIVES: ReadonlySet<string> = new Set([
+  'Privilege Escalation',
+  'Credential Access',
+  'Lateral Movement',
+  'Collection',
+  'Command and Control',
+  'Exfiltration',
+  'Impact',
+]);
+
+/**
+ * Escalation by accumulated tactics (kill-chain order, whatever order the alerts came in):
+ *   - an objective tactic after an earlier one (Execution → Command and Control): Critical;
+ *   - three tactics or more: Critical;
+ *   - two other tactics (Execution → Persistence): Error.
+ * One tactic, however often, does not escalate.
+ */
+export function escalationOf(tactics: readonly string[]): Escalation | undefined {
+  const known = [...new Set(tactics)]
+    .filter((t) => tacticRank(t) < TACTICS.length)
+    .sort((a, b) => tacticRank(a) - tacticRank(b));
+  if (known.length < 2) return undefined;
+  const goal = known.slice(1).find((t) => OBJECTIVES.has(t));
+  if (goal)
+    return {
+      priority: 'Critical',
+      why: `escalated: ${known[0]} → ${goal}, an attack that went past ${known[0].toLowerCase()} to ${goal.toLowerCase()}`,
+    };
+  const chain = known.join(' → ');
+  if (known.length >= 3)
+    return { priority: 'Critical', why: `escalated: ${known.length} ATT&CK tactics (${chain})` };
+  return { priority: 'Error', why: `escalated: two ATT&CK tactics (${chain})` };
+}
+
+const LEVELS: readonly SeverityLevel[] = ['low', 'medium', 'high', 'critical'];
+/** The level an escalation's priority stands for, and the points it adds to the score. */
+function escalationLevel(p: Priority): { level: SeverityLevel; points: number } {
+  const r = priorityRank(p);
+  if (r <= priorityRank('Critical')) return { level: 'critical', points: 20 };
+  if (r <= priorityRank('Error')) return { level: 'high', points: 10 };
+  return { level: 'medium', points: 5 };
+}
+
 export function computeSeverity(
-  inc: Pick<Incident, 'maxPriority' | 'timeline' | 'tactics' | 'posture' | 'blastRadius' | 'categories'>,
+  inc: Pick<Incident, 'maxPriority' | 'timeline' | 'tactics' | 'posture' | 'blastRadius' | 'categories'> &
+    Partial<Pick<Incident, 'escalation'>>,
 ): IncidentSeverity {
   const factors: IncidentSeverity['factors'] = [];
   factors.push({
@@ -191,12 +263,17 @@ export function computeSeverity(
         why: `blast radius score ${inc.blastRadius.score}/100`,
       });
   }
+  const esc = inc.escalation ? escalationLevel(inc.escalation.priority) : undefined;
+  if (inc.escalation && esc)
+    factors.push({ factor: 'escalation', points: esc.points, why: inc.escalation.why });
   const score = Math.min(
     100,
     factors.reduce((s, f) => s + f.points, 0),
   );
-  const level: SeverityLevel =
+  const byScore: SeverityLevel =
     score >= 80 ? 'critical' : score >= 60 ? 'high' : score >= 35 ? 'medium' : 'low';
+  // The tactics make it at least as severe as the escalation says, whatever the score adds up to.
+  const level = esc && LEVELS.indexOf(esc.level) > LEVELS.indexOf(byScore) ? esc.level : byScore;
   return { score, level, factors };
 }
 
@@ -227,16 +304,22 @@ export function explain(inc: Incident): string {
   );
   const b = inc.blastRadius;
   if (b) {
+    // Docker containers are containers; pods are Kubernetes'.
+    const noun = b.target.platform === 'docker' ? 'container' : 'pod';
+    const n = (k: number, what: string) => `${k} ${what}${k === 1 ? '' : 's'}`;
     const bits: string[] = [];
-    if (b.coLocated.length)
-      bits.push(`${b.coLocated.length} co-located pod${b.coLocated.length === 1 ? '' : 's'}`);
-    bits.push(`${b.reachable.length} pod${b.reachable.length === 1 ? '' : 's'} reachable over the network`);
+    if (b.coLocated.length) bits.push(`${n(b.coLocated.length, `co-located ${noun}`)}`);
+    bits.push(`${n(b.reachable.length, noun)} reachable over the network`);
     const risky = b.permissions.filter((p) => p.risky);
     if (risky.length) bits.push(`risky RBAC via ${[...new Set(risky.map((p) => p.via))].join(', ')}`);
     if (b.secrets.length) bits.push(`secrets: ${b.secrets.join(', ')}`);
     if (b.hostPaths.length) bits.push(`host paths: ${b.hostPaths.join(', ')}`);
-    if (b.hostAccess.length) bits.push(b.hostAccess.join(', '));
-    parts.push(`If compromised it can reach: ${bits.join('; ')}.`);
+    if (b.hostAccess.length) bits.push(`host access: ${b.hostAccess.join(', ')}`);
+    const who =
+      (b.targets?.length ?? 1) > 1
+        ? `If any of its ${n(b.targets.length, noun)} is compromised, it`
+        : 'If compromised it';
+    parts.push(`${who} can reach: ${bits.join('; ')}.`);
   }
   return parts.join(' ');
 }
@@ -307,10 +390,14 @@ export class IncidentStore {
    * The open incident sharing one of `keys` whose activity on it is nearest to `atMs`, within
    * `windowMs` either side (alerts may arrive out of order).
    */
-  findByKeys(keys: string[], atMs: number, windowMs: number): string | undefined {
+  findByKeys(keys: string[], atMs: number, windowMs: number, performanceOnly = false): string | undefined {
     if (keys.length === 0) return undefined;
+    // performanceOnly: incidents with no security activity (every key of theirs is a performance key).
+    const only = performanceOnly
+      ? `AND NOT EXISTS (SELECT 1 FROM incident_keys s WHERE s.incident_id = k.incident_id AND substr(s.key, 1, ${PERF_KEY.length}) <> '${PERF_KEY}')`
+      : '';
     const q = `SELECT k.incident_id AS id FROM incident_keys k JOIN incidents i ON i.id = k.incident_id
-               WHERE k.key IN (${keys.map(() => '?').join(',')}) AND k.last_seen_ms BETWEEN ? AND ? AND i.status = 'open'
+               WHERE k.key IN (${keys.map(() => '?').join(',')}) AND k.last_seen_ms BETWEEN ? AND ? AND i.status = 'open' ${only}
                ORDER BY ABS(k.last_seen_ms - ?) ASC LIMIT 1`;
     return (this.st(q).get(...keys, atMs - windowMs, atMs + windowMs, atMs) as { id: string } | undefined)
       ?.id;
@@ -349,6 +436,7 @@ export class IncidentStore {
 export class Correlator {
   readonly store: IncidentStore;
   private readonly windowMs: number;
+  private readonly perfWindowMs: number;
   private readonly maxTimeline: number;
   /** Recently touched incidents, so a burst of alerts does not re-parse the same JSON each time. */
   private readonly cache = new Map<string, Incident>();
@@ -359,7 +447,13 @@ export class Correlator {
   ) {
     this.store = new IncidentStore(db);
     this.windowMs = opts.windowMs ?? 30 * 60_000;
+    this.perfWindowMs = Math.min(opts.perfWindowMs ?? 2 * 60_000, this.windowMs);
     this.maxTimeline = Math.max(30, opts.maxTimeline ?? 200);
+  }
+
+  /** An incident by id, from the recently touched ones first. */
+  get(id: string): Incident | undefined {
+    return this.cache.get(id) ?? this.store.get(id);
   }
 
   /**
@@ -375,13 +469,20 @@ export class Correlator {
     const ms = Date.parse(alert.time);
     const at = Number.isFinite(ms) ? ms : Date.now();
     const keys = entityKeys(alert);
+    const perf = isPerformance(alert);
+    const perfKeys = perf ? keys.map((k) => PERF_KEY + k) : [];
     const run = this.store.db.transaction((): Incident => {
-      const existingId = this.store.findByKeys(keys, at, this.windowMs);
+      // Security alerts join security activity; performance alerts join it only when close to it,
+      // else other performance alerts.
+      const existingId = perf
+        ? (this.store.findByKeys(keys, at, this.perfWindowMs) ??
+          this.store.findByKeys(perfKeys, at, this.windowMs, true))
+        : this.store.findByKeys(keys, at, this.windowMs);
       let inc = existingId ? (this.cache.get(existingId) ?? this.store.get(existingId)) : undefined;
       if (!inc) inc = this.open(alert, keys, at);
       this.merge(inc, alert);
       this.store.save(inc);
-      this.store.touchKeys(inc.id, keys, at);
+      this.store.touchKeys(inc.id, perf ? perfKeys : keys, at);
       this.store.linkAlert(alert.uuid, inc.id);
       return inc;
     });
@@ -491,6 +592,9 @@ export class Correlator {
   }
 
   private refresh(inc: Incident): void {
+    const esc = inc.categories.includes('attack') ? escalationOf(inc.tactics) : undefined;
+    if (esc) inc.escalation = esc;
+    else delete inc.escalation;
     inc.severity = computeSeverity(inc);
     const first = inc.timeline.find((t) => t.priority === inc.maxPriority) ?? inc.timeline[0];
     const where =

@@ -6,7 +6,9 @@
  *   store.add(alert);                         // stored once, with its incident
  *   responder.onAlert(alert, { incident: alert.vigie.incident });
  * With a cluster, each pod incident gets its blast radius asynchronously (cluster objects are
- * re-read at most every `clusterRefreshMs`); `settled()` waits for pending enrichments (tests, stop).
+ * re-read at most every `clusterRefreshMs`), and with the local Docker each container incident: the
+ * union over every pod or container of the incident, computed again when one joins. `settled()`
+ * waits for pending enrichments (tests, stop).
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import type Docker from 'dockerode';
@@ -15,7 +17,7 @@ import { dockerBlastRadius, inspectAll } from './blast-docker.js';
 import type { Alert } from '../model/alert.js';
 import type { Db } from '../infra/db.js';
 import { logger } from '../util/log.js';
-import { blastRadius, loadClusterObjects, type Obj } from './blast.js';
+import { blastRadius, loadClusterObjects, mergeBlastRadii, type BlastRadius, type Obj } from './blast.js';
 import { createAlertFilter } from './feedback.js';
 import { Correlator, type CorrelatorOptions, type Incident } from './incidents.js';
 
@@ -86,28 +88,36 @@ export async function createCharacterizer(o: CharacterizerOptions): Promise<Char
       const before = correlator.store.incidentOfAlert(alert.uuid);
       const inc = correlator.add(alert);
       if (!before && inc.alertCount === 1) st.incidents++;
-      const pod = inc.entities.pods[0];
+      const pods = inc.entities.pods;
       const ids = inc.entities.containerIds ?? [];
-      const ctr = ids[ids.length - 1];
-      if (o.kubeConfig && pod) {
-        const [ns, name] = pod.split('/');
-        track(inc, pod, async () => {
-          const b = blastRadius(await objects(), ns, name);
-          if (b) correlator.setBlastRadius(inc.id, b);
-          return !!b;
+      // The latest computation of an incident wins: an older one finishing later is dropped.
+      const attach = (key: string, b: BlastRadius | undefined): boolean => {
+        if (b && enriched.get(inc.id) === key) correlator.setBlastRadius(inc.id, b);
+        return !!b;
+      };
+      if (o.kubeConfig && pods.length > 0) {
+        const key = pods.join(',');
+        track(inc, key, async () => {
+          const all = await objects();
+          const parts = pods.map((p) => {
+            const [ns, name] = p.split('/');
+            return blastRadius(all, ns, name);
+          });
+          return attach(key, mergeBlastRadii(parts.filter((b): b is BlastRadius => !!b)));
         });
-      } else if (o.docker && ctr && !pod) {
-        track(inc, ctr, async () => {
+      } else if (o.docker && ids.length > 0 && pods.length === 0) {
+        const key = ids.join(',');
+        track(inc, key, async () => {
           const all = await containers();
-          // The most recent container of the incident that Docker still knows.
-          const known = [...ids].reverse().find((x) => all.some((c) => c.Id === x));
-          if (!known) {
+          // Every container of the incident that Docker still knows.
+          const known = ids.filter((x) => all.some((c) => c.Id === x));
+          if (known.length === 0) {
             o.onEnrichError?.(inc.id, new Error('its containers are gone'));
             return false;
           }
-          const b = dockerBlastRadius(all, known, hostname());
-          if (b) correlator.setBlastRadius(inc.id, b);
-          return !!b;
+          const here = hostname();
+          const parts = known.map((id) => dockerBlastRadius(all, id, here));
+          return attach(key, mergeBlastRadii(parts.filter((b): b is BlastRadius => !!b)));
         });
       }
       return inc;

@@ -3,6 +3,7 @@
  * inference from rule names and tags for alerts that carry no technique of their own.
  */
 import type { Alert, MitreRef } from '../model/alert.js';
+import { tacticName } from '../model/mitre-tags.js';
 
 /** Tactics in kill-chain order (the order a timeline reads in). */
 export const TACTICS = [
@@ -53,6 +54,7 @@ export const TECHNIQUES: Record<string, [string, string[]]> = {
   T1021: ['Remote Services', ['Lateral Movement']],
   T1105: ['Ingress Tool Transfer', ['Command and Control']],
   T1071: ['Application Layer Protocol', ['Command and Control']],
+  T1095: ['Non-Application Layer Protocol', ['Command and Control']],
   T1571: ['Non-Standard Port', ['Command and Control']],
   T1041: ['Exfiltration Over C2 Channel', ['Exfiltration']],
   T1485: ['Data Destruction', ['Impact']],
@@ -87,14 +89,18 @@ export function techniqueRef(id: string): MitreRef | undefined {
   return { tactic: t[1][0], technique: id, name: t[0] };
 }
 
-/** The techniques of an alert: its own (normalized), or inferred from its rule name and tags. */
+/**
+ * The techniques of an alert: its own (normalized: tactics by their ATT&CK name however the source
+ * spelt them, "command-and-control" from Falco's tags included), or inferred from its rule name and
+ * tags.
+ */
 export function mitreOf(alert: Alert): MitreRef[] {
   const own = alert.vigie.mitre ?? [];
   if (own.length > 0) {
     return own.map((m) => {
       const ref = techniqueRef(m.technique);
       return {
-        tactic: m.tactic || ref?.tactic || 'Unknown',
+        tactic: tacticName(m.tactic || ref?.tactic || 'Unknown'),
         technique: m.technique,
         name: m.name ?? ref?.name,
       };

@@ -5,9 +5,9 @@
  * response). Both are the same engine composed differently; `vigie run` is both in one process.
  */
 import { hostname as osHostname } from 'node:os';
-import type { Alert } from '../model/alert.js';
+import { parseAlert } from '../model/alert.js';
 import { TOPICS } from '../pipeline/bus.js';
-import { NatsBus } from '../pipeline/nats.js';
+import { NatsBus, type NatsAuth } from '../pipeline/nats.js';
 import type { Detector } from '../detect/types.js';
 import type { Source } from '../sources/types.js';
 import type { Db } from '../infra/db.js';
@@ -19,6 +19,8 @@ const log = logger('scaleout');
 
 export interface AgentOptions {
   nats: string;
+  /** Credentials and TLS for the NATS connection. */
+  natsAuth?: NatsAuth;
   db: Db;
   node?: string;
   output: Output;
@@ -39,6 +41,7 @@ export interface Agent {
 export async function startAgent(o: AgentOptions): Promise<Agent> {
   const bus = await NatsBus.connect({
     servers: o.nats,
+    auth: o.natsAuth,
     stream: o.stream,
     onDrop: (n) => log.warn(`NATS outbound queue full: ${n.dropped} alerts dropped so far`),
   });
@@ -71,6 +74,8 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
 
 export interface BrainOptions {
   nats: string;
+  /** Credentials and TLS for the NATS connection. */
+  natsAuth?: NatsAuth;
   db: Db;
   output: Output;
   mode: 'monitor' | 'enforce';
@@ -87,8 +92,14 @@ export interface Brain {
   engine: Engine;
   bus: NatsBus;
   received(): number;
+  /** Messages on the alerts subject that were skipped: too large, not JSON, or not an alert. */
+  invalid(): number;
   stop(): Promise<void>;
 }
+
+/** Invalid alerts logged one by one before the log falls back to one line every this many. */
+const INVALID_LOGGED = 20;
+const INVALID_LOG_EVERY = 1000;
 
 export async function startBrain(o: BrainOptions): Promise<Brain> {
   const engine = new Engine({
@@ -103,14 +114,41 @@ export async function startBrain(o: BrainOptions): Promise<Brain> {
     responder: o.responder,
   });
   await engine.start();
-  const bus = await NatsBus.connect({ servers: o.nats, stream: o.stream });
+  // Whoever can publish on the alerts subject reaches the alert path (store, incidents, response):
+  // every message is checked against the alert schema first; the others are counted and skipped.
+  const invalidSeries = engine.metrics.counter(
+    'vigie_brain_alerts_invalid_total',
+    'Messages on the NATS alerts subject skipped by the brain (too large, not JSON, not an alert)',
+    ['reason'],
+  );
+  let invalid = 0;
+  const skip = (reason: 'size' | 'json' | 'schema', detail: string): void => {
+    invalid++;
+    invalidSeries.inc({ reason });
+    // The detail quotes the sender's keys and parser messages: the logger escapes control characters.
+    if (invalid <= INVALID_LOGGED || invalid % INVALID_LOG_EVERY === 0)
+      log.warn(
+        `invalid alert from NATS skipped (${reason}): ${detail.slice(0, 500)}${invalid === INVALID_LOGGED ? ` (logging one in ${INVALID_LOG_EVERY} from now on)` : ''}`,
+        { invalidTotal: invalid },
+      );
+  };
+  const bus = await NatsBus.connect({
+    servers: o.nats,
+    auth: o.natsAuth,
+    stream: o.stream,
+    onMalformed: (topic, reason, detail) => {
+      if (topic === TOPICS.alerts) skip(reason, detail);
+    },
+  });
   let received = 0;
-  bus.subscribe<Alert>(
+  bus.subscribe<unknown>(
     TOPICS.alerts,
-    (a) => {
+    (msg) => {
       received++;
+      const r = parseAlert(msg);
+      if (!r.ok) return skip('schema', r.reason);
       // At-least-once delivery: the alert path stops a uuid it has already stored.
-      engine.accept(a);
+      engine.accept(r.alert);
     },
     { name: 'brain', capacity: 10_000 },
   );
@@ -118,6 +156,7 @@ export async function startBrain(o: BrainOptions): Promise<Brain> {
     engine,
     bus,
     received: () => received,
+    invalid: () => invalid,
     async stop() {
       await bus.close();
       await engine.stop();

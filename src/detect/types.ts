@@ -1,3 +1,4 @@
+import type { ActionRecord } from '../model/action.js';
 import type { Alert, AlertInput } from '../model/alert.js';
 import type { EventKind, VigieEvent } from '../model/event.js';
 import type { Db } from '../infra/db.js';
@@ -14,13 +15,23 @@ export interface Detector {
   readonly name: string;
   readonly kinds: readonly EventKind[];
   onEvent(ev: VigieEvent, emit: AlertEmitter): void;
-  /** Periodic work (stale baselines, window closing). `nowNs` is the event clock where replaying. */
+  /**
+   * Periodic work (stale baselines, window closing). `nowNs` is on the event clock: the engine passes
+   * the latest event time it has seen, advanced by the monotonic time elapsed since (never the wall
+   * clock beside event times), so a replay keeps its own time.
+   */
   tick?(nowNs: bigint, emit: AlertEmitter): void;
   /**
    * Every alert the engine raised (from any detector), after it is stored: the feedback a detector
    * may need (a baseline pauses its learning on its workload's security alerts).
    */
   onAlert?(a: Alert): void;
+  /**
+   * Every action record the engine prints (planned, executed, rolled back, expired): a detector that
+   * remembers evidence about a workload forgets it when that workload's containment is rolled back,
+   * and may note that Vigie paused it.
+   */
+  onAction?(r: ActionRecord): void;
   close?(): void | Promise<void>;
   stats?(): Record<string, number | string>;
 }

@@ -16,7 +16,7 @@ import { createResponder } from '../respond/engine.js';
 import { createContainerCatalogue } from '../sources/docker.js';
 import { FilePositions } from '../sources/file-positions.js';
 import { createSources } from '../sources/registry.js';
-import type { Source } from '../sources/types.js';
+import type { ContainerCatalogue, Source } from '../sources/types.js';
 import type { EngineOptions, LiveResponder, StageConfig } from './types.js';
 
 /** One baseline manager shared by the baseline and runtime detectors (and the API), when either runs. */
@@ -46,14 +46,21 @@ export function withRulesFromEnv(config: StageConfig, env = process.env): StageC
   return { ...config, rules: { ...config.rules, files } };
 }
 
-export function composeSources(o: EngineOptions): Promise<Source[]> {
+/**
+ * The one container catalogue of an engine: the Docker source fills it, the sensor attributes
+ * through it, and the engine resolves every event's workload identity through it.
+ */
+export function composeContainers(o: EngineOptions): ContainerCatalogue {
+  return o.containers ?? createContainerCatalogue(o.config ?? {});
+}
+
+export function composeSources(o: EngineOptions, containers: ContainerCatalogue): Promise<Source[]> {
   const config = o.config ?? {};
-  // One container catalogue: the Docker source fills it, the sensor attributes through it.
   return createSources(
     {
       hostname: o.hostname,
       config,
-      containers: createContainerCatalogue(config),
+      containers,
       // Followed files (Falco, Tetragon, audit logs) resume where they stopped, across restarts.
       positions: new FilePositions(o.db),
     },

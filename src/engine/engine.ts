@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import type { Characterizer } from '../characterize/live.js';
 import type { Alert, AlertInput } from '../model/alert.js';
 import { isContainment, type ActionRecord } from '../model/action.js';
-import { EventIds, nowNs, type EventKind, type VigieEvent } from '../model/event.js';
+import { EventClock, EventIds, nowNs, type EventKind, type VigieEvent } from '../model/event.js';
 import { InProcessBus, TOPICS, type DropNotice } from '../pipeline/bus.js';
 import { MetricsRegistry, stageMetrics } from '../pipeline/metrics.js';
 import type { BaselineManager } from '../detect/anomaly/baseline/manager.js';
@@ -27,10 +27,12 @@ import { AlertPath } from './alert-path.js';
 import {
   composeBaselines,
   composeCharacterizer,
+  composeContainers,
   composeDetectors,
   composeResponder,
   composeSources,
 } from './compose.js';
+import { WorkloadIdentity } from './identity.js';
 import type { EngineOptions, EngineStats, LiveResponder } from './types.js';
 
 export type { EngineOptions, EngineStats, LiveResponder } from './types.js';
@@ -47,6 +49,11 @@ export class Engine {
   baselines?: BaselineManager;
   /** The cluster's current posture findings: the posture detector writes, incidents and the API read. */
   readonly posture: PostureIndex;
+  /**
+   * Workload identity, resolved once per container through the container catalogue before any event
+   * is scored; absent when the engine was handed sources and no catalogue.
+   */
+  identity?: WorkloadIdentity;
   /** Alert written → containment action (not read-only evidence) executed, ms. */
   readonly containmentLatencyMs: number[] = [];
   /** The engine's Prometheus series (served at /metrics beside it). */
@@ -59,6 +66,8 @@ export class Engine {
   private readonly arrival = new WeakMap<VigieEvent, number>();
   private readonly printed = new Set<string>();
   private readonly ids = new EventIds();
+  /** The time detectors' periodic work runs on: event time, advanced monotonically. */
+  private readonly clock = new EventClock();
   private timer?: NodeJS.Timeout;
   private stopping?: Promise<void>;
   private readonly counts = { events: 0, actions: 0, detectorErrors: 0, responderErrors: 0 };
@@ -138,21 +147,30 @@ export class Engine {
       capacity: 10_000,
     });
 
-    this.sources = o.sources ?? (await composeSources(o));
+    // The sources the engine composes share one container catalogue; handed sources bring their own.
+    const containers = o.containers ?? (o.sources ? undefined : composeContainers(o));
+    const identity = containers ? new WorkloadIdentity(containers) : undefined;
+    this.identity = identity;
+    this.sources = o.sources ?? (await composeSources(o, containers ?? composeContainers(o)));
+    const publish = (ev: VigieEvent) => this.eventsBus.publish(TOPICS.events, ev);
+    // Every event takes its container's workload identity before it is queued for the detectors.
     const sink = (ev: VigieEvent) => {
       this.arrival.set(ev, performance.now());
-      return this.eventsBus.publish(TOPICS.events, ev);
+      return identity ? identity.event(ev, publish) : publish(ev);
     };
-    // Alerts made by another tool (Falco) take the alert path at once: stored when this returns.
-    const alertSink = (a: Alert) => {
-      this.path.accept(a);
+    // Alerts made by another tool (Falco) take the alert path with their container's identity: stored
+    // when this returns, or when the promise it returns resolves (the container was looked up).
+    const accept = (a: Alert) => void this.path.accept(a);
+    const alertSink = (a: Alert): boolean | Promise<boolean> => {
+      if (identity) return identity.alert(a, accept);
+      accept(a);
       return true;
     };
     // Events a source acknowledges to its sender (webhooks) are handled before the acknowledgement.
     const handleNow = (ev: VigieEvent) => {
       if (this.stopping) return false;
       this.arrival.set(ev, performance.now());
-      this.detect(ev);
+      this.detect(identity ? identity.known(ev) : ev);
       return true;
     };
     for (const s of this.sources) {
@@ -189,6 +207,7 @@ export class Engine {
 
   private detect(ev: VigieEvent): void {
     this.counts.events++;
+    this.clock.observe(ev.ts);
     this.eventsByKind[ev.kind] = (this.eventsByKind[ev.kind] ?? 0) + 1;
     this.opts.onEvent?.(ev);
     for (const f of this.eventObservers) f(ev);
@@ -218,9 +237,15 @@ export class Engine {
   private async respond(a: Alert): Promise<void> {
     if (!this.responder) return;
     try {
+      // The incident as it stands now: its severity rises as it accumulates tactics, and the policy
+      // may act on it (minIncidentSeverity).
+      const id = a.vigie.incident;
+      const inc = id ? this.characterizer?.correlator.get(id) : undefined;
       const recs = await this.responder.onAlert(
         a,
-        a.vigie.incident ? { incident: a.vigie.incident } : undefined,
+        id
+          ? { incident: id, incidentSeverity: inc?.severity.level, incidentWhy: inc?.escalation?.why }
+          : undefined,
       );
       for (const r of recs) this.printAction(r);
     } catch (err) {
@@ -242,13 +267,23 @@ export class Engine {
       if (t !== undefined) this.containmentLatencyMs.push(performance.now() - t);
     }
     this.series.actions.inc({ action: r.action, status: r.status });
+    // Detectors that remember evidence about a container forget it when its containment is undone.
+    for (const d of this.detectors) {
+      if (!d.onAction) continue;
+      try {
+        d.onAction(r);
+      } catch (err) {
+        this.counts.detectorErrors++;
+        log.error(`detector ${d.name} onAction failed`, { err: String(err) });
+      }
+    }
     this.opts.output.action(r);
     this.opts.onAction?.(r);
     this.alertsBus.publish(TOPICS.actions, r);
   }
 
   private async tick(): Promise<void> {
-    const now = nowNs();
+    const now = this.clock.now();
     for (const d of this.detectors) {
       if (!d.tick) continue;
       try {
@@ -322,6 +357,7 @@ export class Engine {
       detectorErrors: this.counts.detectorErrors + p.feedbackErrors,
       eventsByKind: { ...this.eventsByKind },
       drops: { ...this.drops },
+      ...(this.identity ? { identity: this.identity.stats() } : {}),
       sources,
       detectors,
       queues,
@@ -341,6 +377,8 @@ export class Engine {
         s.stop().catch((err: unknown) => log.error(`source ${s.name} stop failed`, { err: String(err) })),
       ),
     );
+    // Events and alerts waiting for their container's lookup are handed on before the queues close.
+    await this.identity?.settled();
     await this.eventsBus.close();
     for (const d of this.detectors) {
       try {

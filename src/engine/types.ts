@@ -7,9 +7,10 @@ import type { ActionRecord } from '../model/action.js';
 import type { Alert } from '../model/alert.js';
 import type { VigieEvent } from '../model/event.js';
 import type { Responder } from '../respond/types.js';
-import type { Source } from '../sources/types.js';
+import type { ContainerCatalogue, Source } from '../sources/types.js';
 import type { Db } from '../infra/db.js';
 import type { MetricsRegistry } from '../pipeline/metrics.js';
+import type { WorkloadIdentityStats } from './identity.js';
 import type { Output } from './output.js';
 
 /** The responder as the engine can drive it (respond/engine.ts adds approve and rollback). */
@@ -31,6 +32,13 @@ export interface EngineOptions {
   /** Sources to run; default: every registered source (optionally only `sourceNames`). */
   sources?: Source[];
   sourceNames?: string[];
+  /**
+   * The container catalogue the sources share and through which every event's workload identity is
+   * resolved before it is scored (docs/architecture.md, "Workload identity"). Default: one on the
+   * local Docker Engine when the engine composes its sources; with `sources` given and no catalogue,
+   * events keep the identity their sources gave them.
+   */
+  containers?: ContainerCatalogue;
   /** Detectors; default: every registered detector (optionally only `detectorNames`). */
   detectors?: Detector[];
   detectorNames?: string[];
@@ -73,6 +81,8 @@ export interface EngineStats {
   replays: number;
   responderErrors: number;
   drops: Record<string, number>;
+  /** Workload identity resolution (absent when the engine has no container catalogue). */
+  identity?: WorkloadIdentityStats;
   sources: Record<string, Record<string, unknown>>;
   detectors: Record<string, Record<string, unknown>>;
   queues: { name: string; size: number; dropped: number; highWater: number }[];

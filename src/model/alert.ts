@@ -150,28 +150,102 @@ export function makeAlert(input: AlertInput, hostname: string): Alert {
   };
 }
 
+/**
+ * Bounds of an alert received from outside the process (the brain's NATS consumer): every field
+ * Vigie reads has its type, and every string and list a size, so that a peer that publishes on the
+ * alerts subject can neither crash the alert path nor make it store megabytes per alert.
+ */
+export const ALERT_LIMITS = {
+  /** Identifiers and names: uuid, rule, source, hostname, detector, tags, entity names. */
+  name: 1024,
+  /** Free text: output, explanation, command lines, output field values. */
+  text: 64 * 1024,
+  /** Keys of output_fields. */
+  fieldKey: 256,
+  fields: 256,
+  tags: 64,
+  mitre: 64,
+  evidence: 256,
+} as const;
+
+const L = ALERT_LIMITS;
+const name = z.string().max(L.name);
+const text = z.string().max(L.text);
+
+const entitiesSchema = z.object({
+  host: name.optional(),
+  container: z.object({ id: name, name: name.optional(), image: name.optional() }).optional(),
+  k8s: z
+    .object({
+      namespace: name.optional(),
+      pod: name.optional(),
+      workload: name.optional(),
+      node: name.optional(),
+      serviceAccount: name.optional(),
+    })
+    .optional(),
+  // The workload key carries an image and a command (`docker:<image>|<command>`).
+  workload: z
+    .string()
+    .max(L.name * 4)
+    .optional(),
+  process: z
+    .object({ pid: z.number().int().optional(), name: name.optional(), cmdline: text.optional() })
+    .optional(),
+  user: name.optional(),
+});
+
+/** The alert envelope with its bounds (ALERT_LIMITS). Unknown keys are dropped. */
 export const alertSchema = z.object({
-  uuid: z.string(),
-  time: z.string(),
-  rule: z.string(),
+  uuid: z
+    .string()
+    .min(1)
+    .max(128)
+    .regex(/^[A-Za-z0-9._:-]+$/, 'letters, digits and . _ : - only'),
+  time: z
+    .string()
+    .max(64)
+    .refine((t) => !Number.isNaN(Date.parse(t)), 'not a date'),
+  rule: name.min(1),
   priority: z.enum(PRIORITIES),
-  source: z.string(),
-  hostname: z.string(),
-  output: z.string(),
-  tags: z.array(z.string()),
-  output_fields: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])),
+  source: name,
+  hostname: name,
+  output: text,
+  tags: z.array(name).max(L.tags),
+  output_fields: z
+    .record(z.string().max(L.fieldKey), z.union([text, z.number(), z.boolean(), z.null()]))
+    .refine((o) => Object.keys(o).length <= L.fields, `more than ${L.fields} fields`),
   vigie: z.object({
     category: z.enum(CATEGORIES),
-    detector: z.string(),
+    detector: name,
     score: z.number().optional(),
     threshold: z.number().optional(),
-    explanation: z.string(),
-    entities: z.record(z.string(), z.unknown()),
-    mitre: z.array(z.object({ tactic: z.string(), technique: z.string(), name: z.string().optional() })),
-    evidence: z.array(z.string()),
-    incident: z.string().optional(),
+    explanation: text,
+    entities: entitiesSchema,
+    mitre: z.array(z.object({ tactic: name, technique: name, name: name.optional() })).max(L.mitre),
+    evidence: z.array(name).max(L.evidence),
+    incident: name.optional(),
   }),
 });
+
+/**
+ * An alert from outside the process, checked against `alertSchema`: the alert (unknown keys
+ * dropped), or why it is not one (at most three problems, each path cut to 64 characters: the
+ * keys are the sender's).
+ */
+export function parseAlert(x: unknown): { ok: true; alert: Alert } | { ok: false; reason: string } {
+  const r = alertSchema.safeParse(x);
+  if (r.success) return { ok: true, alert: r.data as Alert };
+  const issues = r.error.issues;
+  const shown = issues.slice(0, 3).map((i) => {
+    const path = i.path.map(String).join('.') || '(root)';
+    return `${path.length > 64 ? `${path.slice(0, 61)}...` : path}: ${i.message}`;
+  });
+  return {
+    ok: false,
+    reason: `${shown.join('; ')}${issues.length > 3 ? `; and ${issues.length - 3} more` : ''}`,
+  };
+}
 
 /** One human line, Falco-style: "time priority rule: output". */
 export function alertToLine(a: Alert): string {

@@ -28,6 +28,12 @@ export interface ContainerRef {
   /** Image command, part of the workload key in Docker. */
   command?: string;
   labels?: Record<string, string>;
+  /**
+   * The container's workload key, resolved once from its metadata (`containerWorkload`) by whoever
+   * knows the container (the container catalogue). When set, it is the workload key of every event
+   * of the container, whatever else the event carries.
+   */
+  workload?: string;
 }
 
 export interface K8sRef {
@@ -176,6 +182,37 @@ export function nowNs(): bigint {
   return BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n);
 }
 
+/**
+ * The event clock of a live engine: the latest event time seen, advanced by the monotonic time that
+ * has passed since it was seen (never by the wall clock, which can differ from the sources' clocks or
+ * jump). Before any event it is the wall clock. Periodic work (closing windows, expiring state)
+ * measures on it, so it agrees with event times whether events are live or replayed.
+ */
+export class EventClock {
+  private latest = -1n;
+  private seenAt = 0n;
+
+  constructor(private readonly monotonic: () => bigint = () => process.hrtime.bigint()) {}
+
+  /**
+   * An event's time: the clock moves forward to it, never back. A time more than a day past the
+   * wall clock is implausible (a corrupt input) and is not followed.
+   */
+  observe(ts: bigint): void {
+    if (typeof ts !== 'bigint' || ts > nowNs() + 86_400_000_000_000n) return;
+    const now = this.monotonic();
+    if (this.latest < 0n || ts >= this.now(now)) {
+      this.latest = ts;
+      this.seenAt = now;
+    }
+  }
+
+  now(at: bigint = this.monotonic()): bigint {
+    if (this.latest < 0n) return nowNs();
+    return this.latest + (at - this.seenAt);
+  }
+}
+
 export function nsToIso(ns: bigint): string {
   const ms = Number(ns / 1_000_000n);
   const rest = (ns % 1_000_000_000n).toString().padStart(9, '0');
@@ -193,12 +230,49 @@ export function isoToNs(iso: string): bigint {
 
 /**
  * The workload key, computed here only: namespace + owner in Kubernetes, image + command in Docker
- * (docs/architecture.md, "Workload identity"). Baselines, exceptions and incidents all use it.
+ * (docs/architecture.md, "Workload identity"). Baselines, exceptions and incidents all use it. An
+ * event whose container was resolved (`container.workload`, set from the container's own metadata)
+ * has that key; the fields an event happens to carry are the fallback for containers nobody could
+ * resolve (a data set, a runtime Vigie does not watch).
  */
 export function workloadKey(ev: Pick<VigieEvent, 'container' | 'k8s'>): string | undefined {
+  if (ev.container?.workload) return ev.container.workload;
   if (ev.k8s?.namespace && ev.k8s.workload) return `k8s:${ev.k8s.namespace}/${ev.k8s.workload}`;
   if (ev.container?.image) return `docker:${ev.container.image}|${ev.container.command ?? ''}`;
   if (ev.container?.id) return `container:${ev.container.id}`;
+  return undefined;
+}
+
+/** Labels the kubelet puts on the containers it runs (dockershim, cri-dockerd). */
+export const K8S_POD_NAMESPACE_LABEL = 'io.kubernetes.pod.namespace';
+export const K8S_POD_NAME_LABEL = 'io.kubernetes.pod.name';
+
+/**
+ * The owner of a pod from its name, as its controller named it: a ReplicaSet, DaemonSet or Job pod
+ * is `<owner>-<5 random characters>` (the generateName alphabet), a StatefulSet pod `<owner>-<ordinal>`.
+ * A name with neither suffix is its own owner (a bare pod). The Kubernetes source reads the owner from
+ * the pod's ownerReferences; this gives the same name for containers known only by their labels.
+ */
+export function podOwner(pod: string): string {
+  const m = /^(.+)-(?:[bcdfghjklmnpqrstvwxz2456789]{5}|\d+)$/.exec(pod);
+  return m ? m[1] : pod;
+}
+
+/**
+ * The workload key of a container from its own metadata, once per container: the Kubernetes
+ * namespace and owner when the kubelet's labels name its pod, else its image and its command
+ * (entrypoint and arguments, as the runtime starts it). Replicas (same image, same command) share it;
+ * two commands on one image do not. Undefined when the metadata names neither.
+ */
+export function containerWorkload(c: {
+  image?: string;
+  command?: string;
+  labels?: Record<string, string>;
+}): string | undefined {
+  const ns = c.labels?.[K8S_POD_NAMESPACE_LABEL];
+  const pod = c.labels?.[K8S_POD_NAME_LABEL];
+  if (ns && pod) return `k8s:${ns}/${podOwner(pod)}`;
+  if (c.image) return `docker:${c.image}|${c.command ?? ''}`;
   return undefined;
 }
 
@@ -222,6 +296,7 @@ export const eventSchema = z
         image: z.string().optional(),
         command: z.string().optional(),
         labels: z.record(z.string(), z.string()).optional(),
+        workload: z.string().optional(),
       })
       .optional(),
     k8s: z

@@ -8,12 +8,18 @@
  *   drained by one loop that waits for each PubAck; a full queue drops (counted, reported).
  * - Each subscriber is a durable pull consumer, acked after its handler returns, so delivery is at
  *   least once across restarts; handlers must be idempotent (alerts and actions carry ids).
+ * - A message that is larger than `maxMessageBytes` or is not JSON never reaches a handler: it is
+ *   counted, reported through `onMalformed` and terminated (never redelivered).
+ * - The connection authenticates with a token, a user and password, or a credentials file (user JWT
+ *   and nkey seed), and speaks TLS when a CA or a client certificate is given (`NatsAuth`).
  */
 import {
   AckPolicy,
   connect,
+  credsAuthenticator,
   DeliverPolicy,
   JSONCodec,
+  type ConnectionOptions,
   type ConsumerMessages,
   type JetStreamClient,
   type JetStreamManager,
@@ -22,8 +28,57 @@ import {
 import { BoundedQueue } from './queue.js';
 import type { Bus, BusStats, DropNotice, Handler, SubscribeOptions } from './bus.js';
 
+/**
+ * How Vigie proves itself to the NATS server, and checks the server. At most one of `token`,
+ * `user`/`password` and `creds`; `tls` alone or with any of them.
+ */
+export interface NatsAuth {
+  token?: string;
+  user?: string;
+  password?: string;
+  /** Contents of a NATS credentials file: a user JWT and the nkey seed that signs the server's nonce. */
+  creds?: Uint8Array;
+  /**
+   * TLS to the server (required once given): `ca` (PEM) verifies the server's certificate instead
+   * of the system's roots; `cert` and `key` (PEM, together) are Vigie's client certificate.
+   */
+  tls?: { ca?: string; cert?: string; key?: string };
+}
+
+/** Connection options for `auth`; throws on a contradictory combination. */
+export function natsAuthOptions(auth: NatsAuth | undefined): Partial<ConnectionOptions> {
+  if (!auth) return {};
+  const ways = [
+    auth.token !== undefined,
+    auth.user !== undefined || auth.password !== undefined,
+    auth.creds !== undefined,
+  ].filter(Boolean).length;
+  if (ways > 1) throw new Error('NATS: give one of a token, a user and password, or a credentials file');
+  if ((auth.user === undefined) !== (auth.password === undefined))
+    throw new Error('NATS: a user needs a password, and a password a user');
+  if (auth.token === '') throw new Error('NATS: empty token');
+  const o: Partial<ConnectionOptions> = {};
+  if (auth.token !== undefined) o.token = auth.token;
+  if (auth.user !== undefined) {
+    o.user = auth.user;
+    o.pass = auth.password;
+  }
+  if (auth.creds !== undefined) o.authenticator = credsAuthenticator(auth.creds);
+  if (auth.tls) {
+    const { ca, cert, key } = auth.tls;
+    if ((cert === undefined) !== (key === undefined))
+      throw new Error('NATS: a client certificate needs its key, and a key its certificate');
+    o.tls = { ...(ca !== undefined ? { ca } : {}), ...(cert !== undefined ? { cert, key } : {}) };
+  }
+  return o;
+}
+
 export interface NatsBusOptions {
   servers: string | string[];
+  /** Credentials and TLS; none by default. */
+  auth?: NatsAuth;
+  /** How long the first connection may take, in ms (default 20 s). */
+  connectTimeoutMs?: number;
   /** Stream and subject prefix. */
   stream?: string;
   /** Outbound queue capacity. */
@@ -32,6 +87,10 @@ export interface NatsBusOptions {
   maxAgeSeconds?: number;
   onDrop?: (n: DropNotice) => void;
   onHandlerError?: (topic: string, err: unknown) => void;
+  /** Largest message handed to a subscriber, in bytes (default 1 MiB, NATS's default max_payload). */
+  maxMessageBytes?: number;
+  /** A received message that was too large or not JSON: skipped, never redelivered. */
+  onMalformed?: (topic: string, reason: 'size' | 'json', detail: string) => void;
   /** Message id for de-duplication; defaults to msg.uuid ?? msg.id when present. */
   idOf?: (topic: string, msg: unknown) => string | undefined;
 }
@@ -44,6 +103,15 @@ interface Outgoing {
 
 const codec = JSONCodec<unknown>();
 
+class Malformed extends Error {
+  constructor(
+    readonly reason: 'size' | 'json',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 function encode(msg: unknown): Uint8Array {
   // JSONCodec cannot encode bigint; VigieEvent.ts is a bigint.
   return new TextEncoder().encode(JSON.stringify(msg, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)));
@@ -55,6 +123,7 @@ export class NatsBus implements Bus {
   private consumers: { topic: string; name: string; messages?: ConsumerMessages; done: Promise<void> }[] = [];
   private published: Record<string, number> = {};
   private handlerErrors = 0;
+  private malformed = 0;
   private publishErrors = 0;
   private closed = false;
   private readonly stream: string;
@@ -76,7 +145,13 @@ export class NatsBus implements Bus {
   }
 
   static async connect(opts: NatsBusOptions): Promise<NatsBus> {
-    const nc = await connect({ servers: opts.servers, name: 'vigie', maxReconnectAttempts: -1 });
+    const nc = await connect({
+      servers: opts.servers,
+      name: 'vigie',
+      maxReconnectAttempts: -1,
+      ...(opts.connectTimeoutMs !== undefined ? { timeout: opts.connectTimeoutMs } : {}),
+      ...natsAuthOptions(opts.auth),
+    });
     const jsm = await nc.jetstreamManager();
     const stream = opts.stream ?? 'VIGIE';
     const subjects = [`${stream.toLowerCase()}.>`];
@@ -140,9 +215,27 @@ export class NatsBus implements Bus {
       const consumer = await this.js.consumers.get(this.stream, durable);
       const messages = await consumer.consume({ max_messages: Math.min(opts.capacity ?? 1000, 1000) });
       entry.messages = messages;
+      const maxBytes = this.opts.maxMessageBytes ?? 1 << 20;
       for await (const m of messages) {
+        let msg: unknown;
         try {
-          const r = handler(codec.decode(m.data) as T);
+          if (m.data.length > maxBytes)
+            throw new Malformed('size', `${m.data.length} bytes, over ${maxBytes}`);
+          try {
+            msg = codec.decode(m.data);
+          } catch (e) {
+            throw new Malformed('json', (e as Error).message);
+          }
+        } catch (e) {
+          // Nothing a redelivery could fix: counted, reported, and terminated.
+          const bad = e as Malformed;
+          this.malformed++;
+          this.opts.onMalformed?.(topic, bad.reason, bad.message);
+          m.term();
+          continue;
+        }
+        try {
+          const r = handler(msg as T);
           if (r && typeof (r as Promise<void>).then === 'function') await r;
           m.ack();
         } catch (err) {
@@ -165,6 +258,11 @@ export class NatsBus implements Bus {
       queues: [this.out.stats()],
       handlerErrors: this.handlerErrors + this.publishErrors,
     };
+  }
+
+  /** Received messages skipped before any handler: too large, or not JSON. */
+  malformedCount(): number {
+    return this.malformed;
   }
 
   /** Publish what is queued, stop consumers, close the connection. */

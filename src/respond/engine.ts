@@ -23,7 +23,7 @@ import { Planner } from './plan.js';
 import { builtinPolicy, loadPolicy, type ActionStep, type Mode, type Policy } from './policy.js';
 import { ActionRecords, errText, statusError } from './records.js';
 import { Rollbacks } from './rollback.js';
-import type { Actuator, Responder } from './types.js';
+import type { Actuator, IncidentContext, Responder } from './types.js';
 
 export { selfContainerIds } from './guards.js';
 export { targetOf } from './plan.js';
@@ -60,6 +60,8 @@ export interface VigieResponder extends Responder {
   approve(id: string): Promise<ActionRecord>;
   rollback(id: string): Promise<ActionRecord>;
   list(filter?: ActionQuery): ActionRecord[];
+  /** How many records match `filter` (its limit and offset aside). */
+  count(filter?: ActionQuery): number;
   get(id: string): ActionRecord | undefined;
 }
 
@@ -109,7 +111,7 @@ class ResponseEngine implements VigieResponder {
     return this.opts.recover === false ? [] : this.rollbacks.recover();
   }
 
-  onAlert(alert: Alert, ctx?: { incident?: string }): Promise<ActionRecord[]> {
+  onAlert(alert: Alert, ctx?: IncidentContext): Promise<ActionRecord[]> {
     return this.track(
       (async () => {
         await this.ready;
@@ -160,6 +162,10 @@ class ResponseEngine implements VigieResponder {
 
   list(filter: ActionQuery = {}): ActionRecord[] {
     return this.records.list(filter);
+  }
+
+  count(filter: ActionQuery = {}): number {
+    return this.records.count(filter);
   }
 
   get(id: string): ActionRecord | undefined {

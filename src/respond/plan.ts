@@ -12,6 +12,7 @@ import type { StoredAction } from '../store/actions.js';
 import { logger } from '../util/log.js';
 import { actionId, type Actuators, type Executor, type Inspected } from './execute.js';
 import type { Guards } from './guards.js';
+import type { IncidentContext } from './types.js';
 import { selectRule, type Mode, type Policy } from './policy.js';
 import { errText, type ActionRecords } from './records.js';
 
@@ -45,10 +46,10 @@ export class Planner {
     private readonly now: () => Date,
   ) {}
 
-  async onAlert(alert: Alert, ctx?: { incident?: string }): Promise<StoredAction[]> {
+  async onAlert(alert: Alert, ctx?: IncidentContext): Promise<StoredAction[]> {
     const target = targetOf(alert);
     if (!target) return [];
-    const { rule, excludedBy } = selectRule(this.policy, alert);
+    const { rule, excludedBy } = selectRule(this.policy, alert, { severity: ctx?.incidentSeverity });
     if (excludedBy !== undefined) {
       log.debug('alert excluded by policy', { alert: alert.uuid, exclusion: excludedBy });
       return [];
@@ -105,7 +106,11 @@ export class Planner {
         incident,
         alert: alert.uuid,
         params: step.params,
-        reason: `${alert.priority} ${alert.vigie.category} alert "${alert.rule}" matched rule "${rule.name}"`,
+        reason: `${alert.priority} ${alert.vigie.category} alert "${alert.rule}"${
+          ctx?.incidentSeverity
+            ? ` in a ${ctx.incidentSeverity} incident${ctx.incidentWhy ? ` (${ctx.incidentWhy})` : ''}`
+            : ''
+        } matched rule "${rule.name}"`,
         createdAt: this.now().toISOString(),
         corrKey,
         ttlMs: step.ttlMs,

@@ -1,6 +1,7 @@
 /**
  * Response policy: a YAML file that maps alerts (category, rule name, minimum priority, detector,
- * tags, container, image) to a chain of actions, with a mode, exclusions and guards.
+ * tags, container, image, and the severity of the alert's incident) to a chain of actions, with a
+ * mode, exclusions and guards.
  * Loading is two stages: YAML → zod validation (errors name file:line:column of the offending node)
  * → normalization (durations to ms, sizes to bytes, evidence inserted before destructive steps).
  * Matching is pure (no I/O) so the engine and the tests share it.
@@ -8,6 +9,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { LineCounter, isNode, parseDocument, type Document } from 'yaml';
+import { lineColAt, tooDeepMessage, yamlTooDeep } from '../util/yaml-depth.js';
 import { z } from 'zod';
 import { ACTION_TYPES, isDestructive, type ActionType } from '../model/action.js';
 import {
@@ -19,6 +21,7 @@ import {
   type Category,
   type Priority,
 } from '../model/alert.js';
+import { INCIDENT_LEVELS, type IncidentLevel } from './types.js';
 
 export type Mode = 'monitor' | 'enforce';
 
@@ -28,6 +31,11 @@ export interface MatchSpec {
   rule?: string[];
   /** Alerts at this priority or more severe. */
   minPriority?: Priority;
+  /**
+   * Alerts whose incident is at this severity or more (low, medium, high, critical): an incident
+   * that accumulated tactics escalates, whatever the priority of each of its alerts.
+   */
+  minIncidentSeverity?: IncidentLevel;
   detector?: string[];
   /** Any of these tags (globs allowed). */
   tags?: string[];
@@ -112,6 +120,7 @@ const matchSchema = z
         },
       )
       .optional(),
+    minIncidentSeverity: z.enum(INCIDENT_LEVELS).optional(),
     detector: stringList.optional(),
     tags: stringList.optional(),
     container: stringList.optional(),
@@ -236,6 +245,7 @@ function normMatch(m: RawMatch | undefined): MatchSpec {
         : ((Array.isArray(m.category) ? m.category : [m.category]) as Category[]),
     rule: list(m.rule),
     minPriority: m.minPriority ? parsePriority(m.minPriority) : undefined,
+    minIncidentSeverity: m.minIncidentSeverity,
     detector: list(m.detector),
     tags: list(m.tags),
     container: list(m.container),
@@ -266,10 +276,15 @@ function positionOf(
 }
 
 export function parsePolicy(text: string, file = '<policy>'): Policy {
+  const deep = yamlTooDeep(text);
+  if (deep) {
+    const at = lineColAt(text, deep.offset);
+    throw new PolicyError(tooDeepMessage(), file, at.line, at.col);
+  }
   const lc = new LineCounter();
   let doc: ReturnType<typeof parseDocument>;
   try {
-    doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
+    doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true, logLevel: 'error' });
   } catch (e) {
     // The yaml package's parser recurses per nesting level: thousands of `- - -` exhaust the stack
     // before it can report a position.
@@ -425,11 +440,23 @@ export function globMatch(pattern: string, value: string): boolean {
 const anyGlob = (patterns: string[], value: string | undefined): boolean =>
   value !== undefined && patterns.some((p) => globMatch(p, value));
 
-/** Every field that is set must match (AND); inside a field, any value matches (OR). */
-export function matches(m: MatchSpec, a: Alert): boolean {
+/** The alert's incident as matching sees it. */
+export interface IncidentView {
+  severity?: IncidentLevel;
+}
+
+/**
+ * Every field that is set must match (AND); inside a field, any value matches (OR). An alert whose
+ * incident is unknown does not match `minIncidentSeverity`.
+ */
+export function matches(m: MatchSpec, a: Alert, incident?: IncidentView): boolean {
   if (m.category && !m.category.includes(a.vigie.category)) return false;
   if (m.rule && !anyGlob(m.rule, a.rule)) return false;
   if (m.minPriority && priorityRank(a.priority) > priorityRank(m.minPriority)) return false;
+  if (m.minIncidentSeverity) {
+    const sev = incident?.severity;
+    if (!sev || INCIDENT_LEVELS.indexOf(sev) < INCIDENT_LEVELS.indexOf(m.minIncidentSeverity)) return false;
+  }
   if (m.detector && !anyGlob(m.detector, a.vigie.detector)) return false;
   if (m.tags && !a.tags.some((t) => anyGlob(m.tags!, t))) return false;
   const c = a.vigie.entities.container;
@@ -440,10 +467,14 @@ export function matches(m: MatchSpec, a: Alert): boolean {
 }
 
 /** The first rule that matches (rules are ordered, most specific first), or undefined. */
-export function selectRule(p: Policy, a: Alert): { rule?: PolicyRule; excludedBy?: number } {
-  const ex = p.exclusions.findIndex((m) => matches(m, a));
+export function selectRule(
+  p: Policy,
+  a: Alert,
+  incident?: IncidentView,
+): { rule?: PolicyRule; excludedBy?: number } {
+  const ex = p.exclusions.findIndex((m) => matches(m, a, incident));
   if (ex >= 0) return { excludedBy: ex };
-  return { rule: p.rules.find((r) => matches(r.match, a)) };
+  return { rule: p.rules.find((r) => matches(r.match, a, incident)) };
 }
 
 /** The policy used when none is given: monitor mode, attacks contained, nothing destructive. */
@@ -451,6 +482,12 @@ export const BUILTIN_POLICY_YAML = `
 name: builtin
 mode: monitor
 rules:
+  - name: contain-escalated-incidents
+    match: { category: attack, minIncidentSeverity: critical }
+    actions:
+      - capture_evidence
+      - { action: throttle, params: { cpus: 0.2 }, ttl: 30m }
+      - { action: isolate, ttl: 30m }
   - name: contain-attacks
     match: { category: attack, minPriority: Error }
     actions:

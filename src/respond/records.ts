@@ -43,6 +43,11 @@ export class ActionRecords {
     return this.store.resolve(id);
   }
 
+  /** How many records match `filter` (its limit and offset aside). */
+  count(filter: ActionQuery = {}): number {
+    return this.store.count(filter);
+  }
+
   /** Records without their evidence body (see get()): lists stay small for the API and the CLI. */
   list(filter: ActionQuery = {}): ActionRecord[] {
     return this.store

@@ -58,12 +58,25 @@ export interface ActuatorContext {
 /** Builds an actuator, or undefined when its platform is not configured. */
 export type ActuatorFactory = (ctx: ActuatorContext) => Actuator | undefined | Promise<Actuator | undefined>;
 
+/** Incident severity levels, least severe first (characterize/incidents.ts computes them). */
+export const INCIDENT_LEVELS = ['low', 'medium', 'high', 'critical'] as const;
+export type IncidentLevel = (typeof INCIDENT_LEVELS)[number];
+
+/** What the response is told of an alert's incident, as the characterize stage sees it now. */
+export interface IncidentContext {
+  incident?: string;
+  /** The incident's severity level (it rises as the incident accumulates tactics). */
+  incidentSeverity?: IncidentLevel;
+  /** Why it is that severe, when it escalated ("escalated: Execution → Command and Control, …"). */
+  incidentWhy?: string;
+}
+
 /**
  * The response stage as the engine sees it: alerts (and incidents) in, action records out.
  * Monitor mode plans and records; enforce mode also executes, within the guards.
  */
 export interface Responder {
-  onAlert(alert: Alert, ctx?: { incident?: string }): Promise<ActionRecord[]>;
+  onAlert(alert: Alert, ctx?: IncidentContext): Promise<ActionRecord[]>;
   /** Expire TTLs and resume or roll back interrupted actions. */
   tick(now?: Date): Promise<ActionRecord[]>;
   close(): Promise<void>;

@@ -9,11 +9,19 @@
  * and counted.
  *
  * The DockerContainerCatalogue is shared with the eBPF sensor (SourceContext.containers) so that both
- * attribute events to the same container names, images and commands.
+ * attribute events to the same container names, images and commands; the engine resolves every
+ * event's workload identity through it (docs/architecture.md, "Workload identity").
  */
 import Docker from 'dockerode';
 import type { Readable } from 'node:stream';
-import { EventIds, nowNs, type ContainerRef, type MetricBody, type VigieEvent } from '../model/event.js';
+import {
+  EventIds,
+  containerWorkload,
+  nowNs,
+  type ContainerRef,
+  type MetricBody,
+  type VigieEvent,
+} from '../model/event.js';
 import { logger } from '../util/log.js';
 import type {
   ContainerCatalogue,
@@ -27,9 +35,15 @@ import type {
 
 const log = logger('docker');
 
-/** id → container metadata, filled from list/inspect/events; shared by the Docker and eBPF sources. */
+/**
+ * id → container metadata, filled from list/inspect/events; shared by the Docker and eBPF sources and
+ * the engine's workload identity. A container is also found by its 12-character short id (Falco's
+ * `container.id`) and by any id prefix it was looked up with.
+ */
 export class DockerContainerCatalogue implements ContainerCatalogue {
   private byId = new Map<string, ContainerEntry>();
+  /** Short ids and looked-up prefixes → full id. */
+  private aliases = new Map<string, string>();
   private inflight = new Map<string, Promise<ContainerEntry | undefined>>();
   private listeners: ContainerChangeListener[] = [];
   /** One shared ContainerRef per entry (events never mutate it): the sensor's hot path allocates nothing. */
@@ -37,7 +51,10 @@ export class DockerContainerCatalogue implements ContainerCatalogue {
   constructor(readonly docker: Docker) {}
 
   get(id: string): ContainerEntry | undefined {
-    return this.byId.get(id);
+    const e = this.byId.get(id);
+    if (e !== undefined || id.length >= 64) return e;
+    const full = this.aliases.get(id);
+    return full === undefined ? undefined : this.byId.get(full);
   }
 
   running(): ContainerEntry[] {
@@ -45,7 +62,7 @@ export class DockerContainerCatalogue implements ContainerCatalogue {
   }
 
   known(id: string): ContainerRef | undefined {
-    const e = this.byId.get(id);
+    const e = this.get(id);
     return e && this.refOf(e);
   }
 
@@ -61,18 +78,19 @@ export class DockerContainerCatalogue implements ContainerCatalogue {
   put(e: ContainerEntry): void {
     const prev = this.byId.get(e.id);
     this.byId.set(e.id, e);
+    if (e.id.length > 12) this.aliases.set(e.id.slice(0, 12), e.id);
     if (e.running && !prev?.running) for (const l of this.listeners) l(e, 'start');
     if (!e.running && prev?.running) for (const l of this.listeners) l(e, 'stop');
     this.prune();
   }
 
   markStopped(id: string): void {
-    const e = this.byId.get(id);
+    const e = this.get(id);
     if (e && e.running) this.put({ ...e, running: false, changedAt: Date.now() });
   }
 
   async resolve(id: string): Promise<ContainerEntry | undefined> {
-    const known = this.byId.get(id);
+    const known = this.get(id);
     if (known) return known;
     let p = this.inflight.get(id);
     if (!p) {
@@ -87,6 +105,7 @@ export class DockerContainerCatalogue implements ContainerCatalogue {
       const info = await this.docker.getContainer(id).inspect();
       const e = entryFromInspect(info);
       this.put(e);
+      if (id !== e.id) this.aliases.set(id, e.id);
       return e;
     } catch (err) {
       if ((err as { statusCode?: number }).statusCode === 404) return undefined;
@@ -107,6 +126,7 @@ export class DockerContainerCatalogue implements ContainerCatalogue {
     if (this.byId.size < 2000) return;
     const cutoff = Date.now() - 10 * 60_000;
     for (const [id, e] of this.byId) if (!e.running && e.changedAt < cutoff) this.byId.delete(id);
+    for (const [alias, id] of this.aliases) if (!this.byId.has(id)) this.aliases.delete(alias);
   }
 }
 
@@ -123,12 +143,17 @@ export function entryFromInspect(info: Docker.ContainerInspectInfo): ContainerEn
     ...(info.Config?.Entrypoint ? [info.Config.Entrypoint].flat() : []),
     ...(info.Config?.Cmd ?? []),
   ];
+  const image = info.Config?.Image;
+  const command = cmd.join(' ');
+  const labels = info.Config?.Labels ?? {};
   return {
     id: info.Id,
     name: info.Name?.replace(/^\//, ''),
-    image: info.Config?.Image,
-    command: cmd.join(' '),
-    labels: info.Config?.Labels ?? {},
+    image,
+    command,
+    labels,
+    // The workload identity, once per container, from what the container was started as.
+    workload: containerWorkload({ image, command, labels }),
     pid: info.State?.Pid || undefined,
     cpuLimit: cpuLimitOf(info.HostConfig),
     running: Boolean(info.State?.Running),
@@ -154,7 +179,14 @@ export function cpuLimitOf(h: Docker.HostConfig | undefined): number | undefined
 }
 
 export function containerRef(e: ContainerEntry): ContainerRef {
-  return { id: e.id, name: e.name, image: e.image, command: e.command, labels: e.labels };
+  return {
+    id: e.id,
+    name: e.name,
+    image: e.image,
+    command: e.command,
+    labels: e.labels,
+    workload: e.workload,
+  };
 }
 
 export function dockerOptions(socketPath?: string): Docker.DockerOptions {

@@ -271,6 +271,8 @@ export class JsonLinesFileSource implements Source {
   private timer: NodeJS.Timeout | undefined;
   // Events or alerts, by the converter the source was given.
   private reader: JsonLinesReader<VigieEvent | Alert> | undefined;
+  /** Alerts handed on whose storing waits (their container is looked up): awaited before a save. */
+  private readonly taking = new Set<Promise<unknown>>();
 
   constructor(private readonly opts: JsonLinesFileOptions) {
     this.name = opts.name;
@@ -284,9 +286,23 @@ export class JsonLinesFileSource implements Source {
 
   async start(sink: EventSink, alerts?: AlertSink): Promise<void> {
     const o = this.opts;
-    const count = (handed: boolean) => {
+    const count = (handed: boolean | Promise<boolean>) => {
       this.s.events++;
-      if (!handed) this.s.lost++;
+      if (handed === true) return;
+      if (handed === false) {
+        this.s.lost++;
+        return;
+      }
+      const p = handed.then(
+        (ok) => {
+          if (!ok) this.s.lost++;
+        },
+        () => {
+          this.s.lost++;
+        },
+      );
+      const q = p.finally(() => this.taking.delete(q));
+      this.taking.add(q);
     };
     const convert: LineConverter<VigieEvent | Alert> | undefined = o.toAlerts ?? o.toEvents;
     if (!convert) throw new Error(`source ${o.name}: neither toEvents nor toAlerts is given`);
@@ -407,6 +423,7 @@ export class JsonLinesFileSource implements Source {
       this.noteHead(this.chunk.subarray(0, bytesRead), this.readAt);
       this.readAt += bytesRead;
       r.push(this.chunk.subarray(0, bytesRead));
+      await this.taken();
       this.save(false);
     }
     this.s.malformed = r.malformed;
@@ -429,6 +446,7 @@ export class JsonLinesFileSource implements Source {
       const hs = await h.stat({ bigint: true });
       // The rotated file was read to its end above; a last line without a newline is final.
       this.reader!.end();
+      await this.taken();
       await this.handle!.close();
       log.info(`${this.name}: ${this.opts.path} was rotated, reading the new file from its start`);
       this.s.rotations = Number(this.s.rotations) + 1;
@@ -437,6 +455,11 @@ export class JsonLinesFileSource implements Source {
       await this.drain();
     }
     this.save(false);
+  }
+
+  /** Waits until every alert handed on so far was taken: a saved position never passes one that was not. */
+  private async taken(): Promise<void> {
+    while (this.taking.size > 0) await Promise.all([...this.taking]);
   }
 
   /**
@@ -476,6 +499,7 @@ export class JsonLinesFileSource implements Source {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     await this.reading;
+    await this.taken();
     this.save(true);
     await this.close();
   }

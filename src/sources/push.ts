@@ -28,13 +28,15 @@ export class PushSource implements Source {
   }
 
   /**
-   * Alerts another tool made (Falco's): handed to the alert path, which stores them before this
-   * returns. Returns how many were not taken (not started).
+   * Alerts another tool made (Falco's): handed to the alert path, which stores them (once their
+   * container's identity is resolved) before this resolves. Resolves to how many were not taken
+   * (not started).
    */
-  pushAlerts(alerts: Alert[]): number {
+  async pushAlerts(alerts: Alert[]): Promise<number> {
     let dropped = 0;
     for (const a of alerts) {
-      if (this.alerts && this.alerts(a)) this.st.events++;
+      const taken = this.alerts ? this.alerts(a) : false;
+      if (taken === true || (taken !== false && (await taken))) this.st.events++;
       else dropped++;
     }
     this.st.lost += dropped;

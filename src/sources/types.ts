@@ -8,9 +8,11 @@ export type EventSink = (ev: VigieEvent) => boolean;
 
 /**
  * Where a source delivers alerts that another tool already made (Falco's): they take the alert path
- * directly (exceptions, correlation, store, response). Returns false when the alert was not taken.
+ * directly (exceptions, correlation, store, response), with their container's workload identity.
+ * Returns false when the alert was not taken; true when it was stored, or a promise of that when its
+ * container had to be looked up first (a source that acknowledges what it read waits for it).
  */
-export type AlertSink = (a: Alert) => boolean;
+export type AlertSink = (a: Alert) => boolean | Promise<boolean>;
 
 export interface SourceStats {
   /** Events emitted. */

@@ -111,6 +111,23 @@ export class ActionStore {
   }
 
   list(q: ActionQuery = {}): StoredAction[] {
+    const { where, params } = this.where(q);
+    params.limit = q.limit ?? 100;
+    params.offset = q.offset ?? 0;
+    const sql = `SELECT json FROM actions ${where}
+                 ORDER BY created_at DESC, id LIMIT @limit OFFSET @offset`;
+    return (this.db.prepare(sql).all(params) as { json: string }[]).map(
+      (r) => JSON.parse(r.json) as StoredAction,
+    );
+  }
+
+  /** How many records match the filters of `q` (its limit and offset aside): lists say what they leave out. */
+  count(q: ActionQuery = {}): number {
+    const { where, params } = this.where(q);
+    return (this.db.prepare(`SELECT COUNT(*) AS n FROM actions ${where}`).get(params) as { n: number }).n;
+  }
+
+  private where(q: ActionQuery): { where: string; params: Record<string, unknown> } {
     const where: string[] = [];
     const params: Record<string, unknown> = {};
     const filters: [keyof ActionQuery, string][] = [
@@ -125,13 +142,7 @@ export class ActionStore {
       where.push(clause);
       params[key] = q[key];
     }
-    params.limit = q.limit ?? 100;
-    params.offset = q.offset ?? 0;
-    const sql = `SELECT json FROM actions ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
-                 ORDER BY created_at DESC, id LIMIT @limit OFFSET @offset`;
-    return (this.db.prepare(sql).all(params) as { json: string }[]).map(
-      (r) => JSON.parse(r.json) as StoredAction,
-    );
+    return { where: where.length ? 'WHERE ' + where.join(' AND ') : '', params };
   }
 
   byStatus(statuses: ActionStatus[]): StoredAction[] {

@@ -88,6 +88,27 @@ export class AlertStore {
   }
 
   private rows(q: AlertQuery): { json: string }[] {
+    const { where, params } = this.where(q);
+    const sql = `SELECT json FROM alerts ${where}
+                 ORDER BY time DESC LIMIT @limit OFFSET @offset`;
+    params.limit = q.limit ?? 100;
+    params.offset = q.offset ?? 0;
+    let stmt = this.stmts.get(sql);
+    if (!stmt) this.stmts.set(sql, (stmt = this.db.prepare(sql)));
+    return stmt.all(params) as { json: string }[];
+  }
+
+  /**
+   * How many stored alerts match the filters of `q` (its limit and offset aside): lists say what they
+   * leave out. Without filters, the cached `count()`.
+   */
+  countMatching(q: AlertQuery = {}): number {
+    const { where, params } = this.where(q);
+    if (!where) return this.count();
+    return (this.db.prepare(`SELECT COUNT(*) AS n FROM alerts ${where}`).get(params) as { n: number }).n;
+  }
+
+  private where(q: AlertQuery): { where: string; params: Record<string, unknown> } {
     const where: string[] = [];
     const params: Record<string, unknown> = {};
     const filters: [keyof AlertQuery, string][] = [
@@ -102,13 +123,7 @@ export class AlertStore {
       where.push(clause);
       params[key] = q[key];
     }
-    const sql = `SELECT json FROM alerts ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
-                 ORDER BY time DESC LIMIT @limit OFFSET @offset`;
-    params.limit = q.limit ?? 100;
-    params.offset = q.offset ?? 0;
-    let stmt = this.stmts.get(sql);
-    if (!stmt) this.stmts.set(sql, (stmt = this.db.prepare(sql)));
-    return stmt.all(params) as { json: string }[];
+    return { where: where.length ? 'WHERE ' + where.join(' AND ') : '', params };
   }
 
   private counted?: { n: number; at: number };

@@ -1,10 +1,14 @@
+import type Docker from 'dockerode';
 import { describe, expect, it } from 'vitest';
 import { blastRadius, canReach } from '../../src/characterize/blast.js';
+import { dockerBlastRadius } from '../../src/characterize/blast-docker.js';
+import { createCharacterizer } from '../../src/characterize/live.js';
 import { Correlator, computeSeverity, entityKeys } from '../../src/characterize/incidents.js';
 import { PostureIndex } from '../../src/detect/posture/posture-index.js';
 import { mitreOf } from '../../src/characterize/mitre.js';
 import { makeAlert, type Alert, type Priority } from '../../src/model/alert.js';
 import { openStore } from '../../src/infra/db.js';
+import { startApiDouble } from '../utils/k8s-api-double.js';
 import { shopCluster } from '../utils/k8s-fixtures.js';
 
 function alert(
@@ -138,7 +142,7 @@ describe('blast radius (hand-worked on the shop fixture)', () => {
     expect(b.exposedBy).toEqual(['web (NodePort)']);
     expect(b.secrets).toEqual(['web-db-creds', 'service account token (shop/web)']);
     expect(b.hostPaths).toEqual(['/var/run/docker.sock']);
-    expect(b.hostAccess).toEqual(['privileged container main']);
+    expect(b.hostAccess).toEqual(['privileged container main', 'runtime socket /var/run/docker.sock']);
     const risky = b.permissions
       .filter((p) => p.risky)
       .map((p) => p.via)
@@ -163,5 +167,152 @@ describe('blast radius (hand-worked on the shop fixture)', () => {
     ).toBe(false);
     // A quiet pod has a smaller blast radius than the privileged one.
     expect(blastRadius(objs, 'shop', 'cache-0')!.score).toBeLessThan(b.score);
+  });
+});
+
+/** A Docker client over fixed `docker inspect` answers (what the live characterizer reads). */
+function dockerOf(containers: Record<string, unknown>[]): Docker {
+  return {
+    listContainers: async () => containers.map((c) => ({ Id: c.Id })),
+    getContainer: (id: string) => ({
+      inspect: async () => {
+        const c = containers.find((x) => x.Id === id);
+        if (!c) throw Object.assign(new Error('no such container'), { statusCode: 404 });
+        return c;
+      },
+    }),
+  } as unknown as Docker;
+}
+
+function inspected(name: string, hostConfig: Record<string, unknown> = {}, mounts: unknown[] = []) {
+  return {
+    Id: name.padEnd(64, '0'),
+    Name: `/${name}`,
+    State: { Running: true },
+    Config: { Image: 'shop:1', Env: [] },
+    HostConfig: { NetworkMode: 'bridge', ...hostConfig },
+    NetworkSettings: { Networks: { bridge: {} }, Ports: {} },
+    Mounts: mounts,
+  };
+}
+
+const WORKLOAD = 'docker:shop:1|/bin/httpd -f';
+function onContainer(rule: string, at: number, c: { Id: string; Name: string }, category = 'attack'): Alert {
+  return makeAlert(
+    {
+      rule,
+      priority: category === 'performance' ? 'Warning' : 'Critical',
+      output: rule,
+      category: category as Alert['vigie']['category'],
+      detector: 'test',
+      explanation: rule,
+      entities: { container: { id: c.Id, name: c.Name.slice(1) }, workload: WORKLOAD },
+      ts: BigInt(at) * 1_000_000n,
+    },
+    'h',
+  );
+}
+
+describe('incident blast radius: the union over its entities', () => {
+  it('Docker: host reach of every container of the incident, from its configuration; containers, not pods', async () => {
+    const sock = inspected('web-sock', {}, [
+      { Type: 'bind', Source: '/var/run/docker.sock', Destination: '/var/run/docker.sock' },
+    ]);
+    const pid = inspected('web-pid', { PidMode: 'host', CapAdd: ['CAP_SYS_ADMIN'] });
+    const plain = inspected('web-plain');
+    const other = inspected('db');
+    const db = openStore(':memory:');
+    const ch = await createCharacterizer({ db, docker: dockerOf([sock, pid, plain, other]) });
+    const t = Date.parse('2026-11-27T10:00:00Z');
+    ch.correlate(onContainer('Docker socket use', t, sock));
+    ch.correlate(onContainer('Namespace escape', t + 1000, pid));
+    const inc = ch.correlate(onContainer('Terminal shell in container', t + 2000, plain));
+    await ch.settled();
+    const b = ch.correlator.store.get(inc.id)!.blastRadius!;
+    expect(b.hostAccess).toEqual([
+      'runtime socket /var/run/docker.sock (web-sock)',
+      'hostPID (web-pid)',
+      'capability SYS_ADMIN (web-pid)',
+    ]);
+    expect(b.targets.map((x) => x.name)).toEqual(['web-sock', 'web-pid', 'web-plain']);
+    expect(b.hostPaths).toEqual(['/var/run/docker.sock']);
+    // Peers are the other containers, never the incident's own.
+    expect(b.coLocated).toEqual(['db']);
+    expect(b.items.some((i) => i.kind === 'pod')).toBe(false);
+    expect(b.items.filter((i) => i.kind === 'host').map((i) => i.from)).toEqual([
+      'web-sock',
+      'web-pid',
+      'web-pid',
+    ]);
+    expect(b.graph.nodes.filter((n) => n.kind === 'container').map((n) => n.label)).toEqual(
+      expect.arrayContaining(['web-sock', 'web-pid', 'web-plain', 'db']),
+    );
+    // Host reach dominates the score: far more than the one plain container's.
+    const alone = dockerBlastRadius([sock, pid, plain, other] as never, plain.Id, 'h')!;
+    expect(alone.hostAccess).toEqual([]);
+    expect(b.score).toBeGreaterThan(alone.score + 15);
+    const text = ch.correlator.store.get(inc.id)!.explanation;
+    expect(text).toMatch(/1 co-located container;/);
+    expect(text).toMatch(/If any of its 3 containers is compromised, it can reach/);
+    expect(text).toMatch(
+      /host access: runtime socket \/var\/run\/docker\.sock \(web-sock\), hostPID \(web-pid\)/,
+    );
+    expect(text).not.toMatch(/\bpods?\b/);
+    db.close();
+  });
+
+  it('Kubernetes: the union over the pods of the incident, not its first pod only', async () => {
+    const api = await startApiDouble(shopCluster());
+    try {
+      const db = openStore(':memory:');
+      const ch = await createCharacterizer({ db, kubeConfig: api.kubeConfig });
+      const t = Date.now();
+      // The plain replica alerts first; the privileged one (Docker socket mounted) next.
+      ch.correlate(alert('Terminal shell in container', t, { pod: 'web-7d9f-fghij', workload: 'web-7d9f' }));
+      const inc = ch.correlate(
+        alert('Read of sensitive file', t + 1000, { pod: 'web-7d9f-abcde', workload: 'web-7d9f' }),
+      );
+      await ch.settled();
+      const b = ch.correlator.store.get(inc.id)!.blastRadius!;
+      expect(b.hostAccess).toEqual([
+        'privileged container main (shop/web-7d9f-abcde)',
+        'runtime socket /var/run/docker.sock (shop/web-7d9f-abcde)',
+      ]);
+      expect(b.targets.map((x) => x.name)).toEqual(['shop/web-7d9f-fghij', 'shop/web-7d9f-abcde']);
+      // Both nodes' pods are co-located with one of them; the replicas are not each other's peers.
+      expect(b.coLocated).toContain('shop/db-0');
+      expect(b.coLocated).toContain('shop/cache-0');
+      expect(b.coLocated).not.toContain('shop/web-7d9f-abcde');
+      expect(ch.correlator.store.get(inc.id)!.explanation).toMatch(/If any of its 2 pods is compromised/);
+      db.close();
+    } finally {
+      await api.close();
+    }
+  });
+});
+
+describe('performance alerts and security activity', () => {
+  it('a performance alert joins an attack only within the bounded window around it', () => {
+    const db = openStore(':memory:');
+    const c = new Correlator(db);
+    const ctr = inspected('web-1');
+    const t = Date.parse('2026-11-27T10:00:00Z');
+    // CPU alerts ten minutes before the attack: their own incident.
+    const cpu = c.add(onContainer('CPU above baseline', t - 10 * 60_000, ctr, 'performance'));
+    const attack = c.add(onContainer('Terminal shell in container', t, ctr));
+    expect(attack.id).not.toBe(cpu.id);
+    expect(c.store.get(attack.id)!.categories).toEqual(['attack']);
+    // A miner's CPU a minute after the shell: part of the attack.
+    const miner = c.add(onContainer('CPU above baseline', t + 60_000, ctr, 'performance'));
+    expect(miner.id).toBe(attack.id);
+    // Twenty minutes later, with no security activity since: not the attack's.
+    const later = c.add(onContainer('CPU above baseline', t + 20 * 60_000, ctr, 'performance'));
+    expect(later.id).not.toBe(attack.id);
+    // A security alert does not join an incident of performance alerts alone.
+    const again = c.add(onContainer('Read of sensitive file', t + 21 * 60_000, ctr));
+    expect(again.id).toBe(attack.id);
+    expect(again.id).not.toBe(later.id);
+    expect(c.store.get(attack.id)!.alertCount).toBe(3);
+    db.close();
   });
 });

@@ -240,7 +240,7 @@ describe.skipIf(missing !== undefined)(
       expect(b.hostPaths).toEqual(['/var/run/docker.sock']);
       expect(b.secrets).toEqual(['env DB_PASSWORD']);
       expect(JSON.stringify(b)).not.toContain('hunter2');
-      expect(b.hostAccess).toEqual(['capability SYS_PTRACE']);
+      expect(b.hostAccess).toEqual(['runtime socket /var/run/docker.sock', 'capability SYS_PTRACE']);
       expect(b.exposedBy[0]).toMatch(/^127\.0\.0\.1:\d+ → 8080\/tcp$/);
       expect(b.items.find((i) => i.kind === 'hostPath')!.risk).toBe('high');
       const apart = dockerBlastRadius(all, `vigie-blast-apart-${process.pid}`)!;

@@ -33,8 +33,8 @@ async function vigie(...args: string[]): Promise<string> {
   return out;
 }
 
-describe('vigie baseline status|export|import|reset', () => {
-  it('shows, exports, imports and resets baselines of a store', async () => {
+describe('vigie baseline status|accept|export|import|reset', () => {
+  it('shows, exports, imports, accepts and resets baselines of a store', async () => {
     const dbFile = join(tmp, 'a.db');
     const db = openStore(dbFile);
     const mgr = new BaselineManager(
@@ -68,6 +68,15 @@ describe('vigie baseline status|export|import|reset', () => {
     const other = join(tmp, 'b.db');
     expect(await vigie('baseline', 'import', out, '--db', other)).toContain('imported 1 baseline(s)');
     expect(await vigie('baseline', 'status', '--db', other)).toContain('docker:demo/web:1|httpd  ready');
+    expect(await vigie('baseline', 'accept', 'docker:demo/web:1|httpd', '--db', other)).toContain(
+      'accepted docker:demo/web:1|httpd: ready → learning on top of what it knows',
+    );
+    expect(await vigie('baseline', 'status', '--db', other)).toMatch(
+      /^docker:demo\/web:1\|httpd {2}learning: 0\/600 s, 0\/5,000 events, 0 windows excluded after security alerts\n {4}events=0 .* binaries=1 /,
+    );
+    await expect(vigie('baseline', 'accept', 'nope', '--db', other)).rejects.toThrow(
+      /no baseline for workload nope/,
+    );
     expect(await vigie('baseline', 'reset', 'docker:demo/web:1|httpd', '--db', other)).toContain(
       'reset docker:demo/web:1|httpd',
     );

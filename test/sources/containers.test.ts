@@ -88,8 +88,11 @@ describe('container catalogue', () => {
       image: 'nginx:1',
       command: '/docker-entrypoint.sh nginx',
       labels: {},
+      workload: 'docker:nginx:1|/docker-entrypoint.sh nginx',
     });
     expect(b).toBe(a);
+    // Falco names containers by their 12-character short id.
+    expect(cat.known(ID.slice(0, 12))).toBe(a);
     expect(cat.known(ID)).toBe(a);
     expect(cat.get(ID)?.cpuLimit).toBe(0.5);
     expect(await cat.lookup('d'.repeat(64))).toBeUndefined();

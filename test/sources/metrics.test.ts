@@ -12,6 +12,7 @@ import {
   parseLimit,
   parsePressure,
   readCgroup,
+  sampleToMetric,
 } from '../../src/sources/metrics/cgroup.js';
 import {
   cadvisorToEvents,
@@ -134,6 +135,23 @@ describe('cgroup parsers', () => {
       ioWriteBytes: 20,
       pids: 3,
     });
+  });
+
+  it('reads the freezer state: paused containers are frozen (v2 cgroup.events, v1 freezer.state)', () => {
+    const v2 = join(tmp, 'v2-frozen');
+    const d = join(v2, 'system.slice', `docker-${ID}.scope`);
+    write(join(d, 'cgroup.procs'), '1\n');
+    write(join(d, 'cgroup.events'), 'populated 1\nfrozen 1\n');
+    expect(readCgroup(containerCgroupPaths(ID, v2)!).frozen).toBe(true);
+    write(join(d, 'cgroup.events'), 'populated 1\nfrozen 0\n');
+    expect(readCgroup(containerCgroupPaths(ID, v2)!).frozen).toBe(false);
+    const v1 = join(tmp, 'v1-frozen');
+    write(join(v1, 'freezer', 'docker', ID, 'freezer.state'), 'FROZEN\n');
+    const p1 = containerCgroupPaths(ID, v1)!;
+    expect(readCgroup(p1).frozen).toBe(true);
+    expect(sampleToMetric(ID, 1n, readCgroup(p1), new CounterRate()).frozen).toBe(1);
+    write(join(v1, 'freezer', 'docker', ID, 'freezer.state'), 'THAWED\n');
+    expect(readCgroup(p1).frozen).toBe(false);
   });
 
   it('CounterRate: rate, reset, first sample', () => {

@@ -172,6 +172,15 @@ const RESOURCES: ResourceDef[] = [
     namespaced: true,
     shortNames: ['pdb'],
   },
+  {
+    plural: 'horizontalpodautoscalers',
+    kind: 'HorizontalPodAutoscaler',
+    group: 'autoscaling',
+    version: 'v2',
+    namespaced: true,
+    shortNames: ['hpa'],
+    subresources: ['status'],
+  },
 ];
 
 function apiVersionOf(r: ResourceDef): string {

@@ -33,12 +33,21 @@ export interface NatsHandle {
   restart(): Promise<void>;
 }
 
-export async function startNats(): Promise<NatsHandle> {
+export interface NatsServerOptions {
+  /** More arguments: `--auth TOKEN`, `-c nats.conf`, `--tls --tlscert F --tlskey F ...`. */
+  args?: string[];
+  /** More environment (a configuration file can read variables: `token: $NATS_TOKEN`). */
+  env?: Record<string, string>;
+}
+
+export async function startNats(o: NatsServerOptions = {}): Promise<NatsHandle> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'vigie-nats-'));
   const start = async (): Promise<ChildProcess> => {
-    const proc = spawn(NATS_SERVER, ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir], {
+    const args = ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir, ...(o.args ?? [])];
+    const proc = spawn(NATS_SERVER, args, {
       stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, ...o.env },
     });
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error('nats-server did not start in 10 s')), 10_000);

@@ -8,6 +8,7 @@ import type { ActionRecord } from '../../model/action.js';
 import { createResponder, type VigieResponder } from '../../respond/engine.js';
 import { loadPolicy } from '../../respond/policy.js';
 import { defaultDbPath, openStore } from '../../infra/db.js';
+import { pageNotice, parsePage } from '../paging.js';
 
 interface CommonOpts {
   db: string;
@@ -74,27 +75,34 @@ export function register(program: Command): void {
   common(
     actions
       .command('list', { isDefault: true })
-      .description('recorded actions, newest first')
+      .description('recorded actions, newest first, a page at a time (stderr says when there are more)')
       .option('--status <status>', 'planned, executed, failed, skipped, rolled_back, expired, ...')
       .option('--action <type>', 'pause, throttle, isolate, ...')
       .option('--target <id|name>', 'container id or name')
       .option('--incident <id>', 'incident id')
-      .option('--limit <n>', 'at most this many', '50'),
+      .option('--limit <n>', 'at most this many', '50')
+      .option('--offset <n>', 'skip this many of the newest first (the next page)', '0'),
   ).action(
     async (
-      o: CommonOpts & { status?: string; action?: string; target?: string; incident?: string; limit: string },
+      o: CommonOpts & {
+        status?: string;
+        action?: string;
+        target?: string;
+        incident?: string;
+        limit: string;
+        offset: string;
+      },
     ) => {
+      const page = parsePage(o);
       const r = open(o);
       await r.ready;
-      const rows = r.list({
-        status: o.status,
-        action: o.action,
-        target: o.target,
-        incident: o.incident,
-        limit: Number(o.limit) || 50,
-      });
-      if (rows.length === 0 && o.output !== 'json') process.stderr.write('no actions recorded\n');
+      const filter = { status: o.status, action: o.action, target: o.target, incident: o.incident };
+      const rows = r.list({ ...filter, ...page });
+      const total = r.count(filter);
+      if (total === 0 && o.output !== 'json') process.stderr.write('no actions recorded\n');
       print(rows, o);
+      const notice = total > 0 ? pageNotice('actions', page, rows.length, total) : undefined;
+      if (notice) process.stderr.write(notice + '\n');
       await r.close();
     },
   );

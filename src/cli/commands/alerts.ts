@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { alertToLine, type Alert } from '../../model/alert.js';
 import { defaultDbPath, openStore } from '../../infra/db.js';
 import { FeedbackStore, createAlertFilter, type ExceptionScope } from '../../characterize/feedback.js';
+import { pageNotice, parsePage } from '../paging.js';
 
 export { createAlertFilter };
 
@@ -26,23 +27,33 @@ export function register(program: Command): void {
   const g = program
     .command('alerts')
     .description('stored alerts: list, show, ack, false-positive (exception), unexcept');
-  const list = (o: { db: string; output?: string; limit: string; rule?: string; category?: string }) =>
+  const list = (o: {
+    db: string;
+    output?: string;
+    limit: string;
+    offset: string;
+    rule?: string;
+    category?: string;
+  }) =>
     withStore(o.db, (s) => {
-      const limit = Number(o.limit);
-      if (!Number.isInteger(limit) || limit <= 0)
-        throw new Error(`--limit must be a positive integer, not "${o.limit}"`);
-      const alerts = s.alerts.list({ limit, rule: o.rule, category: o.category });
+      const page = parsePage(o);
+      const filter = { rule: o.rule, category: o.category };
+      const alerts = s.alerts.list({ ...filter, ...page });
       for (const a of alerts) {
         if (o.output === 'json') out(JSON.stringify({ ...a, status: s.status(a.uuid) }));
         else out(`${a.uuid.slice(0, 8)} ${(s.status(a.uuid) ?? '').padEnd(14)} ${alertToLine(a)}`);
       }
-      if (o.output !== 'json' && alerts.length === 0) process.stderr.write('no alerts\n');
+      const total = s.alerts.countMatching(filter);
+      if (o.output !== 'json' && total === 0) process.stderr.write('no alerts\n');
+      const notice = total > 0 ? pageNotice('alerts', page, alerts.length, total) : undefined;
+      if (notice) process.stderr.write(notice + '\n');
     });
   const addListOpts = (c: Command) =>
     c
       .option('--db <file>', 'SQLite database', defaultDbPath())
       .option('--output <fmt>', 'text or json (one object a line)', 'text')
       .option('--limit <n>', 'at most N alerts, newest first', '50')
+      .option('--offset <n>', 'skip this many of the newest first (the next page)', '0')
       .option('--rule <name>', 'only this rule')
       .option('--category <c>', 'only this category');
   // Default subcommand: `vigie alerts` alone lists.

@@ -1,7 +1,8 @@
 /**
- * `vigie baseline status|export|import|reset [WORKLOAD] --db F`: the learned workload baselines kept
- * in the store. A running `vigie run` keeps its own copy in memory and saves it every few seconds:
+ * `vigie baseline status|accept|export|import|reset [WORKLOAD] --db F`: the learned workload baselines
+ * kept in the store. A running `vigie run` keeps its own copy in memory and saves it every few seconds:
  * reset or import while it runs, and the running process will write its copy back; stop it first.
+ * An acceptance is recorded in the store and a running `vigie run` on it applies it too.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
@@ -19,10 +20,11 @@ function open(db: string): { mgr: BaselineManager; close: () => void } {
   };
 }
 
+/** Two lines: the workload and why it is in its state; then its sizes. */
 function statusLine(s: WorkloadStatus): string {
-  const state = s.staleReason ? `${s.state}(${s.staleReason})` : s.state;
   return (
-    `${s.workload}  ${state.padEnd(12)} events=${s.learnedEvents} learned=${s.learnedSec}s windows=${s.windowsKept}` +
+    `${s.workload}  ${s.reason}\n` +
+    `    events=${s.learnedEvents} learned=${s.learnedSec}s windows=${s.windowsKept}` +
     `(-${s.windowsDiscarded}) binaries=${s.binaries} ngrams=${s.ngrams}${s.syscallsConverged ? '' : '(converging)'} peers=${s.peers} ports=${s.connectPorts}` +
     ` listen=${s.listenPorts} dirs=${s.fileDirs} samples=${s.resourceSamples} mem=${(s.memoryBytes / 1024).toFixed(0)}KiB` +
     `${s.readyAt ? ` ready=${s.readyAt}` : ''}${s.lastEventAt ? ` last=${s.lastEventAt}` : ''}`
@@ -32,11 +34,11 @@ function statusLine(s: WorkloadStatus): string {
 export function register(program: Command): void {
   const bl = program
     .command('baseline')
-    .description('Learned workload baselines: status, export, import, reset');
+    .description('Learned workload baselines: status, accept, export, import, reset');
 
   bl.command('status')
     .argument('[workload]', 'one workload key (docker:IMAGE|COMMAND or k8s:NS/WORKLOAD)')
-    .description('Lifecycle state and size of each workload baseline')
+    .description('Lifecycle state of each workload baseline, why it is in it, and its size')
     .option('--db <file>', 'SQLite store', defaultDbPath())
     .option('--output <fmt>', 'text | json', 'text')
     .action((workload: string | undefined, o: { db: string; output: string }) => {
@@ -49,6 +51,28 @@ export function register(program: Command): void {
           process.stdout.write((o.output === 'json' ? JSON.stringify(s) : statusLine(s)) + '\n');
         if (list.length === 0 && o.output !== 'json')
           process.stdout.write(`no workload baseline in ${o.db}\n`);
+      } finally {
+        close();
+      }
+    });
+
+  bl.command('accept')
+    .argument('<workload>', 'the workload whose current behaviour is accepted as normal')
+    .description(
+      'Accept a workload as it now behaves (after a new release): its baseline relearns on top of what it knows',
+    )
+    .option('--db <file>', 'SQLite store', defaultDbPath())
+    .action((workload: string, o: { db: string }) => {
+      const { mgr, close } = open(o.db);
+      try {
+        const before = mgr.workloads.get(workload)?.state;
+        const r = mgr.accept(workload);
+        if (r === undefined) throw new Error(`no baseline for workload ${workload} in ${o.db}`);
+        process.stdout.write(
+          r === 'learning'
+            ? `accepted ${workload}: it is still learning, and goes on\n`
+            : `accepted ${workload}: ${before} → learning on top of what it knows (a running vigie on ${o.db} applies it at its next save)\n`,
+        );
       } finally {
         close();
       }

@@ -3,16 +3,19 @@
  * cluster. Exit status: 0 clean (or below --fail-on), 1 findings at or above --fail-on, 2 usage, an
  * input that could not be read (unless --allow-unreadable), or no objects and only errors.
  */
-import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { parse } from 'yaml';
 import { loadCatalogue } from '../../detect/posture/catalogue.js';
+import {
+  DEFAULT_KUBERNETES_VERSION,
+  parseKubernetesMinor,
+} from '../../detect/posture/checks/api-versions.js';
 import { evaluate, type EvaluateOptions } from '../../detect/posture/engine.js';
 import { loadExceptions } from '../../detect/posture/exceptions.js';
 import { formatError } from '../../detect/posture/load.js';
 import { locateFindings } from '../../detect/posture/locate.js';
 import { MAX_INPUT_BYTES, MAX_YAML_DOCUMENT_BYTES } from '../../detect/posture/load.js';
 import { failsAt, OUTPUT_FORMATS, renderChunks, type OutputFormat } from '../../detect/posture/output.js';
+import { loadSettings } from '../../detect/posture/settings.js';
 import { MAX_RUN_BYTES, readCluster, readPaths } from '../../detect/posture/sources.js';
 import {
   parseSeverity,
@@ -36,6 +39,7 @@ interface ScanOpts {
   maxDocumentSize?: number;
   maxTotalSize?: number;
   allowUnreadable?: boolean;
+  kubernetesVersion?: string;
 }
 
 /** `64M`, `512k`, `1g` or a byte count. */
@@ -128,9 +132,13 @@ export function register(program: Command): void {
     )
     .option(
       '--settings <file>',
-      'JSON/YAML map of control inputs (imageRepositoryAllowList, sensitiveKeyNames, ...)',
+      "control inputs, JSON/YAML: Kubescape's config shape (settings.postureControlInputs, dataControlInputs) or the map itself",
     )
     .option('--control <id...>', 'only these controls')
+    .option(
+      '--kubernetes-version <version>',
+      `Kubernetes version the objects are meant for, e.g. 1.29: API versions it no longer serves or deprecates are reported (default ${DEFAULT_KUBERNETES_VERSION}, the newest release Vigie's table describes)`,
+    )
     .option('--follow-links', 'follow symbolic links that lead out of the given paths')
     .option(
       '--max-file-size <size>',
@@ -168,18 +176,16 @@ export function register(program: Command): void {
       let settings: Record<string, string[]> | undefined;
       if (opts.settings) {
         try {
-          const raw = parse(readFileSync(opts.settings, 'utf8'), { maxAliasCount: 100 }) as Record<
-            string,
-            unknown
-          >;
-          const inner = (raw?.postureControlInputs ?? raw) as Record<string, unknown>;
-          settings = Object.fromEntries(
-            Object.entries(inner).map(([k, v]) => [k, Array.isArray(v) ? v.map(String) : [String(v)]]),
-          );
+          settings = loadSettings(opts.settings);
         } catch (e) {
           fail(`settings ${opts.settings}: ${(e as Error).message}`);
         }
       }
+      if (opts.kubernetesVersion !== undefined)
+        settings = { ...settings, kubernetesVersion: [opts.kubernetesVersion] };
+      const k8sVersion = settings?.kubernetesVersion?.[0];
+      if (k8sVersion !== undefined && parseKubernetesMinor(k8sVersion) === undefined)
+        fail(`--kubernetes-version: not a Kubernetes version: ${k8sVersion} (e.g. 1.29)`);
       const controls = loadCatalogue();
       const { res, objectCount, unreadable, errors } = await scanInputs(paths, opts, controls, {
         exceptions,

@@ -27,6 +27,11 @@ const controlSchema = z.object({
   kubescape: z.array(z.string()),
   rules: z.array(z.string()).optional(),
   pss: z.enum(['baseline', 'restricted']).optional(),
+  requires: z.array(z.string().min(1)).min(1).optional(),
+  cause: z
+    .string()
+    .regex(/^[a-z][a-z0-9-]*$/)
+    .optional(),
 });
 
 const fileSchema = z.object({ group: z.string(), description: z.string(), controls: z.array(controlSchema) });

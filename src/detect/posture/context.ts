@@ -12,6 +12,7 @@ import {
   type PodSpecRef,
 } from './k8s.js';
 import { ObjectMemo } from './memo.js';
+import { aggregatedRules, builtinClusterRole, clusterRolesWithBuiltins } from './rbac-model.js';
 import type { K8sObject } from './types.js';
 
 export interface PolicyRule {
@@ -24,8 +25,10 @@ export interface PolicyRule {
 
 export interface RoleBindingView {
   binding: K8sObject;
+  /** The role referenced: from the input, else a built-in ClusterRole (cluster-admin, edit, ...). */
   role: K8sObject | undefined;
   roleRefName: string;
+  /** The role's rules, aggregated ClusterRoles resolved. */
   rules: PolicyRule[];
 }
 
@@ -116,8 +119,11 @@ function arr(v: unknown): string[] {
 }
 
 export function toRules(role: K8sObject | undefined): PolicyRule[] {
-  if (!role || !Array.isArray(role.rules)) return [];
-  return role.rules
+  return role && Array.isArray(role.rules) ? rulesFrom(role.rules) : [];
+}
+
+function rulesFrom(rules: unknown[]): PolicyRule[] {
+  return rules
     .filter((r: unknown): r is Record<string, unknown> => typeof r === 'object' && r !== null)
     .map((r: Record<string, unknown>) => ({
       apiGroups: arr(r.apiGroups),
@@ -229,11 +235,22 @@ export class ScanContext {
     return sa;
   }
 
+  /** The role a binding references; a ClusterRole the input lacks may be a built-in one. */
   roleFor(binding: K8sObject): K8sObject | undefined {
     const ref = binding.roleRef ?? {};
     const name = String(ref.name ?? '');
-    if (ref.kind === 'ClusterRole') return this.clusterRoles.get(name);
+    if (ref.kind === 'ClusterRole') return this.clusterRoles.get(name) ?? builtinClusterRole(name);
     return this.roles.get(`${nsOf(binding)}/${name}`);
+  }
+
+  private allClusterRoles: K8sObject[] | undefined;
+  private readonly aggregated = new Map<K8sObject, unknown[]>();
+
+  /** A role's rules; an aggregated ClusterRole's are those of the ClusterRoles it selects too. */
+  rulesOf(role: K8sObject | undefined): PolicyRule[] {
+    if (!role || role.kind !== 'ClusterRole' || !role.aggregationRule) return toRules(role);
+    this.allClusterRoles ??= clusterRolesWithBuiltins(this.clusterRoles);
+    return rulesFrom(aggregatedRules(role, this.allClusterRoles, this.aggregated));
   }
 
   bindings(): RoleBindingView[] {
@@ -241,7 +258,7 @@ export class ScanContext {
     const out: RoleBindingView[] = [];
     for (const b of [...this.of('RoleBinding'), ...this.of('ClusterRoleBinding')]) {
       const role = this.roleFor(b);
-      out.push({ binding: b, role, roleRefName: String(b.roleRef?.name ?? ''), rules: toRules(role) });
+      out.push({ binding: b, role, roleRefName: String(b.roleRef?.name ?? ''), rules: this.rulesOf(role) });
       const subjects = Array.isArray(b.subjects) ? b.subjects : [];
       for (const s of subjects) {
         if (s?.kind !== 'ServiceAccount') continue;

@@ -2,18 +2,20 @@
  * Live posture: keeps the cluster's objects from `k8s_object` events (watch ADDED/MODIFIED/DELETED,
  * or SNAPSHOT), re-evaluates what changed on each tick, and raises a misconfiguration alert for
  * each finding that was not there before. A change to an object other objects are judged by
- * (RBAC, NetworkPolicy, Service, Ingress, ServiceAccount, Namespace, Node) re-evaluates everything.
+ * (RBAC, NetworkPolicy, Service, Ingress, ServiceAccount, Namespace, Node, PodDisruptionBudget,
+ * HorizontalPodAutoscaler) re-evaluates everything.
  */
 import type { AlertEmitter, Detector } from '../types.js';
 import type { DetectorContext } from '../types.js';
 import type { AlertInput, Priority } from '../../model/alert.js';
 import type { VigieEvent } from '../../model/event.js';
 import { loadCatalogue } from './catalogue.js';
-import { ScanContext } from './context.js';
+import { ScanContext, type Settings } from './context.js';
 import { PostureEngine } from './engine.js';
 import { loadExceptions, type ExceptionRule } from './exceptions.js';
 import { nameOf, nsOf, refKey, refOf } from './k8s.js';
 import { PostureIndex } from './posture-index.js';
+import { loadSettings } from './settings.js';
 import {
   parseSeverity,
   severityRank,
@@ -36,6 +38,8 @@ const CONTEXT_KINDS: ReadonlySet<string> = new Set([
   'Ingress',
   'Namespace',
   'Node',
+  'PodDisruptionBudget',
+  'HorizontalPodAutoscaler',
 ]);
 
 export const SEVERITY_PRIORITY: Readonly<Record<Severity, Priority>> = {
@@ -69,6 +73,8 @@ export interface PostureDetectorOptions {
   hostname?: string;
   /** Where the current findings are published for the correlator and the API (else a private one). */
   index?: PostureIndex;
+  /** Control inputs (as `vigie scan --settings`); controls that need unset inputs are not run. */
+  settings?: Settings;
 }
 
 function findingKey(f: Finding): string {
@@ -136,7 +142,7 @@ export class PostureDetector implements Detector {
     for (const key of this.removed) this.forget(key);
     this.removed.clear();
     if (this.fullDirty || !this.ctx) {
-      this.ctx = new ScanContext([...this.objects.values()], {}, true);
+      this.ctx = new ScanContext([...this.objects.values()], this.opts.settings ?? {}, true);
       this.counters.fullPasses++;
     }
     const keys = this.fullDirty ? [...this.objects.keys()] : [...this.dirty];
@@ -293,12 +299,20 @@ export class PostureDetector implements Detector {
 }
 
 /**
- * Registry factory: settings from config.posture ({minSeverity, exceptions: file}); publishes into
- * the context's PostureIndex, which the composition root also gives to the correlator and the API.
+ * Registry factory: settings from config.posture ({minSeverity, exceptions: file, settings: file});
+ * publishes into the context's PostureIndex, which the composition root also gives to the
+ * correlator and the API.
  */
 export function createPostureDetector(ctx: DetectorContext): Detector {
   const cfg = ctx.config.posture ?? {};
   const exceptions = typeof cfg.exceptions === 'string' ? loadExceptions(cfg.exceptions) : undefined;
   const minSeverity = typeof cfg.minSeverity === 'string' ? parseSeverity(cfg.minSeverity) : undefined;
-  return new PostureDetector({ exceptions, minSeverity, hostname: ctx.hostname, index: ctx.posture });
+  const settings = typeof cfg.settings === 'string' ? loadSettings(cfg.settings) : undefined;
+  return new PostureDetector({
+    exceptions,
+    minSeverity,
+    settings,
+    hostname: ctx.hostname,
+    index: ctx.posture,
+  });
 }

@@ -11,11 +11,13 @@ import { ExceptionMatcher, type ExceptionRule } from './exceptions.js';
 import { FindingBase, PostureFinding } from './finding.js';
 import { refKey, refOf } from './k8s.js';
 import { ObjectMemo } from './memo.js';
+import { notConfigured } from './settings.js';
 import type {
   ControlDef,
   Finding,
   K8sObject,
   LoadedObject,
+  NotConfigured,
   ResourceScore,
   ScanError,
   ScanResult,
@@ -67,6 +69,8 @@ export class PostureEngine {
   private readonly combined = new Map<string, ControlDef[]>();
   /** Per applicable list (the index's lists are stable), check functions resolved once. */
   private readonly compiled = new Map<ControlDef[], CompiledControl[]>();
+  /** Engines without the controls that some settings leave unconfigured, by the ids left out. */
+  private readonly configured = new Map<string, PostureEngine>();
 
   constructor(controls: ControlDef[] = loadCatalogue(), checks: CheckRegistry = CHECKS) {
     this.controls = controls;
@@ -118,14 +122,37 @@ export class PostureEngine {
         opts.settings,
         opts.complete ?? false,
       );
+    // A control whose inputs are not set is not guessed at: it is left out and reported.
+    const missing = notConfigured(this.controls, ctx.settings);
+    const engine = missing.length > 0 ? this.without(missing) : this;
     // Answers about objects last for this evaluation only (a kept context sees objects change).
     const memo = new ObjectMemo();
     ctx.memo = memo;
     try {
-      return this.evaluateAll(loaded, opts, ctx, memo);
+      const res = engine.evaluateAll(loaded, opts, ctx, memo);
+      if (missing.length > 0) {
+        res.notConfigured = missing;
+        res.summary.notConfigured = missing.length;
+      }
+      return res;
     } finally {
       ctx.memo = new ObjectMemo();
     }
+  }
+
+  /** This engine less some controls, kept for the next evaluation with the same settings. */
+  private without(missing: NotConfigured[]): PostureEngine {
+    const key = missing.map((m) => m.control).join(',');
+    let e = this.configured.get(key);
+    if (!e) {
+      const skip = new Set(missing.map((m) => m.control));
+      e = new PostureEngine(
+        this.controls.filter((c) => !skip.has(c.id)),
+        this.checks,
+      );
+      this.configured.set(key, e);
+    }
+    return e;
   }
 
   private evaluateAll(

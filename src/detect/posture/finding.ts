@@ -116,6 +116,9 @@ export abstract class FindingBase implements Finding {
   locateAt(id: number): void {
     this.locationId = id;
   }
+  get cause(): string | undefined {
+    return this.def.cause;
+  }
   /** True until the engine has attached it to a control and resource. */
   get unbound(): boolean {
     return this.def === undefined;

@@ -38,6 +38,15 @@ const CLUSTER_SCOPED: ReadonlySet<string> = new Set([
   'PriorityClass',
   'IngressClass',
   'CSIDriver',
+  'CSINode',
+  'VolumeAttachment',
+  'RuntimeClass',
+  'FlowSchema',
+  'PriorityLevelConfiguration',
+  'CertificateSigningRequest',
+  'TokenReview',
+  'SubjectAccessReview',
+  'SelfSubjectAccessReview',
 ]);
 
 export function isClusterScoped(kind: string | undefined): boolean {
@@ -178,6 +187,35 @@ function walkForPodSpecs(
   }
 }
 
+/**
+ * The selector by which a controller owns the pods of its template, and where it is: spec.selector
+ * of the workload kinds (a plain label map on a ReplicationController), the job template's on a
+ * CronJob. Undefined when there is none or it is empty (an empty ReplicationController selector
+ * defaults to the template's labels).
+ */
+export function controllerSelectorOf(o: K8sObject): { selector: LabelSelector; path: string } | undefined {
+  const spec = o.spec;
+  if (!isRecord(spec)) return undefined;
+  if (o.kind === 'ReplicationController') {
+    const m = spec.selector;
+    return isRecord(m) && Object.keys(m).length > 0
+      ? { selector: { matchLabels: strMap(m) }, path: 'spec.selector' }
+      : undefined;
+  }
+  const base = o.kind === 'CronJob' ? (isRecord(spec.jobTemplate) ? spec.jobTemplate.spec : undefined) : spec;
+  const sel = isRecord(base) ? base.selector : undefined;
+  if (!isRecord(sel)) return undefined;
+  const ml = isRecord(sel.matchLabels) ? sel.matchLabels : undefined;
+  const me = Array.isArray(sel.matchExpressions) ? sel.matchExpressions : undefined;
+  if ((!ml || Object.keys(ml).length === 0) && (!me || me.length === 0)) return undefined;
+  const prefix = o.kind === 'CronJob' ? 'spec.jobTemplate.spec.selector' : 'spec.selector';
+  return {
+    selector: sel as LabelSelector,
+    path: ml ? `${prefix}.matchLabels` : `${prefix}.matchExpressions`,
+  };
+}
+
+/** Kinds whose pod template is at a known place (podSpecsOf searches no further on them). */
 export const WORKLOAD_KINDS: ReadonlySet<string> = new Set([
   'Pod',
   'Deployment',
@@ -187,6 +225,7 @@ export const WORKLOAD_KINDS: ReadonlySet<string> = new Set([
   'Job',
   'CronJob',
   'ReplicationController',
+  'PodTemplate',
 ]);
 
 /**

@@ -4,6 +4,7 @@
  * alias budget; nothing here throws on bad input.
  */
 import { LineCounter, parseAllDocuments } from 'yaml';
+import { lineColAt, tooDeepMessage, yamlTooDeep } from '../../util/yaml-depth.js';
 import type { DocumentOrigin, K8sObject, LoadedObject, ScanError, SourceText } from './types.js';
 
 /** Aliases resolved per document before the document is refused (billion-laughs guard). */
@@ -20,8 +21,11 @@ export const MAX_YAML_DOCUMENT_BYTES = 8 * 1024 * 1024;
 /** Error messages kept per input: a file that is not YAML at all would otherwise give thousands. */
 export const MAX_ERRORS_PER_INPUT = 20;
 
-/** How documents are parsed, here and again when findings are located (locate.ts). */
-export const YAML_PARSE_OPTIONS = { prettyErrors: false, uniqueKeys: false } as const;
+/**
+ * How documents are parsed, here and again when findings are located (locate.ts). logLevel error:
+ * the parser's warnings would go to stderr with the input's raw bytes in them.
+ */
+export const YAML_PARSE_OPTIONS = { prettyErrors: false, uniqueKeys: false, logLevel: 'error' } as const;
 
 export interface LoadLimits {
   /** Bytes of one input (file or stdin). */
@@ -211,10 +215,17 @@ function loadYamlChunk(
   objects: LoadedObject[],
   addError: (e: ScanError) => void,
 ): number {
+  const chunk = input.text.slice(from, to);
+  const deep = yamlTooDeep(chunk);
+  if (deep) {
+    const at = lineColAt(chunk, deep.offset);
+    addError({ file, line: base + at.line, column: at.col, message: tooDeepMessage() });
+    return firstDocIndex + 1;
+  }
   const lc = new LineCounter();
   let docs;
   try {
-    docs = parseAllDocuments(input.text.slice(from, to), { lineCounter: lc, ...YAML_PARSE_OPTIONS });
+    docs = parseAllDocuments(chunk, { lineCounter: lc, ...YAML_PARSE_OPTIONS });
   } catch (e) {
     addError({ file, line: base + 1, column: 1, message: `cannot parse: ${(e as Error).message}` });
     return firstDocIndex + 1;

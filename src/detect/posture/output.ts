@@ -2,12 +2,14 @@
 import { escapeControl } from '../../model/text.js';
 import { isAbsolute, relative, sep } from 'node:path';
 import { locatedSource } from './finding.js';
+import { alsoText, reportedCounts, reportedFindings, type ReportedFinding } from './grouping.js';
 import { formatError } from './load.js';
 import {
   SEVERITIES,
   severityRank,
   type ControlDef,
   type Finding,
+  type NotConfigured,
   type ResourceRef,
   type ScanResult,
   type Severity,
@@ -31,7 +33,7 @@ function resName(f: Finding): string {
  * of findings that garbage is what set the scan's peak memory. The collator orders as
  * localeCompare does, only faster.
  */
-function sorted(findings: Finding[]): Finding[] {
+function sorted<F extends Finding>(findings: F[]): F[] {
   const collator = new Intl.Collator();
   const names = new Map<ResourceRef, string>();
   const nameOf = (f: Finding): string => {
@@ -39,7 +41,7 @@ function sorted(findings: Finding[]): Finding[] {
     if (n === undefined) names.set(f.resource, (n = resName(f)));
     return n;
   };
-  const groups = new Map<string, Finding[]>();
+  const groups = new Map<string, F[]>();
   for (const f of findings) {
     const key = `${f.severity}\u0000${f.control}`;
     let g = groups.get(key);
@@ -51,7 +53,7 @@ function sorted(findings: Finding[]): Finding[] {
       severityRank(b[0].severity) - severityRank(a[0].severity) ||
       collator.compare(a[0].control, b[0].control),
   );
-  const out: Finding[] = [];
+  const out: F[] = [];
   for (const g of ordered) {
     const keys = g.map(nameOf);
     const idx = g.map((_, i) => i);
@@ -61,7 +63,18 @@ function sorted(findings: Finding[]): Finding[] {
   return out;
 }
 
-function jsonFinding(f: Finding): Record<string, unknown> {
+/** The other findings of a group, as JSON: enough to find each control's own finding. */
+function jsonAlso(f: ReportedFinding): Record<string, unknown>[] | undefined {
+  return f.also?.map((a) => ({
+    control: a.control,
+    title: a.title,
+    severity: a.severity,
+    path: a.path,
+    message: a.message,
+  }));
+}
+
+function jsonFinding(f: ReportedFinding): Record<string, unknown> {
   return {
     control: f.control,
     title: f.title,
@@ -78,6 +91,7 @@ function jsonFinding(f: Finding): Record<string, unknown> {
     source: locatedSource(f.source, f.location),
     excepted: f.excepted,
     exception: f.exception,
+    also: jsonAlso(f),
   };
 }
 
@@ -100,16 +114,23 @@ function* jsonArray<T>(items: readonly T[], depth: number, map: (item: T) => unk
  */
 export function* jsonChunks(res: ScanResult, notes: RunNotes = {}): Generator<string> {
   const unreadable = notes.unreadableInputs ?? 0;
+  const reported = reportedFindings(res.findings);
+  const { findings, excepted } = reportedCounts(reported);
   // No score for a partial run: a reader that checks `score >= 90` must not pass it.
-  const summary =
-    unreadable > 0 ? { ...res.summary, score: null, unreadableInputs: unreadable } : res.summary;
+  const summary = {
+    ...res.summary,
+    reported: { findings, excepted },
+    ...(unreadable > 0 ? { score: null, unreadableInputs: unreadable } : {}),
+  };
   yield '{\n  "findings": ';
-  yield* jsonArray(sorted(res.findings), 1, jsonFinding);
+  yield* jsonArray(sorted(reported), 1, jsonFinding);
   yield ',\n  "resources": ';
   yield* jsonArray(res.resources, 1, (r) => r);
   yield `,\n  "summary": ${JSON.stringify(summary, null, 2).replace(/\n/g, '\n  ')}`;
   yield ',\n  "errors": ';
   yield* jsonArray(res.errors, 1, (e) => e);
+  yield ',\n  "notConfigured": ';
+  yield* jsonArray(res.notConfigured ?? [], 1, (n) => ({ ...n, status: 'not configured' }));
   yield '\n}';
 }
 
@@ -214,15 +235,18 @@ class TableRows {
     return Math.min(file.length + at, WHERE_WIDTH);
   }
 
-  /** The cells of a row; the LOCATION cell is left empty unless `where`. */
-  row(f: Finding, where = true): string[] {
+  /**
+   * The cells of a row; the LOCATION cell is left empty unless `where`. A group shows its lead's
+   * control, location, path and message, and how many other controls it stands for.
+   */
+  row(f: ReportedFinding, where = true): string[] {
     const row = [
       f.excepted ? `${f.severity} (excepted)` : f.severity,
-      f.control,
+      f.also && f.also.length > 0 ? `${f.control} +${f.also.length}` : f.control,
       trunc(escapeControl(resName(f)), 48),
     ];
     if (this.withWhere) row.push(where ? this.where(f) : '');
-    row.push(trunc(escapeControl(f.path), 60), trunc(escapeControl(f.message), 90));
+    row.push(trunc(escapeControl(f.path), 60), trunc(escapeControl(f.message), 160));
     return row;
   }
 }
@@ -240,7 +264,7 @@ function scoreText(res: ScanResult, notes: RunNotes): string {
  */
 export function* tableLines(res: ScanResult, notes: RunNotes = {}): Generator<string> {
   // Names, paths and messages come from the manifests: escaped, so a name cannot forge a line.
-  const findings = sorted(res.findings);
+  const findings = sorted(reportedFindings(res.findings));
   const withWhere = findings.some((f) => f.location !== undefined);
   const rows = new TableRows(withWhere);
   const head = withWhere
@@ -257,15 +281,30 @@ export function* tableLines(res: ScanResult, notes: RunNotes = {}): Generator<st
     r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ');
   if (findings.length > 0) {
     yield fmt(head);
-    for (const f of findings) yield fmt(rows.row(f));
+    for (const f of findings) {
+      yield fmt(rows.row(f));
+      // A group's other controls on a line of their own: the message column is cut to fit.
+      const also = alsoText(f);
+      if (also) yield `${' '.repeat(widths[0] + 2)}also: ${escapeControl(also)}`;
+    }
     yield '';
   }
   for (const e of res.errors) yield `error: ${escapeControl(formatError(e))}`;
+  for (const n of res.notConfigured ?? []) yield notConfiguredLine(n);
   const s = res.summary;
-  const sev = SEVERITIES.filter((k) => s.bySeverity[k] > 0)
-    .map((k) => `${s.bySeverity[k]} ${k}`)
+  const r = reportedCounts(findings);
+  const sev = SEVERITIES.filter((k) => r.bySeverity[k] > 0)
+    .map((k) => `${r.bySeverity[k]} ${k}`)
     .join(', ');
-  yield `${s.objects} objects, ${s.resources} resources checked against ${s.controls} controls: ${s.findings} findings${sev ? ` (${sev})` : ''}, ${s.excepted} excepted, ${s.errors} input errors. ${scoreText(res, notes)}`;
+  // Findings as listed (grouped by root cause), and how many control results they stand for.
+  const results = r.findings === s.findings ? '' : ` from ${s.findings} control results`;
+  yield `${s.objects} objects, ${s.resources} resources checked against ${s.controls} controls${s.notConfigured ? ` (${s.notConfigured} not configured)` : ''}: ${r.findings} findings${sev ? ` (${sev})` : ''}${results}, ${r.excepted} excepted, ${s.errors} input errors. ${scoreText(res, notes)}`;
+}
+
+/** A control left out for want of its inputs: info, not a finding. */
+function notConfiguredLine(n: NotConfigured): string {
+  const inputs = n.inputs.join(' or ');
+  return `info: ${n.control} ${n.title}: not configured (set ${inputs} in --settings)`;
 }
 
 export function toTable(res: ScanResult, notes: RunNotes = {}): string {
@@ -310,12 +349,13 @@ export function toSarif(res: ScanResult, controls: ControlDef[]): Record<string,
   const used = new Set(res.findings.map((f) => f.control));
   const rules = controls.filter((c) => used.has(c.id));
   const ruleIndex = new Map(rules.map((c, i) => [c.id, i]));
-  const results = sorted(res.findings).map((f) => {
+  const results = sorted(reportedFindings(res.findings)).map((f) => {
+    const also = alsoText(f);
     const r: Record<string, unknown> = {
       ruleId: f.control,
       ruleIndex: ruleIndex.get(f.control) ?? 0,
       level: sarifLevel(f.severity),
-      message: { text: `${resName(f)}: ${f.message} (${f.path})` },
+      message: { text: `${resName(f)}: ${f.message} (${f.path})${also ? `. Also: ${also}` : ''}` },
       locations: [
         {
           ...(f.source?.file && f.source.file !== '-' && !f.source.file.startsWith('cluster:')
@@ -332,7 +372,13 @@ export function toSarif(res: ScanResult, controls: ControlDef[]): Record<string,
         },
       ],
       partialFingerprints: { vigieFinding: `${f.control}|${resName(f)}|${f.path}` },
-      properties: { severity: f.severity, kubescape: f.kubescape, path: f.path, fix: f.fix },
+      properties: {
+        severity: f.severity,
+        kubescape: f.kubescape,
+        path: f.path,
+        fix: f.fix,
+        ...(f.also && f.also.length > 0 ? { also: jsonAlso(f) } : {}),
+      },
     };
     if (f.excepted)
       r.suppressions = [{ kind: 'external', status: 'accepted', justification: f.exception?.reason ?? '' }];
@@ -386,6 +432,15 @@ export function toSarif(res: ScanResult, controls: ControlDef[]): Record<string,
                   }
                 : {}),
             })),
+            ...(res.notConfigured?.length
+              ? {
+                  toolConfigurationNotifications: res.notConfigured.map((n) => ({
+                    level: 'note',
+                    descriptor: { id: n.control },
+                    message: { text: `${n.control} not configured: set ${n.inputs.join(' or ')}` },
+                  })),
+                }
+              : {}),
           },
         ],
         // Columns count UTF-16 code units, as JavaScript strings do (SARIF's default, said here).
@@ -414,9 +469,19 @@ export function toJunit(res: ScanResult, controls: ControlDef[]): string {
   let tests = 0;
   let failures = 0;
   let skipped = 0;
+  const unconfigured = new Map((res.notConfigured ?? []).map((n) => [n.control, n]));
   for (const c of controls) {
     const fs = byControl.get(c.id) ?? [];
     const cases: string[] = [];
+    const nc = unconfigured.get(c.id);
+    if (nc) {
+      skipped++;
+      tests++;
+      suites.push(
+        `  <testsuite name="${xml(`${c.id} ${c.title}`)}" tests="1" failures="0" errors="0" skipped="1">\n    <testcase classname="${xml(c.id)}" name="${xml(c.title)}"><skipped message="${xml(`not configured: set ${nc.inputs.join(' or ')}`)}"/></testcase>\n  </testsuite>`,
+      );
+      continue;
+    }
     if (fs.length === 0) cases.push(`    <testcase classname="${xml(c.id)}" name="${xml(c.title)}"/>`);
     let sf = 0;
     let ss = 0;

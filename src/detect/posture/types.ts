@@ -115,6 +115,16 @@ export interface ControlDef {
   rules?: string[];
   /** Pod Security Standards level this control belongs to, if any. */
   pss?: 'baseline' | 'restricted';
+  /**
+   * Control inputs (settings names) the control cannot be judged without: when none of them is
+   * set, the control is not evaluated and is reported as not configured.
+   */
+  requires?: string[];
+  /**
+   * Root cause shared with overlapping controls: reports show the findings of controls with the
+   * same cause, on the same resource and place, as one finding (see grouping.ts).
+   */
+  cause?: string;
   group: string;
 }
 
@@ -136,6 +146,8 @@ export interface Finding {
   mitre?: MitreTechnique[];
   excepted: boolean;
   exception?: { reason: string; expires?: string };
+  /** The control's root cause, when it shares one with other controls (reports group on it). */
+  cause?: string;
 }
 
 export interface ResourceScore {
@@ -153,6 +165,16 @@ export interface ScanSummary {
   bySeverity: Record<Severity, number>;
   score: number;
   errors: number;
+  /** Controls left out because the inputs they need were not given (see ScanResult.notConfigured). */
+  notConfigured?: number;
+}
+
+/** A control that was not evaluated because none of the inputs it needs was set. */
+export interface NotConfigured {
+  control: string;
+  title: string;
+  /** The settings, any one of which would let the control run. */
+  inputs: string[];
 }
 
 export interface ScanError {
@@ -167,4 +189,6 @@ export interface ScanResult {
   resources: ResourceScore[];
   summary: ScanSummary;
   errors: ScanError[];
+  /** Controls not evaluated for want of their inputs: neither passed nor failed. */
+  notConfigured?: NotConfigured[];
 }

@@ -2,7 +2,7 @@
  * The rule engine: compiled rules indexed by source and by an index key (evt.type for syscall events,
  * ka.verb for audit events), so that an event meets only the rules that can match it. No I/O.
  */
-import { mitreFromTags } from '../../model/mitre-tags.js';
+import { mitreFromTags, techniqueSeverity } from '../../model/mitre-tags.js';
 import { makeAlert, type Alert, type AlertInput } from '../../model/alert.js';
 import type { VigieEvent } from '../../model/event.js';
 import type { SyscallFieldState } from './fields/syscall.js';
@@ -132,19 +132,32 @@ function timePrefix(ts: bigint): string {
   return `${d.toISOString().slice(11, 19)}.${frac}`;
 }
 
+/**
+ * The alert of a matched rule. An attack's priority follows what its ATT&CK tags mean (credential
+ * access, command and control, exfiltration, escape to host: Critical; model/mitre-tags.ts); the
+ * rule's own priority stays in the rendered output, as Falco writes it, and in
+ * `vigie.rule_priority` when it was raised.
+ */
 export function alertInput(r: CompiledRule, ev: VigieEvent): AlertInput {
   const { text, fields } = r.output.render(ev);
+  const category = r.tags.includes('misconfiguration') ? 'misconfiguration' : 'attack';
+  const mitre = mitreOf(r.tags);
+  const sev = category === 'attack' ? techniqueSeverity(r.priority, mitre, r.tags) : { priority: r.priority };
+  const desc = r.desc ? `: ${r.desc.replace(/\s+/g, ' ').trim()}` : '';
+  const raised = sev.raisedBy
+    ? ` Priority ${sev.priority}, not the rule's ${r.priority}: ${sev.raisedBy}.`
+    : '';
   return {
     rule: r.name,
-    priority: r.priority,
+    priority: sev.priority,
     source: r.source,
     output: `${timePrefix(ev.ts)}: ${r.priority} ${text}`,
     tags: r.tags,
-    output_fields: fields,
-    category: r.tags.includes('misconfiguration') ? 'misconfiguration' : 'attack',
+    output_fields: sev.raisedBy ? { ...fields, 'vigie.rule_priority': r.priority } : fields,
+    category,
     detector: 'rules',
-    explanation: `rule "${r.name}" matched${r.desc ? `: ${r.desc.replace(/\s+/g, ' ').trim()}` : ''}`,
-    mitre: mitreOf(r.tags),
+    explanation: `rule "${r.name}" matched${desc}${raised}`,
+    mitre,
     event: ev,
   };
 }

@@ -1,11 +1,16 @@
 /**
  * The 'runtime' detector: runs the built-in rules of runtime/rules.ts over process, file, network and
- * metric events, keeps the per-container state they need, and aggregates duplicates (same rule and
- * container within `dedupSec`) into one follow-up alert that carries a count.
+ * metric events, keeps the per-container state they need, and aggregates duplicates (the same fact:
+ * rule, container and what distinguishes the fact, within `dedupSec`) into one follow-up alert that
+ * carries a count. It hears of containers paused and unpaused (Docker events, a frozen cgroup) and of
+ * containment rolled back (the engine's action records), and its alerts' priority follows what the
+ * matched technique means (model/mitre-tags.ts#techniqueSeverity).
  */
 import { z } from 'zod';
+import { isContainment, type ActionRecord } from '../../model/action.js';
 import type { AlertInput } from '../../model/alert.js';
 import type { EventKind, VigieEvent } from '../../model/event.js';
+import { techniqueSeverity } from '../../model/mitre-tags.js';
 import type { AlertEmitter, Detector, DetectorContext } from '../types.js';
 import {
   ContainerState,
@@ -51,6 +56,7 @@ export function parseRuntimeConfig(raw: unknown): RuntimeOptions {
 }
 
 interface Pending {
+  cid: string;
   rule: RuntimeRule;
   hit: RuleHit;
   ev: VigieEvent;
@@ -60,9 +66,14 @@ interface Pending {
 }
 
 const MAX_CONTAINERS = 10_000;
+/** Open de-duplication windows (one per fact); past this the oldest is closed early. */
+const MAX_PENDING = 50_000;
 const CONTAINER_IDLE_MS = 3_600_000;
 
-/** Called for every alert the detector emits (the baseline pauses its learning for that workload). */
+/**
+ * Called for every rule hit, also those folded into a later summary alert: the workload baselines
+ * pause that workload's learning, and what it does around the hit is an incident, never drift.
+ */
 export type AlertObserver = (ev: VigieEvent) => void;
 
 export class RuntimeDetector implements Detector {
@@ -72,7 +83,15 @@ export class RuntimeDetector implements Detector {
   private readonly byKind = new Map<EventKind, RuntimeRule[]>();
   private readonly containers = new Map<string, ContainerState>();
   private readonly pending = new Map<string, Pending>();
-  private counters = { events: 0, malformed: 0, alerts: 0, suppressed: 0, aggregated: 0 };
+  private counters = {
+    events: 0,
+    malformed: 0,
+    alerts: 0,
+    suppressed: 0,
+    aggregated: 0,
+    pausedSamples: 0,
+    resets: 0,
+  };
   private readonly hits = new Map<string, number>();
   private lastNowMs = 0;
 
@@ -111,12 +130,13 @@ export class RuntimeDetector implements Detector {
         this.counters.malformed++;
         return;
       }
-      this.lastNowMs = nowMs;
+      this.lastNowMs = Math.max(this.lastNowMs, nowMs);
       const cid = ev.container && typeof ev.container.id === 'string' ? ev.container.id : '';
       if (ev.kind === 'container') {
         const action = ev.lifecycle?.action ?? '';
-        if (cid && (action === 'destroy' || action === 'die' || action === 'stop'))
-          this.containers.delete(cid);
+        if (cid && (action === 'destroy' || action === 'die' || action === 'stop')) this.forget(cid);
+        else if (cid && action === 'pause') this.stateOf(cid, nowMs).pause();
+        else if (cid && action === 'unpause') this.stateOf(cid, nowMs).unpause();
         return;
       }
       const rules = this.byKind.get(ev.kind);
@@ -126,15 +146,65 @@ export class RuntimeDetector implements Detector {
         return;
       }
       const state = this.stateOf(cid, nowMs);
-      const ctx = { cfg: this.cfg, state, nowMs, ports: this.ports };
+      // The container's clock: windows and durations are measured on event time, never backwards.
+      const now = state.advance(nowMs);
+      if (ev.kind === 'metric') {
+        // The cgroup freezer says whether it is paused, where the source reads it.
+        const frozen = ev.metric?.frozen;
+        if (frozen === 1 && !state.paused) state.pause();
+        else if (frozen === 0 && state.paused) state.unpause();
+        if (state.paused) {
+          this.counters.pausedSamples++;
+          return;
+        }
+      }
+      const ctx = { cfg: this.cfg, state, nowMs: now, ports: this.ports };
       for (const rule of rules) {
         const hit = rule.match(ev, ctx);
-        if (hit) this.raise(rule, hit, ev, cid, nowMs, emit);
+        if (hit) this.raise(rule, hit, ev, cid, now, emit);
       }
     } catch {
       // A rule tripping over an odd event must not take the pipeline down: count it and go on.
       this.counters.malformed++;
     }
+  }
+
+  /**
+   * The engine's action records. A pause Vigie executed marks the container paused; a containment
+   * action rolled back (or expired) on a container resets what the rules remember of it, so that
+   * evidence from before the containment cannot contain it again, and closes its open
+   * de-duplication windows without a follow-up (a new occurrence after the rollback is a new alert).
+   */
+  onAction(r: ActionRecord): void {
+    if (r.target.kind !== 'container' || !isContainment(r.action)) return;
+    const ids = this.containerIds(r.target.id);
+    if (r.status === 'executed' && r.action === 'pause') {
+      for (const id of ids) this.containers.get(id)?.pause();
+      return;
+    }
+    if (r.status !== 'rolled_back' && r.status !== 'expired') return;
+    for (const id of ids) {
+      const st = this.containers.get(id);
+      st?.resetWindows();
+      if (r.action === 'pause') st?.unpause();
+      for (const [key, p] of this.pending) if (p.cid === id) this.pending.delete(key);
+    }
+    this.counters.resets++;
+  }
+
+  /** Known container ids that `id` names (a record may carry a short or a full id). */
+  private containerIds(id: string): string[] {
+    if (!id) return [];
+    const out = new Set<string>();
+    if (this.containers.has(id)) out.add(id);
+    for (const k of this.containers.keys()) if (k && (k.startsWith(id) || id.startsWith(k))) out.add(k);
+    for (const p of this.pending.values())
+      if (p.cid && (p.cid.startsWith(id) || id.startsWith(p.cid))) out.add(p.cid);
+    return [...out];
+  }
+
+  private forget(cid: string): void {
+    this.containers.delete(cid);
   }
 
   /** The kind-specific body the rules read must be there and be an object. */
@@ -183,19 +253,25 @@ export class RuntimeDetector implements Detector {
     emit: AlertEmitter,
   ): void {
     this.hits.set(rule.id, (this.hits.get(rule.id) ?? 0) + 1);
-    const key = `${rule.id}|${cid}`;
+    // One fact, one window: a different file, peer or process is a different alert, at once.
+    const key = `${rule.id}|${cid}|${hit.fact}`;
     const p = this.pending.get(key);
     const win = this.cfg.dedupSec * 1000;
     if (p && nowMs - p.firstMs < win) {
+      if (this.observer) this.observer(ev);
       p.suppressed++;
-      p.lastMs = nowMs;
+      p.lastMs = Math.max(p.lastMs, nowMs);
       p.hit = hit;
       p.ev = ev;
       this.counters.suppressed++;
       return;
     }
     if (p) this.flush(key, p, emit);
-    this.pending.set(key, { rule, hit, ev, firstMs: nowMs, lastMs: nowMs, suppressed: 0 });
+    if (this.pending.size >= MAX_PENDING) {
+      const [oldest, q] = this.pending.entries().next().value as [string, Pending];
+      this.flush(oldest, q, emit);
+    }
+    this.pending.set(key, { cid, rule, hit, ev, firstMs: nowMs, lastMs: nowMs, suppressed: 0 });
     this.emitAlert(rule, hit, ev, emit, 0, 0);
   }
 
@@ -210,19 +286,30 @@ export class RuntimeDetector implements Detector {
   ): void {
     const output =
       repeats > 0
-        ? `${hit.output} (repeated ${repeats} more times within ${spanSec.toFixed(0)}s)`
+        ? `${hit.output} (repeated ${repeats} more time${repeats === 1 ? '' : 's'} within ${spanSec.toFixed(0)}s)`
         : hit.output;
     const mitre = hit.mitre ?? rule.mitre;
+    const declared = hit.priority ?? rule.priority;
+    // What the matched technique means sets the least severity (credential access, C2: Critical).
+    const sev = techniqueSeverity(declared, mitre);
+    const tacticTags = mitre.map((m) => `mitre_${m.tactic.toLowerCase().replace(/[^a-z]+/g, '_')}`);
+    const raised = sev.raisedBy
+      ? ` Priority ${sev.priority}, not the rule's ${declared}: ${sev.raisedBy}.`
+      : '';
     const a: AlertInput = {
       rule: rule.rule,
-      priority: hit.priority ?? rule.priority,
+      priority: sev.priority,
       source: ev.kind,
       output,
-      tags: [...new Set([...rule.tags, ...mitre.map((m) => m.technique)])],
-      output_fields: { ...hit.fields, 'vigie.count': repeats > 0 ? repeats : 1 },
+      tags: [...new Set([...rule.tags, ...tacticTags, ...mitre.map((m) => m.technique)])],
+      output_fields: {
+        ...hit.fields,
+        'vigie.count': repeats > 0 ? repeats : 1,
+        ...(sev.raisedBy ? { 'vigie.rule_priority': declared } : {}),
+      },
       category: 'attack',
       detector: this.name,
-      explanation: `${rule.description} Matched: ${output}`,
+      explanation: `${rule.description} Matched: ${output}${raised}`,
       mitre,
       event: ev,
     };
@@ -269,5 +356,5 @@ export function createRuntimeDetector(ctx: Pick<DetectorContext, 'config' | 'bas
   const cfg = parseRuntimeConfig(ctx.config.runtime);
   const baselines = ctx.baselines;
   if (baselines === undefined) return new RuntimeDetector(cfg);
-  return new RuntimeDetector(cfg, baselines, (ev) => baselines.noteAlert(ev));
+  return new RuntimeDetector(cfg, baselines, (ev) => baselines.noteSecurityAlert(ev));
 }

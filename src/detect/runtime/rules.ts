@@ -9,7 +9,10 @@ import type { EventKind, VigieEvent } from '../../model/event.js';
 export interface RuntimeConfig {
   /** Outbound ports never reported as unusual. */
   allowedPorts: number[];
-  /** Same rule + container within this many seconds is aggregated into one alert with a count. */
+  /**
+   * The same fact (rule, container, and what distinguishes it: the file, the peer, the process) seen
+   * again within this many seconds is aggregated into one follow-up alert with a count.
+   */
   dedupSec: number;
   /** A container whose CPU stays at or above this share of its limit is "saturated" (miner rule). */
   minerCpuShare: number;
@@ -17,7 +20,10 @@ export interface RuntimeConfig {
   defaultCpuLimitCores: number;
   /** How long the CPU must stay saturated. */
   minerSustainSec: number;
-  /** Saturation and a pool connection must fall within this window of each other. */
+  /**
+   * Saturation and a pool connection must fall within this window of each other; each is forgotten
+   * this long after it was last seen (a miner starts hashing within seconds of reaching its pool).
+   */
   minerWindowSec: number;
   minerPorts: number[];
   /** Fork bomb: pids rising by at least this much over the last samples ... */
@@ -36,7 +42,7 @@ export const defaultRuntimeConfig: Readonly<RuntimeConfig> = {
   minerCpuShare: 0.8,
   defaultCpuLimitCores: 1,
   minerSustainSec: 10,
-  minerWindowSec: 300,
+  minerWindowSec: 120,
   minerPorts: [3333, 4444, 5555, 7777, 14444, 45700],
   forkPidsJump: 200,
   forkPidsAbs: 1000,
@@ -51,14 +57,26 @@ export interface PortOracle {
   connectPort(ev: VigieEvent, port: number): PortVerdict;
 }
 
-/** Per-container memory the stateful rules need. Bounded: see the caps below. */
+/**
+ * Per-container memory the stateful rules need. Bounded: see the caps below. Its time is the
+ * container's own event clock (`clockMs`, the latest event time seen on it): windows, expiry and
+ * durations are measured on it alone, so they never run backwards and never mix in the wall clock.
+ */
 export class ContainerState {
+  /** The latest event time seen on this container, ms since the epoch (monotonic). */
+  clockMs = -Infinity;
+  /** Paused (docker pause, a frozen cgroup): nothing in it runs, its samples are no evidence. */
+  paused = false;
   /** Files written in this container (path → ms), for drop-and-execute. Capped, oldest evicted. */
   readonly written = new Map<string, number>();
-  cpuHighSinceMs = -1;
-  lastSaturatedMs = -1;
-  lastPoolConnectMs = -1;
-  lastPoolPeer = '';
+  /** Miner: start of the current run of CPU samples at the limit; undefined when not at the limit. */
+  cpuHighSinceMs: number | undefined;
+  /** Miner: the last run held for minerSustainSec (first and last sample); expires after the window. */
+  saturated: { fromMs: number; toMs: number } | undefined;
+  /** Miner: the last connection to a pool port; expires after the window. */
+  pool: { atMs: number; peer: string } | undefined;
+  /** Miner: the (run, connection) pairing already reported: one pairing, one alert. */
+  minerReported = '';
   /** Last pids samples (ring), for the pid spike. */
   readonly pids = new Float64Array(6);
   pidsFilled = 0;
@@ -71,6 +89,38 @@ export class ContainerState {
   constructor(execRing: number) {
     this.execTimes = new Float64Array(Math.max(1, execRing));
   }
+
+  /** Advances the container's clock to an event's time (never back) and returns it. */
+  advance(ms: number): number {
+    if (ms > this.clockMs) this.clockMs = ms;
+    return this.clockMs;
+  }
+
+  /** Paused or frozen: a run of CPU samples at the limit ends here. */
+  pause(): void {
+    this.paused = true;
+    this.cpuHighSinceMs = undefined;
+  }
+
+  unpause(): void {
+    this.paused = false;
+    this.cpuHighSinceMs = undefined;
+  }
+
+  /**
+   * Forgets the windowed evidence (CPU runs, pool connections, pid and exec samples): a rollback of
+   * containment starts the container afresh. What was written to its filesystem stays (the files do).
+   */
+  resetWindows(): void {
+    this.cpuHighSinceMs = undefined;
+    this.saturated = undefined;
+    this.pool = undefined;
+    this.minerReported = '';
+    this.pidsFilled = 0;
+    this.pidsPos = 0;
+    this.execFilled = 0;
+    this.execPos = 0;
+  }
 }
 
 export const MAX_WRITTEN_PER_CONTAINER = 2048;
@@ -78,6 +128,11 @@ export const MAX_WRITTEN_PER_CONTAINER = 2048;
 export interface RuleHit {
   output: string;
   fields: Record<string, string | number | boolean | null>;
+  /**
+   * What distinguishes this fact from another of the same rule on the same container (the file, the
+   * peer, the process and its parent): de-duplication folds repeats of one fact, never two facts.
+   */
+  fact: string;
   /** Overrides the rule's default priority. */
   priority?: Priority;
   /** Overrides the rule's default MITRE techniques (the one that matched). */
@@ -87,6 +142,7 @@ export interface RuleHit {
 export interface RuleContext {
   cfg: RuntimeConfig;
   state: ContainerState;
+  /** The container's event clock (ContainerState.clockMs), ms. */
   nowMs: number;
   ports: PortOracle | undefined;
 }
@@ -116,6 +172,27 @@ const SHELLS: ReadonlySet<string> = new Set([
   'fish',
   'busybox-sh',
 ]);
+/**
+ * Network relays that hand a connection to a program they execute (`nc -e /bin/sh`, `socat
+ * exec:sh`): a shell they spawn is a reverse (or bind) shell, a command-and-control channel.
+ */
+const NETWORK_TOOLS: ReadonlySet<string> = new Set([
+  'nc',
+  'ncat',
+  'netcat',
+  'nc.openbsd',
+  'nc.traditional',
+  'socat',
+  'telnet',
+  'openssl',
+  'cryptcat',
+  'pwncat',
+]);
+const REVERSE_SHELL: MitreRef = {
+  tactic: 'Command and Control',
+  technique: 'T1095',
+  name: 'Non-Application Layer Protocol',
+};
 /** Parents that launch a container's own command or a `docker exec`. */
 const RUNTIME_PARENT =
   /^(runc|runc:\[.*|containerd-shim.*|containerd|dockerd|docker-init|tini|dumb-init|conmon|crun)$/;
@@ -163,6 +240,11 @@ function common(ev: VigieEvent): Record<string, string | number | boolean | null
   };
 }
 
+/** A file fact: the path and the program that touched it. */
+function fileFact(ev: VigieEvent, path: string): string {
+  return `${path} ${procName(ev)}`;
+}
+
 function where(ev: VigieEvent): string {
   const c = ev.container;
   return c ? `container ${c.name ?? c.id.slice(0, 12)} (${c.image ?? 'unknown image'})` : 'host';
@@ -173,7 +255,8 @@ const shellRule: RuntimeRule = {
   rule: 'Shell spawned in container',
   description:
     'A shell started inside a container by something other than the container runtime launching the ' +
-    "container's own command, or by a shell (scripts); an interactive shell (tty) always counts.",
+    "container's own command, or by a shell (scripts); an interactive shell (tty) always counts. A shell " +
+    'spawned by a network relay (nc, ncat, socat, telnet, openssl) is a reverse shell: command and control.',
   priority: 'Warning',
   tags: ['container', 'shell', 'process', 'mitre_execution', 'T1059.004'],
   mitre: [
@@ -189,6 +272,15 @@ const shellRule: RuntimeRule = {
     const tty = typeof p.tty === 'number' && p.tty > 0;
     const cmd = typeof p.cmdline === 'string' ? normSpaces(p.cmdline) : '';
     const ccmd = typeof ev.container.command === 'string' ? normSpaces(ev.container.command) : '';
+    const fact = `${pname}>${name}${tty ? ' tty' : ''}`;
+    if (NETWORK_TOOLS.has(pname)) {
+      return {
+        output: `Shell ${name} spawned by ${pname} in ${where(ev)}: a reverse shell (a network relay hands its connection to a shell) (cmdline=${p.cmdline ?? name})`,
+        fields: { ...common(ev), 'proc.tty': tty, 'vigie.signal': 'reverse_shell' },
+        fact,
+        mitre: [...shellRule.mitre, REVERSE_SHELL],
+      };
+    }
     let how: string;
     if (tty) how = 'interactive (tty)';
     else if (SHELLS.has(pname))
@@ -206,6 +298,7 @@ const shellRule: RuntimeRule = {
     return {
       output: `Shell ${name} spawned ${how} in ${where(ev)} (cmdline=${p.cmdline ?? name})`,
       fields: { ...common(ev), 'proc.tty': tty },
+      fact,
       priority: tty ? 'Notice' : undefined,
     };
   },
@@ -250,6 +343,7 @@ const writeEtcRule: RuntimeRule = {
     return {
       output: `File below /etc opened for writing (file=${path} op=${ev.file?.op}) in ${where(ev)} by ${procName(ev) || 'unknown'}`,
       fields: { ...common(ev), 'fd.name': path, 'evt.type': ev.file?.op ?? null },
+      fact: fileFact(ev, path),
     };
   },
 };
@@ -270,6 +364,7 @@ const writeBinRule: RuntimeRule = {
     return {
       output: `File below a binary dir opened for writing (file=${path} op=${ev.file?.op}) in ${where(ev)} by ${procName(ev) || 'unknown'}`,
       fields: { ...common(ev), 'fd.name': path, 'evt.type': ev.file?.op ?? null },
+      fact: fileFact(ev, path),
     };
   },
 };
@@ -359,6 +454,7 @@ const sensitiveReadRule: RuntimeRule = {
     return {
       output: `Sensitive file opened for reading by ${name || 'unknown'} (file=${path}, ${hit.what}) in ${where(ev)}`,
       fields: { ...common(ev), 'fd.name': path },
+      fact: fileFact(ev, path),
       mitre: [hit.mitre],
     };
   },
@@ -415,6 +511,7 @@ const packageRule: RuntimeRule = {
     return {
       output: `Package management process launched in ${where(ev)} (${pm}; cmdline=${ev.proc?.cmdline ?? name})`,
       fields: common(ev),
+      fact: `${pm}|${ev.proc?.cmdline ?? name}`,
     };
   },
 };
@@ -457,6 +554,7 @@ const dropExecRule: RuntimeRule = {
     return {
       output: `Binary ${exe} ${why} in ${where(ev)} (cmdline=${ev.proc?.cmdline ?? exe})`,
       fields: { ...common(ev), 'proc.exe': exe, 'vigie.written_before': written },
+      fact: exe,
     };
   },
 };
@@ -489,6 +587,7 @@ const unusualPortRule: RuntimeRule = {
     return {
       output: `Outbound connection to unusual port ${ip}:${port} from ${where(ev)} by ${procName(ev) || 'unknown'} (not in the allowlist; ${basis})`,
       fields: { ...common(ev), 'fd.sip': ip, 'fd.sport': port, 'fd.l4proto': n.proto ?? null },
+      fact: `${ip}:${port} ${procName(ev)}`,
     };
   },
 };
@@ -502,7 +601,9 @@ const minerRule: RuntimeRule = {
   description:
     'CPU held near the container limit for a sustained time together with a connection to a mining-pool ' +
     'style port (3333, 4444, 5555, 7777, 14444, 45700) within the same window; a known miner binary or a ' +
-    'stratum URL on a command line is enough on its own.',
+    'stratum URL on a command line is enough on its own. Each fact is forgotten a window after it was ' +
+    'last seen, a paused container gives no evidence, and one pairing of a CPU run with a connection ' +
+    'is reported once.',
   priority: 'Critical',
   tags: ['container', 'process', 'network', 'mitre_impact', 'T1496'],
   mitre: [{ tactic: 'Impact', technique: 'T1496', name: 'Resource Hijacking' }],
@@ -510,6 +611,7 @@ const minerRule: RuntimeRule = {
   match(ev, ctx) {
     const st = ctx.state;
     const cfg = ctx.cfg;
+    const now = ctx.nowMs;
     if (ev.kind === 'process') {
       const name = procName(ev);
       const cmd = typeof ev.proc?.cmdline === 'string' ? ev.proc.cmdline : '';
@@ -518,37 +620,57 @@ const minerRule: RuntimeRule = {
       return {
         output: `Crypto-miner started in ${where(ev)}: ${stratum ? 'stratum pool URL on the command line' : `known miner ${name}`} (cmdline=${cmd || name})`,
         fields: { ...common(ev), 'vigie.signal': stratum ? 'stratum' : 'miner_binary' },
+        fact: stratum ? `stratum ${cmd}` : `binary ${name}`,
       };
     }
+    const win = cfg.minerWindowSec * 1000;
+    // Facts expire a window after they were last true.
+    if (st.saturated && now - st.saturated.toMs > win) st.saturated = undefined;
+    if (st.pool && now - st.pool.atMs > win) st.pool = undefined;
     if (ev.kind === 'network') {
       const n = ev.network;
       if (!n || n.op !== 'connect' || typeof n.dstPort !== 'number' || !cfg.minerPorts.includes(n.dstPort))
         return undefined;
-      st.lastPoolConnectMs = ctx.nowMs;
-      st.lastPoolPeer = `${n.dstIp ?? '?'}:${n.dstPort}`;
+      st.pool = { atMs: now, peer: `${n.dstIp ?? '?'}:${n.dstPort}` };
     } else {
       const m = ev.metric;
       if (!m || typeof m.cpu !== 'number' || !Number.isFinite(m.cpu)) return undefined;
+      // A paused container's samples say nothing about what it runs (the detector skips them too).
+      if (st.paused) return undefined;
       const limit = typeof m.cpuLimit === 'number' && m.cpuLimit > 0 ? m.cpuLimit : cfg.defaultCpuLimitCores;
       // Throttled most of its periods: it sits at its CPU limit, whatever limit we know of.
       const throttled =
         typeof m.cpuThrottled === 'number' && m.cpuThrottled >= 0.5 && m.cpuThrottled <= 1 && m.cpu > 0.05;
       if (m.cpu >= cfg.minerCpuShare * limit || throttled) {
-        if (st.cpuHighSinceMs < 0) st.cpuHighSinceMs = ctx.nowMs;
-        if (ctx.nowMs - st.cpuHighSinceMs >= cfg.minerSustainSec * 1000) st.lastSaturatedMs = ctx.nowMs;
-      } else st.cpuHighSinceMs = -1;
+        st.cpuHighSinceMs ??= now;
+        if (now - st.cpuHighSinceMs >= cfg.minerSustainSec * 1000)
+          st.saturated = { fromMs: st.cpuHighSinceMs, toMs: now };
+      } else st.cpuHighSinceMs = undefined;
     }
-    const win = cfg.minerWindowSec * 1000;
-    if (st.lastSaturatedMs < 0 || st.lastPoolConnectMs < 0) return undefined;
-    if (Math.abs(st.lastSaturatedMs - st.lastPoolConnectMs) > win) return undefined;
-    const sustained = (st.lastSaturatedMs - st.cpuHighSinceMs) / 1000;
+    const sat = st.saturated;
+    const pool = st.pool;
+    if (!sat || !pool) return undefined;
+    if (pool.atMs < sat.fromMs - win || pool.atMs > sat.toMs + win) return undefined;
+    const pairing = `${sat.fromMs}|${pool.atMs}`;
+    if (st.minerReported === pairing) return undefined;
+    st.minerReported = pairing;
+    // Both ends of the run are samples of this container's clock: the duration is never negative.
+    const sustained = (sat.toMs - sat.fromMs) / 1000;
+    const gap = (pool.atMs - sat.fromMs) / 1000;
+    const when =
+      pool.atMs < sat.fromMs
+        ? `${(-gap).toFixed(0)}s before the run`
+        : pool.atMs > sat.toMs
+          ? `${((pool.atMs - sat.toMs) / 1000).toFixed(0)}s after the run`
+          : `${gap.toFixed(0)}s into the run`;
     return {
-      output: `Crypto-miner behaviour in ${where(ev)}: CPU near its limit for ${sustained.toFixed(0)}s and a connection to mining-pool port ${st.lastPoolPeer}`,
+      output: `Crypto-miner behaviour in ${where(ev)}: CPU near its limit for ${sustained.toFixed(0)}s and a connection to mining-pool port ${pool.peer} (${when})`,
       fields: {
         ...common(ev),
-        'vigie.pool_peer': st.lastPoolPeer,
+        'vigie.pool_peer': pool.peer,
         'vigie.cpu_saturated_sec': Math.round(sustained),
       },
+      fact: `pool ${pool.peer}`,
     };
   },
 };
@@ -582,6 +704,7 @@ const forkBombRule: RuntimeRule = {
           'vigie.exec_count': ring.length,
           'vigie.window_sec': Math.round(span / 100) / 10,
         },
+        fact: 'exec rate',
       };
     }
     const m = ev.metric;
@@ -607,6 +730,7 @@ const forkBombRule: RuntimeRule = {
         'vigie.pids_before': low,
         'vigie.pids_limit': limit || null,
       },
+      fact: 'pids',
     };
   },
 };

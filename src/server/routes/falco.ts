@@ -14,7 +14,7 @@ import { registerJsonWebhook } from './json-webhook.js';
 
 export interface FalcoRouteOptions {
   /** Receives the alerts of one request; returns how many were not taken. */
-  onAlerts: (alerts: Alert[]) => number | void;
+  onAlerts: (alerts: Alert[]) => number | void | Promise<number | void>;
   /** Host named by alerts that do not name theirs (default: this machine's). */
   hostname?: string;
   /** Largest accepted body in bytes (default 1 MiB). */
@@ -47,7 +47,7 @@ export async function registerFalcoRoute(
     path: opts.path ?? '/falco',
     bodyLimit: opts.bodyLimit ?? 1 << 20,
     stats,
-    handle: (doc, reply) => {
+    handle: async (doc, reply) => {
       const items = Array.isArray(doc) ? doc : [doc];
       const events: Alert[] = [];
       const reasons: string[] = [];
@@ -64,7 +64,7 @@ export async function registerFalcoRoute(
         return reply.code(400).send({ error: 'no Falco alert in the body', reasons: reasons.slice(0, 10) });
       }
       stats.events += events.length;
-      const dropped = opts.onAlerts(events);
+      const dropped = await opts.onAlerts(events);
       if (typeof dropped === 'number') stats.dropped += dropped;
       return reply
         .code(200)

@@ -34,6 +34,11 @@ export type SensorRecord =
       cmdline?: string;
       /** argv[0] when known. */
       argv0?: string;
+      /**
+       * The name of the process that called execve, before the exec replaced it: the parent's for
+       * a forked child, the previous program's for an exec in place (`nc -e /bin/sh`).
+       */
+      caller?: string;
     })
   | (Base & { t: 'connect' | 'accept'; family: number; ip: string; port: number })
   | (Base & { t: 'open'; flags: number; path: string });
@@ -88,6 +93,8 @@ export class SensorParser {
   /** tid of the last execve probe waiting for its argv (the next "join" record). */
   private pendingArgvTid = -1;
   private argvByTid = new Map<number, string>();
+  /** The caller's name at the execve of a tid, until its exec record comes. */
+  private callerByTid = new Map<number, string>();
   /** The first few malformed lines, for the operator. */
   readonly malformedSamples: string[] = [];
 
@@ -159,8 +166,15 @@ export class SensorParser {
   private parseFields(f: string[], line: string): SensorRecord | undefined {
     const tag = f[0];
     if (tag === 'A') {
-      if (f.length !== 2 || !DEC.test(f[1])) return this.bad(line);
-      this.pendingArgvTid = Number(f[1]);
+      // `A tid` (older programs) or `A tid comm`; a comm may itself hold a tab.
+      if (f.length < 2 || !DEC.test(f[1])) return this.bad(line);
+      const tid = Number(f[1]);
+      this.pendingArgvTid = tid;
+      if (f.length > 2) {
+        this.callerByTid.set(tid, f.slice(2).join('\t'));
+        if (this.callerByTid.size > 4096)
+          this.callerByTid.delete(this.callerByTid.keys().next().value as number);
+      }
       return undefined;
     }
     if (f.length < 5 || !DEC.test(f[1]) || !DEC.test(f[2]) || !DEC.test(f[3])) return this.bad(line);
@@ -182,6 +196,8 @@ export class SensorParser {
         const cmdline = this.argvByTid.get(base.tid);
         if (cmdline !== undefined) this.argvByTid.delete(base.tid);
         const argv0 = cmdline?.split(' ')[0];
+        const caller = this.callerByTid.get(base.tid);
+        if (caller !== undefined) this.callerByTid.delete(base.tid);
         rec = {
           ...base,
           t: 'exec',
@@ -192,6 +208,7 @@ export class SensorParser {
           filename,
           cmdline,
           argv0,
+          caller,
         };
         break;
       }

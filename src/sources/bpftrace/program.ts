@@ -7,7 +7,8 @@
  *   S cg pid tid comm n hi lo       n syscall ids of one thread, 10 bits each, newest in the lowest
  *                                   bits of (hi << 30 | lo); split in two so user space reads them
  *                                   as plain numbers
- *   A tid                           followed by a {"type":"join"} record: argv of the execve
+ *   A tid comm                      followed by a {"type":"join"} record: argv of the execve; comm is
+ *                                   the caller's name before the exec replaces it
  *   E cg pid tid comm ppid uid pcomm tty filename    sched_process_exec (a successful exec); tty is
  *                                                   the controlling terminal's index + 1, 0 for none
  *   C cg pid tid comm family ip port                connect() attempt
@@ -52,7 +53,7 @@ tracepoint:sched:sched_process_exit /${f} && @sn[tid] != 0/ {
 }`);
   }
   parts.push(`tracepoint:syscalls:sys_enter_execve /${f}/ {
-  printf("A\\t%d\\n", tid);
+  printf("A\\t%d\\t%s\\n", tid, comm);
   join(args->argv);
 }
 tracepoint:sched:sched_process_exec /${f}/ {

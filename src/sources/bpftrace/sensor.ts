@@ -16,6 +16,7 @@ import { logger } from '../../util/log.js';
 import type { ContainerAttribution, EventSink, Source, SourceContext, SourceStats } from '../types.js';
 import { CgroupMap, ownCgroupId } from './cgroups.js';
 import { isWriteOpen, SensorParser, type SensorRecord } from './parser.js';
+import { ProcessTable, type Parentage } from './procs.js';
 import { buildProgram, type ProgramOptions } from './program.js';
 
 const log = logger('sensor');
@@ -40,6 +41,7 @@ export interface SensorOptions extends ProgramOptions {
 interface Pending {
   rec: SensorRecord;
   ts: bigint;
+  parent?: Parentage;
 }
 
 export class BpftraceSensor implements Source {
@@ -48,6 +50,8 @@ export class BpftraceSensor implements Source {
   private readonly ids = new EventIds();
   readonly parser = new SensorParser();
   readonly cgroups: CgroupMap;
+  /** What each pid runs, so that an exec is attributed to the process that ran it (procs.ts). */
+  readonly procs = new ProcessTable();
   private child?: ChildProcess;
   private sink: EventSink = () => true;
   private stopped = false;
@@ -122,6 +126,7 @@ export class BpftraceSensor implements Source {
       probes: p.attached,
       running: this.available,
       cgroupsKnown: this.cgroups.size,
+      processesKnown: this.procs.size,
       cgroupScans: this.cgroups.stats.scans,
       procLookups: this.cgroups.stats.procLookups,
     };
@@ -270,6 +275,8 @@ export class BpftraceSensor implements Source {
       this.c.runtimeSetup++;
       return;
     }
+    // The process table follows every exec, in the kernel's order, attributed or not.
+    const parent = rec.t === 'exec' ? this.parentOf(rec) : undefined;
     const id = this.cgroups.lookup(rec.cgroup, rec.pid);
     if (!id) {
       this.c.unattributed++;
@@ -277,7 +284,7 @@ export class BpftraceSensor implements Source {
     }
     const ts = nowNs();
     const known = this.containers.known(id);
-    if (known) return this.emitRecord(rec, known, ts);
+    if (known) return this.emitRecord(rec, known, ts, parent);
     let q = this.pending.get(id);
     if (!q) {
       q = [];
@@ -286,15 +293,33 @@ export class BpftraceSensor implements Source {
         const items = this.pending.get(id) ?? [];
         this.pending.delete(id);
         const container = ref ?? { id };
-        for (const p of items) this.emitRecord(p.rec, container, p.ts);
+        for (const p of items) this.emitRecord(p.rec, container, p.ts, p.parent);
       };
       this.containers.lookup(id).then(flush, () => flush(undefined));
     }
-    if (q.length < 5000) q.push({ rec, ts });
+    if (q.length < 5000) q.push({ rec, ts, parent });
     else this.c.pendingDropped++;
   }
 
-  private emitRecord(rec: SensorRecord, container: ContainerRef, ts: bigint): void {
+  /** The program name of an exec (busybox applets run as /proc/self/exe with argv[0] the applet). */
+  private static execName(rec: Extract<SensorRecord, { t: 'exec' }>): string {
+    return rec.comm === 'exe' && rec.filename === '/proc/self/exe' && rec.argv0
+      ? basename(rec.argv0)
+      : rec.comm;
+  }
+
+  private parentOf(rec: Extract<SensorRecord, { t: 'exec' }>): Parentage {
+    return this.procs.exec({
+      pid: rec.pid,
+      ppid: rec.ppid,
+      comm: rec.comm,
+      name: BpftraceSensor.execName(rec),
+      pcomm: rec.pcomm,
+      caller: rec.caller,
+    });
+  }
+
+  private emitRecord(rec: SensorRecord, container: ContainerRef, ts: bigint, parent?: Parentage): void {
     const host = this.opts.hostname;
     const base = { source: 'bpftrace', host, container };
     const out = (ev: Omit<VigieEvent, 'id'>) => {
@@ -321,10 +346,7 @@ export class BpftraceSensor implements Source {
         return;
       case 'exec': {
         // busybox runs its applets by re-executing /proc/self/exe with argv[0] = the applet.
-        const name =
-          rec.comm === 'exe' && rec.filename === '/proc/self/exe' && rec.argv0
-            ? basename(rec.argv0)
-            : rec.comm;
+        const name = BpftraceSensor.execName(rec);
         out({
           ...base,
           kind: 'process',
@@ -337,7 +359,9 @@ export class BpftraceSensor implements Source {
             name,
             exe: rec.filename,
             cmdline: rec.cmdline ?? name,
-            pname: rec.pcomm,
+            // The process that ran the exec (procs.ts), not the kernel parent's name alone.
+            pname: parent?.pname ?? rec.pcomm,
+            anames: parent?.anames,
             tty: rec.tty,
           },
           syscall: { name: 'execve', dir: '<', ret: 0 },

@@ -1,6 +1,7 @@
 /**
  * cgroup readers (v1 and v2) and the 'cgroup' source: per-container CPU usage and throttling, memory
- * and its limit, block I/O, pids, and PSI (cpu/memory/io pressure) where the kernel offers it.
+ * and its limit, block I/O, pids, PSI (cpu/memory/io pressure) where the kernel offers it, and the
+ * freezer state (`frozen`: 1 while the container is paused, 0 otherwise).
  *
  * Layouts handled:
  *  - v1 (cgroupfs driver): /sys/fs/cgroup/{cpu,cpuacct,memory,blkio,pids}/docker/<id>/
@@ -16,7 +17,7 @@ import { join } from 'node:path';
 import { hostname as osHostname } from 'node:os';
 import type { MetricBody, VigieEvent } from '../../model/event.js';
 import { EventIds } from '../../model/event.js';
-import type { EventSink, Source, SourceStats } from '../types.js';
+import type { ContainerCatalogue, EventSink, Source, SourceStats } from '../types.js';
 import { logger } from '../../util/log.js';
 
 const log = logger('cgroup');
@@ -107,12 +108,14 @@ export interface CgroupSample {
   cpuPressureUs?: number;
   memPressureUs?: number;
   ioPressureUs?: number;
+  /** The freezer's state: true while the cgroup is frozen (docker pause). */
+  frozen?: boolean;
 }
 
 export interface CgroupPaths {
   version: 1 | 2;
   /** v1 controller directories, by controller name. */
-  v1?: Partial<Record<'cpu' | 'cpuacct' | 'memory' | 'blkio' | 'pids', string>>;
+  v1?: Partial<Record<'cpu' | 'cpuacct' | 'memory' | 'blkio' | 'pids' | 'freezer', string>>;
   /** v2 (or hybrid unified) directory. */
   v2?: string;
 }
@@ -128,7 +131,7 @@ function read(path: string): string | undefined {
 /** Where the cgroup of a Docker container lives, on this machine's layout. */
 export function containerCgroupPaths(id: string, root = '/sys/fs/cgroup'): CgroupPaths | undefined {
   const v1: CgroupPaths['v1'] = {};
-  for (const c of ['cpu', 'cpuacct', 'memory', 'blkio', 'pids'] as const) {
+  for (const c of ['cpu', 'cpuacct', 'memory', 'blkio', 'pids', 'freezer'] as const) {
     const d = join(root, c, 'docker', id);
     if (existsSync(d)) v1[c] = d;
   }
@@ -175,6 +178,9 @@ export function readCgroup(paths: CgroupPaths): CgroupSample {
     }
     const p = pids ? read(join(pids, 'pids.current')) : undefined;
     if (p !== undefined) s.pids = Number(p.trim());
+    const fz = paths.v1.freezer ? read(join(paths.v1.freezer, 'freezer.state')) : undefined;
+    // FREEZING counts as frozen: nothing in it is running any more.
+    if (fz !== undefined) s.frozen = fz.trim() !== 'THAWED';
   }
   if (paths.v2) {
     const d = paths.v2;
@@ -203,6 +209,9 @@ export function readCgroup(paths: CgroupPaths): CgroupSample {
       }
       const p = read(join(d, 'pids.current'));
       if (p !== undefined) s.pids = Number(p.trim());
+      const ev = read(join(d, 'cgroup.events'));
+      const fz = ev !== undefined ? parseKeyValues(ev).frozen : undefined;
+      if (fz !== undefined) s.frozen = fz === 1;
     }
     // PSI is offered in the unified hierarchy even when the controllers sit in v1 (hybrid).
     const cp = read(join(d, 'cpu.pressure'));
@@ -268,6 +277,7 @@ export function sampleToMetric(id: string, ts: bigint, s: CgroupSample, rates: C
   if (w !== undefined) m.blkWrite = w;
   if (r !== undefined || w !== undefined) m.blkIo = (r ?? 0) + (w ?? 0);
   if (s.pids !== undefined) m.pids = s.pids;
+  if (s.frozen !== undefined) m.frozen = s.frozen ? 1 : 0;
   // PSI totals are microseconds stalled: the rate × 100 / 1e6 is the percentage of wall time stalled.
   const cp = rates.rate(`${id}:cpupsi`, ts, s.cpuPressureUs);
   const mp = rates.rate(`${id}:mempsi`, ts, s.memPressureUs);
@@ -289,19 +299,21 @@ export interface CgroupSourceOptions {
   intervalMs?: number;
   root?: string;
   hostname?: string;
-  /** Lists the containers to watch; default: Docker's running containers via dockerode. */
+  /** Lists the containers to watch; default: the running containers of `docker`. */
   list?: () => Promise<ContainerInfo[]>;
+  /** The Docker Engine whose containers are watched (default: the local one). */
+  docker?: Docker;
 }
 
-async function dockerList(): Promise<ContainerInfo[]> {
-  const docker = new Docker();
-  const cs = await docker.listContainers();
-  return cs.map((c) => ({
-    id: c.Id,
-    name: c.Names?.[0]?.replace(/^\//, ''),
-    image: c.Image,
-    labels: c.Labels,
-  }));
+/** The running containers of a Docker Engine, as `docker ps` lists them. */
+function listOf(docker: Docker): () => Promise<ContainerInfo[]> {
+  return async () =>
+    (await docker.listContainers()).map((c) => ({
+      id: c.Id,
+      name: c.Names?.[0]?.replace(/^\//, ''),
+      image: c.Image,
+      labels: c.Labels,
+    }));
 }
 
 export class CgroupSource implements Source {
@@ -319,7 +331,7 @@ export class CgroupSource implements Source {
     resets: 0,
     errors: 0,
   };
-  private readonly opts: Required<Omit<CgroupSourceOptions, 'list'>> & {
+  private readonly opts: Required<Omit<CgroupSourceOptions, 'list' | 'docker'>> & {
     list: () => Promise<ContainerInfo[]>;
   };
   private busy = false;
@@ -329,7 +341,7 @@ export class CgroupSource implements Source {
       intervalMs: opts.intervalMs ?? 1000,
       root: opts.root ?? '/sys/fs/cgroup',
       hostname: opts.hostname ?? osHostname(),
-      list: opts.list ?? dockerList,
+      list: opts.list ?? listOf(opts.docker ?? new Docker()),
     };
   }
 
@@ -403,9 +415,15 @@ export class CgroupSource implements Source {
   }
 }
 
+/**
+ * Registry factory. The events name each container by its id and what `docker ps` tells (image,
+ * name, labels); the engine gives them the container's workload identity from the catalogue
+ * (docs/architecture.md, "Workload identity"), as it does for every source.
+ */
 export function createCgroupSource(ctx: {
   hostname: string;
   config: Record<string, Record<string, unknown> | undefined>;
+  containers?: ContainerCatalogue;
 }): Source | undefined {
   const cfg = ctx.config.cgroup ?? {};
   if (cfg.enabled === false) return undefined;
@@ -418,5 +436,6 @@ export function createCgroupSource(ctx: {
     root,
     hostname: ctx.hostname,
     intervalMs: typeof cfg.intervalMs === 'number' ? cfg.intervalMs : 1000,
+    docker: ctx.containers?.docker,
   });
 }

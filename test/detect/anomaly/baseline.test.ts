@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { AlertInput } from '../../../src/model/alert.js';
+import type { Alert, AlertEntities, AlertInput, Category } from '../../../src/model/alert.js';
 import type { VigieEvent } from '../../../src/model/event.js';
 import { openStore } from '../../../src/infra/db.js';
 import {
@@ -16,7 +16,7 @@ import {
   parseBaselineFile,
   type BaselineConfig,
 } from '../../../src/detect/anomaly/baseline/index.js';
-import { RuntimeDetector } from '../../../src/detect/runtime/detector.js';
+import { createRuntimeDetector, RuntimeDetector } from '../../../src/detect/runtime/detector.js';
 
 const C = { id: 'aaaa00000001', name: 'web-1', image: 'demo/web:1', command: 'httpd -f' };
 const C2 = { ...C, id: 'aaaa00000002', name: 'web-2' };
@@ -48,9 +48,34 @@ const accept = (s: number, clientPort: number, localPort: number) =>
       dstPort: localPort,
     },
   });
-const write = (s: number, path: string) => at(s, 'file', { file: { op: 'open', path, write: true } });
-const metric = (s: number, m: Record<string, number>) => at(s, 'metric', { metric: m });
+const write = (s: number, path: string, c = C) =>
+  at(s, 'file', { file: { op: 'open', path, write: true } }, c);
+const metric = (s: number, m: Record<string, number>, c = C) => at(s, 'metric', { metric: m }, c);
 const nsAt = (sec: number) => BigInt(Math.round((T0 + sec * 1000) * 1000)) * 1000n;
+/** A shell started by the web server (command injection): the runtime rules' shell alert. */
+const shell = (s: number, c = C) =>
+  at(
+    s,
+    'process',
+    { proc: { pid: 70, ppid: 7, name: 'sh', exe: '/bin/sh', cmdline: 'sh -c id', pname: 'httpd' } },
+    c,
+  );
+/** An alert as the alert path shows it to detectors (Detector.onAlert). */
+function alertOn(sec: number, category: Category, detector: string, entities: AlertEntities): Alert {
+  return makeAlert(
+    {
+      rule: `${detector} finding`,
+      priority: 'Warning',
+      output: 'x',
+      category,
+      detector,
+      explanation: 'x',
+      ts: nsAt(sec),
+      entities,
+    },
+    'h',
+  );
+}
 
 function cfg(over: Partial<BaselineConfig>): BaselineConfig {
   return parseBaselineConfig({
@@ -115,7 +140,7 @@ describe('workload baseline lifecycle', () => {
     const { feed, mgr, alerts, wb } = setup({ learnSec: 25, minEvents: 5 });
     for (let t = 0; t < 10; t++) feed(exec(t, '/bin/app'));
     feed(exec(12, '/bin/x'));
-    mgr.noteAlert(exec(15, '/bin/app')); // e.g. a runtime rule fired on this workload
+    mgr.noteSecurityAlert(exec(15, '/bin/app')); // e.g. a runtime rule fired on this workload
     for (let t = 13; t < 42; t++) feed(exec(t, '/bin/app'));
     const w = wb()!;
     // Windows open at their first event: [0,10) kept (10 s); [12,22) held the alert → discarded;
@@ -131,17 +156,21 @@ describe('workload baseline lifecycle', () => {
     expect(alerts.map((a) => a.rule)).toEqual(['Baseline: binary never seen']);
   });
 
-  it('an alert record from another detector (by workload or container id) pauses learning too', () => {
+  it('a security alert record from another detector (by workload or container id) pauses learning too', () => {
     const { feed, mgr, wb } = setup({ learnSec: 100, minEvents: 5 });
     for (let t = 0; t < 12; t++) feed(exec(t, '/bin/app'));
     mgr.noteAlertRecord({
       time: new Date(T0 + 13_000).toISOString(),
-      vigie: { entities: { container: { id: C.id } } },
+      vigie: { entities: { container: { id: C.id } }, category: 'attack', detector: 'falco' },
     });
     for (let t = 12; t < 23; t++) feed(exec(t, '/bin/app'));
     mgr.noteAlertRecord({
       time: new Date(T0 + 24_000).toISOString(),
-      vigie: { entities: { workload: 'docker:demo/web:1|httpd -f' } },
+      vigie: {
+        entities: { workload: 'docker:demo/web:1|httpd -f' },
+        category: 'anomaly',
+        detector: 'audit-anomaly',
+      },
     });
     for (let t = 23; t < 34; t++) feed(exec(t, '/bin/app'));
     // [0,10) kept; [10,20) held the first alert; [20,30) held the second → 2 discarded.
@@ -149,27 +178,34 @@ describe('workload baseline lifecycle', () => {
     expect(wb()?.windowsDiscarded).toBe(2);
   });
 
-  it("the engine's alert hook (onAlert, any detector's alert) pauses learning the same way", () => {
+  it("the engine's alert hook (onAlert, a rule's alert) pauses learning the same way", () => {
     const { feed, det, wb } = setup({ learnSec: 100, minEvents: 5 });
     for (let t = 0; t < 12; t++) feed(exec(t, '/bin/app'));
-    det.onAlert(
-      makeAlert(
-        {
-          rule: 'Performance anomaly',
-          priority: 'Warning',
-          output: 'x',
-          category: 'performance',
-          detector: 'perf',
-          explanation: 'x',
-          ts: BigInt(T0 + 13_000) * 1_000_000n,
-          entities: { container: { id: C.id } },
-        },
-        'h',
-      ),
-    );
+    det.onAlert(alertOn(13, 'attack', 'rules', { container: { id: C.id } }));
     for (let t = 12; t < 23; t++) feed(exec(t, '/bin/app'));
     expect(wb()?.windowsKept).toBe(1);
     expect(wb()?.windowsDiscarded).toBe(1);
+  });
+
+  it("learning does not stall on a busy host: perf and posture alerts, and other workloads' alerts, do not pause it", () => {
+    const { feed, det, wb } = setup({ learnSec: 30, minEvents: 5, pauseSec: 60 });
+    const other = { ...C, id: 'bbbb00000001', image: 'demo/batch:1', command: 'worker' };
+    feed(exec(0, '/bin/worker', other));
+    for (let t = 0; t <= 30; t++) {
+      feed(exec(t, '/bin/app'));
+      // Every few seconds: CPU pressure from other load on the machine, a posture finding, and an
+      // attack on another workload.
+      if (t % 4 === 1) {
+        det.onAlert(alertOn(t, 'performance', 'perf', { container: { id: C.id } }));
+        det.onAlert(alertOn(t, 'misconfiguration', 'posture', { workload: 'docker:demo/web:1|httpd -f' }));
+        det.onAlert(alertOn(t, 'attack', 'runtime', { container: { id: other.id } }));
+      }
+    }
+    expect(wb()?.windowsDiscarded).toBe(0);
+    expect(wb()?.state).toBe('ready');
+    expect(wb()?.status().reason).toBe('ready');
+    // The attack counted for the workload it was about.
+    expect(det.manager.workloads.get('docker:demo/batch:1|worker')?.lastSecurityMs).toBe(T0 + 29_000);
   });
 
   it('stale after staleIdleSec without events; events coming back restart learning on top of what is known', () => {
@@ -186,18 +222,287 @@ describe('workload baseline lifecycle', () => {
     expect(wb()?.binaries.has('/bin/app')).toBe(true);
   });
 
-  it('stale on drift: driftCount anomalies in driftWindowSec → one "Baseline drifted" notice, then quiet', () => {
-    const { feed, alerts, wb } = setup({ learnSec: 5, minEvents: 3, driftCount: 3 });
-    for (let t = 0; t <= 10; t++) feed(exec(t, '/bin/app'));
-    for (const [i, b] of ['/bin/a', '/bin/b', '/bin/c', '/bin/d'].entries()) feed(exec(11 + i, b));
-    expect(alerts.map((a) => a.rule)).toEqual([
-      'Baseline: binary never seen',
-      'Baseline: binary never seen',
-      'Baseline: binary never seen',
-      'Baseline drifted',
-    ]);
+  it('the runtime rules report every hit to the baselines, also those folded into a summary alert', () => {
+    const { mgr } = setup();
+    const seen: number[] = [];
+    const rt = new RuntimeDetector({}, mgr, (e) => seen.push(Number(e.ts / 1_000_000n) - T0));
+    const out: AlertInput[] = [];
+    for (const s of [1, 2, 3]) rt.onEvent(shell(s), (a) => out.push(a));
+    expect(out).toHaveLength(1); // deduplicated within dedupSec
+    expect(seen).toEqual([1000, 2000, 3000]);
+  });
+});
+
+describe('drift is decided on benign evidence only: a noisy attacker cannot switch the baseline off', () => {
+  const C3 = { ...C, id: 'aaaa00000003', name: 'web-3' };
+  const C4 = { ...C, id: 'aaaa00000004', name: 'web-4' };
+  /** A web workload learned on two replicas (ready at 10 s), with the runtime rules beside it. */
+  function learnedPair(over: Partial<BaselineConfig> = {}) {
+    const s = setup({ learnSec: 5, minEvents: 3, ...over });
+    // Wired as the engine wires them: the runtime rules tell the baselines of each hit, and the
+    // alert path shows every alert to the baseline detector.
+    const rt = createRuntimeDetector({ config: {}, baselines: s.mgr });
+    const rules: AlertInput[] = [];
+    const both = (e: VigieEvent) => {
+      s.feed(e);
+      rt.onEvent(e, (a) => {
+        rules.push(a);
+        s.det.onAlert(makeAlert(a, 'h'));
+      });
+    };
+    for (let t = 0; t <= 10; t++)
+      for (const c of [C, C2]) {
+        both(exec(t, '/usr/sbin/httpd', c));
+        both(metric(t, { cpu: 0.1, memory: 50e6, pids: 4 }, c));
+        for (const name of ['accept', 'read', 'write', 'close']) s.feed(sys(t, 100, name));
+      }
+    expect(s.wb()?.state).toBe('ready');
+    const novel = () => s.alerts.filter((a) => a.rule.startsWith('Baseline: '));
+    return { ...s, both, rules, novel };
+  }
+  const APPLETS = Array.from({ length: 40 }, (_, i) => `/bin/tool${i}`);
+
+  it('a burst of 40 anomalies that comes with a security alert is an incident: the baseline stays ready and alerting', () => {
+    const { both, alerts, rules, wb, novel } = learnedPair();
+    // A command injection: the web server spawns a shell (runtime rule), then 40 never-seen binaries
+    // run within 40 s on both replicas.
+    both(shell(20));
+    expect(rules.map((a) => a.rule)).toEqual(['Shell spawned in container']);
+    APPLETS.forEach((b, i) => both(exec(20 + i, b, i % 2 ? C2 : C)));
+    expect(novel()).toHaveLength(41); // the shell, then the 40 binaries
+    expect(alerts.some((a) => a.rule === 'Baseline drifted')).toBe(false);
+    expect(wb()?.state).toBe('ready');
+    // Later, one more never-seen binary is still reported.
+    both(exec(300, '/bin/nc'));
+    expect(novel().at(-1)?.output_fields?.['vigie.never_seen']).toBe('/bin/nc');
+    expect(wb()?.status().reason).toBe('ready');
+  });
+
+  it('a burst of anomalies without any security alert is not drift either: it did not persist', () => {
+    const { both, alerts, wb, novel } = learnedPair();
+    APPLETS.forEach((b, i) => both(exec(20 + i, b, i % 2 ? C2 : C)));
+    both(exec(300, '/bin/nc'));
+    expect(novel()).toHaveLength(41);
+    expect(alerts.some((a) => a.rule === 'Baseline drifted')).toBe(false);
+    expect(wb()?.state).toBe('ready');
+  });
+
+  it('an attack that goes on for an hour on every replica, with security alerts, never makes drift', () => {
+    const { both, alerts, rules, wb } = learnedPair();
+    for (let t = 20; t <= 3600; t += 300)
+      for (const c of [C, C2]) {
+        both(shell(t, c));
+        both(exec(t + 1, '/bin/nc', c));
+        both(exec(t + 1, '/tmp/miner', c));
+        both(write(t + 2, '/tmp/x/payload', c));
+      }
+    expect(rules.length).toBeGreaterThan(10);
+    expect(alerts.some((a) => a.rule === 'Baseline drifted')).toBe(false);
+    expect(wb()?.state).toBe('ready');
+  });
+
+  it('benign new behaviour that persists across replicas makes it stale; it keeps alerting above a higher threshold', () => {
+    const { both, alerts, det, wb, novel } = learnedPair({
+      staleFactor: 1.5,
+      relearnQuietSec: 600,
+    });
+    // A new release: two new binaries and a new cache folder, on both replicas, every 5 minutes.
+    const release = (t: number, c: typeof C) => {
+      both(exec(t, '/usr/bin/worker', c));
+      both(exec(t, '/usr/bin/gzip', c));
+      both(write(t, '/var/cache/app/blob', c));
+      both(metric(t, { cpu: 0.1, memory: 50e6, pids: 4 }, c));
+    };
+    for (let t = 100; t < 1900; t += 300) for (const c of [C, C2]) release(t, c);
+    // Seen for 1500 s so far (driftPersistSec 1800): not yet.
+    expect(wb()?.state).toBe('ready');
+    expect(novel()).toHaveLength(6); // each once per container (cooldownSec)
+    for (const c of [C, C2]) release(1900, c);
     expect(wb()?.state).toBe('stale');
     expect(wb()?.staleReason).toBe('drift');
+    const drifted = alerts.filter((a) => a.rule === 'Baseline drifted');
+    expect(drifted).toHaveLength(1);
+    expect(drifted[0].output).toMatch(/3 new behaviours persisted for 30 min on 2\/2 replicas/);
+    expect(wb()?.drift).toEqual({
+      items: [
+        { dimension: 'binary', item: '/usr/bin/worker' },
+        { dimension: 'binary', item: '/usr/bin/gzip' },
+        { dimension: 'file', item: '/var/cache/app' },
+      ],
+      replicas: 2,
+      of: 2,
+    });
+    const st = wb()!.status();
+    expect(st.staleSince).toBe(new Date(T0 + 1_900_000).toISOString());
+    expect(st.reason).toBe(
+      `stale since ${st.staleSince}: new behaviour persisting on 2/2 replicas with no security alert ` +
+        '(binary /usr/bin/worker, binary /usr/bin/gzip, file /var/cache/app); alerting at threshold: ' +
+        'system-call mismatch ≥ 0.75, resources above 1.5× the learned bound, anything else never seen as ' +
+        'before (the drifted behaviours excepted); relearns when accepted (vigie baseline accept) or after ' +
+        '10 min without alerts',
+    );
+
+    // Still alerting: a binary never seen is reported; the drifted behaviour is not, even on a new replica.
+    const n = novel().length;
+    both(exec(2000, '/bin/nc'));
+    both(exec(2000, '/usr/bin/worker', C3));
+    expect(
+      novel()
+        .slice(n)
+        .map((a) => a.output_fields?.['vigie.never_seen']),
+    ).toEqual(['/bin/nc']);
+    // System calls: 2 of the last 4 n-grams unseen (0.5) was enough when ready, not now (0.75) ...
+    ['accept', 'read', 'write', 'close', 'execve', 'socket'].forEach((c) => both(sys(2010, 300, c)));
+    expect(novel()).toHaveLength(n + 1);
+    // ... 3 of 4 is.
+    both(sys(2010, 300, 'bind'));
+    const sc = novel().at(-1)!;
+    expect(sc.rule).toBe('Baseline: system-call sequence never seen');
+    expect([sc.score, sc.threshold]).toEqual([0.75, 0.75]);
+    // Resources: bound 0.3 core learned, × 1.5 now: 0.4 for three samples is quiet, 0.5 is not.
+    for (let t = 2020; t < 2023; t++) both(metric(t, { cpu: 0.4, memory: 50e6, pids: 4 }, C4));
+    expect(novel()).toHaveLength(n + 2);
+    for (let t = 2023; t < 2026; t++) both(metric(t, { cpu: 0.5, memory: 50e6, pids: 4 }, C4));
+    expect(novel().at(-1)?.rule).toBe('Baseline: resource usage outside the learned envelope');
+
+    // Quiet for relearnQuietSec (600 s) after its last alert (2025 s): relearns on top of what it knows.
+    det.tick(nsAt(2600), () => undefined);
+    expect(wb()?.state).toBe('stale');
+    det.tick(nsAt(2625), () => undefined);
+    expect(wb()?.state).toBe('learning');
+    expect(wb()?.binaries.has('/usr/sbin/httpd')).toBe(true);
+    expect(wb()?.status().reason).toBe(
+      'learning: 0/5 s, 0/3 events, 0 windows excluded after security alerts',
+    );
+  });
+
+  it('a security alert during the persisting behaviour keeps it from counting as drift', () => {
+    const { both, alerts, wb } = learnedPair();
+    for (let t = 100; t <= 2500; t += 300)
+      for (const c of [C, C2]) {
+        both(exec(t, '/usr/bin/worker', c));
+        both(exec(t, '/usr/bin/gzip', c));
+        both(write(t, '/var/cache/app/blob', c));
+      }
+    // ... had a shell been spawned at 400 s, near the first sightings: incident, not drift.
+    const b = learnedPair();
+    for (let t = 100; t <= 2500; t += 300) {
+      if (t === 400) b.both(shell(t));
+      for (const c of [C, C2]) {
+        b.both(exec(t, '/usr/bin/worker', c));
+        b.both(exec(t, '/usr/bin/gzip', c));
+        b.both(write(t, '/var/cache/app/blob', c));
+      }
+    }
+    expect(wb()?.state).toBe('stale');
+    expect(alerts.filter((a) => a.rule === 'Baseline drifted')).toHaveLength(1);
+    expect(b.wb()?.state).toBe('ready');
+    expect(b.alerts.some((a) => a.rule === 'Baseline drifted')).toBe(false);
+  });
+
+  it('one replica is not enough when the workload runs several', () => {
+    const { both, wb } = learnedPair();
+    for (let t = 100; t <= 2500; t += 300) {
+      both(metric(t, { cpu: 0.1, memory: 50e6, pids: 4 }, C2)); // C2 is alive, but does not change
+      both(exec(t, '/usr/bin/worker'));
+      both(exec(t, '/usr/bin/gzip'));
+      both(write(t, '/var/cache/app/blob'));
+    }
+    expect(wb()?.state).toBe('ready');
+  });
+
+  it('an operator accepts a stale baseline (vigie baseline accept): a running process sharing the store applies it', () => {
+    const file = join(tmp, 'accept.db');
+    const live = setup(
+      { learnSec: 5, minEvents: 3, driftItems: 1, driftPersistSec: 60 },
+      new BaselineStore(openStore(file)),
+    );
+    for (let t = 0; t <= 10; t++) live.feed(exec(t, '/usr/sbin/httpd'));
+    for (let t = 100; t <= 200; t += 50) live.feed(exec(t, '/usr/bin/worker'));
+    expect(live.wb()?.state).toBe('stale');
+    live.mgr.save();
+    // Another process (the command line) accepts it in the store.
+    const db2 = openStore(file);
+    const cli = new BaselineManager(cfg({}), new BaselineStore(db2));
+    expect(cli.accept('docker:demo/web:1|httpd -f', T0 + 300_000)).toBe('relearning');
+    expect(cli.accept('docker:demo/nope|x')).toBeUndefined();
+    expect(new BaselineStore(db2).get('docker:demo/web:1|httpd -f')?.state).toBe('learning');
+    db2.close();
+    // The running process applies it at its next save, once.
+    expect(live.mgr.applyAccepts()).toBe(1);
+    expect(live.wb()?.state).toBe('learning');
+    expect(live.mgr.applyAccepts()).toBe(0);
+    // Relearns on top of what it knows, the accepted behaviour included.
+    for (let t = 300; t <= 320; t++) live.feed(exec(t, '/usr/bin/worker'));
+    expect(live.wb()?.state).toBe('ready');
+    expect(live.wb()?.binaries.has('/usr/bin/worker')).toBe(true);
+    live.feed(exec(321, '/usr/bin/worker'));
+    expect(live.alerts.filter((a) => a.rule.startsWith('Baseline: ')).length).toBe(1);
+  });
+
+  it('the stale state and its evidence survive a restart; it still alerts', () => {
+    const file = join(tmp, 'drift-restart.db');
+    const a = setup(
+      { learnSec: 5, minEvents: 3, driftItems: 1, driftPersistSec: 60 },
+      new BaselineStore(openStore(file)),
+    );
+    for (let t = 0; t <= 10; t++) a.feed(exec(t, '/usr/sbin/httpd'));
+    for (let t = 100; t <= 200; t += 50) a.feed(exec(t, '/usr/bin/worker'));
+    a.mgr.save();
+    const b = setup({ learnSec: 5, minEvents: 3, driftItems: 1 }, new BaselineStore(openStore(file)));
+    expect(b.wb()?.status()).toMatchObject({
+      state: 'stale',
+      staleReason: 'drift',
+      staleSince: new Date(T0 + 200_000).toISOString(),
+      drift: { items: [{ dimension: 'binary', item: '/usr/bin/worker' }], replicas: 1, of: 1 },
+    });
+    b.feed(exec(300, '/usr/bin/worker'));
+    b.feed(exec(300, '/bin/nc'));
+    expect(b.alerts.map((x) => x.output_fields?.['vigie.never_seen'])).toEqual(['/bin/nc']);
+  });
+});
+
+describe('vigie baseline status: why a baseline is not ready yet', () => {
+  it('learning: progress against learnSec and minEvents, windows excluded after security alerts, a pause', () => {
+    const { feed, det, wb } = setup({ learnSec: 600, minEvents: 5000, windowSec: 10, pauseSec: 20 });
+    for (let t = 0; t < 320; t++) for (let k = 0; k < 4; k++) feed(exec(t + k / 4, '/bin/app'));
+    det.onAlert(alertOn(321, 'attack', 'falco', { container: { id: C.id } }));
+    for (let t = 321; t < 372; t++) {
+      feed(exec(t, '/bin/app'));
+      if (t === 352) det.onAlert(alertOn(t, 'performance', 'perf', { container: { id: C.id } }));
+    }
+    // Windows open at their first event. [0,10) … [300,310) kept: 310 s, 1,240 events. [310,320)
+    // was still open when the alert came, [321,331) held it, [331,341) and [341,351) began within
+    // pauseSec (20 s) of it: 4 excluded. [351,361) and [361,371) kept: the perf alert does not count.
+    expect(wb()?.status().reason).toBe(
+      'learning: 330/600 s, 1,260/5,000 events, 4 windows excluded after security alerts',
+    );
+    det.onAlert(alertOn(372, 'attack', 'runtime', { container: { id: C.id } }));
+    feed(exec(373, '/bin/app'));
+    expect(wb()?.status().reason).toBe(
+      'learning: 330/600 s, 1,260/5,000 events, 4 windows excluded after security alerts; ' +
+        `paused after a security alert at ${new Date(T0 + 372_000).toISOString()}`,
+    );
+  });
+
+  it('ready, converging, stale (idle)', () => {
+    const { feed, det, wb } = setup({
+      learnSec: 5,
+      minEvents: 3,
+      convergeShare: 0.01,
+      convergeMinCalls: 8,
+      staleIdleSec: 100,
+    });
+    for (let t = 0; t <= 10; t++) feed(exec(t, '/bin/app'));
+    expect(wb()?.status().reason).toBe('ready');
+    for (let t = 11; t <= 22; t++) ['a', 'b', 'c', 'd'].forEach((c, i) => feed(sys(t, 1 + i, c)));
+    expect(wb()?.status().reason).toMatch(
+      /^ready; system-call sequences still converging \(\d+ calls learned/,
+    );
+    det.tick(nsAt(200), () => undefined);
+    expect(wb()?.status().reason).toBe(
+      `stale since ${new Date(T0 + 200_000).toISOString()}: no event for 100 s; relearns on top of what it knows when events return`,
+    );
   });
 });
 
@@ -464,7 +769,7 @@ describe('baseline detector robustness and the runtime port oracle', () => {
 
   it('unusual port: quiet while learning, fires on a port the ready baseline never saw, quiet on a learned one', () => {
     const { mgr, feed } = setup({ learnSec: 5, minEvents: 3 });
-    const rt = new RuntimeDetector({}, mgr, (e) => mgr.noteAlert(e));
+    const rt = new RuntimeDetector({}, mgr, (e) => mgr.noteSecurityAlert(e));
     const ra: AlertInput[] = [];
     const both = (e: VigieEvent) => {
       feed(e);

@@ -5,13 +5,28 @@ import { parseExceptions } from '../../../src/detect/posture/exceptions.js';
 import { createAdmissionServer } from '../../../src/server/admission.js';
 import { admissionManifest } from '../../../src/cli/commands/admission.js';
 import { loadText } from '../../../src/detect/posture/load.js';
-import { selfSignedCert } from './tls.js';
+import { makeCa, selfSignedCert, signedBy, type Pem } from './tls.js';
 
-function post(url: string, ca: Buffer, body: string): Promise<{ status: number; json: any }> {
+// The API server's side: it trusts the serving certificate and presents its client certificate.
+const clientCa = makeCa('apiserver-clients');
+const apiserver = signedBy(clientCa, 'kube-apiserver', 'client');
+
+function post(
+  url: string,
+  ca: Buffer,
+  body: string,
+  client: Pem = apiserver,
+): Promise<{ status: number; json: any }> {
   return new Promise((resolve, reject) => {
     const req = request(
       `${url}/validate`,
-      { method: 'POST', ca, headers: { 'content-type': 'application/json' } },
+      {
+        method: 'POST',
+        ca,
+        cert: client.cert,
+        key: client.key,
+        headers: { 'content-type': 'application/json' },
+      },
       (res) => {
         let data = '';
         res.on('data', (d) => (data += d));
@@ -54,12 +69,18 @@ describe('admission webhook over HTTPS', () => {
   beforeAll(async () => {
     app = await createAdmissionServer({
       tls,
+      clientAuth: { ca: clientCa.cert },
       denyOn: 'high',
       exceptions: parseExceptions(
         '- {control: VG-POD-001, namespace: team, name: allowed-*, reason: lab node}\n',
       ),
     });
-    dry = await createAdmissionServer({ tls, denyOn: 'high', dryRun: true });
+    dry = await createAdmissionServer({
+      tls,
+      clientAuth: { ca: clientCa.cert },
+      denyOn: 'high',
+      dryRun: true,
+    });
     url = (await app.listen({ port: 0, host: '127.0.0.1' })).replace('127.0.0.1', 'localhost');
     dryUrl = (await dry.listen({ port: 0, host: '127.0.0.1' })).replace('127.0.0.1', 'localhost');
   });

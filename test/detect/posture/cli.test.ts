@@ -57,6 +57,35 @@ describe('vigie scan / vigie controls', () => {
         },
       },
       {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'web', namespace: 'prod' },
+        spec: {
+          replicas: 3,
+          selector: { matchLabels: { app: 'web' } },
+          template: {
+            metadata: { labels: { app: 'web' } },
+            spec: { containers: [{ name: 'web', image: 'web:1.0' }] },
+          },
+        },
+      },
+      {
+        apiVersion: 'policy/v1',
+        kind: 'PodDisruptionBudget',
+        metadata: { name: 'web', namespace: 'prod' },
+        spec: { maxUnavailable: 1, selector: { matchLabels: { app: 'web' } } },
+      },
+      {
+        apiVersion: 'autoscaling/v2',
+        kind: 'HorizontalPodAutoscaler',
+        metadata: { name: 'web', namespace: 'prod' },
+        spec: {
+          scaleTargetRef: { apiVersion: 'apps/v1', kind: 'Deployment', name: 'web' },
+          minReplicas: 3,
+          maxReplicas: 6,
+        },
+      },
+      {
         apiVersion: 'networking.k8s.io/v1',
         kind: 'NetworkPolicy',
         metadata: { name: 'np', namespace: 'prod' },
@@ -103,14 +132,54 @@ describe('vigie scan / vigie controls', () => {
     expect(get('VG-RBAC-003')).toEqual(['ClusterRoleBinding/builder-secrets']);
     // ingress-only policy selects the pod: no "no NetworkPolicy" finding, but egress stays open
     expect(get('VG-NET-001')).toEqual([]);
-    expect(get('VG-NET-002')).toEqual(['Deployment/builder']);
+    expect(get('VG-NET-002').sort()).toEqual(['Deployment/builder', 'Deployment/web']);
+    // the budget and the autoscaler are listed: web is covered, and its spec.replicas fights the HPA
+    expect(get('VG-AVL-001')).toEqual([]);
+    expect(get('VG-AVL-004')).toEqual(['Deployment/web']);
     const listed = new Set(api.requests.filter((r) => r.verb === 'list').map((r) => r.resource));
-    for (const r of ['pods', 'deployments', 'clusterrolebindings', 'networkpolicies', 'serviceaccounts'])
-      expect(listed.has(r)).toBe(true);
+    for (const r of [
+      'pods',
+      'deployments',
+      'clusterrolebindings',
+      'networkpolicies',
+      'serviceaccounts',
+      'poddisruptionbudgets',
+      'horizontalpodautoscalers',
+    ])
+      expect(listed.has(r), r).toBe(true);
 
     expect(controls.code).toBe(0);
     const list = JSON.parse(controls.out);
     expect(list.length).toBeGreaterThanOrEqual(90);
     expect(list[0]).toHaveProperty('kubescape');
+  }, 120_000);
+
+  it('--kubernetes-version sets the release whose removed and deprecated API versions are reported', async () => {
+    const cronJob =
+      'apiVersion: batch/v1beta1\nkind: CronJob\nmetadata: {name: nightly, namespace: x}\n' +
+      'spec: {schedule: "@daily", jobTemplate: {spec: {template: {spec: {containers: [{name: c, image: c:1.0}]}}}}}\n';
+    const [k124, kbad] = await Promise.all([
+      vigie(
+        [
+          'scan',
+          '-',
+          '--kubernetes-version',
+          'v1.24.3',
+          '--control',
+          'VG-API-001',
+          'VG-API-002',
+          '-o',
+          'json',
+        ],
+        cronJob,
+      ),
+      vigie(['scan', '-', '--kubernetes-version', 'latest'], cronJob),
+    ]);
+    // batch/v1beta1 CronJob: deprecated in 1.21, no longer served from 1.25
+    const f = JSON.parse(k124.out).findings;
+    expect(f.map((x: any) => x.control)).toEqual(['VG-API-002']);
+    expect(f[0].message).toMatch(/deprecated since Kubernetes 1\.21 .*1\.25.*target 1\.24.*batch\/v1/);
+    expect(kbad.code).toBe(2);
+    expect(kbad.err).toMatch(/not a Kubernetes version: latest/);
   }, 120_000);
 });

@@ -10,6 +10,7 @@ import { requireDataset } from '../../../src/util/datasets.js';
 const SETTINGS = {
   imageRepositoryAllowList: ['registry.example.com', 'registry.k8s.io', 'k8s.gcr.io'],
   untrustedRegistries: ['quay.io'],
+  cloudProvider: ['eks'],
 };
 
 // Absent data set: the test below is skipped (and says so); under CI=true its absence fails the run.

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { loadCatalogue } from '../../../src/detect/posture/catalogue.js';
 import { evaluate } from '../../../src/detect/posture/engine.js';
 import { parseExceptions } from '../../../src/detect/posture/exceptions.js';
+import { reportedFindings } from '../../../src/detect/posture/grouping.js';
 import { loadText } from '../../../src/detect/posture/load.js';
 import { failsAt, toJson, toJunit, toSarif, toTable } from '../../../src/detect/posture/output.js';
 import { checkSarif } from './sarif-check.js';
@@ -75,7 +76,7 @@ spec: {template: {spec: {containers: [{name: c, image: x:1}]}}}
     const res = evaluate(load(text));
     const takeover = res.findings.filter((f) => f.control === 'VG-RBAC-013');
     expect(takeover.map((f) => f.resource.name)).toEqual(['uses-bot']);
-    expect(takeover[0].message).toMatch(/create pods through ClusterRoleBinding bot-pods/);
+    expect(takeover[0].message).toMatch(/can create pods cluster-wide through ClusterRoleBinding bot-pods/);
     expect(takeover[0].related?.map((r) => r.kind)).toEqual(['ClusterRoleBinding', 'ClusterRole']);
     // the binding itself is reported per subject
     const create = res.findings.filter((f) => f.control === 'VG-RBAC-011');
@@ -221,7 +222,9 @@ data: {password: hunter2hunter2}
       const sarif = toSarif(res, controls);
       expect(checkSarif(sarif)).toEqual([]);
       const run = (sarif.runs as any[])[0];
-      expect(run.results.length).toBe(res.findings.length);
+      // one result per finding as reports group them (by root cause)
+      expect(run.results.length).toBe(reportedFindings(res.findings).length);
+      expect(run.results.length).toBeLessThan(res.findings.length);
       expect(run.results[0].locations[0].physicalLocation.artifactLocation.uri).toContain('shop.yaml');
       expect(run.results[0].locations[0].physicalLocation.region.startLine).toBeGreaterThan(1);
       // the checker does reject broken logs

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { evaluate } from '../../../src/detect/posture/engine.js';
+import { reportedCounts, reportedFindings } from '../../../src/detect/posture/grouping.js';
 import { loadText, MAX_YAML_DOCUMENT_BYTES } from '../../../src/detect/posture/load.js';
 import { renderChunks, tableLines, toJson, toTable } from '../../../src/detect/posture/output.js';
 import { readPaths } from '../../../src/detect/posture/sources.js';
@@ -163,7 +164,7 @@ describe('vigie scan input bounds', () => {
     expect(allowed.out).toMatch(/Score n\/a/);
   }, 60_000);
 
-  it('orders table rows as before: severity, control, resource, path', () => {
+  it('orders table rows as before: severity, control, resource, path (of findings grouped by cause)', () => {
     const objs = [];
     for (let i = 0; i < 60; i++)
       objs.push(
@@ -176,14 +177,17 @@ describe('vigie scan input bounds', () => {
     const name = (f: Finding): string =>
       `${f.resource.kind}/${f.resource.namespace ? `${f.resource.namespace}/` : ''}${f.resource.name}`;
     const rank = { critical: 4, high: 3, medium: 2, low: 1, info: 0 } as const;
-    const expected = [...res.findings].sort(
+    const reported = reportedFindings(res.findings);
+    expect(reported.length).toBeLessThan(res.findings.length);
+    const expected = [...reported].sort(
       (a, b) =>
         rank[b.severity] - rank[a.severity] ||
         a.control.localeCompare(b.control) ||
         name(a).localeCompare(name(b)) ||
         a.path.localeCompare(b.path),
     );
-    const rows = [...tableLines(res)].slice(1, 1 + expected.length);
+    // A group's "also:" line is indented under its row.
+    const rows = [...tableLines(res)].filter((l) => !l.startsWith(' ')).slice(1, 1 + expected.length);
     expect(
       rows.map((r) =>
         r
@@ -191,19 +195,33 @@ describe('vigie scan input bounds', () => {
           .slice(0, 3)
           .join('|'),
       ),
-    ).toEqual(expected.map((f) => `${f.severity}|${f.control}|${name(f)}`));
+    ).toEqual(
+      expected.map((f) => `${f.severity}|${f.control}${f.also ? ` +${f.also.length}` : ''}|${name(f)}`),
+    );
     expect(toTable(res)).toBe(`${[...tableLines(res)].join('\n')}\n`);
     // The JSON report written in pieces is the one document JSON.stringify lays out.
+    const { findings, excepted } = reportedCounts(reported);
     const doc = {
       findings: JSON.parse(toJson(res)).findings,
       resources: res.resources,
-      summary: res.summary,
+      summary: { ...res.summary, reported: { findings, excepted } },
       errors: res.errors,
+      notConfigured: (res.notConfigured ?? []).map((n) => ({ ...n, status: 'not configured' })),
     };
     expect([...renderChunks(res, 'json', [])].join('')).toBe(`${JSON.stringify(doc, null, 2)}\n`);
     const empty = evaluate([]);
     expect(toJson(empty)).toBe(
-      JSON.stringify({ findings: [], resources: [], summary: empty.summary, errors: [] }, null, 2),
+      JSON.stringify(
+        {
+          findings: [],
+          resources: [],
+          summary: { ...empty.summary, reported: { findings: 0, excepted: 0 } },
+          errors: [],
+          notConfigured: (empty.notConfigured ?? []).map((n) => ({ ...n, status: 'not configured' })),
+        },
+        null,
+        2,
+      ),
     );
   });
 });

@@ -228,14 +228,43 @@ describe('finding locations', () => {
       'MESSAGE',
     ]);
     for (const e of EXPECTED) {
-      // Long paths are cut in the table: the row is told by control, resource and location.
-      const row = lines.find((l) => {
+      // Long paths are cut in the table: the row is told by control (`CONTROL +N` when it leads a
+      // group), resource and location.
+      const at = lines.findIndex((l) => {
         const c = l.split(/\s{2,}/);
-        return c[1] === e.control && c[2] === e.resource && e.path.startsWith(c[4].replace(/…$/, ''));
+        return (
+          c[1]?.replace(/ \+\d+$/, '') === e.control &&
+          c[2] === e.resource &&
+          e.path.startsWith(c[4].replace(/…$/, ''))
+        );
       });
-      expect(row, `${e.control} ${e.resource} ${e.path}`).toBeDefined();
-      expect(row!.split(/\s{2,}/)[3]).toBe(`${e.file}:${e.at[0]}:${e.at[1]}`);
+      expect(at, `${e.control} ${e.resource} ${e.path}`).toBeGreaterThan(0);
+      const cells = lines[at].split(/\s{2,}/);
+      expect(cells[3]).toBe(`${e.file}:${e.at[0]}:${e.at[1]}`);
+      // A group keeps its lead's location, and lists the other controls on the next line.
+      if (/ \+\d+$/.test(cells[1])) expect(lines[at + 1]).toMatch(/^\s+also: /);
     }
+  });
+
+  it('gives a group of findings with one cause the location of its lead', () => {
+    const j = JSON.parse(toJson(res));
+    const e = EXPECTED.find((x) => x.control === 'VG-WL-001' && x.resource === 'Deployment/shop/api')!;
+    const f = j.findings.find(
+      (x: any) => x.control === e.control && resName(x.resource) === e.resource && x.path === e.path,
+    );
+    expect(f.also.length).toBeGreaterThan(0);
+    expect(f.source).toMatchObject({ file: e.file, line: e.at[0], column: e.at[1] });
+    const r = (toSarif(res, controls).runs as any[])[0].results.find(
+      (x: any) =>
+        x.ruleId === e.control &&
+        x.locations[0].logicalLocations[0].fullyQualifiedName === `${e.resource}#${e.path}`,
+    );
+    expect(r.message.text).toContain('. Also: ');
+    expect(r.properties.also.length).toBe(f.also.length);
+    expect(r.locations[0].physicalLocation.region).toMatchObject({
+      startLine: e.at[0],
+      startColumn: e.at[1],
+    });
   });
 
   it('vigie scan writes the same locations in all four formats', async () => {
@@ -248,7 +277,7 @@ describe('finding locations', () => {
     const row = table.out
       .split('\n')
       .map((l) => l.split(/\s{2,}/))
-      .find((c) => c[1] === e.control && c[2] === e.resource);
+      .find((c) => c[1]?.replace(/ \+\d+$/, '') === e.control && c[2] === e.resource);
     expect(row?.slice(3, 5)).toEqual([`${e.file}:${line}:${column}`, e.path]);
     const jf = JSON.parse(json.out).findings.find((f: any) => f.control === e.control);
     expect(jf.source).toEqual({ file: e.file, line, column, endLine, endColumn, docIndex: 0 });
@@ -262,7 +291,7 @@ describe('finding locations', () => {
       endColumn,
     });
     expect(junit.out).toContain(`file="${e.file}" line="${line}"><failure`);
-    expect(junit.out).toContain(`>${e.file}:${line}:${column}: container &quot;debug&quot;: runs privileged`);
+    expect(junit.out).toContain(`>${e.file}:${line}:${column}: container &quot;debug&quot; runs privileged`);
   }, 120_000);
 });
 

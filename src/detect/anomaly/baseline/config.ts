@@ -6,9 +6,12 @@ export interface BaselineConfig {
   learnSec: number;
   /** ... and at least this many events were learned. Both must hold for `ready`. */
   minEvents: number;
-  /** Learning is committed window by window; a window that held an alert is thrown away. */
+  /**
+   * Learning is committed window by window; a window that held a security alert about the workload
+   * (category attack, or an anomaly) is thrown away. Performance and posture alerts do not count.
+   */
   windowSec: number;
-  /** After an alert on a workload, its learning stays paused this long. */
+  /** After a security alert on a workload, its learning stays paused this long. */
   pauseSec: number;
   /** STIDE n-gram length and locality frame. */
   n: number;
@@ -33,9 +36,34 @@ export interface BaselineConfig {
   bufferCalls: number;
   /** No event for this long: stale; events coming back restart learning on top of what is known. */
   staleIdleSec: number;
-  /** This many anomaly alerts within driftWindowSec: stale (the baseline no longer fits; reset it). */
-  driftCount: number;
-  driftWindowSec: number;
+  /**
+   * Drift is decided on benign evidence only: stale (drift) once this many new behaviours (a binary,
+   * peer, port or folder never seen; unseen system-call sequences; a resource out of its envelope)
+   * each persisted for driftPersistSec, recurred on driftReplicas containers of the workload, and came
+   * with no security alert. A burst of anomalies that comes with security alerts is an incident.
+   */
+  driftItems: number;
+  /** A new behaviour persists when it was seen over at least this span (first to last sighting). */
+  driftPersistSec: number;
+  /** ... on at least this many containers of the workload (all of them when it runs fewer). */
+  driftReplicas: number;
+  /**
+   * A new behaviour seen within this long (before or after) of a security alert on the workload
+   * belongs to the incident: it is never evidence of drift.
+   */
+  incidentSec: number;
+  /**
+   * While stale (drift) the baseline keeps alerting, at a higher threshold: the system-call mismatch
+   * ratio and the resource bound are multiplied by this, and the new behaviours that made the drift
+   * are not reported again; anything else never seen is.
+   */
+  staleFactor: number;
+  /**
+   * A stale (drift) baseline relearns (on top of what it knows) once an operator accepts it
+   * (`vigie baseline accept`), or after this long without a security alert on the workload and
+   * without an alert of its own. 0: only when accepted.
+   */
+  relearnQuietSec: number;
   /** The same novelty (binary, peer, file folder, listening port) in one container is not re-alerted for this long. */
   cooldownSec: number;
   /** At most one syscall-sequence alert per workload per this many seconds. */
@@ -72,8 +100,12 @@ export const defaultBaselineConfig: Readonly<BaselineConfig> = {
   maxItems: 4096,
   bufferCalls: 32_768,
   staleIdleSec: 7 * 86_400,
-  driftCount: 30,
-  driftWindowSec: 3600,
+  driftItems: 3,
+  driftPersistSec: 1800,
+  driftReplicas: 2,
+  incidentSec: 600,
+  staleFactor: 2,
+  relearnQuietSec: 86_400,
   cooldownSec: 3600,
   syscallCooldownSec: 60,
   ephemeralPortMin: 32768,
@@ -104,8 +136,12 @@ const schema = z
     maxItems: int,
     bufferCalls: int,
     staleIdleSec: pos,
-    driftCount: int,
-    driftWindowSec: pos,
+    driftItems: int,
+    driftPersistSec: nonneg,
+    driftReplicas: int,
+    incidentSec: nonneg,
+    staleFactor: z.number().min(1),
+    relearnQuietSec: nonneg,
     cooldownSec: nonneg,
     syscallCooldownSec: nonneg,
     ephemeralPortMin: z.number().int().min(1).max(65536),

@@ -29,8 +29,9 @@ export class BaselineDetector implements Detector {
   }
 
   /**
-   * Every alert the engine raises, from any detector: a window that held an alert about a workload
-   * is never learned (docs/detectors.md, "Lifecycle").
+   * Every alert the engine raises, from any detector. A workload's own security alerts pause its
+   * learning and make an incident, not drift, of its anomalies; performance and posture alerts do
+   * not (docs/detectors.md, "Lifecycle").
    */
   onAlert(a: Alert): void {
     this.manager.noteAlertRecord(a);

@@ -1,11 +1,11 @@
 /**
  * All workload baselines of one store: resolves an event to its workload (cached by container id, so
- * the hot path does not build the key string), persists dirty baselines to SQLite, and answers the
+ * the hot path does not build the key string; the key is the container's resolved identity), persists dirty baselines to SQLite, and answers the
  * runtime rules ("is this outbound port known for this workload?"). A service owned by whoever wires
  * the detectors: one manager per store, given to the 'baseline' and 'runtime' detectors (through
  * DetectorContext.baselines) and to the API, so that a reset there reaches the live baselines.
  */
-import type { AlertEntities } from '../../../model/alert.js';
+import type { AlertEntities, Category } from '../../../model/alert.js';
 import { workloadKey, type VigieEvent } from '../../../model/event.js';
 import { logger } from '../../../util/log.js';
 import type { PortOracle, PortVerdict } from '../../runtime/rules.js';
@@ -51,16 +51,22 @@ export class BaselineManager implements PortOracle {
         }
       }
       if (this.workloads.size) log.info(`loaded ${this.workloads.size} workload baseline(s)`);
+      this.applyAccepts();
     }
   }
 
-  /** The baseline of the event's workload, created on first sight; undefined for host events. */
+  /**
+   * The baseline of the event's workload, created on first sight; undefined for host events. The
+   * workload is the container's resolved identity (`container.workload`, docs/architecture.md,
+   * "Workload identity"); a container first seen without it (nobody could resolve it) is moved to its
+   * resolved workload as soon as an event carries one.
+   */
   resolve(ev: VigieEvent, nowMs: number): WorkloadBaseline | undefined {
     const c = ev.container;
     const cid = c !== undefined && c !== null && typeof c.id === 'string' ? c.id : undefined;
     if (cid !== undefined) {
       const hit = this.byContainer.get(cid);
-      if (hit !== undefined) return hit;
+      if (hit !== undefined && (c!.workload === undefined || c!.workload === hit.workload)) return hit;
     }
     const key = workloadKey(ev);
     if (key === undefined) return undefined;
@@ -92,24 +98,61 @@ export class BaselineManager implements PortOracle {
     this.byContainer.delete(id);
   }
 
-  /** The workload alerted (any detector): its learning pauses. */
-  noteAlert(ev: VigieEvent): void {
+  /**
+   * A security alert on the event's workload (the runtime rules report every hit, also those folded
+   * into a later summary alert): its learning pauses, and what it does meanwhile is an incident.
+   */
+  noteSecurityAlert(ev: VigieEvent): void {
     const nowMs = typeof ev.ts === 'bigint' ? Number(ev.ts) / 1e6 : Date.now();
-    this.resolve(ev, nowMs)?.noteAlert(nowMs);
+    this.resolve(ev, nowMs)?.noteSecurityAlert(nowMs);
   }
 
   /**
-   * An alert from any detector (rules, posture, perf, ...) about a workload or container pauses that
-   * workload's learning. The baseline and runtime detectors already do this for their own alerts.
+   * An alert from any detector, seen on the alert path. Only the workload's own security alerts count
+   * (isSecurityAlert): performance, posture and other workloads' alerts neither pause its learning
+   * nor make an incident of its anomalies.
    */
-  noteAlertRecord(a: { time: string; vigie: { entities: AlertEntities } }): void {
+  noteAlertRecord(a: {
+    time: string;
+    vigie: { entities: AlertEntities; category: Category; detector: string };
+  }): void {
+    if (!isSecurityAlert(a.vigie)) return;
     const ms = Date.parse(a.time);
     const at = Number.isFinite(ms) ? ms : Date.now();
     const e = a.vigie.entities;
     const wb =
       (e.workload !== undefined ? this.workloads.get(e.workload) : undefined) ??
       (e.container?.id !== undefined ? this.byContainer.get(e.container.id) : undefined);
-    wb?.noteAlert(at);
+    wb?.noteSecurityAlert(at);
+  }
+
+  /**
+   * An operator accepts the workload as it now behaves (`vigie baseline accept`): it relearns on top
+   * of what it knows. Recorded in the store, so that a running Vigie sharing it applies it too (at
+   * its next save). False when there is no such baseline.
+   */
+  accept(workload: string, atMs = Date.now()): ReturnType<WorkloadBaseline['accept']> | undefined {
+    const wb = this.workloads.get(workload);
+    if (!wb) return undefined;
+    const r = wb.accept(atMs);
+    this.store?.requestAccept(workload, atMs);
+    this.save();
+    return r;
+  }
+
+  /** Acceptances recorded in the store (by `vigie baseline accept` in another process) not applied yet. */
+  applyAccepts(): number {
+    if (!this.store) return 0;
+    let n = 0;
+    for (const r of this.store.acceptRequests()) {
+      const wb = this.workloads.get(r.workload);
+      if (!wb || r.requestedMs <= wb.acceptedMs) continue;
+      const before = wb.state;
+      wb.accept(r.requestedMs);
+      n++;
+      log.info(`baseline ${wb.workload}: accepted by an operator (${before} → ${wb.state})`);
+    }
+    return n;
   }
 
   connectPort(ev: VigieEvent, port: number): PortVerdict {
@@ -117,6 +160,7 @@ export class BaselineManager implements PortOracle {
     const wb = this.resolve(ev, Number(ev.ts) / 1e6);
     if (!wb) return 'no-baseline';
     if (wb.state === 'learning') return 'learning';
+    // Stale: the port set no longer describes the workload; the rule judges by its allowlist.
     if (wb.state === 'stale') return 'no-baseline';
     return wb.knowsConnectPort(port) ? 'known' : 'unknown';
   }
@@ -131,7 +175,10 @@ export class BaselineManager implements PortOracle {
         );
     }
     const wall = Date.now();
-    if (wall - this.lastSaveWallMs >= this.cfg.saveIntervalSec * 1000) this.save();
+    if (wall - this.lastSaveWallMs >= this.cfg.saveIntervalSec * 1000) {
+      this.applyAccepts();
+      this.save();
+    }
   }
 
   /** Writes every baseline that changed since the last save. */
@@ -182,6 +229,15 @@ export class BaselineManager implements PortOracle {
     this.save();
     return file.workloads.length;
   }
+}
+
+/**
+ * Alerts that are about the workload's security, not its performance or configuration: attacks (the
+ * runtime rules, the rules engine, Falco) and other detectors' anomalies. The baseline's own anomalies
+ * are handled where they are raised (they pause learning but do not make an incident of themselves).
+ */
+export function isSecurityAlert(v: { category: Category; detector: string }): boolean {
+  return v.category === 'attack' || (v.category === 'anomaly' && v.detector !== 'baseline');
 }
 
 /**

@@ -17,6 +17,15 @@ export const BASELINE_SCHEMA: readonly Migration[] = [
      json TEXT NOT NULL
    );`,
   },
+  {
+    // Operators' acceptances (`vigie baseline accept`): the latest per workload, read by every process
+    // that shares the store, each applying it once to its own copy.
+    id: 'baseline_002_accepts',
+    sql: `CREATE TABLE IF NOT EXISTS baseline_accepts (
+     workload TEXT PRIMARY KEY,
+     requested_ms INTEGER NOT NULL
+   );`,
+  },
 ];
 
 const reservoir = z.object({ seen: z.number().int().nonnegative(), samples: z.array(z.number()) });
@@ -24,6 +33,21 @@ export const workloadBaselineSchema = z.object({
   workload: z.string().min(1),
   state: z.enum(['learning', 'ready', 'stale']),
   staleReason: z.string().optional(),
+  staleSinceMs: z.number().optional(),
+  drift: z
+    .object({
+      items: z.array(
+        z.object({
+          dimension: z.enum(['binary', 'syscalls', 'peer', 'listen', 'file', 'resource']),
+          item: z.string(),
+        }),
+      ),
+      replicas: z.number().int().nonnegative(),
+      of: z.number().int().nonnegative(),
+    })
+    .optional(),
+  lastSecurityMs: z.number().optional(),
+  acceptedMs: z.number().optional(),
   createdMs: z.number(),
   learnStartMs: z.number(),
   readyMs: z.number(),
@@ -138,10 +162,31 @@ export class BaselineStore {
   }
 
   delete(workload: string): boolean {
+    this.db.prepare('DELETE FROM baseline_accepts WHERE workload = ?').run(workload);
     return this.db.prepare('DELETE FROM baseline_workloads WHERE workload = ?').run(workload).changes > 0;
   }
 
   deleteAll(): number {
+    this.db.prepare('DELETE FROM baseline_accepts').run();
     return this.db.prepare('DELETE FROM baseline_workloads').run().changes;
+  }
+
+  /** Records an operator's acceptance of a workload (the latest one counts). */
+  requestAccept(workload: string, atMs: number): void {
+    this.db
+      .prepare(
+        `INSERT INTO baseline_accepts (workload, requested_ms) VALUES (?, ?)
+         ON CONFLICT(workload) DO UPDATE SET requested_ms = max(requested_ms, excluded.requested_ms)`,
+      )
+      .run(workload, Math.round(atMs));
+  }
+
+  acceptRequests(): { workload: string; requestedMs: number }[] {
+    return (
+      this.db.prepare('SELECT workload, requested_ms FROM baseline_accepts').all() as {
+        workload: string;
+        requested_ms: number;
+      }[]
+    ).map((r) => ({ workload: r.workload, requestedMs: r.requested_ms }));
   }
 }

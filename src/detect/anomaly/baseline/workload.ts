@@ -6,9 +6,16 @@
  * peers and ports; folders written; the resource envelope (cpu, memory, pids quantiles).
  *
  * Lifecycle: learning → ready (learned for `learnSec` AND `minEvents`) → stale (idle for `staleIdleSec`,
- * or drift: `driftCount` anomalies within `driftWindowSec`). Learning is committed window by window
- * (`windowSec`); a window during which the workload alerted, or that started less than `pauseSec`
- * after an alert, is thrown away, so an attack is never learned as normal.
+ * or drift). Learning is committed window by window (`windowSec`); a window during which the workload
+ * had a security alert, or that started less than `pauseSec` after one, is thrown away, so an attack
+ * is never learned as normal (performance and posture alerts do not count).
+ *
+ * Drift is decided on benign evidence only, so that an attacker cannot switch the baseline off by
+ * being noisy: `driftItems` new behaviours that each persisted (seen over `driftPersistSec`), recurred
+ * on `driftReplicas` containers of the workload, and were never seen within `incidentSec` of a
+ * security alert on it. A burst of anomalies with security alerts is an incident and changes nothing.
+ * A stale (drift) baseline keeps alerting at a higher threshold (`staleFactor`) until an operator
+ * accepts it or it stays quiet for `relearnQuietSec`; then it relearns on top of what it knows.
  */
 import type { AlertInput, Priority } from '../../../model/alert.js';
 import type { VigieEvent } from '../../../model/event.js';
@@ -22,6 +29,12 @@ export type BaselineState = 'learning' | 'ready' | 'stale';
 export type Dimension = 'binary' | 'syscalls' | 'peer' | 'listen' | 'file' | 'resource';
 const RESOURCES = ['cpu', 'memory', 'pids'] as const;
 type Resource = (typeof RESOURCES)[number];
+/** Dimensions whose sightings are one behaviour per dimension (each alert names a different n-gram). */
+const AGGREGATE: ReadonlySet<Dimension> = new Set<Dimension>(['syscalls', 'resource']);
+/** Bounds on the drift bookkeeping of one workload. */
+const MAX_SIGHTINGS = 512;
+const MAX_SIGHTING_CONTAINERS = 64;
+const MAX_REPLICAS = 256;
 /** Absolute margin added to a resource bound, so that a near-idle workload does not alarm on noise. */
 const RESOURCE_FLOOR: Readonly<Record<Resource, number>> = { cpu: 0.1, memory: 32 * 1024 * 1024, pids: 10 };
 
@@ -33,6 +46,14 @@ export interface WorkloadBaselineJSON {
   workload: string;
   state: BaselineState;
   staleReason?: string;
+  /** When it became stale. */
+  staleSinceMs?: number;
+  /** The benign evidence that made it stale (drift). */
+  drift?: DriftRecord;
+  /** The last security alert on the workload (event time). */
+  lastSecurityMs?: number;
+  /** The last operator acceptance applied (`vigie baseline accept`). */
+  acceptedMs?: number;
   createdMs: number;
   learnStartMs: number;
   readyMs: number;
@@ -53,10 +74,27 @@ export interface WorkloadBaselineJSON {
   resources: Record<Resource, { seen: number; samples: number[] }>;
 }
 
+/** New behaviour that persisted, recurred across replicas and came with no security alert. */
+export interface DriftRecord {
+  items: { dimension: Dimension; item: string }[];
+  /** Containers each of these behaviours was seen on (the fewest) ... */
+  replicas: number;
+  /** ... of the workload's containers seen meanwhile. */
+  of: number;
+}
+
 export interface WorkloadStatus {
   workload: string;
   state: BaselineState;
   staleReason?: string;
+  /**
+   * Why it is in this state, for people: "learning: 312/600 s, 1,204/5,000 events, 3 windows
+   * excluded after security alerts"; "stale since …: new behaviour persisting on 2/3 replicas …;
+   * alerting at threshold …"; "ready".
+   */
+  reason: string;
+  staleSince?: string;
+  drift?: DriftRecord;
   learnedEvents: number;
   learnedSec: number;
   readyAt?: string;
@@ -119,6 +157,25 @@ export interface LossClock {
   suppressed: number;
 }
 
+/** Sightings of one new behaviour (a dimension and what was never seen), for the drift decision. */
+interface Sighting {
+  firstMs: number;
+  lastMs: number;
+  containers: Set<string>;
+  /** Seen near a security alert: part of an incident, never evidence of drift. */
+  tainted: boolean;
+}
+
+/** A duration for people: 45 s, 30 min, 24 h, 7 d. */
+function duration(sec: number): string {
+  if (sec < 120) return `${+sec.toFixed(1)} s`;
+  if (sec < 7200) return `${+(sec / 60).toFixed(1)} min`;
+  if (sec < 172_800) return `${+(sec / 3600).toFixed(1)} h`;
+  return `${+(sec / 86_400).toFixed(1)} d`;
+}
+
+const count = (n: number) => n.toLocaleString('en-US');
+
 interface HeldSyscallAlert {
   tid: number;
   ratio: number;
@@ -131,6 +188,11 @@ interface HeldSyscallAlert {
 export class WorkloadBaseline {
   state: BaselineState = 'learning';
   staleReason: string | undefined;
+  staleSinceMs = -1;
+  drift: DriftRecord | undefined;
+  /** The last security alert on the workload (category attack, or another detector's anomaly). */
+  lastSecurityMs = -1;
+  acceptedMs = -1;
   createdMs: number;
   learnStartMs = -1;
   readyMs = -1;
@@ -173,11 +235,18 @@ export class WorkloadBaseline {
   private bufLen = 0;
 
   // ---- alerting
+  /** The last alert that pauses learning: a security alert on the workload, or one of its anomalies. */
   lastAlertMs = -1;
   private lastSyscallAlertMs = -Infinity;
+  /** The last anomaly this baseline reported while stale (drift): it is not quiet. */
+  private lastStaleAlertMs = -1;
+  private readonly sightings = new Map<string, Sighting>();
+  /** Containers of the workload → when last seen (drift needs its replicas). */
+  private readonly replicas = new Map<string, number>();
+  /** `dimension|item` of the drift record: not reported again while stale (drift). */
+  private driftKeys = new Set<string>();
   private pendingSyscall: HeldSyscallAlert | undefined;
   private readonly alertedAt = new Map<string, number>();
-  private readonly recentAnomalies: number[] = [];
   private bounds: Record<Resource, number> | undefined;
   private readonly overCount: Record<Resource, number> = { cpu: 0, memory: 0, pids: 0 };
   /** Anomaly alerts this workload raised (all dimensions). */
@@ -200,7 +269,7 @@ export class WorkloadBaseline {
   /** Hot path: one system call (`sys`, its id in `calls`) of thread `tid`. Allocation-free unless it alerts. */
   onSyscall(tid: number, sys: number, nowMs: number, ev: VigieEvent, emit: AlertEmitter): void {
     this.lastEventMs = nowMs;
-    if (this.state === 'ready' && this.syscallConverged) {
+    if (this.syscallConverged && this.scoring()) {
       this.scoreSyscall(tid, sys, nowMs, ev, emit);
       return;
     }
@@ -227,7 +296,7 @@ export class WorkloadBaseline {
     const r = this.stide.score(tid, sys);
     if (
       r.unseen &&
-      r.ratio >= this.cfg.mismatchRatio &&
+      r.ratio >= this.mismatchThreshold() &&
       this.syscallsLearned >= this.cfg.minSyscalls &&
       nowMs - this.lastSyscallAlertMs >= this.cfg.syscallCooldownSec * 1000
     ) {
@@ -269,7 +338,9 @@ export class WorkloadBaseline {
   /** Any non-syscall runtime event of this workload. */
   onEvent(ev: VigieEvent, nowMs: number, emit: AlertEmitter): void {
     this.lastEventMs = nowMs;
-    const ready = this.state === 'ready';
+    const cid = ev.container?.id;
+    if (typeof cid === 'string') this.seeReplica(cid, nowMs);
+    const ready = this.scoring();
     if (!ready && !this.learningEvent(nowMs)) return;
     switch (ev.kind) {
       case 'process': {
@@ -378,25 +449,165 @@ export class WorkloadBaseline {
     }
   }
 
-  /** The workload (or another detector about it) alerted: learning pauses. */
-  noteAlert(nowMs: number): void {
+  /**
+   * A security alert on the workload (a rule, Falco, another detector's anomaly): learning pauses, and
+   * the new behaviour seen around it belongs to the incident, never to drift.
+   */
+  noteSecurityAlert(nowMs: number): void {
     if (nowMs > this.lastAlertMs) this.lastAlertMs = nowMs;
+    if (nowMs > this.lastSecurityMs) {
+      this.lastSecurityMs = nowMs;
+      this.dirty = true;
+    }
+    const from = nowMs - this.cfg.incidentSec * 1000;
+    for (const [key, s] of this.sightings) if (s.lastMs >= from) this.taint(key, s);
+  }
+
+  /** Scores events (and alerts): ready, or stale by drift (at a higher threshold). */
+  private scoring(): boolean {
+    return this.state === 'ready' || this.driftStale();
+  }
+
+  private driftStale(): boolean {
+    return this.state === 'stale' && this.staleReason === 'drift';
+  }
+
+  private mismatchThreshold(): number {
+    return this.driftStale()
+      ? Math.min(1, this.cfg.mismatchRatio * this.cfg.staleFactor)
+      : this.cfg.mismatchRatio;
+  }
+
+  private seeReplica(cid: string, nowMs: number): void {
+    if (this.replicas.size >= MAX_REPLICAS && !this.replicas.has(cid)) {
+      const old = nowMs - this.cfg.driftPersistSec * 1000;
+      for (const [id, at] of this.replicas) if (at < old) this.replicas.delete(id);
+      if (this.replicas.size >= MAX_REPLICAS) this.replicas.clear();
+    }
+    this.replicas.set(cid, nowMs);
+  }
+
+  /** Containers of the workload seen within the last driftPersistSec (at least one). */
+  private liveReplicas(nowMs: number): number {
+    const from = nowMs - this.cfg.driftPersistSec * 1000;
+    let n = 0;
+    for (const at of this.replicas.values()) if (at >= from) n++;
+    return Math.max(1, n);
+  }
+
+  /** An incident's behaviour: a single thing is never evidence again; a whole dimension starts afresh. */
+  private taint(key: string, s: Sighting | undefined): void {
+    if (AGGREGATE.has(key.slice(0, key.indexOf('|')) as Dimension)) {
+      this.sightings.delete(key);
+      return;
+    }
+    if (s === undefined) {
+      s = { firstMs: 0, lastMs: 0, containers: new Set(), tainted: true };
+      this.addSighting(key, s);
+    }
+    s.tainted = true;
+    s.containers.clear();
+  }
+
+  private addSighting(key: string, s: Sighting): void {
+    if (this.sightings.size >= MAX_SIGHTINGS) {
+      // Forget what was seen longest ago.
+      let oldKey: string | undefined;
+      let oldMs = Infinity;
+      for (const [k, x] of this.sightings)
+        if (x.lastMs < oldMs) {
+          oldMs = x.lastMs;
+          oldKey = k;
+        }
+      if (oldKey !== undefined) this.sightings.delete(oldKey);
+    }
+    this.sightings.set(key, s);
+  }
+
+  /** One sighting of a new behaviour; true when it is benign (not near a security alert). */
+  private observe(key: string, cid: string, nowMs: number): boolean {
+    const s = this.sightings.get(key);
+    if (this.lastSecurityMs >= 0 && Math.abs(nowMs - this.lastSecurityMs) <= this.cfg.incidentSec * 1000) {
+      this.taint(key, s);
+      return false;
+    }
+    if (s === undefined) {
+      this.addSighting(key, { firstMs: nowMs, lastMs: nowMs, containers: new Set([cid]), tainted: false });
+      return true;
+    }
+    if (s.tainted) return false;
+    if (nowMs > s.lastMs) s.lastMs = nowMs;
+    if (nowMs < s.firstMs) s.firstMs = nowMs;
+    if (s.containers.size < MAX_SIGHTING_CONTAINERS) s.containers.add(cid);
+    return true;
+  }
+
+  /** Stale (drift) once enough new behaviour persisted across replicas with no security alert. */
+  private checkDrift(nowMs: number, ev: VigieEvent, emit: AlertEmitter): void {
+    const live = this.liveReplicas(nowMs);
+    const need = Math.min(this.cfg.driftReplicas, live);
+    const span = this.cfg.driftPersistSec * 1000;
+    const items: DriftRecord['items'] = [];
+    let fewest = Infinity;
+    for (const [key, s] of this.sightings) {
+      if (s.tainted || s.lastMs - s.firstMs < span || s.containers.size < need) continue;
+      const i = key.indexOf('|');
+      items.push({ dimension: key.slice(0, i) as Dimension, item: key.slice(i + 1) });
+      fewest = Math.min(fewest, s.containers.size);
+    }
+    if (items.length < this.cfg.driftItems) return;
+    const drift: DriftRecord = { items, replicas: fewest, of: Math.max(live, fewest) };
+    this.markStale('drift', nowMs);
+    this.setDrift(drift);
+    const named = items
+      .slice(0, 5)
+      .map((x) => `${x.dimension} ${x.item}`)
+      .join(', ');
+    emit({
+      rule: 'Baseline drifted',
+      priority: 'Notice',
+      source: 'internal',
+      output: `Baseline of workload ${this.workload} is stale: ${items.length} new behaviours persisted for ${duration(this.cfg.driftPersistSec)} on ${drift.replicas}/${drift.of} replicas with no security alert (${named}${items.length > 5 ? ', …' : ''}); it keeps alerting at a higher threshold until accepted (vigie baseline accept)`,
+      tags: ['anomaly', 'baseline', 'drift'],
+      output_fields: { 'vigie.workload': this.workload, 'vigie.drift_items': items.length },
+      category: 'anomaly',
+      detector: 'baseline',
+      explanation: `${this.cfg.driftItems} or more new behaviours were each seen over at least ${duration(this.cfg.driftPersistSec)}, on ${need} or more containers of the workload, and never within ${duration(this.cfg.incidentSec)} of a security alert: the workload changed (a new release, or too short a learning period); ${this.thresholdText()}`,
+      event: ev,
+      entities: { workload: this.workload },
+    });
+  }
+
+  private setDrift(d: DriftRecord | undefined): void {
+    this.drift = d;
+    this.driftKeys = new Set(
+      (d?.items ?? []).filter((x) => !AGGREGATE.has(x.dimension)).map((x) => `${x.dimension}|${x.item}`),
+    );
+  }
+
+  /** What a stale (drift) baseline still reports. */
+  private thresholdText(): string {
+    const quiet = this.cfg.relearnQuietSec;
+    return (
+      `alerting at threshold: system-call mismatch ≥ ${this.mismatchThresholdIfStale().toFixed(2)}, resources above ${this.cfg.staleFactor}× the learned bound, ` +
+      `anything else never seen as before (the drifted behaviours excepted); relearns when accepted (vigie baseline accept)` +
+      (quiet > 0 ? ` or after ${duration(quiet)} without alerts` : '')
+    );
+  }
+
+  private mismatchThresholdIfStale(): number {
+    return Math.min(1, this.cfg.mismatchRatio * this.cfg.staleFactor);
   }
 
   /**
    * Learning bookkeeping for one event; returns false when the event must not be learned
-   * (stale by drift: only a reset brings learning back).
+   * (stale by drift: an operator's acceptance or a quiet period brings learning back).
    */
   private learningEvent(nowMs: number): boolean {
     if (this.state === 'stale') {
       if (this.staleReason !== 'idle') return false;
       // Back after a long silence: relearn on top of what is known.
-      this.state = 'learning';
-      this.staleReason = undefined;
-      this.learnStartMs = -1;
-      this.learnedEvents = 0;
-      this.learnedMs = 0;
-      this.dirty = true;
+      this.relearn();
     }
     if (this.learnStartMs < 0) this.learnStartMs = nowMs;
     if (this.windowStartMs < 0) {
@@ -504,32 +715,58 @@ export class WorkloadBaseline {
       nowMs - this.lastEventMs >= this.cfg.staleIdleSec * 1000
     ) {
       this.closeWindow(nowMs);
-      this.markStale('idle');
+      this.markStale('idle', nowMs);
+    }
+    if (this.driftStale() && this.cfg.relearnQuietSec > 0) {
+      const since = Math.max(this.staleSinceMs, this.lastSecurityMs, this.lastStaleAlertMs);
+      if (nowMs - since >= this.cfg.relearnQuietSec * 1000) this.relearn();
     }
     // Threads come and go without telling us: bound the per-thread sliding states.
     if (this.stide.streamCount > 4096) this.stide.resetStreams();
     this.flushHeldSyscall(nowMs, emit);
   }
 
-  markStale(reason: string): void {
+  markStale(reason: 'idle' | 'drift', nowMs: number): void {
     this.state = 'stale';
     this.staleReason = reason;
+    this.staleSinceMs = nowMs;
     this.discardPending();
     this.windowStartMs = -1;
     this.dirty = true;
   }
 
-  /** Relearn from now on, keeping what is known (after drift, or on demand). */
+  /** Relearn from now on, keeping what is known (back from idle, accepted, or quiet after drift). */
   relearn(): void {
     this.state = 'learning';
     this.staleReason = undefined;
+    this.staleSinceMs = -1;
+    this.setDrift(undefined);
+    this.sightings.clear();
+    this.lastStaleAlertMs = -1;
     this.learnStartMs = -1;
     this.readyMs = -1;
     this.learnedEvents = 0;
     this.learnedMs = 0;
+    this.windowsKept = 0;
+    this.windowsDiscarded = 0;
+    this.discardPending();
+    this.windowStartMs = -1;
     this.lastWindowEndMs = -1;
-    this.recentAnomalies.length = 0;
     this.dirty = true;
+  }
+
+  /**
+   * An operator accepts the workload as it now behaves (`vigie baseline accept`): a ready or stale
+   * baseline relearns on top of what it knows; one still learning goes on. An acceptance applied
+   * before (same or earlier time) is not applied again.
+   */
+  accept(atMs: number): 'relearning' | 'learning' | 'already' {
+    if (atMs <= this.acceptedMs) return 'already';
+    this.acceptedMs = atMs;
+    this.dirty = true;
+    if (this.state === 'learning') return 'learning';
+    this.relearn();
+    return 'relearning';
   }
 
   // ------------------------------------------------------------------ alerts
@@ -550,7 +787,7 @@ export class WorkloadBaseline {
   }
 
   private checkResource(r: Resource, v: number, ev: VigieEvent, nowMs: number, emit: AlertEmitter): void {
-    const bound = this.resourceBound(r);
+    const bound = this.resourceBound(r) * (this.driftStale() ? this.cfg.staleFactor : 1);
     if (v <= bound) {
       this.overCount[r] = 0;
       return;
@@ -590,7 +827,7 @@ export class WorkloadBaseline {
       ev,
       nowMs,
       emit,
-      { score: ratio, threshold: this.cfg.mismatchRatio, cooldownSec: 0 },
+      { score: ratio, threshold: this.mismatchThreshold(), cooldownSec: 0 },
     );
   }
 
@@ -605,14 +842,22 @@ export class WorkloadBaseline {
     emit: AlertEmitter,
     opt: { score?: number; threshold?: number; cooldownSec?: number } = {},
   ): void {
+    const cid = ev.container?.id ?? '';
+    // Unseen system-call sequences are one behaviour: each alert names another n-gram.
+    const what = `${dim}|${dim === 'syscalls' ? '*' : item}`;
+    const benign = this.observe(what, cid, nowMs);
+    if (this.state === 'ready' && benign) this.checkDrift(nowMs, ev, emit);
+    // Stale (drift): the behaviour that made the drift waits for the operator; the rest is reported.
+    if (this.driftStale() && this.driftKeys.has(what)) return;
     // Per replica: the same novelty in another container of the workload is another incident.
-    const key = `${dim}|${item}|${ev.container?.id ?? ''}`;
+    const key = `${dim}|${item}|${cid}`;
     const last = this.alertedAt.get(key);
     const cooldown = (opt.cooldownSec ?? this.cfg.cooldownSec) * 1000;
     if (last !== undefined && nowMs - last < cooldown) return;
     if (this.alertedAt.size >= 1024) this.alertedAt.clear();
     this.alertedAt.set(key, nowMs);
-    this.noteAlert(nowMs);
+    if (nowMs > this.lastAlertMs) this.lastAlertMs = nowMs;
+    if (this.driftStale()) this.lastStaleAlertMs = Math.max(this.lastStaleAlertMs, nowMs);
     this.anomalies++;
     const a: AlertInput = {
       rule: RULE_NAMES[dim],
@@ -637,27 +882,6 @@ export class WorkloadBaseline {
       entities: { workload: this.workload },
     };
     emit(a);
-    // Drift: the workload changed (a new release) or the baseline was too short. Go quiet, ask for a reset.
-    const win = this.cfg.driftWindowSec * 1000;
-    this.recentAnomalies.push(nowMs);
-    while (this.recentAnomalies.length && nowMs - this.recentAnomalies[0] > win) this.recentAnomalies.shift();
-    if (this.recentAnomalies.length >= this.cfg.driftCount) {
-      this.markStale('drift');
-      emit({
-        rule: 'Baseline drifted',
-        priority: 'Notice',
-        source: 'internal',
-        output: `Baseline of workload ${this.workload} is stale: ${this.recentAnomalies.length} anomalies within ${this.cfg.driftWindowSec}s; it stops alerting until reset (vigie baseline reset)`,
-        tags: ['anomaly', 'baseline', 'drift'],
-        output_fields: { 'vigie.workload': this.workload },
-        category: 'anomaly',
-        detector: 'baseline',
-        explanation: `more than ${this.cfg.driftCount - 1} anomalies in ${this.cfg.driftWindowSec}s: the workload no longer matches what was learned (new release, or too short a learning window)`,
-        event: ev,
-        entities: { workload: this.workload },
-      });
-      this.recentAnomalies.length = 0;
-    }
   }
 
   // ------------------------------------------------------------------ persistence
@@ -676,11 +900,43 @@ export class WorkloadBaseline {
     );
   }
 
+  /** Why the baseline is in its state (WorkloadStatus.reason). */
+  reason(): string {
+    if (this.state === 'ready')
+      return this.syscallConverged || this.syscallsLearned === 0
+        ? 'ready'
+        : `ready; system-call sequences still converging (${count(this.syscallsLearned)} calls learned, not alerted on yet)`;
+    if (this.state === 'learning') {
+      const w = this.windowsDiscarded;
+      let r =
+        `learning: ${count(Math.floor(this.learnedMs / 1000))}/${count(this.cfg.learnSec)} s, ` +
+        `${count(this.learnedEvents)}/${count(this.cfg.minEvents)} events, ` +
+        `${count(w)} window${w === 1 ? '' : 's'} excluded after security alerts`;
+      if (this.lastAlertMs >= 0 && this.lastEventMs - this.lastAlertMs < this.cfg.pauseSec * 1000)
+        r += `; paused after a security alert at ${iso(this.lastAlertMs)}`;
+      return r;
+    }
+    const since = `stale since ${iso(this.staleSinceMs) ?? 'an unknown time'}`;
+    if (this.staleReason === 'idle')
+      return `${since}: no event for ${duration(this.cfg.staleIdleSec)}; relearns on top of what it knows when events return`;
+    const d = this.drift;
+    const what = d
+      ? `new behaviour persisting on ${d.replicas}/${d.of} replicas with no security alert (${d.items
+          .slice(0, 3)
+          .map((x) => `${x.dimension} ${x.item}`)
+          .join(', ')}${d.items.length > 3 ? `, +${d.items.length - 3} more` : ''})`
+      : 'drift';
+    return `${since}: ${what}; ${this.thresholdText()}`;
+  }
+
   status(): WorkloadStatus {
     return {
       workload: this.workload,
       state: this.state,
       staleReason: this.staleReason,
+      reason: this.reason(),
+      ...(this.staleSinceMs > 0 ? { staleSince: iso(this.staleSinceMs) } : {}),
+      ...(this.drift ? { drift: this.drift } : {}),
       learnedEvents: this.learnedEvents,
       learnedSec: Math.round(this.learnedMs / 100) / 10,
       readyAt: iso(this.readyMs),
@@ -712,6 +968,10 @@ export class WorkloadBaseline {
       workload: this.workload,
       state: this.state,
       ...(this.staleReason ? { staleReason: this.staleReason } : {}),
+      ...(this.staleSinceMs > 0 ? { staleSinceMs: this.staleSinceMs } : {}),
+      ...(this.drift ? { drift: this.drift } : {}),
+      ...(this.lastSecurityMs >= 0 ? { lastSecurityMs: this.lastSecurityMs } : {}),
+      ...(this.acceptedMs >= 0 ? { acceptedMs: this.acceptedMs } : {}),
       createdMs: this.createdMs,
       learnStartMs: this.learnStartMs,
       readyMs: this.readyMs,
@@ -761,6 +1021,11 @@ export class WorkloadBaseline {
     });
     wb.state = j.state;
     wb.staleReason = j.staleReason;
+    wb.staleSinceMs = j.staleSinceMs ?? (j.state === 'stale' ? j.lastEventMs : -1);
+    wb.setDrift(j.drift);
+    wb.lastSecurityMs = j.lastSecurityMs ?? -1;
+    wb.lastAlertMs = wb.lastSecurityMs;
+    wb.acceptedMs = j.acceptedMs ?? -1;
     wb.learnStartMs = j.learnStartMs;
     wb.readyMs = j.readyMs;
     wb.lastEventMs = j.lastEventMs;

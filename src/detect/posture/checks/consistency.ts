@@ -1,5 +1,5 @@
 /** Consistency: references that lead nowhere (backends, selectors, scale targets). */
-import { nsOf, selectorMatches } from '../k8s.js';
+import { controllerSelectorOf, nsOf, selectorMatches } from '../k8s.js';
 import type { Hit } from '../types.js';
 import { list } from './helpers.js';
 import type { Check } from './types.js';
@@ -15,7 +15,7 @@ const danglingIngressBackend: Check = {
       if (!ctx.find('Service', ns, n))
         out.push({
           path: `${path}.${b?.service ? 'service.name' : 'serviceName'}`,
-          message: `backend Service ${ns}/${n} does not exist`,
+          message: `backend Service ${ns}/${n} does not exist, so the route fails; point it at an existing Service or remove it`,
         });
     };
     const spec = o.spec ?? {};
@@ -36,7 +36,10 @@ const serviceWithoutWorkload: Check = {
     const ns = nsOf(o) ?? 'default';
     if (ctx.selectedByTemplates().services.has(o)) return [];
     return [
-      { path: 'spec.selector', message: `selector ${JSON.stringify(sel)} matches no workload in ${ns}` },
+      {
+        path: 'spec.selector',
+        message: `selector ${JSON.stringify(sel)} matches no workload in ${ns}; fix the selector or remove the Service`,
+      },
     ];
   },
 };
@@ -52,42 +55,59 @@ const danglingNetworkPolicy: Check = {
     return [
       {
         path: 'spec.podSelector',
-        message: `podSelector matches no pod in ${ns}: the policy protects nothing`,
+        message: `podSelector matches no pod in ${ns}, so the policy protects nothing; fix the selector or remove the policy`,
       },
     ];
   },
 };
 
 const mismatchingSelector: Check = {
-  appliesTo: ['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'CronJob'],
-  fn: (o) => {
-    const base = o.kind === 'CronJob' ? o.spec?.jobTemplate?.spec : o.spec;
-    const prefix = o.kind === 'CronJob' ? 'spec.jobTemplate.spec' : 'spec';
-    const sel = base?.selector;
-    if (!sel || typeof sel !== 'object') return [];
-    const labels: Record<string, string> = {};
-    for (const [k, v] of Object.entries(base?.template?.metadata?.labels ?? {})) labels[k] = String(v);
-    if (selectorMatches(sel, labels)) return [];
+  appliesTo: [
+    'Deployment',
+    'StatefulSet',
+    'DaemonSet',
+    'ReplicaSet',
+    'Job',
+    'CronJob',
+    'ReplicationController',
+  ],
+  fn: (o, ctx) => {
+    const sel = controllerSelectorOf(o);
+    if (!sel) return [];
+    const pod = ctx.memo.podSpecsOf(o)[0];
+    if (selectorMatches(sel.selector, pod?.labels ?? {})) return [];
     return [
       {
-        path: `${prefix}.selector${sel.matchLabels ? '.matchLabels' : ''}`,
-        message: 'selector does not match the pod template labels: the controller never owns its pods',
+        path: sel.path,
+        message:
+          'selector does not match the pod template labels, so the controller never owns its pods; make it match the template labels',
       },
     ];
   },
 };
 
+/**
+ * Built-in kinds an HPA can scale. A custom resource with a scale subresource (Argo Rollout, ...)
+ * may live outside the scanned objects: its absence proves nothing, so it is not judged.
+ */
+const SCALABLE_KINDS: ReadonlySet<string> = new Set([
+  'Deployment',
+  'StatefulSet',
+  'ReplicaSet',
+  'ReplicationController',
+]);
+
 const hpaTarget: Check = {
   appliesTo: ['HorizontalPodAutoscaler'],
   fn: (o, ctx) => {
     const ref = o.spec?.scaleTargetRef;
-    if (!ref || typeof ref.name !== 'string') return [];
+    if (!ref || typeof ref.name !== 'string' || !SCALABLE_KINDS.has(String(ref.kind))) return [];
     const ns = nsOf(o) ?? 'default';
-    if (ctx.find(String(ref.kind ?? 'Deployment'), ns, ref.name)) return [];
+    if (ctx.find(String(ref.kind), ns, ref.name)) return [];
     return [
       {
         path: 'spec.scaleTargetRef.name',
-        message: `scale target ${ref.kind ?? 'Deployment'} ${ns}/${ref.name} does not exist`,
+        message: `scale target ${ref.kind} ${ns}/${ref.name} does not exist, so nothing is scaled; point scaleTargetRef at an existing workload`,
       },
     ];
   },

@@ -96,19 +96,23 @@ function componentFlagHits(
 ): Hit[] {
   const { value, index } = flagValue(ca.args, params.flag);
   const at = index >= 0 ? ca.paths[index] : `${ca.base}.command`;
-  const bad = (why: string): Hit[] => [{ path: at, message: `${params.component}: --${params.flag} ${why}` }];
-  if (params.require && value === undefined) return bad('is not set');
+  const f = `--${params.flag}`;
+  const bad = (why: string, fix: string): Hit[] => [
+    { path: at, message: `${params.component} ${f} ${why}; ${fix}` },
+  ];
+  if (params.require && value === undefined) return bad('is not set', `set ${f}`);
   if (params.equals !== undefined && value !== undefined && value !== String(params.equals))
-    return bad(`is ${value}, expected ${params.equals}`);
+    return bad(`is ${value}`, `set ${f}=${params.equals}`);
   if (params.equals !== undefined && value === undefined && params.defaultBad)
-    return bad(`is not set (default is unsafe; set ${params.equals})`);
-  if (params.notEquals !== undefined && value === String(params.notEquals)) return bad(`is ${value}`);
+    return bad('is not set and its default is unsafe', `set ${f}=${params.equals}`);
+  if (params.notEquals !== undefined && value === String(params.notEquals))
+    return bad(`is ${value}`, `set ${f} to another value`);
   if (params.includes !== undefined && !(value ?? '').split(',').includes(params.includes))
-    return bad(`does not include ${params.includes}`);
+    return bad(`does not include ${params.includes}`, `add ${params.includes} to ${f}`);
   if (params.excludes !== undefined && (value ?? '').split(',').includes(params.excludes))
-    return bad(`includes ${params.excludes}`);
+    return bad(`includes ${params.excludes}`, `remove ${params.excludes} from ${f}`);
   if (params.minimum !== undefined && value !== undefined && Number(value) < Number(params.minimum))
-    return bad(`is ${value}, below ${params.minimum}`);
+    return bad(`is ${value}, below ${params.minimum}`, `set ${f} to ${params.minimum} or more`);
   return [];
 }
 
@@ -138,7 +142,7 @@ const kubeletSetting: Check = {
       : [
           {
             path: flag !== undefined ? 'data.cmdLine' : 'data.configFile',
-            message: `kubelet ${params.flag} is ${val ?? 'not set'}`,
+            message: `kubelet --${params.flag} is ${val ?? 'not set'}; set --${params.flag}${params.expect !== undefined ? `=${params.expect}` : ''} (or ${params.configPath}${params.expect !== undefined ? `: ${params.expect}` : ''} in the kubelet config)`,
           },
         ];
   },

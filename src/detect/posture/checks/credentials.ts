@@ -59,6 +59,32 @@ function sensitiveUncached(key: string, value: string, ctx: ScanContext): boolea
   return lowered(ctx, ctx.settings.sensitiveKeyNames ?? []).some((n) => k.includes(n));
 }
 
+/** No replacement character (bytes that were not UTF-8) and no control character but whitespace. */
+function isText(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0xfffd || (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d)) return false;
+  }
+  return true;
+}
+
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})+(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/**
+ * A ConfigMap value that is base64 text whose decoded form matches sensitiveValues (Kubescape
+ * decodes ConfigMap values too). The key and value allowlists apply to the value as written.
+ */
+function encodedSensitive(key: string, value: string, ctx: ScanContext): boolean {
+  if (value.length < 8 || !BASE64.test(value)) return false;
+  const decoded = Buffer.from(value, 'base64').toString('utf8');
+  // Not text once decoded (binary, or a word that merely looks like base64): nothing to read.
+  if (!isText(decoded)) return false;
+  const allowedKeys = lowered(ctx, ctx.settings.sensitiveKeyNamesAllowed ?? []);
+  if (allowedKeys.some((a) => a && key.toLowerCase().includes(a))) return false;
+  if (regexes(ctx, ctx.settings.sensitiveValuesAllowed ?? []).some((r) => r.test(value))) return false;
+  return regexes(ctx, ctx.settings.sensitiveValues ?? []).some((r) => r.test(decoded));
+}
+
 const envCredentials = containerCheck((c, _p, _o, ctx, params) => {
   let out: Hit[] | undefined;
   const env = list(c.c.env);
@@ -67,19 +93,33 @@ const envCredentials = containerCheck((c, _p, _o, ctx, params) => {
     if (!e || typeof e.name !== 'string') continue;
     if (params.secretRefs && e.valueFrom?.secretKeyRef) {
       (out ??= []).push(
-        hit(c, `env[${i}].name`, `reads secret ${e.valueFrom.secretKeyRef.name} into env ${e.name}`),
+        hit(
+          c,
+          `env[${i}].name`,
+          `reads secret ${e.valueFrom.secretKeyRef.name} into env ${e.name}, where logs and child processes see it; mount the secret as a file instead`,
+        ),
       );
       continue;
     }
     if (!params.secretRefs && typeof e.value === 'string' && isSensitive(e.name, e.value, ctx))
-      (out ??= []).push(hit(c, `env[${i}].value`, `env ${e.name} holds a literal credential`));
+      (out ??= []).push(
+        hit(
+          c,
+          `env[${i}].value`,
+          `has a credential written in env ${e.name}; move it to a Secret and mount it as a file`,
+        ),
+      );
   }
   const envFrom = list(c.c.envFrom);
   for (let i = 0; i < envFrom.length; i++) {
     const e = envFrom[i];
     if (e?.secretRef)
       (out ??= []).push(
-        hit(c, `envFrom[${i}].secretRef`, `imports secret ${e.secretRef.name} into the environment`),
+        hit(
+          c,
+          `envFrom[${i}].secretRef`,
+          `imports every key of secret ${e.secretRef.name} into its environment; mount the secret as a file instead`,
+        ),
       );
   }
   return out;
@@ -91,8 +131,17 @@ const configMapCredentials: Check = {
     const out: Hit[] = [];
     const data = o.data && typeof o.data === 'object' ? o.data : {};
     for (const [k, v] of Object.entries(data)) {
-      if (isSensitive(k, typeof v === 'string' ? v : String(v), ctx))
-        out.push({ path: `data[${k}]`, message: `ConfigMap key ${k} holds a credential` });
+      const value = typeof v === 'string' ? v : String(v);
+      if (isSensitive(k, value, ctx))
+        out.push({
+          path: `data[${k}]`,
+          message: `ConfigMap key ${k} holds a credential that any reader of ConfigMaps sees; move it to a Secret`,
+        });
+      else if (encodedSensitive(k, value, ctx))
+        out.push({
+          path: `data[${k}]`,
+          message: `ConfigMap key ${k} holds a base64-encoded credential that any reader of ConfigMaps sees; move it to a Secret`,
+        });
     }
     return out;
   },
@@ -108,7 +157,7 @@ const longLivedTokenSecret: Check = {
     ) {
       out.push({
         path: 'type',
-        message: `long-lived token secret for service account ${o.metadata.annotations['kubernetes.io/service-account.name']}`,
+        message: `Secret holds a token that never expires for service account ${o.metadata.annotations['kubernetes.io/service-account.name']}; delete it and let pods use projected tokens`,
       });
     }
     return out;

@@ -18,13 +18,13 @@ const workloadExposed: Check = {
         if (type === 'LoadBalancer' || type === 'NodePort') {
           (out ??= []).push({
             path: `${p.metaPrefix}metadata.labels`,
-            message: `exposed outside the cluster by ${type} Service ${nameOf(service)}`,
+            message: `pods are reachable from outside the cluster through ${type} Service ${nameOf(service)}; put them behind a ClusterIP Service and an authenticated Ingress, or restrict the Service's source ranges`,
             related: [refOf(service)],
           });
         } else if (ingresses.length > 0) {
           (out ??= []).push({
             path: `${p.metaPrefix}metadata.labels`,
-            message: `exposed by Ingress ${nameOf(ingresses[0])} through Service ${nameOf(service)}`,
+            message: `pods are reachable from outside the cluster through Ingress ${nameOf(ingresses[0])} → Service ${nameOf(service)}; require authentication on the route, or remove it`,
             related: [refOf(service), refOf(ingresses[0])],
           });
         }
@@ -71,9 +71,20 @@ const serviceExternal: Check = {
   fn: (o) => {
     const t = o.spec?.type;
     if (t === 'NodePort' || t === 'LoadBalancer')
-      return [{ path: 'spec.type', message: `Service type ${t} exposes it outside the cluster` }];
+      return [
+        {
+          path: 'spec.type',
+          message: `Service of type ${t} is reachable from outside the cluster; use type ClusterIP behind an Ingress, or restrict loadBalancerSourceRanges`,
+        },
+      ];
     if (list(o.spec?.externalIPs).length > 0)
-      return [{ path: 'spec.externalIPs', message: 'Service has external IPs' }];
+      return [
+        {
+          path: 'spec.externalIPs',
+          message:
+            'Service is reachable on external IPs; remove spec.externalIPs unless the cluster needs them',
+        },
+      ];
     return [];
   },
 };
@@ -96,7 +107,7 @@ const sshExposed: Check = {
         if (sp)
           (out ??= []).push({
             path: `${p.metaPrefix}metadata.labels`,
-            message: `SSH port ${sp.port} exposed by Service ${nameOf(service)}`,
+            message: `pods serve SSH on port ${sp.port} through Service ${nameOf(service)}; remove the SSH server and use kubectl exec for access`,
             related: [refOf(service)],
           });
       }
@@ -115,7 +126,7 @@ const servicePort: Check = {
       if (ports.includes(p?.port) || ports.includes(tp))
         out.push({
           path: `spec.ports[${i}]`,
-          message: `Service exposes port ${p.port} (${params.what ?? 'sensitive'})`,
+          message: `Service exposes port ${p.port} (${params.what ?? 'sensitive'}); remove the port or restrict who can reach it`,
         });
     });
     return out;
@@ -126,7 +137,12 @@ const ingressNoTls: Check = {
   appliesTo: ['Ingress'],
   fn: (o) =>
     list(o.spec?.tls).length === 0
-      ? [{ path: 'spec.tls', message: `Ingress ${nameOf(o)} serves plain HTTP (no tls section)` }]
+      ? [
+          {
+            path: 'spec.tls',
+            message: `Ingress ${nameOf(o)} serves plain HTTP (no tls section); add a tls section with a certificate`,
+          },
+        ]
       : [],
 };
 

@@ -65,10 +65,14 @@ export function cname(c: ContainerRef): string {
 /** A container hit: strings built when read (scans make one per finding, most never printed). */
 const CONTAINER_FORMAT: HitFormat = {
   path: (c: ContainerRef, rel: string) => c.path + rel,
-  message: (c: ContainerRef, _rel: string, msg: string) => `container "${cname(c)}": ${msg}`,
+  message: (c: ContainerRef, _rel: string, msg: string) => `container "${cname(c)}" ${msg}`,
   container: (c: ContainerRef) => cname(c),
 };
 
+/**
+ * A finding on one container at `rel` under it. The message goes on from `container "name" `: what
+ * is wrong, then the fix ("runs privileged; set securityContext.privileged to false").
+ */
 export function hit(c: ContainerRef, rel: string, message: string): Hit {
   return new LazyHit(CONTAINER_FORMAT, c, rel, message);
 }

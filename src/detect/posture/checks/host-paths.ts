@@ -28,11 +28,35 @@ function normPath(s: string): string {
   return s.length > 1 ? s.replace(/\/+$/, '') : s;
 }
 
+/**
+ * The paths of `params.providers` for the cloud provider the settings name (`cloudProvider`, as
+ * Kubescape's dataControlInputs): none for a provider not listed.
+ */
+function providerPaths(ctx: ScanContext, params: Record<string, any>): string[] | undefined {
+  const byProvider = params.providers as Record<string, string[]> | undefined;
+  if (!byProvider) return undefined;
+  const provider = String(ctx.settings.cloudProvider?.[0] ?? '')
+    .trim()
+    .toLowerCase();
+  return Object.prototype.hasOwnProperty.call(byProvider, provider) ? byProvider[provider] : [];
+}
+
 /** The control's host path test, built once per parameters. */
 function hostPathMatcher(ctx: ScanContext, params: Record<string, any>): (hp: string) => boolean {
   const matchers = ctx.answers.hostPathMatchers;
   let m = matchers.get(params);
   if (m) return m;
+  const byProvider = providerPaths(ctx, params)?.map(normPath);
+  if (byProvider) {
+    // A provider's path, or a home directory's copy of its dot-folders (/root/.aws/credentials).
+    const homeRelative = byProvider.filter((x) => x.startsWith('/.'));
+    m = (hp: string): boolean => {
+      const n = normPath(hp);
+      return byProvider.includes(n) || homeRelative.some((x) => n.endsWith(x));
+    };
+    matchers.set(params, m);
+    return m;
+  }
   const paths = (params.paths as string[] | undefined)?.map(normPath);
   const prefixes = (params.prefixes as string[] | undefined)?.map(normPath);
   const contains = params.contains as string[] | undefined;
@@ -60,12 +84,18 @@ const hostPath = podCheck((p, _o, ctx, params) => {
     if (params.writableOnly) {
       for (const { c, mi, m } of mounts)
         if (m.readOnly !== true)
-          out.push(hit(c, `volumeMounts[${mi}].readOnly`, `mounts host path ${vol.hostPath.path} writable`));
+          out.push(
+            hit(
+              c,
+              `volumeMounts[${mi}].readOnly`,
+              `mounts host path ${vol.hostPath.path} writable; set volumeMounts[${mi}].readOnly to true`,
+            ),
+          );
       continue;
     }
     out.push({
       path: `${p.prefix}volumes[${vi}]`,
-      message: `mounts host path ${vol.hostPath.path}${params.what ? ` (${params.what})` : ''}`,
+      message: `volume "${vol.name}" mounts host path ${vol.hostPath.path}${params.what ? `, a ${params.what}` : ' of the node'}; remove it or use a volume that is not on the node`,
       container: mounts[0] ? cname(mounts[0].c) : undefined,
     });
   }

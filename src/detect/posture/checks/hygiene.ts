@@ -8,7 +8,13 @@ const probe = containerCheck((c, _p, _o, _ctx, params) => {
   if (c.kind !== 'containers') return undefined;
   return c.c[params.probe]
     ? undefined
-    : hit(c, params.probe, params.probe === 'livenessProbe' ? 'no livenessProbe' : 'no readinessProbe');
+    : hit(
+        c,
+        params.probe,
+        params.probe === 'livenessProbe'
+          ? 'has no liveness probe, so a hung process is never restarted; add a livenessProbe'
+          : 'has no readiness probe, so it gets traffic before it is ready; add a readinessProbe',
+      );
 });
 
 const nakedPod = {
@@ -16,14 +22,24 @@ const nakedPod = {
   fn: (o: K8sObject): Hit[] =>
     Array.isArray(o.metadata?.ownerReferences) && o.metadata.ownerReferences.length > 0
       ? []
-      : [{ path: 'metadata.ownerReferences', message: `pod ${nameOf(o)} has no controller to recreate it` }],
+      : [
+          {
+            path: 'metadata.ownerReferences',
+            message: `pod ${nameOf(o)} has no controller to recreate it; run it from a Deployment, StatefulSet or Job`,
+          },
+        ],
 } satisfies Check;
 
 const defaultNamespace: Check = {
   appliesTo: ['podspec'],
   fn: (o) =>
     nsOf(o) === 'default'
-      ? [{ path: 'metadata.namespace', message: `${o.kind} runs in the default namespace` }]
+      ? [
+          {
+            path: 'metadata.namespace',
+            message: `${o.kind} runs in the default namespace; move it to a namespace of its own`,
+          },
+        ]
       : [],
 };
 
@@ -32,7 +48,12 @@ const ENTRYPOINT_FIELDS: readonly string[] = ['command', 'args'];
 const sudoEntrypoint = containerCheck((c) => {
   for (const f of ENTRYPOINT_FIELDS) {
     const i = list(c.c[f]).findIndex((x) => typeof x === 'string' && SUDO.test(x));
-    if (i >= 0) return hit(c, `${f}[${i}]`, 'runs sudo in its entrypoint');
+    if (i >= 0)
+      return hit(
+        c,
+        `${f}[${i}]`,
+        'runs sudo in its entrypoint; run the container as the user it needs instead',
+      );
   }
   return undefined;
 });
@@ -45,7 +66,7 @@ const runtimeClass = podCheck((p, _o, _ctx, params) => {
     : [
         {
           path: `${p.prefix}runtimeClassName`,
-          message: `runtime class ${rc ?? '(none)'} is not a hardened sandbox`,
+          message: `pod runs ${typeof rc === 'string' ? `with runtime class ${rc}` : 'with no runtime class'}, not a hardened sandbox; set runtimeClassName to ${allowed.length > 0 ? allowed.join(' or ') : 'a sandboxed runtime class'}`,
         },
       ];
 });
@@ -60,7 +81,14 @@ const duplicateEnv = containerCheck((c) => {
     if (!e || typeof e.name !== 'string') continue;
     let dup = false;
     for (let j = 0; j < i && !dup; j++) dup = env[j]?.name === e.name;
-    if (dup) (out ??= []).push(hit(c, `env[${i}].name`, `env ${e.name} defined twice`));
+    if (dup)
+      (out ??= []).push(
+        hit(
+          c,
+          `env[${i}].name`,
+          `defines env ${e.name} twice (the last one wins); remove the other definition`,
+        ),
+      );
   }
   return out;
 });

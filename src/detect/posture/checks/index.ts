@@ -1,4 +1,6 @@
 /** Every check by name, as the control catalogue refers to them, gathered from one module per concern. */
+import { apiVersionChecks } from './api-versions.js';
+import { availabilityChecks } from './availability.js';
 import { consistencyChecks } from './consistency.js';
 import { controlPlaneChecks } from './control-plane.js';
 import { credentialChecks } from './credentials.js';
@@ -9,6 +11,7 @@ import { imageChecks } from './images.js';
 import { networkPolicyChecks } from './network-policy.js';
 import { podSecurityAdmissionChecks } from './pod-security-admission.js';
 import { podSecurityChecks } from './pod-security.js';
+import { probeChecks } from './probes.js';
 import { rbacChecks } from './rbac.js';
 import { resourceChecks } from './resources.js';
 import { serviceAccountChecks } from './service-accounts.js';
@@ -32,4 +35,7 @@ export const CHECKS: CheckRegistry = Object.freeze({
   ...controlPlaneChecks,
   ...vulnerabilityChecks,
   ...consistencyChecks,
+  ...probeChecks,
+  ...availabilityChecks,
+  ...apiVersionChecks,
 });

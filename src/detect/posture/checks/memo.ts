@@ -6,6 +6,7 @@
  */
 import { parseImage, parseQuantityString, type ImageRef, type PodSpecRef } from '../k8s.js';
 import type { K8sObject } from '../types.js';
+import type { AvailabilityIndex } from './availability.js';
 
 /** A wanted permission: a rule grants it when it covers one of the verbs on one of the resources. */
 export interface PermissionSpec {
@@ -46,8 +47,9 @@ export class CheckMemo {
   readonly regexes = new WeakMap<readonly string[], RegExp[]>();
   readonly lowered = new WeakMap<readonly string[], string[]>();
   readonly sensitive = new Map<string, boolean>();
-  // RBAC: a control's wanted permissions
+  // RBAC: a control's wanted permissions, and their part a RoleBinding can grant (null: none)
   readonly permissionSpecs = new WeakMap<object, PermissionSpec[]>();
+  readonly namespacedSpecs = new WeakMap<PermissionSpec, PermissionSpec | null>();
   // exposure: per names list, whether an image contains one of them
   readonly imagesNaming = new WeakMap<readonly string[], Map<string, boolean>>();
   // NetworkPolicy: directions restricted by a set of policies (the context caches the sets)
@@ -55,6 +57,10 @@ export class CheckMemo {
   // known-vulnerable components
   readonly imagePatterns = new WeakMap<object, RegExp>();
   subPathVulnerable: boolean | undefined;
+  // availability: budgets and autoscalers of the context, indexed on first ask
+  availability: AvailabilityIndex | undefined;
+  // API versions: the target Kubernetes minor (the kubernetesVersion setting)
+  kubernetesMinor: number | undefined;
 
   /**
    * Parsed image reference: a cluster runs few distinct images in many pods (a Deployment, its

@@ -23,15 +23,20 @@ const networkPolicy: Check = {
               p.metaPrefix,
               'metadata.labels',
               !ingress && !egress
-                ? 'no NetworkPolicy restricts ingress or egress for these pods'
+                ? 'no NetworkPolicy restricts ingress or egress for these pods; add a policy with ingress and egress rules'
                 : !ingress
-                  ? 'no NetworkPolicy restricts ingress for these pods'
-                  : 'no NetworkPolicy restricts egress for these pods',
+                  ? 'no NetworkPolicy restricts ingress for these pods; add a policy with ingress rules'
+                  : 'no NetworkPolicy restricts egress for these pods; add a policy with egress rules',
             ),
           );
       } else if (pols.length === 0)
         (out ??= []).push(
-          new LazyHit(PATH_FORMAT, p.metaPrefix, 'metadata.labels', 'no NetworkPolicy selects these pods'),
+          new LazyHit(
+            PATH_FORMAT,
+            p.metaPrefix,
+            'metadata.labels',
+            'no NetworkPolicy selects these pods, so any pod can reach them; add one that allows only the traffic they need',
+          ),
         );
     }
     return out ?? NONE;
@@ -84,7 +89,12 @@ const namespaceNetworkPolicy: Check = {
           return [];
       }
     }
-    return [{ path: 'metadata.name', message: `namespace ${ns} has no NetworkPolicy` }];
+    return [
+      {
+        path: 'metadata.name',
+        message: `namespace ${ns} has no NetworkPolicy; add a default-deny policy and allow what its pods need`,
+      },
+    ];
   },
 };
 

@@ -12,61 +12,76 @@ import type { Check } from './types.js';
 
 const privileged = containerCheck((c) => {
   const s = sc(c);
-  if (s.privileged === true) return hit(c, 'securityContext.privileged', 'runs privileged');
+  if (s.privileged === true)
+    return hit(c, 'securityContext.privileged', 'runs privileged; set securityContext.privileged to false');
   const adds = list(s.capabilities?.add);
   const i = adds.findIndex((x) => upper(x) === 'SYS_ADMIN' || upper(x) === 'ALL');
   if (i >= 0)
     return hit(
       c,
       `securityContext.capabilities.add[${i}]`,
-      `adds capability ${adds[i]}, equivalent to privileged`,
+      `adds capability ${adds[i]}, which is as much as running privileged; remove it from securityContext.capabilities.add`,
     );
   return undefined;
 });
 
-const allowPrivilegeEscalation = containerCheck((c) => {
+/** PodSecurityPolicies are in view and every one forbids privilege escalation (it is then defaulted off). */
+function pspsForbidEscalation(ctx: ScanContext): boolean {
+  const psps = ctx.of('PodSecurityPolicy');
+  return psps.length > 0 && psps.every((psp) => psp.spec?.allowPrivilegeEscalation === false);
+}
+
+const allowPrivilegeEscalation = containerCheck((c, _p, _o, ctx) => {
   const s = sc(c);
   if (s.allowPrivilegeEscalation === false) return undefined;
+  if (pspsForbidEscalation(ctx)) return undefined;
   return hit(
     c,
     'securityContext.allowPrivilegeEscalation',
     s.allowPrivilegeEscalation === true
-      ? 'allows privilege escalation'
-      : 'does not set allowPrivilegeEscalation: false',
+      ? 'allows privilege escalation; set securityContext.allowPrivilegeEscalation to false'
+      : 'does not forbid privilege escalation; set securityContext.allowPrivilegeEscalation to false',
   );
 });
 
 const readOnlyRootFilesystem = containerCheck((c) => {
   if (sc(c).readOnlyRootFilesystem === true) return undefined;
-  return hit(c, 'securityContext.readOnlyRootFilesystem', 'root filesystem is writable');
+  return hit(
+    c,
+    'securityContext.readOnlyRootFilesystem',
+    'has a writable root filesystem; set securityContext.readOnlyRootFilesystem to true and mount volumes where it writes',
+  );
 });
 
-function positive(v: unknown): boolean {
-  return typeof v === 'number' && v > 0;
-}
-
+/**
+ * As Kubescape's non-root-containers: each of runAsNonRoot, runAsUser and runAsGroup is the
+ * container's when it sets it, else the pod's. The user may be root when runAsNonRoot is not true
+ * and runAsUser is unset or 0; the group when runAsGroup is unset or 0. runAsNonRoot: true is
+ * enough for the user (the kubelet refuses to start such a container as UID 0).
+ */
 const runAsNonRoot = containerCheck((c, p) => {
   const s = sc(c);
   const ps = psc(p);
+  const nonRoot = s.runAsNonRoot !== undefined ? s.runAsNonRoot : ps.runAsNonRoot;
+  const user = s.runAsUser !== undefined ? s.runAsUser : ps.runAsUser;
+  const group = s.runAsGroup !== undefined ? s.runAsGroup : ps.runAsGroup;
   let out: Hit[] | undefined;
-  const userSet = s.runAsNonRoot !== undefined || s.runAsUser !== undefined;
-  const userOk = userSet
-    ? s.runAsNonRoot === true ||
-      positive(s.runAsUser) ||
-      (s.runAsNonRoot === undefined && positive(s.runAsUser))
-    : ps.runAsNonRoot === true || positive(ps.runAsUser);
-  const userZero = s.runAsUser === 0 || (s.runAsUser === undefined && ps.runAsUser === 0);
-  if (!userOk || userZero)
+  if ((nonRoot === undefined || nonRoot === false) && (user === undefined || user === 0))
     out = [
       hit(
         c,
-        'securityContext.runAsNonRoot',
-        'may run as root (runAsNonRoot not true and runAsUser not above 0)',
+        s.runAsUser === 0 ? 'securityContext.runAsUser' : 'securityContext.runAsNonRoot',
+        user === 0
+          ? 'runs as root (runAsUser: 0); set securityContext.runAsNonRoot to true and runAsUser above 0'
+          : 'may run as root (no runAsNonRoot: true, no runAsUser above 0); set securityContext.runAsNonRoot to true',
       ),
     ];
-  const groupOk = s.runAsGroup !== undefined ? positive(s.runAsGroup) : positive(ps.runAsGroup);
-  if (!groupOk) {
-    const h = hit(c, 'securityContext.runAsGroup', 'may run with the root group (runAsGroup not above 0)');
+  if (group === undefined || group === 0) {
+    const h = hit(
+      c,
+      'securityContext.runAsGroup',
+      'may run with the root group (no runAsGroup above 0); set securityContext.runAsGroup above 0',
+    );
     if (out) out.push(h);
     else return h;
   }
@@ -75,11 +90,21 @@ const runAsNonRoot = containerCheck((c, p) => {
 
 const runAsUserZero = containerCheck((c, p) => {
   const s = sc(c);
-  if (s.runAsUser === 0) return hit(c, 'securityContext.runAsUser', 'sets runAsUser 0 (root)');
+  if (s.runAsUser === 0)
+    return hit(c, 'securityContext.runAsUser', 'runs as UID 0 (root); set securityContext.runAsUser above 0');
   if (s.runAsUser === undefined && psc(p).runAsUser === 0)
-    return { path: `${p.prefix}securityContext.runAsUser`, message: 'pod sets runAsUser 0 (root)' };
+    return {
+      path: `${p.prefix}securityContext.runAsUser`,
+      message: 'pod runs its containers as UID 0 (root); set securityContext.runAsUser above 0',
+    };
   return undefined;
 });
+
+const HOST_NAMESPACE: Readonly<Record<string, string>> = {
+  hostPID: 'PID',
+  hostIPC: 'IPC',
+  hostNetwork: 'network',
+};
 
 const hostNamespace = podCheck((p, _o, _c, params) => {
   let out: Hit[] | undefined;
@@ -87,7 +112,7 @@ const hostNamespace = podCheck((p, _o, _c, params) => {
     if (p.spec[f] === true)
       (out ??= []).push({
         path: p.prefix + f,
-        message: `pod shares the host's ${f.replace(/^host/, '').toUpperCase()} namespace (${f}: true)`,
+        message: `pod shares the node's ${HOST_NAMESPACE[f] ?? f} namespace (${f}: true); remove ${f}`,
       });
   }
   return out ?? NONE;
@@ -99,7 +124,13 @@ const hostPort = containerCheck((c) => {
   for (let i = 0; i < ports.length; i++) {
     const pt = ports[i];
     if (pt && pt.hostPort)
-      (out ??= []).push(hit(c, `ports[${i}].hostPort`, `binds host port ${pt.hostPort}`));
+      (out ??= []).push(
+        hit(
+          c,
+          `ports[${i}].hostPort`,
+          `binds port ${pt.hostPort} of the node; remove hostPort and reach the pod through a Service`,
+        ),
+      );
   }
   return out;
 });
@@ -125,7 +156,13 @@ const capabilitiesAdded = containerCheck((c, _p, _o, ctx, params) => {
     const cap = adds[i];
     const u = upper(cap);
     if ((allow && !allow.has(u)) || (!allow && deny.has(u)))
-      (out ??= []).push(hit(c, `securityContext.capabilities.add[${i}]`, `adds capability ${cap}`));
+      (out ??= []).push(
+        hit(
+          c,
+          `securityContext.capabilities.add[${i}]`,
+          `adds capability ${cap}; remove it from securityContext.capabilities.add`,
+        ),
+      );
   }
   return out;
 });
@@ -137,14 +174,24 @@ function hasCap(raw: any[], cap: string): boolean {
 }
 
 const dropCapability = containerCheck((c, _p, _o, _ctx, params) => {
-  const drops = list(sc(c).capabilities?.drop);
-  if (hasCap(drops, 'ALL')) return undefined;
   const caps = params.caps as string[];
+  const drops = list(sc(c).capabilities?.drop);
+  if (hasCap(drops, 'ALL')) {
+    // Dropping ALL and adding one back leaves that one (Kubescape's NET_RAW rule says the same).
+    const adds = list(sc(c).capabilities?.add);
+    if (adds.length === 0) return undefined;
+    const back = caps.filter((x) => x !== 'ALL' && hasCap(adds, x));
+    return back.length === 0
+      ? undefined
+      : hit(c, 'securityContext.capabilities.add', `drops ALL but adds ${back.join(', ')} back`);
+  }
   if (caps.every((x) => hasCap(drops, x))) return undefined;
   return hit(
     c,
     'securityContext.capabilities.drop',
-    caps.length === 1 ? `does not drop ${caps[0]}` : `does not drop ${caps.join(', ')}`,
+    caps.length === 1 && caps[0] === 'ALL'
+      ? 'does not drop ALL capabilities; add ALL to securityContext.capabilities.drop'
+      : `does not drop ${caps.join(', ')}; add ALL (or ${caps.join(', ')}) to securityContext.capabilities.drop`,
   );
 });
 
@@ -189,7 +236,7 @@ const linuxHardening = containerCheck((c, p, _o, ctx) => {
   return hit(
     c,
     'securityContext.seccompProfile',
-    'has no seccomp, SELinux or AppArmor profile and drops no capability',
+    'has no seccomp, SELinux or AppArmor profile and drops no capability; set securityContext.seccompProfile.type to RuntimeDefault',
   );
 });
 
@@ -200,12 +247,24 @@ const seccomp = containerCheck((c, p, _o, ctx, params) => {
   const eff = cs ?? ps;
   if (params.level === 'set')
     return eff === undefined && !hasSeccomp(p, c, ctx)
-      ? hit(c, 'securityContext.seccompProfile', 'no seccomp profile')
+      ? hit(
+          c,
+          'securityContext.seccompProfile',
+          'has no seccomp profile; set securityContext.seccompProfile.type to RuntimeDefault',
+        )
       : undefined;
   if (eff === 'Unconfined')
-    return hit(c, cs ? 'securityContext.seccompProfile.type' : '', 'seccomp profile is Unconfined');
+    return hit(
+      c,
+      cs ? 'securityContext.seccompProfile.type' : '',
+      'runs with seccomp Unconfined; set securityContext.seccompProfile.type to RuntimeDefault',
+    );
   if (params.level === 'restricted' && eff !== 'RuntimeDefault' && eff !== 'Localhost')
-    return hit(c, 'securityContext.seccompProfile.type', 'no RuntimeDefault or Localhost seccomp profile');
+    return hit(
+      c,
+      'securityContext.seccompProfile.type',
+      'has no RuntimeDefault or Localhost seccomp profile; set securityContext.seccompProfile.type to RuntimeDefault',
+    );
   return undefined;
 });
 
@@ -227,24 +286,44 @@ const seLinux = podCheck((p, _o, ctx) => {
   let out: Hit[] | undefined;
   const pf = badSeLinux(psc(p).seLinuxOptions);
   if (pf)
-    out = [{ path: `${p.prefix}securityContext.seLinuxOptions.${pf}`, message: `pod sets SELinux ${pf}` }];
+    out = [
+      {
+        path: `${p.prefix}securityContext.seLinuxOptions.${pf}`,
+        message: `pod sets a custom SELinux ${pf}; remove securityContext.seLinuxOptions.${pf}`,
+      },
+    ];
   for (const c of ctx.memo.containersOf(p)) {
     const f = badSeLinux(sc(c).seLinuxOptions);
-    if (f) (out ??= []).push(hit(c, `securityContext.seLinuxOptions.${f}`, `sets SELinux ${f}`));
+    if (f)
+      (out ??= []).push(
+        hit(
+          c,
+          `securityContext.seLinuxOptions.${f}`,
+          `sets a custom SELinux ${f}; remove securityContext.seLinuxOptions.${f}`,
+        ),
+      );
   }
   return out ?? NONE;
 });
 
 const seLinuxSet = containerCheck((c, p) =>
   sc(c).seLinuxOptions === undefined && psc(p).seLinuxOptions === undefined
-    ? hit(c, 'securityContext.seLinuxOptions', 'no SELinux options')
+    ? hit(
+        c,
+        'securityContext.seLinuxOptions',
+        'has no SELinux options; set securityContext.seLinuxOptions where the nodes run SELinux',
+      )
     : undefined,
 );
 
 const procMount = containerCheck((c) => {
   const v = sc(c).procMount;
   return v !== undefined && v !== 'Default'
-    ? hit(c, 'securityContext.procMount', `procMount is ${v}`)
+    ? hit(
+        c,
+        'securityContext.procMount',
+        `unmasks /proc (procMount: ${v}); set securityContext.procMount to Default`,
+      )
     : undefined;
 });
 
@@ -254,13 +333,17 @@ const hostProcess = podCheck((p, _o, ctx) => {
     out = [
       {
         path: `${p.prefix}securityContext.windowsOptions.hostProcess`,
-        message: 'pod runs as a Windows host process',
+        message: 'pod runs as a Windows host process; remove securityContext.windowsOptions.hostProcess',
       },
     ];
   for (const c of ctx.memo.containersOf(p))
     if (sc(c).windowsOptions?.hostProcess === true)
       (out ??= []).push(
-        hit(c, 'securityContext.windowsOptions.hostProcess', 'runs as a Windows host process'),
+        hit(
+          c,
+          'securityContext.windowsOptions.hostProcess',
+          'runs as a Windows host process; remove securityContext.windowsOptions.hostProcess',
+        ),
       );
   return out ?? NONE;
 });
@@ -285,7 +368,7 @@ const sysctls = podCheck((p) => {
     if (s && !SAFE_SYSCTLS.has(String(s.name)))
       (out ??= []).push({
         path: `${p.prefix}securityContext.sysctls[${i}].name`,
-        message: `sets unsafe sysctl ${s.name}`,
+        message: `pod sets the unsafe sysctl ${s.name}; remove it from securityContext.sysctls`,
       });
   }
   return out ?? NONE;
@@ -298,17 +381,23 @@ const appArmor = podCheck((p, _o, ctx) => {
       if (k.startsWith('container.apparmor.security.beta.kubernetes.io/') && v === 'unconfined')
         (out ??= []).push({
           path: `${p.prefix.replace(/spec\.$/, '')}metadata.annotations[${k}]`,
-          message: `AppArmor unconfined for ${k.split('/')[1]}`,
+          message: `container "${k.split('/')[1]}" runs AppArmor unconfined; set the annotation ${k} to runtime/default`,
         });
     }
   if (psc(p).appArmorProfile?.type === 'Unconfined')
     (out ??= []).push({
       path: `${p.prefix}securityContext.appArmorProfile.type`,
-      message: 'pod AppArmor profile is Unconfined',
+      message: 'pod runs AppArmor Unconfined; set securityContext.appArmorProfile.type to RuntimeDefault',
     });
   for (const c of ctx.memo.containersOf(p))
     if (sc(c).appArmorProfile?.type === 'Unconfined')
-      (out ??= []).push(hit(c, 'securityContext.appArmorProfile.type', 'AppArmor profile is Unconfined'));
+      (out ??= []).push(
+        hit(
+          c,
+          'securityContext.appArmorProfile.type',
+          'runs AppArmor Unconfined; set securityContext.appArmorProfile.type to RuntimeDefault',
+        ),
+      );
   return out ?? NONE;
 });
 
@@ -332,7 +421,7 @@ const volumeTypes = podCheck((p) => {
       if (Object.prototype.hasOwnProperty.call(v, t) && t !== 'name' && !RESTRICTED_VOLUMES.has(t))
         (out ??= []).push({
           path: `${p.prefix}volumes[${i}].${t}`,
-          message: `volume "${v.name}" uses type ${t}`,
+          message: `volume "${v.name}" is of type ${t}, outside the restricted set; use a configMap, secret, emptyDir, projected, CSI or PersistentVolumeClaim volume`,
         });
   }
   return out ?? NONE;

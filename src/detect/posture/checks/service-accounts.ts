@@ -20,7 +20,8 @@ export function tokenMounted(p: PodSpecRef, o: K8sObject, ctx: ScanContext): boo
 /** Found on most workloads: strings built when read. */
 const TOKEN_MOUNTED_FORMAT: HitFormat = {
   path: (p: PodSpecRef) => `${p.prefix}automountServiceAccountToken`,
-  message: (p: PodSpecRef) => `service account token of "${saName(p)}" is mounted into the pod`,
+  message: (p: PodSpecRef) =>
+    `pods mount the API token of service account "${saName(p)}"; set automountServiceAccountToken to false unless they call the API`,
 };
 
 const automountToken = podCheck((p, o, ctx) => {
@@ -33,7 +34,10 @@ const deprecatedSaField = podCheck((p) => {
   if (dep === undefined) return NONE;
   if (p.spec.serviceAccountName !== undefined && p.spec.serviceAccountName === dep) return NONE;
   return [
-    { path: `${p.prefix}serviceAccount`, message: `uses the deprecated serviceAccount field (${dep})` },
+    {
+      path: `${p.prefix}serviceAccount`,
+      message: `pod names its service account in the deprecated serviceAccount field (${dep}); use serviceAccountName`,
+    },
   ];
 });
 
@@ -42,7 +46,7 @@ const MISSING_SA_FORMAT: HitFormat = {
   path: (p: PodSpecRef) =>
     `${p.prefix}${p.spec.serviceAccountName !== undefined ? 'serviceAccountName' : 'serviceAccount'}`,
   message: (_p: PodSpecRef, o: K8sObject, name: unknown) =>
-    `service account "${name}" does not exist in namespace ${nsOf(o)}`,
+    `service account "${name}" does not exist in namespace ${nsOf(o)}, so the pods will not be created; create it or fix the name`,
 };
 
 const missingSa = podCheck((p, o, ctx) => {
@@ -59,7 +63,7 @@ const defaultSaAutomount: Check = {
       ? [
           {
             path: 'automountServiceAccountToken',
-            message: `default service account of ${nsOf(o)} mounts its token by default`,
+            message: `default service account of ${nsOf(o)} gives its API token to every pod that does not opt out; set automountServiceAccountToken to false on it`,
           },
         ]
       : [],

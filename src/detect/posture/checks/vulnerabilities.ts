@@ -39,7 +39,7 @@ const imageMatch: Check = {
         }
         (out ??= []).push({
           path: `${p.prefix}containers[${i}].image`,
-          message: `${params.what}: ${image}`,
+          message: `container "${c?.name}" runs ${image}, ${/^[aeiou]/i.test(String(params.what)) ? 'an' : 'a'} ${params.what}; ${params.fixedIn ? `upgrade it to ${(params.fixedIn as string[]).join(' or ')} or later` : 'replace it with a maintained release'}`,
           container: c?.name,
         });
       }
@@ -80,7 +80,7 @@ const subPathSymlink: Check = {
             if (m?.subPath)
               out.push({
                 path: `${p.prefix}${k}[${i}].volumeMounts[${j}].subPath`,
-                message: `subPath mount on a node vulnerable to CVE-2021-25741`,
+                message: `container "${c?.name}" mounts a subPath on nodes whose kubelet is vulnerable to CVE-2021-25741; upgrade the kubelets or remove the subPath`,
                 container: c?.name,
               });
           }),

@@ -14,6 +14,7 @@ import {
   type Scalar,
   type YAMLMap,
 } from 'yaml';
+import { lineColAt, tooDeepMessage, yamlTooDeep } from '../../../util/yaml-depth.js';
 import { RuleLoadError, type Position, type RuleSource } from './types.js';
 
 export interface Part {
@@ -49,10 +50,20 @@ export function posOf(file: string, lc: LineCounter, node: Node | undefined | nu
 
 /** Parses one rules file into its items (rule, macro, list, required_*), with their positions. */
 export function readSource(src: RuleSource): ReadItem[] {
+  const deep = yamlTooDeep(src.content);
+  if (deep) {
+    const at = lineColAt(src.content, deep.offset);
+    throw new RuleLoadError({ file: src.name, line: at.line, col: at.col }, tooDeepMessage());
+  }
   const lc = new LineCounter();
   let doc: ReturnType<typeof parseDocument>;
   try {
-    doc = parseDocument(src.content, { lineCounter: lc, prettyErrors: false, uniqueKeys: false });
+    doc = parseDocument(src.content, {
+      lineCounter: lc,
+      prettyErrors: false,
+      uniqueKeys: false,
+      logLevel: 'error',
+    });
   } catch (e) {
     // The yaml package's parser recurses per nesting level: thousands of `- - -` exhaust the stack
     // before it can report a position.

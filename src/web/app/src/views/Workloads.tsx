@@ -32,7 +32,8 @@ export function WorkloadsView() {
       <p className="hint">
         Each workload (image + command in Docker, namespace + owner in Kubernetes) has a learned baseline:{' '}
         <em>learning</em> until it has seen enough, then <em>ready</em> (deviations alert), <em>stale</em>{' '}
-        when it has not seen the workload for a while.
+        when it has not seen the workload for a while, or when new behaviour persisted across replicas with no
+        security alert (it keeps alerting, at a higher threshold, until accepted).
       </p>
       {rows.length === 0 ? (
         <Empty>No workload seen yet.</Empty>
@@ -69,7 +70,11 @@ export function WorkloadsView() {
                       .filter(([, v]) => v !== undefined)
                       .map(([k, v]) => `${k} ${String(v)}`)
                       .join(' · ')}
-                    {r.staleReason && <div>stale: {String(r.staleReason)}</div>}
+                    {r.reason ? (
+                      <div>{String(r.reason)}</div>
+                    ) : (
+                      r.staleReason && <div>stale: {String(r.staleReason)}</div>
+                    )}
                   </td>
                   <td>
                     <Sparkline values={(r.cpu ?? []) as number[]} />
