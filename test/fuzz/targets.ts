@@ -12,7 +12,9 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
+import { PostureEngine } from '../../src/detect/posture/engine.js';
 import { formatError, loadText } from '../../src/detect/posture/load.js';
+import { locateFindings } from '../../src/detect/posture/locate.js';
 import { loadRuleSources, RuleLoadError } from '../../src/detect/rules/loader.js';
 import { ConditionSyntaxError, parseCondition } from '../../src/detect/rules/parser.js';
 import { parsePolicy, PolicyError } from '../../src/respond/policy.js';
@@ -201,6 +203,45 @@ export const postureManifests = target(
   },
   () => 'loadText reports errors, it never throws',
   YAML_PER_BYTE_MS,
+);
+
+/** One engine for every input: building one reads the catalogue. */
+let locateEngine: PostureEngine | undefined;
+
+/** Where findings of manifests are located (locate.ts): inside the text, start before end. */
+export const postureLocations = target(
+  'posture-locations',
+  manifestSeeds,
+  textInputs(manifestSeeds, YAML_NESTING, [JSON.parse(manifestSeeds[3]) as Json]),
+  (input) => {
+    const text = asText(input);
+    const r = loadText(text, MANIFEST_FILE);
+    const res = (locateEngine ??= new PostureEngine()).evaluate(r.objects);
+    locateFindings(res.findings, r.objects);
+    const lines = text.split('\n');
+    for (const f of res.findings) {
+      const l = f.location;
+      const where = (): string => `${f.path} at ${JSON.stringify(l)}`;
+      check(postureLocations.name, l !== undefined, () => `${f.path} not located`);
+      if (!l) continue;
+      const inside = (line: number, column: number): boolean =>
+        Number.isInteger(line) &&
+        Number.isInteger(column) &&
+        line >= 1 &&
+        line <= lines.length &&
+        column >= 1 &&
+        column <= lines[line - 1].length + 1;
+      check(postureLocations.name, inside(l.line, l.column), () => `start outside the text: ${where()}`);
+      check(postureLocations.name, inside(l.endLine, l.endColumn), () => `end outside the text: ${where()}`);
+      check(
+        postureLocations.name,
+        l.endLine > l.line || (l.endLine === l.line && l.endColumn >= l.column),
+        () => `end before start: ${where()}`,
+      );
+    }
+  },
+  () => 'loading, evaluating and locating never throw',
+  2 * YAML_PER_BYTE_MS,
 );
 
 // ---- Falco rule files and conditions
@@ -626,6 +667,7 @@ export const policyFiles = target(
 
 export const TARGETS: readonly FuzzTarget[] = [
   postureManifests,
+  postureLocations,
   ruleFiles,
   ruleCondition,
   k8sAudit,

@@ -9,14 +9,21 @@ import {
   DEFAULT_KUBERNETES_VERSION,
   parseKubernetesMinor,
 } from '../../detect/posture/checks/api-versions.js';
-import { evaluate } from '../../detect/posture/engine.js';
+import { evaluate, type EvaluateOptions } from '../../detect/posture/engine.js';
 import { loadExceptions } from '../../detect/posture/exceptions.js';
 import { formatError } from '../../detect/posture/load.js';
+import { locateFindings } from '../../detect/posture/locate.js';
 import { MAX_INPUT_BYTES, MAX_YAML_DOCUMENT_BYTES } from '../../detect/posture/load.js';
 import { failsAt, OUTPUT_FORMATS, renderChunks, type OutputFormat } from '../../detect/posture/output.js';
 import { loadSettings } from '../../detect/posture/settings.js';
 import { MAX_RUN_BYTES, readCluster, readPaths } from '../../detect/posture/sources.js';
-import { parseSeverity, type LoadedObject, type ScanError } from '../../detect/posture/types.js';
+import {
+  parseSeverity,
+  type ControlDef,
+  type LoadedObject,
+  type ScanError,
+  type ScanResult,
+} from '../../detect/posture/types.js';
 
 interface ScanOpts {
   cluster?: boolean;
@@ -47,6 +54,53 @@ function parseSize(value: string): number {
 async function writeAll(chunks: Iterable<string>): Promise<void> {
   for (const c of chunks)
     if (!process.stdout.write(c)) await new Promise((resolve) => process.stdout.once('drain', resolve));
+}
+
+/**
+ * Reads the inputs, evaluates them and locates the findings in the text they were read from.
+ * Its own function so that the objects and texts are unreachable once it returns: the report is
+ * written after it, and writing the report of a large scan is when memory peaks (a suspended
+ * async function keeps its locals).
+ */
+async function scanInputs(
+  paths: string[],
+  opts: ScanOpts,
+  controls: ControlDef[],
+  extra: Pick<EvaluateOptions, 'exceptions' | 'settings'>,
+): Promise<{ res: ScanResult; objectCount: number; unreadable: number; errors: ScanError[] }> {
+  let objects: LoadedObject[] = [];
+  const errors: ScanError[] = [];
+  if (opts.cluster) {
+    try {
+      const r = await readCluster({ kubeconfig: opts.kubeconfig, context: opts.context });
+      objects.push(...r.objects);
+      errors.push(...r.errors);
+    } catch (e) {
+      fail(`cluster: ${(e as Error).message}`);
+    }
+  }
+  let unreadable = 0;
+  if (paths.length > 0) {
+    const r = await readPaths(paths, {
+      followLinks: opts.followLinks,
+      maxInputBytes: opts.maxFileSize,
+      maxDocumentBytes: opts.maxDocumentSize,
+      maxRunBytes: opts.maxTotalSize,
+    });
+    objects = objects.concat(r.objects);
+    for (const e of r.errors) errors.push(e);
+    unreadable = r.unreadable.length;
+  }
+  const res = evaluate(objects, {
+    controls,
+    ...extra,
+    complete: !!opts.cluster && paths.length === 0,
+    only: opts.control,
+    errors,
+  });
+  // Each finding's line and column in its file, from the documents that have findings.
+  locateFindings(res.findings, objects);
+  return { res, objectCount: objects.length, unreadable, errors };
 }
 
 function fail(msg: string): never {
@@ -132,37 +186,10 @@ export function register(program: Command): void {
       const k8sVersion = settings?.kubernetesVersion?.[0];
       if (k8sVersion !== undefined && parseKubernetesMinor(k8sVersion) === undefined)
         fail(`--kubernetes-version: not a Kubernetes version: ${k8sVersion} (e.g. 1.29)`);
-      let objects: LoadedObject[] = [];
-      const errors: ScanError[] = [];
-      if (opts.cluster) {
-        try {
-          const r = await readCluster({ kubeconfig: opts.kubeconfig, context: opts.context });
-          objects.push(...r.objects);
-          errors.push(...r.errors);
-        } catch (e) {
-          fail(`cluster: ${(e as Error).message}`);
-        }
-      }
-      let unreadable = 0;
-      if (paths.length > 0) {
-        const r = await readPaths(paths, {
-          followLinks: opts.followLinks,
-          maxInputBytes: opts.maxFileSize,
-          maxDocumentBytes: opts.maxDocumentSize,
-          maxRunBytes: opts.maxTotalSize,
-        });
-        objects = objects.concat(r.objects);
-        for (const e of r.errors) errors.push(e);
-        unreadable = r.unreadable.length;
-      }
       const controls = loadCatalogue();
-      const res = evaluate(objects, {
-        controls,
+      const { res, objectCount, unreadable, errors } = await scanInputs(paths, opts, controls, {
         exceptions,
         settings,
-        complete: !!opts.cluster && paths.length === 0,
-        only: opts.control,
-        errors,
       });
       await writeAll(
         renderChunks(
@@ -174,7 +201,7 @@ export function register(program: Command): void {
       );
       if (opts.output !== 'table')
         for (const e of errors) process.stderr.write(`vigie scan: ${formatError(e)}\n`);
-      if (objects.length === 0 && errors.length > 0) process.exitCode = 2;
+      if (objectCount === 0 && errors.length > 0) process.exitCode = 2;
       else if (unreadable > 0 && !opts.allowUnreadable) process.exitCode = 2;
       else if (failsAt(res, threshold)) process.exitCode = 1;
     });

@@ -56,6 +56,10 @@ class GroupedFinding implements ReportedFinding {
   get source(): Finding['source'] {
     return this.lead.source;
   }
+  /** The lead's field in the source text: where the group is reported. */
+  get location(): Finding['location'] {
+    return this.lead.location;
+  }
   get mitre(): Finding['mitre'] {
     return this.lead.mitre;
   }

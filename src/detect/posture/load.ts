@@ -5,7 +5,7 @@
  */
 import { LineCounter, parseAllDocuments } from 'yaml';
 import { lineColAt, tooDeepMessage, yamlTooDeep } from '../../util/yaml-depth.js';
-import type { K8sObject, LoadedObject, ScanError } from './types.js';
+import type { DocumentOrigin, K8sObject, LoadedObject, ScanError, SourceText } from './types.js';
 
 /** Aliases resolved per document before the document is refused (billion-laughs guard). */
 export const MAX_ALIAS_COUNT = 100;
@@ -20,6 +20,12 @@ export const MAX_INPUT_BYTES = 64 * 1024 * 1024;
 export const MAX_YAML_DOCUMENT_BYTES = 8 * 1024 * 1024;
 /** Error messages kept per input: a file that is not YAML at all would otherwise give thousands. */
 export const MAX_ERRORS_PER_INPUT = 20;
+
+/**
+ * How documents are parsed, here and again when findings are located (locate.ts). logLevel error:
+ * the parser's warnings would go to stderr with the input's raw bytes in them.
+ */
+export const YAML_PARSE_OPTIONS = { prettyErrors: false, uniqueKeys: false, logLevel: 'error' } as const;
 
 export interface LoadLimits {
   /** Bytes of one input (file or stdin). */
@@ -89,11 +95,29 @@ function isObj(v: unknown): v is K8sObject {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-/** Flattens `List`/`*List` objects and arrays into their items. */
-export function flattenObjects(value: unknown, out: K8sObject[], depth = 0): void {
+type Route = readonly (string | number)[];
+const ROOT: Route = Object.freeze([]);
+
+/** `route` and then `keys`, in an array of just that length (one per item of a large List). */
+function extend(route: Route, ...keys: (string | number)[]): Route {
+  return route.length === 0 ? keys : route.concat(keys);
+}
+
+/**
+ * Flattens `List`/`*List` objects and arrays into their items. With `routes`, the keys from
+ * `value` to each object are appended beside it (`['items', 3]`), for locating fields later.
+ */
+export function flattenObjects(
+  value: unknown,
+  out: K8sObject[],
+  depth = 0,
+  routes?: Route[],
+  route: Route = ROOT,
+): void {
   if (depth > 4 || value == null) return;
   if (Array.isArray(value)) {
-    for (const v of value) flattenObjects(v, out, depth + 1);
+    for (let i = 0; i < value.length; i++)
+      flattenObjects(value[i], out, depth + 1, routes, routes ? extend(route, i) : route);
     return;
   }
   if (!isObj(value)) return;
@@ -101,17 +125,22 @@ export function flattenObjects(value: unknown, out: K8sObject[], depth = 0): voi
     Array.isArray(value.items) &&
     (value.kind === 'List' || (typeof value.kind === 'string' && value.kind.endsWith('List')))
   ) {
-    for (const it of value.items) {
+    const items: unknown[] = value.items;
+    for (let i = 0; i < items.length; i++) {
+      const it = items[i];
       if (isObj(it) && !it.kind && typeof value.kind === 'string' && value.kind !== 'List') {
         // `kubectl get deploy -o json` gives DeploymentList with items that lack kind.
         it.kind = value.kind.slice(0, -4);
         if (!it.apiVersion && value.apiVersion) it.apiVersion = value.apiVersion;
       }
-      flattenObjects(it, out, depth + 1);
+      flattenObjects(it, out, depth + 1, routes, routes ? extend(route, 'items', i) : route);
     }
     return;
   }
-  if (typeof value.kind === 'string') out.push(value);
+  if (typeof value.kind === 'string') {
+    out.push(value);
+    routes?.push(route);
+  }
 }
 
 export function loadText(text: string, file: string, limits: LoadLimits = DEFAULT_LOAD_LIMITS): LoadResult {
@@ -128,9 +157,12 @@ export function loadText(text: string, file: string, limits: LoadLimits = DEFAUL
     try {
       const parsed: unknown = JSON.parse(text);
       const flat: K8sObject[] = [];
-      flattenObjects(parsed, flat);
-      const source = { file };
-      for (const o of flat) objects.push({ obj: o, source });
+      const routes: Route[] = [];
+      flattenObjects(parsed, flat, 0, routes);
+      const doc: DocumentOrigin = { input: { text }, from: 0, to: text.length, nth: 0, json: true };
+      // One source per object: locateFindings tells an object's findings by it.
+      for (let i = 0; i < flat.length; i++)
+        objects.push({ obj: flat[i], source: { file }, origin: { doc, route: routes[i] } });
       return { objects, errors };
     } catch {
       /* YAML below gives the position */
@@ -139,6 +171,8 @@ export function loadText(text: string, file: string, limits: LoadLimits = DEFAUL
   // One document at a time: the parser's trees of one document are garbage before the next is
   // parsed, and a document over the limit is refused without being parsed.
   const starts = documentStarts(text);
+  // Kept with the objects (a reference, not a copy) so that findings can be located afterwards.
+  const input: SourceText = { text };
   let docIndex = 0;
   let dropped = 0;
   let line = 1;
@@ -161,21 +195,27 @@ export function loadText(text: string, file: string, limits: LoadLimits = DEFAUL
       docIndex++;
       continue;
     }
-    docIndex = loadYamlChunk(text.slice(from, to), file, base, docIndex, objects, addError);
+    docIndex = loadYamlChunk(input, from, to, file, base, docIndex, objects, addError);
   }
   if (dropped > 0) errors.push({ file, message: `${dropped} more errors in this input not shown` });
   return { objects, errors };
 }
 
-/** Parses the documents of one chunk; lines are shifted by `base`. Returns the next docIndex. */
+/**
+ * Parses the documents of one chunk (`from`..`to` of the input); lines are shifted by `base`.
+ * Returns the next docIndex. locate.ts parses the same chunk the same way to find fields again.
+ */
 function loadYamlChunk(
-  chunk: string,
+  input: SourceText,
+  from: number,
+  to: number,
   file: string,
   base: number,
   firstDocIndex: number,
   objects: LoadedObject[],
   addError: (e: ScanError) => void,
 ): number {
+  const chunk = input.text.slice(from, to);
   const deep = yamlTooDeep(chunk);
   if (deep) {
     const at = lineColAt(chunk, deep.offset);
@@ -185,13 +225,7 @@ function loadYamlChunk(
   const lc = new LineCounter();
   let docs;
   try {
-    // logLevel error: the parser's warnings would go to stderr with the input's raw bytes in them.
-    docs = parseAllDocuments(chunk, {
-      lineCounter: lc,
-      prettyErrors: false,
-      uniqueKeys: false,
-      logLevel: 'error',
-    });
+    docs = parseAllDocuments(chunk, { lineCounter: lc, ...YAML_PARSE_OPTIONS });
   } catch (e) {
     addError({ file, line: base + 1, column: 1, message: `cannot parse: ${(e as Error).message}` });
     return firstDocIndex + 1;
@@ -222,11 +256,18 @@ function loadYamlChunk(
     }
     if (value == null) return;
     const flat: K8sObject[] = [];
-    flattenObjects(value, flat);
+    const routes: Route[] = [];
+    flattenObjects(value, flat, 0, routes);
     if (flat.length === 0 && isObj(value)) {
       addError({ file, line: startLine, column: start.col, message: 'document has no "kind", skipped' });
     }
-    for (const o of flat) objects.push({ obj: o, source: { file, line: startLine, docIndex } });
+    const origin: DocumentOrigin = { input, from, to, nth: i, json: false };
+    for (let j = 0; j < flat.length; j++)
+      objects.push({
+        obj: flat[j],
+        source: { file, line: startLine, docIndex },
+        origin: { doc: origin, route: routes[j] },
+      });
   });
   return firstDocIndex + list.length;
 }

@@ -1,6 +1,7 @@
 /** Report formats of a scan: table (people), JSON (machines), SARIF 2.1.0 (code scanning), JUnit (CI). */
 import { escapeControl } from '../../model/text.js';
 import { isAbsolute, relative, sep } from 'node:path';
+import { locatedSource } from './finding.js';
 import { alsoText, reportedCounts, reportedFindings, type ReportedFinding } from './grouping.js';
 import { formatError } from './load.js';
 import {
@@ -87,7 +88,7 @@ function jsonFinding(f: ReportedFinding): Record<string, unknown> {
     subject: f.subject,
     related: f.related,
     mitre: f.mitre,
-    source: f.source,
+    source: locatedSource(f.source, f.location),
     excepted: f.excepted,
     exception: f.exception,
     also: jsonAlso(f),
@@ -149,14 +150,105 @@ export interface RunNotes {
   unreadableInputs?: number;
 }
 
-function tableRow(f: ReportedFinding): string[] {
-  return [
-    f.excepted ? `${f.severity} (excepted)` : f.severity,
-    f.also && f.also.length > 0 ? `${f.control} +${f.also.length}` : f.control,
-    trunc(escapeControl(resName(f)), 48),
-    trunc(escapeControl(f.path), 60),
-    trunc(escapeControl(f.message), 160),
-  ];
+/** The input a finding's object was read from, if it was read from one (not from a cluster). */
+function inputFile(f: Finding): string | undefined {
+  const file = f.source?.file;
+  return file && !file.startsWith('cluster:') ? file : undefined;
+}
+
+/**
+ * `file:line:column` of the finding's field once located, as compilers write it (else the line of
+ * the object's document, else the file alone); undefined for objects not read from an input.
+ */
+export function whereOf(f: Finding): string | undefined {
+  const file = inputFile(f);
+  if (file === undefined) return undefined;
+  if (f.location) return `${file}:${f.location.line}:${f.location.column}`;
+  return f.source?.line ? `${file}:${f.source.line}` : file;
+}
+
+/** Keeps the end of a long location: the line and column are what is read. */
+function truncStart(s: string, n: number): string {
+  return s.length <= n ? s : `…${s.slice(s.length - n + 1)}`;
+}
+
+/**
+ * Table rows of one report. The LOCATION column is there when findings were located in their
+ * inputs (not for a cluster scan); a file name is escaped once, not once per row (a large scan
+ * has millions of rows naming the same file).
+ */
+const WHERE_WIDTH = 60;
+const DIGITS = '0123456789';
+
+/**
+ * A line or column number as text, without the runtime's number-to-string cache: the cache keeps
+ * each new string for a while, long enough to be copied to the old generation, and the millions of
+ * distinct columns of a one-line JSON dump made the table's writing grow the heap steadily.
+ */
+function decimal(n: number): string {
+  let s = '';
+  let v = n;
+  do {
+    s = DIGITS[v % 10] + s;
+    v = Math.floor(v / 10);
+  } while (v > 0);
+  return s;
+}
+
+function digits(n: number): number {
+  let d = 1;
+  for (let v = n; v >= 10; v = Math.floor(v / 10)) d++;
+  return d;
+}
+
+class TableRows {
+  private file: string | undefined;
+  private escaped = '';
+
+  constructor(readonly withWhere: boolean) {}
+
+  private escapedFile(f: Finding): string | undefined {
+    const file = inputFile(f);
+    if (file === undefined) return undefined;
+    if (file !== this.file) {
+      this.file = file;
+      this.escaped = escapeControl(file);
+    }
+    return this.escaped;
+  }
+
+  private where(f: Finding): string {
+    const file = this.escapedFile(f);
+    if (file === undefined) return '';
+    const l = f.location;
+    const line = l?.line ?? f.source?.line;
+    const at = line ? `:${decimal(line)}${l ? `:${decimal(l.column)}` : ''}` : '';
+    return truncStart(file + at, WHERE_WIDTH);
+  }
+
+  /** The length of where(f), counted rather than built (the first of the table's two passes). */
+  whereLength(f: Finding): number {
+    const file = this.escapedFile(f);
+    if (file === undefined) return 0;
+    const l = f.location;
+    const at = l ? 2 + digits(l.line) + digits(l.column) : f.source?.line ? 1 + digits(f.source.line) : 0;
+    return Math.min(file.length + at, WHERE_WIDTH);
+  }
+
+  /**
+   * The cells of a row; the LOCATION cell is left empty unless `where`. A group shows its lead's
+   * control, location, path and message, and how many other controls it stands for.
+   */
+  row(f: ReportedFinding, where = true): string[] {
+    const row = [
+      f.excepted ? `${f.severity} (excepted)` : f.severity,
+      f.also && f.also.length > 0 ? `${f.control} +${f.also.length}` : f.control,
+      trunc(escapeControl(resName(f)), 48),
+    ];
+    if (this.withWhere) row.push(where ? this.where(f) : '');
+    row.push(trunc(escapeControl(f.path), 60), trunc(escapeControl(f.message), 160));
+    return row;
+  }
 }
 
 function scoreText(res: ScanResult, notes: RunNotes): string {
@@ -173,19 +265,24 @@ function scoreText(res: ScanResult, notes: RunNotes): string {
 export function* tableLines(res: ScanResult, notes: RunNotes = {}): Generator<string> {
   // Names, paths and messages come from the manifests: escaped, so a name cannot forge a line.
   const findings = sorted(reportedFindings(res.findings));
-  const head = ['SEVERITY', 'CONTROL', 'RESOURCE', 'PATH', 'MESSAGE'];
+  const withWhere = findings.some((f) => f.location !== undefined);
+  const rows = new TableRows(withWhere);
+  const head = withWhere
+    ? ['SEVERITY', 'CONTROL', 'RESOURCE', 'LOCATION', 'PATH', 'MESSAGE']
+    : ['SEVERITY', 'CONTROL', 'RESOURCE', 'PATH', 'MESSAGE'];
   // A loop, not Math.max(...rows): spreading 100,000 rows overflows the call stack.
   const widths = head.map((h) => h.length);
   for (const f of findings) {
-    const r = tableRow(f);
+    const r = rows.row(f, false);
     for (let i = 0; i < r.length; i++) if (r[i].length > widths[i]) widths[i] = r[i].length;
+    if (withWhere) widths[3] = Math.max(widths[3], rows.whereLength(f));
   }
   const fmt = (r: string[]): string =>
     r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('  ');
   if (findings.length > 0) {
     yield fmt(head);
     for (const f of findings) {
-      yield fmt(tableRow(f));
+      yield fmt(rows.row(f));
       // A group's other controls on a line of their own: the message column is cut to fit.
       const also = alsoText(f);
       if (also) yield `${' '.repeat(widths[0] + 2)}also: ${escapeControl(also)}`;
@@ -238,6 +335,16 @@ const SECURITY_SEVERITY: Readonly<Record<Severity, string>> = {
   info: '0.5',
 };
 
+/** The field's region once located (end exclusive, as SARIF has it), else its document's line. */
+function sarifRegion(f: Finding): { region?: Record<string, number> } {
+  const l = f.location;
+  if (l)
+    return {
+      region: { startLine: l.line, startColumn: l.column, endLine: l.endLine, endColumn: l.endColumn },
+    };
+  return f.source?.line ? { region: { startLine: f.source.line } } : {};
+}
+
 export function toSarif(res: ScanResult, controls: ControlDef[]): Record<string, unknown> {
   const used = new Set(res.findings.map((f) => f.control));
   const rules = controls.filter((c) => used.has(c.id));
@@ -255,7 +362,7 @@ export function toSarif(res: ScanResult, controls: ControlDef[]): Record<string,
             ? {
                 physicalLocation: {
                   artifactLocation: { uri: artifactUri(f.source.file) },
-                  ...(f.source.line ? { region: { startLine: f.source.line } } : {}),
+                  ...sarifRegion(f),
                 },
               }
             : {}),
@@ -336,6 +443,8 @@ export function toSarif(res: ScanResult, controls: ControlDef[]): Record<string,
               : {}),
           },
         ],
+        // Columns count UTF-16 code units, as JavaScript strings do (SARIF's default, said here).
+        columnKind: 'utf16CodeUnits',
         results,
       },
     ],
@@ -378,15 +487,20 @@ export function toJunit(res: ScanResult, controls: ControlDef[]): string {
     let ss = 0;
     for (const f of fs) {
       const name = xml(`${resName(f)} ${f.path}`);
+      // file and line attributes as CI servers read them; file:line:column leads the failure text.
+      const file = inputFile(f);
+      const line = f.location?.line ?? f.source?.line;
+      const attrs = `${file !== undefined ? ` file="${xml(file)}"` : ''}${file !== undefined && line ? ` line="${line}"` : ''}`;
+      const where = whereOf(f);
       if (f.excepted) {
         ss++;
         cases.push(
-          `    <testcase classname="${xml(c.id)}" name="${name}"><skipped message="${xml(`excepted: ${f.exception?.reason ?? ''}`)}"/></testcase>`,
+          `    <testcase classname="${xml(c.id)}" name="${name}"${attrs}><skipped message="${xml(`excepted: ${f.exception?.reason ?? ''}`)}"/></testcase>`,
         );
       } else {
         sf++;
         cases.push(
-          `    <testcase classname="${xml(c.id)}" name="${name}"><failure type="${f.severity}" message="${xml(f.message)}">${xml(`${f.message}\nfix: ${f.fix}`)}</failure></testcase>`,
+          `    <testcase classname="${xml(c.id)}" name="${name}"${attrs}><failure type="${f.severity}" message="${xml(f.message)}">${xml(`${where !== undefined ? `${where}: ` : ''}${f.message}\nfix: ${f.fix}`)}</failure></testcase>`,
         );
       }
     }

@@ -1,4 +1,5 @@
 /** Shared types of the posture engine: objects, controls, findings. No I/O here. */
+import type { LocationTable } from './finding.js';
 
 export type K8sObject = Record<string, any> & {
   kind?: string;
@@ -26,11 +27,52 @@ export interface SourceRef {
   file: string;
   line?: number;
   docIndex?: number;
+  /** Where its findings are, once located (locate.ts); never written in reports. */
+  locations?: LocationTable;
+}
+
+/** The text of one input, shared by the objects read from it (see ObjectOrigin). */
+export interface SourceText {
+  readonly text: string;
+}
+
+/**
+ * Where an object's document is in its input, so that the fields findings name can be found in
+ * the text after the scan (locate.ts) without keeping a syntax tree per object: the span of the
+ * text the loader parsed (`nth` document of it), and the keys from that document's root to the
+ * object (`['items', 3]` for the fourth item of a List, `[]` for the document itself).
+ */
+export interface DocumentOrigin {
+  readonly input: SourceText;
+  readonly from: number;
+  readonly to: number;
+  readonly nth: number;
+  /** Read by JSON.parse: the span is one JSON value. */
+  readonly json: boolean;
+}
+
+export interface ObjectOrigin {
+  readonly doc: DocumentOrigin;
+  readonly route: readonly (string | number)[];
 }
 
 export interface LoadedObject {
   obj: K8sObject;
   source?: SourceRef;
+  /** Present for objects read from text (files, stdin): what locate.ts needs. */
+  origin?: ObjectOrigin;
+}
+
+/**
+ * The place of a finding's field in its input, 1-based; columns count UTF-16 code units (what a
+ * JavaScript string and SARIF's default `columnKind` count). The end is exclusive: the position
+ * just after the field's value.
+ */
+export interface FieldLocation {
+  line: number;
+  column: number;
+  endLine: number;
+  endColumn: number;
 }
 
 export interface ResourceRef {
@@ -99,6 +141,8 @@ export interface Finding {
   subject?: Hit['subject'];
   related?: ResourceRef[];
   source?: SourceRef;
+  /** The field in the source text (set by locateFindings for objects read from text). */
+  location?: FieldLocation;
   mitre?: MitreTechnique[];
   excepted: boolean;
   exception?: { reason: string; expires?: string };

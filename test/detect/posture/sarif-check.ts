@@ -55,8 +55,19 @@ export function checkSarif(log: unknown): string[] {
     if (v.region !== undefined) {
       if (!isObj(v.region)) at(`${p}.region`, 'must be an object');
       else {
-        int(v.region.startLine, `${p}.region.startLine`, 1);
-        int(v.region.startColumn, `${p}.region.startColumn`, 1);
+        const r = v.region;
+        int(r.startLine, `${p}.region.startLine`, 1);
+        int(r.startColumn, `${p}.region.startColumn`, 1);
+        int(r.endLine, `${p}.region.endLine`, 1);
+        int(r.endColumn, `${p}.region.endColumn`, 1);
+        // A text region does not end before it starts (endColumn is exclusive: equal is empty).
+        const n = (x: unknown): number | undefined => (typeof x === 'number' ? x : undefined);
+        const [sl, sc, el, ec] = [n(r.startLine), n(r.startColumn), n(r.endLine), n(r.endColumn)];
+        if ((el !== undefined || ec !== undefined) && sl === undefined)
+          at(`${p}.region`, 'endLine/endColumn without startLine');
+        if (sl !== undefined && el !== undefined && el < sl) at(`${p}.region.endLine`, 'before startLine');
+        if (sl !== undefined && (el ?? sl) === sl && sc !== undefined && ec !== undefined && ec < sc)
+          at(`${p}.region.endColumn`, 'before startColumn on the same line');
       }
     }
   };
@@ -84,6 +95,11 @@ export function checkSarif(log: unknown): string[] {
     if (!isObj(run.tool)) return at(`${rp}.tool`, 'required object missing');
     const driver = run.tool.driver;
     if (!isObj(driver)) return at(`${rp}.tool.driver`, 'required object missing');
+    if (
+      run.columnKind !== undefined &&
+      !['utf16CodeUnits', 'unicodeCodePoints'].includes(String(run.columnKind))
+    )
+      at(`${rp}.columnKind`, 'must be utf16CodeUnits or unicodeCodePoints');
     str(driver.name, `${rp}.tool.driver.name`, true);
     str(driver.version, `${rp}.tool.driver.version`);
     str(driver.informationUri, `${rp}.tool.driver.informationUri`);
