@@ -196,7 +196,7 @@ export function auditToEvent(a: AuditObject, source = 'k8s-audit', ids?: EventId
   const ev: VigieEvent = {
     id:
       typeof a.auditID === 'string' && a.auditID
-        ? `${a.auditID}:${String(a.stage ?? '')}`
+        ? `${a.auditID}:${text(a.stage)}`
         : (ids ?? new EventIds()).next(),
     kind: 'k8s_audit',
     ts,
