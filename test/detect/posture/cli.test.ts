@@ -1,26 +1,7 @@
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { vigie } from './run-vigie.js';
 import { startApiDouble, type ApiDouble } from '../../utils/k8s-api-double.js';
-
-const root = join(__dirname, '..', '..', '..');
-
-function vigie(args: string[], stdin?: string): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', join(root, 'src', 'cli', 'main.ts'), ...args], {
-      cwd: root,
-      env: { ...process.env, KUBECONFIG: '/nonexistent' },
-    });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (err += d));
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code: code ?? -1, out, err }));
-    if (stdin !== undefined) p.stdin.end(stdin);
-    else p.stdin.end();
-  });
-}
 
 describe('vigie scan / vigie controls', () => {
   let api: ApiDouble;

@@ -1,32 +1,14 @@
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { vigie } from './run-vigie.js';
 import { evaluate } from '../../../src/detect/posture/engine.js';
 import { reportedCounts, reportedFindings } from '../../../src/detect/posture/grouping.js';
 import { loadText, MAX_YAML_DOCUMENT_BYTES } from '../../../src/detect/posture/load.js';
 import { renderChunks, tableLines, toJson, toTable } from '../../../src/detect/posture/output.js';
 import { readPaths } from '../../../src/detect/posture/sources.js';
 import type { Finding } from '../../../src/detect/posture/types.js';
-
-const root = join(__dirname, '..', '..', '..');
-
-function vigie(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', join(root, 'src', 'cli', 'main.ts'), ...args], {
-      cwd: root,
-      env: { ...process.env, KUBECONFIG: '/nonexistent' },
-    });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (err += d));
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code: code ?? -1, out, err }));
-    p.stdin.end();
-  });
-}
 
 const pod = (name: string): string =>
   `apiVersion: v1\nkind: Pod\nmetadata: {name: ${name}, namespace: n}\nspec: {containers: [{name: c, image: x:1}]}\n`;

@@ -3,9 +3,9 @@
  * multi-document YAML, a `kind: List`, a JSON dump, and at the nearest ancestor when the field is
  * absent. The manifests are real files under ./locations; positions are counted by hand.
  */
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { root, vigie } from './run-vigie.js';
 import { evaluate } from '../../../src/detect/posture/engine.js';
 import { loadText } from '../../../src/detect/posture/load.js';
 import { locateFindings } from '../../../src/detect/posture/locate.js';
@@ -15,28 +15,11 @@ import type { Finding, ScanResult } from '../../../src/detect/posture/types.js';
 import { loadCatalogue } from '../../../src/detect/posture/catalogue.js';
 import { checkSarif } from './sarif-check.js';
 
-const root = join(__dirname, '..', '..', '..');
 /** Relative to the repository, where the CLI runs: every output names the files this way. */
 const DIR = 'test/detect/posture/locations';
 const WORKLOADS = `${DIR}/workloads.yaml`;
 const LIST = `${DIR}/list.yaml`;
 const PODS = `${DIR}/pods.json`;
-
-function vigie(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', join(root, 'src', 'cli', 'main.ts'), ...args], {
-      cwd: root,
-      env: { ...process.env, KUBECONFIG: '/nonexistent' },
-    });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (err += d));
-    p.on('error', reject);
-    p.on('close', (code) => resolve({ code: code ?? -1, out, err }));
-    p.stdin.end();
-  });
-}
 
 interface Expected {
   control: string;
