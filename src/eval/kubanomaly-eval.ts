@@ -166,7 +166,8 @@ function featuresFor(
   scale: string,
   distinct: boolean,
 ): { train: Float64Array; tune: Float64Array; test: Float64Array; synthetic: Float64Array; label: string } {
-  if (scale !== 'standard' && scale !== 'none') throw new Error(`scale must be standard or none, got ${scale}`);
+  if (scale !== 'standard' && scale !== 'none')
+    throw new Error(`scale must be standard or none, got ${scale}`);
   let { train, tune, test, synthetic } = d;
   if (scale === 'standard') {
     const z = new Standardizer().fit(d.train, d.dim);
@@ -300,8 +301,10 @@ export function evalKubAnomaly(
         // windows (FPR ≤ ensemble.stability).
         const maxFpr = Number(p.stability ?? 0.04);
         const minRecall = Number(p.novelty ?? 0.9);
-        if (!(maxFpr > 0 && maxFpr < 1)) throw new Error(`ensemble.stability must be in (0, 1), got ${p.stability}`);
-        if (!(minRecall > 0 && minRecall <= 1)) throw new Error(`ensemble.novelty must be in (0, 1], got ${p.novelty}`);
+        if (!(maxFpr > 0 && maxFpr < 1))
+          throw new Error(`ensemble.stability must be in (0, 1), got ${p.stability}`);
+        if (!(minRecall > 0 && minRecall <= 1))
+          throw new Error(`ensemble.novelty must be in (0, 1], got ${p.novelty}`);
         const judged = ENSEMBLE_CANDIDATES.map((m) => {
           const x = get(m);
           const thr = thresholdFrom(x.scores.tune, policy);
