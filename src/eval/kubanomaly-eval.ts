@@ -298,8 +298,12 @@ export function evalKubAnomaly(
       if (asked === 'auto') {
         // Members chosen on normal data only: a member must catch the synthetic novel windows
         // (recall ≥ ensemble.novelty at its tuning threshold) and keep its threshold on later normal
-        // windows (FPR ≤ ensemble.stability).
-        const maxFpr = Number(p.stability ?? 0.04);
+        // windows (FPR ≤ ensemble.stability, by default the rate the threshold policy promises:
+        // 1 − q for a qP policy, so a member whose later normal windows drift past it is left out).
+        const q = /^q(.+)$/.exec(p.threshold ?? policy);
+        const maxFpr = Number(
+          p.stability ?? (q ? Math.max(1e-6, Number((1 - Number(q[1])).toFixed(6))) : 0.02),
+        );
         const minRecall = Number(p.novelty ?? 0.9);
         if (!(maxFpr > 0 && maxFpr < 1))
           throw new Error(`ensemble.stability must be in (0, 1), got ${p.stability}`);

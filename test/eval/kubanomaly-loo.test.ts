@@ -77,13 +77,16 @@ describe.skipIf(!kub)('KubAnomaly leave one attack out', () => {
       expect(a.leaveOneOutMean!.recallAtFpr2).toBeCloseTo(mean, 12);
     }
     const [lof, ens, everything] = run.output.algorithms;
-    // Measured 0.985 / 0.969 (LOF) and 0.986 / 0.993 (ensemble), docs/evaluation.md.
+    // Measured 0.985 / 0.969 (LOF, and the ensemble that chose it alone), docs/evaluation.md.
     for (const a of [lof, ens]) {
       expect(a.leaveOneOutMean!.auc!).toBeGreaterThanOrEqual(0.97);
       expect(a.leaveOneOutMean!.recallAtFpr2!).toBeGreaterThanOrEqual(0.9);
     }
-    // Members chosen on normal data: the isolation forest misses the synthetic novel windows.
-    expect(ens.params.members).toBe('lof,knn');
+    // Members chosen on normal data: the isolation forest misses the synthetic novel windows, kNN's
+    // threshold does not hold on later normal tuning windows (FPR 0.030 > 0.02).
+    expect(ens.params.members).toBe('lof');
+    // So the tuning threshold holds on the normal test windows (measured FPR 0.022; kNN's is 0.53).
+    expect(ens.scenarios[0].fpr!).toBeLessThan(0.03);
     expect(everything.leaveOneOutMean).toEqual({ auc: 0.5, recallAtFpr2: 0 });
     // The held-out file is scored against the normal test windows alone.
     const d = run.details.find((x) => x.algorithm === 'lof' && x.scenario === attacks[3])!;
