@@ -36,6 +36,23 @@ export function markdownTables(run: EvalRun): string {
     }
     out.push('');
   }
+  const loo = run.output.algorithms.filter((a) => a.leaveOneOut);
+  if (loo.length) {
+    const attacks = loo[0].leaveOneOut!.map((r) => r.attack);
+    out.push('### Leave one attack out (AUC / recall at FPR ≤ 2%)', '');
+    out.push(`| algorithm | ${attacks.join(' | ')} | mean |`);
+    out.push(`|---|${attacks.map(() => '---|').join('')}---|`);
+    for (const a of loo) {
+      const cells = attacks.map((at) => {
+        const r = a.leaveOneOut!.find((x) => x.attack === at);
+        return `${fmt(r?.auc)} / ${fmt(r?.recallAtFpr2)}`;
+      });
+      out.push(
+        `| ${a.name} | ${cells.join(' | ')} | ${fmt(a.leaveOneOutMean?.auc)} / ${fmt(a.leaveOneOutMean?.recallAtFpr2)} |`,
+      );
+    }
+    out.push('');
+  }
   out.push('### Mean over scenarios', '');
   out.push('| algorithm | AUC | DR | FPR | CFA | precision | recall | F1 |');
   out.push('|---|---|---|---|---|---|---|---|');

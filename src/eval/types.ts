@@ -23,11 +23,22 @@ export interface MeanResult {
   auc: number | null;
 }
 
+/** One held-out attack type: scored against the normal test items, nothing learned from attacks. */
+export interface LeaveOneOutRow {
+  attack: string;
+  auc: number | null;
+  /** Recall at a false-positive rate ≤ 2% on the normal test items, from the ROC curve. */
+  recallAtFpr2: number | null;
+}
+
 export interface AlgorithmResult {
   name: string;
   params: Record<string, string | number | boolean>;
   scenarios: ScenarioResult[];
   mean: MeanResult;
+  /** Leave-one-attack-out protocol (KubAnomaly): one row per attack file, and their mean. */
+  leaveOneOut?: LeaveOneOutRow[];
+  leaveOneOutMean?: { auc: number | null; recallAtFpr2: number | null };
 }
 
 export interface SkippedInput {

@@ -17,8 +17,8 @@ export function register(program: Command): void {
     .requiredOption('--data <dir>', 'data folder (LID-DS: the folder of scenario folders, or one scenario)')
     .option(
       '--algo <names>',
-      'comma-separated: stide, ngram-lm, neural-lm (ADFA-LD), iforest, knn, ensemble',
-      'stide',
+      'comma-separated: stide, ngram-lm, neural-lm (ADFA-LD), iforest, knn, lof (KubAnomaly), ensemble ' +
+        '(default: stide; for KubAnomaly lof,knn,iforest,ensemble)',
     )
     .option(
       '--param <k=v>',
@@ -34,7 +34,7 @@ export function register(program: Command): void {
       async (o: {
         dataset: string;
         data: string;
-        algo: string;
+        algo?: string;
         param: string[];
         output: string;
         report?: string;
@@ -42,11 +42,13 @@ export function register(program: Command): void {
       }) => {
         if (o.output !== 'json' && o.output !== 'md')
           throw new Error(`--output must be json or md, got ${o.output}`);
-        const command = `vigie eval syscalls --dataset ${o.dataset} --data ${o.data} --algo ${o.algo}${o.param.map((p) => ` --param ${p}`).join('')}`;
+        // The count-window data set has no system-call sequences for stide to read.
+        const algo = o.algo ?? (o.dataset === 'kubanomaly' ? 'lof,knn,iforest,ensemble' : 'stide');
+        const command = `vigie eval syscalls --dataset ${o.dataset} --data ${o.data} --algo ${algo}${o.param.map((p) => ` --param ${p}`).join('')}`;
         const run = await runEvaluation({
           dataset: o.dataset,
           data: o.data,
-          algos: o.algo
+          algos: algo
             .split(',')
             .map((s) => s.trim())
             .filter(Boolean),
