@@ -11,19 +11,24 @@ the trace's score is the maximum of that sum. Prints the split's counts and the 
 only.
 
   /usr/bin/python3 scripts/reference/adfa-lidds-stide.py --data ../shared/datasets/adfa-ld
+  # --learn training: the same test set, Training_Data_Master alone learned
 """
 import argparse
 from collections import deque
 
-from adfa_split import DEFAULT_DATA, load_lidds
+from adfa_split import DEFAULT_DATA, LIDDS_VAL_TRAIN_ADD, load_lidds
 
 ap = argparse.ArgumentParser()
 ap.add_argument('--data', default=DEFAULT_DATA)
 ap.add_argument('--n', type=int, default=9)
 ap.add_argument('--window', type=int, default=50)
+ap.add_argument('--learn', choices=['split', 'training'], default='split',
+                help='training: learn Training_Data_Master only (same test set), to see what the 2,000 added traces bring')
 args = ap.parse_args()
 
 learned, tuning, normal, attacks = load_lidds(args.data)
+if args.learn == 'training':
+    learned = learned[:len(learned) - LIDDS_VAL_TRAIN_ADD]
 print(f'learned {len(learned)}, tuning {len(tuning)}, test: {len(normal)} normal + {len(attacks)} attack traces')
 
 n = args.n

@@ -293,7 +293,7 @@ export async function evalAdfa(
         ? [
             `unit: attack instance (an Attack_Data_Master folder, ${attackUnits} of them; score = the highest score of its traces); normal units: ${
               normals === 'single'
-                ? 'one validation trace each (the LID-DS framework protocol)'
+                ? "one validation trace each (as the LID-DS framework's later ADFA-LD loader does)"
                 : 'runs of consecutive validation traces whose sizes repeat the attack instance sizes, scored the same way'
             } (${plan.test.length - attackUnits} in the test set, ${plan.tune.length} for tuning)`,
           ]
