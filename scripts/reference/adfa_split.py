@@ -37,3 +37,16 @@ def load(data):
     attack_root = os.path.join(root, 'Attack_Data_Master')
     attacks = [_read(p) for d in sorted(os.listdir(attack_root)) for p in _txts(os.path.join(attack_root, d))]
     return train, val, val[1::2], attacks
+
+
+# The LID-DS framework's ADFA-LD example (val_train_add 2000, val_count 20): validation traces in
+# file-name order, the first 2,000 learned with the training traces, the next 20 tune, the rest tested.
+LIDDS_VAL_TRAIN_ADD = 2000
+LIDDS_VAL_COUNT = 20
+
+
+def load_lidds(data, val_train_add=LIDDS_VAL_TRAIN_ADD, val_count=LIDDS_VAL_COUNT):
+    """(learned, tuning, normal test, attacks) of Vigie's --param split=lidds: lists of call lists."""
+    train, val, _, attacks = load(data)
+    end = val_train_add + val_count
+    return train + val[:val_train_add], val[val_train_add:end], val[end:], attacks

@@ -1,9 +1,16 @@
 /**
- * ADFA-LD protocol: learn on Training_Data_Master (833 normal traces); Validation_Data_Master
- * (4,372 normal traces), sorted by file name, is split in two: even positions tune (threshold and
- * ensemble standardisation), odd positions are the normal half of the test set; the 746 attack traces
- * are the other half. A trace's score aggregates its per-call values (`agg`: mean, median, or
- * max of a sliding window of L calls); vector models see the trace's system-call frequencies.
+ * ADFA-LD protocols. A trace's score aggregates its per-call values (`agg`: mean, median, or max of a
+ * sliding window of L calls); vector models see the trace's system-call frequencies.
+ *
+ * - `split=vigie` (default): learn on Training_Data_Master (833 normal traces); Validation_Data_Master
+ *   (4,372 normal traces), sorted by file name, is split in two: even positions tune (threshold and
+ *   ensemble standardisation), odd positions are the normal half of the test set; the 746 attack
+ *   traces are the other half.
+ * - `split=lidds`: the LID-DS framework's ADFA-LD loader as its ADFA-LD example configures it
+ *   (`val_train_add` 2,000, `val_count` 20). Validation_Data_Master sorted by file name: the first
+ *   2,000 traces join the 833 training traces (2,833 learned), the next 20 tune, the remaining 2,352
+ *   are the normal side of the test set, with every one of the 746 attack traces. No randomness: the
+ *   order is the file names' (the framework sorts the full paths, the same order).
  */
 import { ScoreEnsemble, type EnsembleMode } from '../detect/anomaly/ensemble.js';
 import { IsolationForest } from '../detect/anomaly/iforest.js';
@@ -30,7 +37,32 @@ interface Loaded {
   skipped: SkippedInput[];
 }
 
-export function loadAdfa(dir: string, opts: { limit?: number; learnFromTuning?: boolean } = {}): Loaded {
+/** Validation traces the LID-DS framework's ADFA-LD example adds to training, then keeps for tuning. */
+export const LIDDS_VAL_TRAIN_ADD = 2000;
+export const LIDDS_VAL_COUNT = 20;
+
+export type AdfaSplit = 'vigie' | 'lidds';
+
+export interface AdfaLoadOptions {
+  /** Keep every k-th trace of each group (by position in the full sorted group). */
+  limit?: number;
+  /** split=vigie only: half of the tuning traces join the training set. */
+  learnFromTuning?: boolean;
+  split?: AdfaSplit;
+  /** split=lidds: validation traces (first in file-name order) added to training. */
+  valTrainAdd?: number;
+  /** split=lidds: validation traces after those that tune. */
+  valCount?: number;
+}
+
+export function loadAdfa(dir: string, opts: AdfaLoadOptions = {}): Loaded {
+  const split = opts.split ?? 'vigie';
+  if (split !== 'vigie' && split !== 'lidds')
+    throw new Error(`ADFA-LD split must be vigie or lidds, got ${split}`);
+  if (split === 'lidds' && opts.learnFromTuning)
+    throw new Error(
+      'learnFromTuning applies to split=vigie only (split=lidds already learns validation traces)',
+    );
   const all = listAdfa(dir);
   const skipped: SkippedInput[] = [];
   const read = (t: AdfaTrace): Int32Array | undefined => {
@@ -57,19 +89,39 @@ export function loadAdfa(dir: string, opts: { limit?: number; learnFromTuning?: 
     const a = read(t);
     if (a) train.push(a);
   }
-  pick(all.filter((x) => x.group === 'validation')).forEach((t, i) => {
-    const a = read(t);
-    if (!a) return;
-    // With learnFromTuning, every other tuning trace (positions ≡ 0 mod 4) joins the training set;
-    // the threshold then comes from the remaining tuning traces (≡ 2 mod 4). The test half is unchanged.
-    if (i % 2 === 0) (opts.learnFromTuning && i % 4 === 0 ? train : tune).push(a);
-    else {
-      test.push(a);
-      labels.push(0);
-      groups.push('');
-      instances.push('');
-    }
-  });
+  const toTest = (a: Int32Array): void => {
+    test.push(a);
+    labels.push(0);
+    groups.push('');
+    instances.push('');
+  };
+  const validation = all.filter((x) => x.group === 'validation');
+  if (split === 'lidds') {
+    const add = opts.valTrainAdd ?? LIDDS_VAL_TRAIN_ADD;
+    const count = opts.valCount ?? LIDDS_VAL_COUNT;
+    if (add + count >= validation.length)
+      throw new Error(
+        `split=lidds: valTrainAdd (${add}) + valCount (${count}) leave no normal test trace of ${validation.length}`,
+      );
+    // Parts by position in the full sorted list, so that `limit` thins each part without moving its bounds.
+    validation.forEach((t, i) => {
+      if (i % step !== 0) return;
+      const a = read(t);
+      if (!a) return;
+      if (i < add) train.push(a);
+      else if (i < add + count) tune.push(a);
+      else toTest(a);
+    });
+  } else {
+    pick(validation).forEach((t, i) => {
+      const a = read(t);
+      if (!a) return;
+      // With learnFromTuning, every other tuning trace (positions ≡ 0 mod 4) joins the training set;
+      // the threshold then comes from the remaining tuning traces (≡ 2 mod 4). The test half is unchanged.
+      if (i % 2 === 0) (opts.learnFromTuning && i % 4 === 0 ? train : tune).push(a);
+      else toTest(a);
+    });
+  }
   for (const t of pick(all.filter((x) => x.group === 'attack'))) {
     const a = read(t);
     if (!a) continue;
@@ -211,7 +263,12 @@ export async function evalAdfa(
   opts: { limit?: number } = {},
 ): Promise<Omit<EvalRun, 'command' | 'seconds'>> {
   const learnFromTuning = /^(1|true|yes)$/i.test(params.learnFromTuning ?? '');
-  const data = loadAdfa(dir, { ...opts, learnFromTuning });
+  const split = (params.split ?? 'vigie') as AdfaSplit;
+  if (split !== 'lidds' && (params.valTrainAdd !== undefined || params.valCount !== undefined))
+    throw new Error('parameters valTrainAdd and valCount apply only with split=lidds');
+  const valTrainAdd = intOf(params, 'valTrainAdd', LIDDS_VAL_TRAIN_ADD);
+  const valCount = intOf(params, 'valCount', LIDDS_VAL_COUNT);
+  const data = loadAdfa(dir, { ...opts, learnFromTuning, split, valTrainAdd, valCount });
   if (data.train.length === 0 || data.tune.length === 0)
     throw new Error(`${dir}: no readable training or validation trace`);
   const policy = params.threshold ?? 'q0.95';
@@ -228,13 +285,15 @@ export async function evalAdfa(
     details: [],
     timelines: [],
     notes: [
-      `training: ${data.train.length} traces (Training_Data_Master${learnFromTuning ? ' + validation traces at positions ≡ 0 mod 4' : ''}); tuning: ${data.tune.length} validation traces (${learnFromTuning ? 'positions ≡ 2 mod 4' : 'even positions by file name'}); test: ${data.labels.length - data.labels.reduce((a, b) => a + b, 0)} validation traces (odd positions) + ${data.labels.reduce((a, b) => a + b, 0)} attack traces${opts.limit ? ` (subset: every ${opts.limit}th trace)` : ''}`,
+      split === 'lidds'
+        ? `split=lidds (the LID-DS framework's ADFA-LD example): training: ${data.train.length} traces (Training_Data_Master + the first ${valTrainAdd} validation traces by file name); tuning: ${data.tune.length} validation traces (the next ${valCount}); test: ${data.labels.length - data.labels.reduce((a, b) => a + b, 0)} validation traces (the rest) + ${data.labels.reduce((a, b) => a + b, 0)} attack traces${opts.limit ? ` (subset: every ${opts.limit}th trace)` : ''}`
+        : `training: ${data.train.length} traces (Training_Data_Master${learnFromTuning ? ' + validation traces at positions ≡ 0 mod 4' : ''}); tuning: ${data.tune.length} validation traces (${learnFromTuning ? 'positions ≡ 2 mod 4' : 'even positions by file name'}); test: ${data.labels.length - data.labels.reduce((a, b) => a + b, 0)} validation traces (odd positions) + ${data.labels.reduce((a, b) => a + b, 0)} attack traces${opts.limit ? ` (subset: every ${opts.limit}th trace)` : ''}`,
       `threshold policy: ${policy} of the tuning scores; the 'all' row pools every attack type, the mean is over attack types`,
       ...(plan
         ? [
             `unit: attack instance (an Attack_Data_Master folder, ${attackUnits} of them; score = the highest score of its traces); normal units: ${
               normals === 'single'
-                ? 'one validation trace each (the LID-DS framework protocol)'
+                ? "one validation trace each (as the LID-DS framework's later ADFA-LD loader does)"
                 : 'runs of consecutive validation traces whose sizes repeat the attack instance sizes, scored the same way'
             } (${plan.test.length - attackUnits} in the test set, ${plan.tune.length} for tuning)`,
           ]
