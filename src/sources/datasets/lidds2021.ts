@@ -370,12 +370,16 @@ async function inflateEntryInThread(
   }
 }
 
-/** Streams the .sc of a recording zip through the parser. */
+/**
+ * Streams the .sc of a recording zip through the parser. `inflate`: 'stream' takes the streaming
+ * path (zlib's thread pool) that reads fall back to when zlib's engine cannot be driven here.
+ */
 export function readScFromZip(
   path: string,
   onEvent: (ev: SyscallEventView) => void,
+  inflate: 'in-thread' | 'stream' = 'in-thread',
 ): Promise<{ lines: number }> {
-  return readSc(path, onEvent);
+  return readSc(path, onEvent, undefined, undefined, undefined, undefined, inflate);
 }
 
 /**
@@ -401,13 +405,14 @@ async function readSc(
   names?: ScNameTable,
   batchSize?: number,
   ready?: Promise<unknown>,
+  inflate: 'in-thread' | 'stream' = 'in-thread',
 ): Promise<{ lines: number }> {
   return withScEntry(path, async (zf, sc) => {
     const file = `${path}:${sc.fileName}`;
     const parser = new ScStream(file, onEvent, onBatch, batchSize, names);
     const corrupt = (err: Error): Error =>
       new DatasetError(file, parser.lines + 1, `truncated or corrupt data: ${err.message}`);
-    if (isDeflated(sc)) {
+    if (inflate === 'in-thread' && isDeflated(sc)) {
       const start = await entryDataStart(zf, sc, path);
       await ready;
       // A throw from the parser (a malformed line) is passed on as it is; any other is the data's.
