@@ -457,13 +457,17 @@ async function withScEntry<T>(
 }
 
 /**
- * Inflates the .sc of a recording zip through the reader's own path and discards it, parsing
- * nothing: the cost of decompression alone, which every reader of LID-DS pays (benchmarks).
+ * Inflates the .sc of a recording zip through the reader's own path (or its streaming fallback)
+ * and discards it, parsing nothing: the cost of decompression alone, which every reader of LID-DS
+ * pays (benchmarks).
  */
-export function inflateScOnly(path: string): Promise<{ bytes: number }> {
+export function inflateScOnly(
+  path: string,
+  inflate: 'in-thread' | 'stream' = 'in-thread',
+): Promise<{ bytes: number }> {
   return withScEntry(path, async (zf, sc) => {
     let bytes = 0;
-    if (isDeflated(sc)) {
+    if (inflate === 'in-thread' && isDeflated(sc)) {
       const start = await entryDataStart(zf, sc, path);
       if (await inflateEntryInThread(path, start, sc, (piece) => (bytes += piece.length))) return { bytes };
     }
