@@ -2,21 +2,21 @@
  * Training and scoring throughput per model, end to end (read the zips, learn the training
  * recordings, threshold on validation, score the test recordings: the whole LID-DS protocol) on a
  * generated scenario, and the models' own hot loops on in-memory call streams.
- * Reference: the LID-DS framework's Python STIDE reads, trains and scores 150,000–430,000 calls/s
- * on this machine; the target is ≥ 10× that (≥ 4,300,000 calls/s against the upper figure).
- * STIDE's end-to-end run is repeated three times in the process: the first run includes the JIT's
- * warm-up and the reader thread's start (as a short evaluation would), the median is the steady
- * rate of a long one. Vigie reads the recordings on a worker thread (inflate + parse) while the
- * models run on the main one; the same protocol with everything on one thread
- * (VIGIE_READ_WORKER=0) is measured too. Rates are also given per CPU second (this process, every
- * thread included; Python's process time), which a machine shared with other work disturbs less
- * than wall-clock time.
+ * Reference: a plain Python STIDE (as the LID-DS framework's) on the same zips, run in the same
+ * process's turn: Vigie's runs and Python's alternate, five pairs. The target is ≥ 10× Python per
+ * CPU second (every thread of Vigie's process counted: getrusage; Python's process time), which a
+ * machine shared with other work disturbs less than wall-clock time. One model runs on one thread
+ * (inflate, parse, learn, score); the first run in the process includes the JIT's warm-up and is
+ * given apart. Decompression alone is measured by every inflater that could serve the reader.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { inflateRawSync } from 'node:zlib';
+import { inflateSync as fflateInflateSync } from 'fflate';
+import { inflateRaw as pakoInflateRaw } from 'pako';
 import { NgramLm } from '../src/detect/anomaly/ngram-lm.js';
 import { Stide } from '../src/detect/anomaly/stide.js';
 import { runEvaluation } from '../src/eval/run.js';
@@ -98,6 +98,71 @@ async function evaluationCode(): Promise<{ run: typeof runEvaluation; what: stri
   return { run: mod.runEvaluation, what: 'dist/, the build that vigie runs' };
 }
 
+/**
+ * Decompression alone (nothing parsed) on the scenario's .sc entries, in ns of CPU per line (the
+ * median of five passes over every zip), by each inflater that could serve the reader: Node's zlib
+ * driven on the reading thread into one reused buffer (the reader's path), Node's zlib stream
+ * (thread pool, the fallback), Node's zlib on a whole entry at once, and the pure JavaScript
+ * inflaters fflate and pako on a whole entry (their fastest mode here).
+ */
+async function inflaters(scenario: string, lines: number): Promise<void> {
+  const zips = listLidDs2021(scenario);
+  const entries = zips.map((z) => {
+    const b = readFileSync(z.path);
+    // The .sc is the zip's first entry (the generator writes it first): its local header.
+    const start = 30 + b.readUInt16LE(26) + b.readUInt16LE(28);
+    return b.subarray(start, start + b.readUInt32LE(18));
+  });
+  const ways: [string, () => Promise<void> | void][] = [
+    [
+      'node:zlib on the reading thread, reused buffer (reader)',
+      async () => {
+        for (const z of zips) await inflateScOnly(z.path, 'in-thread');
+      },
+    ],
+    [
+      'node:zlib stream, thread pool (fallback)',
+      async () => {
+        for (const z of zips) await inflateScOnly(z.path, 'stream');
+      },
+    ],
+    [
+      'node:zlib inflateRawSync, whole entry',
+      () => {
+        for (const e of entries) inflateRawSync(e, { chunkSize: 1 << 20 });
+      },
+    ],
+    [
+      'fflate 0.8.3 inflateSync, whole entry',
+      () => {
+        for (const e of entries) fflateInflateSync(e);
+      },
+    ],
+    [
+      'pako 3.0.3 inflateRaw, whole entry',
+      () => {
+        for (const e of entries) pakoInflateRaw(e);
+      },
+    ],
+  ];
+  const ns: number[][] = ways.map(() => []);
+  for (let pass = 0; pass < 5; pass++) {
+    for (let w = 0; w < ways.length; w++) {
+      const c0 = process.cpuUsage();
+      await ways[w][1]();
+      const c = process.cpuUsage(c0);
+      ns[w].push(((c.user + c.system) * 1000) / lines);
+    }
+  }
+  for (let w = 0; w < ways.length; w++) {
+    const o = [...ns[w]].sort((a, b) => a - b);
+    row(
+      `inflate alone: ${ways[w][0]}`,
+      `${o[2].toFixed(0)} ns CPU per line (${o[0].toFixed(0)}–${o[4].toFixed(0)})`,
+    );
+  }
+}
+
 export async function run(): Promise<void> {
   row(
     'load average (2 cores, shared)',
@@ -123,6 +188,8 @@ export async function run(): Promise<void> {
     row('generated scenario', `10 recordings, ${fmt(lines)} lines (enter + exit)`);
     const code = await evaluationCode();
     row('evaluation code measured', code.what);
+    // CPU time is the process's (getrusage: every thread of it, zlib's and the JIT's included);
+    // Python's is its own process time.
     const evaluate = async (algo: string): Promise<{ rate: number; cpuRate: number }> => {
       const c0 = process.cpuUsage();
       const t0 = hrms();
@@ -137,70 +204,80 @@ export async function run(): Promise<void> {
       const c = process.cpuUsage(c0);
       return { rate: lines / (ms / 1000), cpuRate: lines / ((c.user + c.system) / 1e6) };
     };
-    const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[1];
-    process.env.VIGIE_READ_WORKER = '0';
-    const one = [await evaluate('stide'), await evaluate('stide'), await evaluate('stide')];
-    delete process.env.VIGIE_READ_WORKER;
-    const oneSteady = median(one.map((r) => r.rate));
-    const oneCpu = median(one.map((r) => r.cpuRate));
+    const median = (xs: number[]): number => {
+      const o = [...xs].sort((a, b) => a - b);
+      return o.length % 2 ? o[o.length >> 1] : (o[o.length / 2 - 1] + o[o.length / 2]) / 2;
+    };
+    const range = (xs: number[], f: (x: number) => string): string =>
+      `${f(Math.min(...xs))}–${f(Math.max(...xs))}`;
+    // The first run in the process includes the JIT's warm-up, as a short evaluation would.
+    const first = await evaluate('stide');
     row(
-      'stide: LID-DS protocol end to end, one thread',
-      `median of 3 ${fmt(oneSteady)} calls/s (${fmt(oneCpu)} per CPU s)`,
+      'stide: LID-DS protocol end to end, first run in the process',
+      `${fmt(first.rate)} calls/s (${fmt(first.cpuRate)} per CPU s)`,
     );
     // The same protocol in plain Python (zipfile, str.split, a set of tuples, per-thread deques),
-    // as the LID-DS framework does it, on the same zips. Vigie's runs and Python's alternate, three
-    // times, and each ratio compares two runs made seconds apart, so that a shared machine's
-    // changing speed weighs on both sides alike.
+    // as the LID-DS framework does it, on the same zips. Vigie's runs and Python's alternate, and
+    // each ratio compares two runs made seconds apart, so that a shared machine's changing speed
+    // weighs on both sides alike.
     const python = (): { rate: number; cpuRate: number } | string => {
       const py = spawnSync('python3', ['-c', PY_STIDE, s], { encoding: 'utf8' });
       if (py.status !== 0) return `failed: ${py.stderr.slice(0, 200)}`;
       const [rate, cpuRate] = py.stdout.trim().split(/\s+/).map(Number);
       return { rate, cpuRate };
     };
+    const PAIRS = 5;
     const stide: { rate: number; cpuRate: number }[] = [];
     const pys: ({ rate: number; cpuRate: number } | string)[] = [];
-    for (let k = 0; k < 3; k++) {
+    const loads: number[] = [];
+    for (let k = 0; k < PAIRS; k++) {
+      loads.push(loadavg()[0]);
       stide.push(await evaluate('stide'));
       pys.push(python());
     }
-    const first = stide[0];
-    const steady = median(stide.map((r) => r.rate));
-    const steadyCpu = median(stide.map((r) => r.cpuRate));
     row(
-      'stide: LID-DS protocol end to end, reader thread (read+train+score)',
-      `first run ${fmt(first.rate)} calls/s, median of 3 ${fmt(steady)} calls/s (${fmt(steadyCpu)} per CPU s)`,
+      `stide: LID-DS protocol end to end, ${PAIRS} runs (read+train+score, one thread)`,
+      `median ${fmt(median(stide.map((r) => r.rate)))} calls/s (${range(
+        stide.map((r) => r.rate),
+        fmt,
+      )}); per CPU s median ${fmt(median(stide.map((r) => r.cpuRate)))} (${range(
+        stide.map((r) => r.cpuRate),
+        fmt,
+      )})`,
     );
+    row('load average (1 min) at each pair', loads.map((l) => l.toFixed(1)).join(', '));
     const lm = await evaluate('ngram-lm');
     row('ngram-lm: LID-DS protocol end to end (read+train+score)', `${fmt(lm.rate)} calls/s`);
     const failed = pys.find((p) => typeof p === 'string');
     if (failed === undefined) {
       const py = pys as { rate: number; cpuRate: number }[];
-      const pyRate = median(py.map((p) => p.rate));
       const pyCpuRate = median(py.map((p) => p.cpuRate));
       row(
         'Python STIDE, same protocol, same zips, this run',
-        `median of 3 ${fmt(pyRate)} calls/s (${fmt(pyCpuRate)} per CPU s), runs ${py.map((p) => fmt(p.rate)).join(', ')}`,
+        `median ${fmt(median(py.map((p) => p.rate)))} calls/s (${range(
+          py.map((p) => p.rate),
+          fmt,
+        )}); per CPU s median ${fmt(pyCpuRate)} (${range(
+          py.map((p) => p.cpuRate),
+          fmt,
+        )})`,
       );
       const ratios = stide.map((v, k) => v.rate / py[k].rate);
       const cpuRatios = stide.map((v, k) => v.cpuRate / py[k].cpuRate);
+      const x = (r: number): string => `${r.toFixed(1)}×`;
       row(
-        'Vigie STIDE / Python STIDE, run by run (target ≥ 10×)',
-        `${ratios.map((r) => `${r.toFixed(1)}×`).join(', ')} (the first with the reader thread's start): median ${median(ratios).toFixed(1)}×, per CPU s ${median(cpuRatios).toFixed(1)}×; one thread ${(oneSteady / pyRate).toFixed(1)}×`,
+        'Vigie STIDE / Python STIDE per CPU s, pair by pair (target ≥ 10×)',
+        `${cpuRatios.map(x).join(', ')}: median ${x(median(cpuRatios))}`,
       );
-      // Decompression alone (the reader's own zlib path, nothing parsed), on the same zips: a
-      // cost every reader pays, Python's included, and a floor under Vigie's CPU time per line.
-      const zips = listLidDs2021(s);
-      const c0 = process.cpuUsage();
-      const t0 = hrms();
-      let bytes = 0;
-      for (const z of zips) bytes += (await inflateScOnly(z.path)).bytes;
-      const ms = hrms() - t0;
-      const c = process.cpuUsage(c0);
-      const nsPerLine = ((c.user + c.system) * 1000) / lines;
       row(
-        'inflate alone (node:zlib, reader path), same zips',
-        `${fmt(lines / (ms / 1000))} lines/s, ${nsPerLine.toFixed(0)} ns CPU per line (${fmt(bytes / lines)} bytes per line); 10× Python per CPU s leaves ${(1e9 / (10 * pyCpuRate)).toFixed(0)} ns per line for everything`,
+        'Vigie STIDE / Python STIDE wall-clock, pair by pair',
+        `${ratios.map(x).join(', ')}: median ${x(median(ratios))}`,
       );
+      row(
+        'Vigie CPU per call, every thread (10× Python per CPU s allows)',
+        `${(1e9 / median(stide.map((r) => r.cpuRate))).toFixed(0)} ns (${(1e9 / (10 * pyCpuRate)).toFixed(0)} ns)`,
+      );
+      await inflaters(s, lines);
     } else row('Python STIDE reference', failed);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -191,6 +191,45 @@ export class LidDsAccumulator {
     }
   }
 
+  /**
+   * `call(tsNs[c], values[c] > threshold)` for c in 0..n-1 (the windowed scores of a batch), with
+   * the counters in locals; returns the highest of the values (-Infinity when n is 0).
+   */
+  callBatch(tsNs: Float64Array, values: Float64Array, threshold: number, n: number): number {
+    const exploitNs = this.exploitNs;
+    let { tp, fp, tn, fn, cfa, inFalseRun } = this;
+    let firstHitNs = this.firstHitNs;
+    let max = -Infinity;
+    for (let c = 0; c < n; c++) {
+      const w = values[c];
+      if (w > max) max = w;
+      const alarm = w > threshold;
+      const ts = tsNs[c];
+      if (exploitNs !== undefined && ts >= exploitNs) {
+        inFalseRun = false;
+        if (alarm) {
+          tp++;
+          if (firstHitNs === undefined) firstHitNs = ts;
+        } else fn++;
+      } else if (alarm) {
+        fp++;
+        if (!inFalseRun) cfa++;
+        inFalseRun = true;
+      } else {
+        tn++;
+        inFalseRun = false;
+      }
+    }
+    this.tp = tp;
+    this.fp = fp;
+    this.tn = tn;
+    this.fn = fn;
+    this.cfa = cfa;
+    this.inFalseRun = inFalseRun;
+    this.firstHitNs = firstHitNs;
+    return max;
+  }
+
   /** Forgets everything counted since beginRecording (a recording that failed to read). */
   abortRecording(): void {
     if (this.snapshot.length === 0) return;

@@ -49,24 +49,44 @@ class Vocabulary {
   }
 }
 
+interface Window {
+  ring: Float64Array;
+  pos: number;
+  sum: number;
+}
+
+/** Slots of the cache of recent streams (2^WINDOW_CACHE_BITS), before the map. */
+const WINDOW_CACHE_BITS = 3;
+
 /** Sliding mean of the last L values per stream. */
 class Windows {
-  private readonly state = new Map<number, { ring: Float64Array; pos: number; sum: number }>();
+  private readonly state = new Map<number, Window>();
   private lastKey = -1;
-  private last: { ring: Float64Array; pos: number; sum: number } | undefined;
+  private last: Window | undefined;
+  /** A few interleaved threads take turns call after call: the recent ones, direct-mapped (NaN: empty). */
+  private readonly cacheKeys = new Float64Array(1 << WINDOW_CACHE_BITS).fill(NaN);
+  private readonly cacheWindows: (Window | undefined)[] = new Array(1 << WINDOW_CACHE_BITS).fill(undefined);
   constructor(private readonly L: number) {}
   /** Appends v[i] to stream streams[i]'s window, for calls 0..n-1; out[i] = that window's mean (`out` may be `v`). */
   pushBatch(streams: Float64Array, v: Float64Array, n: number, out: Float64Array): void {
     const L = this.L;
+    const ck = this.cacheKeys;
+    const cw = this.cacheWindows;
     let key = this.lastKey;
     let s = this.last;
     for (let i = 0; i < n; i++) {
       const k = streams[i];
       if (k !== key || s === undefined) {
-        s = this.state.get(k);
-        if (!s) {
-          s = { ring: new Float64Array(L), pos: 0, sum: 0 };
-          this.state.set(k, s);
+        const slot = Math.imul(k | 0, 0x9e3779b1) >>> (32 - WINDOW_CACHE_BITS);
+        s = ck[slot] === k ? cw[slot] : undefined;
+        if (s === undefined) {
+          s = this.state.get(k);
+          if (!s) {
+            s = { ring: new Float64Array(L), pos: 0, sum: 0 };
+            this.state.set(k, s);
+          }
+          ck[slot] = k;
+          cw[slot] = s;
         }
         key = k;
       }
@@ -83,6 +103,8 @@ class Windows {
     this.state.clear();
     this.lastKey = -1;
     this.last = undefined;
+    this.cacheKeys.fill(NaN);
+    this.cacheWindows.fill(undefined);
   }
 }
 
@@ -398,16 +420,8 @@ export async function evalRecordings(
         }
         if (!wantTimeline) {
           for (let i = 0; i < scorers.length; i++) {
-            const v = values[i];
-            const a = acc[i];
-            const thr = scorers[i].threshold;
-            let max = maxW[i];
-            for (let c = 0; c < m; c++) {
-              const w = v[c];
-              if (w > max) max = w;
-              a.call(times[c], w > thr);
-            }
-            maxW[i] = max;
+            const max = acc[i].callBatch(times, values[i], scorers[i].threshold, m);
+            if (max > maxW[i]) maxW[i] = max;
           }
           return;
         }

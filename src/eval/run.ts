@@ -4,6 +4,7 @@ import { evalKubAnomaly } from './kubanomaly-eval.js';
 import { TRIVIAL, type ParamMap } from './params.js';
 import { evalRecordings } from './recording-eval.js';
 import { LidDs2021Reader } from '../sources/datasets/lidds2021.js';
+import { ScWorkerHost } from '../sources/datasets/sc-worker-client.js';
 import { loadRecordings } from './recordings.js';
 import type { EvalRun, SkippedInput } from './types.js';
 
@@ -37,8 +38,13 @@ export async function runEvaluation(o: RunOptions): Promise<EvalRun> {
     case 'lidds2019':
     case 'vigie': {
       const skipped: SkippedInput[] = [];
-      // The evaluation owns its reader (and so the reader worker it starts), and closes it.
-      const reader = new LidDs2021Reader();
+      // The evaluation owns its reader (and so the reader worker it starts), and closes it. One
+      // model reads, learns and scores on this thread: a reader thread beside it takes less wall
+      // time on two free cores but more CPU time (each batch crosses threads, and both threads
+      // wait on each other), and the model's work per call is smaller than the reading. Several
+      // models together take longer per call than reading, and a reader thread lets them run on.
+      const models = algos.filter((a) => !(TRIVIAL as readonly string[]).includes(a)).length;
+      const reader = new LidDs2021Reader(models > 1 ? new ScWorkerHost() : null);
       try {
         const scenarios = await loadRecordings(o.dataset, o.data, o.params, skipped, reader);
         run = await evalRecordings(scenarios, {

@@ -9,6 +9,42 @@ import {
 } from '../../src/eval/metrics.js';
 
 describe('metrics', () => {
+  it('LidDsAccumulator.callBatch counts as call does, call by call, and returns the highest value', () => {
+    const one = new LidDsAccumulator();
+    const batch = new LidDsAccumulator();
+    let x = 99;
+    for (let rec = 0; rec < 6; rec++) {
+      const exploit = rec % 2 === 1 ? 1000 + rec * 37 : undefined;
+      one.beginRecording(exploit);
+      batch.beginRecording(exploit);
+      const n = 2000;
+      const ts = new Float64Array(n);
+      const v = new Float64Array(n);
+      for (let c = 0; c < n; c++) {
+        x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+        ts[c] = c;
+        // Runs of alarms and quiet calls, more alarms after the exploit.
+        v[c] = ((x >>> 8) % 100) / 100 + (exploit !== undefined && c > exploit ? 0.3 : 0);
+      }
+      let max = -Infinity;
+      for (let c = 0; c < n; c++) {
+        one.call(ts[c], v[c] > 0.8);
+        max = Math.max(max, v[c]);
+      }
+      // Uneven batches.
+      let got = -Infinity;
+      for (let o = 0, k = 1; o < n; o += k, k = (k * 3 + 1) % 211)
+        got = Math.max(got, batch.callBatch(ts.subarray(o), v.subarray(o), 0.8, Math.min(k, n - o)));
+      expect(got).toBe(max);
+      one.endRecording();
+      batch.endRecording();
+    }
+    const r = one.result();
+    expect(r.cfa).toBeGreaterThan(0);
+    expect(r.dr).toBe(1);
+    expect(batch.result()).toEqual(r);
+  });
+
   it('ROC-AUC equals the share of (positive, negative) pairs ranked right, ties counting half', () => {
     // Positives 0.9, 0.4; negatives 0.5, 0.1: pairs (0.9>0.5)(0.9>0.1)(0.4<0.5)(0.4>0.1) → 3/4.
     expect(rocAuc([0.9, 0.4, 0.5, 0.1], [1, 1, 0, 0])).toBeCloseTo(0.75, 12);

@@ -54,15 +54,11 @@ class StideModel implements SequenceModel {
   instant(stream: StreamKey, sys: number): number {
     return this.model.score(stream, sys).unseen ? 1 : 0;
   }
-  private unseen = new Uint8Array(0);
   learnBatch(streams: Float64Array, sys: Int32Array, n: number): void {
     this.model.learnBatch(streams, sys, n);
   }
   instantBatch(streams: Float64Array, sys: Int32Array, n: number, out: Float64Array): void {
-    if (this.unseen.length < n) this.unseen = new Uint8Array(n);
-    const u = this.unseen;
-    this.model.scoreBatch(streams, sys, n, u);
-    for (let i = 0; i < n; i++) out[i] = u[i];
+    this.model.scoreBatch(streams, sys, n, out);
   }
   explain(stream: StreamKey, names: (id: number) => string): string {
     const e = this.model.explain(stream);

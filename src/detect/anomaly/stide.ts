@@ -240,6 +240,15 @@ export class NgramSet {
   }
 }
 
+/** Slots of the batch paths' cache of recent streams: 2^STREAM_CACHE_BITS. */
+const STREAM_CACHE_BITS = 3;
+const STREAM_CACHE = 1 << STREAM_CACHE_BITS;
+
+/** The cache slot of a numeric stream key (a thread id): its integer part, hashed. */
+function cacheSlot(k: number): number {
+  return Math.imul(k | 0, 0x9e3779b1) >>> (32 - STREAM_CACHE_BITS);
+}
+
 export class Stide {
   readonly n: number;
   readonly L: number;
@@ -263,6 +272,13 @@ export class Stide {
   get size(): number {
     return this.set.size;
   }
+
+  // The batch paths switch between a few interleaved threads call after call: the streams met
+  // recently are kept in a small direct-mapped cache (NaN: an empty slot) before the maps.
+  private readonly learnCacheKeys = new Float64Array(STREAM_CACHE).fill(NaN);
+  private readonly learnCacheStates: (StreamState | undefined)[] = new Array(STREAM_CACHE).fill(undefined);
+  private readonly scoreCacheKeys = new Float64Array(STREAM_CACHE).fill(NaN);
+  private readonly scoreCacheStates: (StreamState | undefined)[] = new Array(STREAM_CACHE).fill(undefined);
 
   // Consecutive calls mostly come from the same thread: remember the last lookup of each map.
   private lastLearnKey: StreamKey | undefined;
@@ -329,12 +345,20 @@ export class Stide {
   learnBatch(streams: Float64Array, sys: Int32Array, n: number): void {
     const N = this.n;
     const set = this.set;
+    const ck = this.learnCacheKeys;
+    const cs = this.learnCacheStates;
     let key = NaN;
     let st: StreamState | undefined;
     for (let i = 0; i < n; i++) {
       const k = streams[i];
       if (k !== key || st === undefined) {
-        st = this.learnState(k);
+        const slot = cacheSlot(k);
+        st = ck[slot] === k ? cs[slot] : undefined;
+        if (st === undefined) {
+          st = this.learnState(k);
+          ck[slot] = k;
+          cs[slot] = st;
+        }
         key = k;
       }
       st.push(sys[i]);
@@ -347,15 +371,23 @@ export class Stide {
    * never learned, else 0 (0 too while the stream holds fewer than n calls). The streams' mismatch
    * frames move on as with `score`.
    */
-  scoreBatch(streams: Float64Array, sys: Int32Array, n: number, unseen: Uint8Array): void {
+  scoreBatch(streams: Float64Array, sys: Int32Array, n: number, unseen: Uint8Array | Float64Array): void {
     const N = this.n;
     const set = this.set;
+    const ck = this.scoreCacheKeys;
+    const cs = this.scoreCacheStates;
     let key = NaN;
     let st: StreamState | undefined;
     for (let i = 0; i < n; i++) {
       const k = streams[i];
       if (k !== key || st === undefined) {
-        st = this.scoreState(k);
+        const slot = cacheSlot(k);
+        st = ck[slot] === k ? cs[slot] : undefined;
+        if (st === undefined) {
+          st = this.scoreState(k);
+          ck[slot] = k;
+          cs[slot] = st;
+        }
         key = k;
       }
       st.push(sys[i]);
@@ -397,6 +429,10 @@ export class Stide {
   private forgetLast(): void {
     this.lastLearnKey = this.lastScoreKey = undefined;
     this.lastLearn = this.lastScore = undefined;
+    this.learnCacheKeys.fill(NaN);
+    this.learnCacheStates.fill(undefined);
+    this.scoreCacheKeys.fill(NaN);
+    this.scoreCacheStates.fill(undefined);
   }
 
   /** Forgets every stream's sliding state; the learned n-grams stay. */

@@ -3,10 +3,10 @@
  * each zip holding `<name>.sc` (system calls), `<name>.json` (metadata), `<name>.res` (resources) and
  * `<name>.pcap`. The .sc is inflated and parsed as a stream; nothing holds a whole recording.
  */
-import { createReadStream, existsSync, readdirSync, statSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { pipeline, Readable, Transform } from 'node:stream';
-import { createInflateRaw } from 'node:zlib';
+import { constants as zlibConstants, createInflateRaw, type InflateRaw } from 'node:zlib';
 import yauzl from 'yauzl';
 import { ScNameTable, ScStream } from './sc-parser.js';
 import { ScWorkerHost } from './sc-worker-client.js';
@@ -126,11 +126,12 @@ export function parseLidDs2021Meta(text: string, file: string): LidDs2021Meta {
 /**
  * Reads the .sc of LID-DS 2021 recordings in batches for one evaluation: on its reader worker
  * thread while one runs (see sc-worker-client.ts), else on this thread, where every read interns
- * its names in the reader's one table (so every batch shares one `names`). `close` stops the worker.
+ * its names in the reader's one table (so every batch shares one `names`). `workers`: null to read
+ * on this thread only. `close` stops the worker.
  */
 export class LidDs2021Reader {
   private readonly names = new ScNameTable();
-  constructor(private readonly workers: ScWorkerHost = new ScWorkerHost()) {}
+  constructor(private readonly workers: ScWorkerHost | null = new ScWorkerHost()) {}
 
   /** The calls of the recording zip at `path`, in batches; `next`: the zip to be read after it, read ahead. */
   async readBatches(
@@ -138,12 +139,12 @@ export class LidDs2021Reader {
     onBatch: (b: SyscallBatch) => void,
     next?: string,
   ): Promise<{ lines: number }> {
-    const worker = await this.workers.worker();
+    const worker = this.workers === null ? null : await this.workers.worker();
     return worker ? worker.read(path, onBatch, next) : readScBatchesInThread(path, onBatch, this.names);
   }
 
-  close(): Promise<void> {
-    return this.workers.close();
+  async close(): Promise<void> {
+    await this.workers?.close();
   }
 }
 
@@ -192,6 +193,28 @@ export async function openLidDs2021Recording(
   };
 }
 
+/** Whether the entry's data is deflated (and not encrypted): what this reader inflates itself. */
+function isDeflated(e: yauzl.Entry): boolean {
+  return e.compressionMethod === 8 && !e.isEncrypted();
+}
+
+/** Where the entry's data starts in the zip file (yauzl has checked that it lies within the file). */
+function entryDataStart(zf: yauzl.ZipFile, e: yauzl.Entry, path: string): Promise<number> {
+  return new Promise<number>((res, rej) =>
+    zf.readLocalFileHeader(e, { minimal: true }, (err, h) => {
+      if (err || !h)
+        rej(
+          new DatasetError(
+            `${path}:${e.fileName}`,
+            undefined,
+            `cannot read entry: ${err?.message ?? 'unknown error'}`,
+          ),
+        );
+      else res(h.fileDataStart);
+    }),
+  );
+}
+
 /** Inflated output chunk size: 1 MiB chunks cost a third of zlib's default 16 KiB ones. */
 const INFLATE_CHUNK = 1 << 20;
 
@@ -206,25 +229,13 @@ async function inflatedEntry(
   path: string,
   ready?: Promise<unknown>,
 ): Promise<Readable> {
-  if (e.compressionMethod !== 8 || e.isEncrypted()) {
+  if (!isDeflated(e)) {
     await ready;
     return entryStream(zf, e, path);
   }
   // The compressed bytes are read straight from the file in 1 MiB pieces (yauzl's own stream
-  // reads 16 KiB at a time); yauzl has checked that they lie within the file.
-  const start = await new Promise<number>((res, rej) =>
-    zf.readLocalFileHeader(e, { minimal: true }, (err, h) => {
-      if (err || !h)
-        rej(
-          new DatasetError(
-            `${path}:${e.fileName}`,
-            undefined,
-            `cannot read entry: ${err?.message ?? 'unknown error'}`,
-          ),
-        );
-      else res(h.fileDataStart);
-    }),
-  );
+  // reads 16 KiB at a time).
+  const start = await entryDataStart(zf, e, path);
   await ready;
   const raw =
     e.compressedSize === 0
@@ -254,12 +265,121 @@ async function inflatedEntry(
   return counted;
 }
 
-/** Streams the .sc of a recording zip through the parser. */
+/** Compressed bytes read per piece, and inflated bytes handed to the parser per piece (which stay in the core's cache while they are parsed). */
+const SYNC_IN = 1 << 16;
+const SYNC_OUT = 1 << 18;
+/** Inflated pieces between two turns of the event loop (a long recording does not hold it for seconds). */
+const PIECES_PER_TURN = 16;
+
+/** The engine of a Node zlib stream, driven synchronously (what `zlib.inflateRawSync` does inside). */
+interface ZlibEngine {
+  writeSync(
+    flush: number,
+    input: Buffer,
+    inOff: number,
+    inLen: number,
+    out: Buffer,
+    outOff: number,
+    outLen: number,
+  ): void;
+}
+
+/**
+ * A raw inflater whose engine this thread drives itself: its output goes into one buffer that is
+ * reused, piece after piece, and nothing runs on zlib's thread pool. The streaming API allocates a
+ * new output buffer per piece (fresh pages, which the kernel faults in and zeroes: about as costly
+ * as inflating them) and hands every piece across threads. The engine and its state array are
+ * the stream's own (`_handle`, `_writeState`, on which `zlib.inflateRawSync` runs); null when this
+ * Node does not have them, and the streaming path is taken.
+ */
+function syncInflater(): { z: InflateRaw; engine: ZlibEngine; state: Uint32Array } | null {
+  const z = createInflateRaw();
+  const inner = z as unknown as { _handle?: Partial<ZlibEngine>; _writeState?: unknown };
+  const engine = inner._handle;
+  const state = inner._writeState;
+  if (typeof engine?.writeSync !== 'function' || !(state instanceof Uint32Array) || state.length < 2) {
+    z.close();
+    return null;
+  }
+  // A zlib error is reported by destroying the stream with it (read back from `errored` below);
+  // the 'error' event that follows has nothing left to tell.
+  z.on('error', () => {});
+  return { z, engine: engine as ZlibEngine, state };
+}
+
+/**
+ * Inflates the deflated entry `e` (data at `start` in the file) on this thread, handing the
+ * inflated data to `onPiece` in pieces of up to SYNC_OUT bytes; the piece's buffer is reused once
+ * `onPiece` returns. Checks the declared size as `inflatedEntry` does (same errors). Returns false,
+ * having read nothing, when the engine cannot be driven here.
+ */
+async function inflateEntryInThread(
+  path: string,
+  start: number,
+  e: yauzl.Entry,
+  onPiece: (piece: Buffer) => void,
+): Promise<boolean> {
+  const inflater = syncInflater();
+  if (inflater === null) return false;
+  const { z, engine, state } = inflater;
+  const expected = e.uncompressedSize;
+  const fd = openSync(path, 'r');
+  try {
+    const input = Buffer.allocUnsafe(Math.min(SYNC_IN, Math.max(1, e.compressedSize)));
+    const out = Buffer.allocUnsafe(SYNC_OUT);
+    let got = 0;
+    let read = 0;
+    let pieces = 0;
+    let ended = false;
+    while (!ended) {
+      const want = Math.min(input.length, e.compressedSize - read);
+      const n = want > 0 ? readSync(fd, input, 0, want, start + read) : 0;
+      if (want > 0 && n === 0) throw new Error('unexpected end of file');
+      read += n;
+      const flush = read >= e.compressedSize ? zlibConstants.Z_FINISH : zlibConstants.Z_NO_FLUSH;
+      let inOff = 0;
+      let inLen = n;
+      while (true) {
+        engine.writeSync(flush, input, inOff, inLen, out, 0, SYNC_OUT);
+        if (z.errored) throw z.errored;
+        const availOut = state[0];
+        const availIn = state[1];
+        const have = SYNC_OUT - availOut;
+        if (have > 0) {
+          got += have;
+          if (got > expected)
+            throw new Error(`too many bytes in the stream. expected ${expected}. got at least ${got}`);
+          onPiece(out.subarray(0, have));
+          if (++pieces % PIECES_PER_TURN === 0) await new Promise<void>((res) => setImmediate(res));
+        }
+        const used = inLen - availIn;
+        inOff += used;
+        inLen = availIn;
+        // The output buffer had room left: this input is used up (or the data ended early).
+        if (availOut !== 0) break;
+        if (have === 0 && used === 0) break;
+      }
+      if (flush === zlibConstants.Z_FINISH) ended = true;
+    }
+    if (got < expected)
+      throw new Error(`not enough bytes in the stream. expected ${expected}. got only ${got}`);
+    return true;
+  } finally {
+    closeSync(fd);
+    z.close();
+  }
+}
+
+/**
+ * Streams the .sc of a recording zip through the parser. `inflate`: 'stream' takes the streaming
+ * path (zlib's thread pool) that reads fall back to when zlib's engine cannot be driven here.
+ */
 export function readScFromZip(
   path: string,
   onEvent: (ev: SyscallEventView) => void,
+  inflate: 'in-thread' | 'stream' = 'in-thread',
 ): Promise<{ lines: number }> {
-  return readSc(path, onEvent);
+  return readSc(path, onEvent, undefined, undefined, undefined, undefined, inflate);
 }
 
 /**
@@ -285,15 +405,38 @@ async function readSc(
   names?: ScNameTable,
   batchSize?: number,
   ready?: Promise<unknown>,
+  inflate: 'in-thread' | 'stream' = 'in-thread',
 ): Promise<{ lines: number }> {
   return withScEntry(path, async (zf, sc) => {
     const file = `${path}:${sc.fileName}`;
-    const s = await inflatedEntry(zf, sc, path, ready);
     const parser = new ScStream(file, onEvent, onBatch, batchSize, names);
-    await parser.drain(
-      s,
-      (err) => new DatasetError(file, parser.lines + 1, `truncated or corrupt data: ${err.message}`),
-    );
+    const corrupt = (err: Error): Error =>
+      new DatasetError(file, parser.lines + 1, `truncated or corrupt data: ${err.message}`);
+    if (inflate === 'in-thread' && isDeflated(sc)) {
+      const start = await entryDataStart(zf, sc, path);
+      await ready;
+      // A throw from the parser (a malformed line) is passed on as it is; any other is the data's.
+      let parserThrew = false;
+      const push = (piece: Buffer): void => {
+        try {
+          parser.push(piece);
+        } catch (e) {
+          parserThrew = true;
+          throw e;
+        }
+      };
+      let inThread: boolean;
+      try {
+        inThread = await inflateEntryInThread(path, start, sc, push);
+      } catch (e) {
+        throw parserThrew ? e : corrupt(e as Error);
+      }
+      if (inThread) {
+        parser.end();
+        return { lines: parser.lines };
+      }
+    }
+    await parser.drain(await inflatedEntry(zf, sc, path, ready), corrupt);
     return { lines: parser.lines };
   });
 }
@@ -314,12 +457,20 @@ async function withScEntry<T>(
 }
 
 /**
- * Inflates the .sc of a recording zip through the reader's own path and discards it, parsing
- * nothing: the cost of decompression alone, which every reader of LID-DS pays (benchmarks).
+ * Inflates the .sc of a recording zip through the reader's own path (or its streaming fallback)
+ * and discards it, parsing nothing: the cost of decompression alone, which every reader of LID-DS
+ * pays (benchmarks).
  */
-export function inflateScOnly(path: string): Promise<{ bytes: number }> {
+export function inflateScOnly(
+  path: string,
+  inflate: 'in-thread' | 'stream' = 'in-thread',
+): Promise<{ bytes: number }> {
   return withScEntry(path, async (zf, sc) => {
     let bytes = 0;
+    if (inflate === 'in-thread' && isDeflated(sc)) {
+      const start = await entryDataStart(zf, sc, path);
+      if (await inflateEntryInThread(path, start, sc, (piece) => (bytes += piece.length))) return { bytes };
+    }
     for await (const chunk of await inflatedEntry(zf, sc, path)) bytes += (chunk as Buffer).length;
     return { bytes };
   });

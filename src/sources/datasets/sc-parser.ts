@@ -609,19 +609,25 @@ export class ScStream extends ChunkSink {
       if (after === SP) {
         // The arguments: skipped four bytes at a time to the newline (arguments are a few dozen
         // bytes; a native indexOf costs more to call than this loop takes).
+        // Eight bytes per turn: half the loop's branches and bounds checks.
         let j = nl + 1;
         while (true) {
-          if (j + 4 > len) {
+          if (j + 8 > len) {
             nl = buf.indexOf(NL, j);
             break;
           }
           const x = dv.getUint32(j, true) ^ 0x0a0a0a0a;
-          const hit = (x - 0x01010101) & ~x & 0x80808080;
-          if (hit !== 0) {
-            nl = j + ((31 - Math.clz32(hit & -hit)) >>> 3);
+          const y = dv.getUint32(j + 4, true) ^ 0x0a0a0a0a;
+          const hx = (x - 0x01010101) & ~x & 0x80808080;
+          const hy = (y - 0x01010101) & ~y & 0x80808080;
+          if ((hx | hy) !== 0) {
+            nl =
+              hx !== 0
+                ? j + ((31 - Math.clz32(hx & -hx)) >>> 3)
+                : j + 4 + ((31 - Math.clz32(hy & -hy)) >>> 3);
             break;
           }
-          j += 4;
+          j += 8;
         }
         if (nl < 0) return p;
       } else if (after !== NL) return p;

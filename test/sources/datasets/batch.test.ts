@@ -33,6 +33,51 @@ function calls(seed: number, n: number): { streams: Float64Array; sys: Int32Arra
 }
 
 describe('batch paths', () => {
+  it('STIDE batches give the per-call values with many interleaved streams (colliding in its stream cache) and resets', () => {
+    // 40 thread ids, taking turns at random, so that the batch paths' cache of recent streams
+    // (a few slots) keeps evicting and colliding; a reset between parts forgets every stream.
+    const make = (seed: number, n: number): { streams: Float64Array; sys: Int32Array } => {
+      const streams = new Float64Array(n);
+      const sys = new Int32Array(n);
+      let x = seed;
+      const pos = new Array<number>(40).fill(0);
+      for (let i = 0; i < n; i++) {
+        x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+        const t = (x >>> 8) % 40;
+        streams[i] = 2_900_000 + t * 8;
+        sys[i] = (pos[t]++ % (3 + (t % 5))) + ((x >>> 12) % 61 === 0 ? 9 : 0);
+      }
+      return { streams, sys };
+    };
+    const a = new Stide({ n: 3, L: 20 });
+    const b = new Stide({ n: 3, L: 20 });
+    const want: number[] = [];
+    const got: number[] = [];
+    for (let part = 0; part < 3; part++) {
+      const train = make(11 + part, 5000);
+      for (let i = 0; i < train.sys.length; i++) a.learn(train.streams[i], train.sys[i]);
+      for (let o = 0; o < train.sys.length; o += 777)
+        b.learnBatch(train.streams.subarray(o), train.sys.subarray(o), Math.min(777, train.sys.length - o));
+      const test = make(21 + part, 5000);
+      for (let i = 0; i < test.sys.length; i++)
+        want.push(a.score(test.streams[i], test.sys[i]).unseen ? 1 : 0);
+      const out = new Float64Array(test.sys.length);
+      for (let o = 0; o < test.sys.length; o += 613)
+        b.scoreBatch(
+          test.streams.subarray(o),
+          test.sys.subarray(o),
+          Math.min(613, test.sys.length - o),
+          out.subarray(o),
+        );
+      got.push(...out);
+      a.resetStreams();
+      b.resetStreams();
+    }
+    expect(b.size).toBe(a.size);
+    expect(want.reduce((s, v) => s + v, 0)).toBeGreaterThan(0);
+    expect(got).toEqual(want);
+  });
+
   it('STIDE learnBatch/scoreBatch give the values and stream state of learn/score', () => {
     const train = calls(7, 20_000);
     const test = calls(8, 20_000);

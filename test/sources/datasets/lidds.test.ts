@@ -293,6 +293,78 @@ describe('LID-DS 2021 .sc stream parser', () => {
   });
 });
 
+describe('LID-DS 2021 inflating on the reading thread', () => {
+  /** Every call of a zip's .sc, copied, read through one inflating path. */
+  async function callsOf(zip: string, inflate: 'in-thread' | 'stream') {
+    const out: ReturnType<typeof newEventView>[] = [];
+    const r = await readScFromZip(zip, (ev) => out.push({ ...ev }), inflate);
+    return { lines: r.lines, out };
+  }
+
+  it('gives exactly the calls of the streaming path, over many inflated pieces and on the fixture', async () => {
+    const dir = mkdtempSync(join(tmp, 'inflate-'));
+    // About 5 MB of .sc: twenty pieces of inflated data, lines split across them.
+    const big = writeRecordingZip(dir, 'big', generateRecording(21, 4000, true));
+    // The real lines of the fixture (long arguments, unusual lines) in a zip.
+    const sample = join(dir, 'sample.zip');
+    writeFileSync(
+      sample,
+      makeZip([{ name: 'sample.sc', data: readFileSync(join(FIX, '2021', 'sample.sc')) }]),
+    );
+    for (const zip of [big, sample]) {
+      const want = await callsOf(zip, 'stream');
+      const got = await callsOf(zip, 'in-thread');
+      expect(want.out.length).toBeGreaterThan(0);
+      expect(got.lines).toBe(want.lines);
+      expect(got.out).toEqual(want.out);
+    }
+    expect((await callsOf(big, 'in-thread')).out.length).toBeGreaterThan(70_000);
+  });
+
+  it('rejects corrupt data and a wrong declared size as the streaming path does, at the same line', async () => {
+    const dir = mkdtempSync(join(tmp, 'inflate-bad-'));
+    const text = Buffer.from(generateRecording(22, 3000, false).lines.join('\n') + '\n');
+    const zip = makeZip([{ name: 'rec.sc', data: text }]);
+    const cd = zip.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]));
+    const cases: [string, Buffer][] = [];
+    // Overwritten deflate data: zlib rejects it early on, or, further in, inflates it to a
+    // malformed line (whose number both paths give exactly).
+    for (const at of [2000, 200_000]) {
+      const corrupt = Buffer.from(zip);
+      corrupt.fill(0xff, 30 + 6 + at, 30 + 6 + at + 400);
+      cases.push([`corrupt-${at}.zip`, corrupt]);
+    }
+    for (const delta of [10, -10]) {
+      const wrong = Buffer.from(zip);
+      wrong.writeUInt32LE(text.length + delta, cd + 24);
+      cases.push([`size${delta}.zip`, wrong]);
+    }
+    for (const [name, bytes] of cases) {
+      const p = join(dir, name);
+      writeFileSync(p, bytes);
+      const errorOf = async (inflate: 'in-thread' | 'stream'): Promise<string> => {
+        let n = 0;
+        try {
+          await readScFromZip(p, () => n++, inflate);
+        } catch (e) {
+          return `${(e as Error).message} after ${n} calls`;
+        }
+        return 'no error';
+      };
+      const want = await errorOf('stream');
+      const got = await errorOf('in-thread');
+      if (/malformed/.test(want)) expect(got, name).toBe(want);
+      else {
+        expect(want, name).toMatch(/truncated or corrupt data|bytes in the stream/);
+        // The same message; the line it names (the first not parsed) and the calls handed over
+        // before it depend on the sizes of the inflated pieces, which differ between the paths.
+        const unplaced = (m: string): string => m.replace(/:\d+: | after \d+ calls/g, ' ');
+        expect(unplaced(got), name).toBe(unplaced(want));
+      }
+    }
+  });
+});
+
 describe('LID-DS protocol end to end on generated scenarios', () => {
   it('LID-DS 2021: STIDE detects every exploit with no false alarm; trivial detectors bracket it', async () => {
     const root = join(tmp, '2021');
