@@ -228,7 +228,8 @@ export function forbiddenMessage(id: Identity, a: RequestAttributes): string {
 /** Text of one rule as the API server prints missing permissions. */
 export function ruleText(r: PolicyRule): string {
   const q = (l: readonly string[]) => `[${l.map((s) => JSON.stringify(s)).join(' ')}]`;
-  if (r.nonResourceURLs?.length) return `{NonResourceURLs:${q(r.nonResourceURLs)}, Verbs:${q(r.verbs ?? [])}}`;
+  if (r.nonResourceURLs?.length)
+    return `{NonResourceURLs:${q(r.nonResourceURLs)}, Verbs:${q(r.verbs ?? [])}}`;
   return `{APIGroups:${q(r.apiGroups ?? [])}, Resources:${q(r.resources ?? [])}${
     r.resourceNames?.length ? `, ResourceNames:${q(r.resourceNames)}` : ''
   }, Verbs:${q(r.verbs ?? [])}}`;

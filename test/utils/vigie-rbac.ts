@@ -72,7 +72,12 @@ export function grantsOf(rules: readonly PolicyRule[]): Grant[] {
     for (const group of r.apiGroups ?? [])
       for (const resource of r.resources ?? [])
         for (const verb of r.verbs ?? [])
-          out.push({ group, resource, verb, ...(r.resourceNames?.length ? { resourceNames: r.resourceNames } : {}) });
+          out.push({
+            group,
+            resource,
+            verb,
+            ...(r.resourceNames?.length ? { resourceNames: r.resourceNames } : {}),
+          });
   return out;
 }
 
