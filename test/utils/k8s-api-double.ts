@@ -267,6 +267,8 @@ export interface RequestLogEntry {
   /** Who made the request and what RBAC was asked (resource requests only). */
   user?: string;
   authz?: RequestAttributes & { allowed: boolean };
+  /** The `bind` or `escalate` check of an RBAC write by a caller outside system:masters. */
+  escalation?: RequestAttributes & { allowed: boolean };
 }
 
 export interface ApiDouble {
@@ -666,20 +668,28 @@ export async function startApiDouble(
    * references or every permission that role grants; a role needs `escalate` or every permission it
    * lists. Checked before the object is stored (and before "already exists").
    */
-  const checkEscalation = (caller: Identity, r: ResourceDef, obj: K8sObject, ns: string | undefined): void => {
+  const checkEscalation = (
+    caller: Identity,
+    r: ResourceDef,
+    obj: K8sObject,
+    ns: string | undefined,
+    log: RequestLogEntry,
+  ): void => {
     if (r.group !== RBAC_GROUP || caller.groups.includes('system:masters')) return;
     const name = String(obj.metadata?.name ?? '');
     const scopeNs = r.namespaced ? ns : undefined;
     let requested;
     if (r.plural === 'rolebindings' || r.plural === 'clusterrolebindings') {
       const ref = (obj.roleRef ?? {}) as Record<string, any>;
-      const bindable = authorizer.allows(caller, {
+      const bind: RequestAttributes = {
         verb: 'bind',
         apiGroup: RBAC_GROUP,
         resource: ref.kind === 'ClusterRole' ? 'clusterroles' : 'roles',
         namespace: scopeNs,
         name: String(ref.name ?? ''),
-      });
+      };
+      const bindable = authorizer.allows(caller, bind);
+      log.escalation = { ...bind, allowed: bindable };
       if (bindable) return;
       const refPlural = ref.kind === 'ClusterRole' ? 'clusterroles' : 'roles';
       if (!store.has(keyOf(refPlural, ref.kind === 'ClusterRole' ? undefined : scopeNs, String(ref.name))))
@@ -690,13 +700,15 @@ export async function startApiDouble(
         });
       requested = authorizer.roleRefRules(ref, scopeNs);
     } else {
-      const escalate = authorizer.allows(caller, {
+      const esc: RequestAttributes = {
         verb: 'escalate',
         apiGroup: RBAC_GROUP,
         resource: r.plural,
         namespace: scopeNs,
         name,
-      });
+      };
+      const escalate = authorizer.allows(caller, esc);
+      log.escalation = { ...esc, allowed: escalate };
       if (escalate) return;
       requested = (obj.rules ?? []) as Record<string, any>[];
     }
@@ -892,7 +904,9 @@ export async function startApiDouble(
           kind: 'APIGroup',
           apiVersion: 'v1',
           name: gOnly[1],
-          versions: [{ groupVersion: `${gOnly[1]}/${groupVersion(gOnly[1])}`, version: groupVersion(gOnly[1]) }],
+          versions: [
+            { groupVersion: `${gOnly[1]}/${groupVersion(gOnly[1])}`, version: groupVersion(gOnly[1]) },
+          ],
           preferredVersion: {
             groupVersion: `${gOnly[1]}/${groupVersion(gOnly[1])}`,
             version: groupVersion(gOnly[1]),
@@ -1104,7 +1118,7 @@ export async function startApiDouble(
         meta.namespace = objNs;
       }
       delete meta.resourceVersion;
-      checkEscalation(caller, r, { ...body, metadata: meta }, meta.namespace);
+      checkEscalation(caller, r, { ...body, metadata: meta }, meta.namespace, log);
       const k = keyOf(storeName(r), meta.namespace, meta.name);
       if (store.has(k))
         fail(
@@ -1163,7 +1177,7 @@ export async function startApiDouble(
           status: body.status ?? existing.status,
           metadata: { ...body.metadata, namespace: existing.metadata?.namespace },
         };
-      checkEscalation(caller, r, next, ns);
+      checkEscalation(caller, r, next, ns, log);
       if (dryRun) return send(res, 200, next);
       const stored = write(r, next, existing);
       return send(res, 200, sub === 'scale' ? scaleOf(r, stored) : stored);
@@ -1202,7 +1216,7 @@ export async function startApiDouble(
         fail(422, 'metadata.name and metadata.namespace cannot be changed by a patch');
       if (sub === 'scale') next = { ...existing, spec: { ...existing.spec, replicas: next.spec?.replicas } };
       else if (sub === 'status') next = { ...existing, status: next.status };
-      checkEscalation(caller, r, next, ns);
+      checkEscalation(caller, r, next, ns, log);
       if (dryRun) return send(res, 200, next);
       const stored = write(r, next, existing);
       return send(res, 200, sub === 'scale' ? scaleOf(r, stored) : stored);
@@ -1314,8 +1328,7 @@ export async function startApiDouble(
     kubeconfigPath,
     kubeConfig,
     kubeConfigFor,
-    kubeConfigForServiceAccount: (namespace, name) =>
-      kubeConfigFor(serviceAccountIdentity(namespace, name)),
+    kubeConfigForServiceAccount: (namespace, name) => kubeConfigFor(serviceAccountIdentity(namespace, name)),
     requests,
     objects: () => [...store.values()].map(clone),
     find(kind, namespace, name) {
