@@ -13,7 +13,7 @@ import { logger } from '../util/log.js';
 import { actionId, type Actuators, type Executor, type Inspected } from './execute.js';
 import type { Guards } from './guards.js';
 import type { IncidentContext } from './types.js';
-import { selectRule, type Mode, type Policy } from './policy.js';
+import { platformOf, selectRule, type Mode, type Policy } from './policy.js';
 import { errText, type ActionRecords } from './records.js';
 
 const log = logger('respond');
@@ -24,18 +24,19 @@ const log = logger('respond');
  * when a Docker daemon is reachable on the node. Only a container no pod owns is a Docker target.
  */
 export function targetOf(a: Alert): ActionTarget | undefined {
+  const platform = platformOf(a);
   const k = a.vigie.entities.k8s;
-  if (k?.pod)
+  if (platform === 'kubernetes' && k?.pod)
     return {
       kind: 'pod',
       id: `${k.namespace ?? 'default'}/${k.pod}`,
       name: k.pod,
       namespace: k.namespace,
-      platform: 'kubernetes',
+      platform,
     };
   const c = a.vigie.entities.container;
-  if (c?.id && c.id !== 'host')
-    return { kind: 'container', id: c.id, name: c.name?.replace(/^\//, ''), platform: 'docker' };
+  if (platform === 'docker' && c)
+    return { kind: 'container', id: c.id, name: c.name?.replace(/^\//, ''), platform };
   return undefined;
 }
 

@@ -69,7 +69,7 @@ class FakeActuator implements Actuator {
 class FakeK8s extends FakeActuator {
   override readonly platform = 'kubernetes' as unknown as 'docker';
   override supports(a: ActionType): boolean {
-    return ['capture_evidence', 'label'].includes(a);
+    return ['capture_evidence', 'label', 'k8s_isolate', 'evict', 'scale_zero'].includes(a);
   }
   override async inspect(t: ActionTarget): Promise<FakeState & { namespace: string }> {
     return { ...(await super.inspect(t)), namespace: t.namespace ?? 'default' };
@@ -309,5 +309,67 @@ describe('response engine', () => {
     ]);
     expect(alone[3].reason).toMatch(/^label acts on pods, and container tool belongs to no pod/);
     expect(k8s.calls).toHaveLength(2);
+  });
+
+  it('the shipped default policy: Kubernetes actions for a pod, Docker actions for a lone container, monitor mode, kube-system and vigie protected', async () => {
+    const docker = new FakeActuator();
+    const k8s = new FakeK8s();
+    docker.add('c0ffee'.padEnd(64, '0'));
+    docker.add('bead'.padEnd(64, '0'));
+    for (const id of ['shop/web-1', 'kube-system/coredns-1', 'vigie/vigie-brain-1']) k8s.add(id);
+    const responder = createResponder({
+      db: openStore(':memory:'),
+      hostname: 'h',
+      policyFile: 'policies/default.yaml',
+      actuators: [docker, k8s],
+      selfIds: [],
+    });
+    const critical = (entities: Record<string, unknown>) =>
+      makeAlert(
+        {
+          rule: 'Reverse shell',
+          priority: 'Critical',
+          output: 'x',
+          category: 'attack',
+          detector: 'runtime',
+          explanation: 'x',
+          entities,
+        },
+        'h',
+      );
+    const summary = (rs: { action: string; status: string }[]) => rs.map((r) => `${r.action}:${r.status}`);
+    const pod = await responder.onAlert(
+      critical({
+        container: { id: 'c0ffee'.padEnd(64, '0'), name: 'web' },
+        k8s: { namespace: 'shop', pod: 'web-1' },
+      }),
+    );
+    expect(summary(pod)).toEqual([
+      'capture_evidence:executed',
+      'label:planned',
+      'k8s_isolate:planned',
+      'evict:planned',
+    ]);
+    expect(pod[1].reason).toMatch(/^monitor mode/);
+    expect(pod[3].needsApproval).toBe(true);
+    const lone = await responder.onAlert(
+      critical({ container: { id: 'bead'.padEnd(64, '0'), name: 'tool' } }),
+    );
+    expect(summary(lone)).toEqual([
+      'capture_evidence:executed',
+      'throttle:planned',
+      'isolate:planned',
+      'pause:planned',
+    ]);
+    for (const [ns, name] of [
+      ['kube-system', 'coredns-1'],
+      ['vigie', 'vigie-brain-1'],
+    ]) {
+      const recs = await responder.onAlert(critical({ k8s: { namespace: ns, pod: name } }));
+      expect(
+        recs.every((r) => r.status === 'skipped' && r.reason?.startsWith(`protected namespace ${ns}`)),
+      ).toBe(true);
+    }
+    expect(docker.calls).toEqual([`capture_evidence:${'bead'.padEnd(64, '0')}`]);
   });
 });
