@@ -312,7 +312,11 @@ describe('response engine', () => {
   });
 
   it('the shipped default policy: Kubernetes actions for a pod, Docker actions for a lone container, monitor mode, kube-system and vigie protected', async () => {
-    const docker = new FakeActuator();
+    const docker = new (class extends FakeActuator {
+      override supports(a: ActionType): boolean {
+        return a === 'isolate' || super.supports(a);
+      }
+    })();
     const k8s = new FakeK8s();
     docker.add('c0ffee'.padEnd(64, '0'));
     docker.add('bead'.padEnd(64, '0'));
