@@ -142,7 +142,9 @@ describe('Kubernetes actuator against the API double', () => {
     // Vigie may not create pods: the rollback says so and the spec stays in the record.
     const r2 = (await act.rollback(del)) as { restored: boolean; notes: string[] };
     expect(r2.restored).toBe(false);
-    expect(r2.notes.join(' ')).toMatch(/not recreated: Vigie may not create pods .*cannot create resource "pods"/);
+    expect(r2.notes.join(' ')).toMatch(
+      /not recreated: Vigie may not create pods .*cannot create resource "pods"/,
+    );
     expect((del.stateBefore as any).manifest.spec.nodeName).toBe('node-1');
 
     // An identity that may create pods (here an admin) gets the bare pod back from its recorded spec.
