@@ -324,6 +324,8 @@ describe('response engine', () => {
     const responder = createResponder({
       db: openStore(':memory:'),
       hostname: 'h',
+      // Not --enforce: the policy's own mode (monitor) decides.
+      mode: 'monitor',
       policyFile: 'policies/default.yaml',
       actuators: [docker, k8s],
       selfIds: [],
@@ -355,7 +357,7 @@ describe('response engine', () => {
       'evict:planned',
     ]);
     expect(pod[1].reason).toMatch(/^monitor mode/);
-    expect(pod[3].needsApproval).toBe(true);
+    expect((pod[3] as { needsApproval?: boolean }).needsApproval).toBe(true);
     const lone = await responder.onAlert(
       critical({ container: { id: 'bead'.padEnd(64, '0'), name: 'tool' } }),
     );
