@@ -986,7 +986,7 @@ export async function startApiDouble(
       const msg =
         f.message ??
         (f.status === 403
-          ? `${r.plural}${r.group ? '.' + r.group : ''} "${name ?? ''}" is forbidden: User "system:serviceaccount:vigie:vigie" cannot ${verb} resource "${r.plural}" in API group "${r.group}"${ns ? ` in the namespace "${ns}"` : ''}`
+          ? forbiddenMessage(caller, attrs)
           : f.status === 409
             ? `Operation cannot be fulfilled on ${r.plural} "${name ?? ''}": the object has been modified; please apply your changes to the latest version and try again`
             : f.status === 404
