@@ -14,6 +14,7 @@ import { makeAlert } from '../src/model/alert.js';
 import { KubernetesActuator } from '../src/respond/actuators/kubernetes.js';
 import { openStore } from '../src/infra/db.js';
 import { startApiDouble } from '../test/utils/k8s-api-double.js';
+import { VIGIE_SA, vigieRbacObjects } from '../test/utils/vigie-rbac.js';
 import { fmt, hrms, percentile, row } from './util.js';
 
 function syntheticCluster(pods: number, namespaces: number): Obj[] {
@@ -129,8 +130,11 @@ export async function run(): Promise<void> {
       metadata: { name: `p-${i}`, namespace: 'shop', labels: { app: 'web' } },
       spec: { nodeName: 'n', containers: [{ name: 'c' }] },
     });
-  const api = await startApiDouble(seed);
-  const act = new KubernetesActuator({ kubeConfig: api.kubeConfig });
+  // Vigie acts as its service account, under the RBAC shipped in deploy/kubernetes/vigie.yaml.
+  const api = await startApiDouble([...seed, ...vigieRbacObjects()]);
+  const act = new KubernetesActuator({
+    kubeConfig: api.kubeConfigForServiceAccount(VIGIE_SA.namespace, VIGIE_SA.name),
+  });
   const iso: number[] = [];
   const rb: number[] = [];
   for (let i = 0; i < 30; i++) {

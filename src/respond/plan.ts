@@ -6,32 +6,56 @@
  * Guard checks and the write of the record that reserves an action are synchronous (SQLite), with no
  * await between them, so concurrent alerts cannot both slip under the rate limit or the incident cap.
  */
-import { isDestructive, isReadOnly, type ActionTarget } from '../model/action.js';
+import { isDestructive, isReadOnly, runsOn, type ActionTarget, type ActionType } from '../model/action.js';
 import type { Alert } from '../model/alert.js';
 import type { StoredAction } from '../store/actions.js';
 import { logger } from '../util/log.js';
 import { actionId, type Actuators, type Executor, type Inspected } from './execute.js';
 import type { Guards } from './guards.js';
 import type { IncidentContext } from './types.js';
-import { selectRule, type Mode, type Policy } from './policy.js';
+import { platformOf, selectRule, type Mode, type Policy } from './policy.js';
 import { errText, type ActionRecords } from './records.js';
 
 const log = logger('respond');
 
+/**
+ * What an alert's actions act on. A container that belongs to a pod is acted on through Kubernetes
+ * (its pod, its workload, its node): the kubelet and its runtime own it, not a Docker daemon, even
+ * when a Docker daemon is reachable on the node. Only a container no pod owns is a Docker target.
+ */
 export function targetOf(a: Alert): ActionTarget | undefined {
-  const c = a.vigie.entities.container;
-  if (c?.id && c.id !== 'host')
-    return { kind: 'container', id: c.id, name: c.name?.replace(/^\//, ''), platform: 'docker' };
+  const platform = platformOf(a);
   const k = a.vigie.entities.k8s;
-  if (k?.pod)
+  if (platform === 'kubernetes' && k?.pod)
     return {
       kind: 'pod',
       id: `${k.namespace ?? 'default'}/${k.pod}`,
       name: k.pod,
       namespace: k.namespace,
-      platform: 'kubernetes',
+      platform,
     };
+  const c = a.vigie.entities.container;
+  if (platform === 'docker' && c)
+    return { kind: 'container', id: c.id, name: c.name?.replace(/^\//, ''), platform };
   return undefined;
+}
+
+/**
+ * Why a step cannot run on this target's platform. Container-runtime actions (pause, throttle, stop,
+ * kill, network disconnect) on a pod's container would need the node's CRI (UpdateContainerResources
+ * and the like), which Vigie has no client for: they are refused, never sent to a Docker daemon that
+ * does not own the container.
+ */
+export function unsupportedReason(action: ActionType, target: ActionTarget, a: Alert): string {
+  if (target.platform === 'kubernetes' && runsOn(action, 'docker')) {
+    const c = a.vigie.entities.container;
+    const which =
+      c?.id && c.id !== 'host' ? `container ${c.name?.replace(/^\//, '') ?? c.id.slice(0, 12)} ` : '';
+    return `refused: ${action} acts on a container through Docker, but ${which}belongs to pod ${target.id}, which the kubelet's runtime owns, and no CRI client is configured; it is not sent to Docker (use the Kubernetes actions: label, k8s_isolate, evict, scale_zero)`;
+  }
+  if (target.platform === 'docker' && runsOn(action, 'kubernetes'))
+    return `${action} acts on pods, and container ${target.name ?? target.id.slice(0, 12)} belongs to no pod`;
+  return `no ${target.platform} actuator supports ${action}`;
 }
 
 export class Planner {
@@ -128,6 +152,10 @@ export class Planner {
           : protectedBy;
       if (stepProtectedBy) {
         skip(stepProtectedBy);
+        continue;
+      }
+      if (step.action !== 'observe' && !runsOn(step.action, target.platform)) {
+        skip(unsupportedReason(step.action, target, alert));
         continue;
       }
       if (!actuator || (!readOnly && !this.actuators.for(target, step.action))) {

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { LineCounter, isNode, parseDocument, type Document } from 'yaml';
 import { lineColAt, tooDeepMessage, yamlTooDeep } from '../util/yaml-depth.js';
 import { z } from 'zod';
-import { ACTION_TYPES, isDestructive, type ActionType } from '../model/action.js';
+import { ACTION_TYPES, isDestructive, PLATFORMS, type ActionType, type Platform } from '../model/action.js';
 import {
   CATEGORIES,
   PRIORITIES,
@@ -43,6 +43,11 @@ export interface MatchSpec {
   container?: string[];
   image?: string[];
   namespace?: string[];
+  /**
+   * Where the alert's actions would run: `kubernetes` for a container that a pod owns (or a pod),
+   * `docker` for a container that no pod owns (see platformOf).
+   */
+  platform?: Platform[];
 }
 
 export interface ActionStep {
@@ -126,6 +131,7 @@ const matchSchema = z
     container: stringList.optional(),
     image: stringList.optional(),
     namespace: stringList.optional(),
+    platform: z.union([z.enum(PLATFORMS), z.array(z.enum(PLATFORMS)).min(1)]).optional(),
   })
   .strict();
 
@@ -251,6 +257,7 @@ function normMatch(m: RawMatch | undefined): MatchSpec {
     container: list(m.container),
     image: list(m.image),
     namespace: list(m.namespace),
+    platform: m.platform === undefined ? undefined : Array.isArray(m.platform) ? m.platform : [m.platform],
   };
 }
 
@@ -449,6 +456,17 @@ export interface IncidentView {
  * Every field that is set must match (AND); inside a field, any value matches (OR). An alert whose
  * incident is unknown does not match `minIncidentSeverity`.
  */
+/**
+ * The platform an alert's actions run on: Kubernetes when it names a pod (a container that a pod
+ * owns belongs to the kubelet's runtime, not to a Docker daemon), Docker for a container no pod owns.
+ */
+export function platformOf(a: Alert): Platform | undefined {
+  if (a.vigie.entities.k8s?.pod) return 'kubernetes';
+  const c = a.vigie.entities.container;
+  if (c?.id && c.id !== 'host') return 'docker';
+  return undefined;
+}
+
 export function matches(m: MatchSpec, a: Alert, incident?: IncidentView): boolean {
   if (m.category && !m.category.includes(a.vigie.category)) return false;
   if (m.rule && !anyGlob(m.rule, a.rule)) return false;
@@ -463,6 +481,10 @@ export function matches(m: MatchSpec, a: Alert, incident?: IncidentView): boolea
   if (m.container && !anyGlob(m.container, c?.name?.replace(/^\//, ''))) return false;
   if (m.image && !anyGlob(m.image, c?.image)) return false;
   if (m.namespace && !anyGlob(m.namespace, a.vigie.entities.k8s?.namespace)) return false;
+  if (m.platform) {
+    const p = platformOf(a);
+    if (!p || !m.platform.includes(p)) return false;
+  }
   return true;
 }
 
@@ -481,7 +503,16 @@ export function selectRule(
 export const BUILTIN_POLICY_YAML = `
 name: builtin
 mode: monitor
+guards:
+  protect:
+    namespaces: [kube-system, vigie]
 rules:
+  - name: contain-attacks-in-pods
+    match: { platform: kubernetes, category: attack, minPriority: Error }
+    actions:
+      - capture_evidence
+      - { action: label, params: { reason: runtime attack }, ttl: 30m }
+      - { action: k8s_isolate, params: { allowDns: true }, ttl: 30m }
   - name: contain-escalated-incidents
     match: { category: attack, minIncidentSeverity: critical }
     actions:

@@ -9,6 +9,7 @@ import { mitreOf } from '../../src/characterize/mitre.js';
 import { makeAlert, type Alert, type Priority } from '../../src/model/alert.js';
 import { openStore } from '../../src/infra/db.js';
 import { startApiDouble } from '../utils/k8s-api-double.js';
+import { VIGIE_SA, vigieRbacObjects } from '../utils/vigie-rbac.js';
 import { shopCluster } from '../utils/k8s-fixtures.js';
 
 function alert(
@@ -262,10 +263,13 @@ describe('incident blast radius: the union over its entities', () => {
   });
 
   it('Kubernetes: the union over the pods of the incident, not its first pod only', async () => {
-    const api = await startApiDouble(shopCluster());
+    const api = await startApiDouble([...shopCluster(), ...vigieRbacObjects()]);
     try {
       const db = openStore(':memory:');
-      const ch = await createCharacterizer({ db, kubeConfig: api.kubeConfig });
+      const ch = await createCharacterizer({
+        db,
+        kubeConfig: api.kubeConfigForServiceAccount(VIGIE_SA.namespace, VIGIE_SA.name),
+      });
       const t = Date.now();
       // The plain replica alerts first; the privileged one (Docker socket mounted) next.
       ch.correlate(alert('Terminal shell in container', t, { pod: 'web-7d9f-fghij', workload: 'web-7d9f' }));

@@ -5,6 +5,7 @@
  * is rolled back at start-up.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { makeAlert, type Alert } from '../../src/model/alert.js';
 import { blastRadius, loadClusterObjects } from '../../src/characterize/blast.js';
 import { Correlator } from '../../src/characterize/incidents.js';
@@ -22,6 +23,7 @@ import { ActionStore } from '../../src/store/actions.js';
 import { openStore, type Db } from '../../src/infra/db.js';
 import { startApiDouble, type ApiDouble } from '../utils/k8s-api-double.js';
 import { shopCluster } from '../utils/k8s-fixtures.js';
+import { VIGIE_SA, vigieRbacObjects } from '../utils/vigie-rbac.js';
 
 const POLICY = `
 name: k8s-contain
@@ -62,8 +64,11 @@ function runtimeAlert(rule: string, at: Date, pod = 'web-7d9f-abcde', namespace 
 
 let api: ApiDouble;
 let db: Db;
+/** Vigie's credentials: its service account, under the RBAC of deploy/kubernetes/vigie.yaml. */
+let vigie: KubeConfig;
 beforeEach(async () => {
-  api = await startApiDouble(shopCluster());
+  api = await startApiDouble([...shopCluster(), ...vigieRbacObjects()]);
+  vigie = api.kubeConfigForServiceAccount(VIGIE_SA.namespace, VIGIE_SA.name);
   db = openStore(':memory:');
 });
 afterEach(async () => {
@@ -75,7 +80,7 @@ describe('Kubernetes containment end to end (API double)', () => {
   it('alert → incident → isolation policy → TTL expiry → policy gone, labels restored', async () => {
     const t0 = new Date('2026-11-27T10:00:00Z');
     let clock = t0;
-    const actuator = new KubernetesActuator({ kubeConfig: api.kubeConfig, retryDelayMs: 5 });
+    const actuator = new KubernetesActuator({ kubeConfig: vigie, retryDelayMs: 5 });
     const responder = createResponder({
       db,
       hostname: 'node-1',
@@ -116,7 +121,7 @@ describe('Kubernetes containment end to end (API double)', () => {
     expect(correlator.store.get(inc.id)!.timeline[0].rule).toBe('Attach/Exec Pod');
     expect(correlator.store.get(inc.id)!.entities.identities).toContain('user mallory');
 
-    const objects = await loadClusterObjects(api.kubeConfig);
+    const objects = await loadClusterObjects(vigie);
     const blast = blastRadius(objects, 'shop', 'web-7d9f-abcde')!;
     const scoreBefore = correlator.store.get(inc.id)!.severity.score;
     const enriched = correlator.setBlastRadius(inc.id, blast)!;
@@ -136,7 +141,7 @@ describe('Kubernetes containment end to end (API double)', () => {
     expect(podNow.metadata!.labels['vigie.io/quarantine']).toBe('true');
     expect(pol.spec.podSelector.matchLabels[ISOLATE_LABEL]).toBe(podNow.metadata!.labels[ISOLATE_LABEL]);
     // The isolated pod now reaches nothing (only DNS in kube-system, through a selector on k8s-app).
-    const isolated = blastRadius(await loadClusterObjects(api.kubeConfig), 'shop', 'web-7d9f-abcde')!;
+    const isolated = blastRadius(await loadClusterObjects(vigie), 'shop', 'web-7d9f-abcde')!;
     expect(isolated.reachable).toEqual(['kube-system/coredns-1']);
 
     // Before the TTL nothing is lifted; after it, everything is.
@@ -151,7 +156,7 @@ describe('Kubernetes containment end to end (API double)', () => {
   });
 
   it('rollback on request, with 409 conflicts and a vanished pod recorded', async () => {
-    const actuator = new KubernetesActuator({ kubeConfig: api.kubeConfig, retryDelayMs: 5 });
+    const actuator = new KubernetesActuator({ kubeConfig: vigie, retryDelayMs: 5 });
     const responder = createResponder({
       db,
       hostname: 'node-1',
@@ -195,7 +200,7 @@ describe('Kubernetes containment end to end (API double)', () => {
   });
 
   it('an isolation interrupted by a restart is rolled back at start-up', async () => {
-    const actuator = new KubernetesActuator({ kubeConfig: api.kubeConfig, retryDelayMs: 5 });
+    const actuator = new KubernetesActuator({ kubeConfig: vigie, retryDelayMs: 5 });
     const target = {
       kind: 'pod' as const,
       id: 'shop/web-7d9f-abcde',
@@ -236,7 +241,7 @@ describe('Kubernetes containment end to end (API double)', () => {
   });
 
   it('an isolation approved but not started before a restart is resumed at start-up', async () => {
-    const actuator = new KubernetesActuator({ kubeConfig: api.kubeConfig, retryDelayMs: 5 });
+    const actuator = new KubernetesActuator({ kubeConfig: vigie, retryDelayMs: 5 });
     const target = {
       kind: 'pod' as const,
       id: 'shop/web-7d9f-abcde',
@@ -273,7 +278,7 @@ describe('Kubernetes containment end to end (API double)', () => {
   it('the live characterizer: exceptions filter, correlation, blast radius from the cluster', async () => {
     const ch = await createCharacterizer({
       db,
-      kubeConfig: api.kubeConfig,
+      kubeConfig: vigie,
       postureOf: () => [{ control: 'VG-PRIV', severity: 'critical' }],
     });
     const a = runtimeAlert('Terminal shell in container', new Date());

@@ -65,6 +65,17 @@ class FakeActuator implements Actuator {
   }
 }
 
+/** A Kubernetes actuator double: the fake's states, keyed by pod id, with their namespace. */
+class FakeK8s extends FakeActuator {
+  override readonly platform = 'kubernetes' as unknown as 'docker';
+  override supports(a: ActionType): boolean {
+    return ['capture_evidence', 'label', 'k8s_isolate', 'evict', 'scale_zero'].includes(a);
+  }
+  override async inspect(t: ActionTarget): Promise<FakeState & { namespace: string }> {
+    return { ...(await super.inspect(t)), namespace: t.namespace ?? 'default' };
+  }
+}
+
 const alert = (id: string, rule = 'Terminal shell in container') =>
   makeAlert(
     {
@@ -203,12 +214,6 @@ describe('response engine', () => {
   });
 
   it('protected namespaces are skipped unless a step explicitly allows them', async () => {
-    class FakeK8s extends FakeActuator {
-      override readonly platform = 'kubernetes' as unknown as 'docker';
-      override async inspect(t: ActionTarget): Promise<FakeState & { namespace: string }> {
-        return { ...(await super.inspect(t)), namespace: t.namespace ?? 'default' };
-      }
-    }
     const fake = new FakeK8s();
     fake.add('kube-system/coredns-1');
     const podAlert = makeAlert(
@@ -229,7 +234,7 @@ describe('response engine', () => {
         hostname: 'h',
         mode: 'enforce',
         policy: parsePolicy(
-          `rules:\n  - name: r\n    actions:\n      - { action: pause${params} }\n`,
+          `rules:\n  - name: r\n    actions:\n      - { action: label${params} }\n`,
           'k.yaml',
         ),
         actuators: [fake],
@@ -246,5 +251,131 @@ describe('response engine', () => {
     });
     const [allowed] = await mk(', params: { allowProtectedNamespace: true }').onAlert(podAlert);
     expect(allowed.status).toBe('executed');
+  });
+
+  it("a pod's container gets the Kubernetes actions; pause and throttle are refused with a reason, never sent to Docker", async () => {
+    const docker = new FakeActuator();
+    const k8s = new FakeK8s();
+    const cid = 'c0ffee'.padEnd(64, '0');
+    docker.add(cid);
+    docker.add('bead'.padEnd(64, '0'));
+    k8s.add('shop/web-1');
+    const responder = createResponder({
+      db: openStore(':memory:'),
+      hostname: 'h',
+      mode: 'enforce',
+      policy: parsePolicy(
+        'rules:\n  - name: r\n    actions:\n      - capture_evidence\n      - { action: pause }\n      - { action: throttle, params: { cpus: 0.2 } }\n      - label\n',
+        'k.yaml',
+      ),
+      actuators: [docker, k8s],
+      selfIds: [],
+    });
+    const alert = (entities: Record<string, unknown>) =>
+      makeAlert(
+        {
+          rule: 'Shell in container',
+          priority: 'Critical',
+          output: 'x',
+          category: 'attack',
+          detector: 'runtime',
+          explanation: 'x',
+          entities,
+        },
+        'h',
+      );
+    const inPod = await responder.onAlert(
+      alert({ container: { id: cid, name: 'web' }, k8s: { namespace: 'shop', pod: 'web-1' } }),
+    );
+    expect(inPod.map((r) => `${r.action}:${r.status}:${r.target.platform}`)).toEqual([
+      'capture_evidence:executed:kubernetes',
+      'pause:skipped:kubernetes',
+      'throttle:skipped:kubernetes',
+      'label:executed:kubernetes',
+    ]);
+    expect(inPod[1].reason).toMatch(
+      /^refused: pause acts on a container through Docker, but container web belongs to pod shop\/web-1, .*no CRI client is configured; it is not sent to Docker/,
+    );
+    expect(docker.calls).toEqual([]);
+    expect(k8s.calls).toEqual(['capture_evidence:shop/web-1', 'label:shop/web-1']);
+
+    // A container that no pod owns is Docker's: its actions run there, and the pod-only ones are refused.
+    const alone = await responder.onAlert(alert({ container: { id: 'bead'.padEnd(64, '0'), name: 'tool' } }));
+    expect(alone.map((r) => `${r.action}:${r.status}:${r.target.platform}`)).toEqual([
+      'capture_evidence:executed:docker',
+      'pause:executed:docker',
+      'throttle:executed:docker',
+      'label:skipped:docker',
+    ]);
+    expect(alone[3].reason).toMatch(/^label acts on pods, and container tool belongs to no pod/);
+    expect(k8s.calls).toHaveLength(2);
+  });
+
+  it('the shipped default policy: Kubernetes actions for a pod, Docker actions for a lone container, monitor mode, kube-system and vigie protected', async () => {
+    const docker = new (class extends FakeActuator {
+      override supports(a: ActionType): boolean {
+        return a === 'isolate' || super.supports(a);
+      }
+    })();
+    const k8s = new FakeK8s();
+    docker.add('c0ffee'.padEnd(64, '0'));
+    docker.add('bead'.padEnd(64, '0'));
+    for (const id of ['shop/web-1', 'kube-system/coredns-1', 'vigie/vigie-brain-1']) k8s.add(id);
+    const responder = createResponder({
+      db: openStore(':memory:'),
+      hostname: 'h',
+      // Not --enforce: the policy's own mode (monitor) decides.
+      mode: 'monitor',
+      policyFile: 'policies/default.yaml',
+      actuators: [docker, k8s],
+      selfIds: [],
+    });
+    const critical = (entities: Record<string, unknown>) =>
+      makeAlert(
+        {
+          rule: 'Reverse shell',
+          priority: 'Critical',
+          output: 'x',
+          category: 'attack',
+          detector: 'runtime',
+          explanation: 'x',
+          entities,
+        },
+        'h',
+      );
+    const summary = (rs: { action: string; status: string }[]) => rs.map((r) => `${r.action}:${r.status}`);
+    const pod = await responder.onAlert(
+      critical({
+        container: { id: 'c0ffee'.padEnd(64, '0'), name: 'web' },
+        k8s: { namespace: 'shop', pod: 'web-1' },
+      }),
+    );
+    expect(summary(pod)).toEqual([
+      'capture_evidence:executed',
+      'label:planned',
+      'k8s_isolate:planned',
+      'evict:planned',
+    ]);
+    expect(pod[1].reason).toMatch(/^monitor mode/);
+    expect((pod[3] as { needsApproval?: boolean }).needsApproval).toBe(true);
+    const lone = await responder.onAlert(
+      critical({ container: { id: 'bead'.padEnd(64, '0'), name: 'tool' } }),
+    );
+    expect(summary(lone)).toEqual([
+      'capture_evidence:executed',
+      'throttle:planned',
+      'isolate:planned',
+      'pause:planned',
+    ]);
+    for (const [ns, name] of [
+      ['kube-system', 'coredns-1'],
+      ['vigie', 'vigie-brain-1'],
+    ]) {
+      const recs = await responder.onAlert(critical({ k8s: { namespace: ns, pod: name } }));
+      expect(
+        recs.every((r) => r.status === 'skipped' && r.reason?.startsWith(`protected namespace ${ns}`)),
+      ).toBe(true);
+    }
+    expect(docker.calls).toEqual([`capture_evidence:${'bead'.padEnd(64, '0')}`]);
   });
 });

@@ -8,6 +8,7 @@ import {
 } from '../../src/respond/actuators/kubernetes.js';
 import { startApiDouble, type ApiDouble } from '../utils/k8s-api-double.js';
 import { shopCluster } from '../utils/k8s-fixtures.js';
+import { VIGIE_SA, vigieRbacObjects } from '../utils/vigie-rbac.js';
 
 let api: ApiDouble;
 let act: KubernetesActuator;
@@ -27,8 +28,12 @@ const bare: ActionTarget = {
 };
 
 beforeEach(async () => {
-  api = await startApiDouble(shopCluster());
-  act = new KubernetesActuator({ kubeConfig: api.kubeConfig, retryDelayMs: 5 });
+  // Fixtures are stored as an admin; the actuator acts as Vigie's service account, under the shipped RBAC.
+  api = await startApiDouble([...shopCluster(), ...vigieRbacObjects()]);
+  act = new KubernetesActuator({
+    kubeConfig: api.kubeConfigForServiceAccount(VIGIE_SA.namespace, VIGIE_SA.name),
+    retryDelayMs: 5,
+  });
 });
 afterEach(async () => {
   await api.close();
@@ -103,15 +108,20 @@ describe('Kubernetes actuator against the API double', () => {
     expect(api.find('Pod', 'shop', 'web-7d9f-abcde')!.metadata!.labels).toEqual(before.metadata!.labels);
   });
 
-  it('scale to zero and back to the exact replica count', async () => {
+  it('scale to zero and back to the exact replica count, through the scale subresource only', async () => {
     const rec = await run('scale_zero', web);
     expect(rec.verified).toBe(true);
     expect(api.find('Deployment', 'shop', 'web')!.spec.replicas).toBe(0);
-    expect(api.find('Deployment', 'shop', 'web')!.metadata!.annotations['vigie.io/scaled-from']).toBe('3');
-    await act.rollback(rec);
+    const rb = (await act.rollback(rec)) as { restored: boolean };
+    expect(rb.restored).toBe(true);
     const d = api.find('Deployment', 'shop', 'web')!;
     expect(d.spec.replicas).toBe(3);
-    expect(d.metadata!.annotations?.['vigie.io/scaled-from']).toBeUndefined();
+    expect(d.metadata!.annotations).toBeUndefined();
+    const writes = api.requests.filter((r) => r.verb === 'patch' || r.verb === 'update');
+    expect(writes.map((r) => `${r.verb} ${r.resource} ${r.path.split('/').pop()}`)).toEqual([
+      'patch deployments scale',
+      'patch deployments scale',
+    ]);
   });
 
   it('evict keeps spec, status and logs for forensics first; delete of a bare pod is undone by recreating it', async () => {
@@ -129,8 +139,18 @@ describe('Kubernetes actuator against the API double', () => {
     const del = await run('delete_pod', bare);
     expect(del.verified).toBe(true);
     expect(api.find('Pod', 'shop', 'debug')).toBeUndefined();
-    const r2 = (await act.rollback(del)) as { restored: boolean };
-    expect(r2.restored).toBe(true);
+    // Vigie may not create pods: the rollback says so and the spec stays in the record.
+    const r2 = (await act.rollback(del)) as { restored: boolean; notes: string[] };
+    expect(r2.restored).toBe(false);
+    expect(r2.notes.join(' ')).toMatch(
+      /not recreated: Vigie may not create pods .*cannot create resource "pods"/,
+    );
+    expect((del.stateBefore as any).manifest.spec.nodeName).toBe('node-1');
+
+    // An identity that may create pods (here an admin) gets the bare pod back from its recorded spec.
+    const admin = new KubernetesActuator({ kubeConfig: api.kubeConfig, retryDelayMs: 5 });
+    const r3 = (await admin.rollback(del)) as { restored: boolean };
+    expect(r3.restored).toBe(true);
     const back = api.find('Pod', 'shop', 'debug')!;
     expect(back.metadata!.labels).toEqual({ app: 'debug' });
     expect(back.spec.nodeName).toBe('node-1');
@@ -188,11 +208,20 @@ describe('Kubernetes actuator against the API double', () => {
     expect(rec.verified).toBe(true);
     expect(api.find('RoleBinding', 'shop', 'web-admin')).toBeUndefined();
     expect(api.find('RoleBinding', 'shop', 'web-secrets')).toBeDefined();
-    await act.rollback(rec);
+    const rb = (await act.rollback(rec)) as { restored: boolean; notes: string[] };
+    expect(rb).toMatchObject({ restored: true, notes: [] });
     const again = api.find('RoleBinding', 'shop', 'web-admin')!;
     expect(again.roleRef).toEqual(before.roleRef);
     expect(again.subjects).toEqual(before.subjects);
     expect(again.metadata!.labels).toEqual(before.metadata!.labels);
+  });
+
+  it('refuses to remove a binding it could not recreate (no bind on its Role), before deleting anything', async () => {
+    await expect(run('remove_rolebinding', web, { name: 'web-secrets' })).rejects.toThrow(
+      /refused: RoleBinding shop\/web-secrets \(to Role secret-reader\) would not be recreated on rollback.*attempting to grant RBAC permissions not currently held/s,
+    );
+    expect(api.find('RoleBinding', 'shop', 'web-secrets')).toBeDefined();
+    expect(api.requests.some((r) => r.verb === 'delete')).toBe(false);
   });
 
   it('409 is retried, 403 and 404 are reported with the reason', async () => {

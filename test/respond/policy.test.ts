@@ -147,6 +147,7 @@ describe('built-in policy', () => {
     const p = builtinPolicy();
     expect(p.source).toBe(DEFAULT_POLICY_FILE);
     expect(p.mode).toBe('monitor');
-    expect(p.guards.requireApproval).toEqual(['stop', 'kill']);
+    expect(p.guards.requireApproval).toEqual(['stop', 'kill', 'evict', 'delete_pod', 'scale_zero']);
+    expect(p.guards.protectNamespaces).toEqual(['kube-system', 'vigie']);
   });
 });

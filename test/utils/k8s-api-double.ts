@@ -12,7 +12,12 @@
  *   maintained by the server;
  * - discovery (/api, /apis, /api/v1, /apis/GROUP/VERSION, /version);
  * - fault injection: a status for a verb/resource (once, n times or always), dropping watches,
- *   compacting history so that old resourceVersions answer 410.
+ *   compacting history so that old resourceVersions answer 410;
+ * - authentication (bearer token → user and groups) and RBAC authorization of every resource request
+ *   against the Roles, ClusterRoles and bindings stored in the double (./k8s-rbac.ts), with the API
+ *   server's 403 Status and its escalation checks on RoleBindings and Roles. The default kubeconfig
+ *   is an admin (group system:masters, which the API server lets do anything); a test asks for another
+ *   identity with `kubeConfigFor` / `kubeConfigForServiceAccount`, whose requests RBAC decides.
  *
  * Not a conformance target: no admission, no field managers, no ownership garbage collection.
  */
@@ -23,6 +28,17 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import {
+  ADMIN,
+  forbiddenMessage,
+  RbacAuthorizer,
+  ruleText,
+  serviceAccountIdentity,
+  type Identity,
+  type RequestAttributes,
+} from './k8s-rbac.js';
+
+export { ADMIN, serviceAccountIdentity, type Identity, type RequestAttributes } from './k8s-rbac.js';
 
 export type K8sObject = Record<string, any> & {
   apiVersion?: string;
@@ -79,6 +95,16 @@ const RESOURCES: ResourceDef[] = [
   { plural: 'configmaps', kind: 'ConfigMap', group: '', version: 'v1', namespaced: true, shortNames: ['cm'] },
   { plural: 'secrets', kind: 'Secret', group: '', version: 'v1', namespaced: true },
   { plural: 'events', kind: 'Event', group: '', version: 'v1', namespaced: true, shortNames: ['ev'] },
+  {
+    plural: 'replicationcontrollers',
+    kind: 'ReplicationController',
+    group: '',
+    version: 'v1',
+    namespaced: true,
+    shortNames: ['rc'],
+    subresources: ['scale', 'status'],
+  },
+  { plural: 'podtemplates', kind: 'PodTemplate', group: '', version: 'v1', namespaced: true },
   {
     plural: 'deployments',
     kind: 'Deployment',
@@ -181,7 +207,15 @@ const RESOURCES: ResourceDef[] = [
     shortNames: ['hpa'],
     subresources: ['status'],
   },
+  // metrics-server's API (read-only; a test puts PodMetrics and NodeMetrics objects in).
+  { plural: 'pods', kind: 'PodMetrics', group: 'metrics.k8s.io', version: 'v1beta1', namespaced: true },
+  { plural: 'nodes', kind: 'NodeMetrics', group: 'metrics.k8s.io', version: 'v1beta1', namespaced: false },
 ];
+
+/** Where a resource's objects are kept: its plural, qualified when another group uses the same one. */
+function storeName(r: ResourceDef): string {
+  return r.group === 'metrics.k8s.io' ? `${r.plural}.${r.group}` : r.plural;
+}
 
 function apiVersionOf(r: ResourceDef): string {
   return r.group ? `${r.group}/${r.version}` : r.version;
@@ -230,12 +264,22 @@ export interface RequestLogEntry {
   name?: string;
   contentType?: string;
   status: number;
+  /** Who made the request and what RBAC was asked (resource requests only). */
+  user?: string;
+  authz?: RequestAttributes & { allowed: boolean };
+  /** The `bind` or `escalate` check of an RBAC write by a caller outside system:masters. */
+  escalation?: RequestAttributes & { allowed: boolean };
 }
 
 export interface ApiDouble {
   url: string;
   kubeconfigPath: string;
+  /** The identity of `opts.user` (default: an admin, whose requests RBAC always allows). */
   kubeConfig: KubeConfig;
+  /** A kubeconfig whose token authenticates as `identity`; its requests are authorized by RBAC. */
+  kubeConfigFor(identity: Identity): KubeConfig;
+  /** A kubeconfig for service account `namespace/name` (its token, as a mounted one would be). */
+  kubeConfigForServiceAccount(namespace: string, name: string): KubeConfig;
   /** Deep copies of every stored object, with apiVersion and kind. */
   objects(): K8sObject[];
   /** One object (deep copy), or undefined. */
@@ -262,8 +306,10 @@ export interface ApiDouble {
 export interface ApiDoubleOptions {
   /** Maximum change records kept for watches (older resourceVersions answer 410). */
   historyLimit?: number;
-  /** Bearer token required when set (401 otherwise). */
+  /** Token of the default kubeconfig (it authenticates as `user`). */
   token?: string;
+  /** Identity of the default kubeconfig's token (default ADMIN). */
+  user?: Identity;
 }
 
 // ---------------------------------------------------------------- selectors
@@ -583,6 +629,14 @@ function fail(code: number, message: string, details?: Record<string, unknown>, 
   throw new HttpError(status(code, reason ?? REASONS[code] ?? 'Unknown', message, details));
 }
 
+/** A list or watch restricted to one object by `fieldSelector=metadata.name=X` is authorized as that name. */
+function nameFromFieldSelector(url: URL): string | undefined {
+  const m = /^metadata\.name==?([^,]+)$/.exec(url.searchParams.get('fieldSelector') ?? '');
+  return m?.[1];
+}
+
+const RBAC_GROUP = 'rbac.authorization.k8s.io';
+
 function groupOf(r: ResourceDef): string {
   return r.group;
 }
@@ -604,11 +658,78 @@ export async function startApiDouble(
 
   const keyOf = (plural: string, ns: string | undefined, name: string) => `${plural}/${ns ?? ''}/${name}`;
 
+  const tokens = new Map<string, Identity>([[opts.token ?? 'double-token', opts.user ?? ADMIN]]);
+  const authorizer = new RbacAuthorizer({
+    list: (plural) => [...store.entries()].filter(([k]) => k.startsWith(plural + '/')).map(([, o]) => o),
+  });
+
+  /**
+   * The API server's escalation prevention for RBAC writes: a binding needs `bind` on the role it
+   * references or every permission that role grants; a role needs `escalate` or every permission it
+   * lists. Checked before the object is stored (and before "already exists").
+   */
+  const checkEscalation = (
+    caller: Identity,
+    r: ResourceDef,
+    obj: K8sObject,
+    ns: string | undefined,
+    log: RequestLogEntry,
+  ): void => {
+    if (r.group !== RBAC_GROUP || caller.groups.includes('system:masters')) return;
+    const name = String(obj.metadata?.name ?? '');
+    const scopeNs = r.namespaced ? ns : undefined;
+    let requested;
+    if (r.plural === 'rolebindings' || r.plural === 'clusterrolebindings') {
+      const ref = (obj.roleRef ?? {}) as Record<string, any>;
+      const bind: RequestAttributes = {
+        verb: 'bind',
+        apiGroup: RBAC_GROUP,
+        resource: ref.kind === 'ClusterRole' ? 'clusterroles' : 'roles',
+        namespace: scopeNs,
+        name: String(ref.name ?? ''),
+      };
+      const bindable = authorizer.allows(caller, bind);
+      log.escalation = { ...bind, allowed: bindable };
+      if (bindable) return;
+      const refPlural = ref.kind === 'ClusterRole' ? 'clusterroles' : 'roles';
+      if (!store.has(keyOf(refPlural, ref.kind === 'ClusterRole' ? undefined : scopeNs, String(ref.name))))
+        fail(404, `${refPlural}.${RBAC_GROUP} "${String(ref.name)}" not found`, {
+          name: ref.name,
+          group: RBAC_GROUP,
+          kind: refPlural,
+        });
+      requested = authorizer.roleRefRules(ref, scopeNs);
+    } else {
+      const esc: RequestAttributes = {
+        verb: 'escalate',
+        apiGroup: RBAC_GROUP,
+        resource: r.plural,
+        namespace: scopeNs,
+        name,
+      };
+      const escalate = authorizer.allows(caller, esc);
+      log.escalation = { ...esc, allowed: escalate };
+      if (escalate) return;
+      requested = (obj.rules ?? []) as Record<string, any>[];
+    }
+    const missing = RbacAuthorizer.missing(authorizer.rulesFor(caller, scopeNs), requested);
+    if (missing.length)
+      fail(
+        403,
+        `${r.plural}.${RBAC_GROUP} "${name}" is forbidden: user "${caller.user}" (groups=[${caller.groups
+          .map((g) => JSON.stringify(g))
+          .join(' ')}]) is attempting to grant RBAC permissions not currently held:\n${missing
+          .map(ruleText)
+          .join('\n')}`,
+        { name, group: RBAC_GROUP, kind: r.plural },
+      );
+  };
+
   const record = (type: ChangeRecord['type'], r: ResourceDef, obj: K8sObject, prev?: K8sObject): void => {
     const rec: ChangeRecord = {
       rv,
       type,
-      plural: r.plural,
+      plural: storeName(r),
       namespace: obj.metadata?.namespace,
       object: clone(obj),
     };
@@ -618,7 +739,7 @@ export async function startApiDouble(
       oldestResumable = dropped.rv;
     }
     for (const w of watchers) {
-      if (w.plural !== r.plural) continue;
+      if (w.plural !== storeName(r)) continue;
       if (w.namespace && w.namespace !== rec.namespace) continue;
       // As the real API server does for a filtered watch: an object leaving the selector is seen as
       // DELETED, one entering it as ADDED.
@@ -662,14 +783,14 @@ export async function startApiDouble(
     }
     o.metadata.resourceVersion = String(rv);
     if (!r.namespaced) delete o.metadata.namespace;
-    store.set(keyOf(r.plural, o.metadata.namespace, o.metadata.name), o);
+    store.set(keyOf(storeName(r), o.metadata.namespace, o.metadata.name), o);
     record(prev ? 'MODIFIED' : 'ADDED', r, o, prev);
     return clone(o);
   };
 
   const del = (r: ResourceDef, existing: K8sObject): K8sObject => {
     rv++;
-    store.delete(keyOf(r.plural, existing.metadata!.namespace, existing.metadata!.name));
+    store.delete(keyOf(storeName(r), existing.metadata!.namespace, existing.metadata!.name));
     const gone = clone(existing);
     gone.metadata!.resourceVersion = String(rv);
     record('DELETED', r, gone);
@@ -722,6 +843,7 @@ export async function startApiDouble(
   });
 
   const groups = [...new Set(RESOURCES.filter((r) => r.group).map(groupOf))];
+  const groupVersion = (g: string): string => RESOURCES.find((r) => r.group === g)!.version;
 
   const readBody = (req: IncomingMessage): Promise<string> =>
     new Promise((resolve, reject) => {
@@ -740,7 +862,10 @@ export async function startApiDouble(
     const url = new URL(req.url ?? '/', 'http://double');
     const path = url.pathname.replace(/\/+$/, '');
     const method = req.method ?? 'GET';
-    if (opts.token && req.headers.authorization !== `Bearer ${opts.token}`) fail(401, 'Unauthorized');
+    const auth = req.headers.authorization;
+    const caller = auth?.startsWith('Bearer ') ? tokens.get(auth.slice(7)) : undefined;
+    if (!caller) fail(401, 'Unauthorized');
+    log.user = caller.user;
 
     // Discovery
     if (method === 'GET') {
@@ -757,11 +882,14 @@ export async function startApiDouble(
         return send(res, 200, {
           kind: 'APIGroupList',
           apiVersion: 'v1',
-          groups: groups.map((g) => ({
-            name: g,
-            versions: [{ groupVersion: `${g}/v1`, version: 'v1' }],
-            preferredVersion: { groupVersion: `${g}/v1`, version: 'v1' },
-          })),
+          groups: groups.map((g) => {
+            const v = groupVersion(g);
+            return {
+              name: g,
+              versions: [{ groupVersion: `${g}/${v}`, version: v }],
+              preferredVersion: { groupVersion: `${g}/${v}`, version: v },
+            };
+          }),
         });
       if (path === '/api/v1') return send(res, 200, discoveryList('', 'v1'));
       const gm = /^\/apis\/([^/]+)\/([^/]+)$/.exec(path);
@@ -776,8 +904,13 @@ export async function startApiDouble(
           kind: 'APIGroup',
           apiVersion: 'v1',
           name: gOnly[1],
-          versions: [{ groupVersion: `${gOnly[1]}/v1`, version: 'v1' }],
-          preferredVersion: { groupVersion: `${gOnly[1]}/v1`, version: 'v1' },
+          versions: [
+            { groupVersion: `${gOnly[1]}/${groupVersion(gOnly[1])}`, version: groupVersion(gOnly[1]) },
+          ],
+          preferredVersion: {
+            groupVersion: `${gOnly[1]}/${groupVersion(gOnly[1])}`,
+            version: groupVersion(gOnly[1]),
+          },
         });
     }
 
@@ -817,6 +950,31 @@ export async function startApiDouble(
     else fail(405, `method ${method} not allowed`);
     log.verb = verb;
 
+    // Authorization, before anything else about the request (as the API server's filter chain).
+    const attrs: RequestAttributes = {
+      verb:
+        verb === 'evict'
+          ? 'create'
+          : verb === 'log'
+            ? 'get'
+            : verb === 'delete' && !name
+              ? 'deletecollection'
+              : verb,
+      apiGroup: r.group,
+      resource: r.plural,
+      subresource: name ? sub : undefined,
+      namespace: ns,
+      name: name ?? (verb === 'list' || verb === 'watch' ? nameFromFieldSelector(url) : undefined),
+    };
+    const allowed = authorizer.allows(caller, attrs);
+    log.authz = { ...attrs, allowed };
+    if (!allowed)
+      fail(403, forbiddenMessage(caller, attrs), {
+        name: attrs.name,
+        group: r.group || undefined,
+        kind: r.plural,
+      });
+
     const f = takeFault(verb, r.plural, ns, name);
     if (f) {
       const reasons: Record<number, string> = {
@@ -828,7 +986,7 @@ export async function startApiDouble(
       const msg =
         f.message ??
         (f.status === 403
-          ? `${r.plural}${r.group ? '.' + r.group : ''} "${name ?? ''}" is forbidden: User "system:serviceaccount:vigie:vigie" cannot ${verb} resource "${r.plural}" in API group "${r.group}"${ns ? ` in the namespace "${ns}"` : ''}`
+          ? forbiddenMessage(caller, attrs)
           : f.status === 409
             ? `Operation cannot be fulfilled on ${r.plural} "${name ?? ''}": the object has been modified; please apply your changes to the latest version and try again`
             : f.status === 404
@@ -839,7 +997,7 @@ export async function startApiDouble(
 
     if (r.namespaced && !ns && name) fail(404, 'the server could not find the requested resource');
     const dryRun = url.searchParams.get('dryRun') === 'All';
-    const key = name ? keyOf(r.plural, ns, name) : '';
+    const key = name ? keyOf(storeName(r), ns, name) : '';
     const existing = name ? store.get(key) : undefined;
     const notFound: () => never = () =>
       fail(404, `${r.plural}${r.group ? '.' + r.group : ''} "${name}" not found`, details);
@@ -856,7 +1014,7 @@ export async function startApiDouble(
       const matches = (o: K8sObject) =>
         (!ns || o.metadata?.namespace === ns) && matchesSelector(o.metadata?.labels, selector) && ff(o);
       const items = [...store.entries()]
-        .filter(([k]) => k.startsWith(r.plural + '/'))
+        .filter(([k]) => k.startsWith(storeName(r) + '/'))
         .map(([, o]) => o)
         .filter(matches)
         .sort((a, b) =>
@@ -896,13 +1054,13 @@ export async function startApiDouble(
         for (const o of items) res.write(JSON.stringify({ type: 'ADDED', object: o }) + '\n');
       } else {
         for (const h of history) {
-          if (h.rv <= from || h.plural !== r.plural) continue;
+          if (h.rv <= from || h.plural !== storeName(r)) continue;
           if (ns && h.namespace !== ns) continue;
           if (!matchesSelector(h.object.metadata?.labels, selector) || !ff(h.object)) continue;
           res.write(JSON.stringify({ type: h.type, object: h.object }) + '\n');
         }
       }
-      const w: Watcher = { plural: r.plural, namespace: ns, selector, res };
+      const w: Watcher = { plural: storeName(r), namespace: ns, selector, res };
       watchers.add(w);
       const timeout = Number(url.searchParams.get('timeoutSeconds') ?? 0);
       const timer = timeout > 0 ? setTimeout(() => res.end(), timeout * 1000) : undefined;
@@ -960,7 +1118,8 @@ export async function startApiDouble(
         meta.namespace = objNs;
       }
       delete meta.resourceVersion;
-      const k = keyOf(r.plural, meta.namespace, meta.name);
+      checkEscalation(caller, r, { ...body, metadata: meta }, meta.namespace, log);
+      const k = keyOf(storeName(r), meta.namespace, meta.name);
       if (store.has(k))
         fail(
           409,
@@ -1018,6 +1177,7 @@ export async function startApiDouble(
           status: body.status ?? existing.status,
           metadata: { ...body.metadata, namespace: existing.metadata?.namespace },
         };
+      checkEscalation(caller, r, next, ns, log);
       if (dryRun) return send(res, 200, next);
       const stored = write(r, next, existing);
       return send(res, 200, sub === 'scale' ? scaleOf(r, stored) : stored);
@@ -1056,6 +1216,7 @@ export async function startApiDouble(
         fail(422, 'metadata.name and metadata.namespace cannot be changed by a patch');
       if (sub === 'scale') next = { ...existing, spec: { ...existing.spec, replicas: next.spec?.replicas } };
       else if (sub === 'status') next = { ...existing, status: next.status };
+      checkEscalation(caller, r, next, ns, log);
       if (dryRun) return send(res, 200, next);
       const stored = write(r, next, existing);
       return send(res, 200, sub === 'scale' ? scaleOf(r, stored) : stored);
@@ -1126,8 +1287,7 @@ export async function startApiDouble(
   const url = `http://127.0.0.1:${port}`;
   const dir = mkdtempSync(join(tmpdir(), 'vigie-k8s-double-'));
   const kubeconfigPath = join(dir, 'kubeconfig');
-  writeFileSync(
-    kubeconfigPath,
+  const kubeconfigText = (token: string): string =>
     [
       'apiVersion: v1',
       'kind: Config',
@@ -1140,7 +1300,7 @@ export async function startApiDouble(
       'users:',
       '- name: vigie',
       '  user:',
-      `    token: ${opts.token ?? 'double-token'}`,
+      `    token: ${token}`,
       'contexts:',
       '- name: double',
       '  context:',
@@ -1149,10 +1309,17 @@ export async function startApiDouble(
       '    namespace: default',
       'current-context: double',
       '',
-    ].join('\n'),
-  );
+    ].join('\n');
+  writeFileSync(kubeconfigPath, kubeconfigText(opts.token ?? 'double-token'));
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromFile(kubeconfigPath);
+  const kubeConfigFor = (identity: Identity): KubeConfig => {
+    const token = `double-${randomUUID()}`;
+    tokens.set(token, identity);
+    const kc = new KubeConfig();
+    kc.loadFromString(kubeconfigText(token));
+    return kc;
+  };
 
   const findDef = (kind: string) => RESOURCES.find((r) => r.kind === kind || r.plural === kind);
 
@@ -1160,24 +1327,26 @@ export async function startApiDouble(
     url,
     kubeconfigPath,
     kubeConfig,
+    kubeConfigFor,
+    kubeConfigForServiceAccount: (namespace, name) => kubeConfigFor(serviceAccountIdentity(namespace, name)),
     requests,
     objects: () => [...store.values()].map(clone),
     find(kind, namespace, name) {
       const r = findDef(kind);
       if (!r) throw new Error(`unknown kind ${kind}`);
-      return clone(store.get(keyOf(r.plural, r.namespaced ? namespace : undefined, name)));
+      return clone(store.get(keyOf(storeName(r), r.namespaced ? namespace : undefined, name)));
     },
     put(obj) {
       const r = resourceByKind(obj.apiVersion, obj.kind);
       if (!r) throw new Error(`unknown kind ${obj.apiVersion}/${obj.kind}`);
       const ns = r.namespaced ? (obj.metadata?.namespace ?? 'default') : undefined;
       const o: K8sObject = { ...obj, metadata: { ...obj.metadata, namespace: ns } };
-      return write(r, o, store.get(keyOf(r.plural, ns, o.metadata!.name)));
+      return write(r, o, store.get(keyOf(storeName(r), ns, o.metadata!.name)));
     },
     remove(kind, namespace, name) {
       const r = findDef(kind);
       if (!r) throw new Error(`unknown kind ${kind}`);
-      const existing = store.get(keyOf(r.plural, r.namespaced ? namespace : undefined, name));
+      const existing = store.get(keyOf(storeName(r), r.namespaced ? namespace : undefined, name));
       if (!existing) return false;
       del(r, existing);
       return true;

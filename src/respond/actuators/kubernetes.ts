@@ -35,7 +35,6 @@ export { KubeApiError, apiError } from './kubernetes/client.js';
 export type { PodSnapshot } from './kubernetes/pod.js';
 export { QUARANTINE_AT, QUARANTINE_LABEL, QUARANTINE_REASON } from './kubernetes/label.js';
 export { ISOLATE_LABEL, isolationPolicyName, selects } from './kubernetes/isolate.js';
-export { SCALED_FROM } from './kubernetes/scale-zero.js';
 
 /** Every action the model gives to Kubernetes, and the module that carries it out. */
 const ACTIONS: Readonly<Record<ActionsOn<'kubernetes'>, KubernetesAction>> = {

@@ -1,12 +1,13 @@
 /**
  * delete_pod (and, through `removePod`, evict): evidence first unless `forensics: false`, then the pod
  * removed and checked gone. A pod with a controller is replaced by it; a bare pod is recreated from
- * its recorded manifest on rollback.
+ * its recorded manifest on rollback when the caller may create pods (Vigie's shipped RBAC does not
+ * allow it, and the rollback then says so).
  */
 import type { V1Pod } from '@kubernetes/client-node';
 import type { ActuatorResult } from '../../types.js';
 import { recordedState, type KubernetesAction } from './action.js';
-import { apiError, isAlreadyThere, recreatable, type KubeClient } from './client.js';
+import { apiError, isAlreadyThere, KubeApiError, recreatable, type KubeClient } from './client.js';
 import { forensics } from './evidence.js';
 import type { PodRef, PodSnapshot } from './pod.js';
 
@@ -56,6 +57,15 @@ export const rollbackPodRemoval: KubernetesAction['rollback'] = async (kube, rec
     };
   } catch (err) {
     if (isAlreadyThere(err)) return { state: {}, restored: true, notes: ['pod exists again'] };
+    // Vigie's ClusterRole does not grant `create pods` on purpose: whoever may create pods may run
+    // any image with any host access, anywhere. The recorded spec stays in the record for a person.
+    if (err instanceof KubeApiError && err.code === 403)
+      return {
+        restored: false,
+        notes: [
+          `bare pod ${ns}/${m.metadata?.name ?? ''} not recreated: Vigie may not create pods (${err.message}); its recorded spec is in the action's stateBefore.manifest`,
+        ],
+      };
     throw err;
   }
 };

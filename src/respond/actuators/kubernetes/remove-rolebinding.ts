@@ -1,15 +1,40 @@
 /**
  * remove_rolebinding: the risky RoleBindings of the pod's service account (or one named binding, or a
- * binding target) deleted; rollback recreates them from their recorded objects.
+ * binding target) deleted; rollback recreates them from their recorded objects. A binding that
+ * Vigie could not recreate (no `bind` on its role) is refused before anything is deleted.
  */
 import type { V1RoleBinding } from '@kubernetes/client-node';
 import type { ActuatorResult } from '../../types.js';
 import { recordedState, type KubernetesAction } from './action.js';
-import { isAlreadyThere, recreatable, type KubeClient } from './client.js';
+import { isAlreadyThere, KubeApiError, recreatable, type KubeClient } from './client.js';
 import { inspectTarget, recreatableBinding } from './pod.js';
 
 /** ClusterRoles whose binding to a workload identity is a risk on its own. */
 const RISKY_ROLES: ReadonlySet<string> = new Set(['cluster-admin', 'admin', 'edit', 'system:masters']);
+
+/**
+ * Refuse to remove a binding that rollback could not put back. Recreating a RoleBinding passes the
+ * API server's escalation check only with `bind` on the role it references (or holding all of that
+ * role's permissions): a dry-run create of the same binding asks exactly that, and answers
+ * "already exists" when it would be allowed.
+ */
+async function checkRecreatable(kube: KubeClient, namespace: string, rb: V1RoleBinding): Promise<void> {
+  const body = recreatable({ ...rb, apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding' });
+  try {
+    await kube.call(`check that rolebinding ${namespace}/${rb.metadata?.name} can be recreated`, () =>
+      kube.rbac.createNamespacedRoleBinding({ namespace, body, dryRun: 'All' }),
+    );
+  } catch (err) {
+    if (isAlreadyThere(err)) return;
+    if (err instanceof KubeApiError && err.code === 403)
+      throw new KubeApiError(
+        `refused: RoleBinding ${namespace}/${rb.metadata?.name} (to ${rb.roleRef.kind} ${rb.roleRef.name}) would not be recreated on rollback, so it is not removed: ${err.message}`,
+        403,
+        err.reason,
+      );
+    throw err;
+  }
+}
 
 async function removeBindings(
   kube: KubeClient,
@@ -17,11 +42,17 @@ async function removeBindings(
   names: string[],
   before: Record<string, unknown>,
 ): Promise<ActuatorResult> {
-  const removed: Record<string, unknown>[] = [];
+  const bindings: V1RoleBinding[] = [];
   for (const name of names) {
     const rb = await kube.call(`rolebinding ${namespace}/${name}`, () =>
       kube.rbac.readNamespacedRoleBinding({ name, namespace }),
     );
+    await checkRecreatable(kube, namespace, rb);
+    bindings.push(rb);
+  }
+  const removed: Record<string, unknown>[] = [];
+  for (const rb of bindings) {
+    const name = rb.metadata!.name!;
     removed.push(recreatableBinding(rb));
     await kube.call(`delete rolebinding ${namespace}/${name}`, () =>
       kube.rbac.deleteNamespacedRoleBinding({ name, namespace }),

@@ -1,22 +1,36 @@
-/** scale_zero: the pod's workload scaled to zero replicas; rollback restores the recorded count. */
+/**
+ * scale_zero: the pod's workload scaled to zero replicas through its `scale` subresource; rollback
+ * restores the recorded count through the same subresource. Only `get`/`patch` on
+ * `deployments/scale`, `statefulsets/scale` and `replicasets/scale` are needed: the workload object
+ * itself is never written (its previous count is kept in the action's record, not on the workload).
+ */
+import type { V1Scale } from '@kubernetes/client-node';
 import { recordedState, type KubernetesAction } from './action.js';
 import { mergePatch, type KubeClient } from './client.js';
 
-export const SCALED_FROM = 'vigie.io/scaled-from';
+interface ScaleApi {
+  read(a: { name: string; namespace: string }): Promise<V1Scale>;
+  patch(a: { name: string; namespace: string; body: unknown }): Promise<V1Scale>;
+}
 
-async function readScale(
-  kube: KubeClient,
-  kind: string,
-  name: string,
-  namespace: string,
-): Promise<number | undefined> {
+function scaleApi(kube: KubeClient, kind: string): ScaleApi {
+  const apps = kube.apps;
   if (kind === 'Deployment')
-    return (await kube.apps.readNamespacedDeployment({ name, namespace })).spec?.replicas;
+    return {
+      read: (a) => apps.readNamespacedDeploymentScale(a),
+      patch: (a) => apps.patchNamespacedDeploymentScale(a, mergePatch()),
+    };
   if (kind === 'StatefulSet')
-    return (await kube.apps.readNamespacedStatefulSet({ name, namespace })).spec?.replicas;
+    return {
+      read: (a) => apps.readNamespacedStatefulSetScale(a),
+      patch: (a) => apps.patchNamespacedStatefulSetScale(a, mergePatch()),
+    };
   if (kind === 'ReplicaSet')
-    return (await kube.apps.readNamespacedReplicaSet({ name, namespace })).spec?.replicas;
-  throw new Error(`a ${kind} cannot be scaled`);
+    return {
+      read: (a) => apps.readNamespacedReplicaSetScale(a),
+      patch: (a) => apps.patchNamespacedReplicaSetScale(a, mergePatch()),
+    };
+  throw new Error(`a ${kind} cannot be scaled to zero (only Deployments, StatefulSets and ReplicaSets)`);
 }
 
 async function setReplicas(
@@ -25,19 +39,13 @@ async function setReplicas(
   name: string,
   namespace: string,
   replicas: number,
-  annotations: Record<string, string | null>,
-): Promise<void> {
-  const body = { metadata: { annotations }, spec: { replicas } };
-  const what = `scale ${kind} ${namespace}/${name} to ${replicas}`;
-  if (kind === 'Deployment')
-    await kube.call(what, () => kube.apps.patchNamespacedDeployment({ name, namespace, body }, mergePatch()));
-  else if (kind === 'StatefulSet')
-    await kube.call(what, () =>
-      kube.apps.patchNamespacedStatefulSet({ name, namespace, body }, mergePatch()),
-    );
-  else if (kind === 'ReplicaSet')
-    await kube.call(what, () => kube.apps.patchNamespacedReplicaSet({ name, namespace, body }, mergePatch()));
-  else throw new Error(`a ${kind} cannot be scaled to zero (only Deployments, StatefulSets and ReplicaSets)`);
+): Promise<number | undefined> {
+  const api = scaleApi(kube, kind);
+  await kube.call(`scale ${kind} ${namespace}/${name} to ${replicas}`, () =>
+    api.patch({ name, namespace, body: { spec: { replicas } } }),
+  );
+  const now = await kube.call(`scale of ${kind} ${namespace}/${name}`, () => api.read({ name, namespace }));
+  return now.spec?.replicas;
 }
 
 export const scaleZero: KubernetesAction = {
@@ -51,8 +59,7 @@ export const scaleZero: KubernetesAction = {
       throw new Error(
         `a ${w.kind} cannot be scaled to zero (only Deployments, StatefulSets and ReplicaSets)`,
       );
-    await setReplicas(kube, w.kind, w.name, before.namespace, 0, { [SCALED_FROM]: String(w.replicas) });
-    const now = await readScale(kube, w.kind, w.name, before.namespace);
+    const now = await setReplicas(kube, w.kind, w.name, before.namespace, 0);
     return { stateBefore: before, stateAfter: { workload: { ...w, replicas: now } }, verified: now === 0 };
   },
 
@@ -62,10 +69,7 @@ export const scaleZero: KubernetesAction = {
     if (!w || w.replicas === undefined)
       return { restored: false, notes: ['no workload replica count was recorded; nothing to restore'] };
     const ns = before.namespace ?? record.target.namespace ?? 'default';
-    await setReplicas(kube, w.kind, w.name, ns, w.replicas, {
-      [SCALED_FROM]: w.annotations?.[SCALED_FROM] ?? null,
-    });
-    const now = await readScale(kube, w.kind, w.name, ns);
+    const now = await setReplicas(kube, w.kind, w.name, ns, w.replicas);
     return { state: { workload: { ...w, replicas: now } }, restored: now === w.replicas, notes: [] };
   },
 };
