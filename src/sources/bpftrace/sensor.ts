@@ -2,8 +2,10 @@
  * The eBPF sensor: starts and supervises `bpftrace -f json` running program.ts, parses its output,
  * attributes each record to its container and emits syscall, process, network and file events.
  * Attribution has two steps: CgroupMap turns the task's cgroup id (or its pid) into a container id,
- * then a ContainerAttribution (the container catalogue the Docker source fills, handed over in
- * SourceContext.containers) names that container. Lost events (kernel buffers full) and malformed
+ * and into its pod's uid when the kubelet made the cgroup; then a PodAttribution (the pod directory
+ * the Kubernetes watch and the runtime's CRI API fill, SourceContext.pods) names the pod and the
+ * container of a pod's cgroup, and a ContainerAttribution (the container catalogue the Docker source
+ * fills, SourceContext.containers) names any other container, or a pod's one nothing else named. Lost events (kernel buffers full) and malformed
  * lines are counted and reported.
  * If bpftrace cannot run (missing, not root, no tracefs, verifier refusal), the sensor says so once,
  * clearly, and Vigie goes on with Docker data alone.
@@ -11,9 +13,16 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { basename } from 'node:path';
-import { EventIds, nowNs, type ContainerRef, type VigieEvent } from '../../model/event.js';
+import { EventIds, nowNs, type ContainerRef, type K8sRef, type VigieEvent } from '../../model/event.js';
 import { logger } from '../../util/log.js';
-import type { ContainerAttribution, EventSink, Source, SourceContext, SourceStats } from '../types.js';
+import type {
+  ContainerAttribution,
+  EventSink,
+  PodAttribution,
+  Source,
+  SourceContext,
+  SourceStats,
+} from '../types.js';
 import { CgroupMap, ownCgroupId } from './cgroups.js';
 import { isWriteOpen, SensorParser, type SensorRecord } from './parser.js';
 import { ProcessTable, type Parentage } from './procs.js';
@@ -25,6 +34,8 @@ export interface SensorOptions extends ProgramOptions {
   hostname: string;
   /** Names the containers; default: by their id alone (no Docker metadata). */
   containers?: ContainerAttribution;
+  /** Names the pod of a container whose cgroup path has a pod uid (Kubernetes nodes). */
+  pods?: PodAttribution;
   cgroups?: CgroupMap;
   /** bpftrace binary (default "bpftrace"). */
   bpftrace?: string;
@@ -67,6 +78,8 @@ export class BpftraceSensor implements Source {
   private c = {
     events: 0,
     unattributed: 0,
+    /** Records of a pod's container, named with their pod. */
+    podAttributed: 0,
     runtimeSetup: 0,
     pendingDropped: 0,
     restarts: 0,
@@ -277,28 +290,57 @@ export class BpftraceSensor implements Source {
     }
     // The process table follows every exec, in the kernel's order, attributed or not.
     const parent = rec.t === 'exec' ? this.parentOf(rec) : undefined;
-    const id = this.cgroups.lookup(rec.cgroup, rec.pid);
-    if (!id) {
+    const cg = this.cgroups.lookup(rec.cgroup, rec.pid);
+    if (!cg) {
       this.c.unattributed++;
       return;
     }
+    const id = cg.id;
     const ts = nowNs();
-    const known = this.containers.known(id);
-    if (known) return this.emitRecord(rec, known, ts, parent);
+    const podUid = cg.podUid;
+    const pods = this.opts.pods;
+    if (podUid !== undefined && pods !== undefined) {
+      const inPod = pods.known(id, podUid);
+      if (inPod) {
+        this.c.podAttributed++;
+        return this.emitRecord(rec, inPod.container, ts, parent, inPod.k8s);
+      }
+    } else {
+      const known = this.containers.known(id);
+      if (known) return this.emitRecord(rec, known, ts, parent);
+    }
     let q = this.pending.get(id);
     if (!q) {
       q = [];
       this.pending.set(id, q);
-      const flush = (ref: ContainerRef | undefined) => {
+      const flush = (found: { container: ContainerRef; k8s?: K8sRef } | undefined) => {
         const items = this.pending.get(id) ?? [];
         this.pending.delete(id);
-        const container = ref ?? { id };
-        for (const p of items) this.emitRecord(p.rec, container, p.ts, p.parent);
+        const container = found?.container ?? { id };
+        if (found?.k8s) this.c.podAttributed += items.length;
+        for (const p of items) this.emitRecord(p.rec, container, p.ts, p.parent, found?.k8s);
       };
-      this.containers.lookup(id).then(flush, () => flush(undefined));
+      this.attribute(id, podUid).then(flush, () => flush(undefined));
     }
     if (q.length < 5000) q.push({ rec, ts, parent });
     else this.c.pendingDropped++;
+  }
+
+  /**
+   * A container not known yet: a pod's container through the pod directory; any other container, or
+   * a pod's container it cannot name (Docker run with a kubelet-like --cgroup-parent), through the
+   * container catalogue.
+   */
+  private async attribute(
+    id: string,
+    podUid: string | undefined,
+  ): Promise<{ container: ContainerRef; k8s?: K8sRef } | undefined> {
+    if (podUid !== undefined && this.opts.pods) {
+      const inPod = await this.opts.pods.lookup(id, podUid).catch(() => undefined);
+      if (inPod) return inPod;
+    }
+    const ref = await this.containers.lookup(id);
+    return ref && { container: ref };
   }
 
   /** The program name of an exec (busybox applets run as /proc/self/exe with argv[0] the applet). */
@@ -319,9 +361,15 @@ export class BpftraceSensor implements Source {
     });
   }
 
-  private emitRecord(rec: SensorRecord, container: ContainerRef, ts: bigint, parent?: Parentage): void {
+  private emitRecord(
+    rec: SensorRecord,
+    container: ContainerRef,
+    ts: bigint,
+    parent?: Parentage,
+    k8s?: K8sRef,
+  ): void {
     const host = this.opts.hostname;
-    const base = { source: 'bpftrace', host, container };
+    const base = k8s ? { source: 'bpftrace', host, container, k8s } : { source: 'bpftrace', host, container };
     const out = (ev: Omit<VigieEvent, 'id'>) => {
       this.c.events++;
       if (!this.sink({ id: this.ids.next(), ...ev } as VigieEvent)) this.c.sinkDropped++;
@@ -341,6 +389,7 @@ export class BpftraceSensor implements Source {
             proc: { pid: rec.pid, tid: rec.tid, name: rec.comm },
             syscall: { name: rec.names[i], nr: rec.nrs[i], dir: '>' },
           };
+          if (k8s) ev.k8s = k8s;
           if (!this.sink(ev)) this.c.sinkDropped++;
         }
         return;
@@ -417,6 +466,7 @@ export function createBpftraceSensor(ctx: SourceContext): Source | undefined {
   return new BpftraceSensor({
     hostname: ctx.hostname,
     containers: ctx.containers,
+    pods: ctx.pods,
     syscalls: cfg.syscalls !== false,
     batch: typeof cfg.batch === 'number' ? cfg.batch : undefined,
   });
