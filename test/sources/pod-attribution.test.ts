@@ -20,7 +20,9 @@ import {
 import type { SensorRecord } from '../../src/sources/bpftrace/parser.js';
 import { BpftraceSensor } from '../../src/sources/bpftrace/sensor.js';
 import type { CriContainer } from '../../src/sources/cri.js';
-import { containerIdOfStatus, PodDirectory } from '../../src/sources/pods.js';
+import { containerIdOfStatus, createPodDirectory, PodDirectory } from '../../src/sources/pods.js';
+import { createSources } from '../../src/sources/registry.js';
+import { stageConfig } from '../../src/cli/commands/run.js';
 
 // Ids and uids as a kubelet and containerd make them (a pod uid is a v4 UUID; systemd escapes its
 // dashes as underscores in slice names).
@@ -391,5 +393,31 @@ describe('eBPF sensor on a Kubernetes node', () => {
     expect(alert.vigie.entities.workload).toBe('k8s:shop/web-7d9f8c6b5');
     expect(sensor.stats()).toMatchObject({ podAttributed: 3, unattributed: 0 });
     await sensor.stop();
+  });
+});
+
+describe('composition', () => {
+  it('gives the sensor the pod directory the Kubernetes watch fills, one per set of sources', async () => {
+    const pods = new PodDirectory();
+    const [sensor] = await createSources({ hostname: 'h', config: {}, pods }, ['bpftrace']);
+    expect((sensor as BpftraceSensor).pods).toBe(pods);
+    const [own] = await createSources({ hostname: 'h', config: { kubernetes: { criSocket: false } } }, [
+      'bpftrace',
+    ]);
+    expect((own as BpftraceSensor).pods).toBeInstanceOf(PodDirectory);
+  });
+
+  it("takes the CRI socket from --cri-socket, else containerd's or CRI-O's where present", () => {
+    expect(stageConfig({ criSocket: '/run/k3s/containerd/containerd.sock' })).toEqual({
+      kubernetes: { criSocket: '/run/k3s/containerd/containerd.sock' },
+    });
+    expect(stageConfig({ criSocket: 'none' })).toEqual({ kubernetes: { criSocket: false } });
+    const seen: string[] = [];
+    const exists = (p: string) => (seen.push(p), p === '/run/crio/crio.sock');
+    createPodDirectory({}, exists);
+    expect(seen).toEqual(['/run/containerd/containerd.sock', '/run/crio/crio.sock']);
+    seen.length = 0;
+    createPodDirectory({ kubernetes: { criSocket: false } }, exists);
+    expect(seen).toEqual([]);
   });
 });

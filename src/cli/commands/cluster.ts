@@ -127,6 +127,10 @@ export function register(program: Command): void {
     .option('--sources <names>', 'only these sources (comma-separated)')
     .option('--detectors <names>', 'only these detectors (comma-separated)')
     .option('--output <format>', 'text or json', 'text')
+    .option(
+      '--cri-socket <path>',
+      "container runtime's CRI socket for naming pods on this node (default: containerd's or CRI-O's where present; none: do not use one)",
+    )
     .action(
       async (
         o: NatsFlags & {
@@ -135,6 +139,7 @@ export function register(program: Command): void {
           sources?: string;
           detectors?: string;
           output: string;
+          criSocket?: string;
         },
       ) => {
         const natsAuth = natsAuthFromFlags(o);
@@ -148,6 +153,7 @@ export function register(program: Command): void {
           output,
           sourceNames: parseList(o.sources),
           detectorNames: parseList(o.detectors),
+          config: stageConfig({ criSocket: o.criSocket }),
         });
         output.notice(`vigie agent: publishing to ${o.nats}`);
         await untilSignal();

@@ -33,13 +33,21 @@ export interface RunFlags {
   falcoFile?: string;
   falcoWebhook?: boolean;
   tetragonFile?: string;
+  criSocket?: string;
 }
 
 /** Settings for the sources, detectors and actuators that need them (cluster, rule files, webhook). */
 export function stageConfig(
   o: Pick<
     RunFlags,
-    'kubeconfig' | 'inCluster' | 'rules' | 'auditWebhook' | 'falcoFile' | 'falcoWebhook' | 'tetragonFile'
+    | 'kubeconfig'
+    | 'inCluster'
+    | 'rules'
+    | 'auditWebhook'
+    | 'falcoFile'
+    | 'falcoWebhook'
+    | 'tetragonFile'
+    | 'criSocket'
   >,
 ): Record<string, Record<string, unknown>> {
   const config: Record<string, Record<string, unknown>> = {};
@@ -49,6 +57,9 @@ export function stageConfig(
     else kc.loadFromCluster();
     config.kubernetes = { kubeConfig: kc };
   }
+  // The container runtime's CRI socket, for naming the pod of a container on this node.
+  if (o.criSocket)
+    config.kubernetes = { ...config.kubernetes, criSocket: o.criSocket === 'none' ? false : o.criSocket };
   const rules = (o.rules ?? []).flatMap((r) => parseList(r) ?? []);
   if (rules.length) config.rules = { files: rules };
   if (o.auditWebhook) config['k8s-audit-webhook'] = { enabled: true };
@@ -104,6 +115,10 @@ export function register(program: Command): void {
     .option(
       '--falco-webhook',
       "accept Falco's alerts on POST /falco (Falcosidekick's webhook output; responder token)",
+    )
+    .option(
+      '--cri-socket <path>',
+      "container runtime's CRI socket for naming pods on this node (default: containerd's or CRI-O's where present; none: do not use one)",
     )
     .option('--tetragon-file <file>', "tail Tetragon's JSON export: its events go through every detector")
     .action(async (o: RunFlags) => {

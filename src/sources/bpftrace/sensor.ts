@@ -61,6 +61,8 @@ export class BpftraceSensor implements Source {
   private readonly ids = new EventIds();
   readonly parser = new SensorParser();
   readonly cgroups: CgroupMap;
+  /** Names the pod of a container whose cgroup path has a pod uid. */
+  readonly pods?: PodAttribution;
   /** What each pid runs, so that an exec is attributed to the process that ran it (procs.ts). */
   readonly procs = new ProcessTable();
   private child?: ChildProcess;
@@ -88,6 +90,7 @@ export class BpftraceSensor implements Source {
 
   constructor(private readonly opts: SensorOptions) {
     this.cgroups = opts.cgroups ?? new CgroupMap();
+    this.pods = opts.pods;
     this.containers = opts.containers ?? new ContainersByIdOnly();
     // Refresh the map as soon as Docker reports a start or a stop.
     this.containers.onChange(() => this.cgroups.rescan());
@@ -298,7 +301,7 @@ export class BpftraceSensor implements Source {
     const id = cg.id;
     const ts = nowNs();
     const podUid = cg.podUid;
-    const pods = this.opts.pods;
+    const pods = this.pods;
     if (podUid !== undefined && pods !== undefined) {
       const inPod = pods.known(id, podUid);
       if (inPod) {
@@ -335,8 +338,8 @@ export class BpftraceSensor implements Source {
     id: string,
     podUid: string | undefined,
   ): Promise<{ container: ContainerRef; k8s?: K8sRef } | undefined> {
-    if (podUid !== undefined && this.opts.pods) {
-      const inPod = await this.opts.pods.lookup(id, podUid).catch(() => undefined);
+    if (podUid !== undefined && this.pods) {
+      const inPod = await this.pods.lookup(id, podUid).catch(() => undefined);
       if (inPod) return inPod;
     }
     const ref = await this.containers.lookup(id);
