@@ -183,7 +183,8 @@ describe('cgroup map over a unified hierarchy', () => {
 
   it('names the container and pod of every folder form, and falls back to /proc/<pid>/cgroup', () => {
     // One container id per form, so that each folder names its own container.
-    const cases = PATHS.filter(([, p]) => !p.startsWith('/..')).map(
+    // (A container's own sub-cgroup is named through /proc, below.)
+    const cases = PATHS.filter(([, p]) => !p.startsWith('/..') && !p.endsWith('/init.scope')).map(
       ([what, p, expected], i) =>
         [what, p.replace(CID, CID2.slice(0, 60) + i.toString(16).padStart(4, '0')), expected] as const,
     );
@@ -196,13 +197,16 @@ describe('cgroup map over a unified hierarchy', () => {
       expect(map.lookup(inos[i]), what).toEqual({ ...expected, id });
     });
     expect(map.stats.scanFolders).toBeGreaterThan(10);
-    // A task in a cgroup the walk does not see (a nested one): its /proc entry names it, once.
+    // A task in a cgroup the walk does not enter (a container's sub-cgroup): /proc names it, once.
+    const nested = ino(`/kubepods/besteffort/pod${UID}/${CID}/init.scope`);
+    map.rescan();
+    expect(map.stats.procLookups).toBe(0);
     writeFileSync(join(proc, '4242'), '');
     mkdirSync(join(proc, '77'));
     writeFileSync(join(proc, '77', 'cgroup'), `8:memory:/kubepods/besteffort/pod${UID}/${CID}\n0::/\n`);
     const before = map.stats.procLookups;
-    expect(map.lookup(999_999_999, 77)).toEqual({ id: CID, podUid: UID, qos: 'besteffort' });
-    expect(map.lookup(999_999_999, 77)?.podUid).toBe(UID);
+    expect(map.lookup(nested, 77)).toEqual({ id: CID, podUid: UID, qos: 'besteffort' });
+    expect(map.lookup(nested, 77)?.podUid).toBe(UID);
     expect(map.stats.procLookups).toBe(before + 1);
     expect(map.lookup(999_999_998, 4242)).toBeUndefined();
   });

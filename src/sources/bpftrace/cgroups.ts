@@ -15,8 +15,8 @@
  *                                                            for cri-dockerd
  * The same paths appear in /proc/<pid>/cgroup, per v1 controller (`12:pids:/kubepods/...`) and for v2
  * (`0::/kubepods/...`). The map is rebuilt by walking the unified hierarchy (on a container start or
- * stop and on a miss, rate-limited; a container's own sub-cgroups are that container); when a walk
- * still misses, /proc/<pid>/cgroup of the reporting task names the container.
+ * stop and on a miss, rate-limited); when a walk still misses (a container's own sub-cgroup, which
+ * the walk does not enter), /proc/<pid>/cgroup of the reporting task names the container.
  */
 import { existsSync, readdirSync, readFileSync, statSync, type Dirent } from 'node:fs';
 import { join } from 'node:path';
@@ -154,7 +154,7 @@ export class CgroupMap {
     this.lastScan = Date.now();
     const next = new Map<number, CgroupContainer>();
     for (const root of this.roots) this.walk(root, '', 0, next);
-    // Keep entries learnt from /proc: they may be nested deeper than the walk goes.
+    // Keep entries learnt from /proc: they may be sub-cgroups the walk does not enter.
     const ids = new Set<string>();
     for (const c of next.values()) ids.add(c.id);
     for (const [cg, c] of this.byCgroup) if (!next.has(cg) && ids.has(c.id)) next.set(cg, c);
@@ -174,14 +174,16 @@ export class CgroupMap {
       if (!e.isDirectory()) continue;
       const path = join(dir, e.name);
       const relPath = `${rel}/${e.name}`;
-      // A container's folder, or a folder below one (the container's own sub-cgroups).
-      const c = parseCgroupPath(relPath);
+      const c = CONTAINER_SEGMENT.test(e.name) ? parseCgroupPath(relPath) : undefined;
       if (c) {
         try {
           into.set(statSync(path).ino, c);
         } catch {
           // removed between readdir and stat: the container is gone
         }
+        // Its own sub-cgroups, rare, are learnt from /proc when a task in one is seen: reading
+        // every container's folder would double the cost of a scan.
+        continue;
       }
       if (depth + 1 < MAX_DEPTH) this.walk(path, relPath, depth + 1, into);
     }
