@@ -400,6 +400,49 @@ describe('eBPF sensor on a Kubernetes node', () => {
   });
 });
 
+describe('eBPF sensor, pod containers nothing names', () => {
+  const root = mkdtempSync(join(tmpdir(), 'vigie-cg-unnamed-'));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  const rel = `/kubepods/besteffort/pod${UID}/${CID}`;
+  mkdirSync(join(root, rel), { recursive: true });
+  const CGROUP = statSync(join(root, rel)).ino;
+
+  it('waits for the watch once, then goes on without waiting (a Docker run under a pod cgroup)', async () => {
+    const pods = new PodDirectory({ waitMs: 50 });
+    const sensor = new BpftraceSensor({
+      hostname: 'h',
+      pods,
+      cgroups: new CgroupMap([root], '/nonexistent-proc'),
+      bpftrace: '/nonexistent/bpftrace',
+    });
+    const events: VigieEvent[] = [];
+    await sensor.start((ev) => {
+      if (ev.kind !== 'internal') events.push(ev);
+      return true;
+    });
+    const open: SensorRecord = {
+      t: 'open',
+      cgroup: CGROUP,
+      pid: 9,
+      tid: 9,
+      comm: 'cat',
+      flags: 0,
+      path: '/x',
+    };
+    sensor.handle(open);
+    expect(events).toHaveLength(0);
+    await new Promise((r) => setTimeout(r, 120));
+    expect(events.map((e) => e.container)).toEqual([{ id: CID }]);
+    // No second wait: the next records go on at once, named by the container's id.
+    sensor.handle(open);
+    sensor.handle(open);
+    expect(events).toHaveLength(3);
+    expect(events.every((e) => e.k8s === undefined)).toBe(true);
+    expect(pods.stats().unknown).toBe(1);
+    await sensor.stop();
+  });
+});
+
 describe('composition', () => {
   it('gives the sensor the pod directory the Kubernetes watch fills, one per set of sources', async () => {
     const pods = new PodDirectory();

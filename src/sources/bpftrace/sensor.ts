@@ -49,6 +49,15 @@ export interface SensorOptions extends ProgramOptions {
   reportEveryMs?: number;
 }
 
+/** A container's reference and, for a pod's container, its pod. */
+interface Attributed {
+  container: ContainerRef;
+  k8s?: K8sRef;
+}
+
+/** How long a pod container named without its pod's status stands before the pods are asked again, ms. */
+const PROVISIONAL_MS = 5000;
+
 interface Pending {
   rec: SensorRecord;
   ts: bigint;
@@ -72,6 +81,12 @@ export class BpftraceSensor implements Source {
   private unavailableReason?: string;
   private restarts: number[] = [];
   private pending = new Map<string, Pending[]>();
+  /**
+   * Pod containers the pod directory could not fully name (the pod alone, or nothing): what was found
+   * instead, and until when (ms) it stands before the directory is asked again. Without it, each
+   * batch of their records would wait for the watch again.
+   */
+  private provisional = new Map<string, { found: Attributed; until: number }>();
   private readonly containers: ContainerAttribution;
   private reportTimer?: NodeJS.Timeout;
   private lastLost = 0;
@@ -308,6 +323,14 @@ export class BpftraceSensor implements Source {
         this.c.podAttributed++;
         return this.emitRecord(rec, inPod.container, ts, parent, inPod.k8s);
       }
+      const prov = this.provisional.get(id);
+      if (prov !== undefined) {
+        if (Date.now() < prov.until) {
+          if (prov.found.k8s) this.c.podAttributed++;
+          return this.emitRecord(rec, prov.found.container, ts, parent, prov.found.k8s);
+        }
+        this.provisional.delete(id);
+      }
     } else {
       const known = this.containers.known(id);
       if (known) return this.emitRecord(rec, known, ts, parent);
@@ -316,12 +339,16 @@ export class BpftraceSensor implements Source {
     if (!q) {
       q = [];
       this.pending.set(id, q);
-      const flush = (found: { container: ContainerRef; k8s?: K8sRef } | undefined) => {
+      const flush = (found: Attributed | undefined) => {
         const items = this.pending.get(id) ?? [];
         this.pending.delete(id);
-        const container = found?.container ?? { id };
-        if (found?.k8s) this.c.podAttributed += items.length;
-        for (const p of items) this.emitRecord(p.rec, container, p.ts, p.parent, found?.k8s);
+        const got: Attributed = found ?? { container: { id } };
+        if (podUid !== undefined && pods !== undefined && pods.known(id, podUid) === undefined) {
+          if (this.provisional.size >= 10_000) this.provisional.clear();
+          this.provisional.set(id, { found: got, until: Date.now() + PROVISIONAL_MS });
+        }
+        if (got.k8s) this.c.podAttributed += items.length;
+        for (const p of items) this.emitRecord(p.rec, got.container, p.ts, p.parent, got.k8s);
       };
       this.attribute(id, podUid).then(flush, () => flush(undefined));
     }
@@ -334,10 +361,7 @@ export class BpftraceSensor implements Source {
    * a pod's container it cannot name (Docker run with a kubelet-like --cgroup-parent), through the
    * container catalogue.
    */
-  private async attribute(
-    id: string,
-    podUid: string | undefined,
-  ): Promise<{ container: ContainerRef; k8s?: K8sRef } | undefined> {
+  private async attribute(id: string, podUid: string | undefined): Promise<Attributed | undefined> {
     if (podUid !== undefined && this.pods) {
       const inPod = await this.pods.lookup(id, podUid).catch(() => undefined);
       if (inPod) return inPod;
