@@ -167,6 +167,27 @@ describe('cgroup paths', () => {
     ).toEqual({ id: CID, podUid: UID, qos: 'guaranteed' });
     expect(containerFromProcCgroup('0::/\n1:name=systemd:/user.slice\nnot a cgroup line\n')).toBeUndefined();
   });
+
+  it('reads a /proc/<pid>/cgroup captured from `docker run --cgroup-parent /kubepods/burstable/pod<uid>`', () => {
+    // Docker 28, cgroupfs driver, hybrid v1 + unified hierarchy (the live test's layout).
+    const uid = 'b8c5e079-28fb-41c1-92aa-a3c6ed1a76d4';
+    const id = 'c199a8454f26d71cd860d55a3b7d85d0bd1124dc7fc70b1432474da0026acd31';
+    const path = `/kubepods/burstable/pod${uid}/${id}`;
+    const captured = [
+      `9:name=systemd:${path}`,
+      `8:pids:${path}`,
+      `7:blkio:${path}`,
+      `6:freezer:${path}`,
+      `5:devices:${path}`,
+      `4:memory:${path}`,
+      `3:cpuset:${path}`,
+      `2:cpuacct:${path}`,
+      `1:cpu:${path}`,
+      `0::${path}`,
+      '',
+    ].join('\n');
+    expect(containerFromProcCgroup(captured)).toEqual({ id, podUid: uid, qos: 'burstable' });
+  });
 });
 
 describe('cgroup map over a unified hierarchy', () => {
