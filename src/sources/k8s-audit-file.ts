@@ -35,6 +35,9 @@ function text(v: unknown): string {
   return typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : '';
 }
 
+/** Subresources whose requests stay open (a stream): their audit events have a ResponseStarted stage. */
+export const LONG_RUNNING_SUBRESOURCES: ReadonlySet<string> = new Set(['exec', 'attach', 'portforward']);
+
 function fromGke(entry: AuditObject): AuditObject | undefined {
   const p = entry.protoPayload;
   if (!isObj(p)) return undefined;
@@ -63,12 +66,16 @@ function fromGke(entry: AuditObject): AuditObject | undefined {
   const labels = isObj(entry.labels) ? entry.labels : {};
   const grpc = typeof status.code === 'number' ? status.code : 0;
   const ts = text(entry.timestamp ?? entry.receiveTimestamp);
+  // Cloud Logging writes one entry per request. For exec, attach and port-forward the API server's
+  // own log has a ResponseStarted event (the stream opens) that Falco's rules match on
+  // (`ka.stage = ResponseStarted`); the entry stands for it. Other requests complete at once.
+  const longRunning = LONG_RUNNING_SUBRESOURCES.has(text(objectRef.subresource));
   return {
     kind: 'Event',
     apiVersion: 'audit.k8s.io/v1',
     level: 'RequestResponse',
     auditID: text((isObj(entry.operation) && entry.operation.id) || entry.insertId),
-    stage: 'ResponseComplete',
+    stage: longRunning ? 'ResponseStarted' : 'ResponseComplete',
     requestURI: `/${resName}`,
     verb,
     user: { username: auth.principalEmail },

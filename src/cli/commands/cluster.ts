@@ -6,7 +6,17 @@ import { natsAuthOptions, type NatsAuth } from '../../pipeline/nats.js';
 import { logger } from '../../util/log.js';
 import { createOutput } from '../../engine/output.js';
 import { startAgent, startBrain } from '../scaleout.js';
-import { parseList, parseOutputFormat, stageConfig, startServerFor } from './run.js';
+import {
+  addAuditOptions,
+  addNodeFileOptions,
+  addRulesOption,
+  parseList,
+  parseOutputFormat,
+  stageConfig,
+  startServerFor,
+  type RunFlags,
+} from './run.js';
+import { detectorNames as registeredDetectors } from '../../detect/registry.js';
 
 const log = logger('cluster');
 
@@ -117,6 +127,26 @@ function untilSignal(): Promise<void> {
   });
 }
 
+/**
+ * What the brain runs itself: the cluster-wide inputs it was given (Kubernetes watch, audit events
+ * pushed or tailed, Falco's webhook) and the detectors that read them.
+ */
+export function brainStages(config: Record<string, Record<string, unknown>>): {
+  sourceNames: string[];
+  detectorNames: string[];
+} {
+  const sourceNames = ['kubernetes', 'k8s-audit-webhook', 'k8s-audit-file', 'falco-webhook'].filter(
+    (n) => config[n] !== undefined,
+  );
+  const audit = config['k8s-audit-webhook'] !== undefined || config['k8s-audit-file'] !== undefined;
+  const detectorNames = [
+    ...(config.kubernetes ? ['posture'] : []),
+    ...(config.rules ? ['rules'] : []),
+    ...(audit || config.rules ? ['audit-anomaly'] : []),
+  ];
+  return { sourceNames, detectorNames };
+}
+
 export function register(program: Command): void {
   const agent = program
     .command('agent')
@@ -127,40 +157,40 @@ export function register(program: Command): void {
     .option('--sources <names>', 'only these sources (comma-separated)')
     .option('--detectors <names>', 'only these detectors (comma-separated)')
     .option('--output <format>', 'text or json', 'text')
-    .option(
-      '--cri-socket <path>',
-      "container runtime's CRI socket for naming pods on this node (default: containerd's or CRI-O's where present; none: do not use one)",
-    )
-    .action(
-      async (
-        o: NatsFlags & {
+    .option('--kubeconfig <file>', 'watch this cluster to name the pod of each container')
+    .option('--in-cluster', "use the pod's service account to reach the API server");
+  addRulesOption(agent, 'syscall events');
+  addNodeFileOptions(agent).action(
+    async (
+      o: NatsFlags &
+        Pick<RunFlags, 'kubeconfig' | 'inCluster' | 'rules' | 'falcoFile' | 'tetragonFile' | 'criSocket'> & {
           node?: string;
           db: string;
           sources?: string;
           detectors?: string;
           output: string;
-          criSocket?: string;
         },
-      ) => {
-        const natsAuth = natsAuthFromFlags(o);
-        const db = openStore(o.db);
-        const output = createOutput(parseOutputFormat(o.output));
-        const agent = await startAgent({
-          nats: o.nats,
-          natsAuth,
-          db,
-          node: o.node,
-          output,
-          sourceNames: parseList(o.sources),
-          detectorNames: parseList(o.detectors),
-          config: stageConfig({ criSocket: o.criSocket }),
-        });
-        output.notice(`vigie agent: publishing to ${o.nats}`);
-        await untilSignal();
-        await agent.stop();
-        db.close();
-      },
-    );
+    ) => {
+      const natsAuth = natsAuthFromFlags(o);
+      const db = openStore(o.db);
+      const output = createOutput(parseOutputFormat(o.output));
+      const agent = await startAgent({
+        nats: o.nats,
+        natsAuth,
+        db,
+        node: o.node,
+        output,
+        sourceNames: parseList(o.sources),
+        // Posture is cluster-wide: the brain evaluates it once, not every node.
+        detectorNames: parseList(o.detectors) ?? registeredDetectors().filter((d) => d !== 'posture'),
+        config: stageConfig(o),
+      });
+      output.notice(`vigie agent: publishing to ${o.nats}`);
+      await untilSignal();
+      await agent.stop();
+      db.close();
+    },
+  );
 
   const brain = program
     .command('brain')
@@ -171,54 +201,47 @@ export function register(program: Command): void {
     .option('--enforce', 'execute containment actions (default: monitor)')
     .option('--kubeconfig <file>', 'watch this cluster (posture, blast radius, Kubernetes actions)')
     .option('--in-cluster', "use the pod's service account to reach the API server")
-    .option('--rules <files>', 'Falco rule files (comma-separated) for audit events')
     .option('--listen <host:port>', 'API and dashboard address', '127.0.0.1:7070')
-    .option('--output <format>', 'text or json', 'text')
-    .action(
-      async (
-        o: NatsFlags & {
+    .option('--output <format>', 'text or json', 'text');
+  addRulesOption(brain, 'audit events');
+  addAuditOptions(brain).action(
+    async (
+      o: NatsFlags &
+        Pick<
+          RunFlags,
+          'kubeconfig' | 'inCluster' | 'rules' | 'auditWebhook' | 'auditFile' | 'falcoWebhook'
+        > & {
           db: string;
           policy?: string;
           enforce?: boolean;
-          kubeconfig?: string;
-          inCluster?: boolean;
-          rules?: string;
           listen: string;
           output: string;
         },
-      ) => {
-        const natsAuth = natsAuthFromFlags(o);
-        const db = openStore(o.db);
-        const output = createOutput(parseOutputFormat(o.output));
-        const config = stageConfig({
-          kubeconfig: o.kubeconfig,
-          inCluster: o.inCluster,
-          rules: o.rules ? [o.rules] : undefined,
-        });
-        const sourceNames = config.kubernetes ? ['kubernetes'] : [];
-        const detectorNames = [
-          ...(config.kubernetes ? ['posture'] : []),
-          ...(config.rules ? ['rules', 'audit-anomaly'] : []),
-        ];
-        const brain = await startBrain({
-          nats: o.nats,
-          natsAuth,
-          db,
-          output,
-          mode: o.enforce ? 'enforce' : 'monitor',
-          policyFile: o.policy,
-          sourceNames,
-          detectorNames,
-          config,
-        });
-        const server = await startServerFor(brain.engine, db, o.listen);
-        output.notice(
-          `vigie brain: consuming from ${o.nats}${server ? `; dashboard ${server.dashboardUrl}` : ''}`,
-        );
-        await untilSignal();
-        await server?.close();
-        await brain.stop();
-        db.close();
-      },
-    );
+    ) => {
+      const natsAuth = natsAuthFromFlags(o);
+      const db = openStore(o.db);
+      const output = createOutput(parseOutputFormat(o.output));
+      const config = stageConfig(o);
+      const { sourceNames, detectorNames } = brainStages(config);
+      const brain = await startBrain({
+        nats: o.nats,
+        natsAuth,
+        db,
+        output,
+        mode: o.enforce ? 'enforce' : 'monitor',
+        policyFile: o.policy,
+        sourceNames,
+        detectorNames,
+        config,
+      });
+      const server = await startServerFor(brain.engine, db, o.listen);
+      output.notice(
+        `vigie brain: consuming from ${o.nats}${server ? `; dashboard ${server.dashboardUrl}` : ''}`,
+      );
+      await untilSignal();
+      await server?.close();
+      await brain.stop();
+      db.close();
+    },
+  );
 }

@@ -33,6 +33,7 @@ export interface RunFlags {
   falcoFile?: string;
   falcoWebhook?: boolean;
   tetragonFile?: string;
+  auditFile?: string;
   criSocket?: string;
 }
 
@@ -47,6 +48,7 @@ export function stageConfig(
     | 'falcoFile'
     | 'falcoWebhook'
     | 'tetragonFile'
+    | 'auditFile'
     | 'criSocket'
   >,
 ): Record<string, Record<string, unknown>> {
@@ -67,6 +69,7 @@ export function stageConfig(
   if (o.falcoFile) config.falco = { path: o.falcoFile, follow: true };
   if (o.falcoWebhook) config['falco-webhook'] = { enabled: true };
   if (o.tetragonFile) config.tetragon = { path: o.tetragonFile, follow: true };
+  if (o.auditFile) config['k8s-audit-file'] = { path: o.auditFile, follow: true };
   return config;
 }
 
@@ -86,8 +89,43 @@ export function parseList(s: string | undefined): string[] | undefined {
 
 export { startServerFor } from '../../engine/server.js';
 
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+/** `--rules`: Falco rule files, comma-separated and repeatable (run, agent, brain). */
+export function addRulesOption(cmd: Command, what: string): Command {
+  return cmd.option('--rules <files>', `Falco rule files (comma-separated, repeatable) for ${what}`, collect);
+}
+
+/** Files other tools write on a node, tailed and resumed where they stopped (run, agent). */
+export function addNodeFileOptions(cmd: Command): Command {
+  return cmd
+    .option(
+      '--falco-file <file>',
+      "tail Falco's JSON alerts file (json_output + file_output): its alerts become Vigie alerts",
+    )
+    .option('--tetragon-file <file>', "tail Tetragon's JSON export: its events go through every detector")
+    .option(
+      '--cri-socket <path>',
+      "container runtime's CRI socket for naming pods on this node (default: containerd's or CRI-O's where present; none: do not use one)",
+    );
+}
+
+/** Cluster-level inputs: the API server's audit events, pushed or written to a file (run, brain). */
+export function addAuditOptions(cmd: Command): Command {
+  return cmd
+    .option('--audit-webhook', 'accept Kubernetes audit events on POST /k8s-audit (responder token)')
+    .option(
+      '--audit-file <file>',
+      "tail a Kubernetes audit log (the API server's --audit-log-path, or a managed cluster's export)",
+    )
+    .option(
+      '--falco-webhook',
+      "accept Falco's alerts on POST /falco (Falcosidekick's webhook output; responder token)",
+    );
+}
+
 export function register(program: Command): void {
-  program
+  const run = program
     .command('run')
     .description('watch the local Docker: sense, detect, alert and (with --enforce) contain')
     .option('--policy <file>', 'response policy (YAML); default: the built-in policy')
@@ -101,70 +139,53 @@ export function register(program: Command): void {
     .option('--listen <host:port>', 'API and dashboard address', '127.0.0.1:7070')
     .option('--no-serve', 'do not start the API and dashboard')
     .option('--kubeconfig <file>', 'also watch this cluster: posture, blast radius, Kubernetes containment')
-    .option('--in-cluster', "use the pod's service account to reach the API server")
-    .option(
-      '--rules <files>',
-      'Falco rule files (comma-separated, repeatable) for syscall and audit events',
-      (v: string, prev: string[] = []) => [...prev, v],
-    )
-    .option('--audit-webhook', 'accept Kubernetes audit events on POST /k8s-audit (responder token)')
-    .option(
-      '--falco-file <file>',
-      "tail Falco's JSON alerts file (json_output + file_output): its alerts become Vigie alerts",
-    )
-    .option(
-      '--falco-webhook',
-      "accept Falco's alerts on POST /falco (Falcosidekick's webhook output; responder token)",
-    )
-    .option(
-      '--cri-socket <path>',
-      "container runtime's CRI socket for naming pods on this node (default: containerd's or CRI-O's where present; none: do not use one)",
-    )
-    .option('--tetragon-file <file>', "tail Tetragon's JSON export: its events go through every detector")
-    .action(async (o: RunFlags) => {
-      const format = parseOutputFormat(o.output);
-      const duration = o.duration === undefined ? undefined : Number(o.duration);
-      if (duration !== undefined && !(duration > 0))
-        throw new Error(`--duration must be a number of seconds > 0, not "${o.duration}"`);
-      const output = createOutput(format);
-      const db = openStore(o.db);
-      let sourceNames = parseList(o.sources);
-      if (!o.sensor) sourceNames = (sourceNames ?? registeredSources()).filter((n) => n !== 'bpftrace');
-      const engine = new Engine({
-        db,
-        hostname: hostname(),
-        output,
-        mode: o.enforce ? 'enforce' : 'monitor',
-        policyFile: o.policy,
-        sourceNames,
-        detectorNames: parseList(o.detectors),
-        config: stageConfig(o),
-      });
-      await engine.start();
-      const server = o.serve
-        ? await startServerFor(engine, db, o.listen ?? '127.0.0.1:7070').catch((err: unknown) => {
-            log.warn(`API server not started: ${(err as Error).message}`);
-            return undefined;
-          })
-        : undefined;
-      output.notice(
-        `vigie: watching (${engine.mode} mode; sources: ${engine.sources.map((s) => s.name).join(', ') || 'none'}; ` +
-          `detectors: ${engine.detectors.map((d) => d.name).join(', ') || 'none'}; responder: ${engine.responder ? 'yes' : 'none'})`,
-      );
-      await new Promise<void>((resolve) => {
-        process.once('SIGINT', () => resolve());
-        process.once('SIGTERM', () => resolve());
-        if (duration) setTimeout(resolve, duration * 1000).unref();
-      });
-      output.notice('vigie: stopping (flushing queues)');
-      await server?.close();
-      await engine.stop();
-      const st = engine.stats();
-      output.notice(
-        `vigie: ${st.events} events, ${st.alerts} alerts, ${st.actions} action records; ` +
-          `alert latency p50 ${percentileOf(engine.alertLatencyMs, 50).toFixed(2)} ms p99 ${percentileOf(engine.alertLatencyMs, 99).toFixed(2)} ms; ` +
-          `drops ${JSON.stringify(st.drops)}; sources ${JSON.stringify(st.sources)}`,
-      );
-      db.close();
+    .option('--in-cluster', "use the pod's service account to reach the API server");
+  addRulesOption(run, 'syscall and audit events');
+  addAuditOptions(run);
+  addNodeFileOptions(run).action(async (o: RunFlags) => {
+    const format = parseOutputFormat(o.output);
+    const duration = o.duration === undefined ? undefined : Number(o.duration);
+    if (duration !== undefined && !(duration > 0))
+      throw new Error(`--duration must be a number of seconds > 0, not "${o.duration}"`);
+    const output = createOutput(format);
+    const db = openStore(o.db);
+    let sourceNames = parseList(o.sources);
+    if (!o.sensor) sourceNames = (sourceNames ?? registeredSources()).filter((n) => n !== 'bpftrace');
+    const engine = new Engine({
+      db,
+      hostname: hostname(),
+      output,
+      mode: o.enforce ? 'enforce' : 'monitor',
+      policyFile: o.policy,
+      sourceNames,
+      detectorNames: parseList(o.detectors),
+      config: stageConfig(o),
     });
+    await engine.start();
+    const server = o.serve
+      ? await startServerFor(engine, db, o.listen ?? '127.0.0.1:7070').catch((err: unknown) => {
+          log.warn(`API server not started: ${(err as Error).message}`);
+          return undefined;
+        })
+      : undefined;
+    output.notice(
+      `vigie: watching (${engine.mode} mode; sources: ${engine.sources.map((s) => s.name).join(', ') || 'none'}; ` +
+        `detectors: ${engine.detectors.map((d) => d.name).join(', ') || 'none'}; responder: ${engine.responder ? 'yes' : 'none'})`,
+    );
+    await new Promise<void>((resolve) => {
+      process.once('SIGINT', () => resolve());
+      process.once('SIGTERM', () => resolve());
+      if (duration) setTimeout(resolve, duration * 1000).unref();
+    });
+    output.notice('vigie: stopping (flushing queues)');
+    await server?.close();
+    await engine.stop();
+    const st = engine.stats();
+    output.notice(
+      `vigie: ${st.events} events, ${st.alerts} alerts, ${st.actions} action records; ` +
+        `alert latency p50 ${percentileOf(engine.alertLatencyMs, 50).toFixed(2)} ms p99 ${percentileOf(engine.alertLatencyMs, 99).toFixed(2)} ms; ` +
+        `drops ${JSON.stringify(st.drops)}; sources ${JSON.stringify(st.sources)}`,
+    );
+    db.close();
+  });
 }

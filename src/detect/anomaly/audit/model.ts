@@ -10,6 +10,7 @@
  * The model learns for a window of event time (nothing is reported meanwhile), then reports. Every
  * report carries an explanation (what deviated from what). State is bounded; overflow is counted.
  */
+import { LONG_RUNNING_SUBRESOURCES } from '../../../sources/k8s-audit-file.js';
 import type { VigieEvent } from '../../../model/event.js';
 
 export interface AuditAnomalyConfig {
@@ -79,11 +80,14 @@ export function auditFacts(ev: VigieEvent): AuditFacts | undefined {
   const a = ev.audit as A | undefined;
   if (!a) return undefined;
   const stage = str(a.stage);
-  // One event per request: the completed response (ResponseStarted only for long-running exec/watch).
-  if (stage && stage !== 'ResponseComplete' && stage !== 'Panic') return undefined;
+  const ref = (a.objectRef ?? {}) as A;
+  // One event per request: the completed response; for exec, attach and port-forward also the
+  // started stream, which is all that some exports keep (GKE writes one entry, mapped to
+  // ResponseStarted). Seeing both stages of one request learns the same tuple twice, which is harmless.
+  const started = stage === 'ResponseStarted' && LONG_RUNNING_SUBRESOURCES.has(str(ref.subresource) ?? '');
+  if (stage && stage !== 'ResponseComplete' && stage !== 'Panic' && !started) return undefined;
   const user = (a.user ?? {}) as A;
   const identity = str(user.username) ?? 'unknown';
-  const ref = (a.objectRef ?? {}) as A;
   const resource = [str(ref.resource) ?? str(a.requestURI)?.split('?')[0] ?? '-', str(ref.subresource)]
     .filter(Boolean)
     .join('/');
