@@ -96,7 +96,10 @@ export function addRulesOption(cmd: Command, what: string): Command {
   return cmd.option('--rules <files>', `Falco rule files (comma-separated, repeatable) for ${what}`, collect);
 }
 
-/** Files other tools write on a node, tailed and resumed where they stopped (run, agent). */
+/**
+ * Node inputs (run, agent): files other tools write on a node, tailed and resumed where they stopped,
+ * and the container runtime's CRI socket.
+ */
 export function addNodeFileOptions(cmd: Command): Command {
   return cmd
     .option(
