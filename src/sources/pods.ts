@@ -79,6 +79,8 @@ export function containerIdOfStatus(containerID: unknown): string | undefined {
 export class PodDirectory implements PodIndex {
   /** Pod uid (and static pods' config hash) → pod. */
   private readonly byUid = new Map<string, PodInfo>();
+  /** `namespace/name` → pod (a relist reports a pod deleted meanwhile by its name alone). */
+  private readonly byName = new Map<string, PodInfo>();
   private readonly refs = new Map<string, PodContainer>();
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly inflight = new Map<string, Promise<PodContainer | undefined>>();
@@ -127,6 +129,10 @@ export class PodDirectory implements PodIndex {
       handedOut: new Set(),
     };
     if (prev) for (const id of prev.handedOut) this.refs.delete(id);
+    const named = this.byName.get(`${info.namespace}/${info.name}`);
+    // The same name with another uid: the pod was deleted and made again.
+    if (named && named.uid !== info.uid) this.forget(named);
+    this.byName.set(`${info.namespace}/${info.name}`, info);
     for (const k of keys) {
       this.byUid.set(k, info);
       this.wake(k);
@@ -134,13 +140,21 @@ export class PodDirectory implements PodIndex {
     return true;
   }
 
-  /** A pod the watch saw deleted. */
+  /** A pod the watch saw deleted (by uid, or by namespace and name after a relist). */
   delete(pod: unknown): void {
     const md = (pod as Obj | null)?.metadata as Obj | undefined;
-    const info = typeof md?.uid === 'string' ? this.byUid.get(md.uid) : undefined;
-    if (!info) return;
+    const info =
+      typeof md?.uid === 'string'
+        ? this.byUid.get(md.uid)
+        : this.byName.get(`${typeof md?.namespace === 'string' ? md.namespace : 'default'}/${md?.name}`);
+    if (info) this.forget(info);
+  }
+
+  private forget(info: PodInfo): void {
     for (const id of info.handedOut) this.refs.delete(id);
     for (const [k, v] of this.byUid) if (v === info) this.byUid.delete(k);
+    const key = `${info.namespace}/${info.name}`;
+    if (this.byName.get(key) === info) this.byName.delete(key);
   }
 
   /** The container's reference when already known, without I/O (the hot path). */

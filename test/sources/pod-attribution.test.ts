@@ -295,6 +295,12 @@ describe('pod directory', () => {
     expect(pods.known(CID, UID)?.k8s.labels).toEqual({ app: 'web', quarantined: 'yes' });
     pods.delete(podObject({}));
     expect(pods.known(CID, UID)).toBeUndefined();
+    // After a relist, a pod deleted meanwhile is reported by its name alone.
+    pods.put(podObject(RUNNING));
+    expect(pods.known(CID, UID)).toBeDefined();
+    pods.delete({ metadata: { name: 'web-7d9f8c6b5-x2kqz', namespace: 'shop' } });
+    expect(pods.known(CID, UID)).toBeUndefined();
+    expect(pods.stats().pods).toBe(0);
     expect(pods.put({ metadata: { name: 'no-uid' } })).toBe(false);
     expect(containerIdOfStatus('cri-o://abc')).toBe('abc');
     expect(containerIdOfStatus('docker://')).toBeUndefined();
