@@ -12,7 +12,7 @@
 import { KubeConfig, KubernetesObjectApi, Watch } from '@kubernetes/client-node';
 import { EventIds, nowNs, type VigieEvent } from '../model/event.js';
 import { logger } from '../util/log.js';
-import type { EventSink, Source, SourceStats } from './types.js';
+import type { EventSink, PodIndex, Source, SourceStats } from './types.js';
 
 const log = logger('k8s-source');
 
@@ -58,6 +58,8 @@ export interface KubernetesSourceOptions {
   kinds?: string[];
   /** Delay before reconnecting a dropped watch (doubles up to 30 s on repeated failures). */
   reconnectMs?: number;
+  /** Where the pods seen go, for naming the pod of a container on this node (the eBPF sensor's). */
+  pods?: PodIndex;
 }
 
 type Obj = Record<string, any>;
@@ -264,6 +266,10 @@ export class KubernetesSource implements Source {
     const key = `${md.namespace ?? ''}/${md.name}`;
     if (verb === 'DELETED') w.known.delete(key);
     else w.known.set(key, String(md.resourceVersion ?? ''));
+    if (w.k.kind === 'Pod' && this.opts.pods) {
+      if (verb === 'DELETED') this.opts.pods.delete(obj);
+      else this.opts.pods.put(obj);
+    }
     const owner =
       (md.ownerReferences as Obj[] | undefined)?.find((o) => o.controller) ??
       (md.ownerReferences as Obj[] | undefined)?.[0];
@@ -382,6 +388,7 @@ export class KubernetesSource implements Source {
 export function createKubernetesSource(ctx: {
   hostname: string;
   config: Record<string, Record<string, unknown> | undefined>;
+  pods?: PodIndex;
 }): KubernetesSource | undefined {
   const cfg = ctx.config.kubernetes;
   const kubeconfig = typeof cfg?.kubeconfig === 'string' ? cfg.kubeconfig : undefined;
@@ -392,5 +399,6 @@ export function createKubernetesSource(ctx: {
     kubeConfig,
     hostname: ctx.hostname,
     kinds: Array.isArray(cfg?.kinds) ? (cfg.kinds as string[]) : undefined,
+    pods: ctx.pods,
   });
 }

@@ -1,6 +1,7 @@
 /**
  * Live sources, one line each. A factory returns undefined when its source is not configured.
  */
+import { existsSync } from 'node:fs';
 import type { Source, SourceContext, SourceFactory } from './types.js';
 import { createK8sAuditFileSource } from './k8s-audit-file.js';
 import { createCgroupSource } from './metrics/cgroup.js';
@@ -9,6 +10,7 @@ import { createK8sMetricsSource } from './metrics/k8s-metrics.js';
 import { createContainerCatalogue, createDockerSource } from './docker.js';
 import { createBpftraceSensor } from './bpftrace/sensor.js';
 import { createKubernetesSource } from './kubernetes.js';
+import { createPodDirectory } from './pods.js';
 import { createAuditWebhookSource, createFalcoWebhookSource } from './push.js';
 import { createFalcoFileSource } from './falco.js';
 import { createTetragonFileSource } from './tetragon.js';
@@ -31,12 +33,14 @@ const factories: readonly (readonly [name: string, factory: SourceFactory])[] = 
 
 /**
  * Creates the configured sources (only those named in `only`, when given). They share
- * `ctx.containers`, or one container catalogue created here when the caller has none.
+ * `ctx.containers`, or one container catalogue created here when the caller has none, and
+ * `ctx.pods`, or one pod directory (the Kubernetes watch fills it, the eBPF sensor reads it).
  */
 export async function createSources(ctx: SourceContext, only?: string[]): Promise<Source[]> {
   const shared: SourceContext = {
     ...ctx,
     containers: ctx.containers ?? createContainerCatalogue(ctx.config),
+    pods: ctx.pods ?? createPodDirectory(ctx.config, existsSync),
   };
   const out: Source[] = [];
   for (const [name, f] of factories) {

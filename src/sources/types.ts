@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
 import type { Alert } from '../model/alert.js';
-import type { ContainerRef, VigieEvent } from '../model/event.js';
+import type { ContainerRef, K8sRef, VigieEvent } from '../model/event.js';
 import type { FilePositions } from './file-positions.js';
 
 /** Where a source delivers events. Returns false when the event was dropped (bounded queue full). */
@@ -83,6 +83,30 @@ export interface ContainerCatalogue extends ContainerAttribution {
   inspect(id: string): Promise<ContainerEntry | undefined>;
 }
 
+/** What an event of a pod's container carries: the container and its pod. */
+export interface PodContainer {
+  container: ContainerRef;
+  k8s: K8sRef;
+}
+
+/**
+ * Pod attribution on a Kubernetes node: the pod of a container whose cgroup path names the pod's uid
+ * (sources/pods.ts fills it from the Kubernetes watch and the runtime's CRI API).
+ */
+export interface PodAttribution {
+  /** Without I/O (the hot path); the same object until the pod changes, never mutated by callers. */
+  known(containerId: string, podUid: string): PodContainer | undefined;
+  /** Asks the runtime or waits for the watch; undefined when nothing names the pod. */
+  lookup(containerId: string, podUid: string): Promise<PodContainer | undefined>;
+}
+
+/** The pods a node's sources share: the Kubernetes watch fills it, the eBPF sensor reads it. */
+export interface PodIndex extends PodAttribution {
+  /** A pod as the watch sees it (wire form); false when it is not a pod with a uid. */
+  put(pod: unknown): boolean;
+  delete(pod: unknown): void;
+}
+
 /** What a source factory is given. */
 export interface SourceContext {
   hostname: string;
@@ -92,6 +116,11 @@ export interface SourceContext {
    * the sources; when absent, `createSources` creates one for the sources it creates.
    */
   containers?: ContainerCatalogue;
+  /**
+   * The node's pods, shared by the Kubernetes watch (fills it) and the eBPF sensor (names the pod of
+   * a container from its cgroup path through it); when absent, `createSources` creates one.
+   */
+  pods?: PodIndex;
   /**
    * Where the followed files (Falco, Tetragon, audit log) were read up to, so that a restart resumes
    * after the last line handed on; without it a followed file is read from its start.

@@ -163,7 +163,7 @@ export function register(program: Command): void {
   addNodeFileOptions(agent).action(
     async (
       o: NatsFlags &
-        Pick<RunFlags, 'kubeconfig' | 'inCluster' | 'rules' | 'falcoFile' | 'tetragonFile'> & {
+        Pick<RunFlags, 'kubeconfig' | 'inCluster' | 'rules' | 'falcoFile' | 'tetragonFile' | 'criSocket'> & {
           node?: string;
           db: string;
           sources?: string;

@@ -34,6 +34,7 @@ export interface RunFlags {
   falcoWebhook?: boolean;
   tetragonFile?: string;
   auditFile?: string;
+  criSocket?: string;
 }
 
 /** Settings for the sources, detectors and actuators that need them (cluster, rule files, webhook). */
@@ -48,6 +49,7 @@ export function stageConfig(
     | 'falcoWebhook'
     | 'tetragonFile'
     | 'auditFile'
+    | 'criSocket'
   >,
 ): Record<string, Record<string, unknown>> {
   const config: Record<string, Record<string, unknown>> = {};
@@ -57,6 +59,9 @@ export function stageConfig(
     else kc.loadFromCluster();
     config.kubernetes = { kubeConfig: kc };
   }
+  // The container runtime's CRI socket, for naming the pod of a container on this node.
+  if (o.criSocket)
+    config.kubernetes = { ...config.kubernetes, criSocket: o.criSocket === 'none' ? false : o.criSocket };
   const rules = (o.rules ?? []).flatMap((r) => parseList(r) ?? []);
   if (rules.length) config.rules = { files: rules };
   if (o.auditWebhook) config['k8s-audit-webhook'] = { enabled: true };
@@ -91,14 +96,21 @@ export function addRulesOption(cmd: Command, what: string): Command {
   return cmd.option('--rules <files>', `Falco rule files (comma-separated, repeatable) for ${what}`, collect);
 }
 
-/** Files other tools write on a node, tailed and resumed where they stopped (run, agent). */
+/**
+ * Node inputs (run, agent): files other tools write on a node, tailed and resumed where they stopped,
+ * and the container runtime's CRI socket.
+ */
 export function addNodeFileOptions(cmd: Command): Command {
   return cmd
     .option(
       '--falco-file <file>',
       "tail Falco's JSON alerts file (json_output + file_output): its alerts become Vigie alerts",
     )
-    .option('--tetragon-file <file>', "tail Tetragon's JSON export: its events go through every detector");
+    .option('--tetragon-file <file>', "tail Tetragon's JSON export: its events go through every detector")
+    .option(
+      '--cri-socket <path>',
+      "container runtime's CRI socket for naming pods on this node (default: containerd's or CRI-O's where present; none: do not use one)",
+    );
 }
 
 /** Cluster-level inputs: the API server's audit events, pushed or written to a file (run, brain). */

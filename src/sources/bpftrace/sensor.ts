@@ -2,8 +2,10 @@
  * The eBPF sensor: starts and supervises `bpftrace -f json` running program.ts, parses its output,
  * attributes each record to its container and emits syscall, process, network and file events.
  * Attribution has two steps: CgroupMap turns the task's cgroup id (or its pid) into a container id,
- * then a ContainerAttribution (the container catalogue the Docker source fills, handed over in
- * SourceContext.containers) names that container. Lost events (kernel buffers full) and malformed
+ * and into its pod's uid when the kubelet made the cgroup; then a PodAttribution (the pod directory
+ * the Kubernetes watch and the runtime's CRI API fill, SourceContext.pods) names the pod and the
+ * container of a pod's cgroup, and a ContainerAttribution (the container catalogue the Docker source
+ * fills, SourceContext.containers) names any other container, or a pod's one nothing else named. Lost events (kernel buffers full) and malformed
  * lines are counted and reported.
  * If bpftrace cannot run (missing, not root, no tracefs, verifier refusal), the sensor says so once,
  * clearly, and Vigie goes on with Docker data alone.
@@ -11,9 +13,16 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { basename } from 'node:path';
-import { EventIds, nowNs, type ContainerRef, type VigieEvent } from '../../model/event.js';
+import { EventIds, nowNs, type ContainerRef, type K8sRef, type VigieEvent } from '../../model/event.js';
 import { logger } from '../../util/log.js';
-import type { ContainerAttribution, EventSink, Source, SourceContext, SourceStats } from '../types.js';
+import type {
+  ContainerAttribution,
+  EventSink,
+  PodAttribution,
+  Source,
+  SourceContext,
+  SourceStats,
+} from '../types.js';
 import { CgroupMap, ownCgroupId } from './cgroups.js';
 import { isWriteOpen, SensorParser, type SensorRecord } from './parser.js';
 import { ProcessTable, type Parentage } from './procs.js';
@@ -25,6 +34,8 @@ export interface SensorOptions extends ProgramOptions {
   hostname: string;
   /** Names the containers; default: by their id alone (no Docker metadata). */
   containers?: ContainerAttribution;
+  /** Names the pod of a container whose cgroup path has a pod uid (Kubernetes nodes). */
+  pods?: PodAttribution;
   cgroups?: CgroupMap;
   /** bpftrace binary (default "bpftrace"). */
   bpftrace?: string;
@@ -38,6 +49,15 @@ export interface SensorOptions extends ProgramOptions {
   reportEveryMs?: number;
 }
 
+/** A container's reference and, for a pod's container, its pod. */
+interface Attributed {
+  container: ContainerRef;
+  k8s?: K8sRef;
+}
+
+/** How long a pod container named without its pod's status stands before the pods are asked again, ms. */
+const PROVISIONAL_MS = 5000;
+
 interface Pending {
   rec: SensorRecord;
   ts: bigint;
@@ -50,6 +70,8 @@ export class BpftraceSensor implements Source {
   private readonly ids = new EventIds();
   readonly parser = new SensorParser();
   readonly cgroups: CgroupMap;
+  /** Names the pod of a container whose cgroup path has a pod uid. */
+  readonly pods?: PodAttribution;
   /** What each pid runs, so that an exec is attributed to the process that ran it (procs.ts). */
   readonly procs = new ProcessTable();
   private child?: ChildProcess;
@@ -59,6 +81,12 @@ export class BpftraceSensor implements Source {
   private unavailableReason?: string;
   private restarts: number[] = [];
   private pending = new Map<string, Pending[]>();
+  /**
+   * Pod containers the pod directory could not fully name (the pod alone, or nothing): what was found
+   * instead, and until when (ms) it stands before the directory is asked again. Without it, each
+   * batch of their records would wait for the watch again.
+   */
+  private provisional = new Map<string, { found: Attributed; until: number }>();
   private readonly containers: ContainerAttribution;
   private reportTimer?: NodeJS.Timeout;
   private lastLost = 0;
@@ -67,6 +95,8 @@ export class BpftraceSensor implements Source {
   private c = {
     events: 0,
     unattributed: 0,
+    /** Records of a pod's container, named with their pod. */
+    podAttributed: 0,
     runtimeSetup: 0,
     pendingDropped: 0,
     restarts: 0,
@@ -75,6 +105,7 @@ export class BpftraceSensor implements Source {
 
   constructor(private readonly opts: SensorOptions) {
     this.cgroups = opts.cgroups ?? new CgroupMap();
+    this.pods = opts.pods;
     this.containers = opts.containers ?? new ContainersByIdOnly();
     // Refresh the map as soon as Docker reports a start or a stop.
     this.containers.onChange(() => this.cgroups.rescan());
@@ -277,28 +308,66 @@ export class BpftraceSensor implements Source {
     }
     // The process table follows every exec, in the kernel's order, attributed or not.
     const parent = rec.t === 'exec' ? this.parentOf(rec) : undefined;
-    const id = this.cgroups.lookup(rec.cgroup, rec.pid);
-    if (!id) {
+    const cg = this.cgroups.lookup(rec.cgroup, rec.pid);
+    if (!cg) {
       this.c.unattributed++;
       return;
     }
+    const id = cg.id;
     const ts = nowNs();
-    const known = this.containers.known(id);
-    if (known) return this.emitRecord(rec, known, ts, parent);
+    const podUid = cg.podUid;
+    const pods = this.pods;
+    if (podUid !== undefined && pods !== undefined) {
+      const inPod = pods.known(id, podUid);
+      if (inPod) {
+        this.c.podAttributed++;
+        return this.emitRecord(rec, inPod.container, ts, parent, inPod.k8s);
+      }
+      const prov = this.provisional.get(id);
+      if (prov !== undefined) {
+        if (Date.now() < prov.until) {
+          if (prov.found.k8s) this.c.podAttributed++;
+          return this.emitRecord(rec, prov.found.container, ts, parent, prov.found.k8s);
+        }
+        this.provisional.delete(id);
+      }
+    } else {
+      const known = this.containers.known(id);
+      if (known) return this.emitRecord(rec, known, ts, parent);
+    }
     let q = this.pending.get(id);
     if (!q) {
       q = [];
       this.pending.set(id, q);
-      const flush = (ref: ContainerRef | undefined) => {
+      const flush = (found: Attributed | undefined) => {
         const items = this.pending.get(id) ?? [];
         this.pending.delete(id);
-        const container = ref ?? { id };
-        for (const p of items) this.emitRecord(p.rec, container, p.ts, p.parent);
+        const got: Attributed = found ?? { container: { id } };
+        if (podUid !== undefined && pods !== undefined && pods.known(id, podUid) === undefined) {
+          if (this.provisional.size >= 10_000) this.provisional.clear();
+          this.provisional.set(id, { found: got, until: Date.now() + PROVISIONAL_MS });
+        }
+        if (got.k8s) this.c.podAttributed += items.length;
+        for (const p of items) this.emitRecord(p.rec, got.container, p.ts, p.parent, got.k8s);
       };
-      this.containers.lookup(id).then(flush, () => flush(undefined));
+      this.attribute(id, podUid).then(flush, () => flush(undefined));
     }
     if (q.length < 5000) q.push({ rec, ts, parent });
     else this.c.pendingDropped++;
+  }
+
+  /**
+   * A container not known yet: a pod's container through the pod directory; any other container, or
+   * a pod's container it cannot name (Docker run with a kubelet-like --cgroup-parent), through the
+   * container catalogue.
+   */
+  private async attribute(id: string, podUid: string | undefined): Promise<Attributed | undefined> {
+    if (podUid !== undefined && this.pods) {
+      const inPod = await this.pods.lookup(id, podUid).catch(() => undefined);
+      if (inPod) return inPod;
+    }
+    const ref = await this.containers.lookup(id);
+    return ref && { container: ref };
   }
 
   /** The program name of an exec (busybox applets run as /proc/self/exe with argv[0] the applet). */
@@ -319,9 +388,15 @@ export class BpftraceSensor implements Source {
     });
   }
 
-  private emitRecord(rec: SensorRecord, container: ContainerRef, ts: bigint, parent?: Parentage): void {
+  private emitRecord(
+    rec: SensorRecord,
+    container: ContainerRef,
+    ts: bigint,
+    parent?: Parentage,
+    k8s?: K8sRef,
+  ): void {
     const host = this.opts.hostname;
-    const base = { source: 'bpftrace', host, container };
+    const base = k8s ? { source: 'bpftrace', host, container, k8s } : { source: 'bpftrace', host, container };
     const out = (ev: Omit<VigieEvent, 'id'>) => {
       this.c.events++;
       if (!this.sink({ id: this.ids.next(), ...ev } as VigieEvent)) this.c.sinkDropped++;
@@ -341,6 +416,7 @@ export class BpftraceSensor implements Source {
             proc: { pid: rec.pid, tid: rec.tid, name: rec.comm },
             syscall: { name: rec.names[i], nr: rec.nrs[i], dir: '>' },
           };
+          if (k8s) ev.k8s = k8s;
           if (!this.sink(ev)) this.c.sinkDropped++;
         }
         return;
@@ -417,6 +493,7 @@ export function createBpftraceSensor(ctx: SourceContext): Source | undefined {
   return new BpftraceSensor({
     hostname: ctx.hostname,
     containers: ctx.containers,
+    pods: ctx.pods,
     syscalls: cfg.syscalls !== false,
     batch: typeof cfg.batch === 'number' ? cfg.batch : undefined,
   });
