@@ -234,7 +234,7 @@ export function register(program: Command): void {
         detectorNames,
         config,
       });
-      const server = await startServerFor(brain.engine, db, o.listen);
+      const server = await startServerFor(brain.engine, db, o.listen, [() => brain.bus.readiness()]);
       output.notice(
         `vigie brain: consuming from ${o.nats}${server ? `; dashboard ${server.dashboardUrl}` : ''}`,
       );
