@@ -8,35 +8,10 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseExceptions } from '../../src/detect/posture/exceptions.js';
 import { root, vigie } from '../detect/posture/run-vigie.js';
+import { key, operatorFindings, scanJson } from './posture-scan.js';
 
 const DIR = join(root, 'deploy', 'kubernetes');
 const EXCEPTIONS = join(DIR, 'vigie-posture-exceptions.yaml');
-
-interface JsonFinding {
-  control: string;
-  excepted: boolean;
-  resource: { kind: string; name: string; namespace?: string };
-  also?: { control: string }[];
-}
-
-export async function scanJson(args: string[]): Promise<JsonFinding[]> {
-  const r = await vigie(['scan', ...args, '-o', 'json']);
-  expect(r.err).not.toMatch(/error/i);
-  const report = JSON.parse(r.out) as { findings: JsonFinding[]; errors: unknown[] };
-  expect(report.errors).toEqual([]);
-  return report.findings;
-}
-
-const key = (f: JsonFinding): string =>
-  `${f.control} ${f.resource.kind}/${f.resource.namespace ?? ''}/${f.resource.name}`;
-
-/** What the operator is left to fix on Vigie's pods: pin images, set SELinux options where used. */
-export function operatorFindings(kindNames: string[]): string[] {
-  return kindNames.flatMap((kn) => {
-    const [kind, name] = kn.split('/');
-    return [`VG-IMG-002 ${kind}/vigie/${name}`, `VG-POD-028 ${kind}/vigie/${name}`];
-  });
-}
 
 describe("Vigie's deployment under its own posture scan", () => {
   it('vigie.yaml with the shipped exceptions reports only what the operator should fix', async () => {
@@ -80,8 +55,11 @@ describe("Vigie's deployment under its own posture scan", () => {
     expect(printed.code).toBe(0);
     expect(readFileSync(join(DIR, 'admission.yaml'), 'utf8')).toBe(printed.out);
     const findings = await scanJson([join(DIR, 'admission.yaml'), '--exceptions', EXCEPTIONS]);
-    expect(findings.filter((f) => !f.excepted).map(key).sort()).toEqual(
-      operatorFindings(['Deployment/vigie-admission']).sort(),
-    );
+    expect(
+      findings
+        .filter((f) => !f.excepted)
+        .map(key)
+        .sort(),
+    ).toEqual(operatorFindings(['Deployment/vigie-admission']).sort());
   });
 });
