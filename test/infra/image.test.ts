@@ -4,14 +4,17 @@
  * content of dist/ exists) and started: `vigie --version`, `vigie agent --help`, a short `vigie run`
  * without a Docker socket (it starts, says what it cannot watch, stops cleanly), a posture scan of
  * the shipped manifest (the controls come from dist/, the image has no src/), and the user the
- * manifests run the brain as (1000) can run it.
+ * manifests run the brain as (1000) can run it; the brain, run as the manifests run it against a real
+ * nats-server, becomes ready, keeps its database across containers, and reports NATS going away.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { root } from '../detect/posture/run-vigie.js';
 import { dockerAvailable } from '../utils/live.js';
+import { natsAvailable, startNats } from '../utils/nats-server.js';
 
 const run = await dockerAvailable();
 const version = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
@@ -91,5 +94,77 @@ describe.runIf(run)('the Vigie image', () => {
     ]);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^bpftrace v0\./);
+  });
+
+  it('runs the brain as the manifests do: user 1000, read-only root, its database on a volume that outlives it', async () => {
+    if (!natsAvailable()) return;
+    const nats = await startNats({ args: ['--auth', 'image-test-token'] });
+    const data = mkdtempSync(join(tmpdir(), 'vigie-brain-data-'));
+    writeFileSync(join(data, 'token'), 'image-test-token\n');
+    chmodSync(data, 0o777); // the volume as fsGroup makes it: writable by the brain's user
+    const port = 17000 + Math.floor(Math.random() * 2000);
+    const name = `vigie-brain-test-${process.pid}`;
+    const start = () =>
+      docker([
+        'run',
+        '-d',
+        '--name',
+        name,
+        '--network',
+        'host',
+        '--read-only',
+        '--user',
+        '1000:1000',
+        '--cap-drop',
+        'ALL',
+        '--security-opt',
+        'no-new-privileges',
+        '-v',
+        `${data}:/data`,
+        image,
+        'brain',
+        '--nats',
+        nats.url,
+        '--nats-token-file',
+        '/data/token',
+        '--db',
+        '/data/vigie.db',
+        '--listen',
+        `127.0.0.1:${port}`,
+        '--policy',
+        '/app/dist/policies/default.yaml',
+      ]);
+    const readyz = async (): Promise<string | undefined> => {
+      const end = Date.now() + 60_000;
+      while (Date.now() < end) {
+        try {
+          const r = await fetch(`http://127.0.0.1:${port}/readyz`);
+          if (r.status === 200) return await r.text();
+        } catch {
+          // not listening yet
+        }
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      return undefined;
+    };
+    try {
+      expect(start().status).toBe(0);
+      expect(await readyz()).toBe('{"ok":true,"reasons":[]}');
+      const first = docker(['logs', name]).stderr;
+      expect(first).toMatch(/first start: admin token/);
+      docker(['rm', '-f', name]);
+      // A new container on the same volume: same database, no new admin token.
+      expect(start().status).toBe(0);
+      expect(await readyz()).toBe('{"ok":true,"reasons":[]}');
+      expect(docker(['logs', name]).stderr).not.toMatch(/admin token/);
+      // NATS gone: the brain stays alive (liveness) but says it is not ready.
+      await nats.stop();
+      const r = await fetch(`http://127.0.0.1:${port}/readyz`);
+      expect(r.status).toBe(503);
+      expect((await fetch(`http://127.0.0.1:${port}/healthz`)).status).toBe(200);
+    } finally {
+      docker(['rm', '-f', name]);
+      await nats.stop();
+    }
   });
 });
