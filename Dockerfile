@@ -1,20 +1,18 @@
-# Vigie image for clusters: the same program runs as the per-node agent and as the brain.
-# Build: docker build -t vigie:0.1.0 .
-FROM node:20-bookworm-slim AS build
+# Vigie image for clusters: the same program runs as the per-node agent, the brain and the
+# admission webhook. Built by `npm run image` (scripts/image.sh), which prepares the build context:
+# no registry is needed. The base is a Debian bookworm root file system (debootstrap minbase with
+# ca-certificates and bpftrace) imported into dockerd; the context holds the application built on
+# the host (dist/ with its data files, bin/, production node_modules) and the host's Node 20 binary.
+# Where a registry serves node:20-bookworm-slim, Dockerfile.registry builds the same image from the
+# source tree instead.
+ARG BASE=vigie-base:bookworm
+FROM ${BASE}
+COPY node /usr/local/bin/node
 WORKDIR /app
-RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
-COPY package.json package-lock.json .npmrc ./
-COPY scripts/npm-ci.sh scripts/
-RUN scripts/npm-ci.sh
-COPY . .
-RUN npm run build && npm prune --omit=dev
-
-FROM node:20-bookworm-slim
-RUN apt-get update && apt-get install -y --no-install-recommends bpftrace ca-certificates && rm -rf /var/lib/apt/lists/*
-WORKDIR /app
-COPY --from=build /app/node_modules node_modules
-COPY --from=build /app/dist dist
-COPY --from=build /app/bin bin
-COPY --from=build /app/package.json package.json
-COPY --from=build /app/policies policies
-ENTRYPOINT ["node", "/app/bin/vigie.js"]
+COPY package.json package-lock.json ./
+COPY node_modules node_modules
+COPY bin bin
+COPY dist dist
+# The brain runs as user 1000 (the manifests say so); the database lives on a volume, not here.
+ENV NODE_ENV=production
+ENTRYPOINT ["/usr/local/bin/node", "/app/bin/vigie.js"]

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs and starts what Vigie needs on a Debian machine, as root, only where missing:
 # apt packages, npm dependencies, the build, dockerd, tracefs. Safe to run again.
+# (The container image is built by the image test through scripts/image.sh, not here.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,8 @@ command -v nats-server >/dev/null 2>&1 || need_apt+=(nats-server)
 if [ "${VIGIE_SETUP_BROWSER:-1}" = 1 ]; then command -v chromium >/dev/null 2>&1 || need_apt+=(chromium); fi
 if [ "${VIGIE_SETUP_PYTHON:-0}" = 1 ]; then /usr/bin/python3 -c 'import sklearn' >/dev/null 2>&1 || need_apt+=(python3-sklearn); fi
 command -v iptables >/dev/null 2>&1 || need_apt+=(iptables)
+# The container image's base (scripts/image.sh) is made with debootstrap: no registry is needed.
+[ -x /usr/sbin/debootstrap ] || need_apt+=(debootstrap)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then log "missing packages ${need_apt[*]}; run as root to install them"; exit 1; fi
   log "installing ${need_apt[*]}"

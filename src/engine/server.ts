@@ -3,12 +3,18 @@
  * responder answers approve/rollback, its push sources receive the webhooks.
  */
 import { ResourceHistory } from '../server/providers.js';
+import type { ReadinessCheck } from '../server/readiness.js';
 import { startApiServer, type RunningServer } from '../server/start.js';
 import { PushSource } from '../sources/push.js';
 import type { Db } from '../infra/db.js';
 import type { Engine } from './engine.js';
 
-export async function startServerFor(engine: Engine, db: Db, listen: string): Promise<RunningServer> {
+export async function startServerFor(
+  engine: Engine,
+  db: Db,
+  listen: string,
+  readinessChecks: ReadinessCheck[] = [],
+): Promise<RunningServer> {
   const m = /^(.*):(\d+)$/.exec(listen);
   if (!m) throw new Error(`--listen must be host:port, not "${listen}"`);
   const r = engine.responder;
@@ -33,5 +39,6 @@ export async function startServerFor(engine: Engine, db: Db, listen: string): Pr
     falcoWebhook: pushed('falco-webhook'),
     metrics: engine.metrics,
     stats: () => engine.stats(),
+    readinessChecks,
   });
 }

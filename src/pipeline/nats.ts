@@ -120,7 +120,14 @@ function encode(msg: unknown): Uint8Array {
 export class NatsBus implements Bus {
   private out: BoundedQueue<Outgoing>;
   private pump: Promise<void>;
-  private consumers: { topic: string; name: string; messages?: ConsumerMessages; done: Promise<void> }[] = [];
+  private consumers: {
+    topic: string;
+    name: string;
+    messages?: ConsumerMessages;
+    done: Promise<void>;
+    /** Why the consume loop ended (set when it did). */
+    ended?: string;
+  }[] = [];
   private published: Record<string, number> = {};
   private handlerErrors = 0;
   private malformed = 0;
@@ -246,6 +253,10 @@ export class NatsBus implements Bus {
         }
       }
     })();
+    entry.done.then(
+      () => (entry.ended = 'stopped'),
+      (e: unknown) => (entry.ended = (e as Error).message),
+    );
     this.consumers.push(entry);
     return () => {
       void entry.messages?.close();
@@ -258,6 +269,39 @@ export class NatsBus implements Bus {
       queues: [this.out.stats()],
       handlerErrors: this.handlerErrors + this.publishErrors,
     };
+  }
+
+  /**
+   * Reasons this bus cannot carry messages now; empty when it can: the server answers a round trip
+   * within `timeoutMs`, and every subscription's durable consumer exists on the server with this
+   * process consuming from it (attached, its loop still running).
+   */
+  async readiness(timeoutMs = 2000): Promise<string[]> {
+    if (this.closed || this.nc.isClosed()) return ['NATS connection closed'];
+    const within = <T>(p: Promise<T>, what: string): Promise<T> => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`${what}: no answer within ${timeoutMs} ms`)), timeoutMs);
+      });
+      return Promise.race([p, late]).finally(() => clearTimeout(timer));
+    };
+    try {
+      await within(this.nc.flush(), 'NATS server');
+    } catch (e) {
+      return [(e as Error).message];
+    }
+    const reasons: string[] = [];
+    for (const c of this.consumers) {
+      if (c.ended !== undefined) reasons.push(`NATS consumer ${c.name} ended: ${c.ended}`);
+      else if (!c.messages) reasons.push(`NATS consumer ${c.name} not attached yet`);
+      else
+        try {
+          await within(this.jsm.consumers.info(this.stream, c.name), `NATS consumer ${c.name}`);
+        } catch (e) {
+          reasons.push(`NATS consumer ${c.name} missing on the server: ${(e as Error).message}`);
+        }
+    }
+    return reasons;
   }
 
   /** Received messages skipped before any handler: too large, or not JSON. */

@@ -527,8 +527,16 @@ rules:
       - { action: isolate, ttl: 30m }
 `;
 
-/** policies/default.yaml, from src/respond or dist/respond alike. */
-export const DEFAULT_POLICY_FILE = fileURLToPath(new URL('../../policies/default.yaml', import.meta.url));
+/**
+ * The shipped default policy: dist/policies/default.yaml beside the build (the build copies it
+ * there, so a dist/ without the source tree has it), else the repository's policies/default.yaml
+ * when running from src/.
+ */
+export const DEFAULT_POLICY_FILE =
+  [
+    fileURLToPath(new URL('../policies/default.yaml', import.meta.url)),
+    fileURLToPath(new URL('../../policies/default.yaml', import.meta.url)),
+  ].find((f) => existsSync(f)) ?? fileURLToPath(new URL('../../policies/default.yaml', import.meta.url));
 
 /** The shipped default policy when it is installed, else the minimal one above. */
 export function builtinPolicy(): Policy {

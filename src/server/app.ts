@@ -60,6 +60,8 @@ export interface ServerDeps {
   /** Largest accepted request body in bytes. */
   bodyLimit?: number;
   stats?: () => unknown;
+  /** Reasons the process cannot do its work (GET /readyz answers 503 with them); none: ready. */
+  readiness?: () => Promise<string[]>;
   /**
    * Failed authentications one address may make per window before its failures are answered 429
    * with Retry-After (default: 20 per minute). Requests with a valid token are never counted nor
@@ -294,7 +296,13 @@ export async function createServer(deps: ServerDeps): Promise<FastifyInstance> {
     throw new HttpError(503, `${what} are not available in this deployment`);
   };
 
+  // Liveness: the process answers. Readiness: it can store and receive (orchestrators' probes).
   app.get('/healthz', open, async () => ({ ok: true }));
+  app.get('/readyz', open, async (_req, reply) => {
+    const reasons = (await deps.readiness?.()) ?? [];
+    if (reasons.length > 0) void reply.code(503);
+    return { ok: reasons.length === 0, reasons };
+  });
   app.get('/openapi.json', open, async () => openApiDocument);
 
   app.get('/metrics', viewer, async (_req, reply) => {

@@ -131,6 +131,17 @@ export const openApiDocument = {
   },
   paths: {
     '/healthz': { get: { summary: 'Liveness', responses: { '200': { description: 'ok' } } } },
+    '/readyz': {
+      get: {
+        summary: 'Readiness',
+        description:
+          'The database takes a write and, for the brain, its NATS consumer is attached. 503 lists the reasons.',
+        responses: {
+          '200': { description: 'ready' },
+          '503': { description: 'not ready', content: { 'application/json': {} } },
+        },
+      },
+    },
     '/openapi.json': { get: { summary: 'This document', responses: { '200': { description: 'ok' } } } },
     '/metrics': {
       get: {

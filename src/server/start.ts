@@ -17,6 +17,7 @@ import type { PushSource } from '../sources/push.js';
 import { PostureIndex } from '../detect/posture/posture-index.js';
 import { createBaselineManager, type BaselineManager } from '../detect/anomaly/baseline/manager.js';
 import { createServer, type ServerDeps } from './app.js';
+import { allOf, databaseWritable, type ReadinessCheck } from './readiness.js';
 import {
   baselinesProvider,
   incidentsProvider,
@@ -46,6 +47,8 @@ export interface StartOptions extends Partial<Omit<ServerDeps, 'alerts' | 'token
   auditWebhook?: PushSource;
   /** When set, POST /falco feeds Falco's alerts (Falcosidekick's webhook) into this source (responder token). */
   falcoWebhook?: PushSource;
+  /** Checks GET /readyz runs after the database write (the brain: its NATS consumer). */
+  readinessChecks?: ReadinessCheck[];
   /** Where to print the first admin token (stderr by default). */
   announce?: (line: string) => void;
 }
@@ -68,6 +71,7 @@ export async function startApiServer(opts: StartOptions): Promise<RunningServer>
     ...opts,
     alerts: new AlertStore(opts.db),
     tokens,
+    readiness: allOf([databaseWritable(opts.db), ...(opts.readinessChecks ?? [])]),
     metrics: opts.metrics ?? new MetricsRegistry(),
     incidents: opts.incidents ?? incidentsProvider(opts.db),
     baselines:

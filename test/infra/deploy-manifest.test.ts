@@ -6,6 +6,8 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadText } from '../../src/detect/posture/load.js';
+import { ACTIONS } from '../../src/model/action.js';
+import { parsePolicy } from '../../src/respond/policy.js';
 
 const FILE = resolve(__dirname, '..', '..', 'deploy', 'kubernetes', 'vigie.yaml');
 
@@ -59,5 +61,31 @@ describe('the Kubernetes manifest', () => {
 
   it('writes no Secret of its own', () => {
     expect(objects.filter((o) => o.obj.kind === 'Secret')).toEqual([]);
+  });
+
+  it('gives the brain a response policy of Kubernetes actions, which the policy parser accepts', () => {
+    const text = byName('ConfigMap', 'vigie-policy').data['policy.yaml'] as string;
+    const policy = parsePolicy(text, 'vigie-policy');
+    expect(policy.mode).toBe('monitor');
+    const actions = policy.rules.flatMap((r) => r.actions.map((a) => a.action));
+    expect(actions).toContain('k8s_isolate');
+    for (const a of actions) expect(ACTIONS[a].platforms, a).toContain('kubernetes');
+    const brain = byName('Deployment', 'vigie-brain').spec.template.spec;
+    const args = brain.containers[0].args as string[];
+    expect(args[args.indexOf('--policy') + 1]).toBe('/etc/vigie/policy.yaml');
+    expect(brain.volumes).toContainEqual({ name: 'policy', configMap: { name: 'vigie-policy' } });
+  });
+
+  it("keeps the brain's database on a PersistentVolumeClaim, replaced with Recreate", () => {
+    const brain = byName('Deployment', 'vigie-brain');
+    expect(brain.spec.strategy).toEqual({ type: 'Recreate' });
+    expect(brain.spec.template.spec.volumes).toContainEqual({
+      name: 'data',
+      persistentVolumeClaim: { claimName: 'vigie-brain-data' },
+    });
+    expect(byName('PersistentVolumeClaim', 'vigie-brain-data').spec.accessModes).toEqual(['ReadWriteOnce']);
+    const c = brain.spec.template.spec.containers[0];
+    expect(c.readinessProbe.httpGet.path).toBe('/readyz');
+    expect(c.livenessProbe.httpGet.path).toBe('/healthz');
   });
 });

@@ -211,6 +211,25 @@ spec:
       volumes:
         - name: tls
           secret: { secretName: ${n.servingSecret}, defaultMode: 288 }${authVolume}
+---
+# The API server calls from the control plane, which no pod selector names: the webhook's port is
+# open to any source (the caller authentication guards it); the webhook calls no one.
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: ${o.service}
+  namespace: ${o.namespace}
+  labels:
+    app.kubernetes.io/name: vigie
+    app.kubernetes.io/component: admission
+spec:
+  podSelector:
+    matchLabels:
+      app.kubernetes.io/name: vigie
+      app.kubernetes.io/component: admission
+  policyTypes: [Ingress, Egress]
+  ingress:
+    - ports: [{ port: ${o.port} }]
 ${apiServerSide({ namespace: o.namespace, service: o.service, port: o.port, clientAuth })}`;
 }
 

@@ -202,6 +202,11 @@ export function register(program: Command): void {
     .option('--kubeconfig <file>', 'watch this cluster (posture, blast radius, Kubernetes actions)')
     .option('--in-cluster', "use the pod's service account to reach the API server")
     .option('--listen <host:port>', 'API and dashboard address', '127.0.0.1:7070')
+    .option(
+      '--protect-namespaces <list>',
+      "namespaces containment never acts in, comma-separated, besides Vigie's own ($VIGIE_NAMESPACE, default vigie)",
+      'kube-system',
+    )
     .option('--output <format>', 'text or json', 'text');
   addRulesOption(brain, 'audit events');
   addAuditOptions(brain).action(
@@ -215,6 +220,7 @@ export function register(program: Command): void {
           policy?: string;
           enforce?: boolean;
           listen: string;
+          protectNamespaces: string;
           output: string;
         },
     ) => {
@@ -222,6 +228,8 @@ export function register(program: Command): void {
       const db = openStore(o.db);
       const output = createOutput(parseOutputFormat(o.output));
       const config = stageConfig(o);
+      // The Kubernetes actuator's own guard, below the policy's guards.protect.namespaces.
+      if (config.kubernetes) config.kubernetes.protectedNamespaces = parseList(o.protectNamespaces) ?? [];
       const { sourceNames, detectorNames } = brainStages(config);
       const brain = await startBrain({
         nats: o.nats,
@@ -234,7 +242,7 @@ export function register(program: Command): void {
         detectorNames,
         config,
       });
-      const server = await startServerFor(brain.engine, db, o.listen);
+      const server = await startServerFor(brain.engine, db, o.listen, [() => brain.bus.readiness()]);
       output.notice(
         `vigie brain: consuming from ${o.nats}${server ? `; dashboard ${server.dashboardUrl}` : ''}`,
       );

@@ -4,8 +4,8 @@
  * the list: the live detector, the admission reviewer, a PostureEngine), and indexed by the kinds
  * each check reads.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { CHECKS, type CheckRegistry } from './checks/index.js';
@@ -36,14 +36,9 @@ const controlSchema = z.object({
 
 const fileSchema = z.object({ group: z.string(), description: z.string(), controls: z.array(controlSchema) });
 
-/** controls/ beside this module; when running from dist/, the source tree's copy. */
+/** controls/ beside this module, in src/ and in dist/ alike (the build copies the data files). */
 export function controlsDir(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const local = join(here, 'controls');
-  if (existsSync(local)) return local;
-  // dist/detect/posture → repository root is three levels up; tsc does not copy the JSON files.
-  const fromDist = resolve(here, '..', '..', '..', 'src', 'detect', 'posture', 'controls');
-  return fromDist;
+  return join(dirname(fileURLToPath(import.meta.url)), 'controls');
 }
 
 export function loadCatalogue(dir = controlsDir(), checks: CheckRegistry = CHECKS): ControlDef[] {
