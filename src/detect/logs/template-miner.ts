@@ -1,0 +1,532 @@
+/**
+ * Online log template miner: turns each log message (the content, its header already split off)
+ * into a template id and the values of its variable parts, learning templates as they appear.
+ *
+ * The algorithm is Drain's fixed-depth tree (He et al., ICWS 2017) with two changes that make one
+ * configuration fit many systems:
+ *  - masking by token shape, before anything is compared: inside a token, every run of letters and
+ *    digits that holds a digit is a variable (`blk_-4873` → `blk_<*>`, `10.0.0.1:50010` → `<*>`,
+ *    `uid=0` → `uid=<*>`); no regular expression runs per line (a scan of character codes);
+ *  - a line is routed by its token count and its first token (a masked first token goes to the
+ *    wildcard branch), then compared with every template of that leaf by the share of positions
+ *    that agree, where a position the template has already generalised agrees with anything.
+ *
+ * Memory is bounded: templates (`maxTemplates`; a line that would need another one gets template id
+ * 0), tokens per line (`maxTokens`; the rest joins the last token) and line length (`maxLineLength`;
+ * the rest is cut). Each bound counts when it is hit (`stats()`).
+ *
+ * State: `toJSON()` / `TemplateMiner.fromJSON()` (versioned, validated: a hostile state is refused
+ * with a `TemplateStateError` naming the place). Template ids are assigned once and kept across
+ * restarts.
+ */
+
+export const WILDCARD = '<*>';
+
+export interface MinerConfig {
+  /** Share of agreeing positions (0..1) for a line to join a template. */
+  similarity: number;
+  /** Templates per leaf of the tree before new first tokens go to the wildcard branch. */
+  maxChildren: number;
+  maxTemplates: number;
+  maxTokens: number;
+  maxLineLength: number;
+  /** Distinct values kept per parameter position (then only the count and numeric range grow). */
+  maxValuesPerParam: number;
+  /** Characters kept of a template's example line and of each remembered parameter value. */
+  maxExampleLength: number;
+}
+
+export const DEFAULT_MINER_CONFIG: Readonly<MinerConfig> = Object.freeze({
+  similarity: 0.75,
+  maxChildren: 100,
+  maxTemplates: 10_000,
+  maxTokens: 256,
+  maxLineLength: 16_384,
+  maxValuesPerParam: 16,
+  maxExampleLength: 512,
+});
+
+/**
+ * What was learned of one parameter position: how often it was seen, the numeric range of the
+ * values that are plain numbers, and up to `maxValuesPerParam` distinct values (`overflow` once a
+ * value beyond them was seen). A detector flags a value outside what was learned: a number outside
+ * [min, max] when every value was numeric, or a value not in `values` while `overflow` is false.
+ */
+export interface ParamSummary {
+  count: number;
+  /** How many of the values were plain decimal numbers. */
+  numeric: number;
+  /** Numeric range (meaningful when numeric > 0). */
+  min: number;
+  max: number;
+  values: string[];
+  overflow: boolean;
+}
+
+export interface LogTemplate {
+  readonly id: number;
+  /** The template's tokens; `<*>` marks a variable, also inside a token (`blk_<*>`). */
+  readonly tokens: string[];
+  count: number;
+  example: string;
+  /** Per parameter, in the order `params` of a match lists them. */
+  params: ParamSummary[];
+}
+
+export interface MatchResult {
+  /** 0 when the template limit was reached and the line fits none of the templates. */
+  templateId: number;
+  /** The template as it stands after this line (tokens joined by single spaces). */
+  template: string;
+  /** The values of the variables, in order. */
+  params: string[];
+  /** Whether this line created the template. */
+  created: boolean;
+}
+
+export interface MinerStats {
+  lines: number;
+  templates: number;
+  /** Lines that needed a new template beyond maxTemplates (given template 0). */
+  templateLimitHits: number;
+  /** Lines with more than maxTokens tokens. */
+  tokenLimitHits: number;
+  /** Lines longer than maxLineLength. */
+  lengthLimitHits: number;
+}
+
+interface Cluster extends LogTemplate {
+  /** tokenKind of each template token. */
+  kinds: Uint8Array;
+  /** Positions whose template token holds a wildcard, in order. */
+  wildPositions: number[];
+}
+
+interface Leaf {
+  clusters: Cluster[];
+}
+
+/** A state that cannot be restored: the message names the place. */
+export class TemplateStateError extends Error {
+  constructor(
+    readonly path: string,
+    readonly reason: string,
+  ) {
+    super(`template state at ${path}: ${reason}`);
+    this.name = 'TemplateStateError';
+  }
+}
+
+const isDigit = (c: number): boolean => c >= 48 && c <= 57;
+const isAlnum = (c: number): boolean =>
+  (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+/** Separators that join the pieces of one value (`10.0.0.1:80`, `2024-01-02`, `a_1_2`). */
+const isJoiner = (c: number): boolean =>
+  c === 46 /* . */ || c === 58 /* : */ || c === 45 /* - */ || c === 95 /* _ */ || c === 47 /* / */ || c === 44; /* , */
+
+/**
+ * The token with every letter-and-digit run that holds a digit replaced by `<*>`, a sign before a
+ * number included, and `<*>` pieces joined by separators merged into one. Returns the token itself
+ * (no allocation) when it holds no digit.
+ */
+export function maskToken(tok: string): string {
+  const n = tok.length;
+  let i = 0;
+  while (i < n && !isDigit(tok.charCodeAt(i))) i++;
+  if (i === n) return tok;
+  let out = '';
+  let lastWasWild = false;
+  // Pending separators after a wildcard: dropped when another wildcard follows.
+  let pendingSep = '';
+  i = 0;
+  while (i < n) {
+    const c = tok.charCodeAt(i);
+    if (isAlnum(c)) {
+      let j = i;
+      let digit = false;
+      while (j < n && isAlnum(tok.charCodeAt(j))) {
+        if (isDigit(tok.charCodeAt(j))) digit = true;
+        j++;
+      }
+      if (digit) {
+        if (!lastWasWild) {
+          out += pendingSep + WILDCARD;
+        }
+        pendingSep = '';
+        lastWasWild = true;
+      } else {
+        out += pendingSep + tok.slice(i, j);
+        pendingSep = '';
+        lastWasWild = false;
+      }
+      i = j;
+    } else if (c === 45 /* - */ && i + 1 < n && isDigit(tok.charCodeAt(i + 1)) && (i === 0 || !isAlnum(tok.charCodeAt(i - 1)))) {
+      // A sign: part of the number that follows.
+      i++;
+    } else if (lastWasWild && isJoiner(c) && pendingSep.length === 0) {
+      pendingSep = tok[i];
+      i++;
+    } else {
+      out += pendingSep + tok[i];
+      pendingSep = '';
+      lastWasWild = false;
+      i++;
+    }
+  }
+  return out + pendingSep;
+}
+
+/** Token kinds: a plain word, a `key=word` or boolean (part of the event: never merged with another), a variable. */
+export const WORD = 0;
+export const ENUM = 1;
+export const VARIABLE = 2;
+
+const isLetter = (c: number): boolean => (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+const BOOLEANS: ReadonlySet<string> = new Set(['true', 'false', 'yes', 'no', 'on', 'off']);
+/** Punctuation that wraps a token (`(x)`, `"x",`, `[x]:`) and is ignored when classifying it. */
+const isWrap = (c: number): boolean =>
+  c === 40 || c === 41 || c === 91 || c === 93 || c === 123 || c === 125 || c === 34 || c === 39 || c === 44 || c === 59 || c === 58 || c === 46 || c === 60 || c === 62;
+
+/**
+ * The kind of a masked token. VARIABLE: it holds a wildcard, or has the shape of a value without
+ * digits: a qualified name or host name (three or more dot-separated parts, `com.apple.Safari`), or a
+ * path (`/var/log/x`). ENUM: `key=word` / `key:word` (`user=root`, `overlap:false`) or a boolean
+ * literal: these name the event, two lines that differ there are different events. WORD otherwise.
+ */
+export function tokenKind(tok: string): number {
+  if (tok === WILDCARD) return VARIABLE;
+  const w = tok.indexOf(WILDCARD);
+  if (w >= 0) return tok.indexOf(WILDCARD, w + WILDCARD.length) >= 0 ? VARIABLE : WORD;
+  let s = 0;
+  let e = tok.length;
+  while (s < e && isWrap(tok.charCodeAt(s))) s++;
+  while (e > s && isWrap(tok.charCodeAt(e - 1))) e--;
+  if (s === e) return WORD;
+  let dots = 0;
+  let slashes = 0;
+  let sep = -1;
+  let lettersAfterSep = 0;
+  let otherAfterSep = false;
+  for (let i = s; i < e; i++) {
+    const c = tok.charCodeAt(i);
+    if (c === 46 && i > s && i < e - 1) dots++;
+    else if (c === 47) slashes++;
+    if (sep >= 0) {
+      if (isLetter(c)) lettersAfterSep++;
+      else otherAfterSep = true;
+    } else if ((c === 61 || c === 58) && i > s) sep = i;
+  }
+  if (dots >= 2 || (slashes >= 2 && tok.charCodeAt(s) === 47)) return VARIABLE;
+  if (sep >= 0 && lettersAfterSep > 0 && !otherAfterSep) return ENUM;
+  if (e - s <= 5 && BOOLEANS.has(tok.slice(s, e).toLowerCase())) return ENUM;
+  return WORD;
+}
+
+const isSpace = (c: number): boolean => c === 32 || c === 9 || c === 13 || c === 10 || c === 11 || c === 12;
+
+/** Splits on runs of white space; at most `max` tokens, the rest of the line joining the last one. */
+export function tokenize(line: string, max: number): { tokens: string[]; truncated: boolean } {
+  const tokens: string[] = [];
+  const n = line.length;
+  let i = 0;
+  while (i < n) {
+    while (i < n && isSpace(line.charCodeAt(i))) i++;
+    if (i === n) break;
+    if (tokens.length === max - 1) {
+      let end = n;
+      while (end > i && isSpace(line.charCodeAt(end - 1))) end--;
+      const rest = line.slice(i, end);
+      let j = i;
+      while (j < end && !isSpace(line.charCodeAt(j))) j++;
+      tokens.push(rest);
+      return { tokens, truncated: j < end };
+    }
+    const start = i;
+    while (i < n && !isSpace(line.charCodeAt(i))) i++;
+    tokens.push(line.slice(start, i));
+  }
+  return { tokens, truncated: false };
+}
+
+/** Values of the wildcards of one template token (`blk_<*>`) in a line's token; undefined when it does not fit. */
+export function extractParams(templateToken: string, token: string, out: string[]): boolean {
+  if (templateToken === WILDCARD) {
+    out.push(token);
+    return true;
+  }
+  const parts = templateToken.split(WILDCARD);
+  if (!token.startsWith(parts[0])) return fallback();
+  let pos = parts[0].length;
+  const found: string[] = [];
+  for (let k = 1; k < parts.length; k++) {
+    const lit = parts[k];
+    let next: number;
+    if (k === parts.length - 1) {
+      if (!token.endsWith(lit) || token.length - lit.length < pos) return fallback();
+      next = token.length - lit.length;
+    } else {
+      next = lit.length === 0 ? pos : token.indexOf(lit, pos);
+      if (next < 0) return fallback();
+    }
+    found.push(token.slice(pos, next));
+    pos = next + lit.length;
+  }
+  for (const f of found) out.push(f);
+  return true;
+  // A token that does not have the template's shape (only after generalisation): the whole token for each slot.
+  function fallback(): boolean {
+    for (let k = 1; k < parts.length; k++) out.push(token);
+    return false;
+  }
+}
+
+const countWild = (t: string): number => {
+  let k = 0;
+  let i = t.indexOf(WILDCARD);
+  while (i >= 0) {
+    k++;
+    i = t.indexOf(WILDCARD, i + WILDCARD.length);
+  }
+  return k;
+};
+
+const newSummary = (): ParamSummary => ({
+  count: 0,
+  numeric: 0,
+  min: Infinity,
+  max: -Infinity,
+  values: [],
+  overflow: false,
+});
+
+/** A plain decimal number (optional sign, digits, optional fraction); NaN otherwise. */
+function plainNumber(s: string): number {
+  const n = s.length;
+  if (n === 0 || n > 24) return NaN;
+  let i = s.charCodeAt(0) === 45 ? 1 : 0;
+  if (i === n) return NaN;
+  let dot = false;
+  for (; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46 && !dot) dot = true;
+    else if (!isDigit(c)) return NaN;
+  }
+  return Number(s);
+}
+
+export class TemplateMiner {
+  readonly config: Readonly<MinerConfig>;
+  /** Token count → first token (or `<*>`) → leaf. */
+  private readonly tree = new Map<number, Map<string, Leaf>>();
+  private readonly byId = new Map<number, Cluster>();
+  private nextId = 1;
+  private readonly counters: MinerStats = {
+    lines: 0,
+    templates: 0,
+    templateLimitHits: 0,
+    tokenLimitHits: 0,
+    lengthLimitHits: 0,
+  };
+
+  constructor(config: Partial<MinerConfig> = {}) {
+    this.config = validateConfig({ ...DEFAULT_MINER_CONFIG, ...config }, 'config');
+  }
+
+  /** Learns from one message and returns its template id and parameters. */
+  add(line: string): MatchResult {
+    return this.process(line, true);
+  }
+
+  /** Matches one message against what was learned, learning nothing (template id 0 when none fits). */
+  match(line: string): MatchResult {
+    return this.process(line, false);
+  }
+
+  stats(): MinerStats {
+    return { ...this.counters, templates: this.byId.size };
+  }
+
+  templates(): readonly LogTemplate[] {
+    return [...this.byId.values()];
+  }
+
+  template(id: number): LogTemplate | undefined {
+    return this.byId.get(id);
+  }
+
+  private process(raw: string, learn: boolean): MatchResult {
+    const cfg = this.config;
+    if (learn) this.counters.lines++;
+    let line = raw;
+    if (line.length > cfg.maxLineLength) {
+      if (learn) this.counters.lengthLimitHits++;
+      line = line.slice(0, cfg.maxLineLength);
+    }
+    const { tokens, truncated } = tokenize(line, cfg.maxTokens);
+    if (truncated && learn) this.counters.tokenLimitHits++;
+    const masked = new Array<string>(tokens.length);
+    const kinds = new Uint8Array(tokens.length);
+    for (let i = 0; i < tokens.length; i++) {
+      masked[i] = maskToken(tokens[i]);
+      kinds[i] = tokenKind(masked[i]);
+    }
+    const leaf = this.leafFor(masked, kinds, learn);
+    let best: Cluster | undefined;
+    if (leaf) best = this.bestMatch(leaf, masked, kinds);
+    let created = false;
+    if (best) {
+      if (learn) this.generalise(best, masked);
+    } else {
+      if (!learn || !leaf) return { templateId: 0, template: masked.join(' '), params: [], created: false };
+      if (this.byId.size >= cfg.maxTemplates) {
+        this.counters.templateLimitHits++;
+        return { templateId: 0, template: masked.join(' '), params: [], created: false };
+      }
+      best = this.create(masked, kinds, line);
+      leaf.clusters.push(best);
+      created = true;
+    }
+    const params: string[] = [];
+    for (const p of best.wildPositions) extractParams(best.tokens[p], tokens[p], params);
+    if (learn) {
+      best.count++;
+      this.summarise(best, params);
+    }
+    return { templateId: best.id, template: best.tokens.join(' '), params, created };
+  }
+
+  private leafFor(masked: string[], kinds: Uint8Array, create: boolean): Leaf | undefined {
+    let byFirst = this.tree.get(masked.length);
+    if (!byFirst) {
+      if (!create) return undefined;
+      byFirst = new Map();
+      this.tree.set(masked.length, byFirst);
+    }
+    const first = masked.length === 0 ? '' : masked[0];
+    const key = kinds.length === 0 || kinds[0] === VARIABLE ? WILDCARD : first;
+    let leaf = byFirst.get(key) ?? byFirst.get(WILDCARD);
+    if (leaf && (byFirst.has(key) || !create)) return leaf;
+    if (!create) return undefined;
+    const k = byFirst.size >= this.config.maxChildren ? WILDCARD : key;
+    leaf = byFirst.get(k);
+    if (!leaf) {
+      leaf = { clusters: [] };
+      byFirst.set(k, leaf);
+    }
+    return leaf;
+  }
+
+  private bestMatch(leaf: Leaf, masked: string[], kinds: Uint8Array): Cluster | undefined {
+    const n = masked.length;
+    let best: Cluster | undefined;
+    let bestSim = -1;
+    let bestWild = -1;
+    next: for (const c of leaf.clusters) {
+      const t = c.tokens;
+      const tk = c.kinds;
+      let words = 0;
+      let same = 0;
+      for (let i = 0; i < n; i++) {
+        const ka = tk[i];
+        const kb = kinds[i];
+        if (t[i] === WILDCARD || (ka === VARIABLE && kb === VARIABLE)) continue;
+        words++;
+        if (t[i] === masked[i]) same++;
+        else if (ka === ENUM && kb === ENUM) continue next;
+      }
+      let sim: number;
+      if (words > 0) sim = same / words;
+      else {
+        // Nothing but variables on either side: the masked shapes must agree.
+        let eq = 0;
+        for (let i = 0; i < n; i++) if (t[i] === masked[i] || t[i] === WILDCARD) eq++;
+        sim = n === 0 ? 1 : eq / n;
+      }
+      const wild = c.wildPositions.length;
+      if (sim > bestSim || (sim === bestSim && wild > bestWild)) {
+        best = c;
+        bestSim = sim;
+        bestWild = wild;
+      }
+    }
+    return best && bestSim >= this.config.similarity ? best : undefined;
+  }
+
+  private generalise(c: Cluster, masked: string[]): void {
+    let changed = false;
+    for (let i = 0; i < masked.length; i++) {
+      if (c.tokens[i] !== masked[i] && c.tokens[i] !== WILDCARD) {
+        c.tokens[i] = WILDCARD;
+        c.kinds[i] = VARIABLE;
+        changed = true;
+      }
+    }
+    if (changed) {
+      c.wildPositions = wildPositions(c.tokens);
+      // The parameters were numbered for the old template: start their summaries afresh.
+      c.params = [];
+    }
+  }
+
+  private create(masked: string[], kinds: Uint8Array, line: string): Cluster {
+    const tokens = masked.slice();
+    const c: Cluster = {
+      kinds: kinds.slice(),
+      id: this.nextId++,
+      tokens,
+      count: 0,
+      example: line.slice(0, this.config.maxExampleLength),
+      params: [],
+      wildPositions: wildPositions(tokens),
+    };
+    this.byId.set(c.id, c);
+    return c;
+  }
+
+  private summarise(c: Cluster, params: string[]): void {
+    const cfg = this.config;
+    const ps = c.params;
+    while (ps.length < params.length) ps.push(newSummary());
+    for (let k = 0; k < params.length; k++) {
+      const s = ps[k];
+      const v = params[k];
+      s.count++;
+      const num = plainNumber(v);
+      if (num === num) {
+        s.numeric++;
+        if (num < s.min) s.min = num;
+        if (num > s.max) s.max = num;
+      }
+      if (!s.overflow) {
+        const kept = v.length > cfg.maxExampleLength ? v.slice(0, cfg.maxExampleLength) : v;
+        if (!s.values.includes(kept)) {
+          if (s.values.length < cfg.maxValuesPerParam) s.values.push(kept);
+          else s.overflow = true;
+        }
+      }
+    }
+  }
+}
+
+function wildPositions(tokens: string[]): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < tokens.length; i++) if (tokens[i].includes(WILDCARD)) out.push(i);
+  return out;
+}
+
+function validateConfig(c: MinerConfig, path: string): MinerConfig {
+  const num = (k: keyof MinerConfig, lo: number, hi: number, integer = true): void => {
+    const v = c[k];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < lo || v > hi || (integer && !Number.isInteger(v)))
+      throw new TemplateStateError(`${path}.${k}`, `expected ${integer ? 'an integer' : 'a number'} in [${lo}, ${hi}], got ${String(v)}`);
+  };
+  num('similarity', 0, 1, false);
+  num('maxChildren', 1, 1_000_000);
+  num('maxTemplates', 1, 10_000_000);
+  num('maxTokens', 1, 100_000);
+  num('maxLineLength', 1, 100_000_000);
+  num('maxValuesPerParam', 0, 10_000);
+  num('maxExampleLength', 1, 1_000_000);
+  return c;
+}
+export { countWild };
