@@ -96,6 +96,10 @@ export interface MinerStats {
 }
 
 interface Cluster extends LogTemplate {
+  /** The tokens joined by single spaces (kept in step with them). */
+  text: string;
+  /** For each wildcard position, the literal pieces around its wildcards (`blk_<*>` → ['blk_', '']). */
+  wildParts: string[][];
   /** tokenKind of each template token. */
   kinds: Uint8Array;
   /** Positions whose template token holds a wildcard, in order. */
@@ -120,9 +124,8 @@ export class TemplateStateError extends Error {
 const isDigit = (c: number): boolean => c >= 48 && c <= 57;
 const isAlnum = (c: number): boolean =>
   (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
-/** Separators that join the pieces of one value (`10.0.0.1:80`, `2024-01-02`, `a_1_2`). */
-const isJoiner = (c: number): boolean =>
-  c === 46 /* . */ || c === 58 /* : */ || c === 45 /* - */ || c === 95 /* _ */ || c === 47 /* / */ || c === 44; /* , */
+/** Separators inside one value (`10.0.0.1`, `2024-01-02`, `job_1_2`); `:` and `/` stay (`<*>:<*>` is host and port). */
+const isJoiner = (c: number): boolean => c === 46 /* . */ || c === 45 /* - */ || c === 95; /* _ */
 
 /**
  * The token with every letter-and-digit run that holds a digit replaced by `<*>`, a sign before a
@@ -224,71 +227,87 @@ export function tokenKind(tok: string): number {
 
 const isSpace = (c: number): boolean => c === 32 || c === 9 || c === 13 || c === 10 || c === 11 || c === 12;
 
-/** Splits on runs of white space; at most `max` tokens, the rest of the line joining the last one. */
-export function tokenize(line: string, max: number): { tokens: string[]; truncated: boolean } {
-  const tokens: string[] = [];
+/**
+ * Splits on runs of white space into `out` (reused: its length is not changed, the count is returned);
+ * at most `max` tokens, the rest of the line joining the last one (the count is then -(max)).
+ */
+export function tokenizeInto(line: string, max: number, out: string[]): number {
   const n = line.length;
+  let count = 0;
   let i = 0;
   while (i < n) {
-    while (i < n && isSpace(line.charCodeAt(i))) i++;
-    if (i === n) break;
-    if (tokens.length === max - 1) {
-      let end = n;
-      while (end > i && isSpace(line.charCodeAt(end - 1))) end--;
-      const rest = line.slice(i, end);
-      let j = i;
-      while (j < end && !isSpace(line.charCodeAt(j))) j++;
-      tokens.push(rest);
-      return { tokens, truncated: j < end };
+    let c = line.charCodeAt(i);
+    while (c === 32 || (c <= 13 && c >= 9)) {
+      if (++i === n) return count;
+      c = line.charCodeAt(i);
     }
     const start = i;
-    while (i < n && !isSpace(line.charCodeAt(i))) i++;
-    tokens.push(line.slice(start, i));
+    if (count === max - 1) {
+      let end = n;
+      while (end > i && isSpace(line.charCodeAt(end - 1))) end--;
+      let j = i;
+      while (j < end && !isSpace(line.charCodeAt(j))) j++;
+      out[count++] = line.slice(start, end);
+      return j < end ? -count : count;
+    }
+    i++;
+    while (i < n) {
+      c = line.charCodeAt(i);
+      if (c === 32 || (c <= 13 && c >= 9)) break;
+      i++;
+    }
+    out[count++] = line.slice(start, i);
   }
-  return { tokens, truncated: false };
+  return count;
 }
 
-/** Values of the wildcards of one template token (`blk_<*>`) in a line's token; undefined when it does not fit. */
-export function extractParams(templateToken: string, token: string, out: string[]): boolean {
-  if (templateToken === WILDCARD) {
+/** Splits on runs of white space (see tokenizeInto). */
+export function tokenize(line: string, max: number): { tokens: string[]; truncated: boolean } {
+  const out: string[] = [];
+  const n = tokenizeInto(line, max, out);
+  return { tokens: out.slice(0, Math.abs(n)), truncated: n < 0 };
+}
+
+/**
+ * Appends the values of the wildcards of one template token to `out`, given the token's literal
+ * pieces (`blk_<*>` → ['blk_', '']). A token that does not have the template's shape gives itself
+ * for each wildcard (returns false).
+ */
+export function extractParams(parts: readonly string[], token: string, out: string[]): boolean {
+  if (parts.length === 2 && parts[0].length === 0 && parts[1].length === 0) {
     out.push(token);
     return true;
   }
-  const parts = templateToken.split(WILDCARD);
-  if (!token.startsWith(parts[0])) return fallback();
-  let pos = parts[0].length;
-  const found: string[] = [];
+  const first = parts[0];
+  if (!token.startsWith(first)) return fallback();
+  let pos = first.length;
+  const start = out.length;
   for (let k = 1; k < parts.length; k++) {
     const lit = parts[k];
     let next: number;
     if (k === parts.length - 1) {
-      if (!token.endsWith(lit) || token.length - lit.length < pos) return fallback();
+      if (!token.endsWith(lit) || token.length - lit.length < pos) {
+        out.length = start;
+        return fallback();
+      }
       next = token.length - lit.length;
     } else {
       next = lit.length === 0 ? pos : token.indexOf(lit, pos);
-      if (next < 0) return fallback();
+      if (next < 0) {
+        out.length = start;
+        return fallback();
+      }
     }
-    found.push(token.slice(pos, next));
+    out.push(token.slice(pos, next));
     pos = next + lit.length;
   }
-  for (const f of found) out.push(f);
   return true;
-  // A token that does not have the template's shape (only after generalisation): the whole token for each slot.
   function fallback(): boolean {
     for (let k = 1; k < parts.length; k++) out.push(token);
     return false;
   }
 }
 
-const countWild = (t: string): number => {
-  let k = 0;
-  let i = t.indexOf(WILDCARD);
-  while (i >= 0) {
-    k++;
-    i = t.indexOf(WILDCARD, i + WILDCARD.length);
-  }
-  return k;
-};
 
 const newSummary = (): ParamSummary => ({
   count: 0,
@@ -320,6 +339,10 @@ export class TemplateMiner {
   private readonly tree = new Map<number, Map<string, Leaf>>();
   private readonly byId = new Map<number, Cluster>();
   private nextId = 1;
+  /** Per-line work arrays, reused (no allocation per line beyond the tokens themselves). */
+  private readonly tokenBuf: string[] = [];
+  private readonly maskedBuf: string[] = [];
+  private readonly kindBuf: Uint8Array;
   private readonly counters: MinerStats = {
     lines: 0,
     templates: 0,
@@ -330,6 +353,7 @@ export class TemplateMiner {
 
   constructor(config: Partial<MinerConfig> = {}) {
     this.config = validateConfig({ ...DEFAULT_MINER_CONFIG, ...config }, 'config');
+    this.kindBuf = new Uint8Array(this.config.maxTokens);
   }
 
   /** Learns from one message and returns its template id and parameters. */
@@ -362,48 +386,52 @@ export class TemplateMiner {
       if (learn) this.counters.lengthLimitHits++;
       line = line.slice(0, cfg.maxLineLength);
     }
-    const { tokens, truncated } = tokenize(line, cfg.maxTokens);
-    if (truncated && learn) this.counters.tokenLimitHits++;
-    const masked = new Array<string>(tokens.length);
-    const kinds = new Uint8Array(tokens.length);
-    for (let i = 0; i < tokens.length; i++) {
-      masked[i] = maskToken(tokens[i]);
-      kinds[i] = tokenKind(masked[i]);
+    const tokens = this.tokenBuf;
+    let n = tokenizeInto(line, cfg.maxTokens, tokens);
+    if (n < 0) {
+      n = -n;
+      if (learn) this.counters.tokenLimitHits++;
     }
-    const leaf = this.leafFor(masked, kinds, learn);
+    const masked = this.maskedBuf;
+    const kinds = this.kindBuf;
+    for (let i = 0; i < n; i++) {
+      const m = maskToken(tokens[i]);
+      masked[i] = m;
+      kinds[i] = tokenKind(m);
+    }
+    const leaf = this.leafFor(masked, kinds, n, learn);
     let best: Cluster | undefined;
-    if (leaf) best = this.bestMatch(leaf, masked, kinds);
+    if (leaf) best = this.bestMatch(leaf, masked, kinds, n);
     let created = false;
     if (best) {
-      if (learn) this.generalise(best, masked);
+      if (learn) this.generalise(best, masked, n);
     } else {
-      if (!learn || !leaf) return { templateId: 0, template: masked.join(' '), params: [], created: false };
-      if (this.byId.size >= cfg.maxTemplates) {
-        this.counters.templateLimitHits++;
-        return { templateId: 0, template: masked.join(' '), params: [], created: false };
+      if (!learn || !leaf || this.byId.size >= cfg.maxTemplates) {
+        if (learn && leaf) this.counters.templateLimitHits++;
+        return { templateId: 0, template: masked.slice(0, n).join(' '), params: [], created: false };
       }
-      best = this.create(masked, kinds, line);
+      best = this.create(masked.slice(0, n), kinds.slice(0, n), line);
       leaf.clusters.push(best);
       created = true;
     }
     const params: string[] = [];
-    for (const p of best.wildPositions) extractParams(best.tokens[p], tokens[p], params);
+    const wp = best.wildPositions;
+    for (let k = 0; k < wp.length; k++) extractParams(best.wildParts[k], tokens[wp[k]], params);
     if (learn) {
       best.count++;
       this.summarise(best, params);
     }
-    return { templateId: best.id, template: best.tokens.join(' '), params, created };
+    return { templateId: best.id, template: best.text, params, created };
   }
 
-  private leafFor(masked: string[], kinds: Uint8Array, create: boolean): Leaf | undefined {
-    let byFirst = this.tree.get(masked.length);
+  private leafFor(masked: string[], kinds: Uint8Array, n: number, create: boolean): Leaf | undefined {
+    let byFirst = this.tree.get(n);
     if (!byFirst) {
       if (!create) return undefined;
       byFirst = new Map();
-      this.tree.set(masked.length, byFirst);
+      this.tree.set(n, byFirst);
     }
-    const first = masked.length === 0 ? '' : masked[0];
-    const key = kinds.length === 0 || kinds[0] === VARIABLE ? WILDCARD : first;
+    const key = n === 0 ? '' : kinds[0] === VARIABLE ? WILDCARD : masked[0];
     let leaf = byFirst.get(key) ?? byFirst.get(WILDCARD);
     if (leaf && (byFirst.has(key) || !create)) return leaf;
     if (!create) return undefined;
@@ -416,8 +444,7 @@ export class TemplateMiner {
     return leaf;
   }
 
-  private bestMatch(leaf: Leaf, masked: string[], kinds: Uint8Array): Cluster | undefined {
-    const n = masked.length;
+  private bestMatch(leaf: Leaf, masked: string[], kinds: Uint8Array, n: number): Cluster | undefined {
     let best: Cluster | undefined;
     let bestSim = -1;
     let bestWild = -1;
@@ -452,9 +479,9 @@ export class TemplateMiner {
     return best && bestSim >= this.config.similarity ? best : undefined;
   }
 
-  private generalise(c: Cluster, masked: string[]): void {
+  private generalise(c: Cluster, masked: string[], n: number): void {
     let changed = false;
-    for (let i = 0; i < masked.length; i++) {
+    for (let i = 0; i < n; i++) {
       if (c.tokens[i] !== masked[i] && c.tokens[i] !== WILDCARD) {
         c.tokens[i] = WILDCARD;
         c.kinds[i] = VARIABLE;
@@ -462,23 +489,25 @@ export class TemplateMiner {
       }
     }
     if (changed) {
-      c.wildPositions = wildPositions(c.tokens);
+      setWildcards(c);
       // The parameters were numbered for the old template: start their summaries afresh.
       c.params = [];
     }
   }
 
-  private create(masked: string[], kinds: Uint8Array, line: string): Cluster {
-    const tokens = masked.slice();
+  private create(tokens: string[], kinds: Uint8Array, line: string): Cluster {
     const c: Cluster = {
-      kinds: kinds.slice(),
+      kinds,
       id: this.nextId++,
       tokens,
       count: 0,
       example: line.slice(0, this.config.maxExampleLength),
       params: [],
-      wildPositions: wildPositions(tokens),
+      wildPositions: [],
+      wildParts: [],
+      text: '',
     };
+    setWildcards(c);
     this.byId.set(c.id, c);
     return c;
   }
@@ -508,10 +537,16 @@ export class TemplateMiner {
   }
 }
 
-function wildPositions(tokens: string[]): number[] {
-  const out: number[] = [];
-  for (let i = 0; i < tokens.length; i++) if (tokens[i].includes(WILDCARD)) out.push(i);
-  return out;
+/** Recomputes what depends on the template's tokens. */
+function setWildcards(c: Cluster): void {
+  c.wildPositions = [];
+  c.wildParts = [];
+  for (let i = 0; i < c.tokens.length; i++)
+    if (c.tokens[i].includes(WILDCARD)) {
+      c.wildPositions.push(i);
+      c.wildParts.push(c.tokens[i].split(WILDCARD));
+    }
+  c.text = c.tokens.join(' ');
 }
 
 function validateConfig(c: MinerConfig, path: string): MinerConfig {
@@ -529,4 +564,3 @@ function validateConfig(c: MinerConfig, path: string): MinerConfig {
   num('maxExampleLength', 1, 1_000_000);
   return c;
 }
-export { countWild };
