@@ -96,6 +96,8 @@ export interface MinerStats {
 }
 
 interface Cluster extends LogTemplate {
+  /** The key of the leaf it lives in (kept in the state: a template's first token may have generalised since). */
+  route: string;
   /** The tokens joined by single spaces (kept in step with them). */
   text: string;
   /** For each wildcard position, the literal pieces around its wildcards (`blk_<*>` → ['blk_', '']). */
@@ -107,6 +109,8 @@ interface Cluster extends LogTemplate {
 }
 
 interface Leaf {
+  /** The first token (or `<*>`) this leaf is reached by. */
+  key: string;
   clusters: Cluster[];
 }
 
@@ -378,6 +382,92 @@ export class TemplateMiner {
     return this.byId.get(id);
   }
 
+  /** The learned state, as plain JSON (restore with `TemplateMiner.fromJSON`). */
+  toJSON(): MinerState {
+    return {
+      format: STATE_FORMAT,
+      version: STATE_VERSION,
+      config: { ...this.config },
+      nextId: this.nextId,
+      counters: { ...this.counters, templates: this.byId.size },
+      templates: [...this.byId.values()].map((c) => ({
+        id: c.id,
+        route: c.route,
+        tokens: c.tokens.slice(),
+        count: c.count,
+        example: c.example,
+        params: c.params.map((p) => ({
+          count: p.count,
+          numeric: p.numeric,
+          min: p.numeric > 0 ? p.min : null,
+          max: p.numeric > 0 ? p.max : null,
+          values: p.values.slice(),
+          overflow: p.overflow,
+        })),
+      })),
+    };
+  }
+
+  /**
+   * A miner with a state made by `toJSON` (possibly by an older version, possibly hostile): every
+   * field is checked; a bad one throws a TemplateStateError naming it (`templates[3].tokens[2]`).
+   */
+  static fromJSON(value: unknown): TemplateMiner {
+    const o = obj(value, '$');
+    if (o.format !== STATE_FORMAT) throw new TemplateStateError('$.format', `expected "${STATE_FORMAT}"`);
+    if (o.version !== STATE_VERSION)
+      throw new TemplateStateError('$.version', `unsupported version ${JSON.stringify(o.version)?.slice(0, 20)} (this build reads ${STATE_VERSION})`);
+    const cfgIn = obj(o.config, '$.config');
+    const cfg: Partial<MinerConfig> = {};
+    for (const k of Object.keys(DEFAULT_MINER_CONFIG) as (keyof MinerConfig)[])
+      if (cfgIn[k] !== undefined) cfg[k] = cfgIn[k] as number;
+    const m = new TemplateMiner(validateConfig({ ...DEFAULT_MINER_CONFIG, ...cfg }, '$.config'));
+    const c = m.config;
+    const nextId = int(o.nextId, '$.nextId', 1, Number.MAX_SAFE_INTEGER);
+    const counters = obj(o.counters, '$.counters');
+    for (const k of ['lines', 'templateLimitHits', 'tokenLimitHits', 'lengthLimitHits'] as const)
+      m.counters[k] = int(counters[k], `$.counters.${k}`, 0, Number.MAX_SAFE_INTEGER);
+    if (!Array.isArray(o.templates)) throw new TemplateStateError('$.templates', 'expected an array');
+    if (o.templates.length > c.maxTemplates)
+      throw new TemplateStateError('$.templates', `${o.templates.length} templates, more than maxTemplates ${c.maxTemplates}`);
+    let lastId = 0;
+    o.templates.forEach((t: unknown, i: number) => {
+      const at = `$.templates[${i}]`;
+      const to = obj(t, at);
+      const id = int(to.id, `${at}.id`, lastId + 1, nextId - 1);
+      lastId = id;
+      if (!Array.isArray(to.tokens)) throw new TemplateStateError(`${at}.tokens`, 'expected an array');
+      if (to.tokens.length > c.maxTokens)
+        throw new TemplateStateError(`${at}.tokens`, `${to.tokens.length} tokens, more than maxTokens ${c.maxTokens}`);
+      const tokens = to.tokens.map((x: unknown, k: number) => str(x, `${at}.tokens[${k}]`, c.maxLineLength, true));
+      const route = str(to.route, `${at}.route`, c.maxLineLength, false);
+      if (tokens.length > 0 && route !== WILDCARD && route !== maskToken(tokens[0]) && tokens[0] !== WILDCARD)
+        throw new TemplateStateError(`${at}.route`, 'neither <*> nor the first token');
+      const kinds = new Uint8Array(tokens.length);
+      for (let k = 0; k < tokens.length; k++) kinds[k] = tokenKind(tokens[k]);
+      const cl = m.create(tokens, kinds, str(to.example, `${at}.example`, c.maxExampleLength, false), route, id);
+      cl.count = int(to.count, `${at}.count`, 0, Number.MAX_SAFE_INTEGER);
+      if (!Array.isArray(to.params)) throw new TemplateStateError(`${at}.params`, 'expected an array');
+      const slots = cl.wildParts.reduce((a, p) => a + p.length - 1, 0);
+      if (to.params.length > slots)
+        throw new TemplateStateError(`${at}.params`, `${to.params.length} summaries for ${slots} parameters`);
+      cl.params = to.params.map((p: unknown, k: number) => summary(p, `${at}.params[${k}]`, c));
+      let byFirst = m.tree.get(tokens.length);
+      if (!byFirst) {
+        byFirst = new Map();
+        m.tree.set(tokens.length, byFirst);
+      }
+      let leaf = byFirst.get(route);
+      if (!leaf) {
+        leaf = { key: route, clusters: [] };
+        byFirst.set(route, leaf);
+      }
+      leaf.clusters.push(cl);
+    });
+    m.nextId = nextId;
+    return m;
+  }
+
   private process(raw: string, learn: boolean): MatchResult {
     const cfg = this.config;
     if (learn) this.counters.lines++;
@@ -410,7 +500,7 @@ export class TemplateMiner {
         if (learn && leaf) this.counters.templateLimitHits++;
         return { templateId: 0, template: masked.slice(0, n).join(' '), params: [], created: false };
       }
-      best = this.create(masked.slice(0, n), kinds.slice(0, n), line);
+      best = this.create(masked.slice(0, n), kinds.slice(0, n), line, leaf.key);
       leaf.clusters.push(best);
       created = true;
     }
@@ -438,7 +528,7 @@ export class TemplateMiner {
     const k = byFirst.size >= this.config.maxChildren ? WILDCARD : key;
     leaf = byFirst.get(k);
     if (!leaf) {
-      leaf = { clusters: [] };
+      leaf = { key: k, clusters: [] };
       byFirst.set(k, leaf);
     }
     return leaf;
@@ -495,10 +585,11 @@ export class TemplateMiner {
     }
   }
 
-  private create(tokens: string[], kinds: Uint8Array, line: string): Cluster {
+  private create(tokens: string[], kinds: Uint8Array, line: string, route: string, id = this.nextId++): Cluster {
     const c: Cluster = {
+      route,
       kinds,
-      id: this.nextId++,
+      id,
       tokens,
       count: 0,
       example: line.slice(0, this.config.maxExampleLength),
@@ -547,6 +638,78 @@ function setWildcards(c: Cluster): void {
       c.wildParts.push(c.tokens[i].split(WILDCARD));
     }
   c.text = c.tokens.join(' ');
+}
+
+export const STATE_FORMAT = 'vigie-log-templates';
+export const STATE_VERSION = 1;
+
+export interface MinerState {
+  format: typeof STATE_FORMAT;
+  version: typeof STATE_VERSION;
+  config: MinerConfig;
+  nextId: number;
+  counters: MinerStats;
+  templates: {
+    id: number;
+    route: string;
+    tokens: string[];
+    count: number;
+    example: string;
+    params: (Omit<ParamSummary, 'min' | 'max'> & { min: number | null; max: number | null })[];
+  }[];
+}
+
+function hasSpace(v: string): boolean {
+  for (let i = 0; i < v.length; i++) if (isSpace(v.charCodeAt(i))) return true;
+  return false;
+}
+
+function obj(v: unknown, path: string): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new TemplateStateError(path, 'expected an object');
+  return v as Record<string, unknown>;
+}
+
+function int(v: unknown, path: string, lo: number, hi: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi)
+    throw new TemplateStateError(path, `expected an integer in [${lo}, ${hi}], got ${JSON.stringify(v)?.slice(0, 40)}`);
+  return v;
+}
+
+function str(v: unknown, path: string, max: number, nonEmpty: boolean): string {
+  if (typeof v !== 'string') throw new TemplateStateError(path, 'expected a string');
+  if (v.length > max) throw new TemplateStateError(path, `longer than ${max} characters`);
+  if (nonEmpty && (v.length === 0 || hasSpace(v))) throw new TemplateStateError(path, 'expected a token (non-empty, no white space)');
+  return v;
+}
+
+function summary(v: unknown, path: string, c: MinerConfig): ParamSummary {
+  const o = obj(v, path);
+  const count = int(o.count, `${path}.count`, 0, Number.MAX_SAFE_INTEGER);
+  const numeric = int(o.numeric, `${path}.numeric`, 0, count);
+  const num = (x: unknown, p: string): number => {
+    if (numeric === 0) {
+      if (x !== null) throw new TemplateStateError(p, 'expected null (no numeric value seen)');
+      return 0;
+    }
+    if (typeof x !== 'number' || !Number.isFinite(x)) throw new TemplateStateError(p, 'expected a finite number');
+    return x;
+  };
+  const min = num(o.min, `${path}.min`);
+  const max = num(o.max, `${path}.max`);
+  if (numeric > 0 && min > max) throw new TemplateStateError(`${path}.min`, 'greater than max');
+  if (!Array.isArray(o.values)) throw new TemplateStateError(`${path}.values`, 'expected an array');
+  if (o.values.length > c.maxValuesPerParam)
+    throw new TemplateStateError(`${path}.values`, `more than maxValuesPerParam ${c.maxValuesPerParam}`);
+  const values = o.values.map((x: unknown, k: number) => str(x, `${path}.values[${k}]`, c.maxExampleLength, false));
+  if (typeof o.overflow !== 'boolean') throw new TemplateStateError(`${path}.overflow`, 'expected a boolean');
+  return {
+    count,
+    numeric,
+    min: numeric > 0 ? min : Infinity,
+    max: numeric > 0 ? max : -Infinity,
+    values,
+    overflow: o.overflow,
+  };
 }
 
 function validateConfig(c: MinerConfig, path: string): MinerConfig {
