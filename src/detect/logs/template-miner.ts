@@ -131,6 +131,11 @@ const isAlnum = (c: number): boolean =>
 /** Separators inside one value (`10.0.0.1`, `2024-01-02`, `job_1_2`); `:` and `/` stay (`<*>:<*>` is host and port). */
 const isJoiner = (c: number): boolean => c === 46 /* . */ || c === 45 /* - */ || c === 95; /* _ */
 
+/** A name with a short number (`eth0`, `IPv4`, `t761`, `fpr29`) is kept; from this many digits it is a value. */
+const LONG_DIGITS = 4;
+/** Letters and digits that are all hexadecimal, this long or longer, are an identifier (`de9231d`). */
+const HEX_ID_LENGTH = 6;
+
 /**
  * The token with every letter-and-digit run that holds a digit replaced by `<*>`, a sign before a
  * number included, and `<*>` pieces joined by separators merged into one. Returns the token itself
@@ -150,12 +155,15 @@ export function maskToken(tok: string): string {
     const c = tok.charCodeAt(i);
     if (isAlnum(c)) {
       let j = i;
-      let digit = false;
+      let digits = 0;
+      let hex = true;
       while (j < n && isAlnum(tok.charCodeAt(j))) {
-        if (isDigit(tok.charCodeAt(j))) digit = true;
+        const d = tok.charCodeAt(j);
+        if (isDigit(d)) digits++;
+        else if (!((d >= 97 && d <= 102) || (d >= 65 && d <= 70))) hex = false;
         j++;
       }
-      if (digit) {
+      if (digits > 0 && (isDigit(c) || digits >= LONG_DIGITS || (hex && j - i >= HEX_ID_LENGTH))) {
         if (!lastWasWild) {
           out += pendingSep + WILDCARD;
         }
@@ -214,8 +222,10 @@ export function tokenKind(tok: string): number {
   let sep = -1;
   let lettersAfterSep = 0;
   let otherAfterSep = false;
+  let digits = 0;
   for (let i = s; i < e; i++) {
     const c = tok.charCodeAt(i);
+    if (isDigit(c)) digits++;
     if (c === 46 && i > s && i < e - 1) dots++;
     else if (c === 47) slashes++;
     if (sep >= 0) {
@@ -225,6 +235,7 @@ export function tokenKind(tok: string): number {
   }
   if (dots >= 2 || (slashes >= 2 && tok.charCodeAt(s) === 47)) return VARIABLE;
   if (sep >= 0 && lettersAfterSep > 0 && !otherAfterSep) return ENUM;
+  if (digits > 0 && sep < 0 && isLetter(tok.charCodeAt(s))) return ENUM;
   if (e - s <= 5 && BOOLEANS.has(tok.slice(s, e).toLowerCase())) return ENUM;
   return WORD;
 }
