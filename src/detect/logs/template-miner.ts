@@ -212,6 +212,11 @@ export function tokenKind(tok: string): number {
   if (tok === WILDCARD) return VARIABLE;
   const w = tok.indexOf(WILDCARD);
   if (w >= 0) return tok.indexOf(WILDCARD, w + WILDCARD.length) >= 0 ? VARIABLE : WORD;
+  return plainKind(tok);
+}
+
+/** tokenKind of a token without wildcards. */
+function plainKind(tok: string): number {
   let s = 0;
   let e = tok.length;
   while (s < e && isWrap(tok.charCodeAt(s))) s++;
@@ -226,7 +231,7 @@ export function tokenKind(tok: string): number {
   for (let i = s; i < e; i++) {
     const c = tok.charCodeAt(i);
     if (isDigit(c)) digits++;
-    if (c === 46 && i > s && i < e - 1) dots++;
+    else if (c === 46 && i > s && i < e - 1) dots++;
     else if (c === 47) slashes++;
     if (sep >= 0) {
       if (isLetter(c)) lettersAfterSep++;
@@ -238,6 +243,20 @@ export function tokenKind(tok: string): number {
   if (digits > 0 && sep < 0 && isLetter(tok.charCodeAt(s))) return ENUM;
   if (e - s <= 5 && BOOLEANS.has(tok.slice(s, e).toLowerCase())) return ENUM;
   return WORD;
+}
+
+/** maskToken and tokenKind in one: the masked token, its kind written to kinds[at]. */
+function maskAndKind(tok: string, kinds: Uint8Array, at: number): string {
+  const n = tok.length;
+  let i = 0;
+  while (i < n && !isDigit(tok.charCodeAt(i))) i++;
+  if (i === n) {
+    kinds[at] = plainKind(tok);
+    return tok;
+  }
+  const m = maskToken(tok);
+  kinds[at] = tokenKind(m);
+  return m;
 }
 
 const isSpace = (c: number): boolean => c === 32 || c === 9 || c === 13 || c === 10 || c === 11 || c === 12;
@@ -495,11 +514,7 @@ export class TemplateMiner {
     }
     const masked = this.maskedBuf;
     const kinds = this.kindBuf;
-    for (let i = 0; i < n; i++) {
-      const m = maskToken(tokens[i]);
-      masked[i] = m;
-      kinds[i] = tokenKind(m);
-    }
+    for (let i = 0; i < n; i++) masked[i] = maskAndKind(tokens[i], kinds, i);
     const leaf = this.leafFor(masked, kinds, n, learn);
     let best: Cluster | undefined;
     if (leaf) best = this.bestMatch(leaf, masked, kinds, n);
