@@ -198,6 +198,8 @@ export const VARIABLE = 2;
 
 const isLetter = (c: number): boolean => (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
 const BOOLEANS: ReadonlySet<string> = new Set(['true', 'false', 'yes', 'no', 'on', 'off']);
+/** First letters of BOOLEANS, lower case: most tokens are ruled out without a copy. */
+const BOOLEAN_INITIALS: ReadonlySet<number> = new Set([...'tfyno'].map((c) => c.charCodeAt(0)));
 /** Punctuation that wraps a token (`(x)`, `"x",`, `[x]:`) and is ignored when classifying it. */
 const isWrap = (c: number): boolean =>
   c === 40 || c === 41 || c === 91 || c === 93 || c === 123 || c === 125 || c === 34 || c === 39 || c === 44 || c === 59 || c === 58 || c === 46 || c === 60 || c === 62;
@@ -241,7 +243,8 @@ function plainKind(tok: string): number {
   if (dots >= 2 || (slashes >= 2 && tok.charCodeAt(s) === 47)) return VARIABLE;
   if (sep >= 0 && lettersAfterSep > 0 && !otherAfterSep) return ENUM;
   if (digits > 0 && sep < 0 && isLetter(tok.charCodeAt(s))) return ENUM;
-  if (e - s <= 5 && BOOLEANS.has(tok.slice(s, e).toLowerCase())) return ENUM;
+  if (e - s <= 5 && e - s >= 2 && BOOLEAN_INITIALS.has(tok.charCodeAt(s) | 32) && BOOLEANS.has(tok.slice(s, e).toLowerCase()))
+    return ENUM;
   return WORD;
 }
 
@@ -479,7 +482,7 @@ export class TemplateMiner {
       cl.count = int(to.count, `${at}.count`, 0, Number.MAX_SAFE_INTEGER);
       if (!Array.isArray(to.params)) throw new TemplateStateError(`${at}.params`, 'expected an array');
       const slots = cl.wildParts.reduce((a, p) => a + p.length - 1, 0);
-      if (to.params.length > slots)
+      if (to.params.length !== slots)
         throw new TemplateStateError(`${at}.params`, `${to.params.length} summaries for ${slots} parameters`);
       cl.params = to.params.map((p: unknown, k: number) => summary(p, `${at}.params[${k}]`, c));
       let byFirst = m.tree.get(tokens.length);
@@ -597,18 +600,50 @@ export class TemplateMiner {
 
   private generalise(c: Cluster, masked: string[], n: number): void {
     let changed = false;
+    for (let i = 0; i < n; i++) if (c.tokens[i] !== masked[i] && c.tokens[i] !== WILDCARD) changed = true;
+    if (!changed) return;
+    // Keep what was learned of the positions that stay; a word that becomes a variable had its one
+    // value in every line so far.
+    const old = new Map<number, ParamSummary[]>();
+    let k = 0;
+    for (let w = 0; w < c.wildPositions.length; w++) {
+      const slots = c.wildParts[w].length - 1;
+      old.set(c.wildPositions[w], c.params.slice(k, k + slots));
+      k += slots;
+    }
+    const before = c.tokens.slice();
     for (let i = 0; i < n; i++) {
       if (c.tokens[i] !== masked[i] && c.tokens[i] !== WILDCARD) {
         c.tokens[i] = WILDCARD;
         c.kinds[i] = VARIABLE;
-        changed = true;
       }
     }
-    if (changed) {
-      setWildcards(c);
-      // The parameters were numbered for the old template: start their summaries afresh.
-      c.params = [];
+    setWildcards(c);
+    const params: ParamSummary[] = [];
+    for (let w = 0; w < c.wildPositions.length; w++) {
+      const p = c.wildPositions[w];
+      const kept = before[p] === c.tokens[p] ? old.get(p) : undefined;
+      if (kept) params.push(...kept);
+      else if (!before[p].includes(WILDCARD)) params.push(this.seeded(before[p], c.count));
+      else params.push(newSummary());
     }
+    c.params = params;
+  }
+
+  /** The summary of a position that held `value` in each of `count` lines. */
+  private seeded(value: string, count: number): ParamSummary {
+    const s = newSummary();
+    if (count === 0) return s;
+    s.count = count;
+    const num = plainNumber(value);
+    if (num === num) {
+      s.numeric = count;
+      s.min = num;
+      s.max = num;
+    }
+    if (this.config.maxValuesPerParam > 0) s.values.push(value.slice(0, this.config.maxExampleLength));
+    else s.overflow = true;
+    return s;
   }
 
   private create(tokens: string[], kinds: Uint8Array, line: string, route: string, id = this.nextId++): Cluster {
@@ -625,6 +660,7 @@ export class TemplateMiner {
       text: '',
     };
     setWildcards(c);
+    for (const parts of c.wildParts) for (let k = 1; k < parts.length; k++) c.params.push(newSummary());
     this.byId.set(c.id, c);
     return c;
   }
@@ -632,8 +668,7 @@ export class TemplateMiner {
   private summarise(c: Cluster, params: string[]): void {
     const cfg = this.config;
     const ps = c.params;
-    while (ps.length < params.length) ps.push(newSummary());
-    for (let k = 0; k < params.length; k++) {
+    for (let k = 0; k < params.length && k < ps.length; k++) {
       const s = ps[k];
       const v = params[k];
       s.count++;
