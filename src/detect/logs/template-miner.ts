@@ -517,7 +517,19 @@ export class TemplateMiner {
     }
     const masked = this.maskedBuf;
     const kinds = this.kindBuf;
-    for (let i = 0; i < n; i++) masked[i] = maskAndKind(tokens[i], kinds, i);
+    let w = 0;
+    for (let i = 0; i < n; i++) {
+      const m = maskAndKind(tokens[i], kinds, w);
+      // A run of values of one shape (`blk_1 blk_2 blk_3`, a list of numbers) is one variable: lists
+      // of any length are one event.
+      if (w > 0 && m === masked[w - 1] && m.includes(WILDCARD)) {
+        tokens[w - 1] += ' ' + tokens[i];
+        continue;
+      }
+      tokens[w] = tokens[i];
+      masked[w++] = m;
+    }
+    n = w;
     const leaf = this.leafFor(masked, kinds, n, learn);
     let best: Cluster | undefined;
     if (leaf) best = this.bestMatch(leaf, masked, kinds, n);
