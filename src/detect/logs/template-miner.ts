@@ -732,11 +732,6 @@ export interface MinerState {
   }[];
 }
 
-function hasSpace(v: string): boolean {
-  for (let i = 0; i < v.length; i++) if (isSpace(v.charCodeAt(i))) return true;
-  return false;
-}
-
 function obj(v: unknown, path: string): Record<string, unknown> {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new TemplateStateError(path, 'expected an object');
   return v as Record<string, unknown>;
@@ -751,7 +746,8 @@ function int(v: unknown, path: string, lo: number, hi: number): number {
 function str(v: unknown, path: string, max: number, nonEmpty: boolean): string {
   if (typeof v !== 'string') throw new TemplateStateError(path, 'expected a string');
   if (v.length > max) throw new TemplateStateError(path, `longer than ${max} characters`);
-  if (nonEmpty && (v.length === 0 || hasSpace(v))) throw new TemplateStateError(path, 'expected a token (non-empty, no white space)');
+  // A token may hold white space: the last one of a line cut at maxTokens holds the rest of the line.
+  if (nonEmpty && v.length === 0) throw new TemplateStateError(path, 'expected a token (non-empty)');
   return v;
 }
 

@@ -255,7 +255,7 @@ export interface DecoderStats {
   lines: number;
   events: number;
   malformed: number;
-  /** Joined lines cut at maxLineLength. */
+  /** Lines (single or joined from partial entries) cut at maxLineLength. */
   truncated: number;
   joiner: JoinerStats;
 }
@@ -362,6 +362,10 @@ export class LogDecoder {
   }
 
   private event(message: string, stream: string, time: string | undefined, line: number, out: LogEvent[]): void {
+    if (message.length > this.limits.maxLineLength) {
+      message = message.slice(0, this.limits.maxLineLength);
+      this.counters.truncated++;
+    }
     let j = this.joiners.get(stream);
     if (!j) {
       j = new MultilineJoiner(this.limits);
