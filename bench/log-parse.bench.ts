@@ -49,7 +49,11 @@ function renewed(lines: string[], copies: number): string[] {
   return out;
 }
 
-function measure(lines: string[], trials: number, f: () => number): { cpuMs: number; ms: number; check: number } {
+function measure(
+  lines: string[],
+  trials: number,
+  f: () => number,
+): { cpuMs: number; ms: number; check: number } {
   let best = { cpuMs: Infinity, ms: Infinity };
   let check = 0;
   for (let t = 0; t < trials; t++) {
@@ -70,14 +74,20 @@ const rate = (n: number, r: { cpuMs: number; ms: number }): string =>
 export async function run(): Promise<void> {
   const { lines: base, from } = baseLines();
   const lines = renewed(base, 8);
-  console.log(`lines: ${fmt(lines.length)} from ${from}, average ${fmt(lines.reduce((a, l) => a + l.length, 0) / lines.length)} characters`);
+  console.log(
+    `lines: ${fmt(lines.length)} from ${from}, average ${fmt(lines.reduce((a, l) => a + l.length, 0) / lines.length)} characters`,
+  );
 
   const steadyMiner = new TemplateMiner();
   for (const l of lines) steadyMiner.add(l);
   const naiveSteady = new NaiveMaskingParser();
   for (const l of lines) naiveSteady.add(l);
   // Warm-up of both paths.
-  for (let r = 0; r < 2; r++) for (const l of lines) steadyMiner.add(l), naiveSteady.add(l);
+  for (let r = 0; r < 2; r++)
+    for (const l of lines) {
+      steadyMiner.add(l);
+      naiveSteady.add(l);
+    }
 
   const miner = measure(lines, 10, () => {
     let k = 0;

@@ -92,13 +92,18 @@ export const normalizeTemplate = (t: string): string => t.trim().replace(/\s+/g,
 export function parsingAccuracy(truth: readonly string[], parsed: readonly string[]): number {
   if (truth.length === 0) return 0;
   let ok = 0;
-  for (let i = 0; i < truth.length; i++) if (normalizeTemplate(parsed[i]) === normalizeTemplate(truth[i])) ok++;
+  for (let i = 0; i < truth.length; i++)
+    if (normalizeTemplate(parsed[i]) === normalizeTemplate(truth[i])) ok++;
   return ok / truth.length;
 }
 
 const mean = (xs: number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
 
-export function evalLoghubSystem(dir: string, name: string, config: Partial<MinerConfig> = {}): LogSystemResult {
+export function evalLoghubSystem(
+  dir: string,
+  name: string,
+  config: Partial<MinerConfig> = {},
+): LogSystemResult {
   const s = readLoghubSystem(dir, name);
   const lines = s.contents;
   const miner = new TemplateMiner(config);
@@ -166,7 +171,8 @@ export function evalLoghubSystem(dir: string, name: string, config: Partial<Mine
 /** Every system found in `dir` (a folder per system); throws a DatasetError when there is none. */
 export function evalLoghub(dir: string, config: Partial<MinerConfig> = {}): LoghubEvaluation {
   const names = listLoghub(dir);
-  if (names.length === 0) throw new Error(`${dir}: no Loghub system folder (<System>/<System>_2k.log_structured.csv)`);
+  if (names.length === 0)
+    throw new Error(`${dir}: no Loghub system folder (<System>/<System>_2k.log_structured.csv)`);
   const systems = names.map((n) => evalLoghubSystem(dir, n, config));
   const drains = systems.map((s) => s.drainGroupingAccuracy);
   return {

@@ -34,7 +34,11 @@ describe('grouping accuracy (Loghub)', () => {
 describe('Loghub reader and evaluation on a fixture', () => {
   it('reads quoted CSV fields and scores a folder with any subset of systems', () => {
     const text = '1,"a, ""b""",c\n2';
-    expect(readCsvRecord(text, 0)).toEqual({ fields: ['1', 'a, "b"', 'c'], next: text.indexOf('2'), ok: true });
+    expect(readCsvRecord(text, 0)).toEqual({
+      fields: ['1', 'a, "b"', 'c'],
+      next: text.indexOf('2'),
+      ok: true,
+    });
     expect(readCsvRecord('"open', 0).ok).toBe(false);
     const dir = mkdtempSync(join(tmpdir(), 'loghub-'));
     mkdirSync(join(dir, 'Tiny'));
@@ -46,16 +50,29 @@ describe('Loghub reader and evaluation on a fixture', () => {
     const csv = (f: string): string => (/[",]/.test(f) ? `"${f.replace(/"/g, '""')}"` : f);
     writeFileSync(
       join(dir, 'Tiny', 'Tiny_2k.log_structured.csv'),
-      ['LineId,Level,Content,EventId,EventTemplate', ...rows.map((r) => r.map(csv).join(',')), '4,broken'].join('\n') + '\n',
+      [
+        'LineId,Level,Content,EventId,EventTemplate',
+        ...rows.map((r) => r.map(csv).join(',')),
+        '4,broken',
+      ].join('\n') + '\n',
     );
     writeFileSync(join(dir, 'Tiny', 'Tiny_2k.log'), 'l1\nl2\nl3\nl4\n');
     const sys = readLoghubSystem(dir, 'Tiny');
     expect(sys.contents).toEqual(rows.map((r) => r[2]));
-    expect(sys.skipped.map((e) => e.message)).toEqual([`${join(dir, 'Tiny', 'Tiny_2k.log_structured.csv')}:5: expected 5 CSV fields, got 2`]);
+    expect(sys.skipped.map((e) => e.message)).toEqual([
+      `${join(dir, 'Tiny', 'Tiny_2k.log_structured.csv')}:5: expected 5 CSV fields, got 2`,
+    ]);
     const r = evalLoghub(dir);
     expect(Object.keys(r).sort()).toEqual(['mean', 'systems']);
     const [s] = r.systems;
-    expect(s).toMatchObject({ name: 'Tiny', lines: 3, templates: 2, groupingAccuracy: 1, parsingAccuracy: 1, drainGroupingAccuracy: null });
+    expect(s).toMatchObject({
+      name: 'Tiny',
+      lines: 3,
+      templates: 2,
+      groupingAccuracy: 1,
+      parsingAccuracy: 1,
+      drainGroupingAccuracy: null,
+    });
     expect(s.linesPerSecond).toBeGreaterThan(0);
     expect(s.baselines.oneTemplate.groupingAccuracy).toBe(0);
     expect(r.mean).toMatchObject({ groupingAccuracy: 1, parsingAccuracy: 1 });
@@ -67,7 +84,16 @@ const loghub = requireDataset('loghub-2k');
 describe.skipIf(!loghub)('loghub-2k', () => {
   it('groups at or above Drain on every system, 0.92 or more on average (docs/evaluation.md)', () => {
     const r = evalLoghub(loghub!);
-    expect(r.systems.map((s) => s.name)).toEqual(['Android', 'BGL', 'HDFS', 'HPC', 'Hadoop', 'Linux', 'Mac', 'Spark']);
+    expect(r.systems.map((s) => s.name)).toEqual([
+      'Android',
+      'BGL',
+      'HDFS',
+      'HPC',
+      'Hadoop',
+      'Linux',
+      'Mac',
+      'Spark',
+    ]);
     for (const s of r.systems) {
       expect(s.lines, s.name).toBe(2000);
       expect(s.skipped, s.name).toEqual([]);

@@ -667,7 +667,6 @@ export const policyFiles = target(
   YAML_PER_BYTE_MS,
 );
 
-
 // ---- Container log lines (Docker JSON, CRI, stack traces) and the template miner
 
 const LOG_INPUT = 'fuzz-container.log';
@@ -719,18 +718,44 @@ export const containerLogs = target(
       maxLineLength: 4096,
       maxEventLines: 20,
     });
-    const miner = new TemplateMiner({ maxTemplates: 64, maxTokens: 32, maxLineLength: 2048, maxValuesPerParam: 4 });
-    const events = d.flush(text.split('\n').reduce((out, l) => d.push(l, out), [] as ReturnType<LogDecoder['flush']>));
-    for (const e of d.errors) check(containerLogs.name, LOG_PLACE.test(e.message), () => `error does not name input:line: ${e.message}`);
+    const miner = new TemplateMiner({
+      maxTemplates: 64,
+      maxTokens: 32,
+      maxLineLength: 2048,
+      maxValuesPerParam: 4,
+    });
+    const events = d.flush(
+      text.split('\n').reduce((out, l) => d.push(l, out), [] as ReturnType<LogDecoder['flush']>),
+    );
+    for (const e of d.errors)
+      check(
+        containerLogs.name,
+        LOG_PLACE.test(e.message),
+        () => `error does not name input:line: ${e.message}`,
+      );
     const st = d.stats();
-    check(containerLogs.name, st.events === events.length, () => `${st.events} events counted, ${events.length} returned`);
+    check(
+      containerLogs.name,
+      st.events === events.length,
+      () => `${st.events} events counted, ${events.length} returned`,
+    );
     for (const e of events) {
-      check(containerLogs.name, e.message.length <= 4096, () => `event of ${e.message.length} characters past the bound`);
+      check(
+        containerLogs.name,
+        e.message.length <= 4096,
+        () => `event of ${e.message.length} characters past the bound`,
+      );
       const r = miner.add(e.message);
-      check(containerLogs.name, r.templateId >= 0 && r.params.every((p) => typeof p === 'string'), () => JSON.stringify(r));
+      check(containerLogs.name, r.templateId >= 0 && r.params.every((p) => typeof p === 'string'), () =>
+        JSON.stringify(r),
+      );
     }
     const again = TemplateMiner.fromJSON(JSON.parse(JSON.stringify(miner)));
-    check(containerLogs.name, JSON.stringify(again) === JSON.stringify(miner), () => 'state does not round-trip');
+    check(
+      containerLogs.name,
+      JSON.stringify(again) === JSON.stringify(miner),
+      () => 'state does not round-trip',
+    );
   },
   () => 'the decoder counts bad lines and the miner takes any text: nothing throws',
 );

@@ -10,7 +10,9 @@ function minerParams(params: string[]): Partial<MinerConfig> {
     const eq = p.indexOf('=');
     const k = p.slice(0, eq) as keyof MinerConfig;
     if (eq < 1 || !(k in DEFAULT_MINER_CONFIG))
-      throw new Error(`--param ${p}: expected k=v with k one of ${Object.keys(DEFAULT_MINER_CONFIG).join(', ')}`);
+      throw new Error(
+        `--param ${p}: expected k=v with k one of ${Object.keys(DEFAULT_MINER_CONFIG).join(', ')}`,
+      );
     const v = Number(p.slice(eq + 1));
     if (!Number.isFinite(v)) throw new Error(`--param ${p}: not a number`);
     out[k] = v;
@@ -38,8 +40,11 @@ export function register(program: Command): void {
       if (o.output !== 'json' && o.output !== 'md' && o.output !== 'text')
         throw new Error(`--output ${o.output}: expected json, md or text`);
       const r = evalLoghub(o.data, minerParams(o.param));
-      process.stdout.write(o.output === 'json' ? loghubJson(r) : o.output === 'md' ? loghubMarkdown(r) : loghubText(r));
+      process.stdout.write(
+        o.output === 'json' ? loghubJson(r) : o.output === 'md' ? loghubMarkdown(r) : loghubText(r),
+      );
       const skipped = r.systems.reduce((a, s) => a + s.skipped.length, 0);
-      if (skipped && o.output === 'json') process.stderr.write(`${skipped} input(s) skipped (listed per system)\n`);
+      if (skipped && o.output === 'json')
+        process.stderr.write(`${skipped} input(s) skipped (listed per system)\n`);
     });
 }

@@ -126,8 +126,7 @@ export class TemplateStateError extends Error {
 }
 
 const isDigit = (c: number): boolean => c >= 48 && c <= 57;
-const isAlnum = (c: number): boolean =>
-  (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
+const isAlnum = (c: number): boolean => (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
 /** Separators inside one value (`10.0.0.1`, `2024-01-02`, `job_1_2`); `:` and `/` stay (`<*>:<*>` is host and port). */
 const isJoiner = (c: number): boolean => c === 46 /* . */ || c === 45 /* - */ || c === 95; /* _ */
 
@@ -175,7 +174,12 @@ export function maskToken(tok: string): string {
         lastWasWild = false;
       }
       i = j;
-    } else if (c === 45 /* - */ && i + 1 < n && isDigit(tok.charCodeAt(i + 1)) && (i === 0 || !isAlnum(tok.charCodeAt(i - 1)))) {
+    } else if (
+      c === 45 /* - */ &&
+      i + 1 < n &&
+      isDigit(tok.charCodeAt(i + 1)) &&
+      (i === 0 || !isAlnum(tok.charCodeAt(i - 1)))
+    ) {
       // A sign: part of the number that follows.
       i++;
     } else if (lastWasWild && isJoiner(c) && pendingSep.length === 0) {
@@ -202,7 +206,20 @@ const BOOLEANS: ReadonlySet<string> = new Set(['true', 'false', 'yes', 'no', 'on
 const BOOLEAN_INITIALS: ReadonlySet<number> = new Set([...'tfyno'].map((c) => c.charCodeAt(0)));
 /** Punctuation that wraps a token (`(x)`, `"x",`, `[x]:`) and is ignored when classifying it. */
 const isWrap = (c: number): boolean =>
-  c === 40 || c === 41 || c === 91 || c === 93 || c === 123 || c === 125 || c === 34 || c === 39 || c === 44 || c === 59 || c === 58 || c === 46 || c === 60 || c === 62;
+  c === 40 ||
+  c === 41 ||
+  c === 91 ||
+  c === 93 ||
+  c === 123 ||
+  c === 125 ||
+  c === 34 ||
+  c === 39 ||
+  c === 44 ||
+  c === 59 ||
+  c === 58 ||
+  c === 46 ||
+  c === 60 ||
+  c === 62;
 
 /**
  * The kind of a masked token. VARIABLE: it holds a wildcard, or has the shape of a value without
@@ -243,7 +260,12 @@ function plainKind(tok: string): number {
   if (dots >= 2 || (slashes >= 2 && tok.charCodeAt(s) === 47)) return VARIABLE;
   if (sep >= 0 && lettersAfterSep > 0 && !otherAfterSep) return ENUM;
   if (digits > 0 && sep < 0 && isLetter(tok.charCodeAt(s))) return ENUM;
-  if (e - s <= 5 && e - s >= 2 && BOOLEAN_INITIALS.has(tok.charCodeAt(s) | 32) && BOOLEANS.has(tok.slice(s, e).toLowerCase()))
+  if (
+    e - s <= 5 &&
+    e - s >= 2 &&
+    BOOLEAN_INITIALS.has(tok.charCodeAt(s) | 32) &&
+    BOOLEANS.has(tok.slice(s, e).toLowerCase())
+  )
     return ENUM;
   return WORD;
 }
@@ -344,7 +366,6 @@ export function extractParams(parts: readonly string[], token: string, out: stri
     return false;
   }
 }
-
 
 const newSummary = (): ParamSummary => ({
   count: 0,
@@ -449,7 +470,10 @@ export class TemplateMiner {
     const o = obj(value, '$');
     if (o.format !== STATE_FORMAT) throw new TemplateStateError('$.format', `expected "${STATE_FORMAT}"`);
     if (o.version !== STATE_VERSION)
-      throw new TemplateStateError('$.version', `unsupported version ${JSON.stringify(o.version)?.slice(0, 20)} (this build reads ${STATE_VERSION})`);
+      throw new TemplateStateError(
+        '$.version',
+        `unsupported version ${JSON.stringify(o.version)?.slice(0, 20)} (this build reads ${STATE_VERSION})`,
+      );
     const cfgIn = obj(o.config, '$.config');
     const cfg: Partial<MinerConfig> = {};
     for (const k of Object.keys(DEFAULT_MINER_CONFIG) as (keyof MinerConfig)[])
@@ -462,7 +486,10 @@ export class TemplateMiner {
       m.counters[k] = int(counters[k], `$.counters.${k}`, 0, Number.MAX_SAFE_INTEGER);
     if (!Array.isArray(o.templates)) throw new TemplateStateError('$.templates', 'expected an array');
     if (o.templates.length > c.maxTemplates)
-      throw new TemplateStateError('$.templates', `${o.templates.length} templates, more than maxTemplates ${c.maxTemplates}`);
+      throw new TemplateStateError(
+        '$.templates',
+        `${o.templates.length} templates, more than maxTemplates ${c.maxTemplates}`,
+      );
     let lastId = 0;
     o.templates.forEach((t: unknown, i: number) => {
       const at = `$.templates[${i}]`;
@@ -471,14 +498,25 @@ export class TemplateMiner {
       lastId = id;
       if (!Array.isArray(to.tokens)) throw new TemplateStateError(`${at}.tokens`, 'expected an array');
       if (to.tokens.length > c.maxTokens)
-        throw new TemplateStateError(`${at}.tokens`, `${to.tokens.length} tokens, more than maxTokens ${c.maxTokens}`);
-      const tokens = to.tokens.map((x: unknown, k: number) => str(x, `${at}.tokens[${k}]`, c.maxLineLength, true));
+        throw new TemplateStateError(
+          `${at}.tokens`,
+          `${to.tokens.length} tokens, more than maxTokens ${c.maxTokens}`,
+        );
+      const tokens = to.tokens.map((x: unknown, k: number) =>
+        str(x, `${at}.tokens[${k}]`, c.maxLineLength, true),
+      );
       const route = str(to.route, `${at}.route`, c.maxLineLength, false);
       if (tokens.length > 0 && route !== WILDCARD && route !== maskToken(tokens[0]) && tokens[0] !== WILDCARD)
         throw new TemplateStateError(`${at}.route`, 'neither <*> nor the first token');
       const kinds = new Uint8Array(tokens.length);
       for (let k = 0; k < tokens.length; k++) kinds[k] = tokenKind(tokens[k]);
-      const cl = m.create(tokens, kinds, str(to.example, `${at}.example`, c.maxExampleLength, false), route, id);
+      const cl = m.create(
+        tokens,
+        kinds,
+        str(to.example, `${at}.example`, c.maxExampleLength, false),
+        route,
+        id,
+      );
       cl.count = int(to.count, `${at}.count`, 0, Number.MAX_SAFE_INTEGER);
       if (!Array.isArray(to.params)) throw new TemplateStateError(`${at}.params`, 'expected an array');
       const slots = cl.wildParts.reduce((a, p) => a + p.length - 1, 0);
@@ -658,7 +696,13 @@ export class TemplateMiner {
     return s;
   }
 
-  private create(tokens: string[], kinds: Uint8Array, line: string, route: string, id = this.nextId++): Cluster {
+  private create(
+    tokens: string[],
+    kinds: Uint8Array,
+    line: string,
+    route: string,
+    id = this.nextId++,
+  ): Cluster {
     const c: Cluster = {
       route,
       kinds,
@@ -733,13 +777,17 @@ export interface MinerState {
 }
 
 function obj(v: unknown, path: string): Record<string, unknown> {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new TemplateStateError(path, 'expected an object');
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    throw new TemplateStateError(path, 'expected an object');
   return v as Record<string, unknown>;
 }
 
 function int(v: unknown, path: string, lo: number, hi: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi)
-    throw new TemplateStateError(path, `expected an integer in [${lo}, ${hi}], got ${JSON.stringify(v)?.slice(0, 40)}`);
+    throw new TemplateStateError(
+      path,
+      `expected an integer in [${lo}, ${hi}], got ${JSON.stringify(v)?.slice(0, 40)}`,
+    );
   return v;
 }
 
@@ -760,7 +808,8 @@ function summary(v: unknown, path: string, c: MinerConfig): ParamSummary {
       if (x !== null) throw new TemplateStateError(p, 'expected null (no numeric value seen)');
       return 0;
     }
-    if (typeof x !== 'number' || !Number.isFinite(x)) throw new TemplateStateError(p, 'expected a finite number');
+    if (typeof x !== 'number' || !Number.isFinite(x))
+      throw new TemplateStateError(p, 'expected a finite number');
     return x;
   };
   const min = num(o.min, `${path}.min`);
@@ -769,7 +818,9 @@ function summary(v: unknown, path: string, c: MinerConfig): ParamSummary {
   if (!Array.isArray(o.values)) throw new TemplateStateError(`${path}.values`, 'expected an array');
   if (o.values.length > c.maxValuesPerParam)
     throw new TemplateStateError(`${path}.values`, `more than maxValuesPerParam ${c.maxValuesPerParam}`);
-  const values = o.values.map((x: unknown, k: number) => str(x, `${path}.values[${k}]`, c.maxExampleLength, false));
+  const values = o.values.map((x: unknown, k: number) =>
+    str(x, `${path}.values[${k}]`, c.maxExampleLength, false),
+  );
   if (typeof o.overflow !== 'boolean') throw new TemplateStateError(`${path}.overflow`, 'expected a boolean');
   return {
     count,
@@ -785,7 +836,10 @@ function validateConfig(c: MinerConfig, path: string): MinerConfig {
   const num = (k: keyof MinerConfig, lo: number, hi: number, integer = true): void => {
     const v = c[k];
     if (typeof v !== 'number' || !Number.isFinite(v) || v < lo || v > hi || (integer && !Number.isInteger(v)))
-      throw new TemplateStateError(`${path}.${k}`, `expected ${integer ? 'an integer' : 'a number'} in [${lo}, ${hi}], got ${String(v)}`);
+      throw new TemplateStateError(
+        `${path}.${k}`,
+        `expected ${integer ? 'an integer' : 'a number'} in [${lo}, ${hi}], got ${String(v)}`,
+      );
   };
   num('similarity', 0, 1, false);
   num('maxChildren', 1, 1_000_000);

@@ -52,26 +52,39 @@ export const DEFAULT_WRAPPER_LIMITS: Readonly<WrapperLimits> = Object.freeze({
 });
 
 export type Decoded =
-  | { ok: true; log: string; stream?: string; time?: string; partial: boolean }
-  | { ok: false; reason: string };
+  { ok: true; log: string; stream?: string; time?: string; partial: boolean } | { ok: false; reason: string };
 
 /** One line of Docker's json-file driver. */
 export function decodeDockerJson(text: string): Decoded {
+  // Ruled out without JSON.parse: a thrown SyntaxError costs tens of microseconds, a garbage file
+  // is thousands of them.
+  const t = text.trim();
+  if (t.charCodeAt(0) !== 123 || t.charCodeAt(t.length - 1) !== 125)
+    return { ok: false, reason: 'not a JSON object' };
   let v: unknown;
   try {
     v = JSON.parse(text);
   } catch (e) {
     return { ok: false, reason: `not JSON (${(e as Error).message.slice(0, 80)})` };
   }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return { ok: false, reason: 'not a JSON object' };
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    return { ok: false, reason: 'not a JSON object' };
   const o = v as Record<string, unknown>;
   if (typeof o.log !== 'string') return { ok: false, reason: 'no string "log" field' };
-  if (o.stream !== undefined && typeof o.stream !== 'string') return { ok: false, reason: '"stream" is not a string' };
-  if (o.time !== undefined && typeof o.time !== 'string') return { ok: false, reason: '"time" is not a string' };
+  if (o.stream !== undefined && typeof o.stream !== 'string')
+    return { ok: false, reason: '"stream" is not a string' };
+  if (o.time !== undefined && typeof o.time !== 'string')
+    return { ok: false, reason: '"time" is not a string' };
   let log = o.log;
   const partial = !log.endsWith('\n');
   if (!partial) log = log.slice(0, log.endsWith('\r\n') ? -2 : -1);
-  return { ok: true, log, stream: o.stream as string | undefined, time: o.time as string | undefined, partial };
+  return {
+    ok: true,
+    log,
+    stream: o.stream as string | undefined,
+    time: o.time as string | undefined,
+    partial,
+  };
 }
 
 const isDigit = (c: number): boolean => c >= 48 && c <= 57;
@@ -98,14 +111,19 @@ export function decodeCri(text: string): Decoded {
   const s3 = text.indexOf(' ', s2 + 1);
   const tags = text.slice(s2 + 1, s3 < 0 ? text.length : s3);
   const tag = tags.split(':', 1)[0];
-  if (tag !== 'P' && tag !== 'F') return { ok: false, reason: `CRI tag must be P or F, got "${tags.slice(0, 20)}"` };
+  if (tag !== 'P' && tag !== 'F')
+    return { ok: false, reason: `CRI tag must be P or F, got "${tags.slice(0, 20)}"` };
   const log = s3 < 0 ? '' : text.slice(s3 + 1);
   return { ok: true, log, stream, time, partial: tag === 'P' };
 }
 
 /** Whether a line looks like a CRI line (for `auto`). */
 const looksCri = (t: string): boolean =>
-  t.length > 24 && isDigit(t.charCodeAt(0)) && t.charCodeAt(4) === 45 && t.charCodeAt(10) === 84 && / std(out|err) [PF][ :]?/.test(t.slice(19, 80));
+  t.length > 24 &&
+  isDigit(t.charCodeAt(0)) &&
+  t.charCodeAt(4) === 45 &&
+  t.charCodeAt(10) === 84 &&
+  / std(out|err) [PF][ :]?/.test(t.slice(19, 80));
 
 // ---- multi-line events
 
@@ -115,7 +133,8 @@ const JAVA_CAUSE = /^\s*(Caused by|Suppressed): /;
 /** `java.lang.IllegalStateException: boom`, `com.x.MyError`: a throwable's first line. */
 const JAVA_HEADER = /^(?:[A-Za-z_$][\w$]*\.)+[A-Za-z_$][\w$]*(?:Exception|Error|Throwable)(?::\s.*)?$/;
 const PY_TRACEBACK = 'Traceback (most recent call last):';
-const PY_CHAIN = /^(During handling of the above exception, another exception occurred:|The above exception was the direct cause of the following exception:)$/;
+const PY_CHAIN =
+  /^(During handling of the above exception, another exception occurred:|The above exception was the direct cause of the following exception:)$/;
 /** `ValueError: bad`, `KeyError: 'x'`, `StopIteration`: the line that ends a Python traceback. */
 const PY_EXCEPTION = /^[A-Za-z_][\w.]*(?::\s?.*)?$/;
 
@@ -150,7 +169,9 @@ export class MultilineJoiner {
   private mode: Mode = 'none';
   readonly stats: JoinerStats = { events: 0, joinedLines: 0, truncatedLines: 0 };
 
-  constructor(private readonly limits: Pick<WrapperLimits, 'maxEventLines' | 'maxLineLength'> = DEFAULT_WRAPPER_LIMITS) {}
+  constructor(
+    private readonly limits: Pick<WrapperLimits, 'maxEventLines' | 'maxLineLength'> = DEFAULT_WRAPPER_LIMITS,
+  ) {}
 
   /** One line (`time`: the runtime's time stamp, kept for the event it opens). */
   push(text: string, line: number, out: JoinedEvent[] = [], time?: string): JoinedEvent[] {
@@ -206,7 +227,11 @@ export class MultilineJoiner {
         return t.length > 0 && (t.charCodeAt(0) === 32 || t.charCodeAt(0) === 9);
       case 'python':
         return (
-          t.length === 0 || t.charCodeAt(0) === 32 || t.charCodeAt(0) === 9 || PY_CHAIN.test(t) || PY_EXCEPTION.test(t)
+          t.length === 0 ||
+          t.charCodeAt(0) === 32 ||
+          t.charCodeAt(0) === 9 ||
+          PY_CHAIN.test(t) ||
+          PY_EXCEPTION.test(t)
         );
       case 'python-end':
         return PY_CHAIN.test(t);
@@ -225,14 +250,23 @@ export class MultilineJoiner {
   private updateMode(t: string): void {
     if (t === PY_TRACEBACK) this.mode = 'python';
     else if (this.mode === 'python') {
-      if (t.length > 0 && t.charCodeAt(0) !== 32 && t.charCodeAt(0) !== 9 && !PY_CHAIN.test(t) && PY_EXCEPTION.test(t))
+      if (
+        t.length > 0 &&
+        t.charCodeAt(0) !== 32 &&
+        t.charCodeAt(0) !== 9 &&
+        !PY_CHAIN.test(t) &&
+        PY_EXCEPTION.test(t)
+      )
         this.mode = 'python-end';
     } else if (JAVA_FRAME.test(t) || JAVA_CAUSE.test(t)) this.mode = 'java';
   }
 
   private append(t: string): void {
     const p = this.pending!;
-    if (p.length >= this.limits.maxEventLines || this.pendingLength + 1 + t.length > this.limits.maxLineLength) {
+    if (
+      p.length >= this.limits.maxEventLines ||
+      this.pendingLength + 1 + t.length > this.limits.maxLineLength
+    ) {
       this.stats.truncatedLines++;
       return;
     }
@@ -361,7 +395,13 @@ export class LogDecoder {
     p.length += log.length;
   }
 
-  private event(message: string, stream: string, time: string | undefined, line: number, out: LogEvent[]): void {
+  private event(
+    message: string,
+    stream: string,
+    time: string | undefined,
+    line: number,
+    out: LogEvent[],
+  ): void {
     if (message.length > this.limits.maxLineLength) {
       message = message.slice(0, this.limits.maxLineLength);
       this.counters.truncated++;
@@ -374,7 +414,13 @@ export class LogDecoder {
     for (const e of j.push(message, line, [], time)) this.emit(e.message, stream, e.time, e.line, out);
   }
 
-  private emit(message: string, stream: string, time: string | undefined, line: number, out: LogEvent[]): void {
+  private emit(
+    message: string,
+    stream: string,
+    time: string | undefined,
+    line: number,
+    out: LogEvent[],
+  ): void {
     this.counters.events++;
     const e: LogEvent = { message, line };
     if (stream !== 'plain') e.stream = stream;
@@ -384,7 +430,8 @@ export class LogDecoder {
 
   private fail(line: number, reason: string): void {
     this.counters.malformed++;
-    if (this.errors.length < this.limits.maxErrors) this.errors.push(new LogWrapperError(this.input, line, reason));
+    if (this.errors.length < this.limits.maxErrors)
+      this.errors.push(new LogWrapperError(this.input, line, reason));
   }
 }
 

@@ -97,7 +97,14 @@ export function readLoghubSystem(dir: string, name: string): LoghubSystem {
   const [cContent, cId, cTemplate] = [col('Content'), col('EventId'), col('EventTemplate')];
   if (cContent < 0 || cId < 0 || cTemplate < 0)
     throw new DatasetError(file, 1, 'header lacks Content, EventId or EventTemplate');
-  const out: LoghubSystem = { name, dir: join(dir, name), contents: [], eventIds: [], templates: [], skipped: [] };
+  const out: LoghubSystem = {
+    name,
+    dir: join(dir, name),
+    contents: [],
+    eventIds: [],
+    templates: [],
+    skipped: [],
+  };
   let pos = head.next;
   let line = 2;
   while (pos < text.length) {
@@ -110,7 +117,11 @@ export function readLoghubSystem(dir: string, name: string): LoghubSystem {
     if (r.fields.length === 1 && r.fields[0] === '') continue;
     if (!r.ok || r.fields.length !== head.fields.length) {
       out.skipped.push(
-        new DatasetError(file, at, `expected ${head.fields.length} CSV fields, got ${r.fields.length}${r.ok ? '' : ' (bad quoting)'}`),
+        new DatasetError(
+          file,
+          at,
+          `expected ${head.fields.length} CSV fields, got ${r.fields.length}${r.ok ? '' : ' (bad quoting)'}`,
+        ),
       );
       continue;
     }

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { TemplateMiner, TemplateStateError, type MinerState } from '../../../src/detect/logs/template-miner.js';
+import {
+  TemplateMiner,
+  TemplateStateError,
+  type MinerState,
+} from '../../../src/detect/logs/template-miner.js';
 
 const LINES = [
   'PacketResponder 1 for block blk_38865049064139660 terminating',
@@ -49,9 +53,17 @@ describe('template state', () => {
     ['not an object', () => 'x', /at \$: expected an object/],
     ['another format', (s) => ({ ...s, format: 'drain' }), /\$\.format/],
     ['a later version', (s) => ({ ...s, version: 2 }), /\$\.version: unsupported version 2/],
-    ['a bad setting', (s) => ({ ...s, config: { ...s.config, similarity: 'high' } }), /\$\.config\.similarity/],
+    [
+      'a bad setting',
+      (s) => ({ ...s, config: { ...s.config, similarity: 'high' } }),
+      /\$\.config\.similarity/,
+    ],
     ['templates not a list', (s) => ({ ...s, templates: {} }), /\$\.templates: expected an array/],
-    ['more templates than allowed', (s) => ({ ...s, templates: [...s.templates, ...s.templates] }), /more than maxTemplates/],
+    [
+      'more templates than allowed',
+      (s) => ({ ...s, templates: [...s.templates, ...s.templates] }),
+      /more than maxTemplates/,
+    ],
     ['ids out of order', (s) => ({ ...s, templates: [...s.templates].reverse() }), /\$\.templates\[1\]\.id/],
     ['an id past nextId', (s) => ({ ...s, nextId: 2 }), /\$\.templates\[1\]\.id/],
     [

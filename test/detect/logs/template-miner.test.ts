@@ -68,7 +68,9 @@ describe('TemplateMiner', () => {
     expect(b.templateId).toBe(a.templateId);
     expect(b.template).toBe('PacketResponder <*> for block blk_<*> terminating');
     expect(b.params).toEqual(['0', '-6952295868487656571']);
-    const c = m.add('Receiving block blk_-1608999687919862906 src: /10.250.19.102:54106 dest: /10.250.19.102:50010');
+    const c = m.add(
+      'Receiving block blk_-1608999687919862906 src: /10.250.19.102:54106 dest: /10.250.19.102:50010',
+    );
     expect(c.templateId).not.toBe(a.templateId);
     expect(c.template).toBe('Receiving block blk_<*> src: /<*>:<*> dest: /<*>:<*>');
     expect(c.params).toEqual(['-1608999687919862906', '10.250.19.102', '54106', '10.250.19.102', '50010']);
@@ -81,8 +83,12 @@ describe('TemplateMiner', () => {
     expect(u2.templateId).toBe(u1.templateId);
     expect(u2.template).toBe('session opened for user <*> by (uid=<*>)');
     expect(u2.params).toEqual(['news', '0']);
-    const r = m.add('authentication failure; logname= uid=0 euid=0 tty=NODEVssh ruser= rhost=10.0.0.1 user=root');
-    const g = m.add('authentication failure; logname= uid=0 euid=0 tty=NODEVssh ruser= rhost=10.0.0.2 user=guest');
+    const r = m.add(
+      'authentication failure; logname= uid=0 euid=0 tty=NODEVssh ruser= rhost=10.0.0.1 user=root',
+    );
+    const g = m.add(
+      'authentication failure; logname= uid=0 euid=0 tty=NODEVssh ruser= rhost=10.0.0.2 user=guest',
+    );
     expect(g.templateId).not.toBe(r.templateId);
     const t = m.add('interceptKeyTq keycode=4 interactive=true down true canceled false');
     const f = m.add('interceptKeyTq keycode=4 interactive=true down false canceled false');
