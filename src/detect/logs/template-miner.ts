@@ -502,10 +502,10 @@ export class TemplateMiner {
           `${at}.tokens`,
           `${to.tokens.length} tokens, more than maxTokens ${c.maxTokens}`,
         );
-      const tokens = to.tokens.map((x: unknown, k: number) =>
-        str(x, `${at}.tokens[${k}]`, c.maxLineLength, true),
-      );
-      const route = str(to.route, `${at}.route`, c.maxLineLength, false);
+      // Masking makes a token up to three times longer (`1` → `<*>`).
+      const maxToken = 3 * c.maxLineLength;
+      const tokens = to.tokens.map((x: unknown, k: number) => str(x, `${at}.tokens[${k}]`, maxToken, true));
+      const route = str(to.route, `${at}.route`, maxToken, false);
       if (tokens.length > 0 && route !== WILDCARD && route !== maskToken(tokens[0]) && tokens[0] !== WILDCARD)
         throw new TemplateStateError(`${at}.route`, 'neither <*> nor the first token');
       const kinds = new Uint8Array(tokens.length);
