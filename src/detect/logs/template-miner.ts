@@ -199,6 +199,8 @@ export function maskToken(tok: string): string {
 export const WORD = 0;
 export const ENUM = 1;
 export const VARIABLE = 2;
+const KIND_MASK = 3;
+const HAS_DIGIT = 4;
 
 const isLetter = (c: number): boolean => (c >= 65 && c <= 90) || (c >= 97 && c <= 122);
 const BOOLEANS: ReadonlySet<string> = new Set(['true', 'false', 'yes', 'no', 'on', 'off']);
@@ -236,11 +238,16 @@ export function tokenKind(tok: string): number {
 
 /** tokenKind of a token without wildcards. */
 function plainKind(tok: string): number {
+  return plainKindAndDigits(tok) & KIND_MASK;
+}
+
+/** HAS_DIGIT when the token holds a digit, or-ed with its tokenKind as a token without wildcards. */
+function plainKindAndDigits(tok: string): number {
   let s = 0;
   let e = tok.length;
   while (s < e && isWrap(tok.charCodeAt(s))) s++;
   while (e > s && isWrap(tok.charCodeAt(e - 1))) e--;
-  if (s === e) return WORD;
+  if (s === e) return WORD; // wrap characters only: no digit
   let dots = 0;
   let slashes = 0;
   let sep = -1;
@@ -257,30 +264,29 @@ function plainKind(tok: string): number {
       else otherAfterSep = true;
     } else if ((c === 61 || c === 58) && i > s) sep = i;
   }
-  if (dots >= 2 || (slashes >= 2 && tok.charCodeAt(s) === 47)) return VARIABLE;
-  if (sep >= 0 && lettersAfterSep > 0 && !otherAfterSep) return ENUM;
-  if (digits > 0 && sep < 0 && isLetter(tok.charCodeAt(s))) return ENUM;
+  const d = digits > 0 ? HAS_DIGIT : 0;
+  if (dots >= 2 || (slashes >= 2 && tok.charCodeAt(s) === 47)) return VARIABLE | d;
+  if (sep >= 0 && lettersAfterSep > 0 && !otherAfterSep) return ENUM | d;
+  if (digits > 0 && sep < 0 && isLetter(tok.charCodeAt(s))) return ENUM | d;
   if (
     e - s <= 5 &&
     e - s >= 2 &&
     BOOLEAN_INITIALS.has(tok.charCodeAt(s) | 32) &&
     BOOLEANS.has(tok.slice(s, e).toLowerCase())
   )
-    return ENUM;
-  return WORD;
+    return ENUM | d;
+  return WORD | d;
 }
 
 /** maskToken and tokenKind in one: the masked token, its kind written to kinds[at]. */
 function maskAndKind(tok: string, kinds: Uint8Array, at: number): string {
-  const n = tok.length;
-  let i = 0;
-  while (i < n && !isDigit(tok.charCodeAt(i))) i++;
-  if (i === n) {
-    kinds[at] = plainKind(tok);
+  const k = plainKindAndDigits(tok);
+  if ((k & HAS_DIGIT) === 0) {
+    kinds[at] = k;
     return tok;
   }
   const m = maskToken(tok);
-  kinds[at] = tokenKind(m);
+  kinds[at] = m === tok ? k & KIND_MASK : tokenKind(m);
   return m;
 }
 
