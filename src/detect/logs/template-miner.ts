@@ -136,6 +136,18 @@ const LONG_DIGITS = 4;
 const HEX_ID_LENGTH = 6;
 
 /**
+ * A number, an address or a date on its own (`123`, `-5`, `10.0.0.1`, `2024-01-02`, `3.5`): digits and
+ * joiners only, so the whole token masks to one wildcard.
+ */
+function isPlainValue(tok: string): boolean {
+  for (let i = 0; i < tok.length; i++) {
+    const c = tok.charCodeAt(i);
+    if (!isDigit(c) && !(i > 0 && isJoiner(c) && isDigit(tok.charCodeAt(i - 1)))) return false;
+  }
+  return isDigit(tok.charCodeAt(tok.length - 1));
+}
+
+/**
  * The token with every letter-and-digit run that holds a digit replaced by `<*>`, a sign before a
  * number included, and `<*>` pieces joined by separators merged into one. Returns the token itself
  * (no allocation) when it holds no digit.
@@ -145,6 +157,7 @@ export function maskToken(tok: string): string {
   let i = 0;
   while (i < n && !isDigit(tok.charCodeAt(i))) i++;
   if (i === n) return tok;
+  if (i === 0 && isPlainValue(tok)) return WILDCARD;
   let out = '';
   let lastWasWild = false;
   // Pending separators after a wildcard: dropped when another wildcard follows.
@@ -623,6 +636,9 @@ export class TemplateMiner {
     let best: Cluster | undefined;
     let bestSim = -1;
     let bestWild = -1;
+    // sim = same / words ≥ similarity needs words - same ≤ (1 - similarity) · words ≤ (1 - similarity) · n:
+    // a template past that many differences cannot be chosen.
+    const maxDiff = (1 - this.config.similarity) * n;
     next: for (const c of leaf.clusters) {
       const t = c.tokens;
       const tk = c.kinds;
@@ -634,7 +650,7 @@ export class TemplateMiner {
         if (t[i] === WILDCARD || (ka === VARIABLE && kb === VARIABLE)) continue;
         words++;
         if (t[i] === masked[i]) same++;
-        else if (ka === ENUM && kb === ENUM) continue next;
+        else if ((ka === ENUM && kb === ENUM) || words - same > maxDiff) continue next;
       }
       let sim: number;
       if (words > 0) sim = same / words;
