@@ -71,8 +71,9 @@ export function decodeDockerJson(text: string): Decoded {
     return { ok: false, reason: 'not a JSON object' };
   const o = v as Record<string, unknown>;
   if (typeof o.log !== 'string') return { ok: false, reason: 'no string "log" field' };
-  if (o.stream !== undefined && typeof o.stream !== 'string')
-    return { ok: false, reason: '"stream" is not a string' };
+  // Only the two streams a runtime writes: one joiner per stream, so the set must stay bounded.
+  if (o.stream !== undefined && o.stream !== 'stdout' && o.stream !== 'stderr')
+    return { ok: false, reason: '"stream" must be "stdout" or "stderr"' };
   if (o.time !== undefined && typeof o.time !== 'string')
     return { ok: false, reason: '"time" is not a string' };
   let log = o.log;

@@ -39,12 +39,13 @@ describe('Docker json-file lines', () => {
 
   it('counts and names a malformed line, and goes on', () => {
     const d = new LogDecoder('c1-json.log', 'docker');
-    const events = read(d, ['{"log": 3}', 'not json', '{"log":"ok\\n"}']);
+    const events = read(d, ['{"log": 3}', 'not json', '{"log":"x\\n","stream":"fd3"}', '{"log":"ok\\n"}']);
     expect(events.map((e) => e.message)).toEqual(['ok']);
-    expect(d.stats()).toMatchObject({ lines: 3, events: 1, malformed: 2 });
+    expect(d.stats()).toMatchObject({ lines: 4, events: 1, malformed: 3 });
     expect(d.errors.map((e) => e.message)).toEqual([
       'c1-json.log:1: no string "log" field',
       'c1-json.log:2: not a JSON object',
+      'c1-json.log:3: "stream" must be "stdout" or "stderr"',
     ]);
   });
 });
