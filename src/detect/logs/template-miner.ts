@@ -491,7 +491,7 @@ export class TemplateMiner {
     if (o.version !== STATE_VERSION)
       throw new TemplateStateError(
         '$.version',
-        `unsupported version ${JSON.stringify(o.version)?.slice(0, 20)} (this build reads ${STATE_VERSION})`,
+        `unsupported version ${describe(o.version)} (this build reads ${STATE_VERSION})`,
       );
     const cfgIn = obj(o.config, '$.config');
     const cfg: Partial<MinerConfig> = {};
@@ -798,6 +798,15 @@ export interface MinerState {
   }[];
 }
 
+/** A value named in an error without walking into it (a hostile state may nest thousands deep). */
+function describe(v: unknown): string {
+  if (Array.isArray(v)) return 'an array';
+  if (v === null) return 'null';
+  if (typeof v === 'object') return 'an object';
+  if (typeof v === 'string') return JSON.stringify(v.slice(0, 40));
+  return String(v).slice(0, 40);
+}
+
 function obj(v: unknown, path: string): Record<string, unknown> {
   if (typeof v !== 'object' || v === null || Array.isArray(v))
     throw new TemplateStateError(path, 'expected an object');
@@ -806,10 +815,7 @@ function obj(v: unknown, path: string): Record<string, unknown> {
 
 function int(v: unknown, path: string, lo: number, hi: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi)
-    throw new TemplateStateError(
-      path,
-      `expected an integer in [${lo}, ${hi}], got ${JSON.stringify(v)?.slice(0, 40)}`,
-    );
+    throw new TemplateStateError(path, `expected an integer in [${lo}, ${hi}], got ${describe(v)}`);
   return v;
 }
 
@@ -860,7 +866,7 @@ function validateConfig(c: MinerConfig, path: string): MinerConfig {
     if (typeof v !== 'number' || !Number.isFinite(v) || v < lo || v > hi || (integer && !Number.isInteger(v)))
       throw new TemplateStateError(
         `${path}.${k}`,
-        `expected ${integer ? 'an integer' : 'a number'} in [${lo}, ${hi}], got ${String(v)}`,
+        `expected ${integer ? 'an integer' : 'a number'} in [${lo}, ${hi}], got ${describe(v)}`,
       );
   };
   num('similarity', 0, 1, false);
