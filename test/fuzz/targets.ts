@@ -31,6 +31,8 @@ import {
   type AuditParse,
 } from '../../src/sources/k8s-audit-file.js';
 import { tetragonLineToEvents } from '../../src/sources/tetragon.js';
+import { TemplateMiner, TemplateStateError } from '../../src/detect/logs/template-miner.js';
+import { LogDecoder, type LogFormat } from '../../src/detect/logs/wrappers.js';
 import { mutatedJson, mutatedSeeds, randomText, type Json } from './mutate.js';
 
 export const BASE_MS = 50;
@@ -665,6 +667,125 @@ export const policyFiles = target(
   YAML_PER_BYTE_MS,
 );
 
+// ---- Container log lines (Docker JSON, CRI, stack traces) and the template miner
+
+const LOG_INPUT = 'fuzz-container.log';
+const LOG_PLACE = /^fuzz-container\.log:\d+: /;
+const logSeeds = [
+  [
+    '{"log":"GET /api/v1/orders/42 200 12ms\\n","stream":"stdout","time":"2019-04-30T09:04:27.540434392Z"}',
+    '{"log":"partial ","stream":"stdout","time":"2019-04-30T09:04:27.540434393Z"}',
+    '{"log":"end\\n","stream":"stdout","time":"2019-04-30T09:04:27.540434394Z"}',
+  ].join('\n'),
+  [
+    '2016-10-06T00:17:09.669794202Z stdout P First line of ',
+    '2016-10-06T00:17:09.669794203Z stderr F ERROR payment failed',
+    '2016-10-06T00:17:09.669794204Z stderr F java.lang.IllegalStateException: card declined',
+    '2016-10-06T00:17:09.669794205Z stderr F \tat com.shop.Payment.charge(Payment.java:42)',
+    '2016-10-06T00:17:09.669794206Z stderr F Caused by: java.io.IOException: x',
+    '2016-10-06T00:17:09.669794207Z stderr F \t... 3 more',
+    '2016-10-06T00:17:10.113242941Z stdout F log entry 2',
+  ].join('\n'),
+  [
+    'ERROR:root:handler failed',
+    'Traceback (most recent call last):',
+    '  File "app.py", line 3, in <module>',
+    "ValueError: invalid literal for int() with base 10: 'x'",
+    '',
+    'During handling of the above exception, another exception occurred:',
+    '',
+    'Traceback (most recent call last):',
+    "KeyError: 'k'",
+    'PacketResponder 1 for block blk_38865049064139660 terminating',
+    'session opened for user cyrus by (uid=0) user=root ok=true',
+  ].join('\n'),
+];
+const LOG_FORMATS: readonly LogFormat[] = ['auto', 'docker', 'cri', 'plain'];
+
+/** Raw lines through the decoder, then every event through a small template miner, then its state back. */
+export const containerLogs = target(
+  'container-logs',
+  logSeeds,
+  textInputs(logSeeds, [
+    ['{"log":"', '\\n"}'],
+    ['2016-10-06T00:17:09.669794202Z stdout P ', ''],
+    ['\tat ', ''],
+    ['Traceback (most recent call last):\n', ''],
+  ]),
+  (input) => {
+    const text = asText(input);
+    const d = new LogDecoder(LOG_INPUT, LOG_FORMATS[text.length % LOG_FORMATS.length], {
+      maxLineLength: 4096,
+      maxEventLines: 20,
+    });
+    const miner = new TemplateMiner({
+      maxTemplates: 64,
+      maxTokens: 32,
+      maxLineLength: 2048,
+      maxValuesPerParam: 4,
+    });
+    const events = d.flush(
+      text.split('\n').reduce((out, l) => d.push(l, out), [] as ReturnType<LogDecoder['flush']>),
+    );
+    for (const e of d.errors)
+      check(
+        containerLogs.name,
+        LOG_PLACE.test(e.message),
+        () => `error does not name input:line: ${e.message}`,
+      );
+    const st = d.stats();
+    check(
+      containerLogs.name,
+      st.events === events.length,
+      () => `${st.events} events counted, ${events.length} returned`,
+    );
+    for (const e of events) {
+      check(
+        containerLogs.name,
+        e.message.length <= 4096,
+        () => `event of ${e.message.length} characters past the bound`,
+      );
+      const r = miner.add(e.message);
+      check(containerLogs.name, r.templateId >= 0 && r.params.every((p) => typeof p === 'string'), () =>
+        JSON.stringify(r),
+      );
+    }
+    const again = TemplateMiner.fromJSON(JSON.parse(JSON.stringify(miner)));
+    check(
+      containerLogs.name,
+      JSON.stringify(again) === JSON.stringify(miner),
+      () => 'state does not round-trip',
+    );
+  },
+  () => 'the decoder counts bad lines and the miner takes any text: nothing throws',
+);
+
+const stateMiner = new TemplateMiner({ maxTemplates: 16, maxValuesPerParam: 3 });
+for (const l of logSeeds.join('\n').split('\n')) stateMiner.add(l);
+const stateSeed = JSON.parse(JSON.stringify(stateMiner)) as Json;
+
+/** A stored template state, possibly hostile: restored, or refused with the place named. */
+export const logTemplateState = target(
+  'log-template-state',
+  [JSON.stringify(stateSeed)],
+  textInputs([JSON.stringify(stateSeed)], JSON_NESTING, [stateSeed]),
+  (input) => {
+    let doc: unknown;
+    try {
+      doc = JSON.parse(asText(input));
+    } catch {
+      return; // not JSON: the store hands over parsed JSON only
+    }
+    const m = TemplateMiner.fromJSON(doc);
+    m.add('PacketResponder 2 for block blk_1 terminating');
+    TemplateMiner.fromJSON(JSON.parse(JSON.stringify(m)));
+  },
+  (e) =>
+    e instanceof TemplateStateError && /^template state at \$/.test(e.message)
+      ? undefined
+      : 'expected a TemplateStateError naming the place ($...)',
+);
+
 export const TARGETS: readonly FuzzTarget[] = [
   postureManifests,
   postureLocations,
@@ -677,4 +798,6 @@ export const TARGETS: readonly FuzzTarget[] = [
   tetragonJson,
   admissionReviews,
   policyFiles,
+  containerLogs,
+  logTemplateState,
 ];

@@ -15,6 +15,7 @@ import { register as scan } from './scan.js';
 import { register as controls } from './controls.js';
 import { register as admission } from './admission.js';
 import { register as evalSyscalls } from './eval.js';
+import { register as evalLogs } from './eval-logs.js';
 import { register as alerts } from './alerts.js';
 import { register as incidents } from './incidents.js';
 import { register as harden } from './harden.js';
@@ -31,6 +32,7 @@ const modules: Register[] = [
   actions,
   evalMetrics,
   evalSyscalls,
+  evalLogs,
   tokens,
   serve,
   rules,
