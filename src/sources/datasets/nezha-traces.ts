@@ -2,7 +2,8 @@
  * Nezha TrainTicket traces: `trace/HH_MM_trace.csv.gz`, one span a row,
  * `TraceID,SpanID,ParentID,PodName,OperationName,StartTimeUnixNano,EndTimeUnixNano,Duration`
  * (ParentID `root` for a trace's entry span). Times are ns since the epoch and, read as UTC, on the
- * fault list's `inject_time` clock. The `Duration` column is in microseconds (it is End − Start
+ * fault list's `inject_time` clock; the file of HH:MM holds the minute up to it (`08_43`: spans
+ * starting 08:42:09 to 08:43:08 in the published day). The `Duration` column is in microseconds (it is End − Start
  * divided by 1000 in the published day); the span's duration is taken from the two times. The data
  * set has no status column: every span is `unset`. Malformed rows are counted and skipped with their
  * file:line.
