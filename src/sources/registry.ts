@@ -12,6 +12,7 @@ import { createKubernetesSource } from './kubernetes.js';
 import { createAuditWebhookSource, createFalcoWebhookSource } from './push.js';
 import { createFalcoFileSource } from './falco.js';
 import { createTetragonFileSource } from './tetragon.js';
+import { createOtlpSource } from './otlp/source.js';
 
 export type { SourceContext, SourceFactory } from './types.js';
 
@@ -27,6 +28,7 @@ const factories: readonly (readonly [name: string, factory: SourceFactory])[] = 
   ['falco', createFalcoFileSource],
   ['falco-webhook', createFalcoWebhookSource],
   ['tetragon', createTetragonFileSource],
+  ['otlp', createOtlpSource],
 ];
 
 /**

@@ -11,6 +11,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { Engine, percentileOf } from '../../engine/engine.js';
 import { sourceNames as registeredSources } from '../../sources/registry.js';
 import { startServerFor } from '../../engine/server.js';
+import { startOtlpFor } from '../../engine/otlp.js';
 import { createOutput, type OutputFormat } from '../../engine/output.js';
 
 const log = logger('run');
@@ -33,13 +34,22 @@ export interface RunFlags {
   falcoFile?: string;
   falcoWebhook?: boolean;
   tetragonFile?: string;
+  /** `--otlp` alone (true) or `--otlp [HOST:]PORT`. */
+  otlp?: string | boolean;
 }
 
 /** Settings for the sources, detectors and actuators that need them (cluster, rule files, webhook). */
 export function stageConfig(
   o: Pick<
     RunFlags,
-    'kubeconfig' | 'inCluster' | 'rules' | 'auditWebhook' | 'falcoFile' | 'falcoWebhook' | 'tetragonFile'
+    | 'kubeconfig'
+    | 'inCluster'
+    | 'rules'
+    | 'auditWebhook'
+    | 'falcoFile'
+    | 'falcoWebhook'
+    | 'tetragonFile'
+    | 'otlp'
   >,
 ): Record<string, Record<string, unknown>> {
   const config: Record<string, Record<string, unknown>> = {};
@@ -56,6 +66,7 @@ export function stageConfig(
   if (o.falcoFile) config.falco = { path: o.falcoFile, follow: true };
   if (o.falcoWebhook) config['falco-webhook'] = { enabled: true };
   if (o.tetragonFile) config.tetragon = { path: o.tetragonFile, follow: true };
+  if (o.otlp) config.otlp = { enabled: true };
   return config;
 }
 
@@ -106,6 +117,11 @@ export function register(program: Command): void {
       "accept Falco's alerts on POST /falco (Falcosidekick's webhook output; responder token)",
     )
     .option('--tetragon-file <file>', "tail Tetragon's JSON export: its events go through every detector")
+    .option(
+      '--otlp [host:port]',
+      'receive OpenTelemetry traces (OTLP/HTTP POST /v1/traces, protobuf or JSON; responder token) ' +
+        'on their own port (default 127.0.0.1:4318)',
+    )
     .action(async (o: RunFlags) => {
       const format = parseOutputFormat(o.output);
       const duration = o.duration === undefined ? undefined : Number(o.duration);
@@ -115,6 +131,7 @@ export function register(program: Command): void {
       const db = openStore(o.db);
       let sourceNames = parseList(o.sources);
       if (!o.sensor) sourceNames = (sourceNames ?? registeredSources()).filter((n) => n !== 'bpftrace');
+      if (o.otlp && sourceNames && !sourceNames.includes('otlp')) sourceNames = [...sourceNames, 'otlp'];
       const engine = new Engine({
         db,
         hostname: hostname(),
@@ -132,6 +149,13 @@ export function register(program: Command): void {
             return undefined;
           })
         : undefined;
+      const otlp = o.otlp
+        ? await startOtlpFor(engine, db, o.otlp).catch((err: unknown) => {
+            log.warn(`OTLP receiver not started: ${(err as Error).message}`);
+            return undefined;
+          })
+        : undefined;
+      if (otlp) output.notice(`vigie: OTLP/HTTP traces on ${otlp.url}/v1/traces`);
       output.notice(
         `vigie: watching (${engine.mode} mode; sources: ${engine.sources.map((s) => s.name).join(', ') || 'none'}; ` +
           `detectors: ${engine.detectors.map((d) => d.name).join(', ') || 'none'}; responder: ${engine.responder ? 'yes' : 'none'})`,
@@ -142,6 +166,7 @@ export function register(program: Command): void {
         if (duration) setTimeout(resolve, duration * 1000).unref();
       });
       output.notice('vigie: stopping (flushing queues)');
+      await otlp?.close();
       await server?.close();
       await engine.stop();
       const st = engine.stats();
