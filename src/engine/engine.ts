@@ -123,7 +123,8 @@ export class Engine {
     const o = this.opts;
     if (!o.detectors) this.baselines = composeBaselines(o);
     this.detectors =
-      o.detectors ?? (await composeDetectors(o, { baselines: this.baselines, posture: this.posture, traces: this.traces }));
+      o.detectors ??
+      (await composeDetectors(o, { baselines: this.baselines, posture: this.posture, traces: this.traces }));
     for (const d of this.detectors)
       for (const k of d.kinds) {
         const l = this.byKind.get(k) ?? [];

@@ -9,7 +9,11 @@ import { parseOtlpListen, startOtlpReceiver, type RunningOtlpReceiver } from '..
 import { OtlpSource } from '../sources/otlp/source.js';
 import type { Engine } from './engine.js';
 
-export async function startOtlpFor(engine: Engine, db: Db, listen: string | true): Promise<RunningOtlpReceiver> {
+export async function startOtlpFor(
+  engine: Engine,
+  db: Db,
+  listen: string | true,
+): Promise<RunningOtlpReceiver> {
   const { host, port } = parseOtlpListen(listen);
   const source = engine.sources.find((s): s is OtlpSource => s instanceof OtlpSource);
   if (!source) throw new Error('the otlp source is not running (is it left out by --sources?)');

@@ -44,14 +44,16 @@ export const MAX_SPAN_ATTRIBUTE_CHARS = 256;
  * `MAX_SPAN_ATTRIBUTE_CHARS`. A span is outside input: its size must not decide Vigie's memory.
  * Returns the kept attributes and how many were dropped (too many, or not a scalar).
  */
-export function boundAttributes(
-  pairs: Iterable<readonly [string, unknown]>,
-): { attributes?: SpanAttributes; dropped: number } {
+export function boundAttributes(pairs: Iterable<readonly [string, unknown]>): {
+  attributes?: SpanAttributes;
+  dropped: number;
+} {
   let out: SpanAttributes | undefined;
   let n = 0;
   let dropped = 0;
   for (const [k, v] of pairs) {
-    const ok = typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
+    const ok =
+      typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
     if (!ok || n >= MAX_SPAN_ATTRIBUTES) {
       dropped++;
       continue;

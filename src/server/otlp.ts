@@ -88,7 +88,8 @@ class TooLarge extends Error {}
 function inflate(body: Buffer, contentEncoding: string, limit: number): Buffer {
   const enc = contentEncoding.trim().toLowerCase();
   if (enc === '' || enc === 'identity') return body;
-  const inflater = enc === 'gzip' || enc === 'x-gzip' ? gunzipSync : enc === 'deflate' ? inflateSync : undefined;
+  const inflater =
+    enc === 'gzip' || enc === 'x-gzip' ? gunzipSync : enc === 'deflate' ? inflateSync : undefined;
   if (!inflater) throw new OtlpDecodeError('body', `unsupported Content-Encoding "${enc.slice(0, 40)}"`);
   try {
     return inflater(body, { maxOutputLength: limit });
@@ -99,10 +100,14 @@ function inflate(body: Buffer, contentEncoding: string, limit: number): Buffer {
   }
 }
 
-export async function createOtlpReceiver(opts: OtlpReceiverOptions): Promise<{ app: FastifyInstance; stats: OtlpReceiverStats }> {
+export async function createOtlpReceiver(
+  opts: OtlpReceiverOptions,
+): Promise<{ app: FastifyInstance; stats: OtlpReceiverStats }> {
   const bodyLimit = opts.bodyLimit ?? OTLP_BODY_LIMIT;
   const reg = opts.metrics ?? new MetricsRegistry();
-  const requests = reg.counter('vigie_otlp_requests_total', 'OTLP/HTTP export requests by status', ['status']);
+  const requests = reg.counter('vigie_otlp_requests_total', 'OTLP/HTTP export requests by status', [
+    'status',
+  ]);
   const spanCounter = reg.counter('vigie_otlp_spans_total', 'OTLP spans by outcome', ['outcome']);
   const stats: OtlpReceiverStats = {
     requests: 0,
@@ -117,7 +122,8 @@ export async function createOtlpReceiver(opts: OtlpReceiverOptions): Promise<{ a
   const app = Fastify({ logger: false, bodyLimit });
   // As on the API: every route declares who may call it, or the server does not start.
   app.addHook('onRoute', (r) => {
-    if (r.config?.auth === undefined) throw new Error(`route ${String(r.method)} ${r.url} declares no config.auth`);
+    if (r.config?.auth === undefined)
+      throw new Error(`route ${String(r.method)} ${r.url} declares no config.auth`);
   });
   await app.register(rateLimit, { global: false });
   const limit = opts.authFailureLimit ?? DEFAULT_AUTH_FAILURE_LIMIT;
@@ -127,8 +133,18 @@ export async function createOtlpReceiver(opts: OtlpReceiverOptions): Promise<{ a
     const e = err as { statusCode?: number; message?: string };
     const code = e.statusCode && e.statusCode >= 400 && e.statusCode < 600 ? e.statusCode : 500;
     if (code === 413) stats.oversized++;
-    const rpc = code === 413 ? RPC_CODE.RESOURCE_EXHAUSTED : code < 500 ? RPC_CODE.INVALID_ARGUMENT : RPC_CODE.UNAVAILABLE;
-    return answer(reply, encodingOf(req), code, statusBody(encodingOf(req), rpc, code === 500 ? 'internal error' : (e.message ?? 'error')));
+    const rpc =
+      code === 413
+        ? RPC_CODE.RESOURCE_EXHAUSTED
+        : code < 500
+          ? RPC_CODE.INVALID_ARGUMENT
+          : RPC_CODE.UNAVAILABLE;
+    return answer(
+      reply,
+      encodingOf(req),
+      code,
+      statusBody(encodingOf(req), rpc, code === 500 ? 'internal error' : (e.message ?? 'error')),
+    );
   });
   app.addHook('onResponse', async (_req, reply) => {
     requests.inc({ status: String(reply.statusCode) });
@@ -149,12 +165,27 @@ export async function createOtlpReceiver(opts: OtlpReceiverOptions): Promise<{ a
       void reply.header('connection', 'close');
       if (!l.isAllowed && l.isExceeded) {
         void reply.header('retry-after', String(l.ttlInSeconds));
-        return answer(reply, enc, 429, statusBody(enc, RPC_CODE.RESOURCE_EXHAUSTED, 'too many failed authentications'));
+        return answer(
+          reply,
+          enc,
+          429,
+          statusBody(enc, RPC_CODE.RESOURCE_EXHAUSTED, 'too many failed authentications'),
+        );
       }
-      return answer(reply, enc, 401, statusBody(enc, RPC_CODE.UNAUTHENTICATED, 'missing or invalid bearer token'));
+      return answer(
+        reply,
+        enc,
+        401,
+        statusBody(enc, RPC_CODE.UNAUTHENTICATED, 'missing or invalid bearer token'),
+      );
     }
     if (!roleAllows(p.role, need))
-      return answer(reply, enc, 403, statusBody(enc, RPC_CODE.UNAUTHENTICATED, `role ${p.role} may not do this (needs ${need})`));
+      return answer(
+        reply,
+        enc,
+        403,
+        statusBody(enc, RPC_CODE.UNAUTHENTICATED, `role ${p.role} may not do this (needs ${need})`),
+      );
   });
 
   // The body is read raw, whatever its type, up to the limit; the handler decides what it is.
@@ -167,7 +198,16 @@ export async function createOtlpReceiver(opts: OtlpReceiverOptions): Promise<{ a
     const type = mediaType(req);
     if (type !== 'application/json' && type !== 'application/x-protobuf') {
       stats.unsupported++;
-      return answer(reply, 'json', 415, statusBody('json', RPC_CODE.INVALID_ARGUMENT, `unsupported Content-Type "${type.slice(0, 80)}"; OTLP/HTTP takes application/x-protobuf or application/json`));
+      return answer(
+        reply,
+        'json',
+        415,
+        statusBody(
+          'json',
+          RPC_CODE.INVALID_ARGUMENT,
+          `unsupported Content-Type "${type.slice(0, 80)}"; OTLP/HTTP takes application/x-protobuf or application/json`,
+        ),
+      );
     }
     const enc: Encoding = type === 'application/json' ? 'json' : 'protobuf';
     const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);

@@ -206,7 +206,12 @@ describe('OTLP/HTTP receiver', () => {
       attributes: { 'http.route': '/cart', 'http.status_code': 500 },
     });
     expect(received[1]).toMatchObject({ parentSpanId: ROOT, service: 'frontend', status: 'unset', kind: 3 });
-    expect(received[2]).toMatchObject({ service: 'cart', parentSpanId: CHILD, status: 'ok', durationNs: 198_000_000 });
+    expect(received[2]).toMatchObject({
+      service: 'cart',
+      parentSpanId: CHILD,
+      status: 'ok',
+      durationNs: 198_000_000,
+    });
   });
 
   it('takes protobuf built from the same object, and answers in protobuf', async () => {
@@ -264,7 +269,9 @@ describe('OTLP/HTTP receiver', () => {
       'content-type': 'application/x-protobuf',
     });
     expect(r2.statusCode).toBe(200);
-    const resp = OTLP_TYPES.response.toObject(OTLP_TYPES.response.decode(r2.rawPayload), { longs: String }) as {
+    const resp = OTLP_TYPES.response.toObject(OTLP_TYPES.response.decode(r2.rawPayload), {
+      longs: String,
+    }) as {
       partialSuccess: { rejectedSpans: string; errorMessage: string };
     };
     expect(resp.partialSuccess.rejectedSpans).toBe('1');
@@ -281,7 +288,10 @@ describe('OTLP/HTTP receiver', () => {
     expect(OTLP_TYPES.status.toObject(OTLP_TYPES.status.decode(b.rawPayload))).toMatchObject({ code: 3 });
     const c = await post('{"resourceSpans": "x"}', { 'content-type': 'application/json' });
     expect(c.statusCode).toBe(400);
-    const d = await post(Buffer.from('not gzip'), { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+    const d = await post(Buffer.from('not gzip'), {
+      'content-type': 'application/json',
+      'content-encoding': 'gzip',
+    });
     expect(d.statusCode).toBe(400);
     const e = await post('{}', { 'content-type': 'application/json', 'content-encoding': 'br' });
     expect(e.statusCode).toBe(400);
@@ -314,7 +324,9 @@ describe('OTLP/HTTP receiver', () => {
     expect(none.statusCode).toBe(401);
     expect(none.headers.connection).toBe('close');
     expect(JSON.parse(none.body)).toMatchObject({ code: 16 });
-    expect((await post(body, { 'content-type': 'application/json' }, 'vg_000000000000_wrong')).statusCode).toBe(401);
+    expect(
+      (await post(body, { 'content-type': 'application/json' }, 'vg_000000000000_wrong')).statusCode,
+    ).toBe(401);
     expect((await post(body, { 'content-type': 'application/json' }, viewer)).statusCode).toBe(403);
     expect(received).toHaveLength(0);
     expect(metrics.render()).toMatch(/vigie_otlp_requests_total\{status="401"\} 2/);

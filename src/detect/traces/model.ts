@@ -165,7 +165,13 @@ export class TraceModel {
     if (start < this.finalBefore) return undefined;
     let w = this.open.get(start);
     if (!w) {
-      w = { startNs: start, endNs: start + this.windowNs, spans: 0, operations: new Map(), serviceEdges: new Map() };
+      w = {
+        startNs: start,
+        endNs: start + this.windowNs,
+        spans: 0,
+        operations: new Map(),
+        serviceEdges: new Map(),
+      };
       this.open.set(start, w);
     }
     return w;
@@ -226,11 +232,23 @@ export class TraceModel {
     }
   }
 
-  private operation(w: TraceWindow, key: string, service: string, operation: string): OperationStats | undefined {
+  private operation(
+    w: TraceWindow,
+    key: string,
+    service: string,
+    operation: string,
+  ): OperationStats | undefined {
     let op = w.operations.get(key);
     if (!op) {
       if (w.operations.size >= this.o.maxOperations) return undefined;
-      op = { service, operation, count: 0, errors: 0, latency: new QuantileSketch({ alpha: this.o.alpha }), children: new Map() };
+      op = {
+        service,
+        operation,
+        count: 0,
+        errors: 0,
+        latency: new QuantileSketch({ alpha: this.o.alpha }),
+        children: new Map(),
+      };
       w.operations.set(key, op);
     }
     return op;

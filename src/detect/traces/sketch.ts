@@ -33,7 +33,8 @@ export class QuantileSketch {
 
   constructor(o: SketchOptions = {}) {
     this.alpha = o.alpha ?? 0.01;
-    if (!(this.alpha > 0 && this.alpha < 1)) throw new Error(`sketch alpha must be in (0, 1), not ${this.alpha}`);
+    if (!(this.alpha > 0 && this.alpha < 1))
+      throw new Error(`sketch alpha must be in (0, 1), not ${this.alpha}`);
     this.minValue = o.minValue ?? 1;
     this.maxBuckets = Math.max(16, Math.floor(o.maxBuckets ?? 2048));
     this.gamma = (1 + this.alpha) / (1 - this.alpha);

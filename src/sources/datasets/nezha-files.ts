@@ -16,7 +16,8 @@ export const MAX_RECORD_CHARS = 1 << 20;
 /** `HH_MM_<kind>.csv.gz` files of `dir/<sub>/`, in time order (the names sort as the day goes). */
 export function minuteFiles(dir: string, sub: 'trace' | 'log', from?: string, to?: string): string[] {
   const d = join(dir, sub);
-  if (!existsSync(d)) throw new DatasetError(dir, undefined, `no ${sub}/ folder (is this a Nezha day folder?)`);
+  if (!existsSync(d))
+    throw new DatasetError(dir, undefined, `no ${sub}/ folder (is this a Nezha day folder?)`);
   const re = new RegExp(`^(\\d\\d_\\d\\d)_${sub}\\.csv\\.gz$`);
   return readdirSync(d)
     .map((f) => re.exec(f))
@@ -116,7 +117,8 @@ export async function* csvRecords(
       if (!fields) bad(new DatasetError(path, start, 'malformed quoting'));
       else yield { line: start, fields };
     }
-    if (pending !== undefined) bad(new DatasetError(path, pendingLine, 'quoted field not closed at end of file'));
+    if (pending !== undefined)
+      bad(new DatasetError(path, pendingLine, 'quoted field not closed at end of file'));
   } catch (e) {
     if (e instanceof DatasetError) throw e;
     throw new DatasetError(path, lineNo || undefined, (e as Error).message);

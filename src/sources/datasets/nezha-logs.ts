@@ -53,7 +53,8 @@ export function unwrapDockerLog(raw: string): string {
 
 /** One log row → a line; throws the reason when the row is malformed. */
 export function nezhaLogLine(f: readonly string[]): NezhaLogLine {
-  if (f.length !== NEZHA_LOG_HEADER.length) throw new Error(`expected ${NEZHA_LOG_HEADER.length} fields, got ${f.length}`);
+  if (f.length !== NEZHA_LOG_HEADER.length)
+    throw new Error(`expected ${NEZHA_LOG_HEADER.length} fields, got ${f.length}`);
   const [, ns, , pod, container, traceId, spanId, log] = f;
   if (!/^\d{1,20}$/.test(ns)) throw new Error('TimeUnixNano must be an integer');
   if (!pod) throw new Error('empty PodName');

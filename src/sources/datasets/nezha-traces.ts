@@ -58,9 +58,11 @@ export function nezhaSpan(f: readonly string[]): SpanBody {
     throw new Error(`expected ${NEZHA_TRACE_HEADER.length} fields, got ${f.length}`);
   const [traceId, spanId, parent, pod, operation, start, end] = f;
   if (!HEX.test(traceId) || !HEX.test(spanId)) throw new Error('TraceID and SpanID must be hex');
-  if (parent !== 'root' && !HEX.test(parent)) throw new Error(`ParentID "${parent.slice(0, 40)}" is neither hex nor root`);
+  if (parent !== 'root' && !HEX.test(parent))
+    throw new Error(`ParentID "${parent.slice(0, 40)}" is neither hex nor root`);
   if (!pod) throw new Error('empty PodName');
-  if (!NS.test(start) || !NS.test(end)) throw new Error('StartTimeUnixNano and EndTimeUnixNano must be integers');
+  if (!NS.test(start) || !NS.test(end))
+    throw new Error('StartTimeUnixNano and EndTimeUnixNano must be integers');
   const s = BigInt(start);
   const e = BigInt(end);
   if (e < s) throw new Error('EndTimeUnixNano before StartTimeUnixNano');

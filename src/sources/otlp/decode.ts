@@ -34,7 +34,13 @@ export class OtlpDecodeError extends Error {
 /** The schema, parsed once per process into an immutable root (read only after this). */
 function loadSchema() {
   const root = new protobuf.Root();
-  for (const src of [OTLP_TRACE_PROTO, OTLP_RESOURCE_PROTO, OTLP_SPAN_PROTO, OTLP_TRACE_SERVICE_PROTO, RPC_STATUS_PROTO])
+  for (const src of [
+    OTLP_TRACE_PROTO,
+    OTLP_RESOURCE_PROTO,
+    OTLP_SPAN_PROTO,
+    OTLP_TRACE_SERVICE_PROTO,
+    RPC_STATUS_PROTO,
+  ])
     protobuf.parse(src, root, { keepCase: false });
   root.resolveAll();
   return {
@@ -141,7 +147,9 @@ function hexIdsToBytes(doc: Record<string, unknown>): void {
     }
   };
   const arr = (v: unknown): Record<string, unknown>[] =>
-    Array.isArray(v) ? v.filter((x): x is Record<string, unknown> => typeof x === 'object' && x !== null) : [];
+    Array.isArray(v)
+      ? v.filter((x): x is Record<string, unknown> => typeof x === 'object' && x !== null)
+      : [];
   for (const rs of arr(doc.resourceSpans))
     for (const ss of arr(rs.scopeSpans))
       for (const sp of arr(ss.spans)) {
@@ -150,7 +158,8 @@ function hexIdsToBytes(doc: Record<string, unknown>): void {
       }
 }
 
-const hex = (b: Uint8Array | undefined): string => (b ? Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex') : '');
+const hex = (b: Uint8Array | undefined): string =>
+  b ? Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex') : '';
 const zero = (s: string): boolean => /^0*$/.test(s);
 
 function scalar(v: AnyValueObj | undefined): string | number | boolean | undefined {
@@ -189,8 +198,10 @@ function spansOf(req: RequestObj): DecodedTraces {
         const traceId = hex(sp.traceId);
         const spanId = hex(sp.spanId);
         const parent = hex(sp.parentSpanId);
-        if (traceId.length !== 32 || zero(traceId)) return reject(`${at}: traceId must be 16 bytes, not all zero`);
-        if (spanId.length !== 16 || zero(spanId)) return reject(`${at}: spanId must be 8 bytes, not all zero`);
+        if (traceId.length !== 32 || zero(traceId))
+          return reject(`${at}: traceId must be 16 bytes, not all zero`);
+        if (spanId.length !== 16 || zero(spanId))
+          return reject(`${at}: spanId must be 8 bytes, not all zero`);
         if (parent !== '' && (parent.length !== 16 || zero(parent)))
           return reject(`${at}: parentSpanId must be empty or 8 bytes, not all zero`);
         const start = BigInt(sp.startTimeUnixNano ?? '0');
@@ -226,17 +237,31 @@ export function exportResponse(
   rejected: number,
   message: string,
 ): Uint8Array | string {
-  const partial = rejected > 0 || message ? { partialSuccess: { rejectedSpans: rejected, errorMessage: message } } : {};
+  const partial =
+    rejected > 0 || message ? { partialSuccess: { rejectedSpans: rejected, errorMessage: message } } : {};
   if (encoding === 'json')
-    return JSON.stringify(rejected > 0 || message ? { partialSuccess: { rejectedSpans: String(rejected), errorMessage: message } } : {});
+    return JSON.stringify(
+      rejected > 0 || message
+        ? { partialSuccess: { rejectedSpans: String(rejected), errorMessage: message } }
+        : {},
+    );
   return OTLP_TYPES.response.encode(OTLP_TYPES.response.fromObject(partial)).finish();
 }
 
 /** google.rpc.Status codes OTLP/HTTP answers carry. */
-export const RPC_CODE = { INVALID_ARGUMENT: 3, RESOURCE_EXHAUSTED: 8, UNAVAILABLE: 14, UNAUTHENTICATED: 16 } as const;
+export const RPC_CODE = {
+  INVALID_ARGUMENT: 3,
+  RESOURCE_EXHAUSTED: 8,
+  UNAVAILABLE: 14,
+  UNAUTHENTICATED: 16,
+} as const;
 
 /** An error answer's body: a google.rpc.Status in the request's encoding. */
-export function statusBody(encoding: 'json' | 'protobuf', code: number, message: string): Uint8Array | string {
+export function statusBody(
+  encoding: 'json' | 'protobuf',
+  code: number,
+  message: string,
+): Uint8Array | string {
   if (encoding === 'json') return JSON.stringify({ code, message });
   return OTLP_TYPES.status.encode(OTLP_TYPES.status.fromObject({ code, message })).finish();
 }

@@ -34,6 +34,8 @@ export function spanEvent(span: SpanBody, id: string, source = OTLP_SOURCE): Vig
   };
 }
 
-export function createOtlpSource(ctx: { config: Record<string, Record<string, unknown> | undefined> }): OtlpSource | undefined {
+export function createOtlpSource(ctx: {
+  config: Record<string, Record<string, unknown> | undefined>;
+}): OtlpSource | undefined {
   return ctx.config.otlp?.enabled ? new OtlpSource() : undefined;
 }

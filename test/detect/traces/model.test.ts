@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { operationKey, serviceEdgeKey, TraceModel, type TraceWindow } from '../../../src/detect/traces/model.js';
+import {
+  operationKey,
+  serviceEdgeKey,
+  TraceModel,
+  type TraceWindow,
+} from '../../../src/detect/traces/model.js';
 import type { SpanBody } from '../../../src/model/span.js';
 
 const S = 1_000_000_000n;
@@ -34,7 +39,12 @@ function span(
  * One request shape: gateway /order → order-service createOrder → {price-service getPrice,
  * db-service insert}; the price call fails in trace 3.
  */
-function request(model: TraceModel, trace: number, atS: number, opts: { childFirst?: boolean; error?: boolean } = {}) {
+function request(
+  model: TraceModel,
+  trace: number,
+  atS: number,
+  opts: { childFirst?: boolean; error?: boolean } = {},
+) {
   const root = span(trace, 'gateway', '/order', atS, 100);
   const order = span(trace, 'order-service', 'createOrder', atS + 0.001, 80, root.spanId);
   const price = span(trace, 'price-service', 'getPrice', atS + 0.002, 20 + trace, order.spanId, {
@@ -76,7 +86,14 @@ describe('TraceModel', () => {
     // Latencies 21..30 ms: median (rank 4) 25 ms, max 30 ms, within 1 %.
     expect(Math.abs(price.latency.quantile(0.5) - 25 * MS) / (25 * MS)).toBeLessThanOrEqual(0.01);
     expect(price.latency.quantile(1)).toBe(30 * MS);
-    expect(model.stats()).toMatchObject({ spans: 40, links: 30, orphans: 0, late: 0, dropped: 0, openTraces: 0 });
+    expect(model.stats()).toMatchObject({
+      spans: 40,
+      links: 30,
+      orphans: 0,
+      late: 0,
+      dropped: 0,
+      openTraces: 0,
+    });
   });
 
   it('shows a dropped child and a new child as a different pattern in the next window', () => {
@@ -93,9 +110,14 @@ describe('TraceModel', () => {
     }
     model.flush();
     const [a, b] = model.windows();
-    const kids = (w: TraceWindow) => [...w.operations.get(operationKey('order-service', 'createOrder'))!.children.keys()].sort();
-    expect(kids(a)).toEqual([operationKey('db-service', 'insert'), operationKey('price-service', 'getPrice')].sort());
-    expect(kids(b)).toEqual([operationKey('cache-service', 'get'), operationKey('price-service', 'getPrice')].sort());
+    const kids = (w: TraceWindow) =>
+      [...w.operations.get(operationKey('order-service', 'createOrder'))!.children.keys()].sort();
+    expect(kids(a)).toEqual(
+      [operationKey('db-service', 'insert'), operationKey('price-service', 'getPrice')].sort(),
+    );
+    expect(kids(b)).toEqual(
+      [operationKey('cache-service', 'get'), operationKey('price-service', 'getPrice')].sort(),
+    );
   });
 
   it('counts orphans, late spans and what is over its bounds', () => {
@@ -110,7 +132,13 @@ describe('TraceModel', () => {
     model.add(span(101, 'd', 'three', 1, 1, r.spanId));
     // A third open trace evicts the oldest (trace 100, whose orphan is then counted).
     model.add(span(102, 'a', 'root', 2, 1));
-    expect(model.stats()).toMatchObject({ dropped: 1, droppedChildren: 1, evictedTraces: 1, orphans: 1, links: 1 });
+    expect(model.stats()).toMatchObject({
+      dropped: 1,
+      droppedChildren: 1,
+      evictedTraces: 1,
+      orphans: 1,
+      links: 1,
+    });
     model.advance(T0 + 120n * S);
     expect(model.windows()).toHaveLength(1);
     model.add(span(103, 'a', 'root', 3, 1)); // its window is final

@@ -61,7 +61,15 @@ describe('QuantileSketch', () => {
     const s = new QuantileSketch({ alpha: 0.01, maxBuckets: 64 });
     for (let i = 0; i < 10_000; i++) s.add(1 + i * 100);
     expect(s.buckets).toBeLessThanOrEqual(64);
-    expect(Math.abs(s.quantile(0.99) - exact(Array.from({ length: 10_000 }, (_, i) => 1 + i * 100), 0.99)) / 989_901).toBeLessThanOrEqual(0.01);
+    expect(
+      Math.abs(
+        s.quantile(0.99) -
+          exact(
+            Array.from({ length: 10_000 }, (_, i) => 1 + i * 100),
+            0.99,
+          ),
+      ) / 989_901,
+    ).toBeLessThanOrEqual(0.01);
   });
 
   it('counts zeros and sub-minimum values apart, ignores NaN and negatives', () => {

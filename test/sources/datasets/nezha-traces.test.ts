@@ -3,7 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { readNezhaLogs, unwrapDockerLog, type NezhaLogLine } from '../../../src/sources/datasets/nezha-logs.js';
+import {
+  readNezhaLogs,
+  unwrapDockerLog,
+  type NezhaLogLine,
+} from '../../../src/sources/datasets/nezha-logs.js';
 import { newReadStats, readNezhaSpans } from '../../../src/sources/datasets/nezha-traces.js';
 import { splitCsv } from '../../../src/sources/datasets/nezha-files.js';
 import { parseNezhaTime, readNezhaFaults } from '../../../src/sources/metrics/nezha.js';
@@ -17,7 +21,8 @@ async function all<T>(g: AsyncIterable<T>): Promise<T[]> {
   return out;
 }
 
-const TRACE_HEADER = 'TraceID,SpanID,ParentID,PodName,OperationName,StartTimeUnixNano,EndTimeUnixNano,Duration';
+const TRACE_HEADER =
+  'TraceID,SpanID,ParentID,PodName,OperationName,StartTimeUnixNano,EndTimeUnixNano,Duration';
 const LOG_HEADER = 'Timestamp,TimeUnixNano,Node,PodName,Container,TraceID,SpanID,Log';
 
 function fixtureDay(): string {
@@ -28,7 +33,9 @@ function fixtureDay(): string {
   // Written out of order on purpose: the reader goes by the minute in the name.
   writeFileSync(
     join(dir, 'trace', '08_44_trace.csv.gz'),
-    gzipSync(`${TRACE_HEADER}\n${T},00000000000000c1,520b067330e3ede5,ts-order-service-6d5f8b7c9-x2k4q,getOrder,1674981840000000000,1674981840002000000,2000\n`),
+    gzipSync(
+      `${TRACE_HEADER}\n${T},00000000000000c1,520b067330e3ede5,ts-order-service-6d5f8b7c9-x2k4q,getOrder,1674981840000000000,1674981840002000000,2000\n`,
+    ),
   );
   writeFileSync(
     join(dir, 'trace', '08_43_trace.csv.gz'),
@@ -44,7 +51,8 @@ function fixtureDay(): string {
     ),
   );
   writeFileSync(join(dir, 'trace', '08_45_trace.csv.gz'), 'not gzip at all');
-  const wrap = (log: string) => `"${JSON.stringify({ log, stream: 'stdout', time: 'x' }).replace(/"/g, '""')}"`;
+  const wrap = (log: string) =>
+    `"${JSON.stringify({ log, stream: 'stdout', time: 'x' }).replace(/"/g, '""')}"`;
   writeFileSync(
     join(dir, 'log', '08_43_log.csv.gz'),
     gzipSync(
@@ -85,7 +93,9 @@ describe('Nezha trace and log readers (fixture in the data set format)', () => {
     expect(stats.errors[2]).toMatch(/08_43_trace\.csv\.gz:5: EndTimeUnixNano before StartTimeUnixNano/);
     expect(stats.errors[3]).toMatch(/08_45_trace\.csv\.gz/);
     // A range of minutes.
-    expect((await all(readNezhaSpans(dir, { from: '08_44', to: '08_44' }))).map((s) => s.operation)).toEqual(['getOrder']);
+    expect((await all(readNezhaSpans(dir, { from: '08_44', to: '08_44' }))).map((s) => s.operation)).toEqual([
+      'getOrder',
+    ]);
   });
 
   it('reads log lines: the runtime JSON wrapper removed, quoted commas and line breaks kept', async () => {
@@ -126,7 +136,9 @@ describe.skipIf(!day)('Nezha TrainTicket 2023-01-29: traces and logs of 08:43', 
     expect(new Set(spans.map((s) => s.traceId)).size).toBe(53);
     expect(spans.filter((s) => s.parentSpanId === undefined)).toHaveLength(53);
     expect(new Set(spans.map((s) => s.service))).toContain('ts-order-service');
-    expect(spans.every((s) => s.service === serviceOfPod(s.pod!) && !/-[a-z0-9]{5}$/.test(s.service))).toBe(true);
+    expect(spans.every((s) => s.service === serviceOfPod(s.pod!) && !/-[a-z0-9]{5}$/.test(s.service))).toBe(
+      true,
+    );
     // Times read as UTC: the file of 08:43 holds the minute up to 08:43 (08:42:09 to 08:43:08), the
     // first fault of the day (08:43:04 on the fault list's clock) at its end.
     expect(readNezhaFaults(day!)[0].injectTime).toBe('2023-01-29 08:43:04');
