@@ -34,7 +34,9 @@ function fixtureDay(): string {
   writeFileSync(
     join(dir, 'trace', '08_44_trace.csv.gz'),
     gzipSync(
-      `${TRACE_HEADER}\n${T},00000000000000c1,520b067330e3ede5,ts-order-service-6d5f8b7c9-x2k4q,getOrder,1674981840000000000,1674981840002000000,2000\n`,
+      `${TRACE_HEADER}\n${T},00000000000000c1,520b067330e3ede5,ts-order-service-6d5f8b7c9-x2k4q,getOrder,1674981840000000000,1674981840002000000,2000\n` +
+        // Also in the previous minute's file (the published files overlap): read once.
+        `${T},520b067330e3ede5,root,ts-gateway-service-6f6cfc45b-h5m2n,/*,1674981768697000000,1674981769015316530,318316\n`,
     ),
   );
   writeFileSync(
@@ -87,7 +89,7 @@ describe('Nezha trace and log readers (fixture in the data set format)', () => {
       pod: 'ts-gateway-service-6f6cfc45b-h5m2n',
     });
     expect(spans[1].parentSpanId).toBe('520b067330e3ede5');
-    expect(stats).toMatchObject({ files: 3, rows: 3, malformed: 4 });
+    expect(stats).toMatchObject({ files: 3, rows: 3, malformed: 4, duplicates: 1 });
     expect(stats.errors[0]).toMatch(/08_43_trace\.csv\.gz:3: expected 8 fields, got 5/);
     expect(stats.errors[1]).toMatch(/08_43_trace\.csv\.gz:4: TraceID and SpanID must be hex/);
     expect(stats.errors[2]).toMatch(/08_43_trace\.csv\.gz:5: EndTimeUnixNano before StartTimeUnixNano/);
@@ -95,6 +97,7 @@ describe('Nezha trace and log readers (fixture in the data set format)', () => {
     // A range of minutes.
     expect((await all(readNezhaSpans(dir, { from: '08_44', to: '08_44' }))).map((s) => s.operation)).toEqual([
       'getOrder',
+      '/*',
     ]);
   });
 
