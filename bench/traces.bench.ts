@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import { minuteFiles } from '../src/sources/datasets/nezha-files.js';
 import { newReadStats, readNezhaSpans } from '../src/sources/datasets/nezha-traces.js';
+import { readNezhaLogs } from '../src/sources/datasets/nezha-logs.js';
 import { TraceModel } from '../src/detect/traces/model.js';
 import { QuantileSketch } from '../src/detect/traces/sketch.js';
 import { datasetPath } from '../src/util/datasets.js';
@@ -86,6 +87,30 @@ export async function run(): Promise<void> {
     row(
       'model: windows, mean operations, mean service edges',
       `${windows}, ${(ops / windows).toFixed(1)}, ${(edges / windows).toFixed(1)}`,
+    );
+    const logFiles = minuteFiles(day, 'log');
+    t0 = hrms();
+    const logLines = await gunzipLines(logFiles);
+    const logBase = hrms() - t0;
+    const logStats = newReadStats();
+    const pods = new Set<string>();
+    let withTrace = 0;
+    t0 = hrms();
+    for await (const l of readNezhaLogs(day, { stats: logStats })) {
+      pods.add(l.pod);
+      if (l.traceId) withTrace++;
+    }
+    const logRead = hrms() - t0;
+    row('Nezha 2023-01-29 log files', `${logStats.files} files, ${fmt(logLines)} lines`);
+    row(
+      'log lines read / malformed / timed by Timestamp',
+      `${fmt(logStats.rows)} / ${logStats.malformed} / ${logStats.timeFromTimestamp}`,
+    );
+    row('log lines naming a trace, pods', `${fmt(withTrace)}, ${pods.size}`);
+    row('gunzip + split (baseline)', `${fmt(logBase)} ms, ${fmt(logLines / (logBase / 1000))} lines/s`);
+    row(
+      'read log lines (CSV, JSON wrapper removed)',
+      `${fmt(logRead)} ms, ${fmt(logStats.rows / (logRead / 1000))} lines/s, ${(logRead / logBase).toFixed(2)}× baseline`,
     );
   } else console.log(`(Nezha day not found at ${day}: reader figures skipped)`);
 

@@ -17,7 +17,7 @@ import { openStore, type Db } from '../../src/infra/db.js';
 import type { SpanBody } from '../../src/model/span.js';
 import { MetricsRegistry } from '../../src/pipeline/metrics.js';
 import { TokenStore } from '../../src/server/auth.js';
-import { createOtlpReceiver, parseOtlpListen } from '../../src/server/otlp.js';
+import { createOtlpReceiver, parseOtlpListen, startOtlpReceiver } from '../../src/server/otlp.js';
 import { OTLP_TYPES } from '../../src/sources/otlp/decode.js';
 import { OtlpSource } from '../../src/sources/otlp/source.js';
 
@@ -350,6 +350,70 @@ describe('OTLP/HTTP receiver', () => {
     expect(parseOtlpListen('4319')).toEqual({ host: '127.0.0.1', port: 4319 });
     expect(parseOtlpListen('[::1]:4318')).toEqual({ host: '::1', port: 4318 });
     expect(() => parseOtlpListen('nope')).toThrow(/--otlp must be/);
+  });
+});
+
+/** POST with the path exactly as written (no URL normalization on the way). */
+function rawPost(
+  base: string,
+  path: string,
+  headers: Record<string, string>,
+  body: Buffer,
+): Promise<{ status: number; body: string }> {
+  const u = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: u.hostname, port: u.port, method: 'POST', path, headers }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+describe('OTLP receiver: authorization on the route that runs, in every spelling', () => {
+  it("answers 401 or the router's 404 to every spelling of /v1/traces without a token; takes nothing", async () => {
+    const db = openStore(':memory:');
+    const taken: SpanBody[] = [];
+    const rx = await startOtlpReceiver({
+      port: 0,
+      tokens: new TokenStore(db),
+      onSpans: (spans) => taken.push(...spans) && 0,
+      authFailureLimit: { max: 10_000, windowMs: 60_000 },
+    });
+    try {
+      const spellings = [
+        '/v1/traces',
+        '/V1/traces',
+        '/v1/TRACES',
+        '/v1/traces/',
+        '/v1//traces',
+        '//v1/traces',
+        '/%761/traces',
+        '/v1/%74races',
+        '/v1%2ftraces',
+        '/x/../v1/traces',
+        '/v1/x/../traces',
+        '/./v1/traces',
+        '/v1/traces?x=/',
+        '/v1/traces;x',
+        '/v1/traces%00',
+      ];
+      const body = Buffer.from(JSON.stringify(jsonRequest()));
+      for (const path of spellings) {
+        const a = await rawPost(rx.url, path, { 'content-type': 'application/json' }, body);
+        const routerNotFound =
+          a.status === 404 &&
+          /^Route POST:.* not found$/.test((JSON.parse(a.body) as { message?: string }).message ?? '');
+        expect(a.status === 401 || routerNotFound, `${path}: ${a.status} ${a.body}`).toBe(true);
+      }
+      expect(taken).toEqual([]);
+    } finally {
+      await rx.close();
+      db.close();
+    }
   });
 });
 

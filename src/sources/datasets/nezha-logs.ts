@@ -5,8 +5,13 @@
  * becomes the application's own text (the wrapper removed, the trailing newline cut) with its time
  * (ns, on the fault list's clock), pod, service and trace/span ids. Templates are mined elsewhere:
  * this reader hands on the raw message. Malformed rows are counted and skipped with their file:line.
+ *
+ * In the published day 45 lines (ERROR lines of exceptions among them) carry an overflowed
+ * TimeUnixNano (`-6795364578871345152`) and a Timestamp without its zone and nanoseconds
+ * (`2023-01-29T09:20:29.295`, UTC like the others): such a line is timed by its Timestamp (counted
+ * in `timeFromTimestamp`), not dropped.
  */
-import { serviceOfPod } from '../../model/event.js';
+import { isoToNs, serviceOfPod } from '../../model/event.js';
 import { csvRecords, minuteFiles } from './nezha-files.js';
 import { countBad, newReadStats, type NezhaReadOptions } from './nezha-traces.js';
 import { DatasetError } from './types.js';
@@ -51,15 +56,25 @@ export function unwrapDockerLog(raw: string): string {
   return raw;
 }
 
-/** One log row → a line; throws the reason when the row is malformed. */
-export function nezhaLogLine(f: readonly string[]): NezhaLogLine {
+const ISO_UTC = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z?$/;
+
+/**
+ * One log row → a line; throws the reason when the row is malformed. `onTimeFallback` is called when
+ * the line is timed by its Timestamp because its TimeUnixNano is unusable.
+ */
+export function nezhaLogLine(f: readonly string[], onTimeFallback?: () => void): NezhaLogLine {
   if (f.length !== NEZHA_LOG_HEADER.length)
     throw new Error(`expected ${NEZHA_LOG_HEADER.length} fields, got ${f.length}`);
-  const [, ns, , pod, container, traceId, spanId, log] = f;
-  if (!/^\d{1,20}$/.test(ns)) throw new Error('TimeUnixNano must be an integer');
+  const [stamp, ns, , pod, container, traceId, spanId, log] = f;
+  let time: bigint;
+  if (/^\d{1,19}$/.test(ns)) time = BigInt(ns);
+  else if (ISO_UTC.test(stamp)) {
+    time = isoToNs(stamp.endsWith('Z') ? stamp : `${stamp}Z`);
+    onTimeFallback?.();
+  } else throw new Error('neither TimeUnixNano nor Timestamp is a time');
   if (!pod) throw new Error('empty PodName');
   return {
-    time: BigInt(ns),
+    time,
     pod,
     service: serviceOfPod(pod),
     container,
@@ -78,7 +93,7 @@ export async function* readNezhaLogs(dir: string, opts: NezhaReadOptions = {}): 
       for await (const { line, fields } of csvRecords(path, NEZHA_LOG_HEADER, (e) => countBad(stats, e))) {
         let l: NezhaLogLine;
         try {
-          l = nezhaLogLine(fields);
+          l = nezhaLogLine(fields, () => stats.timeFromTimestamp++);
         } catch (err) {
           countBad(stats, new DatasetError(path, line, (err as Error).message));
           continue;

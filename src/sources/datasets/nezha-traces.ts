@@ -31,6 +31,8 @@ export interface NezhaReadStats {
   malformed: number;
   /** Spans read again (same trace and span id) in the same or the previous file, skipped. */
   duplicates: number;
+  /** Log lines whose TimeUnixNano was unusable, timed by their Timestamp column instead. */
+  timeFromTimestamp: number;
   /** The first malformed inputs, `file:line: reason` (at most 100 kept; `malformed` counts all). */
   errors: string[];
 }
@@ -44,7 +46,7 @@ export interface NezhaReadOptions {
 }
 
 export function newReadStats(): NezhaReadStats {
-  return { files: 0, rows: 0, malformed: 0, duplicates: 0, errors: [] };
+  return { files: 0, rows: 0, malformed: 0, duplicates: 0, timeFromTimestamp: 0, errors: [] };
 }
 
 export function countBad(stats: NezhaReadStats, e: DatasetError): void {

@@ -61,7 +61,9 @@ function fixtureDay(): string {
       [
         LOG_HEADER,
         `2023-01-29T08:42:22Z,1674981742383150913,33.33.33.116,ts-travel-service-64469b5b48-25zj6,server,FFC8CA7E4C8F06C75142C880D5595D96,439bc949a9eeb0cc,${wrap('16:42:22.382 INFO  t.s.TravelServiceImpl#532 [getRouteByRouteId], a comma\n')}`,
-        `2023-01-29T08:42:23Z,notanumber,33.33.33.116,ts-travel-service-64469b5b48-25zj6,server,,,${wrap('x\n')}`,
+        `yesterday,notanumber,33.33.33.116,ts-travel-service-64469b5b48-25zj6,server,,,${wrap('x\n')}`,
+        // An overflowed TimeUnixNano, as in the published day: timed by the Timestamp (UTC).
+        `2023-01-29T09:20:29.295,-6795364578871345152,33.33.33.167,ts-travel2-service-5c66d57d58-6mp2b,server,,,${wrap('17:20:29.299 ERROR boom\n')}`,
         `2023-01-29T08:42:24Z,1674981744000000000,33.33.33.116,ts-travel-service-64469b5b48-25zj6,server,,,"a line split`,
         `over two lines"`,
         `2023-01-29T08:42:25Z,1674981745000000000,33.33.33.116,ts-travel-service-64469b5b48-25zj6,server,,,"{""log"": 3}"`,
@@ -105,7 +107,7 @@ describe('Nezha trace and log readers (fixture in the data set format)', () => {
     const dir = fixtureDay();
     const stats = newReadStats();
     const lines = await all(readNezhaLogs(dir, { stats }));
-    expect(lines).toHaveLength(2);
+    expect(lines).toHaveLength(3);
     expect(lines[0]).toEqual<NezhaLogLine>({
       time: 1674981742383150913n,
       pod: 'ts-travel-service-64469b5b48-25zj6',
@@ -115,10 +117,15 @@ describe('Nezha trace and log readers (fixture in the data set format)', () => {
       spanId: '439bc949a9eeb0cc',
       message: '16:42:22.382 INFO  t.s.TravelServiceImpl#532 [getRouteByRouteId], a comma',
     });
-    expect(lines[1].message).toBe('a line split\nover two lines');
-    expect(stats.malformed).toBe(2);
-    expect(stats.errors[0]).toMatch(/08_43_log\.csv\.gz:3: TimeUnixNano must be an integer/);
-    expect(stats.errors[1]).toMatch(/08_43_log\.csv\.gz:6: Log JSON has no "log" string/);
+    expect(lines[1]).toMatchObject({
+      time: 1674984029295000000n,
+      service: 'ts-travel2-service',
+      message: '17:20:29.299 ERROR boom',
+    });
+    expect(lines[2].message).toBe('a line split\nover two lines');
+    expect(stats).toMatchObject({ malformed: 2, timeFromTimestamp: 1 });
+    expect(stats.errors[0]).toMatch(/08_43_log\.csv\.gz:3: neither TimeUnixNano nor Timestamp is a time/);
+    expect(stats.errors[1]).toMatch(/08_43_log\.csv\.gz:7: Log JSON has no "log" string/);
   });
 
   it('splits CSV with RFC 4180 quoting', () => {
