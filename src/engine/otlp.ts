@@ -23,5 +23,6 @@ export async function startOtlpFor(
     tokens: new TokenStore(db),
     metrics: engine.metrics,
     onSpans: (spans) => source.pushSpans(spans),
+    onMalformed: () => source.countMalformed(),
   });
 }

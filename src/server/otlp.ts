@@ -43,6 +43,8 @@ export const OTLP_BODY_LIMIT = 4 << 20;
 export interface OtlpReceiverOptions {
   /** Receives the spans of one request; returns how many were dropped (events queue full). */
   onSpans: (spans: SpanBody[]) => number;
+  /** Told of each body that did not decode (the source counts it as malformed input). */
+  onMalformed?: () => void;
   /** The API's tokens: a responder token (or above) may post spans. */
   tokens: TokenStore;
   bodyLimit?: number;
@@ -222,6 +224,7 @@ export async function createOtlpReceiver(
       }
       if (!(e instanceof OtlpDecodeError)) throw e;
       stats.malformed++;
+      opts.onMalformed?.();
       return answer(reply, enc, 400, statusBody(enc, RPC_CODE.INVALID_ARGUMENT, e.message));
     }
     const { spans, rejected, reasons } = decoded;

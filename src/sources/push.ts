@@ -66,6 +66,11 @@ export class PushSource implements Source {
     return dropped;
   }
 
+  /** Input the source's receiver could not read (an undecodable body), counted as the source's. */
+  countMalformed(n = 1): void {
+    this.st.malformed += n;
+  }
+
   stats(): SourceStats {
     return { ...this.st };
   }

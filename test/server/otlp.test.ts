@@ -451,6 +451,15 @@ describe('OTLP spans through a running engine into the trace model', () => {
         req.end(Buffer.from(protobufRequest()));
       });
       expect(status).toBe(200);
+      // A body that does not decode is the source's malformed input too.
+      const bad = await rawPost(
+        rx.url,
+        '/v1/traces',
+        { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        Buffer.from('{'),
+      );
+      expect(bad.status).toBe(400);
+      expect(engine.stats().sources.otlp).toMatchObject({ events: 3, malformed: 1 });
     } finally {
       await rx.close();
       await engine.stop(); // drains the events queue; the feeder's close makes every window final

@@ -220,7 +220,8 @@ export class TraceModel {
       t.waitingCount -= kids.length;
       for (const k of kids) this.link(held, k);
     }
-    if (s.parentSpanId) {
+    // A span naming itself as parent is taken as a root: it cannot call itself.
+    if (s.parentSpanId && s.parentSpanId !== s.spanId) {
       const parent = t.spans.get(s.parentSpanId);
       if (parent) this.link(parent, held);
       else {

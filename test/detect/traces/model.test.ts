@@ -145,6 +145,15 @@ describe('TraceModel', () => {
     expect(model.stats().late).toBe(1);
   });
 
+  it('takes a span that names itself as parent as a root', () => {
+    const model = new TraceModel();
+    const s = span(9, 'a', 'x', 1, 1);
+    model.add({ ...s, parentSpanId: s.spanId });
+    model.flush();
+    expect(model.stats()).toMatchObject({ links: 0, orphans: 0 });
+    expect(model.windows()[0].operations.get(operationKey('a', 'x'))!.children.size).toBe(0);
+  });
+
   it('does not let one trace that never goes quiet hold windows open for ever', () => {
     const model = new TraceModel({ traceIdleNs: 1n * S });
     const root = span(7, 'a', 'stream', 0, 1);
