@@ -9,6 +9,7 @@ import { createBaselineDetector } from './anomaly/baseline/detector.js';
 import { createRuntimeDetector } from './runtime/detector.js';
 import { createPerfDetector } from './perf/detector.js';
 import { createPostureDetector } from './posture/detector.js';
+import { createTraceModelDetector } from './traces/detector.js';
 
 export type { DetectorContext, DetectorFactory } from './types.js';
 
@@ -19,6 +20,7 @@ const factories: [name: string, factory: DetectorFactory][] = [
   ['runtime', createRuntimeDetector],
   ['perf', createPerfDetector],
   ['posture', createPostureDetector],
+  ['trace-model', createTraceModelDetector],
 ];
 
 export async function createDetectors(ctx: DetectorContext, only?: string[]): Promise<Detector[]> {

@@ -4,6 +4,7 @@ import type { EventKind, VigieEvent } from '../model/event.js';
 import type { Db } from '../infra/db.js';
 import type { BaselineManager } from './anomaly/baseline/manager.js';
 import type { PostureIndex } from './posture/posture-index.js';
+import type { TraceModel } from './traces/model.js';
 
 export type AlertEmitter = (a: AlertInput) => void;
 
@@ -51,6 +52,8 @@ export interface DetectorContext {
   baselines?: BaselineManager;
   /** Where the posture detector publishes the cluster's current findings (readers get the same one). */
   posture?: PostureIndex;
+  /** The live trace model (call graph, per-operation windows): the trace-model detector feeds it. */
+  traces?: TraceModel;
 }
 
 export type DetectorFactory = (ctx: DetectorContext) => Detector | undefined | Promise<Detector | undefined>;

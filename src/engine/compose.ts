@@ -8,6 +8,7 @@ import Docker from 'dockerode';
 import { KubeConfig } from '@kubernetes/client-node';
 import { createCharacterizer, type Characterizer } from '../characterize/live.js';
 import { createBaselineManager, type BaselineManager } from '../detect/anomaly/baseline/manager.js';
+import type { TraceModel } from '../detect/traces/model.js';
 import type { PostureIndex } from '../detect/posture/posture-index.js';
 import { createDetectors } from '../detect/registry.js';
 import type { Detector } from '../detect/types.js';
@@ -28,7 +29,7 @@ export function composeBaselines(o: EngineOptions): BaselineManager | undefined 
 
 export function composeDetectors(
   o: EngineOptions,
-  services: { baselines?: BaselineManager; posture: PostureIndex },
+  services: { baselines?: BaselineManager; posture: PostureIndex; traces?: TraceModel },
 ): Promise<Detector[]> {
   return createDetectors(
     { db: o.db, hostname: o.hostname, config: withRulesFromEnv(o.config ?? {}), ...services },

@@ -19,6 +19,7 @@ import { InProcessBus, TOPICS, type DropNotice } from '../pipeline/bus.js';
 import { MetricsRegistry, stageMetrics } from '../pipeline/metrics.js';
 import type { BaselineManager } from '../detect/anomaly/baseline/manager.js';
 import { PostureIndex } from '../detect/posture/posture-index.js';
+import { TraceModel } from '../detect/traces/model.js';
 import type { Detector } from '../detect/types.js';
 import type { Source } from '../sources/types.js';
 import { AlertStore } from '../store/alerts.js';
@@ -49,6 +50,8 @@ export class Engine {
   baselines?: BaselineManager;
   /** The cluster's current posture findings: the posture detector writes, incidents and the API read. */
   readonly posture: PostureIndex;
+  /** Spans' call graph and per-operation windows: the trace-model detector feeds it, trace detectors read it. */
+  readonly traces: TraceModel;
   /**
    * Workload identity, resolved once per container through the container catalogue before any event
    * is scored; absent when the engine was handed sources and no catalogue.
@@ -84,6 +87,7 @@ export class Engine {
     this.alertsBus = new InProcessBus(onDrop, 1000, onErr);
     this.metrics = opts.metrics ?? new MetricsRegistry();
     this.posture = opts.posture ?? new PostureIndex();
+    this.traces = opts.traces ?? new TraceModel();
     this.series = stageMetrics(this.metrics);
     // Counts kept by the stages are copied in when /metrics is read: nothing extra on the hot path.
     this.metrics.onCollect(() => this.collectMetrics());
@@ -119,7 +123,8 @@ export class Engine {
     const o = this.opts;
     if (!o.detectors) this.baselines = composeBaselines(o);
     this.detectors =
-      o.detectors ?? (await composeDetectors(o, { baselines: this.baselines, posture: this.posture }));
+      o.detectors ??
+      (await composeDetectors(o, { baselines: this.baselines, posture: this.posture, traces: this.traces }));
     for (const d of this.detectors)
       for (const k of d.kinds) {
         const l = this.byKind.get(k) ?? [];

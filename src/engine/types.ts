@@ -1,6 +1,7 @@
 /** The engine's options and statistics, and the responder as the engine drives it. */
 import type { Characterizer } from '../characterize/live.js';
 import type { BaselineManager } from '../detect/anomaly/baseline/manager.js';
+import type { TraceModel } from '../detect/traces/model.js';
 import type { PostureIndex } from '../detect/posture/posture-index.js';
 import type { Detector } from '../detect/types.js';
 import type { ActionRecord } from '../model/action.js';
@@ -50,6 +51,8 @@ export interface EngineOptions {
   baselines?: BaselineManager;
   /** The posture findings index shared by the posture detector, incidents and the API; default: new. */
   posture?: PostureIndex;
+  /** The trace model the trace-model detector feeds (spans from the OTLP receiver); default: new. */
+  traces?: TraceModel;
   /** Responder; default: the response stage under the policy. `null` disables the response stage. */
   responder?: LiveResponder | null;
   /**

@@ -7,6 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import type { SpanBody } from './span.js';
 
 export const EVENT_KINDS = [
   'syscall',
@@ -18,6 +19,7 @@ export const EVENT_KINDS = [
   'metric',
   'container',
   'internal',
+  'span',
 ] as const;
 export type EventKind = (typeof EVENT_KINDS)[number];
 
@@ -151,6 +153,8 @@ export interface VigieEvent {
   metric?: MetricBody;
   lifecycle?: ContainerLifecycleBody;
   internal?: InternalBody;
+  /** A trace span (OTLP receiver, Nezha traces); model/span.ts. */
+  span?: SpanBody;
 }
 
 /** Something that hands out event ids: a source's own generator, or the position of an input line. */
@@ -259,6 +263,15 @@ export function podOwner(pod: string): string {
 }
 
 /**
+ * The service (Deployment) of a pod from its name: without the ReplicaSet's template hash and the
+ * pod's own suffix (`ts-order-service-6d5f8b7c9-x2k4q` → `ts-order-service`). Metrics, logs and
+ * traces of one data set name a service with this one function, so that they join on it.
+ */
+export function serviceOfPod(pod: string): string {
+  return pod.replace(/-[a-z0-9]{6,10}-[a-z0-9]{5}$/, '');
+}
+
+/**
  * The workload key of a container from its own metadata, once per container: the Kubernetes
  * namespace and owner when the kubelet's labels name its pod, else its image and its command
  * (entrypoint and arguments, as the runtime starts it). Replicas (same image, same command) share it;
@@ -326,6 +339,7 @@ export const eventSchema = z
     metric: z.record(z.string(), z.number().optional()).optional(),
     lifecycle: z.record(z.string(), z.unknown()).optional(),
     internal: z.record(z.string(), z.unknown()).optional(),
+    span: z.record(z.string(), z.unknown()).optional(),
   })
   .loose();
 

@@ -13,7 +13,14 @@ export class PushSource implements Source {
   private now?: EventSink;
   private st: SourceStats = { events: 0, malformed: 0, lost: 0 };
 
-  constructor(readonly name: string) {}
+  /**
+   * `queued`: events go through the engine's bounded events queue even when a synchronous sink is
+   * given (high-volume input, such as spans, whose sender does not need them handled before the answer).
+   */
+  constructor(
+    readonly name: string,
+    private readonly queued = false,
+  ) {}
 
   async start(sink: EventSink, alerts?: AlertSink, now?: EventSink): Promise<void> {
     this.sink = sink;
@@ -50,13 +57,18 @@ export class PushSource implements Source {
    */
   push(events: VigieEvent[]): number {
     let dropped = 0;
-    const sink = this.now ?? this.sink;
+    const sink = this.queued ? this.sink : (this.now ?? this.sink);
     for (const ev of events) {
       if (sink && sink(ev)) this.st.events++;
       else dropped++;
     }
     this.st.lost += dropped;
     return dropped;
+  }
+
+  /** Input the source's receiver could not read (an undecodable body), counted as the source's. */
+  countMalformed(n = 1): void {
+    this.st.malformed += n;
   }
 
   stats(): SourceStats {

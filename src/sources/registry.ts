@@ -14,6 +14,7 @@ import { createPodDirectory } from './pods.js';
 import { createAuditWebhookSource, createFalcoWebhookSource } from './push.js';
 import { createFalcoFileSource } from './falco.js';
 import { createTetragonFileSource } from './tetragon.js';
+import { createOtlpSource } from './otlp/source.js';
 
 export type { SourceContext, SourceFactory } from './types.js';
 
@@ -29,6 +30,7 @@ const factories: readonly (readonly [name: string, factory: SourceFactory])[] = 
   ['falco', createFalcoFileSource],
   ['falco-webhook', createFalcoWebhookSource],
   ['tetragon', createTetragonFileSource],
+  ['otlp', createOtlpSource],
 ];
 
 /**

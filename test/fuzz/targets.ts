@@ -33,6 +33,14 @@ import {
 import { tetragonLineToEvents } from '../../src/sources/tetragon.js';
 import { TemplateMiner, TemplateStateError } from '../../src/detect/logs/template-miner.js';
 import { LogDecoder, type LogFormat } from '../../src/detect/logs/wrappers.js';
+import {
+  decodeTracesJson,
+  decodeTracesProtobuf,
+  OtlpDecodeError,
+  OTLP_TYPES,
+  type DecodedTraces,
+} from '../../src/sources/otlp/decode.js';
+import { isSpanId, isTraceId } from '../../src/model/span.js';
 import { mutatedJson, mutatedSeeds, randomText, type Json } from './mutate.js';
 
 export const BASE_MS = 50;
@@ -786,6 +794,149 @@ export const logTemplateState = target(
       : 'expected a TemplateStateError naming the place ($...)',
 );
 
+// ---- OTLP/HTTP trace requests (JSON and protobuf)
+
+const otlpRequest: Json = {
+  resourceSpans: [
+    {
+      resource: { attributes: [{ key: 'service.name', value: { stringValue: 'cart' } }] },
+      scopeSpans: [
+        {
+          scope: { name: 'lib', version: '1' },
+          spans: [
+            {
+              traceId: '5b8efff798038103d269b633813fc60c',
+              spanId: 'eee19b7ec3c1b174',
+              parentSpanId: 'eee19b7ec3c1b173',
+              name: 'GET /cart',
+              kind: 2,
+              startTimeUnixNano: '1544712660000000000',
+              endTimeUnixNano: '1544712661000000000',
+              attributes: [
+                { key: 'http.status_code', value: { intValue: '500' } },
+                {
+                  key: 'list',
+                  value: { arrayValue: { values: [{ doubleValue: 1.5 }, { boolValue: true }] } },
+                },
+                {
+                  key: 'map',
+                  value: { kvlistValue: { values: [{ key: 'k', value: { stringValue: 'v' } }] } },
+                },
+              ],
+              events: [{ timeUnixNano: '1544712660500000000', name: 'retry' }],
+              links: [{ traceId: '5b8efff798038103d269b633813fc60d', spanId: 'eee19b7ec3c1b175' }],
+              status: { code: 2, message: 'boom' },
+            },
+          ],
+        },
+      ],
+    },
+  ],
+};
+const otlpJsonSeeds = [JSON.stringify(otlpRequest)];
+const otlpProtobufSeed: Uint8Array = (() => {
+  const doc = JSON.parse(otlpJsonSeeds[0]) as {
+    resourceSpans: { scopeSpans: { spans: Record<string, unknown>[] }[] }[];
+  };
+  const sp = doc.resourceSpans[0].scopeSpans[0].spans[0];
+  for (const k of ['traceId', 'spanId', 'parentSpanId']) sp[k] = Buffer.from(sp[k] as string, 'hex');
+  for (const l of sp.links as Record<string, unknown>[])
+    for (const k of ['traceId', 'spanId']) l[k] = Buffer.from(l[k] as string, 'hex');
+  return OTLP_TYPES.request.encode(OTLP_TYPES.request.fromObject(doc)).finish();
+})();
+
+/** Protobuf inputs: the seed with bytes changed, cut or inserted, and random bytes. */
+const otlpBytes: fc.Arbitrary<FuzzInput> = fc.oneof(
+  {
+    weight: 6,
+    arbitrary: fc
+      .array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 }), fc.constantFrom('set', 'cut', 'insert')), {
+        minLength: 1,
+        maxLength: 8,
+      })
+      .map((edits) => {
+        let b = [...otlpProtobufSeed];
+        for (const [at, v, op] of edits) {
+          const i = b.length ? at % b.length : 0;
+          if (op === 'set') b[i] = v;
+          else if (op === 'cut') b = b.slice(0, i);
+          else b.splice(i, 0, v);
+        }
+        return new Uint8Array(b);
+      }),
+  },
+  { weight: 1, arbitrary: fc.uint8Array({ maxLength: 512 }) },
+  // A span attribute whose value nests AnyValue{array_value: ArrayValue{values: …}} thousands deep.
+  { weight: 1, arbitrary: fc.integer({ min: 1, max: 20_000 }).map(deepOtlpRequest) },
+);
+
+/**
+ * Request{resource_spans: {scope_spans: {spans: {attributes: {value: AnyValue nested `depth` deep}}}}},
+ * written from the inside out: each level is a tag and the length of what it wraps.
+ */
+function deepOtlpRequest(depth: number): Uint8Array {
+  const varint = (n: number): number[] => {
+    const out: number[] = [];
+    do {
+      out.push((n & 0x7f) | (n > 0x7f ? 0x80 : 0));
+      n = Math.floor(n / 128);
+    } while (n > 0);
+    return out;
+  };
+  const headers: number[][] = [];
+  let len = 0;
+  const wrap = (tag: number) => {
+    const h = [tag, ...varint(len)];
+    headers.push(h);
+    len += h.length;
+  };
+  for (let i = 0; i < depth; i++) {
+    wrap(0x0a); // ArrayValue.values = 1
+    wrap(0x2a); // AnyValue.array_value = 5
+  }
+  wrap(0x12); // KeyValue.value = 2
+  wrap(0x4a); // Span.attributes = 9
+  wrap(0x12); // ScopeSpans.spans = 2
+  wrap(0x12); // ResourceSpans.scope_spans = 2
+  wrap(0x0a); // ExportTraceServiceRequest.resource_spans = 1
+  return new Uint8Array(headers.reverse().flat());
+}
+
+function checkSpans(d: DecodedTraces): void {
+  for (const s of d.spans)
+    check(
+      otlpTraces.name,
+      isTraceId(s.traceId) && isSpanId(s.spanId) && s.durationNs >= 0,
+      () => `bad span ${JSON.stringify(s, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))}`,
+    );
+  check(otlpTraces.name, d.reasons.length <= 10, () => `${d.reasons.length} reasons kept`);
+}
+
+export const otlpTraces = target(
+  'otlp-traces',
+  [...otlpJsonSeeds, otlpProtobufSeed],
+  fc.oneof(textInputs(otlpJsonSeeds, JSON_NESTING, [otlpRequest]), otlpBytes),
+  (input) => {
+    // Each input is given to both decoders: bytes that look like JSON, text that is protobuf.
+    let first: unknown;
+    for (const decode of [() => decodeTracesJson(asText(input)), () => decodeTracesProtobuf(asBytes(input))])
+      try {
+        checkSpans(decode());
+      } catch (e) {
+        if (e instanceof FuzzFinding) throw e;
+        first ??= e;
+      }
+    if (first !== undefined) throw first;
+  },
+  (e) =>
+    e instanceof OtlpDecodeError &&
+    (e.input === 'JSON body' || e.input === 'protobuf body') &&
+    e.message.startsWith(`${e.input}: `) &&
+    e.reason.length > 0
+      ? undefined
+      : 'expected an OtlpDecodeError naming the body',
+);
+
 export const TARGETS: readonly FuzzTarget[] = [
   postureManifests,
   postureLocations,
@@ -800,4 +951,5 @@ export const TARGETS: readonly FuzzTarget[] = [
   policyFiles,
   containerLogs,
   logTemplateState,
+  otlpTraces,
 ];

@@ -11,6 +11,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { Engine, percentileOf } from '../../engine/engine.js';
 import { sourceNames as registeredSources } from '../../sources/registry.js';
 import { startServerFor } from '../../engine/server.js';
+import { startOtlpFor } from '../../engine/otlp.js';
 import { createOutput, type OutputFormat } from '../../engine/output.js';
 
 const log = logger('run');
@@ -35,6 +36,8 @@ export interface RunFlags {
   tetragonFile?: string;
   auditFile?: string;
   criSocket?: string;
+  /** `--otlp` alone (true) or `--otlp [HOST:]PORT`. */
+  otlp?: string | boolean;
 }
 
 /** Settings for the sources, detectors and actuators that need them (cluster, rule files, webhook). */
@@ -50,6 +53,7 @@ export function stageConfig(
     | 'tetragonFile'
     | 'auditFile'
     | 'criSocket'
+    | 'otlp'
   >,
 ): Record<string, Record<string, unknown>> {
   const config: Record<string, Record<string, unknown>> = {};
@@ -70,6 +74,7 @@ export function stageConfig(
   if (o.falcoWebhook) config['falco-webhook'] = { enabled: true };
   if (o.tetragonFile) config.tetragon = { path: o.tetragonFile, follow: true };
   if (o.auditFile) config['k8s-audit-file'] = { path: o.auditFile, follow: true };
+  if (o.otlp) config.otlp = { enabled: true };
   return config;
 }
 
@@ -145,50 +150,65 @@ export function register(program: Command): void {
     .option('--in-cluster', "use the pod's service account to reach the API server");
   addRulesOption(run, 'syscall and audit events');
   addAuditOptions(run);
-  addNodeFileOptions(run).action(async (o: RunFlags) => {
-    const format = parseOutputFormat(o.output);
-    const duration = o.duration === undefined ? undefined : Number(o.duration);
-    if (duration !== undefined && !(duration > 0))
-      throw new Error(`--duration must be a number of seconds > 0, not "${o.duration}"`);
-    const output = createOutput(format);
-    const db = openStore(o.db);
-    let sourceNames = parseList(o.sources);
-    if (!o.sensor) sourceNames = (sourceNames ?? registeredSources()).filter((n) => n !== 'bpftrace');
-    const engine = new Engine({
-      db,
-      hostname: hostname(),
-      output,
-      mode: o.enforce ? 'enforce' : 'monitor',
-      policyFile: o.policy,
-      sourceNames,
-      detectorNames: parseList(o.detectors),
-      config: stageConfig(o),
+  addNodeFileOptions(run)
+    .option(
+      '--otlp [host:port]',
+      'receive OpenTelemetry traces (OTLP/HTTP POST /v1/traces, protobuf or JSON; responder token) ' +
+        'on their own port (default 127.0.0.1:4318)',
+    )
+    .action(async (o: RunFlags) => {
+      const format = parseOutputFormat(o.output);
+      const duration = o.duration === undefined ? undefined : Number(o.duration);
+      if (duration !== undefined && !(duration > 0))
+        throw new Error(`--duration must be a number of seconds > 0, not "${o.duration}"`);
+      const output = createOutput(format);
+      const db = openStore(o.db);
+      let sourceNames = parseList(o.sources);
+      if (!o.sensor) sourceNames = (sourceNames ?? registeredSources()).filter((n) => n !== 'bpftrace');
+      if (o.otlp && sourceNames && !sourceNames.includes('otlp')) sourceNames = [...sourceNames, 'otlp'];
+      const engine = new Engine({
+        db,
+        hostname: hostname(),
+        output,
+        mode: o.enforce ? 'enforce' : 'monitor',
+        policyFile: o.policy,
+        sourceNames,
+        detectorNames: parseList(o.detectors),
+        config: stageConfig(o),
+      });
+      await engine.start();
+      const server = o.serve
+        ? await startServerFor(engine, db, o.listen ?? '127.0.0.1:7070').catch((err: unknown) => {
+            log.warn(`API server not started: ${(err as Error).message}`);
+            return undefined;
+          })
+        : undefined;
+      const otlp = o.otlp
+        ? await startOtlpFor(engine, db, o.otlp).catch((err: unknown) => {
+            log.warn(`OTLP receiver not started: ${(err as Error).message}`);
+            return undefined;
+          })
+        : undefined;
+      if (otlp) output.notice(`vigie: OTLP/HTTP traces on ${otlp.url}/v1/traces`);
+      output.notice(
+        `vigie: watching (${engine.mode} mode; sources: ${engine.sources.map((s) => s.name).join(', ') || 'none'}; ` +
+          `detectors: ${engine.detectors.map((d) => d.name).join(', ') || 'none'}; responder: ${engine.responder ? 'yes' : 'none'})`,
+      );
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', () => resolve());
+        process.once('SIGTERM', () => resolve());
+        if (duration) setTimeout(resolve, duration * 1000).unref();
+      });
+      output.notice('vigie: stopping (flushing queues)');
+      await otlp?.close();
+      await server?.close();
+      await engine.stop();
+      const st = engine.stats();
+      output.notice(
+        `vigie: ${st.events} events, ${st.alerts} alerts, ${st.actions} action records; ` +
+          `alert latency p50 ${percentileOf(engine.alertLatencyMs, 50).toFixed(2)} ms p99 ${percentileOf(engine.alertLatencyMs, 99).toFixed(2)} ms; ` +
+          `drops ${JSON.stringify(st.drops)}; sources ${JSON.stringify(st.sources)}`,
+      );
+      db.close();
     });
-    await engine.start();
-    const server = o.serve
-      ? await startServerFor(engine, db, o.listen ?? '127.0.0.1:7070').catch((err: unknown) => {
-          log.warn(`API server not started: ${(err as Error).message}`);
-          return undefined;
-        })
-      : undefined;
-    output.notice(
-      `vigie: watching (${engine.mode} mode; sources: ${engine.sources.map((s) => s.name).join(', ') || 'none'}; ` +
-        `detectors: ${engine.detectors.map((d) => d.name).join(', ') || 'none'}; responder: ${engine.responder ? 'yes' : 'none'})`,
-    );
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', () => resolve());
-      process.once('SIGTERM', () => resolve());
-      if (duration) setTimeout(resolve, duration * 1000).unref();
-    });
-    output.notice('vigie: stopping (flushing queues)');
-    await server?.close();
-    await engine.stop();
-    const st = engine.stats();
-    output.notice(
-      `vigie: ${st.events} events, ${st.alerts} alerts, ${st.actions} action records; ` +
-        `alert latency p50 ${percentileOf(engine.alertLatencyMs, 50).toFixed(2)} ms p99 ${percentileOf(engine.alertLatencyMs, 99).toFixed(2)} ms; ` +
-        `drops ${JSON.stringify(st.drops)}; sources ${JSON.stringify(st.sources)}`,
-    );
-    db.close();
-  });
 }

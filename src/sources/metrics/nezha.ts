@@ -6,7 +6,7 @@
  */
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import type { MetricBody, VigieEvent } from '../../model/event.js';
+import { serviceOfPod, type MetricBody, type VigieEvent } from '../../model/event.js';
 
 export const NEZHA_NAMESPACE = 'train-ticket';
 
@@ -39,10 +39,8 @@ export interface NezhaDay {
   errors: string[];
 }
 
-/** Service of a pod: the pod name without its replica-set hash and pod suffix. */
-export function serviceOfPod(pod: string): string {
-  return pod.replace(/-[a-z0-9]{6,10}-[a-z0-9]{5}$/, '');
-}
+// One function names a pod's service for metrics, logs and traces (model/event.ts).
+export { serviceOfPod };
 
 /** "2023-01-29 08:41:09.043078357 +0000 UTC m=+0.1" or "2023-01-29 08:43:04" → ns (UTC). */
 export function parseNezhaTime(s: string): bigint {
