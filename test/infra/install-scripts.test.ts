@@ -32,11 +32,23 @@ describe('install scripts', () => {
     const npmCi = readFileSync('scripts/npm-ci.sh', 'utf8');
     expect(npmCi).toMatch(/npm ci --ignore-scripts/);
     expect(npmCi).toMatch(/allowScripts/);
-    for (const f of ['scripts/setup.sh', 'Dockerfile']) {
+    for (const f of ['scripts/setup.sh', 'Dockerfile.registry']) {
       const text = readFileSync(f, 'utf8');
       expect(text, f).toMatch(/scripts\/npm-ci\.sh/);
       expect(text.replace(/npm-ci\.sh/g, ''), f).not.toMatch(/npm (ci|install)\b/);
     }
+    // The image without a registry copies the host's node_modules (installed by npm-ci.sh) and only
+    // prunes it, with install scripts off; the Dockerfile installs nothing.
+    const code = (f: string) =>
+      readFileSync(f, 'utf8')
+        .split('\n')
+        .filter((l) => !/^\s*#/.test(l))
+        .join('\n');
+    const image = code('scripts/image.sh');
+    expect(image).not.toMatch(/npm (ci|install)\b/);
+    for (const prune of image.match(/npm prune[^\n]*/g) ?? []) expect(prune).toMatch(/--ignore-scripts/);
+    expect(image).toMatch(/npm prune/);
+    expect(code('Dockerfile')).not.toMatch(/\bnpm\b/);
   });
 
   it('every dependency is pinned to an exact version', () => {
