@@ -6,31 +6,13 @@
  * ratio against scikit-learn measured in this run. Without the data set it falls back to generated
  * clusters (and says so).
  */
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { LofDetector } from '../src/detect/anomaly/lof.js';
 import { distinctRows, Standardizer } from '../src/detect/anomaly/standardize.js';
 import { rocAuc } from '../src/eval/metrics.js';
 import { loadKubAnomaly } from '../src/eval/kubanomaly-eval.js';
 import { datasetPath } from '../src/util/datasets.js';
-import { fmt, hrms, row } from './util.js';
-
-function python(): string | undefined {
-  for (const p of ['/usr/bin/python3', 'python3']) {
-    const r = spawnSync(p, ['-c', 'import sklearn'], { encoding: 'utf8' });
-    if (r.status === 0) return p;
-  }
-  return undefined;
-}
-
-function toCsv(data: Float64Array, dim: number): string {
-  const rows: string[] = [];
-  for (let r = 0; r < data.length / dim; r++)
-    rows.push(Array.from(data.subarray(r * dim, r * dim + dim)).join(','));
-  return rows.join('\n') + '\n';
-}
+import { fmt, hrms, row, sklearnNovelty, sklearnPython } from './util.js';
 
 export async function run(): Promise<void> {
   let train: Float64Array;
@@ -66,40 +48,21 @@ export async function run(): Promise<void> {
   const tsAuc = rocAuc(s, labels);
   row('Vigie LOF k=20 (fit + score)', `AUC ${tsAuc.toFixed(6)}, ${fmt(tsMs)} ms`);
 
-  const py = python();
+  const py = sklearnPython();
   if (!py) {
     row('scikit-learn', 'not available (apt-get install python3-sklearn)');
     return;
   }
-  const dir = mkdtempSync(join(tmpdir(), 'vigie-lof-'));
-  try {
-    writeFileSync(join(dir, 'train.csv'), toCsv(train, dim));
-    writeFileSync(join(dir, 'test.csv'), toCsv(test, dim));
-    writeFileSync(join(dir, 'labels.csv'), Array.from(labels).join('\n') + '\n');
-    const script = `
-import numpy as np, time, sys
-from sklearn.neighbors import LocalOutlierFactor
-from sklearn.metrics import roc_auc_score
-d = sys.argv[1]
-tr = np.loadtxt(d + '/train.csv', delimiter=',', ndmin=2)
-te = np.loadtxt(d + '/test.csv', delimiter=',', ndmin=2)
-y = np.loadtxt(d + '/labels.csv')
-t0 = time.perf_counter()
-f = LocalOutlierFactor(n_neighbors=20, novelty=True).fit(tr)
-s = -f.score_samples(te)
-ms = (time.perf_counter() - t0) * 1000
-print(roc_auc_score(y, s), ms)
-`;
-    const r = spawnSync(py, ['-c', script, dir], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`scikit-learn run failed: ${r.stderr}`);
-    const [auc, ms] = r.stdout.trim().split(/\s+/).map(Number);
-    row(
-      'scikit-learn LocalOutlierFactor (fit + score, in-process time)',
-      `AUC ${auc.toFixed(6)}, ${fmt(ms)} ms`,
-    );
-    row('AUC difference (target ≤ 1e-6)', `${Math.abs(auc - tsAuc).toExponential(2)}`);
-    row('time ratio scikit-learn / Vigie', `${(ms / tsMs).toFixed(2)}×`);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const { auc, ms } = sklearnNovelty(
+    py,
+    'from sklearn.neighbors import LocalOutlierFactor',
+    'LocalOutlierFactor(n_neighbors=20, novelty=True)',
+    { train, test, labels, dim },
+  );
+  row(
+    'scikit-learn LocalOutlierFactor (fit + score, in-process time)',
+    `AUC ${auc.toFixed(6)}, ${fmt(ms)} ms`,
+  );
+  row('AUC difference (target ≤ 1e-6)', `${Math.abs(auc - tsAuc).toExponential(2)}`);
+  row('time ratio scikit-learn / Vigie', `${(ms / tsMs).toFixed(2)}×`);
 }
