@@ -74,7 +74,7 @@ const moduleState = [
 
 export default tseslint.config(
   {
-    ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'reports/**', 'src/web/app/dist/**', '.vigie/**'],
+    ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'reports/**', 'src/web/app/dist/**', '.vigie/**', '.image-stage/**'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,
